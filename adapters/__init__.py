@@ -1,0 +1,1 @@
+"""Firewall adapters: one package per device family."""

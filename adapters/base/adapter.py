@@ -1,0 +1,86 @@
+"""The adapter contract every firewall family implements.
+
+Lifecycle: `render` (pure) turns a `DeviceState` into the objects the device must hold; `read`
+fetches what the device really holds (every object in the adapter's scope, ours and foreign, each
+with the owner mark found on it); the planner diffs the two; `apply` carries out a `Plan` in its
+order. Adapters raise `adapters.base.errors` exceptions only.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from connector.model import DeviceState
+from connector.planner.types import DeviceObject, Plan
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a device family can enforce; the compiler reports rules that need more."""
+
+    fqdn: bool = True
+    ipv6: bool = True
+    logging: bool = True
+    incremental_members: bool = False  # group membership changes cost O(changed members) writes
+
+
+@dataclass
+class ApplyResult:
+    """What an apply did: write calls made, changes applied, and per-object errors."""
+
+    device: str
+    writes: int = 0
+    applied: int = 0
+    errors: list[str] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+class Adapter(ABC):
+    """Base class of the device adapters.
+
+    `kind_order` lists object kinds in dependency order: creates and updates follow it, deletes
+    go in reverse. Kinds in `ordered_kinds` are order-sensitive (policies, rules): the planner
+    emits a REORDER change when our objects of that kind are not in the desired order.
+    """
+
+    type_name: ClassVar[str]
+    capabilities: ClassVar[Capabilities] = Capabilities()
+    kind_order: ClassVar[tuple[str, ...]]
+    ordered_kinds: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, name: str, cluster: str) -> None:
+        self.name = name
+        self.cluster = cluster
+
+    @property
+    def owner_mark(self) -> str:
+        """The mark on every object we create: `fusion-connector:<cluster>`."""
+        return f"fusion-connector:{self.cluster}"
+
+    @abstractmethod
+    def render(self, state: DeviceState) -> list[DeviceObject]:
+        """The objects the device must hold for `state` (pure; owner set to `owner_mark`)."""
+
+    @abstractmethod
+    def read(self) -> list[DeviceObject]:
+        """Every object in scope as the device holds it now, normalized like `render`'s output."""
+
+    @abstractmethod
+    def apply(self, plan: Plan, desired: Sequence[DeviceObject]) -> ApplyResult:
+        """Carry out `plan` (its changes in order); `desired` is the full rendered set."""
+
+    def close(self) -> None:
+        """Release connections."""
+
+    def __enter__(self) -> Adapter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

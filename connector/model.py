@@ -1,0 +1,223 @@
+"""The desired-state model: what the compiler produces for each device and adapters translate.
+
+Everything here is immutable plain data with a stable JSON form (`to_json`), so that a compile of
+the same cluster always yields equal values and checksums.
+
+Device-independent vocabulary:
+- `SourceGroup`: the cluster source addresses (IPv4/IPv6 host addresses) of one identity, each
+  member remembering the Kubernetes object behind it.
+- `Destination`: the addresses of one ExternalService (IP or CIDR networks, and FQDNs).
+- `PortSet`: the ports of one ExternalService (protocol + inclusive range).
+- `CompiledRule`: one first-match entry: sources → destination (None = any) on ports (None = any)
+  → Allow or Deny, with the origin (rule kind, namespace, name, tier, priority) a human needs.
+- `DeviceState`: everything one device must hold, rules in evaluation order.
+
+Keys (`SourceGroup.key`, `Destination.key`, `PortSet.key`, `CompiledRule.key`) are stable logical
+identifiers; adapters derive device object names from them (see `adapters.base.naming`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Action(StrEnum):
+    ALLOW = "Allow"
+    DENY = "Deny"
+
+
+class Tier(StrEnum):
+    ADMIN = "Admin"
+    NAMESPACE = "Namespace"
+    BASELINE = "Baseline"
+    DEFAULT = "Default"
+
+
+class RuleKind(StrEnum):
+    CLUSTER = "ClusterEgressRule"
+    SERVICE = "ServiceEgressRule"
+    NAMESPACE = "NamespaceEgressRule"
+    ANNOTATION = "Annotation"
+    DEFAULT = "DefaultAction"
+
+
+class Protocol(StrEnum):
+    TCP = "TCP"
+    UDP = "UDP"
+    SCTP = "SCTP"
+
+
+@dataclass(frozen=True, order=True)
+class Identity:
+    """The Kubernetes object behind an address: kind (Pod, Node, EgressIP, Namespace), namespace, name."""
+
+    kind: str
+    namespace: str
+    name: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"kind": self.kind, "namespace": self.namespace, "name": self.name}
+
+    def __str__(self) -> str:
+        return f"{self.kind}/{self.namespace}/{self.name}" if self.namespace else f"{self.kind}/{self.name}"
+
+
+@dataclass(frozen=True)
+class SourceGroup:
+    """Cluster source addresses of one identity (a namespace, a Service, a podSelector, ...).
+
+    `members` maps each address (a host address, no prefix length) to the objects behind it.
+    `namespace`/`service`/`rule` say what the group stands for, for naming and reports.
+    """
+
+    key: str
+    cluster: str
+    namespace: str
+    members: tuple[tuple[str, tuple[Identity, ...]], ...]
+    service: str = ""
+    rule: str = ""
+    purpose: str = "namespace"  # namespace | service | pods | egress-ip | node
+
+    @property
+    def addresses(self) -> tuple[str, ...]:
+        return tuple(address for address, _ in self.members)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "cluster": self.cluster,
+            "namespace": self.namespace,
+            "service": self.service,
+            "rule": self.rule,
+            "purpose": self.purpose,
+            "members": [
+                {"address": address, "identities": [i.to_json() for i in identities]}
+                for address, identities in self.members
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class Destination:
+    """The addresses of one ExternalService: `networks` are IPs/CIDRs in canonical form
+    (`ipaddress.ip_network(..., strict=False)` as str), `fqdns` lower-case names without a dot at the end."""
+
+    key: str
+    namespace: str
+    name: str
+    networks: tuple[str, ...]
+    fqdns: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"key": self.key, "namespace": self.namespace, "name": self.name,
+                "networks": list(self.networks), "fqdns": list(self.fqdns)}
+
+
+@dataclass(frozen=True, order=True)
+class PortRange:
+    protocol: Protocol
+    start: int
+    end: int
+
+    def __str__(self) -> str:
+        ports = str(self.start) if self.start == self.end else f"{self.start}-{self.end}"
+        return f"{ports}/{self.protocol.value}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"protocol": self.protocol.value, "start": self.start, "end": self.end}
+
+
+@dataclass(frozen=True)
+class PortSet:
+    """Ports of one ExternalService, sorted and merged."""
+
+    key: str
+    namespace: str
+    name: str
+    ranges: tuple[PortRange, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"key": self.key, "namespace": self.namespace, "name": self.name,
+                "ranges": [r.to_json() for r in self.ranges]}
+
+
+@dataclass(frozen=True)
+class RuleOrigin:
+    """Which Kubernetes rule a compiled rule comes from. `namespace` is empty for cluster rules."""
+
+    kind: RuleKind
+    namespace: str
+    name: str
+    tier: Tier
+    priority: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind.value, "namespace": self.namespace, "name": self.name,
+                "tier": self.tier.value, "priority": self.priority}
+
+    def __str__(self) -> str:
+        where = f"{self.namespace}/" if self.namespace else ""
+        return f"{self.kind.value} {where}{self.name}"
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    """One entry of a device's first-match list.
+
+    Matches traffic whose source is in `source` (a SourceGroup key), whose destination is in
+    `destination` (a Destination key; None = any address) and whose port/protocol is in `ports`
+    (a PortSet key; None = any port and protocol).
+    """
+
+    key: str
+    origin: RuleOrigin
+    source: str
+    destination: str | None
+    ports: str | None
+    action: Action
+    logging: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {"key": self.key, "origin": self.origin.to_json(), "source": self.source,
+                "destination": self.destination, "ports": self.ports, "action": self.action.value,
+                "logging": self.logging}
+
+
+@dataclass(frozen=True)
+class DeviceState:
+    """Everything one device must hold for one cluster; `rules` are in evaluation order and only
+    reference groups, destinations and port sets present here."""
+
+    device: str
+    cluster: str
+    groups: dict[str, SourceGroup] = field(default_factory=dict)
+    destinations: dict[str, Destination] = field(default_factory=dict)
+    port_sets: dict[str, PortSet] = field(default_factory=dict)
+    rules: tuple[CompiledRule, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "device": self.device,
+            "cluster": self.cluster,
+            "groups": [self.groups[k].to_json() for k in sorted(self.groups)],
+            "destinations": [self.destinations[k].to_json() for k in sorted(self.destinations)],
+            "portSets": [self.port_sets[k].to_json() for k in sorted(self.port_sets)],
+            "rules": [r.to_json() for r in self.rules],
+        }
+
+    def checksum(self) -> str:
+        return checksum(self.to_json())
+
+
+def canonical_json(value: Any) -> str:
+    """Deterministic JSON text: sorted keys, no whitespace."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def checksum(value: Any) -> str:
+    """SHA-256 hex digest of the canonical JSON form of `value`."""
+    return hashlib.sha256(canonical_json(value).encode()).hexdigest()

@@ -1,0 +1,5 @@
+"""Pure planning: diff what a device should hold against what it holds into an ordered Plan."""
+
+from connector.planner.types import Change, Conflict, DeviceObject, Op, Plan
+
+__all__ = ["Change", "Conflict", "DeviceObject", "Op", "Plan"]

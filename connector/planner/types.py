@@ -1,0 +1,121 @@
+"""Plan vocabulary shared by the planner and the adapters.
+
+An adapter renders a `DeviceState` into `DeviceObject`s (its own kinds and remote names, bodies in
+a canonical comparable form) and reads the device back into the same form. The planner diffs the
+two into an ordered `Plan`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from connector.model import checksum
+
+
+class Op(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+    REORDER = "reorder"
+
+
+@dataclass(frozen=True)
+class DeviceObject:
+    """One object on a device, as the planner compares it.
+
+    `kind` is adapter-defined (e.g. "address", "addrgrp", "policy"); `name` is the remote name;
+    `body` is the normalized content compared for equality; `owner` is the owner mark found on the
+    device (None when the object carries none); `identities` name the Kubernetes objects behind it
+    ("Namespace/payments", "ServiceEgressRule/payments/allow-stripe") for reports.
+    """
+
+    kind: str
+    name: str
+    body: Mapping[str, Any]
+    owner: str | None = None
+    identities: tuple[str, ...] = ()
+
+    @property
+    def ref(self) -> tuple[str, str]:
+        return (self.kind, self.name)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "name": self.name, "body": dict(self.body), "owner": self.owner,
+                "identities": list(self.identities)}
+
+
+@dataclass(frozen=True)
+class Change:
+    """One step of a plan. For REORDER, `after` is `{"order": [names...]}` of that kind."""
+
+    op: Op
+    kind: str
+    name: str
+    before: Mapping[str, Any] | None = None
+    after: Mapping[str, Any] | None = None
+    identities: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"op": self.op.value, "kind": self.kind, "name": self.name,
+                "before": dict(self.before) if self.before is not None else None,
+                "after": dict(self.after) if self.after is not None else None,
+                "identities": list(self.identities)}
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A desired object whose name is taken on the device by an object we do not own."""
+
+    kind: str
+    name: str
+    owner: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "name": self.name, "owner": self.owner}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Ordered changes for one device. `unsafe` says why the plan exceeds a safety threshold."""
+
+    device: str
+    cluster: str
+    changes: tuple[Change, ...] = ()
+    conflicts: tuple[Conflict, ...] = ()
+    existing: int = 0
+    unsafe: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def empty(self) -> bool:
+        return not self.changes
+
+    def counts(self) -> dict[str, int]:
+        out = {op.value: 0 for op in Op}
+        for change in self.changes:
+            out[change.op.value] += 1
+        return out
+
+    def summary(self) -> str:
+        c = self.counts()
+        text = (f"{self.device}: {c['create']} to create, {c['update']} to update, "
+                f"{c['delete']} to delete, {c['reorder']} to reorder")
+        if self.conflicts:
+            text += f", {len(self.conflicts)} name conflicts with foreign objects"
+        if self.unsafe:
+            text += f" (UNSAFE: {self.unsafe})"
+        return text
+
+    def to_json(self) -> dict[str, Any]:
+        return {"device": self.device, "cluster": self.cluster,
+                "changes": [c.to_json() for c in self.changes],
+                "conflicts": [c.to_json() for c in self.conflicts],
+                "existing": self.existing, "unsafe": self.unsafe, "checksum": self.checksum(),
+                "summary": self.summary()}
+
+    def checksum(self) -> str:
+        return checksum({"device": self.device, "cluster": self.cluster,
+                         "changes": [c.to_json() for c in self.changes]})
