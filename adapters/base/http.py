@@ -1,0 +1,154 @@
+"""Shared HTTP kit of the adapters: one httpx client per device with TLS, timeouts, retries.
+
+Contract:
+- TLS verification is on unless the device sets `verifyTls: false`; `caBundle` names a PEM file.
+- `DeviceHttp.request` maps failures onto the error taxonomy: connect errors, timeouts, dropped
+  connections, 5xx and 429 raise `TransientDeviceError` (after bounded retries with exponential
+  backoff and jitter, honouring Retry-After); other 4xx raise `PermanentDeviceError`, 401/403
+  `DeviceAuthError`. Callers pass `expected` statuses that are not errors (e.g. 404 on a read).
+- Secrets (auth headers) are never logged: the log names method, path and status only.
+- `writes` counts non-GET requests actually sent (each retry counts), for benchmarks and tests.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+from collections.abc import Callable, Collection, Mapping
+from typing import Any
+
+import httpx
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_exponential_jitter,
+)
+
+from adapters.base.errors import DeviceAuthError, PermanentDeviceError, TransientDeviceError
+
+log = logging.getLogger(__name__)
+
+RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+
+
+def tls_verify(verify_tls: bool, ca_bundle: str | None) -> ssl.SSLContext | bool:
+    """The httpx `verify` argument for a device's TLS settings."""
+    if not verify_tls:
+        return False
+    if ca_bundle:
+        return ssl.create_default_context(cafile=ca_bundle)
+    return True
+
+
+class RetryPolicy:
+    """Bounded retries: at most `attempts` tries within `deadline` seconds, backoff from `initial`
+    doubling up to `maximum` with up to `jitter` seconds of jitter."""
+
+    def __init__(self, attempts: int = 6, deadline: float = 120.0, initial: float = 0.5,
+                 maximum: float = 15.0, jitter: float = 0.5) -> None:
+        self.attempts = attempts
+        self.deadline = deadline
+        self.initial = initial
+        self.maximum = maximum
+        self.jitter = jitter
+
+    def wait(self, state: RetryCallState) -> float:
+        backoff = wait_exponential_jitter(initial=self.initial, max=self.maximum, jitter=self.jitter)(state)
+        outcome = state.outcome
+        if outcome is not None and outcome.failed:
+            error = outcome.exception()
+            if isinstance(error, TransientDeviceError) and error.retry_after is not None:
+                return float(min(max(backoff, error.retry_after), self.maximum))
+        return float(backoff)
+
+    def retrying(self) -> Retrying:
+        return Retrying(
+            retry=retry_if_exception_type(TransientDeviceError),
+            stop=stop_after_attempt(self.attempts) | stop_after_delay(self.deadline),
+            wait=self.wait,
+            reraise=True,
+        )
+
+
+NO_RETRY = RetryPolicy(attempts=1)
+
+
+class DeviceHttp:
+    """HTTP access to one device. Thread-safe; `auth` is called per request for fresh headers."""
+
+    def __init__(self, device: str, base_url: str, *, verify: ssl.SSLContext | bool = True,
+                 timeout: float = 30.0, retry: RetryPolicy | None = None,
+                 auth: Callable[[], Mapping[str, str]] | None = None,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        self.device = device
+        self.retry = retry or RetryPolicy()
+        self._auth = auth
+        self._client = httpx.Client(base_url=base_url, verify=verify, timeout=timeout, transport=transport)
+        self._lock = threading.Lock()
+        self.writes = 0
+        self.calls = 0
+
+    def close(self) -> None:
+        self._client.close()
+
+    def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
+                json: Any = None, content: bytes | None = None, headers: Mapping[str, str] | None = None,
+                expected: Collection[int] = (), retry: RetryPolicy | None = None,
+                object_kind: str = "", object_name: str = "") -> httpx.Response:
+        """Send one request with retries; returns a 2xx response or one whose status is in `expected`."""
+        policy = retry or self.retry
+        for attempt in policy.retrying():
+            with attempt:
+                return self._send_once(method, path, params=params, json=json, content=content,
+                                       headers=headers, expected=expected, object_kind=object_kind,
+                                       object_name=object_name)
+        raise AssertionError("unreachable: tenacity reraises the last error")
+
+    def _send_once(self, method: str, path: str, *, params: Mapping[str, Any] | None, json: Any,
+                   content: bytes | None, headers: Mapping[str, str] | None, expected: Collection[int],
+                   object_kind: str, object_name: str) -> httpx.Response:
+        merged: dict[str, str] = dict(self._auth()) if self._auth else {}
+        if headers:
+            merged.update(headers)
+        with self._lock:
+            self.calls += 1
+            if method.upper() != "GET":
+                self.writes += 1
+        try:
+            response = self._client.request(method, path, params=params, json=json, content=content,
+                                            headers=merged)
+        except (httpx.TransportError, httpx.TimeoutException) as exc:
+            log.warning("%s: %s %s failed: %s", self.device, method, path, type(exc).__name__)
+            raise TransientDeviceError(self.device, f"{method} {path}: {type(exc).__name__}: {exc}") from exc
+        status = response.status_code
+        log.debug("%s: %s %s -> %d", self.device, method, path, status)
+        if status < 300 or status in expected:
+            return response
+        detail = _error_detail(response)
+        if status in RETRYABLE_STATUS:
+            raise TransientDeviceError(self.device, f"{method} {path}: HTTP {status}: {detail}",
+                                       status=status, retry_after=_retry_after(response))
+        if status in (401, 403):
+            raise DeviceAuthError(self.device, f"{method} {path}: HTTP {status}: {detail}", status=status,
+                                  object_kind=object_kind, object_name=object_name)
+        raise PermanentDeviceError(self.device, f"{method} {path}: HTTP {status}: {detail}", status=status,
+                                   object_kind=object_kind, object_name=object_name)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def _error_detail(response: httpx.Response, limit: int = 500) -> str:
+    text = response.text.strip().replace("\n", " ")
+    return text[:limit] if text else response.reason_phrase
