@@ -186,8 +186,8 @@ class HttpServer:
 
     def start(self) -> HttpServer:
         """Serve in a daemon thread and return self."""
-        self._thread = threading.Thread(target=self._server.serve_forever, name=f"mock-{self.port}",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
+                                        name=f"mock-{self.port}", daemon=True)
         self._thread.start()
         return self
 
