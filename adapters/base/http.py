@@ -13,6 +13,7 @@ Contract:
 from __future__ import annotations
 
 import logging
+import random
 import ssl
 import threading
 from collections.abc import Callable, Collection, Mapping
@@ -25,7 +26,6 @@ from tenacity import (
     retry_if_exception_type,
     stop_after_attempt,
     stop_after_delay,
-    wait_exponential_jitter,
 )
 
 from adapters.base.errors import DeviceAuthError, PermanentDeviceError, TransientDeviceError
@@ -57,7 +57,8 @@ class RetryPolicy:
         self.jitter = jitter
 
     def wait(self, state: RetryCallState) -> float:
-        backoff = wait_exponential_jitter(initial=self.initial, max=self.maximum, jitter=self.jitter)(state)
+        exponential = self.initial * 2 ** max(0, state.attempt_number - 1)
+        backoff = min(self.maximum, exponential) + random.uniform(0, self.jitter)
         outcome = state.outcome
         if outcome is not None and outcome.failed:
             error = outcome.exception()
