@@ -1,0 +1,188 @@
+"""The planner: a pure diff of what a device should hold against what it holds.
+
+Contract of `plan`:
+- Ownership: an object of `actual` is ours when its `owner` equals `owner_mark`; every other object
+  is foreign and is never updated or deleted. A desired object whose (kind, name) is taken by a
+  foreign object is a `Conflict`, not a change; with a `references` callback, desired objects that
+  (transitively) reference a conflicting object are withheld too (listed in `extra["blocked"]`), so
+  none of our objects ever points at something we do not own.
+- Changes: owned and not desired → DELETE; desired and absent → CREATE; desired with a different
+  body → UPDATE (`before`/`after` bodies).
+- Order: creates and updates kind by kind in `kind_order` (kinds it does not list come after, by
+  name); then one REORDER per kind of `ordered_kinds` whose desired order differs from the order
+  the device will hold; then deletes in reverse `kind_order`. So an object is created before
+  anything referencing it and deleted only after everything referencing it. Within a kind, ordered
+  kinds follow the desired order, other kinds go by name; deletes go by name.
+- REORDER: the device order of our objects of a kind is their order in `actual`, with created
+  objects appended at the end (adapters must place a created ordered object after our existing
+  ones, or emit the order themselves). `before`/`after` are `{"order": [names...]}`; `after`
+  lists our desired objects of that kind in evaluation order.
+- Safety: with at least `safety.min_existing` owned objects on the device, deleting more than
+  `max_delete_percent` % of them or updating more than `max_update_percent` % makes the plan
+  `unsafe` (the reason says which). The plan is still computed; `apply` refuses it unless forced
+  (`force` is recorded in `extra["forced"]`).
+- Foreign references: with a `references` callback, an owned object that is no longer desired but
+  is still referenced by a foreign object is kept (listed in `extra["kept"]`): deleting it would
+  fail on the device or break someone else's configuration.
+- Deterministic: equal inputs give equal plans and checksums.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from typing import Any
+
+from connector.config import SafetyConfig
+from connector.model import canonical_json
+from connector.planner.types import Change, Conflict, DeviceObject, Op, Plan
+
+Ref = tuple[str, str]
+References = Callable[[DeviceObject], Iterable[Ref]]
+
+
+def plan(device: str, cluster: str, desired: Sequence[DeviceObject], actual: Sequence[DeviceObject], *,
+         owner_mark: str, kind_order: Sequence[str], ordered_kinds: Collection[str] = frozenset(),
+         safety: SafetyConfig | None = None, force: bool = False,
+         references: References | None = None) -> Plan:
+    """Diff `desired` (rendered, all ours) against `actual` (read from the device) into a Plan.
+
+    `references(obj)` optionally returns the (kind, name) refs an object's body points at.
+    Raises ValueError when `desired` holds the same (kind, name) twice.
+    """
+    safety = safety or SafetyConfig()
+    wanted = _index_desired(desired)
+    present: dict[Ref, DeviceObject] = {}
+    for obj in actual:
+        present.setdefault(obj.ref, obj)
+    owned = {ref: obj for ref, obj in present.items() if obj.owner == owner_mark}
+    foreign = {ref: obj for ref, obj in present.items() if obj.owner != owner_mark}
+
+    conflicts = tuple(Conflict(ref[0], ref[1], foreign[ref].owner)
+                      for ref in sorted(wanted) if ref in foreign)
+    blocked = _blocked(wanted, {c_ref for c_ref in wanted if c_ref in foreign}, references)
+    effective = {ref: obj for ref, obj in wanted.items() if ref not in foreign and ref not in blocked}
+    kept = _kept_for_foreign(owned, effective, foreign, references)
+
+    rank = _kind_rank(kind_order, {ref[0] for ref in effective} | {ref[0] for ref in owned})
+    ordered = frozenset(ordered_kinds)
+    desired_sequence = [obj for obj in desired if obj.ref in effective]
+
+    writes: list[Change] = []
+    for kind in rank:
+        for obj in _kind_objects(desired_sequence, kind, ordered):
+            current = owned.get(obj.ref)
+            if current is None:
+                writes.append(Change(Op.CREATE, obj.kind, obj.name, None, dict(obj.body), obj.identities))
+            elif not same_body(current.body, obj.body):
+                writes.append(Change(Op.UPDATE, obj.kind, obj.name, dict(current.body), dict(obj.body),
+                                     obj.identities))
+
+    reorders = [change for kind in rank if kind in ordered
+                for change in _reorder(kind, desired_sequence, actual, owned, owner_mark)]
+
+    deletes: list[Change] = []
+    for kind in reversed(rank):
+        for ref in sorted(r for r in owned if r[0] == kind and r not in effective and r not in kept):
+            gone = owned[ref]
+            deletes.append(Change(Op.DELETE, gone.kind, gone.name, dict(gone.body), None, gone.identities))
+
+    changes = tuple(writes + reorders + deletes)
+    updates = sum(1 for change in writes if change.op is Op.UPDATE)
+    return Plan(device=device, cluster=cluster, changes=changes, conflicts=conflicts,
+                existing=len(owned), unsafe=_unsafe(len(owned), updates, len(deletes), safety),
+                extra={"forced": force,
+                       "blocked": [list(ref) for ref in sorted(blocked)],
+                       "kept": [list(ref) for ref in sorted(kept)]})
+
+
+def same_body(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Whether two bodies are equal in canonical JSON form (tuples and lists compare equal)."""
+    return a == b or canonical_json(dict(a)) == canonical_json(dict(b))
+
+
+def _index_desired(desired: Sequence[DeviceObject]) -> dict[Ref, DeviceObject]:
+    wanted: dict[Ref, DeviceObject] = {}
+    for obj in desired:
+        if obj.ref in wanted:
+            raise ValueError(f"desired objects name {obj.kind} {obj.name!r} twice")
+        wanted[obj.ref] = obj
+    return wanted
+
+
+def _kind_rank(kind_order: Sequence[str], kinds: set[str]) -> list[str]:
+    known = list(dict.fromkeys(kind_order))
+    return known + sorted(kinds - set(known))
+
+
+def _kind_objects(sequence: Sequence[DeviceObject], kind: str, ordered: frozenset[str]) -> list[DeviceObject]:
+    objects = [obj for obj in sequence if obj.kind == kind]
+    return objects if kind in ordered else sorted(objects, key=lambda obj: obj.name)
+
+
+def _blocked(wanted: Mapping[Ref, DeviceObject], conflicting: set[Ref],
+             references: References | None) -> set[Ref]:
+    """Desired refs that reference a conflicting ref, directly or through other desired objects."""
+    if references is None or not conflicting:
+        return set()
+    bad = set(conflicting)
+    blocked: set[Ref] = set()
+    changed = True
+    while changed:
+        changed = False
+        for ref, obj in wanted.items():
+            if ref in bad:
+                continue
+            if any(target in bad for target in references(obj)):
+                bad.add(ref)
+                blocked.add(ref)
+                changed = True
+    return blocked
+
+
+def _kept_for_foreign(owned: Mapping[Ref, DeviceObject], effective: Mapping[Ref, DeviceObject],
+                      foreign: Mapping[Ref, DeviceObject], references: References | None) -> set[Ref]:
+    """Owned undesired refs still referenced by a foreign object (directly or through kept ones)."""
+    if references is None:
+        return set()
+    kept: set[Ref] = set()
+    frontier = [target for obj in foreign.values() for target in references(obj)]
+    while frontier:
+        ref = frontier.pop()
+        if ref in kept or ref not in owned or ref in effective:
+            continue
+        kept.add(ref)
+        frontier.extend(references(owned[ref]))
+    return kept
+
+
+def _reorder(kind: str, desired_sequence: Sequence[DeviceObject], actual: Sequence[DeviceObject],
+             owned: Mapping[Ref, DeviceObject], owner_mark: str) -> list[Change]:
+    target = [obj.name for obj in desired_sequence if obj.kind == kind]
+    if not target:
+        return []
+    wanted = set(target)
+    seen: set[str] = set()
+    current: list[str] = []
+    for obj in actual:
+        if obj.kind == kind and obj.owner == owner_mark and obj.name not in seen:
+            seen.add(obj.name)
+            current.append(obj.name)
+    after_creates = current + [name for name in target if (kind, name) not in owned]
+    if [name for name in after_creates if name in wanted] == target:
+        return []
+    return [Change(Op.REORDER, kind, kind, {"order": current}, {"order": target})]
+
+
+def _unsafe(existing: int, updates: int, deletes: int, safety: SafetyConfig) -> str | None:
+    if existing == 0 or existing < safety.min_existing:
+        return None
+    reasons = []
+    delete_percent = 100.0 * deletes / existing
+    if delete_percent > safety.max_delete_percent:
+        reasons.append(f"would delete {deletes} of {existing} owned objects "
+                       f"({delete_percent:.0f}% > maxDeletePercent {safety.max_delete_percent:g}%)")
+    update_percent = 100.0 * updates / existing
+    if update_percent > safety.max_update_percent:
+        reasons.append(f"would update {updates} of {existing} owned objects "
+                       f"({update_percent:.0f}% > maxUpdatePercent {safety.max_update_percent:g}%)")
+    return "; ".join(reasons) or None
