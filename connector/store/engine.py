@@ -1,0 +1,64 @@
+"""Engines and sessions for the configured database URL.
+
+SQLite (the default) runs in WAL mode with foreign keys enforced and a busy timeout, so the
+controller, the CLI and reports can use one file at once. PostgreSQL is reached through psycopg 3
+(`postgresql+psycopg://`; a plain `postgresql://` URL is read the same way) with pre-ping, so a
+restarted server costs one failed check instead of an error. Passwords come from the environment
+(libpq reads PGPASSWORD and ~/.pgpass), never from the configuration file.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, event, make_url
+from sqlalchemy import create_engine as _sa_create_engine
+from sqlalchemy.engine import URL
+from sqlalchemy.orm import Session, sessionmaker
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+def normalize_url(url: str | URL) -> URL:
+    """`url` as SQLAlchemy reads it, with PostgreSQL URLs pinned to the psycopg 3 driver."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def display_url(url: str | URL) -> str:
+    """`url` for messages and logs: any password is masked."""
+    return normalize_url(url).render_as_string(hide_password=True)
+
+
+def create_engine(url: str | URL, **options: Any) -> Engine:
+    """An engine for the store at `url` (sqlite:///PATH or postgresql+psycopg://USER@HOST/DB)."""
+    parsed = normalize_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        engine = _sa_create_engine(parsed, **options)
+        event.listen(engine, "connect", _sqlite_on_connect)
+        return engine
+    if backend == "postgresql":
+        options.setdefault("pool_pre_ping", True)
+        return _sa_create_engine(parsed, **options)
+    raise ValueError(f"unsupported database {display_url(parsed)}: use sqlite or postgresql+psycopg")
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA journal_mode")
+        if cursor.fetchone()[0].lower() != "memory":  # in-memory databases cannot use WAL
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+    finally:
+        cursor.close()
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions bound to `engine`; objects stay readable after commit."""
+    return sessionmaker(bind=engine, expire_on_commit=False)
