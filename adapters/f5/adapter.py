@@ -1,0 +1,152 @@
+"""The F5 BIG-IP adapter (`type: f5-as3`): one AS3 tenant per cluster, applied as a whole.
+
+`render` yields one DeviceObject per AS3 item of the tenant's `Shared` application plus the tenant
+itself (kind `tenant`, carrying the owner mark in its `label`), so plans show what changes at object
+granularity. `apply` never sends per-object calls: it builds the whole tenant from the desired
+objects and POSTs it (`async=true`, task polling) only when its canonical form differs from what
+AS3 holds; an unchanged tenant costs zero writes. When the plan deletes the tenant (nothing left to
+enforce) the tenant is removed with `DELETE /declare/<tenant>`. A tenant that exists without our mark
+is foreign: it is never written to and `apply` raises `PermanentDeviceError` naming it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import httpx
+
+from adapters.base.adapter import Adapter, ApplyResult, Capabilities
+from adapters.base.errors import PermanentDeviceError
+from adapters.base.http import RetryPolicy, tls_verify
+from adapters.f5.client import AS3Client
+from adapters.f5.declaration import (
+    KIND_ORDER,
+    TENANT,
+    adc,
+    as3_request,
+    canonical_tenant,
+    split_tenant,
+    tenant_declaration,
+    tenant_label,
+)
+from adapters.f5.render import RenderSettings, render_objects
+from connector.config import F5Device, Secrets
+from connector.model import DeviceState
+from connector.planner.types import DeviceObject, Op, Plan
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = "3.36.0"
+ROUTE_DOMAIN_SCHEMA_VERSION = "3.49.0"
+
+
+def default_tenant(cluster: str) -> str:
+    """`fc_<cluster>` with characters AS3 refuses in tenant names replaced."""
+    return "fc_" + re.sub(r"[^0-9A-Za-z_]", "_", cluster)
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", text)[:3])
+
+
+class AS3Adapter(Adapter):
+    type_name = "f5-as3"
+    capabilities: ClassVar[Capabilities] = Capabilities(fqdn=True, ipv6=True, logging=True,
+                                                        incremental_members=False)
+    kind_order: ClassVar[tuple[str, ...]] = KIND_ORDER
+    ordered_kinds: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, config: F5Device, cluster: str, secrets: Secrets,
+                 transport: httpx.BaseTransport | None = None, *, retry: RetryPolicy | None = None,
+                 poll_interval: float = 1.0, task_timeout: float = 600.0) -> None:
+        super().__init__(config.name, cluster)
+        self.config = config
+        self.tenant = config.tenant or default_tenant(cluster)
+        self.schema_version = (ROUTE_DOMAIN_SCHEMA_VERSION if config.attach.route_domain
+                               else SCHEMA_VERSION)
+        password = secrets.get(config.auth.password_env, f"device {config.name} password")
+        self.client = AS3Client(
+            config.name, config.url, config.auth.username, password,
+            verify=tls_verify(config.verify_tls, config.ca_bundle), timeout=config.timeout,
+            retry=retry, transport=transport, poll_interval=poll_interval,
+            poll_max_interval=max(poll_interval, 10.0), task_timeout=task_timeout)
+        self._version_checked = False
+
+    @property
+    def owner_mark(self) -> str:
+        """`fusion-connector:<cluster>`, shortened with a stable hash to fit an AS3 label (≤64)."""
+        return tenant_label(super().owner_mark)
+
+    def close(self) -> None:
+        self.client.close()
+
+    def render(self, state: DeviceState) -> list[DeviceObject]:
+        return render_objects(state, RenderSettings(self.tenant, self.owner_mark, self.config.attach))
+
+    def read(self) -> list[DeviceObject]:
+        body = self.client.get_tenant(self.tenant)
+        return split_tenant(self.tenant, body) if body is not None else []
+
+    def declaration(self, desired: Sequence[DeviceObject]) -> dict[str, Any]:
+        """The ADC declaration of our tenant holding `desired`."""
+        return adc(self.tenant, tenant_declaration(self.tenant, desired), self.schema_version)
+
+    def apply(self, plan: Plan, desired: Sequence[DeviceObject]) -> ApplyResult:
+        result = ApplyResult(device=self.name)
+        if plan.empty:
+            return result
+        writes_before = self.client.http.writes
+        with self.client.lock:
+            self._check_version()
+            current = self.client.get_tenant(self.tenant)
+            if current is not None and current.get("label") != self.owner_mark:
+                raise PermanentDeviceError(
+                    self.name, f"AS3 tenant exists without the mark {self.owner_mark!r} (label "
+                    f"{current.get('label')!r}); it is not ours and is left untouched",
+                    object_kind=TENANT, object_name=self.tenant)
+            ours = [o for o in desired if o.kind == TENANT or o.owner == self.owner_mark]
+            if not ours:
+                deletes_tenant = any(c.op is Op.DELETE and c.kind == TENANT and c.name == self.tenant
+                                     for c in plan.changes)
+                if current is not None and deletes_tenant:
+                    log.info("%s: deleting AS3 tenant %s", self.name, self.tenant)
+                    self.client.delete_tenant(self.tenant)
+                    result.applied = len(plan.changes)
+            else:
+                body = tenant_declaration(self.tenant, ours)
+                if current is not None and canonical_tenant(self.tenant, current) == canonical_tenant(
+                        self.tenant, body):
+                    log.info("%s: tenant %s already as desired; nothing posted", self.name, self.tenant)
+                else:
+                    by_name = {o.name: o.kind for o in ours}
+                    results = self.client.declare(
+                        self.tenant, as3_request(adc(self.tenant, body, self.schema_version)),
+                        lambda text: self._locate(text, by_name))
+                    result.details["results"] = results
+                    result.applied = len(plan.changes)
+        result.writes = self.client.http.writes - writes_before
+        return result
+
+    def _check_version(self) -> None:
+        if self._version_checked:
+            return
+        info = self.client.info()
+        installed = str(info.get("version", ""))
+        if _version(installed) < _version(self.schema_version):
+            raise PermanentDeviceError(
+                self.name, f"AS3 {installed or '(unknown version)'} is installed; this configuration needs "
+                f"AS3 {self.schema_version} or later")
+        self._version_checked = True
+
+    def _locate(self, text: str, kinds: dict[str, str]) -> tuple[str, str]:
+        """(kind, name) of the object an AS3 error path or message names, else the tenant."""
+        match = re.search(rf"/{re.escape(self.tenant)}/Shared/([^/:\s'\"]+)", text)
+        if match and match.group(1) in kinds:
+            return kinds[match.group(1)], match.group(1)
+        for name in sorted(kinds, key=len, reverse=True):
+            if name in text and name != self.tenant:
+                return kinds[name], name
+        return TENANT, self.tenant

@@ -1,0 +1,75 @@
+"""AS3 object names: deterministic, human-meaningful, valid for AS3 and BIG-IP.
+
+AS3 item names match `^[A-Za-z]([0-9A-Za-z_.-]{0,188}[0-9A-Za-z_.])?$` (at most 190 characters, a
+letter first, never ending in `-`) and the full path `/<tenant>/Shared/<name>` is at most 255
+characters. `as3_name` sanitizes and, when the result is too long, keeps a readable prefix followed by
+`_` and a stable 10-hex-digit hash of the unshortened text. `NameBook` hands out one name per logical
+key and, when two keys would get the same name, suffixes each with a hash of its own key so that names
+stay unique and deterministic for a given set of keys.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+MAX_NAME = 190
+MAX_PATH = 255
+APPLICATION = "Shared"
+_INVALID = re.compile(r"[^0-9A-Za-z_.-]+")
+_HASH_LEN = 10
+
+
+def stable_hash(text: str, length: int = _HASH_LEN) -> str:
+    """Hex digest prefix of SHA-256 over `text`; stable across runs and machines."""
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def max_name_length(tenant: str) -> int:
+    """The longest item name allowed in `/<tenant>/Shared/`."""
+    return min(MAX_NAME, MAX_PATH - len(f"/{tenant}/{APPLICATION}/"))
+
+
+def as3_name(text: str, limit: int = MAX_NAME) -> str:
+    """`text` as a valid AS3 item name of at most `limit` characters."""
+    name = _INVALID.sub("_", text).strip("_") or "x"
+    if not name[0].isalpha():
+        name = "n" + name
+    name = name.rstrip("-") or "x"
+    if len(name) <= limit:
+        return name
+    suffix = "_" + stable_hash(text)
+    head = name[: limit - len(suffix)].rstrip("-")
+    return head + suffix
+
+
+class NameBook:
+    """Unique AS3 names for logical keys. Call `want` for every key, then `name` to read them."""
+
+    def __init__(self, limit: int = MAX_NAME) -> None:
+        self.limit = limit
+        self._wanted: dict[str, str] = {}
+        self._resolved: dict[str, str] | None = None
+
+    def want(self, key: str, readable: str) -> None:
+        self._wanted[key] = readable
+        self._resolved = None
+
+    def name(self, key: str) -> str:
+        if self._resolved is None:
+            self._resolved = self._resolve()
+        return self._resolved[key]
+
+    def _resolve(self) -> dict[str, str]:
+        plain = {key: as3_name(readable, self.limit) for key, readable in self._wanted.items()}
+        users: dict[str, int] = {}
+        for name in plain.values():
+            users[name] = users.get(name, 0) + 1
+        out: dict[str, str] = {}
+        for key, name in plain.items():
+            if users[name] == 1:
+                out[key] = name
+            else:
+                suffix = "_" + stable_hash(key)
+                out[key] = as3_name(name[: self.limit - len(suffix)], self.limit - len(suffix)) + suffix
+        return out

@@ -1,0 +1,231 @@
+"""Render a `DeviceState` into the AS3 objects of one tenant (pure).
+
+Mapping (DESIGN section 7):
+- one `Firewall_Address_List` per source group and per destination (IPs/CIDRs in `addresses`,
+  names in `fqdns`); a group with no address is never emitted and its rules are left out, since
+  AS3 rejects empty lists and a rule must never widen to "any source";
+- one `Firewall_Port_List` per port set and protocol: an AFM rule has one `protocol`, so a port set
+  spanning TCP and UDP becomes one AFM rule (and one port list) per protocol; "any port" is a rule
+  with protocol `any` and no port list;
+- one `Firewall_Rule_List` per tier (Admin, Namespace, Baseline, Default) in evaluation order, and
+  one `Firewall_Policy` referencing them in that order;
+- Allow → `accept-decisively`: the connector's decision is final for the traffic it matches, even
+  when the policy is enforced in the route-domain context and a virtual-server policy follows
+  (`accept` would hand the packet on to later contexts). Deny → `reject`: cluster workloads fail
+  fast (TCP reset / ICMP unreachable) instead of waiting for connect timeouts;
+- the policy is attached through a forwarding `Service_L4` (`policyFirewallEnforced`) or with
+  `routeDomainEnforcement`; a `Security_Log_Profile` exists when a rule logs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from adapters.f5.declaration import (
+    REMARK,
+    TENANT,
+    canonical_item,
+    kind_of,
+    remark,
+    sorted_addresses,
+    tenant_label,
+)
+from adapters.f5.names import NameBook, max_name_length
+from connector.config import Attach
+from connector.model import Action, CompiledRule, DeviceState, PortSet, Protocol, RuleKind, Tier
+from connector.planner.types import DeviceObject
+
+TIER_ORDER = (Tier.ADMIN, Tier.NAMESPACE, Tier.BASELINE, Tier.DEFAULT)
+ALLOW_ACTION = "accept-decisively"
+DENY_ACTION = "reject"
+POLICY = "egress_policy"
+VIRTUAL = "egress_vs"
+POOL = "egress_gw_pool"
+LOG_PROFILE = "egress_log"
+LOG_PUBLISHER = "/Common/local-db-publisher"
+LOG_FIELDS = ["date-time", "acl-policy-name", "acl-rule-name", "action", "src-ip", "src-port",
+              "dest-ip", "dest-port", "protocol", "route-domain", "context-name"]
+_KIND_SHORT = {RuleKind.CLUSTER: "cluster", RuleKind.SERVICE: "svc", RuleKind.NAMESPACE: "ns",
+               RuleKind.ANNOTATION: "annotation", RuleKind.DEFAULT: "default"}
+
+
+def _group_readable(state: DeviceState, key: str) -> str:
+    group = state.groups[key]
+    parts = ["src", group.namespace or "cluster"]
+    if group.service:
+        parts += ["svc", group.service]
+    if group.rule:
+        parts.append(group.rule)
+    if group.purpose not in ("namespace", "service", "pods"):
+        parts.append(group.purpose)
+    return "_".join(parts)
+
+
+def _rule_readable(rule: CompiledRule, protocol: str | None) -> str:
+    origin = rule.origin
+    action = "allow" if rule.action is Action.ALLOW else "deny"
+    parts = [action, _KIND_SHORT.get(origin.kind, "rule")]
+    if origin.namespace:
+        parts.append(origin.namespace)
+    parts.append(origin.name)
+    if protocol:
+        parts.append(protocol)
+    return "_".join(parts)
+
+
+def _protocols(port_set: PortSet) -> list[Protocol]:
+    return sorted({r.protocol for r in port_set.ranges}, key=lambda p: p.value)
+
+
+def _ports(port_set: PortSet, protocol: Protocol) -> list[int | str]:
+    return [r.start if r.start == r.end else f"{r.start}-{r.end}"
+            for r in sorted(port_set.ranges) if r.protocol == protocol]
+
+
+def _emittable(state: DeviceState, rule: CompiledRule) -> bool:
+    group = state.groups.get(rule.source)
+    if group is None or not group.addresses:
+        return False
+    if rule.destination is not None:
+        destination = state.destinations[rule.destination]
+        if not destination.networks and not destination.fqdns:
+            return False
+    return not (rule.ports is not None and not state.port_sets[rule.ports].ranges)
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    """What `render_objects` needs besides the state."""
+
+    tenant: str
+    owner_mark: str
+    attach: Attach
+
+
+def render_objects(state: DeviceState, settings: RenderSettings) -> list[DeviceObject]:
+    """The tenant's objects for `state`, canonical, in dependency order. No rule → no object at all."""
+    rules = [r for r in state.rules if _emittable(state, r)]
+    if not rules:
+        return []
+    tenant, mark = settings.tenant, settings.owner_mark
+    book = NameBook(max_name_length(tenant))
+    for rule in rules:
+        book.want("g:" + rule.source, _group_readable(state, rule.source))
+        if rule.destination is not None:
+            dst = state.destinations[rule.destination]
+            book.want("d:" + rule.destination, f"dst_{dst.namespace or 'cluster'}_{dst.name}")
+        if rule.ports is not None:
+            port_set = state.port_sets[rule.ports]
+            for protocol in _protocols(port_set):
+                book.want(f"p:{protocol.value}:{rule.ports}",
+                          f"ports_{port_set.namespace or 'cluster'}_{port_set.name}_{protocol.value.lower()}")
+    items: list[tuple[str, dict[str, Any], tuple[str, ...]]] = []
+    seen: set[str] = set()
+    for rule in rules:
+        group = state.groups[rule.source]
+        name = book.name("g:" + rule.source)
+        if name not in seen:
+            seen.add(name)
+            who = [f"Namespace/{group.namespace}"] if group.namespace else []
+            if group.service:
+                who.append(f"Service/{group.namespace}/{group.service}")
+            group_who = tuple(who)
+            items.append((name, {"class": "Firewall_Address_List",
+                                 "remark": remark(f"{group.purpose} sources {group.namespace}/{group.service}"
+                                                  if group.service else f"{group.purpose} sources "
+                                                  f"{group.namespace}"),
+                                 "addresses": sorted_addresses(group.addresses)}, group_who))
+        if rule.destination is not None:
+            dst = state.destinations[rule.destination]
+            name = book.name("d:" + rule.destination)
+            if name not in seen:
+                seen.add(name)
+                body: dict[str, Any] = {"class": "Firewall_Address_List",
+                                        "remark": remark(f"ExternalService {dst.namespace}/{dst.name}")}
+                if dst.networks:
+                    body["addresses"] = sorted_addresses(dst.networks)
+                if dst.fqdns:
+                    body["fqdns"] = sorted(set(dst.fqdns))
+                items.append((name, body, (f"ExternalService/{dst.namespace}/{dst.name}",)))
+        if rule.ports is not None:
+            port_set = state.port_sets[rule.ports]
+            for protocol in _protocols(port_set):
+                name = book.name(f"p:{protocol.value}:{rule.ports}")
+                if name not in seen:
+                    seen.add(name)
+                    items.append((name, {"class": "Firewall_Port_List",
+                                         "remark": remark(f"{protocol.value} ports of {port_set.namespace}/"
+                                                          f"{port_set.name}"),
+                                         "ports": _ports(port_set, protocol)},
+                                  (f"ExternalService/{port_set.namespace}/{port_set.name}",)))
+    logging = any(r.logging for r in rules)
+    if logging:
+        items.append((LOG_PROFILE, {"class": "Security_Log_Profile", "remark": remark(REMARK), "network": {
+            "publisher": {"bigip": LOG_PUBLISHER}, "logRuleMatchAccepts": True, "logRuleMatchDrops": True,
+            "logRuleMatchRejects": True, "storageFormat": {"fields": list(LOG_FIELDS)}}}, ()))
+    vs = settings.attach.virtual_server
+    if vs is not None and vs.gateways:
+        items.append((POOL, {"class": "Pool", "remark": remark("next-hop gateways for egress traffic"),
+                             "members": [{"servicePort": 0, "serverAddresses": list(vs.gateways)}],
+                             "monitors": [{"bigip": "/Common/gateway_icmp"}]}, ()))
+    policy_rules: list[dict[str, str]] = []
+    for tier in TIER_ORDER:
+        tier_rules = [r for r in rules if r.origin.tier is tier]
+        if not tier_rules:
+            continue
+        rule_book = NameBook()
+        expanded: list[tuple[CompiledRule, Protocol | None]] = []
+        for rule in tier_rules:
+            protocols: list[Protocol | None] = (
+                list(_protocols(state.port_sets[rule.ports])) if rule.ports is not None else [None])
+            for proto in protocols:
+                expanded.append((rule, proto))
+                rule_book.want(f"{rule.key}|{proto.value if proto else ''}",
+                               _rule_readable(rule, proto.value.lower() if proto else None))
+        afm_rules = [_afm_rule(book, rule_book, rule, proto) for rule, proto in expanded]
+        name = f"rules_{tier.value.lower()}"
+        origins = tuple(sorted({str(r.origin) for r in tier_rules}))
+        items.append((name, {"class": "Firewall_Rule_List", "remark": remark(f"{tier.value} tier"),
+                             "rules": afm_rules}, origins))
+        policy_rules.append({"use": name})
+    policy: dict[str, Any] = {"class": "Firewall_Policy", "remark": remark(REMARK), "rules": policy_rules}
+    if settings.attach.route_domain:
+        policy["routeDomainEnforcement"] = [{"bigip": settings.attach.route_domain}]
+    items.append((POLICY, policy, ()))
+    if vs is not None:
+        virtual: dict[str, Any] = {
+            "class": "Service_L4", "remark": remark("egress forwarding virtual server"),
+            "virtualAddresses": [vs.address], "virtualPort": vs.port, "layer4": "any",
+            "translateServerAddress": False, "translateServerPort": False, "snat": "none",
+            "policyFirewallEnforced": {"use": POLICY}}
+        if vs.gateways:
+            virtual["pool"] = POOL
+        if logging:
+            virtual["securityLogProfiles"] = [{"use": LOG_PROFILE}]
+        items.append((VIRTUAL, virtual, ()))
+    head = DeviceObject(TENANT, tenant, {"class": "Tenant", "label": tenant_label(mark), "remark": REMARK},
+                        owner=tenant_label(mark))
+    return [head] + [DeviceObject(kind_of(body["class"]), name, canonical_item(body, tenant),
+                                  owner=tenant_label(mark), identities=who)
+                     for name, body, who in items]
+
+
+def _afm_rule(book: NameBook, rule_book: NameBook, rule: CompiledRule,
+              protocol: Protocol | None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "name": rule_book.name(f"{rule.key}|{protocol.value if protocol else ''}"),
+        "remark": remark(str(rule.origin)),
+        "action": ALLOW_ACTION if rule.action is Action.ALLOW else DENY_ACTION,
+        "protocol": protocol.value.lower() if protocol else "any",
+        "loggingEnabled": rule.logging,
+        "source": {"addressLists": [{"use": book.name("g:" + rule.source)}]},
+    }
+    destination: dict[str, Any] = {}
+    if rule.destination is not None:
+        destination["addressLists"] = [{"use": book.name("d:" + rule.destination)}]
+    if rule.ports is not None and protocol is not None:
+        destination["portLists"] = [{"use": book.name(f"p:{protocol.value}:{rule.ports}")}]
+    if destination:
+        out["destination"] = destination
+    return out
