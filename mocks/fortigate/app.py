@@ -1,0 +1,222 @@
+"""FortiGate REST API mock (FortiOS 6.4 cmdb subset); see DESIGN §8 `fortigate`.
+
+Routes (every one takes `?vdom=`; default `root`, unknown → 404 error envelope):
+  GET|POST   /api/v2/cmdb/<table>                     list (filter/format/start/count) / create
+  DELETE     /api/v2/cmdb/<table>                     purge every unreferenced entry (like FortiOS)
+  GET|PUT|DELETE /api/v2/cmdb/<table>/<mkey>          read / partial update / delete
+  PUT        /api/v2/cmdb/firewall/policy/<id>?action=move&before=<id>|after=<id>
+  GET|POST   /api/v2/cmdb/firewall/addrgrp/<grp>/member
+  GET|DELETE /api/v2/cmdb/firewall/addrgrp/<grp>/member/<name>
+  GET        /api/v2/monitor/system/status
+Auth: `Authorization: Bearer <token>` or `?access_token=<token>`; otherwise an HTML 401.
+Path segments are percent-decoded one by one, so names may contain `/`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from typing import Any
+from urllib.parse import unquote
+
+from mocks.common.app import MockApp
+from mocks.common.http import Request, Response, json_response
+from mocks.fortigate.query import QueryError, compile_filters, project, window
+from mocks.fortigate.store import ADDRGRP, DEFAULT_INTERFACES, POLICY, TABLES, CmdbError, Vdom
+
+VERSION = "v6.4.14"
+BUILD = 2093
+SERIAL = "FGVM02TM24000001"
+CMDB = "/api/v2/cmdb/"
+
+
+def _html(status: int, title: str) -> Response:
+    body = (f"<html><head><title>{status} {title}</title></head>"
+            f"<body><h1>{title}</h1></body></html>").encode()
+    return Response(status=status, body=body, headers={"Content-Type": "text/html"})
+
+
+class FortigateMock(MockApp):
+    name = "fortigate"
+
+    def __init__(self, token: str = "mock-token", vdoms: tuple[str, ...] = ("root",),
+                 interfaces: tuple[str, ...] | None = None) -> None:
+        super().__init__()
+        self.token = token
+        self.vdom_names = vdoms
+        self.interfaces = frozenset(interfaces or DEFAULT_INTERFACES)
+        self._lock = threading.RLock()
+        self._revision = 0
+        self.vdoms: dict[str, Vdom] = {}
+        self.reset_state()
+
+    def reset_state(self) -> None:
+        with self._lock:
+            self.vdoms = {name: Vdom(name, self.interfaces) for name in self.vdom_names}
+            self._revision = 0
+
+    # --- envelope ------------------------------------------------------------------------------
+    def _revision_text(self) -> str:
+        return hashlib.md5(str(self._revision).encode(), usedforsecurity=False).hexdigest()
+
+    def _envelope(self, method: str, vdom: str, table: str, status: int, **extra: Any) -> dict[str, Any]:
+        path, _, name = table.rpartition("/")
+        out: dict[str, Any] = {"http_method": method, "revision": self._revision_text()}
+        out.update(extra)
+        out.update({"vdom": vdom, "path": path, "name": name,
+                    "status": "success" if status == 200 else "error", "http_status": status,
+                    "serial": SERIAL, "version": VERSION, "build": BUILD})
+        return out
+
+    def error(self, status: int, message: str) -> Response:
+        if status in (401, 429):
+            return _html(status, "Unauthorized" if status == 401 else "Too Many Requests")
+        return json_response(status, {"http_method": "", "status": "error", "http_status": status,
+                                      "serial": SERIAL, "version": VERSION, "build": BUILD})
+
+    # --- dispatch ------------------------------------------------------------------------------
+    def _authorized(self, request: Request) -> bool:
+        header = request.header("Authorization") or ""
+        if header == f"Bearer {self.token}":
+            return True
+        return request.arg("access_token") == self.token
+
+    def handle(self, request: Request) -> Response:
+        if not self._authorized(request):
+            return _html(401, "Unauthorized")
+        raw = request.raw_path
+        if raw.rstrip("/") == "/api/v2/monitor/system/status" and request.method == "GET":
+            return self._status(request)
+        if not raw.startswith(CMDB):
+            return _html(404, "Not Found")
+        segments = [unquote(part) for part in raw[len(CMDB):].split("/")]
+        if segments and segments[-1] == "" and len(segments) > 2:
+            segments.pop()
+        if len(segments) < 2:
+            return _html(404, "Not Found")
+        table = "/".join(segments[:2])
+        if table not in TABLES:
+            return _html(404, "Not Found")
+        vdom_name = request.arg("vdom") or "root"
+        with self._lock:
+            vdom = self.vdoms.get(vdom_name)
+            if vdom is None:
+                return json_response(404, self._envelope(request.method, vdom_name, table, 404, error=-3,
+                                                         cli_error=f"vdom {vdom_name!r} not found"))
+            try:
+                return self._route(request, vdom, table, segments[2:])
+            except CmdbError as exc:
+                extra: dict[str, Any] = {"revision_changed": False}
+                if exc.code is not None:
+                    extra["error"] = exc.code
+                extra["cli_error"] = exc.message
+                envelope = self._envelope(request.method, vdom_name, table, exc.http_status, **extra)
+                return json_response(exc.http_status, envelope)
+            except QueryError as exc:
+                return json_response(400, self._envelope(request.method, vdom_name, table, 400,
+                                                         cli_error=str(exc)))
+
+    def _route(self, request: Request, vdom: Vdom, table: str, rest: list[str]) -> Response:
+        method = request.method
+        if not rest:
+            if method == "GET":
+                return self._list(request, vdom, table)
+            if method == "POST":
+                return self._write(method, vdom, table, lambda: vdom.create(table, self._body(request)))
+            if method == "DELETE":
+                return self._write(method, vdom, table, lambda: vdom.purge(table))
+            return self._not_allowed(method, vdom, table)
+        mkey = rest[0]
+        if len(rest) == 1:
+            if method == "GET":
+                entry = vdom.get(table, mkey)
+                if entry is None:
+                    raise CmdbError(404, None, f"{mkey!r} not found")
+                return json_response(200, self._envelope(method, vdom.name, table, 200, results=[entry],
+                                                         matched_count=1, mkey=_mkey(table, mkey)))
+            if method == "PUT" and request.arg("action") == "move":
+                if table != POLICY:
+                    return self._not_allowed(method, vdom, table)
+                before, after = request.arg("before"), request.arg("after")
+                if (before is None) == (after is None):
+                    raise CmdbError(400, None, "move needs exactly one of before= and after=")
+                return self._write(method, vdom, table, lambda: vdom.move(mkey, before, after), action="move")
+            if method == "PUT":
+                return self._write(method, vdom, table, lambda: vdom.update(table, mkey, self._body(request)))
+            if method == "DELETE":
+                return self._write(method, vdom, table, lambda: vdom.delete(table, mkey))
+            return self._not_allowed(method, vdom, table)
+        if table == ADDRGRP and rest[1] == "member" and len(rest) in (2, 3):
+            return self._member(request, vdom, mkey, rest[2] if len(rest) == 3 else None)
+        raise CmdbError(404, None, "no such child table")
+
+    def _member(self, request: Request, vdom: Vdom, group: str, member: str | None) -> Response:
+        method = request.method
+        entry = vdom.get(ADDRGRP, group)
+        if entry is None:
+            raise CmdbError(404, None, f"addrgrp {group!r} not found")
+        if member is None and method == "GET":
+            members = entry["member"]
+            return json_response(200, self._envelope(method, vdom.name, ADDRGRP, 200, results=members))
+        if member is None and method == "POST":
+            return self._write(method, vdom, ADDRGRP, lambda: vdom.add_member(group, self._body(request)))
+        if member is not None and method == "GET":
+            found = [m for m in entry["member"] if m["name"] == member]
+            if not found:
+                raise CmdbError(404, None, f"member {member!r} not found")
+            return json_response(200, self._envelope(method, vdom.name, ADDRGRP, 200, results=found))
+        if member is not None and method == "DELETE":
+            return self._write(method, vdom, ADDRGRP, lambda: vdom.delete_member(group, member))
+        return self._not_allowed(method, vdom, ADDRGRP)
+
+    def _not_allowed(self, method: str, vdom: Vdom, table: str) -> Response:
+        return json_response(405, self._envelope(method, vdom.name, table, 405))
+
+    @staticmethod
+    def _body(request: Request) -> dict[str, Any]:
+        try:
+            body = request.json()
+        except ValueError as exc:
+            raise CmdbError(400, None, "body is not JSON") from exc
+        if not isinstance(body, dict):
+            raise CmdbError(400, None, "body must be a JSON object")
+        return body
+
+    def _list(self, request: Request, vdom: Vdom, table: str) -> Response:
+        predicate = compile_filters(request.query.get("filter", []))
+        matched = [entry for entry in vdom.entries(table) if predicate(entry)]
+        page = window(matched, request.arg("start"), request.arg("count"))
+        results = [project(entry, request.arg("format")) for entry in page]
+        return json_response(200, self._envelope("GET", vdom.name, table, 200, results=results,
+                                                 size=len(vdom.entries(table)), matched_count=len(matched)))
+
+    def _write(self, method: str, vdom: Vdom, table: str, operation: Any,
+               action: str | None = None) -> Response:
+        old = self._revision_text()
+        mkey = operation()
+        self._revision += 1
+        extra: dict[str, Any] = {"old_revision": old, "revision_changed": True, "mkey": mkey}
+        if action:
+            extra["action"] = action
+        body = self._envelope(method, vdom.name, table, 200, **extra)
+        return json_response(200, body)
+
+    def _status(self, request: Request) -> Response:
+        vdom = request.arg("vdom") or "root"
+        return json_response(200, {
+            "http_method": "GET",
+            "results": {"model_name": "FortiGate", "model_number": "VM64", "model": "FGVMK6",
+                        "hostname": "FGVM-MOCK", "log_disk_status": "available"},
+            "vdom": vdom, "path": "system", "name": "status", "action": "", "status": "success",
+            "serial": SERIAL, "version": VERSION, "build": BUILD})
+
+    # --- inspection for tests (no HTTP) --------------------------------------------------------
+    def snapshot(self, vdom: str = "root") -> dict[str, Any]:
+        with self._lock:
+            v = self.vdoms[vdom]
+            return json.loads(json.dumps({table: v.entries(table) for table in TABLES}))
+
+
+def _mkey(table: str, mkey: str) -> str | int:
+    return int(mkey) if table == POLICY and mkey.isdigit() else mkey

@@ -1,0 +1,420 @@
+"""The configuration database of the FortiGate mock: per-VDOM tables with FortiOS validation.
+
+Contract (mirrors FortiOS 6.4 cmdb behaviour, see `docs/adapters-fortios.md`):
+- Tables: `firewall/address`, `firewall/addrgrp`, `firewall.service/custom`, `firewall/policy`.
+  Names are unique per table (`-5` duplicate on create); policies are a list kept in evaluation
+  order, `policyid` assigned on create when absent or 0.
+- Limits: names ≤ 79, policy names ≤ 35, `comment` ≤ 255, policy `comments` ≤ 1023, addrgrp
+  members ≤ 600 (`-1` invalid length).
+- Referential integrity: addrgrp members and policy addresses must exist (`-3`); services too;
+  deleting an object still referenced fails with `-23`; a collection purge deletes only
+  unreferenced entries.
+- Subnets are stored and returned as `a.b.c.d m.m.m.m` whatever form was written.
+Failures raise `CmdbError(http_status, error_code, message)`.
+"""
+
+from __future__ import annotations
+
+import copy
+import ipaddress
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+ADDRESS = "firewall/address"
+ADDRGRP = "firewall/addrgrp"
+SERVICE = "firewall.service/custom"
+POLICY = "firewall/policy"
+TABLES = (ADDRESS, ADDRGRP, SERVICE, POLICY)
+
+NAME_MAX = 79
+POLICY_NAME_MAX = 35
+COMMENT_MAX = 255
+POLICY_COMMENTS_MAX = 1023
+GROUP_MEMBERS_MAX = 600
+
+SCHEDULES = frozenset({"always", "none", "default-darrell-schedule"})
+DEFAULT_INTERFACES = ("any", "port1", "port2", "port3", "port4", "port5", "port6", "port7", "port8",
+                      "internal", "wan1", "wan2", "dmz", "lan")
+
+# error codes
+E_INVALID_LENGTH = -1
+E_NOT_FOUND = -3
+E_DUPLICATE = -5
+E_INVALID_IP = -8
+E_BLANK = -20
+E_IN_USE = -23
+E_INVALID_VALUE = -651
+
+
+class CmdbError(Exception):
+    def __init__(self, http_status: int, code: int | None, message: str) -> None:
+        super().__init__(message)
+        self.http_status = http_status
+        self.code = code
+        self.message = message
+
+
+def _fail(code: int, message: str) -> CmdbError:
+    return CmdbError(500, code, message)
+
+
+def normalize_subnet(value: Any) -> str:
+    """`a.b.c.d m.m.m.m` for the accepted input forms (`ip mask`, `ip/mask`, `ip/len`)."""
+    if not isinstance(value, str):
+        raise _fail(E_INVALID_IP, f"invalid subnet {value!r}")
+    text = value.strip().replace(" ", "/", 1) if " " in value.strip() else value.strip()
+    if "/" not in text:
+        text += "/32"
+    try:
+        network = ipaddress.IPv4Network(text, strict=False)
+        host = ipaddress.IPv4Address(text.split("/", 1)[0])
+    except ValueError as exc:
+        raise _fail(E_INVALID_IP, f"invalid subnet {value!r}") from exc
+    return f"{host} {network.netmask}"
+
+
+def _ipv4(value: Any, what: str) -> str:
+    try:
+        return str(ipaddress.IPv4Address(str(value)))
+    except ValueError as exc:
+        raise _fail(E_INVALID_IP, f"invalid {what} {value!r}") from exc
+
+
+def _check_length(value: Any, limit: int, what: str) -> str:
+    if not isinstance(value, str):
+        raise _fail(E_INVALID_VALUE, f"{what} must be a string")
+    if len(value) > limit:
+        raise _fail(E_INVALID_LENGTH, f"{what} is longer than {limit} characters")
+    return value
+
+
+def _names(value: Any, what: str) -> list[str]:
+    if not isinstance(value, list):
+        raise _fail(E_INVALID_VALUE, f"{what} must be a list of {{\"name\": ...}}")
+    out: list[str] = []
+    for item in value:
+        name = item.get("name") if isinstance(item, dict) else None
+        if not isinstance(name, str) or not name:
+            raise _fail(E_BLANK, f"{what}: entry without a name")
+        _check_length(name, NAME_MAX, f"{what} name")
+        if name in out:
+            raise _fail(E_DUPLICATE, f"{what}: duplicate entry {name!r}")
+        out.append(name)
+    return out
+
+
+def _name_list(names: list[str]) -> list[dict[str, str]]:
+    return [{"name": n, "q_origin_key": n} for n in names]
+
+
+@dataclass
+class Vdom:
+    """The tables of one VDOM. Named tables map name → entry; policies are an ordered list."""
+
+    name: str
+    interfaces: frozenset[str]
+    tables: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    policies: list[dict[str, Any]] = field(default_factory=list)
+    _members: dict[str, frozenset[str]] = field(default_factory=dict)  # addrgrp name -> member names
+
+    def __post_init__(self) -> None:
+        for table in (ADDRESS, ADDRGRP, SERVICE):
+            self.tables.setdefault(table, {})
+        self.tables[ADDRESS]["all"] = self._address_entry({"name": "all", "subnet": "0.0.0.0/0"})
+        self.tables[ADDRESS]["none"] = self._address_entry({"name": "none", "subnet": "0.0.0.0/32"})
+        self.tables[SERVICE]["ALL"] = self._service_entry({"name": "ALL", "protocol": "IP"})
+        self.tables[SERVICE]["HTTPS"] = self._service_entry({"name": "HTTPS", "tcp-portrange": "443"})
+        self.tables[SERVICE]["DNS"] = self._service_entry(
+            {"name": "DNS", "tcp-portrange": "53", "udp-portrange": "53"})
+
+    # --- reading -------------------------------------------------------------------------------
+    def entries(self, table: str) -> list[dict[str, Any]]:
+        if table == POLICY:
+            return self.policies
+        return list(self.tables[table].values())
+
+    def get(self, table: str, mkey: str) -> dict[str, Any] | None:
+        if table == POLICY:
+            return next((p for p in self.policies if str(p["policyid"]) == mkey), None)
+        return self.tables[table].get(mkey)
+
+    # --- references ----------------------------------------------------------------------------
+    def _address_exists(self, name: str) -> bool:
+        return name in self.tables[ADDRESS] or name in self.tables[ADDRGRP]
+
+    def referrers(self, table: str, name: str) -> list[str]:
+        """Descriptions of the entries that reference `name` of `table`."""
+        out: list[str] = []
+        if table in (ADDRESS, ADDRGRP):
+            out.extend(f"addrgrp {group}" for group, members in self._members.items() if name in members)
+            for policy in self.policies:
+                if any(a["name"] == name for a in policy["srcaddr"] + policy["dstaddr"]):
+                    out.append(f"policy {policy['policyid']}")
+        elif table == SERVICE:
+            for policy in self.policies:
+                if any(s["name"] == name for s in policy["service"]):
+                    out.append(f"policy {policy['policyid']}")
+        return out
+
+    # --- writing -------------------------------------------------------------------------------
+    def create(self, table: str, body: dict[str, Any]) -> str | int:
+        if table == POLICY:
+            return self._create_policy(body)
+        name = body.get("name")
+        if not isinstance(name, str) or not name:
+            raise _fail(E_BLANK, "name is required")
+        _check_length(name, NAME_MAX, "name")
+        if name in self.tables[table] or (table in (ADDRESS, ADDRGRP) and self._address_exists(name)):
+            raise _fail(E_DUPLICATE, f"object already exists (mkey='{name}')")
+        entry = self._build(table, body, None)
+        self._put(table, name, entry)
+        return name
+
+    def update(self, table: str, mkey: str, body: dict[str, Any]) -> str | int:
+        current = self.get(table, mkey)
+        if current is None:
+            raise CmdbError(404, None, f"entry {mkey!r} not found")
+        if table == POLICY:
+            merged = {**current, **body, "policyid": current["policyid"]}
+            entry = self._policy_entry(merged, current)
+            self.policies[self.policies.index(current)] = entry
+            return int(current["policyid"])
+        if "name" in body and body["name"] != mkey:
+            raise _fail(E_INVALID_VALUE, "renaming through PUT is not supported by this mock")
+        merged = {**current, **body}
+        self._put(table, mkey, self._build(table, merged, current))
+        return mkey
+
+    def delete(self, table: str, mkey: str) -> str | int:
+        current = self.get(table, mkey)
+        if current is None:
+            raise CmdbError(404, None, f"entry {mkey!r} not found")
+        if table == POLICY:
+            self.policies.remove(current)
+            return int(current["policyid"])
+        users = self.referrers(table, mkey)
+        if users:
+            raise _fail(E_IN_USE, f"The entry is used by other {len(users)} entries: {', '.join(users[:5])}")
+        self._drop(table, mkey)
+        return mkey
+
+    def purge(self, table: str) -> int:
+        """DELETE on a collection URL: remove every unreferenced entry (one pass)."""
+        if table == POLICY:
+            count = len(self.policies)
+            self.policies.clear()
+            return count
+        doomed = [name for name in self.tables[table] if not self.referrers(table, name)]
+        for name in doomed:
+            self._drop(table, name)
+        return len(doomed)
+
+    def add_member(self, group: str, body: dict[str, Any]) -> str:
+        entry = self.tables[ADDRGRP].get(group)
+        if entry is None:
+            raise CmdbError(404, None, f"addrgrp {group!r} not found")
+        name = body.get("name") if isinstance(body, dict) else None
+        if not isinstance(name, str) or not name:
+            raise _fail(E_BLANK, "member name is required")
+        members = [m["name"] for m in entry["member"]]
+        if name in members:
+            raise _fail(E_DUPLICATE, f"member already exists (mkey='{name}')")
+        grown = {**entry, "member": _name_list([*members, name])}
+        self._put(ADDRGRP, group, self._build(ADDRGRP, grown, entry))
+        return name
+
+    def delete_member(self, group: str, member: str) -> str:
+        entry = self.tables[ADDRGRP].get(group)
+        if entry is None or not any(m["name"] == member for m in entry["member"]):
+            raise CmdbError(404, None, f"member {member!r} of addrgrp {group!r} not found")
+        remaining = [m["name"] for m in entry["member"] if m["name"] != member]
+        if not remaining:
+            raise _fail(E_BLANK, f"addrgrp {group!r} cannot be left without members")
+        entry["member"] = _name_list(remaining)
+        self._members[group] = frozenset(remaining)
+        return member
+
+    def move(self, policyid: str, before: str | None, after: str | None) -> int:
+        policy = self.get(POLICY, policyid)
+        if policy is None:
+            raise CmdbError(404, None, f"policy {policyid} not found")
+        target_id = before if before is not None else after
+        target = self.get(POLICY, str(target_id)) if target_id is not None else None
+        if target is None:
+            raise _fail(E_NOT_FOUND, f"move target policy {target_id} not found")
+        if target is policy:
+            return int(policy["policyid"])
+        self.policies.remove(policy)
+        index = self.policies.index(target)
+        self.policies.insert(index if before is not None else index + 1, policy)
+        return int(policy["policyid"])
+
+    def _put(self, table: str, name: str, entry: dict[str, Any]) -> None:
+        self.tables[table][name] = entry
+        if table == ADDRGRP:
+            self._members[name] = frozenset(m["name"] for m in entry["member"])
+
+    def _drop(self, table: str, name: str) -> None:
+        del self.tables[table][name]
+        self._members.pop(name, None)
+
+    # --- validation ----------------------------------------------------------------------------
+    def _build(self, table: str, body: dict[str, Any], current: dict[str, Any] | None) -> dict[str, Any]:
+        if table == ADDRESS:
+            return self._address_entry(body, current)
+        if table == ADDRGRP:
+            return self._addrgrp_entry(body, current)
+        return self._service_entry(body, current)
+
+    @staticmethod
+    def _common(body: dict[str, Any], current: dict[str, Any] | None) -> dict[str, Any]:
+        comment = _check_length(body.get("comment", ""), COMMENT_MAX, "comment")
+        color = body.get("color", 0)
+        if not isinstance(color, int) or not 0 <= color <= 32:
+            raise _fail(E_INVALID_VALUE, "color must be an integer 0-32")
+        return {"name": body["name"], "q_origin_key": body["name"],
+                "uuid": current["uuid"] if current else str(uuid.uuid4()),
+                "comment": comment, "color": color}
+
+    def _address_entry(self, body: dict[str, Any], current: dict[str, Any] | None = None) -> dict[str, Any]:
+        entry = self._common(body, current)
+        kind = body.get("type", "ipmask")
+        entry.update({"type": kind, "associated-interface": "", "allow-routing": "disable",
+                      "fabric-object": "disable", "subnet": "0.0.0.0 0.0.0.0",
+                      "start-ip": "0.0.0.0", "end-ip": "0.0.0.0", "fqdn": ""})
+        if kind == "ipmask":
+            entry["subnet"] = normalize_subnet(body.get("subnet", "0.0.0.0 0.0.0.0"))
+        elif kind == "iprange":
+            start = _ipv4(body.get("start-ip"), "start-ip")
+            end = _ipv4(body.get("end-ip"), "end-ip")
+            if ipaddress.IPv4Address(start) > ipaddress.IPv4Address(end):
+                raise _fail(E_INVALID_VALUE, "start-ip is after end-ip")
+            entry.update({"start-ip": start, "end-ip": end})
+        elif kind == "fqdn":
+            fqdn = _check_length(body.get("fqdn", ""), 255, "fqdn")
+            if not fqdn:
+                raise _fail(E_BLANK, "fqdn is required")
+            entry["fqdn"] = fqdn
+        else:
+            raise _fail(E_INVALID_VALUE, f"address type {kind!r} is not supported by this mock")
+        return entry
+
+    def _addrgrp_entry(self, body: dict[str, Any], current: dict[str, Any] | None = None) -> dict[str, Any]:
+        entry = self._common(body, current)
+        members = _names(body.get("member", []), "member")
+        if not members:
+            raise _fail(E_BLANK, "member is required")
+        if len(members) > GROUP_MEMBERS_MAX:
+            raise _fail(E_INVALID_LENGTH, f"member has more than {GROUP_MEMBERS_MAX} entries")
+        for member in members:
+            if member == body["name"]:
+                raise _fail(E_INVALID_VALUE, "a group cannot contain itself")
+            if not self._address_exists(member):
+                raise _fail(E_NOT_FOUND, f"member {member!r} not found in address or addrgrp")
+        if self._would_cycle(body["name"], members):
+            raise _fail(E_INVALID_VALUE, "group nesting loop")
+        entry.update({"type": "default", "member": _name_list(members), "exclude": "disable",
+                      "exclude-member": [], "allow-routing": "disable", "fabric-object": "disable"})
+        return entry
+
+    def _would_cycle(self, name: str, members: list[str]) -> bool:
+        stack = list(members)
+        seen: set[str] = set()
+        while stack:
+            current = stack.pop()
+            if current == name:
+                return True
+            if current in seen:
+                continue
+            seen.add(current)
+            group = self.tables[ADDRGRP].get(current)
+            if group:
+                stack.extend(m["name"] for m in group["member"])
+        return False
+
+    def _service_entry(self, body: dict[str, Any], current: dict[str, Any] | None = None) -> dict[str, Any]:
+        entry = self._common(body, current)
+        protocol = body.get("protocol", "TCP/UDP/SCTP")
+        if protocol not in ("TCP/UDP/SCTP", "IP", "ICMP", "ICMP6"):
+            raise _fail(E_INVALID_VALUE, f"protocol {protocol!r} is not supported")
+        entry.update({"protocol": protocol, "protocol-number": int(body.get("protocol-number", 0)),
+                      "proxy": "disable", "category": "", "iprange": "0.0.0.0", "fqdn": ""})
+        for key in ("tcp-portrange", "udp-portrange", "sctp-portrange"):
+            value = body.get(key, "")
+            if not isinstance(value, str):
+                raise _fail(E_INVALID_VALUE, f"{key} must be a string")
+            for item in value.split():
+                _check_port_item(item, key)
+            entry[key] = " ".join(value.split())
+        if protocol == "TCP/UDP/SCTP" and not any(entry[k] for k in ("tcp-portrange", "udp-portrange",
+                                                                      "sctp-portrange")):
+            raise _fail(E_BLANK, "a TCP/UDP/SCTP service needs a port range")
+        return entry
+
+    def _create_policy(self, body: dict[str, Any]) -> int:
+        policyid = body.get("policyid") or 0
+        if not isinstance(policyid, int) or not 0 <= policyid <= 4294967294:
+            raise _fail(E_INVALID_VALUE, "policyid must be an integer 0-4294967294")
+        if policyid and self.get(POLICY, str(policyid)) is not None:
+            raise _fail(E_DUPLICATE, f"object already exists (mkey='{policyid}')")
+        if not policyid:
+            policyid = max((int(p["policyid"]) for p in self.policies), default=0) + 1
+        entry = self._policy_entry({**body, "policyid": policyid}, None)
+        self.policies.append(entry)
+        return policyid
+
+    def _policy_entry(self, body: dict[str, Any], current: dict[str, Any] | None) -> dict[str, Any]:
+        name = _check_length(body.get("name", ""), POLICY_NAME_MAX, "name")
+        if not name:
+            raise _fail(E_BLANK, "policy name is required")
+        if any(p["name"] == name and p is not current for p in self.policies):
+            raise _fail(E_DUPLICATE, f"a policy named {name!r} already exists")
+        comments = _check_length(body.get("comments", ""), POLICY_COMMENTS_MAX, "comments")
+        lists: dict[str, list[str]] = {}
+        for key in ("srcintf", "dstintf", "srcaddr", "dstaddr", "service"):
+            lists[key] = _names(body.get(key, []), key)
+            if not lists[key]:
+                raise _fail(E_BLANK, f"{key} is required")
+        for key in ("srcintf", "dstintf"):
+            for item in lists[key]:
+                if item not in self.interfaces:
+                    raise _fail(E_NOT_FOUND, f"{key}: interface {item!r} not found")
+        for key in ("srcaddr", "dstaddr"):
+            for item in lists[key]:
+                if not self._address_exists(item):
+                    raise _fail(E_NOT_FOUND, f"{key}: {item!r} not found in address or addrgrp")
+        for item in lists["service"]:
+            if item not in self.tables[SERVICE]:
+                raise _fail(E_NOT_FOUND, f"service {item!r} not found")
+        choices = {"action": ("accept", "deny", "ipsec"), "logtraffic": ("all", "utm", "disable"),
+                   "status": ("enable", "disable")}
+        defaults = {"action": "deny", "logtraffic": "utm", "status": "enable"}
+        entry: dict[str, Any] = {"policyid": int(body["policyid"]), "q_origin_key": int(body["policyid"]),
+                                 "name": name, "uuid": current["uuid"] if current else str(uuid.uuid4()),
+                                 "comments": comments}
+        for key, allowed in choices.items():
+            value = body.get(key, defaults[key])
+            if value not in allowed:
+                raise _fail(E_INVALID_VALUE, f"{key} must be one of {', '.join(allowed)}")
+            entry[key] = value
+        schedule = body.get("schedule", "")
+        if schedule not in SCHEDULES:
+            raise _fail(E_NOT_FOUND, f"schedule {schedule!r} not found")
+        entry["schedule"] = schedule
+        for key, names in lists.items():
+            entry[key] = _name_list(names)
+        entry.update({"nat": body.get("nat", "disable"), "srcaddr-negate": "disable",
+                      "dstaddr-negate": "disable", "service-negate": "disable"})
+        return copy.deepcopy(entry)
+
+
+def _check_port_item(item: str, key: str) -> None:
+    dst = item.split(":", 1)[0]
+    bounds = dst.split("-", 1)
+    try:
+        low, high = int(bounds[0]), int(bounds[-1])
+    except ValueError as exc:
+        raise _fail(E_INVALID_VALUE, f"{key}: invalid port range {item!r}") from exc
+    if not (0 <= low <= high <= 65535):
+        raise _fail(E_INVALID_VALUE, f"{key}: invalid port range {item!r}")
