@@ -30,11 +30,16 @@ class MigrationError(RuntimeError):
     """The database cannot be brought to the schema this version of the connector needs."""
 
 
+def migrations_directory() -> Path:
+    """The directory of the installed `migrations` package (a regular or namespace package)."""
+    return Path(next(iter(migrations.__path__)))
+
+
 def alembic_config(connection: Connection | None = None) -> AlembicConfig:
     """An Alembic configuration for the installed `migrations` package, optionally bound to
     `connection` (which env.py then uses instead of opening its own)."""
     config = AlembicConfig()
-    config.set_main_option("script_location", str(Path(migrations.__file__).parent))
+    config.set_main_option("script_location", str(migrations_directory()))
     if connection is not None:
         config.attributes["connection"] = connection
     return config

@@ -1,0 +1,149 @@
+"""Devices (configuration mirror and sync status) and the objects the connector owns on them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from connector.model import checksum
+from connector.planner.types import DeviceObject
+from connector.store.bulk import chunks, ensure_cluster, insert_rows, utcnow
+from connector.store.models import DeviceObjectRow, DeviceRow
+from connector.store.records import DeviceStatus, ObjectChanges, OwnedObject
+
+
+class UnknownDeviceError(LookupError):
+    """A status update names a device that was never registered."""
+
+
+class DeviceRepository:
+    """Devices of one cluster and their sync status. Never commits."""
+
+    def __init__(self, session: Session, cluster: str) -> None:
+        self.session = session
+        self.cluster = cluster
+
+    def register(self, name: str, type: str, url: str, at: datetime | None = None) -> None:
+        """Create the device or update its type and URL (status is kept)."""
+        at = at or utcnow()
+        ensure_cluster(self.session, self.cluster, at)
+        row = self._row(name)
+        if row is None:
+            self.session.add(DeviceRow(cluster=self.cluster, name=name, type=type, url=url, updated_at=at))
+        elif (row.type, row.url) != (type, url):
+            row.type, row.url, row.updated_at = type, url, at
+        self.session.flush()
+
+    def unregister_missing(self, names: Iterable[str]) -> list[str]:
+        """Delete devices not in `names` (removed from the configuration); returns their names.
+        Their owned objects, audit entries and findings stay for the record."""
+        keep = set(names)
+        rows = self.session.scalars(select(DeviceRow).where(DeviceRow.cluster == self.cluster))
+        gone = [row for row in rows if row.name not in keep]
+        for row in gone:
+            self.session.delete(row)
+        self.session.flush()
+        return sorted(row.name for row in gone)
+
+    def record_read(self, name: str, at: datetime | None = None) -> None:
+        """The device's state was read successfully."""
+        self._set(name, at, last_read_at=at or utcnow())
+
+    def record_write(self, name: str, at: datetime | None = None) -> None:
+        """Changes were written to the device."""
+        self._set(name, at, last_write_at=at or utcnow())
+
+    def record_sync(self, name: str, in_sync: bool, error: str | None = None,
+                    at: datetime | None = None) -> None:
+        """The outcome of a sync: `in_sync` says whether the device now holds what the rules require;
+        a sync without error and in sync becomes the last successful sync."""
+        at = at or utcnow()
+        values: dict[str, Any] = {"in_sync": in_sync, "last_error": error}
+        if in_sync and error is None:
+            values["last_sync_at"] = at
+        self._set(name, at, **values)
+
+    def status(self, name: str) -> DeviceStatus | None:
+        row = self._row(name)
+        return self._status(row) if row is not None else None
+
+    def statuses(self) -> list[DeviceStatus]:
+        rows = self.session.scalars(select(DeviceRow).where(DeviceRow.cluster == self.cluster)
+                                    .order_by(DeviceRow.name))
+        return [self._status(row) for row in rows]
+
+    def _row(self, name: str) -> DeviceRow | None:
+        return self.session.scalars(select(DeviceRow).where(
+            DeviceRow.cluster == self.cluster, DeviceRow.name == name)).one_or_none()
+
+    def _set(self, name: str, at: datetime | None, **values: Any) -> None:
+        result = self.session.execute(
+            update(DeviceRow).where(DeviceRow.cluster == self.cluster, DeviceRow.name == name)
+            .values(updated_at=at or utcnow(), **values).execution_options(synchronize_session="fetch"))
+        if result.rowcount == 0:  # type: ignore[attr-defined]
+            raise UnknownDeviceError(f"device {name} of cluster {self.cluster} is not registered")
+
+    @staticmethod
+    def _status(row: DeviceRow) -> DeviceStatus:
+        return DeviceStatus(name=row.name, type=row.type, url=row.url, last_read_at=row.last_read_at,
+                            last_write_at=row.last_write_at, last_sync_at=row.last_sync_at,
+                            in_sync=row.in_sync, last_error=row.last_error, updated_at=row.updated_at)
+
+
+class DeviceObjectRepository:
+    """The objects the connector owns on each device of one cluster. Never commits."""
+
+    def __init__(self, session: Session, cluster: str) -> None:
+        self.session = session
+        self.cluster = cluster
+
+    def replace(self, device: str, objects: Iterable[DeviceObject],
+                at: datetime | None = None) -> ObjectChanges:
+        """Make the ownership records of `device` exactly `objects` (what it holds of ours after an
+        apply). Unchanged objects keep their timestamps; `created_at` survives updates."""
+        at = at or utcnow()
+        ensure_cluster(self.session, self.cluster, at)
+        desired: dict[tuple[str, str], dict[str, Any]] = {}
+        for obj in objects:
+            desired[obj.ref] = {"checksum": checksum(dict(obj.body)), "owner": obj.owner,
+                                "identities": list(obj.identities)}
+        stored = {(row.kind, row.name): row for row in self.session.execute(
+            select(DeviceObjectRow.id, DeviceObjectRow.kind, DeviceObjectRow.name,
+                   DeviceObjectRow.checksum, DeviceObjectRow.owner, DeviceObjectRow.identities)
+            .where(DeviceObjectRow.cluster == self.cluster, DeviceObjectRow.device == device))}
+        inserts, updates = [], []
+        unchanged = 0
+        for (kind, name), values in desired.items():
+            row = stored.get((kind, name))
+            if row is None:
+                inserts.append({"cluster": self.cluster, "device": device, "kind": kind, "name": name,
+                                "created_at": at, "updated_at": at, **values})
+            elif (row.checksum, row.owner, list(row.identities)) != (
+                    values["checksum"], values["owner"], values["identities"]):
+                updates.append({"id": row.id, "updated_at": at, **values})
+            else:
+                unchanged += 1
+        gone = [row.id for ref, row in stored.items() if ref not in desired]
+        for ids in chunks(gone):
+            self.session.execute(delete(DeviceObjectRow).where(DeviceObjectRow.id.in_(ids)))
+        if updates:
+            self.session.execute(update(DeviceObjectRow), updates)
+        insert_rows(self.session, DeviceObjectRow, inserts)
+        self.session.flush()
+        return ObjectChanges(created=len(inserts), updated=len(updates), deleted=len(gone),
+                             unchanged=unchanged)
+
+    def objects(self, device: str | None = None) -> list[OwnedObject]:
+        """Owned objects of `device` (or of every device), by device, kind and name."""
+        query = select(DeviceObjectRow).where(DeviceObjectRow.cluster == self.cluster)
+        if device is not None:
+            query = query.where(DeviceObjectRow.device == device)
+        rows = self.session.scalars(query.order_by(DeviceObjectRow.device, DeviceObjectRow.kind,
+                                                   DeviceObjectRow.name))
+        return [OwnedObject(device=row.device, kind=row.kind, name=row.name, checksum=row.checksum,
+                            owner=row.owner, identities=tuple(row.identities), created_at=row.created_at,
+                            updated_at=row.updated_at) for row in rows]
