@@ -13,6 +13,7 @@ from connector import __version__
 from connector.logs import setup_logging
 
 COMMANDS: list[str] = [
+    "connector.cli.db",
 ]
 
 
