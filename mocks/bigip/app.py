@@ -1,0 +1,317 @@
+"""The AS3 mock: `/mgmt/shared/appsvcs/{declare,task,info}` with AS3 3.56 semantics.
+
+- POST `/declare[/<t1>,<t2>]` takes an AS3 request or a bare ADC. Invalid declarations → 422
+  `declaration is invalid` (first error, path named; 400 for the 255-character path limit); nothing
+  is deployed. Each tenant of the declaration (only those named in the path, when the path names
+  some) REPLACES the stored tenant; other tenants are untouched (`updateMode: complete` removes them).
+  A tenant without applications deletes it. Per tenant: `success`, `no change` (deep-equal), or
+  `declaration failed` (code 422, mcpd error in `response`); HTTP 200 all good, 207 mixed, 422 all
+  failed. `?async=true` → 202 with a task id; `/task/<id>` shows `in progress` (code 0) until done.
+- One configuration operation at a time: while a declaration or delete is processed (taking
+  `processing_ms`), other writes get 503 "Configuration operation in progress on device …".
+  GETs are served meanwhile.
+- GET `/declare` → 204 when nothing is declared; GET `/declare/<T>` → 404 when T is absent.
+- DELETE `/declare[/<tenants>]` removes tenants.
+- Auth: Basic or `X-F5-Auth-Token` (see `mocks.bigip.auth`).
+Extra `/_mock/` endpoints: `POST /_mock/seed` (ADC or `{tenant: body}` stored as is, e.g. a foreign
+tenant), `POST /_mock/config` (`processingMs`, `tokenLifetime`), `POST /_mock/tokens/expire`,
+`GET /_mock/tenants`.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from mocks.bigip.auth import TokenStore
+from mocks.bigip.validate import Invalid, check_declaration, deploy_failure
+from mocks.common.app import MockApp
+from mocks.common.http import Request, Response, json_response
+
+APPSVCS = "/mgmt/shared/appsvcs"
+VERSION = {"version": "3.56.0", "release": "10", "schemaCurrent": "3.56.0", "schemaMinimum": "3.0.0"}
+BUSY = "Error: Configuration operation in progress on device localhost, please try again in 2 minutes"
+MAX_TASKS = 25
+ADC_HEADER = ("class", "schemaVersion", "id", "label", "remark", "updateMode")
+
+
+def _is_tenant(value: Any) -> bool:
+    return isinstance(value, Mapping) and value.get("class") == "Tenant"
+
+
+def _has_applications(tenant: Mapping[str, Any]) -> bool:
+    return any(isinstance(v, Mapping) and "class" in v for v in tenant.values())
+
+
+class SchemaValidator:
+    """Whole-declaration validation against the AS3 JSON schema (draft-07)."""
+
+    def __init__(self, path: str) -> None:
+        from jsonschema import Draft7Validator
+
+        self._validator = Draft7Validator(json.loads(Path(path).read_text()))
+
+    def first_error(self, body: Any) -> str | None:
+        from jsonschema.exceptions import best_match
+
+        error = best_match(self._validator.iter_errors(body))
+        if error is None:
+            return None
+        path = list(error.absolute_path)
+        if path and path[0] == "declaration":
+            path = path[1:]
+        return "/" + "/".join(str(p) for p in path) + f": {error.message}"
+
+
+class BigIpApp(MockApp):
+    name = "bigip"
+
+    def __init__(self, username: str = "admin", password: str = "admin", *, token_lifetime: float = 1200.0,
+                 processing_ms: int = 20, schema_path: str | None = None) -> None:
+        super().__init__()
+        self.tokens = TokenStore(username, password, token_lifetime)
+        self.processing_ms = processing_ms
+        self.schema = SchemaValidator(schema_path) if schema_path else None
+        self._state_lock = threading.Lock()
+        self._busy = threading.Lock()
+        self.tenants: dict[str, dict[str, Any]] = {}
+        self.header: dict[str, Any] = {}
+        self.tasks: OrderedDict[str, dict[str, Any]] = OrderedDict()
+
+    # --- MockApp hooks --------------------------------------------------------------------------
+    def error(self, status: int, message: str) -> Response:
+        if status == 503:
+            return json_response(503, {"code": 503, "message": BUSY})
+        return json_response(status, {"code": status, "message": message})
+
+    def reset_state(self) -> None:
+        with self._state_lock:
+            self.tenants.clear()
+            self.header.clear()
+            self.tasks.clear()
+        self.tokens.clear()
+
+    def custom_mock_route(self, request: Request) -> Response | None:
+        path = request.path.rstrip("/")
+        if path == "/_mock/seed" and request.method == "POST":
+            body = request.json() or {}
+            source = body.get("declaration", body) if isinstance(body, dict) else {}
+            seeded = []
+            with self._state_lock:
+                for name, tenant in source.items():
+                    if _is_tenant(tenant):
+                        self.tenants[name] = copy.deepcopy(tenant)
+                        seeded.append(name)
+            return json_response(200, {"seeded": seeded})
+        if path == "/_mock/config" and request.method == "POST":
+            body = request.json() or {}
+            if "processingMs" in body:
+                self.processing_ms = int(body["processingMs"])
+            if "tokenLifetime" in body:
+                self.tokens.lifetime = float(body["tokenLifetime"])
+            return json_response(200, {"processingMs": self.processing_ms,
+                                       "tokenLifetime": self.tokens.lifetime})
+        if path == "/_mock/tokens/expire" and request.method == "POST":
+            return json_response(200, {"expired": self.tokens.expire_all()})
+        if path == "/_mock/tenants" and request.method == "GET":
+            with self._state_lock:
+                return json_response(200, copy.deepcopy(self.tenants))
+        return None
+
+    # --- protocol ---------------------------------------------------------------------------------
+    def handle(self, request: Request) -> Response:
+        path = request.path.rstrip("/") or "/"
+        if path == "/mgmt/shared/authn/login" and request.method == "POST":
+            return self.tokens.login(request)
+        denied = self.tokens.check(request)
+        if denied is not None:
+            return denied
+        if path.startswith("/mgmt/shared/authz/tokens/") and request.method == "DELETE":
+            token = path.rsplit("/", 1)[1]
+            return json_response(200 if self.tokens.revoke(token) else 404, {"token": token})
+        if path == f"{APPSVCS}/info" and request.method == "GET":
+            return json_response(200, VERSION)
+        if path == f"{APPSVCS}/declare" or path.startswith(f"{APPSVCS}/declare/"):
+            names = [t for t in path[len(f"{APPSVCS}/declare"):].strip("/").split(",") if t]
+            if request.method == "GET":
+                return self._get(names)
+            if request.method == "POST":
+                return self._post(request, names)
+            if request.method == "DELETE":
+                return self._delete(request, names)
+            return self.error(405, f"Method not allowed: {request.method}")
+        if path == f"{APPSVCS}/task" and request.method == "GET":
+            with self._state_lock:
+                return json_response(200, {"items": copy.deepcopy(list(self.tasks.values()))})
+        if path.startswith(f"{APPSVCS}/task/") and request.method == "GET":
+            task_id = path.rsplit("/", 1)[1]
+            with self._state_lock:
+                record = self.tasks.get(task_id)
+                record = copy.deepcopy(record) if record is not None else None
+            if record is None:
+                return json_response(404, {"code": 404, "message": f"No record found with ID of {task_id}"})
+            return json_response(200, record)
+        return self.error(404, f"Public URI path not registered: {request.path}")
+
+    def _adc(self, tenants: Mapping[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {"class": "ADC", "schemaVersion": "3.56.0", "updateMode": "selective"}
+        out.update({k: v for k, v in self.header.items() if k in ADC_HEADER})
+        out["controls"] = {"archiveTimestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())}
+        out.update(copy.deepcopy(dict(tenants)))
+        return out
+
+    def _get(self, names: list[str]) -> Response:
+        with self._state_lock:
+            if not names:
+                return Response(204) if not self.tenants else json_response(200, self._adc(self.tenants))
+            if not self.tenants:
+                return self.error(404, "declaration in specified path not found")
+            missing = [n for n in names if n not in self.tenants]
+            if missing:
+                quoted = ",".join(missing)
+                return self.error(404, f"specified Tenant(s) '{quoted}' not found in declaration")
+            return json_response(200, self._adc({n: self.tenants[n] for n in names}))
+
+    def _post(self, request: Request, names: list[str]) -> Response:
+        try:
+            body = request.json()
+        except ValueError as exc:
+            return json_response(422, {"code": 422, "message": f"Invalid request: {exc}"})
+        if not isinstance(body, dict):
+            return json_response(422, {"code": 422, "message": "Invalid request: should be object"})
+        dry_run = False
+        declaration: Any = body
+        if body.get("class") == "AS3":
+            action = body.get("action", "deploy")
+            if action not in ("deploy", "dry-run"):
+                return json_response(422, {"code": 422, "message": "Invalid request: /action: should be "
+                                           "equal to one of the allowed values [\"deploy\",\"dry-run\"]"})
+            dry_run = action == "dry-run"
+            declaration = body.get("declaration")
+            if not isinstance(declaration, dict):
+                return json_response(422, {"code": 422, "message": "Invalid request: should have required "
+                                           "property 'declaration'"})
+        controls = declaration.get("controls") if isinstance(declaration.get("controls"), dict) else {}
+        dry_run = dry_run or bool(controls.get("dryRun"))
+        error = self.schema.first_error(body) if self.schema is not None else None
+        if error is None:
+            with self._state_lock:
+                stored = copy.deepcopy(self.tenants)
+            try:
+                check_declaration(declaration, stored)
+            except Invalid as exc:
+                if exc.status != 422:
+                    return json_response(exc.status, {"code": exc.status, "message": str(exc)})
+                error = str(exc)
+        tenants = [t for t, v in declaration.items() if _is_tenant(v) and (not names or t in names
+                                                                           or t == "Common")]
+        if error is not None:
+            return json_response(422, {"code": 422, "message": "declaration is invalid", "errors": [error],
+                                       "declarationFullId": str(declaration.get("id", "")),
+                                       "host": "localhost", "tenant": tenants})
+        if not self._busy.acquire(blocking=False):
+            return self.error(503, BUSY)
+        if request.arg("async") == "true":
+            task_id = str(uuid.uuid4())
+            record = {"id": task_id, "results": [{"message": "in progress", "tenant": "", "host": "",
+                                                  "runTime": 0, "code": 0}],
+                      "declaration": {}, "selfLink": f"https://localhost{APPSVCS}/task/{task_id}"}
+            with self._state_lock:
+                self.tasks[task_id] = record
+                while len(self.tasks) > MAX_TASKS:
+                    self.tasks.popitem(last=False)
+            worker = threading.Thread(target=self._run_task, args=(task_id, declaration, tenants, names,
+                                                                   dry_run), daemon=True)
+            worker.start()
+            return json_response(202, {"id": task_id, "results": [{
+                "message": "Declaration successfully submitted", "tenant": "", "runTime": 0, "code": 0,
+                "host": ""}], "declaration": {}, "selfLink": record["selfLink"]})
+        try:
+            status, payload = self._deploy(declaration, tenants, names, dry_run)
+        finally:
+            self._busy.release()
+        return json_response(status, payload)
+
+    def _run_task(self, task_id: str, declaration: dict[str, Any], tenants: list[str], names: list[str],
+                  dry_run: bool) -> None:
+        try:
+            _, payload = self._deploy(declaration, tenants, names, dry_run)
+        finally:
+            self._busy.release()
+        with self._state_lock:
+            if task_id in self.tasks:
+                self.tasks[task_id].update(payload)
+
+    def _deploy(self, declaration: dict[str, Any], tenants: list[str], names: list[str],
+                dry_run: bool) -> tuple[int, dict[str, Any]]:
+        started = time.monotonic()
+        if self.processing_ms:
+            time.sleep(self.processing_ms / 1000)
+        results: list[dict[str, Any]] = []
+        deployed: dict[str, Any] = {}
+        with self._state_lock:
+            if declaration.get("updateMode") == "complete" and not names and not dry_run:
+                for gone in [t for t in self.tenants if t not in tenants and t != "Common"]:
+                    del self.tenants[gone]
+                    results.append(self._result(gone, 200, "success", started))
+            for tenant in tenants:
+                body = copy.deepcopy(declaration[tenant])
+                if not _has_applications(body):
+                    existed = tenant in self.tenants
+                    if existed and not dry_run:
+                        del self.tenants[tenant]
+                    results.append(self._result(tenant, 200, "success" if existed else "no change", started))
+                    continue
+                failure = deploy_failure(tenant, body)
+                if failure is not None:
+                    result = self._result(tenant, 422, "declaration failed", started)
+                    result["response"] = failure
+                    results.append(result)
+                    continue
+                if self.tenants.get(tenant) == body:
+                    results.append(self._result(tenant, 200, "no change", started))
+                else:
+                    if not dry_run:
+                        self.tenants[tenant] = body
+                    results.append(self._result(tenant, 200, "success", started))
+                deployed[tenant] = body
+            if not dry_run:
+                self.header = {k: v for k, v in declaration.items() if k in ADC_HEADER}
+        if not results:
+            results.append(self._result("", 200, "no change", started))
+        response_declaration = self._adc(deployed)
+        if dry_run:
+            response_declaration["controls"]["dryRun"] = True
+        failed = [r for r in results if r["code"] != 200]
+        status = 200 if not failed else 422 if len(failed) == len(results) else 207
+        return status, {"results": results, "declaration": response_declaration}
+
+    @staticmethod
+    def _result(tenant: str, code: int, message: str, started: float) -> dict[str, Any]:
+        return {"code": code, "message": message, "lineCount": 0, "host": "localhost", "tenant": tenant,
+                "runTime": int((time.monotonic() - started) * 1000)}
+
+    def _delete(self, request: Request, names: list[str]) -> Response:
+        if not self._busy.acquire(blocking=False):
+            return self.error(503, BUSY)
+        started = time.monotonic()
+        try:
+            if self.processing_ms:
+                time.sleep(self.processing_ms / 1000)
+            with self._state_lock:
+                targets = names or list(self.tenants)
+                results = []
+                for tenant in targets:
+                    existed = self.tenants.pop(tenant, None) is not None
+                    results.append(self._result(tenant, 200, "success" if existed else "no change", started))
+                remaining = self._adc(self.tenants)
+        finally:
+            self._busy.release()
+        return json_response(200, {"results": results, "declaration": remaining})
