@@ -9,11 +9,13 @@ order. Adapters raise `adapters.base.errors` exceptions only.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from connector.config import SafetyConfig
 from connector.model import DeviceState
+from connector.planner.planner import plan as plan_changes
 from connector.planner.types import DeviceObject, Plan
 
 
@@ -75,6 +77,18 @@ class Adapter(ABC):
     @abstractmethod
     def apply(self, plan: Plan, desired: Sequence[DeviceObject]) -> ApplyResult:
         """Carry out `plan` (its changes in order); `desired` is the full rendered set."""
+
+    def references(self, obj: DeviceObject) -> Iterable[tuple[str, str]]:
+        """(kind, name) of the objects `obj`'s body refers to (the planner never deletes an object
+        still referenced, and keeps ours that foreign objects reference). Default: none."""
+        return ()
+
+    def plan(self, desired: Sequence[DeviceObject], actual: Sequence[DeviceObject], *,
+             safety: SafetyConfig | None = None, force: bool = False) -> Plan:
+        """`connector.planner.plan` with this adapter's owner mark, kind order and references."""
+        return plan_changes(self.name, self.cluster, desired, actual, owner_mark=self.owner_mark,
+                            kind_order=self.kind_order, ordered_kinds=self.ordered_kinds, safety=safety,
+                            force=force, references=self.references)
 
     def close(self) -> None:
         """Release connections."""
