@@ -215,7 +215,8 @@ class FortigateMock(MockApp):
     def snapshot(self, vdom: str = "root") -> dict[str, Any]:
         with self._lock:
             v = self.vdoms[vdom]
-            return json.loads(json.dumps({table: v.entries(table) for table in TABLES}))
+            out: dict[str, Any] = json.loads(json.dumps({table: v.entries(table) for table in TABLES}))
+            return out
 
 
 def _mkey(table: str, mkey: str) -> str | int:

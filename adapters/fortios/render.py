@@ -1,0 +1,279 @@
+"""Pure rendering of a `DeviceState` into FortiOS objects (kinds address, addrgrp, service, policy).
+
+Contract:
+- Sources: each `SourceGroup`'s IPv4 members become address objects shared by content across
+  groups: a host is `ipmask` `/32`, a contiguous run of hosts is one `iprange`. Pieces already on
+  the device (`known`, from the last read) are reused as long as they still lie inside a run, so
+  adding or removing one pod changes O(1) objects; runs are collapsed from scratch otherwise.
+- Destinations: IPv4 networks become `ipmask` addresses, FQDNs `fqdn` addresses; each destination
+  is one `addrgrp`. IPv6 is not rendered (capabilities say so): a rule whose sources or destination
+  are left empty is left off the device, never widened.
+- Groups hold at most 600 members; a larger group holds sub-groups that split its members by a
+  stable hash, so one member change touches one sub-group.
+- Port sets become `firewall.service/custom` objects (`tcp-portrange` "80 8000-8080", ...).
+- Rules become policies in evaluation order: srcaddr the source group, dstaddr the destination
+  group (`all` for any), service the port-set object (`ALL` for any), action accept|deny,
+  logtraffic all|disable, schedule always, status enable.
+- Every object carries the owner mark as the first word of its `comment` (`comments` for policies).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from adapters.base.naming import PREFIX, NameRules, make_name, object_name, stable_hash
+from connector.model import Action, CompiledRule, Destination, DeviceState, PortSet, Protocol, SourceGroup
+from connector.planner.types import DeviceObject
+
+ADDRESS = "address"
+ADDRGRP = "addrgrp"
+SERVICE = "service"
+POLICY = "policy"
+KIND_ORDER = (ADDRESS, ADDRGRP, SERVICE, POLICY)
+
+MAX_GROUP_MEMBERS = 600
+GROUP_FILL = 400  # average members per sub-group when a group is split
+COMMENT_MAX = 255
+POLICY_COMMENTS_MAX = 1023
+
+NAMES = NameRules(max_length=79, allowed="A-Za-z0-9_.:/@-", separator="_", replacement="-")
+POLICY_NAMES = NameRules(max_length=35, allowed="A-Za-z0-9_.-", separator="_", replacement="-", hash_length=8)
+
+Piece = tuple[int, int]  # inclusive IPv4 range as integers
+
+
+@dataclass(frozen=True)
+class PolicySettings:
+    """Device-wide policy fields from the configuration."""
+
+    srcintf: tuple[str, ...]
+    dstintf: tuple[str, ...]
+
+
+@dataclass
+class _Addresses:
+    """Address objects collected by name (shared by content across groups)."""
+
+    mark: str
+    cluster: str
+    bodies: dict[str, dict[str, Any]] = field(default_factory=dict)
+    identities: dict[str, set[str]] = field(default_factory=dict)
+
+    def add(self, name: str, body: dict[str, Any], identities: Iterable[str]) -> str:
+        self.bodies.setdefault(name, body)
+        self.identities.setdefault(name, set()).update(identities)
+        return name
+
+    def piece(self, piece: Piece, identities: Iterable[str]) -> str:
+        start, end = (str(ipaddress.IPv4Address(v)) for v in piece)
+        if start == end:
+            body = ipmask_body(f"{start}/32", self.mark)
+            return self.add(address_name(self.cluster, start), body, identities)
+        body = {"type": "iprange", "start-ip": start, "end-ip": end, "comment": self.mark}
+        return self.add(address_name(self.cluster, f"{start}-{end}"), body, identities)
+
+    def objects(self) -> list[DeviceObject]:
+        return [DeviceObject(ADDRESS, name, self.bodies[name], self.mark,
+                             tuple(sorted(self.identities[name]))) for name in sorted(self.bodies)]
+
+
+def address_name(cluster: str, content: str) -> str:
+    return object_name(cluster, "ip", content, NAMES)
+
+
+def ipmask_body(cidr: str, mark: str) -> dict[str, Any]:
+    return {"type": "ipmask", "subnet": cidr, "comment": mark}
+
+
+def _comment(mark: str, text: str, limit: int = COMMENT_MAX) -> str:
+    return f"{mark} {text}"[:limit]
+
+
+def collapse(hosts: Collection[int], known: Collection[Piece]) -> list[Piece]:
+    """Cover the sorted `hosts` with pieces: known pieces inside a contiguous run are kept, the
+    rest of each run becomes one new piece per gap between kept pieces."""
+    ordered = sorted(set(hosts))
+    starts: dict[int, list[int]] = {}
+    for start, end in known:
+        starts.setdefault(start, []).append(end)
+    for ends in starts.values():
+        ends.sort(reverse=True)
+    pieces: list[Piece] = []
+    index = 0
+    while index < len(ordered):
+        run_end = index
+        while run_end + 1 < len(ordered) and ordered[run_end + 1] == ordered[run_end] + 1:
+            run_end += 1
+        low, high = ordered[index], ordered[run_end]
+        position, segment = low, low
+        while position <= high:
+            kept = next((e for e in starts.get(position, ()) if e <= high), None)
+            if kept is None:
+                position += 1
+                continue
+            if segment < position:
+                pieces.append((segment, position - 1))
+            pieces.append((position, kept))
+            position = segment = kept + 1
+        if segment <= high:
+            pieces.append((segment, high))
+        index = run_end + 1
+    return pieces
+
+
+def _group_objects(name: str, members: list[str], comment: str, mark: str,
+                   identities: tuple[str, ...]) -> list[DeviceObject]:
+    """One addrgrp, or a tree of them when `members` exceed the per-group limit (children first)."""
+    if len(members) <= MAX_GROUP_MEMBERS:
+        body = {"member": sorted(members), "comment": comment}
+        return [DeviceObject(ADDRGRP, name, body, mark, identities)]
+    count = 1
+    while count * GROUP_FILL < len(members) and count * 2 <= MAX_GROUP_MEMBERS:
+        count *= 2
+    buckets: dict[int, list[str]] = {}
+    for member in members:
+        buckets.setdefault(int(stable_hash(member, 8), 16) % count, []).append(member)
+    out: list[DeviceObject] = []
+    children: list[str] = []
+    for index in sorted(buckets):
+        child = make_name([name, f"p{index}"], NAMES)
+        children.append(child)
+        out.extend(_group_objects(child, buckets[index], comment, mark, identities))
+    out.extend(_group_objects(name, children, comment, mark, identities))
+    return out
+
+
+def _source_group(group: SourceGroup, addresses: _Addresses, known: Collection[Piece], mark: str,
+                  cluster: str) -> list[DeviceObject]:
+    behind: dict[int, list[str]] = {}
+    for address, identities in group.members:
+        ip = ipaddress.ip_address(address)
+        if ip.version == 4:
+            behind.setdefault(int(ip), []).extend(str(i) for i in identities)
+    if not behind:
+        return []
+    members = [addresses.piece(piece, (i for host in range(piece[0], piece[1] + 1)
+                                       for i in behind.get(host, ())))
+               for piece in collapse(behind, known)]
+    what = group.service or group.rule
+    descriptor = f"source {group.purpose} {group.namespace}{'/' + what if what else ''}"
+    identity = (f"Service/{group.namespace}/{group.service}" if group.service
+                else f"Namespace/{group.namespace}")
+    return _group_objects(object_name(cluster, "src", group.key, NAMES), members,
+                          _comment(mark, descriptor), mark, (identity,))
+
+
+def _destination(destination: Destination, addresses: _Addresses, mark: str,
+                 cluster: str) -> list[DeviceObject]:
+    identity = f"ExternalService/{destination.namespace}/{destination.name}"
+    members: list[str] = []
+    for network in destination.networks:
+        net = ipaddress.ip_network(network, strict=False)
+        if net.version != 4:
+            continue
+        content = str(net.network_address) if net.prefixlen == 32 else str(net)
+        body = ipmask_body(str(net), mark)
+        members.append(addresses.add(address_name(cluster, content), body, (identity,)))
+    for fqdn in destination.fqdns:
+        members.append(addresses.add(object_name(cluster, "fqdn", fqdn, NAMES),
+                                     {"type": "fqdn", "fqdn": fqdn, "comment": mark}, (identity,)))
+    if not members:
+        return []
+    return _group_objects(object_name(cluster, "dst", destination.key, NAMES), sorted(set(members)),
+                          _comment(mark, f"destination {destination.namespace}/{destination.name}"), mark,
+                          (identity,))
+
+
+def port_ranges(port_set: PortSet) -> dict[str, str]:
+    """`tcp-portrange`/`udp-portrange`/`sctp-portrange` strings of a port set ("" when none)."""
+    out = {}
+    for protocol, key in ((Protocol.TCP, "tcp-portrange"), (Protocol.UDP, "udp-portrange"),
+                          (Protocol.SCTP, "sctp-portrange")):
+        items = [str(r.start) if r.start == r.end else f"{r.start}-{r.end}"
+                 for r in sorted(port_set.ranges) if r.protocol == protocol]
+        out[key] = " ".join(items)
+    return out
+
+
+def _service(port_set: PortSet, mark: str, cluster: str) -> DeviceObject | None:
+    ranges = port_ranges(port_set)
+    if not any(ranges.values()):
+        return None
+    body = {"protocol": "TCP/UDP/SCTP", **ranges,
+            "comment": _comment(mark, f"ports {port_set.namespace}/{port_set.name}")}
+    return DeviceObject(SERVICE, object_name(cluster, "ports", port_set.key, NAMES), body, mark,
+                        (f"ExternalService/{port_set.namespace}/{port_set.name}",))
+
+
+def policy_name(cluster: str, rule: CompiledRule) -> str:
+    return make_name([PREFIX, cluster, rule.origin.name, stable_hash(rule.key, 6)], POLICY_NAMES)
+
+
+def _policy(rule: CompiledRule, source: str, destination: str, service: str, settings: PolicySettings,
+            mark: str, cluster: str) -> DeviceObject:
+    origin = rule.origin
+    text = f"{origin} tier={origin.tier.value} priority={origin.priority} key={rule.key}"
+    body = {"srcintf": list(settings.srcintf), "dstintf": list(settings.dstintf),
+            "srcaddr": [source], "dstaddr": [destination], "service": [service],
+            "action": "accept" if rule.action is Action.ALLOW else "deny",
+            "schedule": "always", "logtraffic": "all" if rule.logging else "disable", "status": "enable",
+            "comments": _comment(mark, text, POLICY_COMMENTS_MAX)}
+    identity = f"{origin.kind.value}/{origin.namespace}/{origin.name}" if origin.namespace \
+        else f"{origin.kind.value}/{origin.name}"
+    return DeviceObject(POLICY, policy_name(cluster, rule), body, mark, (identity,))
+
+
+def render_state(state: DeviceState, *, mark: str, settings: PolicySettings,
+                 known: Collection[Piece] = ()) -> list[DeviceObject]:
+    """Every object the device must hold for `state`, addresses first, policies in rule order."""
+    cluster = state.cluster
+    addresses = _Addresses(mark, cluster)
+    groups: list[DeviceObject] = []
+    top: dict[str, str] = {}  # model key -> top-level group name
+    used_sources = {rule.source for rule in state.rules}
+    used_destinations = {rule.destination for rule in state.rules if rule.destination is not None}
+    used_ports = {rule.ports for rule in state.rules if rule.ports is not None}
+    for key in sorted(used_sources & set(state.groups)):
+        rendered = _source_group(state.groups[key], addresses, known, mark, cluster)
+        if rendered:
+            groups.extend(rendered)
+            top["src:" + key] = rendered[-1].name
+    for key in sorted(used_destinations & set(state.destinations)):
+        rendered = _destination(state.destinations[key], addresses, mark, cluster)
+        if rendered:
+            groups.extend(rendered)
+            top["dst:" + key] = rendered[-1].name
+    services: dict[str, DeviceObject] = {}
+    for key in sorted(used_ports & set(state.port_sets)):
+        service = _service(state.port_sets[key], mark, cluster)
+        if service is not None:
+            services[key] = service
+    policies: list[DeviceObject] = []
+    for rule in state.rules:
+        source = top.get("src:" + rule.source)
+        destination = "all" if rule.destination is None else top.get("dst:" + rule.destination)
+        service_name = "ALL" if rule.ports is None else (
+            services[rule.ports].name if rule.ports in services else None)
+        if source is None or destination is None or service_name is None:
+            continue
+        policies.append(_policy(rule, source, destination, service_name, settings, mark, cluster))
+    unique_groups = list({obj.name: obj for obj in groups}.values())
+    return addresses.objects() + unique_groups + list(services.values()) + policies
+
+
+def references(obj: DeviceObject) -> list[tuple[str, str]]:
+    """The (kind, name) refs an object's body points at (a member may be an address or a group)."""
+    body: Mapping[str, Any] = obj.body
+    names: list[str] = []
+    refs: list[tuple[str, str]] = []
+    if obj.kind == ADDRGRP:
+        names = list(body.get("member", ()))
+    elif obj.kind == POLICY:
+        names = list(body.get("srcaddr", ())) + list(body.get("dstaddr", ()))
+        refs.extend((SERVICE, name) for name in body.get("service", ()))
+    for name in names:
+        refs.extend(((ADDRESS, name), (ADDRGRP, name)))
+    return refs
