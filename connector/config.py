@@ -255,6 +255,9 @@ class Config(_Strict):
     def _database(cls, value: str) -> str:
         if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", value):
             raise ValueError(f"{value!r}: use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB")
+        if re.match(r"^[^:]+://[^/@]*:[^/@]*@", value):
+            raise ValueError("a password cannot be written in the file: give USER@HOST and set"
+                             " PGPASSWORD in the environment")
         return value
 
     @model_validator(mode="after")
@@ -312,7 +315,8 @@ def load_config_text(text: str, source: str = "<config>") -> Config:
     if not isinstance(data, dict):
         raise ConfigError(source, ["(top level): a mapping is required"])
     try:
-        return Config.model_validate(data)
+        # by_name=False: the file's keys are the documented camelCase aliases only
+        return Config.model_validate(data, by_name=False)
     except ValidationError as exc:
         raise ConfigError(source, format_validation_error(exc)) from exc
 
