@@ -1,0 +1,897 @@
+"""The incremental compiler: cluster objects in, one `DeviceState` per device and the status of
+every rule and namespace out (DESIGN sections 3 and 4).
+
+Device rule list, first match: Admin tier (ClusterEgressRules by (priority, name), each expanded
+per selected namespace with that namespace's source group), the namespace tier of every managed
+namespace (namespaces by name; inside one, by (priority, Service before Namespace, name)), the
+Baseline tier, then every namespace's default action. Sources of different namespaces are
+disjoint unless they share an address, which is reported as `SharedSource`; so the interleaving
+across namespaces decides like the per-source evaluation of section 4. A rule with several
+ExternalServices becomes consecutive compiled rules, one per ExternalService, which is the same
+under first match. A rule whose sources are empty is left off; it is never widened to "any".
+
+Incrementality: objects are indexed per namespace. A change marks its namespace dirty (a node or
+EgressIP change marks the namespaces in node or egress-ip mode); only dirty namespaces are
+recompiled, then cluster rules whose selection or inputs changed, then device lists are
+reassembled from cached per-namespace blocks. A full compile runs the same code with everything
+dirty, so both give equal results.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from connector.cluster import ClusterView, Kind, Obj, ObjectChange, object_key
+from connector.compiler.namespaces import AllowEntry, NamespaceInfo, namespace_info
+from connector.compiler.resources import ExternalServiceSpec, RuleSpec, read_external_service, read_rule
+from connector.compiler.settings import CompileSettings
+from connector.compiler.sources import (
+    Members,
+    PodInfo,
+    SliceInfo,
+    node_addresses,
+    node_members,
+    pod_members,
+    read_pod,
+    read_slice,
+)
+from connector.compiler.status import DevicePresence, NamespaceStatus, Problem, Reason, RuleRef, RuleStatus
+from connector.model import (
+    Action,
+    CompiledRule,
+    Destination,
+    DeviceState,
+    PortSet,
+    RuleKind,
+    RuleOrigin,
+    SourceGroup,
+    Tier,
+)
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+ANNOTATION_RULE = "annotation"
+ANNOTATION_PRIORITY = 500
+
+
+@dataclass(frozen=True)
+class CompileResult:
+    """Desired state per device (configuration order), rule statuses, namespace statuses."""
+
+    devices: dict[str, DeviceState]
+    rules: dict[RuleRef, RuleStatus]
+    namespaces: dict[str, NamespaceStatus]
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One ExternalService of a rule as compiled for one device (None/None = any destination)."""
+
+    label: str
+    destination: Destination | None
+    ports: PortSet | None
+
+
+@dataclass
+class _Resolved:
+    """A rule's ExternalServices resolved: pieces per device and the problems found."""
+
+    pieces: dict[str, tuple[Piece, ...]]
+    problems: list[Problem]
+
+
+@dataclass
+class _NamespaceOutput:
+    groups: dict[str, SourceGroup] = field(default_factory=dict)
+    blocks: dict[str, tuple[CompiledRule, ...]] = field(default_factory=dict)
+    defaults: dict[str, tuple[CompiledRule, ...]] = field(default_factory=dict)
+    statuses: dict[RuleRef, RuleStatus] = field(default_factory=dict)
+
+
+def _group_key(cluster: str, namespace: str, *parts: str) -> str:
+    return "/".join((cluster, namespace, *parts))
+
+
+class Compiler:
+    """Keeps derived state; `full(view)` compiles everything, `apply(changes)` only what they touch."""
+
+    def __init__(self, settings: CompileSettings) -> None:
+        self.settings = settings
+        self._devices = settings.device_names
+        self._fqdn_ok = {name: caps.fqdn for name, caps in settings.devices}
+        self._reset()
+
+    # ----------------------------------------------------------------- state
+    def _reset(self) -> None:
+        self._ns_objects: dict[str, Obj] = {}
+        self._pods: dict[str, dict[str, PodInfo]] = {}
+        self._services: dict[str, set[str]] = {}
+        self._slices: dict[str, dict[str, SliceInfo]] = {}
+        self._nodes: dict[str, tuple[str, ...]] = {}
+        self._egress_objects: dict[str, Obj] = {}
+        self._external: dict[tuple[str, str], ExternalServiceSpec] = {}
+        self._cluster_rules: dict[str, RuleSpec] = {}
+        self._ns_rules: dict[str, dict[RuleRef, RuleSpec]] = {}
+
+        self._info: dict[str, NamespaceInfo] = {}
+        self._ns_group: dict[str, SourceGroup] = {}
+        self._addr_ns: dict[str, set[str]] = {}
+        self._shared: set[str] = set()
+        self._outputs: dict[str, _NamespaceOutput] = {}
+        self._groups: dict[str, SourceGroup] = {}
+        self._registry_dest: dict[str, dict[str, Destination]] = {d: {} for d in self._devices}
+        self._registry_ports: dict[str, dict[str, PortSet]] = {d: {} for d in self._devices}
+
+        self._cluster_resolved: dict[str, _Resolved] = {}
+        self._selection: dict[str, set[str]] = {}
+        self._selecting: dict[str, set[str]] = {}
+        self._sizes: dict[str, int] = {}
+        self._rule_sums: dict[str, int] = {}
+        self._presence: dict[str, tuple[bool, tuple[str, ...]]] = {}
+        self._cluster_blocks: dict[tuple[str, str], dict[str, tuple[CompiledRule, ...]]] = {}
+        self._cluster_present: dict[str, dict[str, int]] = {}
+        self._tiers: dict[str, tuple[tuple[CompiledRule, ...], tuple[CompiledRule, ...]]] = {
+            d: ((), ()) for d in self._devices
+        }
+
+        self._rule_status: dict[RuleRef, RuleStatus] = {}
+        self._ns_status: dict[str, NamespaceStatus] = {}
+        self._states: dict[str, DeviceState] = {
+            d: DeviceState(device=d, cluster=self.settings.cluster) for d in self._devices
+        }
+        self._device_rules_dirty: set[str] = set(self._devices)
+        self._changed_objects: set[str] = set()
+
+    # ----------------------------------------------------------------- entry points
+    def full(self, view: ClusterView) -> CompileResult:
+        """Forget everything and compile the whole view."""
+        self._reset()
+        dirty_ns: set[str] = set()
+        dirty_cluster: set[str] = set()
+        for kind in Kind:
+            for obj in view.list(kind):
+                namespace, name = object_key(obj)
+                self._index(kind, namespace, name, obj, dirty_ns, dirty_cluster)
+        dirty_ns |= set(self._ns_objects) | set(self._ns_rules) | set(self._pods)
+        dirty_cluster |= set(self._cluster_rules)
+        return self._run(dirty_ns, dirty_cluster, all_nodes=False, egress=False)
+
+    def apply(self, changes: Iterable[ObjectChange]) -> CompileResult:
+        """Take a batch of changes and recompile what they touch."""
+        dirty_ns: set[str] = set()
+        dirty_cluster: set[str] = set()
+        nodes_changed = egress_changed = False
+        for change in changes:
+            if change.kind == Kind.NODE:
+                nodes_changed = True
+            elif change.kind == Kind.EGRESS_IP:
+                egress_changed = True
+            self._index(change.kind, change.namespace, change.name, change.new, dirty_ns, dirty_cluster)
+        return self._run(dirty_ns, dirty_cluster, all_nodes=nodes_changed, egress=egress_changed)
+
+    @property
+    def result(self) -> CompileResult:
+        return CompileResult(dict(self._states), dict(self._rule_status), dict(self._ns_status))
+
+    # ----------------------------------------------------------------- indexing
+    def _index(
+        self,
+        kind: Kind,
+        namespace: str,
+        name: str,
+        obj: Obj | None,
+        dirty_ns: set[str],
+        dirty_cluster: set[str],
+    ) -> None:
+        if kind == Kind.NAMESPACE:
+            _put(self._ns_objects, name, obj)
+            dirty_ns.add(name)
+        elif kind == Kind.POD:
+            _put(self._pods.setdefault(namespace, {}), name, read_pod(obj) if obj is not None else None)
+            dirty_ns.add(namespace)
+        elif kind == Kind.SERVICE:
+            services = self._services.setdefault(namespace, set())
+            if obj is None:
+                services.discard(name)
+            else:
+                services.add(name)
+            dirty_ns.add(namespace)
+        elif kind == Kind.ENDPOINT_SLICE:
+            _put(self._slices.setdefault(namespace, {}), name, read_slice(obj) if obj is not None else None)
+            dirty_ns.add(namespace)
+        elif kind == Kind.NODE:
+            _put(self._nodes, name, node_addresses(obj) if obj is not None else None)
+        elif kind == Kind.EGRESS_IP:
+            _put(self._egress_objects, name, obj)
+        elif kind == Kind.EXTERNAL_SERVICE:
+            _put(self._external, (namespace, name), read_external_service(obj) if obj is not None else None)
+            dirty_ns.add(namespace)
+            if namespace == self.settings.connector_namespace:
+                dirty_cluster.update(self._cluster_rules)
+        elif kind == Kind.CLUSTER_EGRESS_RULE:
+            _put(self._cluster_rules, name, read_rule(obj) if obj is not None else None)
+            dirty_cluster.add(name)
+        elif kind in (Kind.NAMESPACE_EGRESS_RULE, Kind.SERVICE_EGRESS_RULE):
+            rule_kind = RuleKind.NAMESPACE if kind == Kind.NAMESPACE_EGRESS_RULE else RuleKind.SERVICE
+            _put(
+                self._ns_rules.setdefault(namespace, {}),
+                RuleRef(rule_kind, namespace, name),
+                read_rule(obj) if obj is not None else None,
+            )
+            dirty_ns.add(namespace)
+
+    # ----------------------------------------------------------------- pipeline
+    def _run(
+        self, dirty_ns: set[str], dirty_cluster: set[str], *, all_nodes: bool, egress: bool
+    ) -> CompileResult:
+        if all_nodes:
+            dirty_ns.update(ns for ns, info in self._info.items() if info.mode == "node")
+        relabelled: set[str] = set()
+        candidates = set(dirty_ns) | (set(self._ns_objects) if egress else set())
+        for ns in sorted(candidates):
+            old = self._info.get(ns)
+            obj = self._ns_objects.get(ns)
+            new = (
+                namespace_info(obj, self.settings, self._egress_objects.values()) if obj is not None else None
+            )
+            if old != new:
+                dirty_ns.add(ns)
+                if old is None or new is None or (old.labels, old.managed) != (new.labels, new.managed):
+                    relabelled.add(ns)
+            _put(self._info, ns, new)
+
+        changed_groups: set[str] = set()
+        touched = set(dirty_ns)
+        for ns in sorted(dirty_ns):
+            touched |= self._update_namespace_group(ns)
+        for ns in sorted(touched):
+            changed_groups |= self._compile_namespace(ns)
+        structural = self._update_cluster(dirty_cluster, relabelled, touched)
+        if structural:
+            self._rebuild_tiers()
+        statuses_due = set(dirty_cluster) if not structural else set(self._cluster_rules)
+        for ns in touched:
+            statuses_due |= self._selecting.get(ns, set())
+        for name in sorted(statuses_due):
+            self._cluster_status(name)
+
+        self._assemble(changed_groups)
+        return self.result
+
+    # ----------------------------------------------------------------- namespace groups
+    def _namespace_members(self, info: NamespaceInfo) -> Members:
+        pods = [p for p in self._pods.get(info.name, {}).values() if p.active]
+        if info.mode == "egress-ip":
+            return info.egress_ips
+        if info.mode == "node":
+            return node_members(pods, self._nodes)
+        return pod_members(info.name, pods)
+
+    def _update_namespace_group(self, ns: str) -> set[str]:
+        """Recompute the namespace's source group; returns namespaces whose sharing changed."""
+        info = self._info.get(ns)
+        old = self._ns_group.get(ns)
+        new: SourceGroup | None = None
+        if info is not None and info.managed:
+            members = self._namespace_members(info)
+            purpose = {"pod": "namespace", "egress-ip": "egress-ip", "node": "node"}[info.mode]
+            if members:
+                new = SourceGroup(
+                    key=_group_key(self.settings.cluster, ns),
+                    cluster=self.settings.cluster,
+                    namespace=ns,
+                    members=members,
+                    purpose=purpose,
+                )
+        if old == new:
+            return set()
+        _put(self._ns_group, ns, new)
+        before = set(old.addresses) if old else set()
+        after = set(new.addresses) if new else set()
+        size_delta = len(after) - len(before)
+        self._sizes[ns] = len(after)
+        if size_delta:
+            for rule in self._selecting.get(ns, ()):
+                self._rule_sums[rule] = self._rule_sums.get(rule, 0) + size_delta
+        affected: set[str] = set()
+        for address in before - after:
+            holders = self._addr_ns[address]
+            if len(holders) > 1:
+                affected |= holders
+            holders.discard(ns)
+            if not holders:
+                del self._addr_ns[address]
+            if len(holders) <= 1:
+                self._shared.discard(address)
+        for address in after - before:
+            holders = self._addr_ns.setdefault(address, set())
+            holders.add(ns)
+            if len(holders) > 1:
+                affected |= holders
+                self._shared.add(address)
+        return affected
+
+    def _shared_with(self, ns: str, addresses: Iterable[str]) -> set[str]:
+        others: set[str] = set()
+        if not self._shared:
+            return others
+        for address in addresses:
+            if address in self._shared:
+                others |= self._addr_ns[address]
+        others.discard(ns)
+        return others
+
+    # ----------------------------------------------------------------- destinations
+    def _external_pieces(self, owner: RuleRef, names: tuple[str, ...] | None, es_namespace: str) -> _Resolved:
+        """Pieces per device for a rule's `externalServices` resolved in `es_namespace`."""
+        if names is None:
+            any_piece = (Piece("any", None, None),)
+            return _Resolved({d: any_piece for d in self._devices}, [])
+        problems: list[Problem] = []
+        pieces: dict[str, list[Piece]] = {d: [] for d in self._devices}
+        for name in names:
+            spec = self._external.get((es_namespace, name))
+            if spec is None:
+                problems.append(
+                    Problem(
+                        Reason.EXTERNAL_SERVICE_NOT_FOUND,
+                        f"{owner}: spec.externalServices: ExternalService {es_namespace}/{name}"
+                        " not found; it matches nothing",
+                        True,
+                    )
+                )
+                continue
+            problems.extend(Problem(p.reason, f"{owner}: {p.message}", True) for p in spec.problems)
+            if not spec.usable:
+                continue
+            key = _group_key(self.settings.cluster, es_namespace, name)
+            ports = PortSet(key, es_namespace, name, spec.ranges) if spec.ranges is not None else None
+            for device in self._devices:
+                fqdns = spec.fqdns if self._fqdn_ok[device] else ()
+                if spec.fqdns and not fqdns:
+                    problems.append(
+                        Problem(
+                            Reason.FQDN_UNSUPPORTED,
+                            f"{owner}: device {device} cannot enforce FQDNs; ExternalService"
+                            f" {es_namespace}/{name} is compiled there without"
+                            f" {', '.join(spec.fqdns)}",
+                            False,
+                        )
+                    )
+                if not spec.networks and not fqdns:
+                    continue
+                pieces[device].append(
+                    Piece(name, Destination(key, es_namespace, name, spec.networks, fqdns), ports)
+                )
+        return _Resolved({d: tuple(p) for d, p in pieces.items()}, problems)
+
+    def _annotation_pieces(self, owner: RuleRef, ns: str, entries: tuple[AllowEntry, ...]) -> _Resolved:
+        by_ports: dict[str, list[AllowEntry]] = {}
+        for entry in entries:
+            by_ports.setdefault(entry.port_label, []).append(entry)
+        problems: list[Problem] = []
+        pieces: dict[str, list[Piece]] = {d: [] for d in self._devices}
+        for label in sorted(by_ports):
+            group = by_ports[label]
+            key = _group_key(self.settings.cluster, ns, ANNOTATION_RULE, label)
+            name = f"{ANNOTATION_RULE}-{label}"
+            networks = tuple(sorted({e.address.network for e in group if e.address.network}))
+            all_fqdns = tuple(sorted({e.address.fqdn for e in group if e.address.fqdn}))
+            ranges = group[0].ranges
+            ports = PortSet(key, ns, name, ranges) if ranges else None
+            for device in self._devices:
+                fqdns = all_fqdns if self._fqdn_ok[device] else ()
+                if all_fqdns and not fqdns:
+                    problems.append(
+                        Problem(
+                            Reason.FQDN_UNSUPPORTED,
+                            f"{owner}: device {device} cannot enforce FQDNs; compiled there"
+                            f" without {', '.join(all_fqdns)}",
+                            False,
+                        )
+                    )
+                if networks or fqdns:
+                    pieces[device].append(Piece(label, Destination(key, ns, name, networks, fqdns), ports))
+        return _Resolved({d: tuple(p) for d, p in pieces.items()}, problems)
+
+    def _compiled(
+        self,
+        device: str,
+        key_prefix: str,
+        origin: RuleOrigin,
+        source: str,
+        pieces: tuple[Piece, ...],
+        action: Action,
+        logging: bool,
+    ) -> tuple[CompiledRule, ...]:
+        out = []
+        for piece in pieces:
+            if piece.destination is not None:
+                self._register(self._registry_dest[device], piece.destination.key, piece.destination)
+            if piece.ports is not None:
+                self._register(self._registry_ports[device], piece.ports.key, piece.ports)
+            out.append(
+                CompiledRule(
+                    key=f"{key_prefix}/{piece.label}",
+                    origin=origin,
+                    source=source,
+                    destination=piece.destination.key if piece.destination else None,
+                    ports=piece.ports.key if piece.ports else None,
+                    action=action,
+                    logging=logging,
+                )
+            )
+        return tuple(out)
+
+    def _register(self, registry: dict[str, V], key: str, value: V) -> None:
+        if registry.get(key) != value:
+            registry[key] = value
+            self._changed_objects.add(key)
+
+    # ----------------------------------------------------------------- namespace tier
+    def _rule_sources(
+        self, spec: RuleSpec, info: NamespaceInfo, problems: list[Problem]
+    ) -> SourceGroup | None:
+        """The source group of a namespaced rule (None = no sources), adding problems found."""
+        ns = info.name
+        ns_group = self._ns_group.get(ns)
+        cluster = self.settings.cluster
+        if spec.ref.kind == RuleKind.SERVICE:
+            if spec.service not in self._services.get(ns, set()):
+                problems.append(
+                    Problem(
+                        Reason.SERVICE_NOT_FOUND,
+                        f"{spec.ref}: spec.service: Service {ns}/{spec.service} not found",
+                        True,
+                    )
+                )
+                return None
+            endpoints = {
+                a for s in self._slices.get(ns, {}).values() if s.service == spec.service for a in s.addresses
+            }
+            pods = [p for p in self._pods.get(ns, {}).values() if p.active and endpoints.intersection(p.ips)]
+            key = _group_key(cluster, ns, "svc", spec.service)
+            service, rule = spec.service, ""
+        elif spec.pod_selector is not None:
+            selector = spec.pod_selector
+            pods = [
+                p for p in self._pods.get(ns, {}).values() if p.active and selector.matches(dict(p.labels))
+            ]
+            key = _group_key(cluster, ns, "pods", spec.ref.name)
+            service, rule = "", spec.ref.name
+        else:
+            return ns_group
+        if info.mode == "egress-ip":
+            if pods and ns_group is not None:
+                problems.append(
+                    Problem(
+                        Reason.SOURCE_WIDENED,
+                        f"{spec.ref}: namespace {ns} uses source mode egress-ip; the rule applies"
+                        " to the whole namespace's egress IPs",
+                        False,
+                    )
+                )
+                return ns_group
+            return None
+        if info.mode == "node":
+            members = node_members(pods, self._nodes)
+            purpose = "node"
+        else:
+            if spec.ref.kind == RuleKind.SERVICE:
+                members = tuple((ip, ids) for ip, ids in pod_members(ns, pods) if ip in endpoints)
+            else:
+                members = pod_members(ns, pods)
+            purpose = "service" if spec.ref.kind == RuleKind.SERVICE else "pods"
+        if not members:
+            return None
+        return SourceGroup(
+            key=key,
+            cluster=cluster,
+            namespace=ns,
+            members=members,
+            service=service,
+            rule=rule,
+            purpose=purpose,
+        )
+
+    def _namespace_specs(self, ns: str, info: NamespaceInfo | None) -> list[RuleSpec]:
+        specs = list(self._ns_rules.get(ns, {}).values())
+        if info is not None and info.managed and info.allow:
+            specs.append(
+                RuleSpec(
+                    ref=RuleRef(RuleKind.ANNOTATION, ns, ANNOTATION_RULE),
+                    generation=0,
+                    tier=Tier.NAMESPACE,
+                    priority=ANNOTATION_PRIORITY,
+                    action=Action.ALLOW,
+                    logging=False,
+                    devices=None,
+                    external_services=None,
+                    namespace_selector=None,
+                    pod_selector=None,
+                    service="",
+                    problems=(),
+                )
+            )
+        return sorted(specs, key=RuleSpec.order_key)
+
+    def _compile_namespace(self, ns: str) -> set[str]:
+        """Recompile one namespace's groups, namespace-tier blocks, default rules and statuses;
+        returns the group keys whose content changed."""
+        info = self._info.get(ns)
+        old = self._outputs.get(ns, _NamespaceOutput())
+        out = _NamespaceOutput()
+        cluster = self.settings.cluster
+        ns_group = self._ns_group.get(ns)
+        if ns_group is not None:
+            out.groups[ns_group.key] = ns_group
+        blocks: dict[str, list[CompiledRule]] = {d: [] for d in self._devices}
+        annotation_notes: list[str] = []
+        for spec in self._namespace_specs(ns, info):
+            problems = list(spec.problems)
+            present: dict[str, str] = {}
+            sources: SourceGroup | None = None
+            if info is None or not info.managed:
+                problems.append(
+                    Problem(
+                        Reason.NAMESPACE_NOT_MANAGED,
+                        f"{spec.ref}: namespace {ns} is not managed by fusion-connector",
+                        False,
+                    )
+                )
+            elif spec.compilable:
+                sources = self._rule_sources(spec, info, problems)
+            resolved = _Resolved({d: () for d in self._devices}, [])
+            if spec.compilable and info is not None and info.managed:
+                if spec.ref.kind == RuleKind.ANNOTATION:
+                    resolved = self._annotation_pieces(spec.ref, ns, info.allow)
+                else:
+                    resolved = self._external_pieces(spec.ref, spec.external_services, ns)
+                problems.extend(resolved.problems)
+            if sources is not None:
+                out.groups[sources.key] = sources
+                shared = self._shared_with(ns, sources.addresses)
+                if shared:
+                    problems.append(
+                        Problem(
+                            Reason.SHARED_SOURCE,
+                            f"{spec.ref}: source addresses are shared with namespace(s)"
+                            f" {', '.join(sorted(shared))}; the firewall applies the rule to"
+                            " their traffic too",
+                            False,
+                        )
+                    )
+            problems.extend(self._unknown_devices(spec))
+            origin = RuleOrigin(spec.ref.kind, ns, spec.ref.name, Tier.NAMESPACE, spec.priority)
+            kind_word = {RuleKind.SERVICE: "svc", RuleKind.NAMESPACE: "ns", RuleKind.ANNOTATION: "annotation"}
+            prefix = _group_key(cluster, ns, kind_word[spec.ref.kind], spec.ref.name)
+            for device in self._devices:
+                reason = self._absence(spec, info, sources, device, resolved)
+                if reason:
+                    present[device] = reason
+                    continue
+                assert sources is not None
+                compiled = self._compiled(
+                    device, prefix, origin, sources.key, resolved.pieces[device], spec.action, spec.logging
+                )
+                blocks[device].extend(compiled)
+                present[device] = ""
+            if spec.ref.kind == RuleKind.ANNOTATION:
+                annotation_notes = [p.message for p in _dedupe(problems)]
+            else:
+                out.statuses[spec.ref] = RuleStatus(
+                    ref=spec.ref,
+                    observed_generation=spec.generation,
+                    problems=_dedupe(problems),
+                    sources=len(sources.addresses) if sources else 0,
+                    devices=tuple(
+                        DevicePresence(d, not present[d], present[d] or "compiled") for d in self._devices
+                    ),
+                )
+        out.blocks = {d: tuple(rules) for d, rules in blocks.items()}
+        if info is not None and info.managed and info.default_action != "None" and ns_group is not None:
+            origin = RuleOrigin(RuleKind.DEFAULT, ns, "default", Tier.DEFAULT, 0)
+            for device in info.devices:
+                out.defaults[device] = (
+                    CompiledRule(
+                        key=_group_key(cluster, ns, "default"),
+                        origin=origin,
+                        source=ns_group.key,
+                        destination=None,
+                        ports=None,
+                        action=Action(info.default_action),
+                    ),
+                )
+        for ref in old.statuses:
+            self._rule_status.pop(ref, None)
+        self._rule_status.update(out.statuses)
+        self._outputs[ns] = out
+        for device in self._devices:
+            if old.blocks.get(device, ()) != out.blocks.get(device, ()) or old.defaults.get(
+                device, ()
+            ) != out.defaults.get(device, ()):
+                self._device_rules_dirty.add(device)
+        changed: set[str] = set()
+        for key in set(old.groups) | set(out.groups):
+            new_group = out.groups.get(key)
+            if old.groups.get(key) != new_group:
+                changed.add(key)
+                _put(self._groups, key, new_group)
+        if info is None:
+            self._ns_status.pop(ns, None)
+        else:
+            self._ns_status[ns] = NamespaceStatus(
+                name=ns,
+                managed=info.managed,
+                source_mode=info.mode,
+                default_action=info.default_action,
+                devices=info.devices if info.managed else (),
+                sources=len(ns_group.addresses) if ns_group else 0,
+                shared_with=tuple(sorted(self._shared_with(ns, ns_group.addresses))) if ns_group else (),
+                warnings=info.warnings + tuple(annotation_notes),
+            )
+        return changed
+
+    def _unknown_devices(self, spec: RuleSpec) -> list[Problem]:
+        unknown = [d for d in spec.devices or () if d not in self._devices]
+        if not unknown:
+            return []
+        return [
+            Problem(
+                Reason.UNKNOWN_DEVICE,
+                f"{spec.ref}: spec.devices: no configured device named {', '.join(unknown)}",
+                False,
+            )
+        ]
+
+    def _absence(
+        self,
+        spec: RuleSpec,
+        info: NamespaceInfo | None,
+        sources: SourceGroup | None,
+        device: str,
+        resolved: _Resolved,
+    ) -> str:
+        """Why a namespaced rule is not on `device` ("" when it is)."""
+        if info is None or not info.managed:
+            return f"namespace {spec.ref.namespace} is not managed"
+        if not spec.compilable:
+            return "not accepted"
+        if device not in info.devices:
+            return (
+                f"namespace {info.name} does not target this device (annotation fusion-connector.io/devices)"
+            )
+        if spec.devices is not None and device not in spec.devices:
+            return "not selected by spec.devices"
+        if sources is None:
+            return "no source addresses"
+        if not resolved.pieces[device]:
+            if not any(resolved.pieces.values()):
+                return "no destination resolves (see the Accepted condition)"
+            return "no destination this device can enforce"
+        return ""
+
+    # ----------------------------------------------------------------- cluster rules
+    def _selects(self, spec: RuleSpec, ns: str) -> bool:
+        info = self._info.get(ns)
+        if info is None or not info.managed or not spec.compilable:
+            return False
+        return spec.namespace_selector is None or spec.namespace_selector.matches(info.label_map)
+
+    def _set_selection(self, rule: str, namespaces: set[str]) -> None:
+        old = self._selection.get(rule, set())
+        for ns in old - namespaces:
+            self._selecting[ns].discard(rule)
+        for ns in namespaces - old:
+            self._selecting.setdefault(ns, set()).add(rule)
+        if namespaces:
+            self._selection[rule] = namespaces
+        else:
+            self._selection.pop(rule, None)
+        self._rule_sums[rule] = sum(self._sizes.get(ns, 0) for ns in namespaces)
+
+    def _update_cluster(self, dirty_rules: set[str], relabelled: set[str], touched: set[str]) -> bool:
+        """Refresh cluster-rule resolution and selection; True when the tier lists must be rebuilt."""
+        structural = False
+        for name in sorted(dirty_rules):
+            spec = self._cluster_rules.get(name)
+            structural = True
+            if spec is None:
+                self._cluster_resolved.pop(name, None)
+                self._set_selection(name, set())
+                self._rule_sums.pop(name, None)
+                self._rule_status.pop(RuleRef(RuleKind.CLUSTER, "", name), None)
+                continue
+            self._cluster_resolved[name] = self._external_pieces(
+                spec.ref, spec.external_services, self.settings.connector_namespace
+            )
+            self._set_selection(name, {ns for ns in self._info if self._selects(spec, ns)})
+        for ns in sorted(relabelled):
+            for name, spec in self._cluster_rules.items():
+                if name in dirty_rules:
+                    continue
+                selected = self._selection.get(name, set())
+                if self._selects(spec, ns) != (ns in selected):
+                    self._set_selection(name, selected ^ {ns})
+                    structural = True
+        for ns in touched:
+            info = self._info.get(ns)
+            presence = (ns in self._ns_group, info.devices if info and info.managed else ())
+            if self._presence.get(ns) != presence:
+                self._presence[ns] = presence
+                structural = structural or bool(self._selecting.get(ns))
+        return structural
+
+    def _rebuild_tiers(self) -> None:
+        cluster = self.settings.cluster
+        admin: dict[str, list[CompiledRule]] = {d: [] for d in self._devices}
+        baseline: dict[str, list[CompiledRule]] = {d: [] for d in self._devices}
+        self._cluster_present = {}
+        ordered = sorted(self._cluster_rules.values(), key=lambda s: (s.priority, s.ref.name))
+        for spec in ordered:
+            name = spec.ref.name
+            counts = {d: 0 for d in self._devices}
+            self._cluster_present[name] = counts
+            if not spec.compilable:
+                continue
+            resolved = self._cluster_resolved[name]
+            origin = RuleOrigin(RuleKind.CLUSTER, "", name, spec.tier, spec.priority)
+            target = admin if spec.tier == Tier.ADMIN else baseline
+            tier_word = "admin" if spec.tier == Tier.ADMIN else "baseline"
+            for ns in sorted(self._selection.get(name, ())):
+                group = self._ns_group.get(ns)
+                info = self._info[ns]
+                if group is None:
+                    continue
+                for device in info.devices:
+                    if spec.devices is not None and device not in spec.devices:
+                        continue
+                    compiled = self._compiled(
+                        device,
+                        f"{cluster}/{tier_word}/{name}/{ns}",
+                        origin,
+                        group.key,
+                        resolved.pieces[device],
+                        spec.action,
+                        spec.logging,
+                    )
+                    if compiled:
+                        counts[device] += 1
+                        target[device].extend(compiled)
+        self._tiers = {d: (tuple(admin[d]), tuple(baseline[d])) for d in self._devices}
+        self._device_rules_dirty.update(self._devices)
+
+    def _cluster_status(self, name: str) -> None:
+        spec = self._cluster_rules.get(name)
+        if spec is None:
+            return
+        problems = list(spec.problems)
+        resolved = self._cluster_resolved.get(name)
+        if resolved is not None:
+            problems.extend(resolved.problems)
+        problems.extend(self._unknown_devices(spec))
+        selected = self._selection.get(name, set())
+        sources = self._rule_sums.get(name, 0)
+        outside: set[str] = set()
+        for address in self._shared:
+            holders = self._addr_ns[address]
+            inside = len(holders & selected)
+            if inside:
+                sources -= inside - 1
+                outside |= holders - selected
+        if outside:
+            problems.append(
+                Problem(
+                    Reason.SHARED_SOURCE,
+                    f"{spec.ref}: source addresses of the selected namespaces are shared with"
+                    f" namespace(s) {', '.join(sorted(outside))}; the firewall applies the rule"
+                    " to their traffic too",
+                    False,
+                )
+            )
+        counts = self._cluster_present.get(name, {})
+        presence = []
+        for device in self._devices:
+            count = counts.get(device, 0)
+            if count:
+                message = f"compiled for {count} namespace(s)"
+            elif not spec.compilable:
+                message = "not accepted"
+            elif spec.devices is not None and device not in spec.devices:
+                message = "not selected by spec.devices"
+            elif not selected:
+                message = "selects no managed namespace"
+            elif resolved is not None and not any(resolved.pieces.values()):
+                message = "no destination resolves (see the Accepted condition)"
+            elif resolved is not None and not resolved.pieces[device]:
+                message = "no destination this device can enforce"
+            elif not any(device in self._info[ns].devices for ns in selected):
+                message = "no selected namespace targets this device (annotation fusion-connector.io/devices)"
+            else:
+                message = "no source addresses"
+            presence.append(DevicePresence(device, bool(count), message))
+        self._rule_status[spec.ref] = RuleStatus(
+            ref=spec.ref,
+            observed_generation=spec.generation,
+            problems=_dedupe(problems),
+            sources=sources,
+            devices=tuple(presence),
+        )
+
+    # ----------------------------------------------------------------- devices
+    def _assemble(self, changed_groups: set[str]) -> None:
+        changed_objects = self._changed_objects
+        self._changed_objects = set()
+        order = sorted(self._outputs)
+        for device in self._devices:
+            state = self._states[device]
+            if device in self._device_rules_dirty:
+                admin, baseline = self._tiers[device]
+                middle: list[CompiledRule] = []
+                defaults: list[CompiledRule] = []
+                for ns in order:
+                    output = self._outputs[ns]
+                    middle.extend(output.blocks.get(device, ()))
+                    defaults.extend(output.defaults.get(device, ()))
+                rules = admin + tuple(middle) + baseline + tuple(defaults)
+                groups = {r.source: self._groups[r.source] for r in rules}
+                destinations = {
+                    r.destination: self._registry_dest[device][r.destination]
+                    for r in rules
+                    if r.destination is not None
+                }
+                port_sets = {
+                    r.ports: self._registry_ports[device][r.ports] for r in rules if r.ports is not None
+                }
+                state = DeviceState(
+                    device=device,
+                    cluster=self.settings.cluster,
+                    groups=groups,
+                    destinations=destinations,
+                    port_sets=port_sets,
+                    rules=rules,
+                )
+            else:
+                group_updates = changed_groups.intersection(state.groups)
+                object_updates = changed_objects.intersection(set(state.destinations) | set(state.port_sets))
+                if not group_updates and not object_updates:
+                    continue
+                groups = dict(state.groups)
+                for key in group_updates:
+                    groups[key] = self._groups[key]
+                destinations = dict(state.destinations)
+                port_sets = dict(state.port_sets)
+                for key in object_updates:
+                    if key in destinations:
+                        destinations[key] = self._registry_dest[device][key]
+                    if key in port_sets:
+                        port_sets[key] = self._registry_ports[device][key]
+                state = DeviceState(
+                    device=device,
+                    cluster=self.settings.cluster,
+                    groups=groups,
+                    destinations=destinations,
+                    port_sets=port_sets,
+                    rules=state.rules,
+                )
+            self._states[device] = state
+        self._device_rules_dirty = set()
+
+
+def _put(mapping: dict[K, V], key: K, value: V | None) -> None:
+    if value is None:
+        mapping.pop(key, None)
+    else:
+        mapping[key] = value
+
+
+def _dedupe(problems: list[Problem]) -> tuple[Problem, ...]:
+    return tuple(sorted(set(problems)))
+
+
+def compile_cluster(view: ClusterView, settings: CompileSettings) -> CompileResult:
+    """A one-shot full compile."""
+    return Compiler(settings).full(view)

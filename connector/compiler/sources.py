@@ -1,0 +1,100 @@
+"""Source addresses from raw pods, EndpointSlices and nodes, and the group members built from them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from connector.cluster import Obj
+from connector.compiler.values import ValueProblem, labels_of, parse_host_ip
+from connector.model import Identity
+
+Members = tuple[tuple[str, tuple[Identity, ...]], ...]
+
+
+@dataclass(frozen=True)
+class PodInfo:
+    """What the compiler needs of a pod. A pod in phase Succeeded or Failed has released its IPs
+    and counts as inactive."""
+
+    name: str
+    ips: tuple[str, ...]
+    node: str
+    labels: tuple[tuple[str, str], ...]
+    active: bool
+
+
+def read_pod(obj: Obj) -> PodInfo:
+    meta = obj.get("metadata") or {}
+    status = obj.get("status") or {}
+    active = status.get("phase") not in ("Succeeded", "Failed")
+    raw = [item.get("ip") for item in status.get("podIPs") or [] if isinstance(item, dict)]
+    if not raw and status.get("podIP"):
+        raw = [status.get("podIP")]
+    ips: set[str] = set()
+    for text in raw:
+        try:
+            ips.add(parse_host_ip(text))
+        except ValueProblem:
+            continue
+    node = (obj.get("spec") or {}).get("nodeName") or ""
+    return PodInfo(
+        name=meta.get("name") or "",
+        ips=tuple(sorted(ips)) if active else (),
+        node=node if active else "",
+        labels=tuple(sorted(labels_of(obj).items())),
+        active=active,
+    )
+
+
+@dataclass(frozen=True)
+class SliceInfo:
+    """An EndpointSlice: the Service it belongs to and its endpoint addresses (ready or not)."""
+
+    service: str
+    addresses: tuple[str, ...]
+
+
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+
+
+def read_slice(obj: Obj) -> SliceInfo:
+    service = labels_of(obj).get(SERVICE_NAME_LABEL, "")
+    addresses: set[str] = set()
+    for endpoint in obj.get("endpoints") or []:
+        for text in (endpoint or {}).get("addresses") or []:
+            try:
+                addresses.add(parse_host_ip(text))
+            except ValueProblem:
+                continue
+    return SliceInfo(service, tuple(sorted(addresses)))
+
+
+def node_addresses(obj: Obj) -> tuple[str, ...]:
+    """A node's InternalIP addresses (IPv4 and IPv6)."""
+    found: set[str] = set()
+    for item in (obj.get("status") or {}).get("addresses") or []:
+        if isinstance(item, dict) and item.get("type") == "InternalIP":
+            try:
+                found.add(parse_host_ip(item.get("address")))
+            except ValueProblem:
+                continue
+    return tuple(sorted(found))
+
+
+def pod_members(namespace: str, pods: Iterable[PodInfo]) -> Members:
+    """Pod IPs, each with the pods holding it."""
+    found: dict[str, list[Identity]] = {}
+    for pod in pods:
+        for ip in pod.ips:
+            found.setdefault(ip, []).append(Identity("Pod", namespace, pod.name))
+    return tuple((ip, tuple(sorted(ids))) for ip, ids in sorted(found.items()))
+
+
+def node_members(pods: Iterable[PodInfo], nodes: dict[str, tuple[str, ...]]) -> Members:
+    """InternalIPs of the nodes hosting `pods` (scheduled, active pods only)."""
+    found: dict[str, set[Identity]] = {}
+    for node in {pod.node for pod in pods if pod.node}:
+        for ip in nodes.get(node, ()):
+            found.setdefault(ip, set()).add(Identity("Node", "", node))
+    return tuple((ip, tuple(sorted(ids))) for ip, ids in sorted(found.items()))

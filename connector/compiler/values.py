@@ -1,0 +1,170 @@
+"""Parsing of the values found in rule specs and annotations: addresses, ports, label selectors.
+
+Every parser raises `ValueProblem` with a message naming the offending value; callers add the
+object and field.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from connector.model import PortRange, Protocol
+
+_FQDN_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+class ValueProblem(ValueError):
+    """A value in a spec or annotation is not valid."""
+
+
+@dataclass(frozen=True)
+class ParsedAddress:
+    """An IP network (canonical, host addresses as /32 or /128) or an FQDN (lower case, no final dot)."""
+
+    network: str = ""
+    fqdn: str = ""
+
+
+def parse_address(text: object) -> ParsedAddress:
+    """An IP address, a CIDR or an FQDN."""
+    if not isinstance(text, str) or not text.strip():
+        raise ValueProblem(f"{text!r} is not an IP address, CIDR or FQDN")
+    value = text.strip()
+    try:
+        return ParsedAddress(network=str(ipaddress.ip_network(value, strict=False)))
+    except ValueError:
+        pass
+    name = value.lower().rstrip(".")
+    labels = name.split(".")
+    if (
+        len(name) <= 253
+        and len(labels) >= 2
+        and all(_FQDN_LABEL.match(label) for label in labels)
+        and not labels[-1].isdigit()
+    ):
+        return ParsedAddress(fqdn=name)
+    raise ValueProblem(f"{text!r} is not an IP address, CIDR or FQDN")
+
+
+def parse_host_ip(text: object) -> str:
+    """A single IP address (no prefix) in canonical form."""
+    try:
+        return str(ipaddress.ip_address(str(text).strip()))
+    except ValueError as exc:
+        raise ValueProblem(f"{text!r} is not an IP address") from exc
+
+
+def parse_protocol(value: object) -> Protocol:
+    """TCP (the default when absent), UDP or SCTP."""
+    if value is None or value == "":
+        return Protocol.TCP
+    try:
+        return Protocol(str(value).upper())
+    except ValueError as exc:
+        raise ValueProblem(f"protocol {value!r} is not TCP, UDP or SCTP") from exc
+
+
+def parse_port_list(value: object, protocol: Protocol) -> list[PortRange]:
+    """Ports such as `443`, `"8000-8080,9443"`; each 1..65535, ranges with start <= end."""
+    if isinstance(value, bool) or value is None:
+        raise ValueProblem(f"port {value!r} is not a port or port range list")
+    ranges: list[PortRange] = []
+    for part in str(value).split(","):
+        part = part.strip()
+        low, dash, high = part.partition("-")
+        if not low.strip().isdigit() or (dash and not high.strip().isdigit()):
+            raise ValueProblem(f"port {value!r} is not a port or port range list")
+        start = int(low)
+        end = int(high) if dash else start
+        if not (1 <= start <= 65535 and 1 <= end <= 65535) or start > end:
+            raise ValueProblem(f"port {value!r}: ports are 1..65535 and a range must not be reversed")
+        ranges.append(PortRange(protocol, start, end))
+    return ranges
+
+
+def merge_ranges(ranges: list[PortRange]) -> tuple[PortRange, ...]:
+    """Sorted ranges with overlapping or adjacent ranges of one protocol merged."""
+    merged: list[PortRange] = []
+    for item in sorted(ranges):
+        last = merged[-1] if merged else None
+        if last is not None and last.protocol == item.protocol and item.start <= last.end + 1:
+            merged[-1] = PortRange(last.protocol, last.start, max(last.end, item.end))
+        else:
+            merged.append(item)
+    return tuple(merged)
+
+
+@dataclass(frozen=True)
+class Selector:
+    """A Kubernetes label selector (matchLabels and matchExpressions); empty matches everything."""
+
+    labels: tuple[tuple[str, str], ...] = ()
+    expressions: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        for key, value in self.labels:
+            if labels.get(key) != value:
+                return False
+        for key, operator, values in self.expressions:
+            present = key in labels
+            if operator == "In" and not (present and labels[key] in values):
+                return False
+            if operator == "NotIn" and present and labels[key] in values:
+                return False
+            if operator == "Exists" and not present:
+                return False
+            if operator == "DoesNotExist" and present:
+                return False
+        return True
+
+
+def parse_selector(value: object) -> Selector:
+    """A label selector dict; raises ValueProblem for an unknown operator or a malformed entry."""
+    if not isinstance(value, dict):
+        raise ValueProblem(f"{value!r} is not a label selector")
+    unknown = sorted(set(value) - {"matchLabels", "matchExpressions"})
+    if unknown:
+        raise ValueProblem(f"unknown selector field {unknown[0]!r}")
+    match_labels = value.get("matchLabels") or {}
+    if not isinstance(match_labels, dict):
+        raise ValueProblem("matchLabels must be a map of strings")
+    labels = []
+    for key, item in match_labels.items():
+        if not isinstance(item, str):
+            raise ValueProblem(f"matchLabels.{key}: {item!r} is not a string")
+        labels.append((str(key), item))
+    expressions: list[tuple[str, str, tuple[str, ...]]] = []
+    for index, expression in enumerate(value.get("matchExpressions") or []):
+        if not isinstance(expression, dict) or not isinstance(expression.get("key"), str):
+            raise ValueProblem(f"matchExpressions[{index}] needs a key")
+        operator = expression.get("operator")
+        values = expression.get("values") or []
+        if operator not in ("In", "NotIn", "Exists", "DoesNotExist"):
+            raise ValueProblem(
+                f"matchExpressions[{index}].operator {operator!r} is not In, NotIn, Exists or DoesNotExist"
+            )
+        if operator in ("In", "NotIn") and not values:
+            raise ValueProblem(f"matchExpressions[{index}]: {operator} needs values")
+        if operator in ("Exists", "DoesNotExist") and values:
+            raise ValueProblem(f"matchExpressions[{index}]: {operator} takes no values")
+        expressions.append((expression["key"], operator, tuple(sorted(str(v) for v in values))))
+    return Selector(tuple(sorted(labels)), tuple(sorted(expressions)))
+
+
+def labels_of(obj: Mapping[str, Any]) -> dict[str, str]:
+    """The metadata.labels of a raw object (empty when absent)."""
+    return dict((obj.get("metadata") or {}).get("labels") or {})
+
+
+def annotations_of(obj: Mapping[str, Any]) -> dict[str, str]:
+    """The metadata.annotations of a raw object (empty when absent)."""
+    return dict((obj.get("metadata") or {}).get("annotations") or {})
+
+
+def split_list(text: str) -> list[str]:
+    """Comma-separated items, stripped, empty items dropped."""
+    return [item.strip() for item in text.split(",") if item.strip()]
