@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from connector.config import KubernetesConfig, Secrets
+from connector.sources.client import KubernetesClientError, build_api_client, build_configuration
+
+KUBECONFIG = """
+apiVersion: v1
+kind: Config
+clusters:
+- name: c
+  cluster: {server: "https://kube.example:6443", certificate-authority-data: ""}
+users:
+- name: u
+  user: {token: kubeconfig-token}
+contexts:
+- name: ctx
+  context: {cluster: c, user: u}
+current-context: ctx
+"""
+
+
+def test_host_with_token_from_environment_keeps_tls_verification(caplog: pytest.LogCaptureFixture) -> None:
+    settings = KubernetesConfig.model_validate({"host": "https://kube.example:6443/",
+                                                "tokenEnv": "KUBE_TOKEN"})
+    with caplog.at_level(logging.DEBUG):
+        configuration = build_configuration(settings, Secrets({"KUBE_TOKEN": "s3cret"}), pool_size=40)
+    assert configuration.host == "https://kube.example:6443"
+    assert configuration.verify_ssl is True
+    assert configuration.connection_pool_maxsize == 40
+    assert configuration.auth_settings()["BearerToken"]["value"] == "Bearer s3cret"
+    assert "s3cret" not in caplog.text
+
+
+def test_tls_options_are_honoured_and_disabling_verification_is_logged(
+        caplog: pytest.LogCaptureFixture) -> None:
+    settings = KubernetesConfig.model_validate({"host": "https://k:6443", "verifyTls": False})
+    with caplog.at_level(logging.WARNING):
+        configuration = build_configuration(settings, Secrets({}))
+    assert configuration.verify_ssl is False and "disabled" in caplog.text
+    bundle = KubernetesConfig.model_validate({"host": "https://k:6443", "caBundle": "/etc/ca.pem"})
+    assert build_configuration(bundle, Secrets({})).ssl_ca_cert == "/etc/ca.pem"
+
+
+def test_missing_token_variable_is_a_client_error() -> None:
+    settings = KubernetesConfig.model_validate({"host": "https://k:6443", "tokenEnv": "ABSENT"})
+    with pytest.raises(KubernetesClientError, match="ABSENT"):
+        build_configuration(settings, Secrets({}))
+
+
+def test_kubeconfig_file_is_loaded(tmp_path: Path) -> None:
+    path = tmp_path / "config"
+    path.write_text(KUBECONFIG)
+    settings = KubernetesConfig.model_validate({"kubeconfig": str(path)})
+    configuration = build_configuration(settings, Secrets({}))
+    assert configuration.host == "https://kube.example:6443"
+    assert configuration.auth_settings()["BearerToken"]["value"] == "Bearer kubeconfig-token"
+
+
+def test_missing_kubeconfig_or_service_account_is_a_client_error(tmp_path: Path) -> None:
+    with pytest.raises(KubernetesClientError):
+        build_configuration(KubernetesConfig.model_validate({"kubeconfig": str(tmp_path / "nope")}),
+                            Secrets({}))
+    with pytest.raises(KubernetesClientError):
+        build_configuration(KubernetesConfig.model_validate({"inCluster": True}), Secrets({}),
+                            environ={"KUBERNETES_SERVICE_HOST": "10.0.0.1", "KUBERNETES_SERVICE_PORT": "443"})
+
+
+def test_build_api_client_returns_a_usable_client() -> None:
+    settings = KubernetesConfig.model_validate({"host": "http://127.0.0.1:1"})
+    api_client = build_api_client(settings, Secrets({}))
+    try:
+        assert api_client.configuration.host == "http://127.0.0.1:1"
+    finally:
+        api_client.close()

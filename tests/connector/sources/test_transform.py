@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import copy
+
+from connector.cluster import Kind, StaticView
+from connector.sources.transform import LAST_APPLIED, transform
+
+POD = {
+    "metadata": {
+        "name": "web-1", "namespace": "shop", "uid": "u1", "resourceVersion": "42",
+        "labels": {"app": "web"}, "generateName": "web-",
+        "annotations": {LAST_APPLIED: "{...}", "team": "a"},
+        "ownerReferences": [{"kind": "ReplicaSet", "name": "web"}],
+        "managedFields": [{"manager": "kubectl", "fieldsV1": {"f:spec": {}}}],
+    },
+    "spec": {"nodeName": "n1", "containers": [{"name": "c", "image": "nginx", "env": [{"name": "A"}]}],
+             "volumes": [{"name": "v"}]},
+    "status": {"phase": "Running", "podIP": "10.0.0.5", "podIPs": [{"ip": "10.0.0.5"}, {"ip": "fd00::5"}],
+               "hostIP": "192.0.2.1", "containerStatuses": [{"name": "c", "ready": True}],
+               "conditions": [{"type": "Ready", "status": "True"}]},
+}
+
+
+def test_pod_keeps_identity_placement_and_addresses_only() -> None:
+    original = copy.deepcopy(POD)
+    pruned = transform(Kind.POD, POD)
+    assert original == POD  # the input is never mutated
+    assert pruned == {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "web-1", "namespace": "shop", "uid": "u1", "resourceVersion": "42",
+                     "labels": {"app": "web"}, "annotations": {"team": "a"},
+                     "ownerReferences": [{"kind": "ReplicaSet", "name": "web"}]},
+        "spec": {"nodeName": "n1"},
+        "status": {"phase": "Running", "podIP": "10.0.0.5",
+                   "podIPs": [{"ip": "10.0.0.5"}, {"ip": "fd00::5"}], "hostIP": "192.0.2.1"},
+    }
+
+
+def test_annotations_vanish_when_only_last_applied_was_there() -> None:
+    obj = {"metadata": {"name": "ns1", "annotations": {LAST_APPLIED: "{}"}}, "status": {"phase": "Active"}}
+    assert transform(Kind.NAMESPACE, obj) == {"apiVersion": "v1", "kind": "Namespace",
+                                              "metadata": {"name": "ns1"}, "status": {"phase": "Active"}}
+
+
+def test_node_keeps_addresses_and_pod_cidrs() -> None:
+    node = {"metadata": {"name": "n1", "managedFields": [{}]},
+            "spec": {"podCIDR": "10.0.1.0/24", "podCIDRs": ["10.0.1.0/24"], "taints": []},
+            "status": {"addresses": [{"type": "InternalIP", "address": "192.0.2.1"}],
+                       "images": [{"names": ["x"]}] * 50, "capacity": {"cpu": "4"}}}
+    assert transform(Kind.NODE, node) == {
+        "apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"},
+        "spec": {"podCIDR": "10.0.1.0/24", "podCIDRs": ["10.0.1.0/24"]},
+        "status": {"addresses": [{"type": "InternalIP", "address": "192.0.2.1"}]}}
+
+
+def test_endpoint_slice_keeps_endpoints_ports_and_target_refs() -> None:
+    eps = {"metadata": {"name": "web-abc", "namespace": "shop",
+                        "labels": {"kubernetes.io/service-name": "web"}},
+           "addressType": "IPv4",
+           "endpoints": [{"addresses": ["10.0.0.5"], "conditions": {"ready": False}, "nodeName": "n1",
+                          "zone": "a", "hints": {},
+                          "targetRef": {"kind": "Pod", "name": "web-1", "namespace": "shop", "uid": "u1",
+                                        "resourceVersion": "9"}}],
+           "ports": [{"name": "http", "port": 80, "protocol": "TCP"}]}
+    pruned = transform(Kind.ENDPOINT_SLICE, eps)
+    assert pruned["apiVersion"] == "discovery.k8s.io/v1" and pruned["kind"] == "EndpointSlice"
+    assert pruned["addressType"] == "IPv4" and pruned["ports"] == eps["ports"]
+    assert pruned["endpoints"] == [{"addresses": ["10.0.0.5"], "conditions": {"ready": False},
+                                    "nodeName": "n1",
+                                    "targetRef": {"kind": "Pod", "name": "web-1", "namespace": "shop",
+                                                  "uid": "u1"}}]
+
+
+def test_custom_resources_keep_spec_and_status_and_fit_a_static_view() -> None:
+    rule = {"metadata": {"name": "r", "namespace": "shop", "generation": 3, "managedFields": []},
+            "spec": {"priority": 10, "action": "Deny"}, "status": {"observedGeneration": 2}}
+    pruned = transform(Kind.NAMESPACE_EGRESS_RULE, rule)
+    assert pruned == {"apiVersion": "fusion-connector.io/v1alpha1", "kind": "NamespaceEgressRule",
+                      "metadata": {"name": "r", "namespace": "shop", "generation": 3},
+                      "spec": {"priority": 10, "action": "Deny"}, "status": {"observedGeneration": 2}}
+    egress_ip = transform(Kind.EGRESS_IP, {"metadata": {"name": "e"}, "spec": {"egressIPs": ["192.0.2.9"]}})
+    view = StaticView([pruned, egress_ip])
+    assert view.get(Kind.EGRESS_IP, "", "e") == egress_ip
+    assert view.list(Kind.NAMESPACE_EGRESS_RULE, "shop") == [pruned]
+
+
+def test_malformed_objects_do_not_crash_the_transform() -> None:
+    assert transform(Kind.POD, {"metadata": {"name": "x"}, "spec": None, "status": "weird"}) == {
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"}, "spec": {}, "status": {}}
