@@ -14,6 +14,7 @@ from connector.logs import setup_logging
 
 COMMANDS: list[str] = [
     "connector.cli.db",
+    "connector.cli.import_ces",
 ]
 
 
