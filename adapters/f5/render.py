@@ -7,8 +7,10 @@ Mapping (DESIGN section 7):
 - one `Firewall_Port_List` per port set and protocol: an AFM rule has one `protocol`, so a port set
   spanning TCP and UDP becomes one AFM rule (and one port list) per protocol; "any port" is a rule
   with protocol `any` and no port list;
-- one `Firewall_Rule_List` per tier (Admin, Namespace, Baseline, Default) in evaluation order, and
-  one `Firewall_Policy` referencing them in that order;
+- one `Firewall_Rule_List` per tier (`rules_admin`, `rules_namespace`, `rules_baseline`,
+  `rules_default`) holding its rules in evaluation order, and one `Firewall_Policy` referencing the
+  lists in that order (a state whose tiers are not contiguous gets one list per run, `rules_<tier>_2`,
+  so the device order is always the state's order);
 - Allow → `accept-decisively`: the connector's decision is final for the traffic it matches, even
   when the policy is enforced in the route-domain context and a virtual-server policy follows
   (`accept` would hand the packet on to later contexts). Deny → `reject`: cluster workloads fail
@@ -36,7 +38,6 @@ from connector.config import Attach
 from connector.model import Action, CompiledRule, DeviceState, PortSet, Protocol, RuleKind, Tier
 from connector.planner.types import DeviceObject
 
-TIER_ORDER = (Tier.ADMIN, Tier.NAMESPACE, Tier.BASELINE, Tier.DEFAULT)
 ALLOW_ACTION = "accept-decisively"
 DENY_ACTION = "reject"
 POLICY = "egress_policy"
@@ -170,10 +171,8 @@ def render_objects(state: DeviceState, settings: RenderSettings) -> list[DeviceO
                              "members": [{"servicePort": 0, "serverAddresses": list(vs.gateways)}],
                              "monitors": [{"bigip": "/Common/gateway_icmp"}]}, ()))
     policy_rules: list[dict[str, str]] = []
-    for tier in TIER_ORDER:
-        tier_rules = [r for r in rules if r.origin.tier is tier]
-        if not tier_rules:
-            continue
+    runs: dict[Tier, int] = {}
+    for tier, tier_rules in _tier_runs(rules):
         rule_book = NameBook()
         expanded: list[tuple[CompiledRule, Protocol | None]] = []
         for rule in tier_rules:
@@ -184,7 +183,8 @@ def render_objects(state: DeviceState, settings: RenderSettings) -> list[DeviceO
                 rule_book.want(f"{rule.key}|{proto.value if proto else ''}",
                                _rule_readable(rule, proto.value.lower() if proto else None))
         afm_rules = [_afm_rule(book, rule_book, rule, proto) for rule, proto in expanded]
-        name = f"rules_{tier.value.lower()}"
+        runs[tier] = runs.get(tier, 0) + 1
+        name = f"rules_{tier.value.lower()}" + (f"_{runs[tier]}" if runs[tier] > 1 else "")
         origins = tuple(sorted({str(r.origin) for r in tier_rules}))
         items.append((name, {"class": "Firewall_Rule_List", "remark": remark(f"{tier.value} tier"),
                              "rules": afm_rules}, origins))
@@ -209,6 +209,18 @@ def render_objects(state: DeviceState, settings: RenderSettings) -> list[DeviceO
     return [head] + [DeviceObject(kind_of(body["class"]), name, canonical_item(body, tenant),
                                   owner=tenant_label(mark), identities=who)
                      for name, body, who in items]
+
+
+def _tier_runs(rules: list[CompiledRule]) -> list[tuple[Tier, list[CompiledRule]]]:
+    """Consecutive rules of one tier, in evaluation order (one run per tier for a compiled state,
+    whose rules go Admin, Namespace, Baseline, Default)."""
+    runs: list[tuple[Tier, list[CompiledRule]]] = []
+    for rule in rules:
+        if runs and runs[-1][0] is rule.origin.tier:
+            runs[-1][1].append(rule)
+        else:
+            runs.append((rule.origin.tier, [rule]))
+    return runs
 
 
 def _afm_rule(book: NameBook, rule_book: NameBook, rule: CompiledRule,
