@@ -1,0 +1,178 @@
+"""The generic REST adapter (`type: rest`): the protocol of `adapters/rest/openapi.yaml`.
+
+- `render`: address, group, service and rule objects named by `adapters.base.naming`.
+- `read`: `GET /state`, every object with the owner found on it; remembers the state revision.
+- `apply`: the whole plan as ONE atomic `POST /changes` (split only when the receiver's
+  `maxChangesPerSet` is smaller than the plan), with an `Idempotency-Key` derived from the plan
+  checksum and the revision read, so a retried POST is replayed rather than reapplied while a
+  repeated plan against a changed device is applied afresh. An empty plan sends nothing.
+- Bearer token and the optional HMAC secret come from `Secrets`; they are never logged.
+- Errors: 409/413/422 raise `PermanentDeviceError` naming the failing change's object.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, ClassVar
+
+import httpx
+
+from adapters.base.adapter import Adapter, ApplyResult, Capabilities
+from adapters.base.errors import PermanentDeviceError
+from adapters.base.http import DeviceHttp, RetryPolicy, tls_verify
+from adapters.rest.objects import MalformedObject, parse_state, references, render, wire_change
+from adapters.rest.protocol import IDEMPOTENCY_HEADER, KINDS, MEDIA_TYPE, PROTOCOL, SigningTransport
+from connector.config import RestDevice, Secrets
+from connector.model import DeviceState
+from connector.planner.types import Change, DeviceObject, Plan
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_CHANGES = 10_000
+_CHANGE_ERRORS = (400, 409, 413, 422)
+
+
+class RestAdapter(Adapter):
+    type_name = "rest"
+    capabilities: ClassVar[Capabilities] = Capabilities(fqdn=True, ipv6=True, logging=True,
+                                                        incremental_members=False)
+    kind_order: ClassVar[tuple[str, ...]] = KINDS
+    ordered_kinds: ClassVar[frozenset[str]] = frozenset({"rule"})
+
+    def __init__(self, config: RestDevice, cluster: str, secrets: Secrets,
+                 transport: httpx.BaseTransport | None = None, *, retry: RetryPolicy | None = None) -> None:
+        super().__init__(config.name, cluster)
+        self.config = config
+        token = secrets.optional(config.auth.token_env, f"device {config.name} token")
+        hmac_secret = secrets.optional(config.auth.hmac_secret_env, f"device {config.name} HMAC secret")
+        verify = tls_verify(config.verify_tls, config.ca_bundle)
+        inner = transport or httpx.HTTPTransport(verify=verify)
+        if hmac_secret is not None:
+            inner = SigningTransport(inner, hmac_secret.get_secret_value)
+
+        def auth() -> Mapping[str, str]:
+            headers = {"Accept": MEDIA_TYPE}
+            if token is not None:
+                headers["Authorization"] = f"Bearer {token.get_secret_value()}"
+            return headers
+
+        self.http = DeviceHttp(config.name, config.url, verify=verify, timeout=config.timeout, retry=retry,
+                               auth=auth, transport=inner)
+        self.revision: int | None = None
+        self._device_info: dict[str, Any] | None = None
+
+    # --- contract -------------------------------------------------------------------------------
+    def render(self, state: DeviceState) -> list[DeviceObject]:
+        return render(state, self.cluster, self.owner_mark)
+
+    def references(self, obj: DeviceObject) -> Iterable[tuple[str, str]]:
+        return references(obj)
+
+    def read(self) -> list[DeviceObject]:
+        document = self._get_json("/state")
+        try:
+            objects = parse_state(document)
+        except MalformedObject as exc:
+            raise PermanentDeviceError(self.name, f"GET /state: {exc}") from exc
+        revision = document.get("revision")
+        self.revision = revision if isinstance(revision, int) else None
+        return objects
+
+    def apply(self, plan: Plan, desired: Sequence[DeviceObject]) -> ApplyResult:
+        result = ApplyResult(device=self.name)
+        if plan.empty:
+            return result
+        if plan.unsafe and not plan.extra.get("forced"):
+            raise PermanentDeviceError(self.name, f"unsafe plan refused: {plan.unsafe}")
+        writes_before = self.http.writes
+        chunks = _chunks(plan.changes, self.max_changes_per_set())
+        keys = []
+        for index, chunk in enumerate(chunks):
+            key = self.idempotency_key(plan, index)
+            keys.append(key)
+            response = self._post_changes(chunk, key)
+            result.applied += int(response.get("applied", len(chunk)))
+            if isinstance(response.get("revision"), int):
+                self.revision = response["revision"]
+        result.writes = self.http.writes - writes_before
+        result.details = {"changeSets": len(chunks), "idempotencyKeys": keys, "revision": self.revision}
+        log.info("%s: applied %d changes in %d change set(s)", self.name, result.applied, len(chunks))
+        return result
+
+    def close(self) -> None:
+        self.http.close()
+
+    # --- protocol -------------------------------------------------------------------------------
+    def device_info(self) -> dict[str, Any]:
+        """`GET /` (cached): protocol and capabilities; refuses a receiver of another protocol."""
+        if self._device_info is None:
+            info = self._get_json("/")
+            if info.get("protocol") != PROTOCOL:
+                raise PermanentDeviceError(self.name, f"GET /: protocol {info.get('protocol')!r}, "
+                                                      f"expected {PROTOCOL!r}")
+            self._device_info = info
+        return self._device_info
+
+    def device_capabilities(self) -> Capabilities:
+        """What this receiver declares it can enforce."""
+        caps = self.device_info().get("capabilities") or {}
+        return Capabilities(fqdn=bool(caps.get("fqdn", True)), ipv6=bool(caps.get("ipv6", True)),
+                            logging=bool(caps.get("logging", True)), incremental_members=False)
+
+    def max_changes_per_set(self) -> int:
+        value = (self.device_info().get("capabilities") or {}).get("maxChangesPerSet")
+        return value if isinstance(value, int) and value > 0 else DEFAULT_MAX_CHANGES
+
+    def idempotency_key(self, plan: Plan, chunk: int = 0) -> str:
+        """Same plan against the same revision → same key; anything else → a new key."""
+        text = f"{plan.checksum()}:{self.revision}:{chunk}"
+        return "fc-" + hashlib.sha256(text.encode()).hexdigest()
+
+    def _get_json(self, path: str) -> dict[str, Any]:
+        response = self.http.request("GET", path)
+        try:
+            document = response.json()
+        except ValueError as exc:
+            raise PermanentDeviceError(self.name, f"GET {path}: the answer is not JSON") from exc
+        if not isinstance(document, dict):
+            raise PermanentDeviceError(self.name, f"GET {path}: the answer is not a JSON object")
+        return document
+
+    def _post_changes(self, changes: Sequence[Change], key: str) -> dict[str, Any]:
+        body = {"owner": self.owner_mark, "description": f"fusion-connector cluster {self.cluster}",
+                "changes": [wire_change(change) for change in changes]}
+        content = json.dumps(body, separators=(",", ":")).encode()
+        response = self.http.request("POST", "/changes", content=content, expected=_CHANGE_ERRORS,
+                                     headers={"Content-Type": MEDIA_TYPE, IDEMPOTENCY_HEADER: key})
+        if response.status_code in _CHANGE_ERRORS:
+            raise self._change_error(response, changes)
+        try:
+            document = response.json()
+        except ValueError:
+            document = {}
+        return document if isinstance(document, dict) else {}
+
+    def _change_error(self, response: httpx.Response, changes: Sequence[Change]) -> PermanentDeviceError:
+        try:
+            error = response.json().get("error") or {}
+        except (ValueError, AttributeError):
+            error = {}
+        code = str(error.get("code") or "error")
+        message = str(error.get("message") or response.text[:300])
+        kind, name = str(error.get("kind") or ""), str(error.get("name") or "")
+        index = error.get("index")
+        if isinstance(index, int) and 0 <= index < len(changes):
+            change = changes[index]
+            kind, name = kind or change.kind, name or change.name
+            message = f"change {index} ({change.op.value}): {code}: {message}"
+        else:
+            message = f"{code}: {message}"
+        return PermanentDeviceError(self.name, f"POST /changes: HTTP {response.status_code}: {message}",
+                                    status=response.status_code, object_kind=kind, object_name=name)
+
+
+def _chunks(changes: Sequence[Change], size: int) -> list[Sequence[Change]]:
+    return [changes[i:i + size] for i in range(0, len(changes), size)]
