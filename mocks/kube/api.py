@@ -1,0 +1,604 @@
+"""The object operations of the API server: create, read, list, replace, patch, delete.
+
+`Api` owns the store and the registry and applies the server-side rules a client can observe:
+metadata stamping (uid, creationTimestamp, resourceVersion, generation), optimistic concurrency,
+the status subresource, CRD schema pruning/defaulting/validation, finalizers, namespace existence
+and cascading namespace deletion, CRD registration. Every committed change is passed to the
+listeners (the controllers) after the store lock is released.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import copy
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from mocks.kube import crds, meta, schema
+from mocks.kube.errors import (
+    ApiError,
+    already_exists,
+    bad_request,
+    conflict,
+    gone,
+    invalid,
+    not_found,
+    success_status,
+)
+from mocks.kube.ipam import IpPool
+from mocks.kube.patch import apply_patch
+from mocks.kube.resources import CRD_KEY, NAMESPACE_KEY, Registry, ResourceType
+from mocks.kube.selectors import Predicate, combine, parse_field_selector, parse_label_selector
+from mocks.kube.store import Event, Store
+
+Obj = dict[str, Any]
+Listener = Callable[[Event], None]
+log = logging.getLogger(__name__)
+
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+SERVICE_CIDR = "10.96.0.0/16"
+SERVICE_CIDR_V6 = "fd00:10:96::/112"
+EXPIRED_CONTINUE = (
+    "The provided continue parameter is too old to display a consistent list result. You "
+    "can start a new list without the continue parameter, or use the continue token in this "
+    "response to retrieve the remainder of the results. Continuing with the provided token "
+    "results in an inconsistent list - objects that were created, modified, or deleted "
+    "between the time the first chunk was returned and now may show up in the list."
+)
+
+
+def encode_continue(rv: int, namespace: str, name: str) -> str:
+    raw = json.dumps({"v": "meta.k8s.io/v1", "rv": rv, "start": [namespace, name]}).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_continue(token: str) -> tuple[int, tuple[str, str]]:
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded))
+        start = data["start"]
+        return int(data["rv"]), (str(start[0]), str(start[1]))
+    except (ValueError, KeyError, TypeError, IndexError, binascii.Error) as exc:
+        raise bad_request(f"continue key is not valid: {exc}") from exc
+
+
+class Api:
+    def __init__(self, history_size: int = 50_000) -> None:
+        self.store = Store(history_size)
+        self.registry = Registry()
+        self.listeners: list[Listener] = []
+        self.service_ips = IpPool(SERVICE_CIDR)
+        self.service_ips_v6 = IpPool(SERVICE_CIDR_V6)
+        self.bootstrap()
+
+    # --- lifecycle ------------------------------------------------------------------------------
+    def bootstrap(self) -> None:
+        """Create the namespaces every cluster has."""
+        for name in SYSTEM_NAMESPACES:
+            if self.store.get(NAMESPACE_KEY, "", name) is None:
+                self.create(self.type_of(NAMESPACE_KEY), "", {"metadata": {"name": name}})
+
+    def reset(self) -> None:
+        self.store.clear()
+        self.registry.reset()
+        self.service_ips.reset()
+        self.service_ips_v6.reset()
+        self.bootstrap()
+
+    def type_of(self, key: tuple[str, str]) -> ResourceType:
+        for rtype in self.registry.all():
+            if rtype.key == key:
+                return rtype
+        raise KeyError(key)
+
+    def _notify(self, events: list[Event]) -> None:
+        for event in events:
+            for listener in self.listeners:
+                try:
+                    listener(event)
+                except ApiError as exc:
+                    log.debug("controller write refused: %s", exc)
+
+    # --- helpers --------------------------------------------------------------------------------
+    def _namespace_of(self, rtype: ResourceType, namespace: str) -> str:
+        return namespace if rtype.namespaced else ""
+
+    def _require(self, rtype: ResourceType, namespace: str, name: str) -> Obj:
+        current = self.store.get(rtype.key, self._namespace_of(rtype, namespace), name)
+        if current is None:
+            raise not_found(rtype.plural, rtype.group, name)
+        return current
+
+    def _check_body(self, rtype: ResourceType, namespace: str, body: Any) -> Obj:
+        if not isinstance(body, dict):
+            raise bad_request("the body of the request is not a JSON object")
+        api_version = body.get("apiVersion")
+        if (
+            api_version
+            and api_version != rtype.api_version
+            and not (rtype.custom and api_version.rpartition("/")[0] == rtype.group)
+        ):
+            raise bad_request(
+                f"the API version in the data ({api_version}) does not match the expected API "
+                f"version ({rtype.api_version})"
+            )
+        kind = body.get("kind")
+        if kind and kind != rtype.kind:
+            raise bad_request(
+                f"the kind in the data ({kind}) does not match the expected kind ({rtype.kind})"
+            )
+        body["apiVersion"] = api_version or rtype.api_version
+        body["kind"] = rtype.kind
+        metadata = body.get("metadata")
+        if metadata is None:
+            metadata = body["metadata"] = {}
+        if not isinstance(metadata, dict):
+            raise bad_request("metadata must be an object")
+        if rtype.namespaced:
+            if metadata.get("namespace") and metadata["namespace"] != namespace:
+                raise bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request"
+                )
+            metadata["namespace"] = namespace
+        else:
+            metadata.pop("namespace", None)
+        return body
+
+    def _validate(self, rtype: ResourceType, obj: Obj, old: Obj | None) -> Obj:
+        """Prune, default and validate; returns the object to store."""
+        causes = list(meta.builtin_causes(rtype, obj)) if not rtype.custom else []
+        if rtype.custom and rtype.schema:
+            obj = schema.prepare(obj, rtype.schema)
+            causes.extend(schema.validate(obj, rtype.schema, old))
+        if rtype.key == CRD_KEY:
+            crds.validate_crd(obj)
+        if causes:
+            raise invalid(rtype.kind, rtype.group, obj["metadata"].get("name", ""), causes)
+        return obj
+
+    def _stamp(self, obj: Obj) -> Obj:
+        """Give `obj` the next resourceVersion (lock held)."""
+        obj["metadata"] = {**obj["metadata"], "resourceVersion": str(self.store.next_rv())}
+        return obj
+
+    # --- create ---------------------------------------------------------------------------------
+    def create(self, rtype: ResourceType, namespace: str, body: Any) -> Obj:
+        obj = self._check_body(rtype, namespace, body)
+        metadata = obj["metadata"]
+        if not metadata.get("name") and metadata.get("generateName"):
+            metadata["name"] = meta.generated_name(str(metadata["generateName"]))
+        name = str(metadata.get("name") or "")
+        causes = meta.name_causes(rtype, name)
+        if causes:
+            raise invalid(rtype.kind, rtype.group, name, causes)
+        for key in (
+            "resourceVersion",
+            "uid",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "generation",
+            "managedFields",
+            "selfLink",
+        ):
+            metadata.pop(key, None)
+        self._prepare_create(rtype, obj)
+        obj = self._validate(rtype, obj, None)
+        namespace = self._namespace_of(rtype, namespace)
+        with self.store.lock:
+            if rtype.namespaced and self.store.get(NAMESPACE_KEY, "", namespace) is None:
+                raise not_found("namespaces", "", namespace)
+            if self.store.get(rtype.key, namespace, name) is not None:
+                raise already_exists(rtype.plural, rtype.group, name)
+            metadata = obj["metadata"]
+            metadata["uid"] = meta.new_uid()
+            metadata["creationTimestamp"] = meta.now()
+            if meta.tracks_generation(rtype):
+                metadata["generation"] = 1
+            self._allocate(rtype, obj)
+            if rtype.key == CRD_KEY:
+                self._register_crd(obj)
+            event = self.store.put(rtype.key, namespace, name, self._stamp(obj))
+        self._notify([event])
+        return event.obj
+
+    def _prepare_create(self, rtype: ResourceType, obj: Obj) -> None:
+        key = rtype.key
+        if key == NAMESPACE_KEY:
+            name = obj["metadata"].get("name", "")
+            obj["metadata"]["labels"] = {
+                **(obj["metadata"].get("labels") or {}),
+                "kubernetes.io/metadata.name": name,
+            }
+            obj.setdefault("spec", {"finalizers": ["kubernetes"]})
+            obj["status"] = {"phase": "Active"}
+        elif key == ("", "pods"):
+            meta.pod_defaults(obj)
+            status = obj.get("status")
+            if not (isinstance(status, dict) and status.get("phase")):
+                obj["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
+        elif key == ("", "services"):
+            meta.service_defaults(obj)
+        elif key == CRD_KEY:
+            obj["status"] = crds.established_status(obj, meta.now())
+        elif rtype.custom and rtype.status_subresource:
+            obj.pop("status", None)
+
+    def _allocate(self, rtype: ResourceType, obj: Obj) -> None:
+        if rtype.key != ("", "services"):
+            return
+        spec = obj["spec"]
+        if spec.get("type") == "ExternalName" or spec.get("clusterIP") == "None":
+            spec.setdefault("ipFamilies", ["IPv4"])
+            return
+        families = spec.get("ipFamilies") or ["IPv4"]
+        spec["ipFamilies"] = families
+        spec.setdefault("ipFamilyPolicy", "SingleStack" if len(families) == 1 else "RequireDualStack")
+        if not spec.get("clusterIP"):
+            ips = [(self.service_ips if f == "IPv4" else self.service_ips_v6).allocate() for f in families]
+            spec["clusterIP"] = ips[0]
+            spec["clusterIPs"] = ips
+        else:
+            spec.setdefault("clusterIPs", [spec["clusterIP"]])
+            for ip in spec["clusterIPs"]:
+                self.service_ips.reserve(ip)
+                self.service_ips_v6.reserve(ip)
+
+    def _register_crd(self, crd: Obj) -> None:
+        crds.check_conflicts(crd, self.registry.all())
+        spec = crd["spec"]
+        self.registry.remove_group_plural(spec["group"], spec["names"]["plural"])
+        for rtype, storage in crds.resource_types(crd):
+            self.registry.add(rtype, preferred=storage)
+
+    # --- read -----------------------------------------------------------------------------------
+    def get(self, rtype: ResourceType, namespace: str, name: str) -> Obj:
+        return self._require(rtype, namespace, name)
+
+    def predicate(self, rtype: ResourceType, query: dict[str, list[str]]) -> Predicate | None:
+        def arg(name: str) -> str | None:
+            values = query.get(name)
+            return values[0] if values else None
+
+        return combine(
+            parse_label_selector(arg("labelSelector")), parse_field_selector(arg("fieldSelector"), rtype.key)
+        )
+
+    def list_objects(self, rtype: ResourceType, namespace: str | None, query: dict[str, list[str]]) -> Obj:
+        def arg(name: str) -> str | None:
+            values = query.get(name)
+            return values[0] if values else None
+
+        match = self.predicate(rtype, query)
+        limit_text = arg("limit")
+        try:
+            limit = int(limit_text) if limit_text else 0
+        except ValueError as exc:
+            raise bad_request(f"invalid limit {limit_text!r}") from exc
+        start: tuple[str, str] | None = None
+        token = arg("continue")
+        list_rv: int | None = None
+        if token:
+            list_rv, start = decode_continue(token)
+            if list_rv < self.store.floor:
+                raise gone(EXPIRED_CONTINUE)
+        rv, objects = self.store.snapshot(rtype.key, namespace if rtype.namespaced else None, start)
+        items: list[Obj] = []
+        next_token = ""
+        for obj in objects:
+            if match is not None and not match(obj):
+                continue
+            if limit and len(items) == limit:
+                last = items[-1]["metadata"]
+                next_token = encode_continue(list_rv or rv, last.get("namespace") or "", last["name"])
+                break
+            items.append(obj)
+        list_meta: Obj = {"resourceVersion": str(list_rv or rv)}
+        if next_token:
+            list_meta["continue"] = next_token
+        return {
+            "kind": rtype.list_kind_name,
+            "apiVersion": rtype.api_version,
+            "metadata": list_meta,
+            "items": items,
+        }
+
+    # --- update ---------------------------------------------------------------------------------
+    def replace(
+        self, rtype: ResourceType, namespace: str, name: str, body: Any, subresource: str | None = None
+    ) -> Obj:
+        obj = self._check_body(rtype, namespace, body)
+        if obj["metadata"].get("name") not in (None, name):
+            raise bad_request(
+                f"the name of the object ({obj['metadata'].get('name')}) does not match the name "
+                f"on the URL ({name})"
+            )
+        obj["metadata"]["name"] = name
+        return self._update(rtype, namespace, name, lambda current: obj, subresource)
+
+    def patch(
+        self,
+        rtype: ResourceType,
+        namespace: str,
+        name: str,
+        content_type: str,
+        body: Any,
+        subresource: str | None = None,
+    ) -> Obj:
+        def build(current: Obj) -> Obj:
+            patched = apply_patch(content_type, copy.deepcopy(current), body, rtype.custom)
+            if not isinstance(patched, dict):
+                raise bad_request("the patch did not produce an object")
+            patched_meta = patched.get("metadata")
+            if not isinstance(patched_meta, dict):
+                patched["metadata"] = patched_meta = {}
+            patched_meta["name"] = name
+            if rtype.namespaced:
+                patched_meta["namespace"] = self._namespace_of(rtype, namespace)
+            patched["apiVersion"] = current["apiVersion"]
+            patched["kind"] = rtype.kind
+            return patched
+
+        return self._update(rtype, namespace, name, build, subresource)
+
+    def update_with(self, rtype: ResourceType, namespace: str, name: str, build: Callable[[Obj], Obj]) -> Obj:
+        """Controller write: `build` (called under the store lock with the current object) returns the
+        new object, spec and status together, in one MODIFIED event."""
+        return self._update(rtype, namespace, name, lambda current: build(copy.deepcopy(current)), "*")
+
+    def _update(
+        self,
+        rtype: ResourceType,
+        namespace: str,
+        name: str,
+        build: Callable[[Obj], Obj],
+        subresource: str | None,
+    ) -> Obj:
+        namespace = self._namespace_of(rtype, namespace)
+        events: list[Event] = []
+        with self.store.lock:
+            current = self.store.get(rtype.key, namespace, name)
+            if current is None:
+                raise not_found(rtype.plural, rtype.group, name)
+            proposed = build(current)
+            wanted_rv = (proposed.get("metadata") or {}).get("resourceVersion")
+            if wanted_rv and wanted_rv != current["metadata"]["resourceVersion"]:
+                raise conflict(rtype.plural, rtype.group, name)
+            result = self._merge_update(rtype, current, proposed, subresource)
+            result = self._validate(rtype, result, current)
+            if meta.tracks_generation(rtype) and meta.spec_part(rtype, result) != meta.spec_part(
+                rtype, current
+            ):
+                result["metadata"]["generation"] = int(current["metadata"].get("generation") or 1) + 1
+            if result == current:
+                return current
+            if rtype.key == CRD_KEY:
+                self._register_crd(result)
+            if result["metadata"].get("deletionTimestamp") and not result["metadata"].get("finalizers"):
+                events.extend(self._remove(rtype, namespace, name, result))
+            else:
+                events.append(self.store.put(rtype.key, namespace, name, self._stamp(result)))
+        self._notify(events)
+        return events[0].obj
+
+    def _merge_update(self, rtype: ResourceType, current: Obj, proposed: Obj, subresource: str | None) -> Obj:
+        old_meta = current["metadata"]
+        if subresource == "status":
+            result = {k: v for k, v in current.items() if k != "status"}
+            if "status" in proposed:
+                result["status"] = proposed["status"]
+            result["metadata"] = dict(old_meta)
+            return result
+        result = dict(proposed)
+        new_meta = dict(proposed.get("metadata") or {})
+        for key in (
+            "uid",
+            "creationTimestamp",
+            "namespace",
+            "name",
+            "generation",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "resourceVersion",
+        ):
+            if key in old_meta:
+                new_meta[key] = old_meta[key]
+            else:
+                new_meta.pop(key, None)
+        result["metadata"] = new_meta
+        if rtype.key == NAMESPACE_KEY:
+            new_meta["labels"] = {
+                **(new_meta.get("labels") or {}),
+                "kubernetes.io/metadata.name": old_meta["name"],
+            }
+        if rtype.status_subresource and subresource != "*":
+            if "status" in current:
+                result["status"] = current["status"]
+            else:
+                result.pop("status", None)
+        if rtype.key == ("", "services"):
+            spec = result.setdefault("spec", {})
+            old_spec = current.get("spec") or {}
+            for key in ("clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"):
+                if key in old_spec and not spec.get(key):
+                    spec[key] = old_spec[key]
+            meta.service_defaults(result)
+        if rtype.key == ("", "pods"):
+            meta.pod_defaults(result)
+        return result
+
+    # --- delete ---------------------------------------------------------------------------------
+    def delete(self, rtype: ResourceType, namespace: str, name: str, options: Any = None) -> Obj:
+        namespace = self._namespace_of(rtype, namespace)
+        events: list[Event] = []
+        with self.store.lock:
+            current = self.store.get(rtype.key, namespace, name)
+            if current is None:
+                raise not_found(rtype.plural, rtype.group, name)
+            self._check_preconditions(rtype, current, options)
+            finalizers = current["metadata"].get("finalizers")
+            if finalizers and rtype.key != NAMESPACE_KEY:
+                if current["metadata"].get("deletionTimestamp"):
+                    return current
+                marked = {
+                    **current,
+                    "metadata": {
+                        **current["metadata"],
+                        "deletionTimestamp": meta.now(),
+                        "deletionGracePeriodSeconds": 0,
+                    },
+                }
+                event = self.store.put(rtype.key, namespace, name, self._stamp(marked))
+                self._notify([event])
+                return event.obj
+            if rtype.key == NAMESPACE_KEY:
+                events.extend(self._remove_namespace_contents(name))
+                current = {
+                    **current,
+                    "metadata": {**current["metadata"], "deletionTimestamp": meta.now()},
+                    "status": {"phase": "Terminating"},
+                }
+            if rtype.key == CRD_KEY:
+                events.extend(self._remove_crd_objects(current))
+            events.extend(self._remove(rtype, namespace, name, current))
+        self._notify(events)
+        tombstone = events[-1].obj
+        if rtype.return_deleted:
+            return tombstone
+        return success_status(name, rtype.group, rtype.plural, current["metadata"].get("uid", ""))
+
+    def _check_preconditions(self, rtype: ResourceType, current: Obj, options: Any) -> None:
+        preconditions = (options or {}).get("preconditions") if isinstance(options, dict) else None
+        if not preconditions:
+            return
+        name = current["metadata"]["name"]
+        uid = preconditions.get("uid")
+        if uid and uid != current["metadata"].get("uid"):
+            raise ApiError(
+                409,
+                f"Precondition failed: UID in precondition: {uid}, UID in object meta: "
+                f"{current['metadata'].get('uid')}",
+                "Conflict",
+                {"name": name, "kind": rtype.plural, "group": rtype.group},
+            )
+        rv = preconditions.get("resourceVersion")
+        if rv and rv != current["metadata"].get("resourceVersion"):
+            raise ApiError(
+                409,
+                f"Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion "
+                f"in object meta: {current['metadata'].get('resourceVersion')}",
+                "Conflict",
+                {"name": name, "kind": rtype.plural, "group": rtype.group},
+            )
+
+    def _remove(self, rtype: ResourceType, namespace: str, name: str, last: Obj) -> list[Event]:
+        tombstone = self._stamp(dict(last))
+        event = self.store.remove(rtype.key, namespace, name, tombstone)
+        if rtype.key == ("", "services"):
+            for ip in (last.get("spec") or {}).get("clusterIPs") or []:
+                self.service_ips.release(ip)
+                self.service_ips_v6.release(ip)
+        if rtype.key == CRD_KEY:
+            spec = last.get("spec") or {}
+            self.registry.remove_group_plural(
+                spec.get("group", ""), (spec.get("names") or {}).get("plural", "")
+            )
+        return [event] if event is not None else []
+
+    def _remove_namespace_contents(self, namespace: str) -> list[Event]:
+        events: list[Event] = []
+        for key in self.store.namespaced_keys(namespace):
+            try:
+                rtype = self.type_of(key)
+            except KeyError:
+                continue
+            _, objects = self.store.snapshot(key, namespace)
+            for obj in list(objects):
+                events.extend(self._remove(rtype, namespace, obj["metadata"]["name"], obj))
+        return events
+
+    def _remove_crd_objects(self, crd: Obj) -> list[Event]:
+        spec = crd.get("spec") or {}
+        key = (spec.get("group", ""), (spec.get("names") or {}).get("plural", ""))
+        try:
+            rtype = self.type_of(key)
+        except KeyError:
+            return []
+        events: list[Event] = []
+        _, objects = self.store.snapshot(key, None)
+        for obj in list(objects):
+            events.extend(
+                self._remove(rtype, obj["metadata"].get("namespace") or "", obj["metadata"]["name"], obj)
+            )
+        return events
+
+    def delete_collection(
+        self, rtype: ResourceType, namespace: str | None, query: dict[str, list[str]]
+    ) -> Obj:
+        match = self.predicate(rtype, query)
+        _, objects = self.store.snapshot(rtype.key, namespace if rtype.namespaced else None)
+        for obj in list(objects):
+            if match is not None and not match(obj):
+                continue
+            try:
+                self.delete(rtype, obj["metadata"].get("namespace") or "", obj["metadata"]["name"])
+            except ApiError as exc:
+                if exc.code != 404:
+                    raise
+        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}
+
+    # --- bulk load ------------------------------------------------------------------------------
+    def load(self, items: list[Any], prepare: Callable[[ResourceType, Obj], None] | None = None) -> int:
+        """Store many objects fast (one lock, no per-object notifications); creates missing namespaces.
+
+        Objects are taken as given (plus metadata stamping and, for custom resources, defaults);
+        `prepare` may complete an object (e.g. the kubelet assigning a pod IP) before it is stored.
+        """
+        entries = []
+        namespaces: set[str] = set()
+        for item in items:
+            if not isinstance(item, dict):
+                raise bad_request("every item must be an object")
+            rtype = self.registry.by_kind(str(item.get("apiVersion", "")), str(item.get("kind", "")))
+            if rtype is None:
+                raise bad_request(
+                    f"no resource for apiVersion {item.get('apiVersion')!r} kind {item.get('kind')!r}"
+                )
+            metadata = item.get("metadata") or {}
+            name = str(metadata.get("name") or "")
+            if not name:
+                raise bad_request("every item needs metadata.name")
+            namespace = str(metadata.get("namespace") or "default") if rtype.namespaced else ""
+            if namespace:
+                namespaces.add(namespace)
+            if rtype.custom and rtype.schema:
+                item = schema.prepare(item, rtype.schema)
+            entries.append((rtype, namespace, name, item))
+        missing = [ns for ns in sorted(namespaces) if self.store.get(NAMESPACE_KEY, "", ns) is None]
+        for ns in missing:
+            self.create(self.type_of(NAMESPACE_KEY), "", {"metadata": {"name": ns}})
+        created = meta.now()
+
+        def factory(rtype: ResourceType, namespace: str, item: Obj) -> Callable[[int], Obj]:
+            def build(rv: int) -> Obj:
+                metadata = dict(item.get("metadata") or {})
+                if namespace:
+                    metadata["namespace"] = namespace
+                metadata.setdefault("uid", meta.new_uid())
+                metadata.setdefault("creationTimestamp", created)
+                if meta.tracks_generation(rtype):
+                    metadata.setdefault("generation", 1)
+                metadata["resourceVersion"] = str(rv)
+                obj = {**item, "metadata": metadata}
+                if prepare is not None:
+                    prepare(rtype, obj)
+                return obj
+
+            return build
+
+        return self.store.bulk_put(
+            (rtype.key, namespace, name, factory(rtype, namespace, item))
+            for rtype, namespace, name, item in entries
+        )

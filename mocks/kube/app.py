@@ -1,0 +1,246 @@
+"""`KubeApp`: URL routing of the Kubernetes API over the `Api` operations, plus the mock endpoints.
+
+Paths: `/api/v1/...` and `/apis/<group>/<version>/...` with `namespaces/<ns>/<plural>[/<name>[/status]]`
+or `<plural>[/<name>[/status]]`; discovery (`/api`, `/apis`, `/version`, trailing slashes allowed);
+`/healthz`, `/readyz`, `/livez`. Extra mock endpoints: `POST /_mock/compact` (forget the watch history:
+older resourceVersions get 410), `POST /_mock/load` (`{"items": [...]}`: bulk create), and the fault
+`{"dropWatches": true}` on `POST /_mock/faults` (close every open watch connection now).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from mocks.common.app import MockApp
+from mocks.common.http import Request, Response, json_response
+from mocks.kube import discovery
+from mocks.kube.api import Api
+from mocks.kube.controllers import EndpointSliceController, Kubelet
+from mocks.kube.errors import ApiError, bad_request, status_object
+from mocks.kube.resources import ResourceType
+from mocks.kube.store import dumps
+from mocks.kube.watch import open_watch
+
+log = logging.getLogger(__name__)
+WATCH_TRUE = {"true", "True", "1"}
+JSON = "application/json"
+
+
+def _respond(status: int, payload: Any) -> Response:
+    return Response(status=status, body=dumps(payload), headers={"Content-Type": JSON})
+
+
+class KubeApp(MockApp):
+    """A stateful Kubernetes API server (see the package docstring for the behaviour)."""
+
+    name = "kube"
+
+    def __init__(
+        self,
+        controllers: bool = True,
+        history_size: int = 50_000,
+        bookmark_interval: float = 5.0,
+        pod_cidr: str = "10.244.0.0/14",
+        pod_cidr_v6: str = "fd00:10:244::/64",
+        server_address: str = "127.0.0.1:6443",
+    ) -> None:
+        super().__init__()
+        self.api = Api(history_size)
+        self.bookmark_interval = bookmark_interval
+        self.server_address = server_address
+        self.kubelet: Kubelet | None = None
+        self.endpoint_slices: EndpointSliceController | None = None
+        if controllers:
+            self.kubelet = Kubelet(self.api, pod_cidr, pod_cidr_v6)
+            self.endpoint_slices = EndpointSliceController(self.api)
+            self.api.listeners.extend([self.kubelet.on_event, self.endpoint_slices.on_event])
+
+    # --- MockApp hooks --------------------------------------------------------------------------
+    def error(self, status: int, message: str) -> Response:
+        return _respond(status, status_object(status, message))
+
+    def reset_state(self) -> None:
+        self.api.reset()
+        if self.kubelet is not None:
+            self.kubelet.reset()
+
+    def custom_fault(self, spec: dict[str, Any]) -> bool:
+        if spec.get("dropWatches"):
+            dropped = self.api.store.drop_watchers()
+            log.info("dropped %d watch streams", dropped)
+            return True
+        return False
+
+    def custom_mock_route(self, request: Request) -> Response | None:
+        path = request.path.rstrip("/")
+        if path == "/_mock/compact" and request.method == "POST":
+            return json_response(200, {"resourceVersion": str(self.api.store.compact())})
+        if path == "/_mock/load" and request.method == "POST":
+            try:
+                body = request.json() or {}
+                items = body.get("items") if isinstance(body, dict) else None
+                if not isinstance(items, list):
+                    raise bad_request('expected {"items": [...]}')
+                count = self.load(items)
+            except ApiError as exc:
+                return _respond(exc.code, exc.status)
+            except ValueError as exc:
+                return json_response(400, {"error": str(exc)})
+            return json_response(
+                200, {"loaded": count, "resourceVersion": str(self.api.store.resource_version)}
+            )
+        return None
+
+    def load(self, items: list[Any]) -> int:
+        """Bulk-create `items` (see `Api.load`); controllers complete pods and slices afterwards."""
+        prepare = self.kubelet.prepare_loaded if self.kubelet is not None else None
+        count = self.api.load(items, prepare)
+        if self.endpoint_slices is not None:
+            namespaces = {
+                str((i.get("metadata") or {}).get("namespace") or "default")
+                for i in items
+                if isinstance(i, dict) and i.get("kind") in ("Pod", "Service")
+            }
+            self.endpoint_slices.sync_all(namespaces)
+        return count
+
+    # --- routing --------------------------------------------------------------------------------
+    def handle(self, request: Request) -> Response:
+        try:
+            return self._route(request)
+        except ApiError as exc:
+            return _respond(exc.code, exc.status)
+
+    def _route(self, request: Request) -> Response:
+        parts = [p for p in request.path.split("/") if p]
+        method = request.method
+        if not parts:
+            return _respond(
+                200, {"paths": ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/readyz", "/version"]}
+            )
+        head = parts[0]
+        if head in ("healthz", "readyz", "livez") and method == "GET":
+            return Response(200, b"ok", {"Content-Type": "text/plain; charset=utf-8"})
+        if head == "version" and len(parts) == 1:
+            return _respond(200, discovery.VERSION_INFO)
+        if head == "api":
+            if len(parts) == 1:
+                return _respond(200, discovery.core_versions(self.server_address))
+            return self._group_version(request, "", parts[1], parts[2:])
+        if head == "apis":
+            if len(parts) == 1:
+                return _respond(200, discovery.group_list(self.api.registry))
+            if len(parts) == 2:
+                group = discovery.group(self.api.registry, parts[1])
+                if group is None:
+                    raise ApiError(404, "the server could not find the requested resource", "NotFound")
+                return _respond(200, group)
+            return self._group_version(request, parts[1], parts[2], parts[3:])
+        raise ApiError(404, "the server could not find the requested resource", "NotFound")
+
+    def _group_version(self, request: Request, group: str, version: str, rest: list[str]) -> Response:
+        registry = self.api.registry
+        if not rest:
+            listing = discovery.resource_list(registry, group, version)
+            if listing is None:
+                raise ApiError(404, "the server could not find the requested resource", "NotFound")
+            return _respond(200, listing)
+        namespace: str | None = None
+        if rest[0] == "namespaces" and len(rest) >= 3:
+            candidate = registry.get(group, version, rest[2])
+            if candidate is not None and candidate.namespaced:
+                namespace, rest = rest[1], rest[2:]
+        rtype = registry.get(group, version, rest[0])
+        if rtype is None or len(rest) > 3:
+            raise ApiError(404, "the server could not find the requested resource", "NotFound")
+        if namespace is not None and not rtype.namespaced:
+            raise ApiError(404, "the server could not find the requested resource", "NotFound")
+        name = rest[1] if len(rest) > 1 else None
+        subresource = rest[2] if len(rest) > 2 else None
+        if subresource is not None and (subresource != "status" or not rtype.status_subresource):
+            raise ApiError(404, "the server could not find the requested resource", "NotFound")
+        if name is None:
+            return self._collection(request, rtype, namespace)
+        if rtype.namespaced and namespace is None:
+            raise ApiError(404, "the server could not find the requested resource", "NotFound")
+        return self._item(request, rtype, namespace or "", name, subresource)
+
+    def _body(self, request: Request) -> Any:
+        try:
+            return request.json()
+        except ValueError as exc:
+            raise bad_request(f"the body of the request could not be decoded: {exc}") from exc
+
+    def _collection(self, request: Request, rtype: ResourceType, namespace: str | None) -> Response:
+        method = request.method
+        if method == "GET":
+            if request.arg("watch", "") in WATCH_TRUE:
+                return self._watch(request, rtype, namespace)
+            return _respond(200, self.api.list_objects(rtype, namespace, request.query))
+        if method == "POST":
+            if rtype.namespaced and namespace is None:
+                raise ApiError(
+                    405, "the server does not allow this method on the requested resource", "MethodNotAllowed"
+                )
+            return _respond(201, self.api.create(rtype, namespace or "", self._body(request)))
+        if method == "DELETE":
+            return _respond(200, self.api.delete_collection(rtype, namespace, request.query))
+        raise ApiError(
+            405, "the server does not allow this method on the requested resource", "MethodNotAllowed"
+        )
+
+    def _item(
+        self, request: Request, rtype: ResourceType, namespace: str, name: str, subresource: str | None
+    ) -> Response:
+        method = request.method
+        if method == "GET":
+            return _respond(200, self.api.get(rtype, namespace, name))
+        if method == "PUT":
+            return _respond(200, self.api.replace(rtype, namespace, name, self._body(request), subresource))
+        if method == "PATCH":
+            content_type = request.header("Content-Type", "") or ""
+            return _respond(
+                200, self.api.patch(rtype, namespace, name, content_type, self._body(request), subresource)
+            )
+        if method == "DELETE" and subresource is None:
+            return _respond(200, self.api.delete(rtype, namespace, name, self._body(request)))
+        raise ApiError(
+            405, "the server does not allow this method on the requested resource", "MethodNotAllowed"
+        )
+
+    def _watch(self, request: Request, rtype: ResourceType, namespace: str | None) -> Response:
+        match = self.api.predicate(rtype, request.query)
+        rv_text = request.arg("resourceVersion", "") or ""
+        since: int | None = None
+        if rv_text not in ("", "0"):
+            try:
+                since = int(rv_text)
+            except ValueError as exc:
+                raise bad_request(f"invalid resource version {rv_text!r}") from exc
+        timeout_text = request.arg("timeoutSeconds")
+        try:
+            timeout = float(timeout_text) if timeout_text else None
+        except ValueError as exc:
+            raise bad_request(f"invalid timeoutSeconds {timeout_text!r}") from exc
+        bookmarks = request.arg("allowWatchBookmarks", "") in WATCH_TRUE
+        initial_end = request.arg("sendInitialEvents", "") in WATCH_TRUE and since is None and bookmarks
+        stream = open_watch(
+            self.api.store,
+            rtype,
+            namespace if rtype.namespaced else None,
+            since,
+            match,
+            timeout,
+            bookmarks,
+            self.bookmark_interval,
+            initial_end,
+        )
+        return Response(
+            200, headers={"Content-Type": JSON, "Cache-Control": "no-cache, private"}, stream=stream
+        )
+
+
+def loads(body: bytes) -> Any:
+    return json.loads(body)

@@ -1,0 +1,380 @@
+"""Controllers that make the mock behave like a small cluster.
+
+`Kubelet` (scheduler + kubelet in one): a pod created without a status phase beyond Pending gets,
+in one MODIFIED event right after its ADDED one, a node (when `spec.nodeName` is unset: the
+existing Nodes round-robin in name order; none when there are no Nodes), a pod IP and phase
+Running with Ready conditions. Pod IPs come from `pod_cidr` (default 10.244.0.0/14) and, for dual
+stack, `pod_cidr_v6` (default fd00:10:244::/64). Annotations on the pod:
+  mock.fusion-connector.io/ipv6: "true"  dual stack (IPv4 first, then IPv6); "only": IPv6 only
+  mock.fusion-connector.io/phase: Pending leaves the pod alone; Running (default), Succeeded, Failed
+  mock.fusion-connector.io/ready: "false" Running but not Ready
+`spec.hostNetwork: true` pods get their node's InternalIP. Status written later (e.g. through the
+status subresource) is left alone; a deleted pod's IP returns to the pool.
+
+`EndpointSliceController`: for every Service with a selector, EndpointSlices labelled
+`kubernetes.io/service-name` and `endpointslice.kubernetes.io/managed-by:
+endpointslice-controller.k8s.io`, one set per address family of the Service (`spec.ipFamilies`),
+at most 100 endpoints per slice, listing matching pods that have an IP of that family (ready or
+not, with `conditions.ready/serving/terminating`, `nodeName` and `targetRef`), kept up to date
+incrementally as pods and Services change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import threading
+from typing import Any
+
+from mocks.kube.api import Api
+from mocks.kube.errors import ApiError
+from mocks.kube.ipam import IpPool
+from mocks.kube.meta import now
+from mocks.kube.resources import ResourceType
+from mocks.kube.selectors import labels_match
+from mocks.kube.store import ADDED, DELETED, Event
+
+Obj = dict[str, Any]
+POD_KEY = ("", "pods")
+SERVICE_KEY = ("", "services")
+NODE_KEY = ("", "nodes")
+SLICE_KEY = ("discovery.k8s.io", "endpointslices")
+ANNOTATION_IPV6 = "mock.fusion-connector.io/ipv6"
+ANNOTATION_PHASE = "mock.fusion-connector.io/phase"
+ANNOTATION_READY = "mock.fusion-connector.io/ready"
+MANAGED_BY = "endpointslice.kubernetes.io/managed-by"
+CONTROLLER_NAME = "endpointslice-controller.k8s.io"
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+MAX_ENDPOINTS = 100
+
+
+def pod_ips(pod: Obj) -> list[str]:
+    status = pod.get("status") or {}
+    ips = [entry.get("ip") for entry in status.get("podIPs") or [] if isinstance(entry, dict)]
+    if not ips and status.get("podIP"):
+        ips = [status["podIP"]]
+    return [ip for ip in ips if ip]
+
+
+def pod_ready(pod: Obj) -> bool:
+    for condition in (pod.get("status") or {}).get("conditions") or []:
+        if condition.get("type") == "Ready":
+            return bool(condition.get("status") == "True")
+    return False
+
+
+class Kubelet:
+    def __init__(
+        self, api: Api, pod_cidr: str = "10.244.0.0/14", pod_cidr_v6: str = "fd00:10:244::/64"
+    ) -> None:
+        self.api = api
+        self.pool = IpPool(pod_cidr)
+        self.pool_v6 = IpPool(pod_cidr_v6)
+        self._turn = 0
+        self._lock = threading.Lock()
+
+    def reset(self) -> None:
+        self.pool.reset()
+        self.pool_v6.reset()
+        self._turn = 0
+
+    def on_event(self, event: Event) -> None:
+        if event.key != POD_KEY:
+            return
+        if event.type == DELETED:
+            self._release(event.obj)
+            return
+        if event.type != ADDED:
+            return
+        pod = event.obj
+        if (pod.get("status") or {}).get("phase") != "Pending" or pod_ips(pod):
+            for ip in pod_ips(pod):
+                self.pool.reserve(ip)
+                self.pool_v6.reserve(ip)
+            return
+        annotations = (pod.get("metadata") or {}).get("annotations") or {}
+        if annotations.get(ANNOTATION_PHASE, "Running") == "Pending":
+            return
+        metadata = pod["metadata"]
+
+        def run(current: Obj) -> Obj:
+            spec = dict(current.get("spec") or {})
+            if self._needs_node(current):
+                spec["nodeName"] = self._spec_node(current)
+            updated = {**current, "spec": spec}
+            updated["status"] = self.status_for(updated)
+            return updated
+
+        try:
+            self.api.update_with(self._rtype(), metadata["namespace"], metadata["name"], run)
+        except ApiError:
+            return
+
+    def _rtype(self) -> ResourceType:
+        return self.api.type_of(POD_KEY)
+
+    def _needs_node(self, pod: Obj) -> bool:
+        return not (pod.get("spec") or {}).get("nodeName") and self.api.store.count(NODE_KEY) > 0
+
+    def _spec_node(self, pod: Obj) -> str | None:
+        _, nodes = self.api.store.snapshot(NODE_KEY, None)
+        names = [str(n["metadata"]["name"]) for n in nodes]
+        if not names:
+            return None
+        with self._lock:
+            name = names[self._turn % len(names)]
+            self._turn += 1
+        return name
+
+    def _node_ip(self, node_name: str | None) -> str | None:
+        if not node_name:
+            return None
+        node = self.api.store.get(NODE_KEY, "", node_name)
+        for address in ((node or {}).get("status") or {}).get("addresses") or []:
+            if address.get("type") == "InternalIP":
+                return str(address.get("address"))
+        return None
+
+    def status_for(self, pod: Obj) -> Obj:
+        """The status the kubelet gives a pod (allocating its IPs)."""
+        annotations = (pod.get("metadata") or {}).get("annotations") or {}
+        spec = pod.get("spec") or {}
+        phase = annotations.get(ANNOTATION_PHASE, "Running")
+        ready = phase == "Running" and annotations.get(ANNOTATION_READY, "true").lower() != "false"
+        node_name = spec.get("nodeName")
+        host_ip = self._node_ip(node_name)
+        if spec.get("hostNetwork") and host_ip:
+            ips = [host_ip]
+        else:
+            family = str(annotations.get(ANNOTATION_IPV6, "")).lower()
+            ips = [] if family == "only" else [self.pool.allocate()]
+            if family in ("true", "only", "dual"):
+                ips.append(self.pool_v6.allocate())
+        stamp = now()
+        flag = "True" if ready else "False"
+        status: Obj = {
+            "phase": phase,
+            "conditions": [
+                {"type": "PodReadyToStartContainers", "status": "True", "lastTransitionTime": stamp},
+                {"type": "Initialized", "status": "True", "lastTransitionTime": stamp},
+                {"type": "Ready", "status": flag, "lastTransitionTime": stamp},
+                {"type": "ContainersReady", "status": flag, "lastTransitionTime": stamp},
+                {"type": "PodScheduled", "status": "True", "lastTransitionTime": stamp},
+            ],
+            "podIP": ips[0],
+            "podIPs": [{"ip": ip} for ip in ips],
+            "startTime": stamp,
+            "qosClass": "BestEffort",
+            "containerStatuses": [
+                {
+                    "name": c.get("name"),
+                    "image": c.get("image"),
+                    "imageID": "",
+                    "ready": ready,
+                    "restartCount": 0,
+                    "started": phase == "Running",
+                    "state": {"running": {"startedAt": stamp}},
+                }
+                for c in spec.get("containers") or []
+                if isinstance(c, dict)
+            ],
+        }
+        if host_ip:
+            status["hostIP"] = host_ip
+            status["hostIPs"] = [{"ip": host_ip}]
+        return status
+
+    def prepare_loaded(self, rtype: ResourceType, obj: Obj) -> None:
+        """Give a bulk-loaded pod without a phase its node and status inline (no extra event)."""
+        if rtype.key != POD_KEY:
+            return
+        status = obj.get("status") or {}
+        if status.get("phase"):
+            for ip in pod_ips(obj):
+                self.pool.reserve(ip)
+                self.pool_v6.reserve(ip)
+            return
+        annotations = (obj.get("metadata") or {}).get("annotations") or {}
+        spec = dict(obj.get("spec") or {})
+        if not spec.get("nodeName"):
+            node = self._spec_node(obj)
+            if node:
+                spec["nodeName"] = node
+        obj["spec"] = spec
+        if annotations.get(ANNOTATION_PHASE, "Running") == "Pending":
+            obj["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
+            return
+        obj["status"] = self.status_for(obj)
+
+    def _release(self, pod: Obj) -> None:
+        for ip in pod_ips(pod):
+            self.pool.release(ip)
+            self.pool_v6.release(ip)
+
+
+def _family(ip: str) -> str:
+    return "IPv6" if ipaddress.ip_address(ip).version == 6 else "IPv4"
+
+
+class EndpointSliceController:
+    def __init__(self, api: Api) -> None:
+        self.api = api
+
+    def on_event(self, event: Event) -> None:
+        if event.key == SERVICE_KEY:
+            self.sync_service(event.namespace, event.obj["metadata"]["name"])
+        elif event.key == POD_KEY:
+            labels = [(event.obj.get("metadata") or {}).get("labels")]
+            if event.old is not None:
+                labels.append((event.old.get("metadata") or {}).get("labels"))
+            _, services = self.api.store.snapshot(SERVICE_KEY, event.namespace)
+            for service in list(services):
+                selector = (service.get("spec") or {}).get("selector")
+                if selector and any(labels_match(selector, lbls) for lbls in labels):
+                    self.sync_service(event.namespace, service["metadata"]["name"])
+
+    def sync_all(self, namespaces: set[str] | None = None) -> None:
+        _, services = self.api.store.snapshot(SERVICE_KEY, None)
+        for service in list(services):
+            namespace = service["metadata"]["namespace"]
+            if namespaces is None or namespace in namespaces:
+                self.sync_service(namespace, service["metadata"]["name"])
+
+    def _existing(self, namespace: str, service: str) -> dict[str, Obj]:
+        _, slices = self.api.store.snapshot(SLICE_KEY, namespace)
+        return {
+            s["metadata"]["name"]: s
+            for s in slices
+            if (s["metadata"].get("labels") or {}).get(SERVICE_NAME_LABEL) == service
+            and (s["metadata"].get("labels") or {}).get(MANAGED_BY) == CONTROLLER_NAME
+        }
+
+    def desired(self, service: Obj) -> dict[str, Obj]:
+        """The EndpointSlices a Service should have, by name."""
+        metadata = service["metadata"]
+        spec = service.get("spec") or {}
+        selector = spec.get("selector")
+        if not selector:
+            return {}
+        namespace, name = metadata["namespace"], metadata["name"]
+        _, pods = self.api.store.snapshot(POD_KEY, namespace)
+        matched = [
+            p
+            for p in pods
+            if labels_match(selector, (p.get("metadata") or {}).get("labels"))
+            and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+        ]
+        out: dict[str, Obj] = {}
+        for family in spec.get("ipFamilies") or ["IPv4"]:
+            endpoints = []
+            for pod in matched:
+                for ip in pod_ips(pod):
+                    if _family(ip) == family:
+                        endpoints.append(self._endpoint(pod, ip))
+                        break
+            ports = self._ports(spec, matched)
+            chunks = [endpoints[i : i + MAX_ENDPOINTS] for i in range(0, len(endpoints), MAX_ENDPOINTS)] or [
+                []
+            ]
+            for index, chunk in enumerate(chunks):
+                suffix = hashlib.sha256(f"{metadata.get('uid')}/{family}/{index}".encode()).hexdigest()[:5]
+                slice_name = f"{name[:57]}-{suffix}"
+                out[slice_name] = {
+                    "apiVersion": "discovery.k8s.io/v1",
+                    "kind": "EndpointSlice",
+                    "metadata": {
+                        "name": slice_name,
+                        "namespace": namespace,
+                        "generateName": f"{name[:57]}-",
+                        "labels": {SERVICE_NAME_LABEL: name, MANAGED_BY: CONTROLLER_NAME},
+                        "ownerReferences": [
+                            {
+                                "apiVersion": "v1",
+                                "kind": "Service",
+                                "name": name,
+                                "uid": metadata.get("uid"),
+                                "controller": True,
+                                "blockOwnerDeletion": True,
+                            }
+                        ],
+                    },
+                    "addressType": family,
+                    "endpoints": chunk,
+                    "ports": ports,
+                }
+        return out
+
+    @staticmethod
+    def _endpoint(pod: Obj, ip: str) -> Obj:
+        metadata = pod["metadata"]
+        terminating = bool(metadata.get("deletionTimestamp"))
+        ready = pod_ready(pod) and not terminating
+        endpoint: Obj = {
+            "addresses": [ip],
+            "conditions": {"ready": ready, "serving": pod_ready(pod), "terminating": terminating},
+            "targetRef": {
+                "kind": "Pod",
+                "namespace": metadata["namespace"],
+                "name": metadata["name"],
+                "uid": metadata.get("uid"),
+            },
+        }
+        node = (pod.get("spec") or {}).get("nodeName")
+        if node:
+            endpoint["nodeName"] = node
+        return endpoint
+
+    @staticmethod
+    def _ports(spec: Obj, pods: list[Obj]) -> list[Obj]:
+        ports = []
+        for port in spec.get("ports") or []:
+            target = port.get("targetPort", port.get("port"))
+            if isinstance(target, str):
+                target = next(
+                    (
+                        p.get("containerPort")
+                        for pod in pods
+                        for c in (pod.get("spec") or {}).get("containers") or []
+                        for p in c.get("ports") or []
+                        if p.get("name") == target
+                    ),
+                    None,
+                )
+                if target is None:
+                    continue
+            ports.append(
+                {"name": port.get("name", ""), "port": target, "protocol": port.get("protocol", "TCP")}
+            )
+        return ports
+
+    def sync_service(self, namespace: str, name: str) -> None:
+        """Bring the Service's slices to the desired state (under the store lock, so concurrent
+        syncs cannot interleave and write stale content)."""
+        with self.api.store.lock:
+            self._sync_locked(namespace, name)
+
+    def _sync_locked(self, namespace: str, name: str) -> None:
+        rtype = self.api.type_of(SLICE_KEY)
+        service = self.api.store.get(SERVICE_KEY, namespace, name)
+        wanted = self.desired(service) if service is not None else {}
+        existing = self._existing(namespace, name)
+        for slice_name in existing:
+            if slice_name not in wanted:
+                try:
+                    self.api.delete(rtype, namespace, slice_name)
+                except ApiError:
+                    continue
+        for slice_name, body in wanted.items():
+            current = existing.get(slice_name)
+            try:
+                if current is None:
+                    self.api.create(rtype, namespace, body)
+                elif current.get("endpoints") != body["endpoints"] or current.get("ports") != body["ports"]:
+                    self.api.replace(
+                        rtype,
+                        namespace,
+                        slice_name,
+                        {**current, "endpoints": body["endpoints"], "ports": body["ports"]},
+                    )
+            except ApiError:
+                continue

@@ -1,0 +1,245 @@
+"""Versioned object store with a bounded event history and watch fan-out.
+
+Every write takes the next global resourceVersion, stores a fresh dict (stored dicts are never
+mutated afterwards, so readers may serialize them without the lock) and appends an `Event` to the
+history. Each watcher owns a queue; writers only append to queues under the lock, and every watcher
+writes to its own socket from its own thread. A watch or continue from a resourceVersion older than
+the history floor is "too old" (410).
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+Obj = dict[str, Any]
+Key = tuple[str, str]
+
+ADDED, MODIFIED, DELETED = "ADDED", "MODIFIED", "DELETED"
+
+
+@dataclass
+class Event:
+    rv: int
+    type: str
+    key: Key
+    namespace: str
+    obj: Obj
+    old: Obj | None = None
+    _lines: dict[str, bytes] = field(default_factory=dict)
+
+    def line(self, event_type: str) -> bytes:
+        """The watch-stream line for this event as `event_type` (cached: shared by every watcher)."""
+        cached = self._lines.get(event_type)
+        if cached is None:
+            cached = b'{"type":"%s","object":%s}\n' % (event_type.encode(), dumps(self.obj))
+            self._lines[event_type] = cached
+        return cached
+
+
+def dumps(obj: Any) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+DROP = object()
+
+
+class Watcher:
+    """One open watch: its resource, namespace (None: all) and a queue of events (or DROP)."""
+
+    def __init__(self, key: Key, namespace: str | None) -> None:
+        self.key = key
+        self.namespace = namespace
+        self.queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+
+
+class TooOld(Exception):
+    """The requested resourceVersion is older than the retained history."""
+
+
+class Store:
+    def __init__(self, history_size: int = 50_000) -> None:
+        self.lock = threading.RLock()
+        self.history_size = history_size
+        self._rv = 0
+        self._floor = 0
+        self._objects: dict[Key, dict[str, dict[str, Obj]]] = {}
+        self._history: deque[Event] = deque()
+        self._watchers: dict[Key, set[Watcher]] = {}
+
+    # --- reads ----------------------------------------------------------------------------------
+    @property
+    def resource_version(self) -> int:
+        return self._rv
+
+    @property
+    def floor(self) -> int:
+        return self._floor
+
+    def get(self, key: Key, namespace: str, name: str) -> Obj | None:
+        return self._objects.get(key, {}).get(namespace, {}).get(name)
+
+    def snapshot(
+        self, key: Key, namespace: str | None, start_after: tuple[str, str] | None = None
+    ) -> tuple[int, Iterator[Obj]]:
+        """(current resourceVersion, objects in (namespace, name) order after `start_after`)."""
+        with self.lock:
+            rv = self._rv
+            by_ns = self._objects.get(key, {})
+            if namespace is not None:
+                spaces = [(namespace, dict(by_ns.get(namespace, {})))]
+            else:
+                spaces = [(ns, dict(objs)) for ns, objs in by_ns.items() if objs]
+        spaces.sort(key=lambda item: item[0])
+
+        def iterate() -> Iterator[Obj]:
+            for ns, objs in spaces:
+                if start_after is not None and ns < start_after[0]:
+                    continue
+                names = sorted(objs)
+                for name in names:
+                    if start_after is not None and (ns, name) <= start_after:
+                        continue
+                    yield objs[name]
+
+        return rv, iterate()
+
+    def count(self, key: Key, namespace: str | None = None) -> int:
+        with self.lock:
+            by_ns = self._objects.get(key, {})
+            if namespace is not None:
+                return len(by_ns.get(namespace, {}))
+            return sum(len(objs) for objs in by_ns.values())
+
+    def namespaced_keys(self, namespace: str) -> list[Key]:
+        with self.lock:
+            return [key for key, by_ns in self._objects.items() if by_ns.get(namespace)]
+
+    # --- writes ---------------------------------------------------------------------------------
+    def _commit(self, event_type: str, key: Key, namespace: str, obj: Obj, old: Obj | None) -> Event:
+        """Record a change whose object already carries resourceVersion `self._rv` (lock held)."""
+        event = Event(self._rv, event_type, key, namespace, obj, old)
+        self._history.append(event)
+        while len(self._history) > self.history_size:
+            self._floor = self._history.popleft().rv
+        for watcher in self._watchers.get(key, ()):
+            if watcher.namespace is None or watcher.namespace == namespace:
+                watcher.queue.put(event)
+        return event
+
+    def next_rv(self) -> int:
+        """Take the next resourceVersion (call with the lock held, then write with it)."""
+        self._rv += 1
+        return self._rv
+
+    def put(self, key: Key, namespace: str, name: str, obj: Obj) -> Event:
+        """Store `obj` (already stamped with the current rv from `next_rv`): ADDED or MODIFIED."""
+        with self.lock:
+            by_name = self._objects.setdefault(key, {}).setdefault(namespace, {})
+            old = by_name.get(name)
+            by_name[name] = obj
+            return self._commit(MODIFIED if old is not None else ADDED, key, namespace, obj, old)
+
+    def remove(self, key: Key, namespace: str, name: str, tombstone: Obj) -> Event | None:
+        """Remove an object; `tombstone` (the object stamped with the delete's rv) goes in the event."""
+        with self.lock:
+            by_name = self._objects.get(key, {}).get(namespace)
+            if by_name is None or name not in by_name:
+                return None
+            old = by_name.pop(name)
+            return self._commit(DELETED, key, namespace, tombstone, old)
+
+    def bulk_put(self, items: Iterable[tuple[Key, str, str, Callable[[int], Obj]]]) -> int:
+        """Store many objects under one lock; each factory receives its resourceVersion."""
+        count = 0
+        with self.lock:
+            for key, namespace, name, factory in items:
+                obj = factory(self.next_rv())
+                by_name = self._objects.setdefault(key, {}).setdefault(namespace, {})
+                old = by_name.get(name)
+                by_name[name] = obj
+                self._commit(MODIFIED if old is not None else ADDED, key, namespace, obj, old)
+                count += 1
+        return count
+
+    # --- history and watches --------------------------------------------------------------------
+    def check_fresh(self, rv: int) -> None:
+        """TooOld when events after `rv` are no longer all retained."""
+        if rv < self._floor:
+            raise TooOld()
+
+    def watch(
+        self,
+        key: Key,
+        namespace: str | None,
+        since: int | None,
+        initial: Callable[[], list[Obj]] | None = None,
+    ) -> tuple[list[Event], Watcher]:
+        """Open a watcher. With `since`, replay retained events after it (TooOld when expired);
+        otherwise `initial()` (evaluated under the lock) becomes synthetic ADDED events."""
+        watcher = Watcher(key, namespace)
+        with self.lock:
+            backlog: list[Event] = []
+            if since is not None:
+                if since < self._floor:
+                    raise TooOld()
+                if since < self._rv:
+                    for event in self._history:
+                        if (
+                            event.rv > since
+                            and event.key == key
+                            and (namespace is None or event.namespace == namespace)
+                        ):
+                            backlog.append(event)
+            elif initial is not None:
+                for obj in initial():
+                    meta = obj.get("metadata") or {}
+                    backlog.append(
+                        Event(
+                            int(meta.get("resourceVersion") or 0),
+                            ADDED,
+                            key,
+                            meta.get("namespace") or "",
+                            obj,
+                        )
+                    )
+            self._watchers.setdefault(key, set()).add(watcher)
+        return backlog, watcher
+
+    def unwatch(self, watcher: Watcher) -> None:
+        with self.lock:
+            self._watchers.get(watcher.key, set()).discard(watcher)
+
+    def drop_watchers(self) -> int:
+        """Make every open watch close its connection; returns how many."""
+        with self.lock:
+            watchers = [w for group in self._watchers.values() for w in group]
+            self._watchers.clear()
+        for watcher in watchers:
+            watcher.queue.put(DROP)
+        return len(watchers)
+
+    def quiet_rv(self, watcher: Watcher) -> int | None:
+        """The current rv if `watcher` has nothing pending (a safe bookmark), else None."""
+        with self.lock:
+            return self._rv if watcher.queue.empty() else None
+
+    def compact(self) -> int:
+        """Forget the history: any resourceVersion older than the current one becomes too old."""
+        with self.lock:
+            self._history.clear()
+            self._floor = self._rv
+            return self._rv
+
+    def clear(self) -> None:
+        """Forget every object and the history (the resourceVersion keeps increasing)."""
+        with self.lock:
+            self._objects.clear()
+            self._history.clear()
+            self._floor = self._rv
+        self.drop_watchers()
