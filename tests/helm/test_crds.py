@@ -361,7 +361,7 @@ CER = {"tier": "Admin", "priority": 100, "action": "Deny",
        "logging": True, "devices": ["bigip-dc1"]}
 NER = {"priority": 200, "action": "Allow", "externalServices": ["stripe"],
        "podSelector": {"matchExpressions": [{"key": "app", "operator": "In", "values": ["checkout"]}]}}
-SER = {**NER, "service": "checkout"}
+SER = {"priority": 200, "action": "Allow", "externalServices": ["stripe"], "service": "checkout"}
 VALID = {"ExternalService": ES, "ClusterEgressRule": CER, "NamespaceEgressRule": NER,
          "ServiceEgressRule": SER}
 
@@ -410,6 +410,7 @@ INVALID: list[tuple[str, str, Any, str]] = [
     ("ServiceEgressRule", "service", ..., "spec.service: Required value"),
     ("ServiceEgressRule", "service", "Checkout", "spec.service"),
     ("ServiceEgressRule", "colour", "red", "spec.colour: unknown field"),
+    ("ServiceEgressRule", "podSelector", {}, "spec.podSelector: unknown field"),
     ("ExternalService", "addresses", [], "spec.addresses"),
     ("ExternalService", "addresses", ["999.1.1.1"], "spec.addresses[0]"),
     ("ExternalService", "addresses", ["10.0.0.0/33"], "spec.addresses[0]"),
