@@ -1,0 +1,82 @@
+"""Conformance: what the FortiGate mock holds after an apply decides like the model (DESIGN §4).
+
+The device's decision comes from `policy_evaluator` over tables read back through the FortiOS
+API; the expected one from `connector.evaluate.decide`. IPv4 only: the adapter declares
+`ipv6=False`, and IPv6 probes must find no decision of ours on the device (never widened).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from hypothesis import HealthCheck, given, settings
+
+from connector.evaluate import Probe, decide
+from connector.model import Action, DeviceState
+from tests.adapters.fortios.conftest import TOKEN, AdapterFactory, Device, sync
+from tests.adapters.fortios.policy_evaluator import FortiGateEvaluator, fetch_tables
+from tests.adapters.fortios.scenarios import payments_probes, payments_state
+from tests.adapters.strategies import states_with_probes
+
+
+def _is_v6(value: str) -> bool:
+    try:
+        return ipaddress.ip_address(value).version == 6
+    except ValueError:
+        return False
+
+
+def expected_action(state: DeviceState, probe: Probe) -> str | None:
+    rule = decide(state, probe)
+    if rule is None:
+        return None
+    return "accept" if rule.action is Action.ALLOW else "deny"
+
+
+def check_conformance(device: Device, state: DeviceState, probes: list[Probe]) -> int:
+    evaluator = FortiGateEvaluator(fetch_tables(device.url, TOKEN))
+    compared = 0
+    for probe in probes:
+        verdict = evaluator.decide(probe)
+        if _is_v6(probe.source) or _is_v6(probe.destination):
+            assert verdict.action is None, f"{probe}: IPv6 traffic matched policy {verdict.policy}"
+            continue
+        expected = expected_action(state, probe)
+        assert verdict.action == expected, (
+            f"{probe}: device says {verdict.action} ({verdict.policy}), model says {expected}")
+        compared += 1
+    return compared
+
+
+def test_fixed_scenario_decides_like_the_model(device: Device, make_adapter: AdapterFactory) -> None:
+    adapter = make_adapter()
+    state = payments_state()
+    _, result = sync(adapter, state)
+    assert result.ok, result.errors
+    assert check_conformance(device, state, payments_probes()) == len(payments_probes())
+
+
+def test_reordered_rules_are_moved_and_still_conform(device: Device, make_adapter: AdapterFactory) -> None:
+    adapter = make_adapter()
+    sync(adapter, payments_state())
+    state = payments_state(reverse=True)
+    plan, result = sync(adapter, state)
+    assert result.ok, result.errors
+    assert any(change.op.value == "reorder" for change in plan.changes)
+    assert result.details["moves"] >= 1
+    check_conformance(device, state, payments_probes())
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=states_with_probes())
+def test_generated_states_conform_and_converge(device: Device, make_adapter: AdapterFactory,
+                                               case: tuple[DeviceState, list[Probe]]) -> None:
+    # the mock is shared across examples: each apply converges from the previous example's state
+    state, probes = case
+    adapter = make_adapter(cluster=state.cluster)
+    _, result = sync(adapter, state)
+    assert result.ok, result.errors
+    check_conformance(device, state, probes)
+    again, result = sync(adapter, state)
+    assert again.empty, again.summary()
+    assert result.writes == 0
