@@ -26,10 +26,10 @@ class RuleRepository:
         if len(set(keys)) != len(keys):
             raise ValueError(f"rule keys repeat in the list for device {device}")
         desired = [(rule.key, checksum(rule.to_json())) for rule in rules]
-        stored = list(self.session.execute(
+        stored = [(key, digest) for key, digest in self.session.execute(
             select(CompiledRuleRow.key, CompiledRuleRow.checksum)
             .where(CompiledRuleRow.cluster == self.cluster, CompiledRuleRow.device == device)
-            .order_by(CompiledRuleRow.position)).tuples())
+            .order_by(CompiledRuleRow.position))]
         if stored == desired:
             return False
         at = at or utcnow()

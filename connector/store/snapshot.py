@@ -188,8 +188,9 @@ class SnapshotRepository:
 
     def group_keys(self) -> dict[str, str]:
         """Key -> checksum of every stored group (cheap: no members read)."""
-        return dict(self.session.execute(select(AddressGroupRow.key, AddressGroupRow.checksum)
-                                         .where(AddressGroupRow.cluster == self.cluster)).tuples())
+        query = select(AddressGroupRow.key, AddressGroupRow.checksum).where(
+            AddressGroupRow.cluster == self.cluster)
+        return {key: digest for key, digest in self.session.execute(query)}
 
     def groups(self, keys: Iterable[str] | None = None) -> dict[str, SourceGroup]:
         """Stored groups by key (all, or those with `keys`), members in address order."""

@@ -1,0 +1,82 @@
+"""Compiled rules per device: order, round trip, no-op rewrites, lookup by origin."""
+
+from __future__ import annotations
+
+import pytest
+
+from connector.model import Action, CompiledRule, DeviceState, RuleKind, RuleOrigin, Tier
+from connector.store import RuleRepository
+from tests.connector.store.conftest import Db
+
+
+def rule(
+    key: str,
+    kind: RuleKind = RuleKind.NAMESPACE,
+    name: str = "r",
+    priority: int = 500,
+    action: Action = Action.ALLOW,
+    destination: str | None = "dst/stripe",
+    ports: str | None = None,
+    logging: bool = False,
+) -> CompiledRule:
+    tier = {RuleKind.CLUSTER: Tier.ADMIN, RuleKind.DEFAULT: Tier.DEFAULT}.get(kind, Tier.NAMESPACE)
+    namespace = "" if kind == RuleKind.CLUSTER else "shop"
+    return CompiledRule(
+        key=key,
+        origin=RuleOrigin(kind, namespace, name, tier, priority),
+        source="ns/shop",
+        destination=destination,
+        ports=ports,
+        action=action,
+        logging=logging,
+    )
+
+
+RULES = (
+    rule("admin/deny-tor", RuleKind.CLUSTER, "deny-tor", 100, Action.DENY, "dst/tor", logging=True),
+    rule("svc/web/allow", RuleKind.SERVICE, "allow-stripe", 200, ports="ports/https"),
+    rule("ns/shop/allow", RuleKind.NAMESPACE, "allow-github", 500, destination=None),
+    rule("default/shop", RuleKind.DEFAULT, "shop", 0, Action.DENY, None),
+)
+
+
+def test_rules_round_trip_in_evaluation_order(db: Db) -> None:
+    with db.sessions.begin() as session:
+        repo = RuleRepository(session, db.cluster)
+        assert repo.replace("bigip", RULES) is True
+        assert repo.record_state(DeviceState(device="fgt", cluster=db.cluster, rules=RULES[:2])) is True
+    with db.sessions.begin() as session:
+        repo = RuleRepository(session, db.cluster)
+        assert repo.rules("bigip") == RULES
+        assert repo.rules("fgt") == RULES[:2]
+        assert repo.rules("absent") == ()
+        assert repo.devices() == ["bigip", "fgt"]
+        assert repo.by_origin(RuleKind.SERVICE, "shop", "allow-stripe") == {"bigip": 1, "fgt": 1}
+        assert repo.by_origin(RuleKind.NAMESPACE, "shop", "allow-github") == {"bigip": 1}
+
+
+def test_unchanged_lists_are_not_rewritten_and_reorders_are(db: Db) -> None:
+    with db.sessions.begin() as session:
+        RuleRepository(session, db.cluster).replace("bigip", RULES)
+    with db.sessions.begin() as session:
+        repo = RuleRepository(session, db.cluster)
+        assert repo.replace("bigip", RULES) is False
+        reordered = (RULES[1], RULES[0], *RULES[2:])
+        assert repo.replace("bigip", reordered) is True
+        changed = (*RULES[:3], rule("default/shop", RuleKind.DEFAULT, "shop", 0, Action.ALLOW, None))
+        assert repo.replace("fgt", changed) is True
+    with db.sessions.begin() as session:
+        repo = RuleRepository(session, db.cluster)
+        assert repo.rules("bigip") == reordered
+        assert repo.rules("fgt")[-1].action is Action.ALLOW
+        assert repo.replace("bigip", ()) is True
+        assert repo.rules("bigip") == ()
+
+
+def test_repeated_keys_and_foreign_states_are_refused(db: Db) -> None:
+    with db.sessions.begin() as session:
+        repo = RuleRepository(session, db.cluster)
+        with pytest.raises(ValueError, match="repeat"):
+            repo.replace("bigip", (RULES[0], RULES[0]))
+        with pytest.raises(ValueError, match="cluster"):
+            repo.record_state(DeviceState(device="bigip", cluster="elsewhere"))
