@@ -5,7 +5,8 @@ itself (kind `tenant`, carrying the owner mark in its `label`), so plans show wh
 granularity. `apply` never sends per-object calls: it builds the whole tenant from the desired
 objects and POSTs it (`async=true`, task polling) only when its canonical form differs from what
 AS3 holds; an unchanged tenant costs zero writes. When the plan deletes the tenant (nothing left to
-enforce) the tenant is removed with `DELETE /declare/<tenant>`. A tenant that exists without our mark
+enforce) the tenant is removed with `DELETE /declare/<tenant>`. An unsafe plan (safety thresholds)
+is refused unless it was forced. A tenant that exists without our mark
 is foreign: it is never written to and `apply` raises `PermanentDeviceError` naming it.
 """
 
@@ -98,6 +99,8 @@ class AS3Adapter(Adapter):
         result = ApplyResult(device=self.name)
         if plan.empty:
             return result
+        if plan.unsafe and not plan.extra.get("forced"):
+            raise PermanentDeviceError(self.name, f"unsafe plan refused: {plan.unsafe}")
         writes_before = self.client.http.writes
         with self.client.lock:
             self._check_version()

@@ -15,7 +15,8 @@ Mapping (DESIGN section 7):
   when the policy is enforced in the route-domain context and a virtual-server policy follows
   (`accept` would hand the packet on to later contexts). Deny → `reject`: cluster workloads fail
   fast (TCP reset / ICMP unreachable) instead of waiting for connect timeouts;
-- the policy is attached through a forwarding `Service_L4` (`policyFirewallEnforced`) or with
+- the policy is attached through a forwarding `Service_L4` (`policyFirewallEnforced`; the default
+  wildcard address 0.0.0.0 comes with `::` so that IPv6 egress passes the policy too) or with
   `routeDomainEnforcement`; a `Security_Log_Profile` exists when a rule logs.
 """
 
@@ -196,7 +197,7 @@ def render_objects(state: DeviceState, settings: RenderSettings) -> list[DeviceO
     if vs is not None:
         virtual: dict[str, Any] = {
             "class": "Service_L4", "remark": remark("egress forwarding virtual server"),
-            "virtualAddresses": [vs.address], "virtualPort": vs.port, "layer4": "any",
+            "virtualAddresses": virtual_addresses(vs.address), "virtualPort": vs.port, "layer4": "any",
             "translateServerAddress": False, "translateServerPort": False, "snat": "none",
             "policyFirewallEnforced": {"use": POLICY}}
         if vs.gateways:
@@ -209,6 +210,12 @@ def render_objects(state: DeviceState, settings: RenderSettings) -> list[DeviceO
     return [head] + [DeviceObject(kind_of(body["class"]), name, canonical_item(body, tenant),
                                   owner=tenant_label(mark), identities=who)
                      for name, body, who in items]
+
+
+def virtual_addresses(address: str) -> list[str]:
+    """The forwarding virtual's addresses: the IPv4 wildcard comes with the IPv6 one (`::`), so IPv6
+    egress is enforced too; any other configured address is used alone."""
+    return ["0.0.0.0", "::"] if address == "0.0.0.0" else [address]
 
 
 def _tier_runs(rules: list[CompiledRule]) -> list[tuple[Tier, list[CompiledRule]]]:

@@ -129,6 +129,30 @@ def test_nothing_left_deletes_the_tenant_once(device: Device, adapter: AS3Adapte
     assert p.empty and result.writes == 0
 
 
+def test_unsafe_plan_is_refused_unless_forced(device: Device, adapter: AS3Adapter) -> None:
+    from connector.config import SafetyConfig
+
+    sync(adapter, basic_state())
+    device.clear_log()
+    desired: list[DeviceObject] = []
+    p = plan(adapter.name, CLUSTER, desired, adapter.read(), owner_mark=adapter.owner_mark,
+             kind_order=adapter.kind_order, safety=SafetyConfig(minExisting=1))
+    assert p.unsafe
+    with pytest.raises(PermanentDeviceError, match="unsafe plan refused"):
+        adapter.apply(p, desired)
+    assert device.writes() == []
+    assert device.tenant("fc_c1") is not None
+
+
+def test_registry_builds_the_adapter(device: Device) -> None:
+    from adapters.registry import create_adapter
+
+    created = create_adapter(make_config(device.url), CLUSTER, Secrets({"BIGIP_PASSWORD": "admin"}))
+    assert isinstance(created, AS3Adapter) and created.tenant == "fc_c1"
+    assert created.read() == []
+    created.close()
+
+
 def test_503_storm_converges(device: Device, adapter: AS3Adapter) -> None:
     device.fault(status=503, times=5, method="POST", path="/mgmt/shared/appsvcs/declare")
     sync(adapter, basic_state())

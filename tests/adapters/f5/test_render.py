@@ -66,7 +66,8 @@ def test_mapping_of_the_basic_scenario() -> None:
     assert items["egress_policy"]["rules"] == [{"use": "rules_admin"}, {"use": "rules_namespace"},
                                                {"use": "rules_baseline"}, {"use": "rules_default"}]
     vs = items["egress_vs"]
-    assert vs["class"] == "Service_L4" and vs["virtualAddresses"] == ["0.0.0.0"] and vs["virtualPort"] == 0
+    assert vs["class"] == "Service_L4" and vs["virtualPort"] == 0
+    assert vs["virtualAddresses"] == ["0.0.0.0", "::"]
     assert vs["translateServerAddress"] is False and vs["translateServerPort"] is False
     assert vs["policyFirewallEnforced"] == {"use": "egress_policy"}
     assert vs["securityLogProfiles"] == [{"use": "egress_log"}]
