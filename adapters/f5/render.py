@@ -16,12 +16,14 @@ Mapping (DESIGN section 7):
   (`accept` would hand the packet on to later contexts). Deny → `reject`: cluster workloads fail
   fast (TCP reset / ICMP unreachable) instead of waiting for connect timeouts;
 - the policy is attached through a forwarding `Service_L4` (`policyFirewallEnforced`; the default
-  wildcard address 0.0.0.0 comes with `::` so that IPv6 egress passes the policy too) or with
+  wildcard address 0.0.0.0 comes with `::` so that IPv6 egress passes the policy too, unless every
+  next-hop gateway is IPv4) or with
   `routeDomainEnforcement`; a `Security_Log_Profile` exists when a rule logs.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
@@ -197,7 +199,7 @@ def render_objects(state: DeviceState, settings: RenderSettings) -> list[DeviceO
     if vs is not None:
         virtual: dict[str, Any] = {
             "class": "Service_L4", "remark": remark("egress forwarding virtual server"),
-            "virtualAddresses": virtual_addresses(vs.address), "virtualPort": vs.port, "layer4": "any",
+            "virtualAddresses": virtual_addresses(vs.address, vs.gateways), "virtualPort": vs.port, "layer4": "any",
             "translateServerAddress": False, "translateServerPort": False, "snat": "none",
             "policyFirewallEnforced": {"use": POLICY}}
         if vs.gateways:
@@ -212,10 +214,15 @@ def render_objects(state: DeviceState, settings: RenderSettings) -> list[DeviceO
                      for name, body, who in items]
 
 
-def virtual_addresses(address: str) -> list[str]:
-    """The forwarding virtual's addresses: the IPv4 wildcard comes with the IPv6 one (`::`), so IPv6
-    egress is enforced too; any other configured address is used alone."""
-    return ["0.0.0.0", "::"] if address == "0.0.0.0" else [address]
+def virtual_addresses(address: str, gateways: list[str]) -> list[str]:
+    """The forwarding virtual's addresses: the IPv4 wildcard comes with the IPv6 one (`::`) so that
+    IPv6 egress passes the policy too, unless every next-hop gateway is IPv4 (IPv6 traffic could not
+    be forwarded to them); any other configured address is used alone."""
+    if address != "0.0.0.0":
+        return [address]
+    if gateways and all(ipaddress.ip_address(g).version == 4 for g in gateways):
+        return [address]
+    return [address, "::"]
 
 
 def _tier_runs(rules: list[CompiledRule]) -> list[tuple[Tier, list[CompiledRule]]]:

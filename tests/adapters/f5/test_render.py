@@ -94,6 +94,7 @@ def test_no_logging_means_no_log_profile() -> None:
 def test_gateways_add_a_pool_and_route_domain_replaces_the_virtual() -> None:
     items = shared(adapter(virtualServer={"address": "0.0.0.0", "gateways": ["192.0.2.1"]}), basic_state())
     assert items["egress_vs"]["pool"] == "egress_gw_pool"
+    assert items["egress_vs"]["virtualAddresses"] == ["0.0.0.0"], "IPv4 gateways cannot forward IPv6"
     assert items["egress_gw_pool"]["members"] == [{"servicePort": 0, "serverAddresses": ["192.0.2.1"]}]
     rd = shared(adapter(routeDomain="/Common/rd10"), basic_state())
     assert "egress_vs" not in rd
