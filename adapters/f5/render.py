@@ -199,7 +199,8 @@ def render_objects(state: DeviceState, settings: RenderSettings) -> list[DeviceO
     if vs is not None:
         virtual: dict[str, Any] = {
             "class": "Service_L4", "remark": remark("egress forwarding virtual server"),
-            "virtualAddresses": virtual_addresses(vs.address, vs.gateways), "virtualPort": vs.port, "layer4": "any",
+            "virtualAddresses": virtual_addresses(vs.address, vs.gateways), "virtualPort": vs.port,
+            "layer4": "any",
             "translateServerAddress": False, "translateServerPort": False, "snat": "none",
             "policyFirewallEnforced": {"use": POLICY}}
         if vs.gateways:
