@@ -1,0 +1,127 @@
+"""Pure rendering: collapse of contiguous hosts, reuse of pieces on the device, group nesting,
+names within FortiOS limits, IPv6 left out without widening, bodies and comments."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from adapters.fortios import FortiOSAdapter
+from adapters.fortios.render import (
+    ADDRESS,
+    ADDRGRP,
+    MAX_GROUP_MEMBERS,
+    POLICY,
+    SERVICE,
+    PolicySettings,
+    collapse,
+    render_state,
+)
+from connector.model import Action, DeviceState
+from tests.adapters.fortios.scenarios import group, payments_state, rule
+from tests.adapters.strategies import device_states
+
+MARK = "fusion-connector:prod"
+SETTINGS = PolicySettings(("port2",), ("port1",))
+
+
+def ip(text: str) -> int:
+    return int(ipaddress.IPv4Address(text))
+
+
+def test_contiguous_hosts_collapse_into_ranges() -> None:
+    hosts = [ip(f"10.0.0.{i}") for i in (1, 2, 3, 5, 7, 8)]
+    assert collapse(hosts, ()) == [(hosts[0], hosts[2]), (hosts[3], hosts[3]), (hosts[4], hosts[5])]
+
+
+def test_known_pieces_are_kept_inside_runs() -> None:
+    a = ip("10.0.0.1")
+    # on the device: 1-3 and the host 4; 5 is new and stays a host of its own
+    pieces = collapse(range(a, a + 5), {(a, a + 2), (a + 3, a + 3)})
+    assert pieces == [(a, a + 2), (a + 3, a + 3), (a + 4, a + 4)]
+    # a known range that no longer fits (3 left) is not reused
+    assert collapse([a, a + 1, a + 3, a + 4], {(a, a + 4)}) == [(a, a + 1), (a + 3, a + 4)]
+
+
+@given(st.sets(st.integers(0, 60), max_size=40), st.sets(st.tuples(st.integers(0, 60), st.integers(0, 8)),
+                                                          max_size=10))
+@settings(max_examples=100)
+def test_collapse_covers_exactly_the_hosts(hosts: set[int], known: set[tuple[int, int]]) -> None:
+    pieces = collapse(hosts, {(s, s + n) for s, n in known})
+    covered = [h for start, end in pieces for h in range(start, end + 1)]
+    assert sorted(covered) == sorted(hosts)
+
+
+def test_bodies_names_and_marks() -> None:
+    objects = render_state(payments_state(), mark=MARK, settings=SETTINGS)
+    by_kind: dict[str, list[str]] = {}
+    for obj in objects:
+        by_kind.setdefault(obj.kind, []).append(obj.name)
+        assert obj.owner == MARK
+        comment = obj.body["comments" if obj.kind == POLICY else "comment"]
+        assert comment.split()[0] == MARK
+        assert len(obj.name) <= (35 if obj.kind == POLICY else 79)
+    assert "fc_prod_ip_10.244.1.2-10.244.1.5" in by_kind[ADDRESS]
+    assert "fc_prod_fqdn_api.stripe.com" in by_kind[ADDRESS]
+    assert "fc_prod_ip_10.20.30.0/24" in by_kind[ADDRESS]
+    assert not [name for name in by_kind[ADDRESS] if ":" in name.split("_ip_")[-1]]  # no IPv6 address
+    assert "fc_prod_src_svc/payments/api" in by_kind[ADDRGRP]
+    services = {obj.name: obj.body for obj in objects if obj.kind == SERVICE}
+    assert services["fc_prod_ports_es/payments/db/ports"]["tcp-portrange"] == "5432 8000-8080"
+    policies = [obj for obj in objects if obj.kind == POLICY]
+    # deny-v6 has an IPv6-only destination: left off, never widened to `all`
+    assert [p.name.rsplit("_", 1)[0] for p in policies] == [
+        "fc_prod_allow-stripe", "fc_prod_allow-db", "fc_prod_deny-internal", "fc_prod_shop-dns",
+        "fc_prod_payments-default"]
+    db = policies[1].body
+    assert (db["action"], db["logtraffic"], db["schedule"], db["srcintf"], db["dstintf"]) == \
+        ("accept", "all", "always", ["port2"], ["port1"])
+    assert policies[-1].body["dstaddr"] == ["all"] and policies[-1].body["service"] == ["ALL"]
+    assert policies[-1].body["action"] == "deny" and policies[-1].body["logtraffic"] == "disable"
+
+
+def test_rule_with_ipv6_only_sources_is_left_off() -> None:
+    v6 = group("ns/v6", "v6", ["fd00::1", "fd00::2"])
+    rules = (rule("all-v6", v6.key, None, None, Action.ALLOW),)
+    state = DeviceState("fgt", "prod", {v6.key: v6}, {}, {}, rules)
+    assert render_state(state, mark=MARK, settings=SETTINGS) == []
+
+
+def test_large_groups_nest_with_stable_assignment() -> None:
+    base = ip("10.100.0.0")
+    hosts = [str(ipaddress.IPv4Address(base + 2 * i)) for i in range(2000)]
+    big = group("svc/a/b", "a", hosts, "b")
+    rules = (rule("r", big.key, None, None, Action.ALLOW),)
+    state = DeviceState("fgt", "prod", {big.key: big}, {}, {}, rules)
+    groups = {o.name: o.body["member"] for o in render_state(state, mark=MARK, settings=SETTINGS)
+              if o.kind == ADDRGRP}
+    assert all(len(members) <= MAX_GROUP_MEMBERS for members in groups.values())
+    top = groups["fc_prod_src_svc/a/b"]
+    assert set(top) <= set(groups) and sum(len(groups[child]) for child in top) == 2000
+    grown = group("svc/a/b", "a", [*hosts, "10.200.0.1"], "b")
+    state2 = DeviceState("fgt", "prod", {grown.key: grown}, {}, {}, state.rules)
+    groups2 = {o.name: o.body["member"] for o in render_state(state2, mark=MARK, settings=SETTINGS)
+               if o.kind == ADDRGRP}
+    assert sum(1 for name in groups2 if groups2[name] != groups.get(name)) == 1
+
+
+@given(device_states())
+@settings(max_examples=40, deadline=None)
+def test_render_is_deterministic_and_within_limits(state: DeviceState) -> None:
+    first = render_state(state, mark=MARK, settings=SETTINGS)
+    assert first == render_state(state, mark=MARK, settings=SETTINGS)
+    names = [(o.kind, o.name) for o in first]
+    assert len(names) == len(set(names))
+    for obj in first:
+        assert len(obj.name) <= (35 if obj.kind == POLICY else 79)
+        assert len(obj.body["comments" if obj.kind == POLICY else "comment"]) <= (1023 if obj.kind == POLICY
+                                                                                 else 255)
+
+
+def test_capabilities_are_honest() -> None:
+    caps = FortiOSAdapter.capabilities
+    assert (caps.ipv6, caps.fqdn, caps.logging, caps.incremental_members) == (False, True, True, True)
+    assert FortiOSAdapter.kind_order == ("address", "addrgrp", "service", "policy")
+    assert FortiOSAdapter.ordered_kinds == frozenset({"policy"})
