@@ -277,3 +277,15 @@ def test_device_capabilities_come_from_the_receiver(receiver: Receiver) -> None:
         caps = adapter.device_capabilities()
         assert caps.fqdn and caps.ipv6 and caps.logging
         assert adapter.max_changes_per_set() == 10_000
+
+
+def test_our_object_used_by_a_foreign_rule_is_kept(receiver: Receiver) -> None:
+    with make_adapter(receiver.url) as adapter:
+        sync(adapter, payments_state())
+        receiver.seed(rules=[{"name": "secops-audit", "owner": "secops", "source": API_GROUP,
+                              "destination": None, "service": None, "action": "allow", "log": True}])
+        plan = sync(adapter, DeviceState(device="soc", cluster="c1"))
+    assert plan.extra["kept"] == [["group", API_GROUP]]
+    document = receiver.state()
+    assert owned_names(document, "groups") == [API_GROUP]
+    assert owned_names(document, "rules") == [] and [r["name"] for r in document["rules"]] == ["secops-audit"]
