@@ -19,7 +19,6 @@ from connector.store.devices import DeviceObjectRepository, DeviceRepository, Un
 from connector.store.drift import DriftRepository, observations_from_plan
 from connector.store.engine import create_engine, display_url, normalize_url, session_factory
 from connector.store.locks import LockTimeoutError, device_write_lock
-from connector.store.migrate import MigrationError, current_revision, head_revision, migrate, upgrade
 from connector.store.records import (
     AppliedPlanRecord,
     DeviceStatus,
@@ -34,6 +33,7 @@ from connector.store.records import (
     PlanResult,
 )
 from connector.store.rules import RuleRepository
+from connector.store.schema import MigrationError, current_revision, head_revision, migrate, upgrade
 from connector.store.snapshot import SnapshotRepository
 
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Table, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -38,7 +38,10 @@ def insert_rows(session: Session, model: type[Base], rows: Iterable[dict[str, An
 
 
 def ensure_cluster(session: Session, cluster: str, at: datetime | None = None) -> None:
-    """Create the `clusters` row for `cluster` unless it exists (never blocks on concurrent writers)."""
+    """Create the `clusters` row for `cluster` unless it exists (never blocks on concurrent writers;
+    looks first, so that a PostgreSQL sequence is not consumed by every call)."""
+    if session.scalar(select(ClusterRow.id).where(ClusterRow.name == cluster)) is not None:
+        return
     at = at or utcnow()
     table = table_of(ClusterRow)
     values = {"name": cluster, "created_at": at, "last_seen_at": at}

@@ -14,8 +14,8 @@ from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import StatementError
 
 from connector.store import MigrationError, create_engine, head_revision, migrate, session_factory
-from connector.store.migrate import alembic_config, current_revision, migrations_directory
 from connector.store.models import Base, ClusterRow
+from connector.store.schema import alembic_config, current_revision, migrations_directory
 
 TABLES = {
     "clusters",
