@@ -1,1 +1,1 @@
-"""Alembic environment and versions of the fusion-connector store (see `connector.store.migrate`)."""
+"""Alembic environment and versions of the fusion-connector store (see `connector.store.schema`)."""

@@ -1,4 +1,4 @@
-"""Alembic environment: runs against the connection `connector.store.migrate` passes in
+"""Alembic environment: runs against the connection `connector.store.schema` passes in
 `config.attributes["connection"]`, or opens the configured `sqlalchemy.url` (for the alembic CLI
 during development). Batch mode keeps ALTERs working on SQLite."""
 
