@@ -3,7 +3,8 @@
 Supported: literals (int, double, string, bool, null, lists, maps), `self` and `oldSelf`, field
 selection and indexing, `has(a.b)`, `!`, unary `-`, `* / % + -`, comparisons, `==`, `!=`, `in`,
 `&&` / `||` (with CEL's error absorption), `? :`, `size()` (function and method), string methods
-`startsWith`, `endsWith`, `contains`, `matches`, `lowerAscii`, `upperAscii`, `trim`, conversions
+`startsWith`, `endsWith`, `contains`, `matches`, `lowerAscii`, `upperAscii`, `trim`, `split`,
+`join`, `indexOf`, conversions
 `int()`, `double()`, `string()`, the Kubernetes `isIP()`/`isCIDR()` functions, and the macros
 `all`, `exists`, `exists_one`, `map`, `filter`.
 
@@ -288,6 +289,9 @@ _METHODS: dict[str, Callable[..., Any]] = {
     "lowerAscii": lambda s: s.lower(),
     "upperAscii": lambda s: s.upper(),
     "trim": lambda s: s.strip(),
+    "split": lambda s, sep: s.split(sep),
+    "join": lambda items, sep="": sep.join(items),
+    "indexOf": lambda s, sub: s.find(sub),
 }
 _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "size": _size,
