@@ -15,8 +15,9 @@ def compile_objects(objects: list[dict[str, Any]], config: CompileSettings | Non
     return compile_cluster(StaticView(objects), config or settings())
 
 
-def verdict(result: CompileResult, device: str, source: str, destination: str, port: int,
-            protocol: str = "TCP") -> tuple[str, str, str, str] | None:
+def verdict(
+    result: CompileResult, device: str, source: str, destination: str, port: int, protocol: str = "TCP"
+) -> tuple[str, str, str, str] | None:
     """(kind, namespace, name, action) of the deciding compiled rule, None when none decides."""
     rule = decide(result.devices[device], Probe(source, destination, port, Protocol(protocol)))
     if rule is None:

@@ -57,15 +57,22 @@ def _selects(selector: Any, labels: dict[str, str]) -> bool:
     for expression in selector.get("matchExpressions") or []:
         key, op, values = expression["key"], expression["operator"], expression.get("values") or []
         has = key in labels
-        if (op == "In" and not (has and labels[key] in values)) or (op == "NotIn" and has and labels[key] in values) \
-                or (op == "Exists" and not has) or (op == "DoesNotExist" and has):
+        if (
+            (op == "In" and not (has and labels[key] in values))
+            or (op == "NotIn" and has and labels[key] in values)
+            or (op == "Exists" and not has)
+            or (op == "DoesNotExist" and has)
+        ):
             return False
     return True
 
 
 def _fqdn(text: str) -> str | None:
     name = text.strip().lower().rstrip(".")
-    if re.fullmatch(r"([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]([a-z0-9-]*[a-z0-9])?", name) and len(name) <= 253:
+    if (
+        re.fullmatch(r"([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]([a-z0-9-]*[a-z0-9])?", name)
+        and len(name) <= 253
+    ):
         return name
     return None
 
@@ -124,9 +131,17 @@ def _external_matches(es: Obj, destination: str, port: int | None, protocol: str
 class Oracle:
     """Evaluates section 4 over a list of raw objects for one configuration."""
 
-    def __init__(self, objects: list[Obj], *, devices: tuple[str, ...], fqdn_capable: dict[str, bool],
-                 connector_namespace: str = "fusion-system", default_action: str = "Deny",
-                 all_namespaces: bool = False, exclude: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        objects: list[Obj],
+        *,
+        devices: tuple[str, ...],
+        fqdn_capable: dict[str, bool],
+        connector_namespace: str = "fusion-system",
+        default_action: str = "Deny",
+        all_namespaces: bool = False,
+        exclude: tuple[str, ...] = (),
+    ) -> None:
         self.by_kind: dict[str, list[Obj]] = {}
         for obj in objects:
             self.by_kind.setdefault(obj["kind"], []).append(obj)
@@ -148,7 +163,9 @@ class Oracle:
 
     def managed(self, ns: Obj) -> bool:
         name = _meta(ns)["name"]
-        return _labels(ns).get(PREFIX + "managed") == "true" or (self.all_namespaces and name not in self.exclude)
+        return _labels(ns).get(PREFIX + "managed") == "true" or (
+            self.all_namespaces and name not in self.exclude
+        )
 
     def mode(self, ns: Obj) -> str:
         mode = _annotations(ns).get(PREFIX + "source-mode", "pod").strip()
@@ -175,14 +192,17 @@ class Oracle:
                 return False
         return True
 
-    def _destination_matches(self, rule: Obj, es_ns: str, destination: str, port: int | None, protocol: str,
-                             device: str) -> bool:
+    def _destination_matches(
+        self, rule: Obj, es_ns: str, destination: str, port: int | None, protocol: str, device: str
+    ) -> bool:
         names = (rule.get("spec") or {}).get("externalServices")
         if not names:
             return True
         for name in names:
             es = self._get("ExternalService", es_ns, name)
-            if es is not None and _external_matches(es, destination, port, protocol, self.fqdn_capable[device]):
+            if es is not None and _external_matches(
+                es, destination, port, protocol, self.fqdn_capable[device]
+            ):
                 return True
         return False
 
@@ -200,14 +220,19 @@ class Oracle:
         return ips
 
     def _pods(self, ns: str) -> list[Obj]:
-        return [p for p in self.by_kind.get("Pod", []) if _meta(p).get("namespace") == ns and self._pod_ips(p)]
+        return [
+            p for p in self.by_kind.get("Pod", []) if _meta(p).get("namespace") == ns and self._pod_ips(p)
+        ]
 
     def _service_pods(self, ns: str, service: str) -> list[Obj]:
         if self._get("Service", ns, service) is None:
             return []
         addresses = set()
         for eps in self.by_kind.get("EndpointSlice", []):
-            if _meta(eps).get("namespace") == ns and _labels(eps).get("kubernetes.io/service-name") == service:
+            if (
+                _meta(eps).get("namespace") == ns
+                and _labels(eps).get("kubernetes.io/service-name") == service
+            ):
                 for endpoint in eps.get("endpoints") or []:
                     addresses |= {str(ipaddress.ip_address(a)) for a in endpoint.get("addresses") or []}
         return [p for p in self._pods(ns) if self._pod_ips(p) & addresses]
@@ -248,8 +273,9 @@ class Oracle:
             out.append((host, parsed))
         return out
 
-    def decide(self, namespace: str, pod: str | None, device: str, destination: str, port: int,
-               protocol: str = "TCP") -> Verdict | None:
+    def decide(
+        self, namespace: str, pod: str | None, device: str, destination: str, port: int, protocol: str = "TCP"
+    ) -> Verdict | None:
         """The deciding rule for traffic from `pod` (None: any traffic of the namespace) on `device`."""
         ns = self.namespace(namespace)
         if ns is None or not self.managed(ns):
@@ -258,8 +284,11 @@ class Oracle:
         labels = _labels(ns)
 
         def cluster_tier(tier: str) -> Verdict | None:
-            rules = [r for r in self.by_kind.get("ClusterEgressRule", []) if self._valid(r, True)
-                     and (r.get("spec") or {}).get("tier", "Admin") == tier]
+            rules = [
+                r
+                for r in self.by_kind.get("ClusterEgressRule", [])
+                if self._valid(r, True) and (r.get("spec") or {}).get("tier", "Admin") == tier
+            ]
             rules.sort(key=lambda r: ((r.get("spec") or {}).get("priority", 500), _meta(r)["name"]))
             for rule in rules:
                 selector = (rule.get("spec") or {}).get("namespaceSelector")
@@ -267,7 +296,9 @@ class Oracle:
                     continue
                 if not self._targets(rule, ns, device):
                     continue
-                if self._destination_matches(rule, self.connector_namespace, destination, port, protocol, device):
+                if self._destination_matches(
+                    rule, self.connector_namespace, destination, port, protocol, device
+                ):
                     return Verdict("ClusterEgressRule", "", _meta(rule)["name"], rule["spec"]["action"])
             return None
 
@@ -289,12 +320,15 @@ class Oracle:
                     continue
                 for host, ports in item:
                     if _address_matches(host, destination, self.fqdn_capable[device]) and (
-                            ports is None or any(p == protocol and s <= port <= e for p, s, e in ports)):
+                        ports is None or any(p == protocol and s <= port <= e for p, s, e in ports)
+                    ):
                         return Verdict("Annotation", namespace, "annotation", "Allow")
                 continue
-            if rule_matches := (self._targets(item, ns, device) and self._rule_has_source(item, ns, pod_obj)
-                                and self._destination_matches(item, namespace, destination, port, protocol,
-                                                              device)):
+            if rule_matches := (
+                self._targets(item, ns, device)
+                and self._rule_has_source(item, ns, pod_obj)
+                and self._destination_matches(item, namespace, destination, port, protocol, device)
+            ):
                 assert rule_matches
                 return Verdict(item["kind"], namespace, _meta(item)["name"], item["spec"]["action"])
         verdict = cluster_tier("Baseline")

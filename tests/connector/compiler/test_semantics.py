@@ -48,66 +48,136 @@ CER, NER, SER = RuleKind.CLUSTER.value, RuleKind.NAMESPACE.value, RuleKind.SERVI
 
 TIER_CASES = [
     pytest.param(
-        [cluster_rule("no-github", "Deny", externalServices=["github"]),
-         service_rule("shop", "web-github", "Allow", "web", externalServices=["github"])],
-        (WEB, "140.82.113.4", 443), (CER, "", "no-github", "Deny"), id="admin-deny-beats-service-allow"),
+        [
+            cluster_rule("no-github", "Deny", externalServices=["github"]),
+            service_rule("shop", "web-github", "Allow", "web", externalServices=["github"]),
+        ],
+        (WEB, "140.82.113.4", 443),
+        (CER, "", "no-github", "Deny"),
+        id="admin-deny-beats-service-allow",
+    ),
     pytest.param(
-        [cluster_rule("baseline-deny", "Deny", tier="Baseline"),
-         service_rule("shop", "web-github", "Allow", "web", externalServices=["github"])],
-        (WEB, "140.82.113.4", 443), (SER, "shop", "web-github", "Allow"), id="service-allow-beats-baseline-deny"),
+        [
+            cluster_rule("baseline-deny", "Deny", tier="Baseline"),
+            service_rule("shop", "web-github", "Allow", "web", externalServices=["github"]),
+        ],
+        (WEB, "140.82.113.4", 443),
+        (SER, "shop", "web-github", "Allow"),
+        id="service-allow-beats-baseline-deny",
+    ),
     pytest.param(
-        [cluster_rule("baseline-deny", "Deny", tier="Baseline"),
-         service_rule("shop", "web-github", "Allow", "web", externalServices=["github"])],
-        (WEB, "140.82.113.4", 80), (CER, "", "baseline-deny", "Deny"), id="baseline-after-namespace-tier"),
+        [
+            cluster_rule("baseline-deny", "Deny", tier="Baseline"),
+            service_rule("shop", "web-github", "Allow", "web", externalServices=["github"]),
+        ],
+        (WEB, "140.82.113.4", 80),
+        (CER, "", "baseline-deny", "Deny"),
+        id="baseline-after-namespace-tier",
+    ),
     pytest.param(
-        [cluster_rule("a-first", "Allow", priority=100, externalServices=["tor"]),
-         cluster_rule("b-second", "Deny", priority=100, externalServices=["tor"])],
-        (WEB, "185.220.1.1", 443), (CER, "", "a-first", "Allow"), id="admin-same-priority-by-name"),
+        [
+            cluster_rule("a-first", "Allow", priority=100, externalServices=["tor"]),
+            cluster_rule("b-second", "Deny", priority=100, externalServices=["tor"]),
+        ],
+        (WEB, "185.220.1.1", 443),
+        (CER, "", "a-first", "Allow"),
+        id="admin-same-priority-by-name",
+    ),
     pytest.param(
-        [cluster_rule("z-low", "Allow", priority=10, externalServices=["tor"]),
-         cluster_rule("a-high", "Deny", priority=20, externalServices=["tor"])],
-        (WEB, "185.220.1.1", 443), (CER, "", "z-low", "Allow"), id="admin-priority-before-name"),
+        [
+            cluster_rule("z-low", "Allow", priority=10, externalServices=["tor"]),
+            cluster_rule("a-high", "Deny", priority=20, externalServices=["tor"]),
+        ],
+        (WEB, "185.220.1.1", 443),
+        (CER, "", "z-low", "Allow"),
+        id="admin-priority-before-name",
+    ),
     pytest.param(
-        [service_rule("shop", "svc", "Deny", "web", priority=200),
-         namespace_rule("shop", "ns", "Allow", priority=100)],
-        (WEB, "8.8.8.8", 53), (NER, "shop", "ns", "Allow"), id="namespace-tier-priority-across-kinds"),
+        [
+            service_rule("shop", "svc", "Deny", "web", priority=200),
+            namespace_rule("shop", "ns", "Allow", priority=100),
+        ],
+        (WEB, "8.8.8.8", 53),
+        (NER, "shop", "ns", "Allow"),
+        id="namespace-tier-priority-across-kinds",
+    ),
     pytest.param(
-        [service_rule("shop", "zz", "Deny", "web", priority=100),
-         namespace_rule("shop", "aa", "Allow", priority=100)],
-        (WEB, "8.8.8.8", 53), (SER, "shop", "zz", "Deny"), id="service-before-namespace-on-equal-priority"),
+        [
+            service_rule("shop", "zz", "Deny", "web", priority=100),
+            namespace_rule("shop", "aa", "Allow", priority=100),
+        ],
+        (WEB, "8.8.8.8", 53),
+        (SER, "shop", "zz", "Deny"),
+        id="service-before-namespace-on-equal-priority",
+    ),
     pytest.param(
         [namespace_rule("shop", "b", "Deny"), namespace_rule("shop", "a", "Allow")],
-        (WEB, "8.8.8.8", 53), (NER, "shop", "a", "Allow"), id="namespace-rules-by-name"),
+        (WEB, "8.8.8.8", 53),
+        (NER, "shop", "a", "Allow"),
+        id="namespace-rules-by-name",
+    ),
     pytest.param(
         [namespace_rule("shop", "annotation-loser", "Deny", priority=600)],
-        (WEB, "140.82.113.4", 443), ("Annotation", "shop", "annotation", "Allow"), id="annotation-rule-priority-500"),
+        (WEB, "140.82.113.4", 443),
+        ("Annotation", "shop", "annotation", "Allow"),
+        id="annotation-rule-priority-500",
+    ),
     pytest.param(
         [cluster_rule("baseline-allow", "Allow", tier="Baseline", externalServices=["tor"])],
-        (WEB, "9.9.9.9", 443), ("DefaultAction", "shop", "default", "Deny"), id="default-action-last"),
+        (WEB, "9.9.9.9", 443),
+        ("DefaultAction", "shop", "default", "Deny"),
+        id="default-action-last",
+    ),
     pytest.param(
         [namespace_rule("shop", "web-only", "Allow", podSelector={"matchLabels": {"app": "web"}})],
-        (DB, "9.9.9.9", 443), ("DefaultAction", "shop", "default", "Deny"), id="pod-selector-narrows"),
+        (DB, "9.9.9.9", 443),
+        ("DefaultAction", "shop", "default", "Deny"),
+        id="pod-selector-narrows",
+    ),
     pytest.param(
         [namespace_rule("shop", "web-only", "Allow", podSelector={"matchLabels": {"app": "web"}})],
-        (WEB, "9.9.9.9", 443), (NER, "shop", "web-only", "Allow"), id="pod-selector-matches"),
+        (WEB, "9.9.9.9", 443),
+        (NER, "shop", "web-only", "Allow"),
+        id="pod-selector-matches",
+    ),
     pytest.param(
-        [namespace_rule("shop", "not-db", "Allow",
-                        podSelector={"matchExpressions": [{"key": "app", "operator": "NotIn", "values": ["db"]}]})],
-        (DB, "9.9.9.9", 443), ("DefaultAction", "shop", "default", "Deny"), id="pod-selector-expressions"),
+        [
+            namespace_rule(
+                "shop",
+                "not-db",
+                "Allow",
+                podSelector={"matchExpressions": [{"key": "app", "operator": "NotIn", "values": ["db"]}]},
+            )
+        ],
+        (DB, "9.9.9.9", 443),
+        ("DefaultAction", "shop", "default", "Deny"),
+        id="pod-selector-expressions",
+    ),
     pytest.param(
         [service_rule("shop", "web-out", "Allow", "web")],
-        (DB, "9.9.9.9", 443), ("DefaultAction", "shop", "default", "Deny"), id="service-rule-only-its-endpoints"),
+        (DB, "9.9.9.9", 443),
+        ("DefaultAction", "shop", "default", "Deny"),
+        id="service-rule-only-its-endpoints",
+    ),
     pytest.param(
         [cluster_rule("prod-only", "Deny", namespaceSelector={"matchLabels": {"env": "dev"}})],
-        (WEB, "9.9.9.9", 443), ("DefaultAction", "shop", "default", "Deny"), id="namespace-selector-excludes"),
+        (WEB, "9.9.9.9", 443),
+        ("DefaultAction", "shop", "default", "Deny"),
+        id="namespace-selector-excludes",
+    ),
     pytest.param(
         [cluster_rule("prod-only", "Allow", namespaceSelector={"matchLabels": {"env": "prod"}})],
-        (WEB, "9.9.9.9", 443), (CER, "", "prod-only", "Allow"), id="namespace-selector-selects"),
+        (WEB, "9.9.9.9", 443),
+        (CER, "", "prod-only", "Allow"),
+        id="namespace-selector-selects",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("rules", "probe", "expected"), TIER_CASES)
-def test_tiers_and_order(rules: list[dict[str, Any]], probe: tuple[str, str, int], expected: tuple[str, ...]) -> None:
+def test_tiers_and_order(
+    rules: list[dict[str, Any]], probe: tuple[str, str, int], expected: tuple[str, ...]
+) -> None:
     annotations = {"fusion-connector.io/egress-allow": "api.github.com:443/TCP, 140.82.112.0/20:443"}
     result = compile_objects(base(*rules, annotations=annotations))
     for device in ("fw1", "fw2"):
@@ -145,9 +215,11 @@ def test_destination_matching(es: str, destination: str, port: int, protocol: st
 
 
 def test_several_external_services_each_with_its_own_ports() -> None:
-    objects = base(external_service("shop", "https", ["10.9.0.0/16"], [{"port": "443"}]),
-                   external_service("shop", "http", ["10.9.0.0/16"], [{"port": "80"}]),
-                   namespace_rule("shop", "r", "Allow", externalServices=["https", "http"]))
+    objects = base(
+        external_service("shop", "https", ["10.9.0.0/16"], [{"port": "443"}]),
+        external_service("shop", "http", ["10.9.0.0/16"], [{"port": "80"}]),
+        namespace_rule("shop", "r", "Allow", externalServices=["https", "http"]),
+    )
     result = compile_objects(objects)
     assert verdict(result, "fw1", WEB, "10.9.1.1", 443)[2] == "r"  # type: ignore[index]
     assert verdict(result, "fw1", WEB, "10.9.1.1", 80)[2] == "r"  # type: ignore[index]
@@ -157,9 +229,11 @@ def test_several_external_services_each_with_its_own_ports() -> None:
 
 
 def test_missing_external_service_matches_nothing_and_is_reported() -> None:
-    objects = base(namespace_rule("shop", "only-missing", "Allow", externalServices=["nope"]),
-                   namespace_rule("shop", "partly", "Deny", externalServices=["nope", "tor-local"]),
-                   external_service("shop", "tor-local", ["185.220.0.0/16"]))
+    objects = base(
+        namespace_rule("shop", "only-missing", "Allow", externalServices=["nope"]),
+        namespace_rule("shop", "partly", "Deny", externalServices=["nope", "tor-local"]),
+        external_service("shop", "tor-local", ["185.220.0.0/16"]),
+    )
     result = compile_objects(objects)
     assert verdict(result, "fw1", WEB, "1.1.1.1", 443) == ("DefaultAction", "shop", "default", "Deny")
     assert verdict(result, "fw1", WEB, "185.220.3.3", 443) == (NER, "shop", "partly", "Deny")
@@ -183,9 +257,13 @@ def test_cluster_rule_external_services_resolve_in_connector_namespace() -> None
 
 
 def test_cluster_rule_without_selector_covers_every_managed_namespace() -> None:
-    objects = base(namespace("other"), pod("other", "o", "10.0.1.1"),
-                   namespace("free", managed=False), pod("free", "f", "10.0.2.1"),
-                   cluster_rule("allow-all", "Allow"))
+    objects = base(
+        namespace("other"),
+        pod("other", "o", "10.0.1.1"),
+        namespace("free", managed=False),
+        pod("free", "f", "10.0.2.1"),
+        cluster_rule("allow-all", "Allow"),
+    )
     result = compile_objects(objects)
     assert verdict(result, "fw1", "10.0.1.1", "9.9.9.9", 1)[2] == "allow-all"  # type: ignore[index]
     assert verdict(result, "fw1", WEB, "9.9.9.9", 1)[2] == "allow-all"  # type: ignore[index]
@@ -212,10 +290,12 @@ def test_missing_service_is_reported() -> None:
 
 
 def test_service_endpoints_ready_or_not_and_terminal_pods_excluded() -> None:
-    objects = base(pod("shop", "web-2", "10.0.0.3", labels={"app": "web"}),
-                   pod("shop", "web-old", "10.0.0.4", labels={"app": "web"}, phase="Succeeded"),
-                   endpoint_slice("shop", "web", ["10.0.0.3", "10.0.0.4"], name="web-xyz", ready=False),
-                   service_rule("shop", "web-out", "Allow", "web"))
+    objects = base(
+        pod("shop", "web-2", "10.0.0.3", labels={"app": "web"}),
+        pod("shop", "web-old", "10.0.0.4", labels={"app": "web"}, phase="Succeeded"),
+        endpoint_slice("shop", "web", ["10.0.0.3", "10.0.0.4"], name="web-xyz", ready=False),
+        service_rule("shop", "web-out", "Allow", "web"),
+    )
     result = compile_objects(objects)
     group = result.devices["fw1"].groups["c1/shop/svc/web"]
     assert group.addresses == ("10.0.0.1", "10.0.0.3")
@@ -232,10 +312,18 @@ def test_default_action_none_emits_no_catch_all() -> None:
     assert result.namespaces["shop"].default_action == "None"
 
 
-@pytest.mark.parametrize(("annotation", "configured", "expected"), [
-    (None, "Deny", "Deny"), (None, "Allow", "Allow"), ("Allow", "Deny", "Allow"), ("bogus", "Allow", "Allow")])
-def test_default_action_from_annotation_or_configuration(annotation: str | None, configured: str,
-                                                         expected: str) -> None:
+@pytest.mark.parametrize(
+    ("annotation", "configured", "expected"),
+    [
+        (None, "Deny", "Deny"),
+        (None, "Allow", "Allow"),
+        ("Allow", "Deny", "Allow"),
+        ("bogus", "Allow", "Allow"),
+    ],
+)
+def test_default_action_from_annotation_or_configuration(
+    annotation: str | None, configured: str, expected: str
+) -> None:
     annotations = {"fusion-connector.io/default-action": annotation} if annotation else None
     result = compile_objects(base(annotations=annotations), settings(default_action=configured))
     assert verdict(result, "fw1", WEB, "9.9.9.9", 443) == ("DefaultAction", "shop", "default", expected)
@@ -246,9 +334,15 @@ def test_default_action_from_annotation_or_configuration(annotation: str | None,
 
 
 def test_unmanaged_namespace_produces_nothing() -> None:
-    objects = [namespace("free", managed=False), pod("free", "p", "10.0.0.9"), service("free", "s"),
-               endpoint_slice("free", "s", ["10.0.0.9"]), namespace_rule("free", "r", "Allow"),
-               service_rule("free", "sr", "Allow", "s"), cluster_rule("everyone", "Deny")]
+    objects = [
+        namespace("free", managed=False),
+        pod("free", "p", "10.0.0.9"),
+        service("free", "s"),
+        endpoint_slice("free", "s", ["10.0.0.9"]),
+        namespace_rule("free", "r", "Allow"),
+        service_rule("free", "sr", "Allow", "s"),
+        cluster_rule("everyone", "Deny"),
+    ]
     result = compile_objects(objects)
     for state in result.devices.values():
         assert state.rules == () and state.groups == {}
@@ -258,17 +352,24 @@ def test_unmanaged_namespace_produces_nothing() -> None:
 
 
 def test_all_namespaces_mode_with_exclude() -> None:
-    objects = [namespace("a", managed=False), pod("a", "p", "10.0.0.1"),
-               namespace("kube-system", managed=False), pod("kube-system", "p", "10.0.0.2")]
+    objects = [
+        namespace("a", managed=False),
+        pod("a", "p", "10.0.0.1"),
+        namespace("kube-system", managed=False),
+        pod("kube-system", "p", "10.0.0.2"),
+    ]
     result = compile_objects(objects, settings(all_namespaces=True, exclude=frozenset({"kube-system"})))
     assert result.namespaces["a"].managed and not result.namespaces["kube-system"].managed
     assert set(result.devices["fw1"].groups) == {"c1/a"}
 
 
 def test_ipv6_pod_addresses_and_destinations() -> None:
-    objects = [namespace("v6"), pod("v6", "p", ["10.0.0.5", "fd00::5"]),
-               external_service("v6", "ext", ["2001:db8::/32", "2001:DB8:0:0::1"]),
-               namespace_rule("v6", "allow-v6", "Allow", externalServices=["ext"])]
+    objects = [
+        namespace("v6"),
+        pod("v6", "p", ["10.0.0.5", "fd00::5"]),
+        external_service("v6", "ext", ["2001:db8::/32", "2001:DB8:0:0::1"]),
+        namespace_rule("v6", "allow-v6", "Allow", externalServices=["ext"]),
+    ]
     result = compile_objects(objects)
     assert result.devices["fw1"].groups["c1/v6"].addresses == ("10.0.0.5", "fd00::5")
     assert result.devices["fw1"].destinations["c1/v6/ext"].networks == ("2001:db8::/32", "2001:db8::1/128")
@@ -290,22 +391,28 @@ DEVICE_CASES = [
 @pytest.mark.parametrize(("ns_devices", "rule_devices", "expected"), DEVICE_CASES)
 def test_device_targeting(ns_devices: str | None, rule_devices: list[str] | None, expected: set[str]) -> None:
     annotations = {"fusion-connector.io/devices": ns_devices} if ns_devices else None
-    objects = base(namespace_rule("shop", "r", "Allow", devices=rule_devices),
-                   cluster_rule("c", "Deny", externalServices=["tor"], devices=rule_devices),
-                   annotations=annotations)
+    objects = base(
+        namespace_rule("shop", "r", "Allow", devices=rule_devices),
+        cluster_rule("c", "Deny", externalServices=["tor"], devices=rule_devices),
+        annotations=annotations,
+    )
     result = compile_objects(objects)
     for name in ("r", "c"):
         holding = {d for d, s in result.devices.items() if any(r.origin.name == name for r in s.rules)}
         assert holding == expected
-    ns_targets = {d for d, s in result.devices.items() if any(r.origin.kind == RuleKind.DEFAULT for r in s.rules)}
+    ns_targets = {
+        d for d, s in result.devices.items() if any(r.origin.kind == RuleKind.DEFAULT for r in s.rules)
+    }
     assert ns_targets == ({"fw1"} if ns_devices == "fw1" else {"fw1", "fw2"})
     presence = {p.device: p.present for p in status(result, RuleKind.NAMESPACE, "shop", "r").devices}
     assert {d for d, present in presence.items() if present} == expected
 
 
 def test_unknown_device_names_warn() -> None:
-    objects = base(namespace_rule("shop", "r", "Allow", devices=["fw9"]),
-                   annotations={"fusion-connector.io/devices": "fw1,fw7"})
+    objects = base(
+        namespace_rule("shop", "r", "Allow", devices=["fw9"]),
+        annotations={"fusion-connector.io/devices": "fw1,fw7"},
+    )
     result = compile_objects(objects)
     assert "fw7" in result.namespaces["shop"].warnings[0]
     assert Reason.UNKNOWN_DEVICE in reasons(result, RuleKind.NAMESPACE, "shop", "r")
@@ -313,16 +420,24 @@ def test_unknown_device_names_warn() -> None:
 
 
 def test_invalid_specs_are_not_compiled() -> None:
-    objects = base(namespace_rule("shop", "bad-selector", "Allow",
-                                  podSelector={"matchExpressions": [{"key": "a", "operator": "Near"}]}),
-                   namespace_rule("shop", "bad-action", "Permit"),
-                   cluster_rule("bad-priority", "Deny", priority=5000),
-                   cluster_rule("bad-tier", "Deny", tier="Middle"))
+    objects = base(
+        namespace_rule(
+            "shop",
+            "bad-selector",
+            "Allow",
+            podSelector={"matchExpressions": [{"key": "a", "operator": "Near"}]},
+        ),
+        namespace_rule("shop", "bad-action", "Permit"),
+        cluster_rule("bad-priority", "Deny", priority=5000),
+        cluster_rule("bad-tier", "Deny", tier="Middle"),
+    )
     result = compile_objects(objects)
-    expectations = {(RuleKind.NAMESPACE, "shop", "bad-selector"): (Reason.INVALID_SELECTOR, "spec.podSelector"),
-                    (RuleKind.NAMESPACE, "shop", "bad-action"): (Reason.INVALID_SPEC, "spec.action"),
-                    (RuleKind.CLUSTER, "", "bad-priority"): (Reason.INVALID_SPEC, "spec.priority"),
-                    (RuleKind.CLUSTER, "", "bad-tier"): (Reason.INVALID_SPEC, "spec.tier")}
+    expectations = {
+        (RuleKind.NAMESPACE, "shop", "bad-selector"): (Reason.INVALID_SELECTOR, "spec.podSelector"),
+        (RuleKind.NAMESPACE, "shop", "bad-action"): (Reason.INVALID_SPEC, "spec.action"),
+        (RuleKind.CLUSTER, "", "bad-priority"): (Reason.INVALID_SPEC, "spec.priority"),
+        (RuleKind.CLUSTER, "", "bad-tier"): (Reason.INVALID_SPEC, "spec.tier"),
+    }
     for (kind, ns, name), (reason, field) in expectations.items():
         rule_status = status(result, kind, ns, name)
         assert not rule_status.accepted and rule_status.reason == reason and field in rule_status.message
@@ -330,11 +445,17 @@ def test_invalid_specs_are_not_compiled() -> None:
 
 
 def test_invalid_addresses_and_ports_keep_only_the_valid_part() -> None:
-    objects = base(external_service("shop", "mixed", ["10.8.0.0/16", "not an address!", "300.1.1.1"],
-                                    [{"port": "443"}, {"port": "99999"}]),
-                   external_service("shop", "no-valid-port", ["10.7.0.0/16"], [{"port": "0"}]),
-                   namespace_rule("shop", "allow-mixed", "Allow", externalServices=["mixed"]),
-                   namespace_rule("shop", "deny-noport", "Deny", externalServices=["no-valid-port"]))
+    objects = base(
+        external_service(
+            "shop",
+            "mixed",
+            ["10.8.0.0/16", "not an address!", "300.1.1.1"],
+            [{"port": "443"}, {"port": "99999"}],
+        ),
+        external_service("shop", "no-valid-port", ["10.7.0.0/16"], [{"port": "0"}]),
+        namespace_rule("shop", "allow-mixed", "Allow", externalServices=["mixed"]),
+        namespace_rule("shop", "deny-noport", "Deny", externalServices=["no-valid-port"]),
+    )
     result = compile_objects(objects)
     assert verdict(result, "fw1", WEB, "10.8.0.1", 443)[2] == "allow-mixed"  # type: ignore[index]
     assert verdict(result, "fw1", WEB, "10.8.0.1", 80)[2] == "default"  # type: ignore[index]
@@ -346,9 +467,11 @@ def test_invalid_addresses_and_ports_keep_only_the_valid_part() -> None:
 
 
 def test_fqdn_on_a_device_that_cannot_enforce_it() -> None:
-    objects = base(external_service("shop", "names-only", ["example.org"]),
-                   namespace_rule("shop", "gh", "Allow", externalServices=["github"]),
-                   namespace_rule("shop", "names", "Allow", externalServices=["names-only"]))
+    objects = base(
+        external_service("shop", "names-only", ["example.org"]),
+        namespace_rule("shop", "gh", "Allow", externalServices=["github"]),
+        namespace_rule("shop", "names", "Allow", externalServices=["names-only"]),
+    )
     result = compile_objects(objects, settings(no_fqdn=("fw2",)))
     assert result.devices["fw1"].destinations["c1/shop/github"].fqdns == ("api.github.com",)
     assert result.devices["fw2"].destinations["c1/shop/github"].fqdns == ()
@@ -361,15 +484,23 @@ def test_fqdn_on_a_device_that_cannot_enforce_it() -> None:
 
 
 def test_egress_allow_annotation() -> None:
-    annotations = {"fusion-connector.io/egress-allow":
-                   "api.github.com:443/TCP, 10.20.0.0/16:5432, ntp.org:123/UDP, [2001:db8::1]:8443,"
-                   " 2001:db8:5::/64, bad:port:x, 10.30.0.0/16:70000"}
+    annotations = {
+        "fusion-connector.io/egress-allow": "api.github.com:443/TCP, 10.20.0.0/16:5432, ntp.org:123/UDP, [2001:db8::1]:8443,"
+        " 2001:db8:5::/64, bad:port:x, 10.30.0.0/16:70000"
+    }
     result = compile_objects(base(annotations=annotations))
     allow = ("Annotation", "shop", "annotation", "Allow")
-    cases = [("api.github.com", 443, "TCP", True), ("api.github.com", 80, "TCP", False),
-             ("10.20.1.1", 5432, "TCP", True), ("10.20.1.1", 5432, "UDP", False), ("ntp.org", 123, "UDP", True),
-             ("ntp.org", 123, "TCP", False), ("2001:db8::1", 8443, "TCP", True), ("2001:db8:5::9", 1, "UDP", True),
-             ("10.30.0.1", 1, "TCP", False)]
+    cases = [
+        ("api.github.com", 443, "TCP", True),
+        ("api.github.com", 80, "TCP", False),
+        ("10.20.1.1", 5432, "TCP", True),
+        ("10.20.1.1", 5432, "UDP", False),
+        ("ntp.org", 123, "UDP", True),
+        ("ntp.org", 123, "TCP", False),
+        ("2001:db8::1", 8443, "TCP", True),
+        ("2001:db8:5::9", 1, "UDP", True),
+        ("10.30.0.1", 1, "TCP", False),
+    ]
     for destination, port, protocol, allowed in cases:
         got = verdict(result, "fw1", DB, destination, port, protocol)
         assert (got == allow) == allowed, (destination, port, protocol, got)
@@ -378,23 +509,35 @@ def test_egress_allow_annotation() -> None:
 
 
 def test_keys_are_stable_and_meaningful() -> None:
-    objects = base(service_rule("shop", "web-gh", "Allow", "web", externalServices=["github"]),
-                   namespace_rule("shop", "dbs", "Allow", podSelector={"matchLabels": {"app": "db"}}),
-                   cluster_rule("no-tor", "Deny", externalServices=["tor"]))
+    objects = base(
+        service_rule("shop", "web-gh", "Allow", "web", externalServices=["github"]),
+        namespace_rule("shop", "dbs", "Allow", podSelector={"matchLabels": {"app": "db"}}),
+        cluster_rule("no-tor", "Deny", externalServices=["tor"]),
+    )
     state = compile_objects(objects).devices["fw1"]
     assert set(state.groups) == {"c1/shop", "c1/shop/svc/web", "c1/shop/pods/dbs"}
-    assert [r.key for r in state.rules] == ["c1/admin/no-tor/shop/tor", "c1/shop/svc/web-gh/github",
-                                            "c1/shop/ns/dbs/any", "c1/shop/default"]
+    assert [r.key for r in state.rules] == [
+        "c1/admin/no-tor/shop/tor",
+        "c1/shop/svc/web-gh/github",
+        "c1/shop/ns/dbs/any",
+        "c1/shop/default",
+    ]
     assert state.groups["c1/shop/pods/dbs"].members[0][1][0].name == "db-1"
     assert set(state.destinations) == {"c1/fusion-system/tor", "c1/shop/github"}
 
 
 def test_compile_is_deterministic_whatever_the_object_order() -> None:
-    objects = base(service_rule("shop", "web-gh", "Allow", "web", externalServices=["github"]),
-                   cluster_rule("no-tor", "Deny", externalServices=["tor"]), namespace("b"), pod("b", "x", "10.1.1.1"))
+    objects = base(
+        service_rule("shop", "web-gh", "Allow", "web", externalServices=["github"]),
+        cluster_rule("no-tor", "Deny", externalServices=["tor"]),
+        namespace("b"),
+        pod("b", "x", "10.1.1.1"),
+    )
     first = compile_objects(objects)
     second = compile_objects(list(reversed(objects)))
-    assert {d: s.checksum() for d, s in first.devices.items()} == {d: s.checksum() for d, s in second.devices.items()}
+    assert {d: s.checksum() for d, s in first.devices.items()} == {
+        d: s.checksum() for d, s in second.devices.items()
+    }
     assert first.rules == second.rules and first.namespaces == second.namespaces
 
 
@@ -402,6 +545,11 @@ def test_status_carries_generation_and_condition() -> None:
     objects = base(namespace_rule("shop", "r", "Allow", generation=7))
     rule_status = status(compile_objects(objects), RuleKind.NAMESPACE, "shop", "r")
     condition = rule_status.condition()
-    assert condition == {"type": "Accepted", "status": "True", "reason": "Accepted",
-                         "message": condition["message"], "observedGeneration": 7}
+    assert condition == {
+        "type": "Accepted",
+        "status": "True",
+        "reason": "Accepted",
+        "message": condition["message"],
+        "observedGeneration": 7,
+    }
     assert rule_status.sources == 2
