@@ -485,8 +485,8 @@ def test_fqdn_on_a_device_that_cannot_enforce_it() -> None:
 
 def test_egress_allow_annotation() -> None:
     annotations = {
-        "fusion-connector.io/egress-allow": "api.github.com:443/TCP, 10.20.0.0/16:5432, ntp.org:123/UDP, [2001:db8::1]:8443,"
-        " 2001:db8:5::/64, bad:port:x, 10.30.0.0/16:70000"
+        "fusion-connector.io/egress-allow": "api.github.com:443/TCP, 10.20.0.0/16:5432, ntp.org:123/UDP,"
+        " [2001:db8::1]:8443, 2001:db8:5::/64, bad:port:x, 10.30.0.0/16:70000"
     }
     result = compile_objects(base(annotations=annotations))
     allow = ("Annotation", "shop", "annotation", "Allow")
