@@ -584,9 +584,23 @@ def test_crds_are_registered_and_served(cluster: Cluster) -> None:
 
 @pytest.mark.parametrize(("origin", "example"), EXAMPLES, ids=[origin for origin, _ in EXAMPLES])
 def test_example_is_created_by_the_api_server(cluster: Cluster, origin: str, example: dict[str, Any]) -> None:
-    status, body = _create(cluster, example)
+    resource = copy.deepcopy(example)  # the same example may appear in several places: a unique name
+    resource["metadata"]["name"] += f"-{[o for o, _ in EXAMPLES].index(origin)}"
+    status, body = _create(cluster, resource)
     assert status == 201, body
     assert body["spec"] == apply_defaults(CRDS[example["kind"]].schema, copy.deepcopy(example))["spec"]
+    assert not body.get("status")  # with the status subresource, create ignores the status
+    if "status" in example:
+        crd = CRDS[example["kind"]]
+        group, version = example["apiVersion"].split("/")
+        body["status"] = example["status"]
+        if crd.namespaced:
+            updated = cluster.custom.replace_namespaced_custom_object_status(
+                group, version, body["metadata"]["namespace"], crd.plural, body["metadata"]["name"], body)
+        else:
+            updated = cluster.custom.replace_cluster_custom_object_status(
+                group, version, crd.plural, body["metadata"]["name"], body)
+        assert updated["status"] == example["status"]
 
 
 def test_api_server_applies_defaults(cluster: Cluster) -> None:
@@ -601,6 +615,22 @@ def test_api_server_applies_defaults(cluster: Cluster) -> None:
                                                             "ports": [{"port": "53"}]}, name="defaults"))
     assert status == 201
     assert body["spec"]["ports"] == [{"port": "53", "protocol": "TCP"}]
+
+
+def test_api_server_refuses_an_invalid_status(cluster: Cluster) -> None:
+    from kubernetes.client import ApiException
+
+    status, body = _create(cluster, obj("NamespaceEgressRule", {"action": "Deny"}, name="bad-status"))
+    assert status == 201
+    body["status"] = {"sources": -1, "conditions": [
+        {"type": "Accepted", "status": "Maybe", "reason": "Accepted", "message": "",
+         "lastTransitionTime": "2026-01-12T09:30:00Z"}]}
+    with pytest.raises(ApiException) as refused:
+        cluster.custom.replace_namespaced_custom_object_status(
+            GROUP, "v1alpha1", "payments", "namespaceegressrules", "bad-status", body)
+    assert refused.value.status == 422
+    fields = {cause["field"] for cause in json.loads(refused.value.body)["details"]["causes"]}
+    assert fields == {"status.sources", "status.conditions[0].status"}
 
 
 def _mock_evaluates(rule: str, value: Any) -> bool:

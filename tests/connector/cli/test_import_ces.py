@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -162,3 +163,14 @@ def test_input_without_ces_objects_prints_nothing(tmp_path: Path) -> None:
 def test_command_is_listed_in_help() -> None:
     result = CliRunner().invoke(main, ["--help"])
     assert "import-ces" in result.stdout
+
+
+def test_the_migration_example_of_the_documentation_is_what_the_command_prints() -> None:
+    text = (Path(__file__).resolve().parents[3] / "docs" / "resources.md").read_text()
+    blocks = re.findall(r"^```yaml\n(.*?)^```", text, re.S | re.M)
+    index = next(i for i, block in enumerate(blocks) if "kubeovn.io/v1alpha1" in block)
+    code, out, err = invoke("-", stdin=blocks[index])
+    assert code == 0, err
+    assert [doc for doc in yaml.safe_load_all(out) if doc] == list(yaml.safe_load_all(blocks[index + 1]))
+    assert "bandwidth iRule 'bwc-1mbps-irule' dropped" in err
+    assert "moved to namespace fusion-system" in err
