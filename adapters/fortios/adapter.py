@@ -203,8 +203,8 @@ class FortiOSAdapter(Adapter):
         """Move our policies into one block in `order` at the configured place; returns moves made."""
         listing = self.client.list(r.POLICY, {"format": "policyid|name"})
         table = [int(entry["policyid"]) for entry in listing]
-        by_name = {str(entry.get("name")): int(entry["policyid"]) for entry in listing}
-        block = [by_name[name] for name in order if name in by_name]
+        present = set(table)
+        block = [self._policy_ids[name] for name in order if self._policy_ids.get(name) in present]
         members = set(block)
         before = self.config.placement.before
         anchor: int | None
@@ -216,7 +216,7 @@ class FortiOSAdapter(Adapter):
             anchor = before
         else:
             anchor = next((pid for pid in table if pid not in members), None)
-        names = {pid: name for name, pid in by_name.items()}
+        names = {pid: name for name, pid in self._policy_ids.items()}
         moves = 0
         for pid in reversed(block):
             if anchor is None:

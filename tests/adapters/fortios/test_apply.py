@@ -187,6 +187,11 @@ def test_foreign_objects_are_untouched_and_our_block_is_placed(device: Device,
     assert_no_collection_delete(device)
 
 
+def test_missing_placement_anchor_is_a_clear_error(device: Device, make_adapter: AdapterFactory) -> None:
+    _, result = sync(make_adapter(placement={"before": 4242}), payments_state())
+    assert not result.ok and "placement: policy 4242 does not exist" in result.errors[0]
+
+
 def test_top_placement_puts_the_block_first(device: Device, make_adapter: AdapterFactory) -> None:
     seed_foreign(device)
     adapter = make_adapter()

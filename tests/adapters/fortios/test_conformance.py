@@ -11,12 +11,15 @@ import ipaddress
 
 from hypothesis import HealthCheck, given, settings
 
+from adapters.fortios.client import CMDB, TABLES
 from connector.evaluate import Probe, decide
 from connector.model import Action, DeviceState
 from tests.adapters.fortios.conftest import TOKEN, AdapterFactory, Device, sync
 from tests.adapters.fortios.policy_evaluator import FortiGateEvaluator, fetch_tables
 from tests.adapters.fortios.scenarios import payments_probes, payments_state
 from tests.adapters.strategies import states_with_probes
+
+COLLECTIONS = {f"{CMDB}/{table}" for table in TABLES.values()}
 
 
 def _is_v6(value: str) -> bool:
@@ -74,9 +77,12 @@ def test_generated_states_conform_and_converge(device: Device, make_adapter: Ada
     # the mock is shared across examples: each apply converges from the previous example's state
     state, probes = case
     adapter = make_adapter(cluster=state.cluster)
+    mark = device.last_seq()
     _, result = sync(adapter, state)
     assert result.ok, result.errors
     check_conformance(device, state, probes)
     again, result = sync(adapter, state)
     assert again.empty, again.summary()
     assert result.writes == 0
+    deletes = [e["path"] for e in device.requests(mark) if e["method"] == "DELETE"]
+    assert not [path for path in deletes if path.rstrip("/") in COLLECTIONS]
