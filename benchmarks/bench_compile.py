@@ -1,0 +1,230 @@
+"""Compile benchmark: full compile and incremental recompiles at cluster scale.
+
+Synthesizes (at --scale 1.0) 1,000 namespaces, 10,000 Services with EndpointSlices, 100,000 pods
+and 2,000 rules (20 ClusterEgressRules, 1,000 NamespaceEgressRules, 980 ServiceEgressRules) in a
+StaticView, then prints: full compile seconds, the time of one incremental recompile after a pod
+change (a pod restarted with a new IP, together with its EndpointSlice update) as median and p99
+over 1,000 changes, and peak RSS.
+
+    python benchmarks/bench_compile.py [--scale 1.0] [--changes 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import random
+import resource
+import statistics
+import time
+from typing import Any
+
+from adapters.base.adapter import Capabilities
+from connector.cluster import StaticView
+from connector.compiler import Compiler, CompileSettings
+
+FC = "fusion-connector.io/v1alpha1"
+CNS = "fusion-system"
+RULE_KINDS = ("ClusterEgressRule", "NamespaceEgressRule", "ServiceEgressRule")
+
+
+def _ip(n: int) -> str:
+    return f"10.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}"
+
+
+def synthesize(scale: float, rng: random.Random) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
+    """Objects of the synthetic cluster, and the pods of every EndpointSlice (slice name -> pods)."""
+    namespaces = max(1, int(1000 * scale))
+    objects: list[dict[str, Any]] = [{"kind": "Namespace", "metadata": {"name": CNS, "labels": {}}}]
+    for e in range(50):
+        objects.append(
+            {
+                "kind": "ExternalService",
+                "metadata": {"name": f"ext-{e}", "namespace": CNS},
+                "spec": {
+                    "addresses": [f"203.0.{e}.0/24", f"svc{e}.example.com"],
+                    "ports": [{"port": "443"}, {"protocol": "UDP", "port": "8000-8100"}],
+                },
+            }
+        )
+    for n in range(20):
+        spec: dict[str, Any] = {
+            "action": "Deny" if n % 2 else "Allow",
+            "priority": 100 + n,
+            "tier": "Admin" if n < 10 else "Baseline",
+            "externalServices": [f"ext-{n}", f"ext-{n + 20}"],
+        }
+        if n % 3:
+            spec["namespaceSelector"] = {"matchLabels": {"env": ["prod", "dev", "test"][n % 3]}}
+        objects.append(
+            {"kind": "ClusterEgressRule", "metadata": {"name": f"cluster-{n}", "generation": 1}, "spec": spec}
+        )
+    slices: dict[str, list[str]] = {}
+    pod_number = 0
+    service_rules = int(980 * scale)
+    for i in range(namespaces):
+        ns = f"team-{i:04d}"
+        objects.append(
+            {
+                "kind": "Namespace",
+                "metadata": {
+                    "name": ns,
+                    "labels": {"fusion-connector.io/managed": "true", "env": ["prod", "dev", "test"][i % 3]},
+                    "annotations": {
+                        "fusion-connector.io/egress-allow": "api.github.com:443/TCP, 10.200.0.0/16:5432"
+                    },
+                },
+            }
+        )
+        for e in range(2):
+            objects.append(
+                {
+                    "kind": "ExternalService",
+                    "metadata": {"name": f"dep-{e}", "namespace": ns},
+                    "spec": {
+                        "addresses": [f"198.51.{i % 250}.{e}", f"db{e}.{ns}.example.net"],
+                        "ports": [{"port": str(5432 + e)}],
+                    },
+                }
+            )
+        objects.append(
+            {
+                "kind": "NamespaceEgressRule",
+                "metadata": {"name": "deps", "namespace": ns, "generation": 1},
+                "spec": {
+                    "action": "Allow",
+                    "priority": 300,
+                    "externalServices": ["dep-0", "dep-1"],
+                    **({"podSelector": {"matchLabels": {"tier": "backend"}}} if i % 2 else {}),
+                },
+            }
+        )
+        for s in range(10):
+            svc = f"svc-{s}"
+            objects.append({"kind": "Service", "metadata": {"name": svc, "namespace": ns}})
+            pods = []
+            for p in range(10):
+                name = f"{svc}-pod-{p}"
+                objects.append(
+                    {
+                        "kind": "Pod",
+                        "metadata": {
+                            "name": name,
+                            "namespace": ns,
+                            "labels": {"app": svc, "tier": "backend" if s < 5 else "web"},
+                        },
+                        "spec": {"nodeName": f"node-{pod_number % 200}"},
+                        "status": {"phase": "Running", "podIPs": [{"ip": _ip(pod_number)}]},
+                    }
+                )
+                pods.append(name)
+                pod_number += 1
+            slice_name = f"{svc}-slice"
+            slices[f"{ns}/{slice_name}"] = pods
+            objects.append(_slice(ns, svc, slice_name, [_ip(pod_number - 10 + p) for p in range(10)]))
+        if i < service_rules:
+            objects.append(
+                {
+                    "kind": "ServiceEgressRule",
+                    "metadata": {"name": "svc-0-out", "namespace": ns, "generation": 1},
+                    "spec": {
+                        "action": "Allow",
+                        "service": "svc-0",
+                        "priority": 200,
+                        "externalServices": [f"dep-{rng.randrange(2)}"],
+                    },
+                }
+            )
+    for node in range(200):
+        objects.append(
+            {
+                "kind": "Node",
+                "metadata": {"name": f"node-{node}"},
+                "status": {
+                    "addresses": [{"type": "InternalIP", "address": f"192.168.{node // 250}.{node % 250}"}]
+                },
+            }
+        )
+    return objects, slices
+
+
+def _slice(ns: str, svc: str, name: str, addresses: list[str]) -> dict[str, Any]:
+    return {
+        "kind": "EndpointSlice",
+        "metadata": {"name": name, "namespace": ns, "labels": {"kubernetes.io/service-name": svc}},
+        "endpoints": [{"addresses": [a], "conditions": {"ready": True}} for a in addresses],
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=1.0, help="1.0 = 1,000 namespaces and 100,000 pods")
+    parser.add_argument("--changes", type=int, default=1000, help="incremental pod changes to time")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+
+    objects, slices = synthesize(args.scale, rng)
+    view = StaticView(objects)
+    counts: dict[str, int] = {}
+    for obj in objects:
+        counts[obj["kind"]] = counts.get(obj["kind"], 0) + 1
+    settings = CompileSettings(
+        cluster="bench",
+        devices=(
+            ("bigip-dc1", Capabilities()),
+            ("fgt-edge", Capabilities()),
+            ("soc", Capabilities(fqdn=False)),
+        ),
+        connector_namespace=CNS,
+    )
+    compiler = Compiler(settings)
+    started = time.perf_counter()
+    result = compiler.full(view)
+    full_seconds = time.perf_counter() - started
+    rules = {d: len(s.rules) for d, s in result.devices.items()}
+    groups = {d: len(s.groups) for d, s in result.devices.items()}
+
+    slice_keys = sorted(slices)
+    next_ip = 1 << 20
+    timings = []
+    for _ in range(args.changes):
+        key = rng.choice(slice_keys)
+        ns, slice_name = key.split("/")
+        position = rng.randrange(10)
+        pod_name = slices[key][position]
+        pod = copy.deepcopy(view.get(StaticView.kind_of({"kind": "Pod"}), ns, pod_name))
+        assert pod is not None
+        pod["status"]["podIPs"] = [{"ip": _ip(next_ip)}]
+        next_ip += 1
+        old_slice = view.get(StaticView.kind_of({"kind": "EndpointSlice"}), ns, slice_name)
+        assert old_slice is not None
+        addresses = [e["addresses"][0] for e in old_slice["endpoints"]]
+        addresses[position] = pod["status"]["podIPs"][0]["ip"]
+        service = old_slice["metadata"]["labels"]["kubernetes.io/service-name"]
+        batch = [view.put(pod), view.put(_slice(ns, service, slice_name, addresses))]
+        started = time.perf_counter()
+        compiler.apply(batch)
+        timings.append(time.perf_counter() - started)
+    timings.sort()
+    p99 = timings[min(len(timings) - 1, int(len(timings) * 0.99))]
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    print(
+        f"objects: {counts.get('Namespace', 0)} namespaces, {counts.get('Service', 0)} services, "
+        f"{counts.get('Pod', 0)} pods, {counts.get('EndpointSlice', 0)} endpointslices, "
+        f"{sum(counts.get(k, 0) for k in RULE_KINDS)} rules"
+    )
+    print(f"compiled rules per device: {rules}; source groups per device: {groups}")
+    print(f"full compile: {full_seconds:.2f} s")
+    print(
+        f"incremental pod change ({len(timings)} changes):"
+        f" median {statistics.median(timings) * 1000:.2f} ms, "
+        f"p99 {p99 * 1000:.2f} ms"
+    )
+    print(f"peak RSS: {peak_mb:.0f} MiB")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
