@@ -27,7 +27,8 @@ def adapter_class(device_type: str) -> type[Adapter]:
     try:
         module_name, class_name = ADAPTERS[device_type]
     except KeyError:
-        raise ValueError(f"unknown device type {device_type!r} (known: {', '.join(sorted(ADAPTERS))})") from None
+        known = ", ".join(sorted(ADAPTERS))
+        raise ValueError(f"unknown device type {device_type!r} (known: {known})") from None
     return cast(type[Adapter], getattr(importlib.import_module(module_name), class_name))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from adapters.base.adapter import Adapter
 from adapters.registry import ADAPTERS, adapter_class, create_adapter
 from adapters.rest import RestAdapter
 from connector.config import RestDevice, SecretError, Secrets
@@ -30,5 +31,8 @@ def test_missing_secret_is_reported_by_name() -> None:
 def test_every_configured_type_is_known() -> None:
     assert set(ADAPTERS) == {"f5-as3", "fortios", "rest"}
     assert adapter_class("rest") is RestAdapter
+    assert adapter_class("f5-as3").__name__ == "AS3Adapter"
+    assert adapter_class("fortios").__name__ == "FortiOSAdapter"
+    assert all(issubclass(adapter_class(t), Adapter) for t in ADAPTERS)
     with pytest.raises(ValueError, match="unknown device type 'pan-os'"):
         adapter_class("pan-os")
