@@ -17,8 +17,8 @@ Mapping (DESIGN section 7):
   fast (TCP reset / ICMP unreachable) instead of waiting for connect timeouts;
 - the policy is attached through a forwarding `Service_L4` (`policyFirewallEnforced`; the default
   wildcard address 0.0.0.0 comes with `::` so that IPv6 egress passes the policy too, unless every
-  next-hop gateway is IPv4) or with
-  `routeDomainEnforcement`; a `Security_Log_Profile` exists when a rule logs.
+  next-hop gateway is IPv4) or with `routeDomainEnforcement`; a `Security_Log_Profile` exists when
+  a rule logs.
 """
 
 from __future__ import annotations
@@ -112,107 +112,157 @@ def render_objects(state: DeviceState, settings: RenderSettings) -> list[DeviceO
     rules = [r for r in state.rules if _emittable(state, r)]
     if not rules:
         return []
-    tenant, mark = settings.tenant, settings.owner_mark
-    book = NameBook(max_name_length(tenant))
-    for rule in rules:
-        book.want("g:" + rule.source, _group_readable(state, rule.source))
-        if rule.destination is not None:
-            dst = state.destinations[rule.destination]
-            book.want("d:" + rule.destination, f"dst_{dst.namespace or 'cluster'}_{dst.name}")
-        if rule.ports is not None:
-            port_set = state.port_sets[rule.ports]
-            for protocol in _protocols(port_set):
-                book.want(f"p:{protocol.value}:{rule.ports}",
-                          f"ports_{port_set.namespace or 'cluster'}_{port_set.name}_{protocol.value.lower()}")
-    items: list[tuple[str, dict[str, Any], tuple[str, ...]]] = []
-    seen: set[str] = set()
-    for rule in rules:
-        group = state.groups[rule.source]
-        name = book.name("g:" + rule.source)
-        if name not in seen:
-            seen.add(name)
-            who = [f"Namespace/{group.namespace}"] if group.namespace else []
-            if group.service:
-                who.append(f"Service/{group.namespace}/{group.service}")
-            group_who = tuple(who)
-            items.append((name, {"class": "Firewall_Address_List",
-                                 "remark": remark(f"{group.purpose} sources {group.namespace}/{group.service}"
-                                                  if group.service else f"{group.purpose} sources "
-                                                  f"{group.namespace}"),
-                                 "addresses": sorted_addresses(group.addresses)}, group_who))
-        if rule.destination is not None:
-            dst = state.destinations[rule.destination]
-            name = book.name("d:" + rule.destination)
+    return _TenantRenderer(state, settings, rules).objects()
+
+
+Item = tuple[str, dict[str, Any], tuple[str, ...]]  # name, AS3 body, identities
+
+
+class _TenantRenderer:
+    """Builds the items of one tenant; `book` names the lists the rules reference."""
+
+    def __init__(self, state: DeviceState, settings: RenderSettings, rules: list[CompiledRule]) -> None:
+        self.state = state
+        self.settings = settings
+        self.rules = rules
+        self.book = NameBook(max_name_length(settings.tenant))
+        for rule in rules:
+            self.book.want("g:" + rule.source, _group_readable(state, rule.source))
+            if rule.destination is not None:
+                dst = state.destinations[rule.destination]
+                self.book.want("d:" + rule.destination, f"dst_{dst.namespace or 'cluster'}_{dst.name}")
+            if rule.ports is not None:
+                port_set = state.port_sets[rule.ports]
+                for protocol in _protocols(port_set):
+                    self.book.want(f"p:{protocol.value}:{rule.ports}",
+                                   f"ports_{port_set.namespace or 'cluster'}_{port_set.name}_"
+                                   f"{protocol.value.lower()}")
+
+    def objects(self) -> list[DeviceObject]:
+        tenant, label = self.settings.tenant, tenant_label(self.settings.owner_mark)
+        logging = any(r.logging for r in self.rules)
+        items = self.lists()
+        if logging:
+            items.append(self.log_profile())
+        items.extend(self.rule_lists_and_policy())
+        items.extend(self.attachment(logging))
+        head = DeviceObject(TENANT, tenant, {"class": "Tenant", "label": label, "remark": REMARK},
+                            owner=label)
+        return [head] + [DeviceObject(kind_of(body["class"]), name, canonical_item(body, tenant), owner=label,
+                                      identities=who) for name, body, who in items]
+
+    def lists(self) -> list[Item]:
+        """Address lists (sources, destinations) and port lists, once each, in first-use order."""
+        items: list[Item] = []
+        seen: set[str] = set()
+
+        def add(name: str, body: dict[str, Any], who: tuple[str, ...]) -> None:
             if name not in seen:
                 seen.add(name)
+                items.append((name, body, who))
+
+        for rule in self.rules:
+            group = self.state.groups[rule.source]
+            who = ((f"Namespace/{group.namespace}",) if group.namespace else ()) + (
+                (f"Service/{group.namespace}/{group.service}",) if group.service else ())
+            owner = f"{group.namespace}/{group.service}" if group.service else group.namespace
+            add(self.book.name("g:" + rule.source),
+                {"class": "Firewall_Address_List", "remark": remark(f"{group.purpose} sources {owner}"),
+                 "addresses": sorted_addresses(group.addresses)}, who)
+            if rule.destination is not None:
+                dst = self.state.destinations[rule.destination]
                 body: dict[str, Any] = {"class": "Firewall_Address_List",
                                         "remark": remark(f"ExternalService {dst.namespace}/{dst.name}")}
                 if dst.networks:
                     body["addresses"] = sorted_addresses(dst.networks)
                 if dst.fqdns:
                     body["fqdns"] = sorted(set(dst.fqdns))
-                items.append((name, body, (f"ExternalService/{dst.namespace}/{dst.name}",)))
-        if rule.ports is not None:
-            port_set = state.port_sets[rule.ports]
-            for protocol in _protocols(port_set):
-                name = book.name(f"p:{protocol.value}:{rule.ports}")
-                if name not in seen:
-                    seen.add(name)
-                    items.append((name, {"class": "Firewall_Port_List",
-                                         "remark": remark(f"{protocol.value} ports of {port_set.namespace}/"
-                                                          f"{port_set.name}"),
-                                         "ports": _ports(port_set, protocol)},
-                                  (f"ExternalService/{port_set.namespace}/{port_set.name}",)))
-    logging = any(r.logging for r in rules)
-    if logging:
-        items.append((LOG_PROFILE, {"class": "Security_Log_Profile", "remark": remark(REMARK), "network": {
+                add(self.book.name("d:" + rule.destination), body,
+                    (f"ExternalService/{dst.namespace}/{dst.name}",))
+            if rule.ports is not None:
+                port_set = self.state.port_sets[rule.ports]
+                for protocol in _protocols(port_set):
+                    add(self.book.name(f"p:{protocol.value}:{rule.ports}"),
+                        {"class": "Firewall_Port_List",
+                         "remark": remark(f"{protocol.value} ports of {port_set.namespace}/{port_set.name}"),
+                         "ports": _ports(port_set, protocol)},
+                        (f"ExternalService/{port_set.namespace}/{port_set.name}",))
+        return items
+
+    @staticmethod
+    def log_profile() -> Item:
+        return (LOG_PROFILE, {"class": "Security_Log_Profile", "remark": remark(REMARK), "network": {
             "publisher": {"bigip": LOG_PUBLISHER}, "logRuleMatchAccepts": True, "logRuleMatchDrops": True,
-            "logRuleMatchRejects": True, "storageFormat": {"fields": list(LOG_FIELDS)}}}, ()))
-    vs = settings.attach.virtual_server
-    if vs is not None and vs.gateways:
-        items.append((POOL, {"class": "Pool", "remark": remark("next-hop gateways for egress traffic"),
-                             "members": [{"servicePort": 0, "serverAddresses": list(vs.gateways)}],
-                             "monitors": [{"bigip": "/Common/gateway_icmp"}]}, ()))
-    policy_rules: list[dict[str, str]] = []
-    runs: dict[Tier, int] = {}
-    for tier, tier_rules in _tier_runs(rules):
-        rule_book = NameBook()
-        expanded: list[tuple[CompiledRule, Protocol | None]] = []
-        for rule in tier_rules:
-            protocols: list[Protocol | None] = (
-                list(_protocols(state.port_sets[rule.ports])) if rule.ports is not None else [None])
-            for proto in protocols:
-                expanded.append((rule, proto))
-                rule_book.want(f"{rule.key}|{proto.value if proto else ''}",
-                               _rule_readable(rule, proto.value.lower() if proto else None))
-        afm_rules = [_afm_rule(book, rule_book, rule, proto) for rule, proto in expanded]
-        runs[tier] = runs.get(tier, 0) + 1
-        name = f"rules_{tier.value.lower()}" + (f"_{runs[tier]}" if runs[tier] > 1 else "")
-        origins = tuple(sorted({str(r.origin) for r in tier_rules}))
-        items.append((name, {"class": "Firewall_Rule_List", "remark": remark(f"{tier.value} tier"),
-                             "rules": afm_rules}, origins))
-        policy_rules.append({"use": name})
-    policy: dict[str, Any] = {"class": "Firewall_Policy", "remark": remark(REMARK), "rules": policy_rules}
-    if settings.attach.route_domain:
-        policy["routeDomainEnforcement"] = [{"bigip": settings.attach.route_domain}]
-    items.append((POLICY, policy, ()))
-    if vs is not None:
+            "logRuleMatchRejects": True, "storageFormat": {"fields": list(LOG_FIELDS)}}}, ())
+
+    def rule_lists_and_policy(self) -> list[Item]:
+        """One rule list per tier run, then the policy referencing them in order."""
+        items: list[Item] = []
+        runs: dict[Tier, int] = {}
+        for tier, tier_rules in _tier_runs(self.rules):
+            rule_book = NameBook()
+            expanded: list[tuple[CompiledRule, Protocol | None]] = []
+            for rule in tier_rules:
+                protocols: list[Protocol | None] = (
+                    list(_protocols(self.state.port_sets[rule.ports])) if rule.ports is not None else [None])
+                for proto in protocols:
+                    expanded.append((rule, proto))
+                    rule_book.want(_rule_key(rule, proto),
+                                   _rule_readable(rule, proto.value.lower() if proto else None))
+            runs[tier] = runs.get(tier, 0) + 1
+            name = f"rules_{tier.value.lower()}" + (f"_{runs[tier]}" if runs[tier] > 1 else "")
+            afm_rules = [self.afm_rule(rule_book, rule, proto) for rule, proto in expanded]
+            items.append((name, {"class": "Firewall_Rule_List", "remark": remark(f"{tier.value} tier"),
+                                 "rules": afm_rules}, tuple(sorted({str(r.origin) for r in tier_rules}))))
+        policy: dict[str, Any] = {"class": "Firewall_Policy", "remark": remark(REMARK),
+                                  "rules": [{"use": name} for name, _, _ in items]}
+        if self.settings.attach.route_domain:
+            policy["routeDomainEnforcement"] = [{"bigip": self.settings.attach.route_domain}]
+        items.append((POLICY, policy, ()))
+        return items
+
+    def afm_rule(self, rule_book: NameBook, rule: CompiledRule, protocol: Protocol | None) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "name": rule_book.name(_rule_key(rule, protocol)),
+            "remark": remark(str(rule.origin)),
+            "action": ALLOW_ACTION if rule.action is Action.ALLOW else DENY_ACTION,
+            "protocol": protocol.value.lower() if protocol else "any",
+            "loggingEnabled": rule.logging,
+            "source": {"addressLists": [{"use": self.book.name("g:" + rule.source)}]},
+        }
+        destination: dict[str, Any] = {}
+        if rule.destination is not None:
+            destination["addressLists"] = [{"use": self.book.name("d:" + rule.destination)}]
+        if rule.ports is not None and protocol is not None:
+            destination["portLists"] = [{"use": self.book.name(f"p:{protocol.value}:{rule.ports}")}]
+        if destination:
+            out["destination"] = destination
+        return out
+
+    def attachment(self, logging: bool) -> list[Item]:
+        """The forwarding virtual server (and its gateway pool) for virtual-server attach."""
+        vs = self.settings.attach.virtual_server
+        if vs is None:
+            return []
+        items: list[Item] = []
         virtual: dict[str, Any] = {
             "class": "Service_L4", "remark": remark("egress forwarding virtual server"),
             "virtualAddresses": virtual_addresses(vs.address, vs.gateways), "virtualPort": vs.port,
-            "layer4": "any",
-            "translateServerAddress": False, "translateServerPort": False, "snat": "none",
+            "layer4": "any", "translateServerAddress": False, "translateServerPort": False, "snat": "none",
             "policyFirewallEnforced": {"use": POLICY}}
         if vs.gateways:
+            items.append((POOL, {"class": "Pool", "remark": remark("next-hop gateways for egress traffic"),
+                                 "members": [{"servicePort": 0, "serverAddresses": list(vs.gateways)}],
+                                 "monitors": [{"bigip": "/Common/gateway_icmp"}]}, ()))
             virtual["pool"] = POOL
         if logging:
             virtual["securityLogProfiles"] = [{"use": LOG_PROFILE}]
         items.append((VIRTUAL, virtual, ()))
-    head = DeviceObject(TENANT, tenant, {"class": "Tenant", "label": tenant_label(mark), "remark": REMARK},
-                        owner=tenant_label(mark))
-    return [head] + [DeviceObject(kind_of(body["class"]), name, canonical_item(body, tenant),
-                                  owner=tenant_label(mark), identities=who)
-                     for name, body, who in items]
+        return items
+
+
+def _rule_key(rule: CompiledRule, protocol: Protocol | None) -> str:
+    return f"{rule.key}|{protocol.value if protocol else ''}"
 
 
 def virtual_addresses(address: str, gateways: list[str]) -> list[str]:
@@ -236,23 +286,3 @@ def _tier_runs(rules: list[CompiledRule]) -> list[tuple[Tier, list[CompiledRule]
         else:
             runs.append((rule.origin.tier, [rule]))
     return runs
-
-
-def _afm_rule(book: NameBook, rule_book: NameBook, rule: CompiledRule,
-              protocol: Protocol | None) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "name": rule_book.name(f"{rule.key}|{protocol.value if protocol else ''}"),
-        "remark": remark(str(rule.origin)),
-        "action": ALLOW_ACTION if rule.action is Action.ALLOW else DENY_ACTION,
-        "protocol": protocol.value.lower() if protocol else "any",
-        "loggingEnabled": rule.logging,
-        "source": {"addressLists": [{"use": book.name("g:" + rule.source)}]},
-    }
-    destination: dict[str, Any] = {}
-    if rule.destination is not None:
-        destination["addressLists"] = [{"use": book.name("d:" + rule.destination)}]
-    if rule.ports is not None and protocol is not None:
-        destination["portLists"] = [{"use": book.name(f"p:{protocol.value}:{rule.ports}")}]
-    if destination:
-        out["destination"] = destination
-    return out
