@@ -678,3 +678,84 @@ def test_api_server_prunes_unknown_fields(cluster: Cluster, kind: str, path: str
     for part in parts[:-1]:
         node = node[int(part)] if part.isdigit() else node[part]
     assert parts[-1] not in node
+
+
+# ---------------------------------------------------------------------------------------------
+# The worked example of docs/resources.md decides as its tables say (compiled by the real compiler).
+
+WORKED_PODS = {"a checkout pod": ("checkout-1", "10.244.1.10", {"app": "checkout"}),
+               "a batch pod": ("batch-1", "10.244.1.20", {"tier": "batch"}),
+               "any other pod": ("web-1", "10.244.1.30", {"app": "web"})}
+
+
+def _table(text: str, header: str) -> list[list[str]]:
+    lines = text[text.index(header):].splitlines()[2:]
+    rows = []
+    for line in lines:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in line.strip("|").split("|")])
+    return rows
+
+
+def _worked_example() -> tuple[dict[int, tuple[str, str]], list[list[str]]]:
+    text = RESOURCES_MD.read_text()
+    rulebase = {}
+    for row in _table(text, "| # | tier | rule |"):
+        rule = row[2]
+        if rule == "annotation rule":
+            rulebase[int(row[0])] = ("Annotation", "annotation")
+        elif rule == "namespace default action":
+            rulebase[int(row[0])] = ("DefaultAction", "*")
+        else:
+            kind, name = rule.split()
+            rulebase[int(row[0])] = (kind, name.strip("`"))
+    return rulebase, _table(text, "| from | to | decided by | result |")
+
+
+def _worked_cluster() -> list[dict[str, Any]]:
+    objects: list[dict[str, Any]] = []
+    for path in sorted(EXAMPLES_DIR.glob("*.yaml")):
+        objects.extend(doc for doc in yaml.safe_load_all(path.read_text()) if doc)
+    for name, ip, labels in WORKED_PODS.values():
+        objects.append({"apiVersion": "v1", "kind": "Pod",
+                        "metadata": {"name": name, "namespace": "payments", "labels": labels},
+                        "spec": {"nodeName": "node1"},
+                        "status": {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}]}})
+    objects.append({"apiVersion": "v1", "kind": "Service",
+                    "metadata": {"name": "checkout", "namespace": "payments"},
+                    "spec": {"selector": {"app": "checkout"}}})
+    objects.append({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                    "metadata": {"name": "checkout-x1", "namespace": "payments",
+                                 "labels": {"kubernetes.io/service-name": "checkout"}},
+                    "addressType": "IPv4",
+                    "endpoints": [{"addresses": ["10.244.1.10"], "conditions": {"ready": True}}]})
+    return objects
+
+
+def test_the_worked_example_decides_as_documented() -> None:
+    from adapters.base.adapter import Capabilities
+    from connector.cluster import StaticView
+    from connector.compiler import CompileSettings, compile_cluster
+    from connector.evaluate import Probe, decide
+    from connector.model import Protocol
+
+    settings = CompileSettings(cluster="prod-eu1", devices=(("bigip-dc1", Capabilities()),
+                                                            ("fgt-edge", Capabilities())))
+    result = compile_cluster(StaticView(_worked_cluster()), settings)
+    rulebase, probes = _worked_example()
+    assert len(probes) >= 6
+    for source, target, decided_by, outcome in probes:
+        host_port, protocol = target.strip("`").split("/")
+        host, port = host_port.rsplit(":", 1)
+        probe = Probe(WORKED_PODS[source][1], host, int(port), Protocol(protocol))
+        expected = {device: number for number, device in re.findall(r"#(\d+)(?: on ([a-z0-9-]+))?",
+                                                                     decided_by.split(" — ")[0])}
+        for device, state in result.devices.items():
+            number = int(expected.get(device) or expected[""])
+            rule = decide(state, probe)
+            assert rule is not None, (source, target, device)
+            kind, name = rulebase[number]
+            assert rule.origin.kind.value == kind, (source, target, device)
+            assert name in ("*", rule.origin.name), (source, target, device)
+            assert rule.action.value == outcome, (source, target, device)
