@@ -24,8 +24,8 @@ from typing import Any, ClassVar
 import httpx
 from pydantic import SecretStr
 
-from adapters.base.errors import DeviceAuthError, PermanentDeviceError, TransientDeviceError
-from adapters.base.http import DeviceHttp, RetryPolicy
+from adapters.base.errors import DeviceAuthError, DeviceError, PermanentDeviceError, TransientDeviceError
+from adapters.base.http import NO_RETRY, DeviceHttp, RetryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,15 @@ class AS3Client:
             self.lock = self._locks.setdefault(url, threading.RLock())
 
     def close(self) -> None:
+        """Release the login token (BIG-IP caps active tokens per user) and the connections."""
+        token, self._token = self._token, None
+        if token is not None:
+            with self.lock:
+                try:
+                    self.http.request("DELETE", f"/mgmt/shared/authz/tokens/{token}",
+                                      headers={"X-F5-Auth-Token": token}, expected=(401, 404), retry=NO_RETRY)
+                except DeviceError as exc:
+                    log.info("%s: could not release the login token: %s", self.device, exc.message)
         self.http.close()
 
     # --- authentication -----------------------------------------------------------------------

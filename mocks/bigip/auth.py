@@ -1,7 +1,9 @@
 """iControl REST authentication as BIG-IP does it: Basic auth or tokens from `/mgmt/shared/authn/login`.
 
 Tokens expire after `lifetime` seconds (BIG-IP default 1200); an expired token gets 401
-"X-F5-Auth-Token has expired.", an unknown one 401 "X-F5-Auth-Token does not exist.".
+"X-F5-Auth-Token has expired.", an unknown one 401 "X-F5-Auth-Token does not exist.". A user other
+than admin holds at most 100 active tokens (the 101st login gets 400); `DELETE
+/mgmt/shared/authz/tokens/<token>` releases one.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import time
 from typing import Any
 
 from mocks.common.http import Request, Response, json_response
+
+MAX_TOKENS = 100  # active tokens per user; the admin user is exempt
 
 
 def unauthorized(message: str, request: Request) -> Response:
@@ -43,6 +47,10 @@ class TokenStore:
         token = "".join(secrets.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") for _ in range(26))
         now = time.time()
         with self._lock:
+            active = sum(1 for _, expiry in self._tokens.values() if expiry > now)
+            if active >= MAX_TOKENS and self.username != "admin":
+                return json_response(400, {"code": 400, "message": f"user {self.username} has reached "
+                                           "maximum active login tokens"})
             self._tokens[token] = (now, now + self.lifetime)
         item: dict[str, Any] = {
             "token": token, "name": token, "userName": self.username, "timeout": int(self.lifetime),

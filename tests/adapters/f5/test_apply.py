@@ -267,3 +267,11 @@ def test_adapters_sharing_a_device_never_overlap_requests(device: Device) -> Non
         body = device.tenant(f"fc_{cluster}")
         assert body is not None and body["label"] == f"fusion-connector:{cluster}"
         assert verdict(Declaration(f"fc_{cluster}", body).decide(basic_probes()[0])) is not None
+
+
+def test_close_releases_the_login_token(device: Device) -> None:
+    adapter = new_adapter(device)
+    adapter.read()
+    adapter.close()
+    released = [r for r in device.requests() if r["path"].startswith("/mgmt/shared/authz/tokens/")]
+    assert [(r["method"], r["status"]) for r in released] == [("DELETE", 200)]

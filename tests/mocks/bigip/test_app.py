@@ -281,3 +281,17 @@ def test_cli_prints_listening_line() -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_token_cap_per_user_and_release() -> None:
+    app = BigIpApp("fusion", "pw", processing_ms=0)
+    with HttpServer(app) as srv, httpx.Client(base_url=srv.url) as c:
+        credentials = {"username": "fusion", "password": "pw"}
+        tokens = [c.post("/mgmt/shared/authn/login", json=credentials).json()["token"]["token"]
+                  for _ in range(100)]
+        refused = c.post("/mgmt/shared/authn/login", json=credentials)
+        assert refused.status_code == 400
+        assert refused.json()["message"] == "user fusion has reached maximum active login tokens"
+        released = c.delete(f"/mgmt/shared/authz/tokens/{tokens[0]}", headers={"X-F5-Auth-Token": tokens[1]})
+        assert released.status_code == 200
+        assert c.post("/mgmt/shared/authn/login", json=credentials).status_code == 200
