@@ -10,7 +10,9 @@ Extra `/_mock/` endpoints (no auth), besides faults, requests and reset:
   creates or replaces objects by hand, each with the `owner` it names (default null), as an
   operator at the console would; rules are checked for references;
 - `POST /_mock/delete`: `{"kind": K, "name": N}` deletes one object by hand (refused while in use).
-Both bump the revision like any change on a real device.
+Both bump the revision like any change on a real device. An extra fault kind,
+`{"dropAfterApply": N}`, applies the next N change sets and then drops the connection without
+answering (the answer is lost; a retry with the same Idempotency-Key must be a replay).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from mocks.common.app import MockApp
-from mocks.common.http import Request, Response, json_response
+from mocks.common.http import DropConnection, Request, Response, json_response
 from mocks.rest.state import COLLECTION, KINDS, ChangeError, Store, validate_object
 
 MEDIA_TYPE = "application/vnd.fusion-connector.v1+json"
@@ -45,6 +47,7 @@ class RestMock(MockApp):
         self._lock = threading.Lock()
         self.store = Store(max_objects)
         self._keys: OrderedDict[str, tuple[str, dict[str, Any]]] = OrderedDict()
+        self._drop_after_apply = 0
 
     # --- MockApp ----------------------------------------------------------------------------------
     def error(self, status: int, message: str) -> Response:
@@ -55,6 +58,16 @@ class RestMock(MockApp):
         with self._lock:
             self.store = Store(self.max_objects)
             self._keys.clear()
+            self._drop_after_apply = 0
+
+    def custom_fault(self, spec: dict[str, Any]) -> bool:
+        if "dropAfterApply" not in spec:
+            return False
+        if set(spec) != {"dropAfterApply"}:
+            raise ValueError("dropAfterApply takes no other keys")
+        with self._lock:
+            self._drop_after_apply = int(spec["dropAfterApply"])
+        return True
 
     def handle(self, request: Request) -> Response:
         path = request.path.rstrip("/") or "/"
@@ -161,6 +174,9 @@ class RestMock(MockApp):
             self._keys[key] = (digest, result)
             while len(self._keys) > REMEMBERED_KEYS:
                 self._keys.popitem(last=False)
+            if self._drop_after_apply > 0:
+                self._drop_after_apply -= 1
+                raise DropConnection()
         return self._json(200, result)
 
     # --- hand edits -----------------------------------------------------------------------------

@@ -10,10 +10,12 @@ import pytest
 from adapters.base.errors import DeviceAuthError, PermanentDeviceError, TransientDeviceError
 from adapters.base.http import RetryPolicy
 from adapters.base.naming import destination_name, group_name, rule_name
+from adapters.rest import RestAdapter
 from adapters.rest.objects import NAME_RULES
 from adapters.rest.protocol import SigningTransport
 from connector.config import SafetyConfig
 from connector.model import DeviceState
+from connector.planner import DeviceObject, Plan
 from tests.adapters.rest.conftest import HMAC_SECRET, PERMISSIVE, Receiver, make_adapter, sync
 from tests.adapters.rest.scenarios import payments_state
 
@@ -156,7 +158,7 @@ def test_unsafe_plan_is_refused_and_nothing_written(receiver: Receiver) -> None:
 
 @pytest.mark.parametrize("fault", [
     {"status": 503, "times": 4},
-    {"status": 429, "times": 2, "retryAfter": 0},
+    {"status": 429, "times": 2, "retryAfter": 1},
     {"latencyMs": 50, "times": 3},
     {"dropConnections": 3},
     {"status": 502, "times": 2, "method": "POST", "path": "/changes"},
@@ -220,6 +222,24 @@ def test_large_plans_are_split_to_the_receivers_limit() -> None:
         assert adapter.plan(adapter.render(state), adapter.read()).empty
         posts = [e for e in app.requests() if e["path"] == "/changes"]
     assert [len(e["body"]["changes"]) for e in posts] == [3, 3, 2]
+
+
+def test_lost_answer_is_retried_and_replayed(receiver: Receiver) -> None:
+    receiver.fault(dropAfterApply=1)
+    state = payments_state()
+    with make_adapter(receiver.url) as adapter:
+        result = adapter.apply(*_planned(adapter, state))
+        assert adapter.plan(adapter.render(state), adapter.read()).empty
+    posts = change_sets(receiver)
+    assert [p["status"] for p in posts] == [0, 200]
+    assert posts[0]["body"] == posts[1]["body"]
+    assert result.writes == 2 and result.applied == 8
+    assert receiver.state()["revision"] == 1  # applied once
+
+
+def _planned(adapter: RestAdapter, state: DeviceState) -> tuple[Plan, list[DeviceObject]]:
+    desired = adapter.render(state)
+    return adapter.plan(desired, adapter.read(), safety=PERMISSIVE), desired
 
 
 def test_retried_change_set_is_replayed_not_reapplied(receiver: Receiver) -> None:
