@@ -12,8 +12,9 @@ An optional kind that the API server does not serve (a CRD not installed yet, no
 synced and empty; discovery is retried every `discovery_interval`.
 
 `check_watchdog` (called periodically by the owner) closes a watch stream that has been silent for
-`inactivity_timeout` or outlived its server timeout by `timeout_grace`, so a half-dead connection
-cannot stall the cache; the socket read timeout is a second line of defence.
+`inactivity_timeout` (API servers send bookmarks about once a minute, so a healthy stream is never
+that quiet) or outlived its server timeout by `timeout_grace`, so a half-dead connection cannot
+stall the cache; the socket read timeout (server timeout + grace) is a second line of defence.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ class WatchTimings:
     min_server_timeout: int = 240
     max_server_timeout: int = 360
     timeout_grace: float = 30.0
-    inactivity_timeout: float = 420.0
+    inactivity_timeout: float = 150.0
     discovery_interval: float = 30.0
     page_size: int = 500
     backoff_base: float = 0.5

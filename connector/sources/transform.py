@@ -2,14 +2,17 @@
 
 Only what the connector reads is kept, which bounds memory at 100,000 pods: metadata without
 `managedFields` and without the `kubectl.kubernetes.io/last-applied-configuration` annotation; for
-pods the node, host network flag, phase and IPs; for nodes their addresses and pod CIDRs; for
-EndpointSlices the endpoints and ports. Other kinds (Services, the fusion-connector.io resources,
-EgressIP) keep their whole spec and status. `kind` and `apiVersion` are always set (list items
-from the API server carry neither). Transforms return new dicts and never mutate their input.
+pods only name, namespace, uid, resourceVersion, labels, annotations, owner references (kind, name,
+uid, controller) and deletionTimestamp, plus the node, host network flag, phase and IPs; for nodes
+their addresses and pod CIDRs; for EndpointSlices the endpoints and ports. Other kinds (Services,
+the fusion-connector.io resources, EgressIP) keep their whole spec and status. `kind` and
+`apiVersion` are always set (list items from the API server carry neither). Transforms return new
+dicts and never mutate their input.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -19,6 +22,9 @@ LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 _METADATA_KEYS = ("name", "namespace", "uid", "resourceVersion", "generation", "labels",
                   "ownerReferences", "creationTimestamp", "deletionTimestamp")
+_POD_METADATA_KEYS = ("name", "namespace", "uid", "resourceVersion", "labels", "ownerReferences",
+                      "deletionTimestamp")
+_OWNER_KEYS = ("kind", "name", "uid", "controller")
 _POD_SPEC_KEYS = ("nodeName", "hostNetwork")
 _POD_STATUS_KEYS = ("phase", "podIP", "podIPs", "hostIP", "hostIPs")
 _NODE_SPEC_KEYS = ("podCIDR", "podCIDRs")
@@ -35,9 +41,24 @@ def _pick(source: Any, keys: Iterable[str]) -> Obj:
     return {key: source[key] for key in keys if key in source}
 
 
-def prune_metadata(metadata: Any) -> Obj:
-    """The metadata fields the connector reads; annotations without last-applied-configuration."""
-    kept = _pick(metadata, _METADATA_KEYS)
+def _interned(value: Any) -> Any:
+    return sys.intern(value) if type(value) is str else value
+
+
+def _interned_map(mapping: Any) -> Any:
+    if not isinstance(mapping, dict):
+        return mapping
+    return {_interned(key): _interned(value) for key, value in mapping.items()}
+
+
+def prune_metadata(metadata: Any, keys: tuple[str, ...] = _METADATA_KEYS) -> Obj:
+    """The metadata fields the connector reads; annotations without last-applied-configuration.
+    Namespace and label strings are interned: they repeat across many objects."""
+    kept = _pick(metadata, keys)
+    if "namespace" in kept:
+        kept["namespace"] = _interned(kept["namespace"])
+    if "labels" in kept:
+        kept["labels"] = _interned_map(kept["labels"])
     annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
     if annotations:
         if LAST_APPLIED in annotations:
@@ -53,10 +74,19 @@ def _base(obj: Obj, info: KindInfo) -> Obj:
 
 
 def _pod(obj: Obj, info: KindInfo) -> Obj:
-    out = _base(obj, info)
-    out["spec"] = _pick(obj.get("spec"), _POD_SPEC_KEYS)
-    out["status"] = _pick(obj.get("status"), _POD_STATUS_KEYS)
-    return out
+    metadata = prune_metadata(obj.get("metadata"), _POD_METADATA_KEYS)
+    owners = metadata.get("ownerReferences")
+    if isinstance(owners, list):
+        metadata["ownerReferences"] = [_interned_map(_pick(owner, _OWNER_KEYS)) for owner in owners]
+    spec = _pick(obj.get("spec"), _POD_SPEC_KEYS)
+    if "nodeName" in spec:
+        spec["nodeName"] = _interned(spec["nodeName"])
+    status = _pick(obj.get("status"), _POD_STATUS_KEYS)
+    for key in ("phase", "hostIP"):
+        if key in status:
+            status[key] = _interned(status[key])
+    return {"apiVersion": info.api_version, "kind": info.object_kind, "metadata": metadata,
+            "spec": spec, "status": status}
 
 
 def _node(obj: Obj, info: KindInfo) -> Obj:
