@@ -18,6 +18,7 @@ import yaml
 from connector.ces import DEFAULT_CES_NAMESPACE, DEFAULT_CONNECTOR_NAMESPACE, Conversion, convert
 from connector.cli.common import EXIT_INVALID
 
+_STDIN = "<stdin>"
 _NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
@@ -31,7 +32,7 @@ def _read(path: str) -> list[tuple[str, Any]]:
     """(origin, document) pairs of one file; raises OSError or yaml.YAMLError."""
     with click.open_file(path, encoding="utf-8") as stream:
         text = stream.read()
-    name = "<stdin>" if path == "-" else path
+    name = _STDIN if path == "-" else path
     return [(f"{name}#{index}", document) for index, document in enumerate(yaml.safe_load_all(text))]
 
 
@@ -63,14 +64,15 @@ def command(files: tuple[str, ...], connector_namespace: str, ces_namespace: str
     documents: list[tuple[str, Any]] = []
     failed = False
     for path in files:
+        name = _STDIN if path == "-" else path
         try:
             documents.extend(_read(path))
         except OSError as exc:
-            click.echo(f"error: {path}: cannot read: {exc.strerror or exc}", err=True)
+            click.echo(f"error: {name}: cannot read: {exc.strerror or exc}", err=True)
             failed = True
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             detail = " ".join(str(exc).split())
-            click.echo(f"error: {path}: not YAML: {detail}", err=True)
+            click.echo(f"error: {name}: not YAML: {detail}", err=True)
             failed = True
     if failed:
         raise SystemExit(EXIT_INVALID)

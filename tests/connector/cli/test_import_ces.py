@@ -174,3 +174,12 @@ def test_the_migration_example_of_the_documentation_is_what_the_command_prints()
     assert [doc for doc in yaml.safe_load_all(out) if doc] == list(yaml.safe_load_all(blocks[index + 1]))
     assert "bandwidth iRule 'bwc-1mbps-irule' dropped" in err
     assert "moved to namespace fusion-system" in err
+
+
+def test_standard_input_is_named_in_messages() -> None:
+    code, out, err = invoke("-", stdin="kind: [unclosed\n")
+    assert code == 2 and out == ""
+    assert err.startswith("error: <stdin>: not YAML")
+    code, _, err = invoke("-", stdin="apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n")
+    assert code == 0
+    assert "skipped: <stdin>#0 ConfigMap c: v1 ConfigMap is not a CES resource" in err
