@@ -44,17 +44,20 @@ class Cluster:
     def mock(self, path: str, payload: Any = None, method: str = "POST") -> Any:
         """Call a /_mock/ endpoint."""
         data = json.dumps(payload).encode() if payload is not None else None
-        request = urllib.request.Request(self.url + path, data=data, method=method,
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            self.url + path, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.loads(response.read())
 
-    def raw(self, path: str, method: str = "GET", body: Any = None,
-            content_type: str = "application/json") -> tuple[int, Any]:
+    def raw(
+        self, path: str, method: str = "GET", body: Any = None, content_type: str = "application/json"
+    ) -> tuple[int, Any]:
         """A plain HTTP call: (status, parsed JSON body)."""
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.url + path, data=data, method=method,
-                                         headers={"Content-Type": content_type})
+        request = urllib.request.Request(
+            self.url + path, data=data, method=method, headers={"Content-Type": content_type}
+        )
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
                 return response.status, json.loads(response.read())
@@ -87,8 +90,12 @@ def bare_cluster() -> Iterator[Cluster]:
 def pod(name: str, labels: dict[str, str] | None = None, **extra: Any) -> dict[str, Any]:
     metadata: dict[str, Any] = {"name": name, "labels": labels or {}}
     metadata.update(extra.pop("metadata", {}))
-    body = {"apiVersion": "v1", "kind": "Pod", "metadata": metadata,
-            "spec": {"containers": [{"name": "app", "image": "registry.example/app:1"}]}}
+    body = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": metadata,
+        "spec": {"containers": [{"name": "app", "image": "registry.example/app:1"}]},
+    }
     body.update(extra)
     return body
 

@@ -12,13 +12,18 @@ from tests.mocks.kube.conftest import Cluster, pod
 
 def add_nodes(cluster: Cluster, *names: str) -> None:
     for index, name in enumerate(names):
-        cluster.core.create_node({"metadata": {"name": name}, "status": {
-            "addresses": [{"type": "InternalIP", "address": f"192.168.0.{index + 1}"}]}})
+        cluster.core.create_node(
+            {
+                "metadata": {"name": name},
+                "status": {"addresses": [{"type": "InternalIP", "address": f"192.168.0.{index + 1}"}]},
+            }
+        )
 
 
 def slices(cluster: Cluster, service: str, namespace: str = "default") -> list[Any]:
     return cluster.discovery.list_namespaced_endpoint_slice(
-        namespace, label_selector=f"kubernetes.io/service-name={service}").items
+        namespace, label_selector=f"kubernetes.io/service-name={service}"
+    ).items
 
 
 def endpoints(cluster: Cluster, service: str, family: str = "IPv4") -> dict[str, tuple[str, bool]]:
@@ -50,8 +55,12 @@ def test_kubelet_schedules_round_robin_and_assigns_ips(cluster: Cluster) -> None
 def test_kubelet_update_is_one_modified_after_added(cluster: Cluster) -> None:
     start = cluster.core.list_namespaced_pod("default").metadata.resource_version
     cluster.core.create_namespaced_pod("default", pod("seq"))
-    events = [(e["type"], e["raw_object"]["status"].get("phase")) for e in watch.Watch().stream(
-        cluster.core.list_namespaced_pod, "default", resource_version=start, timeout_seconds=1)]
+    events = [
+        (e["type"], e["raw_object"]["status"].get("phase"))
+        for e in watch.Watch().stream(
+            cluster.core.list_namespaced_pod, "default", resource_version=start, timeout_seconds=1
+        )
+    ]
     assert events == [("ADDED", "Pending"), ("MODIFIED", "Running")]
 
 
@@ -62,8 +71,8 @@ def test_annotations_choose_ip_family_phase_and_readiness(cluster: Cluster) -> N
         "waiting": {"mock.fusion-connector.io/phase": "Pending"},
         "unready": {"mock.fusion-connector.io/ready": "false"},
     }
-    for name, annotations in annotated.items():
-        cluster.core.create_namespaced_pod("default", pod(name, metadata={"annotations": annotations}))
+    for name, wanted in annotated.items():
+        cluster.core.create_namespaced_pod("default", pod(name, metadata={"annotations": wanted}))
     read = {name: cluster.core.read_namespaced_pod(name, "default") for name in annotated}
     dual = [ip.ip for ip in read["dual"].status.pod_ips]
     assert [ipaddress.ip_address(ip).version for ip in dual] == [4, 6]
@@ -87,11 +96,18 @@ def test_status_set_by_a_test_is_left_alone(cluster: Cluster) -> None:
 def test_endpoint_slices_follow_pods_and_services(cluster: Cluster) -> None:
     add_nodes(cluster, "node-a")
     cluster.core.create_namespaced_pod("default", pod("web-1", {"app": "web"}))
-    cluster.core.create_namespaced_pod("default", pod("web-2", {"app": "web"},
-                                                      metadata={"annotations": {"mock.fusion-connector.io/ready": "false"}}))
+    cluster.core.create_namespaced_pod(
+        "default",
+        pod("web-2", {"app": "web"}, metadata={"annotations": {"mock.fusion-connector.io/ready": "false"}}),
+    )
     cluster.core.create_namespaced_pod("default", pod("other", {"app": "other"}))
-    cluster.core.create_namespaced_service("default", {"metadata": {"name": "web"}, "spec": {
-        "selector": {"app": "web"}, "ports": [{"name": "http", "port": 80, "targetPort": 8080}]}})
+    cluster.core.create_namespaced_service(
+        "default",
+        {
+            "metadata": {"name": "web"},
+            "spec": {"selector": {"app": "web"}, "ports": [{"name": "http", "port": 80, "targetPort": 8080}]},
+        },
+    )
     items = slices(cluster, "web")
     assert len(items) == 1
     item = items[0]
@@ -108,30 +124,47 @@ def test_endpoint_slices_follow_pods_and_services(cluster: Cluster) -> None:
     cluster.core.patch_namespaced_pod("other", "default", {"metadata": {"labels": {"app": "web"}}})
     cluster.core.delete_namespaced_pod("web-1", "default")
     assert set(endpoints(cluster, "web")) == {"web-2", "web-3", "other"}
-    cluster.core.patch_namespaced_pod_status("web-2", "default", {"status": {"conditions": [
-        {"type": "Ready", "status": "True"}]}})
+    cluster.core.patch_namespaced_pod_status(
+        "web-2", "default", {"status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+    )
     assert endpoints(cluster, "web")["web-2"][1] is True
 
     cluster.core.delete_namespaced_service("web", "default")
     assert slices(cluster, "web") == []
 
 
-def test_service_without_selector_gets_no_slices_and_empty_selection_gets_empty_slice(cluster: Cluster) -> None:
-    cluster.core.create_namespaced_service("default", {"metadata": {"name": "manual"}, "spec": {
-        "ports": [{"port": 80}]}})
-    cluster.core.create_namespaced_service("default", {"metadata": {"name": "nobody"}, "spec": {
-        "selector": {"app": "none"}, "ports": [{"port": 80}]}})
+def test_service_without_selector_gets_no_slices_and_empty_selection_gets_empty_slice(
+    cluster: Cluster,
+) -> None:
+    cluster.core.create_namespaced_service(
+        "default", {"metadata": {"name": "manual"}, "spec": {"ports": [{"port": 80}]}}
+    )
+    cluster.core.create_namespaced_service(
+        "default",
+        {"metadata": {"name": "nobody"}, "spec": {"selector": {"app": "none"}, "ports": [{"port": 80}]}},
+    )
     assert slices(cluster, "manual") == []
     empty = slices(cluster, "nobody")
     assert len(empty) == 1 and not empty[0].endpoints
 
 
 def test_dual_stack_service_gets_a_slice_per_family(cluster: Cluster) -> None:
-    cluster.core.create_namespaced_service("default", {"metadata": {"name": "ds"}, "spec": {
-        "selector": {"app": "ds"}, "ipFamilies": ["IPv4", "IPv6"], "ipFamilyPolicy": "RequireDualStack",
-        "ports": [{"port": 443}]}})
-    cluster.core.create_namespaced_pod("default", pod("ds-1", {"app": "ds"}, metadata={
-        "annotations": {"mock.fusion-connector.io/ipv6": "true"}}))
+    cluster.core.create_namespaced_service(
+        "default",
+        {
+            "metadata": {"name": "ds"},
+            "spec": {
+                "selector": {"app": "ds"},
+                "ipFamilies": ["IPv4", "IPv6"],
+                "ipFamilyPolicy": "RequireDualStack",
+                "ports": [{"port": 443}],
+            },
+        },
+    )
+    cluster.core.create_namespaced_pod(
+        "default",
+        pod("ds-1", {"app": "ds"}, metadata={"annotations": {"mock.fusion-connector.io/ipv6": "true"}}),
+    )
     cluster.core.create_namespaced_pod("default", pod("v4-only", {"app": "ds"}))
     service = cluster.core.read_namespaced_service("ds", "default")
     assert [ipaddress.ip_address(ip).version for ip in service.spec.cluster_ips] == [4, 6]
@@ -141,8 +174,10 @@ def test_dual_stack_service_gets_a_slice_per_family(cluster: Cluster) -> None:
 
 
 def test_large_services_are_split_into_slices_of_100(cluster: Cluster) -> None:
-    cluster.core.create_namespaced_service("default", {"metadata": {"name": "big"}, "spec": {
-        "selector": {"app": "big"}, "ports": [{"port": 80}]}})
+    cluster.core.create_namespaced_service(
+        "default",
+        {"metadata": {"name": "big"}, "spec": {"selector": {"app": "big"}, "ports": [{"port": 80}]}},
+    )
     items = [pod(f"big-{i:03d}", {"app": "big"}) for i in range(150)]
     for item in items:
         item["metadata"]["namespace"] = "default"
@@ -154,7 +189,8 @@ def test_large_services_are_split_into_slices_of_100(cluster: Cluster) -> None:
 
 def test_no_controllers(bare_cluster: Cluster) -> None:
     bare_cluster.core.create_namespaced_pod("default", pod("idle", {"app": "x"}))
-    bare_cluster.core.create_namespaced_service("default", {"metadata": {"name": "x"}, "spec": {
-        "selector": {"app": "x"}, "ports": [{"port": 80}]}})
+    bare_cluster.core.create_namespaced_service(
+        "default", {"metadata": {"name": "x"}, "spec": {"selector": {"app": "x"}, "ports": [{"port": 80}]}}
+    )
     assert bare_cluster.core.read_namespaced_pod("idle", "default").status.phase == "Pending"
     assert slices(bare_cluster, "x") == []

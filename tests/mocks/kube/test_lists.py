@@ -32,29 +32,35 @@ def names(items: list) -> list[str]:
     return sorted(item.metadata.name for item in items)
 
 
-@pytest.mark.parametrize(("selector", "expected"), [
-    ("app=api", ["api-1", "api-2"]),
-    ("app==web", ["web-1"]),
-    ("app!=api", ["db-1", "job-1", "web-1"]),
-    ("app in (api,db)", ["api-1", "api-2", "db-1"]),
-    ("app notin (api, db)", ["job-1", "web-1"]),
-    ("env", ["api-1", "db-1", "web-1"]),
-    ("!env", ["api-2", "job-1"]),
-    ("tier=backend,env=prod", ["api-1"]),
-    ("env in (prod),app!=db", ["api-1"]),
-])
+@pytest.mark.parametrize(
+    ("selector", "expected"),
+    [
+        ("app=api", ["api-1", "api-2"]),
+        ("app==web", ["web-1"]),
+        ("app!=api", ["db-1", "job-1", "web-1"]),
+        ("app in (api,db)", ["api-1", "api-2", "db-1"]),
+        ("app notin (api, db)", ["job-1", "web-1"]),
+        ("env", ["api-1", "db-1", "web-1"]),
+        ("!env", ["api-2", "job-1"]),
+        ("tier=backend,env=prod", ["api-1"]),
+        ("env in (prod),app!=db", ["api-1"]),
+    ],
+)
 def test_label_selectors(populated: Cluster, selector: str, expected: list[str]) -> None:
     assert names(populated.core.list_pod_for_all_namespaces(label_selector=selector).items) == expected
 
 
-@pytest.mark.parametrize(("selector", "expected"), [
-    ("metadata.name=api-1", ["api-1"]),
-    ("metadata.namespace=green", ["db-1", "job-1"]),
-    ("metadata.namespace!=green", ["api-1", "api-2", "web-1"]),
-    ("spec.nodeName=node-1", ["api-1", "web-1"]),
-    ("spec.nodeName=", ["job-1"]),
-    ("status.phase=Pending,spec.nodeName==node-2", ["api-2", "db-1"]),
-])
+@pytest.mark.parametrize(
+    ("selector", "expected"),
+    [
+        ("metadata.name=api-1", ["api-1"]),
+        ("metadata.namespace=green", ["db-1", "job-1"]),
+        ("metadata.namespace!=green", ["api-1", "api-2", "web-1"]),
+        ("spec.nodeName=node-1", ["api-1", "web-1"]),
+        ("spec.nodeName=", ["job-1"]),
+        ("status.phase=Pending,spec.nodeName==node-2", ["api-2", "db-1"]),
+    ],
+)
 def test_field_selectors(populated: Cluster, selector: str, expected: list[str]) -> None:
     assert names(populated.core.list_pod_for_all_namespaces(field_selector=selector).items) == expected
 
@@ -75,7 +81,9 @@ def test_malformed_label_selector_is_400(populated: Cluster) -> None:
 def test_namespaced_list_and_resource_versions(populated: Cluster) -> None:
     listing = populated.core.list_namespaced_pod("blue")
     assert names(listing.items) == ["api-1", "api-2", "web-1"]
-    assert int(listing.metadata.resource_version) >= max(int(p.metadata.resource_version) for p in listing.items)
+    assert int(listing.metadata.resource_version) >= max(
+        int(p.metadata.resource_version) for p in listing.items
+    )
     assert all(p.metadata.resource_version for p in listing.items)
 
 
@@ -97,8 +105,9 @@ def test_paging_with_continue_visits_everything_once(populated: Cluster) -> None
 
 def test_paging_with_selector(populated: Cluster) -> None:
     first = populated.core.list_pod_for_all_namespaces(limit=1, label_selector="env")
-    second = populated.core.list_pod_for_all_namespaces(limit=5, label_selector="env",
-                                                        _continue=first.metadata._continue)
+    second = populated.core.list_pod_for_all_namespaces(
+        limit=5, label_selector="env", _continue=first.metadata._continue
+    )
     assert names(first.items) + names(second.items) == ["api-1", "db-1", "web-1"]
     assert not second.metadata._continue
 

@@ -17,7 +17,9 @@ def status_of(exc: ApiException) -> dict:
 
 def test_create_stamps_metadata_and_returns_201(cluster: Cluster) -> None:
     cluster.core.create_namespace(namespace("team-a"))
-    created, status_code, _ = cluster.core.create_namespaced_pod_with_http_info("team-a", pod("web-1", {"app": "web"}))
+    created, status_code, _ = cluster.core.create_namespaced_pod_with_http_info(
+        "team-a", pod("web-1", {"app": "web"})
+    )
     assert status_code == 201
     assert created.metadata.uid and created.metadata.creation_timestamp
     assert int(created.metadata.resource_version) > 0
@@ -79,12 +81,15 @@ def test_pod_without_containers_is_422(cluster: Cluster) -> None:
 
 def test_generate_name(cluster: Cluster) -> None:
     created = cluster.core.create_namespaced_config_map(
-        "default", {"metadata": {"generateName": "cfg-"}, "data": {"a": "1"}})
+        "default", {"metadata": {"generateName": "cfg-"}, "data": {"a": "1"}}
+    )
     assert created.metadata.name.startswith("cfg-") and len(created.metadata.name) == 9
 
 
 def test_replace_with_stale_resource_version_is_409_conflict(cluster: Cluster) -> None:
-    created = cluster.core.create_namespaced_config_map("default", {"metadata": {"name": "c"}, "data": {"a": "1"}})
+    created = cluster.core.create_namespaced_config_map(
+        "default", {"metadata": {"name": "c"}, "data": {"a": "1"}}
+    )
     created.data = {"a": "2"}
     updated = cluster.core.replace_namespaced_config_map("c", "default", created)
     assert int(updated.metadata.resource_version) > int(created.metadata.resource_version)
@@ -98,7 +103,9 @@ def test_replace_with_stale_resource_version_is_409_conflict(cluster: Cluster) -
 
 
 def test_noop_update_keeps_resource_version(cluster: Cluster) -> None:
-    created = cluster.core.create_namespaced_config_map("default", {"metadata": {"name": "same"}, "data": {"a": "1"}})
+    created = cluster.core.create_namespaced_config_map(
+        "default", {"metadata": {"name": "same"}, "data": {"a": "1"}}
+    )
     again = cluster.core.replace_namespaced_config_map("same", "default", created)
     assert again.metadata.resource_version == created.metadata.resource_version
 
@@ -108,8 +115,13 @@ def test_strategic_merge_patch_merges_containers_by_name(cluster: Cluster) -> No
     body["spec"]["containers"].append({"name": "sidecar", "image": "side:1"})
     cluster.core.create_namespaced_pod("default", body)
     patched = cluster.core.patch_namespaced_pod(
-        "multi", "default", {"metadata": {"labels": {"tier": "gold"}},
-                             "spec": {"containers": [{"name": "sidecar", "image": "side:2"}]}})
+        "multi",
+        "default",
+        {
+            "metadata": {"labels": {"tier": "gold"}},
+            "spec": {"containers": [{"name": "sidecar", "image": "side:2"}]},
+        },
+    )
     images = {c.name: c.image for c in patched.spec.containers}
     assert images == {"app": "registry.example/app:1", "sidecar": "side:2"}
     assert patched.metadata.labels["tier"] == "gold"
@@ -121,25 +133,43 @@ def test_strategic_merge_delete_directive(cluster: Cluster) -> None:
     body = pod("trim")
     body["spec"]["containers"].append({"name": "sidecar", "image": "side:1"})
     cluster.core.create_namespaced_pod("default", body)
-    status, patched = cluster.raw("/api/v1/namespaces/default/pods/trim", "PATCH",
-                                  {"spec": {"containers": [{"name": "sidecar", "$patch": "delete"}]}},
-                                  "application/strategic-merge-patch+json")
+    status, patched = cluster.raw(
+        "/api/v1/namespaces/default/pods/trim",
+        "PATCH",
+        {"spec": {"containers": [{"name": "sidecar", "$patch": "delete"}]}},
+        "application/strategic-merge-patch+json",
+    )
     assert status == 200
     assert [c["name"] for c in patched["spec"]["containers"]] == ["app"]
 
 
 def test_json_patch_and_merge_patch(cluster: Cluster) -> None:
-    cluster.core.create_namespaced_config_map("default", {"metadata": {"name": "jp"}, "data": {"a": "1", "b": "2"}})
+    cluster.core.create_namespaced_config_map(
+        "default", {"metadata": {"name": "jp"}, "data": {"a": "1", "b": "2"}}
+    )
     patched = cluster.core.patch_namespaced_config_map(
-        "jp", "default", [{"op": "replace", "path": "/data/a", "value": "10"},
-                          {"op": "remove", "path": "/data/b"},
-                          {"op": "add", "path": "/data/c", "value": "3"}])
+        "jp",
+        "default",
+        [
+            {"op": "replace", "path": "/data/a", "value": "10"},
+            {"op": "remove", "path": "/data/b"},
+            {"op": "add", "path": "/data/c", "value": "3"},
+        ],
+    )
     assert patched.data == {"a": "10", "c": "3"}
-    status, merged = cluster.raw("/api/v1/namespaces/default/configmaps/jp", "PATCH",
-                                 {"data": {"a": None, "d": "4"}}, "application/merge-patch+json")
+    status, merged = cluster.raw(
+        "/api/v1/namespaces/default/configmaps/jp",
+        "PATCH",
+        {"data": {"a": None, "d": "4"}},
+        "application/merge-patch+json",
+    )
     assert status == 200 and merged["data"] == {"c": "3", "d": "4"}
-    status, failed = cluster.raw("/api/v1/namespaces/default/configmaps/jp", "PATCH",
-                                 [{"op": "remove", "path": "/data/missing"}], "application/json-patch+json")
+    status, failed = cluster.raw(
+        "/api/v1/namespaces/default/configmaps/jp",
+        "PATCH",
+        [{"op": "remove", "path": "/data/missing"}],
+        "application/json-patch+json",
+    )
     assert status == 422 and failed["kind"] == "Status"
 
 
@@ -148,8 +178,10 @@ def test_patch_with_stale_resource_version_conflicts(cluster: Cluster) -> None:
     cluster.core.patch_namespaced_config_map("rvp", "default", {"data": {"x": "1"}})
     with pytest.raises(ApiException) as caught:
         cluster.core.patch_namespaced_config_map(
-            "rvp", "default", {"metadata": {"resourceVersion": created.metadata.resource_version},
-                               "data": {"x": "2"}})
+            "rvp",
+            "default",
+            {"metadata": {"resourceVersion": created.metadata.resource_version}, "data": {"x": "2"}},
+        )
     assert caught.value.status == 409
 
 
@@ -175,7 +207,8 @@ def test_delete_precondition_mismatch_conflicts(cluster: Cluster) -> None:
 
 def test_finalizers_hold_deletion_until_removed(cluster: Cluster) -> None:
     cluster.core.create_namespaced_config_map(
-        "default", {"metadata": {"name": "fin", "finalizers": ["example.com/hold"]}})
+        "default", {"metadata": {"name": "fin", "finalizers": ["example.com/hold"]}}
+    )
     cluster.core.delete_namespaced_config_map("fin", "default")
     held = cluster.core.read_namespaced_config_map("fin", "default")
     assert held.metadata.deletion_timestamp is not None
@@ -187,7 +220,9 @@ def test_finalizers_hold_deletion_until_removed(cluster: Cluster) -> None:
 
 def test_delete_collection_by_label(cluster: Cluster) -> None:
     for index in range(4):
-        cluster.core.create_namespaced_pod("default", pod(f"p{index}", {"batch": "yes" if index % 2 else "no"}))
+        cluster.core.create_namespaced_pod(
+            "default", pod(f"p{index}", {"batch": "yes" if index % 2 else "no"})
+        )
     cluster.core.delete_collection_namespaced_pod("default", label_selector="batch=yes")
     left = sorted(p.metadata.name for p in cluster.core.list_namespaced_pod("default").items)
     assert left == ["p0", "p2"]
@@ -217,7 +252,9 @@ def test_wrong_method_is_405_and_unknown_path_404(cluster: Cluster) -> None:
 
 
 def test_malformed_body_is_400(cluster: Cluster) -> None:
-    request_status, body = cluster.raw("/api/v1/namespaces/default/configmaps", "POST", ["not", "an", "object"])
+    request_status, body = cluster.raw(
+        "/api/v1/namespaces/default/configmaps", "POST", ["not", "an", "object"]
+    )
     assert request_status == 400 and body["reason"] == "BadRequest"
 
 
@@ -225,8 +262,9 @@ def test_pod_status_subresource(cluster: Cluster) -> None:
     created = cluster.core.create_namespaced_pod("default", pod("st"))
     cluster.core.patch_namespaced_pod("st", "default", {"status": {"phase": "Failed"}})
     assert cluster.core.read_namespaced_pod("st", "default").status.phase == "Running"
-    patched = cluster.core.patch_namespaced_pod_status("st", "default", {"status": {"phase": "Succeeded"},
-                                                                         "metadata": {"labels": {"x": "y"}}})
+    patched = cluster.core.patch_namespaced_pod_status(
+        "st", "default", {"status": {"phase": "Succeeded"}, "metadata": {"labels": {"x": "y"}}}
+    )
     assert patched.status.phase == "Succeeded"
     assert not (patched.metadata.labels or {}).get("x")
     assert patched.metadata.uid == created.metadata.uid
@@ -234,18 +272,26 @@ def test_pod_status_subresource(cluster: Cluster) -> None:
 
 def test_service_gets_cluster_ip_and_defaults(cluster: Cluster) -> None:
     created = cluster.core.create_namespaced_service(
-        "default", {"metadata": {"name": "svc"}, "spec": {"selector": {"app": "a"}, "ports": [{"port": 80}]}})
+        "default", {"metadata": {"name": "svc"}, "spec": {"selector": {"app": "a"}, "ports": [{"port": 80}]}}
+    )
     assert created.spec.cluster_ip.startswith("10.96.")
     assert created.spec.ports[0].protocol == "TCP" and created.spec.ports[0].target_port == 80
     replaced = cluster.core.replace_namespaced_service(
-        "svc", "default", {"metadata": {"name": "svc", "resourceVersion": created.metadata.resource_version},
-                           "spec": {"selector": {"app": "b"}, "ports": [{"port": 81}]}})
+        "svc",
+        "default",
+        {
+            "metadata": {"name": "svc", "resourceVersion": created.metadata.resource_version},
+            "spec": {"selector": {"app": "b"}, "ports": [{"port": 81}]},
+        },
+    )
     assert replaced.spec.cluster_ip == created.spec.cluster_ip
 
 
 def test_leases_for_leader_election(cluster: Cluster) -> None:
-    lease = client.V1Lease(metadata=client.V1ObjectMeta(name="leader", namespace="default"),
-                           spec=client.V1LeaseSpec(holder_identity="a", lease_duration_seconds=15))
+    lease = client.V1Lease(
+        metadata=client.V1ObjectMeta(name="leader", namespace="default"),
+        spec=client.V1LeaseSpec(holder_identity="a", lease_duration_seconds=15),
+    )
     created = cluster.coordination.create_namespaced_lease("default", lease)
     with pytest.raises(ApiException) as caught:
         cluster.coordination.create_namespaced_lease("default", lease)
@@ -262,15 +308,31 @@ def test_leases_for_leader_election(cluster: Cluster) -> None:
 
 
 def test_events_in_both_groups(cluster: Cluster) -> None:
-    cluster.core.create_namespaced_event("default", {
-        "metadata": {"name": "ev1"}, "involvedObject": {"kind": "Pod", "name": "p", "namespace": "default"},
-        "reason": "Started", "message": "ok", "type": "Normal"})
+    cluster.core.create_namespaced_event(
+        "default",
+        {
+            "metadata": {"name": "ev1"},
+            "involvedObject": {"kind": "Pod", "name": "p", "namespace": "default"},
+            "reason": "Started",
+            "message": "ok",
+            "type": "Normal",
+        },
+    )
     events = cluster.core.list_namespaced_event("default", field_selector="involvedObject.name=p")
     assert [e.metadata.name for e in events.items] == ["ev1"]
     api = client.EventsV1Api(cluster.api_client)
-    api.create_namespaced_event("default", {"metadata": {"name": "ev2"}, "eventTime": "2026-01-01T00:00:00.000000Z",
-                                            "reportingController": "x", "reportingInstance": "y",
-                                            "action": "Sync", "reason": "Synced", "type": "Normal"})
+    api.create_namespaced_event(
+        "default",
+        {
+            "metadata": {"name": "ev2"},
+            "eventTime": "2026-01-01T00:00:00.000000Z",
+            "reportingController": "x",
+            "reportingInstance": "y",
+            "action": "Sync",
+            "reason": "Synced",
+            "type": "Normal",
+        },
+    )
     assert [e.metadata.name for e in api.list_namespaced_event("default").items] == ["ev2"]
 
 

@@ -52,8 +52,9 @@ def test_live_events_and_timeout_ends_stream_cleanly(bare_cluster: Cluster) -> N
     done = threading.Event()
 
     def run() -> None:
-        for event in watch.Watch().stream(core.list_namespaced_pod, "default", resource_version=start,
-                                          timeout_seconds=2):
+        for event in watch.Watch().stream(
+            core.list_namespaced_pod, "default", resource_version=start, timeout_seconds=2
+        ):
             received.append((event["type"], event["object"].metadata.name))
         done.set()
 
@@ -126,7 +127,9 @@ def test_field_selector_on_watch(bare_cluster: Cluster) -> None:
     start = core.list_namespaced_pod("default").metadata.resource_version
     core.create_namespaced_pod("default", pod("one"))
     core.create_namespaced_pod("default", pod("two"))
-    events = collect(bare_cluster, resource_version=start, timeout_seconds=1, field_selector="metadata.name=two")
+    events = collect(
+        bare_cluster, resource_version=start, timeout_seconds=1, field_selector="metadata.name=two"
+    )
     assert [(t, n) for t, n, _ in events] == [("ADDED", "two")]
 
 
@@ -138,8 +141,9 @@ def test_drop_watches_fault_cuts_open_streams(bare_cluster: Cluster) -> None:
 
     def run() -> None:
         try:
-            response = core.list_namespaced_pod("default", watch=True, resource_version=rv,
-                                                timeout_seconds=30, _preload_content=False)
+            response = core.list_namespaced_pod(
+                "default", watch=True, resource_version=rv, timeout_seconds=30, _preload_content=False
+            )
             started.set()
             outcome["data"] = response.read()
         except Exception as exc:  # the client surfaces the cut as a protocol error
@@ -163,10 +167,16 @@ def test_watch_all_namespaces_and_cluster_scoped(bare_cluster: Cluster) -> None:
     rv = core.list_namespace().metadata.resource_version
     core.create_namespace({"metadata": {"name": "fresh"}})
     core.create_namespaced_pod("fresh", pod("p"))
-    ns_events = [(e["type"], e["object"].metadata.name) for e in
-                 watch.Watch().stream(core.list_namespace, resource_version=rv, timeout_seconds=1)]
-    pod_events = [(e["type"], e["object"].metadata.name) for e in
-                  watch.Watch().stream(core.list_pod_for_all_namespaces, resource_version=rv, timeout_seconds=1)]
+    ns_events = [
+        (e["type"], e["object"].metadata.name)
+        for e in watch.Watch().stream(core.list_namespace, resource_version=rv, timeout_seconds=1)
+    ]
+    pod_events = [
+        (e["type"], e["object"].metadata.name)
+        for e in watch.Watch().stream(
+            core.list_pod_for_all_namespaces, resource_version=rv, timeout_seconds=1
+        )
+    ]
     assert ns_events == [("ADDED", "fresh")]
     assert pod_events == [("ADDED", "p")]
 
@@ -178,8 +188,12 @@ def test_namespace_deletion_sends_deleted_events(bare_cluster: Cluster) -> None:
     core.create_namespaced_pod("short", pod("p2"))
     rv = core.list_pod_for_all_namespaces().metadata.resource_version
     core.delete_namespace("short")
-    events = [(e["type"], e["object"].metadata.name) for e in
-              watch.Watch().stream(core.list_pod_for_all_namespaces, resource_version=rv, timeout_seconds=1)]
+    events = [
+        (e["type"], e["object"].metadata.name)
+        for e in watch.Watch().stream(
+            core.list_pod_for_all_namespaces, resource_version=rv, timeout_seconds=1
+        )
+    ]
     assert sorted(events) == [("DELETED", "p1"), ("DELETED", "p2")]
 
 
