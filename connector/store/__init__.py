@@ -33,7 +33,7 @@ from connector.store.records import (
     PlanResult,
 )
 from connector.store.rules import RuleRepository
-from connector.store.schema import MigrationError, current_revision, head_revision, migrate, upgrade
+from connector.store.schema import MigrationError, current_revision, head_revision, migrate
 from connector.store.snapshot import SnapshotRepository
 
 
@@ -57,5 +57,5 @@ __all__ = [
     "LockTimeoutError", "MigrationError", "NamespaceRecord", "ObjectChanges", "OwnedObject", "PlanResult",
     "RuleRepository", "SnapshotRepository", "Store", "UnknownDeviceError", "create_engine",
     "current_revision", "device_write_lock", "display_url", "head_revision", "migrate", "normalize_url",
-    "observations_from_plan", "session_factory", "upgrade",
+    "observations_from_plan", "session_factory",
 ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, event, make_url
+from sqlalchemy import Connection, Engine, event, make_url
 from sqlalchemy import create_engine as _sa_create_engine
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session, sessionmaker
@@ -32,13 +32,20 @@ def display_url(url: str | URL) -> str:
     return normalize_url(url).render_as_string(hide_password=True)
 
 
-def create_engine(url: str | URL, **options: Any) -> Engine:
-    """An engine for the store at `url` (sqlite:///PATH or postgresql+psycopg://USER@HOST/DB)."""
+def create_engine(url: str | URL, *, sqlite_exclusive: bool = False, **options: Any) -> Engine:
+    """An engine for the store at `url` (sqlite:///PATH or postgresql+psycopg://USER@HOST/DB).
+
+    `sqlite_exclusive`: on SQLite every transaction starts with BEGIN IMMEDIATE (DDL included), so
+    it is atomic and writers queue up front; used for migrations. Ignored on PostgreSQL.
+    """
     parsed = normalize_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         engine = _sa_create_engine(parsed, **options)
         event.listen(engine, "connect", _sqlite_on_connect)
+        if sqlite_exclusive:
+            event.listen(engine, "connect", _sqlite_driver_autocommit)
+            event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
     if backend == "postgresql":
         options.setdefault("pool_pre_ping", True)
@@ -57,6 +64,14 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
             cursor.execute("PRAGMA synchronous = NORMAL")
     finally:
         cursor.close()
+
+
+def _sqlite_driver_autocommit(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # the driver issues no BEGIN of its own: see below
+
+
+def _sqlite_begin_immediate(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -1,8 +1,9 @@
 """Schema migrations, run in code from the installed `migrations` package (no alembic.ini).
 
-Every command calls `migrate(url)` on start; `fusion-connector db upgrade` calls it alone. On
-PostgreSQL concurrent migrations from several connectors sharing the database are serialized
-with an advisory lock, and run in one transaction (transactional DDL).
+Every command calls `migrate(url)` on start; `fusion-connector db upgrade` calls it alone. A
+migration runs in one transaction on both backends (all or nothing), and concurrent migrations
+are serialized: on PostgreSQL (several connectors sharing the database) by an advisory lock, on
+SQLite (several commands sharing the file) by BEGIN IMMEDIATE.
 """
 
 from __future__ import annotations
@@ -58,8 +59,7 @@ def current_revision(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 
 
-def upgrade(engine: Engine, revision: str = "head") -> str:
-    """Upgrade the database behind `engine` to `revision`; returns the revision reached."""
+def _upgrade(engine: Engine, revision: str) -> str:
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
@@ -79,10 +79,10 @@ def upgrade(engine: Engine, revision: str = "head") -> str:
     return reached
 
 
-def migrate(url: str | URL) -> str:
-    """Bring the database at `url` to the newest schema; returns the revision reached."""
-    engine = create_engine(url)
+def migrate(url: str | URL, revision: str = "head") -> str:
+    """Bring the database at `url` to the newest schema (or `revision`); returns the revision reached."""
+    engine = create_engine(url, sqlite_exclusive=True)
     try:
-        return upgrade(engine)
+        return _upgrade(engine, revision)
     finally:
         engine.dispose()

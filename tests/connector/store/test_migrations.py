@@ -87,14 +87,13 @@ def test_a_database_from_a_newer_version_is_refused_clearly(empty_url: str) -> N
         migrate(empty_url)
 
 
-@pytest.mark.postgres
-def test_concurrent_migrations_are_serialized(empty_postgres_url: str) -> None:
+def test_concurrent_migrations_are_serialized(empty_url: str) -> None:
     results: list[str] = []
     errors: list[BaseException] = []
 
     def run() -> None:
         try:
-            results.append(migrate(empty_postgres_url))
+            results.append(migrate(empty_url))
         except BaseException as exc:  # collected and asserted below
             errors.append(exc)
 
@@ -105,7 +104,7 @@ def test_concurrent_migrations_are_serialized(empty_postgres_url: str) -> None:
         thread.join()
     assert errors == []
     assert results == [head_revision()] * 3
-    assert differences(empty_postgres_url) == []
+    assert differences(empty_url) == []
 
 
 def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
