@@ -284,3 +284,11 @@ def test_command_line_prints_the_listening_line() -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_the_specification_is_valid_openapi_3_1() -> None:
+    from openapi_spec_validator import validate
+
+    validate(SPEC)
+    assert SPEC["openapi"] == "3.1.0"
+    assert set(SPEC["paths"]) == {"/", "/healthz", "/state", "/changes"}
