@@ -78,6 +78,7 @@ class FakeApi:
         self.watch_calls: list[WatchCall] = []
         self.silent = False
         self.ignore_timeout = False
+        self.expire_continue_tokens = 0
         self.accepting = threading.Event()
         self.accepting.set()
 
@@ -152,6 +153,9 @@ class FakeApi:
                 raise self.list_failures.pop(0)
             if info.kind not in self.served_kinds:
                 raise ApiStatusError(404, "not found")
+            if continue_token and self.expire_continue_tokens:
+                self.expire_continue_tokens -= 1
+                raise ApiStatusError(410, "the provided continue parameter is too old")
             items = [copy.deepcopy(self.objects[info.kind][key]) for key in sorted(self.objects[info.kind])]
             for item in items:
                 item.pop("kind", None)

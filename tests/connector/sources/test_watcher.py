@@ -275,3 +275,15 @@ def test_stop_ends_every_thread(api: FakeApi) -> None:
     watcher.stop()
     assert all(not thread.is_alive() for thread in watcher._threads)
     assert all(stream.closed.is_set() for stream in api.streams)
+
+
+def test_expired_continue_token_falls_back_to_one_unpaged_list(api: FakeApi, watcher: ClusterWatcher) -> None:
+    for i in range(5):
+        api.put(Kind.POD, "a", f"p{i}")
+    api.expire_continue_tokens = 1
+    watcher.start()
+    assert watcher.wait_synced(10)
+    assert converged(watcher, api)
+    pod_pages = [call for call in api.list_calls if call[0] is Kind.POD]
+    assert pod_pages == [(Kind.POD, 2, None), (Kind.POD, 2, "2"), (Kind.POD, None, None)]
+    assert watcher.stats()[Kind.POD].errors == 0
