@@ -295,3 +295,16 @@ def test_token_cap_per_user_and_release() -> None:
         released = c.delete(f"/mgmt/shared/authz/tokens/{tokens[0]}", headers={"X-F5-Auth-Token": tokens[1]})
         assert released.status_code == 200
         assert c.post("/mgmt/shared/authn/login", json=credentials).status_code == 200
+
+
+EXAMPLE = SCHEMA.parent / "example-egress-declaration.json"
+
+
+@pytest.mark.skipif(not EXAMPLE.is_file(), reason=f"AS3 example declaration not present at {EXAMPLE}")
+def test_vendor_example_declaration_is_accepted(client: httpx.Client) -> None:
+    body = json.loads(EXAMPLE.read_text())
+    response = client.post(DECLARE, json=body)
+    assert response.status_code == 200, response.text
+    tenant_name = next(k for k, v in body["declaration"].items()
+                       if isinstance(v, dict) and v.get("class") == "Tenant")
+    assert client.get(f"{DECLARE}/{tenant_name}").json()[tenant_name] == body["declaration"][tenant_name]
