@@ -15,6 +15,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from connector.store.audit import AuditLog
+from connector.store.clusters import ClusterRecord, clusters, record_cluster_seen
 from connector.store.devices import DeviceObjectRepository, DeviceRepository, UnknownDeviceError
 from connector.store.drift import DriftRepository, observations_from_plan
 from connector.store.engine import create_engine, display_url, normalize_url, session_factory
@@ -52,10 +53,37 @@ class Store:
 
 
 __all__ = [
-    "AppliedPlanRecord", "AuditLog", "DeviceObjectRepository", "DeviceRepository", "DeviceStatus",
-    "DriftFinding", "DriftObservation", "DriftRepository", "DriftUpdate", "FindingType", "GroupChanges",
-    "LockTimeoutError", "MigrationError", "NamespaceRecord", "ObjectChanges", "OwnedObject", "PlanResult",
-    "RuleRepository", "SnapshotRepository", "Store", "UnknownDeviceError", "create_engine",
-    "current_revision", "device_write_lock", "display_url", "head_revision", "migrate", "normalize_url",
-    "observations_from_plan", "session_factory",
+    "AppliedPlanRecord",
+    "AuditLog",
+    "ClusterRecord",
+    "DeviceObjectRepository",
+    "DeviceRepository",
+    "DeviceStatus",
+    "DriftFinding",
+    "DriftObservation",
+    "DriftRepository",
+    "DriftUpdate",
+    "FindingType",
+    "GroupChanges",
+    "LockTimeoutError",
+    "MigrationError",
+    "NamespaceRecord",
+    "ObjectChanges",
+    "OwnedObject",
+    "PlanResult",
+    "RuleRepository",
+    "SnapshotRepository",
+    "Store",
+    "UnknownDeviceError",
+    "clusters",
+    "create_engine",
+    "current_revision",
+    "device_write_lock",
+    "display_url",
+    "head_revision",
+    "migrate",
+    "normalize_url",
+    "observations_from_plan",
+    "record_cluster_seen",
+    "session_factory",
 ]

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from connector.model import Identity, SourceGroup
-from connector.store import GroupChanges, NamespaceRecord, SnapshotRepository
+from connector.store import GroupChanges, NamespaceRecord, SnapshotRepository, clusters, record_cluster_seen
 from connector.store.models import AddressGroupRow, AddressMemberRow
 from tests.connector.store.conftest import Db
 
@@ -197,3 +197,16 @@ def test_repositories_never_commit(db: Db) -> None:
         assert SnapshotRepository(session, db.cluster).groups() == {}
     finally:
         session.close()
+
+
+def test_clusters_are_listed_with_when_they_were_last_seen(db: Db) -> None:
+    t1 = datetime(2026, 1, 5, tzinfo=UTC)
+    with db.sessions.begin() as session:
+        SnapshotRepository(session, db.cluster).replace_namespaces([], T0)
+        record_cluster_seen(session, db.cluster + "-b", T0)
+        record_cluster_seen(session, db.cluster, t1)
+    with db.sessions.begin() as session:
+        mine = {c.name: c for c in clusters(session) if c.name.startswith(db.cluster)}
+    assert set(mine) == {db.cluster, db.cluster + "-b"}
+    assert (mine[db.cluster].created_at, mine[db.cluster].last_seen_at) == (T0, t1)
+    assert mine[db.cluster + "-b"].last_seen_at == T0
