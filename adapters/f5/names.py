@@ -14,7 +14,6 @@ import hashlib
 import re
 
 MAX_NAME = 190
-ITEM_NAME_MAX = MAX_NAME
 MAX_PATH = 255
 APPLICATION = "Shared"
 _INVALID = re.compile(r"[^0-9A-Za-z_.-]+")

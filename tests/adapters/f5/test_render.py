@@ -10,7 +10,7 @@ from hypothesis import given, settings
 
 from adapters.f5 import AS3Adapter
 from adapters.f5.declaration import canonical_tenant, split_tenant, tenant_declaration
-from adapters.f5.names import ITEM_NAME_MAX, NameBook, as3_name
+from adapters.f5.names import MAX_NAME, NameBook, as3_name
 from connector.config import Secrets
 from connector.model import Action, DeviceState, PortRange, PortSet, Protocol, RuleKind, Tier
 from tests.adapters.f5.conftest import make_config
@@ -37,7 +37,7 @@ def test_as3_names_are_valid_bounded_and_stable() -> None:
     for text in ("9lives", "-x-", "ns/..weird name!", "a" * 500, "é", "trailing-"):
         name = as3_name(text)
         assert ITEM_NAME.match(name), name
-        assert len(name) <= ITEM_NAME_MAX
+        assert len(name) <= MAX_NAME
         assert as3_name(text) == name
     assert as3_name("a" * 500) != as3_name("a" * 499)
     assert as3_name("src_payments_svc_api") == "src_payments_svc_api"
