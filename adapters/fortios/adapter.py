@@ -59,9 +59,8 @@ class FortiOSAdapter(Adapter):
     def close(self) -> None:
         self.http.close()
 
-    @staticmethod
-    def references(obj: DeviceObject) -> list[tuple[str, str]]:
-        """For the planner's `references` callback."""
+    def references(self, obj: DeviceObject) -> list[tuple[str, str]]:
+        """Group members and policy addresses/services (a member may be an address or a group)."""
         return r.references(obj)
 
     def check(self) -> dict[str, Any]:

@@ -14,7 +14,6 @@ from adapters.base.http import RetryPolicy
 from adapters.fortios import FortiOSAdapter
 from connector.config import FortiOSDevice, SafetyConfig, Secrets
 from connector.model import DeviceState
-from connector.planner.planner import plan
 from connector.planner.types import Plan
 from mocks.common.http import HttpServer
 from mocks.fortigate import FortigateMock
@@ -94,10 +93,9 @@ def make_adapter(device: Device) -> Iterator[AdapterFactory]:
 
 
 def sync(adapter: FortiOSAdapter, state: DeviceState) -> tuple[Plan, ApplyResult]:
-    """One reconcile pass: read, render, plan, apply (safety off: tests exercise the adapter)."""
+    """One reconcile pass: read, render, plan, apply (safety off: tests exercise the adapter).
+    Reading first lets `render` reuse the address pieces already on the device."""
     actual = adapter.read()
     desired = adapter.render(state)
-    the_plan = plan(adapter.name, adapter.cluster, desired, actual, owner_mark=adapter.owner_mark,
-                    kind_order=adapter.kind_order, ordered_kinds=adapter.ordered_kinds, safety=NO_SAFETY,
-                    references=adapter.references)
+    the_plan = adapter.plan(desired, actual, safety=NO_SAFETY)
     return the_plan, adapter.apply(the_plan, desired)

@@ -272,3 +272,16 @@ def test_names_with_slashes_are_percent_encoded(device: Device, make_adapter: Ad
                if e["method"] == "DELETE" and "firewall/addrgrp/" in e["path"]]
     assert "fc_prod_src_svc/payments/api" in deleted  # one path segment on the wire: `%2F`
     assert not [g for g in device.table("firewall/addrgrp") if g["name"].startswith("fc_prod")]
+
+
+def test_fresh_adapter_rendering_before_reading_still_converges(device: Device,
+                                                                make_adapter: AdapterFactory) -> None:
+    sync(make_adapter(), payments_state())
+    fresh = make_adapter()
+    state = payments_state([*API, "10.244.1.6"])  # extends a range the fresh adapter does not know of
+    desired = fresh.render(state)
+    actual = fresh.read()
+    result = fresh.apply(fresh.plan(desired, actual), desired)
+    assert result.ok, result.errors
+    check_conformance(device, state, payments_probes())
+    assert sync(fresh, state)[0].empty
