@@ -18,6 +18,7 @@ from connector.model import DeviceState
 from connector.planner import DeviceObject, Plan
 from tests.adapters.rest.conftest import HMAC_SECRET, PERMISSIVE, Receiver, make_adapter, sync
 from tests.adapters.rest.scenarios import payments_state
+from tests.adapters.rest.spec import conforms
 
 API_GROUP = group_name("c1", payments_state().groups["svc/payments/api"], NAME_RULES)
 STRIPE = destination_name("c1", payments_state().destinations["es/payments/stripe"], NAME_RULES)
@@ -62,6 +63,25 @@ def test_removed_pod_leaves_the_group_in_the_same_sync(receiver: Receiver) -> No
         sync(adapter, payments_state(api_members=("10.0.0.2",)))
     groups = {g["name"]: g["members"] for g in receiver.state()["groups"]}
     assert groups[API_GROUP] == ["10.0.0.2"]
+
+
+def test_change_sets_follow_the_specification(receiver: Receiver) -> None:
+    with make_adapter(receiver.url) as adapter:
+        sync(adapter, payments_state())
+        sync(adapter, payments_state(rules_reversed=True, api_members=("10.0.0.9",)))
+        sync(adapter, DeviceState(device="soc", cluster="c1"))
+    posts = change_sets(receiver)
+    assert len(posts) == 3
+    ops = set()
+    for post in posts:
+        conforms("ChangeSet", post["body"])
+        for change in post["body"]["changes"]:
+            ops.add(change["op"])
+            if "object" in change:
+                conforms({"group": "Group", "address": "Address", "service": "Service",
+                          "rule": "Rule"}[change["kind"]], change["object"])
+    assert ops == {"create", "update", "delete", "order"}
+    conforms("State", receiver.state())
 
 
 def test_drift_is_repaired(receiver: Receiver) -> None:

@@ -13,28 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import jsonschema
 import pytest
-import yaml
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
 
 from mocks.common.http import HttpServer
 from mocks.rest import RestMock
+from tests.adapters.rest.spec import SPEC, conforms
 
 MEDIA = "application/vnd.fusion-connector.v1+json"
 OWNER = "fusion-connector:c1"
-SPEC = yaml.safe_load((Path(__file__).parents[3] / "adapters/rest/openapi.yaml").read_text())
-REGISTRY = Registry().with_resource("urn:spec",
-                                    Resource.from_contents(SPEC, default_specification=DRAFT202012))
-
-
-def conforms(schema_name: str, document: Any) -> None:
-    """Validate `document` against a component schema of the OpenAPI file."""
-    schema = {"$ref": f"urn:spec#/components/schemas/{schema_name}"}
-    jsonschema.Draft202012Validator(schema, registry=REGISTRY).validate(document)
-
-
 class Client:
     def __init__(self, url: str, token: str = "T", secret: str | None = None) -> None:
         self.http = httpx.Client(base_url=url, timeout=10)
