@@ -2,8 +2,10 @@
 
 Contract (mirrors FortiOS 6.4 cmdb behaviour, see `docs/adapters-fortios.md`):
 - Tables: `firewall/address`, `firewall/addrgrp`, `firewall.service/custom`, `firewall/policy`.
-  Names are unique per table (`-5` duplicate on create); policies are a list kept in evaluation
-  order, `policyid` assigned on create when absent or 0.
+  Names are unique per table, addresses and groups sharing one namespace (`-5` duplicate on
+  create); policies are a list kept in evaluation order, `policyid` assigned on create when absent
+  or 0, policy names required and unique per VDOM. Predefined: addresses `all` and `none`,
+  services `ALL`, `HTTPS`, `DNS`, schedules `always`/`none`, the interfaces given at start.
 - Limits: names ≤ 79, policy names ≤ 35, `comment` ≤ 255, policy `comments` ≤ 1023, addrgrp
   members ≤ 600 (`-1` invalid length).
 - Referential integrity: addrgrp members and policy addresses must exist (`-3`); services too;
