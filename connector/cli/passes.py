@@ -1,0 +1,135 @@
+"""What `plan` and `apply` share: read the cluster once, run one pass, print the outcome."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+from sqlalchemy.exc import SQLAlchemyError
+
+from adapters.base import Adapter
+from connector.cli.common import EXIT_ERROR, EXIT_INVALID, EXIT_OK, EXIT_UNSAFE, fail, load
+from connector.cluster import StaticView
+from connector.config import Config, SecretError, Secrets
+from connector.planner import Change, Op
+from connector.reconciler.device import DeviceOutcome
+from connector.reconciler.once import PassReport, open_adapters, reconcile_once, select_devices
+from connector.sources.client import KubernetesClientError, build_api_client
+from connector.sources.snapshot import list_all
+
+_SIGN = {Op.CREATE: "+", Op.UPDATE: "~", Op.DELETE: "-", Op.REORDER: "↕"}
+
+
+class Progress:
+    """Status lines on a terminal's stderr; silent when quiet or not a terminal."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.enabled = not quiet and sys.stderr.isatty()
+
+    def step(self, text: str) -> None:
+        if self.enabled:
+            click.echo(f"\r\033[K… {text}", err=True, nl=False)
+
+    def done(self) -> None:
+        if self.enabled:
+            click.echo("\r\033[K", err=True, nl=False)
+
+
+def read_cluster(config: Config, secrets: Secrets) -> StaticView:
+    """A one-shot snapshot of the cluster; exits 1 when the API server cannot be read."""
+    try:
+        with build_api_client(config.kubernetes, secrets) as api:
+            return list_all(api)
+    except KubernetesClientError as exc:
+        fail(f"kubernetes: {exc}", EXIT_INVALID)
+    except Exception as exc:  # the client raises urllib3, ApiException and OS errors alike
+        fail(f"kubernetes: cannot read the cluster: {type(exc).__name__}: {exc}", EXIT_ERROR)
+
+
+@contextmanager
+def adapters_for(config: Config, device: str | None, secrets: Secrets) -> Iterator[dict[str, Adapter]]:
+    try:
+        devices = select_devices(config, device)
+    except KeyError:
+        fail(f"no device named {device!r} in the configuration", EXIT_INVALID)
+    try:
+        adapters = open_adapters(config, devices, secrets)
+    except SecretError as exc:
+        fail(str(exc), EXIT_INVALID)
+    try:
+        yield adapters
+    finally:
+        for adapter in adapters.values():
+            adapter.close()
+
+
+def run_pass(config_path: str, device: str | None, *, apply: bool, force: bool, quiet: bool) -> PassReport:
+    config = load(config_path)
+    secrets = Secrets()
+    progress = Progress(quiet)
+    progress.step("reading the cluster")
+    view = read_cluster(config, secrets)
+    with adapters_for(config, device, secrets) as adapters:
+        progress.step(("applying to " if apply else "planning ") + ", ".join(adapters))
+        try:
+            report = reconcile_once(config, view, adapters, apply=apply, force=force)
+        except SQLAlchemyError as exc:
+            fail(f"database: {type(exc).__name__}: {getattr(exc, 'orig', None) or exc}", EXIT_ERROR)
+    progress.done()
+    return report
+
+
+def _change_line(change: Change) -> str:
+    who = f"  ({', '.join(change.identities)})" if change.identities else ""
+    return f"  {_SIGN[change.op]} {change.kind} {change.name}{who}"
+
+
+def outcome_text(outcome: DeviceOutcome, verbose: bool = True) -> list[str]:
+    lines = []
+    if outcome.plan is None:
+        return [f"{outcome.device}: ERROR {outcome.error}"]
+    plan = outcome.plan
+    if plan.empty:
+        lines.append(f"{outcome.device}: in sync, nothing to do")
+    else:
+        lines.append(plan.summary())
+        if verbose:
+            lines.extend(_change_line(change) for change in plan.changes)
+    for conflict in plan.conflicts:
+        lines.append(f"  ! {conflict.kind} {conflict.name} exists on the device and is not ours "
+                     f"(owner {conflict.owner or 'none'}): left alone")
+    if outcome.refused:
+        lines.append(f"  refused: the plan is unsafe ({plan.unsafe}); nothing was written. "
+                     "Re-run with --force to apply it anyway.")
+    elif outcome.applied:
+        writes = outcome.result.writes if outcome.result is not None else 0
+        lines.append(f"  applied in {outcome.apply_seconds:.2f}s with {writes} write calls")
+    if outcome.error is not None:
+        lines.append(f"  ERROR {outcome.error}")
+    return lines
+
+
+def print_report(report: PassReport, output: str) -> None:
+    if output == "json":
+        payload = {"devices": [o.to_json() for o in report.outcomes],
+                   "rules": [status.to_json() for status in report.compiled.rules.values()],
+                   "seconds": round(report.seconds, 3)}
+        click.echo(json.dumps(payload, indent=2, sort_keys=True))
+        return
+    for outcome in report.outcomes:
+        for line in outcome_text(outcome):
+            click.echo(line)
+    rejected = [s for s in report.compiled.rules.values() if not s.accepted]
+    for status in rejected:
+        click.echo(f"rule {status.ref}: not accepted: {status.reason}: {status.message}")
+
+
+def exit_code(report: PassReport) -> int:
+    if report.refused:
+        return EXIT_UNSAFE
+    if report.failed:
+        return EXIT_ERROR
+    return EXIT_OK

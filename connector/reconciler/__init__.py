@@ -1,0 +1,1 @@
+"""Reconciliation: from the compiled desired state to each device, one device at a time."""

@@ -1,0 +1,97 @@
+"""One device's reconcile step: render the desired state, read the device, plan, and maybe apply.
+
+Contract: never raises for device faults; every outcome (planned, applied, refused as unsafe,
+failed) is returned as a `DeviceOutcome` with the plan and the error text naming the device.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from adapters.base import Adapter, ApplyResult, DeviceAuthError, DeviceError, TransientDeviceError
+from connector.config import SafetyConfig
+from connector.model import DeviceState
+from connector.planner import DeviceObject, Plan
+from connector.planner.planner import plan as make_plan
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DeviceOutcome:
+    """What happened on one device during one pass."""
+
+    device: str
+    plan: Plan | None = None
+    result: ApplyResult | None = None
+    error: str | None = None
+    error_class: str | None = None
+    refused: bool = False
+    applied: bool = False
+    read_seconds: float = 0.0
+    apply_seconds: float = 0.0
+    desired: list[DeviceObject] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and not self.refused
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "device": self.device,
+            "plan": self.plan.to_json() if self.plan is not None else None,
+            "applied": self.applied,
+            "refused": self.refused,
+            "error": self.error,
+            "errorClass": self.error_class,
+            "writes": self.result.writes if self.result is not None else 0,
+            "readSeconds": round(self.read_seconds, 4),
+            "applySeconds": round(self.apply_seconds, 4),
+        }
+
+
+def sync_device(adapter: Adapter, state: DeviceState, safety: SafetyConfig, *, apply: bool,
+                force: bool = False) -> DeviceOutcome:
+    """Plan `state` against what `adapter`'s device holds; apply the plan when `apply` and it is safe
+    (or `force`)."""
+    outcome = DeviceOutcome(device=adapter.name)
+    started = time.monotonic()
+    try:
+        desired = adapter.render(state)
+        outcome.desired = desired
+        actual = adapter.read()
+        outcome.read_seconds = time.monotonic() - started
+        plan = make_plan(adapter.name, adapter.cluster, desired, actual, owner_mark=adapter.owner_mark,
+                         kind_order=adapter.kind_order, ordered_kinds=adapter.ordered_kinds,
+                         safety=safety, force=force)
+        outcome.plan = plan
+        if not apply or plan.empty:
+            return outcome
+        if plan.unsafe and not force:
+            outcome.refused = True
+            log.warning("%s: plan refused as unsafe: %s", adapter.name, plan.unsafe)
+            return outcome
+        applied_at = time.monotonic()
+        outcome.result = adapter.apply(plan, desired)
+        outcome.apply_seconds = time.monotonic() - applied_at
+        outcome.applied = True
+        if not outcome.result.ok:
+            outcome.error = "; ".join(outcome.result.errors)
+            outcome.error_class = "permanent"
+    except DeviceError as exc:
+        outcome.error = str(exc)
+        outcome.error_class = _error_class(exc)
+        log.error("%s: %s", adapter.name, exc)
+    return outcome
+
+
+def _error_class(error: DeviceError) -> str:
+    if isinstance(error, DeviceAuthError):
+        return "auth"
+    if isinstance(error, TransientDeviceError):
+        return "transient"
+    return "permanent"

@@ -1,0 +1,161 @@
+"""One reconcile pass over every (or one) device: the engine of `plan` and `apply`.
+
+Flow: compile the cluster view → per device, in parallel and isolated from each other: render,
+read, plan, and (for `apply`) apply when safe → record in the store what was read, planned,
+applied, refused, and the drift the plan revealed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+
+from adapters.base import Adapter
+from adapters.registry import adapter_class, create_adapter
+from connector.cluster import ClusterView
+from connector.compiler import CompileResult, CompileSettings, compile_cluster
+from connector.config import Config, DeviceConfig, Secrets
+from connector.reconciler.device import DeviceOutcome, sync_device
+from connector.store import (
+    NamespaceRecord,
+    PlanResult,
+    Store,
+    create_engine,
+    device_write_lock,
+    migrate,
+    observations_from_plan,
+    session_factory,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PassReport:
+    """The compile result and one outcome per device, in configuration order."""
+
+    compiled: CompileResult
+    outcomes: list[DeviceOutcome] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def refused(self) -> bool:
+        return any(o.refused for o in self.outcomes)
+
+    @property
+    def failed(self) -> bool:
+        return any(o.error is not None for o in self.outcomes)
+
+
+def compile_settings(config: Config) -> CompileSettings:
+    """Compile settings with each configured device's capabilities."""
+    return CompileSettings.from_config(
+        config, {d.name: adapter_class(d.type).capabilities for d in config.devices})
+
+
+def select_devices(config: Config, name: str | None) -> list[DeviceConfig]:
+    """The configured devices, or only `name` (KeyError when no device has that name)."""
+    if name is None:
+        return list(config.devices)
+    return [config.device(name)]
+
+
+def open_adapters(config: Config, devices: Sequence[DeviceConfig], secrets: Secrets) -> dict[str, Adapter]:
+    """An adapter per device; SecretError when a device's secret is missing from the environment."""
+    return {d.name: create_adapter(d, config.cluster, secrets) for d in devices}
+
+
+def reconcile_once(config: Config, view: ClusterView, adapters: Mapping[str, Adapter], *,
+                   apply: bool, force: bool = False, record: bool = True) -> PassReport:
+    """Compile `view` and sync each adapter's device (plan only unless `apply`)."""
+    started = time.monotonic()
+    compiled = compile_cluster(view, compile_settings(config))
+    report = PassReport(compiled)
+
+    def one(name: str) -> DeviceOutcome:
+        adapter = adapters[name]
+        return sync_device(adapter, compiled.devices[name], config.safety, apply=apply, force=force)
+
+    names = [d.name for d in config.devices if d.name in adapters]
+    engine = None
+    if record:
+        migrate(config.database)
+        engine = create_engine(config.database)
+    try:
+        if engine is not None and apply:
+            with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
+                futures = [pool.submit(_locked, engine, config.cluster, name, one) for name in names]
+                outcomes = [f.result() for f in futures]
+        else:
+            with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
+                outcomes = list(pool.map(one, names))
+        report.outcomes = outcomes
+        if engine is not None:
+            _record(engine, config, compiled, report, apply=apply, force=force)
+    finally:
+        if engine is not None:
+            engine.dispose()
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _locked(engine: Engine, cluster: str, name: str, work: Callable[[str], DeviceOutcome]) -> DeviceOutcome:
+    with device_write_lock(engine, name, cluster):
+        return work(name)
+
+
+def _record(engine: Engine, config: Config, compiled: CompileResult, report: PassReport, *,
+            apply: bool, force: bool) -> None:
+    sessions = session_factory(engine)
+    with sessions.begin() as session:
+        store = Store(session, config.cluster)
+        store.snapshot.replace_namespaces(
+            NamespaceRecord(name=ns.name, managed=ns.managed, source_mode=ns.source_mode,
+                            default_action=ns.default_action, devices=ns.devices or None)
+            for ns in compiled.namespaces.values())
+        groups = {key: group for state in compiled.devices.values() for key, group in state.groups.items()}
+        store.snapshot.replace_groups(groups.values())
+        for device in config.devices:
+            store.devices.register(device.name, device.type, device.url)
+        for outcome in report.outcomes:
+            _record_outcome(store, compiled, outcome, apply=apply, force=force)
+
+
+def _record_outcome(store: Store, compiled: CompileResult, outcome: DeviceOutcome, *, apply: bool,
+                    force: bool) -> None:
+    name = outcome.device
+    state = compiled.devices[name]
+    store.rules.record_state(state)
+    plan = outcome.plan
+    if plan is None:
+        store.devices.record_sync(name, in_sync=False, error=outcome.error)
+        return
+    store.devices.record_read(name)
+    store.drift.observe(name, observations_from_plan(plan))
+    if not apply:
+        store.devices.record_sync(name, in_sync=plan.empty, error=None)
+        return
+    duration = outcome.read_seconds + outcome.apply_seconds
+    if outcome.refused:
+        store.audit.append(plan, PlanResult.REFUSED, duration, error=plan.unsafe, forced=force)
+        store.devices.record_sync(name, in_sync=False, error=f"unsafe plan refused: {plan.unsafe}")
+        return
+    if outcome.applied:
+        result = PlanResult.APPLIED if outcome.error is None else PlanResult.FAILED
+        writes = outcome.result.writes if outcome.result is not None else 0
+        if outcome.error is not None and writes:
+            result = PlanResult.PARTIAL
+        store.audit.append(plan, result, duration, error=outcome.error, forced=force)
+        if writes:
+            store.devices.record_write(name)
+    if outcome.error is None:
+        store.objects.replace(name, outcome.desired)
+        store.drift.observe(name, [])
+        store.devices.record_sync(name, in_sync=True)
+    else:
+        store.devices.record_sync(name, in_sync=False, error=outcome.error)
