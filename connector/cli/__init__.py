@@ -15,6 +15,8 @@ from connector.logs import setup_logging
 COMMANDS: list[str] = [
     "connector.cli.db",
     "connector.cli.import_ces",
+    "connector.cli.plan",
+    "connector.cli.apply",
 ]
 
 
