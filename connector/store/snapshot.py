@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -61,6 +62,8 @@ class SnapshotRepository:
             select(NamespaceRow).where(NamespaceRow.cluster == self.cluster))}
         inserts, updates = [], []
         for name, record in desired.items():
+            if record.devices is not None and not isinstance(record.devices, tuple):
+                record = replace(record, devices=tuple(record.devices))
             values = {"managed": record.managed, "source_mode": record.source_mode,
                       "default_action": record.default_action,
                       "devices": list(record.devices) if record.devices is not None else None}
