@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import urllib.request
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 from kubernetes import client as k8s_client
 
-from connector.cluster import Kind, ObjectChange
+from connector.cluster import KINDS, Kind, ObjectChange
 from connector.config import KubernetesConfig, Secrets
 from connector.sources import ClusterWatcher, KubeListWatch, WatchTimings, build_api_client, list_all
 from mocks.common.http import HttpServer
@@ -209,3 +210,27 @@ def test_list_all_takes_a_snapshot(mock: Mock) -> None:
         mock.server_pods())
     assert view.get(Kind.NAMESPACE, "", "a") is not None
     assert view.list(Kind.EXTERNAL_SERVICE) == []
+
+
+def test_closing_a_real_watch_from_another_thread_unblocks_its_reader(mock: Mock) -> None:
+    api = KubeListWatch(mock.api_client)
+    listing = api.list(KINDS[Kind.POD], None, None)
+    stream = api.watch(KINDS[Kind.POD], listing["metadata"]["resourceVersion"], 300, 330.0)
+    events: list[dict[str, Any]] = []
+    finished = threading.Event()
+
+    def read() -> None:
+        # A shut-down socket may surface as a protocol error: only unblocking matters here.
+        with contextlib.suppress(Exception):
+            events.extend(stream)
+        finished.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    mock.core.create_namespace({"metadata": {"name": "a"}})
+    mock.pod("a", "p")
+    eventually(lambda: any(e["type"] == "ADDED" for e in events))
+    assert not finished.is_set()
+    stream.close()
+    assert finished.wait(10), "the reader stayed blocked after close()"
+    assert events[0]["object"]["metadata"]["name"] == "p"
