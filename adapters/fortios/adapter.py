@@ -34,6 +34,11 @@ from connector.planner.types import Change, DeviceObject, Op, Plan
 
 log = logging.getLogger(__name__)
 
+# Read from the device on one of our policies when our block is not where the placement puts it;
+# the rendered body has no such key, so the plan shows an update and the apply places the block.
+MISPLACED_KEY = "position"
+MISPLACED = "out of place"
+
 
 class FortiOSAdapter(Adapter):
     type_name = "fortios"
@@ -83,12 +88,19 @@ class FortiOSAdapter(Adapter):
                     if piece is not None:
                         known.add(piece)
         ids: dict[str, int] = {}
+        policies: list[tuple[int, str, dict[str, Any], str | None]] = []
         for entry in self.client.list(r.POLICY):
             name, body, owner = from_device(r.POLICY, entry)
             policyid = int(entry.get("policyid", 0))
             if name in ids:
                 name = f"{name}#{policyid}"  # a duplicate name: visible (and deletable when ours)
             ids[name] = policyid
+            policies.append((policyid, name, body, owner))
+        misplaced = self._misplaced([p[0] for p in policies],
+                                    [p[0] for p in policies if p[3] == self.owner_mark])
+        for policyid, name, body, owner in policies:
+            if policyid in misplaced:
+                body[MISPLACED_KEY] = MISPLACED
             objects.append(DeviceObject(r.POLICY, name, body, owner))
         self._policy_ids = ids
         self._known = known
@@ -136,7 +148,9 @@ class FortiOSAdapter(Adapter):
         elif kind == r.ADDRGRP:
             self._update_group(name, change.before or {}, body)
         elif kind == r.POLICY:
-            self.client.update(kind, name, self._policy_id(name), to_wire(kind, name, body))
+            before = {k: v for k, v in (change.before or {}).items() if k != MISPLACED_KEY}
+            if before != dict(body):  # only out of place: the placement step moves it
+                self.client.update(kind, name, self._policy_id(name), to_wire(kind, name, body))
         else:
             self.client.update(kind, name, name, to_wire(kind, name, body))
             self._forget_piece(change.before)
@@ -198,41 +212,65 @@ class FortiOSAdapter(Adapter):
             self._known.discard(piece)
 
     # --- placement -------------------------------------------------------------------------------
+    def _misplaced(self, table: Sequence[int], ours: Sequence[int]) -> set[int]:
+        """One of our policies that is not where the configured placement puts the block (marking
+        one is enough to have the apply place the whole block, and keeps safety counts honest)."""
+        try:
+            anchor = self._anchor(table, ours)
+        except PermanentDeviceError:
+            return set()  # reported by the apply that tries to place the block
+        moves = placement_moves(table, ours, anchor)
+        return {moves[0][0]} if moves else set()
+
+    def _anchor(self, table: Sequence[int], block: Sequence[int]) -> int | None:
+        """The policy our block must end right before (None: the block ends the list)."""
+        members = set(block)
+        before = self.config.placement.before
+        if before is None:
+            return next((pid for pid in table if pid not in members), None)
+        if before not in table or before in members:
+            raise PermanentDeviceError(self.name, f"placement: policy {before} does not exist in vdom "
+                                       f"{self.config.vdom} (or is one of ours)", object_kind=r.POLICY,
+                                       object_name=str(before))
+        return before
+
     def _place(self, order: Sequence[str]) -> int:
         """Move our policies into one block in `order` at the configured place; returns moves made."""
         listing = self.client.list(r.POLICY, {"format": "policyid|name"})
         table = [int(entry["policyid"]) for entry in listing]
         present = set(table)
         block = [self._policy_ids[name] for name in order if self._policy_ids.get(name) in present]
-        members = set(block)
-        before = self.config.placement.before
-        anchor: int | None
-        if before is not None:
-            if before not in table or before in members:
-                raise PermanentDeviceError(self.name, f"placement: policy {before} does not exist in vdom "
-                                           f"{self.config.vdom} (or is one of ours)", object_kind=r.POLICY,
-                                           object_name=str(before))
-            anchor = before
-        else:
-            anchor = next((pid for pid in table if pid not in members), None)
         names = {pid: name for name, pid in self._policy_ids.items()}
-        moves = 0
-        for pid in reversed(block):
-            if anchor is None:
-                if table[-1] != pid:
-                    self.client.move(names[pid], pid, after=table[-1])
-                    table.remove(pid)
-                    table.append(pid)
-                    moves += 1
+        moves = placement_moves(table, block, self._anchor(table, block))
+        for pid, where, target in moves:
+            if where == "before":
+                self.client.move(names[pid], pid, before=target)
             else:
-                index = table.index(anchor)
-                if index == 0 or table[index - 1] != pid:
-                    self.client.move(names[pid], pid, before=anchor)
-                    table.remove(pid)
-                    table.insert(table.index(anchor), pid)
-                    moves += 1
-            anchor = pid
-        return moves
+                self.client.move(names[pid], pid, after=target)
+        return len(moves)
+
+
+def placement_moves(table: Sequence[int], block: Sequence[int],
+                    anchor: int | None) -> list[tuple[int, str, int]]:
+    """The `action=move` steps (policy, "before"|"after", target) that make `block` one contiguous
+    run, in its order, ending right before `anchor` (or at the end when None). Policies already in
+    place are not moved."""
+    current = list(table)
+    moves: list[tuple[int, str, int]] = []
+    for pid in reversed(block):
+        if anchor is None:
+            if current[-1] != pid:
+                moves.append((pid, "after", current[-1]))
+                current.remove(pid)
+                current.append(pid)
+        else:
+            index = current.index(anchor)
+            if index == 0 or current[index - 1] != pid:
+                moves.append((pid, "before", anchor))
+                current.remove(pid)
+                current.insert(current.index(anchor), pid)
+        anchor = pid
+    return moves
 
 
 def dependency_order(changes: Iterable[Change]) -> list[Change]:

@@ -285,3 +285,26 @@ def test_fresh_adapter_rendering_before_reading_still_converges(device: Device,
     assert result.ok, result.errors
     check_conformance(device, state, payments_probes())
     assert sync(fresh, state)[0].empty
+
+
+def test_block_moved_by_hand_is_put_back(device: Device, make_adapter: AdapterFactory) -> None:
+    seed_foreign(device)
+    corp = {p["name"]: p["policyid"] for p in device.table("firewall/policy")}
+    adapter = make_adapter(placement={"before": corp["corp-2"]})
+    state = payments_state([a for a in API if a != "10.244.1.9"])
+    sync(adapter, state)
+    placed = [p["name"] for p in device.table("firewall/policy")]
+    ours = [p["policyid"] for p in device.table("firewall/policy") if p["name"].startswith("fc_prod")]
+    with device.api() as client:  # by hand: the whole block after corp-3, its own order kept
+        after = corp["corp-3"]
+        for pid in ours:
+            client.put(f"{CMDB}/firewall/policy/{pid}", params={"vdom": "root", "action": "move",
+                                                                "after": after}).raise_for_status()
+            after = pid
+    assert [p["name"] for p in device.table("firewall/policy")] != placed
+    mark = device.last_seq()
+    plan, result = sync(adapter, state)
+    assert plan.counts()["update"] == 1 and result.ok, result.errors
+    assert [e["method"] for e in writes(device, mark)] == ["PUT"] * len(ours)  # moves only
+    assert [p["name"] for p in device.table("firewall/policy")] == placed
+    assert sync(adapter, state)[0].empty
