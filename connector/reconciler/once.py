@@ -89,7 +89,7 @@ def reconcile_once(config: Config, view: ClusterView, adapters: Mapping[str, Ada
     try:
         if engine is not None and apply:
             with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
-                futures = [pool.submit(_locked, engine, config.cluster, name, one) for name in names]
+                futures = [pool.submit(_locked, engine, config.device(name).url, name, one) for name in names]
                 outcomes = [f.result() for f in futures]
         else:
             with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
@@ -104,8 +104,10 @@ def reconcile_once(config: Config, view: ClusterView, adapters: Mapping[str, Ada
     return report
 
 
-def _locked(engine: Engine, cluster: str, name: str, work: Callable[[str], DeviceOutcome]) -> DeviceOutcome:
-    with device_write_lock(engine, name, cluster):
+def _locked(engine: Engine, url: str, name: str, work: Callable[[str], DeviceOutcome]) -> DeviceOutcome:
+    """Run `work` holding the device's write lock, shared by every connector on the store (the
+    lock is keyed by the device URL, since clusters share firewalls)."""
+    with device_write_lock(engine, url):
         return work(name)
 
 
