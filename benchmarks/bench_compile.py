@@ -156,6 +156,51 @@ def _slice(ns: str, svc: str, name: str, addresses: list[str]) -> dict[str, Any]
     }
 
 
+def _structural_changes(view: StaticView, compiler: Compiler) -> dict[str, list[float]]:
+    """Timings of rarer changes that reshape rule lists: a new namespace with 100 pods (one batch),
+    and a ClusterEgressRule priority change."""
+    out: dict[str, list[float]] = {
+        "incremental new namespace with 100 pods": [],
+        "incremental ClusterEgressRule change": [],
+    }
+    for n in range(5):
+        ns = f"new-{n}"
+        batch = [
+            view.put(
+                {
+                    "kind": "Namespace",
+                    "metadata": {
+                        "name": ns,
+                        "labels": {"fusion-connector.io/managed": "true", "env": "prod"},
+                    },
+                }
+            )
+        ]
+        for p in range(100):
+            batch.append(
+                view.put(
+                    {
+                        "kind": "Pod",
+                        "metadata": {"name": f"p{p}", "namespace": ns, "labels": {}},
+                        "spec": {"nodeName": "node-1"},
+                        "status": {"phase": "Running", "podIPs": [{"ip": _ip((1 << 21) + n * 256 + p)}]},
+                    }
+                )
+            )
+        started = time.perf_counter()
+        compiler.apply(batch)
+        out["incremental new namespace with 100 pods"].append(time.perf_counter() - started)
+    for n in range(5):
+        rule = copy.deepcopy(view.get(StaticView.kind_of({"kind": "ClusterEgressRule"}), "", "cluster-3"))
+        assert rule is not None
+        rule["spec"]["priority"] = 50 + n
+        batch = [view.put(rule)]
+        started = time.perf_counter()
+        compiler.apply(batch)
+        out["incremental ClusterEgressRule change"].append(time.perf_counter() - started)
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0, help="1.0 = 1,000 namespaces and 100,000 pods")
@@ -206,6 +251,7 @@ def main() -> int:
         started = time.perf_counter()
         compiler.apply(batch)
         timings.append(time.perf_counter() - started)
+    structural = _structural_changes(view, compiler)
     timings.sort()
     p99 = timings[min(len(timings) - 1, int(len(timings) * 0.99))]
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -222,6 +268,8 @@ def main() -> int:
         f" median {statistics.median(timings) * 1000:.2f} ms, "
         f"p99 {p99 * 1000:.2f} ms"
     )
+    for label, seconds in structural.items():
+        print(f"{label}: median {statistics.median(seconds) * 1000:.1f} ms over {len(seconds)}")
     print(f"peak RSS: {peak_mb:.0f} MiB")
     return 0
 

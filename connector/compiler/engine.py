@@ -10,6 +10,11 @@ across namespaces decides like the per-source evaluation of section 4. A rule wi
 ExternalServices becomes consecutive compiled rules, one per ExternalService, which is the same
 under first match. A rule whose sources are empty is left off; it is never widened to "any".
 
+Sources: a Service's are its endpoint pods (EndpointSlices with the `kubernetes.io/service-name`
+label, ready or not) that are active pods of the namespace, with all their IPs (a single-stack
+Service lists one family, the pod still sends from both); addresses of other origins in a slice
+are ignored, so a rule never covers an address outside the identities it names.
+
 Incrementality: objects are indexed per namespace. A change marks its namespace dirty (a node or
 EgressIP change marks the namespaces in node or egress-ip mode); only dirty namespaces are
 recompiled, then cluster rules whose selection or inputs changed, then device lists are
@@ -131,7 +136,8 @@ class Compiler:
         self._sizes: dict[str, int] = {}
         self._rule_sums: dict[str, int] = {}
         self._presence: dict[str, tuple[bool, tuple[str, ...]]] = {}
-        self._cluster_blocks: dict[tuple[str, str], dict[str, tuple[CompiledRule, ...]]] = {}
+        # cluster rule -> selected namespace -> device -> compiled rules (valid while neither changes)
+        self._cluster_blocks: dict[str, dict[str, dict[str, tuple[CompiledRule, ...]]]] = {}
         self._cluster_present: dict[str, dict[str, int]] = {}
         self._tiers: dict[str, tuple[tuple[CompiledRule, ...], tuple[CompiledRule, ...]]] = {
             d: ((), ()) for d in self._devices
@@ -144,6 +150,7 @@ class Compiler:
         }
         self._device_rules_dirty: set[str] = set(self._devices)
         self._changed_objects: set[str] = set()
+        self._info_dirty: set[str] = set()
 
     # ----------------------------------------------------------------- entry points
     def full(self, view: ClusterView) -> CompileResult:
@@ -189,6 +196,7 @@ class Compiler:
         if kind == Kind.NAMESPACE:
             _put(self._ns_objects, name, obj)
             dirty_ns.add(name)
+            self._info_dirty.add(name)
         elif kind == Kind.POD:
             _put(self._pods.setdefault(namespace, {}), name, read_pod(obj) if obj is not None else None)
             dirty_ns.add(namespace)
@@ -230,7 +238,8 @@ class Compiler:
         if all_nodes:
             dirty_ns.update(ns for ns, info in self._info.items() if info.mode == "node")
         relabelled: set[str] = set()
-        candidates = set(dirty_ns) | (set(self._ns_objects) if egress else set())
+        candidates = self._info_dirty | (set(self._info) | set(self._ns_objects) if egress else set())
+        self._info_dirty = set()
         for ns in sorted(candidates):
             old = self._info.get(ns)
             obj = self._ns_objects.get(ns)
@@ -480,10 +489,7 @@ class Compiler:
             members = node_members(pods, self._nodes)
             purpose = "node"
         else:
-            if spec.ref.kind == RuleKind.SERVICE:
-                members = tuple((ip, ids) for ip, ids in pod_members(ns, pods) if ip in endpoints)
-            else:
-                members = pod_members(ns, pods)
+            members = pod_members(ns, pods)
             purpose = "service" if spec.ref.kind == RuleKind.SERVICE else "pods"
         if not members:
             return None
@@ -699,6 +705,7 @@ class Compiler:
         for name in sorted(dirty_rules):
             spec = self._cluster_rules.get(name)
             structural = True
+            self._cluster_blocks.pop(name, None)
             if spec is None:
                 self._cluster_resolved.pop(name, None)
                 self._set_selection(name, set())
@@ -722,11 +729,12 @@ class Compiler:
             presence = (ns in self._ns_group, info.devices if info and info.managed else ())
             if self._presence.get(ns) != presence:
                 self._presence[ns] = presence
+                for blocks in self._cluster_blocks.values():
+                    blocks.pop(ns, None)
                 structural = structural or bool(self._selecting.get(ns))
         return structural
 
     def _rebuild_tiers(self) -> None:
-        cluster = self.settings.cluster
         admin: dict[str, list[CompiledRule]] = {d: [] for d in self._devices}
         baseline: dict[str, list[CompiledRule]] = {d: [] for d in self._devices}
         self._cluster_present = {}
@@ -741,28 +749,35 @@ class Compiler:
             origin = RuleOrigin(RuleKind.CLUSTER, "", name, spec.tier, spec.priority)
             target = admin if spec.tier == Tier.ADMIN else baseline
             tier_word = "admin" if spec.tier == Tier.ADMIN else "baseline"
+            blocks = self._cluster_blocks.setdefault(name, {})
             for ns in sorted(self._selection.get(name, ())):
-                group = self._ns_group.get(ns)
-                info = self._info[ns]
-                if group is None:
-                    continue
-                for device in info.devices:
-                    if spec.devices is not None and device not in spec.devices:
-                        continue
-                    compiled = self._compiled(
-                        device,
-                        f"{cluster}/{tier_word}/{name}/{ns}",
-                        origin,
-                        group.key,
-                        resolved.pieces[device],
-                        spec.action,
-                        spec.logging,
-                    )
-                    if compiled:
-                        counts[device] += 1
-                        target[device].extend(compiled)
+                per_device = blocks.get(ns)
+                if per_device is None:
+                    per_device = blocks[ns] = self._cluster_block(spec, resolved, ns, tier_word, origin)
+                for device, compiled in per_device.items():
+                    counts[device] += 1
+                    target[device].extend(compiled)
         self._tiers = {d: (tuple(admin[d]), tuple(baseline[d])) for d in self._devices}
         self._device_rules_dirty.update(self._devices)
+
+    def _cluster_block(
+        self, spec: RuleSpec, resolved: _Resolved, ns: str, tier_word: str, origin: RuleOrigin
+    ) -> dict[str, tuple[CompiledRule, ...]]:
+        """A cluster rule's compiled rules for one selected namespace, per device holding them."""
+        group = self._ns_group.get(ns)
+        out: dict[str, tuple[CompiledRule, ...]] = {}
+        if group is None:
+            return out
+        for device in self._info[ns].devices:
+            if spec.devices is not None and device not in spec.devices:
+                continue
+            prefix = f"{self.settings.cluster}/{tier_word}/{spec.ref.name}/{ns}"
+            compiled = self._compiled(
+                device, prefix, origin, group.key, resolved.pieces[device], spec.action, spec.logging
+            )
+            if compiled:
+                out[device] = compiled
+        return out
 
     def _cluster_status(self, name: str) -> None:
         spec = self._cluster_rules.get(name)
@@ -825,7 +840,7 @@ class Compiler:
     def _assemble(self, changed_groups: set[str]) -> None:
         changed_objects = self._changed_objects
         self._changed_objects = set()
-        order = sorted(self._outputs)
+        order = sorted(self._outputs) if self._device_rules_dirty else []
         for device in self._devices:
             state = self._states[device]
             if device in self._device_rules_dirty:
@@ -856,7 +871,9 @@ class Compiler:
                 )
             else:
                 group_updates = changed_groups.intersection(state.groups)
-                object_updates = changed_objects.intersection(set(state.destinations) | set(state.port_sets))
+                object_updates = {
+                    k for k in changed_objects if k in state.destinations or k in state.port_sets
+                }
                 if not group_updates and not object_updates:
                     continue
                 groups = dict(state.groups)

@@ -117,7 +117,7 @@ def clusters(draw: st.DrawFn, modes: tuple[str, ...] = ("pod", "egress-ip")) -> 
                 )
             )
             if app == "web":
-                web_ips.extend(ips)
+                web_ips.extend(ips if draw(st.booleans()) else ips[:1])  # single-stack: one family
         if draw(st.sampled_from((True, True, False))):
             objects.append(b.service(ns, "web"))
             objects.append(b.endpoint_slice(ns, "web", web_ips))
