@@ -53,24 +53,32 @@ def plan(device: str, cluster: str, desired: Sequence[DeviceObject], actual: Seq
     wanted = _index_desired(desired)
     present: dict[Ref, DeviceObject] = {}
     for obj in actual:
-        present.setdefault(obj.ref, obj)
+        present.setdefault((obj.kind, obj.name), obj)
     owned = {ref: obj for ref, obj in present.items() if obj.owner == owner_mark}
     foreign = {ref: obj for ref, obj in present.items() if obj.owner != owner_mark}
 
-    conflicts = tuple(Conflict(ref[0], ref[1], foreign[ref].owner)
-                      for ref in sorted(wanted) if ref in foreign)
-    blocked = _blocked(wanted, {c_ref for c_ref in wanted if c_ref in foreign}, references)
-    effective = {ref: obj for ref, obj in wanted.items() if ref not in foreign and ref not in blocked}
+    taken = sorted(ref for ref in wanted if ref in foreign)
+    conflicts = tuple(Conflict(ref[0], ref[1], foreign[ref].owner) for ref in taken)
+    blocked = _blocked(wanted, set(taken), references)
+    effective = {ref: obj for ref, obj in wanted.items() if ref not in foreign and ref not in blocked} \
+        if taken else wanted
     kept = _kept_for_foreign(owned, effective, foreign, references)
 
     rank = _kind_rank(kind_order, {ref[0] for ref in effective} | {ref[0] for ref in owned})
     ordered = frozenset(ordered_kinds)
-    desired_sequence = [obj for obj in desired if obj.ref in effective]
+    by_kind: dict[str, list[DeviceObject]] = {}
+    for obj in effective.values():
+        by_kind.setdefault(obj.kind, []).append(obj)
+    undesired: dict[str, list[Ref]] = {}
+    for ref in owned:
+        if ref not in effective and ref not in kept:
+            undesired.setdefault(ref[0], []).append(ref)
 
     writes: list[Change] = []
     for kind in rank:
-        for obj in _kind_objects(desired_sequence, kind, ordered):
-            current = owned.get(obj.ref)
+        objects = by_kind.get(kind, [])
+        for obj in objects if kind in ordered else sorted(objects, key=lambda o: o.name):
+            current = owned.get((obj.kind, obj.name))
             if current is None:
                 writes.append(Change(Op.CREATE, obj.kind, obj.name, None, dict(obj.body), obj.identities))
             elif not same_body(current.body, obj.body):
@@ -78,11 +86,11 @@ def plan(device: str, cluster: str, desired: Sequence[DeviceObject], actual: Seq
                                      obj.identities))
 
     reorders = [change for kind in rank if kind in ordered
-                for change in _reorder(kind, desired_sequence, actual, owned, owner_mark)]
+                for change in _reorder(kind, by_kind.get(kind, []), actual, owned, owner_mark)]
 
     deletes: list[Change] = []
     for kind in reversed(rank):
-        for ref in sorted(r for r in owned if r[0] == kind and r not in effective and r not in kept):
+        for ref in sorted(undesired.get(kind, ())):
             gone = owned[ref]
             deletes.append(Change(Op.DELETE, gone.kind, gone.name, dict(gone.body), None, gone.identities))
 
@@ -101,22 +109,20 @@ def same_body(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
 
 
 def _index_desired(desired: Sequence[DeviceObject]) -> dict[Ref, DeviceObject]:
-    wanted: dict[Ref, DeviceObject] = {}
-    for obj in desired:
-        if obj.ref in wanted:
-            raise ValueError(f"desired objects name {obj.kind} {obj.name!r} twice")
-        wanted[obj.ref] = obj
+    """Desired objects by ref, in their given order."""
+    wanted = {(obj.kind, obj.name): obj for obj in desired}
+    if len(wanted) != len(desired):
+        seen: set[Ref] = set()
+        for obj in desired:
+            if (obj.kind, obj.name) in seen:
+                raise ValueError(f"desired objects name {obj.kind} {obj.name!r} twice")
+            seen.add((obj.kind, obj.name))
     return wanted
 
 
 def _kind_rank(kind_order: Sequence[str], kinds: set[str]) -> list[str]:
     known = list(dict.fromkeys(kind_order))
     return known + sorted(kinds - set(known))
-
-
-def _kind_objects(sequence: Sequence[DeviceObject], kind: str, ordered: frozenset[str]) -> list[DeviceObject]:
-    objects = [obj for obj in sequence if obj.kind == kind]
-    return objects if kind in ordered else sorted(objects, key=lambda obj: obj.name)
 
 
 def _blocked(wanted: Mapping[Ref, DeviceObject], conflicting: set[Ref],
@@ -155,9 +161,9 @@ def _kept_for_foreign(owned: Mapping[Ref, DeviceObject], effective: Mapping[Ref,
     return kept
 
 
-def _reorder(kind: str, desired_sequence: Sequence[DeviceObject], actual: Sequence[DeviceObject],
+def _reorder(kind: str, desired_of_kind: Sequence[DeviceObject], actual: Sequence[DeviceObject],
              owned: Mapping[Ref, DeviceObject], owner_mark: str) -> list[Change]:
-    target = [obj.name for obj in desired_sequence if obj.kind == kind]
+    target = [obj.name for obj in desired_of_kind]
     if not target:
         return []
     wanted = set(target)
