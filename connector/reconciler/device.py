@@ -15,7 +15,6 @@ from adapters.base import Adapter, ApplyResult, DeviceAuthError, DeviceError, Tr
 from connector.config import SafetyConfig
 from connector.model import DeviceState
 from connector.planner import DeviceObject, Plan
-from connector.planner.planner import plan as make_plan
 
 log = logging.getLogger(__name__)
 
@@ -61,13 +60,11 @@ def sync_device(adapter: Adapter, state: DeviceState, safety: SafetyConfig, *, a
     outcome = DeviceOutcome(device=adapter.name)
     started = time.monotonic()
     try:
+        actual = adapter.read()  # first: adapters may render relative to what the device holds
+        outcome.read_seconds = time.monotonic() - started
         desired = adapter.render(state)
         outcome.desired = desired
-        actual = adapter.read()
-        outcome.read_seconds = time.monotonic() - started
-        plan = make_plan(adapter.name, adapter.cluster, desired, actual, owner_mark=adapter.owner_mark,
-                         kind_order=adapter.kind_order, ordered_kinds=adapter.ordered_kinds,
-                         safety=safety, force=force)
+        plan = adapter.plan(desired, actual, safety=safety, force=force)
         outcome.plan = plan
         if not apply or plan.empty:
             return outcome
