@@ -198,6 +198,7 @@ MATCH_CASES = [
     ("github", "github.com", 443, "TCP", False),
     ("github", "api.github.com", 80, "TCP", False),
     ("github", "140.82.127.255", 443, "TCP", True),
+    ("github", "140.82.127.255", 443, "UDP", False),  # a port entry's protocol defaults to TCP
     ("dns", "198.51.100.53", 53, "UDP", True),
     ("dns", "198.51.100.53", 53, "TCP", False),
     ("anyport", "203.0.113.9", 1, "UDP", True),

@@ -1,0 +1,189 @@
+"""Incremental compiles: each kind of change lands in the result, touches only what it concerns,
+and equals a full compile of the same state."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from adapters.base.adapter import Capabilities
+from connector.cluster import Kind, ObjectChange, StaticView
+from connector.compiler import Compiler, CompileResult, CompileSettings
+from connector.config import load_config_text
+from connector.model import RuleKind
+from tests.connector.compiler.builders import (
+    cluster_rule,
+    egress_ip,
+    endpoint_slice,
+    external_service,
+    namespace,
+    namespace_rule,
+    node,
+    pod,
+    service,
+    service_rule,
+    settings,
+)
+from tests.connector.compiler.helpers import status
+
+CNS = "fusion-system"
+
+
+def cluster() -> list[dict[str, Any]]:
+    return [
+        namespace("a", labels={"env": "prod"}),
+        namespace("b", labels={"env": "dev"}),
+        namespace("n", annotations={"fusion-connector.io/source-mode": "node"}),
+        pod("a", "web-1", "10.0.0.1", labels={"app": "web"}),
+        pod("a", "db-1", "10.0.0.2", labels={"app": "db"}),
+        pod("b", "x-1", "10.0.1.1"),
+        pod("n", "y-1", "10.0.2.1", node="node1"),
+        node("node1", "192.168.0.1"),
+        service("a", "web"),
+        endpoint_slice("a", "web", ["10.0.0.1"]),
+        external_service("a", "ext", ["198.51.100.0/24"]),
+        external_service(CNS, "ext", ["203.0.113.0/24"]),
+        service_rule("a", "web-out", "Allow", "web", externalServices=["ext"]),
+        namespace_rule("a", "dbs", "Deny", podSelector={"matchLabels": {"app": "db"}}),
+        cluster_rule(
+            "prod", "Deny", namespaceSelector={"matchLabels": {"env": "prod"}}, externalServices=["ext"]
+        ),
+    ]
+
+
+class Harness:
+    def __init__(self, objects: list[dict[str, Any]]) -> None:
+        self.view = StaticView(objects)
+        self.compiler = Compiler(settings())
+        self.result = self.compiler.full(self.view)
+
+    def apply(self, *changes: ObjectChange | None) -> CompileResult:
+        self.result = self.compiler.apply([c for c in changes if c is not None])
+        full = Compiler(settings()).full(self.view)
+        assert self.result.devices == full.devices
+        assert self.result.rules == full.rules and self.result.namespaces == full.namespaces
+        return self.result
+
+    def groups(self, device: str = "fw1") -> dict[str, tuple[str, ...]]:
+        return {k: g.addresses for k, g in self.result.devices[device].groups.items()}
+
+
+def test_deleted_pod_leaves_every_group_in_the_same_compile() -> None:
+    h = Harness(cluster())
+    assert "10.0.0.1" in h.groups()["c1/a/svc/web"]
+    h.apply(h.view.delete(Kind.POD, "a", "web-1"))
+    assert "10.0.0.1" not in h.groups()["c1/a"]
+    assert "c1/a/svc/web" not in h.groups()  # no endpoint pod left: the rule is left off
+    assert not any(r.origin.name == "web-out" for r in h.result.devices["fw1"].rules)
+    assert status(h.result, RuleKind.SERVICE, "a", "web-out").sources == 0
+
+
+def test_pod_label_change_moves_it_between_selector_groups() -> None:
+    h = Harness(cluster())
+    relabelled = pod("a", "web-1", "10.0.0.1", labels={"app": "db"})
+    h.apply(h.view.put(relabelled))
+    assert h.groups()["c1/a/pods/dbs"] == ("10.0.0.1", "10.0.0.2")
+
+
+def test_endpoint_slice_change_updates_the_service_group() -> None:
+    h = Harness(cluster())
+    h.apply(h.view.put(endpoint_slice("a", "web", ["10.0.0.1", "10.0.0.2"])))
+    assert h.groups()["c1/a/svc/web"] == ("10.0.0.1", "10.0.0.2")
+
+
+def test_namespace_label_change_changes_cluster_rule_selection() -> None:
+    h = Harness(cluster())
+    holders = {r.source for r in h.result.devices["fw1"].rules if r.origin.name == "prod"}
+    assert holders == {"c1/a"}
+    h.apply(
+        h.view.put(namespace("b", labels={"env": "prod"})), h.view.put(namespace("a", labels={"env": "dev"}))
+    )
+    holders = {r.source for r in h.result.devices["fw1"].rules if r.origin.name == "prod"}
+    assert holders == {"c1/b"}
+    assert status(h.result, RuleKind.CLUSTER, "", "prod").sources == 1
+
+
+def test_external_service_change_updates_destinations_and_statuses() -> None:
+    h = Harness(cluster())
+    h.apply(h.view.put(external_service(CNS, "ext", ["203.0.113.0/24", "2001:db8::/32"])))
+    assert h.result.devices["fw1"].destinations["c1/fusion-system/ext"].networks == (
+        "2001:db8::/32",
+        "203.0.113.0/24",
+    )
+    h.apply(h.view.delete(Kind.EXTERNAL_SERVICE, "a", "ext"))
+    assert not status(h.result, RuleKind.SERVICE, "a", "web-out").accepted
+    assert "c1/a/ext" not in h.result.devices["fw1"].destinations
+
+
+def test_node_address_change_in_node_mode() -> None:
+    h = Harness(cluster())
+    assert h.groups()["c1/n"] == ("192.168.0.1",)
+    h.apply(h.view.put(node("node1", "192.168.0.9", "fd00::9")))
+    assert h.groups()["c1/n"] == ("192.168.0.9", "fd00::9")
+
+
+def test_egress_ip_object_changes_reach_egress_ip_namespaces() -> None:
+    objects = [
+        *cluster(),
+        namespace("e", labels={"env": "prod"}, annotations={"fusion-connector.io/source-mode": "egress-ip"}),
+    ]
+    h = Harness(objects)
+    assert "c1/e" not in h.groups()
+    h.apply(h.view.put(egress_ip("eip", {"matchLabels": {"env": "prod"}}, "198.18.0.1")))
+    assert h.groups()["c1/e"] == ("198.18.0.1",)
+    h.apply(h.view.delete(Kind.EGRESS_IP, "", "eip"))
+    assert "c1/e" not in h.groups()
+
+
+def test_rule_and_namespace_deletion() -> None:
+    h = Harness(cluster())
+    h.apply(
+        h.view.delete(Kind.CLUSTER_EGRESS_RULE, "", "prod"),
+        h.view.delete(Kind.SERVICE_EGRESS_RULE, "a", "web-out"),
+    )
+    assert not any(r.origin.name in ("prod", "web-out") for r in h.result.devices["fw1"].rules)
+    assert all(ref.name not in ("prod", "web-out") for ref in h.result.rules)
+    h.apply(h.view.delete(Kind.NAMESPACE, "", "a"))
+    assert "a" not in h.result.namespaces and not any(k.startswith("c1/a") for k in h.groups())
+
+
+def test_a_pod_change_recompiles_only_its_namespace(monkeypatch: pytest.MonkeyPatch) -> None:
+    h = Harness(cluster())
+    compiled: list[str] = []
+    original = Compiler._compile_namespace
+
+    def spy(self: Compiler, ns: str) -> set[str]:
+        compiled.append(ns)
+        return original(self, ns)
+
+    monkeypatch.setattr(Compiler, "_compile_namespace", spy)
+    before = h.result
+    h.compiler.apply([h.view.put(pod("b", "x-2", "10.0.1.2"))])
+    assert compiled == ["b"]
+    after = h.compiler.result
+    assert after.devices["fw1"].rules is before.devices["fw1"].rules  # rule list untouched, groups updated
+    assert after.devices["fw1"].groups["c1/b"].addresses == ("10.0.1.1", "10.0.1.2")
+
+
+def test_results_are_snapshots() -> None:
+    h = Harness(cluster())
+    before = h.result
+    snapshot = copy.deepcopy(before.devices["fw1"].to_json())
+    h.apply(h.view.delete(Kind.POD, "a", "web-1"))
+    assert before.devices["fw1"].to_json() == snapshot
+
+
+def test_settings_from_configuration() -> None:
+    config = load_config_text(
+        "cluster: prod-eu1\nkubernetes: {connectorNamespace: fc}\nnamespaces: {all: true, exclude: [x]}\n"
+        "defaults: {action: Allow, sourceMode: node}\ndevices:\n"
+        "- {name: soc, type: rest, url: 'http://127.0.0.1:9090'}\n"
+        "- {name: fgt, type: fortios, url: 'https://127.0.0.1:9443', auth: {tokenEnv: T}}\n"
+    )
+    built = CompileSettings.from_config(config, {"fortios": Capabilities(fqdn=False)})
+    assert built.device_names == ("soc", "fgt") and built.cluster == "prod-eu1"
+    assert built.connector_namespace == "fc" and built.all_namespaces and built.exclude == frozenset({"x"})
+    assert (built.default_action, built.default_source_mode) == ("Allow", "node")
+    assert not built.capabilities("fgt").fqdn and built.capabilities("soc").fqdn
