@@ -181,6 +181,30 @@ class Explanation:
     devices: tuple[DeviceExplanation, ...]
     notes: tuple[str, ...] = field(default=())
 
+    def lines(self) -> list[str]:
+        """A plain-text rendering, one line per item, for people."""
+        out = [
+            f"from {self.identity} [{', '.join(self.source_addresses) or 'no address'}]"
+            f" to {self.destination.describe()}"
+        ]
+        out.extend(f"  note: {note}" for note in self.notes)
+        for device in self.devices:
+            if device.decision is None:
+                out.append(f"{device.device}: no decision by the connector (source {device.source_address})")
+            else:
+                origin = device.decision.origin
+                out.append(
+                    f"{device.device}: {device.action} by {origin} (tier {origin.tier.value},"
+                    f" priority {origin.priority}, rule {device.decision.key})"
+                )
+            for item in device.considered:
+                rule = item.rule
+                out.append(f"  considered {rule.origin} ({rule.action.value}): {item.outcome}: {item.reason}")
+            if device.skipped:
+                out.append(f"  {device.skipped} rule(s) for other sources skipped")
+            out.extend(f"  note: {note}" for note in device.notes)
+        return out
+
     def to_json(self) -> dict[str, Any]:
         return {
             "from": self.source.text,

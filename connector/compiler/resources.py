@@ -64,7 +64,9 @@ def read_external_service(obj: Obj) -> ExternalServiceSpec:
         try:
             parsed = parse_address(text)
         except ValueProblem as exc:
-            problems.append(Problem(Reason.INVALID_ADDRESS, f"{where}: spec.addresses[{index}]: {exc}", True))
+            problems.append(
+                Problem(Reason.INVALID_ADDRESS, f"{where}: spec.addresses[{index}]: {exc} (ignored)", True)
+            )
             continue
         if parsed.network:
             networks.add(parsed.network)
@@ -80,7 +82,9 @@ def read_external_service(obj: Obj) -> ExternalServiceSpec:
                     raise ValueProblem(f"{entry!r} is not a port entry")
                 collected.extend(parse_port_list(entry.get("port"), parse_protocol(entry.get("protocol"))))
             except ValueProblem as exc:
-                problems.append(Problem(Reason.INVALID_PORT, f"{where}: spec.ports[{index}]: {exc}", True))
+                problems.append(
+                    Problem(Reason.INVALID_PORT, f"{where}: spec.ports[{index}]: {exc} (ignored)", True)
+                )
         ranges = merge_ranges(collected)
     return ExternalServiceSpec(
         namespace, name, tuple(sorted(networks)), tuple(sorted(fqdns)), ranges, tuple(problems)

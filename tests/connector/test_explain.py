@@ -236,3 +236,17 @@ def test_explanation_agrees_with_the_device_decision() -> None:
                 expected = decide(result.devices[device.device], Probe(ip, host, port, Protocol.TCP))
                 assert device.decision == expected
     assert explanation.to_json()["devices"][0]["decision"]["rule"] == "c1/shop/ns/dbs/any"
+
+
+def test_text_rendering() -> None:
+    lines = run(cluster(), "shop/web-1", "api.github.com:80").lines()
+    assert lines[0] == (
+        "from Pod shop/web-1 (namespace shop, source mode pod) [10.0.0.1, fd00::1]"
+        " to api.github.com port 80/TCP"
+    )
+    assert "fw1: Deny by DefaultAction shop/default (tier Default, priority 0, rule c1/shop/default)" in lines
+    assert (
+        "  considered ServiceEgressRule shop/web-github (Allow): no-match: port 80/TCP is not among 443/TCP"
+        in lines
+    )
+    assert "  1 rule(s) for other sources skipped" in lines
