@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
+import gc
 import json
 import logging
 from collections.abc import Callable
@@ -598,7 +599,12 @@ class Api:
 
             return build
 
-        return self.store.bulk_put(
-            (rtype.key, namespace, name, factory(rtype, namespace, item))
-            for rtype, namespace, name, item in entries
-        )
+        gc.disable()
+        try:
+            return self.store.bulk_put(
+                (rtype.key, namespace, name, factory(rtype, namespace, item))
+                for rtype, namespace, name, item in entries
+            )
+        finally:
+            gc.enable()
+            gc.freeze()

@@ -96,7 +96,13 @@ class KubeApp(MockApp):
     def load(self, items: list[Any]) -> int:
         """Bulk-create `items` (see `Api.load`); controllers complete pods and slices afterwards."""
         prepare = self.kubelet.prepare_loaded if self.kubelet is not None else None
-        count = self.api.load(items, prepare)
+        if self.kubelet is not None:
+            self.kubelet.begin_load()
+        try:
+            count = self.api.load(items, prepare)
+        finally:
+            if self.kubelet is not None:
+                self.kubelet.end_load()
         if self.endpoint_slices is not None:
             namespaces = {
                 str((i.get("metadata") or {}).get("namespace") or "default")
@@ -167,6 +173,16 @@ class KubeApp(MockApp):
             raise ApiError(404, "the server could not find the requested resource", "NotFound")
         return self._item(request, rtype, namespace or "", name, subresource)
 
+    def _object_response(self, rtype: ResourceType, status: int, obj: dict[str, Any]) -> Response:
+        return Response(status, self.api.store.encode(rtype.key, obj), {"Content-Type": JSON})
+
+    def _list_response(self, rtype: ResourceType, listing: dict[str, Any]) -> Response:
+        """The list as JSON, items from the per-object serialization cache."""
+        head = dumps({k: v for k, v in listing.items() if k != "items"})
+        encode = self.api.store.encode
+        items = b",".join([encode(rtype.key, obj) for obj in listing["items"]])
+        return Response(200, head[:-1] + b',"items":[' + items + b"]}", {"Content-Type": JSON})
+
     def _body(self, request: Request) -> Any:
         try:
             return request.json()
@@ -178,13 +194,15 @@ class KubeApp(MockApp):
         if method == "GET":
             if request.arg("watch", "") in WATCH_TRUE:
                 return self._watch(request, rtype, namespace)
-            return _respond(200, self.api.list_objects(rtype, namespace, request.query))
+            return self._list_response(rtype, self.api.list_objects(rtype, namespace, request.query))
         if method == "POST":
             if rtype.namespaced and namespace is None:
                 raise ApiError(
                     405, "the server does not allow this method on the requested resource", "MethodNotAllowed"
                 )
-            return _respond(201, self.api.create(rtype, namespace or "", self._body(request)))
+            return self._object_response(
+                rtype, 201, self.api.create(rtype, namespace or "", self._body(request))
+            )
         if method == "DELETE":
             return _respond(200, self.api.delete_collection(rtype, namespace, request.query))
         raise ApiError(
@@ -196,9 +214,10 @@ class KubeApp(MockApp):
     ) -> Response:
         method = request.method
         if method == "GET":
-            return _respond(200, self.api.get(rtype, namespace, name))
+            return self._object_response(rtype, 200, self.api.get(rtype, namespace, name))
         if method == "PUT":
-            return _respond(200, self.api.replace(rtype, namespace, name, self._body(request), subresource))
+            replaced = self.api.replace(rtype, namespace, name, self._body(request), subresource)
+            return self._object_response(rtype, 200, replaced)
         if method == "PATCH":
             content_type = request.header("Content-Type", "") or ""
             return _respond(

@@ -72,6 +72,7 @@ class Kubelet:
         self.pool_v6 = IpPool(pod_cidr_v6)
         self._turn = 0
         self._lock = threading.Lock()
+        self._load_nodes: list[str] | None = None
 
     def reset(self) -> None:
         self.pool.reset()
@@ -116,9 +117,21 @@ class Kubelet:
     def _needs_node(self, pod: Obj) -> bool:
         return not (pod.get("spec") or {}).get("nodeName") and self.api.store.count(NODE_KEY) > 0
 
-    def _spec_node(self, pod: Obj) -> str | None:
+    def _node_names(self) -> list[str]:
+        if self._load_nodes is not None:
+            return self._load_nodes
         _, nodes = self.api.store.snapshot(NODE_KEY, None)
-        names = [str(n["metadata"]["name"]) for n in nodes]
+        return [str(n["metadata"]["name"]) for n in nodes]
+
+    def begin_load(self) -> None:
+        """Bulk load starts: node names are read once for all the pods it brings."""
+        self._load_nodes = self._node_names()
+
+    def end_load(self) -> None:
+        self._load_nodes = None
+
+    def _spec_node(self, pod: Obj) -> str | None:
+        names = self._node_names()
         if not names:
             return None
         with self._lock:

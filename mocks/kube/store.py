@@ -9,6 +9,7 @@ the history floor is "too old" (410).
 
 from __future__ import annotations
 
+import bisect
 import json
 import queue
 import threading
@@ -33,11 +34,12 @@ class Event:
     old: Obj | None = None
     _lines: dict[str, bytes] = field(default_factory=dict)
 
-    def line(self, event_type: str) -> bytes:
+    def line(self, event_type: str, encode: Callable[[Key, Obj], bytes] | None = None) -> bytes:
         """The watch-stream line for this event as `event_type` (cached: shared by every watcher)."""
         cached = self._lines.get(event_type)
         if cached is None:
-            cached = b'{"type":"%s","object":%s}\n' % (event_type.encode(), dumps(self.obj))
+            body = encode(self.key, self.obj) if encode is not None else dumps(self.obj)
+            cached = b'{"type":"%s","object":%s}\n' % (event_type.encode(), body)
             self._lines[event_type] = cached
         return cached
 
@@ -71,6 +73,8 @@ class Store:
         self._objects: dict[Key, dict[str, dict[str, Obj]]] = {}
         self._history: deque[Event] = deque()
         self._watchers: dict[Key, set[Watcher]] = {}
+        self._encoded: dict[int, tuple[Obj, bytes]] = {}
+        self._sorted: dict[tuple[Key, str], list[str]] = {}
 
     # --- reads ----------------------------------------------------------------------------------
     @property
@@ -84,28 +88,60 @@ class Store:
     def get(self, key: Key, namespace: str, name: str) -> Obj | None:
         return self._objects.get(key, {}).get(namespace, {}).get(name)
 
+    def encode(self, key: Key, obj: Obj) -> bytes:
+        """The JSON of a stored object, cached while it stays the stored version (so lists and watches
+        serialize each version once)."""
+        cached = self._encoded.get(id(obj))
+        if cached is not None and cached[0] is obj:
+            return cached[1]
+        data = dumps(obj)
+        metadata = obj.get("metadata") or {}
+        current = (
+            self._objects.get(key, {}).get(metadata.get("namespace") or "", {}).get(metadata.get("name", ""))
+        )
+        if current is obj:
+            self._encoded[id(obj)] = (obj, data)
+        return data
+
+    def _forget(self, old: Obj | None) -> None:
+        if old is not None:
+            self._encoded.pop(id(old), None)
+
+    def _sorted_names(self, key: Key, namespace: str, objs: dict[str, Obj]) -> list[str]:
+        """Names of one namespace in order, cached until a name is added or removed (lock held)."""
+        names = self._sorted.get((key, namespace))
+        if names is None:
+            names = sorted(objs)
+            self._sorted[(key, namespace)] = names
+        return names
+
     def snapshot(
         self, key: Key, namespace: str | None, start_after: tuple[str, str] | None = None
     ) -> tuple[int, Iterator[Obj]]:
-        """(current resourceVersion, objects in (namespace, name) order after `start_after`)."""
+        """(current resourceVersion, objects in (namespace, name) order after `start_after`).
+
+        The order is fixed when called; objects are read as iteration reaches them (a page of a
+        list may see later versions, as paging a real server across writes can)."""
         with self.lock:
             rv = self._rv
             by_ns = self._objects.get(key, {})
             if namespace is not None:
-                spaces = [(namespace, dict(by_ns.get(namespace, {})))]
+                candidates = [namespace] if by_ns.get(namespace) else []
             else:
-                spaces = [(ns, dict(objs)) for ns, objs in by_ns.items() if objs]
-        spaces.sort(key=lambda item: item[0])
+                candidates = sorted(ns for ns, objs in by_ns.items() if objs)
+            if start_after is not None:
+                candidates = [ns for ns in candidates if ns >= start_after[0]]
+            spaces = [(ns, by_ns[ns], self._sorted_names(key, ns, by_ns[ns])) for ns in candidates]
 
         def iterate() -> Iterator[Obj]:
-            for ns, objs in spaces:
-                if start_after is not None and ns < start_after[0]:
-                    continue
-                names = sorted(objs)
-                for name in names:
-                    if start_after is not None and (ns, name) <= start_after:
-                        continue
-                    yield objs[name]
+            for ns, objs, names in spaces:
+                first = 0
+                if start_after is not None and ns == start_after[0]:
+                    first = bisect.bisect_right(names, start_after[1])
+                for index in range(first, len(names)):
+                    obj = objs.get(names[index])
+                    if obj is not None:
+                        yield obj
 
         return rv, iterate()
 
@@ -143,6 +179,9 @@ class Store:
             by_name = self._objects.setdefault(key, {}).setdefault(namespace, {})
             old = by_name.get(name)
             by_name[name] = obj
+            self._forget(old)
+            if old is None:
+                self._sorted.pop((key, namespace), None)
             return self._commit(MODIFIED if old is not None else ADDED, key, namespace, obj, old)
 
     def remove(self, key: Key, namespace: str, name: str, tombstone: Obj) -> Event | None:
@@ -152,6 +191,8 @@ class Store:
             if by_name is None or name not in by_name:
                 return None
             old = by_name.pop(name)
+            self._forget(old)
+            self._sorted.pop((key, namespace), None)
             return self._commit(DELETED, key, namespace, tombstone, old)
 
     def bulk_put(self, items: Iterable[tuple[Key, str, str, Callable[[int], Obj]]]) -> int:
@@ -163,6 +204,9 @@ class Store:
                 by_name = self._objects.setdefault(key, {}).setdefault(namespace, {})
                 old = by_name.get(name)
                 by_name[name] = obj
+                self._forget(old)
+                if old is None:
+                    self._sorted.pop((key, namespace), None)
                 self._commit(MODIFIED if old is not None else ADDED, key, namespace, obj, old)
                 count += 1
         return count
@@ -240,6 +284,8 @@ class Store:
         """Forget every object and the history (the resourceVersion keeps increasing)."""
         with self.lock:
             self._objects.clear()
+            self._encoded.clear()
+            self._sorted.clear()
             self._history.clear()
             self._floor = self._rv
         self.drop_watchers()

@@ -81,12 +81,12 @@ def _bookmark(rtype: ResourceType, rv: int, initial_events_end: bool = False) ->
     return b'{"type":"BOOKMARK","object":%s}\n' % dumps(obj)
 
 
-def _lines(events: list[Event], match: Predicate | None) -> bytes:
+def _lines(store: Store, events: list[Event], match: Predicate | None) -> bytes:
     out = []
     for event in events:
         event_type = event_type_for(event, match)
         if event_type is not None:
-            out.append(event.line(event_type))
+            out.append(event.line(event_type, store.encode))
     return b"".join(out)
 
 
@@ -103,7 +103,7 @@ def _stream(
 ) -> Iterator[bytes]:
     try:
         for start in range(0, len(backlog), MAX_BATCH):
-            chunk = _lines(backlog[start : start + MAX_BATCH], match)
+            chunk = _lines(store, backlog[start : start + MAX_BATCH], match)
             if chunk:
                 yield chunk
         if initial_events_end:
@@ -136,7 +136,7 @@ def _stream(
                 if more is DROP:
                     raise DropConnection()
                 batch.append(more)
-            chunk = _lines(batch, match)
+            chunk = _lines(store, batch, match)
             if chunk:
                 yield chunk
         if bookmarks:
