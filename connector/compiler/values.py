@@ -10,6 +10,7 @@ import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from connector.model import PortRange, Protocol
@@ -52,8 +53,15 @@ def parse_address(text: object) -> ParsedAddress:
 
 def parse_host_ip(text: object) -> str:
     """A single IP address (no prefix) in canonical form."""
+    if not isinstance(text, str):
+        raise ValueProblem(f"{text!r} is not an IP address")
+    return _canonical_ip(text)
+
+
+@lru_cache(maxsize=1 << 18)
+def _canonical_ip(text: str) -> str:
     try:
-        return str(ipaddress.ip_address(str(text).strip()))
+        return str(ipaddress.ip_address(text.strip()))
     except ValueError as exc:
         raise ValueProblem(f"{text!r} is not an IP address") from exc
 
