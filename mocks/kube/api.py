@@ -30,7 +30,7 @@ from mocks.kube.errors import (
     success_status,
 )
 from mocks.kube.ipam import IpPool
-from mocks.kube.patch import apply_patch
+from mocks.kube.patch import MERGE_PATCH, STRATEGIC_PATCH, apply_patch
 from mocks.kube.resources import CRD_KEY, NAMESPACE_KEY, Registry, ResourceType
 from mocks.kube.selectors import Predicate, combine, parse_field_selector, parse_label_selector
 from mocks.kube.store import Event, Store
@@ -102,6 +102,9 @@ class Api:
                     listener(event)
                 except ApiError as exc:
                     log.debug("controller write refused: %s", exc)
+                except Exception:
+                    # a controller failure must not fail the client's request that triggered it
+                    log.exception("controller failed on %s %s", event.type, event.key)
 
     # --- helpers --------------------------------------------------------------------------------
     def _namespace_of(self, rtype: ResourceType, namespace: str) -> str:
@@ -348,6 +351,28 @@ class Api:
         """Controller write: `build` (called under the store lock with the current object) returns the
         new object, spec and status together, in one MODIFIED event."""
         return self._update(rtype, namespace, name, lambda current: build(copy.deepcopy(current)), "*")
+
+    def apply(
+        self, rtype: ResourceType, namespace: str, name: str, body: Any, subresource: str | None
+    ) -> Obj:
+        """Server-side apply, simplified: create when absent, otherwise merge the applied configuration
+        (field ownership is not tracked)."""
+        if not isinstance(body, dict):
+            raise bad_request("the applied configuration must be an object")
+        if not body.get("apiVersion") or not body.get("kind"):
+            raise bad_request(
+                f"invalid object type: {body.get('apiVersion', '')}, Kind={body.get('kind', '')}"
+            )
+        if (
+            subresource is None
+            and self.store.get(rtype.key, self._namespace_of(rtype, namespace), name) is None
+        ):
+            body.setdefault("metadata", {})
+            if isinstance(body["metadata"], dict):
+                body["metadata"].setdefault("name", name)
+            return self.create(rtype, namespace, body)
+        media = MERGE_PATCH if rtype.custom else STRATEGIC_PATCH
+        return self.patch(rtype, namespace, name, media, body, subresource)
 
     def _update(
         self,

@@ -13,12 +13,15 @@ import json
 import logging
 from typing import Any
 
+import yaml
+
 from mocks.common.app import MockApp
 from mocks.common.http import Request, Response, json_response
 from mocks.kube import discovery
 from mocks.kube.api import Api
 from mocks.kube.controllers import EndpointSliceController, Kubelet
 from mocks.kube.errors import ApiError, bad_request, status_object
+from mocks.kube.patch import APPLY_PATCH
 from mocks.kube.resources import ResourceType
 from mocks.kube.store import dumps
 from mocks.kube.watch import open_watch
@@ -183,6 +186,12 @@ class KubeApp(MockApp):
         items = b",".join([encode(rtype.key, obj) for obj in listing["items"]])
         return Response(200, head[:-1] + b',"items":[' + items + b"]}", {"Content-Type": JSON})
 
+    def _yaml_body(self, request: Request) -> Any:
+        try:
+            return yaml.safe_load(request.body or b"{}")
+        except yaml.YAMLError as exc:
+            raise bad_request(f"the body of the request could not be decoded: {exc}") from exc
+
     def _body(self, request: Request) -> Any:
         try:
             return request.json()
@@ -220,9 +229,14 @@ class KubeApp(MockApp):
             return self._object_response(rtype, 200, replaced)
         if method == "PATCH":
             content_type = request.header("Content-Type", "") or ""
-            return _respond(
-                200, self.api.patch(rtype, namespace, name, content_type, self._body(request), subresource)
-            )
+            if content_type.split(";")[0].strip().lower() == APPLY_PATCH:
+                existed = (
+                    self.api.store.get(rtype.key, namespace if rtype.namespaced else "", name) is not None
+                )
+                applied = self.api.apply(rtype, namespace, name, self._yaml_body(request), subresource)
+                return self._object_response(rtype, 200 if existed else 201, applied)
+            patched = self.api.patch(rtype, namespace, name, content_type, self._body(request), subresource)
+            return self._object_response(rtype, 200, patched)
         if method == "DELETE" and subresource is None:
             return _respond(200, self.api.delete(rtype, namespace, name, self._body(request)))
         raise ApiError(

@@ -341,3 +341,28 @@ def test_nodes_are_cluster_scoped(cluster: Cluster) -> None:
     assert [n.metadata.name for n in cluster.core.list_node(label_selector="zone=z1").items] == ["node-a"]
     status, _ = cluster.raw("/api/v1/namespaces/default/nodes")
     assert status == 404
+
+
+def test_server_side_apply_creates_then_merges(cluster: Cluster) -> None:
+    path = "/api/v1/namespaces/default/configmaps/applied?fieldManager=test"
+    manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: applied\ndata:\n  a: '1'\n"
+    status, refused = cluster.raw(path, "PATCH", {"data": {"a": "1"}}, "application/apply-patch+yaml")
+    assert status == 400 and refused["reason"] == "BadRequest"
+    for expected_status, value in ((201, "1"), (200, "2")):
+        request_status, body = raw_yaml(cluster, path, manifest.replace("a: '1'", f"a: '{value}'"))
+        assert request_status == expected_status
+        assert body["data"] == {"a": value}
+    assert cluster.core.read_namespaced_config_map("applied", "default").data == {"a": "2"}
+
+
+def raw_yaml(cluster: Cluster, path: str, text: str) -> tuple[int, dict]:
+    import urllib.request
+
+    request = urllib.request.Request(
+        cluster.url + path,
+        data=text.encode(),
+        method="PATCH",
+        headers={"Content-Type": "application/apply-patch+yaml"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.status, json.loads(response.read())
