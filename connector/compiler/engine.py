@@ -107,6 +107,7 @@ class Compiler:
         self.settings = settings
         self._devices = settings.device_names
         self._fqdn_ok = {name: caps.fqdn for name, caps in settings.devices}
+        self._ipv6_ok = {name: caps.ipv6 for name, caps in settings.devices}
         self._reset()
 
     # ----------------------------------------------------------------- state
@@ -125,6 +126,7 @@ class Compiler:
         self._ns_group: dict[str, SourceGroup] = {}
         self._addr_ns: dict[str, set[str]] = {}
         self._shared: set[str] = set()
+        self._ns_ipv6: set[str] = set()  # namespaces with an IPv6 source address
         self._outputs: dict[str, _NamespaceOutput] = {}
         self._groups: dict[str, SourceGroup] = {}
         self._registry_dest: dict[str, dict[str, Destination]] = {d: {} for d in self._devices}
@@ -298,6 +300,10 @@ class Compiler:
         if old == new:
             return set()
         _put(self._ns_group, ns, new)
+        if new is not None and _has_ipv6(new.addresses):
+            self._ns_ipv6.add(ns)
+        else:
+            self._ns_ipv6.discard(ns)
         before = set(old.addresses) if old else set()
         after = set(new.addresses) if new else set()
         size_delta = len(after) - len(before)
@@ -585,6 +591,10 @@ class Compiler:
                 )
                 blocks[device].extend(compiled)
                 present[device] = ""
+                if not self._ipv6_ok[device] and (
+                    _has_ipv6(sources.addresses) or _pieces_have_ipv6(resolved.pieces[device])
+                ):
+                    problems.append(_ipv6_problem(spec.ref, device))
             if spec.ref.kind == RuleKind.ANNOTATION:
                 annotation_notes = [p.message for p in _dedupe(problems)]
             else:
@@ -808,6 +818,17 @@ class Compiler:
                 )
             )
         counts = self._cluster_present.get(name, {})
+        for device, count in counts.items():
+            if (
+                count
+                and not self._ipv6_ok[device]
+                and resolved is not None
+                and (
+                    _pieces_have_ipv6(resolved.pieces[device])
+                    or any(device in self._info[ns].devices for ns in selected & self._ns_ipv6)
+                )
+            ):
+                problems.append(_ipv6_problem(spec.ref, device))
         presence = []
         for device in self._devices:
             count = counts.get(device, 0)
@@ -903,6 +924,23 @@ def _put(mapping: dict[K, V], key: K, value: V | None) -> None:
         mapping.pop(key, None)
     else:
         mapping[key] = value
+
+
+def _has_ipv6(addresses: Iterable[str]) -> bool:
+    return any(":" in address for address in addresses)
+
+
+def _pieces_have_ipv6(pieces: Iterable[Piece]) -> bool:
+    return any(p.destination is not None and _has_ipv6(p.destination.networks) for p in pieces)
+
+
+def _ipv6_problem(ref: RuleRef, device: str) -> Problem:
+    return Problem(
+        Reason.IPV6_UNSUPPORTED,
+        f"{ref}: device {device} cannot enforce IPv6; the rule's IPv6 sources and destinations"
+        " are left off there",
+        False,
+    )
 
 
 def _dedupe(problems: list[Problem]) -> tuple[Problem, ...]:

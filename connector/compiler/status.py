@@ -3,7 +3,8 @@
 The controller writes `RuleStatus` back to the resources (`conditions`, `sources`, `devices`);
 here it is plain immutable data. A problem is *blocking* when the spec is wrong in context (the
 `Accepted` condition is then False); other problems (`SourceWidened`, `SharedSource`,
-`FQDNUnsupported`, `UnknownDevice`, `NamespaceNotManaged`) keep `Accepted=True` and name the caveat.
+`FQDNUnsupported`, `IPv6Unsupported`, `UnknownDevice`, `NamespaceNotManaged`) keep
+`Accepted=True` and name the caveat.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class Reason(StrEnum):
     SERVICE_NOT_FOUND = "ServiceNotFound"
     EXTERNAL_SERVICE_NOT_FOUND = "ExternalServiceNotFound"
     FQDN_UNSUPPORTED = "FQDNUnsupported"
+    IPV6_UNSUPPORTED = "IPv6Unsupported"
     SOURCE_WIDENED = "SourceWidened"
     SHARED_SOURCE = "SharedSource"
     UNKNOWN_DEVICE = "UnknownDevice"
@@ -40,6 +42,7 @@ REASON_ORDER: tuple[Reason, ...] = (
     Reason.EXTERNAL_SERVICE_NOT_FOUND,
     Reason.NAMESPACE_NOT_MANAGED,
     Reason.FQDN_UNSUPPORTED,
+    Reason.IPV6_UNSUPPORTED,
     Reason.SOURCE_WIDENED,
     Reason.SHARED_SOURCE,
     Reason.UNKNOWN_DEVICE,

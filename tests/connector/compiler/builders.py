@@ -12,11 +12,14 @@ FC = "fusion-connector.io/v1alpha1"
 
 
 def settings(
-    devices: tuple[str, ...] = ("fw1", "fw2"), *, no_fqdn: tuple[str, ...] = (), **kwargs: Any
+    devices: tuple[str, ...] = ("fw1", "fw2"),
+    *,
+    no_fqdn: tuple[str, ...] = (),
+    no_ipv6: tuple[str, ...] = (),
+    **kwargs: Any,
 ) -> CompileSettings:
-    return CompileSettings(
-        cluster="c1", devices=tuple((d, Capabilities(fqdn=d not in no_fqdn)) for d in devices), **kwargs
-    )
+    capabilities = tuple((d, Capabilities(fqdn=d not in no_fqdn, ipv6=d not in no_ipv6)) for d in devices)
+    return CompileSettings(cluster="c1", devices=capabilities, **kwargs)
 
 
 def namespace(

@@ -177,7 +177,7 @@ def rule_fields(draw: st.DrawFn) -> dict[str, Any]:
 
 
 def config() -> Any:
-    return b.settings(DEVICES, no_fqdn=NO_FQDN)
+    return b.settings(DEVICES, no_fqdn=NO_FQDN, no_ipv6=("fw2",))
 
 
 def sources(objects: list[dict[str, Any]]) -> list[tuple[str, str | None, str]]:

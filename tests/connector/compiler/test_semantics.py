@@ -554,3 +554,29 @@ def test_status_carries_generation_and_condition() -> None:
         "observedGeneration": 7,
     }
     assert rule_status.sources == 2
+
+
+def test_ipv6_on_a_device_that_cannot_enforce_it() -> None:
+    objects = [
+        namespace("v6", labels={"env": "prod"}),
+        pod("v6", "p", ["10.0.0.5", "fd00::5"]),
+        namespace("v4"),
+        pod("v4", "q", "10.0.0.6"),
+        external_service("v4", "ext", ["192.0.2.0/24"]),
+        external_service("v4", "ext6", ["2001:db8::/32"]),
+        namespace_rule("v6", "any", "Allow"),
+        namespace_rule("v4", "plain", "Allow", externalServices=["ext"]),
+        namespace_rule("v4", "six", "Allow", externalServices=["ext6"]),
+        cluster_rule("prod", "Deny", namespaceSelector={"matchLabels": {"env": "prod"}}),
+    ]
+    result = compile_objects(objects, settings(no_ipv6=("fw2",)))
+    for kind, ns, name, expected in (
+        (RuleKind.NAMESPACE, "v6", "any", True),
+        (RuleKind.NAMESPACE, "v4", "plain", False),
+        (RuleKind.NAMESPACE, "v4", "six", True),
+        (RuleKind.CLUSTER, "", "prod", True),
+    ):
+        rule_status = status(result, kind, ns, name)
+        assert (Reason.IPV6_UNSUPPORTED in {p.reason for p in rule_status.problems}) == expected, name
+        if expected:
+            assert rule_status.accepted and "fw2" in rule_status.message and "fw1" not in rule_status.message
