@@ -222,14 +222,14 @@ class Compiler:
             if namespace == self.settings.connector_namespace:
                 dirty_cluster.update(self._cluster_rules)
         elif kind == Kind.CLUSTER_EGRESS_RULE:
-            _put(self._cluster_rules, name, read_rule(obj) if obj is not None else None)
+            _put(self._cluster_rules, name, read_rule(obj, RuleKind.CLUSTER) if obj is not None else None)
             dirty_cluster.add(name)
         elif kind in (Kind.NAMESPACE_EGRESS_RULE, Kind.SERVICE_EGRESS_RULE):
             rule_kind = RuleKind.NAMESPACE if kind == Kind.NAMESPACE_EGRESS_RULE else RuleKind.SERVICE
             _put(
                 self._ns_rules.setdefault(namespace, {}),
                 RuleRef(rule_kind, namespace, name),
-                read_rule(obj) if obj is not None else None,
+                read_rule(obj, rule_kind) if obj is not None else None,
             )
             dirty_ns.add(namespace)
 

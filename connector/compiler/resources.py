@@ -91,13 +91,6 @@ def read_external_service(obj: Obj) -> ExternalServiceSpec:
     )
 
 
-KIND_OF = {
-    "ClusterEgressRule": RuleKind.CLUSTER,
-    "NamespaceEgressRule": RuleKind.NAMESPACE,
-    "ServiceEgressRule": RuleKind.SERVICE,
-}
-
-
 @dataclass(frozen=True)
 class RuleSpec:
     """A rule resource read and checked. `external_services` None = any destination; `devices`
@@ -133,9 +126,9 @@ def _string_list(value: object) -> tuple[str, ...] | None:
     return tuple(value)
 
 
-def read_rule(obj: Obj) -> RuleSpec:
+def read_rule(obj: Obj, kind: RuleKind) -> RuleSpec:
+    """Read a rule object of `kind` (list items from the API server carry no `kind` field)."""
     meta = obj.get("metadata") or {}
-    kind = KIND_OF[str(obj.get("kind"))]
     ref = RuleRef(
         kind, meta.get("namespace") or "" if kind != RuleKind.CLUSTER else "", meta.get("name") or ""
     )

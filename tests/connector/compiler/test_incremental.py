@@ -187,3 +187,33 @@ def test_settings_from_configuration() -> None:
     assert built.connector_namespace == "fc" and built.all_namespaces and built.exclude == frozenset({"x"})
     assert (built.default_action, built.default_source_mode) == ("Allow", "node")
     assert not built.capabilities("fgt").fqdn and built.capabilities("soc").fqdn
+
+
+class ListItemsView:
+    """A view whose objects lack `kind`/`apiVersion`, as items of a Kubernetes list response do."""
+
+    def __init__(self, objects: list[dict[str, Any]]) -> None:
+        self._by_kind: dict[Kind, list[dict[str, Any]]] = {}
+        for obj in objects:
+            item = {k: v for k, v in obj.items() if k not in ("kind", "apiVersion")}
+            self._by_kind.setdefault(StaticView.kind_of(obj), []).append(item)
+
+    def get(self, kind: Kind, namespace: str, name: str) -> dict[str, Any] | None:
+        for obj in self._by_kind.get(kind, []):
+            if obj["metadata"]["name"] == name and obj["metadata"].get("namespace", "") == namespace:
+                return obj
+        return None
+
+    def list(self, kind: Kind, namespace: str | None = None) -> list[dict[str, Any]]:
+        return [
+            o
+            for o in self._by_kind.get(kind, [])
+            if namespace is None or o["metadata"].get("namespace") == namespace
+        ]
+
+
+def test_objects_without_kind_compile_like_full_objects() -> None:
+    objects = cluster()
+    expected = Compiler(settings()).full(StaticView(objects))
+    got = Compiler(settings()).full(ListItemsView(objects))
+    assert got.devices == expected.devices and got.rules == expected.rules
