@@ -579,8 +579,10 @@ class Api:
     def load(self, items: list[Any], prepare: Callable[[ResourceType, Obj], None] | None = None) -> int:
         """Store many objects fast (one lock, no per-object notifications); creates missing namespaces.
 
-        Objects are taken as given (plus metadata stamping and, for custom resources, defaults);
-        `prepare` may complete an object (e.g. the kubelet assigning a pod IP) before it is stored.
+        Objects are taken as given (plus metadata stamping and, for custom resources, defaults); an
+        object that exists is replaced (MODIFIED) keeping its uid, creationTimestamp and, when the
+        item has none, its status. `prepare` may complete an object (e.g. the kubelet assigning a pod
+        IP) before it is stored.
         """
         entries = []
         namespaces: set[str] = set()
@@ -607,17 +609,20 @@ class Api:
             self.create(self.type_of(NAMESPACE_KEY), "", {"metadata": {"name": ns}})
         created = meta.now()
 
-        def factory(rtype: ResourceType, namespace: str, item: Obj) -> Callable[[int], Obj]:
-            def build(rv: int) -> Obj:
+        def factory(rtype: ResourceType, namespace: str, item: Obj) -> Callable[[int, Obj | None], Obj]:
+            def build(rv: int, old: Obj | None) -> Obj:
                 metadata = dict(item.get("metadata") or {})
                 if namespace:
                     metadata["namespace"] = namespace
-                metadata.setdefault("uid", meta.new_uid())
-                metadata.setdefault("creationTimestamp", created)
+                old_meta = old["metadata"] if old is not None else {}
+                metadata.setdefault("uid", old_meta.get("uid") or meta.new_uid())
+                metadata.setdefault("creationTimestamp", old_meta.get("creationTimestamp") or created)
                 if meta.tracks_generation(rtype):
-                    metadata.setdefault("generation", 1)
+                    metadata.setdefault("generation", old_meta.get("generation") or 1)
                 metadata["resourceVersion"] = str(rv)
                 obj = {**item, "metadata": metadata}
+                if old is not None and "status" not in obj and "status" in old:
+                    obj["status"] = old["status"]
                 if prepare is not None:
                     prepare(rtype, obj)
                 return obj

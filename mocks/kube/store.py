@@ -195,14 +195,15 @@ class Store:
             self._sorted.pop((key, namespace), None)
             return self._commit(DELETED, key, namespace, tombstone, old)
 
-    def bulk_put(self, items: Iterable[tuple[Key, str, str, Callable[[int], Obj]]]) -> int:
-        """Store many objects under one lock; each factory receives its resourceVersion."""
+    def bulk_put(self, items: Iterable[tuple[Key, str, str, Callable[[int, Obj | None], Obj]]]) -> int:
+        """Store many objects under one lock; each factory receives its resourceVersion and the object
+        it replaces (None when new)."""
         count = 0
         with self.lock:
             for key, namespace, name, factory in items:
-                obj = factory(self.next_rv())
                 by_name = self._objects.setdefault(key, {}).setdefault(namespace, {})
                 old = by_name.get(name)
+                obj = factory(self.next_rv(), old)
                 by_name[name] = obj
                 self._forget(old)
                 if old is None:

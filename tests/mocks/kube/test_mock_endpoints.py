@@ -71,3 +71,17 @@ def test_bulk_load_rejects_unknown_kinds(cluster: Cluster) -> None:
         "/_mock/load", "POST", {"items": [{"apiVersion": "v9", "kind": "Nope", "metadata": {"name": "x"}}]}
     )
     assert status == 400 and body["kind"] == "Status"
+
+
+def test_reloading_an_object_modifies_it_in_place(cluster: Cluster) -> None:
+    item = pod("again", {"v": "1"})
+    item["metadata"]["namespace"] = "default"
+    cluster.mock("/_mock/load", {"items": [item]})
+    first = cluster.core.read_namespaced_pod("again", "default")
+    item["metadata"]["labels"] = {"v": "2"}
+    cluster.mock("/_mock/load", {"items": [item]})
+    second = cluster.core.read_namespaced_pod("again", "default")
+    assert second.metadata.uid == first.metadata.uid
+    assert second.status.pod_ip == first.status.pod_ip
+    assert second.metadata.labels == {"v": "2"}
+    assert int(second.metadata.resource_version) > int(first.metadata.resource_version)
