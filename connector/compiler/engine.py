@@ -15,6 +15,14 @@ label, ready or not) that are active pods of the namespace, with all their IPs (
 Service lists one family, the pod still sends from both); addresses of other origins in a slice
 are ignored, so a rule never covers an address outside the identities it names.
 
+Keys (stable; adapters derive device object names from them; the third part is a fixed word, so
+keys of different kinds never collide):
+- source groups: `CLUSTER/NS` (the namespace), `CLUSTER/NS/svc/SERVICE`, `CLUSTER/NS/pods/RULE`;
+- destinations and port sets: `CLUSTER/NS/EXTERNALSERVICE`, `CLUSTER/NS/annotation/PORTS`;
+- compiled rules: `CLUSTER/NS/admin|baseline/CLUSTERRULE/PART`, `CLUSTER/NS/svc|ns/RULE/PART`,
+  `CLUSTER/NS/annotation/annotation/PORTS`, `CLUSTER/NS/default`, where PART is the
+  ExternalService name or `any`.
+
 Incrementality: objects are indexed per namespace. A change marks its namespace dirty (a node or
 EgressIP change marks the namespaces in node or egress-ip mode); only dirty namespaces are
 recompiled, then cluster rules whose selection or inputs changed, then device lists are
@@ -781,7 +789,7 @@ class Compiler:
         for device in self._info[ns].devices:
             if spec.devices is not None and device not in spec.devices:
                 continue
-            prefix = f"{self.settings.cluster}/{tier_word}/{spec.ref.name}/{ns}"
+            prefix = f"{self.settings.cluster}/{ns}/{tier_word}/{spec.ref.name}"
             compiled = self._compiled(
                 device, prefix, origin, group.key, resolved.pieces[device], spec.action, spec.logging
             )

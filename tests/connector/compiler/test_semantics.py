@@ -518,7 +518,7 @@ def test_keys_are_stable_and_meaningful() -> None:
     state = compile_objects(objects).devices["fw1"]
     assert set(state.groups) == {"c1/shop", "c1/shop/svc/web", "c1/shop/pods/dbs"}
     assert [r.key for r in state.rules] == [
-        "c1/admin/no-tor/shop/tor",
+        "c1/shop/admin/no-tor/tor",
         "c1/shop/svc/web-gh/github",
         "c1/shop/ns/dbs/any",
         "c1/shop/default",
