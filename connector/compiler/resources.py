@@ -1,12 +1,16 @@
 """The fusion-connector.io resources read into checked specs.
 
-Safety rules for a spec that is wrong in context: an ExternalService keeps its valid addresses
-and port entries (a rule using it then matches no more than the valid part; `InvalidAddress` /
-`InvalidPort` on the rule). If none of its addresses is valid, or it lists ports and none is
-valid, it contributes nothing (never "any"). A rule with an invalid action, tier, priority or
-selector is not compiled at all: its meaning is unknown.
+What compiles when a rule is wrong in context (its `Accepted` condition is then False):
+- A missing ExternalService contributes nothing; the rule keeps its other ExternalServices. An
+  Allow rule therefore never allows more than its resolved part, and a Deny rule keeps denying
+  its resolved part. `externalServices: [missing]` matches nothing: it is never "any".
+- An ExternalService keeps its valid addresses and port entries (`InvalidAddress` /
+  `InvalidPort`). If none of its addresses is valid, or it lists ports and none is valid, it
+  contributes nothing: dropping every port entry would otherwise widen it to every port.
+- A rule with an invalid action, tier, priority, logging, devices or selector, or a
+  ServiceEgressRule whose Service does not exist, is not compiled at all: its meaning or its
+  sources are unknown, and sources are never widened.
 """
-
 from __future__ import annotations
 
 from dataclasses import dataclass
