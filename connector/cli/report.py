@@ -1,0 +1,88 @@
+"""`fusion-connector report`: the reconciliation report for compliance (DESIGN section 9).
+
+Reads the cluster and compiles it, reads every (or one) device without writing anything (a
+plan-only pass, which also records the drift found now), then writes the report built from the
+compile result and the store. Exit 0; 1 when a device could not be read (the report is still
+written and names the error); 2 for invalid input.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import timedelta
+
+import click
+from sqlalchemy.exc import SQLAlchemyError
+
+from connector.cli.common import EXIT_ERROR, EXIT_INVALID, EXIT_OK, config_option, fail, load
+from connector.cli.passes import Progress, adapters_for, read_cluster
+from connector.config import Secrets
+from connector.reconciler.once import reconcile_once
+from connector.reports import DEFAULT_WINDOW, build_report, parse_window, render
+from connector.store import Store, create_engine, session_factory
+from connector.store.bulk import utcnow
+
+
+def _window(_ctx: click.Context, _param: click.Parameter, value: str | None) -> timedelta:
+    if value is None:
+        return DEFAULT_WINDOW
+    try:
+        return parse_window(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@click.command("report")
+@config_option
+@click.option("--format", "fmt", type=click.Choice(["json", "csv", "html"]), required=True,
+              help="json (documented fields), csv (one row per finding) or html (one page)")
+@click.option("--output", required=True, metavar="PATH", help="file to write; - for standard output")
+@click.option("--since", "window", default=None, callback=_window, metavar="DURATION",
+              help="history and resolved findings of this last period, e.g. 7d, 36h [default: 7d]")
+@click.option("--device", default=None, metavar="NAME", help="only this device")
+@click.option("--quiet", is_flag=True, help="no progress display")
+def command(config_path: str, fmt: str, output: str, window: timedelta, device: str | None,
+            quiet: bool) -> None:
+    """Write the reconciliation report: sync status and drift per device, effective egress,
+    rules not programmed, applied changes."""
+    config = load(config_path)
+    secrets = Secrets()
+    progress = Progress(quiet)
+    progress.step("reading the cluster")
+    view = read_cluster(config, secrets)
+    with adapters_for(config, device, secrets) as adapters:
+        progress.step("reading " + ", ".join(adapters))
+        try:
+            passed = reconcile_once(config, view, adapters, apply=False)
+            read_errors = {o.device: o.error for o in passed.outcomes if o.error is not None}
+            until = utcnow()
+            engine = create_engine(config.database)
+            try:
+                with session_factory(engine).begin() as session:
+                    report = build_report(passed.compiled, Store(session, config.cluster), view=view,
+                                          since=until - window, until=until, device=device,
+                                          read_errors=read_errors,
+                                          configured=[d.name for d in config.devices])
+            finally:
+                engine.dispose()
+        except SQLAlchemyError as exc:
+            fail(f"database: {type(exc).__name__}: {getattr(exc, 'orig', None) or exc}", EXIT_ERROR)
+    progress.done()
+    body = render(report, fmt)
+    if output == "-":
+        sys.stdout.buffer.write(body)
+        sys.stdout.flush()
+    else:
+        try:
+            with open(output, "wb") as handle:
+                handle.write(body)
+        except OSError as exc:
+            fail(f"cannot write {output}: {exc.strerror or exc}", EXIT_INVALID)
+        summary = report.summary()
+        click.echo(f"report written to {output}: {summary['devicesInSync']}/{summary['devices']} devices in "
+                   f"sync, {summary['openFindings']} open and {summary['resolvedFindings']} resolved "
+                   f"findings, {summary['rulesNotProgrammed']} rules not programmed, "
+                   f"{summary['appliedPlans']} applied plans")
+    for name in report.unreadable:
+        click.echo(f"error: {name}: could not be read: {read_errors[name]}", err=True)
+    raise SystemExit(EXIT_ERROR if report.unreadable else EXIT_OK)

@@ -1,0 +1,26 @@
+"""Compliance reports (DESIGN section 9): per device sync status and drift with the Kubernetes
+identity behind each difference, effective egress per namespace and Service, rules not programmed,
+and the history of applied changes; as JSON, CSV or one self-contained HTML page.
+
+    report = build_report(compiled, store, view=view, since=since)
+    body = render(report, "html")          # bytes; CONTENT_TYPES[ReportFormat.HTML] for serving
+"""
+
+from connector.reports.build import DEFAULT_WINDOW, build_report, parse_window, unprogrammed_rules
+from connector.reports.egress import effective_egress
+from connector.reports.model import SCHEMA_VERSION, Report
+from connector.reports.render import CONTENT_TYPES, CSV_COLUMNS, ReportFormat, render
+
+__all__ = [
+    "CONTENT_TYPES",
+    "CSV_COLUMNS",
+    "DEFAULT_WINDOW",
+    "SCHEMA_VERSION",
+    "Report",
+    "ReportFormat",
+    "build_report",
+    "effective_egress",
+    "parse_window",
+    "render",
+    "unprogrammed_rules",
+]

@@ -1,0 +1,149 @@
+"""Assemble a `Report` from a compile result and the store (pure apart from the store's queries).
+
+`build_report` is what both `fusion-connector report` and the controller's `/report` call: the
+caller compiles the cluster and, for fresh drift findings, reads the devices first (a plan-only
+reconcile pass records them); the report itself never contacts a device.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterable, Mapping
+from datetime import datetime, timedelta
+
+from connector.cluster import ClusterView
+from connector.compiler import CompileResult
+from connector.model import DeviceState
+from connector.reports.egress import effective_egress
+from connector.reports.model import (
+    RULE_KINDS,
+    DeviceSummary,
+    Finding,
+    HistoryChange,
+    HistoryEntry,
+    IdentityRef,
+    Report,
+    RuleName,
+    UnprogrammedRule,
+)
+from connector.store import DriftFinding, Store
+from connector.store.bulk import utcnow
+
+DEFAULT_WINDOW = timedelta(days=7)
+# Absences the configuration asks for (a rule's `devices`, a namespace's devices annotation):
+# not a failure to program.
+_INTENDED_ABSENCE = ("not selected by spec.devices", "does not target this device",
+                     "no selected namespace targets this device")
+
+
+_WINDOW = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
+_WINDOW_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_window(text: str) -> timedelta:
+    """A report window such as `7d`, `36h`, `90m`, `2w` or `3600s`; ValueError otherwise."""
+    match = _WINDOW.match(text)
+    if match is None or float(match.group(1)) <= 0:
+        raise ValueError(f"{text!r} is not a window such as 7d, 36h, 90m, 2w or 3600s")
+    return timedelta(seconds=float(match.group(1)) * _WINDOW_UNITS[match.group(2)])
+
+
+def build_report(compiled: CompileResult, store: Store, *, view: ClusterView | None = None,
+                 since: datetime | None = None, until: datetime | None = None,
+                 device: str | None = None, read_errors: Mapping[str, str] | None = None,
+                 configured: Collection[str] | None = None) -> Report:
+    """The report of `store.cluster` over [since, until) (default: the last 7 days up to now).
+
+    `view` lists the Services of managed namespaces for the egress section (without it, only
+    Services with rules of their own); `device` restricts every section to that device;
+    `read_errors` are the devices this report's read failed on (device → error); `configured`
+    names the devices of the configuration (default: those of `compiled`)."""
+    until = until or utcnow()
+    since = since or until - DEFAULT_WINDOW
+    read_errors = dict(read_errors or {})
+    names = list(configured if configured is not None else compiled.devices)
+    if device is not None:
+        names = [n for n in names if n == device]
+    wanted = set(names)
+    owned = {(o.device, o.kind, o.name): o.identities for o in store.objects.objects(device)}
+    findings = tuple(sorted(
+        (_finding(f, until, owned, compiled.devices.get(f.device))
+         for f in store.drift.findings(since, until, device=device) if f.device in wanted),
+        key=lambda f: (f.resolved_at is not None, f.device, f.first_seen, f.object_kind, f.object_name)))
+    statuses = {s.name: s for s in store.devices.statuses()}
+    devices = []
+    for name in names:
+        status = statuses.get(name)
+        mine = [f for f in findings if f.device == name]
+        devices.append(DeviceSummary(
+            name=name, type=status.type if status else "", url=status.url if status else "",
+            last_read_at=status.last_read_at if status else None,
+            last_write_at=status.last_write_at if status else None,
+            last_sync_at=status.last_sync_at if status else None,
+            in_sync=status.in_sync if status else None,
+            last_error=status.last_error if status else None,
+            read_error=read_errors.get(name),
+            open_findings=sum(1 for f in mine if f.resolved_at is None),
+            resolved_findings=sum(1 for f in mine if f.resolved_at is not None)))
+    history = tuple(
+        HistoryEntry(id=r.id, device=r.device, applied_at=r.applied_at, result=r.result.value,
+                     counts=dict(r.counts), duration_seconds=r.duration_seconds, error=r.error,
+                     forced=r.forced, triggers=r.triggers,
+                     changes=tuple(HistoryChange(str(c.get("op", "")), str(c.get("kind", "")),
+                                                 str(c.get("name", "")),
+                                                 tuple(str(i) for i in c.get("identities") or ()))
+                                   for c in r.changes))
+        for r in store.audit.window(since, until, device=device) if r.device in wanted)
+    return Report(
+        cluster=store.cluster, generated_at=until, since=since, until=until, devices=tuple(devices),
+        findings=findings, egress=effective_egress(compiled, store.cluster, view, names),
+        rules_not_programmed=unprogrammed_rules(compiled, wanted), history=history)
+
+
+def _finding(stored: DriftFinding, now: datetime, owned: Mapping[tuple[str, str, str], tuple[str, ...]],
+             state: DeviceState | None) -> Finding:
+    texts = stored.identities or owned.get((stored.device, stored.kind, stored.name), ())
+    identities = {IdentityRef.parse(t) for t in texts}
+    identities |= _rule_sources(identities, state)
+    end = stored.resolved_at or now
+    return Finding(id=stored.id, device=stored.device, type=stored.finding.value, object_kind=stored.kind,
+                   object_name=stored.name, identities=tuple(sorted(identities)),
+                   first_seen=stored.first_seen, last_seen=stored.last_seen,
+                   resolved_at=stored.resolved_at,
+                   open_seconds=max(0.0, (end - stored.first_seen).total_seconds()),
+                   detail=dict(stored.detail))
+
+
+def _rule_sources(identities: Iterable[IdentityRef], state: DeviceState | None) -> set[IdentityRef]:
+    """The namespace and Service behind each rule named in `identities`, from the compiled state."""
+    if state is None:
+        return set()
+    rules = {(i.kind, i.namespace, i.name) for i in identities if i.kind in RULE_KINDS}
+    out: set[IdentityRef] = set()
+    for rule in state.rules:
+        origin = rule.origin
+        if (origin.kind.value, origin.namespace, origin.name) not in rules:
+            continue
+        group = state.groups[rule.source]
+        if group.namespace:
+            out.add(IdentityRef("Namespace", "", group.namespace))
+        if group.service:
+            out.add(IdentityRef("Service", group.namespace, group.service))
+    return out
+
+
+def unprogrammed_rules(compiled: CompileResult, devices: Collection[str]) -> tuple[UnprogrammedRule, ...]:
+    """Rules not accepted, or absent from some of `devices` they should be on, with the reasons
+    (absences the rule's `devices` or the namespace's devices annotation ask for are left out)."""
+    out = []
+    for ref in sorted(compiled.rules):
+        status = compiled.rules[ref]
+        missing = tuple((p.device, p.message) for p in status.devices
+                        if not p.present and p.device in devices
+                        and not any(text in p.message for text in _INTENDED_ABSENCE))
+        if status.accepted and not missing:
+            continue
+        out.append(UnprogrammedRule(rule=RuleName(ref.kind.value, ref.namespace, ref.name),
+                                    accepted=status.accepted, reason=status.reason.value,
+                                    message=status.message, sources=status.sources, devices=missing))
+    return tuple(out)

@@ -1,0 +1,122 @@
+"""Effective egress: for every managed namespace and Service, the compiled rules that decide its
+traffic on each device, in first-match order (pure; agrees with `connector.explain`).
+
+A rule applies to a source when the rule's source group holds one of the source's addresses. The
+addresses of a source are those the firewall sees: for a namespace, its source group (pod IPs,
+egress IPs or node IPs by source mode); for a Service in `pod` mode, every IP of the pods behind
+its endpoints, in `egress-ip` mode the namespace's egress IPs, in `node` mode the InternalIPs of
+the nodes hosting those pods.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Sequence
+
+from connector.cluster import ClusterView, Kind
+from connector.compiler import CompileResult
+from connector.compiler.sources import node_addresses, read_pod, read_slice
+from connector.model import CompiledRule, DeviceState
+from connector.reports.model import DeviceEgress, EgressDestination, EgressEntry, EgressSource, RuleName
+
+
+def _address_key(address: str) -> tuple[int, int]:
+    ip = ipaddress.ip_address(address)
+    return (ip.version, int(ip))
+
+
+def _sorted(addresses: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted(set(addresses), key=_address_key))
+
+
+def _namespace_addresses(compiled: CompileResult, cluster: str, namespace: str) -> tuple[str, ...]:
+    key = f"{cluster}/{namespace}"
+    return _sorted(a for state in compiled.devices.values() if key in state.groups
+                   for a in state.groups[key].addresses)
+
+
+def _service_addresses(view: ClusterView, compiled: CompileResult, cluster: str, namespace: str,
+                       service: str, mode: str) -> tuple[str, ...]:
+    if mode == "egress-ip":
+        return _namespace_addresses(compiled, cluster, namespace)
+    endpoints = {a for obj in view.list(Kind.ENDPOINT_SLICE, namespace)
+                 for slice_ in (read_slice(obj),) if slice_.service == service for a in slice_.addresses}
+    pods = [p for p in (read_pod(obj) for obj in view.list(Kind.POD, namespace))
+            if endpoints.intersection(p.ips)]
+    if mode == "node":
+        return _sorted(a for p in pods if p.node
+                       for a in node_addresses(view.get(Kind.NODE, "", p.node) or {}))
+    return _sorted(ip for p in pods for ip in p.ips)
+
+
+def _name(obj: dict[str, object]) -> str:
+    meta = obj.get("metadata")
+    return str(meta.get("name", "")) if isinstance(meta, dict) else ""
+
+
+def _covers(earlier: CompiledRule, rule: CompiledRule) -> bool:
+    return (earlier.destination is None or earlier.destination == rule.destination) and (
+        earlier.ports is None or earlier.ports == rule.ports)
+
+
+def device_egress(state: DeviceState, addresses: Sequence[str]) -> DeviceEgress:
+    """The rules of `state` applying to a source with `addresses`, in evaluation order."""
+    if not addresses:
+        return DeviceEgress(state.device, (), "no source address now: no rule applies")
+    wanted = set(addresses)
+    entries: list[EgressEntry] = []
+    deciding: list[CompiledRule] = []  # earlier entries that apply to every address
+    for position, rule in enumerate(state.rules, start=1):
+        held = wanted.intersection(state.groups[rule.source].addresses)
+        if not held:
+            continue
+        applies_to = "all" if held == wanted else "some"
+        destination = None
+        if rule.destination is not None:
+            target = state.destinations[rule.destination]
+            destination = EgressDestination(target.namespace, target.name, target.networks, target.fqdns)
+        ports = None
+        if rule.ports is not None:
+            ports = tuple(str(r) for r in state.port_sets[rule.ports].ranges)
+        origin = rule.origin
+        entries.append(EgressEntry(
+            position=position, rule_key=rule.key,
+            rule=RuleName(origin.kind.value, origin.namespace, origin.name), tier=origin.tier.value,
+            priority=origin.priority, action=rule.action.value, logging=rule.logging,
+            destination=destination, ports=ports, applies_to=applies_to,
+            shadowed=any(_covers(earlier, rule) for earlier in deciding)))
+        if applies_to == "all":
+            deciding.append(rule)
+    note = "" if entries else "no compiled rule applies: the device's own rulebase decides"
+    if entries and not any(e.destination is None and e.ports is None and e.applies_to == "all"
+                           for e in entries):
+        note = "traffic no entry matches is left to the device's own rulebase"
+    return DeviceEgress(state.device, tuple(entries), note)
+
+
+def effective_egress(compiled: CompileResult, cluster: str, view: ClusterView | None = None,
+                     devices: Sequence[str] | None = None) -> tuple[EgressSource, ...]:
+    """Every managed namespace, then each of its Services (from `view`; without a view, the
+    Services that have a source group of their own), with the rules deciding on each device
+    (`devices`: only these)."""
+    states = [s for name, s in compiled.devices.items() if devices is None or name in devices]
+    out: list[EgressSource] = []
+    for ns in sorted(n for n, status in compiled.namespaces.items() if status.managed):
+        mode = compiled.namespaces[ns].source_mode
+        addresses = _namespace_addresses(compiled, cluster, ns)
+        out.append(EgressSource("Namespace", ns, "", mode, addresses,
+                                tuple(device_egress(s, addresses) for s in states)))
+        if view is not None:
+            services = {_name(obj): _service_addresses(view, compiled, cluster, ns, _name(obj), mode)
+                        for obj in view.list(Kind.SERVICE, ns)}
+        else:
+            services = {}
+            for state in compiled.devices.values():
+                for group in state.groups.values():
+                    if group.namespace == ns and group.service:
+                        services[group.service] = _sorted(
+                            (*services.get(group.service, ()), *group.addresses))
+        for service in sorted(services):
+            out.append(EgressSource("Service", ns, service, mode, services[service],
+                                    tuple(device_egress(s, services[service]) for s in states)))
+    return tuple(out)

@@ -1,0 +1,305 @@
+"""The reconciliation report as plain immutable data (DESIGN section 9).
+
+`Report.to_json()` is the documented JSON form (docs/report.md, docs/report.schema.json); the CSV
+and HTML renderings are derived from it. Times are timezone-aware UTC; durations are seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+SCHEMA_VERSION = 1
+RULE_KINDS = ("ClusterEgressRule", "NamespaceEgressRule", "ServiceEgressRule", "Annotation", "DefaultAction")
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 UTC with a `Z`, to the second; None stays None."""
+    if value is None:
+        return None
+    return value.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, order=True)
+class IdentityRef:
+    """A Kubernetes object behind a device object: `Kind/namespace/name` (namespace "" when
+    cluster-scoped or unknown)."""
+
+    kind: str
+    namespace: str
+    name: str
+
+    @classmethod
+    def parse(cls, text: str) -> IdentityRef:
+        """`Kind/ns/name`, `Kind/name`, `Kind ns/name`, `Kind name`, or a bare text (kind "")."""
+        if " " in text:
+            kind, _, rest = text.partition(" ")
+            namespace, _, name = rest.rpartition("/")
+            return cls(kind, namespace, name)
+        parts = text.split("/")
+        if len(parts) >= 3:
+            return cls(parts[0], parts[1], "/".join(parts[2:]))
+        if len(parts) == 2:
+            return cls(parts[0], "", parts[1])
+        return cls("", "", text)
+
+    def __str__(self) -> str:
+        return "/".join(p for p in (self.kind, self.namespace, self.name) if p)
+
+    def to_json(self) -> dict[str, str]:
+        return {"kind": self.kind, "namespace": self.namespace, "name": self.name}
+
+
+@dataclass(frozen=True)
+class DeviceSummary:
+    """One device: its sync status from the store and the outcome of this report's read."""
+
+    name: str
+    type: str
+    url: str
+    last_read_at: datetime | None
+    last_write_at: datetime | None
+    last_sync_at: datetime | None
+    in_sync: bool | None
+    last_error: str | None
+    read_error: str | None
+    open_findings: int
+    resolved_findings: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "type": self.type, "url": self.url,
+                "lastReadAt": iso(self.last_read_at), "lastWriteAt": iso(self.last_write_at),
+                "lastSyncAt": iso(self.last_sync_at), "inSync": self.in_sync,
+                "lastError": self.last_error, "readError": self.read_error,
+                "openFindings": self.open_findings, "resolvedFindings": self.resolved_findings}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A drift finding: `type` missing | unexpected | different; open while `resolved_at` is None.
+    `open_seconds` is how long the device was (or still is) out of policy."""
+
+    id: int
+    device: str
+    type: str
+    object_kind: str
+    object_name: str
+    identities: tuple[IdentityRef, ...]
+    first_seen: datetime
+    last_seen: datetime
+    resolved_at: datetime | None
+    open_seconds: float
+    detail: dict[str, Any]
+
+    @property
+    def status(self) -> str:
+        return "open" if self.resolved_at is None else "resolved"
+
+    @property
+    def namespaces(self) -> list[str]:
+        return sorted({i.namespace for i in self.identities if i.namespace}
+                      | {i.name for i in self.identities if i.kind == "Namespace"})
+
+    @property
+    def services(self) -> list[str]:
+        return sorted({f"{i.namespace}/{i.name}" for i in self.identities if i.kind == "Service"})
+
+    @property
+    def rules(self) -> list[str]:
+        return sorted({str(i) for i in self.identities if i.kind in RULE_KINDS})
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "device": self.device, "status": self.status, "type": self.type,
+                "objectKind": self.object_kind, "objectName": self.object_name,
+                "identities": [i.to_json() for i in self.identities],
+                "namespaces": self.namespaces, "services": self.services, "rules": self.rules,
+                "firstSeen": iso(self.first_seen), "lastSeen": iso(self.last_seen),
+                "resolvedAt": iso(self.resolved_at), "openSeconds": round(self.open_seconds, 3),
+                "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class RuleName:
+    kind: str
+    namespace: str
+    name: str
+
+    def __str__(self) -> str:
+        where = f"{self.namespace}/" if self.namespace else ""
+        return f"{self.kind} {where}{self.name}"
+
+    def to_json(self) -> dict[str, str]:
+        return {"kind": self.kind, "namespace": self.namespace, "name": self.name}
+
+
+@dataclass(frozen=True)
+class EgressDestination:
+    """An ExternalService as compiled: networks (IP/CIDR) and FQDNs."""
+
+    namespace: str
+    name: str
+    networks: tuple[str, ...]
+    fqdns: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"namespace": self.namespace, "name": self.name, "networks": list(self.networks),
+                "fqdns": list(self.fqdns)}
+
+
+@dataclass(frozen=True)
+class EgressEntry:
+    """One compiled rule that applies to a source on a device, in evaluation order.
+
+    `destination` None = any destination; `ports` None = any port. `applies_to` is "all" when the
+    rule's source group holds every source address, "some" otherwise (e.g. a podSelector).
+    `shadowed`: an earlier entry applying to all addresses covers the same destination and ports,
+    so this one never decides."""
+
+    position: int
+    rule_key: str
+    rule: RuleName
+    tier: str
+    priority: int
+    action: str
+    logging: bool
+    destination: EgressDestination | None
+    ports: tuple[str, ...] | None
+    applies_to: str
+    shadowed: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"position": self.position, "ruleKey": self.rule_key, "rule": self.rule.to_json(),
+                "tier": self.tier, "priority": self.priority, "action": self.action,
+                "logging": self.logging,
+                "destination": self.destination.to_json() if self.destination is not None else None,
+                "ports": list(self.ports) if self.ports is not None else None,
+                "appliesTo": self.applies_to, "shadowed": self.shadowed}
+
+
+@dataclass(frozen=True)
+class DeviceEgress:
+    """What decides a source's egress on one device, entries in evaluation order; traffic no entry
+    matches is left to the device's own rulebase. `note` explains an empty list."""
+
+    device: str
+    entries: tuple[EgressEntry, ...]
+    note: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"device": self.device, "entries": [e.to_json() for e in self.entries], "note": self.note}
+
+
+@dataclass(frozen=True)
+class EgressSource:
+    """A managed namespace (`kind` Namespace, `service` "") or one of its Services."""
+
+    kind: str
+    namespace: str
+    service: str
+    source_mode: str
+    addresses: tuple[str, ...]
+    devices: tuple[DeviceEgress, ...]
+
+    @property
+    def label(self) -> str:
+        return f"Service {self.namespace}/{self.service}" if self.service else f"Namespace {self.namespace}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "namespace": self.namespace, "service": self.service,
+                "sourceMode": self.source_mode, "addresses": list(self.addresses),
+                "devices": [d.to_json() for d in self.devices]}
+
+
+@dataclass(frozen=True)
+class UnprogrammedRule:
+    """A rule that is not accepted, or not present on some device it selects, and why."""
+
+    rule: RuleName
+    accepted: bool
+    reason: str
+    message: str
+    sources: int
+    devices: tuple[tuple[str, str], ...]  # (device, why not present)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rule": self.rule.to_json(), "accepted": self.accepted, "reason": self.reason,
+                "message": self.message, "sources": self.sources,
+                "devices": [{"name": name, "message": message} for name, message in self.devices]}
+
+
+@dataclass(frozen=True)
+class HistoryChange:
+    op: str
+    kind: str
+    name: str
+    identities: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"op": self.op, "kind": self.kind, "name": self.name, "identities": list(self.identities)}
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One audit log entry: a plan applied (or refused) on a device."""
+
+    id: int
+    device: str
+    applied_at: datetime
+    result: str
+    counts: dict[str, int]
+    duration_seconds: float
+    error: str | None
+    forced: bool
+    triggers: tuple[str, ...]
+    changes: tuple[HistoryChange, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "device": self.device, "appliedAt": iso(self.applied_at),
+                "result": self.result, "counts": dict(self.counts),
+                "durationSeconds": round(self.duration_seconds, 3), "error": self.error,
+                "forced": self.forced, "triggers": list(self.triggers),
+                "changes": [c.to_json() for c in self.changes]}
+
+
+@dataclass(frozen=True)
+class Report:
+    cluster: str
+    generated_at: datetime
+    since: datetime
+    until: datetime
+    devices: tuple[DeviceSummary, ...]
+    findings: tuple[Finding, ...]
+    egress: tuple[EgressSource, ...]
+    rules_not_programmed: tuple[UnprogrammedRule, ...]
+    history: tuple[HistoryEntry, ...]
+
+    @property
+    def unreadable(self) -> list[str]:
+        """Devices this report could not read."""
+        return [d.name for d in self.devices if d.read_error is not None]
+
+    def summary(self) -> dict[str, int]:
+        return {
+            "devices": len(self.devices),
+            "devicesInSync": sum(1 for d in self.devices if d.in_sync),
+            "devicesUnreadable": len(self.unreadable),
+            "openFindings": sum(1 for f in self.findings if f.resolved_at is None),
+            "resolvedFindings": sum(1 for f in self.findings if f.resolved_at is not None),
+            "rulesNotProgrammed": len(self.rules_not_programmed),
+            "appliedPlans": len(self.history),
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schemaVersion": SCHEMA_VERSION,
+            "cluster": self.cluster,
+            "generatedAt": iso(self.generated_at),
+            "window": {"since": iso(self.since), "until": iso(self.until)},
+            "summary": self.summary(),
+            "devices": [d.to_json() for d in self.devices],
+            "findings": [f.to_json() for f in self.findings],
+            "egress": [s.to_json() for s in self.egress],
+            "rulesNotProgrammed": [r.to_json() for r in self.rules_not_programmed],
+            "history": [h.to_json() for h in self.history],
+        }

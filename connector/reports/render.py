@@ -1,0 +1,121 @@
+"""Render a `Report` as JSON, CSV (one row per finding) or one self-contained HTML page.
+
+`render(report, fmt)` returns the bytes to write or serve; `CONTENT_TYPES[fmt]` is the media type.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import jinja2
+
+from connector.reports.model import Report, iso
+
+
+class ReportFormat(StrEnum):
+    JSON = "json"
+    CSV = "csv"
+    HTML = "html"
+
+
+CONTENT_TYPES = {
+    ReportFormat.JSON: "application/json",
+    ReportFormat.CSV: "text/csv; charset=utf-8",
+    ReportFormat.HTML: "text/html; charset=utf-8",
+}
+
+CSV_COLUMNS = ("record", "device", "status", "type", "object_kind", "object_name", "namespaces",
+               "services", "rules", "identities", "first_seen", "last_seen", "resolved_at",
+               "open_seconds", "message")
+
+
+def render(report: Report, fmt: ReportFormat | str) -> bytes:
+    """`report` in format `fmt` (json, csv or html); ValueError for another format."""
+    fmt = ReportFormat(fmt)
+    if fmt is ReportFormat.JSON:
+        return render_json(report).encode()
+    if fmt is ReportFormat.CSV:
+        return render_csv(report).encode()
+    return render_html(report).encode()
+
+
+def render_json(report: Report) -> str:
+    return json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n"
+
+
+def csv_rows(report: Report) -> Iterator[dict[str, str]]:
+    """One row per finding: drift findings, devices this report could not read, rules not
+    programmed (one row per device they are missing from, or one row when not accepted)."""
+    for device in report.devices:
+        if device.read_error is not None:
+            yield _row(record="device-unreadable", device=device.name, status="open", type="read-error",
+                       first_seen=iso(report.generated_at), message=device.read_error)
+    for finding in report.findings:
+        yield _row(record="drift", device=finding.device, status=finding.status, type=finding.type,
+                   object_kind=finding.object_kind, object_name=finding.object_name,
+                   namespaces="; ".join(finding.namespaces), services="; ".join(finding.services),
+                   rules="; ".join(finding.rules), identities="; ".join(str(i) for i in finding.identities),
+                   first_seen=iso(finding.first_seen), last_seen=iso(finding.last_seen),
+                   resolved_at=iso(finding.resolved_at), open_seconds=f"{finding.open_seconds:.0f}")
+    for rule in report.rules_not_programmed:
+        common = {"record": "rule-not-programmed", "status": "open", "type": rule.reason,
+                  "namespaces": rule.rule.namespace, "rules": str(rule.rule)}
+        if not rule.devices:
+            yield _row(**common, message=rule.message)
+        for name, why in rule.devices:
+            yield _row(**common, device=name, message=why if rule.accepted else f"{why}: {rule.message}")
+
+
+def _row(**values: str | None) -> dict[str, str]:
+    return {column: values.get(column) or "" for column in CSV_COLUMNS}
+
+
+def render_csv(report: Report) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(csv_rows(report))
+    return out.getvalue()
+
+
+def duration_text(seconds: float | None) -> str:
+    """`3d 4h`, `2h 5m`, `4m 10s`, `12s` (two units at most)."""
+    if seconds is None:
+        return ""
+    total = round(seconds)
+    parts: list[str] = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if total >= size or (unit == "s" and not parts):
+            parts.append(f"{total // size}{unit}")
+            total %= size
+    return " ".join(parts[:2])
+
+
+def time_text(value: str | datetime | None) -> str:
+    """An ISO timestamp as `2026-11-27 19:42:02 UTC`; empty for None."""
+    if value is None:
+        return ""
+    text = iso(value) if isinstance(value, datetime) else value
+    return str(text).replace("T", " ").replace("Z", " UTC")
+
+
+_ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("connector.reports", "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_ENV.filters["duration"] = duration_text
+_ENV.filters["time"] = time_text
+
+
+def render_html(report: Report) -> str:
+    data: dict[str, Any] = report.to_json()
+    return _ENV.get_template("report.html.j2").render(report=data)
