@@ -39,6 +39,7 @@ Obj = dict[str, Any]
 Listener = Callable[[Event], None]
 log = logging.getLogger(__name__)
 
+SERVICE_KEY = ("", "services")
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 SERVICE_CIDR = "10.96.0.0/16"
 SERVICE_CIDR_V6 = "fd00:10:96::/112"
@@ -623,6 +624,9 @@ class Api:
                 obj = {**item, "metadata": metadata}
                 if old is not None and "status" not in obj and "status" in old:
                     obj["status"] = old["status"]
+                if old is None and rtype.key in (NAMESPACE_KEY, SERVICE_KEY):
+                    self._prepare_create(rtype, obj)
+                    self._allocate(rtype, obj)
                 if prepare is not None:
                     prepare(rtype, obj)
                 return obj

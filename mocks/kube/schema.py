@@ -51,6 +51,8 @@ def _prepare(value: Any, schema: Schema, root: bool = False) -> Any:
                 if key not in props and not (root and key in ROOT_KEEP):
                     del value[key]
         for key in list(value):
+            if root and key in ROOT_KEEP:
+                continue
             child = props.get(key)
             if child is None and isinstance(additional, dict):
                 child = additional
@@ -268,7 +270,7 @@ def _validate_object(
         )
     additional = schema.get("additionalProperties")
     for key, child_value in value.items():
-        if root and key in ROOT_KEEP:
+        if root and key in ROOT_KEEP and key not in props:
             continue
         child = props.get(key)
         if child is not None:

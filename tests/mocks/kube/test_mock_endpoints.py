@@ -85,3 +85,19 @@ def test_reloading_an_object_modifies_it_in_place(cluster: Cluster) -> None:
     assert second.status.pod_ip == first.status.pod_ip
     assert second.metadata.labels == {"v": "2"}
     assert int(second.metadata.resource_version) > int(first.metadata.resource_version)
+
+
+def test_loaded_services_and_namespaces_get_server_defaults(cluster: Cluster) -> None:
+    items = [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "loaded"}},
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "s", "namespace": "loaded"},
+            "spec": {"selector": {"app": "s"}, "ports": [{"port": 80}]},
+        },
+    ]
+    cluster.mock("/_mock/load", {"items": items})
+    assert cluster.core.read_namespace("loaded").status.phase == "Active"
+    service = cluster.core.read_namespaced_service("s", "loaded")
+    assert service.spec.cluster_ip.startswith("10.96.") and service.spec.ports[0].protocol == "TCP"

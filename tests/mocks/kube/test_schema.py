@@ -108,3 +108,15 @@ def test_valid_input_stays_valid_after_prepare(weight: int, kind: str) -> None:
     prepared = prepare(obj, SCHEMA)
     assert validate(prepared, SCHEMA) == []
     assert prepare(prepared, SCHEMA) == prepared
+
+
+def test_root_metadata_is_kept_whole_but_validated_when_the_schema_constrains_it() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "metadata": {"type": "object", "properties": {"name": {"type": "string", "maxLength": 5}}}
+        },
+    }
+    obj = {"apiVersion": "x/v1", "kind": "K", "metadata": {"name": "too-long-name", "labels": {"a": "b"}}}
+    assert prepare(obj, schema) == obj
+    assert [c["field"] for c in validate(obj, schema)] == ["metadata.name"]
