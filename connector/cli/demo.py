@@ -1,0 +1,143 @@
+"""`fusion-connector demo`: the mock Kubernetes API server and the three mock devices on loopback,
+the example loaded, applied, and what each firewall now holds printed with a short report.
+`--serve` keeps everything running (until Ctrl-C or SIGTERM) for `plan`, `apply`, `explain`."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from types import FrameType
+
+import click
+from click.core import ParameterSource
+
+from connector.cli.common import EXIT_ERROR, EXIT_OK, fail
+from connector.cli.passes import Progress, outcome_text
+from connector.demo.environment import DemoEnvironment, DemoError
+from connector.demo.holdings import holdings_text
+from connector.demo.run import DemoRun, run_demo
+from connector.demo.text import answers_text, namespaces_text, rules_text, summary_text
+
+
+def _heading(text: str) -> None:
+    click.echo("")
+    click.echo(click.style(text, bold=True))
+
+
+def _quiet_logs_unless_asked() -> None:
+    """Warnings only, unless `--log-level` was given: the demo's output is the point."""
+    context = click.get_current_context().find_root()
+    if context.get_parameter_source("log_level") in (None, ParameterSource.DEFAULT):
+        logging.getLogger().setLevel(logging.WARNING)
+
+
+def _print_run(environment: DemoEnvironment, run: DemoRun) -> None:
+    config = environment.config
+    click.echo(f"Loaded the example: {run.loaded}.")
+    click.echo(namespaces_text(run.applied.compiled)[0])
+    for line in namespaces_text(run.applied.compiled)[1:]:
+        click.echo(line)
+
+    _heading("Applied")
+    for outcome in run.applied.outcomes:
+        for line in outcome_text(outcome, verbose=False):
+            click.echo(f"  {line}")
+    for outcome in run.verified.outcomes:
+        if outcome.plan is not None and outcome.plan.empty and outcome.error is None:
+            click.echo(f"  {outcome.device}: planned again after the apply: in sync, nothing to do")
+        else:
+            for line in outcome_text(outcome, verbose=True):
+                click.echo(f"  after the apply: {line}")
+
+    _heading("Rules")
+    for line in rules_text(run.applied.compiled):
+        click.echo(line)
+
+    for device in config.devices:
+        _heading(f"What {device.name} ({device.type}) holds, read back from {device.url}")
+        if device.name in run.read_errors:
+            click.echo(f"  cannot read the device: {run.read_errors[device.name]}")
+            continue
+        for line in holdings_text(device.type, run.holdings.get(device.name, []),
+                                  run.owner_marks.get(device.name, "")):
+            click.echo(line)
+
+    _heading("Sample decisions (fusion-connector explain)")
+    for line in answers_text(run.answers):
+        click.echo(line)
+
+    _heading("Report")
+    for line in summary_text(run.summary):
+        click.echo(line)
+
+
+def _print_endpoints(environment: DemoEnvironment) -> None:
+    click.echo("Mocks listening on loopback:")
+    width = max(len(f"{e.name} ({e.type})") for e in environment.endpoints)
+    for endpoint in environment.endpoints:
+        label = f"{endpoint.name} ({endpoint.type})" if endpoint.name != endpoint.type else endpoint.name
+        click.echo(f"  {label.ljust(width)}  {endpoint.url}")
+
+
+def _print_serve_instructions(environment: DemoEnvironment) -> None:
+    commands = click.get_current_context().find_root().command
+    names = set(getattr(commands, "commands", {}))
+    path = environment.config_path
+    _heading("Serving")
+    click.echo(f"config file: {path}")
+    click.echo(f"credentials: {environment.env_path} (random for this run), or:")
+    for name, value in environment.environment.items():
+        click.echo(f"  export {name}={value}")
+    click.echo("try, in another shell (after the exports):")
+    click.echo(f"  fusion-connector plan --config {path}")
+    click.echo(f"  fusion-connector apply --config {path}")
+    if "explain" in names:
+        click.echo(f"  fusion-connector explain --config {path} --from payments/svc/checkout"
+                   " --to api.stripe.com:443")
+    if "run" in names:
+        click.echo(f"  fusion-connector run --config {path} --listen 127.0.0.1:0")
+    kube = next(e.url for e in environment.endpoints if e.type == "kubernetes")
+    click.echo(f"  curl {kube}/api/v1/namespaces/payments/pods")
+
+
+def _wait_for_stop() -> None:
+    stop = threading.Event()
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+@click.command("demo")
+@click.option("--serve", is_flag=True, help="keep the mocks running and print how to use them, until Ctrl-C")
+@click.option("--quiet", is_flag=True, help="no progress display")
+def command(serve: bool, quiet: bool) -> None:
+    """Start mock Kubernetes and firewalls on loopback, apply an example, and show the result."""
+    _quiet_logs_unless_asked()
+    progress = Progress(quiet)
+    progress.step("starting the mocks")
+    try:
+        with DemoEnvironment() as environment:
+            progress.done()
+            _print_endpoints(environment)
+            try:
+                run = run_demo(environment, progress.step)
+            finally:
+                progress.done()
+            _print_run(environment, run)
+            if serve:
+                _print_serve_instructions(environment)
+                click.echo("ready: press Ctrl-C to stop")
+                _wait_for_stop()
+                click.echo("stopped")
+    except DemoError as exc:
+        fail(str(exc), EXIT_ERROR)
+    raise SystemExit(EXIT_OK if run.ok else EXIT_ERROR)

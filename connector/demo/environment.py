@@ -1,0 +1,213 @@
+"""The demo's environment: the mock Kubernetes API server and the three mock devices, in process
+on loopback, and a private directory with the configuration file, the credentials and the store.
+
+Contract: `DemoEnvironment.start()` starts everything and writes `config_path` (a configuration
+file usable with `plan`, `apply`, `explain` and `run`) and `env_path` (shell `export` lines for
+the credentials it names); credentials are random per start. `stop()` stops the servers and
+removes the directory. Nothing is written outside that directory; nothing leaves the machine.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import httpx
+from kubernetes import client as k8s_client
+
+from connector.cluster import Kind, Obj, StaticView
+from connector.compiler.sources import read_pod, read_slice
+from connector.config import Config, Secrets, load_config
+from connector.manifests import ManifestApplier
+from connector.sources.client import build_api_client
+from connector.sources.snapshot import list_all
+from mocks.bigip import BigIpApp
+from mocks.common.http import HttpServer
+from mocks.fortigate import FortigateMock
+from mocks.kube import KubeApp
+from mocks.rest import RestMock
+
+log = logging.getLogger(__name__)
+
+CLUSTER = "demo"
+BIGIP, FORTIGATE, REST = "bigip-dc1", "fgt-edge", "soc"
+BIGIP_USER = "admin"
+ENV_NAMES = {BIGIP: "BIGIP_PASSWORD", FORTIGATE: "FGT_TOKEN", REST: "SOC_TOKEN"}
+# The firewall team's own policy, already on the FortiGate: ours go as one block before it.
+FOREIGN_POLICY_ID = 1
+FOREIGN_POLICY = {
+    "policyid": FOREIGN_POLICY_ID, "name": "lan-to-internet", "srcintf": [{"name": "port2"}],
+    "dstintf": [{"name": "port1"}], "srcaddr": [{"name": "all"}], "dstaddr": [{"name": "all"}],
+    "service": [{"name": "ALL"}], "action": "accept", "schedule": "always", "nat": "enable",
+    "logtraffic": "utm", "comments": "firewall team: general internet access",
+}
+
+
+class DemoError(RuntimeError):
+    """The demo environment could not be started or loaded; the message says what failed."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A running mock: `name` (a device name, or `kubernetes`), its configuration `type`, `url`."""
+
+    name: str
+    type: str
+    url: str
+
+
+def _config_text(directory: Path, kube: str, bigip: str, fortigate: str, rest: str) -> str:
+    return f"""\
+# fusion-connector demo: the mock API server and mock devices of `fusion-connector demo`.
+# The credentials come from the environment: . {directory / 'demo.env'}
+cluster: {CLUSTER}
+database: sqlite:///{directory / 'fusion-connector.db'}
+kubernetes:
+  host: {kube}
+  connectorNamespace: fusion-system
+reconcile: {{interval: 60s, debounce: 200ms}}
+devices:
+- name: {BIGIP}
+  type: f5-as3
+  url: {bigip}
+  auth: {{username: {BIGIP_USER}, passwordEnv: {ENV_NAMES[BIGIP]}}}
+  attach: {{virtualServer: {{address: 0.0.0.0}}}}
+- name: {FORTIGATE}
+  type: fortios
+  url: {fortigate}
+  auth: {{tokenEnv: {ENV_NAMES[FORTIGATE]}}}
+  vdom: root
+  srcintf: [port2]
+  dstintf: [port1]
+  placement: {{before: {FOREIGN_POLICY_ID}}}
+- name: {REST}
+  type: rest
+  url: {rest}
+  auth: {{tokenEnv: {ENV_NAMES[REST]}}}
+"""
+
+
+class DemoEnvironment:
+    """See the module docstring. Use as a context manager, or `start()` then `stop()`."""
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
+        self.directory = Path()
+        self.environment: dict[str, str] = {}
+        self.endpoints: list[Endpoint] = []
+        self._servers: list[HttpServer] = []
+        self._config: Config | None = None
+
+    # --- life cycle -----------------------------------------------------------------------------
+    def start(self) -> DemoEnvironment:
+        self.directory = Path(tempfile.mkdtemp(prefix="fusion-connector-demo-"))
+        try:
+            self.environment = {env: secrets.token_urlsafe(18) for env in ENV_NAMES.values()}
+            kube = self._serve(KubeApp(), "kubernetes", "kubernetes")
+            bigip = self._serve(BigIpApp(BIGIP_USER, self.environment[ENV_NAMES[BIGIP]]), BIGIP, "f5-as3")
+            fortigate = self._serve(FortigateMock(token=self.environment[ENV_NAMES[FORTIGATE]]),
+                                    FORTIGATE, "fortios")
+            rest = self._serve(RestMock(token=self.environment[ENV_NAMES[REST]]), REST, "rest")
+            self.config_path.write_text(_config_text(self.directory, kube, bigip, fortigate, rest))
+            self.env_path.write_text("".join(f"export {k}={v}\n" for k, v in self.environment.items()))
+            self.env_path.chmod(0o600)
+            self._config = load_config(self.config_path)
+            self._seed_fortigate(fortigate)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _serve(self, app: Any, name: str, kind: str) -> str:
+        server = HttpServer(app, self.host, 0).start()
+        self._servers.append(server)
+        self.endpoints.append(Endpoint(name, kind, server.url))
+        return server.url
+
+    def stop(self) -> None:
+        for server in reversed(self._servers):
+            server.stop()
+        self._servers.clear()
+        if self.directory != Path() and self.directory.exists():
+            shutil.rmtree(self.directory, ignore_errors=True)
+
+    def __enter__(self) -> DemoEnvironment:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    # --- what the commands need -----------------------------------------------------------------
+    @property
+    def config_path(self) -> Path:
+        return self.directory / "fusion-connector.yaml"
+
+    @property
+    def env_path(self) -> Path:
+        return self.directory / "demo.env"
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            raise DemoError("the demo environment is not started")
+        return self._config
+
+    @property
+    def secrets(self) -> Secrets:
+        return Secrets(dict(self.environment))
+
+    def api_client(self) -> k8s_client.ApiClient:
+        return build_api_client(self.config.kubernetes, self.secrets)
+
+    def _seed_fortigate(self, url: str) -> None:
+        token = self.environment[ENV_NAMES[FORTIGATE]]
+        answer = httpx.post(f"{url}/api/v2/cmdb/firewall/policy", params={"vdom": "root"},
+                            json=FOREIGN_POLICY, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        if answer.status_code != 200:
+            raise DemoError(f"FortiGate mock refused the firewall team's policy: HTTP {answer.status_code}")
+
+    # --- loading the example ----------------------------------------------------------------------
+    def load(self, objects: list[Obj], timeout: float = 10.0) -> StaticView:
+        """Create `objects` through the API server, wait until every pod has an address and every
+        Service's EndpointSlices list its pods, and return a snapshot of the cluster."""
+        with self.api_client() as api:
+            ManifestApplier(api).apply_all(objects)
+            deadline = time.monotonic() + timeout
+            while True:
+                view = list_all(api)
+                waiting = unsettled(view)
+                if not waiting:
+                    return view
+                if time.monotonic() > deadline:
+                    raise DemoError(f"the mock cluster did not settle in {timeout:.0f}s: {waiting}")
+                time.sleep(0.05)
+
+
+def unsettled(view: StaticView) -> str:
+    """"" when every pod has an IP and every Service's EndpointSlices hold its pods' IPs; else
+    what is still missing."""
+    pods = view.list(Kind.POD)
+    for pod in pods:
+        if not read_pod(pod).ips:
+            return f"pod {pod['metadata']['namespace']}/{pod['metadata']['name']} has no IP yet"
+    for service in view.list(Kind.SERVICE):
+        namespace, name = service["metadata"]["namespace"], service["metadata"]["name"]
+        selector: dict[str, str] = (service.get("spec") or {}).get("selector") or {}
+        if not selector:
+            continue
+        wanted = {ip for pod in pods if pod["metadata"]["namespace"] == namespace
+                  and selector.items() <= ((pod["metadata"].get("labels") or {}).items())
+                  for ip in read_pod(pod).ips}
+        held = {address for item in view.list(Kind.ENDPOINT_SLICE, namespace)
+                for address in read_slice(item).addresses if read_slice(item).service == name}
+        if not wanted <= held:
+            return f"the EndpointSlices of Service {namespace}/{name} are not complete yet"
+    return ""
