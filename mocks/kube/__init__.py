@@ -1,7 +1,23 @@
-"""A stateful Kubernetes API server for tests and demos (`python -m mocks kube`).
+"""A stateful Kubernetes API server for tests, demos and benchmarks (`python -m mocks kube`).
 
-See `mocks.kube.app.KubeApp` for the constructor and the extra `/_mock/` endpoints, and
-`mocks.kube.controllers` for the simulated kubelet and EndpointSlice controller.
+In process: `HttpServer(KubeApp()).start()`; `KubeApp(controllers=True, history_size=50_000,
+bookmark_interval=5.0, pod_cidr="10.244.0.0/14", pod_cidr_v6="fd00:10:244::/64")`. Command line:
+`--no-controllers`, `--history N`, `--bookmark-interval S`, `--pod-cidr`, `--pod-cidr-v6`.
+
+Serves core/v1 (namespaces, pods, services, nodes, events, configmaps, secrets, serviceaccounts),
+discovery.k8s.io/v1 EndpointSlices, coordination.k8s.io/v1 Leases, events.k8s.io/v1 Events,
+k8s.ovn.org/v1 EgressIPs (cluster-scoped, no schema) and apiextensions.k8s.io/v1 CRDs, whose
+creation registers their kinds (served, discoverable, schema-validated; see `mocks.kube.schema`).
+Starts with the namespaces default, kube-system, kube-public and kube-node-lease.
+
+Mock endpoints besides the common ones (`/_mock/faults`, `/_mock/requests`, `/_mock/reset`):
+`POST /_mock/compact` forgets the watch history (older resourceVersions get 410 Gone);
+`POST /_mock/load {"items": [...]}` bulk-creates or replaces objects, creating missing namespaces;
+fault `{"dropWatches": true}` cuts every open watch connection. Simplifications: deletion is
+immediate (no grace period) unless finalizers hold it; server-side apply merges without field
+ownership; `dryRun=All` checks and answers without storing. The simulated kubelet and
+EndpointSlice controller, and the pod annotations they honour, are described in
+`mocks.kube.controllers`.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextvars
 import copy
 import gc
 import json
@@ -40,6 +41,8 @@ Listener = Callable[[Event], None]
 log = logging.getLogger(__name__)
 
 SERVICE_KEY = ("", "services")
+DRY_RUN: contextvars.ContextVar[bool] = contextvars.ContextVar("dry_run", default=False)
+"""True while serving a `dryRun=All` request: everything is checked and answered, nothing stored."""
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 SERVICE_CIDR = "10.96.0.0/16"
 SERVICE_CIDR_V6 = "fd00:10:96::/112"
@@ -202,6 +205,8 @@ class Api:
             metadata["creationTimestamp"] = meta.now()
             if meta.tracks_generation(rtype):
                 metadata["generation"] = 1
+            if DRY_RUN.get():
+                return obj
             self._allocate(rtype, obj)
             if rtype.key == CRD_KEY:
                 self._register_crd(obj)
@@ -401,6 +406,8 @@ class Api:
                 result["metadata"]["generation"] = int(current["metadata"].get("generation") or 1) + 1
             if result == current:
                 return current
+            if DRY_RUN.get():
+                return result
             if rtype.key == CRD_KEY:
                 self._register_crd(result)
             if result["metadata"].get("deletionTimestamp") and not result["metadata"].get("finalizers"):
@@ -465,6 +472,12 @@ class Api:
             if current is None:
                 raise not_found(rtype.plural, rtype.group, name)
             self._check_preconditions(rtype, current, options)
+            if DRY_RUN.get():
+                return (
+                    current
+                    if rtype.return_deleted
+                    else success_status(name, rtype.group, rtype.plural, current["metadata"].get("uid", ""))
+                )
             finalizers = current["metadata"].get("finalizers")
             if finalizers and rtype.key != NAMESPACE_KEY:
                 if current["metadata"].get("deletionTimestamp"):

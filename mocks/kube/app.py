@@ -9,7 +9,6 @@ older resourceVersions get 410), `POST /_mock/load` (`{"items": [...]}`: bulk cr
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -18,7 +17,7 @@ import yaml
 from mocks.common.app import MockApp
 from mocks.common.http import Request, Response, json_response
 from mocks.kube import discovery
-from mocks.kube.api import Api
+from mocks.kube.api import DRY_RUN, Api
 from mocks.kube.controllers import EndpointSliceController, Kubelet
 from mocks.kube.errors import ApiError, bad_request, status_object
 from mocks.kube.patch import APPLY_PATCH
@@ -117,10 +116,16 @@ class KubeApp(MockApp):
 
     # --- routing --------------------------------------------------------------------------------
     def handle(self, request: Request) -> Response:
+        dry_run = request.arg("dryRun")
+        token = DRY_RUN.set(bool(dry_run))
         try:
+            if dry_run not in (None, "All"):
+                raise bad_request(f'Unsupported value: "{dry_run}": supported values: "All"')
             return self._route(request)
         except ApiError as exc:
             return _respond(exc.code, exc.status)
+        finally:
+            DRY_RUN.reset(token)
 
     def _route(self, request: Request) -> Response:
         parts = [p for p in request.path.split("/") if p]
@@ -273,7 +278,3 @@ class KubeApp(MockApp):
         return Response(
             200, headers={"Content-Type": JSON, "Cache-Control": "no-cache, private"}, stream=stream
         )
-
-
-def loads(body: bytes) -> Any:
-    return json.loads(body)

@@ -366,3 +366,22 @@ def raw_yaml(cluster: Cluster, path: str, text: str) -> tuple[int, dict]:
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         return response.status, json.loads(response.read())
+
+
+def test_dry_run_checks_but_stores_nothing(cluster: Cluster) -> None:
+    created = cluster.core.create_namespaced_config_map(
+        "default", {"metadata": {"name": "dry"}}, dry_run="All"
+    )
+    assert created.metadata.name == "dry"
+    with pytest.raises(ApiException) as caught:
+        cluster.core.read_namespaced_config_map("dry", "default")
+    assert caught.value.status == 404
+    with pytest.raises(ApiException) as caught:
+        cluster.core.create_namespaced_pod(
+            "default", {"metadata": {"name": "x"}, "spec": {"containers": []}}, dry_run="All"
+        )
+    assert caught.value.status == 422
+    cluster.core.create_namespaced_config_map("default", {"metadata": {"name": "kept"}, "data": {"a": "1"}})
+    cluster.core.patch_namespaced_config_map("kept", "default", {"data": {"a": "2"}}, dry_run="All")
+    cluster.core.delete_namespaced_config_map("kept", "default", dry_run="All")
+    assert cluster.core.read_namespaced_config_map("kept", "default").data == {"a": "1"}
