@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,9 +55,11 @@ class DeviceOutcome:
 
 
 def sync_device(adapter: Adapter, state: DeviceState, safety: SafetyConfig, *, apply: bool,
-                force: bool = False) -> DeviceOutcome:
+                force: bool = False, may_write: Callable[[], bool] | None = None) -> DeviceOutcome:
     """Plan `state` against what `adapter`'s device holds; apply the plan when `apply` and it is safe
-    (or `force`)."""
+    (or `force`). `may_write`, asked right before applying, can still withhold the write (a
+    controller that lost its leadership while reading): the outcome is then a plan only, with
+    `extra["withheld"]` set."""
     outcome = DeviceOutcome(device=adapter.name)
     started = time.monotonic()
     try:
@@ -71,6 +74,10 @@ def sync_device(adapter: Adapter, state: DeviceState, safety: SafetyConfig, *, a
         if plan.unsafe and not force:
             outcome.refused = True
             log.warning("%s: plan refused as unsafe: %s", adapter.name, plan.unsafe)
+            return outcome
+        if may_write is not None and not may_write():
+            outcome.extra["withheld"] = True
+            log.info("%s: write withheld (no longer allowed to write)", adapter.name)
             return outcome
         applied_at = time.monotonic()
         outcome.result = adapter.apply(plan, desired)

@@ -21,16 +21,8 @@ from connector.cluster import ClusterView
 from connector.compiler import CompileResult, CompileSettings, compile_cluster
 from connector.config import Config, DeviceConfig, Secrets
 from connector.reconciler.device import DeviceOutcome, sync_device
-from connector.store import (
-    NamespaceRecord,
-    PlanResult,
-    Store,
-    create_engine,
-    device_write_lock,
-    migrate,
-    observations_from_plan,
-    session_factory,
-)
+from connector.reconciler.record import record_outcome, record_snapshot
+from connector.store import Store, create_engine, device_write_lock, migrate, session_factory
 
 log = logging.getLogger(__name__)
 
@@ -116,48 +108,7 @@ def _record(engine: Engine, config: Config, compiled: CompileResult, report: Pas
     sessions = session_factory(engine)
     with sessions.begin() as session:
         store = Store(session, config.cluster)
-        store.snapshot.replace_namespaces(
-            NamespaceRecord(name=ns.name, managed=ns.managed, source_mode=ns.source_mode,
-                            default_action=ns.default_action, devices=ns.devices or None)
-            for ns in compiled.namespaces.values())
-        groups = {key: group for state in compiled.devices.values() for key, group in state.groups.items()}
-        store.snapshot.replace_groups(groups.values())
-        for device in config.devices:
-            store.devices.register(device.name, device.type, device.url)
+        record_snapshot(store, compiled, config.devices)
         for outcome in report.outcomes:
-            _record_outcome(store, compiled, outcome, apply=apply, force=force)
-
-
-def _record_outcome(store: Store, compiled: CompileResult, outcome: DeviceOutcome, *, apply: bool,
-                    force: bool) -> None:
-    name = outcome.device
-    state = compiled.devices[name]
-    store.rules.record_state(state)
-    plan = outcome.plan
-    if plan is None:
-        store.devices.record_sync(name, in_sync=False, error=outcome.error)
-        return
-    store.devices.record_read(name)
-    store.drift.observe(name, observations_from_plan(plan))
-    if not apply:
-        store.devices.record_sync(name, in_sync=plan.empty, error=None)
-        return
-    duration = outcome.read_seconds + outcome.apply_seconds
-    if outcome.refused:
-        store.audit.append(plan, PlanResult.REFUSED, duration, error=plan.unsafe, forced=force)
-        store.devices.record_sync(name, in_sync=False, error=f"unsafe plan refused: {plan.unsafe}")
-        return
-    if outcome.applied:
-        result = PlanResult.APPLIED if outcome.error is None else PlanResult.FAILED
-        writes = outcome.result.writes if outcome.result is not None else 0
-        if outcome.error is not None and writes:
-            result = PlanResult.PARTIAL
-        store.audit.append(plan, result, duration, error=outcome.error, forced=force)
-        if writes:
-            store.devices.record_write(name)
-    if outcome.error is None:
-        store.objects.replace(name, outcome.desired)
-        store.drift.observe(name, [])
-        store.devices.record_sync(name, in_sync=True)
-    else:
-        store.devices.record_sync(name, in_sync=False, error=outcome.error)
+            record_outcome(store, compiled.devices[outcome.device], outcome, apply=apply, force=force,
+                           triggers=("apply",) if apply else ())

@@ -1,0 +1,514 @@
+"""`Controller`: the runtime of `fusion-connector run`.
+
+Flow: migrate the store → start the watch (`ClusterWatcher`) → wait until every kind is listed →
+full compile → then event-driven: change batches (minus the controller's own status writes) feed
+the incremental compiler on the loop thread, and every device whose desired state changed is
+submitted to its `DeviceWorker` (debounced, one sync in flight, retried with backoff), with the
+changed objects as audit triggers. An APScheduler job every `reconcile.interval` (coalesced, one
+instance, jittered) recompiles everything and syncs every device (reading it back: drift is
+repaired). Only the leader of the Lease syncs devices and writes statuses and Events; a standby
+keeps its cache and compile warm and takes over when the Lease is free or expires. In `plan` mode
+nothing is written to devices: each sync plans and records drift.
+
+Devices are isolated: each has its own worker thread and adapter, so a slow or failing device
+never delays the others. A sync that the planner finds unsafe is refused (Event, status, metric)
+and not retried until the desired state changes or the next interval; `run` never forces.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import queue
+import socket
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from kubernetes import client as k8s_client
+from sqlalchemy import Engine, text
+
+from adapters.base import Adapter
+from connector.cluster import KINDS, Kind, ObjectChange
+from connector.compiler import Compiler, CompileResult, RuleRef, RuleStatus
+from connector.config import Config, Secrets
+from connector.controller.changes import meaningful, trigger_names
+from connector.controller.events import NORMAL, WARNING, EventRecorder, ObjectRef
+from connector.controller.kubeapi import KubeApi, KubeUnavailable
+from connector.controller.leader import LeaderElector
+from connector.controller.metrics import ControllerMetrics
+from connector.controller.status import DeviceReport, build_status, fingerprints
+from connector.controller.worker import DeviceWorker, Job
+from connector.model import DeviceState, RuleKind
+from connector.reconciler.device import DeviceOutcome, sync_device
+from connector.reconciler.once import compile_settings, open_adapters
+from connector.reconciler.record import record_outcome, record_snapshot
+from connector.sources import ClusterWatcher, KubeListWatch, WatchTimings, build_api_client
+from connector.store import Store, create_engine, device_write_lock, migrate, session_factory
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["apply", "plan"]
+RULE_KINDS: dict[RuleKind, Kind] = {
+    RuleKind.CLUSTER: Kind.CLUSTER_EGRESS_RULE,
+    RuleKind.NAMESPACE: Kind.NAMESPACE_EGRESS_RULE,
+    RuleKind.SERVICE: Kind.SERVICE_EGRESS_RULE,
+}
+WEDGED_AFTER = 60.0
+STORE_CHECK_EVERY = 5.0
+
+
+@dataclass(frozen=True)
+class ControllerOptions:
+    """Runtime knobs beyond the configuration file (defaults suit production)."""
+
+    mode: Mode = "apply"
+    identity: str = ""
+    lease_seconds: int = 15
+    renew_seconds: float = 5.0
+    retry_seconds: float = 2.0
+    shutdown_grace: float = 10.0
+    status_debounce: float = 0.5
+    backoff_base: float = 1.0
+    backoff_cap: float = 60.0
+    sync_timeout: float | None = None  # None: wait for the cache as long as it takes
+    watch_timings: WatchTimings | None = None
+
+
+def default_identity() -> str:
+    """The pod name (env POD_NAME) or host name, with the process id."""
+    return f"{os.environ.get('POD_NAME') or socket.gethostname()}_{os.getpid()}"
+
+
+def lease_name(cluster: str) -> str:
+    return f"fusion-connector-{cluster}".replace("_", "-")
+
+
+def _now_text() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Controller:
+    """See the module docstring. `start()`, then `stop()`; `alive`/`readiness`/`metrics` serve HTTP."""
+
+    def __init__(self, config: Config, secrets: Secrets, options: ControllerOptions | None = None,
+                 api_client: k8s_client.ApiClient | None = None) -> None:
+        self.config = config
+        self.secrets = secrets
+        self.options = options or ControllerOptions()
+        self.identity = self.options.identity or default_identity()
+        self.metrics = ControllerMetrics()
+        self._api_client = api_client
+        self._queue: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self._stopping = threading.Event()
+        self._compiled = threading.Event()
+        self._heartbeat = time.monotonic()
+        self._store_lock = threading.Lock()
+        self._reports_lock = threading.Lock()
+        self._reports: dict[str, DeviceReport] = {d.name: DeviceReport(d.name) for d in config.devices}
+        self._states: dict[str, DeviceState] = {}
+        self._rules: dict[RuleRef, RuleStatus] = {}
+        self._written: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+        self._status_kick = threading.Event()
+        self._store_ok = (0.0, False)
+        self._engine: Engine | None = None
+        self._adapters: dict[str, Adapter] = {}
+        self._workers: dict[str, DeviceWorker] = {}
+        self._threads: list[threading.Thread] = []
+        self._scheduler: BackgroundScheduler | None = None
+        self._elector: LeaderElector | None = None
+        self._watcher: ClusterWatcher | None = None
+        self._events: EventRecorder | None = None
+        self._kube: KubeApi | None = None
+        self._compiler = Compiler(compile_settings(config))
+        self._lease = ObjectRef("Lease", "coordination.k8s.io/v1", config.kubernetes.connector_namespace,
+                                lease_name(config.cluster))
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> Controller:
+        """Migrate, connect, start watching and campaigning; returns once the loop runs (the first
+        compile happens on the loop thread after the cache is synced)."""
+        config = self.config
+        migrate(config.database)
+        self._engine = create_engine(config.database)
+        self._adapters = open_adapters(config, config.devices, self.secrets)
+        api = self._api_client or build_api_client(config.kubernetes, self.secrets)
+        self._api_client = api
+        self._kube = KubeApi(api)
+        self._events = EventRecorder(self._kube, config.kubernetes.connector_namespace, self.identity)
+        self._watcher = ClusterWatcher(KubeListWatch(api), timings=self.options.watch_timings)
+        self._watcher.add_listener(self._on_changes)
+        self.metrics.watch(self._watcher.stats, lambda: self._watcher is not None and self._watcher.synced)
+        for device in config.devices:
+            worker = DeviceWorker(device.name, functools.partial(self._sync, device.name),
+                                  debounce=config.reconcile.debounce, backoff_base=self.options.backoff_base,
+                                  backoff_cap=self.options.backoff_cap)
+            worker.pause()
+            self._workers[device.name] = worker.start()
+        self._watcher.start()
+        self._spawn(self._loop, "reconcile-loop")
+        self._spawn(self._status_loop, "status-writer")
+        self._elector = LeaderElector(
+            self._kube, config.kubernetes.connector_namespace, lease_name(config.cluster), self.identity,
+            lease_seconds=self.options.lease_seconds, renew_seconds=self.options.renew_seconds,
+            retry_seconds=self.options.retry_seconds, on_change=self._on_leadership).start()
+        interval = config.reconcile.interval
+        scheduler = BackgroundScheduler(timezone="UTC")
+        scheduler.add_job(lambda: self._queue.put(("periodic", None)), "interval", seconds=interval,
+                          jitter=max(1, int(interval * 0.1)), coalesce=True, max_instances=1,
+                          id="periodic-reconcile")
+        scheduler.start()
+        self._scheduler = scheduler
+        log.info("controller %s started in %s mode for cluster %s with %d device(s)", self.identity,
+                 self.options.mode, config.cluster, len(config.devices))
+        return self
+
+    def stop(self) -> None:
+        """Stop syncing (in-flight syncs get `shutdown_grace` seconds), release the Lease, stop
+        watching, close adapters."""
+        if self._stopping.is_set():
+            return
+        self._stopping.set()
+        log.info("controller stopping")
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+        for worker in self._workers.values():
+            worker.pause()
+        deadline = time.monotonic() + self.options.shutdown_grace
+        for name, worker in self._workers.items():
+            if not worker.stop(max(0.0, deadline - time.monotonic())):
+                log.warning("%s: abandoning the sync in flight at shutdown", name)
+        if self._elector is not None:
+            self._elector.stop(release=True)
+        self._status_kick.set()
+        self._queue.put(("stop", None))
+        for thread in self._threads:
+            thread.join(5)
+        if self._watcher is not None:
+            self._watcher.stop(5)
+        for adapter in self._adapters.values():
+            adapter.close()
+        if self._engine is not None:
+            self._engine.dispose()
+        if self._api_client is not None:
+            self._api_client.close()  # type: ignore[no-untyped-call]
+        log.info("controller stopped")
+
+    def _spawn(self, target: Any, name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    # ------------------------------------------------------------------ state
+    @property
+    def leading(self) -> bool:
+        return self._elector is not None and self._elector.is_leader and not self._stopping.is_set()
+
+    @property
+    def compiled(self) -> bool:
+        return self._compiled.is_set()
+
+    def wait_compiled(self, timeout: float) -> bool:
+        return self._compiled.wait(timeout)
+
+    def alive(self) -> bool:
+        loop_ok = all(t.is_alive() for t in self._threads) or self._stopping.is_set()
+        return loop_ok and time.monotonic() - self._heartbeat < WEDGED_AFTER
+
+    def readiness(self) -> dict[str, Any]:
+        synced = self._watcher is not None and self._watcher.synced
+        store = self._store_reachable()
+        role = "leader" if self.leading else "standby"
+        return {"ready": synced and self.compiled and store and not self._stopping.is_set(),
+                "synced": synced, "compiled": self.compiled, "store": store, "role": role,
+                "mode": self.options.mode, "identity": self.identity}
+
+    def render_metrics(self) -> bytes:
+        return self.metrics.render()
+
+    def _store_reachable(self) -> bool:
+        checked_at, ok = self._store_ok
+        if time.monotonic() - checked_at < STORE_CHECK_EVERY or self._engine is None:
+            return ok
+        try:
+            with self._engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            ok = True
+        except Exception as exc:  # any driver error means unreachable
+            log.warning("store unreachable: %s", exc)
+            ok = False
+        self._store_ok = (time.monotonic(), ok)
+        return ok
+
+    def device_reports(self) -> dict[str, DeviceReport]:
+        with self._reports_lock:
+            return dict(self._reports)
+
+    # ------------------------------------------------------------------ inputs
+    def _on_changes(self, changes: Sequence[ObjectChange]) -> None:
+        self._queue.put(("changes", (time.monotonic(), list(changes))))
+
+    def _on_leadership(self, leading: bool) -> None:
+        self.metrics.leader.set(1 if leading else 0)
+        if not leading:
+            for worker in self._workers.values():
+                worker.pause()
+        self._queue.put(("leader", leading))
+
+    # ------------------------------------------------------------------ loop
+    def _loop(self) -> None:
+        watcher = self._watcher
+        assert watcher is not None
+        while not self._stopping.is_set():
+            self._heartbeat = time.monotonic()
+            if watcher.wait_synced(1.0):
+                break
+        if self._stopping.is_set():
+            return
+        # batches queued so far are already in the cache the full compile reads
+        pending = [item for item in self._drain_nowait() if item[0] != "changes"]
+        self._full("initial")
+        self._compiled.set()
+        log.info("cache synced and compiled: %d rule(s), %d device(s)", len(self._rules), len(self._states))
+        if pending:
+            self._handle(pending)
+        while not self._stopping.is_set():
+            self._heartbeat = time.monotonic()
+            try:
+                item = self._queue.get(timeout=1.0)
+            except queue.Empty:
+                continue
+            items = [item, *self._drain_nowait()]
+            try:
+                self._handle(items)
+            except Exception:  # a bug must not stop the controller's loop
+                log.exception("reconcile loop: handling %d item(s) failed", len(items))
+
+    def _drain_nowait(self) -> list[tuple[str, Any]]:
+        out = []
+        while True:
+            try:
+                out.append(self._queue.get_nowait())
+            except queue.Empty:
+                return out
+
+    def _handle(self, items: list[tuple[str, Any]]) -> None:
+        changes: list[ObjectChange] = []
+        seen_at: float | None = None
+        periodic = False
+        leader: bool | None = None
+        for kind, payload in items:
+            if kind == "changes":
+                at, batch = payload
+                kept = [change for change in batch if meaningful(change)]
+                if kept:
+                    changes.extend(kept)
+                    seen_at = at if seen_at is None else min(seen_at, at)
+            elif kind == "periodic":
+                periodic = True
+            elif kind == "leader":
+                leader = payload
+        if periodic:
+            self._full("periodic", extra=trigger_names(changes), seen_at=seen_at)
+        elif changes:
+            result = self._compiler.apply(changes)
+            self._publish(result, trigger_names(changes), seen_at, immediate=False, only_changed=True)
+        if leader:
+            log.info("leading: syncing every device")
+            self._record_snapshot()
+            for name, worker in self._workers.items():
+                if name in self._states:
+                    worker.submit(self._states[name], ["leader-elected"], immediate=True)
+                if self.leading:
+                    worker.resume()
+            self._status_kick.set()
+
+    def _full(self, why: str, extra: Sequence[str] = (), seen_at: float | None = None) -> None:
+        assert self._watcher is not None
+        started = time.monotonic()
+        result = self._compiler.full(self._watcher.cache)
+        log.info("%s full compile in %.2fs", why, time.monotonic() - started)
+        if why == "periodic" and self.leading:
+            self._record_snapshot(result)
+        self._publish(result, [why, *extra], seen_at, immediate=True, only_changed=False)
+
+    def _publish(self, result: CompileResult, triggers: list[str], seen_at: float | None, *,
+                 immediate: bool, only_changed: bool) -> None:
+        for name, state in result.devices.items():
+            previous = self._states.get(name)
+            if only_changed and previous is state:
+                continue
+            self._states[name] = state
+            wanted = fingerprints(state)
+            with self._reports_lock:
+                report = self._reports[name]
+                self._reports[name] = DeviceReport(name, report.held, wanted, report.problem)
+            self._workers[name].submit(state, triggers, seen_at, immediate=immediate)
+        if result.rules != self._rules:
+            self._rules = result.rules
+            self._status_kick.set()
+
+    def _record_snapshot(self, result: CompileResult | None = None) -> None:
+        compiled = result or self._compiler.result
+        try:
+            self._with_store(lambda store: record_snapshot(store, compiled, self.config.devices))
+        except Exception:
+            log.exception("recording the cluster snapshot failed")
+
+    def _with_store(self, work: Any) -> None:
+        assert self._engine is not None
+        with self._store_lock, session_factory(self._engine).begin() as session:
+            work(Store(session, self.config.cluster))
+
+    # ------------------------------------------------------------------ one device
+    def _sync(self, name: str, job: Job) -> bool:
+        """One device sync (worker thread); False asks the worker to retry with backoff."""
+        apply = self.options.mode == "apply"
+        if not self.leading:
+            return True
+        adapter = self._adapters[name]
+        started = time.monotonic()
+        if apply:
+            assert self._engine is not None
+            with device_write_lock(self._engine, self.config.device(name).url):
+                outcome = sync_device(adapter, job.state, self.config.safety, apply=True,
+                                      may_write=lambda: self.leading)
+        else:
+            outcome = sync_device(adapter, job.state, self.config.safety, apply=False)
+        self.metrics.reconcile_duration.labels(name).observe(time.monotonic() - started)
+        if outcome.extra.get("withheld"):
+            return True
+        triggers = job.trigger_names()
+        try:
+            self._with_store(lambda store: record_outcome(store, job.state, outcome, apply=apply,
+                                                          triggers=triggers))
+        except Exception:
+            log.exception("%s: recording the sync in the store failed", name)
+        ok = self._account(name, job, outcome, apply)
+        self._status_kick.set()
+        return ok
+
+    def _account(self, name: str, job: Job, outcome: DeviceOutcome, apply: bool) -> bool:
+        """Metrics, device report and Events of one outcome; whether the sync succeeded."""
+        plan = outcome.plan
+        with self._reports_lock:
+            report = self._reports[name]
+        previous_problem = report.problem
+        held = report.held
+        problem: tuple[str, str] | None = None
+        ok = True
+        if outcome.error is not None:
+            ok = False
+            problem = ("DeviceError", outcome.error)
+            self.metrics.device_errors.labels(name, outcome.error_class or "permanent").inc()
+            self._device_event(WARNING, "DeviceError", f"device {name}: {outcome.error}")
+        elif outcome.refused and plan is not None:
+            problem = ("PlanRefused", f"unsafe plan refused: {plan.unsafe}")
+            self.metrics.unsafe_plans.labels(name).inc()
+            self._device_event(WARNING, "UnsafePlanRefused",
+                               f"device {name}: plan refused, nothing written: {plan.unsafe} "
+                               f"({plan.summary()})")
+        elif plan is not None and not plan.empty and not apply:
+            problem = ("PlanMode", f"plan mode: {len(plan.changes)} change(s) not applied")
+        else:
+            held = fingerprints(job.state)
+            self.metrics.last_sync.labels(name).set(time.time())
+            self.metrics.owned_objects.labels(name).set(len(outcome.desired))
+            if job.seen_at is not None:
+                self.metrics.convergence.labels(name).observe(time.monotonic() - job.seen_at)
+            if outcome.applied and plan is not None:
+                for change in plan.changes:
+                    self.metrics.plan_changes.labels(name, change.kind, change.op.value).inc()
+            if previous_problem is not None and previous_problem[0] == "DeviceError":
+                self._device_event(NORMAL, "DeviceSynced", f"device {name} is in sync again")
+        with self._reports_lock:
+            current = self._reports[name]
+            self._reports[name] = DeviceReport(name, held, current.wanted, problem)
+        return ok
+
+    def _device_event(self, type: str, reason: str, message: str) -> None:
+        if self._events is not None and self.leading:
+            self._events.record(self._lease, type, reason, message)
+            self.metrics.events.labels(reason).inc()
+
+    # ------------------------------------------------------------------ statuses
+    def _status_loop(self) -> None:
+        while not self._stopping.is_set():
+            self._status_kick.wait(1.0)
+            if self._stopping.is_set():
+                return
+            if not self._status_kick.is_set():
+                continue
+            self._stopping.wait(self.options.status_debounce)
+            self._status_kick.clear()
+            if not self.leading or not self.compiled:
+                continue
+            try:
+                self.write_statuses()
+            except Exception:
+                log.exception("writing rule statuses failed")
+
+    def write_statuses(self) -> int:
+        """Write every rule status whose content changed; returns the number written."""
+        assert self._watcher is not None and self._kube is not None
+        reports = self.device_reports()
+        now = _now_text()
+        written = 0
+        live: set[tuple[str, str, str, str]] = set()
+        for ref, rule in sorted(self._rules.items()):
+            kind = RULE_KINDS.get(ref.kind)
+            if kind is None:
+                continue
+            obj = self._watcher.cache.get(kind, ref.namespace, ref.name)
+            if obj is None:
+                continue
+            uid = str((obj.get("metadata") or {}).get("uid") or "")
+            key = (ref.kind.value, ref.namespace, ref.name, uid)
+            live.add(key)
+            base: dict[str, Any] = self._written.get(key) or dict(obj.get("status") or {})
+            status = build_status(rule, reports, base, now)
+            if status == base:
+                continue
+            path = KINDS[kind].collection_path(ref.namespace or None) + f"/{ref.name}/status"
+            try:
+                code, answer = self._kube.merge_patch(path, {"status": status})
+            except KubeUnavailable as exc:
+                log.warning("status of %s not written: %s", ref, exc)
+                self._status_kick.set()
+                return written
+            if code == 404:
+                continue
+            if code != 200:
+                log.warning("status of %s not written: HTTP %s %s", ref, code, answer.get("message", ""))
+                continue
+            written += 1
+            self.metrics.status_writes.inc()
+            self._written[key] = status
+            self._rule_events(ref, uid, base, status)
+        for key in set(self._written) - live:
+            del self._written[key]
+        return written
+
+    def _rule_events(self, ref: RuleRef, uid: str, old: dict[str, Any], new: dict[str, Any]) -> None:
+        if self._events is None:
+            return
+        before = {c.get("type"): c for c in old.get("conditions") or []}
+        involved = ObjectRef(ref.kind.value, "fusion-connector.io/v1alpha1", ref.namespace, ref.name, uid)
+        for condition in new["conditions"]:
+            prior = before.get(condition["type"]) or {}
+            if (prior.get("reason"), prior.get("message")) == (condition["reason"], condition["message"]):
+                continue
+            reason = condition["reason"]
+            if condition["type"] == "Accepted" and reason != "Accepted":
+                type = WARNING if condition["status"] == "False" or reason == "SharedSource" else NORMAL
+            elif condition["type"] == "Programmed" and reason in ("DeviceError", "PlanRefused"):
+                type = WARNING
+            else:
+                continue
+            self._events.record(involved, type, reason, condition["message"])
+            self.metrics.events.labels(reason).inc()
