@@ -13,13 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 
 from connector.cluster import Kind
 from connector.store import Store, create_engine, session_factory
 from tests.connector.controller.harness import (
     CLUSTER,
-    CONNECTOR_NS,
     Cluster,
     Connector,
     Mocks,
@@ -105,7 +103,8 @@ def test_status_is_not_rewritten_in_a_loop(world: World) -> None:
     eventually(lambda: world.connector.metric("fusion_connector_convergence_latency_seconds_count") > 0, 10)
     after = world.cluster.custom_object(Kind.NAMESPACE_EGRESS_RULE, "payments", "allow-db")
     assert after["metadata"]["resourceVersion"] == version
-    assert world.connector.metric("fusion_connector_status_writes_total") - before <= 1  # ClusterEgressRule sources
+    # only the ClusterEgressRule's source count changed (the new pod is in a namespace it selects)
+    assert world.connector.metric("fusion_connector_status_writes_total") - before <= 1
 
 
 def test_scaling_pods_up_and_down(world: World) -> None:
@@ -143,7 +142,8 @@ def test_external_service_addresses_added_and_removed(world: World) -> None:
     world.cluster.apply(external_service("payments", "db", ["10.20.0.0/16", "203.0.113.0/24"],
                                          [{"protocol": "TCP", "port": "5432"}]))
     converged(world.cluster, world.mocks)
-    world.cluster.apply(external_service("payments", "db", ["10.21.0.0/16"], [{"protocol": "TCP", "port": "5432"}]))
+    world.cluster.apply(external_service("payments", "db", ["10.21.0.0/16"],
+                                         [{"protocol": "TCP", "port": "5432"}]))
     converged(world.cluster, world.mocks)
 
 
@@ -172,13 +172,12 @@ def test_namespace_deleted(world: World) -> None:
                               if o["metadata"]["namespace"] == "shop")))
     assert ips
     world.cluster.delete_namespace("shop")
-    eventually(lambda: not any(o["metadata"]["name"] == "shop" for o in world.cluster.raw_list(Kind.NAMESPACE)),
-               30)
+    eventually(lambda: not any(o["metadata"]["name"] == "shop"
+                               for o in world.cluster.raw_list(Kind.NAMESPACE)), 30)
     converged(world.cluster, world.mocks, extra_sources=ips)
     entries = world.audit()
-    assert entries and all(entry.result.value in ("applied", "refused", "failed", "partial") for entry in entries)
-    assert any(t.startswith("Namespace/shop") or t.startswith("Pod/shop/") for e in entries for t in e.triggers)
-    assert CONNECTOR_NS
+    assert entries and all(entry.result.value == "applied" for entry in entries)
+    assert any(t.startswith(("Namespace/shop", "Pod/shop/")) for e in entries for t in e.triggers)
 
 
 def test_sigterm_exits_zero_and_releases_the_lease(world: World) -> None:

@@ -20,7 +20,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -293,7 +292,8 @@ class Cluster:
 
     def lease(self, name: str) -> dict[str, Any] | None:
         response = self.api.call_api(*self.api.param_serialize(
-            method="GET", resource_path=f"/apis/coordination.k8s.io/v1/namespaces/{CONNECTOR_NS}/leases/{name}",
+            method="GET",
+            resource_path=f"/apis/coordination.k8s.io/v1/namespaces/{CONNECTOR_NS}/leases/{name}",
             header_params={"Accept": "application/json"}))
         response.read()
         return json.loads(response.data) if response.status == 200 else None
