@@ -1,0 +1,90 @@
+"""`GET /report` for the controller's HTTP server: read-only, from the store and the latest compile.
+
+`answer_report(build, query, authorization)` turns a request into an `HttpAnswer`: query
+parameters `format` (html by default, json or csv), `since` (a window such as 7d, default 7d) and
+`device`; when the environment variable `FUSION_CONNECTOR_REPORT_TOKEN` is set, the request must
+carry `Authorization: Bearer <that token>` (compared in constant time), else 401.
+`report_from_engine` builds the report in its own read transaction.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import os
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from datetime import timedelta
+from urllib.parse import parse_qs
+
+from sqlalchemy import Engine
+
+from connector.cluster import ClusterView
+from connector.compiler import CompileResult
+from connector.reports.build import DEFAULT_WINDOW, build_report, parse_window
+from connector.reports.model import Report
+from connector.reports.render import CONTENT_TYPES, ReportFormat, render
+from connector.store import Store, session_factory
+from connector.store.bulk import utcnow
+
+log = logging.getLogger(__name__)
+
+REPORT_TOKEN_ENV = "FUSION_CONNECTOR_REPORT_TOKEN"
+
+ReportBuilder = Callable[[timedelta, str | None], Report]
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    status: int
+    body: bytes
+    content_type: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> HttpAnswer:
+    body = (json.dumps({"error": message}) + "\n").encode()
+    return HttpAnswer(status, body, "application/json", headers or {})
+
+
+def authorized(authorization: str | None, token: str | None) -> bool:
+    """True when no token is required, or `authorization` is `Bearer <token>`."""
+    if not token:
+        return True
+    scheme, _, presented = (authorization or "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(presented.strip().encode(), token.encode())
+
+
+def answer_report(build: ReportBuilder, query: str, authorization: str | None, *,
+                  token: str | None = None) -> HttpAnswer:
+    """Answer `GET /report?<query>`; `token` defaults to the environment variable
+    `FUSION_CONNECTOR_REPORT_TOKEN` (unset or empty: no authentication)."""
+    if token is None:
+        token = os.environ.get(REPORT_TOKEN_ENV) or None
+    if not authorized(authorization, token):
+        return _error(401, "a bearer token is required", {"WWW-Authenticate": 'Bearer realm="report"'})
+    params = {key: values[-1] for key, values in parse_qs(query, keep_blank_values=True).items()}
+    try:
+        fmt = ReportFormat(params.get("format") or "html")
+    except ValueError:
+        return _error(400, "format must be html, json or csv")
+    try:
+        window = parse_window(params["since"]) if params.get("since") else DEFAULT_WINDOW
+    except ValueError as exc:
+        return _error(400, str(exc))
+    report = build(window, params.get("device") or None)
+    headers = {"Cache-Control": "no-store"}
+    if fmt is ReportFormat.CSV:
+        headers["Content-Disposition"] = 'attachment; filename="fusion-connector-report.csv"'
+    return HttpAnswer(200, render(report, fmt), CONTENT_TYPES[fmt], headers)
+
+
+def report_from_engine(engine: Engine, cluster: str, compiled: CompileResult, *, view: ClusterView | None,
+                       window: timedelta = DEFAULT_WINDOW, device: str | None = None,
+                       configured: Collection[str] | None = None) -> Report:
+    """`build_report` over [now - window, now) in a read transaction of its own."""
+    until = utcnow()
+    with session_factory(engine).begin() as session:
+        return build_report(compiled, Store(session, cluster), view=view, since=until - window, until=until,
+                            device=device, configured=configured)
