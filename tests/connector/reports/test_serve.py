@@ -60,7 +60,8 @@ def test_formats_and_parameters(build: ReportBuilder, monkeypatch: pytest.Monkey
 
 
 @pytest.mark.parametrize(("authorization", "status"), [
-    (None, 401), ("Bearer wrong", 401), ("Basic s3cret", 401), ("Bearer s3cret", 200), ("bearer s3cret", 200)])
+    (None, 401), ("Bearer wrong", 401), ("Basic s3cret", 401), ("Bearer s3cret", 200),
+    ("bearer s3cret", 200)])
 def test_bearer_token_from_environment(build: ReportBuilder, monkeypatch: pytest.MonkeyPatch,
                                        authorization: str | None, status: int) -> None:
     monkeypatch.setenv(REPORT_TOKEN_ENV, "s3cret")
