@@ -96,12 +96,18 @@ class _Resolved:
     problems: list[Problem]
 
 
+_RuleData = tuple[RuleSpec, tuple[Problem, ...], SourceGroup | None, tuple[DevicePresence, ...]]
+
+
 @dataclass
 class _NamespaceOutput:
     groups: dict[str, SourceGroup] = field(default_factory=dict)
     blocks: dict[str, tuple[CompiledRule, ...]] = field(default_factory=dict)
     defaults: dict[str, tuple[CompiledRule, ...]] = field(default_factory=dict)
     statuses: dict[RuleRef, RuleStatus] = field(default_factory=dict)
+    # per rule: (spec, problems found without sharing, sources, presence per device)
+    rule_data: dict[RuleRef, _RuleData] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
 
 
 def _group_key(cluster: str, namespace: str, *parts: str) -> str:
@@ -134,6 +140,9 @@ class Compiler:
         self._ns_group: dict[str, SourceGroup] = {}
         self._addr_ns: dict[str, set[str]] = {}
         self._shared: set[str] = set()
+        # cluster rule -> shared address -> number of its holders the rule selects
+        self._cover: dict[str, dict[str, int]] = {}
+        self._cluster_due: set[str] = set()
         self._ns_ipv6: set[str] = set()  # namespaces with an IPv6 source address
         self._outputs: dict[str, _NamespaceOutput] = {}
         self._groups: dict[str, SourceGroup] = {}
@@ -264,14 +273,20 @@ class Compiler:
 
         changed_groups: set[str] = set()
         touched = set(dirty_ns)
+        flipped: set[str] = set()
         for ns in sorted(dirty_ns):
-            touched |= self._update_namespace_group(ns)
+            flipped |= self._update_namespace_group(ns)
         for ns in sorted(touched):
             changed_groups |= self._compile_namespace(ns)
+        for ns in sorted(flipped - touched):
+            if ns in self._outputs:
+                self._refresh_statuses(ns)
         structural = self._update_cluster(dirty_cluster, relabelled, touched)
         if structural:
             self._rebuild_tiers()
         statuses_due = set(dirty_cluster) if not structural else set(self._cluster_rules)
+        statuses_due |= self._cluster_due
+        self._cluster_due = set()
         for ns in touched:
             statuses_due |= self._selecting.get(ns, set())
         for name in sorted(statuses_due):
@@ -319,33 +334,58 @@ class Compiler:
         if size_delta:
             for rule in self._selecting.get(ns, ()):
                 self._rule_sums[rule] = self._rule_sums.get(rule, 0) + size_delta
-        affected: set[str] = set()
+        flipped: set[str] = set()
         for address in before - after:
             holders = self._addr_ns[address]
             if len(holders) > 1:
-                affected |= holders
+                self._uncover(ns, address)
             holders.discard(ns)
+            if len(holders) == 1:
+                (last,) = holders
+                self._uncover(last, address)
+                self._shared.discard(address)
+                flipped |= holders
             if not holders:
                 del self._addr_ns[address]
-            if len(holders) <= 1:
-                self._shared.discard(address)
         for address in after - before:
             holders = self._addr_ns.setdefault(address, set())
             holders.add(ns)
-            if len(holders) > 1:
-                affected |= holders
+            if len(holders) == 2:
                 self._shared.add(address)
-        return affected
+                flipped |= holders
+                for holder in holders:
+                    self._cover_address(holder, address)
+            elif len(holders) > 2:
+                self._cover_address(ns, address)
+        return flipped
 
-    def _shared_with(self, ns: str, addresses: Iterable[str]) -> set[str]:
-        others: set[str] = set()
+    def _cover_address(self, ns: str, address: str) -> None:
+        """`ns` became a holder of the shared `address`: count it for the rules selecting `ns`."""
+        for rule in self._selecting.get(ns, ()):
+            cover = self._cover.setdefault(rule, {})
+            cover[address] = cover.get(address, 0) + 1
+        self._mark_covering(address)
+
+    def _mark_covering(self, address: str) -> None:
+        """Cluster rules selecting a holder of the shared `address` need their status refreshed."""
+        for rule, cover in self._cover.items():
+            if address in cover:
+                self._cluster_due.add(rule)
+
+    def _uncover(self, ns: str, address: str) -> None:
+        """`ns` stops counting as a holder of the shared `address` for the rules selecting it."""
+        self._mark_covering(address)
+        for rule in self._selecting.get(ns, ()):
+            cover = self._cover[rule]
+            cover[address] -= 1
+            if not cover[address]:
+                del cover[address]
+
+    def _shared_addresses(self, addresses: Iterable[str]) -> tuple[str, ...]:
+        """Those of `addresses` that another namespace also uses as a source address."""
         if not self._shared:
-            return others
-        for address in addresses:
-            if address in self._shared:
-                others |= self._addr_ns[address]
-        others.discard(ns)
-        return others
+            return ()
+        return tuple(a for a in addresses if a in self._shared)
 
     # ----------------------------------------------------------------- destinations
     def _external_pieces(self, owner: RuleRef, names: tuple[str, ...] | None, es_namespace: str) -> _Resolved:
@@ -573,17 +613,6 @@ class Compiler:
                 problems.extend(resolved.problems)
             if sources is not None:
                 out.groups[sources.key] = sources
-                shared = self._shared_with(ns, sources.addresses)
-                if shared:
-                    problems.append(
-                        Problem(
-                            Reason.SHARED_SOURCE,
-                            f"{spec.ref}: source addresses are shared with namespace(s)"
-                            f" {', '.join(sorted(shared))}; the firewall applies the rule to"
-                            " their traffic too",
-                            False,
-                        )
-                    )
             problems.extend(self._unknown_devices(spec))
             origin = RuleOrigin(spec.ref.kind, ns, spec.ref.name, Tier.NAMESPACE, spec.priority)
             kind_word = {RuleKind.SERVICE: "svc", RuleKind.NAMESPACE: "ns", RuleKind.ANNOTATION: "annotation"}
@@ -606,15 +635,10 @@ class Compiler:
             if spec.ref.kind == RuleKind.ANNOTATION:
                 annotation_notes = [p.message for p in _dedupe(problems)]
             else:
-                out.statuses[spec.ref] = RuleStatus(
-                    ref=spec.ref,
-                    observed_generation=spec.generation,
-                    problems=_dedupe(problems),
-                    sources=len(sources.addresses) if sources else 0,
-                    devices=tuple(
-                        DevicePresence(d, not present[d], present[d] or "compiled") for d in self._devices
-                    ),
+                presence = tuple(
+                    DevicePresence(d, not present[d], present[d] or "compiled") for d in self._devices
                 )
+                out.rule_data[spec.ref] = (spec, tuple(problems), sources, presence)
         out.blocks = {d: tuple(rules) for d, rules in blocks.items()}
         if info is not None and info.managed and info.default_action != "None" and ns_group is not None:
             origin = RuleOrigin(RuleKind.DEFAULT, ns, "default", Tier.DEFAULT, 0)
@@ -629,10 +653,9 @@ class Compiler:
                         action=Action(info.default_action),
                     ),
                 )
-        for ref in old.statuses:
-            self._rule_status.pop(ref, None)
-        self._rule_status.update(out.statuses)
+        out.warnings = info.warnings + tuple(annotation_notes) if info is not None else ()
         self._outputs[ns] = out
+        self._refresh_statuses(ns, old.statuses)
         for device in self._devices:
             if old.blocks.get(device, ()) != out.blocks.get(device, ()) or old.defaults.get(
                 device, ()
@@ -644,20 +667,50 @@ class Compiler:
             if old.groups.get(key) != new_group:
                 changed.add(key)
                 _put(self._groups, key, new_group)
+        return changed
+
+    def _refresh_statuses(self, ns: str, previous: dict[RuleRef, RuleStatus] | None = None) -> None:
+        """(Re)build the statuses of a namespace and its rules from the last compile of it and the
+        current sharing of source addresses."""
+        out = self._outputs[ns]
+        for ref in previous if previous is not None else out.statuses:
+            self._rule_status.pop(ref, None)
+        out.statuses = {}
+        for ref, (spec, problems, sources, presence) in out.rule_data.items():
+            found = list(problems)
+            shared = self._shared_addresses(sources.addresses) if sources is not None else ()
+            if shared:
+                found.append(
+                    Problem(
+                        Reason.SHARED_SOURCE,
+                        f"{ref}: {_some(shared)} also source traffic of other namespaces (see their"
+                        " status); the firewall applies the rule to their traffic too",
+                        False,
+                    )
+                )
+            out.statuses[ref] = RuleStatus(
+                ref=ref,
+                observed_generation=spec.generation,
+                problems=_dedupe(found),
+                sources=len(sources.addresses) if sources else 0,
+                devices=presence,
+            )
+        self._rule_status.update(out.statuses)
+        info = self._info.get(ns)
         if info is None:
             self._ns_status.pop(ns, None)
-        else:
-            self._ns_status[ns] = NamespaceStatus(
-                name=ns,
-                managed=info.managed,
-                source_mode=info.mode,
-                default_action=info.default_action,
-                devices=info.devices if info.managed else (),
-                sources=len(ns_group.addresses) if ns_group else 0,
-                shared_with=tuple(sorted(self._shared_with(ns, ns_group.addresses))) if ns_group else (),
-                warnings=info.warnings + tuple(annotation_notes),
-            )
-        return changed
+            return
+        ns_group = self._ns_group.get(ns)
+        self._ns_status[ns] = NamespaceStatus(
+            name=ns,
+            managed=info.managed,
+            source_mode=info.mode,
+            default_action=info.default_action,
+            devices=info.devices if info.managed else (),
+            sources=len(ns_group.addresses) if ns_group else 0,
+            shared_addresses=self._shared_addresses(ns_group.addresses) if ns_group else (),
+            warnings=out.warnings,
+        )
 
     def _unknown_devices(self, spec: RuleSpec) -> list[Problem]:
         unknown = [d for d in spec.devices or () if d not in self._devices]
@@ -707,10 +760,19 @@ class Compiler:
 
     def _set_selection(self, rule: str, namespaces: set[str]) -> None:
         old = self._selection.get(rule, set())
-        for ns in old - namespaces:
-            self._selecting[ns].discard(rule)
-        for ns in namespaces - old:
-            self._selecting.setdefault(ns, set()).add(rule)
+        cover = self._cover.setdefault(rule, {})
+        for ns, step in [(n, -1) for n in old - namespaces] + [(n, 1) for n in namespaces - old]:
+            if step < 0:
+                self._selecting[ns].discard(rule)
+            else:
+                self._selecting.setdefault(ns, set()).add(rule)
+            group = self._ns_group.get(ns)
+            for address in self._shared_addresses(group.addresses if group else ()):
+                cover[address] = cover.get(address, 0) + step
+                if not cover[address]:
+                    del cover[address]
+        if not cover:
+            del self._cover[rule]
         if namespaces:
             self._selection[rule] = namespaces
         else:
@@ -807,21 +869,16 @@ class Compiler:
             problems.extend(resolved.problems)
         problems.extend(self._unknown_devices(spec))
         selected = self._selection.get(name, set())
-        sources = self._rule_sums.get(name, 0)
-        outside: set[str] = set()
-        for address in self._shared:
-            holders = self._addr_ns[address]
-            inside = len(holders & selected)
-            if inside:
-                sources -= inside - 1
-                outside |= holders - selected
+        cover = self._cover.get(name, {})
+        sources = self._rule_sums.get(name, 0) - sum(count - 1 for count in cover.values())
+        outside = sorted(a for a, count in cover.items() if count < len(self._addr_ns[a]))
         if outside:
             problems.append(
                 Problem(
                     Reason.SHARED_SOURCE,
-                    f"{spec.ref}: source addresses of the selected namespaces are shared with"
-                    f" namespace(s) {', '.join(sorted(outside))}; the firewall applies the rule"
-                    " to their traffic too",
+                    f"{spec.ref}: {_some(outside)} of the selected namespaces"
+                    " also source traffic of namespaces the rule does not select; the firewall applies"
+                    " the rule to their traffic too",
                     False,
                 )
             )
@@ -932,6 +989,13 @@ def _put(mapping: dict[K, V], key: K, value: V | None) -> None:
         mapping.pop(key, None)
     else:
         mapping[key] = value
+
+
+def _some(addresses: list[str] | tuple[str, ...], limit: int = 5) -> str:
+    """`address(es) a, b, c` naming at most `limit` of them."""
+    shown = ", ".join(addresses[:limit])
+    more = f" and {len(addresses) - limit} more" if len(addresses) > limit else ""
+    return f"source address{'es' if len(addresses) > 1 else ''} {shown}{more}"
 
 
 def _has_ipv6(addresses: Iterable[str]) -> bool:

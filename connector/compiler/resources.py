@@ -11,6 +11,7 @@ What compiles when a rule is wrong in context (its `Accepted` condition is then 
   ServiceEgressRule whose Service does not exist, is not compiled at all: its meaning or its
   sources are unknown, and sources are never widened.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

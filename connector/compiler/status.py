@@ -141,8 +141,8 @@ class RuleStatus:
 @dataclass(frozen=True)
 class NamespaceStatus:
     """How the compiler treats one namespace: whether it is managed, its source mode, default
-    action ("None" = no catch-all), devices, source address count, namespaces it shares source
-    addresses with, and warnings (bad annotation values, each naming the annotation)."""
+    action ("None" = no catch-all), devices, source address count, its source addresses that
+    other namespaces use too, and warnings (bad annotation values, each naming the annotation)."""
 
     name: str
     managed: bool
@@ -150,7 +150,7 @@ class NamespaceStatus:
     default_action: str
     devices: tuple[str, ...]
     sources: int
-    shared_with: tuple[str, ...]
+    shared_addresses: tuple[str, ...]
     warnings: tuple[str, ...]
 
     def to_json(self) -> dict[str, Any]:
@@ -161,6 +161,6 @@ class NamespaceStatus:
             "defaultAction": self.default_action,
             "devices": list(self.devices),
             "sources": self.sources,
-            "sharedWith": list(self.shared_with),
+            "sharedAddresses": list(self.shared_addresses),
             "warnings": list(self.warnings),
         }

@@ -104,8 +104,8 @@ def test_shared_egress_ip_is_reported() -> None:
     result = compile_objects(objects)
     rule_status = status(result, RuleKind.NAMESPACE, "shop", "r")
     assert rule_status.accepted and Reason.SHARED_SOURCE in {p.reason for p in rule_status.problems}
-    assert "other" in rule_status.message
-    assert result.namespaces["shop"].shared_with == ("other",)
+    assert "source address 198.18.0.1 also source" in rule_status.message
+    assert result.namespaces["shop"].shared_addresses == ("198.18.0.1",)
 
 
 def test_node_mode_uses_node_addresses() -> None:
@@ -140,7 +140,7 @@ def test_node_mode_shared_nodes_are_reported_on_namespace_and_cluster_rules() ->
     )  # both namespaces selected
     # distinct addresses: shop has n1 (2 IPs) + n2, other has n1 (2 IPs): 3 distinct
     assert status(result, RuleKind.CLUSTER, "", "all").sources == 3
-    assert result.namespaces["other"].shared_with == ("shop",)
+    assert result.namespaces["other"].shared_addresses == ("192.168.0.1", "fd00:1::1")
 
 
 def test_unknown_source_mode_falls_back_with_warning() -> None:
