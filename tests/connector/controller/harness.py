@@ -13,7 +13,6 @@ against the DESIGN section 4 oracle.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import signal
@@ -258,14 +257,16 @@ class Cluster:
     def delete_namespace(self, name: str) -> None:
         self.core.delete_namespace(name)
 
+    def get_json(self, path: str) -> tuple[int, dict[str, Any]]:
+        response = httpx.get(self.url + path, timeout=30)
+        return response.status_code, response.json()
+
     def raw_list(self, kind: Kind) -> list[dict[str, Any]]:
         info = KINDS[kind]
-        response = self.api.call_api(*self.api.param_serialize(
-            method="GET", resource_path=info.collection_path(), header_params={"Accept": "application/json"}))
-        response.read()
-        if response.status == 404:
+        status, body = self.get_json(info.collection_path())
+        if status == 404:
             return []
-        items: list[dict[str, Any]] = json.loads(response.data)["items"]
+        items: list[dict[str, Any]] = body["items"]
         for item in items:
             item.setdefault("kind", info.object_kind)
             item.setdefault("apiVersion", info.api_version)
@@ -276,27 +277,17 @@ class Cluster:
 
     def custom_object(self, kind: Kind, ns: str, name: str) -> dict[str, Any]:
         info = KINDS[kind]
-        if info.namespaced:
-            obj = self.custom.get_namespaced_custom_object(info.group, info.version, ns, kind.value, name)
-        else:
-            obj = self.custom.get_cluster_custom_object(info.group, info.version, kind.value, name)
-        return obj  # type: ignore[no-any-return]
+        status, body = self.get_json(info.collection_path(ns or None) + f"/{name}")
+        assert status == 200, body
+        return body
 
     def events(self, ns: str) -> list[dict[str, Any]]:
-        response = self.api.call_api(*self.api.param_serialize(
-            method="GET", resource_path=f"/api/v1/namespaces/{ns}/events",
-            header_params={"Accept": "application/json"}))
-        response.read()
-        items: list[dict[str, Any]] = json.loads(response.data)["items"]
+        items: list[dict[str, Any]] = self.get_json(f"/api/v1/namespaces/{ns}/events")[1]["items"]
         return items
 
     def lease(self, name: str) -> dict[str, Any] | None:
-        response = self.api.call_api(*self.api.param_serialize(
-            method="GET",
-            resource_path=f"/apis/coordination.k8s.io/v1/namespaces/{CONNECTOR_NS}/leases/{name}",
-            header_params={"Accept": "application/json"}))
-        response.read()
-        return json.loads(response.data) if response.status == 200 else None
+        status, body = self.get_json(f"/apis/coordination.k8s.io/v1/namespaces/{CONNECTOR_NS}/leases/{name}")
+        return body if status == 200 else None
 
 
 def pod_ipv4(obj: dict[str, Any]) -> str | None:
