@@ -49,8 +49,9 @@ def test_repeated_events_are_aggregated_and_cluster_scoped_ones_go_to_the_defaul
         ("ExternalServiceNotFound", 3, "externalServices: missing not found")]
     event = shop[1]
     assert event["type"] == "Warning"
-    assert event["involvedObject"] == {"kind": "NamespaceEgressRule", "apiVersion": "fusion-connector.io/v1alpha1",
-                                       "name": "broken", "namespace": "shop", "uid": "uid-1"}
+    assert event["involvedObject"] == {
+        "kind": "NamespaceEgressRule", "apiVersion": "fusion-connector.io/v1alpha1",
+        "name": "broken", "namespace": "shop", "uid": "uid-1"}
     assert event["source"]["component"] == "fusion-connector" and event["reportingInstance"] == "pod-1"
     assert event["lastTimestamp"] >= event["firstTimestamp"]
     [widened] = events(url, "fusion-system")
@@ -58,7 +59,7 @@ def test_repeated_events_are_aggregated_and_cluster_scoped_ones_go_to_the_defaul
 
 
 def test_an_unwritable_event_is_logged_not_raised(kube: tuple[KubeApi, str]) -> None:
-    api, url = kube
+    api, _ = kube
     recorder = EventRecorder(api, "fusion-system", "pod-1")
     recorder.record(ObjectRef("Lease", "coordination.k8s.io/v1", "missing-namespace", "x"), WARNING, "R", "m")
     assert recorder.written == 0

@@ -30,7 +30,8 @@ def on(*devices: str) -> tuple[DevicePresence, ...]:
     return tuple(DevicePresence(d, True, "compiled") for d in devices)
 
 
-def report(name: str, held: int | None, wanted: int = 7, problem: tuple[str, str] | None = None) -> DeviceReport:
+def report(name: str, held: int | None, wanted: int = 7,
+           problem: tuple[str, str] | None = None) -> DeviceReport:
     return DeviceReport(name, {KEY: held} if held is not None else {}, {KEY: wanted}, problem)
 
 
@@ -115,7 +116,8 @@ def test_fingerprints_ignore_source_membership() -> None:
     def state(addresses: tuple[str, ...], action: Action = Action.ALLOW) -> DeviceState:
         members = tuple((a, (Identity("Pod", "payments", a),)) for a in addresses)
         group = SourceGroup("g", "c1", "payments", members)
-        return DeviceState("a", "c1", {"g": group}, rules=(CompiledRule("k", origin, "g", None, None, action),))
+        rules = (CompiledRule("k", origin, "g", None, None, action),)
+        return DeviceState("a", "c1", {"g": group}, rules=rules)
 
     assert fingerprints(state(("10.0.0.1",))) == fingerprints(state(("10.0.0.1", "10.0.0.2")))
     assert fingerprints(state(("10.0.0.1",))) != fingerprints(state(("10.0.0.1",), Action.DENY))

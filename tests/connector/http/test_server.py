@@ -19,7 +19,8 @@ class FakeProbes:
         self.is_alive = True
         self.ready: dict[str, Any] = {"ready": False, "role": "standby"}
         self.metrics = ControllerMetrics()
-        self.metrics.watch(lambda: {Kind.POD: KindStats(watch_restarts=4, relists=2, expired=1)}, lambda: True)
+        stats = {Kind.POD: KindStats(watch_restarts=4, relists=2, expired=1)}
+        self.metrics.watch(lambda: stats, lambda: True)
 
     def alive(self) -> bool:
         return self.is_alive
