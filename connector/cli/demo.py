@@ -8,16 +8,19 @@ import logging
 import signal
 import threading
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import click
 from click.core import ParameterSource
 
 from connector.cli.common import EXIT_ERROR, EXIT_OK, fail
 from connector.cli.passes import Progress, outcome_text
-from connector.demo.environment import DemoEnvironment, DemoError
-from connector.demo.holdings import holdings_text
-from connector.demo.run import DemoRun, run_demo
-from connector.demo.text import answers_text, namespaces_text, rules_text, summary_text
+
+if TYPE_CHECKING:  # the demo's modules (and the mocks) load only when the command runs
+    from connector.demo.environment import DemoEnvironment
+    from connector.demo.run import DemoRun
+
+EXIT_INTERRUPTED = 130  # the shell's convention for SIGINT
 
 
 def _heading(text: str) -> None:
@@ -33,10 +36,12 @@ def _quiet_logs_unless_asked() -> None:
 
 
 def _print_run(environment: DemoEnvironment, run: DemoRun) -> None:
+    from connector.demo.holdings import holdings_text
+    from connector.demo.text import answers_text, namespaces_text, rules_text, summary_text
+
     config = environment.config
     click.echo(f"Loaded the example: {run.loaded}.")
-    click.echo(namespaces_text(run.applied.compiled)[0])
-    for line in namespaces_text(run.applied.compiled)[1:]:
+    for line in namespaces_text(run.applied.compiled):
         click.echo(line)
 
     _heading("Applied")
@@ -95,10 +100,11 @@ def _print_serve_instructions(environment: DemoEnvironment) -> None:
     if "explain" in names:
         click.echo(f"  fusion-connector explain --config {path} --from payments/svc/checkout"
                    " --to api.stripe.com:443")
+    if "report" in names:
+        click.echo(f"  fusion-connector report --config {path} --format html --output report.html")
     if "run" in names:
-        click.echo(f"  fusion-connector run --config {path} --listen 127.0.0.1:0")
-    kube = next(e.url for e in environment.endpoints if e.type == "kubernetes")
-    click.echo(f"  curl {kube}/api/v1/namespaces/payments/pods")
+        click.echo(f"  fusion-connector run --config {path}    # the controller; /metrics on 127.0.0.1:8080")
+    click.echo(f"  kubectl --kubeconfig {environment.kubeconfig_path} get pods -A")
 
 
 def _wait_for_stop() -> None:
@@ -121,6 +127,9 @@ def _wait_for_stop() -> None:
 @click.option("--quiet", is_flag=True, help="no progress display")
 def command(serve: bool, quiet: bool) -> None:
     """Start mock Kubernetes and firewalls on loopback, apply an example, and show the result."""
+    from connector.demo.environment import DemoEnvironment, DemoError
+    from connector.demo.run import run_demo
+
     _quiet_logs_unless_asked()
     progress = Progress(quiet)
     progress.step("starting the mocks")
@@ -140,4 +149,7 @@ def command(serve: bool, quiet: bool) -> None:
                 click.echo("stopped")
     except DemoError as exc:
         fail(str(exc), EXIT_ERROR)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        raise SystemExit(EXIT_INTERRUPTED) from None
     raise SystemExit(EXIT_OK if run.ok else EXIT_ERROR)

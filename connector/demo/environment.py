@@ -2,9 +2,9 @@
 on loopback, and a private directory with the configuration file, the credentials and the store.
 
 Contract: `DemoEnvironment.start()` starts everything and writes `config_path` (a configuration
-file usable with `plan`, `apply`, `explain` and `run`) and `env_path` (shell `export` lines for
-the credentials it names); credentials are random per start. `stop()` stops the servers and
-removes the directory. Nothing is written outside that directory; nothing leaves the machine.
+file usable with `plan`, `apply`, `explain` and `run`), `env_path` (shell `export` lines for
+the credentials it names; random per start) and `kubeconfig_path` (for kubectl). `stop()` stops
+the servers and removes the directory. Nothing is written outside that directory; nothing leaves the machine.
 """
 
 from __future__ import annotations
@@ -94,6 +94,17 @@ devices:
 """
 
 
+def _kubeconfig_text(kube: str) -> str:
+    return f"""\
+apiVersion: v1
+kind: Config
+clusters: [{{name: {CLUSTER}, cluster: {{server: "{kube}"}}}}]
+users: [{{name: {CLUSTER}, user: {{}}}}]
+contexts: [{{name: {CLUSTER}, context: {{cluster: {CLUSTER}, user: {CLUSTER}}}}}]
+current-context: {CLUSTER}
+"""
+
+
 class DemoEnvironment:
     """See the module docstring. Use as a context manager, or `start()` then `stop()`."""
 
@@ -118,6 +129,7 @@ class DemoEnvironment:
             self.config_path.write_text(_config_text(self.directory, kube, bigip, fortigate, rest))
             self.env_path.write_text("".join(f"export {k}={v}\n" for k, v in self.environment.items()))
             self.env_path.chmod(0o600)
+            self.kubeconfig_path.write_text(_kubeconfig_text(kube))
             self._config = load_config(self.config_path)
             self._seed_fortigate(fortigate)
         except BaseException:
@@ -153,6 +165,10 @@ class DemoEnvironment:
     @property
     def env_path(self) -> Path:
         return self.directory / "demo.env"
+
+    @property
+    def kubeconfig_path(self) -> Path:
+        return self.directory / "kubeconfig"
 
     @property
     def config(self) -> Config:

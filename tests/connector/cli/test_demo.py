@@ -1,0 +1,91 @@
+"""`fusion-connector demo`: in process, as a real process from a clean directory, and `--serve`
+driven by `plan` from another process until SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from connector.cli import main
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def _environment(tmp_path: Path) -> dict[str, str]:
+    """A clean environment: temporary files in `tmp_path/tmp`, the repository importable."""
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.endswith(("_TOKEN", "_PASSWORD"))}
+    env.update(TMPDIR=str(temporary), HOME=str(tmp_path), PYTHONPATH=str(REPO))
+    return env
+
+
+def test_demo_in_process_prints_what_each_device_holds() -> None:
+    result = CliRunner().invoke(main, ["demo"])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    for device in ("bigip-dc1 (f5-as3)", "fgt-edge (fortios)", "soc (rest)"):
+        assert f"What {device} holds" in out
+    for name in ("dst_payments_stripe", "fc_demo_src_demo/payments/svc/checkout", "fc.demo.src.demo/billing"):
+        assert name in out
+    assert re.search(r"lan-to-internet \(not ours: left alone\)", out)
+    assert out.count("planned again after the apply: in sync") == 3
+    assert "not accepted (ExternalServiceNotFound): ServiceEgressRule analytics/spark-to-warehouse" in out
+    assert "Allow  ServiceEgressRule payments/checkout-to-stripe" in out
+    assert re.search(r"soc\s+rest\s+in sync\s+20 objects owned", out)
+    assert "\x1b[" not in out  # plain text when not on a terminal
+
+
+@pytest.mark.e2e
+def test_python_m_connector_demo_writes_nothing_outside_its_temporary_directory(tmp_path: Path) -> None:
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    env = _environment(tmp_path)
+    done = subprocess.run([sys.executable, "-m", "connector", "demo"], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "What fgt-edge (fortios) holds" in done.stdout
+    assert list(cwd.iterdir()) == [] and list(Path(env["TMPDIR"]).iterdir()) == []
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(120)
+def test_demo_serve_answers_plan_then_stops_on_sigterm(tmp_path: Path) -> None:
+    env = _environment(tmp_path)
+    serve = subprocess.Popen([sys.executable, "-m", "connector", "demo", "--serve"], cwd=tmp_path, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert serve.stdout is not None
+        lines = []
+        for line in serve.stdout:
+            lines.append(line)
+            if line.startswith("ready"):
+                break
+        text = "".join(lines)
+        assert "ready: press Ctrl-C to stop" in text, text
+        config = re.search(r"^config file: (\S+)$", text, re.M)
+        assert config is not None
+        exports = dict(re.findall(r"^  export (\w+)=(\S+)$", text, re.M))
+        assert set(exports) == {"BIGIP_PASSWORD", "FGT_TOKEN", "SOC_TOKEN"}
+        plan = subprocess.run([sys.executable, "-m", "connector", "plan", "--config", config.group(1)],
+                              cwd=tmp_path, env={**env, **exports}, capture_output=True, text=True,
+                              timeout=60)
+        assert plan.returncode == 0, plan.stdout + plan.stderr
+        for device in ("bigip-dc1", "fgt-edge", "soc"):
+            assert f"{device}: in sync, nothing to do" in plan.stdout
+        serve.send_signal(signal.SIGTERM)
+        rest, _ = serve.communicate(timeout=30)
+        assert serve.returncode == 0, rest
+        assert "stopped" in rest
+        assert not Path(config.group(1)).exists()
+    finally:
+        if serve.poll() is None:
+            serve.kill()
+            serve.wait()
