@@ -156,6 +156,8 @@ def namespace_info(obj: Obj, settings: CompileSettings, egress_ip_objects: Itera
     devices = settings.device_names
     if DEVICES in annotations:
         wanted = split_list(annotations[DEVICES])
+        if not wanted:
+            warnings.append(f"annotation {DEVICES} is empty: the namespace's policy goes to no device")
         unknown = [d for d in wanted if d not in devices]
         if unknown:
             warnings.append(f"annotation {DEVICES}: no configured device named {', '.join(unknown)}")

@@ -580,3 +580,10 @@ def test_ipv6_on_a_device_that_cannot_enforce_it() -> None:
         assert (Reason.IPV6_UNSUPPORTED in {p.reason for p in rule_status.problems}) == expected, name
         if expected:
             assert rule_status.accepted and "fw2" in rule_status.message and "fw1" not in rule_status.message
+
+
+def test_empty_devices_annotation_targets_no_device_and_warns() -> None:
+    result = compile_objects(base(annotations={"fusion-connector.io/devices": " "}))
+    assert all(state.rules == () for state in result.devices.values())
+    assert result.namespaces["shop"].devices == ()
+    assert "fusion-connector.io/devices is empty" in result.namespaces["shop"].warnings[0]
