@@ -15,7 +15,7 @@ from typing import Any
 
 import jinja2
 
-from connector.reports.model import Report, iso
+from connector.reports.model import RULE_KINDS, Report, iso
 
 
 class ReportFormat(StrEnum):
@@ -85,9 +85,11 @@ def render_csv(report: Report) -> str:
 
 
 def duration_text(seconds: float | None) -> str:
-    """`3d 4h`, `2h 5m`, `4m 10s`, `12s` (two units at most)."""
+    """`3d 4h`, `2h 5m`, `4m 10s`, `12s` (two units at most); `<1s` below half a second."""
     if seconds is None:
         return ""
+    if seconds < 0.5:
+        return "<1s"
     total = round(seconds)
     parts: list[str] = []
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
@@ -98,11 +100,11 @@ def duration_text(seconds: float | None) -> str:
 
 
 def time_text(value: str | datetime | None) -> str:
-    """An ISO timestamp as `2026-11-27 19:42:02 UTC`; empty for None."""
+    """An ISO timestamp as `2026-11-27 19:42:02` (UTC); empty for None."""
     if value is None:
         return ""
     text = iso(value) if isinstance(value, datetime) else value
-    return str(text).replace("T", " ").replace("Z", " UTC")
+    return str(text).replace("T", " ").removesuffix("Z")
 
 
 _ENV = jinja2.Environment(
@@ -116,6 +118,11 @@ _ENV.filters["duration"] = duration_text
 _ENV.filters["time"] = time_text
 
 
+MAX_RESOLVED_ROWS = 50  # the HTML page lists the longest-open resolved findings; JSON and CSV list all
+
+
 def render_html(report: Report) -> str:
     data: dict[str, Any] = report.to_json()
-    return _ENV.get_template("report.html.j2").render(report=data)
+    return _ENV.get_template("report.html.j2").render(
+        report=data, max_resolved=MAX_RESOLVED_ROWS,
+        identity_shown=["Namespace", "Service", *RULE_KINDS])

@@ -164,7 +164,7 @@ def test_parse_window_errors(text: str) -> None:
         parse_window(text)
 
 
-@pytest.mark.parametrize(("seconds", "text"), [(0, "0s"), (59.6, "1m"), (7200, "2h"), (93784, "1d 2h"),
-                                              (None, "")])
+@pytest.mark.parametrize(("seconds", "text"), [(0, "<1s"), (0.6, "1s"), (59.6, "1m"), (7200, "2h"),
+                                              (93784, "1d 2h"), (None, "")])
 def test_duration_text(seconds: float | None, text: str) -> None:
     assert duration_text(seconds) == text
