@@ -256,6 +256,13 @@ def test_leases_are_granted_in_the_release_namespace_only_for_the_leader_lease()
     assert [rule["verbs"] for rule in role["rules"] if "resourceNames" not in rule] == [["create"]]
 
 
+def test_the_lease_name_follows_the_cluster_name_as_a_dns_name() -> None:
+    role = one(parse(render_raw({"config": {"cluster": "prod_eu1"}})), "Role")
+    assert [rule.get("resourceNames") for rule in role["rules"]] == [None, ["fusion-connector-prod-eu1"]]
+    role = one(manifests("defaults"), "Role")
+    assert role["rules"][1]["resourceNames"] == [f"fusion-connector-{RELEASE}"]
+
+
 def test_roles_are_bound_to_the_pods_service_account() -> None:
     docs = manifests("sqlite")
     account = one(docs, "ServiceAccount")["metadata"]["name"]
@@ -413,6 +420,7 @@ def test_container_runs_the_controller_with_probes_on_the_metrics_port(value_set
     assert args[run + 1:] == ["--config=/etc/fusion-connector/config.yaml", "--listen=0.0.0.0:8080",
                               f"--mode={VALUE_SETS[value_set].get('mode', 'plan')}"]
     assert main["ports"] == [{"name": "metrics", "containerPort": 8080, "protocol": "TCP"}]
+    assert main["startupProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
     assert main["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
     assert main["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}
     config_mount = next(m for m in main["volumeMounts"] if m["name"] == "config")
@@ -564,7 +572,7 @@ REFUSED_BY_SCHEMA: list[tuple[str, dict[str, Any], str]] = [
     ("misspelt top-level key", {"replicas": 2}, "'replicas' not allowed"),
     ("misspelt configuration key", {"config": {"safety": {"maxDeletPercent": 5}}},
      "'maxDeletPercent' not allowed"),
-    ("cluster name with '_'", {"config": {"cluster": "prod_eu1"}}, "at '/config/cluster'"),
+    ("cluster name in capitals", {"config": {"cluster": "Prod-EU1"}}, "at '/config/cluster'"),
     ("percent above 100", {"config": {"safety": {"maxDeletePercent": 150}}},
      "at '/config/safety/maxDeletePercent'"),
     ("bad duration", {"config": {"reconcile": {"interval": "5 minutes"}}}, "at '/config/reconcile/interval'"),
@@ -653,3 +661,76 @@ def test_dockerfile_copies_what_the_wheel_needs_and_dockerignore_keeps_it() -> N
                if line.strip() and not line.startswith("#")]
     assert not {pattern.strip("/") for pattern in ignored} & (packages | {"pyproject.toml", "README.md"})
     assert {".git", ".venv", "tests"} <= {pattern.strip("/") for pattern in ignored}
+
+
+# ---------------------------------------------------------------------------------------------
+# docs/install.md stays true to the chart
+
+INSTALL_MD = REPO / "docs" / "install.md"
+
+
+def _doc_blocks(language: str) -> list[str]:
+    return re.findall(rf"^```{language}\n(.*?)^```", INSTALL_MD.read_text(), re.S | re.M)
+
+
+def _doc_values() -> dict[str, dict[str, Any]]:
+    """The values files of install.md by name (blocks starting with `# values-NAME.yaml`)."""
+    found = {}
+    for block in _doc_blocks("yaml"):
+        first = block.splitlines()[0]
+        if re.fullmatch(r"# values-[a-z0-9-]+\.yaml", first):
+            found[first[2:]] = yaml.safe_load(block)
+    return found
+
+
+def _doc_secrets() -> set[tuple[str, str]]:
+    """(Secret, key) created by the `kubectl create secret generic` commands of install.md."""
+    created = set()
+    commands = re.sub(r"\s*\\\n\s*", " ", "\n".join(_doc_blocks("sh")))
+    for command in re.findall(r"create secret generic (\S+)((?: --from-file=\S+)+)", commands):
+        name, options = command
+        created |= {(name, key) for key in re.findall(r"--from-file=([^=\s]+)=", options)}
+    return created
+
+
+def test_install_doc_values_render_and_their_secrets_are_created_by_its_commands() -> None:
+    values_files = _doc_values()
+    assert set(values_files) == {"values-prod-eu1.yaml", "values-ha.yaml", "values-network-policy.yaml"}
+    created = _doc_secrets()
+    for name, values in values_files.items():
+        docs = parse(render_raw(values))
+        rendered_config(docs)
+        missing = set(_secret_env(docs).values()) - created
+        assert not missing, f"{name}: no command creates {missing}"
+    combined = {**values_files["values-prod-eu1.yaml"], **values_files["values-ha.yaml"]}
+    docs = parse(render_raw(combined))
+    assert len(_secret_env(docs)) == 5  # 3 device credentials + HMAC key + PGPASSWORD
+
+
+def test_install_doc_rbac_table_is_the_chart_rbac() -> None:
+    text = INSTALL_MD.read_text()
+    table = text[text.index("| where | API group |"):].split("\n\n")[0].splitlines()[2:]
+    documented = set()
+    previous: list[str] = []
+    for row in table:
+        where, group, resources, verbs = (cell.strip() for cell in row.strip("|").split("|"))
+        group = "" if group == "core" else group
+        names = [name.strip() for name in resources.split(",")]
+        if resources == "the same, `/status`":
+            names = [f"{name}/status" for name in previous]
+        previous = names
+        for name in names:
+            for verb in re.findall(r"\b(list|watch|get|create|update|patch)\b", verbs):
+                documented.add((where, group, name, verb))
+    docs = manifests("defaults")
+    granted = {("cluster", *item) for item in permissions(one(docs, "ClusterRole"))}
+    granted |= {("release namespace", *item) for item in permissions(one(docs, "Role"))}
+    assert documented == granted
+
+
+def test_install_doc_paths_exist() -> None:
+    text = INSTALL_MD.read_text()
+    for path in set(re.findall(r"(?<![\w/])((?:helm|docs)/[\w./-]+)", text)):
+        assert (REPO / path).exists(), path
+    for link in re.findall(r"\]\(([\w.-]+\.md)\)", text):
+        assert (INSTALL_MD.parent / link).exists(), link

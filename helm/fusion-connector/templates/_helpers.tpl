@@ -50,20 +50,14 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 {{- end }}
 
-{{/*
-The cluster name of the configuration (config.cluster, else the release name). The leader Lease is
-named fusion-connector-<cluster>, so the name must also be a DNS label: no '_'.
-*/}}
+{{/* The cluster name of the configuration: config.cluster, else the release name. */}}
 {{- define "fusion-connector.cluster" -}}
-{{- $cluster := default .Release.Name .Values.config.cluster }}
-{{- if contains "_" $cluster }}
-{{- fail (printf "config.cluster %q: the leader Lease is named fusion-connector-<cluster>, which must be a DNS name; use '-' instead of '_'" $cluster) }}
-{{- end }}
-{{- $cluster }}
+{{- default .Release.Name .Values.config.cluster }}
 {{- end }}
 
+{{/* The leader Lease, as the controller names it: fusion-connector-<cluster> with '_' as '-'. */}}
 {{- define "fusion-connector.leaseName" -}}
-{{- printf "fusion-connector-%s" (include "fusion-connector.cluster" .) }}
+{{- printf "fusion-connector-%s" (include "fusion-connector.cluster" .) | replace "_" "-" }}
 {{- end }}
 
 {{/* Where the configuration file is mounted. */}}
