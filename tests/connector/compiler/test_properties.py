@@ -203,8 +203,25 @@ def sources(objects: list[dict[str, Any]]) -> list[tuple[str, str | None, str]]:
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(clusters(), st.data())
 def test_compiled_rulebase_decides_like_section_4(objects: list[dict[str, Any]], data: st.DataObject) -> None:
-    result = Compiler(config()).full(StaticView(objects))
-    oracle = Oracle(objects, devices=DEVICES, fqdn_capable={d: d not in NO_FQDN for d in DEVICES})
+    default_action = data.draw(st.sampled_from(("Deny", "Allow", "None")))
+    all_namespaces = data.draw(st.booleans())
+    compile_settings = b.settings(
+        DEVICES,
+        no_fqdn=NO_FQDN,
+        no_ipv6=("fw2",),
+        default_action=default_action,
+        all_namespaces=all_namespaces,
+        exclude=frozenset({"c"}),
+    )
+    result = Compiler(compile_settings).full(StaticView(objects))
+    oracle = Oracle(
+        objects,
+        devices=DEVICES,
+        fqdn_capable={d: d not in NO_FQDN for d in DEVICES},
+        default_action=default_action,
+        all_namespaces=all_namespaces,
+        exclude=("c",),
+    )
     for ns, pod_name, source in sources(objects):
         for destination in data.draw(
             st.lists(st.sampled_from(DESTINATIONS), min_size=1, max_size=4, unique=True)
