@@ -72,11 +72,14 @@ ANNOTATION_PRIORITY = 500
 
 @dataclass(frozen=True)
 class CompileResult:
-    """Desired state per device (configuration order), rule statuses, namespace statuses."""
+    """Desired state per device (configuration order), rule statuses, namespace statuses, and the
+    devices whose state differs from the previous result of the same compiler (every device after
+    `full`); an unchanged device keeps the very same `DeviceState` object."""
 
     devices: dict[str, DeviceState]
     rules: dict[RuleRef, RuleStatus]
     namespaces: dict[str, NamespaceStatus]
+    changed: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -168,6 +171,7 @@ class Compiler:
             d: DeviceState(device=d, cluster=self.settings.cluster) for d in self._devices
         }
         self._device_rules_dirty: set[str] = set(self._devices)
+        self._changed_devices: set[str] = set(self._devices)
         self._changed_objects: set[str] = set()
         self._info_dirty: set[str] = set()
 
@@ -187,6 +191,7 @@ class Compiler:
 
     def apply(self, changes: Iterable[ObjectChange]) -> CompileResult:
         """Take a batch of changes and recompile what they touch."""
+        self._changed_devices = set()
         dirty_ns: set[str] = set()
         dirty_cluster: set[str] = set()
         nodes_changed = egress_changed = False
@@ -200,7 +205,12 @@ class Compiler:
 
     @property
     def result(self) -> CompileResult:
-        return CompileResult(dict(self._states), dict(self._rule_status), dict(self._ns_status))
+        return CompileResult(
+            dict(self._states),
+            dict(self._rule_status),
+            dict(self._ns_status),
+            frozenset(self._changed_devices),
+        )
 
     # ----------------------------------------------------------------- indexing
     def _index(
@@ -980,7 +990,9 @@ class Compiler:
                     port_sets=port_sets,
                     rules=state.rules,
                 )
-            self._states[device] = state
+            if state != self._states[device]:
+                self._changed_devices.add(device)
+                self._states[device] = state
         self._device_rules_dirty = set()
 
 

@@ -217,3 +217,13 @@ def test_objects_without_kind_compile_like_full_objects() -> None:
     expected = Compiler(settings()).full(StaticView(objects))
     got = Compiler(settings()).full(ListItemsView(objects))
     assert got.devices == expected.devices and got.rules == expected.rules
+
+
+def test_result_names_the_devices_that_changed() -> None:
+    objects = [*cluster(), namespace("only1", annotations={"fusion-connector.io/devices": "fw1"})]
+    h = Harness(objects)
+    assert h.result.changed == {"fw1", "fw2"}
+    before = h.result
+    assert h.apply(h.view.put(pod("only1", "p", "10.0.7.1"))).changed == {"fw1"}
+    assert h.result.devices["fw2"] is before.devices["fw2"]
+    assert h.apply(h.view.put(pod("only1", "p", "10.0.7.1"))).changed == frozenset()
