@@ -67,6 +67,8 @@ class KubeApp(MockApp):
         self.api.reset()
         if self.kubelet is not None:
             self.kubelet.reset()
+        if self.endpoint_slices is not None:
+            self.endpoint_slices.reset()
 
     def custom_fault(self, spec: dict[str, Any]) -> bool:
         if spec.get("dropWatches"):

@@ -22,7 +22,6 @@ incrementally as pods and Services change.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import threading
 from typing import Any
 
@@ -226,25 +225,82 @@ class Kubelet:
 
 
 def _family(ip: str) -> str:
-    return "IPv6" if ipaddress.ip_address(ip).version == 6 else "IPv4"
+    return "IPv6" if ":" in ip else "IPv4"
+
+
+def _selects(selector: dict[str, str] | None, pod: Obj | None) -> bool:
+    """Whether a Service selector picks this pod as an endpoint (terminal pods never are)."""
+    if pod is None or not selector:
+        return False
+    if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+        return False
+    return labels_match(selector, (pod.get("metadata") or {}).get("labels"))
 
 
 class EndpointSliceController:
+    """Keeps each selector Service's EndpointSlices in step with its pods.
+
+    Membership (the pods a Service selects) is computed in full when the Service changes and
+    updated incrementally, from the stored pod, when one pod changes; all of it under the store
+    lock, so concurrent requests cannot interleave stale writes."""
+
     def __init__(self, api: Api) -> None:
         self.api = api
+        self._endpoints: dict[tuple[str, str], tuple[Obj, dict[str, Obj]]] = {}
+        self._members: dict[tuple[str, str], dict[str, Obj]] = {}
+
+    def reset(self) -> None:
+        with self.api.store.lock:
+            self._endpoints.clear()
+            self._members.clear()
+
+    def pod_endpoints(self, pod: Obj) -> dict[str, Obj]:
+        """address family -> the pod's endpoint, computed once per stored version of the pod."""
+        metadata = pod["metadata"]
+        key = (metadata.get("namespace") or "", metadata["name"])
+        cached = self._endpoints.get(key)
+        if cached is not None and cached[0] is pod:
+            return cached[1]
+        entries: dict[str, Obj] = {}
+        for ip in pod_ips(pod):
+            entries.setdefault(_family(ip), self._endpoint(pod, ip))
+        self._endpoints[key] = (pod, entries)
+        return entries
 
     def on_event(self, event: Event) -> None:
         if event.key == SERVICE_KEY:
             self.sync_service(event.namespace, event.obj["metadata"]["name"])
         elif event.key == POD_KEY:
-            labels = [(event.obj.get("metadata") or {}).get("labels")]
-            if event.old is not None:
-                labels.append((event.old.get("metadata") or {}).get("labels"))
-            _, services = self.api.store.snapshot(SERVICE_KEY, event.namespace)
-            for service in list(services):
-                selector = (service.get("spec") or {}).get("selector")
-                if selector and any(labels_match(selector, lbls) for lbls in labels):
-                    self.sync_service(event.namespace, service["metadata"]["name"])
+            with self.api.store.lock:
+                self._pod_changed(event)
+
+    def _pod_changed(self, event: Event) -> None:
+        namespace, name = event.namespace, event.obj["metadata"]["name"]
+        current = self.api.store.get(POD_KEY, namespace, name)
+        if current is None:
+            self._endpoints.pop((namespace, name), None)
+        label_sets = [(event.obj.get("metadata") or {}).get("labels")]
+        if event.old is not None:
+            label_sets.append((event.old.get("metadata") or {}).get("labels"))
+        if current is not None:
+            label_sets.append((current.get("metadata") or {}).get("labels"))
+        _, services = self.api.store.snapshot(SERVICE_KEY, namespace)
+        for service in list(services):
+            selector = (service.get("spec") or {}).get("selector")
+            if not selector or not any(labels_match(selector, labels) for labels in label_sets):
+                continue
+            service_name = service["metadata"]["name"]
+            members = self._members.get((namespace, service_name))
+            if members is None:
+                self._sync_locked(namespace, service_name)
+                continue
+            if current is not None and _selects(selector, current):
+                if members.get(name) is current:
+                    continue
+                members[name] = current
+            elif members.pop(name, None) is None:
+                continue
+            self._write(service, members)
 
     def sync_all(self, namespaces: set[str] | None = None) -> None:
         _, services = self.api.store.snapshot(SERVICE_KEY, None)
@@ -262,34 +318,32 @@ class EndpointSliceController:
             and (s["metadata"].get("labels") or {}).get(MANAGED_BY) == CONTROLLER_NAME
         }
 
-    def desired(self, service: Obj) -> dict[str, Obj]:
-        """The EndpointSlices a Service should have, by name."""
-        metadata = service["metadata"]
-        spec = service.get("spec") or {}
-        selector = spec.get("selector")
+    def members(self, service: Obj) -> dict[str, Obj]:
+        """The pods a Service selects, by name (computed from the store)."""
+        selector = (service.get("spec") or {}).get("selector")
         if not selector:
             return {}
+        _, pods = self.api.store.snapshot(POD_KEY, service["metadata"]["namespace"])
+        return {p["metadata"]["name"]: p for p in pods if _selects(selector, p)}
+
+    def desired(self, service: Obj, members: dict[str, Obj]) -> dict[str, Obj]:
+        """The EndpointSlices a Service with these member pods should have, by name."""
+        metadata = service["metadata"]
+        spec = service.get("spec") or {}
+        if not spec.get("selector"):
+            return {}
         namespace, name = metadata["namespace"], metadata["name"]
-        _, pods = self.api.store.snapshot(POD_KEY, namespace)
-        matched = [
-            p
-            for p in pods
-            if labels_match(selector, (p.get("metadata") or {}).get("labels"))
-            and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
-        ]
+        matched = [members[pod_name] for pod_name in sorted(members)]
+        ports = self._ports(spec, matched)
         out: dict[str, Obj] = {}
         for family in spec.get("ipFamilies") or ["IPv4"]:
             endpoints = []
             for pod in matched:
-                for ip in pod_ips(pod):
-                    if _family(ip) == family:
-                        endpoints.append(self._endpoint(pod, ip))
-                        break
-            ports = self._ports(spec, matched)
-            chunks = [endpoints[i : i + MAX_ENDPOINTS] for i in range(0, len(endpoints), MAX_ENDPOINTS)] or [
-                []
-            ]
-            for index, chunk in enumerate(chunks):
+                endpoint = self.pod_endpoints(pod).get(family)
+                if endpoint is not None:
+                    endpoints.append(endpoint)
+            chunks = [endpoints[i : i + MAX_ENDPOINTS] for i in range(0, len(endpoints), MAX_ENDPOINTS)]
+            for index, chunk in enumerate(chunks or [[]]):
                 suffix = hashlib.sha256(f"{metadata.get('uid')}/{family}/{index}".encode()).hexdigest()[:5]
                 slice_name = f"{name[:57]}-{suffix}"
                 out[slice_name] = {
@@ -361,15 +415,26 @@ class EndpointSliceController:
         return ports
 
     def sync_service(self, namespace: str, name: str) -> None:
-        """Bring the Service's slices to the desired state (under the store lock, so concurrent
-        syncs cannot interleave and write stale content)."""
+        """Recompute a Service's membership in full and bring its slices to the desired state."""
         with self.api.store.lock:
             self._sync_locked(namespace, name)
 
     def _sync_locked(self, namespace: str, name: str) -> None:
-        rtype = self.api.type_of(SLICE_KEY)
         service = self.api.store.get(SERVICE_KEY, namespace, name)
-        wanted = self.desired(service) if service is not None else {}
+        if service is None or not (service.get("spec") or {}).get("selector"):
+            self._members.pop((namespace, name), None)
+            self._write_slices(namespace, name, {})
+            return
+        members = self.members(service)
+        self._members[(namespace, name)] = members
+        self._write(service, members)
+
+    def _write(self, service: Obj, members: dict[str, Obj]) -> None:
+        metadata = service["metadata"]
+        self._write_slices(metadata["namespace"], metadata["name"], self.desired(service, members))
+
+    def _write_slices(self, namespace: str, name: str, wanted: dict[str, Obj]) -> None:
+        rtype = self.api.type_of(SLICE_KEY)
         existing = self._existing(namespace, name)
         for slice_name in existing:
             if slice_name not in wanted:

@@ -194,3 +194,33 @@ def test_no_controllers(bare_cluster: Cluster) -> None:
     )
     assert bare_cluster.core.read_namespaced_pod("idle", "default").status.phase == "Pending"
     assert slices(bare_cluster, "x") == []
+
+
+def test_slices_converge_under_concurrent_pod_changes(cluster: Cluster) -> None:
+    import threading
+
+    cluster.core.create_namespaced_service(
+        "default",
+        {"metadata": {"name": "busy"}, "spec": {"selector": {"app": "busy"}, "ports": [{"port": 80}]}},
+    )
+
+    def work(worker: int) -> None:
+        for index in range(15):
+            name = f"w{worker}-{index}"
+            cluster.core.create_namespaced_pod("default", pod(name, {"app": "busy"}))
+            if index % 3 == 0:
+                cluster.core.delete_namespaced_pod(name, "default")
+            elif index % 3 == 1:
+                cluster.core.patch_namespaced_pod(name, "default", {"metadata": {"labels": {"app": "idle"}}})
+
+    threads = [threading.Thread(target=work, args=(worker,)) for worker in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    selected = {
+        p.metadata.name: p.status.pod_ip
+        for p in cluster.core.list_namespaced_pod("default", label_selector="app=busy").items
+    }
+    assert len(selected) == 30
+    assert {name: address for name, (address, _) in endpoints(cluster, "busy").items()} == selected
