@@ -17,6 +17,7 @@ from typing import Any
 
 from connector.cluster import ClusterView, Kind
 from connector.compiler import CompileResult, RuleRef
+from connector.compiler.engine import group_key
 from connector.compiler.sources import node_addresses, read_pod, read_slice
 from connector.model import CompiledRule, DeviceState, Protocol, RuleKind
 
@@ -280,17 +281,8 @@ def _resolve_source(view: ClusterView, result: CompileResult, spec: SourceSpec) 
         if not pods:
             notes.append(f"Service {ns}/{spec.service} has no endpoints: no traffic comes from it now")
     if mode == "egress-ip":
-        addresses = sorted(
-            {
-                a
-                for state in result.devices.values()
-                for a in (
-                    state.groups[f"{state.cluster}/{ns}"].addresses
-                    if f"{state.cluster}/{ns}" in state.groups
-                    else ()
-                )
-            }
-        )
+        groups = [state.groups.get(group_key(state.cluster, ns)) for state in result.devices.values()]
+        addresses = sorted({a for group in groups if group is not None for a in group.addresses})
         notes.append(f"namespace {ns} uses source mode egress-ip: the firewall sees its egress IPs")
     elif mode == "node":
         addresses = sorted(

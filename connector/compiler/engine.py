@@ -113,7 +113,8 @@ class _NamespaceOutput:
     warnings: tuple[str, ...] = ()
 
 
-def _group_key(cluster: str, namespace: str, *parts: str) -> str:
+def group_key(cluster: str, namespace: str, *parts: str) -> str:
+    """`CLUSTER/NAMESPACE[/PART...]`: the key scheme of groups, destinations and rules."""
     return "/".join((cluster, namespace, *parts))
 
 
@@ -324,7 +325,7 @@ class Compiler:
             purpose = {"pod": "namespace", "egress-ip": "egress-ip", "node": "node"}[info.mode]
             if members:
                 new = SourceGroup(
-                    key=_group_key(self.settings.cluster, ns),
+                    key=group_key(self.settings.cluster, ns),
                     cluster=self.settings.cluster,
                     namespace=ns,
                     members=members,
@@ -420,7 +421,7 @@ class Compiler:
             problems.extend(Problem(p.reason, f"{owner}: {p.message}", True) for p in spec.problems)
             if not spec.usable:
                 continue
-            key = _group_key(self.settings.cluster, es_namespace, name)
+            key = group_key(self.settings.cluster, es_namespace, name)
             ports = PortSet(key, es_namespace, name, spec.ranges) if spec.ranges is not None else None
             for device in self._devices:
                 fqdns = spec.fqdns if self._fqdn_ok[device] else ()
@@ -449,7 +450,7 @@ class Compiler:
         pieces: dict[str, list[Piece]] = {d: [] for d in self._devices}
         for label in sorted(by_ports):
             group = by_ports[label]
-            key = _group_key(self.settings.cluster, ns, ANNOTATION_RULE, label)
+            key = group_key(self.settings.cluster, ns, ANNOTATION_RULE, label)
             name = f"{ANNOTATION_RULE}-{label}"
             networks = tuple(sorted({e.address.network for e in group if e.address.network}))
             all_fqdns = tuple(sorted({e.address.fqdn for e in group if e.address.fqdn}))
@@ -526,14 +527,14 @@ class Compiler:
                 a for s in self._slices.get(ns, {}).values() if s.service == spec.service for a in s.addresses
             }
             pods = [p for p in self._pods.get(ns, {}).values() if p.active and endpoints.intersection(p.ips)]
-            key = _group_key(cluster, ns, "svc", spec.service)
+            key = group_key(cluster, ns, "svc", spec.service)
             service, rule = spec.service, ""
         elif spec.pod_selector is not None:
             selector = spec.pod_selector
             pods = [
                 p for p in self._pods.get(ns, {}).values() if p.active and selector.matches(dict(p.labels))
             ]
-            key = _group_key(cluster, ns, "pods", spec.ref.name)
+            key = group_key(cluster, ns, "pods", spec.ref.name)
             service, rule = "", spec.ref.name
         else:
             return ns_group
@@ -626,7 +627,7 @@ class Compiler:
             problems.extend(self._unknown_devices(spec))
             origin = RuleOrigin(spec.ref.kind, ns, spec.ref.name, Tier.NAMESPACE, spec.priority)
             kind_word = {RuleKind.SERVICE: "svc", RuleKind.NAMESPACE: "ns", RuleKind.ANNOTATION: "annotation"}
-            prefix = _group_key(cluster, ns, kind_word[spec.ref.kind], spec.ref.name)
+            prefix = group_key(cluster, ns, kind_word[spec.ref.kind], spec.ref.name)
             for device in self._devices:
                 reason = self._absence(spec, info, sources, device, resolved)
                 if reason:
@@ -655,7 +656,7 @@ class Compiler:
             for device in info.devices:
                 out.defaults[device] = (
                     CompiledRule(
-                        key=_group_key(cluster, ns, "default"),
+                        key=group_key(cluster, ns, "default"),
                         origin=origin,
                         source=ns_group.key,
                         destination=None,
