@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import signal
-import threading
+import time
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -18,9 +18,11 @@ from connector.cli.passes import Progress, outcome_text
 
 if TYPE_CHECKING:  # the demo's modules (and the mocks) load only when the command runs
     from connector.demo.environment import DemoEnvironment
+    from connector.demo.live import LiveController
     from connector.demo.run import DemoRun
 
-EXIT_INTERRUPTED = 130  # the shell's convention for SIGINT
+EXIT_INTERRUPTED = 130  # the shell's conventions: 128 + the signal's number
+EXIT_TERMINATED = 143
 
 
 def _heading(text: str) -> None:
@@ -85,53 +87,68 @@ def _print_endpoints(environment: DemoEnvironment) -> None:
         click.echo(f"  {label.ljust(width)}  {endpoint.url}")
 
 
-def _print_serve_instructions(environment: DemoEnvironment) -> None:
+def _print_serve_instructions(environment: DemoEnvironment, live: LiveController | None) -> None:
     commands = click.get_current_context().find_root().command
     names = set(getattr(commands, "commands", {}))
-    path = environment.config_path
+    path, kubeconfig = environment.config_path, environment.kubeconfig_path
     _heading("Serving")
+    if live is not None:
+        click.echo(f"controller: running in this process, keeping the devices in sync as the cluster changes;"
+                   f" {live.url}/metrics")
     click.echo(f"config file: {path}")
+    click.echo(f"kubeconfig: {kubeconfig}")
     click.echo(f"credentials: {environment.env_path} (random for this run), or:")
     for name, value in environment.environment.items():
         click.echo(f"  export {name}={value}")
     click.echo("try, in another shell (after the exports):")
     click.echo(f"  fusion-connector plan --config {path}")
-    click.echo(f"  fusion-connector apply --config {path}")
     if "explain" in names:
         click.echo(f"  fusion-connector explain --config {path} --from payments/svc/checkout"
                    " --to api.stripe.com:443")
     if "report" in names:
         click.echo(f"  fusion-connector report --config {path} --format html --output report.html")
-    if "run" in names:
-        click.echo(f"  fusion-connector run --config {path}    # the controller; /metrics on 127.0.0.1:8080")
-    click.echo(f"  kubectl --kubeconfig {environment.kubeconfig_path} get pods -A")
+    click.echo(f"  kubectl --kubeconfig {kubeconfig} get pods,serviceegressrules -A")
+    click.echo(f"  kubectl --kubeconfig {kubeconfig} -n payments delete pod checkout-7d4b9c6f5-2xkqp")
+    if live is None:
+        click.echo(f"  fusion-connector apply --config {path}")
 
 
-def _wait_for_stop() -> None:
-    stop = threading.Event()
+class _Terminated(Exception):
+    """SIGTERM arrived: unwind so that every server stops and the directory is removed."""
 
-    def handler(signum: int, frame: FrameType | None) -> None:
-        stop.set()
 
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        while not stop.wait(0.5):
-            pass
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise _Terminated
 
 
 @click.command("demo")
-@click.option("--serve", is_flag=True, help="keep the mocks running and print how to use them, until Ctrl-C")
+@click.option("--serve", is_flag=True, help="keep everything running and print how to use it, until Ctrl-C")
+@click.option("--controller/--no-controller", default=True, show_default=True,
+              help="with --serve: run the controller in process, keeping the devices in sync")
 @click.option("--quiet", is_flag=True, help="no progress display")
-def command(serve: bool, quiet: bool) -> None:
+def command(serve: bool, controller: bool, quiet: bool) -> None:
     """Start mock Kubernetes and firewalls on loopback, apply an example, and show the result."""
+    _quiet_logs_unless_asked()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        ok = _demo(serve, controller and serve, Progress(quiet))
+    except (_Terminated, KeyboardInterrupt) as exc:
+        if not serve:
+            click.echo("interrupted", err=True)
+            raise SystemExit(EXIT_TERMINATED if isinstance(exc, _Terminated) else EXIT_INTERRUPTED) from None
+        click.echo("stopped")
+        ok = True
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    raise SystemExit(EXIT_OK if ok else EXIT_ERROR)
+
+
+def _demo(serve: bool, controller: bool, progress: Progress) -> bool:
+    """Run the demo (and serve until interrupted when `serve`); whether every device converged."""
     from connector.demo.environment import DemoEnvironment, DemoError
+    from connector.demo.live import LiveController
     from connector.demo.run import run_demo
 
-    _quiet_logs_unless_asked()
-    progress = Progress(quiet)
     progress.step("starting the mocks")
     try:
         with DemoEnvironment() as environment:
@@ -139,17 +156,23 @@ def command(serve: bool, quiet: bool) -> None:
             _print_endpoints(environment)
             try:
                 run = run_demo(environment, progress.step)
+                live = None
+                if controller:
+                    progress.step("starting the controller")
+                    live = LiveController.start(environment)
             finally:
                 progress.done()
             _print_run(environment, run)
-            if serve:
-                _print_serve_instructions(environment)
+            if not serve:
+                return run.ok
+            try:
+                _print_serve_instructions(environment, live)
                 click.echo("ready: press Ctrl-C to stop")
-                _wait_for_stop()
-                click.echo("stopped")
+                while True:
+                    time.sleep(3600)
+            finally:
+                if live is not None:
+                    live.stop()
     except DemoError as exc:
         fail(str(exc), EXIT_ERROR)
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        raise SystemExit(EXIT_INTERRUPTED) from None
-    raise SystemExit(EXIT_OK if run.ok else EXIT_ERROR)
+    return run.ok

@@ -8,10 +8,14 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 from click.testing import CliRunner
+from kubernetes import client as k8s_client
+from kubernetes import config as k8s_config
 
 from connector.cli import main
 
@@ -55,6 +59,30 @@ def test_python_m_connector_demo_writes_nothing_outside_its_temporary_directory(
     assert list(cwd.iterdir()) == [] and list(Path(env["TMPDIR"]).iterdir()) == []
 
 
+def _deleted_pod_leaves_the_bigip(text: str, password: str) -> None:
+    """The served demo runs the controller: a pod deleted through the API server leaves the device."""
+    kubeconfig = re.search(r"^kubeconfig: (\S+)$", text, re.M)
+    bigip = re.search(r"^  bigip-dc1 \(f5-as3\)\s+(\S+)$", text, re.M)
+    assert kubeconfig is not None and bigip is not None
+    assert "controller: running in this process" in text
+    api = k8s_config.new_client_from_config(kubeconfig.group(1))
+    core = k8s_client.CoreV1Api(api)
+    pod = core.read_namespaced_pod("checkout-7d4b9c6f5-2xkqp", "payments")
+    address = pod.status.pod_ip
+
+    def declared() -> str:
+        url = f"{bigip.group(1)}/mgmt/shared/appsvcs/declare"
+        return httpx.get(url, auth=("admin", password), timeout=10).text
+
+    assert f'"{address}"' in declared()
+    core.delete_namespaced_pod("checkout-7d4b9c6f5-2xkqp", "payments")
+    deadline = time.monotonic() + 30
+    while f'"{address}"' in declared():
+        assert time.monotonic() < deadline, f"{address} still on the BIG-IP"
+        time.sleep(0.2)
+    api.close()
+
+
 @pytest.mark.e2e
 @pytest.mark.timeout(120)
 def test_demo_serve_answers_plan_then_stops_on_sigterm(tmp_path: Path) -> None:
@@ -80,6 +108,7 @@ def test_demo_serve_answers_plan_then_stops_on_sigterm(tmp_path: Path) -> None:
         assert plan.returncode == 0, plan.stdout + plan.stderr
         for device in ("bigip-dc1", "fgt-edge", "soc"):
             assert f"{device}: in sync, nothing to do" in plan.stdout
+        _deleted_pod_leaves_the_bigip(text, exports["BIGIP_PASSWORD"])
         serve.send_signal(signal.SIGTERM)
         rest, _ = serve.communicate(timeout=30)
         assert serve.returncode == 0, rest
