@@ -17,7 +17,7 @@ from typing import Any
 
 from connector.cluster import ClusterView, Kind
 from connector.compiler import CompileResult, RuleRef
-from connector.compiler.engine import group_key
+from connector.compiler.destinations import group_key
 from connector.compiler.sources import node_addresses, read_pod, read_slice
 from connector.model import CompiledRule, DeviceState, Protocol, RuleKind
 

@@ -37,7 +37,18 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from connector.cluster import ClusterView, Kind, Obj, ObjectChange, object_key
-from connector.compiler.namespaces import AllowEntry, NamespaceInfo, namespace_info
+from connector.compiler.destinations import (
+    ANNOTATION_RULE,
+    Piece,
+    Resolved,
+    annotation_pieces,
+    external_pieces,
+    group_key,
+    has_ipv6,
+    ipv6_problem,
+    pieces_have_ipv6,
+)
+from connector.compiler.namespaces import NamespaceInfo, namespace_info
 from connector.compiler.resources import ExternalServiceSpec, RuleSpec, read_external_service, read_rule
 from connector.compiler.settings import CompileSettings
 from connector.compiler.sources import (
@@ -66,7 +77,6 @@ from connector.model import (
 K = TypeVar("K")
 V = TypeVar("V")
 
-ANNOTATION_RULE = "annotation"
 ANNOTATION_PRIORITY = 500
 
 
@@ -82,23 +92,6 @@ class CompileResult:
     changed: frozenset[str] = frozenset()
 
 
-@dataclass(frozen=True)
-class Piece:
-    """One ExternalService of a rule as compiled for one device (None/None = any destination)."""
-
-    label: str
-    destination: Destination | None
-    ports: PortSet | None
-
-
-@dataclass
-class _Resolved:
-    """A rule's ExternalServices resolved: pieces per device and the problems found."""
-
-    pieces: dict[str, tuple[Piece, ...]]
-    problems: list[Problem]
-
-
 _RuleData = tuple[RuleSpec, tuple[Problem, ...], SourceGroup | None, tuple[DevicePresence, ...]]
 
 
@@ -111,11 +104,6 @@ class _NamespaceOutput:
     # per rule: (spec, problems found without sharing, sources, presence per device)
     rule_data: dict[RuleRef, _RuleData] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
-
-
-def group_key(cluster: str, namespace: str, *parts: str) -> str:
-    """`CLUSTER/NAMESPACE[/PART...]`: the key scheme of groups, destinations and rules."""
-    return "/".join((cluster, namespace, *parts))
 
 
 class Compiler:
@@ -153,7 +141,7 @@ class Compiler:
         self._registry_dest: dict[str, dict[str, Destination]] = {d: {} for d in self._devices}
         self._registry_ports: dict[str, dict[str, PortSet]] = {d: {} for d in self._devices}
 
-        self._cluster_resolved: dict[str, _Resolved] = {}
+        self._cluster_resolved: dict[str, Resolved] = {}
         self._selection: dict[str, set[str]] = {}
         self._selecting: dict[str, set[str]] = {}
         self._sizes: dict[str, int] = {}
@@ -334,7 +322,7 @@ class Compiler:
         if old == new:
             return set()
         _put(self._ns_group, ns, new)
-        if new is not None and _has_ipv6(new.addresses):
+        if new is not None and has_ipv6(new.addresses):
             self._ns_ipv6.add(ns)
         else:
             self._ns_ipv6.discard(ns)
@@ -397,79 +385,6 @@ class Compiler:
         if not self._shared:
             return ()
         return tuple(a for a in addresses if a in self._shared)
-
-    # ----------------------------------------------------------------- destinations
-    def _external_pieces(self, owner: RuleRef, names: tuple[str, ...] | None, es_namespace: str) -> _Resolved:
-        """Pieces per device for a rule's `externalServices` resolved in `es_namespace`."""
-        if names is None:
-            any_piece = (Piece("any", None, None),)
-            return _Resolved({d: any_piece for d in self._devices}, [])
-        problems: list[Problem] = []
-        pieces: dict[str, list[Piece]] = {d: [] for d in self._devices}
-        for name in names:
-            spec = self._external.get((es_namespace, name))
-            if spec is None:
-                problems.append(
-                    Problem(
-                        Reason.EXTERNAL_SERVICE_NOT_FOUND,
-                        f"{owner}: spec.externalServices: ExternalService {es_namespace}/{name}"
-                        " not found; it matches nothing",
-                        True,
-                    )
-                )
-                continue
-            problems.extend(Problem(p.reason, f"{owner}: {p.message}", True) for p in spec.problems)
-            if not spec.usable:
-                continue
-            key = group_key(self.settings.cluster, es_namespace, name)
-            ports = PortSet(key, es_namespace, name, spec.ranges) if spec.ranges is not None else None
-            for device in self._devices:
-                fqdns = spec.fqdns if self._fqdn_ok[device] else ()
-                if spec.fqdns and not fqdns:
-                    problems.append(
-                        Problem(
-                            Reason.FQDN_UNSUPPORTED,
-                            f"{owner}: device {device} cannot enforce FQDNs; ExternalService"
-                            f" {es_namespace}/{name} is compiled there without"
-                            f" {', '.join(spec.fqdns)}",
-                            False,
-                        )
-                    )
-                if not spec.networks and not fqdns:
-                    continue
-                pieces[device].append(
-                    Piece(name, Destination(key, es_namespace, name, spec.networks, fqdns), ports)
-                )
-        return _Resolved({d: tuple(p) for d, p in pieces.items()}, problems)
-
-    def _annotation_pieces(self, owner: RuleRef, ns: str, entries: tuple[AllowEntry, ...]) -> _Resolved:
-        by_ports: dict[str, list[AllowEntry]] = {}
-        for entry in entries:
-            by_ports.setdefault(entry.port_label, []).append(entry)
-        problems: list[Problem] = []
-        pieces: dict[str, list[Piece]] = {d: [] for d in self._devices}
-        for label in sorted(by_ports):
-            group = by_ports[label]
-            key = group_key(self.settings.cluster, ns, ANNOTATION_RULE, label)
-            name = f"{ANNOTATION_RULE}-{label}"
-            networks = tuple(sorted({e.address.network for e in group if e.address.network}))
-            all_fqdns = tuple(sorted({e.address.fqdn for e in group if e.address.fqdn}))
-            ranges = group[0].ranges
-            ports = PortSet(key, ns, name, ranges) if ranges else None
-            for device in self._devices:
-                fqdns = all_fqdns if self._fqdn_ok[device] else ()
-                if all_fqdns and not fqdns:
-                    problems.append(
-                        Problem(
-                            Reason.FQDN_UNSUPPORTED,
-                            f"{owner}: device {device} cannot enforce FQDNs; compiled there"
-                            f" without {', '.join(all_fqdns)}",
-                            False,
-                        )
-                    )
-                if networks or fqdns:
-                    pieces[device].append(Piece(label, Destination(key, ns, name, networks, fqdns), ports))
-        return _Resolved({d: tuple(p) for d, p in pieces.items()}, problems)
 
     def _compiled(
         self,
@@ -615,12 +530,21 @@ class Compiler:
                 )
             elif spec.compilable:
                 sources = self._rule_sources(spec, info, problems)
-            resolved = _Resolved({d: () for d in self._devices}, [])
+            resolved = Resolved({d: () for d in self._devices}, [])
             if spec.compilable and info is not None and info.managed:
                 if spec.ref.kind == RuleKind.ANNOTATION:
-                    resolved = self._annotation_pieces(spec.ref, ns, info.allow)
+                    resolved = annotation_pieces(
+                        spec.ref, ns, info.allow, self.settings.cluster, self._fqdn_ok
+                    )
                 else:
-                    resolved = self._external_pieces(spec.ref, spec.external_services, ns)
+                    resolved = external_pieces(
+                        spec.ref,
+                        spec.external_services,
+                        ns,
+                        self._external,
+                        self.settings.cluster,
+                        self._fqdn_ok,
+                    )
                 problems.extend(resolved.problems)
             if sources is not None:
                 out.groups[sources.key] = sources
@@ -640,9 +564,9 @@ class Compiler:
                 blocks[device].extend(compiled)
                 present[device] = ""
                 if not self._ipv6_ok[device] and (
-                    _has_ipv6(sources.addresses) or _pieces_have_ipv6(resolved.pieces[device])
+                    has_ipv6(sources.addresses) or pieces_have_ipv6(resolved.pieces[device])
                 ):
-                    problems.append(_ipv6_problem(spec.ref, device))
+                    problems.append(ipv6_problem(spec.ref, device))
             if spec.ref.kind == RuleKind.ANNOTATION:
                 annotation_notes = [p.message for p in _dedupe(problems)]
             else:
@@ -741,7 +665,7 @@ class Compiler:
         info: NamespaceInfo | None,
         sources: SourceGroup | None,
         device: str,
-        resolved: _Resolved,
+        resolved: Resolved,
     ) -> str:
         """Why a namespaced rule is not on `device` ("" when it is)."""
         if info is None or not info.managed:
@@ -803,8 +727,13 @@ class Compiler:
                 self._rule_sums.pop(name, None)
                 self._rule_status.pop(RuleRef(RuleKind.CLUSTER, "", name), None)
                 continue
-            self._cluster_resolved[name] = self._external_pieces(
-                spec.ref, spec.external_services, self.settings.connector_namespace
+            self._cluster_resolved[name] = external_pieces(
+                spec.ref,
+                spec.external_services,
+                self.settings.connector_namespace,
+                self._external,
+                self.settings.cluster,
+                self._fqdn_ok,
             )
             self._set_selection(name, {ns for ns in self._info if self._selects(spec, ns)})
         for ns in sorted(relabelled):
@@ -852,7 +781,7 @@ class Compiler:
         self._device_rules_dirty.update(self._devices)
 
     def _cluster_block(
-        self, spec: RuleSpec, resolved: _Resolved, ns: str, tier_word: str, origin: RuleOrigin
+        self, spec: RuleSpec, resolved: Resolved, ns: str, tier_word: str, origin: RuleOrigin
     ) -> dict[str, tuple[CompiledRule, ...]]:
         """A cluster rule's compiled rules for one selected namespace, per device holding them."""
         group = self._ns_group.get(ns)
@@ -900,11 +829,11 @@ class Compiler:
                 and not self._ipv6_ok[device]
                 and resolved is not None
                 and (
-                    _pieces_have_ipv6(resolved.pieces[device])
+                    pieces_have_ipv6(resolved.pieces[device])
                     or any(device in self._info[ns].devices for ns in selected & self._ns_ipv6)
                 )
             ):
-                problems.append(_ipv6_problem(spec.ref, device))
+                problems.append(ipv6_problem(spec.ref, device))
         presence = []
         for device in self._devices:
             count = counts.get(device, 0)
@@ -1009,23 +938,6 @@ def _some(addresses: list[str] | tuple[str, ...], limit: int = 5) -> str:
     shown = ", ".join(addresses[:limit])
     more = f" and {len(addresses) - limit} more" if len(addresses) > limit else ""
     return f"source address{'es' if len(addresses) > 1 else ''} {shown}{more}"
-
-
-def _has_ipv6(addresses: Iterable[str]) -> bool:
-    return any(":" in address for address in addresses)
-
-
-def _pieces_have_ipv6(pieces: Iterable[Piece]) -> bool:
-    return any(p.destination is not None and _has_ipv6(p.destination.networks) for p in pieces)
-
-
-def _ipv6_problem(ref: RuleRef, device: str) -> Problem:
-    return Problem(
-        Reason.IPV6_UNSUPPORTED,
-        f"{ref}: device {device} cannot enforce IPv6; the rule's IPv6 sources and destinations"
-        " are left off there",
-        False,
-    )
 
 
 def _dedupe(problems: list[Problem]) -> tuple[Problem, ...]:

@@ -1,0 +1,139 @@
+"""Destinations of a rule as compiled for each device: ExternalServices resolved by name, the
+`egress-allow` annotation's entries, and what each device can enforce of them (FQDNs, IPv6)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from connector.compiler.namespaces import AllowEntry
+from connector.compiler.resources import ExternalServiceSpec
+from connector.compiler.status import Problem, Reason, RuleRef
+from connector.model import Destination, PortSet
+
+ANNOTATION_RULE = "annotation"
+
+
+def group_key(cluster: str, namespace: str, *parts: str) -> str:
+    """`CLUSTER/NAMESPACE[/PART...]`: the key scheme of groups, destinations and rules."""
+    return "/".join((cluster, namespace, *parts))
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One ExternalService of a rule as compiled for one device (None/None = any destination)."""
+
+    label: str
+    destination: Destination | None
+    ports: PortSet | None
+
+
+@dataclass
+class Resolved:
+    """A rule's ExternalServices resolved: pieces per device and the problems found."""
+
+    pieces: dict[str, tuple[Piece, ...]]
+    problems: list[Problem]
+
+
+def external_pieces(
+    owner: RuleRef,
+    names: tuple[str, ...] | None,
+    es_namespace: str,
+    external: Mapping[tuple[str, str], ExternalServiceSpec],
+    cluster: str,
+    fqdn_ok: Mapping[str, bool],
+) -> Resolved:
+    """Pieces per device for a rule's `externalServices` resolved in `es_namespace` (None = any
+    destination); a missing or wholly invalid ExternalService contributes nothing. `fqdn_ok` maps
+    every device to whether it can enforce FQDNs."""
+    if names is None:
+        any_piece = (Piece("any", None, None),)
+        return Resolved({d: any_piece for d in fqdn_ok}, [])
+    problems: list[Problem] = []
+    pieces: dict[str, list[Piece]] = {d: [] for d in fqdn_ok}
+    for name in names:
+        spec = external.get((es_namespace, name))
+        if spec is None:
+            problems.append(
+                Problem(
+                    Reason.EXTERNAL_SERVICE_NOT_FOUND,
+                    f"{owner}: spec.externalServices: ExternalService {es_namespace}/{name}"
+                    " not found; it matches nothing",
+                    True,
+                )
+            )
+            continue
+        problems.extend(Problem(p.reason, f"{owner}: {p.message}", True) for p in spec.problems)
+        if not spec.usable:
+            continue
+        key = group_key(cluster, es_namespace, name)
+        ports = PortSet(key, es_namespace, name, spec.ranges) if spec.ranges is not None else None
+        for device in fqdn_ok:
+            fqdns = spec.fqdns if fqdn_ok[device] else ()
+            if spec.fqdns and not fqdns:
+                problems.append(
+                    Problem(
+                        Reason.FQDN_UNSUPPORTED,
+                        f"{owner}: device {device} cannot enforce FQDNs; ExternalService"
+                        f" {es_namespace}/{name} is compiled there without"
+                        f" {', '.join(spec.fqdns)}",
+                        False,
+                    )
+                )
+            if not spec.networks and not fqdns:
+                continue
+            pieces[device].append(
+                Piece(name, Destination(key, es_namespace, name, spec.networks, fqdns), ports)
+            )
+    return Resolved({d: tuple(p) for d, p in pieces.items()}, problems)
+
+
+def annotation_pieces(
+    owner: RuleRef, ns: str, entries: tuple[AllowEntry, ...], cluster: str, fqdn_ok: Mapping[str, bool]
+) -> Resolved:
+    """Pieces per device for the `egress-allow` entries, one per distinct port set."""
+    by_ports: dict[str, list[AllowEntry]] = {}
+    for entry in entries:
+        by_ports.setdefault(entry.port_label, []).append(entry)
+    problems: list[Problem] = []
+    pieces: dict[str, list[Piece]] = {d: [] for d in fqdn_ok}
+    for label in sorted(by_ports):
+        group = by_ports[label]
+        key = group_key(cluster, ns, ANNOTATION_RULE, label)
+        name = f"{ANNOTATION_RULE}-{label}"
+        networks = tuple(sorted({e.address.network for e in group if e.address.network}))
+        all_fqdns = tuple(sorted({e.address.fqdn for e in group if e.address.fqdn}))
+        ranges = group[0].ranges
+        ports = PortSet(key, ns, name, ranges) if ranges else None
+        for device in fqdn_ok:
+            fqdns = all_fqdns if fqdn_ok[device] else ()
+            if all_fqdns and not fqdns:
+                problems.append(
+                    Problem(
+                        Reason.FQDN_UNSUPPORTED,
+                        f"{owner}: device {device} cannot enforce FQDNs; compiled there"
+                        f" without {', '.join(all_fqdns)}",
+                        False,
+                    )
+                )
+            if networks or fqdns:
+                pieces[device].append(Piece(label, Destination(key, ns, name, networks, fqdns), ports))
+    return Resolved({d: tuple(p) for d, p in pieces.items()}, problems)
+
+
+def has_ipv6(addresses: Iterable[str]) -> bool:
+    return any(":" in address for address in addresses)
+
+
+def pieces_have_ipv6(pieces: Iterable[Piece]) -> bool:
+    return any(p.destination is not None and has_ipv6(p.destination.networks) for p in pieces)
+
+
+def ipv6_problem(ref: RuleRef, device: str) -> Problem:
+    return Problem(
+        Reason.IPV6_UNSUPPORTED,
+        f"{ref}: device {device} cannot enforce IPv6; the rule's IPv6 sources and destinations"
+        " are left off there",
+        False,
+    )
