@@ -98,6 +98,8 @@ class Kubelet:
         metadata = pod["metadata"]
 
         def run(current: Obj) -> Obj:
+            if (current.get("status") or {}).get("phase") != "Pending" or pod_ips(current):
+                return current  # someone set the status meanwhile: leave it alone
             spec = dict(current.get("spec") or {})
             if self._needs_node(current):
                 spec["nodeName"] = self._spec_node(current)

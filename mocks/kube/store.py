@@ -52,12 +52,21 @@ DROP = object()
 
 
 class Watcher:
-    """One open watch: its resource, namespace (None: all) and a queue of events (or DROP)."""
+    """One open watch: its resource, namespace (None: all) and a queue of events (or DROP).
+
+    `dropped` is set when the server cuts the watch (fault injection, or a consumer so slow that
+    its backlog outgrew the history, as a real server stops slow watchers); the stream then ends at
+    once, without draining its backlog."""
 
     def __init__(self, key: Key, namespace: str | None) -> None:
         self.key = key
         self.namespace = namespace
         self.queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.dropped = False
+
+    def drop(self) -> None:
+        self.dropped = True
+        self.queue.put(DROP)
 
 
 class TooOld(Exception):
@@ -163,9 +172,17 @@ class Store:
         self._history.append(event)
         while len(self._history) > self.history_size:
             self._floor = self._history.popleft().rv
-        for watcher in self._watchers.get(key, ()):
-            if watcher.namespace is None or watcher.namespace == namespace:
-                watcher.queue.put(event)
+        watchers = self._watchers.get(key)
+        if watchers:
+            slow = []
+            for watcher in watchers:
+                if watcher.namespace is None or watcher.namespace == namespace:
+                    watcher.queue.put(event)
+                    if watcher.queue.qsize() > self.history_size:
+                        slow.append(watcher)
+            for watcher in slow:
+                watchers.discard(watcher)
+                watcher.drop()
         return event
 
     def next_rv(self) -> int:
@@ -266,7 +283,7 @@ class Store:
             watchers = [w for group in self._watchers.values() for w in group]
             self._watchers.clear()
         for watcher in watchers:
-            watcher.queue.put(DROP)
+            watcher.drop()
         return len(watchers)
 
     def quiet_rv(self, watcher: Watcher) -> int | None:

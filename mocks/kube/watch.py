@@ -103,6 +103,8 @@ def _stream(
 ) -> Iterator[bytes]:
     try:
         for start in range(0, len(backlog), MAX_BATCH):
+            if watcher.dropped:
+                raise DropConnection()
             chunk = _lines(store, backlog[start : start + MAX_BATCH], match)
             if chunk:
                 yield chunk
@@ -125,7 +127,7 @@ def _stream(
                         yield _bookmark(rtype, rv)
                     next_bookmark = time.monotonic() + interval
                 continue
-            if item is DROP:
+            if item is DROP or watcher.dropped:
                 raise DropConnection()
             batch = [item]
             while len(batch) < MAX_BATCH:
@@ -137,6 +139,8 @@ def _stream(
                     raise DropConnection()
                 batch.append(more)
             chunk = _lines(store, batch, match)
+            if watcher.dropped:
+                raise DropConnection()
             if chunk:
                 yield chunk
         if bookmarks:

@@ -211,3 +211,16 @@ def test_history_bound_expires_old_versions() -> None:
     backlog, watcher = api.store.watch(cm.key, None, api.store.resource_version - 3)
     assert [e.obj["metadata"]["name"] for e in backlog] == ["c2", "c3", "c4"]
     api.store.unwatch(watcher)
+
+
+def test_a_watcher_lagging_beyond_the_history_is_cut() -> None:
+    from mocks.kube.api import Api
+
+    api = Api(history_size=4)
+    cm = api.type_of(("", "configmaps"))
+    _, lagging = api.store.watch(cm.key, None, api.store.resource_version)
+    _, other_kind = api.store.watch(("", "secrets"), None, api.store.resource_version)
+    for index in range(5):
+        api.create(cm, "default", {"metadata": {"name": f"c{index}"}})
+    assert lagging.dropped and not other_kind.dropped
+    api.store.unwatch(other_kind)
