@@ -432,6 +432,22 @@ def test_container_runs_the_controller_with_probes_on_the_metrics_port(value_set
     assert service["spec"]["selector"].items() <= pod_labels.items()
 
 
+@pytest.mark.parametrize("value_set", ["defaults", "two-replicas"])
+def test_container_arguments_are_accepted_by_the_command_line(value_set: str) -> None:
+    from connector.cli import main
+
+    args = container(manifests(value_set))["args"]
+    split = args.index("run")
+    group = main.make_context("fusion-connector", [*args[:split], "run"])
+    assert group.params == {"log_level": "info", "log_json": True}
+    run = main.get_command(group, "run")
+    assert run is not None
+    params = run.make_context("run", args[split + 1:], parent=group).params
+    assert params["config_path"] == "/etc/fusion-connector/config.yaml"
+    assert params["listen"] == "0.0.0.0:8080"
+    assert params["mode"] == VALUE_SETS[value_set].get("mode", "plan")
+
+
 def test_first_install_reports_only_by_default() -> None:
     assert "--mode=plan" in container(manifests("defaults"))["args"]
     notes = render_raw({})["fusion-connector/templates/NOTES.txt"]
