@@ -39,10 +39,11 @@ def _quiet_logs_unless_asked() -> None:
 
 def _print_run(environment: DemoEnvironment, run: DemoRun) -> None:
     from connector.demo.holdings import holdings_text
-    from connector.demo.text import answers_text, namespaces_text, rules_text, summary_text
+    from connector.demo.text import answers_text, conclusion, namespaces_text, rules_text, summary_text
 
     config = environment.config
-    click.echo(f"Loaded the example: {run.loaded}.")
+    _heading("Cluster")
+    click.echo(f"  loaded the example: {run.loaded}")
     for line in namespaces_text(run.applied.compiled):
         click.echo(line)
 
@@ -77,10 +78,12 @@ def _print_run(environment: DemoEnvironment, run: DemoRun) -> None:
     _heading("Report")
     for line in summary_text(run.summary):
         click.echo(line)
+    click.echo("")
+    click.echo(conclusion(run.summary))
 
 
 def _print_endpoints(environment: DemoEnvironment) -> None:
-    click.echo("Mocks listening on loopback:")
+    click.echo(click.style("Mocks listening on loopback", bold=True))
     width = max(len(f"{e.name} ({e.type})") for e in environment.endpoints)
     for endpoint in environment.endpoints:
         label = f"{endpoint.name} ({endpoint.type})" if endpoint.name != endpoint.type else endpoint.name
@@ -164,6 +167,8 @@ def _demo(serve: bool, controller: bool, progress: Progress) -> bool:
                 progress.done()
             _print_run(environment, run)
             if not serve:
+                click.echo("Keep it all running, with the controller, to explore with plan, report and"
+                           " kubectl: fusion-connector demo --serve")
                 return run.ok
             try:
                 _print_serve_instructions(environment, live)

@@ -67,13 +67,25 @@ def _counts(counts: dict[str, int]) -> str:
 
 
 def summary_text(summaries: list[DeviceSummary]) -> list[str]:
-    rows = []
+    """A row per device (state, owned objects, audit log, open drift), then owned objects by kind
+    and any last error."""
+    rows = [["device", "type", "state", "owned", "plans applied", "changes applied", "open drift"]]
     for item in summaries:
         state = {True: "in sync", False: "NOT in sync", None: "never synced"}[item.in_sync]
-        owned = ", ".join(f"{n} {kind}" for kind, n in sorted(item.owned_by_kind.items()))
-        rows.append([item.device, item.type, state, f"{item.owned} objects owned ({owned or 'none'})",
-                     f"{item.plans} plan(s) applied: {_counts(item.applied)}",
-                     f"{item.open_drift} open drift finding(s)"])
+        rows.append([item.device, item.type, state, str(item.owned), str(item.plans), _counts(item.applied),
+                     str(item.open_drift)])
     lines = table(rows)
-    lines.extend(f"  {item.device}: last error: {item.last_error}" for item in summaries if item.last_error)
+    for item in summaries:
+        owned = ", ".join(f"{n} {kind}" for kind, n in sorted(item.owned_by_kind.items()))
+        lines.append(f"  {item.device} owns: {owned or 'nothing'}")
+        if item.last_error:
+            lines.append(f"  {item.device}: last error: {item.last_error}")
     return lines
+
+
+def conclusion(summaries: list[DeviceSummary]) -> str:
+    """One sentence: how many devices are in sync and how many changes were applied."""
+    in_sync = sum(1 for item in summaries if item.in_sync)
+    changes = sum(sum(item.applied.values()) for item in summaries)
+    verdict = "all in sync" if in_sync == len(summaries) else f"{in_sync} in sync"
+    return f"{len(summaries)} devices, {verdict}; {changes} changes applied."

@@ -43,7 +43,9 @@ def test_demo_in_process_prints_what_each_device_holds() -> None:
     assert out.count("planned again after the apply: in sync") == 3
     assert "not accepted (ExternalServiceNotFound): ServiceEgressRule analytics/spark-to-warehouse" in out
     assert "Allow  ServiceEgressRule payments/checkout-to-stripe" in out
-    assert re.search(r"soc\s+rest\s+in sync\s+20 objects owned", out)
+    for device in ("bigip-dc1", "fgt-edge", "soc"):  # what it owns is what the one plan created
+        assert re.search(rf"^  {device}\s+\S+\s+in sync\s+(\d+)\s+1\s+\1 created\s+0$", out, re.M)
+    assert "3 devices, all in sync;" in out
     assert "\x1b[" not in out  # plain text when not on a terminal
 
 
