@@ -125,7 +125,12 @@ def test_a_concurrent_write_makes_the_slower_candidate_lose(kube: KubeApi) -> No
 
 def test_leader_steps_down_when_it_cannot_renew(kube: KubeApi, server: HttpServer) -> None:
     lost = threading.Event()
-    a = elector(kube, "a", lease_seconds=3, on_change=lambda leading: leading or lost.set()).start()
+
+    def on_change(leading: bool) -> None:
+        if not leading:
+            lost.set()
+
+    a = elector(kube, "a", lease_seconds=3, on_change=on_change).start()
     try:
         eventually(lambda: a.is_leader, 5)
         httpx.post(f"{server.url}/_mock/faults", json={"status": 500, "times": 10_000}).raise_for_status()
