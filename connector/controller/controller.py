@@ -48,6 +48,7 @@ from connector.model import DeviceState, RuleKind
 from connector.reconciler.device import DeviceOutcome, sync_device
 from connector.reconciler.once import compile_settings, open_adapters
 from connector.reconciler.record import record_outcome, record_snapshot
+from connector.reports.serve import HttpAnswer, serve_report
 from connector.sources import ClusterWatcher, KubeListWatch, WatchTimings, build_api_client
 from connector.store import Store, create_engine, device_write_lock, migrate, session_factory
 
@@ -230,6 +231,13 @@ class Controller:
 
     def render_metrics(self) -> bytes:
         return self.metrics.render()
+
+    def report_answer(self, query: str, authorization: str | None) -> HttpAnswer:
+        """`GET /report` (docs/report.md): from the latest compile and the store, never the devices."""
+        return serve_report(query, authorization, engine=self._engine, cluster=self.config.cluster,
+                            compiled=lambda: self._compiler.result,
+                            view=self._watcher.cache if self._watcher is not None else None,
+                            configured=[d.name for d in self.config.devices], ready=self.compiled)
 
     def _store_reachable(self) -> bool:
         checked_at, ok = self._store_ok

@@ -2,7 +2,9 @@
 
 Contract: `GET /healthz` → 200 `{"status": "ok"}` while `Probes.alive()` is true, else 500;
 `GET /readyz` → 200 or 503 with the JSON of `Probes.readiness()` (its `ready` key decides);
-`GET /metrics` → the Prometheus text exposition of `Probes.render_metrics()`. Anything else is 404.
+`GET /metrics` → the Prometheus text exposition of `Probes.render_metrics()`; `GET /report` → the
+compliance report when the probes object is a `connector.reports.ReportProbe` (docs/report.md).
+Anything else is 404.
 Handlers only call these cheap functions; they never touch devices or the API server.
 """
 
@@ -11,10 +13,13 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
 from prometheus_client import CONTENT_TYPE_LATEST
+
+from connector.reports.serve import ReportProbe
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +86,10 @@ def _handler(probes: Probes) -> type[BaseHTTPRequestHandler]:
                     self._json(200 if body.get("ready") else 503, body)
                 elif path == "/metrics":
                     self._send(200, probes.render_metrics(), CONTENT_TYPE_LATEST)
+                elif path == "/report" and isinstance(probes, ReportProbe):
+                    query = self.path.partition("?")[2]
+                    answer = probes.report_answer(query, self.headers.get("Authorization"))
+                    self._send(answer.status, answer.body, answer.content_type, answer.headers)
                 else:
                     self._json(404, {"error": f"no such endpoint {path}"})
             except Exception:  # a probe failing must answer 500, not drop the connection
@@ -90,9 +99,12 @@ def _handler(probes: Probes) -> type[BaseHTTPRequestHandler]:
         def _json(self, status: int, body: dict[str, Any]) -> None:
             self._send(status, (json.dumps(body, sort_keys=True) + "\n").encode(), "application/json")
 
-        def _send(self, status: int, body: bytes, content_type: str) -> None:
+        def _send(self, status: int, body: bytes, content_type: str,
+                  headers: Mapping[str, str] | None = None) -> None:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)

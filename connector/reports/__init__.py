@@ -13,7 +13,14 @@ from connector.reports.build import DEFAULT_WINDOW, build_report, parse_window, 
 from connector.reports.egress import effective_egress
 from connector.reports.model import SCHEMA_VERSION, Report
 from connector.reports.render import CONTENT_TYPES, CSV_COLUMNS, ReportFormat, render
-from connector.reports.serve import REPORT_TOKEN_ENV, HttpAnswer, answer_report, report_from_engine
+from connector.reports.serve import (
+    REPORT_TOKEN_ENV,
+    HttpAnswer,
+    ReportProbe,
+    answer_report,
+    report_from_engine,
+    serve_report,
+)
 
 __all__ = [
     "CONTENT_TYPES",
@@ -24,11 +31,13 @@ __all__ = [
     "HttpAnswer",
     "Report",
     "ReportFormat",
+    "ReportProbe",
     "answer_report",
     "build_report",
     "effective_egress",
     "parse_window",
     "render",
     "report_from_engine",
+    "serve_report",
     "unprogrammed_rules",
 ]

@@ -4,7 +4,9 @@
 parameters `format` (html by default, json or csv), `since` (a window such as 7d, default 7d) and
 `device`; when the environment variable `FUSION_CONNECTOR_REPORT_TOKEN` is set, the request must
 carry `Authorization: Bearer <that token>` (compared in constant time), else 401.
-`report_from_engine` builds the report in its own read transaction.
+`report_from_engine` builds the report in its own read transaction; `serve_report` is the whole
+endpoint for the controller (503 until it has compiled the cluster and opened the store). The HTTP
+server routes `/report` to any probes object that is a `ReportProbe`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import os
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Protocol, runtime_checkable
 from urllib.parse import parse_qs
 
 from sqlalchemy import Engine
@@ -56,14 +59,23 @@ def authorized(authorization: str | None, token: str | None) -> bool:
     return scheme.lower() == "bearer" and hmac.compare_digest(presented.strip().encode(), token.encode())
 
 
+@runtime_checkable
+class ReportProbe(Protocol):
+    """What the HTTP server needs to serve `/report`."""
+
+    def report_answer(self, query: str, authorization: str | None) -> HttpAnswer: ...
+
+
 def answer_report(build: ReportBuilder, query: str, authorization: str | None, *,
-                  token: str | None = None) -> HttpAnswer:
+                  token: str | None = None, ready: bool = True) -> HttpAnswer:
     """Answer `GET /report?<query>`; `token` defaults to the environment variable
-    `FUSION_CONNECTOR_REPORT_TOKEN` (unset or empty: no authentication)."""
+    `FUSION_CONNECTOR_REPORT_TOKEN` (unset or empty: no authentication); 503 when not `ready`."""
     if token is None:
         token = os.environ.get(REPORT_TOKEN_ENV) or None
     if not authorized(authorization, token):
         return _error(401, "a bearer token is required", {"WWW-Authenticate": 'Bearer realm="report"'})
+    if not ready:
+        return _error(503, "not ready: the cluster is not compiled yet", {"Retry-After": "5"})
     params = {key: values[-1] for key, values in parse_qs(query, keep_blank_values=True).items()}
     try:
         fmt = ReportFormat(params.get("format") or "html")
@@ -88,3 +100,16 @@ def report_from_engine(engine: Engine, cluster: str, compiled: CompileResult, *,
     with session_factory(engine).begin() as session:
         return build_report(compiled, Store(session, cluster), view=view, since=until - window, until=until,
                             device=device, configured=configured)
+
+
+def serve_report(query: str, authorization: str | None, *, engine: Engine | None, cluster: str,
+                 compiled: Callable[[], CompileResult], view: ClusterView | None,
+                 configured: Collection[str], ready: bool) -> HttpAnswer:
+    """The controller's `GET /report`: `compiled()` is its latest compile result, `view` its cache;
+    503 until `ready` and the store `engine` is open."""
+    def build(window: timedelta, device: str | None) -> Report:
+        assert engine is not None
+        return report_from_engine(engine, cluster, compiled(), view=view, window=window, device=device,
+                                  configured=configured)
+
+    return answer_report(build, query, authorization, ready=ready and engine is not None)
