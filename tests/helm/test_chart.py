@@ -465,6 +465,9 @@ def test_two_replicas_prefer_different_nodes() -> None:
     assert term["topologyKey"] == "kubernetes.io/hostname"
     assert term["labelSelector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
     assert deployment["spec"]["strategy"]["rollingUpdate"] == {"maxUnavailable": 0, "maxSurge": 1}
+    budget = one(docs, "PodDisruptionBudget")["spec"]
+    assert budget == {"maxUnavailable": 1, "selector": deployment["spec"]["selector"]}
+    assert not [doc for doc in manifests("postgresql") if doc["kind"] == "PodDisruptionBudget"]
 
 
 def test_pods_roll_when_the_configuration_changes_only() -> None:

@@ -151,19 +151,22 @@ token: token
 {{- toYaml $devices }}
 {{- end }}
 
-{{/* The configuration file (DESIGN section 5). */}}
+{{/* The configuration file (DESIGN section 5), its sections in the documented order. */}}
 {{- define "fusion-connector.configFile" -}}
-{{- $config := dict
-  "cluster" (include "fusion-connector.cluster" .)
-  "database" (include "fusion-connector.databaseUrl" .)
-  "kubernetes" (dict "inCluster" true "connectorNamespace" .Release.Namespace)
-  "namespaces" .Values.config.namespaces
-  "defaults" .Values.config.defaults
-  "reconcile" .Values.config.reconcile
-  "safety" .Values.config.safety
-  "devices" (include "fusion-connector.configDevices" . | fromYamlArray)
+{{- $sections := list
+  (dict "cluster" (include "fusion-connector.cluster" .))
+  (dict "database" (include "fusion-connector.databaseUrl" .))
+  (dict "kubernetes" (dict "inCluster" true "connectorNamespace" .Release.Namespace))
+  (dict "namespaces" .Values.config.namespaces)
+  (dict "defaults" .Values.config.defaults)
+  (dict "reconcile" .Values.config.reconcile)
+  (dict "safety" .Values.config.safety)
+  (dict "devices" (include "fusion-connector.configDevices" . | fromYamlArray))
 }}
-{{- toYaml $config }}
+{{- range $index, $section := $sections }}
+{{- if $index }}{{ "\n" }}{{ end }}
+{{- toYaml $section }}
+{{- end }}
 {{- end }}
 
 {{/* Refuse value combinations the connector cannot run with. */}}
