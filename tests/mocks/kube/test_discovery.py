@@ -53,3 +53,18 @@ def test_health_endpoints(cluster: Cluster) -> None:
     for path in ("/healthz", "/readyz", "/livez"):
         with urllib.request.urlopen(cluster.url + path, timeout=5) as response:
             assert response.read() == b"ok"
+
+
+def test_dynamic_client_discovers_builtin_and_crd_kinds(cluster: Cluster) -> None:
+    from kubernetes import dynamic
+
+    from tests.mocks.kube.test_custom_resources import GROUP, widget, widget_crd
+
+    dyn = dynamic.DynamicClient(cluster.api_client)
+    crds = dyn.resources.get(api_version="apiextensions.k8s.io/v1", kind="CustomResourceDefinition")
+    crds.create(body=widget_crd())
+    assert dyn.resources.get(api_version="v1", kind="Pod").namespaced
+    assert not dyn.resources.get(api_version="k8s.ovn.org/v1", kind="EgressIP").namespaced
+    widgets = dyn.resources.get(api_version=f"{GROUP}/v1", kind="Widget")
+    created = widgets.create(body=widget("dyn"), namespace="default")
+    assert created.spec.priority == 500
