@@ -101,7 +101,7 @@ def _print_serve_instructions(environment: DemoEnvironment, live: LiveController
     click.echo(f"config file: {path}")
     click.echo(f"kubeconfig: {kubeconfig}")
     click.echo(f"credentials: {environment.env_path} (random for this run), or:")
-    for name, value in environment.environment.items():
+    for name, value in environment.exports().items():
         click.echo(f"  export {name}={value}")
     click.echo("try, in another shell (after the exports):")
     click.echo(f"  fusion-connector plan --config {path}")

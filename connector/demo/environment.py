@@ -4,16 +4,20 @@ on loopback, and a private directory with the configuration file, the credential
 Contract: `DemoEnvironment.start()` starts everything and writes `config_path` (a configuration
 file usable with `plan`, `apply`, `explain` and `run`), `env_path` (shell `export` lines for
 the credentials it names; random per start) and `kubeconfig_path` (for kubectl). `stop()` stops
-the servers and removes the directory. Nothing is written outside that directory; nothing leaves the machine.
+the servers and removes the directory. Nothing is written outside that directory; nothing leaves
+the machine: when a proxy is configured in the environment, `start()` adds the loopback host to
+NO_PROXY (this process's environment) so that every HTTP client reaches the mocks directly.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import shutil
 import tempfile
 import time
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -48,6 +52,20 @@ FOREIGN_POLICY = {
     "service": [{"name": "ALL"}], "action": "accept", "schedule": "always", "nat": "enable",
     "logtraffic": "utm", "comments": "firewall team: general internet access",
 }
+
+
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
+
+
+def bypass_proxies(host: str, environ: MutableMapping[str, str] = os.environ) -> str:
+    """Add `host` and `localhost` to NO_PROXY and no_proxy when a proxy variable is set; returns
+    the new NO_PROXY value ("" when no proxy is configured)."""
+    if not any(environ.get(name) for name in PROXY_VARIABLES):
+        return ""
+    current = [item.strip() for item in (environ.get("NO_PROXY") or environ.get("no_proxy") or "").split(",")]
+    value = ",".join(dict.fromkeys(item for item in [*current, host, "localhost"] if item))
+    environ["NO_PROXY"] = environ["no_proxy"] = value
+    return value
 
 
 class DemoError(RuntimeError):
@@ -115,10 +133,12 @@ class DemoEnvironment:
         self.endpoints: list[Endpoint] = []
         self._servers: list[HttpServer] = []
         self._config: Config | None = None
+        self.no_proxy = ""
 
     # --- life cycle -----------------------------------------------------------------------------
     def start(self) -> DemoEnvironment:
         self.directory = Path(tempfile.mkdtemp(prefix="fusion-connector-demo-"))
+        self.no_proxy = bypass_proxies(self.host)
         try:
             self.environment = {env: secrets.token_urlsafe(18) for env in ENV_NAMES.values()}
             kube = self._serve(KubeApp(), "kubernetes", "kubernetes")
@@ -127,7 +147,7 @@ class DemoEnvironment:
                                     FORTIGATE, "fortios")
             rest = self._serve(RestMock(token=self.environment[ENV_NAMES[REST]]), REST, "rest")
             self.config_path.write_text(_config_text(self.directory, kube, bigip, fortigate, rest))
-            self.env_path.write_text("".join(f"export {k}={v}\n" for k, v in self.environment.items()))
+            self.env_path.write_text("".join(f"export {k}={v}\n" for k, v in self.exports().items()))
             self.env_path.chmod(0o600)
             self.kubeconfig_path.write_text(_kubeconfig_text(kube))
             self._config = load_config(self.config_path)
@@ -176,6 +196,10 @@ class DemoEnvironment:
             raise DemoError("the demo environment is not started")
         return self._config
 
+    def exports(self) -> dict[str, str]:
+        """The variables another shell needs: the credentials, and NO_PROXY when a proxy is set."""
+        return {**self.environment, **({"NO_PROXY": self.no_proxy} if self.no_proxy else {})}
+
     @property
     def secrets(self) -> Secrets:
         return Secrets(dict(self.environment))
@@ -185,8 +209,12 @@ class DemoEnvironment:
 
     def _seed_fortigate(self, url: str) -> None:
         token = self.environment[ENV_NAMES[FORTIGATE]]
-        answer = httpx.post(f"{url}/api/v2/cmdb/firewall/policy", params={"vdom": "root"},
-                            json=FOREIGN_POLICY, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        try:
+            answer = httpx.post(f"{url}/api/v2/cmdb/firewall/policy", params={"vdom": "root"},
+                                json=FOREIGN_POLICY, headers={"Authorization": f"Bearer {token}"}, timeout=10,
+                                trust_env=False)
+        except httpx.HTTPError as exc:
+            raise DemoError(f"cannot reach the FortiGate mock at {url}: {exc}") from exc
         if answer.status_code != 200:
             raise DemoError(f"FortiGate mock refused the firewall team's policy: HTTP {answer.status_code}")
 

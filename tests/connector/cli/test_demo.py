@@ -23,11 +23,14 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 def _environment(tmp_path: Path) -> dict[str, str]:
-    """A clean environment: temporary files in `tmp_path/tmp`, the repository importable."""
+    """A clean environment: temporary files in `tmp_path/tmp`, the repository importable, and a
+    proxy that answers nothing (the demo must reach its mocks directly)."""
     temporary = tmp_path / "tmp"
     temporary.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.endswith(("_TOKEN", "_PASSWORD"))}
-    env.update(TMPDIR=str(temporary), HOME=str(tmp_path), PYTHONPATH=str(REPO))
+    env = {k: v for k, v in env.items() if k.upper() not in ("NO_PROXY", "HTTP_PROXY", "HTTPS_PROXY")}
+    env.update(TMPDIR=str(temporary), HOME=str(tmp_path), PYTHONPATH=str(REPO),
+               HTTP_PROXY="http://127.0.0.1:9", HTTPS_PROXY="http://127.0.0.1:9")
     return env
 
 
@@ -103,7 +106,7 @@ def test_demo_serve_answers_plan_then_stops_on_sigterm(tmp_path: Path) -> None:
         config = re.search(r"^config file: (\S+)$", text, re.M)
         assert config is not None
         exports = dict(re.findall(r"^  export (\w+)=(\S+)$", text, re.M))
-        assert set(exports) == {"BIGIP_PASSWORD", "FGT_TOKEN", "SOC_TOKEN"}
+        assert set(exports) == {"BIGIP_PASSWORD", "FGT_TOKEN", "SOC_TOKEN", "NO_PROXY"}
         plan = subprocess.run([sys.executable, "-m", "connector", "plan", "--config", config.group(1)],
                               cwd=tmp_path, env={**env, **exports}, capture_output=True, text=True,
                               timeout=60)

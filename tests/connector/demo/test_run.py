@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from connector.demo.environment import BIGIP, FORTIGATE, REST, DemoEnvironment
+from connector.demo.environment import BIGIP, FORTIGATE, REST, DemoEnvironment, bypass_proxies
 from connector.demo.run import DemoRun, run_demo
 
 
@@ -84,3 +84,11 @@ def test_stop_removes_the_directory_and_the_servers() -> None:
     for url in urls:
         with pytest.raises(httpx.ConnectError):
             httpx.get(url, timeout=2)
+
+
+def test_loopback_bypasses_a_configured_proxy_only() -> None:
+    assert bypass_proxies("127.0.0.1", environ := {}) == "" and environ == {}
+    environ = {"https_proxy": "http://proxy:3128", "no_proxy": "corp.example"}
+    assert bypass_proxies("127.0.0.1", environ) == "corp.example,127.0.0.1,localhost"
+    assert environ["NO_PROXY"] == environ["no_proxy"] == "corp.example,127.0.0.1,localhost"
+    assert bypass_proxies("127.0.0.1", environ) == "corp.example,127.0.0.1,localhost"
