@@ -24,8 +24,8 @@ FROM ${PYTHON_IMAGE}
 ENV PATH=/opt/fusion-connector/bin:${PATH} \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
-RUN groupadd --system --gid 10001 fusion-connector \
- && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
+RUN groupadd --gid 10001 fusion-connector \
+ && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
       --shell /usr/sbin/nologin fusion-connector \
  && mkdir -p /etc/fusion-connector /var/lib/fusion-connector \
  && chown 10001:10001 /var/lib/fusion-connector

