@@ -4,6 +4,7 @@ the example loaded, applied, and what each firewall now holds printed with a sho
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import time
@@ -154,7 +155,8 @@ def _demo(serve: bool, controller: bool, progress: Progress) -> bool:
 
     progress.step("starting the mocks")
     try:
-        with DemoEnvironment() as environment:
+        with contextlib.ExitStack() as stack:
+            environment = stack.enter_context(DemoEnvironment())
             progress.done()
             _print_endpoints(environment)
             try:
@@ -163,6 +165,7 @@ def _demo(serve: bool, controller: bool, progress: Progress) -> bool:
                 if controller:
                     progress.step("starting the controller")
                     live = LiveController.start(environment)
+                    stack.callback(live.stop)
             finally:
                 progress.done()
             _print_run(environment, run)
@@ -170,14 +173,9 @@ def _demo(serve: bool, controller: bool, progress: Progress) -> bool:
                 click.echo("Keep it all running, with the controller, to explore with plan, report and"
                            " kubectl: fusion-connector demo --serve")
                 return run.ok
-            try:
-                _print_serve_instructions(environment, live)
-                click.echo("ready: press Ctrl-C to stop")
-                while True:
-                    time.sleep(3600)
-            finally:
-                if live is not None:
-                    live.stop()
+            _print_serve_instructions(environment, live)
+            click.echo("ready: press Ctrl-C to stop")
+            while True:
+                time.sleep(3600)
     except DemoError as exc:
         fail(str(exc), EXIT_ERROR)
-    return run.ok

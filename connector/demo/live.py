@@ -30,9 +30,12 @@ class LiveController:
     def start(cls, environment: DemoEnvironment, timeout: float = 30.0) -> LiveController:
         options = ControllerOptions(identity="fusion-connector-demo", shutdown_grace=SHUTDOWN_GRACE)
         controller = Controller(environment.config, environment.secrets, options)
-        server = HealthServer(controller, environment.host, 0)
-        controller.start()
-        live = cls(controller, server.start())
+        try:
+            controller.start()
+        except Exception as exc:  # configuration, store and client errors alike: the demo says which
+            controller.stop()
+            raise DemoError(f"starting the controller: {type(exc).__name__}: {exc}") from exc
+        live = cls(controller, HealthServer(controller, environment.host, 0).start())
         if not controller.wait_compiled(timeout):
             live.stop()
             raise DemoError(f"the controller did not compile the cluster within {timeout:.0f}s")

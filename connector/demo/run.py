@@ -57,6 +57,10 @@ def run_demo(environment: DemoEnvironment, progress: Callable[[str], None] = lam
         view = environment.load(objects)
     except ManifestError as exc:
         raise DemoError(f"loading the example: {exc}") from exc
+    except DemoError:
+        raise
+    except Exception as exc:  # the Kubernetes client raises urllib3, ApiException and OS errors alike
+        raise DemoError(f"loading the example: {type(exc).__name__}: {exc}") from exc
     adapters = open_adapters(config, config.devices, environment.secrets)
     try:
         progress("applying to " + ", ".join(adapters))

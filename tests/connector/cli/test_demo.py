@@ -123,3 +123,19 @@ def test_demo_serve_answers_plan_then_stops_on_sigterm(tmp_path: Path) -> None:
         if serve.poll() is None:
             serve.kill()
             serve.wait()
+
+
+def test_an_example_the_api_server_refuses_is_a_clean_error(monkeypatch: pytest.MonkeyPatch,
+                                                             tmp_path: Path) -> None:
+    import connector.demo.run as demo_run
+    from connector.demo.scenario import scenario_objects
+
+    invalid = {"apiVersion": "fusion-connector.io/v1alpha1", "kind": "ServiceEgressRule",
+               "metadata": {"name": "no-service", "namespace": "payments"}, "spec": {"action": "Allow"}}
+    monkeypatch.setattr(demo_run, "scenario_objects", lambda: [*scenario_objects(), invalid])
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr("tempfile.tempdir", None)
+    result = CliRunner().invoke(main, ["demo"])
+    assert result.exit_code == 1
+    assert "error: loading the example: ServiceEgressRule payments/no-service: HTTP 422" in result.output
+    assert list(tmp_path.iterdir()) == []
