@@ -188,6 +188,17 @@ def test_default_values_render_the_expected_objects() -> None:
                             "ConfigMap", "Deployment", "Service", "PersistentVolumeClaim"])
 
 
+def test_packaged_chart_renders_like_the_directory(tmp_path: Path) -> None:
+    archive = Path(helm.package(CHART_DIR, destination=tmp_path))
+    assert archive.name == "fusion-connector-0.1.0.tgz"
+    with helm.Chart.load_archive(archive.read_bytes()) as packaged:
+        assert len(packaged.crds) == len(CRDS)
+        assert packaged.schema == _chart().schema
+        values = copy.deepcopy(VALUE_SETS["network-policy"])
+        assert packaged.render(values, name=RELEASE, namespace=NAMESPACE, is_install=True) == _rendered(
+            "network-policy")[0]
+
+
 def test_default_values_satisfy_the_chart_schema() -> None:
     _chart().validate_schema(_chart().values)
 

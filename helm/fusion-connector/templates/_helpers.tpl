@@ -151,7 +151,7 @@ token: token
 {{- toYaml $devices }}
 {{- end }}
 
-{{/* The configuration file (DESIGN section 5), its sections in the documented order. */}}
+{{/* The configuration file (docs/configuration.md), its sections in the documented order. */}}
 {{- define "fusion-connector.configFile" -}}
 {{- $sections := list
   (dict "cluster" (include "fusion-connector.cluster" .))
