@@ -262,6 +262,8 @@ class KubeApp(MockApp):
         timeout_text = request.arg("timeoutSeconds")
         try:
             timeout = float(timeout_text) if timeout_text else None
+            if timeout is not None and timeout <= 0:
+                timeout = None
         except ValueError as exc:
             raise bad_request(f"invalid timeoutSeconds {timeout_text!r}") from exc
         bookmarks = request.arg("allowWatchBookmarks", "") in WATCH_TRUE

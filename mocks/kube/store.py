@@ -105,11 +105,10 @@ class Store:
             return cached[1]
         data = dumps(obj)
         metadata = obj.get("metadata") or {}
-        current = (
-            self._objects.get(key, {}).get(metadata.get("namespace") or "", {}).get(metadata.get("name", ""))
-        )
-        if current is obj:
-            self._encoded[id(obj)] = (obj, data)
+        with self.lock:
+            by_name = self._objects.get(key, {}).get(metadata.get("namespace") or "", {})
+            if by_name.get(metadata.get("name", "")) is obj:
+                self._encoded[id(obj)] = (obj, data)
         return data
 
     def _forget(self, old: Obj | None) -> None:
