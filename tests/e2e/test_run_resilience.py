@@ -1,0 +1,192 @@
+"""End to end: high availability and restart safety of `fusion-connector run`.
+
+- Two controllers on one store and one API server: only the Lease holder writes; killing it hands
+  over to the standby.
+- SIGKILL in the middle of an apply, then a restart: converged, and `plan` finds nothing to create
+  or delete on any device (no orphan, no missing or duplicate object).
+- Every managed namespace vanishes at once: the safety thresholds refuse the plans, an Event says
+  so, and the devices keep what they hold.
+
+The tests share the mock processes; each starts from empty devices and its own store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from connector.cluster import Kind
+from tests.connector.controller.harness import (
+    CLUSTER,
+    CONNECTOR_NS,
+    ENV,
+    TENANT,
+    TOKEN,
+    Cluster,
+    Connector,
+    Mocks,
+    baseline,
+    converged,
+    environment,
+    eventually,
+    external_service,
+    judge,
+    namespace,
+    pod,
+    rule,
+    write_config,
+)
+from tests.e2e.conftest import REPO_ROOT
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+
+FAST_LEASE = ("--lease-duration", "4", "--renew-interval", "1")
+
+
+@pytest.fixture(scope="module")
+def shared() -> Iterator[tuple[Mocks, Cluster]]:
+    with environment() as (mocks, cluster):
+        cluster.apply(*baseline())
+        yield mocks, cluster
+
+
+@pytest.fixture
+def world(shared: tuple[Mocks, Cluster]) -> Iterator[tuple[Mocks, Cluster, Path]]:
+    mocks, cluster = shared
+    mocks.reset_devices()
+    with tempfile.TemporaryDirectory() as tmp:
+        yield mocks, cluster, Path(tmp)
+
+
+def syncs(connector: Connector) -> float:
+    return connector.metric("fusion_connector_reconcile_duration_seconds_count")
+
+
+def plan_json(config: Path) -> dict[str, Any]:
+    env = {**os.environ, **ENV, "PYTHONPATH": str(REPO_ROOT)}
+    result = subprocess.run([sys.executable, "-m", "connector", "plan", "--config", str(config),
+                             "--output", "json", "--quiet"], cwd=REPO_ROOT, env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    data: dict[str, Any] = json.loads(result.stdout)
+    return data
+
+
+def test_only_the_leader_writes_and_the_standby_takes_over(world: tuple[Mocks, Cluster, Path]) -> None:
+    mocks, cluster, tmp = world
+    config = write_config(tmp, mocks)
+    first = Connector(config, *FAST_LEASE)
+    second: Connector | None = None
+    try:
+        eventually(lambda: first.ready().get("role") == "leader", 30)
+        second = Connector(config, *FAST_LEASE)
+        eventually(lambda: second is not None and second.ready().get("ready"), 30)
+        assert second.ready()["role"] == "standby"
+        converged(cluster, mocks, timeout=60)
+        cluster.apply(pod("payments", "api-ha", {"app": "api"}))
+        converged(cluster, mocks)
+        assert syncs(first) > 0 and syncs(second) == 0
+        assert second.metric("fusion_connector_leader") == 0
+        lease = cluster.lease(f"fusion-connector-{CLUSTER}")
+        assert lease is not None and lease["spec"]["holderIdentity"] == first.ready()["identity"]
+
+        first.kill()
+        standby = second
+        eventually(lambda: standby.ready().get("role") == "leader", 30)
+        cluster.delete_pod("payments", "api-ha")
+        cluster.apply(pod("payments", "api-ha2", {"app": "api"}))
+        converged(cluster, mocks)
+        assert syncs(second) > 0
+        lease = cluster.lease(f"fusion-connector-{CLUSTER}")
+        assert lease is not None and lease["spec"]["holderIdentity"] == second.ready()["identity"]
+        assert lease["spec"]["leaseTransitions"] >= 1
+    finally:
+        for connector in (first, second):
+            if connector is not None:
+                connector.stop()
+                connector.close()
+
+
+def test_sigkill_during_an_apply_then_restart_converges_without_orphans(
+        world: tuple[Mocks, Cluster, Path]) -> None:
+    mocks, cluster, tmp = world
+    config = write_config(tmp, mocks)
+    connector = Connector(config)
+    try:
+        converged(cluster, mocks, timeout=60)
+        mark = len(mocks.writes("fgt"))
+        mocks.fault("fgt", {"latencyMs": 400, "method": "POST"})
+        cluster.apply(namespace("batch", {"env": "prod"}),
+                      external_service("batch", "feeds", ["192.0.2.0/24", "198.51.100.200"],
+                                       [{"protocol": "TCP", "port": "443"},
+                                        {"protocol": "UDP", "port": "53"}]),
+                      *[pod("batch", f"job-{i}", {"app": f"job{i % 3}"}) for i in range(6)],
+                      rule("NamespaceEgressRule", "feeds", "batch", priority=10, action="Allow",
+                           externalServices=["feeds"]))
+        eventually(lambda: len(mocks.writes("fgt")) >= mark + 2, 60, interval=0.05)
+        connector.kill()
+        assert judge(cluster, mocks, devices=("fgt",)), "the apply was not interrupted"
+    finally:
+        connector.close()
+    httpx.delete(f"{mocks.fgt}/_mock/faults", timeout=10).raise_for_status()
+    restarted = Connector(config)
+    try:
+        converged(cluster, mocks, timeout=60)
+        report = plan_json(config)
+        for device in report["devices"]:
+            changes = (device["plan"] or {}).get("changes") or []
+            assert device["error"] is None and changes == [], device
+        policies = httpx.get(f"{mocks.fgt}/api/v2/cmdb/firewall/policy", params={"vdom": "root"},
+                             headers={"Authorization": f"Bearer {TOKEN}"}).json()["results"]
+        names = [p["name"] for p in policies]
+        assert len(names) == len(set(names))
+    finally:
+        assert restarted.stop() == 0
+        restarted.close()
+
+
+def device_snapshot(mocks: Mocks) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    tables = {table: httpx.get(f"{mocks.fgt}/api/v2/cmdb/{table}", params={"vdom": "root"},
+                               headers=headers).json()["results"]
+              for table in ("firewall/address", "firewall/addrgrp", "firewall/policy")}
+    declaration = httpx.get(f"{mocks.bigip}/mgmt/shared/appsvcs/declare/{TENANT}",
+                            auth=("admin", "admin")).json()
+    state = httpx.get(f"{mocks.soc}/state", headers={
+        **headers, "Accept": "application/vnd.fusion-connector.v1+json"}).json()
+    return {"fgt": tables, "bigip": declaration, "soc": state}
+
+
+def test_every_managed_namespace_vanishing_is_refused_as_unsafe(world: tuple[Mocks, Cluster, Path]) -> None:
+    mocks, cluster, tmp = world
+    safety = {"maxDeletePercent": 30, "maxUpdatePercent": 100, "minExisting": 5}
+    connector = Connector(write_config(tmp, mocks, safety=safety))
+    try:
+        converged(cluster, mocks, timeout=60)
+        eventually(lambda: connector.ready().get("ready"), 30)
+        before = device_snapshot(mocks)
+        managed = [o["metadata"]["name"] for o in cluster.raw_list(Kind.NAMESPACE)
+                   if (o["metadata"].get("labels") or {}).get("fusion-connector.io/managed") == "true"]
+        assert len(managed) >= 2
+        for name in managed:
+            cluster.delete_namespace(name)
+
+        def refused() -> list[dict[str, Any]]:
+            return [e for e in cluster.events(CONNECTOR_NS) if e["reason"] == "UnsafePlanRefused"]
+
+        events = eventually(refused, 60)
+        assert events[0]["type"] == "Warning" and "nothing written" in events[0]["message"]
+        eventually(lambda: connector.metric("fusion_connector_unsafe_plans_total") >= 3, 60)
+        assert device_snapshot(mocks) == before
+    finally:
+        connector.stop()
+        connector.close()
