@@ -36,17 +36,29 @@ def _namespace_addresses(compiled: CompileResult, cluster: str, namespace: str) 
 
 
 def _service_addresses(view: ClusterView, compiled: CompileResult, cluster: str, namespace: str,
-                       service: str, mode: str) -> tuple[str, ...]:
+                       mode: str) -> dict[str, tuple[str, ...]]:
+    """The source addresses of every Service of `namespace` (pods and slices read once)."""
+    names = [_name(obj) for obj in view.list(Kind.SERVICE, namespace)]
     if mode == "egress-ip":
-        return _namespace_addresses(compiled, cluster, namespace)
-    endpoints = {a for obj in view.list(Kind.ENDPOINT_SLICE, namespace)
-                 for slice_ in (read_slice(obj),) if slice_.service == service for a in slice_.addresses}
-    pods = [p for p in (read_pod(obj) for obj in view.list(Kind.POD, namespace))
-            if endpoints.intersection(p.ips)]
-    if mode == "node":
-        return _sorted(a for p in pods if p.node
-                       for a in node_addresses(view.get(Kind.NODE, "", p.node) or {}))
-    return _sorted(ip for p in pods for ip in p.ips)
+        shared = _namespace_addresses(compiled, cluster, namespace)
+        return dict.fromkeys(names, shared)
+    endpoints: dict[str, set[str]] = {}
+    for obj in view.list(Kind.ENDPOINT_SLICE, namespace):
+        slice_ = read_slice(obj)
+        endpoints.setdefault(slice_.service, set()).update(slice_.addresses)
+    pod_of = {}
+    for pod in (read_pod(obj) for obj in view.list(Kind.POD, namespace)):
+        for ip in pod.ips:
+            pod_of[ip] = pod
+    out = {}
+    for name in names:
+        pods = {pod_of[a].name: pod_of[a] for a in endpoints.get(name, ()) if a in pod_of}.values()
+        if mode == "node":
+            out[name] = _sorted(a for p in pods if p.node
+                                for a in node_addresses(view.get(Kind.NODE, "", p.node) or {}))
+        else:
+            out[name] = _sorted(ip for p in pods for ip in p.ips)
+    return out
 
 
 def _name(obj: dict[str, object]) -> str:
@@ -59,39 +71,65 @@ def _covers(earlier: CompiledRule, rule: CompiledRule) -> bool:
         earlier.ports is None or earlier.ports == rule.ports)
 
 
-def device_egress(state: DeviceState, addresses: Sequence[str]) -> DeviceEgress:
-    """The rules of `state` applying to a source with `addresses`, in evaluation order."""
-    if not addresses:
-        return DeviceEgress(state.device, (), "no source address now: no rule applies")
-    wanted = set(addresses)
-    entries: list[EgressEntry] = []
-    deciding: list[CompiledRule] = []  # earlier entries that apply to every address
-    for position, rule in enumerate(state.rules, start=1):
-        held = wanted.intersection(state.groups[rule.source].addresses)
-        if not held:
-            continue
-        applies_to = "all" if held == wanted else "some"
+class DeviceIndex:
+    """One device's rules indexed by source address, so that a source's entries cost what they
+    hold, not the size of the rulebase."""
+
+    def __init__(self, state: DeviceState) -> None:
+        self.state = state
+        self.groups_of: dict[str, set[str]] = {}
+        for key, group in state.groups.items():
+            for address in group.addresses:
+                self.groups_of.setdefault(address, set()).add(key)
+        self.rules_of: dict[str, list[int]] = {}
+        for position, rule in enumerate(state.rules):
+            self.rules_of.setdefault(rule.source, []).append(position)
+
+    def egress(self, addresses: Sequence[str]) -> DeviceEgress:
+        """The rules applying to a source with `addresses`, in evaluation order."""
+        state = self.state
+        if not addresses:
+            return DeviceEgress(state.device, (), "no source address now: no rule applies")
+        held: dict[str, int] = {}
+        for address in set(addresses):
+            for key in self.groups_of.get(address, ()):
+                held[key] = held.get(key, 0) + 1
+        positions = sorted(p for key in held for p in self.rules_of.get(key, ()))
+        entries: list[EgressEntry] = []
+        deciding: list[CompiledRule] = []  # earlier entries that apply to every address
+        whole = len(set(addresses))
+        for position in positions:
+            rule = state.rules[position]
+            applies_to = "all" if held[rule.source] == whole else "some"
+            entries.append(self._entry(position + 1, rule, applies_to,
+                                       any(_covers(earlier, rule) for earlier in deciding)))
+            if applies_to == "all":
+                deciding.append(rule)
+        note = "" if entries else "no compiled rule applies: the device's own rulebase decides"
+        if entries and not any(e.destination is None and e.ports is None and e.applies_to == "all"
+                               for e in entries):
+            note = "traffic no entry matches is left to the device's own rulebase"
+        return DeviceEgress(state.device, tuple(entries), note)
+
+    def _entry(self, position: int, rule: CompiledRule, applies_to: str, shadowed: bool) -> EgressEntry:
         destination = None
         if rule.destination is not None:
-            target = state.destinations[rule.destination]
+            target = self.state.destinations[rule.destination]
             destination = EgressDestination(target.namespace, target.name, target.networks, target.fqdns)
         ports = None
         if rule.ports is not None:
-            ports = tuple(str(r) for r in state.port_sets[rule.ports].ranges)
+            ports = tuple(str(r) for r in self.state.port_sets[rule.ports].ranges)
         origin = rule.origin
-        entries.append(EgressEntry(
+        return EgressEntry(
             position=position, rule_key=rule.key,
             rule=RuleName(origin.kind.value, origin.namespace, origin.name), tier=origin.tier.value,
             priority=origin.priority, action=rule.action.value, logging=rule.logging,
-            destination=destination, ports=ports, applies_to=applies_to,
-            shadowed=any(_covers(earlier, rule) for earlier in deciding)))
-        if applies_to == "all":
-            deciding.append(rule)
-    note = "" if entries else "no compiled rule applies: the device's own rulebase decides"
-    if entries and not any(e.destination is None and e.ports is None and e.applies_to == "all"
-                           for e in entries):
-        note = "traffic no entry matches is left to the device's own rulebase"
-    return DeviceEgress(state.device, tuple(entries), note)
+            destination=destination, ports=ports, applies_to=applies_to, shadowed=shadowed)
+
+
+def device_egress(state: DeviceState, addresses: Sequence[str]) -> DeviceEgress:
+    """The rules of `state` applying to a source with `addresses`, in evaluation order."""
+    return DeviceIndex(state).egress(addresses)
 
 
 def effective_egress(compiled: CompileResult, cluster: str, view: ClusterView | None = None,
@@ -99,16 +137,15 @@ def effective_egress(compiled: CompileResult, cluster: str, view: ClusterView | 
     """Every managed namespace, then each of its Services (from `view`; without a view, the
     Services that have a source group of their own), with the rules deciding on each device
     (`devices`: only these)."""
-    states = [s for name, s in compiled.devices.items() if devices is None or name in devices]
+    indexes = [DeviceIndex(s) for name, s in compiled.devices.items() if devices is None or name in devices]
     out: list[EgressSource] = []
     for ns in sorted(n for n, status in compiled.namespaces.items() if status.managed):
         mode = compiled.namespaces[ns].source_mode
         addresses = _namespace_addresses(compiled, cluster, ns)
         out.append(EgressSource("Namespace", ns, "", mode, addresses,
-                                tuple(device_egress(s, addresses) for s in states)))
+                                tuple(index.egress(addresses) for index in indexes)))
         if view is not None:
-            services = {_name(obj): _service_addresses(view, compiled, cluster, ns, _name(obj), mode)
-                        for obj in view.list(Kind.SERVICE, ns)}
+            services = _service_addresses(view, compiled, cluster, ns, mode)
         else:
             services = {}
             for state in compiled.devices.values():
@@ -118,5 +155,5 @@ def effective_egress(compiled: CompileResult, cluster: str, view: ClusterView | 
                             (*services.get(group.service, ()), *group.addresses))
         for service in sorted(services):
             out.append(EgressSource("Service", ns, service, mode, services[service],
-                                    tuple(device_egress(s, services[service]) for s in states)))
+                                    tuple(index.egress(services[service]) for index in indexes)))
     return tuple(out)

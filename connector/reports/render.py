@@ -118,11 +118,54 @@ _ENV.filters["duration"] = duration_text
 _ENV.filters["time"] = time_text
 
 
-MAX_RESOLVED_ROWS = 50  # the HTML page lists the longest-open resolved findings; JSON and CSV list all
+MAX_RESOLVED_ROWS = 50  # resolved rows on the HTML page, longest open first; JSON and CSV list all
+MAX_OBJECTS_PER_ROW = 5
+_SHOWN_KINDS = ("Namespace", "Service", *RULE_KINDS)
+
+
+def _object_text(finding: dict[str, Any]) -> str:
+    required = finding["detail"].get("required")
+    if finding["objectName"] == finding["objectKind"] and isinstance(required, dict) and "order" in required:
+        return f"order of the {finding['objectKind']} objects"
+    return f"{finding['objectKind']} {finding['objectName']}"
+
+
+def drift_rows(findings: list[dict[str, Any]], max_resolved: int = MAX_RESOLVED_ROWS
+               ) -> tuple[list[dict[str, Any]], int]:
+    """Rows of the HTML drift table: one per open finding; resolved findings that one sync found
+    and repaired together (same device, first seen and resolved at the same times) share a row.
+    Returns the rows (open first, then resolved, longest open first, at most `max_resolved`) and
+    the number of resolved findings left out."""
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for finding in findings:
+        key: tuple[Any, ...] = (finding["id"],) if finding["status"] == "open" else (
+            finding["device"], finding["firstSeen"], finding["resolvedAt"])
+        groups.setdefault(key, []).append(finding)
+    rows = []
+    for members in groups.values():
+        first = members[0]
+        types: dict[str, int] = {}
+        for member in members:
+            types[member["type"]] = types.get(member["type"], 0) + 1
+        others = sorted({"/".join(p for p in (i["kind"], i["namespace"], i["name"]) if p)
+                         for m in members for i in m["identities"] if i["kind"] not in _SHOWN_KINDS})
+        rows.append({
+            "status": first["status"], "device": first["device"], "count": len(members),
+            "types": ", ".join(f"{n} {t}" if len(members) > 1 else t for t, n in sorted(types.items())),
+            "objects": [_object_text(m) for m in members[:MAX_OBJECTS_PER_ROW]],
+            "more": max(0, len(members) - MAX_OBJECTS_PER_ROW),
+            "namespaces": sorted({n for m in members for n in m["namespaces"]}),
+            "services": sorted({n for m in members for n in m["services"]}),
+            "rules": sorted({n for m in members for n in m["rules"]}),
+            "others": others, "firstSeen": first["firstSeen"], "resolvedAt": first["resolvedAt"],
+            "openSeconds": max(m["openSeconds"] for m in members)})
+    open_rows = [r for r in rows if r["status"] == "open"]
+    resolved = sorted((r for r in rows if r["status"] == "resolved"), key=lambda r: -r["openSeconds"])
+    left_out = sum(r["count"] for r in resolved[max_resolved:])
+    return open_rows + resolved[:max_resolved], left_out
 
 
 def render_html(report: Report) -> str:
     data: dict[str, Any] = report.to_json()
-    return _ENV.get_template("report.html.j2").render(
-        report=data, max_resolved=MAX_RESOLVED_ROWS,
-        identity_shown=["Namespace", "Service", *RULE_KINDS])
+    rows, left_out = drift_rows(data["findings"])
+    return _ENV.get_template("report.html.j2").render(report=data, drift_rows=rows, drift_left_out=left_out)

@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session
@@ -16,7 +17,7 @@ from connector.cluster import StaticView
 from connector.compiler import CompileResult, compile_cluster
 from connector.planner.types import Change, Op, Plan
 from connector.reports import CSV_COLUMNS, build_report, parse_window, render
-from connector.reports.render import duration_text
+from connector.reports.render import drift_rows, duration_text
 from connector.store import (
     DriftObservation,
     FindingType,
@@ -150,6 +151,7 @@ def test_html_is_self_contained(session: Session, view: StaticView, compiled: Co
     for external in ("<link", "<script", "src=", "@import", "url("):
         assert external not in html
     assert "@media print" in html and DRIFT.name in html and "2h 0s" not in html and "2h" in html
+    assert "0 · 1 · 0 · 0" in html and "built-in method" not in html  # history counts
 
 
 @pytest.mark.parametrize(("text", "seconds"), [("7d", 604800), ("36h", 129600), ("90m", 5400),
@@ -168,3 +170,24 @@ def test_parse_window_errors(text: str) -> None:
                                               (93784, "1d 2h"), (None, "")])
 def test_duration_text(seconds: float | None, text: str) -> None:
     assert duration_text(seconds) == text
+
+
+def _finding(number: int, status: str, first: str, resolved: str | None, seconds: float,
+             name: str) -> dict[str, Any]:
+    return {"id": number, "device": "fw1", "status": status, "type": "missing", "objectKind": "address",
+            "objectName": name, "identities": [{"kind": "Pod", "namespace": "shop", "name": name}],
+            "namespaces": ["shop"], "services": [], "rules": [], "firstSeen": first, "resolvedAt": resolved,
+            "openSeconds": seconds, "detail": {}}
+
+
+def test_html_rows_group_what_one_sync_repaired() -> None:
+    findings = [_finding(1, "open", "t0", None, 5, "a"), _finding(2, "open", "t0", None, 5, "b")]
+    findings += [_finding(3 + i, "resolved", "t1", "t2", 0.01, f"n{i}") for i in range(7)]
+    findings += [_finding(20, "resolved", "t3", "t9", 600, "long")]
+    rows, left_out = drift_rows(findings)
+    assert [(r["status"], r["count"]) for r in rows] == [("open", 1), ("open", 1), ("resolved", 1),
+                                                         ("resolved", 7)]
+    assert rows[3]["types"] == "7 missing" and rows[3]["more"] == 2 and len(rows[3]["objects"]) == 5
+    assert rows[3]["others"][:2] == ["Pod/shop/n0", "Pod/shop/n1"]
+    rows, left_out = drift_rows(findings, max_resolved=1)
+    assert rows[-1]["objects"] == ["address long"] and left_out == 7
