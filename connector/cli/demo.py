@@ -111,10 +111,14 @@ def _print_serve_instructions(environment: DemoEnvironment, live: LiveController
                    " --to api.stripe.com:443")
     if "report" in names:
         click.echo(f"  fusion-connector report --config {path} --format html --output report.html")
-    click.echo(f"  kubectl --kubeconfig {kubeconfig} get pods,serviceegressrules -A")
+    click.echo(f"  kubectl --kubeconfig {kubeconfig} get pods -A -o wide")
     click.echo(f"  kubectl --kubeconfig {kubeconfig} -n payments delete pod checkout-7d4b9c6f5-2xkqp")
     if live is None:
-        click.echo(f"  fusion-connector apply --config {path}")
+        click.echo(f"  fusion-connector apply --config {path}    # the deleted pod's IP leaves the devices")
+    else:
+        click.echo("      # the controller removes the deleted pod's IP from the devices: plan stays in sync")
+        click.echo(f"  kubectl --kubeconfig {kubeconfig} get serviceegressrules -A -o yaml"
+                   "    # each rule's status, written by the controller")
 
 
 class _Terminated(Exception):
