@@ -370,6 +370,14 @@ def test_secret_keys_can_be_renamed_per_device() -> None:
     assert _secret_env(docs) == {"FC_FGT_EDGE_TOKEN": ("fc-fgt-edge", "api-key")}
 
 
+def test_report_token_comes_from_a_secret_under_the_name_the_connector_reads() -> None:
+    from connector.reports.serve import REPORT_TOKEN_ENV
+
+    docs = parse(render_raw({"report": {"tokenSecret": {"name": "fc-report"}}}))
+    assert _secret_env(docs) == {REPORT_TOKEN_ENV: ("fc-report", "token")}
+    assert REPORT_TOKEN_ENV not in {item["name"] for item in container(manifests("defaults"))["env"]}
+
+
 def test_sqlite_store_is_on_the_volume() -> None:
     docs = manifests("sqlite")
     config = rendered_config(docs)
