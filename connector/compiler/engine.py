@@ -216,7 +216,11 @@ class Compiler:
             dirty_ns.add(name)
             self._info_dirty.add(name)
         elif kind == Kind.POD:
-            _put(self._pods.setdefault(namespace, {}), name, read_pod(obj) if obj is not None else None)
+            _put(
+                self._pods.setdefault(namespace, {}),
+                name,
+                read_pod(obj, namespace) if obj is not None else None,
+            )
             dirty_ns.add(namespace)
         elif kind == Kind.SERVICE:
             services = self._services.setdefault(namespace, set())
@@ -301,7 +305,7 @@ class Compiler:
             return info.egress_ips
         if info.mode == "node":
             return node_members(pods, self._nodes)
-        return pod_members(info.name, pods)
+        return pod_members(pods)
 
     def _update_namespace_group(self, ns: str) -> set[str]:
         """Recompute the namespace's source group; returns namespaces whose sharing changed."""
@@ -469,7 +473,7 @@ class Compiler:
             members = node_members(pods, self._nodes)
             purpose = "node"
         else:
-            members = pod_members(ns, pods)
+            members = pod_members(pods)
             purpose = "service" if spec.ref.kind == RuleKind.SERVICE else "pods"
         if not members:
             return None

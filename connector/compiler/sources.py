@@ -15,17 +15,20 @@ Members = tuple[tuple[str, tuple[Identity, ...]], ...]
 @dataclass(frozen=True)
 class PodInfo:
     """What the compiler needs of a pod. A pod in phase Succeeded or Failed has released its IPs
-    and counts as inactive."""
+    and counts as inactive. `members` are its group members, built once."""
 
     name: str
     ips: tuple[str, ...]
     node: str
     labels: tuple[tuple[str, str], ...]
     active: bool
+    members: Members = ()
 
 
-def read_pod(obj: Obj) -> PodInfo:
+def read_pod(obj: Obj, namespace: str = "") -> PodInfo:
+    """Read a pod; `namespace` defaults to the object's own."""
     meta = obj.get("metadata") or {}
+    namespace = namespace or meta.get("namespace") or ""
     status = obj.get("status") or {}
     active = status.get("phase") not in ("Succeeded", "Failed")
     raw = [item.get("ip") for item in status.get("podIPs") or [] if isinstance(item, dict)]
@@ -38,7 +41,9 @@ def read_pod(obj: Obj) -> PodInfo:
         except ValueProblem:
             continue
     node = (obj.get("spec") or {}).get("nodeName") or ""
+    identity = (Identity("Pod", namespace, meta.get("name") or ""),)
     return PodInfo(
+        members=tuple((ip, identity) for ip in sorted(ips)) if active else (),
         name=meta.get("name") or "",
         ips=tuple(sorted(ips)) if active else (),
         node=node if active else "",
@@ -82,13 +87,15 @@ def node_addresses(obj: Obj) -> tuple[str, ...]:
     return tuple(sorted(found))
 
 
-def pod_members(namespace: str, pods: Iterable[PodInfo]) -> Members:
+def pod_members(pods: Iterable[PodInfo]) -> Members:
     """Pod IPs, each with the pods holding it."""
-    found: dict[str, list[Identity]] = {}
-    for pod in pods:
-        for ip in pod.ips:
-            found.setdefault(ip, []).append(Identity("Pod", namespace, pod.name))
-    return tuple((ip, tuple(sorted(ids))) for ip, ids in sorted(found.items()))
+    merged: list[tuple[str, tuple[Identity, ...]]] = []
+    for ip, identities in sorted(member for pod in pods for member in pod.members):
+        if merged and merged[-1][0] == ip:
+            merged[-1] = (ip, tuple(sorted({*merged[-1][1], *identities})))
+        else:
+            merged.append((ip, identities))
+    return tuple(merged)
 
 
 def node_members(pods: Iterable[PodInfo], nodes: dict[str, tuple[str, ...]]) -> Members:
