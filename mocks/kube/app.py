@@ -18,7 +18,7 @@ from mocks.common.app import MockApp
 from mocks.common.http import Request, Response, json_response
 from mocks.kube import discovery
 from mocks.kube.api import DRY_RUN, Api
-from mocks.kube.controllers import EndpointSliceController, Kubelet
+from mocks.kube.controllers import EgressIPController, EndpointSliceController, Kubelet
 from mocks.kube.errors import ApiError, bad_request, status_object
 from mocks.kube.patch import APPLY_PATCH
 from mocks.kube.resources import ResourceType
@@ -54,10 +54,14 @@ class KubeApp(MockApp):
         self.server_address = server_address
         self.kubelet: Kubelet | None = None
         self.endpoint_slices: EndpointSliceController | None = None
+        self.egress_ips: EgressIPController | None = None
         if controllers:
             self.kubelet = Kubelet(self.api, pod_cidr, pod_cidr_v6)
             self.endpoint_slices = EndpointSliceController(self.api)
-            self.api.listeners.extend([self.kubelet.on_event, self.endpoint_slices.on_event])
+            self.egress_ips = EgressIPController(self.api)
+            self.api.listeners.extend(
+                [self.kubelet.on_event, self.endpoint_slices.on_event, self.egress_ips.on_event]
+            )
 
     # --- MockApp hooks --------------------------------------------------------------------------
     def error(self, status: int, message: str) -> Response:

@@ -11,6 +11,11 @@ stack, `pod_cidr_v6` (default fd00:10:244::/64). Annotations on the pod:
 `spec.hostNetwork: true` pods get their node's InternalIP. Status written later (e.g. through the
 status subresource) is left alone; a deleted pod's IP returns to the pool.
 
+`EgressIPController` (OVN-Kubernetes): assigns each EgressIP's `spec.egressIPs` to the Nodes labelled
+`k8s.ovn.org/egress-assignable` (round-robin in name order) and writes `status.items[]`
+(`egressIP`, `node`) when the EgressIP's spec changes or assignable Nodes come and go; with no
+assignable Node it leaves the status alone (so tests may set it through the status subresource).
+
 `EndpointSliceController`: for every Service with a selector, EndpointSlices labelled
 `kubernetes.io/service-name` and `endpointslice.kubernetes.io/managed-by:
 endpointslice-controller.k8s.io`, one set per address family of the Service (`spec.ipFamilies`),
@@ -458,3 +463,45 @@ class EndpointSliceController:
                     )
             except ApiError:
                 continue
+
+
+EGRESS_IP_KEY = ("k8s.ovn.org", "egressips")
+EGRESS_ASSIGNABLE = "k8s.ovn.org/egress-assignable"
+
+
+def _assignable(node: Obj | None) -> bool:
+    return node is not None and EGRESS_ASSIGNABLE in ((node.get("metadata") or {}).get("labels") or {})
+
+
+class EgressIPController:
+    """Writes EgressIP status the way OVN-Kubernetes does (see the module docstring)."""
+
+    def __init__(self, api: Api) -> None:
+        self.api = api
+
+    def on_event(self, event: Event) -> None:
+        if event.key == EGRESS_IP_KEY and event.type != DELETED:
+            if event.old is None or (event.old.get("spec") != event.obj.get("spec")):
+                self.assign(event.obj["metadata"]["name"])
+        elif event.key == NODE_KEY and _assignable(event.obj) != _assignable(
+            event.old if event.type != DELETED else None
+        ):
+            _, egress_ips = self.api.store.snapshot(EGRESS_IP_KEY, None)
+            for egress_ip in list(egress_ips):
+                self.assign(egress_ip["metadata"]["name"])
+
+    def assign(self, name: str) -> None:
+        _, nodes = self.api.store.snapshot(NODE_KEY, None)
+        assignable = [str(n["metadata"]["name"]) for n in nodes if _assignable(n)]
+        if not assignable:
+            return
+
+        def run(current: Obj) -> Obj:
+            ips = (current.get("spec") or {}).get("egressIPs") or []
+            items = [{"egressIP": ip, "node": assignable[i % len(assignable)]} for i, ip in enumerate(ips)]
+            return {**current, "status": {"items": items}}
+
+        try:
+            self.api.update_with(self.api.type_of(EGRESS_IP_KEY), "", name, run)
+        except (ApiError, KeyError):
+            return

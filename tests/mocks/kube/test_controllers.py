@@ -224,3 +224,45 @@ def test_slices_converge_under_concurrent_pod_changes(cluster: Cluster) -> None:
     }
     assert len(selected) == 30
     assert {name: address for name, (address, _) in endpoints(cluster, "busy").items()} == selected
+
+
+def egress_ip(name: str, *ips: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "k8s.ovn.org/v1",
+        "kind": "EgressIP",
+        "metadata": {"name": name},
+        "spec": {"egressIPs": list(ips), "namespaceSelector": {"matchLabels": {"env": "prod"}}},
+    }
+
+
+def test_egress_ips_are_assigned_to_assignable_nodes(cluster: Cluster) -> None:
+    custom = cluster.custom
+    custom.create_cluster_custom_object("k8s.ovn.org", "v1", "egressips", egress_ip("early", "192.0.2.1"))
+    assert "status" not in custom.get_cluster_custom_object("k8s.ovn.org", "v1", "egressips", "early")
+    for name in ("egress-a", "egress-b"):
+        cluster.core.create_node(
+            {"metadata": {"name": name, "labels": {"k8s.ovn.org/egress-assignable": ""}}}
+        )
+    cluster.core.create_node({"metadata": {"name": "worker"}})
+    early = custom.get_cluster_custom_object("k8s.ovn.org", "v1", "egressips", "early")
+    assert early["status"]["items"] == [{"egressIP": "192.0.2.1", "node": "egress-a"}]
+    custom.create_cluster_custom_object(
+        "k8s.ovn.org", "v1", "egressips", egress_ip("pair", "192.0.2.2", "192.0.2.3")
+    )
+    pair = custom.get_cluster_custom_object("k8s.ovn.org", "v1", "egressips", "pair")
+    assert pair["status"]["items"] == [
+        {"egressIP": "192.0.2.2", "node": "egress-a"},
+        {"egressIP": "192.0.2.3", "node": "egress-b"},
+    ]
+
+
+def test_egress_ip_status_set_by_a_test_stays_without_assignable_nodes(cluster: Cluster) -> None:
+    custom = cluster.custom
+    custom.create_cluster_custom_object("k8s.ovn.org", "v1", "egressips", egress_ip("manual", "192.0.2.9"))
+    status = {"status": {"items": [{"egressIP": "192.0.2.9", "node": "somewhere"}]}}
+    custom.patch_cluster_custom_object_status("k8s.ovn.org", "v1", "egressips", "manual", status)
+    cluster.core.create_node({"metadata": {"name": "plain"}})
+    assert (
+        custom.get_cluster_custom_object("k8s.ovn.org", "v1", "egressips", "manual")["status"]
+        == status["status"]
+    )
