@@ -1,6 +1,7 @@
 """`fusion-connector demo`: the mock Kubernetes API server and the three mock devices on loopback,
 the example loaded, applied, and what each firewall now holds printed with a short report.
-`--serve` keeps everything running (until Ctrl-C or SIGTERM) for `plan`, `apply`, `explain`."""
+`--serve` keeps everything running, with the controller in process, until Ctrl-C or SIGTERM: for
+`plan`, `apply`, `report` and kubectl against the printed configuration and kubeconfig."""
 
 from __future__ import annotations
 
@@ -72,7 +73,7 @@ def _print_run(environment: DemoEnvironment, run: DemoRun) -> None:
                                   run.owner_marks.get(device.name, "")):
             click.echo(line)
 
-    _heading("Sample decisions (fusion-connector explain)")
+    _heading("Sample decisions per device (the first matching rule each device holds)")
     for line in answers_text(run.answers):
         click.echo(line)
 

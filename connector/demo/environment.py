@@ -21,7 +21,6 @@ from collections.abc import MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 import httpx
 from kubernetes import client as k8s_client
@@ -33,6 +32,7 @@ from connector.manifests import ManifestApplier
 from connector.sources.client import build_api_client
 from connector.sources.snapshot import list_all
 from mocks.bigip import BigIpApp
+from mocks.common.app import MockApp
 from mocks.common.http import HttpServer
 from mocks.fortigate import FortigateMock
 from mocks.kube import KubeApp
@@ -155,9 +155,11 @@ class DemoEnvironment:
         except BaseException:
             self.stop()
             raise
+        log.info("demo environment in %s: kubernetes %s, devices %s", self.directory, kube,
+                 ", ".join(f"{e.name} {e.url}" for e in self.endpoints[1:]))
         return self
 
-    def _serve(self, app: Any, name: str, kind: str) -> str:
+    def _serve(self, app: MockApp, name: str, kind: str) -> str:
         server = HttpServer(app, self.host, 0).start()
         self._servers.append(server)
         self.endpoints.append(Endpoint(name, kind, server.url))

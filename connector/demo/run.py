@@ -75,6 +75,7 @@ def run_demo(environment: DemoEnvironment, progress: Callable[[str], None] = lam
                 run.holdings[name] = adapter.read()
             except Exception as exc:  # a device fault is shown, not raised
                 run.read_errors[name] = f"{type(exc).__name__}: {exc}"
+                log.error("%s: reading the device back failed: %s", name, run.read_errors[name])
     finally:
         for adapter in adapters.values():
             adapter.close()
