@@ -906,16 +906,20 @@ class Compiler:
                 }
                 if not group_updates and not object_updates:
                     continue
-                groups = dict(state.groups)
-                for key in group_updates:
-                    groups[key] = self._groups[key]
-                destinations = dict(state.destinations)
-                port_sets = dict(state.port_sets)
-                for key in object_updates:
-                    if key in destinations:
-                        destinations[key] = self._registry_dest[device][key]
-                    if key in port_sets:
-                        port_sets[key] = self._registry_ports[device][key]
+                # copy on write: unchanged mappings are shared with the previous (immutable) state
+                groups = state.groups
+                if group_updates:
+                    groups = dict(groups)
+                    for key in group_updates:
+                        groups[key] = self._groups[key]
+                destinations, port_sets = state.destinations, state.port_sets
+                if object_updates:
+                    destinations, port_sets = dict(destinations), dict(port_sets)
+                    for key in object_updates:
+                        if key in destinations:
+                            destinations[key] = self._registry_dest[device][key]
+                        if key in port_sets:
+                            port_sets[key] = self._registry_ports[device][key]
                 state = DeviceState(
                     device=device,
                     cluster=self.settings.cluster,
