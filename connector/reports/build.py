@@ -8,7 +8,7 @@ reconcile pass records them); the report itself never contacts a device.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
 
 from connector.cluster import ClusterView
@@ -16,7 +16,6 @@ from connector.compiler import CompileResult
 from connector.model import DeviceState
 from connector.reports.egress import effective_egress
 from connector.reports.model import (
-    RULE_KINDS,
     DeviceSummary,
     Finding,
     HistoryChange,
@@ -66,8 +65,9 @@ def build_report(compiled: CompileResult, store: Store, *, view: ClusterView | N
         names = [n for n in names if n == device]
     wanted = set(names)
     owned = {(o.device, o.kind, o.name): o.identities for o in store.objects.objects(device)}
+    sources = {name: _rule_sources(state) for name, state in compiled.devices.items() if name in wanted}
     findings = tuple(sorted(
-        (_finding(f, until, owned, compiled.devices.get(f.device))
+        (_finding(f, until, owned, sources.get(f.device, {}))
          for f in store.drift.findings(since, until, device=device) if f.device in wanted),
         key=lambda f: (f.resolved_at is not None, f.device, f.first_seen, f.object_kind, f.object_name)))
     statuses = {s.name: s for s in store.devices.statuses()}
@@ -100,11 +100,15 @@ def build_report(compiled: CompileResult, store: Store, *, view: ClusterView | N
         rules_not_programmed=unprogrammed_rules(compiled, wanted), history=history)
 
 
+RuleSources = Mapping[tuple[str, str, str], frozenset[IdentityRef]]
+
+
 def _finding(stored: DriftFinding, now: datetime, owned: Mapping[tuple[str, str, str], tuple[str, ...]],
-             state: DeviceState | None) -> Finding:
+             sources: RuleSources) -> Finding:
     texts = stored.identities or owned.get((stored.device, stored.kind, stored.name), ())
     identities = {IdentityRef.parse(t) for t in texts}
-    identities |= _rule_sources(identities, state)
+    for identity in list(identities):
+        identities |= sources.get((identity.kind, identity.namespace, identity.name), frozenset())
     end = stored.resolved_at or now
     return Finding(id=stored.id, device=stored.device, type=stored.finding.value, object_kind=stored.kind,
                    object_name=stored.name, identities=tuple(sorted(identities)),
@@ -114,22 +118,19 @@ def _finding(stored: DriftFinding, now: datetime, owned: Mapping[tuple[str, str,
                    detail=dict(stored.detail))
 
 
-def _rule_sources(identities: Iterable[IdentityRef], state: DeviceState | None) -> set[IdentityRef]:
-    """The namespace and Service behind each rule named in `identities`, from the compiled state."""
-    if state is None:
-        return set()
-    rules = {(i.kind, i.namespace, i.name) for i in identities if i.kind in RULE_KINDS}
-    out: set[IdentityRef] = set()
+def _rule_sources(state: DeviceState) -> RuleSources:
+    """For each rule compiled on the device (kind, namespace, name): the namespaces and Services
+    of its sources."""
+    out: dict[tuple[str, str, str], set[IdentityRef]] = {}
     for rule in state.rules:
         origin = rule.origin
-        if (origin.kind.value, origin.namespace, origin.name) not in rules:
-            continue
         group = state.groups[rule.source]
+        behind = out.setdefault((origin.kind.value, origin.namespace, origin.name), set())
         if group.namespace:
-            out.add(IdentityRef("Namespace", "", group.namespace))
+            behind.add(IdentityRef("Namespace", "", group.namespace))
         if group.service:
-            out.add(IdentityRef("Service", group.namespace, group.service))
-    return out
+            behind.add(IdentityRef("Service", group.namespace, group.service))
+    return {key: frozenset(value) for key, value in out.items()}
 
 
 def unprogrammed_rules(compiled: CompileResult, devices: Collection[str]) -> tuple[UnprogrammedRule, ...]:

@@ -46,7 +46,7 @@ def render(report: Report, fmt: ReportFormat | str) -> bytes:
 
 
 def render_json(report: Report) -> str:
-    return json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(report.to_json(), separators=(",", ":"), ensure_ascii=False) + "\n"
 
 
 def csv_rows(report: Report) -> Iterator[dict[str, str]]:
