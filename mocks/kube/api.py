@@ -157,7 +157,9 @@ class Api:
 
     def _validate(self, rtype: ResourceType, obj: Obj, old: Obj | None) -> Obj:
         """Prune, default and validate; returns the object to store."""
-        causes = list(meta.builtin_causes(rtype, obj)) if not rtype.custom else []
+        causes = meta.metadata_causes(obj)
+        if not rtype.custom:
+            causes.extend(meta.builtin_causes(rtype, obj))
         if rtype.custom and rtype.schema:
             obj = schema.prepare(obj, rtype.schema)
             causes.extend(schema.validate(obj, rtype.schema, old))

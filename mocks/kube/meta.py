@@ -118,13 +118,31 @@ def builtin_causes(rtype: ResourceType, obj: dict[str, Any]) -> list[dict[str, s
                 "FieldValueNotSupported",
             )
         )
-    labels = (obj.get("metadata") or {}).get("labels") or {}
-    for key, value in labels.items():
-        if (
-            not isinstance(value, str)
-            or len(value) > 63
-            or (value and not re.match(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$", value))
-        ):
+    return causes
+
+
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+_QUALIFIED_NAME = re.compile(
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+    r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
+)
+
+
+def metadata_causes(obj: dict[str, Any]) -> list[dict[str, str]]:
+    """Label keys and values, and annotation keys, checked as for every kind on a real server."""
+    metadata = obj.get("metadata") or {}
+    causes: list[dict[str, str]] = []
+    for key, value in (metadata.get("labels") or {}).items():
+        if not _QUALIFIED_NAME.match(str(key)) or len(str(key).rpartition("/")[2]) > 63:
+            causes.append(
+                cause(
+                    "metadata.labels",
+                    f'Invalid value: "{key}": name part must consist of '
+                    "alphanumeric characters, '-', '_' or '.', and must start and end with an "
+                    "alphanumeric character",
+                )
+            )
+        elif not isinstance(value, str) or len(value) > 63 or not _LABEL_VALUE.match(value):
             causes.append(
                 cause(
                     "metadata.labels",
@@ -133,8 +151,16 @@ def builtin_causes(rtype: ResourceType, obj: dict[str, Any]) -> list[dict[str, s
                     "and end with an alphanumeric character",
                 )
             )
-            break
-        del key
+    for key in metadata.get("annotations") or {}:
+        if not _QUALIFIED_NAME.match(str(key)):
+            causes.append(
+                cause(
+                    "metadata.annotations",
+                    f'Invalid value: "{key}": name part must consist of '
+                    "alphanumeric characters, '-', '_' or '.', and must start and end with an "
+                    "alphanumeric character",
+                )
+            )
     return causes
 
 

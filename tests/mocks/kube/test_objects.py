@@ -385,3 +385,18 @@ def test_dry_run_checks_but_stores_nothing(cluster: Cluster) -> None:
     cluster.core.patch_namespaced_config_map("kept", "default", {"data": {"a": "2"}}, dry_run="All")
     cluster.core.delete_namespaced_config_map("kept", "default", dry_run="All")
     assert cluster.core.read_namespaced_config_map("kept", "default").data == {"a": "1"}
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        {"labels": {"app": "bad value!"}},
+        {"labels": {"-bad-key": "x"}},
+        {"annotations": {"bad key": "x"}},
+    ],
+)
+def test_label_and_annotation_syntax_is_validated(cluster: Cluster, metadata: dict) -> None:
+    with pytest.raises(ApiException) as caught:
+        cluster.core.create_namespaced_config_map("default", {"metadata": {"name": "lbl", **metadata}})
+    assert caught.value.status == 422
+    assert json.loads(caught.value.body)["details"]["causes"][0]["field"].startswith("metadata.")
