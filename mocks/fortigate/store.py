@@ -1,6 +1,6 @@
 """The configuration database of the FortiGate mock: per-VDOM tables with FortiOS validation.
 
-Contract (mirrors FortiOS 6.4 cmdb behaviour, see `docs/adapters-fortios.md`):
+Contract (mirrors FortiOS 6.4 cmdb behaviour, see `docs/adapters.md`):
 - Tables: `firewall/address`, `firewall/addrgrp`, `firewall.service/custom`, `firewall/policy`.
   Names are unique per table, addresses and groups sharing one namespace (`-5` duplicate on
   create); policies are a list kept in evaluation order, `policyid` assigned on create when absent
