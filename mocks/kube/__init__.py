@@ -1,8 +1,9 @@
 """A stateful Kubernetes API server for tests, demos and benchmarks (`python -m mocks kube`).
 
 In process: `HttpServer(KubeApp()).start()`; `KubeApp(controllers=True, history_size=50_000,
-bookmark_interval=5.0, pod_cidr="10.244.0.0/14", pod_cidr_v6="fd00:10:244::/64")`. Command line:
-`--no-controllers`, `--history N`, `--bookmark-interval S`, `--pod-cidr`, `--pod-cidr-v6`.
+bookmark_interval=5.0, pod_cidr="10.244.0.0/14", pod_cidr_v6="fd00:10:244::/64", nodes=0)`.
+Command line: `--no-controllers`, `--history N`, `--bookmark-interval S`, `--pod-cidr`,
+`--pod-cidr-v6`, `--nodes N` (Ready Nodes node-1..node-N with InternalIPs 192.168.0.1...).
 
 Serves core/v1 (namespaces, pods, services, nodes, events, configmaps, secrets, serviceaccounts),
 discovery.k8s.io/v1 EndpointSlices, coordination.k8s.io/v1 Leases, events.k8s.io/v1 Events,
@@ -47,6 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--pod-cidr", default="10.244.0.0/14", help="pool of pod IPv4 addresses")
     parser.add_argument("--pod-cidr-v6", default="fd00:10:244::/64", help="pool of pod IPv6 addresses")
+    parser.add_argument(
+        "--nodes", type=int, default=0, help="create this many Ready Nodes at start and reset"
+    )
 
 
 def create_app(args: argparse.Namespace) -> KubeApp:
@@ -57,4 +61,5 @@ def create_app(args: argparse.Namespace) -> KubeApp:
         pod_cidr=args.pod_cidr,
         pod_cidr_v6=args.pod_cidr_v6,
         server_address=f"{args.host}:{args.port}",
+        nodes=args.nodes,
     )

@@ -47,9 +47,11 @@ class KubeApp(MockApp):
         pod_cidr: str = "10.244.0.0/14",
         pod_cidr_v6: str = "fd00:10:244::/64",
         server_address: str = "127.0.0.1:6443",
+        nodes: int = 0,
     ) -> None:
         super().__init__()
         self.api = Api(history_size)
+        self.nodes = nodes
         self.bookmark_interval = bookmark_interval
         self.server_address = server_address
         self.kubelet: Kubelet | None = None
@@ -62,6 +64,31 @@ class KubeApp(MockApp):
             self.api.listeners.extend(
                 [self.kubelet.on_event, self.endpoint_slices.on_event, self.egress_ips.on_event]
             )
+        self._create_nodes()
+
+    def _create_nodes(self) -> None:
+        """`nodes` Ready Nodes node-1..node-N with InternalIPs 192.168.0.1, 192.168.0.2, ..."""
+        node_type = self.api.type_of(("", "nodes"))
+        for index in range(self.nodes):
+            name = f"node-{index + 1}"
+            address = f"192.168.{index // 250}.{index % 250 + 1}"
+            self.api.create(
+                node_type,
+                "",
+                {
+                    "metadata": {
+                        "name": name,
+                        "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux"},
+                    },
+                    "status": {
+                        "addresses": [
+                            {"type": "InternalIP", "address": address},
+                            {"type": "Hostname", "address": name},
+                        ],
+                        "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady"}],
+                    },
+                },
+            )
 
     # --- MockApp hooks --------------------------------------------------------------------------
     def error(self, status: int, message: str) -> Response:
@@ -73,6 +100,7 @@ class KubeApp(MockApp):
             self.kubelet.reset()
         if self.endpoint_slices is not None:
             self.endpoint_slices.reset()
+        self._create_nodes()
 
     def custom_fault(self, spec: dict[str, Any]) -> bool:
         if spec.get("dropWatches"):

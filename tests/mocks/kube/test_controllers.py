@@ -266,3 +266,17 @@ def test_egress_ip_status_set_by_a_test_stays_without_assignable_nodes(cluster: 
         custom.get_cluster_custom_object("k8s.ovn.org", "v1", "egressips", "manual")["status"]
         == status["status"]
     )
+
+
+def test_app_with_nodes_schedules_onto_them_and_recreates_them_on_reset() -> None:
+    from mocks.kube import KubeApp
+    from tests.mocks.kube.conftest import start
+
+    for cluster in start(KubeApp(nodes=3)):
+        assert [n.metadata.name for n in cluster.core.list_node().items] == ["node-1", "node-2", "node-3"]
+        cluster.core.create_namespaced_pod("default", pod("placed"))
+        placed = cluster.core.read_namespaced_pod("placed", "default")
+        assert placed.spec.node_name == "node-1" and placed.status.host_ip == "192.168.0.1"
+        cluster.mock("/_mock/reset")
+        assert len(cluster.core.list_node().items) == 3
+        assert cluster.core.list_namespaced_pod("default").items == []

@@ -14,7 +14,19 @@ ROOT = Path(__file__).resolve().parents[3]
 
 def test_subprocess_serves_the_api() -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "mocks", "kube", "--host", "127.0.0.1", "--port", "0", "--no-controllers"],
+        [
+            sys.executable,
+            "-m",
+            "mocks",
+            "kube",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--no-controllers",
+            "--nodes",
+            "2",
+        ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -34,6 +46,7 @@ def test_subprocess_serves_the_api() -> None:
         )
         assert created.status.phase == "Pending"
         assert [p.metadata.name for p in core.list_namespaced_pod("proc").items] == ["p"]
+        assert [n.metadata.name for n in core.list_node().items] == ["node-1", "node-2"]
         api_client.close()
     finally:
         process.terminate()
