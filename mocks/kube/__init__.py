@@ -32,7 +32,9 @@ __all__ = ["KubeApp", "add_arguments", "create_app"]
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--no-controllers", action="store_true", help="no simulated kubelet and EndpointSlice controller"
+        "--no-controllers",
+        action="store_true",
+        help="no simulated kubelet, EndpointSlice and EgressIP controllers",
     )
     parser.add_argument(
         "--history",

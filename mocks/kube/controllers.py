@@ -9,7 +9,10 @@ stack, `pod_cidr_v6` (default fd00:10:244::/64). Annotations on the pod:
   mock.fusion-connector.io/phase: Pending leaves the pod alone; Running (default), Succeeded, Failed
   mock.fusion-connector.io/ready: "false" Running but not Ready
 `spec.hostNetwork: true` pods get their node's InternalIP. Status written later (e.g. through the
-status subresource) is left alone; a deleted pod's IP returns to the pool.
+status subresource) is left alone, and so is a pod created with a status that has a phase (a real
+server would reset it; keeping it lets tests create running pods in one call). Bulk-loaded pods
+(`/_mock/load`) without a phase get the same status inline, in their single ADDED event. A deleted
+pod's IP returns to the pool.
 
 `EgressIPController` (OVN-Kubernetes): assigns each EgressIP's `spec.egressIPs` to the Nodes labelled
 `k8s.ovn.org/egress-assignable` (round-robin in name order) and writes `status.items[]`

@@ -280,3 +280,11 @@ def test_app_with_nodes_schedules_onto_them_and_recreates_them_on_reset() -> Non
         cluster.mock("/_mock/reset")
         assert len(cluster.core.list_node().items) == 3
         assert cluster.core.list_namespaced_pod("default").items == []
+
+
+def test_host_network_pods_get_the_node_address(cluster: Cluster) -> None:
+    add_nodes(cluster, "node-a")
+    body = pod("host")
+    body["spec"]["hostNetwork"] = True
+    cluster.core.create_namespaced_pod("default", body)
+    assert cluster.core.read_namespaced_pod("host", "default").status.pod_ip == "192.168.0.1"
