@@ -1,0 +1,229 @@
+"""Adapter benchmark: plan and apply a 10,000-pod desired state on each mock device.
+
+Synthesizes a cluster of `--pods` pods (100 per namespace: 10 Services of 10 pods), 20
+ClusterEgressRules (Admin and Baseline), a NamespaceEgressRule per namespace and a ServiceEgressRule
+for every other namespace; compiles it once per step with the real compiler and syncs the three
+devices (F5 AS3, FortiOS, generic REST) served in-process by their mocks, through the real adapters.
+For each device and each step it prints the plan time (render + read the device + diff), the apply
+time, the plan size and the write calls the mock logged:
+
+- cold: an empty device receives the whole state;
+- one pod: a pod is added to a Service (a new IP in its EndpointSlice);
+- no change: the same state again (must plan nothing and write nothing).
+
+    python benchmarks/bench_adapters.py [--pods 10000] [--bigip-processing-ms 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from adapters.base import Adapter
+from adapters.registry import create_adapter
+from connector.cluster import StaticView
+from connector.compiler import compile_cluster
+from connector.config import Config, SafetyConfig, Secrets
+from connector.model import DeviceState
+from connector.reconciler.once import compile_settings
+from mocks.bigip import BigIpApp
+from mocks.common.app import MockApp
+from mocks.common.http import HttpServer
+from mocks.fortigate import FortigateMock
+from mocks.rest import RestMock
+
+CLUSTER = "bench"
+CONNECTOR_NAMESPACE = "fusion-system"
+TOKEN = "bench-token"
+SECRETS = Secrets({"BIGIP_PASSWORD": "admin", "FGT_TOKEN": TOKEN, "SOC_TOKEN": TOKEN})
+PODS_PER_SERVICE = 10
+SERVICES_PER_NAMESPACE = 10
+WRITE_PREFIXES = {"bigip-dc1": "/mgmt/shared/appsvcs/declare", "fgt-edge": "/api/v2/cmdb/", "soc": "/changes"}
+
+
+def ip(n: int) -> str:
+    return f"10.{64 + ((n >> 16) & 63)}.{(n >> 8) & 255}.{n & 255}"
+
+
+def synthesize(pods: int) -> list[dict[str, Any]]:
+    """The cluster's raw objects (pods carry their IPs; EndpointSlices list the Services' pods)."""
+    per_namespace = PODS_PER_SERVICE * SERVICES_PER_NAMESPACE
+    namespaces = max(1, -(-pods // per_namespace))
+    objects: list[dict[str, Any]] = [{"kind": "Namespace", "metadata": {"name": CONNECTOR_NAMESPACE}}]
+    for e in range(20):
+        objects.append({"kind": "ExternalService",
+                        "metadata": {"name": f"ext-{e}", "namespace": CONNECTOR_NAMESPACE},
+                        "spec": {"addresses": [f"203.0.{e}.0/24", f"svc{e}.example.com"],
+                                 "ports": [{"port": "443"}, {"protocol": "UDP", "port": "8000-8100"}]}})
+        spec: dict[str, Any] = {"action": "Deny" if e % 2 else "Allow", "priority": 100 + e,
+                                "tier": "Admin" if e < 10 else "Baseline", "externalServices": [f"ext-{e}"]}
+        if e % 3:
+            spec["namespaceSelector"] = {"matchLabels": {"env": ("prod", "dev", "test")[e % 3]}}
+        objects.append({"kind": "ClusterEgressRule", "metadata": {"name": f"cluster-{e}", "generation": 1},
+                        "spec": spec})
+    number = 0
+    for i in range(namespaces):
+        ns = f"team-{i:04d}"
+        labels = {"fusion-connector.io/managed": "true", "env": ("prod", "dev", "test")[i % 3]}
+        allow = {"fusion-connector.io/egress-allow": "api.github.com:443/TCP, 10.200.0.0/16:5432"}
+        objects.append({"kind": "Namespace",
+                        "metadata": {"name": ns, "labels": labels, "annotations": allow}})
+        objects.append({"kind": "ExternalService", "metadata": {"name": "deps", "namespace": ns},
+                        "spec": {"addresses": [f"198.51.{i % 250}.{i // 250}", f"db.{ns}.example.net"],
+                                 "ports": [{"port": "5432"}]}})
+        objects.append({"kind": "NamespaceEgressRule",
+                        "metadata": {"name": "deps", "namespace": ns, "generation": 1},
+                        "spec": {"action": "Allow", "priority": 300, "externalServices": ["deps"]}})
+        if i % 2 == 0:
+            objects.append({"kind": "ServiceEgressRule",
+                            "metadata": {"name": "svc-0-out", "namespace": ns, "generation": 1},
+                            "spec": {"action": "Allow", "service": "svc-0", "priority": 200,
+                                     "externalServices": ["deps"]}})
+        for s in range(SERVICES_PER_NAMESPACE):
+            service = f"svc-{s}"
+            objects.append({"kind": "Service", "metadata": {"name": service, "namespace": ns}})
+            addresses = []
+            for p in range(PODS_PER_SERVICE):
+                if number >= pods:
+                    break
+                objects.append(pod(ns, f"{service}-pod-{p}", service, ip(number)))
+                addresses.append(ip(number))
+                number += 1
+            objects.append(endpoint_slice(ns, service, addresses))
+    return objects
+
+
+def pod(ns: str, name: str, service: str, address: str) -> dict[str, Any]:
+    return {"kind": "Pod", "metadata": {"name": name, "namespace": ns, "labels": {"app": service}},
+            "status": {"phase": "Running", "podIPs": [{"ip": address}]}}
+
+
+def endpoint_slice(ns: str, service: str, addresses: list[str]) -> dict[str, Any]:
+    return {"kind": "EndpointSlice",
+            "metadata": {"name": f"{service}-slice", "namespace": ns,
+                         "labels": {"kubernetes.io/service-name": service}},
+            "endpoints": [{"addresses": [a], "conditions": {"ready": True}} for a in addresses]}
+
+
+def add_pod_to_service(view: StaticView, pods: int) -> None:
+    """One new pod (a new IP) in the first Service of the first namespace."""
+    ns, service = "team-0000", "svc-0"
+    address = ip(pods + 1)
+    view.put(pod(ns, f"{service}-pod-new", service, address))
+    current = view.get(StaticView.kind_of({"kind": "EndpointSlice"}), ns, f"{service}-slice")
+    assert current is not None
+    addresses = [a for e in current["endpoints"] for a in e["addresses"]]
+    view.put(endpoint_slice(ns, service, [*addresses, address]))
+
+
+@dataclass
+class Device:
+    name: str
+    app: MockApp
+    server: HttpServer
+
+    def writes(self, since: int) -> int:
+        prefix = WRITE_PREFIXES[self.name]
+        return sum(1 for e in self.app.requests(since)
+                   if e["method"] not in ("GET", "HEAD") and e["path"].startswith(prefix))
+
+    def last_seq(self) -> int:
+        entries = self.app.requests()
+        return int(entries[-1]["seq"]) if entries else 0
+
+
+@contextmanager
+def devices(processing_ms: int) -> Iterator[dict[str, Device]]:
+    apps: dict[str, MockApp] = {"bigip-dc1": BigIpApp(processing_ms=processing_ms),
+                                "fgt-edge": FortigateMock(token=TOKEN), "soc": RestMock(token=TOKEN)}
+    with ExitStack() as stack:
+        out = {}
+        for name, app in apps.items():
+            server = HttpServer(app).start()
+            stack.callback(server.stop)
+            out[name] = Device(name, app, server)
+        yield out
+
+
+def configuration(found: dict[str, Device]) -> Config:
+    return Config.model_validate({
+        "cluster": CLUSTER, "kubernetes": {"connectorNamespace": CONNECTOR_NAMESPACE},
+        "devices": [
+            {"name": "bigip-dc1", "type": "f5-as3", "url": found["bigip-dc1"].server.url,
+             "auth": {"username": "admin", "passwordEnv": "BIGIP_PASSWORD"}},
+            {"name": "fgt-edge", "type": "fortios", "url": found["fgt-edge"].server.url,
+             "auth": {"tokenEnv": "FGT_TOKEN"}},
+            {"name": "soc", "type": "rest", "url": found["soc"].server.url,
+             "auth": {"tokenEnv": "SOC_TOKEN"}},
+        ]})
+
+
+@dataclass
+class Step:
+    plan_seconds: float
+    apply_seconds: float
+    changes: int
+    objects: int
+    writes: int
+
+
+def sync(adapter: Adapter, device: Device, state: DeviceState) -> Step:
+    mark = device.last_seq()
+    started = time.perf_counter()
+    desired = adapter.render(state)
+    plan = adapter.plan(desired, adapter.read(), safety=SafetyConfig(), force=True)
+    planned = time.perf_counter()
+    if not plan.empty:
+        result = adapter.apply(plan, desired)
+        if not result.ok:
+            raise SystemExit(f"{adapter.name}: apply failed: {result.errors[:3]}")
+    applied = time.perf_counter()
+    return Step(planned - started, applied - planned, len(plan.changes), len(desired), device.writes(mark))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pods", type=int, default=10_000)
+    parser.add_argument("--bigip-processing-ms", type=int, default=20,
+                        help="time the AS3 mock takes per declaration (default 20)")
+    args = parser.parse_args()
+
+    view = StaticView(synthesize(args.pods))
+    with devices(args.bigip_processing_ms) as found:
+        config = configuration(found)
+        settings = compile_settings(config)
+        started = time.perf_counter()
+        compiled = compile_cluster(view, settings)
+        print(f"{args.pods} pods, compile {time.perf_counter() - started:.2f}s: "
+              + ", ".join(f"{n}: {len(s.groups)} groups, {len(s.rules)} rules"
+                          for n, s in compiled.devices.items()))
+        adapters = {d.name: create_adapter(d, CLUSTER, SECRETS) for d in config.devices}
+        try:
+            rows: list[tuple[str, str, Step]] = []
+            for name, adapter in adapters.items():
+                rows.append(("cold", name, sync(adapter, found[name], compiled.devices[name])))
+            add_pod_to_service(view, args.pods)
+            compiled = compile_cluster(view, settings)
+            for name, adapter in adapters.items():
+                rows.append(("one pod", name, sync(adapter, found[name], compiled.devices[name])))
+            for name, adapter in adapters.items():
+                rows.append(("no change", name, sync(adapter, found[name], compiled.devices[name])))
+        finally:
+            for adapter in adapters.values():
+                adapter.close()
+    print(f"{'step':<10} {'device':<10} {'objects':>8} {'changes':>8} {'plan s':>8} {'apply s':>8} "
+          f"{'writes':>7}")
+    for step, name, row in rows:
+        print(f"{step:<10} {name:<10} {row.objects:>8} {row.changes:>8} {row.plan_seconds:>8.2f} "
+              f"{row.apply_seconds:>8.2f} {row.writes:>7}")
+    print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
