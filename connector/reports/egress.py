@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from connector.cluster import ClusterView, Kind
 from connector.compiler import CompileResult
-from connector.compiler.sources import node_addresses, read_pod, read_slice
+from connector.compiler.sources import PodInfo, node_addresses, read_pod, read_slice
 from connector.model import CompiledRule, DeviceState
 from connector.reports.model import DeviceEgress, EgressDestination, EgressEntry, EgressSource, RuleName
 
@@ -35,29 +36,56 @@ def _namespace_addresses(compiled: CompileResult, cluster: str, namespace: str) 
                    for a in state.groups[key].addresses)
 
 
-def _service_addresses(view: ClusterView, compiled: CompileResult, cluster: str, namespace: str,
-                       mode: str) -> dict[str, tuple[str, ...]]:
-    """The source addresses of every Service of `namespace` (pods and slices read once)."""
-    names = [_name(obj) for obj in view.list(Kind.SERVICE, namespace)]
-    if mode == "egress-ip":
-        shared = _namespace_addresses(compiled, cluster, namespace)
-        return dict.fromkeys(names, shared)
-    endpoints: dict[str, set[str]] = {}
-    for obj in view.list(Kind.ENDPOINT_SLICE, namespace):
-        slice_ = read_slice(obj)
-        endpoints.setdefault(slice_.service, set()).update(slice_.addresses)
-    pod_of = {}
-    for pod in (read_pod(obj) for obj in view.list(Kind.POD, namespace)):
-        for ip in pod.ips:
-            pod_of[ip] = pod
-    out = {}
-    for name in names:
-        pods = {pod_of[a].name: pod_of[a] for a in endpoints.get(name, ()) if a in pod_of}.values()
-        if mode == "node":
-            out[name] = _sorted(a for p in pods if p.node
-                                for a in node_addresses(view.get(Kind.NODE, "", p.node) or {}))
-        else:
-            out[name] = _sorted(ip for p in pods for ip in p.ips)
+def _by_namespace(view: ClusterView, kind: Kind) -> dict[str, list[dict[str, Any]]]:
+    """Every object of `kind`, by namespace: one list call (views may scan on each filtered one)."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for obj in view.list(kind):
+        out.setdefault(str((obj.get("metadata") or {}).get("namespace") or ""), []).append(obj)
+    return out
+
+
+class _Workloads:
+    """The Services, EndpointSlices and pods of the view, read once."""
+
+    def __init__(self, view: ClusterView) -> None:
+        self.view = view
+        self.services = _by_namespace(view, Kind.SERVICE)
+        self.slices = _by_namespace(view, Kind.ENDPOINT_SLICE)
+        self.pods = _by_namespace(view, Kind.POD)
+
+    def service_addresses(self, compiled: CompileResult, cluster: str, namespace: str,
+                          mode: str) -> dict[str, tuple[str, ...]]:
+        """The source addresses of every Service of `namespace`."""
+        names = [_name(obj) for obj in self.services.get(namespace, ())]
+        if mode == "egress-ip":
+            return dict.fromkeys(names, _namespace_addresses(compiled, cluster, namespace))
+        endpoints: dict[str, set[str]] = {}
+        for obj in self.slices.get(namespace, ()):
+            slice_ = read_slice(obj)
+            endpoints.setdefault(slice_.service, set()).update(slice_.addresses)
+        pod_of: dict[str, PodInfo] = {}
+        for pod in (read_pod(obj) for obj in self.pods.get(namespace, ())):
+            for ip in pod.ips:
+                pod_of[ip] = pod
+        out: dict[str, tuple[str, ...]] = {}
+        for name in names:
+            pods = {pod_of[a].name: pod_of[a] for a in endpoints.get(name, ()) if a in pod_of}.values()
+            if mode == "node":
+                out[name] = _sorted(a for p in pods if p.node
+                                    for a in node_addresses(self.view.get(Kind.NODE, "", p.node) or {}))
+            else:
+                out[name] = _sorted(ip for p in pods for ip in p.ips)
+        return out
+
+
+def _grouped_services(compiled: CompileResult) -> dict[str, dict[str, tuple[str, ...]]]:
+    """Without a view: the Services that have a source group of their own, by namespace."""
+    out: dict[str, dict[str, tuple[str, ...]]] = {}
+    for state in compiled.devices.values():
+        for group in state.groups.values():
+            if group.service:
+                services = out.setdefault(group.namespace, {})
+                services[group.service] = _sorted((*services.get(group.service, ()), *group.addresses))
     return out
 
 
@@ -138,21 +166,18 @@ def effective_egress(compiled: CompileResult, cluster: str, view: ClusterView | 
     Services that have a source group of their own), with the rules deciding on each device
     (`devices`: only these)."""
     indexes = [DeviceIndex(s) for name, s in compiled.devices.items() if devices is None or name in devices]
+    workloads = _Workloads(view) if view is not None else None
+    grouped = _grouped_services(compiled) if view is None else {}
     out: list[EgressSource] = []
     for ns in sorted(n for n, status in compiled.namespaces.items() if status.managed):
         mode = compiled.namespaces[ns].source_mode
         addresses = _namespace_addresses(compiled, cluster, ns)
         out.append(EgressSource("Namespace", ns, "", mode, addresses,
                                 tuple(index.egress(addresses) for index in indexes)))
-        if view is not None:
-            services = _service_addresses(view, compiled, cluster, ns, mode)
+        if workloads is not None:
+            services = workloads.service_addresses(compiled, cluster, ns, mode)
         else:
-            services = {}
-            for state in compiled.devices.values():
-                for group in state.groups.values():
-                    if group.namespace == ns and group.service:
-                        services[group.service] = _sorted(
-                            (*services.get(group.service, ()), *group.addresses))
+            services = grouped.get(ns, {})
         for service in sorted(services):
             out.append(EgressSource("Service", ns, service, mode, services[service],
                                     tuple(index.egress(services[service]) for index in indexes)))
