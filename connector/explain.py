@@ -338,14 +338,14 @@ def _port_reason(state: DeviceState, rule: CompiledRule, destination: Destinatio
     return f"port {destination.port}/{destination.protocol.value} is not among {_ports_text(state, rule)}"
 
 
-def _rule_notes(result: CompileResult, rule: CompiledRule) -> list[str]:
+def _rule_notes(result: CompileResult, rule: CompiledRule, device: str) -> list[str]:
     kind = rule.origin.kind
     if kind not in (RuleKind.CLUSTER, RuleKind.NAMESPACE, RuleKind.SERVICE):
         return []
     status = result.rules.get(RuleRef(kind, rule.origin.namespace, rule.origin.name))
     if status is None:
         return []
-    return [f"{p.reason.value}: {p.message}" for p in status.problems]
+    return [f"{p.reason.value}: {p.message}" for p in status.problems if p.device in ("", device)]
 
 
 def _explain_device(
@@ -386,7 +386,7 @@ def _explain_device(
         else:
             notes.append("no compiled rule matches: the device's own rulebase decides")
     else:
-        notes.extend(_rule_notes(result, decision))
+        notes.extend(_rule_notes(result, decision, state.device))
         if decision.origin.kind == RuleKind.DEFAULT:
             notes.append(
                 f"default action of namespace {decision.origin.namespace}"
@@ -399,7 +399,7 @@ def _explain_device(
             )
     for item in considered:
         if item.outcome == "port-dependent":
-            notes.extend(_rule_notes(result, item.rule))
+            notes.extend(_rule_notes(result, item.rule, state.device))
     return DeviceExplanation(
         state.device, address, decision, tuple(considered), skipped, tuple(dict.fromkeys(notes))
     )

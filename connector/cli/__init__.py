@@ -17,6 +17,7 @@ COMMANDS: list[str] = [
     "connector.cli.import_ces",
     "connector.cli.plan",
     "connector.cli.apply",
+    "connector.cli.explain",
     "connector.cli.run",
     "connector.cli.demo",
     "connector.cli.report",

@@ -79,6 +79,7 @@ def external_pieces(
                         f" {es_namespace}/{name} is compiled there without"
                         f" {', '.join(spec.fqdns)}",
                         False,
+                        device,
                     )
                 )
             if not spec.networks and not fqdns:
@@ -115,6 +116,7 @@ def annotation_pieces(
                         f"{owner}: device {device} cannot enforce FQDNs; compiled there"
                         f" without {', '.join(all_fqdns)}",
                         False,
+                        device,
                     )
                 )
             if networks or fqdns:
@@ -136,4 +138,5 @@ def ipv6_problem(ref: RuleRef, device: str) -> Problem:
         f"{ref}: device {device} cannot enforce IPv6; the rule's IPv6 sources and destinations"
         " are left off there",
         False,
+        device,
     )

@@ -64,14 +64,20 @@ class RuleRef:
 
 @dataclass(frozen=True, order=True)
 class Problem:
-    """One finding about a rule; `blocking` findings make `Accepted` False."""
+    """One finding about a rule; `blocking` findings make `Accepted` False; `device` names the one
+    device a finding concerns ("" = every device)."""
 
     reason: Reason
     message: str
     blocking: bool
+    device: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {"reason": self.reason.value, "message": self.message, "blocking": self.blocking}
+        out: dict[str, Any] = {"reason": self.reason.value, "message": self.message,
+                               "blocking": self.blocking}
+        if self.device:
+            out["device"] = self.device
+        return out
 
 
 @dataclass(frozen=True)
