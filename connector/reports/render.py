@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
 from enum import StrEnum
@@ -165,7 +166,34 @@ def drift_rows(findings: list[dict[str, Any]], max_resolved: int = MAX_RESOLVED_
     return open_rows + resolved[:max_resolved], left_out
 
 
+def destination_legend(egress: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The ExternalServices of the egress section, each listed once with its addresses; every
+    entry's destination gets the `anchor` of its legend row. An ExternalService compiled
+    differently on some devices (e.g. without FQDNs) has a row per variant naming the devices."""
+    variants: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for source in egress:
+        for device in source["devices"]:
+            for entry in device["entries"]:
+                target = entry["destination"]
+                if target is None:
+                    continue
+                key = (target["namespace"], target["name"], tuple(target["networks"]), tuple(target["fqdns"]))
+                row = variants.get(key)
+                if row is None:
+                    row = variants[key] = {**target, "anchor": f"dst-{len(variants) + 1}", "devices": set(),
+                                           "order": len(variants)}
+                row["devices"].add(device["device"])
+                target["anchor"] = row["anchor"]
+    rows = sorted(variants.values(), key=lambda r: (r["namespace"], r["name"], r["order"]))
+    variants_of = Counter((r["namespace"], r["name"]) for r in rows)
+    for row in rows:
+        row["devices"] = sorted(row["devices"]) if variants_of[row["namespace"], row["name"]] > 1 else []
+    return rows
+
+
 def render_html(report: Report) -> str:
     data: dict[str, Any] = report.to_json()
     rows, left_out = drift_rows(data["findings"])
-    return _ENV.get_template("report.html.j2").render(report=data, drift_rows=rows, drift_left_out=left_out)
+    legend = destination_legend(data["egress"])
+    return _ENV.get_template("report.html.j2").render(
+        report=data, drift_rows=rows, drift_left_out=left_out, destinations=legend)

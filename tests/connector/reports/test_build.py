@@ -17,7 +17,7 @@ from connector.cluster import StaticView
 from connector.compiler import CompileResult, compile_cluster
 from connector.planner.types import Change, Op, Plan
 from connector.reports import CSV_COLUMNS, build_report, parse_window, render
-from connector.reports.render import drift_rows, duration_text
+from connector.reports.render import destination_legend, drift_rows, duration_text
 from connector.store import (
     DriftObservation,
     FindingType,
@@ -191,3 +191,14 @@ def test_html_rows_group_what_one_sync_repaired() -> None:
     assert rows[3]["others"][:2] == ["Pod/shop/n0", "Pod/shop/n1"]
     rows, left_out = drift_rows(findings, max_resolved=1)
     assert rows[-1]["objects"] == ["address long"] and left_out == 7
+
+
+def test_destination_legend_per_variant(session: Session, view: StaticView, compiled: CompileResult) -> None:
+    data = build_report(compiled, Store(session, "c1"), view=view, until=T0).to_json()
+    legend = destination_legend(data["egress"])
+    stripe = [(row["devices"], row["fqdns"]) for row in legend if row["name"] == "stripe"]
+    assert stripe == [(["fw1"], ["api.stripe.com"]), (["fw2"], [])]  # fw2 cannot enforce FQDNs
+    anchors = {row["anchor"] for row in legend}
+    used = {e["destination"]["anchor"] for s in data["egress"] for d in s["devices"] for e in d["entries"]
+            if e["destination"] is not None}
+    assert used == anchors
