@@ -9,7 +9,7 @@ import csv
 import io
 import json
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -63,7 +63,8 @@ def csv_rows(report: Report) -> Iterator[dict[str, str]]:
                    namespaces="; ".join(finding.namespaces), services="; ".join(finding.services),
                    rules="; ".join(finding.rules), identities="; ".join(str(i) for i in finding.identities),
                    first_seen=iso(finding.first_seen), last_seen=iso(finding.last_seen),
-                   resolved_at=iso(finding.resolved_at), open_seconds=f"{finding.open_seconds:.0f}")
+                   resolved_at=iso(finding.resolved_at), open_seconds=f"{finding.open_seconds:.0f}",
+                   message=difference_text(finding.detail))
     for rule in report.rules_not_programmed:
         common = {"record": "rule-not-programmed", "status": "open", "type": rule.reason,
                   "namespaces": rule.rule.namespace, "rules": str(rule.rule)}
@@ -124,6 +125,51 @@ MAX_OBJECTS_PER_ROW = 5
 _SHOWN_KINDS = ("Namespace", "Service", *RULE_KINDS)
 
 
+def _short(value: Any, limit: int = 60) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _items(values: list[Any], limit: int = 3) -> str:
+    shown = ", ".join(_short(v, 40) for v in values[:limit])
+    return shown + (f" and {len(values) - limit} more" if len(values) > limit else "")
+
+
+def _keys(values: list[Any]) -> list[str]:
+    return [json.dumps(v, sort_keys=True) for v in values]
+
+
+def difference_text(detail: Mapping[str, Any], limit: int = 3) -> str:
+    """What differs between `detail["device"]` and `detail["required"]` (a drift finding's bodies),
+    in a few words: `addresses: unexpected 192.0.2.250`, `order differs`, `absent from the device`."""
+    device, required = detail.get("device"), detail.get("required")
+    if device is None:
+        return "absent from the device" if required is not None else ""
+    if required is None:
+        return "not required by any rule"
+    if not isinstance(device, dict) or not isinstance(required, dict):
+        return f"{_short(device)} on the device, {_short(required)} required"
+    parts = []
+    for key in sorted(set(device) | set(required)):
+        held, wanted = device.get(key), required.get(key)
+        if held == wanted:
+            continue
+        if isinstance(held, list) and isinstance(wanted, list):
+            held_keys, wanted_keys = _keys(held), _keys(wanted)
+            held_set, wanted_set = set(held_keys), set(wanted_keys)
+            extra = [v for v, k in zip(held, held_keys, strict=True) if k not in wanted_set]
+            missing = [v for v, k in zip(wanted, wanted_keys, strict=True) if k not in held_set]
+            words = [f"unexpected {_items(extra)}" if extra else "",
+                     f"missing {_items(missing)}" if missing else ""]
+            parts.append(f"{key}: {'; '.join(w for w in words if w) or 'order differs'}")
+        elif key not in device:
+            parts.append(f"{key}: missing on the device ({_short(wanted, 40)} required)")
+        else:
+            parts.append(f"{key}: {_short(held, 40)} on the device, {_short(wanted, 40)} required")
+    more = f"; and {len(parts) - limit} more" if len(parts) > limit else ""
+    return "; ".join(parts[:limit]) + more
+
+
 def _object_text(finding: dict[str, Any]) -> str:
     required = finding["detail"].get("required")
     if finding["objectName"] == finding["objectKind"] and isinstance(required, dict) and "order" in required:
@@ -159,7 +205,9 @@ def drift_rows(findings: list[dict[str, Any]], max_resolved: int = MAX_RESOLVED_
             "services": sorted({n for m in members for n in m["services"]}),
             "rules": sorted({n for m in members for n in m["rules"]}),
             "others": others, "firstSeen": first["firstSeen"], "resolvedAt": first["resolvedAt"],
-            "openSeconds": max(m["openSeconds"] for m in members)})
+            "openSeconds": max(m["openSeconds"] for m in members),
+            "what": difference_text(first["detail"]) if len(members) == 1 and first["type"] == "different"
+            else ""})
     open_rows = [r for r in rows if r["status"] == "open"]
     resolved = sorted((r for r in rows if r["status"] == "resolved"), key=lambda r: -r["openSeconds"])
     left_out = sum(r["count"] for r in resolved[max_resolved:])

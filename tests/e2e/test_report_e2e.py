@@ -198,6 +198,8 @@ def test_drift_named_in_every_format(run: Run) -> None:
     assert _drift(report, "fgt-edge", run.tampered["fgt-edge"])["rules"]
     assert _drift(report, "soc", run.tampered["soc"])["rules"]
     assert _drift(report, "bigip-dc1", run.tampered["bigip-dc1"])["type"] == "different"
+    edited = next(r for r in rows if r["object_name"] == run.tampered["bigip-dc1"])
+    assert edited["message"] == "addresses: unexpected 192.0.2.250" and edited["message"] in html
     assert {d["name"]: d["inSync"] for d in report["devices"]} == {"bigip-dc1": False, "fgt-edge": False,
                                                                    "soc": False}
 

@@ -17,7 +17,7 @@ from connector.cluster import StaticView
 from connector.compiler import CompileResult, compile_cluster
 from connector.planner.types import Change, Op, Plan
 from connector.reports import CSV_COLUMNS, build_report, parse_window, render
-from connector.reports.render import destination_legend, drift_rows, duration_text
+from connector.reports.render import destination_legend, difference_text, drift_rows, duration_text
 from connector.store import (
     DriftObservation,
     FindingType,
@@ -202,3 +202,18 @@ def test_destination_legend_per_variant(session: Session, view: StaticView, comp
     used = {e["destination"]["anchor"] for s in data["egress"] for d in s["devices"] for e in d["entries"]
             if e["destination"] is not None}
     assert used == anchors
+
+
+@pytest.mark.parametrize(("detail", "text"), [
+    ({"device": {"addresses": ["10.0.0.1", "192.0.2.250"], "remark": "x"},
+      "required": {"addresses": ["10.0.0.1"], "remark": "x"}}, "addresses: unexpected 192.0.2.250"),
+    ({"device": {"action": "deny", "log": True}, "required": {"action": "accept", "log": True}},
+     "action: deny on the device, accept required"),
+    ({"device": {"order": ["b", "a"]}, "required": {"order": ["a", "b"]}}, "order: order differs"),
+    ({"device": {"order": ["b"]}, "required": {"order": ["a", "b"]}}, "order: missing a"),
+    ({"required": {"x": 1}}, "absent from the device"),
+    ({"device": {"x": 1}}, "not required by any rule"),
+    ({"device": {}, "required": {"ports": [1]}}, "ports: missing on the device ([1] required)"),
+])
+def test_difference_text(detail: dict[str, Any], text: str) -> None:
+    assert difference_text(detail) == text
