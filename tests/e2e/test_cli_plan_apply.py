@@ -27,6 +27,7 @@ import pytest
 from connector.cluster import Kind
 from tests.e2e.scenario import (
     BIGIP,
+    CLUSTER,
     DEVICES,
     FORTIGATE,
     REST,
@@ -346,7 +347,8 @@ def test_a_device_that_keeps_failing_is_named_and_the_others_converge(env: Env) 
     result = env.run("apply")
     env.lab.fortigate.clear_faults()
     assert result.returncode == 1, describe(result)
-    assert f"{FORTIGATE}: ERROR" in result.stdout or FORTIGATE in result.stderr, describe(result)
+    assert f"{FORTIGATE}: ERROR" in result.stdout and "HTTP 503" in result.stdout, describe(result)
+    assert f"{BIGIP}: ERROR" not in result.stdout and f"{REST}: ERROR" not in result.stdout
     mark = env.lab.seqs()
     again = env.run("plan", "--output", "json")
     outcomes = {d["device"]: d for d in json.loads(again.stdout)["devices"]}
@@ -354,3 +356,17 @@ def test_a_device_that_keeps_failing_is_named_and_the_others_converge(env: Env) 
     assert outcomes[FORTIGATE]["plan"]["changes"]  # still to do, and nothing half-done elsewhere
     no_writes(env.lab, mark)
 
+
+
+def test_a_permanent_error_names_the_object_and_the_next_apply_completes(env: Env) -> None:
+    env.lab.fortigate.fault(status=400, times=1, method="POST", path="/api/v2/cmdb/firewall/policy")
+    result = env.run("apply")
+    assert result.returncode == 1, describe(result)
+    errors = [line for line in result.stdout.splitlines() if "ERROR" in line]
+    assert len(errors) == 1 and f"{FORTIGATE}: policy 'fc_{CLUSTER}_" in errors[0], describe(result)
+    assert "POST /api/v2/cmdb/firewall/policy: HTTP 400" in errors[0]
+    mark = env.lab.seqs()
+    env.apply()
+    writes = env.lab.writes(mark)
+    assert not writes[BIGIP] and not writes[REST] and writes[FORTIGATE]
+    assert_judged(env)
