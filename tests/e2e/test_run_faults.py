@@ -75,7 +75,6 @@ def test_healthy_devices_converge_while_one_is_down_and_it_catches_up(world: Wor
     world.mocks.fault("fgt", {"status": 503})  # down until cleared
     deleted = world.churn()
     converged(world.cluster, world.mocks, devices=("bigip", "soc"), extra_sources=deleted)
-    eventually(lambda: world.connector.metric("fusion_connector_device_errors_total", device="fgt") > 0, 60)
     httpx.delete(f"{world.mocks.fgt}/_mock/faults", timeout=10).raise_for_status()
     converged(world.cluster, world.mocks, extra_sources=deleted, timeout=90)
 
