@@ -7,6 +7,7 @@ import csv
 import io
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -41,11 +42,18 @@ def _objects() -> list[dict[str, object]]:
     ]
 
 
+@dataclass
+class Setup:
+    path: Path
+    rest: RestMock
+
+
 @pytest.fixture
-def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Setup]:
     monkeypatch.setenv("GOOD_TOKEN", "mock-token")
     monkeypatch.setenv("BAD_TOKEN", "not-the-token")
-    with HttpServer(KubeApp()) as kube, HttpServer(RestMock(token="mock-token")) as rest, \
+    rest_app = RestMock(token="mock-token")
+    with HttpServer(KubeApp()) as kube, HttpServer(rest_app) as rest, \
             k8s_client.ApiClient(k8s_client.Configuration(host=kube.url)) as api:
         ManifestApplier(api).apply_all([*load_documents(CRDS), *_objects()])
         path = tmp_path / "config.yaml"
@@ -55,7 +63,12 @@ def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
             "devices": [
                 {"name": "soc", "type": "rest", "url": rest.url, "auth": {"tokenEnv": "GOOD_TOKEN"}},
                 {"name": "soc-b", "type": "rest", "url": rest.url, "auth": {"tokenEnv": "BAD_TOKEN"}}]}))
-        yield path
+        yield Setup(path, rest_app)
+
+
+@pytest.fixture
+def config(setup: Setup) -> Path:
+    return setup.path
 
 
 def _report(config: Path, *args: str) -> tuple[int, str, str]:
@@ -63,9 +76,9 @@ def _report(config: Path, *args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def test_unreadable_device_exits_1_and_the_report_names_it(config: Path, tmp_path: Path) -> None:
+def test_unreadable_device_exits_1_and_the_report_names_it(setup: Setup, tmp_path: Path) -> None:
     output = tmp_path / "report.json"
-    code, stdout, stderr = _report(config, "--format", "json", "--output", str(output))
+    code, stdout, stderr = _report(setup.path, "--format", "json", "--output", str(output))
     assert code == 1 and "soc-b: could not be read" in stderr and "report written to" in stdout
     report = json.loads(output.read_text())
     validate_report(report)
@@ -75,6 +88,7 @@ def test_unreadable_device_exits_1_and_the_report_names_it(config: Path, tmp_pat
     missing = [f for f in report["findings"] if f["device"] == "soc" and f["objectKind"] == "rule"]
     assert missing and all(f["type"] == "missing" and f["namespaces"] == ["shop"] for f in missing)
     assert report["history"] == []  # a report pass writes nothing
+    assert {r["method"] for r in setup.rest.requests(0)} == {"GET"}
 
 
 def test_one_device_to_standard_output(config: Path) -> None:
