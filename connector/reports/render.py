@@ -110,7 +110,7 @@ def time_text(value: str | datetime | None) -> str:
 
 
 _ENV = jinja2.Environment(
-    loader=jinja2.PackageLoader("connector.reports", "templates"),
+    loader=jinja2.PackageLoader("connector.reports", "."),  # report.html.j2 ships as package data
     autoescape=True,
     undefined=jinja2.StrictUndefined,
     trim_blocks=True,
