@@ -307,7 +307,7 @@ class Controller:
 
     def _handle(self, items: list[tuple[str, Any]]) -> None:
         changes: list[ObjectChange] = []
-        seen_at: float | None = None
+        seen: list[float] = []
         periodic = False
         leader: bool | None = None
         for kind, payload in items:
@@ -316,16 +316,16 @@ class Controller:
                 kept = [change for change in batch if meaningful(change)]
                 if kept:
                     changes.extend(kept)
-                    seen_at = at if seen_at is None else min(seen_at, at)
+                    seen.append(at)
             elif kind == "periodic":
                 periodic = True
             elif kind == "leader":
                 leader = payload
         if periodic:
-            self._full("periodic", extra=trigger_names(changes), seen_at=seen_at)
+            self._full("periodic", extra=trigger_names(changes), seen=seen)
         elif changes:
             result = self._compiler.apply(changes)
-            self._publish(result, trigger_names(changes), seen_at, immediate=False, only_changed=True)
+            self._publish(result, trigger_names(changes), seen, immediate=False, only_changed=True)
         if leader:
             log.info("leading: syncing every device")
             self._record_snapshot()
@@ -336,16 +336,16 @@ class Controller:
                     worker.resume()
             self._status_kick.set()
 
-    def _full(self, why: str, extra: Sequence[str] = (), seen_at: float | None = None) -> None:
+    def _full(self, why: str, extra: Sequence[str] = (), seen: Sequence[float] = ()) -> None:
         assert self._watcher is not None
         started = time.monotonic()
         result = self._compiler.full(self._watcher.cache)
         log.info("%s full compile in %.2fs", why, time.monotonic() - started)
         if why == "periodic" and self.leading:
             self._record_snapshot(result)
-        self._publish(result, [why, *extra], seen_at, immediate=True, only_changed=False)
+        self._publish(result, [why, *extra], seen, immediate=True, only_changed=False)
 
-    def _publish(self, result: CompileResult, triggers: list[str], seen_at: float | None, *,
+    def _publish(self, result: CompileResult, triggers: list[str], seen: Sequence[float], *,
                  immediate: bool, only_changed: bool) -> None:
         for name, state in result.devices.items():
             previous = self._states.get(name)
@@ -356,7 +356,7 @@ class Controller:
             with self._reports_lock:
                 report = self._reports[name]
                 self._reports[name] = DeviceReport(name, report.held, wanted, report.problem)
-            self._workers[name].submit(state, triggers, seen_at, immediate=immediate)
+            self._workers[name].submit(state, triggers, seen, immediate=immediate)
         if result.rules != self._rules:
             self._rules = result.rules
             self._status_kick.set()
@@ -427,8 +427,9 @@ class Controller:
             held = fingerprints(job.state)
             self.metrics.last_sync.labels(name).set(time.time())
             self.metrics.owned_objects.labels(name).set(len(outcome.desired))
-            if job.seen_at is not None:
-                self.metrics.convergence.labels(name).observe(time.monotonic() - job.seen_at)
+            now = time.monotonic()
+            for seen_at in job.seen:  # one observation per change batch the sync carried
+                self.metrics.convergence.labels(name).observe(now - seen_at)
             if outcome.applied and plan is not None:
                 for change in plan.changes:
                     self.metrics.plan_changes.labels(name, change.kind, change.op.value).inc()

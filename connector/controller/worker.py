@@ -1,6 +1,6 @@
 """One worker thread per device: debounced, coalescing, one reconcile in flight, retried.
 
-Contract: `submit(state, triggers, seen_at)` records the latest desired `DeviceState` and marks the
+Contract: `submit(state, triggers, seen)` records the latest desired `DeviceState` and marks the
 device dirty; it never blocks. The worker waits until submissions have been quiet for `debounce`
 seconds (at most `max_delay` after the first pending one), then runs `sync(job)` with the latest
 state and every trigger collected since the last completed sync. A submission arriving while a
@@ -25,18 +25,24 @@ from connector.model import DeviceState
 log = logging.getLogger(__name__)
 
 MAX_TRIGGERS = 200
+MAX_SEEN = 10_000
 
 
 @dataclass
 class Job:
-    """What one sync should do: the desired state, why (trigger names), and when the earliest
-    change it carries was first seen (monotonic seconds; None for a periodic or retry run)."""
+    """What one sync should do: the desired state, why (trigger names), and when each change
+    batch it carries was first seen (monotonic seconds; empty for a periodic run)."""
 
     state: DeviceState
     triggers: list[str] = field(default_factory=list)
-    seen_at: float | None = None
+    seen: list[float] = field(default_factory=list)
     attempt: int = 0
     omitted: int = 0
+
+    @property
+    def seen_at(self) -> float | None:
+        """When the earliest change of the job was seen."""
+        return min(self.seen) if self.seen else None
 
     def trigger_names(self) -> list[str]:
         if self.omitted:
@@ -61,7 +67,7 @@ class DeviceWorker:
         self._state: DeviceState | None = None
         self._triggers: dict[str, None] = {}
         self._omitted = 0
-        self._seen_at: float | None = None
+        self._seen: list[float] = []
         self._dirty = False
         self._first_pending = 0.0
         self._last_submit = 0.0
@@ -95,9 +101,10 @@ class DeviceWorker:
             self._paused = False
             self._cond.notify_all()
 
-    def submit(self, state: DeviceState, triggers: Iterable[str] = (), seen_at: float | None = None,
+    def submit(self, state: DeviceState, triggers: Iterable[str] = (), seen: Iterable[float] = (),
                immediate: bool = False) -> None:
-        """Ask for a sync of `state` (the newest wins); `immediate` skips the debounce."""
+        """Ask for a sync of `state` (the newest wins) because of the changes named in `triggers`,
+        first seen at the monotonic times `seen`; `immediate` skips the debounce."""
         now = time.monotonic()
         with self._cond:
             self._state = state
@@ -108,8 +115,7 @@ class DeviceWorker:
                     self._triggers[trigger] = None
                 else:
                     self._omitted += 1
-            if seen_at is not None and (self._seen_at is None or seen_at < self._seen_at):
-                self._seen_at = seen_at
+            self._seen.extend(list(seen)[: max(0, MAX_SEEN - len(self._seen))])
             if not self._dirty:
                 self._first_pending = now
             self._dirty = True
@@ -159,12 +165,12 @@ class DeviceWorker:
                     return None
                 wait = self._due(time.monotonic())
                 if wait == 0.0 and self._state is not None:
-                    job = Job(self._state, list(self._triggers), self._seen_at, self._failures,
+                    job = Job(self._state, list(self._triggers), self._seen, self._failures,
                               self._omitted)
                     self._dirty = False
                     self._triggers = {}
                     self._omitted = 0
-                    self._seen_at = None
+                    self._seen = []
                     self._running = True
                     return job
                 self._cond.wait(wait)
@@ -194,8 +200,7 @@ class DeviceWorker:
                     for trigger in job.triggers:
                         self._triggers.setdefault(trigger, None)
                     self._omitted += job.omitted
-                    if job.seen_at is not None and (self._seen_at is None or job.seen_at < self._seen_at):
-                        self._seen_at = job.seen_at
+                    self._seen = (job.seen + self._seen)[:MAX_SEEN]
                     if not self._dirty:
                         self._state = job.state if self._state is None else self._state
                         self._first_pending = self._last_submit = time.monotonic() - self.max_delay

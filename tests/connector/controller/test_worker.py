@@ -60,13 +60,13 @@ def test_submissions_within_the_debounce_coalesce_into_one_sync_of_the_latest_st
     sync = Recorder()
     worker = start(workers, sync, debounce=0.3)
     for n in range(5):
-        worker.submit(state(n), [f"Pod/ns/p{n}"], seen_at=100.0 + n)
+        worker.submit(state(n), [f"Pod/ns/p{n}"], seen=[100.0 + n])
     assert worker.wait_idle(10)
     assert len(sync.jobs) == 1
     job = sync.jobs[0]
     assert job.state.device == "d4"
     assert job.triggers == [f"Pod/ns/p{n}" for n in range(5)]
-    assert job.seen_at == 100.0
+    assert job.seen_at == 100.0 and job.seen == [100.0 + n for n in range(5)]
 
 
 def test_a_change_arriving_mid_sync_runs_again_after_it_and_never_concurrently(
@@ -88,7 +88,7 @@ def test_a_change_arriving_mid_sync_runs_again_after_it_and_never_concurrently(
 def test_failure_is_retried_with_backoff_keeping_the_triggers(workers: list[DeviceWorker]) -> None:
     sync = Recorder(results=[False, False, True])
     worker = start(workers, sync, backoff_base=0.05, backoff_cap=0.1)
-    worker.submit(state(1), ["Pod/ns/a"], seen_at=5.0)
+    worker.submit(state(1), ["Pod/ns/a"], seen=[5.0])
     eventually(lambda: len(sync.jobs) == 3 and not worker.busy, 10)
     assert [j.attempt for j in sync.jobs] == [0, 1, 2]
     assert all(j.triggers == ["Pod/ns/a"] and j.seen_at == 5.0 for j in sync.jobs)

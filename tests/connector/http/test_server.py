@@ -74,7 +74,7 @@ def test_metrics_exposition(served: tuple[FakeProbes, str]) -> None:
     for line in ('fusion_connector_reconcile_duration_seconds_count{device="fgt"} 1.0',
                  'fusion_connector_plan_changes_total{device="fgt",kind="address",op="create"} 2.0',
                  'fusion_connector_device_errors_total{class="transient",device="bigip"} 1.0',
-                 'fusion_connector_convergence_latency_seconds_bucket{device="soc",le="0.75"} 1.0',
+                 'fusion_connector_convergence_latency_seconds_bucket{device="soc",le="0.7"} 1.0',
                  'fusion_connector_watch_restarts_total{kind="pods"} 4.0',
                  'fusion_connector_watch_expired_total{kind="pods"} 1.0',
                  "fusion_connector_cache_synced 1.0", "fusion_connector_leader 1.0"):
