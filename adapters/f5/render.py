@@ -166,10 +166,12 @@ class _TenantRenderer:
             who = ((f"Namespace/{group.namespace}",) if group.namespace else ()) + (
                 (f"Service/{group.namespace}/{group.service}",) if group.service else ())
             owner = f"{group.namespace}/{group.service}" if group.service else group.namespace
-            add(self.book.name("g:" + rule.source),
-                {"class": "Firewall_Address_List", "remark": remark(f"{group.purpose} sources {owner}"),
-                 "addresses": sorted_addresses(group.addresses)}, who)
-            if rule.destination is not None:
+            source_name = self.book.name("g:" + rule.source)
+            if source_name not in seen:  # many rules share a group: sort its addresses once
+                add(source_name,
+                    {"class": "Firewall_Address_List", "remark": remark(f"{group.purpose} sources {owner}"),
+                     "addresses": sorted_addresses(group.addresses)}, who)
+            if rule.destination is not None and self.book.name("d:" + rule.destination) not in seen:
                 dst = self.state.destinations[rule.destination]
                 body: dict[str, Any] = {"class": "Firewall_Address_List",
                                         "remark": remark(f"ExternalService {dst.namespace}/{dst.name}")}
