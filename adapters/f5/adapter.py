@@ -62,7 +62,7 @@ class AS3Adapter(Adapter):
 
     def __init__(self, config: F5Device, cluster: str, secrets: Secrets,
                  transport: httpx.BaseTransport | None = None, *, retry: RetryPolicy | None = None,
-                 poll_interval: float = 1.0, task_timeout: float = 600.0) -> None:
+                 poll_interval: float = 0.1, task_timeout: float = 600.0) -> None:
         super().__init__(config.name, cluster)
         self.config = config
         self.tenant = config.tenant or default_tenant(cluster)

@@ -52,7 +52,7 @@ class AS3Client:
 
     def __init__(self, device: str, url: str, username: str, password: SecretStr, *,
                  verify: Any = True, timeout: float = 30.0, retry: RetryPolicy | None = None,
-                 transport: httpx.BaseTransport | None = None, poll_interval: float = 1.0,
+                 transport: httpx.BaseTransport | None = None, poll_interval: float = 0.1,
                  poll_max_interval: float = 10.0, task_timeout: float = 600.0) -> None:
         self.device = device
         self.url = url

@@ -9,6 +9,7 @@ sorted). The tenant itself is one more object, kind `tenant`, carrying the owner
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -52,6 +53,7 @@ def remark(text: str) -> str:
     return _REMARK_UNSAFE.sub("_", text)[:MAX_LABEL]
 
 
+@functools.lru_cache(maxsize=1 << 17)  # pure; pod addresses repeat across renders and canonical forms
 def address_text(value: str) -> str:
     """An IP, CIDR or range in canonical form; a host network (/32, /128) as a bare address."""
     if "-" in value:
@@ -65,6 +67,7 @@ def address_text(value: str) -> str:
     return str(network)
 
 
+@functools.lru_cache(maxsize=1 << 17)
 def _address_sort_key(value: str) -> tuple[int, int, int, str]:
     try:
         network = ipaddress.ip_network(value, strict=False)
