@@ -1,9 +1,9 @@
 """One worker thread per device: debounced, coalescing, one reconcile in flight, retried.
 
 Contract: `submit(state, triggers, seen)` records the latest desired `DeviceState` and marks the
-device dirty; it never blocks. The worker waits until submissions have been quiet for `debounce`
-seconds (at most `max_delay` after the first pending one), then runs `sync(job)` with the latest
-state and every trigger collected since the last completed sync. A submission arriving while a
+device dirty; it never blocks. The worker collects submissions for `debounce` seconds from the first pending
+one (a window, so a steady stream of changes cannot postpone a sync), then runs `sync(job)` with
+the latest state and every trigger collected since the last completed sync. A submission arriving while a
 sync runs leaves the worker dirty, so it runs again afterwards with the newer state: no change is
 lost and never two syncs of one device at once. When `sync` returns False (the device failed) the
 job's triggers are kept and the worker retries after an exponential backoff with jitter
@@ -54,12 +54,11 @@ class DeviceWorker:
     """Runs `sync(job) -> bool` for one device on its own thread (see the module docstring)."""
 
     def __init__(self, name: str, sync: Callable[[Job], bool], *, debounce: float,
-                 max_delay: float | None = None, backoff_base: float = 1.0, backoff_cap: float = 60.0,
+                 backoff_base: float = 1.0, backoff_cap: float = 60.0,
                  rng: random.Random | None = None) -> None:
         self.name = name
         self._sync = sync
         self.debounce = debounce
-        self.max_delay = max_delay if max_delay is not None else max(2.0, debounce * 10)
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self._rng = rng or random.Random()
@@ -70,7 +69,6 @@ class DeviceWorker:
         self._seen: list[float] = []
         self._dirty = False
         self._first_pending = 0.0
-        self._last_submit = 0.0
         self._retry_at: float | None = None
         self._failures = 0
         self._running = False
@@ -119,9 +117,8 @@ class DeviceWorker:
             if not self._dirty:
                 self._first_pending = now
             self._dirty = True
-            self._last_submit = now if not immediate else now - self.debounce
             if immediate:
-                self._first_pending = min(self._first_pending, now - self.max_delay)
+                self._first_pending = now - self.debounce
                 self._retry_at = None
             self._cond.notify_all()
 
@@ -153,7 +150,7 @@ class DeviceWorker:
         """Seconds until the pending sync is due (0 = now); None when nothing is pending."""
         if not self._dirty or self._paused:
             return None
-        due = min(self._last_submit + self.debounce, self._first_pending + self.max_delay)
+        due = self._first_pending + self.debounce
         if self._retry_at is not None:
             due = max(due, self._retry_at)
         return max(0.0, due - now)
@@ -203,7 +200,7 @@ class DeviceWorker:
                     self._seen = (job.seen + self._seen)[:MAX_SEEN]
                     if not self._dirty:
                         self._state = job.state if self._state is None else self._state
-                        self._first_pending = self._last_submit = time.monotonic() - self.max_delay
+                        self._first_pending = time.monotonic() - self.debounce
                     self._dirty = True
                     log.info("%s: sync failed (%d in a row); retrying in %.1fs", self.name,
                              self._failures, delay)

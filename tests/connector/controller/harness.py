@@ -126,12 +126,12 @@ def write_config(directory: Path, mocks: Mocks, *, database: str | None = None,
 class Connector:
     """`python -m connector run --config PATH --listen 127.0.0.1:0` as a process."""
 
-    def __init__(self, config: Path, *extra: str) -> None:
+    def __init__(self, config: Path, *extra: str, log_level: str = "debug") -> None:
         env = {**os.environ, **ENV}
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
         self.log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)  # noqa: SIM115
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "connector", "--log-level", "debug", "run", "--config", str(config),
+            [sys.executable, "-m", "connector", "--log-level", log_level, "run", "--config", str(config),
              "--listen", "127.0.0.1:0", *extra],
             cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=self.log, text=True)
         self.url = eventually(self._find_url, 30, what="connector health URL")
