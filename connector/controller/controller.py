@@ -263,6 +263,7 @@ class Controller:
 
     def _on_leadership(self, leading: bool) -> None:
         self.metrics.leader.set(1 if leading else 0)
+        self._written = {}  # another leader may have written statuses meanwhile: compare afresh
         if not leading:
             for worker in self._workers.values():
                 worker.pause()
