@@ -216,7 +216,18 @@ class KubeCluster:
         self.applier.apply_all(load_documents(sorted(CRD_DIR.glob("*.yaml"))))
 
     def apply(self, objects: Iterable[Obj]) -> None:
+        """Create or replace `objects`; EgressIP status is then written through its subresource."""
+        objects = list(objects)
         self.applier.apply_all(objects)
+        for obj in objects:
+            if obj["kind"] == "EgressIP" and obj.get("status"):
+                path = f"{KINDS[Kind.EGRESS_IP].collection_path()}/{_meta(obj)['name']}"
+                current = self.http.get(path)
+                current.raise_for_status()
+                response = self.http.put(f"{path}/status", json={**current.json(), "status": obj["status"]})
+                if response.status_code != 200:
+                    raise AssertionError(f"EgressIP {_meta(obj)['name']} status: {response.status_code} "
+                                         f"{response.text[:300]}")
 
     def delete(self, kind: Kind, namespace: str | None, name: str) -> None:
         info = KINDS[kind]
@@ -397,6 +408,14 @@ def rule(kind: str, name: str, ns: str | None = None, **spec: Any) -> Obj:
     return {"apiVersion": "fusion-connector.io/v1alpha1", "kind": kind, "metadata": metadata, "spec": spec}
 
 
+def egress_ip(name: str, address: str, namespace_labels: Mapping[str, str]) -> Obj:
+    """An OVN-Kubernetes EgressIP; its `status` is written through the status subresource by
+    `KubeCluster.apply` (a create ignores status, as on a real API server)."""
+    return {"apiVersion": "k8s.ovn.org/v1", "kind": "EgressIP", "metadata": {"name": name},
+            "spec": {"egressIPs": [address], "namespaceSelector": {"matchLabels": dict(namespace_labels)}},
+            "status": {"items": [{"node": "node-a", "egressIP": address}]}}
+
+
 def node(name: str, address: str) -> Obj:
     return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name},
             "status": {"addresses": [{"type": "InternalIP", "address": address}]}}
@@ -421,6 +440,9 @@ def scenario_objects() -> list[Obj]:
                                                          "devices": f"{REST},{FORTIGATE}"}),
         # edge: only a Service rule, nothing namespace-wide
         namespace("edge", {**MANAGED, "env": "prod"}, {"default-action": "None"}),
+        # reports: egress-ip mode, its SNAT address discovered from an OVN-Kubernetes EgressIP
+        namespace("reports", {**MANAGED, "env": "prod", "team": "reports"}, {"source-mode": "egress-ip"}),
+        egress_ip("reports", "192.0.2.20", {"team": "reports"}),
         # legacy: not managed; its pods and rules reach no device
         namespace("legacy", {"env": "prod"}),
     ]
@@ -436,6 +458,7 @@ def scenario_objects() -> list[Obj]:
                 pod("sandbox", "toy-0", {"app": "toy"}), pod("sandbox", "toy-1", {"app": "toy"}),
                 pod("edge", "gateway-0", {"app": "gateway"}), pod("edge", "gateway-1", {"app": "gateway"}),
                 pod("edge", "probe-0", {"app": "probe"}),
+                pod("reports", "renderer-0", {"app": "renderer"}),
                 pod("legacy", "old-0", {"app": "old"})]
     objects += [service("payments", "checkout", {"app": "checkout"}),
                 service("payments", "web", {"app": "web"}),
@@ -531,6 +554,12 @@ def scenario_objects() -> list[Obj]:
         rule("ServiceEgressRule", "gateway-partners", "edge", service="gateway", priority=100,
              action="Allow", externalServices=["partners"]),
     ]
+    # reports: one podSelector rule, widened to the namespace's egress IP
+    objects += [
+        external_service("reports", "mail", ["smtp.example.com", "100.72.0.25"], [{"port": "587"}]),
+        rule("NamespaceEgressRule", "renderer-mail", "reports", priority=100, action="Allow",
+             podSelector={"matchLabels": {"app": "renderer"}}, externalServices=["mail"]),
+    ]
     # legacy is unmanaged: this rule must reach no device
     objects += [
         external_service("legacy", "everything", ["0.0.0.0/0"]),
@@ -588,11 +617,25 @@ def sources(objects: list[Obj]) -> list[Source]:
                               None if hidden else _meta(obj)["name"]))
     for name, ns in namespaces.items():
         if _annotation(ns, "source-mode") == "egress-ip":
-            for ip in (_annotation(ns, "egress-ips") or "").split(","):
-                if ip.strip():
-                    out.append(Source(ip.strip(), name, None))
+            for ip in egress_ips(ns, objects):
+                out.append(Source(ip, name, None))
     out += [Source(ip, None, None) for ip in OUTSIDERS]
     return out
+
+
+def egress_ips(ns: Obj, objects: list[Obj]) -> list[str]:
+    """The namespace's SNAT addresses: its annotation, else the EgressIP objects selecting it."""
+    annotated = [ip.strip() for ip in (_annotation(ns, "egress-ips") or "").split(",") if ip.strip()]
+    if annotated:
+        return annotated
+    labels = _meta(ns).get("labels") or {}
+    found = []
+    for obj in objects:
+        selector = (obj.get("spec") or {}).get("namespaceSelector") or {}
+        if obj["kind"] == "EgressIP" and all(labels.get(k) == v
+                                             for k, v in (selector.get("matchLabels") or {}).items()):
+            found += [item["egressIP"] for item in (obj.get("status") or {}).get("items") or []]
+    return found
 
 
 def _hosts_of(entry: str) -> list[str]:
