@@ -602,21 +602,23 @@ def _annotation(obj: Obj, key: str) -> str | None:
     return None if value is None else str(value)
 
 
-def sources(objects: list[Obj]) -> list[Source]:
-    """Every address a firewall may see from the cluster, and addresses it must not match."""
+def sources(objects: list[Obj], oracle: Oracle | None = None) -> list[Source]:
+    """Every address a firewall may see from the cluster, and addresses it must not match
+    (`oracle` says which namespaces are managed; default: by label only)."""
+    oracle = oracle or oracle_for(objects)
     namespaces = {_meta(o)["name"]: o for o in objects if o["kind"] == "Namespace"}
     out: list[Source] = []
     for obj in objects:
         if obj["kind"] != "Pod":
             continue
         ns = namespaces.get(_meta(obj)["namespace"])
-        managed = ns is not None and (_meta(ns).get("labels") or {}).get(PREFIX + "managed") == "true"
+        managed = ns is not None and oracle.managed(ns)
         hidden = not managed or (ns is not None and _annotation(ns, "source-mode") == "egress-ip")
         for entry in (obj.get("status") or {}).get("podIPs") or []:
             out.append(Source(entry["ip"], None if hidden else _meta(obj)["namespace"],
                               None if hidden else _meta(obj)["name"]))
     for name, ns in namespaces.items():
-        if _annotation(ns, "source-mode") == "egress-ip":
+        if _annotation(ns, "source-mode") == "egress-ip" and oracle.managed(ns):
             for ip in egress_ips(ns, objects):
                 out.append(Source(ip, name, None))
     out += [Source(ip, None, None) for ip in OUTSIDERS]
@@ -746,9 +748,17 @@ class IndexedOracle(Oracle):
         return self._service_pods_of[(ns, service)]
 
 
-def oracle_for(objects: list[Obj], default_action: str = "Deny") -> Oracle:
+def oracle_for(objects: list[Obj], config: Mapping[str, Any] | None = None) -> Oracle:
+    """The oracle for the scenario under a configuration document (its `namespaces` and
+    `defaults.action`; DESIGN section 5 defaults when absent)."""
+    config = config or {}
+    namespaces = config.get("namespaces") or {}
     return IndexedOracle(objects, devices=DEVICES, fqdn_capable=dict.fromkeys(DEVICES, True),
-                         connector_namespace=CONNECTOR_NAMESPACE, default_action=default_action)
+                         connector_namespace=CONNECTOR_NAMESPACE,
+                         default_action=(config.get("defaults") or {}).get("action", "Deny"),
+                         all_namespaces=bool(namespaces.get("all", False)),
+                         exclude=tuple(namespaces.get("exclude",
+                                                      ("kube-system", "kube-public", "kube-node-lease"))))
 
 
 def expected(oracle: Oracle, source: Source, device: str, flow: Traffic) -> str | None:
@@ -791,17 +801,18 @@ def memoized_ip_parsing() -> Iterator[None]:
         yield
 
 
-def judge(lab: Lab, objects: list[Obj], *, stride: int = 1, limit: int = 25) -> Judgement:
+def judge(lab: Lab, objects: list[Obj], *, config: Mapping[str, Any] | None = None, stride: int = 1,
+          limit: int = 25) -> Judgement:
     """Decide every probe on every device (vendor evaluators over what each device holds, read back
     through its API) and with the oracle; report the disagreements (at most `limit` listed).
-    `stride` > 1 keeps every stride-th destination/port probe (every source is always probed)."""
+    `stride` > 1 keeps every stride-th destination/port probe (every source is always probed);
+    `config` is the configuration document the connector ran with."""
     with memoized_ip_parsing():
-        return _judge(lab, objects, traffic(objects)[::stride], limit)
+        return _judge(lab, objects, oracle_for(objects, config), traffic(objects)[::stride], limit)
 
 
-def _judge(lab: Lab, objects: list[Obj], flows: list[Traffic], limit: int) -> Judgement:
-    oracle = oracle_for(objects)
-    all_sources = sources(objects)
+def _judge(lab: Lab, objects: list[Obj], oracle: Oracle, flows: list[Traffic], limit: int) -> Judgement:
+    all_sources = sources(objects, oracle)
     result = Judgement(0, [], 0, {})
     for name, device in lab.devices.items():
         decide = device.decider()

@@ -25,6 +25,7 @@ from urllib.parse import quote
 import pytest
 
 from connector.cluster import Kind
+from connector.evaluate import Probe
 from tests.e2e.scenario import (
     BIGIP,
     CLUSTER,
@@ -370,3 +371,45 @@ def test_a_permanent_error_names_the_object_and_the_next_apply_completes(env: En
     writes = env.lab.writes(mark)
     assert not writes[BIGIP] and not writes[REST] and writes[FORTIGATE]
     assert_judged(env)
+
+
+def test_all_namespaces_default_allow_route_domain_and_placement_before_a_foreign_policy(
+        env: Env, tmp_path: Path) -> None:
+    """Another configuration of the same cluster: every namespace managed (the unlabelled `legacy`
+    too), default Allow, the BIG-IP policy enforced on a route domain, and the FortiOS block placed
+    before an operator's policy instead of at the top."""
+    seed_foreign(env.lab)
+    foreign_policy = next(p for p in env.lab.fortigate.table("firewall/policy")
+                          if p["name"] == "netops-printing")
+    directory = tmp_path / "variant"
+    directory.mkdir()
+    document = env.lab.config_document(directory, namespaces={"all": True, "exclude": ["kube-system"]},
+                                       defaults={"action": "Allow"})
+    document["devices"][0]["attach"] = {"routeDomain": "/Common/0"}
+    document["devices"][1]["placement"] = {"before": foreign_policy["policyid"]}
+    env.config = directory / "fusion-connector.yaml"
+    env.config.write_text(json.dumps(document))
+    env.apply()
+    verdict = judge(env.lab, env.objects, config=document, stride=2)
+    assert not verdict.disagreements, (
+        f"{verdict.disagreeing} of {verdict.compared} probes disagree with DESIGN §4:\n"
+        + "\n".join(verdict.disagreements))
+    legacy = judge_one(env, "legacy", "old-0", "9.9.9.9", 443)
+    assert legacy == {BIGIP: "Allow", FORTIGATE: "Allow", REST: "Allow"}
+    names = [p["name"] for p in env.lab.fortigate.table("firewall/policy")]
+    ours = [i for i, p in enumerate(env.lab.fortigate.table("firewall/policy"))
+            if str(p.get("comments", "")).startswith("fusion-connector:")]
+    assert ours and max(ours) < names.index("netops-printing")
+    tenant = env.lab.bigip.declaration()
+    assert tenant is not None
+    assert not any(isinstance(v, dict) and v.get("class") == "Service_L4" for v in tenant["Shared"].values())
+
+
+def judge_one(env: Env, namespace: str, pod_name: str, destination: str, port: int
+              ) -> dict[str, str | None]:
+    """Each device's decision for one pod's TCP traffic (the device's evaluator over its state)."""
+    address = next(o["status"]["podIP"] for o in env.objects
+                   if o["kind"] == "Pod" and o["metadata"]["namespace"] == namespace
+                   and o["metadata"]["name"] == pod_name)
+    return {name: device.decider()(Probe(address, destination, port))
+            for name, device in env.lab.devices.items()}
