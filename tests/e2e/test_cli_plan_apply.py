@@ -187,13 +187,14 @@ def test_missing_secret_exits_2_naming_the_variable(env: Env) -> None:
 
 # --- incremental -------------------------------------------------------------------------------
 def fortigate_groups_holding(env: Env, address: str) -> list[str]:
-    """FortiOS groups (through the API) whose members include an address object covering `address`."""
+    """FortiOS groups (through the API) holding `address` through a host or range object (the
+    objects pod addresses become; a destination network that happens to contain it does not count)."""
     ip = ipaddress.ip_address(address)
     covering = set()
     for item in env.lab.fortigate.table("firewall/address"):
         if item.get("type") == "ipmask":
             host, mask = item["subnet"].split()
-            if ip in ipaddress.ip_network(f"{host}/{mask}", strict=False):
+            if mask == "255.255.255.255" and ip == ipaddress.ip_address(host):
                 covering.add(item["name"])
         elif item.get("type") == "iprange" and (
                 ipaddress.ip_address(item["start-ip"]) <= ip <= ipaddress.ip_address(item["end-ip"])):
@@ -215,11 +216,35 @@ def test_one_pod_added_to_a_service_costs_constant_writes(env: Env) -> None:
     assert len(writes[BIGIP]) == 1
     assert [(e["method"], e["path"]) for e in writes[REST]] == [("POST", "/changes")]
     groups = fortigate_groups_holding(env, added["status"]["podIP"])
-    assert groups, "the new pod's address is in no FortiOS group"
+    assert len(groups) == 2, groups  # the Service's group and the namespace's
     # one address object, then one member added per group that gains it: O(1), not a re-push
     assert len(writes[FORTIGATE]) <= 1 + len(groups), writes[FORTIGATE]
     assert [e["method"] for e in writes[FORTIGATE]] == ["POST"] * len(writes[FORTIGATE])
     assert_judged(env)
+
+
+def test_a_deleted_pod_leaves_every_device_in_one_apply(env: Env) -> None:
+    env.apply()
+    gone = next(o for o in env.objects if o["kind"] == "Pod" and o["metadata"]["name"] == "gateway-0")
+    address = gone["status"]["podIP"]
+    assert judge_one(env, "edge", "gateway-0", "100.70.0.1", 443) == dict.fromkeys(DEVICES, "Allow")
+    holding = fortigate_groups_holding(env, address)
+    assert len(holding) == 2  # the Service's group and the namespace's
+    env.lab.kube.delete(Kind.POD, "edge", "gateway-0")
+    env.settle()
+    mark = env.lab.seqs()
+    env.apply()
+    writes = env.lab.writes(mark)
+    assert len(writes[BIGIP]) == 1 and len(writes[REST]) == 1
+    # per group: at most a new piece of a split range, its member, the old member and the old piece
+    made = "\n".join(f"{e['method']} {e['path']}" for e in writes[FORTIGATE])
+    assert 1 <= len(writes[FORTIGATE]) <= 4 * len(holding), made
+    assert {e["method"] for e in writes[FORTIGATE]} <= {"POST", "DELETE"}, made
+    for destination, port in (("100.70.0.1", 443), ("10.0.0.53", 53), ("203.0.113.9", 443)):
+        decisions = {name: device.decider()(Probe(address, destination, port))
+                     for name, device in env.lab.devices.items()}
+        assert decisions == dict.fromkeys(DEVICES), (destination, decisions)
+    assert not fortigate_groups_holding(env, address)
 
 
 # --- drift and foreign objects -----------------------------------------------------------------
