@@ -13,9 +13,11 @@ and the judge that compares every device's decisions with DESIGN section 4.
 - `scenario_objects()` is the cluster: managed namespaces in pod and egress-ip mode, an unmanaged
   one, Services with pods (dual stack too), all four rule kinds, namespace annotations, IPv6, FQDNs,
   port ranges and device targeting through the `devices` annotation and field.
-- `judge(lab, objects)` evaluates every probe of `probes(objects)` on every device with the vendor
-  evaluator over what the device holds, and with the independent oracle of section 4; it returns
-  the disagreements (empty when the devices decide like the contract).
+- `judge(lab, objects, config=document)` evaluates every source of `sources(objects)` against
+  every probe of `traffic(objects)` on every device, with the vendor evaluator over what the
+  device holds and with the independent oracle of section 4 (`oracle_for(objects, document)`); it
+  returns the disagreements (none when the devices decide like the contract). FortiOS policies are
+  IPv4-only: IPv6 traffic must find no decision of ours there.
 """
 
 from __future__ import annotations
