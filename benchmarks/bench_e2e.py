@@ -174,6 +174,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of churn")
     parser.add_argument("--debounce", default="500ms", help="reconcile.debounce of the connector")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--keep-log", metavar="PATH", help="copy the connector's log (level info) here")
     args = parser.parse_args()
 
     with contextlib.ExitStack() as stack, tempfile.TemporaryDirectory() as tmp:
@@ -188,8 +189,10 @@ def main() -> None:
               f"{time.monotonic() - started:.1f}s", flush=True)
         safety = {"maxDeletePercent": 30, "maxUpdatePercent": 100, "minExisting": 10}
         config = write_config(Path(tmp), mocks, debounce=args.debounce, interval="3600s", safety=safety)
-        connector = Connector(config, log_level="warning")
+        connector = Connector(config, log_level="info" if args.keep_log else "warning")
         stack.callback(connector.close)
+        if args.keep_log:
+            stack.callback(lambda: Path(args.keep_log).write_text(connector.output()))
         stack.callback(connector.stop)
         print(f"first full sync of every device: {wait_first_sync(connector, 900):.1f}s", flush=True)
         settle(connector)
@@ -198,12 +201,14 @@ def main() -> None:
         marks = {d: max((r["seq"] for r in mocks.requests(d)), default=0) for d in DEVICES}
         syncs_before = {d: connector.metric("fusion_connector_reconcile_duration_seconds_count", device=d)
                         for d in DEVICES}
+        seconds_before = {d: connector.metric("fusion_connector_reconcile_duration_seconds_sum", device=d)
+                          for d in DEVICES}
         changes = churn(cluster, keys, args.namespaces, args.rate, args.duration, args.seed)
         settle(connector)
         metrics = connector.metrics()
         print(f"churn: {changes} pod changes at {args.rate}/s for {args.duration:.0f}s, "
               f"debounce {args.debounce}")
-        print(f"{'device':8} {'p50 s':>7} {'p99 s':>7} {'writes/change':>14} {'syncs':>6}")
+        print(f"{'device':8} {'p50 s':>7} {'p99 s':>7} {'writes/change':>14} {'syncs':>6} {'s/sync':>7}")
         for device in DEVICES:
             after = buckets(metrics, device)
             p50, p99 = quantile(before[device], after, 0.5), quantile(before[device], after, 0.99)
@@ -212,8 +217,10 @@ def main() -> None:
                       and not r["path"].startswith("/_mock") and "authn/login" not in r["path"]]
             syncs = connector.metric("fusion_connector_reconcile_duration_seconds_count", device=device) \
                 - syncs_before[device]
+            seconds = connector.metric("fusion_connector_reconcile_duration_seconds_sum", device=device) \
+                - seconds_before[device]
             print(f"{device:8} {p50 or float('nan'):7.2f} {p99 or float('nan'):7.2f} "
-                  f"{len(writes) / changes:14.2f} {syncs:6.0f}")
+                  f"{len(writes) / changes:14.2f} {syncs:6.0f} {seconds / max(syncs, 1):7.2f}")
         print(f"controller peak RSS: {peak_rss_mb(connector.process.pid):.0f} MiB")
         errors = connector.metric("fusion_connector_device_errors_total")
         refused = connector.metric("fusion_connector_unsafe_plans_total")

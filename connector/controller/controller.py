@@ -137,6 +137,7 @@ class Controller:
         config = self.config
         migrate(config.database)
         self._engine = create_engine(config.database)
+        self._with_store(self._register_devices)
         self._adapters = open_adapters(config, config.devices, self.secrets)
         api = self._api_client or build_api_client(config.kubernetes, self.secrets)
         self._api_client = api
@@ -352,15 +353,21 @@ class Controller:
             previous = self._states.get(name)
             if only_changed and previous is state:
                 continue
-            self._states[name] = state
-            wanted = fingerprints(state)
             with self._reports_lock:
+                self._states[name] = state
                 report = self._reports[name]
+                # a pod change keeps the rules tuple: the fingerprints stay valid
+                same_rules = previous is not None and previous.rules is state.rules
+                wanted = report.wanted if same_rules and report.wanted else fingerprints(state)
                 self._reports[name] = DeviceReport(name, report.held, wanted, report.problem)
             self._workers[name].submit(state, triggers, seen, immediate=immediate)
         if result.rules != self._rules:
             self._rules = result.rules
             self._status_kick.set()
+
+    def _register_devices(self, store: Store) -> None:
+        for device in self.config.devices:
+            store.devices.register(device.name, device.type, device.url)
 
     def _record_snapshot(self, result: CompileResult | None = None) -> None:
         compiled = result or self._compiler.result
@@ -389,7 +396,12 @@ class Controller:
                                       may_write=lambda: self.leading)
         else:
             outcome = sync_device(adapter, job.state, self.config.safety, apply=False)
-        self.metrics.reconcile_duration.labels(name).observe(time.monotonic() - started)
+        elapsed = time.monotonic() - started
+        self.metrics.reconcile_duration.labels(name).observe(elapsed)
+        log.info("%s: sync in %.2fs (read and plan %.2fs, apply %.2fs): %d change(s)%s, %d trigger(s)",
+                 name, elapsed, outcome.read_seconds, outcome.apply_seconds,
+                 len(outcome.plan.changes) if outcome.plan is not None else 0,
+                 "" if outcome.ok else f", {outcome.error or 'refused'}", len(job.triggers))
         if outcome.extra.get("withheld"):
             return True
         triggers = job.trigger_names()
@@ -407,6 +419,7 @@ class Controller:
         plan = outcome.plan
         with self._reports_lock:
             report = self._reports[name]
+            is_current = job.state is self._states.get(name)
         previous_problem = report.problem
         held = report.held
         problem: tuple[str, str] | None = None
@@ -425,7 +438,7 @@ class Controller:
         elif plan is not None and not plan.empty and not apply:
             problem = ("PlanMode", f"plan mode: {len(plan.changes)} change(s) not applied")
         else:
-            held = fingerprints(job.state)
+            held = report.wanted if is_current and report.wanted else fingerprints(job.state)
             self.metrics.last_sync.labels(name).set(time.time())
             self.metrics.owned_objects.labels(name).set(len(outcome.desired))
             now = time.monotonic()
