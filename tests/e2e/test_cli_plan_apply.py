@@ -438,3 +438,31 @@ def judge_one(env: Env, namespace: str, pod_name: str, destination: str, port: i
                    and o["metadata"]["name"] == pod_name)
     return {name: device.decider()(Probe(address, destination, port))
             for name, device in env.lab.devices.items()}
+
+
+def test_a_foreign_object_squatting_one_of_our_names_is_left_alone_and_never_used(env: Env) -> None:
+    plan = json.loads(env.run("plan", "--output", "json").stdout)
+    wanted = {d["device"]: d["plan"]["changes"] for d in plan["devices"]}
+    group = next(c["name"] for c in wanted[REST] if c["kind"] == "group" and c["name"].endswith("/analytics"))
+    address = next(c["name"] for c in wanted[FORTIGATE]
+                   if c["kind"] == "address" and c["after"].get("fqdn") == "api.github.com")
+    squatter = "10.99.0.1"
+    env.lab.rest.seed(groups=[{"name": group, "owner": "netops", "members": [squatter]}])
+    env.lab.fortigate.http.post("/api/v2/cmdb/firewall/address", params={"vdom": "root"}, json={
+        "name": address, "type": "ipmask", "subnet": f"{squatter} 255.255.255.255",
+        "comment": "netops"}).raise_for_status()
+    result = env.run("apply")
+    assert result.returncode in (0, 1), describe(result)
+    assert f"! group {group} exists on the device and is not ours (owner netops): left alone" in result.stdout
+    assert f"! address {address} exists on the device and is not ours" in result.stdout
+    state = env.lab.rest.state()
+    assert next(g for g in state["groups"] if g["name"] == group)["members"] == [squatter]
+    assert not [r["name"] for r in state["rules"] if r["source"] == group]
+    squatted = next(a for a in env.lab.fortigate.table("firewall/address") if a["name"] == address)
+    assert squatted["subnet"] == f"{squatter} 255.255.255.255" and squatted["comment"] == "netops"
+    assert not [g["name"] for g in env.lab.fortigate.table("firewall/addrgrp")
+                if address in {m["name"] for m in g.get("member", [])}]
+    for name, device in env.lab.devices.items():  # the squatter's address never gets our decisions
+        decide = device.decider()
+        assert {decide(Probe(squatter, d, 443)) for d in ("api.github.com", "203.0.113.9", "9.9.9.9")} \
+            == {None}, name
