@@ -57,7 +57,8 @@ class DeviceOutcome:
 def sync_device(adapter: Adapter, state: DeviceState, safety: SafetyConfig, *, apply: bool,
                 force: bool = False, may_write: Callable[[], bool] | None = None) -> DeviceOutcome:
     """Plan `state` against what `adapter`'s device holds; apply the plan when `apply` and it is safe
-    (or `force`). `may_write`, asked right before applying, can still withhold the write (a
+    (or `force`) and free of name conflicts with foreign objects (a conflict is an error: nothing
+    is written). `may_write`, asked right before applying, can still withhold the write (a
     controller that lost its leadership while reading): the outcome is then a plan only, with
     `extra["withheld"]` set."""
     outcome = DeviceOutcome(device=adapter.name)
@@ -69,6 +70,15 @@ def sync_device(adapter: Adapter, state: DeviceState, safety: SafetyConfig, *, a
         outcome.desired = desired
         plan = adapter.plan(desired, actual, safety=safety, force=force)
         outcome.plan = plan
+        if plan.conflicts:
+            # Holding back only the objects that need a foreign-held name would leave the rules
+            # around them in place and change what the rulebase decides: write nothing instead.
+            names = ", ".join(f"{c.kind} {c.name!r} (owner {c.owner or 'none'})" for c in plan.conflicts)
+            outcome.error = (f"{adapter.name}: names held by objects we do not own: {names}; "
+                             "nothing is written to this device until they are renamed or removed")
+            outcome.error_class = "conflict"
+            log.error("%s", outcome.error)
+            return outcome
         if not apply or plan.empty:
             return outcome
         if plan.unsafe and not force:
