@@ -8,6 +8,10 @@ Contract:
 - Destinations: IPv4 networks become `ipmask` addresses, FQDNs `fqdn` addresses; each destination
   is one `addrgrp`. IPv6 is not rendered (capabilities say so): a rule whose sources or destination
   are left empty is left off the device, never widened.
+- Source groups nest: a group holds the groups of a pairwise-disjoint set of other rendered source
+  groups it contains (`nested_sources`) plus address objects for its remaining hosts, so a pod
+  joining a Service changes the Service's group only (its namespace's group holds that group by
+  reference). Every group resolves (recursively) to exactly its model group's IPv4 hosts.
 - Groups hold at most 600 members; a larger group holds sub-groups that split its members by a
   stable hash, so one member change touches one sub-group.
 - Port sets become `firewall.service/custom` objects (`tcp-portrange` "80 8000-8080", ...).
@@ -20,7 +24,7 @@ Contract:
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Set
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -146,24 +150,85 @@ def _group_objects(name: str, members: list[str], comment: str, mark: str,
     return out
 
 
-def _source_group(group: SourceGroup, addresses: _Addresses, known: Collection[Piece], mark: str,
-                  cluster: str) -> list[DeviceObject]:
+def _source_hosts(group: SourceGroup) -> dict[int, list[str]]:
+    """The group's IPv4 hosts, each with the identities behind it (IPv6 is left out)."""
     behind: dict[int, list[str]] = {}
     for address, identities in group.members:
         ip = ipaddress.ip_address(address)
         if ip.version == 4:
             behind.setdefault(int(ip), []).extend(str(i) for i in identities)
-    if not behind:
-        return []
-    members = [addresses.piece(piece, (i for host in range(piece[0], piece[1] + 1)
-                                       for i in behind.get(host, ())))
-               for piece in collapse(behind, known)]
+    return behind
+
+
+def nested_sources(hosts: Mapping[str, Set[int]],
+                   rank: Mapping[str, tuple[int, str]]) -> dict[str, list[str]]:
+    """For each key of `hosts` (non-empty host sets), the keys of the groups it holds by reference.
+
+    `C` lies inside `G` when C's hosts are a proper subset of G's, or equal to them and
+    `rank[C] < rank[G]` (so the relation is a strict order: no nesting loop). G holds a greedy
+    selection of the groups inside it, pairwise disjoint: first those inside no other candidate,
+    then the rest, each by key. The choice depends only on subset/disjointness relations and keys,
+    never on sizes, so growing or shrinking a group changes it only when a relation changes."""
+    by_host: dict[int, list[str]] = {}
+    for key in sorted(hosts):
+        for host in hosts[key]:
+            by_host.setdefault(host, []).append(key)
+    inside: dict[str, set[str]] = {key: set() for key in hosts}
+    for inner, members in hosts.items():
+        for outer in by_host[min(members)]:
+            held = hosts[outer]
+            if outer != inner and len(members) <= len(held) and members <= held and (
+                    len(members) < len(held) or rank[inner] < rank[outer]):
+                inside[outer].add(inner)
+    chosen: dict[str, list[str]] = {}
+    for outer, candidates in inside.items():
+        maximal = {c for c in candidates if not any(c in inside[other] for other in candidates)}
+        picked: list[str] = []
+        covered: set[int] = set()
+        for candidate in sorted(candidates, key=lambda c: (c not in maximal, c)):
+            if covered.isdisjoint(hosts[candidate]):
+                picked.append(candidate)
+                covered.update(hosts[candidate])
+        chosen[outer] = picked
+    return chosen
+
+
+def source_group_name(cluster: str, key: str) -> str:
+    return object_name(cluster, "src", key, NAMES)
+
+
+def _source_group(group: SourceGroup, behind: Mapping[int, list[str]], subgroups: Iterable[str],
+                  covered: Set[int], addresses: _Addresses, known: Collection[Piece], mark: str,
+                  cluster: str) -> list[DeviceObject]:
+    """The group's objects: `subgroups` (group names covering the hosts in `covered`) plus address
+    pieces for its other hosts."""
+    remaining = [host for host in behind if host not in covered]
+    members = list(subgroups) + [addresses.piece(piece, (i for host in range(piece[0], piece[1] + 1)
+                                                         for i in behind.get(host, ())))
+                                 for piece in collapse(remaining, known)]
     what = group.service or group.rule
     descriptor = f"source {group.purpose} {group.namespace}{'/' + what if what else ''}"
     identity = (f"Service/{group.namespace}/{group.service}" if group.service
                 else f"Namespace/{group.namespace}")
-    return _group_objects(object_name(cluster, "src", group.key, NAMES), members,
+    return _group_objects(source_group_name(cluster, group.key), members,
                           _comment(mark, descriptor), mark, (identity,))
+
+
+def _sources(state: DeviceState, keys: Iterable[str], addresses: _Addresses, known: Collection[Piece],
+             mark: str) -> dict[str, list[DeviceObject]]:
+    """The objects of each source group in `keys` that has IPv4 hosts, nested (`nested_sources`)."""
+    behind = {key: hosts for key in keys if (hosts := _source_hosts(state.groups[key]))}
+    host_sets = {key: frozenset(hosts) for key, hosts in behind.items()}
+    rank = {key: (int(state.groups[key].purpose == "namespace"), key) for key in behind}
+    nesting = nested_sources(host_sets, rank)
+    out: dict[str, list[DeviceObject]] = {}
+    for key in sorted(behind):
+        inner = nesting[key]
+        covered = frozenset().union(*(host_sets[c] for c in inner))
+        out[key] = _source_group(state.groups[key], behind[key],
+                                 [source_group_name(state.cluster, c) for c in inner], covered,
+                                 addresses, known, mark, state.cluster)
+    return out
 
 
 def _destination(destination: Destination, addresses: _Addresses, mark: str,
@@ -236,11 +301,10 @@ def render_state(state: DeviceState, *, mark: str, settings: PolicySettings,
     used_sources = {rule.source for rule in state.rules}
     used_destinations = {rule.destination for rule in state.rules if rule.destination is not None}
     used_ports = {rule.ports for rule in state.rules if rule.ports is not None}
-    for key in sorted(used_sources & set(state.groups)):
-        rendered = _source_group(state.groups[key], addresses, known, mark, cluster)
-        if rendered:
-            groups.extend(rendered)
-            top["src:" + key] = rendered[-1].name
+    for key, rendered in _sources(state, sorted(used_sources & set(state.groups)), addresses, known,
+                                  mark).items():
+        groups.extend(rendered)
+        top["src:" + key] = rendered[-1].name
     for key in sorted(used_destinations & set(state.destinations)):
         rendered = _destination(state.destinations[key], addresses, mark, cluster)
         if rendered:

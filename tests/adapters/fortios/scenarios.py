@@ -85,3 +85,42 @@ def payments_probes() -> list[Probe]:
                ("8.8.8.8", 53, Protocol.UDP), ("8.8.8.8", 53, Protocol.TCP),
                ("example.com", 443, Protocol.TCP)]
     return [Probe(s, d, p, t) for s in sources for d, p, t in targets]
+
+
+EDGE = [f"10.244.3.{i}" for i in (2, 3, 4, 10, 11, 20, 30)]
+GATEWAY = ["10.244.3.2", "10.244.3.3", "10.244.3.10", "10.244.3.20"]
+WEB = ["10.244.3.4", "10.244.3.11"]
+
+
+def edge_state(extra: list[str] | None = None, gone: str | None = None) -> DeviceState:
+    """Namespace edge and its Services gateway and web (each a subset of the namespace's group):
+    gateway may reach Stripe on 443, a cluster rule lets the whole namespace resolve DNS, web is
+    denied the internal network, and the namespace default denies the rest. `extra` pods join
+    gateway (and so the namespace); `gone` leaves both."""
+    gateway = [a for a in [*GATEWAY, *(extra or [])] if a != gone]
+    namespace = [a for a in [*EDGE, *(extra or [])] if a != gone]
+    groups = {g.key: g for g in (group("ns/edge", "edge", namespace),
+                                 group("svc/edge/gateway", "edge", gateway, "gateway"),
+                                 group("svc/edge/web", "edge", WEB, "web"))}
+    destinations = {d.key: d for d in (
+        Destination("es/edge/stripe", "edge", "stripe", (), ("api.stripe.com",)),
+        Destination("es/edge/internal", "edge", "internal", ("10.20.0.0/16",)))}
+    port_sets = {p.key: p for p in (
+        PortSet("es/edge/stripe/ports", "edge", "stripe", (PortRange(Protocol.TCP, 443, 443),)),
+        PortSet("es/edge/dns/ports", "edge", "dns", (PortRange(Protocol.UDP, 53, 53),)))}
+    rules = (
+        rule("dns", "ns/edge", None, "es/edge/dns/ports", Action.ALLOW, RuleKind.CLUSTER, ""),
+        rule("gateway-stripe", "svc/edge/gateway", "es/edge/stripe", "es/edge/stripe/ports", Action.ALLOW,
+             namespace="edge"),
+        rule("web-internal", "svc/edge/web", "es/edge/internal", None, Action.DENY, namespace="edge"),
+        rule("edge-default", "ns/edge", None, None, Action.DENY, RuleKind.DEFAULT, "edge"),
+    )
+    return DeviceState("fgt", CLUSTER, groups, destinations, port_sets, rules)
+
+
+def edge_probes(extra: list[str] | None = None) -> list[Probe]:
+    """Probes from edge's pods, from `extra` sources and from addresses of no group."""
+    sources = [*EDGE, *(extra or []), "10.244.3.5", "10.244.3.40", "10.244.3.99", "10.9.9.9"]
+    targets = [("api.stripe.com", 443, Protocol.TCP), ("10.20.1.1", 22, Protocol.TCP),
+               ("8.8.8.8", 53, Protocol.UDP), ("8.8.8.8", 443, Protocol.TCP)]
+    return [Probe(s, d, p, t) for s in sources for d, p, t in targets]

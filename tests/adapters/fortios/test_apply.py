@@ -5,13 +5,22 @@ from __future__ import annotations
 
 import ipaddress
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 
 from adapters.fortios.client import CMDB, TABLES
 from connector.model import Action, DeviceState
 from tests.adapters.fortios.conftest import TOKEN, AdapterFactory, Device, sync
-from tests.adapters.fortios.scenarios import API, group, payments_probes, payments_state, rule
+from tests.adapters.fortios.scenarios import (
+    API,
+    edge_probes,
+    edge_state,
+    group,
+    payments_probes,
+    payments_state,
+    rule,
+)
 from tests.adapters.fortios.test_conformance import check_conformance
 
 COLLECTIONS = {f"{CMDB}/{table}" for table in TABLES.values()}
@@ -103,6 +112,53 @@ def test_one_pod_removed_costs_o1_writes(device: Device, make_adapter: AdapterFa
     assert [(e["method"], e["path"].rsplit("/", 2)[-2]) for e in made] == [("DELETE", "member"),
                                                                            ("DELETE", "address")]
     check_conformance(device, state, payments_probes())
+
+
+def test_pod_joining_a_service_inside_its_namespace_costs_two_writes(device: Device,
+                                                                    make_adapter: AdapterFactory) -> None:
+    # the pod joins gateway's group and the namespace's: the namespace's group holds gateway's
+    adapter = make_adapter()
+    sync(adapter, edge_state())
+    mark = device.last_seq()
+    state = edge_state(["10.244.3.50"])
+    _, result = sync(adapter, state)
+    made = [(e["method"], unquote(e["path"]).split("/cmdb/", 1)[1]) for e in writes(device, mark)]
+    assert result.ok and made == [("POST", "firewall/address"),
+                                  ("POST", "firewall/addrgrp/fc_prod_src_svc/edge/gateway/member")], made
+    check_conformance(device, state, edge_probes(["10.244.3.50"]))
+
+
+@pytest.mark.parametrize("gone", ["10.244.3.20", "10.244.3.10", "10.244.3.30"])
+def test_pod_leaving_a_service_and_its_namespace_costs_at_most_two_writes(
+        device: Device, make_adapter: AdapterFactory, gone: str) -> None:
+    adapter = make_adapter()
+    sync(adapter, edge_state())
+    mark = device.last_seq()
+    state = edge_state(gone=gone)
+    _, result = sync(adapter, state)
+    made = [(e["method"], e["path"].rsplit("/", 2)[-2]) for e in writes(device, mark)]
+    assert result.ok and made == [("DELETE", "member"), ("DELETE", "address")], made
+    check_conformance(device, state, edge_probes())
+
+
+def test_nesting_changes_converge_and_conform(device: Device, make_adapter: AdapterFactory) -> None:
+    """Relations between groups change (a Service grows to its whole namespace, a Service's group
+    goes away while the namespace's holds it, a group grows past the member limit): each apply
+    converges, decides like the model and a second apply writes nothing."""
+    adapter = make_adapter()
+    base = int(ipaddress.IPv4Address("10.244.8.0"))
+    many = [str(ipaddress.IPv4Address(base + 2 * i)) for i in range(700)]
+    everyone = edge_state(["10.244.3.4", "10.244.3.11", "10.244.3.30"])  # gateway = the namespace
+    kept = {k: g for k, g in everyone.groups.items() if k != "svc/edge/web"}
+    without_web = DeviceState("fgt", "prod", kept, everyone.destinations, everyone.port_sets,
+                              tuple(r for r in everyone.rules if r.source != "svc/edge/web"))
+    for state in (edge_state(), everyone, without_web, edge_state(many), edge_state(many[:650], "10.244.3.2"),
+                  edge_state()):
+        _, result = sync(adapter, state)
+        assert result.ok, result.errors
+        check_conformance(device, state, edge_probes([many[0], many[649], many[699], "10.244.8.1"]))
+        assert sync(adapter, state)[0].empty
+    assert_no_collection_delete(device)
 
 
 def test_pod_in_the_middle_of_a_range_removed(device: Device, make_adapter: AdapterFactory) -> None:

@@ -1,5 +1,6 @@
-"""Pure rendering: collapse of contiguous hosts, reuse of pieces on the device, group nesting,
-names within FortiOS limits, IPv6 left out without widening, bodies and comments."""
+"""Pure rendering: collapse of contiguous hosts, reuse of pieces on the device, source groups
+holding the groups they contain, group splitting, names within FortiOS limits, IPv6 left out
+without widening, bodies and comments."""
 
 from __future__ import annotations
 
@@ -17,10 +18,12 @@ from adapters.fortios.render import (
     SERVICE,
     PolicySettings,
     collapse,
+    nested_sources,
     render_state,
 )
-from connector.model import Action, DeviceState
-from tests.adapters.fortios.scenarios import group, payments_state, rule
+from connector.model import Action, DeviceState, SourceGroup
+from connector.planner.types import DeviceObject
+from tests.adapters.fortios.scenarios import edge_state, group, payments_state, rule
 from tests.adapters.strategies import device_states
 
 MARK = "fusion-connector:prod"
@@ -125,3 +128,89 @@ def test_capabilities_are_honest() -> None:
     assert (caps.ipv6, caps.fqdn, caps.logging, caps.incremental_members) == (False, True, True, True)
     assert FortiOSAdapter.kind_order == ("address", "addrgrp", "service", "policy")
     assert FortiOSAdapter.ordered_kinds == frozenset({"policy"})
+
+
+def resolve(objects: list[DeviceObject], name: str) -> set[int]:
+    """The IPv4 hosts a rendered address or group stands for, groups resolved recursively."""
+    by_name = {o.name: o for o in objects if o.kind in (ADDRESS, ADDRGRP)}
+    obj = by_name[name]
+    if obj.kind == ADDRGRP:
+        return set().union(*(resolve(objects, member) for member in obj.body["member"]))
+    if obj.body["type"] == "iprange":
+        return set(range(ip(obj.body["start-ip"]), ip(obj.body["end-ip"]) + 1))
+    network = ipaddress.IPv4Network(obj.body["subnet"])
+    return set(range(int(network.network_address), int(network.broadcast_address) + 1))
+
+
+def v4_hosts(source: SourceGroup) -> set[int]:
+    return {ip(a) for a in source.addresses if ipaddress.ip_address(a).version == 4}
+
+
+def test_namespace_group_holds_its_services_groups() -> None:
+    objects = render_state(edge_state(), mark=MARK, settings=SETTINGS)
+    groups = {o.name: o.body["member"] for o in objects if o.kind == ADDRGRP}
+    assert groups["fc_prod_src_ns/edge"] == ["fc_prod_ip_10.244.3.30", "fc_prod_src_svc/edge/gateway",
+                                             "fc_prod_src_svc/edge/web"]
+    assert groups["fc_prod_src_svc/edge/gateway"] == [
+        "fc_prod_ip_10.244.3.10", "fc_prod_ip_10.244.3.2-10.244.3.3", "fc_prod_ip_10.244.3.20"]
+    for key, source in edge_state().groups.items():
+        assert resolve(objects, f"fc_prod_src_{key}") == v4_hosts(source)
+    # a pod joining gateway (and so the namespace) changes gateway's group only
+    grown = render_state(edge_state(["10.244.3.50"]), mark=MARK, settings=SETTINGS)
+    changed = {o.name for o in grown if o.kind == ADDRGRP} ^ {o.name for o in objects if o.kind == ADDRGRP}
+    changed |= {o.name for o in grown if o.kind == ADDRGRP and o not in objects}
+    assert changed == {"fc_prod_src_svc/edge/gateway"}
+
+
+def test_nesting_is_a_strict_order_chosen_from_relations_only() -> None:
+    rank = {key: (int(key.startswith("ns")), key) for key in ("ns", "a", "b", "c", "same")}
+    hosts = {"ns": {1, 2, 3, 4, 5, 6}, "a": {1, 2}, "b": {2, 3}, "c": {5}, "same": {1, 2, 3, 4, 5, 6}}
+    chosen = nested_sources(hosts, rank)
+    # equal sets: the namespace's group holds the other, never both ways
+    assert chosen["ns"] == ["same"] and chosen["same"] == ["a", "c"]
+    assert chosen["a"] == chosen["b"] == chosen["c"] == []
+    # a group growing without a relation changing (b still overlapping a) changes no choice
+    bigger = {**hosts, "b": {2, 3, 4}}
+    assert nested_sources(bigger, rank) == chosen
+
+
+def nested_states() -> st.SearchStrategy[DeviceState]:
+    """Groups drawn from one small pool (IPv4 and IPv6), a namespace group the union of others plus
+    extra pods, so subsets, equal sets and overlaps are common; some groups are large (split)."""
+    pool = [f"10.1.0.{i}" for i in range(1, 16)] + ["fd00::1", "fd00::2"]
+    big = [str(ipaddress.IPv4Address(ip("10.2.0.0") + 2 * i)) for i in range(700)]
+
+    @st.composite
+    def build(draw: st.DrawFn) -> DeviceState:
+        parts = draw(st.lists(st.sets(st.sampled_from(pool), min_size=1, max_size=6), min_size=1, max_size=5))
+        extra = draw(st.sets(st.sampled_from(pool), max_size=3))
+        large = draw(st.booleans())
+        groups = [group(f"svc/ns/s{i}", "ns", sorted(part) + (big[: 300 * (i + 1)] if large else []), f"s{i}")
+                  for i, part in enumerate(parts)]
+        union = sorted(set().union(*parts, extra))
+        groups.append(group("ns/ns", "ns", union + (big if large else [])))
+        rules = tuple(rule(f"r{i}", g.key, None, None, Action.ALLOW if i % 2 else Action.DENY)
+                      for i, g in enumerate(groups))
+        return DeviceState("fgt", "prod", {g.key: g for g in groups}, {}, {}, rules)
+
+    return build()
+
+
+@given(nested_states())
+@settings(max_examples=40, deadline=None)
+def test_nested_groups_resolve_exactly_to_their_hosts(state: DeviceState) -> None:
+    objects = render_state(state, mark=MARK, settings=SETTINGS)
+    groups = {o.name: o for o in objects if o.kind == ADDRGRP}
+    assert all(0 < len(g.body["member"]) <= MAX_GROUP_MEMBERS for g in groups.values())
+    for key, source in state.groups.items():
+        name = f"fc_prod_src_{key}"
+        assert resolve(objects, name) == v4_hosts(source) if v4_hosts(source) else name not in groups
+    # every member exists (`resolve` would fail otherwise) and no group holds itself, even indirectly
+    def walk(name: str, trail: frozenset[str]) -> None:
+        assert name not in trail, f"nesting loop through {name}"
+        for member in groups[name].body["member"]:
+            if member in groups:
+                walk(member, trail | {name})
+
+    for name in groups:
+        walk(name, frozenset())
