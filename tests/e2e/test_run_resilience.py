@@ -25,6 +25,7 @@ import httpx
 import pytest
 
 from connector.cluster import Kind
+from connector.store import Store, create_engine, session_factory
 from tests.connector.controller.harness import (
     CLUSTER,
     CONNECTOR_NS,
@@ -111,6 +112,37 @@ def test_plan_mode_writes_nothing_to_devices(world: tuple[Mocks, Cluster, Path])
     cluster.delete_pod("payments", "api-plan")
 
 
+def test_the_interval_reads_devices_back_and_repairs_drift(world: tuple[Mocks, Cluster, Path]) -> None:
+    mocks, cluster, tmp = world
+    database = f"sqlite:///{tmp / 'store.db'}"
+    connector = Connector(write_config(tmp, mocks, interval="2s", database=database))
+    try:
+        converged(cluster, mocks, timeout=60)
+        headers = {"Authorization": f"Bearer {TOKEN}", "Accept": "application/vnd.fusion-connector.v1+json"}
+        rules = httpx.get(f"{mocks.soc}/state", headers=headers).json()["rules"]
+        victim = rules[0]["name"]
+        response = httpx.post(f"{mocks.soc}/_mock/delete", json={"kind": "rule", "name": victim})
+        assert response.status_code == 200, response.text
+        assert victim not in {r["name"] for r in response.json()["rules"]}
+
+        def repaired() -> bool:
+            state = httpx.get(f"{mocks.soc}/state", headers=headers).json()
+            return victim in {r["name"] for r in state["rules"]}
+
+        eventually(repaired, 30)
+        converged(cluster, mocks)
+        engine = create_engine(database)
+        try:
+            with session_factory(engine)() as session:
+                entries = Store(session, CLUSTER).audit.window(device="soc")
+        finally:
+            engine.dispose()
+        assert any("periodic" in entry.triggers and entry.counts["create"] == 1 for entry in entries)
+    finally:
+        connector.stop()
+        connector.close()
+
+
 def test_only_the_leader_writes_and_the_standby_takes_over(world: tuple[Mocks, Cluster, Path]) -> None:
     mocks, cluster, tmp = world
     config = write_config(tmp, mocks)
@@ -125,6 +157,9 @@ def test_only_the_leader_writes_and_the_standby_takes_over(world: tuple[Mocks, C
         cluster.apply(pod("payments", "api-ha", {"app": "api"}))
         converged(cluster, mocks)
         assert syncs(first) > 0 and syncs(second) == 0
+        # the new pod changed the ClusterEgressRule's source count: the leader writes its status
+        eventually(lambda: first.metric("fusion_connector_status_writes_total") > 0, 30)
+        assert second.metric("fusion_connector_status_writes_total") == 0
         assert second.metric("fusion_connector_leader") == 0
         lease = cluster.lease(f"fusion-connector-{CLUSTER}")
         assert lease is not None and lease["spec"]["holderIdentity"] == first.ready()["identity"]
