@@ -93,8 +93,6 @@ def _print_endpoints(environment: DemoEnvironment) -> None:
 
 
 def _print_serve_instructions(environment: DemoEnvironment, live: LiveController | None) -> None:
-    commands = click.get_current_context().find_root().command
-    names = set(getattr(commands, "commands", {}))
     path, kubeconfig = environment.config_path, environment.kubeconfig_path
     _heading("Serving")
     if live is not None:
@@ -107,11 +105,9 @@ def _print_serve_instructions(environment: DemoEnvironment, live: LiveController
         click.echo(f"  export {name}={value}")
     click.echo("try, in another shell (after the exports):")
     click.echo(f"  fusion-connector plan --config {path}")
-    if "explain" in names:
-        click.echo(f"  fusion-connector explain --config {path} --from payments/svc/checkout"
-                   " --to api.stripe.com:443")
-    if "report" in names:
-        click.echo(f"  fusion-connector report --config {path} --format html --output report.html")
+    click.echo(f"  fusion-connector explain --config {path} --from payments/svc/checkout"
+               " --to api.stripe.com:443")
+    click.echo(f"  fusion-connector report --config {path} --format html --output report.html")
     click.echo(f"  kubectl --kubeconfig {kubeconfig} get pods -A -o wide")
     click.echo(f"  kubectl --kubeconfig {kubeconfig} -n payments delete pod checkout-7d4b9c6f5-2xkqp")
     if live is None:
