@@ -13,7 +13,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from connector.cluster import Kind
 from tests.connector.controller.harness import (
     Cluster,
     Connector,
@@ -40,8 +39,10 @@ class World:
         self.serial = 0
 
     def ips(self, ns: str) -> dict[str, str]:
-        return {o["metadata"]["name"]: ip for o in self.cluster.raw_list(Kind.POD)
-                if o["metadata"]["namespace"] == ns and (ip := pod_ipv4(o))}
+        """Pod name → IPv4 of `ns`, read from the namespaced path (faults on `/api/v1/pods` are
+        meant for the connector's list and watch)."""
+        items = self.cluster.get_json(f"/api/v1/namespaces/{ns}/pods")[1]["items"]
+        return {o["metadata"]["name"]: ip for o in items if (ip := pod_ipv4(o))}
 
     def churn(self, ns: str = "payments") -> tuple[str, ...]:
         """Delete two pods of `ns` and add two; returns the deleted pods' addresses no pod holds now."""
@@ -97,11 +98,13 @@ def test_watch_cut_then_changes(world: World) -> None:
 
 def test_forced_410_relists_without_missing_deletes(world: World) -> None:
     expired = world.connector.metric("fusion_connector_watch_expired_total")
-    # keep the pod watch down (list and watch of pods fail) while pods change, then forget history
-    world.mocks.fault("kube", {"status": 503, "seconds": 2, "method": "GET", "path": "/api/v1/pods"})
+    # keep the pod watch down (list and watch of pods fail) while pods change, forget the
+    # history, then let the watch resume: its resourceVersion is gone (410), it must relist
+    world.mocks.fault("kube", {"status": 503, "method": "GET", "path": "/api/v1/pods"})
     world.mocks.fault("kube", {"dropWatches": True})
     deleted = world.churn()
     httpx.post(f"{world.mocks.kube}/_mock/compact", timeout=10).raise_for_status()
+    httpx.delete(f"{world.mocks.kube}/_mock/faults", timeout=10).raise_for_status()
     converged(world.cluster, world.mocks, extra_sources=deleted, timeout=60)
     eventually(lambda: world.connector.metric("fusion_connector_watch_expired_total") > expired, 30)
 
