@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
+
+from hypothesis import strategies as st
+
 from connector.evaluate import Probe
 from connector.model import (
     Action,
@@ -124,3 +128,33 @@ def edge_probes(extra: list[str] | None = None) -> list[Probe]:
     targets = [("api.stripe.com", 443, Protocol.TCP), ("10.20.1.1", 22, Protocol.TCP),
                ("8.8.8.8", 53, Protocol.UDP), ("8.8.8.8", 443, Protocol.TCP)]
     return [Probe(s, d, p, t) for s in sources for d, p, t in targets]
+
+
+def nested_states() -> st.SearchStrategy[DeviceState]:
+    """Groups drawn from one small pool (IPv4 and IPv6), a namespace group the union of others plus
+    extra pods, so subsets, equal sets and overlaps are common; some groups are large (split)."""
+    pool = [f"10.1.0.{i}" for i in range(1, 16)] + ["fd00::1", "fd00::2"]
+    big = [str(ipaddress.IPv4Address(int(ipaddress.IPv4Address("10.2.0.0")) + 2 * i)) for i in range(620)]
+
+    @st.composite
+    def build(draw: st.DrawFn) -> DeviceState:
+        parts = draw(st.lists(st.sets(st.sampled_from(pool), min_size=1, max_size=6), min_size=1, max_size=5))
+        extra = draw(st.sets(st.sampled_from(pool), max_size=3))
+        large = draw(st.booleans())
+        groups = [group(f"svc/ns/s{i}", "ns", sorted(part) + (big[: 300 * (i + 1)] if large else []), f"s{i}")
+                  for i, part in enumerate(parts)]
+        union = sorted(set().union(*parts, extra))
+        groups.append(group("ns/ns", "ns", union + (big if large else [])))
+        rules = tuple(rule(f"r{i}", g.key, None, None, Action.ALLOW if i % 2 else Action.DENY)
+                      for i, g in enumerate(groups))
+        return DeviceState("fgt", "prod", {g.key: g for g in groups}, {}, {}, rules)
+
+    return build()
+
+
+def nested_probes() -> list[Probe]:
+    """For `nested_states`: a probe from every IPv4 pool address and its neighbours, from hosts of
+    the large groups (first, middle, last, and one between them) and from an outsider."""
+    sources = [f"10.1.0.{i}" for i in range(0, 17)] + ["10.2.0.0", "10.2.1.1", "10.2.2.150", "10.2.4.214",
+                                                         "10.9.9.9"]
+    return [Probe(source, "8.8.8.8", 53, Protocol.TCP) for source in sources]

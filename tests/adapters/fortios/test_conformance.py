@@ -16,7 +16,7 @@ from connector.evaluate import Probe, decide
 from connector.model import Action, DeviceState
 from tests.adapters.fortios.conftest import TOKEN, AdapterFactory, Device, sync
 from tests.adapters.fortios.policy_evaluator import FortiGateEvaluator, fetch_tables
-from tests.adapters.fortios.scenarios import payments_probes, payments_state
+from tests.adapters.fortios.scenarios import nested_probes, nested_states, payments_probes, payments_state
 from tests.adapters.strategies import states_with_probes
 
 COLLECTIONS = {f"{CMDB}/{table}" for table in TABLES.values()}
@@ -86,3 +86,17 @@ def test_generated_states_conform_and_converge(device: Device, make_adapter: Ada
     assert result.writes == 0
     deletes = [e["path"] for e in device.requests(mark) if e["method"] == "DELETE"]
     assert not [path for path in deletes if path.rstrip("/") in COLLECTIONS]
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(state=nested_states())
+def test_nested_source_groups_conform_and_converge(device: Device, make_adapter: AdapterFactory,
+                                                   state: DeviceState) -> None:
+    # groups that contain, equal and overlap one another; each example converges from the previous
+    # one's nesting on the shared mock (groups re-nested, held groups deleted, limits crossed)
+    adapter = make_adapter()
+    _, result = sync(adapter, state)
+    assert result.ok, result.errors
+    assert check_conformance(device, state, nested_probes()) == len(nested_probes())
+    again, result = sync(adapter, state)
+    assert again.empty and result.writes == 0, again.summary()

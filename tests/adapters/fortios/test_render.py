@@ -23,7 +23,7 @@ from adapters.fortios.render import (
 )
 from connector.model import Action, DeviceState, SourceGroup
 from connector.planner.types import DeviceObject
-from tests.adapters.fortios.scenarios import edge_state, group, payments_state, rule
+from tests.adapters.fortios.scenarios import edge_state, group, nested_states, payments_state, rule
 from tests.adapters.strategies import device_states
 
 MARK = "fusion-connector:prod"
@@ -172,28 +172,6 @@ def test_nesting_is_a_strict_order_chosen_from_relations_only() -> None:
     # a group growing without a relation changing (b still overlapping a) changes no choice
     bigger = {**hosts, "b": {2, 3, 4}}
     assert nested_sources(bigger, rank) == chosen
-
-
-def nested_states() -> st.SearchStrategy[DeviceState]:
-    """Groups drawn from one small pool (IPv4 and IPv6), a namespace group the union of others plus
-    extra pods, so subsets, equal sets and overlaps are common; some groups are large (split)."""
-    pool = [f"10.1.0.{i}" for i in range(1, 16)] + ["fd00::1", "fd00::2"]
-    big = [str(ipaddress.IPv4Address(ip("10.2.0.0") + 2 * i)) for i in range(700)]
-
-    @st.composite
-    def build(draw: st.DrawFn) -> DeviceState:
-        parts = draw(st.lists(st.sets(st.sampled_from(pool), min_size=1, max_size=6), min_size=1, max_size=5))
-        extra = draw(st.sets(st.sampled_from(pool), max_size=3))
-        large = draw(st.booleans())
-        groups = [group(f"svc/ns/s{i}", "ns", sorted(part) + (big[: 300 * (i + 1)] if large else []), f"s{i}")
-                  for i, part in enumerate(parts)]
-        union = sorted(set().union(*parts, extra))
-        groups.append(group("ns/ns", "ns", union + (big if large else [])))
-        rules = tuple(rule(f"r{i}", g.key, None, None, Action.ALLOW if i % 2 else Action.DENY)
-                      for i, g in enumerate(groups))
-        return DeviceState("fgt", "prod", {g.key: g for g in groups}, {}, {}, rules)
-
-    return build()
 
 
 @given(nested_states())
