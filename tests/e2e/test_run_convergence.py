@@ -26,9 +26,11 @@ from tests.connector.controller.harness import (
     environment,
     eventually,
     external_service,
+    namespace,
     pod,
     pod_ipv4,
     rule,
+    service,
     write_config,
 )
 
@@ -165,6 +167,36 @@ def test_rule_not_accepted_gets_status_and_event(world: World) -> None:
 
     eventually(event, 30)
     converged(world.cluster, world.mocks)
+
+
+def test_widened_source_is_reported_in_status_and_event(world: World) -> None:
+    annotations = {"fusion-connector.io/source-mode": "egress-ip",
+                   "fusion-connector.io/egress-ips": "192.0.2.10"}
+    world.cluster.apply(namespace("snat", {"env": "dev"}, annotations),
+                        service("snat", "api", {"app": "api"}), pod("snat", "api-1", {"app": "api"}),
+                        external_service("snat", "partner", ["198.51.100.0/24"]),
+                        rule("ServiceEgressRule", "partner", "snat", service="api", action="Allow",
+                             externalServices=["partner"]))
+    try:
+        def widened() -> dict[str, Any]:
+            obj = world.cluster.custom_object(Kind.SERVICE_EGRESS_RULE, "snat", "partner")
+            status = obj.get("status") or {}
+            accepted = {c["type"]: c for c in status.get("conditions") or []}.get("Accepted") or {}
+            assert accepted.get("reason") == "SourceWidened", status
+            return accepted
+
+        assert eventually(widened, 30)["status"] == "True"
+
+        def event() -> bool:
+            return any(e["involvedObject"]["name"] == "partner" and e["reason"] == "SourceWidened"
+                       and e["type"] == "Normal" for e in world.cluster.events("snat"))
+
+        eventually(event, 30)
+    finally:
+        # the judge probes from pod addresses; this namespace's traffic leaves from its egress IP
+        world.cluster.delete_namespace("snat")
+        eventually(lambda: not any(o["metadata"]["name"] == "snat"
+                                   for o in world.cluster.raw_list(Kind.NAMESPACE)), 30)
 
 
 def test_namespace_deleted(world: World) -> None:
