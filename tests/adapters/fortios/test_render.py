@@ -157,9 +157,10 @@ def test_namespace_group_holds_its_services_groups() -> None:
         assert resolve(objects, f"fc_prod_src_{key}") == v4_hosts(source)
     # a pod joining gateway (and so the namespace) changes gateway's group only
     grown = render_state(edge_state(["10.244.3.50"]), mark=MARK, settings=SETTINGS)
-    changed = {o.name for o in grown if o.kind == ADDRGRP} ^ {o.name for o in objects if o.kind == ADDRGRP}
-    changed |= {o.name for o in grown if o.kind == ADDRGRP and o not in objects}
-    assert changed == {"fc_prod_src_svc/edge/gateway"}
+    before = {(o.kind, o.name): o for o in objects}
+    changed = {ref for ref, o in {(o.kind, o.name): o for o in grown}.items() if before.get(ref) != o}
+    assert changed == {(ADDRESS, "fc_prod_ip_10.244.3.50"), (ADDRGRP, "fc_prod_src_svc/edge/gateway")}
+    assert len(grown) == len(objects) + 1
 
 
 def test_nesting_is_a_strict_order_chosen_from_relations_only() -> None:
