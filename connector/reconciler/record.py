@@ -39,8 +39,14 @@ def record_outcome(store: Store, state: DeviceState, outcome: DeviceOutcome, *, 
         store.devices.record_sync(name, in_sync=False, error=outcome.error)
         return
     store.devices.record_read(name)
-    store.drift.observe(name, observations_from_plan(plan))
-    if not apply:
+    if not apply or outcome.refused or not outcome.ok or outcome.extra.get("withheld"):
+        # Every difference stays open until a sync resolves it.
+        store.drift.observe(name, observations_from_plan(plan))
+    else:
+        # Applied now: record only what the cluster does not explain (changed behind our back).
+        pushed = {(o.kind, o.name): o.checksum for o in store.objects.objects(name)}
+        store.drift.observe(name, observations_from_plan(plan, pushed))
+    if not apply or outcome.extra.get("withheld"):
         store.devices.record_sync(name, in_sync=plan.empty, error=None)
         return
     duration = outcome.read_seconds + outcome.apply_seconds

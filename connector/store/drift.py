@@ -6,14 +6,15 @@ Each read of a device yields its complete set of observations; `observe` keeps a
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from connector.planner.types import Op, Plan
+from connector.model import checksum
+from connector.planner.types import Change, Op, Plan
 from connector.store.bulk import chunks, ensure_cluster, insert_rows, utcnow
 from connector.store.models import DriftFindingRow
 from connector.store.records import DriftFinding, DriftObservation, DriftUpdate, FindingType
@@ -22,11 +23,20 @@ _FINDING_OF_OP = {Op.CREATE: FindingType.MISSING, Op.DELETE: FindingType.UNEXPEC
                   Op.UPDATE: FindingType.DIFFERENT, Op.REORDER: FindingType.DIFFERENT}
 
 
-def observations_from_plan(plan: Plan) -> list[DriftObservation]:
+def observations_from_plan(plan: Plan, pushed: Mapping[tuple[str, str], str] | None = None
+                           ) -> list[DriftObservation]:
     """The drift a plan reveals: objects to create are missing, our objects to delete are
-    unexpected, objects to update (or a kind to reorder) are different."""
+    unexpected, objects to update (or a kind to reorder) are different.
+
+    With `pushed` (checksum of each object's body as the connector last wrote it, by (kind, name)),
+    only the differences the cluster does not explain are kept — the device changed behind our
+    back: an object we wrote is gone, differs from what we wrote, or carries our mark without our
+    having written it. Differences that merely carry a cluster change to the device are left out.
+    """
     out = []
     for change in plan.changes:
+        if pushed is not None and not _unexplained(change, pushed):
+            continue
         detail: dict[str, Any] = {}
         if change.before is not None:
             detail["device"] = dict(change.before)
@@ -35,6 +45,17 @@ def observations_from_plan(plan: Plan) -> list[DriftObservation]:
         out.append(DriftObservation(kind=change.kind, name=change.name, finding=_FINDING_OF_OP[change.op],
                                     detail=detail, identities=change.identities))
     return out
+
+
+def _unexplained(change: Change, pushed: Mapping[tuple[str, str], str]) -> bool:
+    ref = (change.kind, change.name)
+    if change.op == Op.CREATE:
+        return ref in pushed
+    if change.op == Op.DELETE:
+        return ref not in pushed
+    if change.op == Op.UPDATE:
+        return change.before is None or pushed.get(ref) != checksum(dict(change.before))
+    return False
 
 
 class DriftRepository:

@@ -135,3 +135,28 @@ def test_observations_from_a_plan() -> None:
         ),
         DriftObservation("policy", "policy", FindingType.DIFFERENT, {"required": {"order": ["p", "q"]}}),
     ]
+
+
+def test_only_changes_behind_our_back_count_when_what_we_pushed_is_known() -> None:
+    from connector.model import checksum
+    from connector.store import observations_from_plan
+
+    wrote = {"subnet": "10.0.0.9/32"}
+    pushed = {("address", "gone"): checksum(wrote), ("address", "edited"): checksum(wrote),
+              ("address", "retired"): checksum(wrote), ("address", "moved-on"): checksum(wrote)}
+    plan = Plan(
+        device="fgt",
+        cluster="c",
+        changes=(
+            Change(Op.CREATE, "address", "new-pod", after=wrote),  # the cluster gained a pod
+            Change(Op.CREATE, "address", "gone", after=wrote),  # we wrote it; someone removed it
+            Change(Op.UPDATE, "address", "edited", before={"subnet": "10.9.9.9/32"}, after=wrote),
+            Change(Op.UPDATE, "address", "moved-on", before=wrote, after={"subnet": "10.0.0.8/32"}),
+            Change(Op.DELETE, "address", "retired", before=wrote),  # the cluster dropped it
+            Change(Op.DELETE, "address", "stray", before=wrote),  # our mark, never written by us
+            Change(Op.REORDER, "policy", "policy", after={"order": ["p", "q"]}),
+        ),
+    )
+    found = {(o.name, o.finding) for o in observations_from_plan(plan, pushed)}
+    assert found == {("gone", FindingType.MISSING), ("edited", FindingType.DIFFERENT),
+                     ("stray", FindingType.UNEXPECTED)}
