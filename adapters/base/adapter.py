@@ -78,6 +78,10 @@ class Adapter(ABC):
     def apply(self, plan: Plan, desired: Sequence[DeviceObject]) -> ApplyResult:
         """Carry out `plan` (its changes in order); `desired` is the full rendered set."""
 
+    def observe(self, objects: Sequence[DeviceObject]) -> None:
+        """The objects the device is known to hold, when the read is skipped; adapters that render
+        relative to what the device holds update that knowledge here. Default: nothing to do."""
+
     def references(self, obj: DeviceObject) -> Iterable[tuple[str, str]]:
         """(kind, name) of the objects `obj`'s body refers to (the planner never deletes an object
         still referenced, and keeps ours that foreign objects reference). Default: none."""

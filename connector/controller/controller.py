@@ -4,11 +4,14 @@ Flow: migrate the store → start the watch (`ClusterWatcher`) → wait until ev
 full compile → then event-driven: change batches (minus the controller's own status writes) feed
 the incremental compiler on the loop thread, and every device whose desired state changed is
 submitted to its `DeviceWorker` (debounced, one sync in flight, retried with backoff), with the
-changed objects as audit triggers. An APScheduler job every `reconcile.interval` (coalesced, one
-instance, jittered) recompiles everything and syncs every device (reading it back: drift is
-repaired). Only the leader of the Lease syncs devices and writes statuses and Events; a standby
-keeps its cache and compile warm and takes over when the Lease is free or expires. In `plan` mode
-nothing is written to devices: each sync plans and records drift.
+changed objects as audit triggers. An event-driven sync plans against what the device is known
+to hold after its last good sync (`KnownState`) instead of reading it back; the first sync, every
+sync after a failure or a change of leadership, and the periodic ones read. An APScheduler job
+every `reconcile.interval` (coalesced, one instance, jittered) recompiles everything and syncs
+every device, reading it back: drift is repaired. Only the leader of the Lease syncs devices and
+writes statuses and Events; a standby keeps its cache and compile warm and takes over when the
+Lease is free or expires. In `plan` mode nothing is written to devices: each sync plans and
+records drift.
 
 Devices are isolated: each has its own worker thread and adapter, so a slow or failing device
 never delays the others. A sync that the planner finds unsafe is refused (Event, status, metric)
@@ -46,6 +49,7 @@ from connector.controller.status import DeviceReport, build_status, fingerprints
 from connector.controller.worker import DeviceWorker, Job
 from connector.model import DeviceState, RuleKind
 from connector.reconciler.device import DeviceOutcome, sync_device
+from connector.reconciler.known import KnownState
 from connector.reconciler.once import compile_settings, open_adapters
 from connector.reconciler.record import record_outcome, record_snapshot
 from connector.reports.serve import HttpAnswer, serve_report
@@ -120,6 +124,7 @@ class Controller:
         self._engine: Engine | None = None
         self._adapters: dict[str, Adapter] = {}
         self._workers: dict[str, DeviceWorker] = {}
+        self._known: dict[str, KnownState] = {d.name: KnownState() for d in config.devices}
         self._threads: list[threading.Thread] = []
         self._scheduler: BackgroundScheduler | None = None
         self._elector: LeaderElector | None = None
@@ -265,6 +270,8 @@ class Controller:
     def _on_leadership(self, leading: bool) -> None:
         self.metrics.leader.set(1 if leading else 0)
         self._written = {}  # another leader may have written statuses meanwhile: compare afresh
+        for known in self._known.values():  # another leader may have written devices meanwhile
+            known.forget()
         if not leading:
             for worker in self._workers.values():
                 worker.pause()
@@ -333,7 +340,7 @@ class Controller:
             self._record_snapshot()
             for name, worker in self._workers.items():
                 if name in self._states:
-                    worker.submit(self._states[name], ["leader-elected"], immediate=True)
+                    worker.submit(self._states[name], ["leader-elected"], immediate=True, read=True)
                 if self.leading:
                     worker.resume()
             self._status_kick.set()
@@ -345,10 +352,10 @@ class Controller:
         log.info("%s full compile in %.2fs", why, time.monotonic() - started)
         if why == "periodic" and self.leading:
             self._record_snapshot(result)
-        self._publish(result, [why, *extra], seen, immediate=True, only_changed=False)
+        self._publish(result, [why, *extra], seen, immediate=True, only_changed=False, read=True)
 
     def _publish(self, result: CompileResult, triggers: list[str], seen: Sequence[float], *,
-                 immediate: bool, only_changed: bool) -> None:
+                 immediate: bool, only_changed: bool, read: bool = False) -> None:
         for name, state in result.devices.items():
             previous = self._states.get(name)
             if only_changed and previous is state:
@@ -360,7 +367,7 @@ class Controller:
                 same_rules = previous is not None and previous.rules is state.rules
                 wanted = report.wanted if same_rules and report.wanted else fingerprints(state)
                 self._reports[name] = DeviceReport(name, report.held, wanted, report.problem)
-            self._workers[name].submit(state, triggers, seen, immediate=immediate)
+            self._workers[name].submit(state, triggers, seen, immediate=immediate, read=read)
         if result.rules != self._rules:
             self._rules = result.rules
             self._status_kick.set()
@@ -388,18 +395,21 @@ class Controller:
         if not self.leading:
             return True
         adapter = self._adapters[name]
+        known = self._known[name]
         started = time.monotonic()
         if apply:
             assert self._engine is not None
             with device_write_lock(self._engine, self.config.device(name).url):
                 outcome = sync_device(adapter, job.state, self.config.safety, apply=True,
-                                      may_write=lambda: self.leading)
+                                      may_write=lambda: self.leading, known=known, read=job.read)
         else:
-            outcome = sync_device(adapter, job.state, self.config.safety, apply=False)
+            outcome = sync_device(adapter, job.state, self.config.safety, apply=False, known=known,
+                                  read=job.read)
         elapsed = time.monotonic() - started
         self.metrics.reconcile_duration.labels(name).observe(elapsed)
-        log.info("%s: sync in %.2fs (read and plan %.2fs, apply %.2fs): %d change(s)%s, %d trigger(s)",
-                 name, elapsed, outcome.read_seconds, outcome.apply_seconds,
+        log.info("%s: sync in %.2fs (%s %.2fs, apply %.2fs): %d change(s)%s, %d trigger(s)",
+                 name, elapsed, "read" if outcome.read else "known state", outcome.read_seconds,
+                 outcome.apply_seconds,
                  len(outcome.plan.changes) if outcome.plan is not None else 0,
                  "" if outcome.ok else f", {outcome.error or 'refused'}", len(job.triggers))
         if outcome.extra.get("withheld"):

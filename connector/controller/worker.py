@@ -7,8 +7,10 @@ the latest state and every trigger collected since the last completed sync. A su
 sync runs leaves the worker dirty, so it runs again afterwards with the newer state: no change is
 lost and never two syncs of one device at once. When `sync` returns False (the device failed) the
 job's triggers are kept and the worker retries after an exponential backoff with jitter
-(`backoff_base` doubling up to `backoff_cap`), even without new submissions. `pause()` stops
-starting new syncs (a standby), `resume()` starts again.
+(`backoff_base` doubling up to `backoff_cap`), even without new submissions. A submission with
+`read=True` makes the next sync read the device back (`Job.read`), however many submissions
+without it are coalesced with it. `pause()` stops starting new syncs (a standby), `resume()`
+starts again.
 """
 
 from __future__ import annotations
@@ -30,14 +32,16 @@ MAX_SEEN = 10_000
 
 @dataclass
 class Job:
-    """What one sync should do: the desired state, why (trigger names), and when each change
-    batch it carries was first seen (monotonic seconds; empty for a periodic run)."""
+    """What one sync should do: the desired state, why (trigger names), when each change batch
+    it carries was first seen (monotonic seconds; empty for a periodic run), and whether it must
+    read the device back rather than trust what it is known to hold."""
 
     state: DeviceState
     triggers: list[str] = field(default_factory=list)
     seen: list[float] = field(default_factory=list)
     attempt: int = 0
     omitted: int = 0
+    read: bool = False
 
     @property
     def seen_at(self) -> float | None:
@@ -68,6 +72,7 @@ class DeviceWorker:
         self._omitted = 0
         self._seen: list[float] = []
         self._dirty = False
+        self._read = False
         self._first_pending = 0.0
         self._retry_at: float | None = None
         self._failures = 0
@@ -100,12 +105,14 @@ class DeviceWorker:
             self._cond.notify_all()
 
     def submit(self, state: DeviceState, triggers: Iterable[str] = (), seen: Iterable[float] = (),
-               immediate: bool = False) -> None:
+               immediate: bool = False, read: bool = False) -> None:
         """Ask for a sync of `state` (the newest wins) because of the changes named in `triggers`,
-        first seen at the monotonic times `seen`; `immediate` skips the debounce."""
+        first seen at the monotonic times `seen`; `immediate` skips the debounce; `read` makes the
+        sync read the device back."""
         now = time.monotonic()
         with self._cond:
             self._state = state
+            self._read = self._read or read
             for trigger in triggers:
                 if trigger in self._triggers:
                     continue
@@ -163,8 +170,9 @@ class DeviceWorker:
                 wait = self._due(time.monotonic())
                 if wait == 0.0 and self._state is not None:
                     job = Job(self._state, list(self._triggers), self._seen, self._failures,
-                              self._omitted)
+                              self._omitted, self._read)
                     self._dirty = False
+                    self._read = False
                     self._triggers = {}
                     self._omitted = 0
                     self._seen = []
@@ -197,6 +205,7 @@ class DeviceWorker:
                     for trigger in job.triggers:
                         self._triggers.setdefault(trigger, None)
                     self._omitted += job.omitted
+                    self._read = self._read or job.read
                     self._seen = (job.seen + self._seen)[:MAX_SEEN]
                     if not self._dirty:
                         self._state = job.state if self._state is None else self._state

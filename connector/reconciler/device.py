@@ -2,6 +2,8 @@
 
 Contract: never raises for device faults; every outcome (planned, applied, refused as unsafe,
 failed) is returned as a `DeviceOutcome` with the plan and the error text naming the device.
+With a `KnownState`, a sync that may skip the read plans against what the device is known to hold
+(see `connector.reconciler.known`) and leaves it known only when the device ends as planned.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from adapters.base import Adapter, ApplyResult, DeviceAuthError, DeviceError, Tr
 from connector.config import SafetyConfig
 from connector.model import DeviceState
 from connector.planner import DeviceObject, Plan
+from connector.reconciler.known import KnownState, held_after
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +34,7 @@ class DeviceOutcome:
     error_class: str | None = None
     refused: bool = False
     applied: bool = False
+    read: bool = True
     read_seconds: float = 0.0
     apply_seconds: float = 0.0
     desired: list[DeviceObject] = field(default_factory=list)
@@ -45,6 +49,7 @@ class DeviceOutcome:
             "device": self.device,
             "plan": self.plan.to_json() if self.plan is not None else None,
             "applied": self.applied,
+            "read": self.read,
             "refused": self.refused,
             "error": self.error,
             "errorClass": self.error_class,
@@ -55,16 +60,29 @@ class DeviceOutcome:
 
 
 def sync_device(adapter: Adapter, state: DeviceState, safety: SafetyConfig, *, apply: bool,
-                force: bool = False, may_write: Callable[[], bool] | None = None) -> DeviceOutcome:
+                force: bool = False, may_write: Callable[[], bool] | None = None,
+                known: KnownState | None = None, read: bool = True) -> DeviceOutcome:
     """Plan `state` against what `adapter`'s device holds; apply the plan when `apply` and it is safe
     (or `force`) and free of name conflicts with foreign objects (a conflict is an error: nothing
     is written). `may_write`, asked right before applying, can still withhold the write (a
     controller that lost its leadership while reading): the outcome is then a plan only, with
-    `extra["withheld"]` set."""
+    `extra["withheld"]` set.
+
+    With `known` and `read=False`, the device is not read when `known` holds what it holds: the
+    adapter `observe`s those objects and the plan is made against them (`outcome.read` is False).
+    With `known`, the objects the device holds afterwards are remembered there when the sync
+    leaves it exactly as planned (an empty plan, or a fully successful apply); any other outcome
+    leaves the device unknown, so the next sync reads it."""
     outcome = DeviceOutcome(device=adapter.name)
+    cached, token = known.take() if known is not None else (None, 0)
     started = time.monotonic()
     try:
-        actual = adapter.read()  # first: adapters may render relative to what the device holds
+        if cached is not None and not read:
+            actual: list[DeviceObject] = list(cached)
+            adapter.observe(actual)
+            outcome.read = False
+        else:
+            actual = adapter.read()  # first: adapters may render relative to what the device holds
         outcome.read_seconds = time.monotonic() - started
         desired = adapter.render(state)
         outcome.desired = desired
@@ -79,7 +97,11 @@ def sync_device(adapter: Adapter, state: DeviceState, safety: SafetyConfig, *, a
             outcome.error_class = "conflict"
             log.error("%s", outcome.error)
             return outcome
-        if not apply or plan.empty:
+        if plan.empty:
+            if known is not None:
+                known.remember(actual, token)
+            return outcome
+        if not apply:
             return outcome
         if plan.unsafe and not force:
             outcome.refused = True
@@ -96,6 +118,9 @@ def sync_device(adapter: Adapter, state: DeviceState, safety: SafetyConfig, *, a
         if not outcome.result.ok:
             outcome.error = "; ".join(outcome.result.errors)
             outcome.error_class = "permanent"
+        elif known is not None:
+            kept = {(str(ref[0]), str(ref[1])) for ref in plan.extra.get("kept") or ()}
+            known.remember(held_after(desired, actual, adapter.owner_mark, kept), token)
     except DeviceError as exc:
         outcome.error = str(exc)
         outcome.error_class = _error_class(exc)

@@ -155,3 +155,23 @@ def test_an_exception_in_sync_counts_as_a_failure_and_the_worker_survives(
     workers.append(worker)
     worker.submit(state(1))
     eventually(lambda: len(calls) == 2 and not worker.busy, 5)
+
+
+def test_a_read_request_survives_coalescing_and_is_not_carried_into_later_syncs(
+        workers: list[DeviceWorker]) -> None:
+    sync = Recorder()
+    worker = start(workers, sync, debounce=0.3)
+    worker.submit(state(1), ["periodic"], read=True)
+    worker.submit(state(2), ["Pod/ns/a"])
+    assert worker.wait_idle(10)
+    worker.submit(state(3), ["Pod/ns/b"])
+    assert worker.wait_idle(10)
+    assert [(job.state.device, job.read) for job in sync.jobs] == [("d2", True), ("d3", False)]
+
+
+def test_a_failed_sync_that_had_to_read_is_retried_reading(workers: list[DeviceWorker]) -> None:
+    sync = Recorder(results=[False])
+    worker = start(workers, sync, backoff_base=0.05)
+    worker.submit(state(1), ["periodic"], read=True)
+    eventually(lambda: len(sync.jobs) == 2)
+    assert [job.read for job in sync.jobs] == [True, True]
