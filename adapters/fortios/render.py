@@ -96,25 +96,47 @@ def _comment(mark: str, text: str, limit: int = COMMENT_MAX) -> str:
     return f"{mark} {text}"[:limit]
 
 
-def collapse(hosts: Collection[int], known: Collection[Piece]) -> list[Piece]:
+class KnownPieces:
+    """Index of the address pieces the device holds (from the last read): for each start, the
+    distinct ends of the pieces starting there, longest first. Built once per render and shared by
+    every group's `collapse`, so a render costs O(known pieces + hosts), not O(groups x known)."""
+
+    __slots__ = ("_ends",)
+
+    def __init__(self, pieces: Iterable[Piece] = ()) -> None:
+        ends: dict[int, set[int]] = {}
+        for start, end in pieces:
+            ends.setdefault(start, set()).add(end)
+        self._ends = {start: tuple(sorted(found, reverse=True)) for start, found in ends.items()}
+
+    @classmethod
+    def of(cls, known: Iterable[Piece] | KnownPieces) -> KnownPieces:
+        """`known` itself when already an index, else its index."""
+        return known if isinstance(known, KnownPieces) else cls(known)
+
+    def longest_within(self, start: int, high: int) -> int | None:
+        """The end of the longest known piece starting at `start` and ending at most at `high`."""
+        return next((end for end in self._ends.get(start, ()) if end <= high), None)
+
+    def __bool__(self) -> bool:
+        return bool(self._ends)
+
+
+def collapse(hosts: Collection[int], known: Iterable[Piece] | KnownPieces) -> list[Piece]:
     """Cover the sorted `hosts` with pieces: known pieces inside a contiguous run are kept, the
     rest of each run becomes one new piece per gap between kept pieces."""
     ordered = sorted(set(hosts))
-    starts: dict[int, list[int]] = {}
-    for start, end in known:
-        starts.setdefault(start, []).append(end)
-    for ends in starts.values():
-        ends.sort(reverse=True)
+    index = KnownPieces.of(known)
     pieces: list[Piece] = []
-    index = 0
-    while index < len(ordered):
-        run_end = index
-        while run_end + 1 < len(ordered) and ordered[run_end + 1] == ordered[run_end] + 1:
-            run_end += 1
-        low, high = ordered[index], ordered[run_end]
+    first = 0
+    while first < len(ordered):
+        last = first
+        while last + 1 < len(ordered) and ordered[last + 1] == ordered[last] + 1:
+            last += 1
+        low, high = ordered[first], ordered[last]
         position, segment = low, low
-        while position <= high:
-            kept = next((e for e in starts.get(position, ()) if e <= high), None)
+        while index and position <= high:
+            kept = index.longest_within(position, high)
             if kept is None:
                 position += 1
                 continue
@@ -124,7 +146,7 @@ def collapse(hosts: Collection[int], known: Collection[Piece]) -> list[Piece]:
             position = segment = kept + 1
         if segment <= high:
             pieces.append((segment, high))
-        index = run_end + 1
+        first = last + 1
     return pieces
 
 
@@ -198,7 +220,7 @@ def source_group_name(cluster: str, key: str) -> str:
 
 
 def _source_group(group: SourceGroup, behind: Mapping[int, list[str]], subgroups: Iterable[str],
-                  covered: Set[int], addresses: _Addresses, known: Collection[Piece], mark: str,
+                  covered: Set[int], addresses: _Addresses, known: KnownPieces, mark: str,
                   cluster: str) -> list[DeviceObject]:
     """The group's objects: `subgroups` (group names covering the hosts in `covered`) plus address
     pieces for its other hosts."""
@@ -214,7 +236,7 @@ def _source_group(group: SourceGroup, behind: Mapping[int, list[str]], subgroups
                           _comment(mark, descriptor), mark, (identity,))
 
 
-def _sources(state: DeviceState, keys: Iterable[str], addresses: _Addresses, known: Collection[Piece],
+def _sources(state: DeviceState, keys: Iterable[str], addresses: _Addresses, known: KnownPieces,
              mark: str) -> dict[str, list[DeviceObject]]:
     """The objects of each source group in `keys` that has IPv4 hosts, nested (`nested_sources`)."""
     behind = {key: hosts for key in keys if (hosts := _source_hosts(state.groups[key]))}
@@ -292,16 +314,19 @@ def _policy(rule: CompiledRule, source: str, destination: str, service: str, set
 
 
 def render_state(state: DeviceState, *, mark: str, settings: PolicySettings,
-                 known: Collection[Piece] = ()) -> list[DeviceObject]:
-    """Every object the device must hold for `state`, addresses first, policies in rule order."""
+                 known: Iterable[Piece] | KnownPieces = ()) -> list[DeviceObject]:
+    """Every object the device must hold for `state`, addresses first, policies in rule order.
+    `known`: the address pieces the device holds (deterministic: the output depends on the set
+    only, never on its order)."""
     cluster = state.cluster
+    index = KnownPieces.of(known)
     addresses = _Addresses(mark, cluster)
     groups: list[DeviceObject] = []
     top: dict[str, str] = {}  # model key -> top-level group name
     used_sources = {rule.source for rule in state.rules}
     used_destinations = {rule.destination for rule in state.rules if rule.destination is not None}
     used_ports = {rule.ports for rule in state.rules if rule.ports is not None}
-    for key, rendered in _sources(state, sorted(used_sources & set(state.groups)), addresses, known,
+    for key, rendered in _sources(state, sorted(used_sources & set(state.groups)), addresses, index,
                                   mark).items():
         groups.extend(rendered)
         top["src:" + key] = rendered[-1].name
