@@ -5,6 +5,9 @@ Contract beyond `adapters.base.adapter.Adapter`:
   each with the mark found in its comment), policies in evaluation order; it remembers policy ids
   and the address pieces we own so `render` can reuse them (call `read` before `render` for O(1)
   membership changes; rendering without a read is still correct, it collapses from scratch).
+  `observe(objects)` (what the device is known to hold when a sync skips the read) remembers the
+  same pieces from `objects`; policy ids are kept from the last read and our own writes (objects
+  carry none). `apply` keeps both up to date with what it creates, updates and deletes.
 - `apply` follows the plan: creates/updates, then deletes; an addrgrp UPDATE becomes member-table
   operations (adds first, then removes, so a group is never empty) plus a PUT only when the
   comment changed; nested groups are created children first and deleted parents first. Whenever a
@@ -59,7 +62,7 @@ class FortiOSAdapter(Adapter):
         self.client = FortiOSClient(self.http, config.vdom)
         self.settings = r.PolicySettings(tuple(config.srcintf), tuple(config.dstintf))
         self._policy_ids: dict[str, int] = {}
-        self._known: set[r.Piece] = set()
+        self._pieces: dict[str, r.Piece] = {}  # our address objects' names -> the hosts they cover
 
     def close(self) -> None:
         self.http.close()
@@ -74,19 +77,29 @@ class FortiOSAdapter(Adapter):
 
     # --- render / read ---------------------------------------------------------------------------
     def render(self, state: DeviceState) -> list[DeviceObject]:
-        return r.render_state(state, mark=self.owner_mark, settings=self.settings, known=self._known)
+        return r.render_state(state, mark=self.owner_mark, settings=self.settings,
+                              known=r.KnownPieces(self._pieces.values()))
+
+    def observe(self, objects: Sequence[DeviceObject]) -> None:
+        """Remember the address pieces of ours among `objects` (what the device is known to hold),
+        exactly as `read` does, so the next `render` reuses them."""
+        self._pieces = self._owned_pieces(objects)
+
+    def _owned_pieces(self, objects: Iterable[DeviceObject]) -> dict[str, r.Piece]:
+        pieces: dict[str, r.Piece] = {}
+        for obj in objects:
+            if obj.kind == r.ADDRESS and obj.owner == self.owner_mark:
+                piece = _piece(obj.body)
+                if piece is not None:
+                    pieces[obj.name] = piece
+        return pieces
 
     def read(self) -> list[DeviceObject]:
         objects: list[DeviceObject] = []
-        known: set[r.Piece] = set()
         for kind in (r.ADDRESS, r.ADDRGRP, r.SERVICE):
             for entry in self.client.list(kind):
                 name, body, owner = from_device(kind, entry)
                 objects.append(DeviceObject(kind, name, body, owner))
-                if kind == r.ADDRESS and owner == self.owner_mark:
-                    piece = _piece(body)
-                    if piece is not None:
-                        known.add(piece)
         ids: dict[str, int] = {}
         policies: list[tuple[int, str, dict[str, Any], str | None]] = []
         for entry in self.client.list(r.POLICY):
@@ -103,7 +116,7 @@ class FortiOSAdapter(Adapter):
                 body[MISPLACED_KEY] = MISPLACED
             objects.append(DeviceObject(r.POLICY, name, body, owner))
         self._policy_ids = ids
-        self._known = known
+        self._pieces = self._owned_pieces(objects)
         return objects
 
     # --- apply -----------------------------------------------------------------------------------
@@ -153,8 +166,9 @@ class FortiOSAdapter(Adapter):
                 self.client.update(kind, name, self._policy_id(name), to_wire(kind, name, body))
         else:
             self.client.update(kind, name, name, to_wire(kind, name, body))
-            self._forget_piece(change.before)
-            self._remember_piece(body)
+            if kind == r.ADDRESS:
+                self._pieces.pop(name, None)
+                self._remember_piece(name, body)
 
     def _create(self, kind: str, name: str, body: Mapping[str, Any]) -> None:
         mkey = self.client.create(kind, name, to_wire(kind, name, body))
@@ -167,7 +181,7 @@ class FortiOSAdapter(Adapter):
                 mkey = found[0]["policyid"]
             self._policy_ids[name] = int(mkey)
         elif kind == r.ADDRESS:
-            self._remember_piece(body)
+            self._remember_piece(name, body)
 
     def _update_group(self, name: str, before: Mapping[str, Any], after: Mapping[str, Any]) -> None:
         old = list(before.get("member", ()))
@@ -192,7 +206,7 @@ class FortiOSAdapter(Adapter):
             return
         self.client.delete(kind, name, name)
         if kind == r.ADDRESS:
-            self._known = {p for p in self._known if r.address_name(self.cluster, _piece_text(p)) != name}
+            self._pieces.pop(name, None)
 
     def _policy_id(self, name: str) -> int:
         policyid = self._policy_ids.get(name)
@@ -201,15 +215,10 @@ class FortiOSAdapter(Adapter):
                                        object_kind=r.POLICY, object_name=name)
         return policyid
 
-    def _remember_piece(self, body: Mapping[str, Any]) -> None:
+    def _remember_piece(self, name: str, body: Mapping[str, Any]) -> None:
         piece = _piece(body)
         if piece is not None:
-            self._known.add(piece)
-
-    def _forget_piece(self, body: Mapping[str, Any] | None) -> None:
-        piece = _piece(body) if body else None
-        if piece is not None:
-            self._known.discard(piece)
+            self._pieces[name] = piece
 
     # --- placement -------------------------------------------------------------------------------
     def _misplaced(self, table: Sequence[int], ours: Sequence[int]) -> set[int]:
@@ -333,8 +342,3 @@ def _piece(body: Mapping[str, Any]) -> r.Piece | None:
     except (KeyError, ValueError):
         return None
     return None
-
-
-def _piece_text(piece: r.Piece) -> str:
-    start, end = (str(ipaddress.IPv4Address(v)) for v in piece)
-    return start if start == end else f"{start}-{end}"
