@@ -158,3 +158,31 @@ def nested_probes() -> list[Probe]:
     sources = [f"10.1.0.{i}" for i in range(0, 17)] + ["10.2.0.0", "10.2.1.1", "10.2.2.150", "10.2.4.214",
                                                          "10.9.9.9"]
     return [Probe(source, "8.8.8.8", 53, Protocol.TCP) for source in sources]
+
+
+def spread_state(pods: int, namespaces: int, *, block: int = 0, moved: tuple[int, ...] = (),
+                 added: tuple[int, ...] = ()) -> DeviceState:
+    """A large state shaped like a busy cluster: pod IPs handed out in turn across `namespaces`
+    namespaces (so each namespace's hosts are scattered), each namespace with a Service over all its
+    pods (an equal set: the namespace's group holds it) and one over every other pod (a subset),
+    and a namespace `blk` of `block` contiguous pods (ranges; split when over the group limit).
+    Pod numbers in `moved` are gone and those in `added` (beyond `pods`) are new; every pod has an
+    IPv6 address as well."""
+    base = int(ipaddress.IPv4Address("10.244.0.0"))
+    numbers = sorted((set(range(pods)) - set(moved)) | set(added))
+    per_namespace: dict[str, list[int]] = {f"ns{i:03d}": [] for i in range(namespaces)}
+    for number in numbers:
+        per_namespace[f"ns{number % namespaces:03d}"].append(number)
+    block_base = int(ipaddress.IPv4Address("10.250.0.0"))
+    groups: list[SourceGroup] = []
+    for ns, owned in per_namespace.items():
+        v4 = [str(ipaddress.IPv4Address(base + n)) for n in owned]
+        v6 = [f"fd00::{n:x}" for n in owned]
+        groups += [group(f"ns/{ns}", ns, v4 + v6), group(f"svc/{ns}/web", ns, v4 + v6, "web"),
+                   group(f"svc/{ns}/half", ns, v4[::2], "half")]
+    if block:
+        contiguous = [str(ipaddress.IPv4Address(block_base + n)) for n in range(block)]
+        groups.append(group("ns/blk", "blk", contiguous))
+    rules = tuple(rule(f"r-{g.key}", g.key, None, None, Action.ALLOW if i % 2 else Action.DENY,
+                       RuleKind.NAMESPACE, g.namespace) for i, g in enumerate(groups))
+    return DeviceState("fgt", CLUSTER, {g.key: g for g in groups}, {}, {}, rules)

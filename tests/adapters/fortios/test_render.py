@@ -4,6 +4,7 @@ without widening, bodies and comments."""
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 from hypothesis import given, settings
@@ -16,6 +17,8 @@ from adapters.fortios.render import (
     MAX_GROUP_MEMBERS,
     POLICY,
     SERVICE,
+    KnownPieces,
+    Piece,
     PolicySettings,
     collapse,
     nested_sources,
@@ -23,7 +26,14 @@ from adapters.fortios.render import (
 )
 from connector.model import Action, DeviceState, SourceGroup
 from connector.planner.types import DeviceObject
-from tests.adapters.fortios.scenarios import edge_state, group, nested_states, payments_state, rule
+from tests.adapters.fortios.scenarios import (
+    edge_state,
+    group,
+    nested_states,
+    payments_state,
+    rule,
+    spread_state,
+)
 from tests.adapters.strategies import device_states
 
 MARK = "fusion-connector:prod"
@@ -55,6 +65,86 @@ def test_collapse_covers_exactly_the_hosts(hosts: set[int], known: set[tuple[int
     pieces = collapse(hosts, {(s, s + n) for s, n in known})
     covered = [h for start, end in pieces for h in range(start, end + 1)]
     assert sorted(covered) == sorted(hosts)
+
+
+def reference_collapse(hosts: set[int], known: set[Piece]) -> list[Piece]:
+    """`collapse` spelled out naively: each run of consecutive hosts, walked host by host, keeps the
+    longest known piece starting at the host and ending inside the run."""
+    pieces: list[Piece] = []
+    runs: list[list[int]] = []
+    for host in sorted(hosts):
+        if runs and runs[-1][-1] == host - 1:
+            runs[-1].append(host)
+        else:
+            runs.append([host])
+    for run in runs:
+        position, segment = run[0], run[0]
+        while position <= run[-1]:
+            fitting = [end for start, end in known if start == position and end <= run[-1]]
+            if not fitting:
+                position += 1
+                continue
+            if segment < position:
+                pieces.append((segment, position - 1))
+            pieces.append((position, max(fitting)))
+            position = segment = max(fitting) + 1
+        if segment <= run[-1]:
+            pieces.append((segment, run[-1]))
+    return pieces
+
+
+@given(st.sets(st.integers(0, 80), max_size=60), st.sets(st.tuples(st.integers(0, 80), st.integers(0, 6)),
+                                                          max_size=30))
+@settings(max_examples=100)
+def test_collapse_with_a_shared_index_equals_the_naive_reference(hosts: set[int],
+                                                                 starts: set[tuple[int, int]]) -> None:
+    known = {(s, s + n) for s, n in starts}
+    index = KnownPieces(sorted(known, reverse=True))
+    assert collapse(hosts, index) == collapse(hosts, known) == reference_collapse(hosts, known)
+    assert collapse(hosts, index) == collapse(sorted(hosts, reverse=True), index)  # index reusable
+
+
+def pieces_of(objects: list[DeviceObject]) -> list[Piece]:
+    out: list[Piece] = []
+    for obj in objects:
+        if obj.kind == ADDRESS and obj.body["type"] == "iprange":
+            out.append((ip(obj.body["start-ip"]), ip(obj.body["end-ip"])))
+        elif obj.kind == ADDRESS and obj.body["subnet"].endswith("/32"):
+            out.append((ip(obj.body["subnet"][:-3]),) * 2)
+    return out
+
+
+def test_large_state_renders_the_same_however_the_known_pieces_are_given() -> None:
+    # 3,000 scattered pods in 30 namespaces (three groups each, two nested) and 700 contiguous pods
+    state = spread_state(3000, 30, block=700)
+    cold = render_state(state, mark=MARK, settings=SETTINGS)
+    known = pieces_of(cold)
+    assert len(known) == 3001 and len({o.name for o in cold}) == len(cold)
+    for given_as in (set(known), list(reversed(known)), KnownPieces(known), known + known):
+        assert render_state(state, mark=MARK, settings=SETTINGS, known=given_as) == cold
+    # pods 7 and 8 gone, 3001 new: a render from what the device holds changes O(1) objects
+    churned = spread_state(3000, 30, block=700, moved=(7, 8), added=(3001,))
+    after = render_state(churned, mark=MARK, settings=SETTINGS, known=set(known))
+    assert after == render_state(churned, mark=MARK, settings=SETTINGS, known=KnownPieces(reversed(known)))
+    before = {(o.kind, o.name): o for o in cold}
+    now = {(o.kind, o.name): o for o in after}
+    changed = {ref for ref in before.keys() | now.keys() if before.get(ref) != now.get(ref)}
+    assert {ref for ref in changed if ref[0] == ADDRESS} == {
+        (ADDRESS, f"fc_prod_ip_{host}") for host in ("10.244.0.7", "10.244.0.8", "10.244.11.185")}
+    touched = {f"fc_prod_src_svc/{ns}/{svc}" for ns in ("ns001", "ns007", "ns008") for svc in ("web", "half")}
+    assert {ref for ref in changed if ref[0] != ADDRESS} <= {(ADDRGRP, name) for name in touched}
+    by_name = {o.name: o for o in after if o.kind in (ADDRESS, ADDRGRP)}
+
+    @functools.cache
+    def hosts_of(name: str) -> frozenset[int]:
+        obj = by_name[name]
+        if obj.kind == ADDRGRP:
+            return frozenset().union(*(hosts_of(member) for member in obj.body["member"]))
+        (start, end), = pieces_of([obj])
+        return frozenset(range(start, end + 1))
+
+    for key, source in churned.groups.items():
+        assert hosts_of(f"fc_prod_src_{key}") == v4_hosts(source)
 
 
 def test_bodies_names_and_marks() -> None:
