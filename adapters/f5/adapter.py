@@ -22,6 +22,7 @@ import httpx
 from adapters.base.adapter import Adapter, ApplyResult, Capabilities
 from adapters.base.errors import PermanentDeviceError
 from adapters.base.http import RetryPolicy, tls_verify
+from adapters.base.memo import RenderMemo
 from adapters.f5.client import AS3Client
 from adapters.f5.declaration import (
     KIND_ORDER,
@@ -75,6 +76,7 @@ class AS3Adapter(Adapter):
             retry=retry, transport=transport, poll_interval=poll_interval,
             poll_max_interval=max(poll_interval, 10.0), task_timeout=task_timeout)
         self._version_checked = False
+        self._memo = RenderMemo()
 
     @property
     def owner_mark(self) -> str:
@@ -85,7 +87,8 @@ class AS3Adapter(Adapter):
         self.client.close()
 
     def render(self, state: DeviceState) -> list[DeviceObject]:
-        return render_objects(state, RenderSettings(self.tenant, self.owner_mark, self.config.attach))
+        return render_objects(state, RenderSettings(self.tenant, self.owner_mark, self.config.attach),
+                              self._memo)
 
     def read(self) -> list[DeviceObject]:
         body = self.client.get_tenant(self.tenant)

@@ -27,6 +27,7 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
+from adapters.base.memo import RenderMemo
 from adapters.f5.declaration import (
     REMARK,
     TENANT,
@@ -38,7 +39,7 @@ from adapters.f5.declaration import (
 )
 from adapters.f5.names import NameBook, max_name_length
 from connector.config import Attach
-from connector.model import Action, CompiledRule, DeviceState, PortSet, Protocol, RuleKind, Tier
+from connector.model import Action, CompiledRule, DeviceState, PortSet, Protocol, RuleKind, SourceGroup, Tier
 from connector.planner.types import DeviceObject
 
 ALLOW_ACTION = "accept-decisively"
@@ -107,12 +108,16 @@ class RenderSettings:
     attach: Attach
 
 
-def render_objects(state: DeviceState, settings: RenderSettings) -> list[DeviceObject]:
-    """The tenant's objects for `state`, canonical, in dependency order. No rule → no object at all."""
+def render_objects(state: DeviceState, settings: RenderSettings,
+                   memo: RenderMemo | None = None) -> list[DeviceObject]:
+    """The tenant's objects for `state`, canonical, in dependency order. No rule → no object at all.
+    With a `memo`, address lists and objects whose inputs did not change since its previous render
+    are reused (the output is the same)."""
+    memo = memo or RenderMemo()
     rules = [r for r in state.rules if _emittable(state, r)]
-    if not rules:
-        return []
-    return _TenantRenderer(state, settings, rules).objects()
+    objects = _TenantRenderer(state, settings, rules, memo).objects() if rules else []
+    memo.done()
+    return objects
 
 
 Item = tuple[str, dict[str, Any], tuple[str, ...]]  # name, AS3 body, identities
@@ -121,10 +126,12 @@ Item = tuple[str, dict[str, Any], tuple[str, ...]]  # name, AS3 body, identities
 class _TenantRenderer:
     """Builds the items of one tenant; `book` names the lists the rules reference."""
 
-    def __init__(self, state: DeviceState, settings: RenderSettings, rules: list[CompiledRule]) -> None:
+    def __init__(self, state: DeviceState, settings: RenderSettings, rules: list[CompiledRule],
+                 memo: RenderMemo) -> None:
         self.state = state
         self.settings = settings
         self.rules = rules
+        self.memo = memo
         self.book = NameBook(max_name_length(settings.tenant))
         for rule in rules:
             self.book.want("g:" + rule.source, _group_readable(state, rule.source))
@@ -148,8 +155,8 @@ class _TenantRenderer:
         items.extend(self.attachment(logging))
         head = DeviceObject(TENANT, tenant, {"class": "Tenant", "label": label, "remark": REMARK},
                             owner=label)
-        return [head] + [DeviceObject(kind_of(body["class"]), name, canonical_item(body, tenant), owner=label,
-                                      identities=who) for name, body, who in items]
+        return [head] + [self.memo.get(("object", name), _device_object, name, body, who, tenant, label)
+                         for name, body, who in items]
 
     def lists(self) -> list[Item]:
         """Address lists (sources, destinations) and port lists, once each, in first-use order."""
@@ -163,14 +170,9 @@ class _TenantRenderer:
 
         for rule in self.rules:
             group = self.state.groups[rule.source]
-            who = ((f"Namespace/{group.namespace}",) if group.namespace else ()) + (
-                (f"Service/{group.namespace}/{group.service}",) if group.service else ())
-            owner = f"{group.namespace}/{group.service}" if group.service else group.namespace
             source_name = self.book.name("g:" + rule.source)
             if source_name not in seen:  # many rules share a group: sort its addresses once
-                add(source_name,
-                    {"class": "Firewall_Address_List", "remark": remark(f"{group.purpose} sources {owner}"),
-                     "addresses": sorted_addresses(group.addresses)}, who)
+                add(source_name, *self.memo.get(("source", source_name), _source_list, group))
             if rule.destination is not None and self.book.name("d:" + rule.destination) not in seen:
                 dst = self.state.destinations[rule.destination]
                 body: dict[str, Any] = {"class": "Firewall_Address_List",
@@ -261,6 +263,21 @@ class _TenantRenderer:
             virtual["securityLogProfiles"] = [{"use": LOG_PROFILE}]
         items.append((VIRTUAL, virtual, ()))
         return items
+
+
+def _source_list(group: SourceGroup) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The address list body of a source group, and the identities behind it."""
+    who = ((f"Namespace/{group.namespace}",) if group.namespace else ()) + (
+        (f"Service/{group.namespace}/{group.service}",) if group.service else ())
+    owner = f"{group.namespace}/{group.service}" if group.service else group.namespace
+    return ({"class": "Firewall_Address_List", "remark": remark(f"{group.purpose} sources {owner}"),
+             "addresses": sorted_addresses(group.addresses)}, who)
+
+
+def _device_object(name: str, body: dict[str, Any], who: tuple[str, ...], tenant: str,
+                   label: str) -> DeviceObject:
+    return DeviceObject(kind_of(body["class"]), name, canonical_item(body, tenant), owner=label,
+                        identities=who)
 
 
 def _rule_key(rule: CompiledRule, protocol: Protocol | None) -> str:

@@ -23,6 +23,7 @@ import httpx
 from adapters.base.adapter import Adapter, ApplyResult, Capabilities
 from adapters.base.errors import PermanentDeviceError
 from adapters.base.http import DeviceHttp, RetryPolicy, tls_verify
+from adapters.base.memo import RenderMemo
 from adapters.rest.objects import MalformedObject, parse_state, references, render, wire_change
 from adapters.rest.protocol import IDEMPOTENCY_HEADER, KINDS, MEDIA_TYPE, PROTOCOL, SigningTransport
 from connector.config import RestDevice, Secrets
@@ -63,10 +64,11 @@ class RestAdapter(Adapter):
                                auth=auth, transport=inner)
         self.revision: int | None = None
         self._device_info: dict[str, Any] | None = None
+        self._memo = RenderMemo()
 
     # --- contract -------------------------------------------------------------------------------
     def render(self, state: DeviceState) -> list[DeviceObject]:
-        return render(state, self.cluster, self.owner_mark)
+        return render(state, self.cluster, self.owner_mark, self._memo)
 
     def references(self, obj: DeviceObject) -> Iterable[tuple[str, str]]:
         return references(obj)

@@ -11,8 +11,9 @@ import ipaddress
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from adapters.base.memo import RenderMemo
 from adapters.base.naming import NameRules, destination_name, group_name, port_set_name, rule_name
-from connector.model import CompiledRule, DeviceState
+from connector.model import CompiledRule, Destination, DeviceState, PortSet, SourceGroup
 from connector.planner.types import Change, DeviceObject, Op
 
 NAME_RULES = NameRules(max_length=255, allowed="A-Za-z0-9._:/-", separator=".", replacement="_")
@@ -55,44 +56,66 @@ def _rule_description(rule: CompiledRule) -> str:
     return f"{origin} ({origin.tier.value} tier, priority {origin.priority})"
 
 
-def render(state: DeviceState, cluster: str, owner: str) -> list[DeviceObject]:
-    """The protocol objects for `state`: addresses, groups, services, then rules in order."""
+def render(state: DeviceState, cluster: str, owner: str,
+           memo: RenderMemo | None = None) -> list[DeviceObject]:
+    """The protocol objects for `state`: addresses, groups, services, then rules in order. With a
+    `memo`, objects whose model objects did not change since its previous render are reused."""
+    memo = memo or RenderMemo()
     objects: list[DeviceObject] = []
-    for key in sorted(state.destinations):
-        dest = state.destinations[key]
-        objects.append(DeviceObject("address", destination_name(cluster, dest, NAME_RULES), {
-            "networks": canonical_networks(dest.networks), "fqdns": canonical_fqdns(dest.fqdns),
-            "description": f"ExternalService {dest.namespace}/{dest.name}" if dest.namespace
-            else f"ExternalService {dest.name}",
-        }, owner, (f"ExternalService/{dest.namespace}/{dest.name}",)))
-    for key in sorted(state.groups):
-        group = state.groups[key]
-        what = "/".join(part for part in (group.namespace, group.service or group.rule) if part)
-        identities = sorted({str(i) for _, ids in group.members for i in ids})
-        objects.append(DeviceObject("group", group_name(cluster, group, NAME_RULES), {
-            "members": canonical_members(group.addresses),
-            "description": f"cluster {cluster}: {group.purpose} {what}",
-        }, owner, tuple(identities)))
-    for key in sorted(state.port_sets):
-        ports = state.port_sets[key]
-        objects.append(DeviceObject("service", port_set_name(cluster, ports, NAME_RULES), {
-            "ports": canonical_ports(r.to_json() for r in ports.ranges),
-            "description": f"ports of ExternalService {ports.namespace}/{ports.name}",
-        }, owner, ()))
+    names: dict[tuple[str, str], str] = {}
+    for kind, build, models in (("address", _destination_object, state.destinations),
+                                ("group", _group_object, state.groups),
+                                ("service", _service_object, state.port_sets)):
+        for key in sorted(models):
+            obj = memo.get((kind, key), build, models[key], cluster, owner)
+            names[(kind, key)] = obj.name
+            objects.append(obj)
     for rule in state.rules:
-        origin = rule.origin
-        objects.append(DeviceObject("rule", rule_name(cluster, rule, NAME_RULES), {
-            "source": group_name(cluster, state.groups[rule.source], NAME_RULES),
-            "destination": destination_name(cluster, state.destinations[rule.destination], NAME_RULES)
-            if rule.destination is not None else None,
-            "service": port_set_name(cluster, state.port_sets[rule.ports], NAME_RULES)
-            if rule.ports is not None else None,
-            "action": rule.action.value.lower(),
-            "log": rule.logging,
-            "description": _rule_description(rule),
-        }, owner, (f"{origin.kind.value}/{origin.namespace}/{origin.name}" if origin.namespace
-                   else f"{origin.kind.value}/{origin.name}",)))
+        destination = names[("address", rule.destination)] if rule.destination is not None else None
+        service = names[("service", rule.ports)] if rule.ports is not None else None
+        objects.append(memo.get(("rule", rule.key), _rule_object, rule, names[("group", rule.source)],
+                                destination, service, cluster, owner))
+    memo.done()
     return objects
+
+
+def _destination_object(dest: Destination, cluster: str, owner: str) -> DeviceObject:
+    return DeviceObject("address", destination_name(cluster, dest, NAME_RULES), {
+        "networks": canonical_networks(dest.networks), "fqdns": canonical_fqdns(dest.fqdns),
+        "description": f"ExternalService {dest.namespace}/{dest.name}" if dest.namespace
+        else f"ExternalService {dest.name}",
+    }, owner, (f"ExternalService/{dest.namespace}/{dest.name}",))
+
+
+def _group_object(group: SourceGroup, cluster: str, owner: str) -> DeviceObject:
+    what = "/".join(part for part in (group.namespace, group.service or group.rule) if part)
+    identities = sorted({str(i) for _, ids in group.members for i in ids})
+    return DeviceObject("group", group_name(cluster, group, NAME_RULES), {
+        "members": canonical_members(group.addresses),
+        "description": f"cluster {cluster}: {group.purpose} {what}",
+    }, owner, tuple(identities))
+
+
+def _service_object(ports: PortSet, cluster: str, owner: str) -> DeviceObject:
+    return DeviceObject("service", port_set_name(cluster, ports, NAME_RULES), {
+        "ports": canonical_ports(r.to_json() for r in ports.ranges),
+        "description": f"ports of ExternalService {ports.namespace}/{ports.name}",
+    }, owner, ())
+
+
+def _rule_object(rule: CompiledRule, source: str, destination: str | None, service: str | None,
+                 cluster: str, owner: str) -> DeviceObject:
+    """A rule referencing the (rendered) names of its group, address and service."""
+    origin = rule.origin
+    return DeviceObject("rule", rule_name(cluster, rule, NAME_RULES), {
+        "source": source,
+        "destination": destination,
+        "service": service,
+        "action": rule.action.value.lower(),
+        "log": rule.logging,
+        "description": _rule_description(rule),
+    }, owner, (f"{origin.kind.value}/{origin.namespace}/{origin.name}" if origin.namespace
+               else f"{origin.kind.value}/{origin.name}",))
 
 
 def parse_state(state: Mapping[str, Any]) -> list[DeviceObject]:

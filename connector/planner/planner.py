@@ -105,7 +105,7 @@ def plan(device: str, cluster: str, desired: Sequence[DeviceObject], actual: Seq
 
 def same_body(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     """Whether two bodies are equal in canonical JSON form (tuples and lists compare equal)."""
-    return a == b or canonical_json(dict(a)) == canonical_json(dict(b))
+    return a is b or a == b or canonical_json(dict(a)) == canonical_json(dict(b))
 
 
 def _index_desired(desired: Sequence[DeviceObject]) -> dict[Ref, DeviceObject]:
