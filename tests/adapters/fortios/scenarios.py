@@ -178,8 +178,9 @@ def spread_state(pods: int, namespaces: int, *, block: int = 0, moved: tuple[int
     for ns, owned in per_namespace.items():
         v4 = [str(ipaddress.IPv4Address(base + n)) for n in owned]
         v6 = [f"fd00::{n:x}" for n in owned]
+        half = [str(ipaddress.IPv4Address(base + n)) for n in owned if (n // namespaces) % 2 == 0]
         groups += [group(f"ns/{ns}", ns, v4 + v6), group(f"svc/{ns}/web", ns, v4 + v6, "web"),
-                   group(f"svc/{ns}/half", ns, v4[::2], "half")]
+                   group(f"svc/{ns}/half", ns, half, "half")]
     if block:
         contiguous = [str(ipaddress.IPv4Address(block_base + n)) for n in range(block)]
         groups.append(group("ns/blk", "blk", contiguous))

@@ -56,6 +56,8 @@ def test_known_pieces_are_kept_inside_runs() -> None:
     assert pieces == [(a, a + 2), (a + 3, a + 3), (a + 4, a + 4)]
     # a known range that no longer fits (3 left) is not reused
     assert collapse([a, a + 1, a + 3, a + 4], {(a, a + 4)}) == [(a, a + 1), (a + 3, a + 4)]
+    # of known pieces starting at one host, the longest that fits is kept
+    assert collapse(range(a, a + 5), [(a, a + 1), (a, a + 3), (a, a + 9)]) == [(a, a + 3), (a + 4, a + 4)]
 
 
 @given(st.sets(st.integers(0, 60), max_size=40), st.sets(st.tuples(st.integers(0, 60), st.integers(0, 8)),
@@ -93,7 +95,7 @@ def reference_collapse(hosts: set[int], known: set[Piece]) -> list[Piece]:
     return pieces
 
 
-@given(st.sets(st.integers(0, 80), max_size=60), st.sets(st.tuples(st.integers(0, 80), st.integers(0, 6)),
+@given(st.sets(st.integers(0, 40), max_size=40), st.sets(st.tuples(st.integers(0, 40), st.integers(0, 6)),
                                                           max_size=30))
 @settings(max_examples=100)
 def test_collapse_with_a_shared_index_equals_the_naive_reference(hosts: set[int],
