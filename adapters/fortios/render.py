@@ -23,6 +23,7 @@ Contract:
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Collection, Iterable, Mapping, Set
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ NAMES = NameRules(max_length=79, allowed="A-Za-z0-9_.:/@-", separator="_", repla
 POLICY_NAMES = NameRules(max_length=35, allowed="A-Za-z0-9_.-", separator="_", replacement="-", hash_length=8)
 
 Piece = tuple[int, int]  # inclusive IPv4 range as integers
+MEMO_SIZE = 1 << 16  # entries kept by the memoized (pure) address parsing and naming across renders
 
 
 @dataclass(frozen=True)
@@ -72,12 +74,12 @@ class _Addresses:
         return name
 
     def piece(self, piece: Piece, identities: Iterable[str]) -> str:
-        start, end = (str(ipaddress.IPv4Address(v)) for v in piece)
-        if start == end:
-            body = ipmask_body(f"{start}/32", self.mark)
-            return self.add(address_name(self.cluster, start), body, identities)
-        body = {"type": "iprange", "start-ip": start, "end-ip": end, "comment": self.mark}
-        return self.add(address_name(self.cluster, f"{start}-{end}"), body, identities)
+        name, start, end = _piece_address(self.cluster, piece)
+        if name not in self.bodies:
+            self.bodies[name] = (ipmask_body(f"{start}/32", self.mark) if start == end else
+                                 {"type": "iprange", "start-ip": start, "end-ip": end, "comment": self.mark})
+        self.identities.setdefault(name, set()).update(identities)
+        return name
 
     def objects(self) -> list[DeviceObject]:
         return [DeviceObject(ADDRESS, name, self.bodies[name], self.mark,
@@ -86,6 +88,20 @@ class _Addresses:
 
 def address_name(cluster: str, content: str) -> str:
     return object_name(cluster, "ip", content, NAMES)
+
+
+@functools.lru_cache(maxsize=MEMO_SIZE)
+def _piece_address(cluster: str, piece: Piece) -> tuple[str, str, str]:
+    """(name, first address, last address) of the address object covering `piece`."""
+    start, end = (str(ipaddress.IPv4Address(v)) for v in piece)
+    return address_name(cluster, start if start == end else f"{start}-{end}"), start, end
+
+
+@functools.lru_cache(maxsize=MEMO_SIZE)
+def _ipv4(address: str) -> int | None:
+    """The integer of an IPv4 address text; None for IPv6."""
+    ip = ipaddress.ip_address(address)
+    return int(ip) if ip.version == 4 else None
 
 
 def ipmask_body(cidr: str, mark: str) -> dict[str, Any]:
@@ -176,9 +192,9 @@ def _source_hosts(group: SourceGroup) -> dict[int, list[str]]:
     """The group's IPv4 hosts, each with the identities behind it (IPv6 is left out)."""
     behind: dict[int, list[str]] = {}
     for address, identities in group.members:
-        ip = ipaddress.ip_address(address)
-        if ip.version == 4:
-            behind.setdefault(int(ip), []).extend(str(i) for i in identities)
+        host = _ipv4(address)
+        if host is not None:
+            behind.setdefault(host, []).extend(str(i) for i in identities)
     return behind
 
 
