@@ -7,6 +7,7 @@ present (empty when the receiver has none).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -30,11 +31,16 @@ def _address_key(value: str) -> tuple[int, bytes, int]:
 
 def canonical_members(values: Iterable[str]) -> list[str]:
     """Host addresses in compressed form (`/32` and `/128` networks become hosts), CIDRs canonical."""
-    out: set[str] = set()
-    for value in values:
-        net = ipaddress.ip_network(str(value).strip(), strict=False)
-        out.add(str(net.network_address) if net.num_addresses == 1 else str(net))
-    return sorted(out, key=_address_key)
+    members = {_member(str(value)) for value in values}
+    return [text for _, text in sorted(members)]
+
+
+@functools.lru_cache(maxsize=1 << 17)  # pure; pod addresses repeat across renders and reads
+def _member(value: str) -> tuple[tuple[int, bytes, int], str]:
+    """(sort key, canonical text) of one member."""
+    net = ipaddress.ip_network(value.strip(), strict=False)
+    text = str(net.network_address) if net.num_addresses == 1 else str(net)
+    return _address_key(text), text
 
 
 def canonical_networks(values: Iterable[str]) -> list[str]:

@@ -407,19 +407,20 @@ class Controller:
                                   read=job.read)
         elapsed = time.monotonic() - started
         self.metrics.reconcile_duration.labels(name).observe(elapsed)
-        log.info("%s: sync in %.2fs (%s %.2fs, apply %.2fs): %d change(s)%s, %d trigger(s)",
-                 name, elapsed, "read" if outcome.read else "known state", outcome.read_seconds,
-                 outcome.apply_seconds,
-                 len(outcome.plan.changes) if outcome.plan is not None else 0,
-                 "" if outcome.ok else f", {outcome.error or 'refused'}", len(job.triggers))
         if outcome.extra.get("withheld"):
             return True
         triggers = job.trigger_names()
+        recorded_at = time.monotonic()
         try:
             self._with_store(lambda store: record_outcome(store, job.state, outcome, apply=apply,
                                                           triggers=triggers))
         except Exception:
             log.exception("%s: recording the sync in the store failed", name)
+        log.info("%s: sync in %.2fs (%s %.2fs, apply %.2fs; recorded in %.2fs): %d change(s)%s, "
+                 "%d trigger(s)", name, elapsed, "read" if outcome.read else "known state",
+                 outcome.read_seconds, outcome.apply_seconds, time.monotonic() - recorded_at,
+                 len(outcome.plan.changes) if outcome.plan is not None else 0,
+                 "" if outcome.ok else f", {outcome.error or 'refused'}", len(job.triggers))
         ok = self._account(name, job, outcome, apply)
         self._status_kick.set()
         return ok
@@ -451,7 +452,7 @@ class Controller:
             held = report.wanted if is_current and report.wanted else fingerprints(job.state)
             self.metrics.last_sync.labels(name).set(time.time())
             self.metrics.owned_objects.labels(name).set(len(outcome.desired))
-            now = time.monotonic()
+            now = outcome.finished_at or time.monotonic()  # when the device held it, before recording
             for seen_at in job.seen:  # one observation per change batch the sync carried
                 self.metrics.convergence.labels(name).observe(now - seen_at)
             if outcome.applied and plan is not None:

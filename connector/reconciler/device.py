@@ -37,6 +37,7 @@ class DeviceOutcome:
     read: bool = True
     read_seconds: float = 0.0
     apply_seconds: float = 0.0
+    finished_at: float = 0.0  # monotonic time the sync ended: the device holds what it planned
     desired: list[DeviceObject] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -74,6 +75,16 @@ def sync_device(adapter: Adapter, state: DeviceState, safety: SafetyConfig, *, a
     leaves it exactly as planned (an empty plan, or a fully successful apply); any other outcome
     leaves the device unknown, so the next sync reads it."""
     outcome = DeviceOutcome(device=adapter.name)
+    try:
+        return _sync(adapter, state, safety, outcome, apply=apply, force=force, may_write=may_write,
+                     known=known, read=read)
+    finally:
+        outcome.finished_at = time.monotonic()
+
+
+def _sync(adapter: Adapter, state: DeviceState, safety: SafetyConfig, outcome: DeviceOutcome, *,
+          apply: bool, force: bool, may_write: Callable[[], bool] | None, known: KnownState | None,
+          read: bool) -> DeviceOutcome:
     cached, token = known.take() if known is not None else (None, 0)
     started = time.monotonic()
     try:
