@@ -3,8 +3,10 @@
 Contract:
 - Sources: each `SourceGroup`'s IPv4 members become address objects shared by content across
   groups: a host is `ipmask` `/32`, a contiguous run of hosts is one `iprange`. Pieces already on
-  the device (`known`, from the last read) are reused as long as they still lie inside a run, so
-  adding or removing one pod changes O(1) objects; runs are collapsed from scratch otherwise.
+  the device (`known`, from the last read or observation) are reused as long as they still lie
+  inside a run, so adding or removing one pod changes O(1) objects; runs are collapsed from scratch
+  otherwise. A render costs O(known pieces + group memberships): `known` is indexed once
+  (`KnownPieces`) and shared by every group; the output depends only on the inputs.
 - Destinations: IPv4 networks become `ipmask` addresses, FQDNs `fqdn` addresses; each destination
   is one `addrgrp`. IPv6 is not rendered (capabilities say so): a rule whose sources or destination
   are left empty is left off the device, never widened.
@@ -220,7 +222,7 @@ def nested_sources(hosts: Mapping[str, Set[int]],
                 inside[outer].add(inner)
     chosen: dict[str, list[str]] = {}
     for outer, candidates in inside.items():
-        maximal = {c for c in candidates if not any(c in inside[other] for other in candidates)}
+        maximal = candidates.difference(*(inside[other] for other in candidates))
         picked: list[str] = []
         covered: set[int] = set()
         for candidate in sorted(candidates, key=lambda c: (c not in maximal, c)):
