@@ -7,6 +7,7 @@ order, each changing the cluster and waiting for every device to decide like the
 from __future__ import annotations
 
 import contextlib
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -210,6 +211,21 @@ def test_namespace_deleted(world: World) -> None:
     entries = world.audit()
     assert entries and all(entry.result.value == "applied" for entry in entries)
     assert any(t.startswith(("Namespace/shop", "Pod/shop/")) for e in entries for t in e.triggers)
+
+
+def test_a_pod_change_is_synced_against_the_known_state_without_reading_the_devices(world: World) -> None:
+    converged(world.cluster, world.mocks)
+    mark = len(world.connector.output())
+    world.cluster.apply(pod("payments", "api-known", {"app": "api"}))
+    converged(world.cluster, world.mocks)
+
+    def synced_blind() -> bool:
+        log = world.connector.output()[mark:]
+        for device in ("bigip", "fgt", "soc"):
+            assert re.search(rf"{device}: sync in [0-9.]+s \(known state", log), device
+        return True
+
+    eventually(synced_blind, 30)
 
 
 def test_sigterm_exits_zero_and_releases_the_lease(world: World) -> None:
