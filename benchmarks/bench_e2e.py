@@ -13,7 +13,9 @@ Reports, per device: p50 and p99 seconds from a change's first observation in th
 watch to the device holding it (the controller's `convergence_latency_seconds` histogram, one
 sample per change batch, interpolated within buckets; on one host the API server → watch hop adds
 milliseconds), device write calls per pod change (from the device mock's `/_mock/requests`), syncs
-per device, and the controller's peak RSS (VmHWM).
+per device, full reads of each device during the churn (requests that fetch what the device
+holds; event-driven syncs plan against the known state instead), and the controller's peak RSS
+(VmHWM).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ if str(ROOT) not in sys.path:
 
 from tests.connector.controller.harness import (  # noqa: E402
     CONNECTOR_NS,
+    TENANT,
     Cluster,
     Connector,
     Mocks,
@@ -50,6 +53,8 @@ from tests.connector.controller.harness import (  # noqa: E402
 DEVICES = ("bigip", "fgt", "soc")
 LOAD_BATCH = 5_000
 HISTOGRAM = "fusion_connector_convergence_latency_seconds_bucket"
+# The request that starts a full read of each device (FortiOS reads several tables: its first).
+READS = {"bigip": "/mgmt/shared/appsvcs/declare", "fgt": "/api/v2/cmdb/firewall/address", "soc": "/state"}
 
 
 def post(url: str, payload: object) -> Any:
@@ -208,19 +213,23 @@ def main() -> None:
         metrics = connector.metrics()
         print(f"churn: {changes} pod changes at {args.rate}/s for {args.duration:.0f}s, "
               f"debounce {args.debounce}")
-        print(f"{'device':8} {'p50 s':>7} {'p99 s':>7} {'writes/change':>14} {'syncs':>6} {'s/sync':>7}")
+        print(f"{'device':8} {'p50 s':>7} {'p99 s':>7} {'writes/change':>14} {'syncs':>6} {'s/sync':>7} "
+              f"{'reads':>6}")
         for device in DEVICES:
             after = buckets(metrics, device)
             p50, p99 = quantile(before[device], after, 0.5), quantile(before[device], after, 0.99)
-            writes = [r for r in mocks.requests(device) if r["seq"] > marks[device]
-                      and r["method"] in ("POST", "PUT", "PATCH", "DELETE")
+            requests = [r for r in mocks.requests(device) if r["seq"] > marks[device]]
+            writes = [r for r in requests if r["method"] in ("POST", "PUT", "PATCH", "DELETE")
                       and not r["path"].startswith("/_mock") and "authn/login" not in r["path"]]
+            reads = [r for r in requests if r["method"] == "GET" and r["path"].split("?")[0] in (
+                READS[device], f"{READS[device]}/{TENANT}")]
             syncs = connector.metric("fusion_connector_reconcile_duration_seconds_count", device=device) \
                 - syncs_before[device]
             seconds = connector.metric("fusion_connector_reconcile_duration_seconds_sum", device=device) \
                 - seconds_before[device]
             print(f"{device:8} {p50 or float('nan'):7.2f} {p99 or float('nan'):7.2f} "
-                  f"{len(writes) / changes:14.2f} {syncs:6.0f} {seconds / max(syncs, 1):7.2f}")
+                  f"{len(writes) / changes:14.2f} {syncs:6.0f} {seconds / max(syncs, 1):7.2f} "
+                  f"{len(reads):6d}")
         print(f"controller peak RSS: {peak_rss_mb(connector.process.pid):.0f} MiB")
         errors = connector.metric("fusion_connector_device_errors_total")
         refused = connector.metric("fusion_connector_unsafe_plans_total")
