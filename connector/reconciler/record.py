@@ -8,14 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import select
-
 from connector.compiler import CompileResult
 from connector.config import DeviceConfig
 from connector.model import DeviceState
 from connector.reconciler.device import DeviceOutcome
 from connector.store import NamespaceRecord, PlanResult, Store, observations_from_plan
-from connector.store.models import DeviceObjectRow
 
 
 def record_snapshot(store: Store, compiled: CompileResult, devices: Iterable[DeviceConfig]) -> None:
@@ -47,7 +44,7 @@ def record_outcome(store: Store, state: DeviceState, outcome: DeviceOutcome, *, 
         store.drift.observe(name, observations_from_plan(plan))
     else:
         # Applied now: record only what the cluster does not explain (changed behind our back).
-        pushed = _pushed_checksums(store, name)
+        pushed = store.objects.checksums(name)
         store.drift.observe(name, observations_from_plan(plan, pushed))
     if not apply or outcome.extra.get("withheld"):
         store.devices.record_sync(name, in_sync=plan.empty, error=None)
@@ -72,13 +69,3 @@ def record_outcome(store: Store, state: DeviceState, outcome: DeviceOutcome, *, 
         store.devices.record_sync(name, in_sync=True)
     else:
         store.devices.record_sync(name, in_sync=False, error=outcome.error)
-
-
-def _pushed_checksums(store: Store, device: str) -> dict[tuple[str, str], str]:
-    """Checksum of each object we own on `device` as we last wrote it, by (kind, name): the
-    `store.objects.objects` checksums, selected as plain columns (a device may hold tens of
-    thousands of our objects, and this runs on every sync)."""
-    rows = store.session.execute(
-        select(DeviceObjectRow.kind, DeviceObjectRow.name, DeviceObjectRow.checksum)
-        .where(DeviceObjectRow.cluster == store.cluster, DeviceObjectRow.device == device))
-    return {(kind, name): checksum for kind, name, checksum in rows}

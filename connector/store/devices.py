@@ -137,6 +137,14 @@ class DeviceObjectRepository:
         return ObjectChanges(created=len(inserts), updated=len(updates), deleted=len(gone),
                              unchanged=unchanged)
 
+    def checksums(self, device: str) -> dict[tuple[str, str], str]:
+        """Checksum of each object we own on `device` as we last wrote it, by (kind, name); selected
+        as plain columns (a device may hold tens of thousands of our objects)."""
+        rows = self.session.execute(
+            select(DeviceObjectRow.kind, DeviceObjectRow.name, DeviceObjectRow.checksum)
+            .where(DeviceObjectRow.cluster == self.cluster, DeviceObjectRow.device == device))
+        return {(kind, name): checksum for kind, name, checksum in rows}
+
     def objects(self, device: str | None = None) -> list[OwnedObject]:
         """Owned objects of `device` (or of every device), by device, kind and name."""
         query = select(DeviceObjectRow).where(DeviceObjectRow.cluster == self.cluster)
