@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from adapters.base.errors import PermanentDeviceError
 from connector.config import SafetyConfig
 from connector.model import DeviceState
 from connector.planner.planner import plan as plan_changes
@@ -93,6 +94,12 @@ class Adapter(ABC):
         return plan_changes(self.name, self.cluster, desired, actual, owner_mark=self.owner_mark,
                             kind_order=self.kind_order, ordered_kinds=self.ordered_kinds, safety=safety,
                             force=force, references=self.references)
+
+    def refuse_unsafe(self, plan: Plan) -> None:
+        """Raise PermanentDeviceError for an unsafe plan that was not forced (a last guard in
+        `apply`; callers normally refuse before)."""
+        if plan.unsafe and not plan.extra.get("forced"):
+            raise PermanentDeviceError(self.name, f"unsafe plan refused: {plan.unsafe}")
 
     def close(self) -> None:
         """Release connections."""

@@ -109,8 +109,7 @@ class AS3Adapter(Adapter):
         result = ApplyResult(device=self.name)
         if plan.empty:
             return result
-        if plan.unsafe and not plan.extra.get("forced"):
-            raise PermanentDeviceError(self.name, f"unsafe plan refused: {plan.unsafe}")
+        self.refuse_unsafe(plan)
         writes_before = self.client.http.writes
         observed, self._observed = self._observed, None
         with self.client.lock:

@@ -87,8 +87,7 @@ class RestAdapter(Adapter):
         result = ApplyResult(device=self.name)
         if plan.empty:
             return result
-        if plan.unsafe and not plan.extra.get("forced"):
-            raise PermanentDeviceError(self.name, f"unsafe plan refused: {plan.unsafe}")
+        self.refuse_unsafe(plan)
         writes_before = self.http.writes
         chunks = _chunks(plan.changes, self.max_changes_per_set())
         keys = []

@@ -30,6 +30,11 @@ def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
     raise SystemExit(code)
 
 
+def database_problem(exc: Exception) -> str:
+    """A one-line description of a database error (the driver's message when there is one)."""
+    return f"{type(exc).__name__}: {getattr(exc, 'orig', None) or exc}"
+
+
 def load(path: str) -> Config:
     """The validated configuration at `path`; exits 2 with the problems when invalid."""
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from connector.cli.common import EXIT_ERROR, config_option, fail, load
+from connector.cli.common import EXIT_ERROR, config_option, database_problem, fail, load
 from connector.store import MigrationError, display_url, head_revision, migrate
 
 
@@ -25,6 +25,6 @@ def upgrade(config_path: str) -> None:
     except MigrationError as exc:
         fail(str(exc), EXIT_ERROR)
     except SQLAlchemyError as exc:
-        fail(f"database {where}: {exc.__class__.__name__}: {getattr(exc, 'orig', None) or exc}", EXIT_ERROR)
+        fail(f"database {where}: {database_problem(exc)}", EXIT_ERROR)
     suffix = " (head)" if revision == head_revision() else ""
     click.echo(f"database {where} is at revision {revision}{suffix}")

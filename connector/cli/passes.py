@@ -11,7 +11,7 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from adapters.base import Adapter
-from connector.cli.common import EXIT_ERROR, EXIT_INVALID, EXIT_OK, EXIT_UNSAFE, fail, load
+from connector.cli.common import EXIT_ERROR, EXIT_INVALID, EXIT_OK, EXIT_UNSAFE, database_problem, fail, load
 from connector.cluster import StaticView
 from connector.config import Config, SecretError, Secrets
 from connector.planner import Change, Op
@@ -77,7 +77,7 @@ def run_pass(config_path: str, device: str | None, *, apply: bool, force: bool, 
         try:
             report = reconcile_once(config, view, adapters, apply=apply, force=force)
         except SQLAlchemyError as exc:
-            fail(f"database: {type(exc).__name__}: {getattr(exc, 'orig', None) or exc}", EXIT_ERROR)
+            fail(f"database: {database_problem(exc)}", EXIT_ERROR)
     progress.done()
     return report
 

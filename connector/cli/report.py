@@ -14,7 +14,15 @@ from datetime import timedelta
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from connector.cli.common import EXIT_ERROR, EXIT_INVALID, EXIT_OK, config_option, fail, load
+from connector.cli.common import (
+    EXIT_ERROR,
+    EXIT_INVALID,
+    EXIT_OK,
+    config_option,
+    database_problem,
+    fail,
+    load,
+)
 from connector.cli.passes import Progress, adapters_for, read_cluster
 from connector.config import Secrets
 from connector.reconciler.once import reconcile_once
@@ -66,7 +74,7 @@ def command(config_path: str, fmt: str, output: str, window: timedelta, device: 
             finally:
                 engine.dispose()
         except SQLAlchemyError as exc:
-            fail(f"database: {type(exc).__name__}: {getattr(exc, 'orig', None) or exc}", EXIT_ERROR)
+            fail(f"database: {database_problem(exc)}", EXIT_ERROR)
     progress.done()
     body = render(report, fmt)
     if output == "-":

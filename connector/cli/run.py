@@ -9,7 +9,15 @@ from types import FrameType
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from connector.cli.common import EXIT_ERROR, EXIT_INVALID, EXIT_OK, config_option, fail, load
+from connector.cli.common import (
+    EXIT_ERROR,
+    EXIT_INVALID,
+    EXIT_OK,
+    config_option,
+    database_problem,
+    fail,
+    load,
+)
 from connector.config import SecretError, Secrets
 from connector.controller import Controller, ControllerOptions
 from connector.http import HealthServer, parse_listen
@@ -59,7 +67,7 @@ def command(config_path: str, listen: str, mode: str, lease_duration: int, renew
     except (SecretError, KubernetesClientError) as exc:
         fail(str(exc), EXIT_INVALID)
     except (MigrationError, SQLAlchemyError) as exc:
-        fail(f"database: {type(exc).__name__}: {getattr(exc, 'orig', None) or exc}", EXIT_ERROR)
+        fail(f"database: {database_problem(exc)}", EXIT_ERROR)
     server.start()
     click.echo(f"fusion-connector {controller.identity} running ({mode} mode); "
                f"health and metrics on {server.url}", err=True)
