@@ -9,6 +9,8 @@ restarted server costs one failed check instead of an error. Passwords come from
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from typing import Any
 
 from sqlalchemy import Connection, Engine, event, make_url
@@ -58,12 +60,30 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     try:
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys = ON")
-        cursor.execute("PRAGMA journal_mode")
-        if cursor.fetchone()[0].lower() != "memory":  # in-memory databases cannot use WAL
-            cursor.execute("PRAGMA journal_mode = WAL")
+        if _journal_mode(cursor) != "memory":  # in-memory databases cannot use WAL
+            _switch_to_wal(cursor)
             cursor.execute("PRAGMA synchronous = NORMAL")
     finally:
         cursor.close()
+
+
+def _journal_mode(cursor: Any) -> str:
+    cursor.execute("PRAGMA journal_mode")
+    return str(cursor.fetchone()[0]).lower()
+
+
+def _switch_to_wal(cursor: Any) -> None:
+    """Put the database file in WAL mode. Switching needs an exclusive lock, and SQLite answers
+    "database is locked" at once (without the busy timeout) while another connection writes a
+    fresh file: retry until the busy timeout, stopping as soon as any connection has switched."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while _journal_mode(cursor) != "wal":
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.02)
 
 
 def _sqlite_driver_autocommit(dbapi_connection: Any, _record: Any) -> None:

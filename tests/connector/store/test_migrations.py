@@ -155,3 +155,24 @@ def test_postgresql_urls_use_psycopg() -> None:
     assert display_url("postgresql://fc:secret@db/fc") == "postgresql+psycopg://fc:***@db/fc"
     with pytest.raises(ValueError, match="unsupported database"):
         create_engine("mysql://db/fc")
+
+
+def test_connecting_while_another_connection_writes_a_fresh_file_waits_for_wal(tmp_path: Path) -> None:
+    # Switching to WAL needs an exclusive lock, which SQLite refuses at once (no busy timeout)
+    # while another connection writes a file still in rollback-journal mode.
+    import sqlite3
+
+    path = tmp_path / "fc.db"
+    writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("CREATE TABLE busy (x)")
+    commit = threading.Timer(0.3, lambda: writer.execute("COMMIT"))
+    commit.start()
+    engine = create_engine(f"sqlite:///{path}")
+    try:
+        with engine.connect() as connection:
+            assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+    finally:
+        engine.dispose()
+        commit.join()
+        writer.close()
