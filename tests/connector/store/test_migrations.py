@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -160,8 +161,6 @@ def test_postgresql_urls_use_psycopg() -> None:
 def test_connecting_while_another_connection_writes_a_fresh_file_waits_for_wal(tmp_path: Path) -> None:
     # Switching to WAL needs an exclusive lock, which SQLite refuses at once (no busy timeout)
     # while another connection writes a file still in rollback-journal mode.
-    import sqlite3
-
     path = tmp_path / "fc.db"
     writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     writer.execute("BEGIN IMMEDIATE")
