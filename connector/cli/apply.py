@@ -16,6 +16,6 @@ from connector.cli.passes import exit_code, print_report, run_pass
 @click.option("--quiet", is_flag=True, help="no progress display")
 def command(config_path: str, device: str | None, force: bool, output: str, quiet: bool) -> None:
     """Plan and apply the cluster's rules to each device (exit 3 when a plan is unsafe)."""
-    report = run_pass(config_path, device, apply=True, force=force, quiet=quiet)
+    report = run_pass(config_path, device, apply=True, force=force, quiet=quiet).report
     print_report(report, output)
     raise SystemExit(exit_code(report))

@@ -6,6 +6,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
@@ -66,7 +67,18 @@ def adapters_for(config: Config, device: str | None, secrets: Secrets) -> Iterat
             adapter.close()
 
 
-def run_pass(config_path: str, device: str | None, *, apply: bool, force: bool, quiet: bool) -> PassReport:
+@dataclass(frozen=True)
+class PassRun:
+    """A one-shot pass with what it was computed from."""
+
+    config: Config
+    view: StaticView
+    report: PassReport
+
+
+def run_pass(config_path: str, device: str | None, *, apply: bool, force: bool, quiet: bool) -> PassRun:
+    """Load the configuration, read the cluster once and run one pass over the devices (or only
+    `device`); exits with the CLI's codes on invalid input and database errors."""
     config = load(config_path)
     secrets = Secrets()
     progress = Progress(quiet)
@@ -79,7 +91,7 @@ def run_pass(config_path: str, device: str | None, *, apply: bool, force: bool, 
         except SQLAlchemyError as exc:
             fail(f"database: {database_problem(exc)}", EXIT_ERROR)
     progress.done()
-    return report
+    return PassRun(config, view, report)
 
 
 def _change_line(change: Change) -> str:

@@ -15,6 +15,6 @@ from connector.cli.passes import print_report, run_pass
 @click.option("--quiet", is_flag=True, help="no progress display")
 def command(config_path: str, device: str | None, output: str, quiet: bool) -> None:
     """Read the cluster and each device and print the changes that `apply` would make."""
-    report = run_pass(config_path, device, apply=False, force=False, quiet=quiet)
+    report = run_pass(config_path, device, apply=False, force=False, quiet=quiet).report
     print_report(report, output)
     raise SystemExit(EXIT_ERROR if report.failed else EXIT_OK)

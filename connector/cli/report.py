@@ -21,11 +21,8 @@ from connector.cli.common import (
     config_option,
     database_problem,
     fail,
-    load,
 )
-from connector.cli.passes import Progress, adapters_for, read_cluster
-from connector.config import Secrets
-from connector.reconciler.once import reconcile_once
+from connector.cli.passes import run_pass
 from connector.reports import DEFAULT_WINDOW, build_report, parse_window, render
 from connector.store import Store, create_engine, session_factory
 from connector.store.bulk import utcnow
@@ -53,29 +50,21 @@ def command(config_path: str, fmt: str, output: str, window: timedelta, device: 
             quiet: bool) -> None:
     """Write the reconciliation report: sync status and drift per device, effective egress,
     rules not programmed, applied changes."""
-    config = load(config_path)
-    secrets = Secrets()
-    progress = Progress(quiet)
-    progress.step("reading the cluster")
-    view = read_cluster(config, secrets)
-    with adapters_for(config, device, secrets) as adapters:
-        progress.step("reading " + ", ".join(adapters))
+    run = run_pass(config_path, device, apply=False, force=False, quiet=quiet)
+    config, passed = run.config, run.report
+    read_errors = {o.device: o.error for o in passed.outcomes if o.error is not None}
+    until = utcnow()
+    try:
+        engine = create_engine(config.database)
         try:
-            passed = reconcile_once(config, view, adapters, apply=False)
-            read_errors = {o.device: o.error for o in passed.outcomes if o.error is not None}
-            until = utcnow()
-            engine = create_engine(config.database)
-            try:
-                with session_factory(engine).begin() as session:
-                    report = build_report(passed.compiled, Store(session, config.cluster), view=view,
-                                          since=until - window, until=until, device=device,
-                                          read_errors=read_errors,
-                                          configured=[d.name for d in config.devices])
-            finally:
-                engine.dispose()
-        except SQLAlchemyError as exc:
-            fail(f"database: {database_problem(exc)}", EXIT_ERROR)
-    progress.done()
+            with session_factory(engine).begin() as session:
+                report = build_report(passed.compiled, Store(session, config.cluster), view=run.view,
+                                      since=until - window, until=until, device=device,
+                                      read_errors=read_errors, configured=[d.name for d in config.devices])
+        finally:
+            engine.dispose()
+    except SQLAlchemyError as exc:
+        fail(f"database: {database_problem(exc)}", EXIT_ERROR)
     body = render(report, fmt)
     if output == "-":
         sys.stdout.buffer.write(body)
