@@ -32,9 +32,8 @@ def _is_ip(value: str) -> bool:
 
 def rule_matches(state: DeviceState, rule: CompiledRule, probe: Probe) -> bool:
     """Whether `rule` matches `probe` on the device described by `state`."""
-    group = state.groups[rule.source]
     source = ipaddress.ip_address(probe.source)
-    if not any(ipaddress.ip_address(address) == source for address in group.addresses):
+    if not any(ipaddress.ip_address(address) == source for address in state.group_addresses(rule.source)):
         return False
     if rule.destination is not None:
         destination = state.destinations[rule.destination]

@@ -71,7 +71,11 @@ class SourceGroup:
     """Cluster source addresses of one identity (a namespace, a Service, a podSelector, ...).
 
     `members` maps each address (a host address, no prefix length) to the objects behind it.
-    `namespace`/`service`/`rule` say what the group stands for, for naming and reports.
+    `includes` names other groups of the same `DeviceState` whose addresses belong to this group
+    too, by reference (a ClusterEgressRule's sources are the union of the selected namespaces'
+    groups): a namespace joining the union changes `includes`, a pod joining a namespace changes
+    only that namespace's group. Includes never form a loop. `DeviceState.group_addresses` resolves
+    them. `namespace`/`service`/`rule` say what the group stands for, for naming and reports.
     """
 
     key: str
@@ -80,14 +84,16 @@ class SourceGroup:
     members: tuple[tuple[str, tuple[Identity, ...]], ...]
     service: str = ""
     rule: str = ""
-    purpose: str = "namespace"  # namespace | service | pods | egress-ip | node
+    purpose: str = "namespace"  # namespace | service | pods | egress-ip | node | union
+    includes: tuple[str, ...] = ()
 
     @property
     def addresses(self) -> tuple[str, ...]:
+        """The group's own member addresses (not those of the groups it `includes`)."""
         return tuple(address for address, _ in self.members)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "key": self.key,
             "cluster": self.cluster,
             "namespace": self.namespace,
@@ -99,6 +105,9 @@ class SourceGroup:
                 for address, identities in self.members
             ],
         }
+        if self.includes:
+            out["includes"] = list(self.includes)
+        return out
 
 
 @dataclass(frozen=True)
@@ -198,6 +207,32 @@ class DeviceState:
     destinations: dict[str, Destination] = field(default_factory=dict)
     port_sets: dict[str, PortSet] = field(default_factory=dict)
     rules: tuple[CompiledRule, ...] = ()
+
+    def group_keys(self, key: str) -> tuple[str, ...]:
+        """`key` and every group it includes, transitively (each once, `key` first)."""
+        out = [key]
+        seen = {key}
+        index = 0
+        while index < len(out):
+            for inner in self.groups[out[index]].includes:
+                if inner not in seen:
+                    seen.add(inner)
+                    out.append(inner)
+            index += 1
+        return tuple(out)
+
+    def group_members(self, key: str) -> dict[str, tuple[Identity, ...]]:
+        """Every address of group `key` (its own members and those of the groups it includes),
+        each with the objects behind it."""
+        found: dict[str, set[Identity]] = {}
+        for inner in self.group_keys(key):
+            for address, identities in self.groups[inner].members:
+                found.setdefault(address, set()).update(identities)
+        return {address: tuple(sorted(ids)) for address, ids in found.items()}
+
+    def group_addresses(self, key: str) -> frozenset[str]:
+        """Every address of group `key`, includes resolved."""
+        return frozenset(a for inner in self.group_keys(key) for a in self.groups[inner].addresses)
 
     def to_json(self) -> dict[str, Any]:
         return {
