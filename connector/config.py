@@ -195,6 +195,7 @@ class F5Device(_DeviceBase):
     auth: BasicAuth
     tenant: str | None = None
     attach: Attach = Field(default_factory=lambda: Attach(virtualServer=VirtualServerAttach()))
+    capacity: AS3Capacity = Field(default_factory=AS3Capacity)
 
     @field_validator("tenant")
     @classmethod
@@ -216,6 +217,32 @@ class Placement(_Strict):
         return self
 
 
+class FortiOSCapacity(_Strict):
+    """Per-VDOM table sizes of the FortiGate (defaults: a mid-range model); the planner never
+    exceeds them, and groups are split to hold at most `groupMembers` members each."""
+
+    addresses: int = Field(default=20000, ge=1)
+    address_groups: int = Field(default=2500, ge=1, alias="addressGroups")
+    group_members: int = Field(default=600, ge=2, alias="groupMembers")
+    services: int = Field(default=4096, ge=1)
+    policies: int = Field(default=10000, ge=1)
+
+
+class AS3Capacity(_Strict):
+    """Limits of the BIG-IP tenant the planner never exceeds (None: no limit)."""
+
+    address_lists: int | None = Field(default=None, ge=1, alias="addressLists")
+    rules: int | None = Field(default=None, ge=1)
+    declaration_bytes: int | None = Field(default=None, ge=1, alias="declarationBytes")
+
+
+class RestCapacity(_Strict):
+    """Limits of the REST receiver (None: what its `GET /` capabilities say, else no limit)."""
+
+    groups: int | None = Field(default=None, ge=1)
+    rules: int | None = Field(default=None, ge=1)
+
+
 class FortiOSDevice(_DeviceBase):
     type: Literal["fortios"]
     auth: TokenAuth
@@ -223,11 +250,13 @@ class FortiOSDevice(_DeviceBase):
     srcintf: list[str] = Field(default_factory=lambda: ["any"], min_length=1)
     dstintf: list[str] = Field(default_factory=lambda: ["any"], min_length=1)
     placement: Placement = Field(default_factory=lambda: Placement(top=True))
+    capacity: FortiOSCapacity = Field(default_factory=FortiOSCapacity)
 
 
 class RestDevice(_DeviceBase):
     type: Literal["rest"]
     auth: RestAuth = Field(default_factory=RestAuth)
+    capacity: RestCapacity = Field(default_factory=RestCapacity)
 
 
 DeviceConfig = Annotated[F5Device | FortiOSDevice | RestDevice, Field(discriminator="type")]
