@@ -190,6 +190,32 @@ class Attach(_Strict):
         return self
 
 
+class FortiOSCapacity(_Strict):
+    """Per-VDOM table sizes of the FortiGate (defaults: a mid-range model); the planner never
+    exceeds them, and groups are split to hold at most `groupMembers` members each."""
+
+    addresses: int = Field(default=20000, ge=1)
+    address_groups: int = Field(default=2500, ge=1, alias="addressGroups")
+    group_members: int = Field(default=600, ge=2, alias="groupMembers")
+    services: int = Field(default=4096, ge=1)
+    policies: int = Field(default=10000, ge=1)
+
+
+class AS3Capacity(_Strict):
+    """Limits of the BIG-IP tenant the planner never exceeds (None: no limit)."""
+
+    address_lists: int | None = Field(default=None, ge=1, alias="addressLists")
+    rules: int | None = Field(default=None, ge=1)
+    declaration_bytes: int | None = Field(default=None, ge=1, alias="declarationBytes")
+
+
+class RestCapacity(_Strict):
+    """Limits of the REST receiver (None: what its `GET /` capabilities say, else no limit)."""
+
+    groups: int | None = Field(default=None, ge=1)
+    rules: int | None = Field(default=None, ge=1)
+
+
 class F5Device(_DeviceBase):
     type: Literal["f5-as3"]
     auth: BasicAuth
@@ -215,32 +241,6 @@ class Placement(_Strict):
         if (self.before is None) == (not self.top):
             raise ValueError("set exactly one of before: POLICY_ID and top: true")
         return self
-
-
-class FortiOSCapacity(_Strict):
-    """Per-VDOM table sizes of the FortiGate (defaults: a mid-range model); the planner never
-    exceeds them, and groups are split to hold at most `groupMembers` members each."""
-
-    addresses: int = Field(default=20000, ge=1)
-    address_groups: int = Field(default=2500, ge=1, alias="addressGroups")
-    group_members: int = Field(default=600, ge=2, alias="groupMembers")
-    services: int = Field(default=4096, ge=1)
-    policies: int = Field(default=10000, ge=1)
-
-
-class AS3Capacity(_Strict):
-    """Limits of the BIG-IP tenant the planner never exceeds (None: no limit)."""
-
-    address_lists: int | None = Field(default=None, ge=1, alias="addressLists")
-    rules: int | None = Field(default=None, ge=1)
-    declaration_bytes: int | None = Field(default=None, ge=1, alias="declarationBytes")
-
-
-class RestCapacity(_Strict):
-    """Limits of the REST receiver (None: what its `GET /` capabilities say, else no limit)."""
-
-    groups: int | None = Field(default=None, ge=1)
-    rules: int | None = Field(default=None, ge=1)
 
 
 class FortiOSDevice(_DeviceBase):
