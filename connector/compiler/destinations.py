@@ -12,11 +12,19 @@ from connector.compiler.status import Problem, Reason, RuleRef
 from connector.model import Destination, PortSet
 
 ANNOTATION_RULE = "annotation"
+# The namespace part of the keys of cluster-wide objects (a ClusterEgressRule's union group and
+# compiled rules); a leading underscore is not allowed in a namespace name, so keys never collide.
+CLUSTER_SCOPE = "_cluster"
 
 
 def group_key(cluster: str, namespace: str, *parts: str) -> str:
     """`CLUSTER/NAMESPACE[/PART...]`: the key scheme of groups, destinations and rules."""
     return "/".join((cluster, namespace, *parts))
+
+
+def union_key(cluster: str, rule: str) -> str:
+    """The key of a ClusterEgressRule's union source group: `CLUSTER/_cluster/rule/RULE`."""
+    return group_key(cluster, CLUSTER_SCOPE, "rule", rule)
 
 
 @dataclass(frozen=True)

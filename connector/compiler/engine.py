@@ -39,6 +39,7 @@ from typing import TypeVar
 from connector.cluster import ClusterView, Kind, Obj, ObjectChange, object_key
 from connector.compiler.destinations import (
     ANNOTATION_RULE,
+    CLUSTER_SCOPE,
     Piece,
     Resolved,
     annotation_pieces,
@@ -47,6 +48,7 @@ from connector.compiler.destinations import (
     has_ipv6,
     ipv6_problem,
     pieces_have_ipv6,
+    union_key,
 )
 from connector.compiler.namespaces import NamespaceInfo, namespace_info
 from connector.compiler.resources import ExternalServiceSpec, RuleSpec, read_external_service, read_rule
@@ -147,8 +149,8 @@ class Compiler:
         self._sizes: dict[str, int] = {}
         self._rule_sums: dict[str, int] = {}
         self._presence: dict[str, tuple[bool, tuple[str, ...]]] = {}
-        # cluster rule -> selected namespace -> device -> compiled rules (valid while neither changes)
-        self._cluster_blocks: dict[str, dict[str, dict[str, tuple[CompiledRule, ...]]]] = {}
+        # device -> union group key -> the union source group of a cluster rule
+        self._unions: dict[str, dict[str, SourceGroup]] = {d: {} for d in self._devices}
         self._cluster_present: dict[str, dict[str, int]] = {}
         self._tiers: dict[str, tuple[tuple[CompiledRule, ...], tuple[CompiledRule, ...]]] = {
             d: ((), ()) for d in self._devices
@@ -724,7 +726,6 @@ class Compiler:
         for name in sorted(dirty_rules):
             spec = self._cluster_rules.get(name)
             structural = True
-            self._cluster_blocks.pop(name, None)
             if spec is None:
                 self._cluster_resolved.pop(name, None)
                 self._set_selection(name, set())
@@ -753,15 +754,16 @@ class Compiler:
             presence = (ns in self._ns_group, info.devices if info and info.managed else ())
             if self._presence.get(ns) != presence:
                 self._presence[ns] = presence
-                for blocks in self._cluster_blocks.values():
-                    blocks.pop(ns, None)
                 structural = structural or bool(self._selecting.get(ns))
         return structural
 
     def _rebuild_tiers(self) -> None:
+        """Each cluster rule becomes, per device, one compiled rule per destination whose source is
+        the rule's union group: the groups of the selected namespaces that target the device."""
         admin: dict[str, list[CompiledRule]] = {d: [] for d in self._devices}
         baseline: dict[str, list[CompiledRule]] = {d: [] for d in self._devices}
         self._cluster_present = {}
+        self._unions = {d: {} for d in self._devices}
         ordered = sorted(self._cluster_rules.values(), key=lambda s: (s.priority, s.ref.name))
         for spec in ordered:
             name = spec.ref.name
@@ -773,35 +775,36 @@ class Compiler:
             origin = RuleOrigin(RuleKind.CLUSTER, "", name, spec.tier, spec.priority)
             target = admin if spec.tier == Tier.ADMIN else baseline
             tier_word = "admin" if spec.tier == Tier.ADMIN else "baseline"
-            blocks = self._cluster_blocks.setdefault(name, {})
+            included: dict[str, list[str]] = {d: [] for d in self._devices}
             for ns in sorted(self._selection.get(name, ())):
-                per_device = blocks.get(ns)
-                if per_device is None:
-                    per_device = blocks[ns] = self._cluster_block(spec, resolved, ns, tier_word, origin)
-                for device, compiled in per_device.items():
-                    counts[device] += 1
-                    target[device].extend(compiled)
+                group = self._ns_group.get(ns)
+                if group is None:
+                    continue
+                for device in self._info[ns].devices:
+                    if device in included and (spec.devices is None or device in spec.devices):
+                        included[device].append(group.key)
+            for device, keys in included.items():
+                if not keys or not resolved.pieces[device]:
+                    continue
+                union = SourceGroup(
+                    key=union_key(self.settings.cluster, name),
+                    cluster=self.settings.cluster,
+                    namespace="",
+                    members=(),
+                    rule=name,
+                    purpose="union",
+                    includes=tuple(keys),
+                )
+                self._unions[device][union.key] = union
+                prefix = group_key(self.settings.cluster, CLUSTER_SCOPE, tier_word, name)
+                target[device].extend(
+                    self._compiled(
+                        device, prefix, origin, union.key, resolved.pieces[device], spec.action, spec.logging
+                    )
+                )
+                counts[device] = len(keys)
         self._tiers = {d: (tuple(admin[d]), tuple(baseline[d])) for d in self._devices}
         self._device_rules_dirty.update(self._devices)
-
-    def _cluster_block(
-        self, spec: RuleSpec, resolved: Resolved, ns: str, tier_word: str, origin: RuleOrigin
-    ) -> dict[str, tuple[CompiledRule, ...]]:
-        """A cluster rule's compiled rules for one selected namespace, per device holding them."""
-        group = self._ns_group.get(ns)
-        out: dict[str, tuple[CompiledRule, ...]] = {}
-        if group is None:
-            return out
-        for device in self._info[ns].devices:
-            if spec.devices is not None and device not in spec.devices:
-                continue
-            prefix = f"{self.settings.cluster}/{ns}/{tier_word}/{spec.ref.name}"
-            compiled = self._compiled(
-                device, prefix, origin, group.key, resolved.pieces[device], spec.action, spec.logging
-            )
-            if compiled:
-                out[device] = compiled
-        return out
 
     def _cluster_status(self, name: str) -> None:
         spec = self._cluster_rules.get(name)
@@ -882,7 +885,18 @@ class Compiler:
                     middle.extend(output.blocks.get(device, ()))
                     defaults.extend(output.defaults.get(device, ()))
                 rules = admin + tuple(middle) + baseline + tuple(defaults)
-                groups = {r.source: self._groups[r.source] for r in rules}
+                unions = self._unions[device]
+                groups: dict[str, SourceGroup] = {}
+                for r in rules:
+                    if r.source in groups:
+                        continue
+                    union = unions.get(r.source)
+                    if union is None:
+                        groups[r.source] = self._groups[r.source]
+                        continue
+                    groups[r.source] = union
+                    for inner in union.includes:
+                        groups[inner] = self._groups[inner]
                 destinations = {
                     r.destination: self._registry_dest[device][r.destination]
                     for r in rules

@@ -95,13 +95,17 @@ def test_endpoint_slice_change_updates_the_service_group() -> None:
 
 def test_namespace_label_change_changes_cluster_rule_selection() -> None:
     h = Harness(cluster())
-    holders = {r.source for r in h.result.devices["fw1"].rules if r.origin.name == "prod"}
-    assert holders == {"c1/a"}
+    def holders() -> set[str]:
+        state = h.result.devices["fw1"]
+        sources = {r.source for r in state.rules if r.origin.name == "prod"}
+        assert sources == {"c1/_cluster/rule/prod"}
+        return set(state.groups["c1/_cluster/rule/prod"].includes)
+
+    assert holders() == {"c1/a"}
     h.apply(
         h.view.put(namespace("b", labels={"env": "prod"})), h.view.put(namespace("a", labels={"env": "dev"}))
     )
-    holders = {r.source for r in h.result.devices["fw1"].rules if r.origin.name == "prod"}
-    assert holders == {"c1/b"}
+    assert holders() == {"c1/b"}
     assert status(h.result, RuleKind.CLUSTER, "", "prod").sources == 1
 
 

@@ -516,9 +516,10 @@ def test_keys_are_stable_and_meaningful() -> None:
         cluster_rule("no-tor", "Deny", externalServices=["tor"]),
     )
     state = compile_objects(objects).devices["fw1"]
-    assert set(state.groups) == {"c1/shop", "c1/shop/svc/web", "c1/shop/pods/dbs"}
+    assert set(state.groups) == {"c1/_cluster/rule/no-tor", "c1/shop", "c1/shop/svc/web", "c1/shop/pods/dbs"}
+    assert state.groups["c1/_cluster/rule/no-tor"].includes == ("c1/shop",)
     assert [r.key for r in state.rules] == [
-        "c1/shop/admin/no-tor/tor",
+        "c1/_cluster/admin/no-tor/tor",
         "c1/shop/svc/web-gh/github",
         "c1/shop/ns/dbs/any",
         "c1/shop/default",
@@ -587,3 +588,17 @@ def test_empty_devices_annotation_targets_no_device_and_warns() -> None:
     assert all(state.rules == () for state in result.devices.values())
     assert result.namespaces["shop"].devices == ()
     assert "fusion-connector.io/devices is empty" in result.namespaces["shop"].warnings[0]
+
+
+def test_cluster_rule_is_one_device_rule_per_destination_whatever_the_namespaces() -> None:
+    """A ClusterEgressRule's sources are one union group including the selected namespaces' groups,
+    so the device rule count does not grow with the namespaces it selects."""
+    extra = [obj for n in range(5) for obj in (namespace(f"t{n}"), pod(f"t{n}", "p", f"10.9.0.{n + 1}"))]
+    objects = base(cluster_rule("no-tor", "Deny", externalServices=["tor"]), *extra)
+    state = compile_objects(objects).devices["fw1"]
+    cluster_rules = [r for r in state.rules if r.origin.name == "no-tor"]
+    assert [r.source for r in cluster_rules] == ["c1/_cluster/rule/no-tor"]
+    union = state.groups["c1/_cluster/rule/no-tor"]
+    assert union.purpose == "union" and union.members == ()
+    assert union.includes == ("c1/shop", *(f"c1/t{n}" for n in range(5)))
+    assert "10.9.0.3" in state.group_addresses(union.key)
