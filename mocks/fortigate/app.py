@@ -8,6 +8,10 @@ Routes (every one takes `?vdom=`; default `root`, unknown → 404 error envelope
   GET|POST   /api/v2/cmdb/firewall/addrgrp/<grp>/member
   GET|DELETE /api/v2/cmdb/firewall/addrgrp/<grp>/member/<name>
   GET        /api/v2/monitor/system/status
+Table sizes (`table_sizes`, also `--table-size PATH=N`): a create in a full table answers HTTP 500
+with FortiOS error -4. `GET /_mock/tables` shows them with each VDOM's usage; `POST /_mock/tables`
+`{"firewall/address": 100, "firewall/policy": null}` sets or (null) lifts limits at run time; a
+reset restores the sizes given at start.
 Auth: `Authorization: Bearer <token>` or `?access_token=<token>`; otherwise an HTML 401.
 Path segments are percent-decoded one by one, so names may contain `/`.
 """
@@ -17,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote
 
@@ -41,11 +46,14 @@ class FortigateMock(MockApp):
     name = "fortigate"
 
     def __init__(self, token: str = "mock-token", vdoms: tuple[str, ...] = ("root",),
-                 interfaces: tuple[str, ...] | None = None) -> None:
+                 interfaces: tuple[str, ...] | None = None,
+                 table_sizes: Mapping[str, int] | None = None) -> None:
         super().__init__()
         self.token = token
         self.vdom_names = vdoms
         self.interfaces = frozenset(interfaces or DEFAULT_INTERFACES)
+        self.initial_table_sizes = check_table_sizes(dict(table_sizes or {}))
+        self.table_sizes: dict[str, int] = {}
         self._lock = threading.RLock()
         self._revision = 0
         self.vdoms: dict[str, Vdom] = {}
@@ -53,8 +61,35 @@ class FortigateMock(MockApp):
 
     def reset_state(self) -> None:
         with self._lock:
-            self.vdoms = {name: Vdom(name, self.interfaces) for name in self.vdom_names}
+            self.table_sizes = dict(self.initial_table_sizes)
+            self.vdoms = {name: Vdom(name, self.interfaces, table_sizes=self.table_sizes)
+                          for name in self.vdom_names}
             self._revision = 0
+
+    def custom_mock_route(self, request: Request) -> Response | None:
+        if request.path.rstrip("/") != "/_mock/tables":
+            return None
+        if request.method == "POST":
+            try:
+                body = request.json()
+                if not isinstance(body, dict):
+                    raise ValueError("a JSON object of table -> size (or null)")
+                lifted = [table for table, size in body.items() if size is None]
+                sizes = check_table_sizes({t: s for t, s in body.items() if s is not None})
+                for table in lifted:
+                    check_table_sizes({table: 0})
+            except ValueError as exc:
+                return json_response(400, {"error": str(exc)})
+            with self._lock:
+                for table in lifted:
+                    self.table_sizes.pop(table, None)
+                self.table_sizes.update(sizes)
+        elif request.method != "GET":
+            return json_response(405, {"error": f"{request.method} is not allowed on /_mock/tables"})
+        with self._lock:
+            usage = {name: {table: len(vdom.entries(table)) for table in TABLES}
+                     for name, vdom in self.vdoms.items()}
+            return json_response(200, {"tables": dict(self.table_sizes), "usage": usage})
 
     # --- envelope ------------------------------------------------------------------------------
     def _revision_text(self) -> str:
@@ -217,6 +252,16 @@ class FortigateMock(MockApp):
             v = self.vdoms[vdom]
             out: dict[str, Any] = json.loads(json.dumps({table: v.entries(table) for table in TABLES}))
             return out
+
+
+def check_table_sizes(sizes: dict[str, Any]) -> dict[str, int]:
+    """`sizes` when every key is a known cmdb table and every size an integer >= 0; else ValueError."""
+    for table, size in sizes.items():
+        if table not in TABLES:
+            raise ValueError(f"unknown table {table!r} (one of {', '.join(TABLES)})")
+        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+            raise ValueError(f"size of {table} must be an integer >= 0, not {size!r}")
+    return sizes
 
 
 def _mkey(table: str, mkey: str) -> str | int:

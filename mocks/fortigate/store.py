@@ -7,7 +7,9 @@ Contract (mirrors FortiOS 6.4 cmdb behaviour, see `docs/adapters.md`):
   or 0, policy names required and unique per VDOM. Predefined: addresses `all` and `none`,
   services `ALL`, `HTTPS`, `DNS`, schedules `always`/`none`, the interfaces given at start.
 - Limits: names ≤ 79, policy names ≤ 35, `comment` ≤ 255, policy `comments` ≤ 1023, addrgrp
-  members ≤ 600 (`-1` invalid length).
+  members ≤ 600 (`-1` invalid length). Table sizes (`table_sizes`, table → most entries, every
+  entry counted, predefined ones included): a create in a full table fails with `-4` (maximum
+  number of entries reached); updates and deletes are unaffected.
 - Referential integrity: addrgrp members and policy addresses must exist (`-3`); services too;
   deleting an object still referenced fails with `-23`; a collection purge deletes only
   unreferenced entries.
@@ -42,6 +44,7 @@ DEFAULT_INTERFACES = ("any", "port1", "port2", "port3", "port4", "port5", "port6
 # error codes
 E_INVALID_LENGTH = -1
 E_NOT_FOUND = -3
+E_TABLE_FULL = -4
 E_DUPLICATE = -5
 E_INVALID_IP = -8
 E_BLANK = -20
@@ -119,6 +122,7 @@ class Vdom:
     tables: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     policies: list[dict[str, Any]] = field(default_factory=list)
     _members: dict[str, frozenset[str]] = field(default_factory=dict)  # addrgrp name -> member names
+    table_sizes: dict[str, int] = field(default_factory=dict)  # table -> most entries; shared, may change
 
     def __post_init__(self) -> None:
         for table in (ADDRESS, ADDRGRP, SERVICE):
@@ -160,8 +164,16 @@ class Vdom:
         return out
 
     # --- writing -------------------------------------------------------------------------------
+    def _check_room(self, table: str) -> None:
+        size = self.table_sizes.get(table)
+        used = len(self.entries(table))
+        if size is not None and used >= size:
+            raise _fail(E_TABLE_FULL,
+                        f"Maximum number of entries has been reached ({table}: {used} of {size})")
+
     def create(self, table: str, body: dict[str, Any]) -> str | int:
         if table == POLICY:
+            self._check_room(table)
             return self._create_policy(body)
         name = body.get("name")
         if not isinstance(name, str) or not name:
@@ -169,6 +181,7 @@ class Vdom:
         _check_length(name, NAME_MAX, "name")
         if name in self.tables[table] or (table in (ADDRESS, ADDRGRP) and self._address_exists(name)):
             raise _fail(E_DUPLICATE, f"object already exists (mkey='{name}')")
+        self._check_room(table)
         entry = self._build(table, body, None)
         self._put(table, name, entry)
         return name
