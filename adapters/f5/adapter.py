@@ -2,12 +2,16 @@
 
 `render` yields one DeviceObject per AS3 item of the tenant's `Shared` application plus the tenant
 itself (kind `tenant`, carrying the owner mark in its `label`), so plans show what changes at object
-granularity. `apply` never sends per-object calls: it builds the whole tenant from the desired
-objects and POSTs it (`async=true`, task polling) only when its canonical form differs from what
-AS3 holds; an unchanged tenant costs zero writes. When the plan deletes the tenant (nothing left to
-enforce) the tenant is removed with `DELETE /declare/<tenant>`. An unsafe plan (safety thresholds)
-is refused unless it was forced. A tenant that exists without our mark
-is foreign: it is never written to and `apply` raises `PermanentDeviceError` naming it.
+granularity. `apply` never sends per-object calls: it POSTs the whole tenant built from the desired
+objects (`async=true`, task polling), one declaration in flight per device (`AS3Client.lock`).
+After a read, `apply` fetches the tenant again and posts only when it differs from the desired
+objects (an unchanged tenant costs zero writes); after a skipped read (`observe`) a non-empty plan
+is itself the difference, so the tenant is posted without fetching or comparing it. The request
+body is joined from per-object JSON fragments (`adapters.f5.request`): a sync serializes only the
+objects that changed. When the plan deletes the tenant (nothing left to enforce) the tenant is
+removed with `DELETE /declare/<tenant>`. An unsafe plan (safety thresholds) is refused unless it
+was forced. A tenant that exists without our mark is foreign: it is never written to and `apply`
+raises `PermanentDeviceError` naming it.
 """
 
 from __future__ import annotations
@@ -23,20 +27,22 @@ from adapters.base.adapter import Adapter, ApplyResult, Capabilities
 from adapters.base.errors import PermanentDeviceError
 from adapters.base.http import RetryPolicy, tls_verify
 from adapters.base.memo import RenderMemo
+from adapters.f5.capacity import table_usage as as3_tables
 from adapters.f5.client import AS3Client
 from adapters.f5.declaration import (
     KIND_ORDER,
     TENANT,
     adc,
-    as3_request,
     canonical_tenant,
     split_tenant,
     tenant_declaration,
     tenant_label,
 )
 from adapters.f5.render import RenderSettings, render_objects
+from adapters.f5.request import RequestWriter
 from connector.config import F5Device, Secrets
 from connector.model import DeviceState
+from connector.planner.capacity import TableUsage
 from connector.planner.types import DeviceObject, Op, Plan
 
 log = logging.getLogger(__name__)
@@ -77,6 +83,7 @@ class AS3Adapter(Adapter):
             poll_max_interval=max(poll_interval, 10.0), task_timeout=task_timeout)
         self._version_checked = False
         self._memo = RenderMemo()
+        self._writer = RequestWriter()
         self._observed: list[DeviceObject] | None = None
 
     @property
@@ -90,6 +97,9 @@ class AS3Adapter(Adapter):
     def render(self, state: DeviceState) -> list[DeviceObject]:
         return render_objects(state, RenderSettings(self.tenant, self.owner_mark, self.config.attach),
                               self._memo)
+
+    def table_usage(self, objects: Sequence[DeviceObject]) -> Sequence[TableUsage]:
+        return as3_tables(self.tenant, objects, self.config.capacity, self.schema_version)
 
     def observe(self, objects: Sequence[DeviceObject]) -> None:
         """The tenant as the device is known to hold it (the read was skipped): the next `apply`
@@ -105,6 +115,10 @@ class AS3Adapter(Adapter):
         """The ADC declaration of our tenant holding `desired`."""
         return adc(self.tenant, tenant_declaration(self.tenant, desired), self.schema_version)
 
+    def request_body(self, desired: Sequence[DeviceObject]) -> bytes:
+        """The JSON text of the AS3 deploy request of `declaration(desired)`."""
+        return self._writer.request(self.tenant, desired, self.schema_version)
+
     def apply(self, plan: Plan, desired: Sequence[DeviceObject]) -> ApplyResult:
         result = ApplyResult(device=self.name)
         if plan.empty:
@@ -114,8 +128,8 @@ class AS3Adapter(Adapter):
         observed, self._observed = self._observed, None
         with self.client.lock:
             self._check_version()
-            current, label = self._held(observed)
-            if current is not None and label != self.owner_mark:
+            held, label, current = self._held(observed)
+            if held and label != self.owner_mark:
                 raise PermanentDeviceError(
                     self.name, f"AS3 tenant exists without the mark {self.owner_mark!r} (label "
                     f"{label!r}); it is not ours and is left untouched",
@@ -124,36 +138,32 @@ class AS3Adapter(Adapter):
             if not ours:
                 deletes_tenant = any(c.op is Op.DELETE and c.kind == TENANT and c.name == self.tenant
                                      for c in plan.changes)
-                if current is not None and deletes_tenant:
+                if held and deletes_tenant:
                     log.info("%s: deleting AS3 tenant %s", self.name, self.tenant)
                     self.client.delete_tenant(self.tenant)
                     result.applied = len(plan.changes)
+            elif current is not None and current == {f"{o.kind}:{o.name}": o.body for o in ours}:
+                log.info("%s: tenant %s already as desired; nothing posted", self.name, self.tenant)
             else:
-                body = tenant_declaration(self.tenant, ours)
-                if current is not None and current == canonical_tenant(self.tenant, body):
-                    log.info("%s: tenant %s already as desired; nothing posted", self.name, self.tenant)
-                else:
-                    by_name = {o.name: o.kind for o in ours}
-                    results = self.client.declare(
-                        self.tenant, as3_request(adc(self.tenant, body, self.schema_version)),
-                        lambda text: self._locate(text, by_name))
-                    result.details["results"] = results
-                    result.applied = len(plan.changes)
+                by_name = {o.name: o.kind for o in ours}
+                results = self.client.declare(self.tenant, self.request_body(ours),
+                                              lambda text: self._locate(text, by_name))
+                result.details["results"] = results
+                result.applied = len(plan.changes)
         result.writes = self.client.http.writes - writes_before
         return result
 
-    def _held(self, observed: Sequence[DeviceObject] | None) -> tuple[dict[str, Any] | None, Any]:
-        """(canonical tenant, label) of what the device holds, None when it holds no tenant: from the
-        `observed` objects when the read was skipped, else fetched now."""
+    def _held(self, observed: Sequence[DeviceObject] | None) -> tuple[bool, Any, dict[str, Any] | None]:
+        """(whether the device holds the tenant, its label, its canonical form to compare with).
+        From the `observed` objects when the read was skipped (the plan against them is the
+        difference, so no form to compare), else fetched now."""
         if observed is not None:
             head = next((o for o in observed if o.kind == TENANT and o.name == self.tenant), None)
-            if head is None:
-                return None, None
-            return {f"{o.kind}:{o.name}": dict(o.body) for o in observed}, head.body.get("label")
+            return head is not None, head.body.get("label") if head is not None else None, None
         body = self.client.get_tenant(self.tenant)
         if body is None:
-            return None, None
-        return canonical_tenant(self.tenant, body), body.get("label")
+            return False, None, None
+        return True, body.get("label"), canonical_tenant(self.tenant, body)
 
     def _check_version(self) -> None:
         if self._version_checked:

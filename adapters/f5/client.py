@@ -128,10 +128,11 @@ class AS3Client:
         body = _json(response).get(tenant)
         return body if isinstance(body, dict) else None
 
-    def declare(self, tenant: str, request_body: Mapping[str, Any],
+    def declare(self, tenant: str, request_body: Mapping[str, Any] | bytes,
                 locate: Callable[[str], tuple[str, str]]) -> list[dict[str, Any]]:
         """POST one tenant asynchronously and wait for its result; `locate` maps an AS3 error path
-        to (object kind, object name) for error messages."""
+        to (object kind, object name) for error messages. `request_body` is the AS3 request, or
+        its JSON text (sent as is, every retry the same bytes)."""
         inner = self.http.retry
         outer = RetryPolicy(attempts=3, deadline=inner.deadline, initial=inner.initial,
                             maximum=inner.maximum, jitter=inner.jitter)
@@ -141,10 +142,15 @@ class AS3Client:
                     return self._declare_once(tenant, request_body, locate)
         raise AssertionError("unreachable: tenacity reraises the last error")
 
-    def _declare_once(self, tenant: str, request_body: Mapping[str, Any],
+    def _declare_once(self, tenant: str, request_body: Mapping[str, Any] | bytes,
                       locate: Callable[[str], tuple[str, str]]) -> list[dict[str, Any]]:
+        if isinstance(request_body, bytes):
+            payload: dict[str, Any] = {"content": request_body,
+                                       "headers": {"Content-Type": "application/json"}}
+        else:
+            payload = {"json": request_body}
         response = self.request("POST", f"{APPSVCS}/declare/{tenant}", params={"async": "true"},
-                                json=request_body, expected=(400, 422))
+                                expected=(400, 422), **payload)
         body = _json(response)
         if response.status_code in (400, 422) and "results" not in body:
             raise self._invalid(body, response.status_code, locate)

@@ -1,9 +1,12 @@
 """Render a `DeviceState` into the AS3 objects of one tenant (pure).
 
-Mapping (DESIGN section 7):
+Mapping (see docs/adapters.md):
 - one `Firewall_Address_List` per source group and per destination (IPs/CIDRs in `addresses`,
-  names in `fqdns`); a group with no address is never emitted and its rules are left out, since
-  AS3 rejects empty lists and a rule must never widen to "any source";
+  names in `fqdns`); a group that includes other groups (a ClusterEgressRule's union of namespaces)
+  references their lists by `addressLists` (plus `addresses` for its own members), so a namespace
+  joining the union changes one list. AS3 rejects empty lists and a rule must never widen to "any
+  source": a group that resolves to no address is never emitted nor referenced, and its rules are
+  left out. Included lists are emitted even when no rule references them directly;
 - one `Firewall_Port_List` per port set and protocol: an AFM rule has one `protocol`, so a port set
   spanning TCP and UDP becomes one AFM rule (and one port list) per protocol; "any port" is a rule
   with protocol `any` and no port list;
@@ -88,9 +91,31 @@ def _ports(port_set: PortSet, protocol: Protocol) -> list[int | str]:
             for r in sorted(port_set.ranges) if r.protocol == protocol]
 
 
-def _emittable(state: DeviceState, rule: CompiledRule) -> bool:
-    group = state.groups.get(rule.source)
-    if group is None or not group.addresses:
+class _Sources:
+    """Which source groups resolve to at least one address (own members or included groups'),
+    computed once per group per render without walking members."""
+
+    def __init__(self, state: DeviceState) -> None:
+        self.groups = state.groups
+        self._known: dict[str, bool] = {}
+
+    def nonempty(self, key: str) -> bool:
+        known = self._known.get(key)
+        if known is None:
+            group = self.groups.get(key)
+            self._known[key] = False  # includes never loop; guards a malformed state anyway
+            known = group is not None and (bool(group.members)
+                                           or any(self.nonempty(k) for k in group.includes))
+            self._known[key] = known
+        return known
+
+    def included(self, key: str) -> tuple[str, ...]:
+        """The groups `key` includes directly that resolve to an address."""
+        return tuple(k for k in self.groups[key].includes if self.nonempty(k))
+
+
+def _emittable(state: DeviceState, sources: _Sources, rule: CompiledRule) -> bool:
+    if not sources.nonempty(rule.source):
         return False
     if rule.destination is not None:
         destination = state.destinations[rule.destination]
@@ -114,8 +139,9 @@ def render_objects(state: DeviceState, settings: RenderSettings,
     With a `memo`, address lists and objects whose inputs did not change since its previous render
     are reused (the output is the same)."""
     memo = memo or RenderMemo()
-    rules = [r for r in state.rules if _emittable(state, r)]
-    objects = _TenantRenderer(state, settings, rules, memo).objects() if rules else []
+    sources = _Sources(state)
+    rules = [r for r in state.rules if _emittable(state, sources, r)]
+    objects = _TenantRenderer(state, settings, rules, memo, sources).objects() if rules else []
     memo.done()
     return objects
 
@@ -127,14 +153,16 @@ class _TenantRenderer:
     """Builds the items of one tenant; `book` names the lists the rules reference."""
 
     def __init__(self, state: DeviceState, settings: RenderSettings, rules: list[CompiledRule],
-                 memo: RenderMemo) -> None:
+                 memo: RenderMemo, sources: _Sources) -> None:
         self.state = state
         self.settings = settings
         self.rules = rules
         self.memo = memo
+        self.sources = sources
         self.book = NameBook(max_name_length(settings.tenant))
+        wanted: set[str] = set()
         for rule in rules:
-            self.book.want("g:" + rule.source, _group_readable(state, rule.source))
+            self._want_group(rule.source, wanted)
             if rule.destination is not None:
                 dst = state.destinations[rule.destination]
                 self.book.want("d:" + rule.destination, f"dst_{dst.namespace or 'cluster'}_{dst.name}")
@@ -144,6 +172,16 @@ class _TenantRenderer:
                     self.book.want(f"p:{protocol.value}:{rule.ports}",
                                    f"ports_{port_set.namespace or 'cluster'}_{port_set.name}_"
                                    f"{protocol.value.lower()}")
+
+    def _want_group(self, key: str, wanted: set[str]) -> None:
+        """Name group `key` and, transitively, the non-empty groups it includes."""
+        stack = [key]
+        while stack:
+            current = stack.pop()
+            if current not in wanted:
+                wanted.add(current)
+                self.book.want("g:" + current, _group_readable(self.state, current))
+                stack.extend(self.sources.included(current))
 
     def objects(self) -> list[DeviceObject]:
         tenant, label = self.settings.tenant, tenant_label(self.settings.owner_mark)
@@ -168,11 +206,19 @@ class _TenantRenderer:
                 seen.add(name)
                 items.append((name, body, who))
 
+        def add_group(key: str) -> None:
+            """The list of group `key` after the lists it includes (each once)."""
+            name = self.book.name("g:" + key)
+            if name in seen:  # many rules share a group: build its list once
+                return
+            included = self.sources.included(key)
+            for inner in included:
+                add_group(inner)
+            names = tuple(sorted(self.book.name("g:" + inner) for inner in included))
+            add(name, *self.memo.get(("source", name), _source_list, self.state.groups[key], names))
+
         for rule in self.rules:
-            group = self.state.groups[rule.source]
-            source_name = self.book.name("g:" + rule.source)
-            if source_name not in seen:  # many rules share a group: sort its addresses once
-                add(source_name, *self.memo.get(("source", source_name), _source_list, group))
+            add_group(rule.source)
             if rule.destination is not None and self.book.name("d:" + rule.destination) not in seen:
                 dst = self.state.destinations[rule.destination]
                 body: dict[str, Any] = {"class": "Firewall_Address_List",
@@ -265,13 +311,21 @@ class _TenantRenderer:
         return items
 
 
-def _source_list(group: SourceGroup) -> tuple[dict[str, Any], tuple[str, ...]]:
-    """The address list body of a source group, and the identities behind it."""
+def _source_list(group: SourceGroup, included: tuple[str, ...]) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The address list body of a source group whose non-empty included groups have the lists
+    `included` (at least one address or one included list), and the identities behind it."""
     who = ((f"Namespace/{group.namespace}",) if group.namespace else ()) + (
-        (f"Service/{group.namespace}/{group.service}",) if group.service else ())
-    owner = f"{group.namespace}/{group.service}" if group.service else group.namespace
-    return ({"class": "Firewall_Address_List", "remark": remark(f"{group.purpose} sources {owner}"),
-             "addresses": sorted_addresses(group.addresses)}, who)
+        (f"Service/{group.namespace}/{group.service}",) if group.service else ()) + (
+        (f"{RuleKind.CLUSTER.value}/{group.rule}",) if group.rule and not group.namespace else ())
+    owner = (f"{group.namespace}/{group.service}" if group.service
+             else group.namespace or (f"of {group.rule}" if group.rule else "cluster"))
+    body: dict[str, Any] = {"class": "Firewall_Address_List",
+                            "remark": remark(f"{group.purpose} sources {owner}")}
+    if group.members:
+        body["addresses"] = sorted_addresses(group.addresses)
+    if included:
+        body["addressLists"] = [{"use": name} for name in included]
+    return body, who
 
 
 def _device_object(name: str, body: dict[str, Any], who: tuple[str, ...], tenant: str,
