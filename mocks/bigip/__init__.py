@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from mocks.bigip.app import BigIpApp
+from mocks.bigip.app import PROCESSING_MODELS, BigIpApp
 
 __all__ = ["BigIpApp", "add_arguments", "create_app"]
 
@@ -15,11 +15,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--token-lifetime", type=float, default=1200.0,
                         help="seconds a login token stays valid (BIG-IP default 1200)")
     parser.add_argument("--processing-ms", type=int, default=20,
-                        help="time AS3 spends on each declaration; other writes get 503 meanwhile")
+                        help="time AS3 spends on each declaration under --processing-model none; "
+                             "other writes get 503 meanwhile")
+    parser.add_argument("--processing-model", choices=PROCESSING_MODELS, default="none",
+                        help="none: a fixed --processing-ms; realistic: a time that grows with the size of "
+                             "the tenants declared (see docs/device-notes.md)")
+    parser.add_argument("--processing-scale", type=_positive, default=1.0,
+                        help="multiplies the realistic processing times, e.g. 0.01 in tests")
     parser.add_argument("--as3-schema", metavar="PATH",
                         help="validate whole declarations against this AS3 JSON schema file")
 
 
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from exc
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be > 0")
+    return value
+
+
 def create_app(args: argparse.Namespace) -> BigIpApp:
     return BigIpApp(args.username, args.password, token_lifetime=args.token_lifetime,
-                    processing_ms=args.processing_ms, schema_path=args.as3_schema)
+                    processing_ms=args.processing_ms, schema_path=args.as3_schema,
+                    processing_model=args.processing_model, processing_scale=args.processing_scale)

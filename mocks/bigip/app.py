@@ -7,14 +7,18 @@
   A tenant without applications deletes it. Per tenant: `success`, `no change` (deep-equal), or
   `declaration failed` (code 422, mcpd error in `response`); HTTP 200 all good, 207 mixed, 422 all
   failed. `?async=true` → 202 with a task id; `/task/<id>` shows `in progress` (code 0) until done.
-- One configuration operation at a time: while a declaration or delete is processed (taking
-  `processing_ms`), other writes get 503 "Configuration operation in progress on device …".
-  GETs are served meanwhile.
+- One configuration operation at a time: while a declaration or delete is processed, other writes
+  get 503 "Configuration operation in progress on device …". GETs are served meanwhile.
+- Processing time: `processing_model="none"` takes a fixed `processing_ms`; `"realistic"` takes
+  `mocks.bigip.timing.declaration_seconds` of the tenants touched (times `processing_scale`), keeps
+  a task record for every declaration as AS3 does, and answers a synchronous declare still running
+  after 45 s (times the scale) with 202 and its task id, as AS3 swaps to async.
 - GET `/declare` → 204 when nothing is declared; GET `/declare/<T>` → 404 when T is absent.
 - DELETE `/declare[/<tenants>]` removes tenants.
 - Auth: Basic or `X-F5-Auth-Token` (see `mocks.bigip.auth`).
 Extra `/_mock/` endpoints: `POST /_mock/seed` (ADC or `{tenant: body}` stored as is, e.g. a foreign
-tenant), `POST /_mock/config` (`processingMs`, `tokenLifetime`), `POST /_mock/tokens/expire`,
+tenant), `POST /_mock/config` (`processingMs`, `processingModel`, `processingScale`,
+`tokenLifetime`), `POST /_mock/tokens/expire`,
 `GET /_mock/tenants`.
 """
 
@@ -27,10 +31,12 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mocks.bigip.auth import TokenStore
+from mocks.bigip.timing import ASYNC_SWAP_SECONDS, declaration_seconds, tenant_size
 from mocks.bigip.validate import Invalid, check_declaration, deploy_failure
 from mocks.common.app import MockApp
 from mocks.common.http import Request, Response, json_response
@@ -40,6 +46,7 @@ VERSION = {"version": "3.56.0", "release": "10", "schemaCurrent": "3.56.0", "sch
 BUSY = "Error: Configuration operation in progress on device localhost, please try again in 2 minutes"
 MAX_TASKS = 25
 ADC_HEADER = ("class", "schemaVersion", "id", "label", "remark", "updateMode")
+PROCESSING_MODELS = ("none", "realistic")
 
 
 def _is_tenant(value: Any) -> bool:
@@ -74,10 +81,13 @@ class BigIpApp(MockApp):
     name = "bigip"
 
     def __init__(self, username: str = "admin", password: str = "admin", *, token_lifetime: float = 1200.0,
-                 processing_ms: int = 20, schema_path: str | None = None) -> None:
+                 processing_ms: int = 20, schema_path: str | None = None, processing_model: str = "none",
+                 processing_scale: float = 1.0) -> None:
         super().__init__()
         self.tokens = TokenStore(username, password, token_lifetime)
         self.processing_ms = processing_ms
+        self.processing_model = _check_model(processing_model)
+        self.processing_scale = _check_scale(processing_scale)
         self.schema = SchemaValidator(schema_path) if schema_path else None
         self._state_lock = threading.Lock()
         self._busy = threading.Lock()
@@ -112,12 +122,18 @@ class BigIpApp(MockApp):
             return json_response(200, {"seeded": seeded})
         if path == "/_mock/config" and request.method == "POST":
             body = request.json() or {}
+            try:
+                model = _check_model(body.get("processingModel", self.processing_model))
+                scale = _check_scale(body.get("processingScale", self.processing_scale))
+            except ValueError as exc:
+                return json_response(400, {"error": str(exc)})
+            self.processing_model, self.processing_scale = model, scale
             if "processingMs" in body:
                 self.processing_ms = int(body["processingMs"])
             if "tokenLifetime" in body:
                 self.tokens.lifetime = float(body["tokenLifetime"])
-            return json_response(200, {"processingMs": self.processing_ms,
-                                       "tokenLifetime": self.tokens.lifetime})
+            return json_response(200, {"processingMs": self.processing_ms, "processingModel": model,
+                                       "processingScale": scale, "tokenLifetime": self.tokens.lifetime})
         if path == "/_mock/tokens/expire" and request.method == "POST":
             return json_response(200, {"expired": self.tokens.expire_all()})
         if path == "/_mock/tenants" and request.method == "GET":
@@ -218,42 +234,68 @@ class BigIpApp(MockApp):
                                        "host": "localhost", "tenant": tenants})
         if not self._busy.acquire(blocking=False):
             return self.error(503, BUSY)
-        if request.arg("async") == "true":
-            task_id = str(uuid.uuid4())
-            record = {"id": task_id, "results": [{"message": "in progress", "tenant": "", "host": "",
-                                                  "runTime": 0, "code": 0}],
-                      "declaration": {}, "selfLink": f"https://localhost{APPSVCS}/task/{task_id}"}
-            with self._state_lock:
-                self.tasks[task_id] = record
-                while len(self.tasks) > MAX_TASKS:
-                    self.tasks.popitem(last=False)
-            worker = threading.Thread(target=self._run_task, args=(task_id, declaration, tenants, names,
-                                                                   dry_run), daemon=True)
-            worker.start()
-            return json_response(202, {"id": task_id, "results": [{
-                "message": "Declaration successfully submitted", "tenant": "", "runTime": 0, "code": 0,
-                "host": ""}], "declaration": {}, "selfLink": record["selfLink"]})
+        realistic = self.processing_model == "realistic"
         try:
-            status, payload = self._deploy(declaration, tenants, names, dry_run)
-        finally:
+            delay = self._declare_delay(declaration, tenants, names)
+        except BaseException:
             self._busy.release()
-        return json_response(status, payload)
+            raise
+        if not realistic and request.arg("async") != "true":
+            try:
+                status, payload = self._deploy(declaration, tenants, names, dry_run, delay)
+            finally:
+                self._busy.release()
+            return json_response(status, payload)
+        job = self._submit(declaration, tenants, names, dry_run, delay)
+        if request.arg("async") != "true" and job.done.wait(ASYNC_SWAP_SECONDS * self.processing_scale):
+            return json_response(job.status, job.payload)
+        return json_response(202, {"id": job.task_id, "results": [{
+            "message": "Declaration successfully submitted", "tenant": "", "runTime": 0, "code": 0,
+            "host": ""}], "declaration": {}, "selfLink": f"https://localhost{APPSVCS}/task/{job.task_id}"})
 
-    def _run_task(self, task_id: str, declaration: dict[str, Any], tenants: list[str], names: list[str],
-                  dry_run: bool) -> None:
+    def _declare_delay(self, declaration: dict[str, Any], tenants: list[str], names: list[str]) -> float:
+        """Seconds the declaration takes under the current processing model."""
+        if self.processing_model != "realistic":
+            return self.processing_ms / 1000
+        with self._state_lock:
+            stored = {name: tenant_size(body) for name, body in self.tenants.items()}
+        touched = {t: tenant_size(declaration[t]).larger(stored.get(t, tenant_size(None))) for t in tenants}
+        if declaration.get("updateMode") == "complete" and not names:
+            touched.update({t: size for t, size in stored.items() if t not in touched and t != "Common"})
+        return declaration_seconds(touched.values()) * self.processing_scale
+
+    def _submit(self, declaration: dict[str, Any], tenants: list[str], names: list[str], dry_run: bool,
+                delay: float) -> _Job:
+        """Record a task and process the declaration in the background (the busy lock is held)."""
+        job = _Job(str(uuid.uuid4()))
+        record = {"id": job.task_id, "results": [{"message": "in progress", "tenant": "", "host": "",
+                                                  "runTime": 0, "code": 0}],
+                  "declaration": {}, "selfLink": f"https://localhost{APPSVCS}/task/{job.task_id}"}
+        with self._state_lock:
+            self.tasks[job.task_id] = record
+            while len(self.tasks) > MAX_TASKS:
+                self.tasks.popitem(last=False)
+        worker = threading.Thread(target=self._run_task, args=(job, declaration, tenants, names, dry_run,
+                                                               delay), daemon=True)
+        worker.start()
+        return job
+
+    def _run_task(self, job: _Job, declaration: dict[str, Any], tenants: list[str], names: list[str],
+                  dry_run: bool, delay: float) -> None:
         try:
-            _, payload = self._deploy(declaration, tenants, names, dry_run)
+            job.status, job.payload = self._deploy(declaration, tenants, names, dry_run, delay)
         finally:
             self._busy.release()
         with self._state_lock:
-            if task_id in self.tasks:
-                self.tasks[task_id].update(payload)
+            if job.task_id in self.tasks:
+                self.tasks[job.task_id].update(job.payload)
+        job.done.set()
 
     def _deploy(self, declaration: dict[str, Any], tenants: list[str], names: list[str],
-                dry_run: bool) -> tuple[int, dict[str, Any]]:
+                dry_run: bool, delay: float) -> tuple[int, dict[str, Any]]:
         started = time.monotonic()
-        if self.processing_ms:
-            time.sleep(self.processing_ms / 1000)
+        if delay > 0:
+            time.sleep(delay)
         results: list[dict[str, Any]] = []
         deployed: dict[str, Any] = {}
         with self._state_lock:
@@ -303,7 +345,11 @@ class BigIpApp(MockApp):
             return self.error(503, BUSY)
         started = time.monotonic()
         try:
-            if self.processing_ms:
+            if self.processing_model == "realistic":
+                with self._state_lock:
+                    sizes = [tenant_size(self.tenants.get(t)) for t in (names or list(self.tenants))]
+                time.sleep(declaration_seconds(sizes) * self.processing_scale)
+            elif self.processing_ms:
                 time.sleep(self.processing_ms / 1000)
             with self._state_lock:
                 targets = names or list(self.tenants)
@@ -315,3 +361,25 @@ class BigIpApp(MockApp):
         finally:
             self._busy.release()
         return json_response(200, {"results": results, "declaration": remaining})
+
+
+@dataclass
+class _Job:
+    """One declaration processed in the background; `done` is set when `status`/`payload` are final."""
+
+    task_id: str
+    done: threading.Event = field(default_factory=threading.Event)
+    status: int = 0
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+def _check_model(model: Any) -> str:
+    if model not in PROCESSING_MODELS:
+        raise ValueError(f"processing model must be one of {', '.join(PROCESSING_MODELS)}, not {model!r}")
+    return str(model)
+
+
+def _check_scale(scale: Any) -> float:
+    if isinstance(scale, bool) or not isinstance(scale, int | float) or not scale > 0:
+        raise ValueError(f"processing scale must be a number > 0, not {scale!r}")
+    return float(scale)
