@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from adapters.base.errors import PermanentDeviceError
 from connector.config import SafetyConfig
 from connector.model import DeviceState
+from connector.planner.capacity import CapacityReport, TableUsage
 from connector.planner.planner import plan as plan_changes
 from connector.planner.types import DeviceObject, Plan
 
@@ -94,6 +95,16 @@ class Adapter(ABC):
         return plan_changes(self.name, self.cluster, desired, actual, owner_mark=self.owner_mark,
                             kind_order=self.kind_order, ordered_kinds=self.ordered_kinds, safety=safety,
                             force=force, references=self.references)
+
+    def capacity(self, objects: Sequence[DeviceObject]) -> CapacityReport:
+        """The usage of this device's finite tables were it to hold `objects` (what a plan leaves on
+        it: our desired objects plus the foreign ones in scope), each with its configured limit."""
+        return CapacityReport(self.name, tuple(self.table_usage(objects)))
+
+    def table_usage(self, objects: Sequence[DeviceObject]) -> Sequence[TableUsage]:
+        """The family's table counts and limits for `objects` (`adapters.<family>.capacity`).
+        Default: no finite table."""
+        return ()
 
     def refuse_unsafe(self, plan: Plan) -> None:
         """Raise PermanentDeviceError for an unsafe plan that was not forced (a last guard in
