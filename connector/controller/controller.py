@@ -51,7 +51,8 @@ from connector.model import DeviceState, RuleKind
 from connector.reconciler.device import DeviceOutcome, sync_device
 from connector.reconciler.known import KnownState
 from connector.reconciler.once import compile_settings, open_adapters
-from connector.reconciler.record import record_outcome, record_snapshot
+from connector.reconciler.record import record_snapshot
+from connector.reconciler.recorder import Recorder
 from connector.reports.serve import HttpAnswer, serve_report
 from connector.sources import ClusterWatcher, KubeListWatch, WatchTimings, build_api_client
 from connector.store import Store, create_engine, device_write_lock, migrate, session_factory
@@ -113,7 +114,7 @@ class Controller:
         self._stopping = threading.Event()
         self._compiled = threading.Event()
         self._heartbeat = time.monotonic()
-        self._store_lock = threading.Lock()
+        self._recorder: Recorder | None = None
         self._reports_lock = threading.Lock()
         self._reports: dict[str, DeviceReport] = {d.name: DeviceReport(d.name) for d in config.devices}
         self._states: dict[str, DeviceState] = {}
@@ -143,6 +144,8 @@ class Controller:
         migrate(config.database)
         self._engine = create_engine(config.database)
         self._with_store(self._register_devices)
+        self._recorder = Recorder(session_factory(self._engine), config.cluster,
+                                  threads=max(1, min(4, len(config.devices)))).start()
         self._adapters = open_adapters(config, config.devices, self.secrets)
         api = self._api_client or build_api_client(config.kubernetes, self.secrets)
         self._api_client = api
@@ -190,6 +193,8 @@ class Controller:
         for name, worker in self._workers.items():
             if not worker.stop(max(0.0, deadline - time.monotonic())):
                 log.warning("%s: abandoning the sync in flight at shutdown", name)
+        if self._recorder is not None and not self._recorder.stop(self.options.shutdown_grace):
+            log.warning("store recorder: syncs left unrecorded at shutdown")
         if self._elector is not None:
             self._elector.stop(release=True)
         self._status_kick.set()
@@ -385,7 +390,7 @@ class Controller:
 
     def _with_store(self, work: Any) -> None:
         assert self._engine is not None
-        with self._store_lock, session_factory(self._engine).begin() as session:
+        with session_factory(self._engine).begin() as session:
             work(Store(session, self.config.cluster))
 
     # ------------------------------------------------------------------ one device
@@ -409,14 +414,10 @@ class Controller:
         self.metrics.reconcile_duration.labels(name).observe(elapsed)
         if outcome.extra.get("withheld"):
             return True
-        triggers = job.trigger_names()
         recorded_at = time.monotonic()
-        try:
-            self._with_store(lambda store: record_outcome(store, job.state, outcome, apply=apply,
-                                                          triggers=triggers))
-        except Exception:
-            log.exception("%s: recording the sync in the store failed", name)
-        log.info("%s: sync in %.2fs (%s %.2fs, apply %.2fs; recorded in %.2fs): %d change(s)%s, "
+        assert self._recorder is not None
+        self._recorder.submit(name, job.state, outcome, apply=apply, triggers=job.trigger_names())
+        log.info("%s: sync in %.2fs (%s %.2fs, apply %.2fs; record queued in %.2fs): %d change(s)%s, "
                  "%d trigger(s)", name, elapsed, "read" if outcome.read else "known state",
                  outcome.read_seconds, outcome.apply_seconds, time.monotonic() - recorded_at,
                  len(outcome.plan.changes) if outcome.plan is not None else 0,

@@ -7,10 +7,12 @@ Callers own the session and transaction (see `connector.store`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 from connector.compiler import CompileResult
 from connector.config import DeviceConfig
 from connector.model import DeviceState
+from connector.planner import Op, Plan
 from connector.reconciler.device import DeviceOutcome
 from connector.store import NamespaceRecord, PlanResult, Store, observations_from_plan
 
@@ -28,44 +30,70 @@ def record_snapshot(store: Store, compiled: CompileResult, devices: Iterable[Dev
 
 
 def record_outcome(store: Store, state: DeviceState, outcome: DeviceOutcome, *, apply: bool,
-                   force: bool = False, triggers: Sequence[str] = ()) -> None:
+                   force: bool = False, triggers: Sequence[str] = (), at: datetime | None = None,
+                   rules_recorded: bool = False, repair: bool = False) -> bool:
     """Store what one device's sync found and did: its compiled rules, the read, the drift, the
     applied or refused plan in the audit log (with the Kubernetes objects in `triggers` that led to
-    it), the objects it now owns and its sync status."""
+    it), the objects it now owns and its sync status, as of `at` (default: now).
+
+    `rules_recorded`: the caller knows the store already holds `state.rules` for the device (the
+    same list it recorded last), so they are not compared again.
+
+    Ownership records after a successful apply: a sync that read the device (`outcome.read`), or
+    any sync with `repair`, replaces the device's records with every desired object (O(objects
+    held): this repairs records that missed a change); a sync against the known state records
+    only what its plan created, updated or deleted (O(changes)), and an empty plan writes no
+    record. The drift check reads the last written checksums of the plan's objects only.
+
+    Returns True when the ownership records were replaced in full."""
     name = outcome.device
-    store.rules.record_state(state)
+    if not rules_recorded:
+        store.rules.record_state(state, at)
     plan = outcome.plan
     if plan is None:
-        store.devices.record_sync(name, in_sync=False, error=outcome.error)
-        return
-    store.devices.record_read(name)
+        store.devices.record_sync(name, in_sync=False, error=outcome.error, at=at)
+        return False
+    store.devices.record_read(name, at)
     if not apply or outcome.refused or not outcome.ok or outcome.extra.get("withheld"):
         # Every difference stays open until a sync resolves it.
-        store.drift.observe(name, observations_from_plan(plan))
+        store.drift.observe(name, observations_from_plan(plan), at)
     else:
         # Applied now: record only what the cluster does not explain (changed behind our back).
-        pushed = store.objects.checksums(name)
-        store.drift.observe(name, observations_from_plan(plan, pushed))
+        pushed = store.objects.checksums(name, plan_refs(plan))
+        store.drift.observe(name, observations_from_plan(plan, pushed), at)
     if not apply or outcome.extra.get("withheld"):
-        store.devices.record_sync(name, in_sync=plan.empty, error=None)
-        return
+        store.devices.record_sync(name, in_sync=plan.empty, error=None, at=at)
+        return False
     duration = outcome.read_seconds + outcome.apply_seconds
     if outcome.refused:
         store.audit.append(plan, PlanResult.REFUSED, duration, error=plan.unsafe, forced=force,
-                           triggers=triggers)
-        store.devices.record_sync(name, in_sync=False, error=f"unsafe plan refused: {plan.unsafe}")
-        return
+                           triggers=triggers, at=at)
+        store.devices.record_sync(name, in_sync=False, error=f"unsafe plan refused: {plan.unsafe}", at=at)
+        return False
     if outcome.applied:
         result = PlanResult.APPLIED if outcome.error is None else PlanResult.FAILED
         writes = outcome.result.writes if outcome.result is not None else 0
         if outcome.error is not None and writes:
             result = PlanResult.PARTIAL
-        store.audit.append(plan, result, duration, error=outcome.error, forced=force, triggers=triggers)
+        store.audit.append(plan, result, duration, error=outcome.error, forced=force, triggers=triggers,
+                           at=at)
         if writes:
-            store.devices.record_write(name)
-    if outcome.error is None:
-        store.objects.replace(name, outcome.desired)
-        store.drift.observe(name, [])
-        store.devices.record_sync(name, in_sync=True)
-    else:
-        store.devices.record_sync(name, in_sync=False, error=outcome.error)
+            store.devices.record_write(name, at)
+    if outcome.error is not None:
+        store.devices.record_sync(name, in_sync=False, error=outcome.error, at=at)
+        return False
+    replaced = outcome.read or repair
+    if replaced:
+        store.objects.replace(name, outcome.desired, at)
+    elif not plan.empty:
+        # rendered objects all carry the adapter's owner mark
+        owner = outcome.desired[0].owner if outcome.desired else None
+        store.objects.record_plan(name, plan, owner, at)
+    store.drift.observe(name, [], at)
+    store.devices.record_sync(name, in_sync=True, at=at)
+    return replaced
+
+
+def plan_refs(plan: Plan) -> list[tuple[str, str]]:
+    """(kind, name) of the objects `plan` creates, updates or deletes."""
+    return [(change.kind, change.name) for change in plan.changes if change.op is not Op.REORDER]

@@ -6,11 +6,11 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Row, Select, delete, select, update
 from sqlalchemy.orm import Session
 
 from connector.model import checksum
-from connector.planner.types import DeviceObject
+from connector.planner.types import DeviceObject, Op, Plan
 from connector.store.bulk import chunks, ensure_cluster, insert_rows, utcnow
 from connector.store.models import DeviceObjectRow, DeviceRow
 from connector.store.records import DeviceStatus, ObjectChanges, OwnedObject
@@ -94,8 +94,14 @@ class DeviceRepository:
                             in_sync=row.in_sync, last_error=row.last_error, updated_at=row.updated_at)
 
 
+Ref = tuple[str, str]
+
+
 class DeviceObjectRepository:
-    """The objects the connector owns on each device of one cluster. Never commits."""
+    """The objects the connector owns on each device of one cluster. Never commits.
+
+    `replace` makes a device's records exactly a given list (O(objects held): the repair after a
+    read); `record_changes` and `record_plan` touch only the records they name (O(changes))."""
 
     def __init__(self, session: Session, cluster: str) -> None:
         self.session = session
@@ -105,41 +111,49 @@ class DeviceObjectRepository:
                 at: datetime | None = None) -> ObjectChanges:
         """Make the ownership records of `device` exactly `objects` (what it holds of ours after an
         apply). Unchanged objects keep their timestamps; `created_at` survives updates."""
-        at = at or utcnow()
-        ensure_cluster(self.session, self.cluster, at)
-        desired: dict[tuple[str, str], dict[str, Any]] = {}
-        for obj in objects:
-            desired[obj.ref] = {"checksum": checksum(dict(obj.body)), "owner": obj.owner,
-                                "identities": list(obj.identities)}
+        desired = {obj.ref: _values(obj) for obj in objects}
         stored = {(row.kind, row.name): row for row in self.session.execute(
-            select(DeviceObjectRow.id, DeviceObjectRow.kind, DeviceObjectRow.name,
-                   DeviceObjectRow.checksum, DeviceObjectRow.owner, DeviceObjectRow.identities)
-            .where(DeviceObjectRow.cluster == self.cluster, DeviceObjectRow.device == device))}
-        inserts, updates = [], []
-        unchanged = 0
-        for (kind, name), values in desired.items():
-            row = stored.get((kind, name))
-            if row is None:
-                inserts.append({"cluster": self.cluster, "device": device, "kind": kind, "name": name,
-                                "created_at": at, "updated_at": at, **values})
-            elif (row.checksum, row.owner, list(row.identities)) != (
-                    values["checksum"], values["owner"], values["identities"]):
-                updates.append({"id": row.id, "updated_at": at, **values})
-            else:
-                unchanged += 1
-        gone = [row.id for ref, row in stored.items() if ref not in desired]
-        for ids in chunks(gone):
-            self.session.execute(delete(DeviceObjectRow).where(DeviceObjectRow.id.in_(ids)))
-        if updates:
-            self.session.execute(update(DeviceObjectRow), updates)
-        insert_rows(self.session, DeviceObjectRow, inserts)
-        self.session.flush()
-        return ObjectChanges(created=len(inserts), updated=len(updates), deleted=len(gone),
-                             unchanged=unchanged)
+            self._columns().where(DeviceObjectRow.cluster == self.cluster, DeviceObjectRow.device == device))}
+        gone = [ref for ref in stored if ref not in desired]
+        return self._write(device, desired, gone, stored, at)
 
-    def checksums(self, device: str) -> dict[tuple[str, str], str]:
-        """Checksum of each object we own on `device` as we last wrote it, by (kind, name); selected
-        as plain columns (a device may hold tens of thousands of our objects)."""
+    def record_changes(self, device: str, upserts: Iterable[DeviceObject], deletes: Iterable[Ref] = (),
+                       at: datetime | None = None) -> ObjectChanges:
+        """Record that `device` now holds `upserts` (created or updated) and no longer holds
+        `deletes`; every other record of the device stays as it is. Reads and writes only the
+        records named. An upsert recorded with the same checksum, owner and identities counts as
+        unchanged; a delete of an unrecorded object is ignored; naming a ref in both is an error."""
+        desired = {obj.ref: _values(obj) for obj in upserts}
+        gone = list(dict.fromkeys(deletes))
+        both = [ref for ref in gone if ref in desired]
+        if both:
+            raise ValueError(f"objects both upserted and deleted on device {device}: {both[:5]}")
+        stored = self._stored(device, [*desired, *gone])
+        return self._write(device, desired, gone, stored, at)
+
+    def record_plan(self, device: str, plan: Plan, owner: str | None,
+                    at: datetime | None = None) -> ObjectChanges:
+        """Record a fully applied `plan`: its created and updated objects (bodies from the plan,
+        carrying `owner`: the adapter's owner mark that every rendered object carries), its
+        deletes, and the owned objects it kept for foreign references (no longer desired, so no
+        longer recorded, as `replace` with the desired objects would leave them).
+
+        Equals `replace` with the plan's desired objects when the records held the device's owned
+        objects before the plan, except for desired objects whose identities changed without
+        their body: the planner compares bodies only, so those identities are refreshed by the
+        next `replace`."""
+        upserts = [DeviceObject(change.kind, change.name, change.after or {}, owner, change.identities)
+                   for change in plan.changes if change.op in (Op.CREATE, Op.UPDATE)]
+        deletes: list[Ref] = [(change.kind, change.name) for change in plan.changes if change.op is Op.DELETE]
+        deletes.extend((str(ref[0]), str(ref[1])) for ref in plan.extra.get("kept") or ())
+        return self.record_changes(device, upserts, deletes, at)
+
+    def checksums(self, device: str, refs: Iterable[Ref] | None = None) -> dict[Ref, str]:
+        """Checksum of each object we own on `device` as we last wrote it, by (kind, name); with
+        `refs`, of those objects only (looked up by index: cost follows `refs`, not the device's
+        records). Selected as plain columns (a device may hold tens of thousands of our objects)."""
+        if refs is not None:
+            return {ref: row.checksum for ref, row in self._stored(device, refs).items()}
         rows = self.session.execute(
             select(DeviceObjectRow.kind, DeviceObjectRow.name, DeviceObjectRow.checksum)
             .where(DeviceObjectRow.cluster == self.cluster, DeviceObjectRow.device == device))
@@ -155,3 +169,56 @@ class DeviceObjectRepository:
         return [OwnedObject(device=row.device, kind=row.kind, name=row.name, checksum=row.checksum,
                             owner=row.owner, identities=tuple(row.identities), created_at=row.created_at,
                             updated_at=row.updated_at) for row in rows]
+
+    @staticmethod
+    def _columns() -> Select[Any]:
+        return select(DeviceObjectRow.id, DeviceObjectRow.kind, DeviceObjectRow.name,
+                      DeviceObjectRow.checksum, DeviceObjectRow.owner, DeviceObjectRow.identities)
+
+    def _stored(self, device: str, refs: Iterable[Ref]) -> dict[Ref, Row[Any]]:
+        """The records of `refs` on `device`: one indexed query per kind and chunk of names."""
+        names: dict[str, list[str]] = {}
+        for kind, name in dict.fromkeys(refs):
+            names.setdefault(kind, []).append(name)
+        stored: dict[Ref, Row[Any]] = {}
+        for kind, of_kind in names.items():
+            for chunk in chunks(of_kind):
+                for row in self.session.execute(self._columns().where(
+                        DeviceObjectRow.cluster == self.cluster, DeviceObjectRow.device == device,
+                        DeviceObjectRow.kind == kind, DeviceObjectRow.name.in_(chunk))):
+                    stored[(row.kind, row.name)] = row
+        return stored
+
+    def _write(self, device: str, desired: dict[Ref, dict[str, Any]], gone: Iterable[Ref],
+               stored: dict[Ref, Row[Any]], at: datetime | None) -> ObjectChanges:
+        """Insert, update and delete so that the records of `desired` hold its values and those
+        of `gone` are absent, given the `stored` records of both."""
+        at = at or utcnow()
+        inserts, updates = [], []
+        unchanged = 0
+        for (kind, name), values in desired.items():
+            row = stored.get((kind, name))
+            if row is None:
+                inserts.append({"cluster": self.cluster, "device": device, "kind": kind, "name": name,
+                                "created_at": at, "updated_at": at, **values})
+            elif (row.checksum, row.owner, list(row.identities)) != (
+                    values["checksum"], values["owner"], values["identities"]):
+                updates.append({"id": row.id, "updated_at": at, **values})
+            else:
+                unchanged += 1
+        deleted = [stored[ref].id for ref in gone if ref in stored]
+        if not (inserts or updates or deleted):
+            return ObjectChanges(unchanged=unchanged)
+        ensure_cluster(self.session, self.cluster, at)
+        for ids in chunks(deleted):
+            self.session.execute(delete(DeviceObjectRow).where(DeviceObjectRow.id.in_(ids)))
+        if updates:
+            self.session.execute(update(DeviceObjectRow), updates)
+        insert_rows(self.session, DeviceObjectRow, inserts)
+        self.session.flush()
+        return ObjectChanges(created=len(inserts), updated=len(updates), deleted=len(deleted),
+                             unchanged=unchanged)
+
+
+def _values(obj: DeviceObject) -> dict[str, Any]:
+    return {"checksum": checksum(dict(obj.body)), "owner": obj.owner, "identities": list(obj.identities)}

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from connector.model import Action, CompiledRule, DeviceState, RuleKind, RuleOrigin, Tier, checksum
-from connector.store.bulk import ensure_cluster, insert_rows, utcnow
+from connector.store.bulk import chunks, ensure_cluster, insert_rows, utcnow
 from connector.store.models import CompiledRuleRow
 
 
@@ -21,31 +22,45 @@ class RuleRepository:
         self.cluster = cluster
 
     def replace(self, device: str, rules: Sequence[CompiledRule], at: datetime | None = None) -> bool:
-        """Store `rules` (in evaluation order) as `device`'s list; returns False when unchanged."""
+        """Store `rules` (in evaluation order) as `device`'s list; returns False when unchanged.
+        Rows are matched by key: only rules added, removed, changed or moved are written."""
         keys = [rule.key for rule in rules]
         if len(set(keys)) != len(keys):
             raise ValueError(f"rule keys repeat in the list for device {device}")
         desired = [(rule.key, checksum(rule.to_json())) for rule in rules]
-        stored = [(key, digest) for key, digest in self.session.execute(
-            select(CompiledRuleRow.key, CompiledRuleRow.checksum)
-            .where(CompiledRuleRow.cluster == self.cluster, CompiledRuleRow.device == device)
-            .order_by(CompiledRuleRow.position))]
-        if stored == desired:
-            return False
+        row = CompiledRuleRow
+        stored = {key: (row_id, position, digest) for row_id, key, position, digest in self.session.execute(
+            select(row.id, row.key, row.position, row.checksum)
+            .where(row.cluster == self.cluster, row.device == device))}
         at = at or utcnow()
+        inserts, updates = [], []
+        for position, (rule, (key, digest)) in enumerate(zip(rules, desired, strict=True)):
+            found = stored.get(key)
+            if found is None:
+                inserts.append({"cluster": self.cluster, "device": device, "key": key,
+                                **self._values(rule, position, digest, at)})
+            elif found[1:] != (position, digest):
+                updates.append({"id": found[0], **self._values(rule, position, digest, at)})
+        wanted = set(keys)
+        gone = [found[0] for key, found in stored.items() if key not in wanted]
+        if not (inserts or updates or gone):
+            return False
         ensure_cluster(self.session, self.cluster, at)
-        self.session.execute(delete(CompiledRuleRow).where(
-            CompiledRuleRow.cluster == self.cluster, CompiledRuleRow.device == device))
-        insert_rows(self.session, CompiledRuleRow, (
-            {"cluster": self.cluster, "device": device, "position": position, "key": rule.key,
-             "origin_kind": rule.origin.kind.value, "origin_namespace": rule.origin.namespace,
-             "origin_name": rule.origin.name, "tier": rule.origin.tier.value,
-             "priority": rule.origin.priority, "action": rule.action.value, "source": rule.source,
-             "destination": rule.destination, "ports": rule.ports, "logging": rule.logging,
-             "checksum": digest, "updated_at": at}
-            for position, (rule, (_, digest)) in enumerate(zip(rules, desired, strict=True))))
+        for ids in chunks(gone):
+            self.session.execute(delete(CompiledRuleRow).where(CompiledRuleRow.id.in_(ids)))
+        if updates:
+            self.session.execute(update(CompiledRuleRow), updates)
+        insert_rows(self.session, CompiledRuleRow, inserts)
         self.session.flush()
         return True
+
+    @staticmethod
+    def _values(rule: CompiledRule, position: int, digest: str, at: datetime) -> dict[str, Any]:
+        return {"position": position, "origin_kind": rule.origin.kind.value,
+                "origin_namespace": rule.origin.namespace, "origin_name": rule.origin.name,
+                "tier": rule.origin.tier.value, "priority": rule.origin.priority,
+                "action": rule.action.value, "source": rule.source, "destination": rule.destination,
+                "ports": rule.ports, "logging": rule.logging, "checksum": digest, "updated_at": at}
 
     def record_state(self, state: DeviceState, at: datetime | None = None) -> bool:
         """Store the rules of a compiled `DeviceState`; returns False when unchanged."""

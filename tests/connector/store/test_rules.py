@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from connector.model import Action, CompiledRule, DeviceState, RuleKind, RuleOrigin, Tier
 from connector.store import RuleRepository
 from tests.connector.store.conftest import Db
+from tests.connector.store.sqllog import statements
 
 
 def rule(
@@ -80,3 +85,32 @@ def test_repeated_keys_and_foreign_states_are_refused(db: Db) -> None:
             repo.replace("bigip", (RULES[0], RULES[0]))
         with pytest.raises(ValueError, match="cluster"):
             repo.record_state(DeviceState(device="bigip", cluster="elsewhere"))
+
+
+def test_only_rules_added_removed_changed_or_moved_are_written(db: Db) -> None:
+    with db.sessions.begin() as session:
+        RuleRepository(session, db.cluster).replace("bigip", RULES)
+    inserted = rule("svc/api/allow", RuleKind.SERVICE, "allow-api", 300)
+    changed = rule("ns/shop/allow", RuleKind.NAMESPACE, "allow-github", 500, destination="dst/github")
+    wanted = (RULES[0], inserted, RULES[1], changed)  # default/shop removed
+    with statements(db.engine) as seen, db.sessions.begin() as session:
+        assert RuleRepository(session, db.cluster).replace("bigip", wanted) is True
+    writes = [s for s in seen if s.startswith(("INSERT", "UPDATE", "DELETE")) and "compiled_rules" in s]
+    assert [s.split()[0] for s in writes] == ["DELETE", "UPDATE", "INSERT"]
+    with db.sessions.begin() as session:
+        assert RuleRepository(session, db.cluster).rules("bigip") == wanted
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lists=st.lists(st.lists(st.tuples(st.sampled_from(range(6)), st.sampled_from(range(3))),
+                               max_size=6, unique_by=lambda item: item[0]), min_size=1, max_size=4))
+def test_any_sequence_of_lists_reads_back_as_the_last(db: Db, lists: list[list[tuple[int, int]]]) -> None:
+    device = f"d-{uuid.uuid4().hex[:8]}"
+    for entries in lists:
+        wanted = tuple(rule(f"k{key}", priority=priority) for key, priority in entries)
+        with db.sessions.begin() as session:
+            RuleRepository(session, db.cluster).replace(device, wanted)
+        with db.sessions.begin() as session:
+            repo = RuleRepository(session, db.cluster)
+            assert repo.rules(device) == wanted
+            assert repo.replace(device, wanted) is False
