@@ -2,7 +2,9 @@
 
 Enforced: bearer token, media type (415/406), the optional HMAC-SHA256 signature with its replay
 window, `Idempotency-Key` (replays of applied change sets, 422 on reuse with another body),
-atomic ordered change sets with referential integrity and ownership, object limits.
+atomic ordered change sets with referential integrity and ownership, object limits, group
+references and member changes (features that can be switched off to act as an older receiver),
+and `limits` on the numbers of groups and rules.
 
 Extra `/_mock/` endpoints (no auth), besides faults, requests and reset:
 - `GET /_mock/state`: the state as `GET /state` returns it;
@@ -22,12 +24,13 @@ import hmac
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
 from mocks.common.app import MockApp
 from mocks.common.http import DropConnection, Request, Response, json_response
-from mocks.rest.state import COLLECTION, KINDS, ChangeError, Store, validate_object
+from mocks.rest.state import COLLECTION, FEATURES, KINDS, LIMITED, ChangeError, Store, validate_object
 
 MEDIA_TYPE = "application/vnd.fusion-connector.v1+json"
 REPLAY_WINDOW = 300
@@ -38,16 +41,33 @@ class RestMock(MockApp):
     name = "rest"
 
     def __init__(self, token: str = "mock-token", hmac_secret: str | None = None,
-                 max_objects: int = 100_000, max_changes: int = 10_000) -> None:
+                 max_objects: int = 100_000, max_changes: int = 10_000,
+                 limits: Mapping[str, int | None] | None = None,
+                 features: Iterable[str] = FEATURES) -> None:
+        """`limits`: most groups and rules held (`{"groups": N, "rules": M}`, None = no limit);
+        `features`: the optional protocol features supported (default all of `FEATURES`)."""
         super().__init__()
         self.token = token
         self.hmac_secret = hmac_secret
         self.max_objects = max_objects
         self.max_changes = max_changes
+        self.limits: dict[str, int | None] = {**dict.fromkeys(LIMITED), **(limits or {})}
+        unknown = (set(self.limits) - set(LIMITED)) | (set(features) - set(FEATURES))
+        if unknown:
+            raise ValueError(f"unknown limits or features: {sorted(unknown)}")
+        self.features = frozenset(features)
         self._lock = threading.Lock()
-        self.store = Store(max_objects)
+        self.store = self._empty_store()
         self._keys: OrderedDict[str, tuple[str, dict[str, Any]]] = OrderedDict()
         self._drop_after_apply = 0
+
+    def clear_requests(self) -> None:
+        """Forget the request log, as `DELETE /_mock/requests` does."""
+        with self._log_lock:
+            self._log.clear()
+
+    def _empty_store(self) -> Store:
+        return Store(self.max_objects, limits=dict(self.limits), features=self.features)
 
     # --- MockApp ----------------------------------------------------------------------------------
     def error(self, status: int, message: str) -> Response:
@@ -56,7 +76,7 @@ class RestMock(MockApp):
 
     def reset_state(self) -> None:
         with self._lock:
-            self.store = Store(self.max_objects)
+            self.store = self._empty_store()
             self._keys.clear()
             self._drop_after_apply = 0
 
@@ -103,7 +123,10 @@ class RestMock(MockApp):
         return {"protocol": "fusion-connector.v1", "vendor": "fusion-connector mock receiver",
                 "capabilities": {"fqdn": True, "ipv6": True, "logging": True,
                                  "signature": self.hmac_secret is not None,
-                                 "maxObjects": self.max_objects, "maxChangesPerSet": self.max_changes}}
+                                 "maxObjects": self.max_objects, "maxChangesPerSet": self.max_changes,
+                                 "groupReferences": "groupReferences" in self.features,
+                                 "memberChanges": "memberChanges" in self.features,
+                                 "limits": dict(self.limits)}}
 
     def _authenticate(self, request: Request) -> Response | None:
         supplied = request.header("Authorization") or ""
@@ -188,12 +211,11 @@ class RestMock(MockApp):
         if not isinstance(body, dict):
             return json_response(400, {"error": "a JSON object is required"})
         with self._lock:
-            work = Store(self.max_objects, {k: dict(v) for k, v in self.store.objects.items()},
-                         list(self.store.rule_order), self.store.revision)
+            work = self.store.copy()
             try:
                 for kind in ("address", "group", "service", "rule"):
                     for item in body.get(COLLECTION[kind]) or []:
-                        obj = validate_object(kind, item)
+                        obj = validate_object(kind, item, "groupReferences" in self.features)
                         owner = item.get("owner")
                         work.put(kind, obj, owner if isinstance(owner, str) else None)
             except ChangeError as error:

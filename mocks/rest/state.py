@@ -3,6 +3,9 @@
 Written from `adapters/rest/openapi.yaml` alone (it shares no code with the adapter).
 `Store.apply` validates each change against the state the previous ones left, on a copy, and
 commits only when every change passed; it raises `ChangeError` (status, code, index, kind, name).
+Groups may name other groups (`groups`, when the `groupReferences` feature is on; otherwise the
+field is ignored, as a receiver ignores unknown fields); the `members` op adds and removes members
+(feature `memberChanges`); `limits` caps the number of groups and of rules held.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ FQDN = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-
 KINDS = ("group", "address", "service", "rule")
 COLLECTION = {"group": "groups", "address": "addresses", "service": "services", "rule": "rules"}
 RULE_REFS = (("source", "group"), ("destination", "address"), ("service", "service"))
+FEATURES = ("groupReferences", "memberChanges")
+LIMITED = {"groups": "group", "rules": "rule"}
 
 
 class ChangeError(Exception):
@@ -63,8 +68,17 @@ def _network(value: str) -> None:
         raise _invalid(f"{value!r} is not an IP address or CIDR network") from exc
 
 
-def validate_object(kind: str, obj: Any) -> dict[str, Any]:
-    """A clean copy of a protocol object (owner excluded); raises ChangeError(422)."""
+def canonical_member(value: str) -> str:
+    """A member in canonical form: a host address compressed (a /32 or /128 network is its address),
+    a network as `address/prefix` with the host bits cleared. Raises ChangeError(422)."""
+    _network(value)
+    net = ipaddress.ip_network(value, strict=False)
+    return str(net.network_address) if net.num_addresses == 1 else str(net)
+
+
+def validate_object(kind: str, obj: Any, group_references: bool = True) -> dict[str, Any]:
+    """A clean copy of a protocol object (owner excluded); raises ChangeError(422). A group always
+    has `groups` (empty, and the field ignored, without `group_references`)."""
     if not isinstance(obj, dict):
         raise _invalid("the object must be a JSON object")
     name = obj.get("name")
@@ -80,6 +94,10 @@ def validate_object(kind: str, obj: Any) -> dict[str, Any]:
         clean["members"] = _string_list(obj, "members")
         for member in clean["members"]:
             _network(member)
+        clean["groups"] = _string_list(obj, "groups", required=False) if group_references else []
+        for group in clean["groups"]:
+            if not NAME.match(group):
+                raise _invalid(f"groups: {group!r} does not match {NAME.pattern}")
     elif kind == "address":
         clean["networks"] = _string_list(obj, "networks")
         clean["fqdns"] = _string_list(obj, "fqdns")
@@ -127,6 +145,13 @@ class Store:
     objects: dict[str, dict[str, dict[str, Any]]] = field(default_factory=lambda: {k: {} for k in KINDS})
     rule_order: list[str] = field(default_factory=list)
     revision: int = 0
+    limits: dict[str, int | None] = field(default_factory=lambda: dict.fromkeys(LIMITED))
+    features: frozenset[str] = frozenset(FEATURES)
+
+    def copy(self) -> Store:
+        """An independent copy (objects deep-copied)."""
+        return Store(self.max_objects, copy.deepcopy(self.objects), list(self.rule_order), self.revision,
+                     dict(self.limits), self.features)
 
     def count(self) -> int:
         return sum(len(items) for items in self.objects.values())
@@ -141,9 +166,14 @@ class Store:
         }
 
     def referenced_by(self, kind: str, name: str) -> list[str]:
-        return [rule["name"] for rule in (self.objects["rule"][n] for n in self.rule_order)
-                if any(ref_kind == kind and rule.get(field_name) == name
-                       for field_name, ref_kind in RULE_REFS)]
+        """The objects naming `name` of `kind`: `rule R` and `group G` entries."""
+        users = [f"rule {rule['name']}" for rule in (self.objects["rule"][n] for n in self.rule_order)
+                 if any(ref_kind == kind and rule.get(field_name) == name
+                        for field_name, ref_kind in RULE_REFS)]
+        if kind == "group":
+            users.extend(f"group {g}" for g in sorted(self.objects["group"])
+                         if name in self.objects["group"][g]["groups"])
+        return users
 
     def _check_refs(self, rule: dict[str, Any]) -> None:
         for field_name, ref_kind in RULE_REFS:
@@ -152,14 +182,44 @@ class Store:
                 raise ChangeError(409, "missing_reference",
                                   f"{field_name} {ref_kind} {target!r} does not exist")
 
+    def _check_group_refs(self, group: dict[str, Any]) -> None:
+        name = group["name"]
+        for target in group["groups"]:
+            if target != name and target not in self.objects["group"]:
+                raise ChangeError(409, "missing_reference", f"groups: group {target!r} does not exist")
+        path = self._loop_path(name, group["groups"])
+        if path:
+            raise _invalid(f"groups: reference loop {' -> '.join([name, *path])}")
+
+    def _loop_path(self, name: str, refs: list[str]) -> list[str]:
+        """A chain of group references from `refs` back to `name` (empty when there is none)."""
+        stack = [(ref, [ref]) for ref in reversed(refs)]
+        seen: set[str] = set()
+        while stack:
+            current, path = stack.pop()
+            if current == name:
+                return path
+            if current in seen or current not in self.objects["group"]:
+                continue
+            seen.add(current)
+            stack.extend((nxt, [*path, nxt]) for nxt in reversed(self.objects["group"][current]["groups"]))
+        return []
+
     def put(self, kind: str, obj: dict[str, Any], owner: str | None) -> None:
         """Create or replace one validated object (rules keep their position, new ones go last)."""
         if kind == "rule":
             self._check_refs(obj)
+        elif kind == "group":
+            self._check_group_refs(obj)
         name = obj["name"]
         is_new = name not in self.objects[kind]
         if is_new and self.count() >= self.max_objects:
             raise ChangeError(422, "limit_exceeded", f"more than maxObjects={self.max_objects} objects")
+        for collection, limited_kind in LIMITED.items():
+            limit = self.limits.get(collection)
+            if is_new and kind == limited_kind and limit is not None and len(self.objects[kind]) >= limit:
+                raise ChangeError(422, "limit_exceeded",
+                                  f"more than limits.{collection}={limit} {collection}")
         self.objects[kind][name] = {**obj, "owner": owner}
         if kind == "rule" and is_new:
             self.rule_order.append(name)
@@ -167,14 +227,14 @@ class Store:
     def remove(self, kind: str, name: str) -> None:
         users = self.referenced_by(kind, name) if kind != "rule" else []
         if users:
-            raise ChangeError(409, "in_use", f"{kind} {name!r} is used by rule(s) {', '.join(users[:5])}")
+            raise ChangeError(409, "in_use", f"{kind} {name!r} is used by {', '.join(users[:5])}")
         del self.objects[kind][name]
         if kind == "rule":
             self.rule_order.remove(name)
 
     def apply(self, owner: str, changes: list[Any]) -> Store:
         """A new store with `changes` applied in order; self is unchanged. Raises ChangeError."""
-        work = Store(self.max_objects, copy.deepcopy(self.objects), list(self.rule_order), self.revision)
+        work = self.copy()
         for index, change in enumerate(changes):
             kind = change.get("kind") if isinstance(change, dict) else None
             name = _change_name(change)
@@ -194,7 +254,7 @@ class Store:
         if kind not in KINDS:
             raise _invalid(f"kind {kind!r} is not one of {', '.join(KINDS)}")
         if op in ("create", "update"):
-            obj = validate_object(kind, change.get("object"))
+            obj = validate_object(kind, change.get("object"), "groupReferences" in self.features)
             current = self.objects[kind].get(obj["name"])
             if op == "create" and current is not None:
                 raise ChangeError(409, "exists", f"{kind} {obj['name']!r} already exists")
@@ -220,8 +280,39 @@ class Store:
             slots = [i for i, n in enumerate(self.rule_order) if n in wanted]
             for slot, name in zip(slots, names, strict=True):
                 self.rule_order[slot] = name
+        elif op == "members" and "memberChanges" in self.features:
+            self._change_members(owner, kind, change)
         else:
-            raise _invalid(f"op {op!r} is not one of create, update, delete, order")
+            ops = "create, update, delete, order" + (", members" if "memberChanges" in self.features else "")
+            raise _invalid(f"op {op!r} is not one of {ops}")
+
+    def _change_members(self, owner: str, kind: str, change: dict[str, Any]) -> None:
+        """Remove then add members of a group, compared in canonical form; absent removals and
+        present additions are no-ops. Added members are stored in canonical form."""
+        if kind != "group":
+            raise _invalid("op 'members' applies to groups only")
+        name = change.get("name")
+        if not isinstance(name, str):
+            raise _invalid("members needs 'name'")
+        lists: dict[str, list[str]] = {}
+        for key in ("add", "remove"):
+            value = change.get(key, [])
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise _invalid(f"{key!r} must be a list of strings")
+            lists[key] = [canonical_member(v) for v in value]
+        both = set(lists["add"]) & set(lists["remove"])
+        if both:
+            raise _invalid(f"{sorted(both)[0]!r} is both added and removed")
+        self._owned("group", name, owner)
+        group = self.objects["group"][name]
+        removed = set(lists["remove"])
+        members = [m for m in group["members"] if canonical_member(m) not in removed]
+        present = {canonical_member(m) for m in members}
+        for member in lists["add"]:
+            if member not in present:
+                members.append(member)
+                present.add(member)
+        group["members"] = members
 
     def _owned(self, kind: str, name: str, owner: str) -> None:
         current = self.objects[kind].get(name)

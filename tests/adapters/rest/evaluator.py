@@ -21,12 +21,27 @@ def _contains(entries: list[str], ip: ipaddress.IPv4Address | ipaddress.IPv6Addr
     return any(ip in ipaddress.ip_network(entry, strict=False) for entry in entries)
 
 
+def group_members(groups: dict[str, dict[str, Any]], name: str) -> list[str]:
+    """The members of group `name` and of every group it names in `groups`, recursively."""
+    out: list[str] = []
+    seen: set[str] = set()
+    pending = [name]
+    while pending:
+        current = pending.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        out.extend(groups[current]["members"])
+        pending.extend(groups[current].get("groups") or ())
+    return out
+
+
 def rule_matches(state: dict[str, Any], rule: dict[str, Any], probe: Probe) -> bool:
     groups = {g["name"]: g for g in state["groups"]}
     addresses = {a["name"]: a for a in state["addresses"]}
     services = {s["name"]: s for s in state["services"]}
     source = _ip(probe.source)
-    if source is None or not _contains(groups[rule["source"]]["members"], source):
+    if source is None or not _contains(group_members(groups, rule["source"]), source):
         return False
     if rule["destination"] is not None:
         address = addresses[rule["destination"]]
