@@ -17,7 +17,7 @@ from tests.adapters.strategies import states_with_probes
 
 def assert_conforms(device: Device, adapter: AS3Adapter, state: DeviceState, probes: list[Probe]) -> None:
     body = device.tenant(adapter.tenant)
-    if not any(state.groups[r.source].addresses for r in state.rules):
+    if not any(state.group_addresses(r.source) for r in state.rules):
         assert body is None
         return
     assert body is not None
