@@ -1,25 +1,27 @@
-"""Pure rendering of a `DeviceState` into FortiOS objects (kinds address, addrgrp, service, policy).
+"""FortiOS objects (kinds address, addrgrp, service, policy) for the parts of a `DeviceState`.
 
-Contract:
-- Sources: each `SourceGroup`'s IPv4 members become address objects shared by content across
-  groups: a host is `ipmask` `/32`, a contiguous run of hosts is one `iprange`. Pieces already on
-  the device (`known`, from the last read or observation) are reused as long as they still lie
-  inside a run, so adding or removing one pod changes O(1) objects; runs are collapsed from scratch
-  otherwise. A render costs O(known pieces + group memberships): `known` is indexed once
-  (`KnownPieces`) and shared by every group; the output depends only on the inputs.
-- Destinations: IPv4 networks become `ipmask` addresses, FQDNs `fqdn` addresses; each destination
-  is one `addrgrp`. IPv6 is not rendered (capabilities say so): a rule whose sources or destination
-  are left empty is left off the device, never widened.
-- Source groups nest: a group holds the groups of a pairwise-disjoint set of other rendered source
-  groups it contains (`nested_sources`) plus address objects for its remaining hosts, so a pod
-  joining a Service changes the Service's group only (its namespace's group holds that group by
-  reference). Every group resolves (recursively) to exactly its model group's IPv4 hosts.
-- Groups hold at most 600 members; a larger group holds sub-groups that split its members by a
-  stable hash, so one member change touches one sub-group.
-- Port sets become `firewall.service/custom` objects (`tcp-portrange` "80 8000-8080", ...).
-- Rules become policies in evaluation order: srcaddr the source group, dstaddr the destination
-  group (`all` for any), service the port-set object (`ALL` for any), action accept|deny,
-  logtraffic all|disable, schedule always, status enable.
+Each function here renders one part (a source group, a destination, a port set, a rule) and is
+pure; `adapters.fortios.renderer` assembles them into a device's whole object set. Contract of
+the objects:
+- Sources: a `SourceGroup`'s IPv4 members become address objects shared by content across groups:
+  a host is `ipmask` `/32`, a contiguous run of hosts is one `iprange` (`known.collapse`, reusing
+  pieces the device holds). A group holds the groups of a pairwise-disjoint set of other source
+  groups it contains (`nesting`) plus address objects for its remaining hosts. A union group (one
+  that `includes` others) holds the groups of its rendered included groups by name plus address
+  objects for its own members; it is never expanded into hosts. Every group resolves
+  (recursively) to exactly its model group's IPv4 hosts (includes resolved).
+- Destinations: IPv4 networks become `ipmask` addresses, FQDNs `fqdn` addresses (shared by
+  content). A destination of at most `DIRECT_DESTINATION_ADDRESSES` addresses is referenced
+  directly from the policies' `dstaddr`; a larger one is one `addrgrp`. IPv6 is not rendered
+  (capabilities say so): a rule whose sources or destination are left empty is left off the
+  device, never widened.
+- Groups hold at most `group_members` members (configuration, default 600); a larger group holds
+  sub-groups that split its members by a stable hash, so one member change touches one sub-group.
+- Port sets become `firewall.service/custom` objects named by their port ranges
+  (`fc_<cluster>_ports_tcp-443_udp-8000-8100`), so equal port sets share one object.
+- Rules become policies: srcaddr the source group, dstaddr the destination group or addresses
+  (`all` for any), service the port object (`ALL` for any), action accept|deny, logtraffic
+  all|disable, schedule always, status enable.
 - Every object carries the owner mark as the first word of its `comment` (`comments` for policies).
 """
 
@@ -27,12 +29,13 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-from collections.abc import Collection, Iterable, Mapping, Set
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from adapters.base.naming import PREFIX, NameRules, make_name, object_name, stable_hash
-from connector.model import Action, CompiledRule, Destination, DeviceState, PortSet, Protocol, SourceGroup
+from adapters.fortios.known import KnownPieces, Piece, collapse
+from connector.model import Action, CompiledRule, Destination, PortSet, Protocol, SourceGroup
 from connector.planner.types import DeviceObject
 
 ADDRESS = "address"
@@ -41,16 +44,18 @@ SERVICE = "service"
 POLICY = "policy"
 KIND_ORDER = (ADDRESS, ADDRGRP, SERVICE, POLICY)
 
-MAX_GROUP_MEMBERS = 600
-GROUP_FILL = 400  # average members per sub-group when a group is split
+DEFAULT_GROUP_MEMBERS = 600
+DIRECT_DESTINATION_ADDRESSES = 8  # a destination of at most this many addresses needs no addrgrp
 COMMENT_MAX = 255
 POLICY_COMMENTS_MAX = 1023
 
 NAMES = NameRules(max_length=79, allowed="A-Za-z0-9_.:/@-", separator="_", replacement="-")
 POLICY_NAMES = NameRules(max_length=35, allowed="A-Za-z0-9_.-", separator="_", replacement="-", hash_length=8)
 
-Piece = tuple[int, int]  # inclusive IPv4 range as integers
 MEMO_SIZE = 1 << 16  # entries kept by the memoized (pure) address parsing and naming across renders
+
+# address name -> (body, identities behind it) that one part of the state contributes
+Addresses = dict[str, tuple[dict[str, Any], frozenset[str]]]
 
 
 @dataclass(frozen=True)
@@ -61,31 +66,19 @@ class PolicySettings:
     dstintf: tuple[str, ...]
 
 
-@dataclass
-class _Addresses:
-    """Address objects collected by name (shared by content across groups)."""
+@dataclass(frozen=True)
+class Part:
+    """What one source group or destination renders to: its addrgrps (children first), the
+    addresses it uses, the names a policy references it by (empty: not rendered), and the hosts it
+    holds as address pieces (whose known pieces its rendering depends on)."""
 
-    mark: str
-    cluster: str
-    bodies: dict[str, dict[str, Any]] = field(default_factory=dict)
-    identities: dict[str, set[str]] = field(default_factory=dict)
+    objects: tuple[DeviceObject, ...] = ()
+    addresses: Mapping[str, tuple[dict[str, Any], frozenset[str]]] = field(default_factory=dict)
+    refs: tuple[str, ...] = ()
+    pieces_of: frozenset[int] = frozenset()
 
-    def add(self, name: str, body: dict[str, Any], identities: Iterable[str]) -> str:
-        self.bodies.setdefault(name, body)
-        self.identities.setdefault(name, set()).update(identities)
-        return name
 
-    def piece(self, piece: Piece, identities: Iterable[str]) -> str:
-        name, start, end = _piece_address(self.cluster, piece)
-        if name not in self.bodies:
-            self.bodies[name] = (ipmask_body(f"{start}/32", self.mark) if start == end else
-                                 {"type": "iprange", "start-ip": start, "end-ip": end, "comment": self.mark})
-        self.identities.setdefault(name, set()).update(identities)
-        return name
-
-    def objects(self) -> list[DeviceObject]:
-        return [DeviceObject(ADDRESS, name, self.bodies[name], self.mark,
-                             tuple(sorted(self.identities[name]))) for name in sorted(self.bodies)]
+EMPTY = Part()
 
 
 def address_name(cluster: str, content: str) -> str:
@@ -114,68 +107,15 @@ def _comment(mark: str, text: str, limit: int = COMMENT_MAX) -> str:
     return f"{mark} {text}"[:limit]
 
 
-class KnownPieces:
-    """Index of the address pieces the device holds (from the last read): for each start, the
-    distinct ends of the pieces starting there, longest first. Built once per render and shared by
-    every group's `collapse`, so a render costs O(known pieces + hosts), not O(groups x known)."""
-
-    __slots__ = ("_ends",)
-
-    def __init__(self, pieces: Iterable[Piece] = ()) -> None:
-        ends: dict[int, set[int]] = {}
-        for start, end in pieces:
-            ends.setdefault(start, set()).add(end)
-        self._ends = {start: tuple(sorted(found, reverse=True)) for start, found in ends.items()}
-
-    @classmethod
-    def of(cls, known: Iterable[Piece] | KnownPieces) -> KnownPieces:
-        """`known` itself when already an index, else its index."""
-        return known if isinstance(known, KnownPieces) else cls(known)
-
-    def longest_within(self, start: int, high: int) -> int | None:
-        """The end of the longest known piece starting at `start` and ending at most at `high`."""
-        return next((end for end in self._ends.get(start, ()) if end <= high), None)
-
-    def __bool__(self) -> bool:
-        return bool(self._ends)
-
-
-def collapse(hosts: Collection[int], known: Iterable[Piece] | KnownPieces) -> list[Piece]:
-    """Cover the sorted `hosts` with pieces: known pieces inside a contiguous run are kept, the
-    rest of each run becomes one new piece per gap between kept pieces."""
-    ordered = sorted(set(hosts))
-    index = KnownPieces.of(known)
-    pieces: list[Piece] = []
-    first = 0
-    while first < len(ordered):
-        last = first
-        while last + 1 < len(ordered) and ordered[last + 1] == ordered[last] + 1:
-            last += 1
-        low, high = ordered[first], ordered[last]
-        position, segment = low, low
-        while index and position <= high:
-            kept = index.longest_within(position, high)
-            if kept is None:
-                position += 1
-                continue
-            if segment < position:
-                pieces.append((segment, position - 1))
-            pieces.append((position, kept))
-            position = segment = kept + 1
-        if segment <= high:
-            pieces.append((segment, high))
-        first = last + 1
-    return pieces
-
-
-def _group_objects(name: str, members: list[str], comment: str, mark: str,
-                   identities: tuple[str, ...]) -> list[DeviceObject]:
-    """One addrgrp, or a tree of them when `members` exceed the per-group limit (children first)."""
-    if len(members) <= MAX_GROUP_MEMBERS:
+def group_objects(name: str, members: Sequence[str], comment: str, mark: str, identities: tuple[str, ...],
+                  limit: int = DEFAULT_GROUP_MEMBERS) -> list[DeviceObject]:
+    """One addrgrp, or a tree of them when `members` exceed `limit` (children first)."""
+    if len(members) <= limit:
         body = {"member": sorted(members), "comment": comment}
         return [DeviceObject(ADDRGRP, name, body, mark, identities)]
+    fill = max(2, limit * 2 // 3)  # average members per sub-group when a group is split
     count = 1
-    while count * GROUP_FILL < len(members) and count * 2 <= MAX_GROUP_MEMBERS:
+    while count * fill < len(members) and count * 2 <= limit:
         count *= 2
     buckets: dict[int, list[str]] = {}
     for member in members:
@@ -185,111 +125,97 @@ def _group_objects(name: str, members: list[str], comment: str, mark: str,
     for index in sorted(buckets):
         child = make_name([name, f"p{index}"], NAMES)
         children.append(child)
-        out.extend(_group_objects(child, buckets[index], comment, mark, identities))
-    out.extend(_group_objects(name, children, comment, mark, identities))
+        out.extend(group_objects(child, buckets[index], comment, mark, identities, limit))
+    out.extend(group_objects(name, children, comment, mark, identities, limit))
     return out
 
 
-def _source_hosts(group: SourceGroup) -> dict[int, list[str]]:
-    """The group's IPv4 hosts, each with the identities behind it (IPv6 is left out)."""
+# --- sources ---------------------------------------------------------------------------------------
+def is_union(group: SourceGroup) -> bool:
+    """A group that includes others by reference (never expanded into hosts, never nested)."""
+    return bool(group.includes) or group.purpose == "union"
+
+
+def source_hosts(group: SourceGroup) -> dict[int, tuple[str, ...]]:
+    """The group's own IPv4 hosts, each with the identities behind it (IPv6 is left out)."""
     behind: dict[int, list[str]] = {}
     for address, identities in group.members:
         host = _ipv4(address)
         if host is not None:
             behind.setdefault(host, []).extend(str(i) for i in identities)
-    return behind
+    return {host: tuple(found) for host, found in behind.items()}
 
 
-def nested_sources(hosts: Mapping[str, Set[int]],
-                   rank: Mapping[str, tuple[int, str]]) -> dict[str, list[str]]:
-    """For each key of `hosts` (non-empty host sets), the keys of the groups it holds by reference.
-
-    `C` lies inside `G` when C's hosts are a proper subset of G's, or equal to them and
-    `rank[C] < rank[G]` (so the relation is a strict order: no nesting loop). G holds a greedy
-    selection of the groups inside it, pairwise disjoint: first those inside no other candidate,
-    then the rest, each by key. The choice depends only on subset/disjointness relations and keys,
-    never on sizes, so growing or shrinking a group changes it only when a relation changes."""
-    by_host: dict[int, list[str]] = {}
-    for key in sorted(hosts):
-        for host in hosts[key]:
-            by_host.setdefault(host, []).append(key)
-    inside: dict[str, set[str]] = {key: set() for key in hosts}
-    for inner, members in hosts.items():
-        for outer in by_host[min(members)]:
-            held = hosts[outer]
-            if outer != inner and len(members) <= len(held) and members <= held and (
-                    len(members) < len(held) or rank[inner] < rank[outer]):
-                inside[outer].add(inner)
-    chosen: dict[str, list[str]] = {}
-    for outer, candidates in inside.items():
-        maximal = candidates.difference(*(inside[other] for other in candidates))
-        picked: list[str] = []
-        covered: set[int] = set()
-        for candidate in sorted(candidates, key=lambda c: (c not in maximal, c)):
-            if covered.isdisjoint(hosts[candidate]):
-                picked.append(candidate)
-                covered.update(hosts[candidate])
-        chosen[outer] = picked
-    return chosen
+def source_rank(group: SourceGroup) -> tuple[int, str]:
+    """Between groups of equal hosts, a namespace's group holds the other."""
+    return (int(group.purpose == "namespace"), group.key)
 
 
 def source_group_name(cluster: str, key: str) -> str:
     return object_name(cluster, "src", key, NAMES)
 
 
-def _source_group(group: SourceGroup, behind: Mapping[int, list[str]], subgroups: Iterable[str],
-                  covered: Set[int], addresses: _Addresses, known: KnownPieces, mark: str,
-                  cluster: str) -> list[DeviceObject]:
-    """The group's objects: `subgroups` (group names covering the hosts in `covered`) plus address
-    pieces for its other hosts."""
-    remaining = [host for host in behind if host not in covered]
-    members = list(subgroups) + [addresses.piece(piece, (i for host in range(piece[0], piece[1] + 1)
-                                                         for i in behind.get(host, ())))
-                                 for piece in collapse(remaining, known)]
+def _source_comment(group: SourceGroup, mark: str) -> tuple[str, tuple[str, ...]]:
     what = group.service or group.rule
     descriptor = f"source {group.purpose} {group.namespace}{'/' + what if what else ''}"
-    identity = (f"Service/{group.namespace}/{group.service}" if group.service
-                else f"Namespace/{group.namespace}")
-    return _group_objects(source_group_name(cluster, group.key), members,
-                          _comment(mark, descriptor), mark, (identity,))
+    if group.service:
+        identity = f"Service/{group.namespace}/{group.service}"
+    elif is_union(group):
+        identity = f"ClusterEgressRule/{group.rule}" if group.rule else f"SourceGroup/{group.key}"
+    else:
+        identity = f"Namespace/{group.namespace}"
+    return _comment(mark, descriptor), (identity,)
 
 
-def _sources(state: DeviceState, keys: Iterable[str], addresses: _Addresses, known: KnownPieces,
-             mark: str) -> dict[str, list[DeviceObject]]:
-    """The objects of each source group in `keys` that has IPv4 hosts, nested (`nested_sources`)."""
-    behind = {key: hosts for key in keys if (hosts := _source_hosts(state.groups[key]))}
-    host_sets = {key: frozenset(hosts) for key, hosts in behind.items()}
-    rank = {key: (int(state.groups[key].purpose == "namespace"), key) for key in behind}
-    nesting = nested_sources(host_sets, rank)
-    out: dict[str, list[DeviceObject]] = {}
-    for key in sorted(behind):
-        inner = nesting[key]
-        covered = frozenset().union(*(host_sets[c] for c in inner))
-        out[key] = _source_group(state.groups[key], behind[key],
-                                 [source_group_name(state.cluster, c) for c in inner], covered,
-                                 addresses, known, mark, state.cluster)
-    return out
+def render_source(group: SourceGroup, behind: Mapping[int, tuple[str, ...]], held: Iterable[str],
+                  covered: Collection[int], known: KnownPieces, mark: str, cluster: str,
+                  limit: int) -> Part:
+    """A source group holding the groups named `held` (which cover the hosts in `covered`; for a
+    union: its rendered included groups) plus address pieces for its other hosts. EMPTY when it
+    would hold nothing."""
+    remaining = frozenset(host for host in behind if host not in covered)
+    addresses: Addresses = {}
+    members = list(held)
+    for piece in collapse(remaining, known):
+        name, start, end = _piece_address(cluster, piece)
+        body = (ipmask_body(f"{start}/32", mark) if start == end else
+                {"type": "iprange", "start-ip": start, "end-ip": end, "comment": mark})
+        ids = frozenset(i for host in range(piece[0], piece[1] + 1) for i in behind.get(host, ()))
+        addresses[name] = (body, ids)
+        members.append(name)
+    if not members:
+        return EMPTY
+    name = source_group_name(cluster, group.key)
+    comment, identity = _source_comment(group, mark)
+    objects = tuple(group_objects(name, members, comment, mark, identity, limit))
+    return Part(objects, addresses, (name,), remaining)
 
 
-def _destination(destination: Destination, addresses: _Addresses, mark: str,
-                 cluster: str) -> list[DeviceObject]:
+# --- destinations and ports ------------------------------------------------------------------------
+def render_destination(destination: Destination, mark: str, cluster: str, limit: int,
+                       direct: int = DIRECT_DESTINATION_ADDRESSES) -> Part:
+    """A destination's addresses, referenced directly when at most `direct`, else through an addrgrp."""
     identity = f"ExternalService/{destination.namespace}/{destination.name}"
-    members: list[str] = []
+    ids = frozenset({identity})
+    addresses: Addresses = {}
     for network in destination.networks:
         net = ipaddress.ip_network(network, strict=False)
         if net.version != 4:
             continue
         content = str(net.network_address) if net.prefixlen == 32 else str(net)
-        body = ipmask_body(str(net), mark)
-        members.append(addresses.add(address_name(cluster, content), body, (identity,)))
+        addresses[address_name(cluster, content)] = (ipmask_body(str(net), mark), ids)
     for fqdn in destination.fqdns:
-        members.append(addresses.add(object_name(cluster, "fqdn", fqdn, NAMES),
-                                     {"type": "fqdn", "fqdn": fqdn, "comment": mark}, (identity,)))
-    if not members:
-        return []
-    return _group_objects(object_name(cluster, "dst", destination.key, NAMES), sorted(set(members)),
-                          _comment(mark, f"destination {destination.namespace}/{destination.name}"), mark,
-                          (identity,))
+        addresses[object_name(cluster, "fqdn", fqdn, NAMES)] = (
+            {"type": "fqdn", "fqdn": fqdn, "comment": mark}, ids)
+    if not addresses:
+        return EMPTY
+    members = sorted(addresses)
+    if len(members) <= direct:
+        return Part((), addresses, tuple(members))
+    objects = tuple(group_objects(object_name(cluster, "dst", destination.key, NAMES), members,
+                                  _comment(mark, f"destination {destination.namespace}/{destination.name}"),
+                                  mark, (identity,), limit))
+    return Part(objects, addresses, (objects[-1].name,))
 
 
 def port_ranges(port_set: PortSet) -> dict[str, str]:
@@ -303,72 +229,38 @@ def port_ranges(port_set: PortSet) -> dict[str, str]:
     return out
 
 
-def _service(port_set: PortSet, mark: str, cluster: str) -> DeviceObject | None:
+def render_service(port_set: PortSet, mark: str, cluster: str) -> tuple[str, dict[str, Any], str] | None:
+    """(name, body, identity) of the custom service for a port set; None when it has no ports. The
+    name and body depend on the port ranges only, so equal port sets share one object."""
     ranges = port_ranges(port_set)
     if not any(ranges.values()):
         return None
+    content = "_".join(f"{key.split('-')[0]}-{item}"
+                       for key, value in ranges.items() for item in value.split())
     body = {"protocol": "TCP/UDP/SCTP", **ranges,
-            "comment": _comment(mark, f"ports {port_set.namespace}/{port_set.name}")}
-    return DeviceObject(SERVICE, object_name(cluster, "ports", port_set.key, NAMES), body, mark,
-                        (f"ExternalService/{port_set.namespace}/{port_set.name}",))
+            "comment": _comment(mark, "ports " + " ".join(f"{key.split('-')[0]} {value}"
+                                                          for key, value in ranges.items() if value))}
+    return (object_name(cluster, "ports", content, NAMES), body,
+            f"ExternalService/{port_set.namespace}/{port_set.name}")
 
 
+# --- policies --------------------------------------------------------------------------------------
 def policy_name(cluster: str, rule: CompiledRule) -> str:
     return make_name([PREFIX, cluster, rule.origin.name, stable_hash(rule.key, 6)], POLICY_NAMES)
 
 
-def _policy(rule: CompiledRule, source: str, destination: str, service: str, settings: PolicySettings,
-            mark: str, cluster: str) -> DeviceObject:
+def render_policy(rule: CompiledRule, source: str, destinations: Sequence[str], service: str,
+                  settings: PolicySettings, mark: str, cluster: str) -> DeviceObject:
     origin = rule.origin
     text = f"{origin} tier={origin.tier.value} priority={origin.priority} key={rule.key}"
     body = {"srcintf": list(settings.srcintf), "dstintf": list(settings.dstintf),
-            "srcaddr": [source], "dstaddr": [destination], "service": [service],
+            "srcaddr": [source], "dstaddr": list(destinations), "service": [service],
             "action": "accept" if rule.action is Action.ALLOW else "deny",
             "schedule": "always", "logtraffic": "all" if rule.logging else "disable", "status": "enable",
             "comments": _comment(mark, text, POLICY_COMMENTS_MAX)}
     identity = f"{origin.kind.value}/{origin.namespace}/{origin.name}" if origin.namespace \
         else f"{origin.kind.value}/{origin.name}"
     return DeviceObject(POLICY, policy_name(cluster, rule), body, mark, (identity,))
-
-
-def render_state(state: DeviceState, *, mark: str, settings: PolicySettings,
-                 known: Iterable[Piece] | KnownPieces = ()) -> list[DeviceObject]:
-    """Every object the device must hold for `state`, addresses first, policies in rule order.
-    `known`: the address pieces the device holds (deterministic: the output depends on the set
-    only, never on its order)."""
-    cluster = state.cluster
-    index = KnownPieces.of(known)
-    addresses = _Addresses(mark, cluster)
-    groups: list[DeviceObject] = []
-    top: dict[str, str] = {}  # model key -> top-level group name
-    used_sources = {rule.source for rule in state.rules}
-    used_destinations = {rule.destination for rule in state.rules if rule.destination is not None}
-    used_ports = {rule.ports for rule in state.rules if rule.ports is not None}
-    for key, rendered in _sources(state, sorted(used_sources & set(state.groups)), addresses, index,
-                                  mark).items():
-        groups.extend(rendered)
-        top["src:" + key] = rendered[-1].name
-    for key in sorted(used_destinations & set(state.destinations)):
-        rendered = _destination(state.destinations[key], addresses, mark, cluster)
-        if rendered:
-            groups.extend(rendered)
-            top["dst:" + key] = rendered[-1].name
-    services: dict[str, DeviceObject] = {}
-    for key in sorted(used_ports & set(state.port_sets)):
-        service = _service(state.port_sets[key], mark, cluster)
-        if service is not None:
-            services[key] = service
-    policies: list[DeviceObject] = []
-    for rule in state.rules:
-        source = top.get("src:" + rule.source)
-        destination = "all" if rule.destination is None else top.get("dst:" + rule.destination)
-        service_name = "ALL" if rule.ports is None else (
-            services[rule.ports].name if rule.ports in services else None)
-        if source is None or destination is None or service_name is None:
-            continue
-        policies.append(_policy(rule, source, destination, service_name, settings, mark, cluster))
-    unique_groups = list({obj.name: obj for obj in groups}.values())
-    return addresses.objects() + unique_groups + list(services.values()) + policies
 
 
 def references(obj: DeviceObject) -> list[tuple[str, str]]:

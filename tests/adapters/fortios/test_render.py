@@ -11,19 +11,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adapters.fortios import FortiOSAdapter
+from adapters.fortios.known import KnownPieces, Piece, collapse
+from adapters.fortios.nesting import nested_sources
 from adapters.fortios.render import (
     ADDRESS,
     ADDRGRP,
-    MAX_GROUP_MEMBERS,
+    DEFAULT_GROUP_MEMBERS,
     POLICY,
     SERVICE,
-    KnownPieces,
-    Piece,
     PolicySettings,
-    collapse,
-    nested_sources,
-    render_state,
 )
+from adapters.fortios.renderer import render_state
 from connector.model import Action, DeviceState, SourceGroup
 from connector.planner.types import DeviceObject
 from tests.adapters.fortios.scenarios import (
@@ -164,7 +162,7 @@ def test_bodies_names_and_marks() -> None:
     assert not [name for name in by_kind[ADDRESS] if ":" in name.split("_ip_")[-1]]  # no IPv6 address
     assert "fc_prod_src_svc/payments/api" in by_kind[ADDRGRP]
     services = {obj.name: obj.body for obj in objects if obj.kind == SERVICE}
-    assert services["fc_prod_ports_es/payments/db/ports"]["tcp-portrange"] == "5432 8000-8080"
+    assert services["fc_prod_ports_tcp-5432_tcp-8000-8080"]["tcp-portrange"] == "5432 8000-8080"
     policies = [obj for obj in objects if obj.kind == POLICY]
     # deny-v6 has an IPv6-only destination: left off, never widened to `all`
     assert [p.name.rsplit("_", 1)[0] for p in policies] == [
@@ -192,7 +190,7 @@ def test_large_groups_nest_with_stable_assignment() -> None:
     state = DeviceState("fgt", "prod", {big.key: big}, {}, {}, rules)
     groups = {o.name: o.body["member"] for o in render_state(state, mark=MARK, settings=SETTINGS)
               if o.kind == ADDRGRP}
-    assert all(len(members) <= MAX_GROUP_MEMBERS for members in groups.values())
+    assert all(len(members) <= DEFAULT_GROUP_MEMBERS for members in groups.values())
     top = groups["fc_prod_src_svc/a/b"]
     assert set(top) <= set(groups) and sum(len(groups[child]) for child in top) == 2000
     grown = group("svc/a/b", "a", [*hosts, "10.200.0.1"], "b")
@@ -272,7 +270,7 @@ def test_nesting_is_a_strict_order_chosen_from_relations_only() -> None:
 def test_nested_groups_resolve_exactly_to_their_hosts(state: DeviceState) -> None:
     objects = render_state(state, mark=MARK, settings=SETTINGS)
     groups = {o.name: o for o in objects if o.kind == ADDRGRP}
-    assert all(0 < len(g.body["member"]) <= MAX_GROUP_MEMBERS for g in groups.values())
+    assert all(0 < len(g.body["member"]) <= DEFAULT_GROUP_MEMBERS for g in groups.values())
     for key, source in state.groups.items():
         name = f"fc_prod_src_{key}"
         assert resolve(objects, name) == v4_hosts(source) if v4_hosts(source) else name not in groups

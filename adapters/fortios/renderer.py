@@ -1,0 +1,348 @@
+"""A device's whole FortiOS object set for a `DeviceState`, re-rendered in O(what changed).
+
+`Renderer.render(state, known)` returns what a fresh render of `state` with the address pieces
+`known` returns (`render_state`), but keeps what it built from each source group, destination,
+port set and rule across calls. The compiler keeps the very same model objects for unchanged parts,
+so a render re-renders only:
+- source groups whose model object changed, whose nesting may have changed (`Nesting.update`:
+  groups related to a changed one by containment), whose hosts hold a start of a known piece that
+  appeared or disappeared since the last render (`KnownPieces.changes_since`; a different `known`
+  object re-collapses every group), and unions of which an included group appeared or vanished;
+- destinations and port sets whose model object changed, and policies whose inputs changed.
+Objects shared by content (addresses, services) carry the union of their users' identities,
+updated per changed user. The rest of a render is assembling the output list, O(objects) cheap
+steps. Not thread-safe: an adapter renders for one device at a time.
+
+Output order: addresses by name, source groups by key (each group's sub-groups first), destination
+groups by key, services by name, policies in rule order.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from adapters.fortios.known import KnownPieces, Piece
+from adapters.fortios.nesting import Nesting, Rank
+from adapters.fortios.render import (
+    ADDRESS,
+    DEFAULT_GROUP_MEMBERS,
+    DIRECT_DESTINATION_ADDRESSES,
+    EMPTY,
+    SERVICE,
+    Part,
+    PolicySettings,
+    is_union,
+    render_destination,
+    render_policy,
+    render_service,
+    render_source,
+    source_group_name,
+    source_hosts,
+    source_rank,
+)
+from connector.model import CompiledRule, Destination, DeviceState, PortSet, SourceGroup
+from connector.planner.types import DeviceObject
+
+Entry = tuple[dict[str, Any], frozenset[str]]
+
+
+class SharedObjects:
+    """Objects of one kind shared by content: each user (a part of the state) contributes
+    name → (body, identities); an object exists while it has a user, its identities are the union
+    of its users'. `objects()` returns them by name."""
+
+    def __init__(self, kind: str, mark: str) -> None:
+        self.kind = kind
+        self.mark = mark
+        self._by_user: dict[str, Mapping[str, Entry]] = {}
+        self._users: dict[str, dict[str, Entry]] = {}
+        self._objects: dict[str, DeviceObject] = {}
+        self._order: list[str] = []
+        self._dirty: set[str] = set()
+
+    def put(self, user: str, entries: Mapping[str, Entry]) -> None:
+        """`user` now contributes exactly `entries`."""
+        old = self._by_user.get(user, {})
+        if old is entries:
+            return
+        for name, entry in old.items():
+            if entries.get(name) != entry:
+                del self._users[name][user]
+                self._dirty.add(name)
+        for name, entry in entries.items():
+            if old.get(name) != entry:
+                self._users.setdefault(name, {})[user] = entry
+                self._dirty.add(name)
+        if entries:
+            self._by_user[user] = entries
+        else:
+            self._by_user.pop(user, None)
+
+    def objects(self) -> list[DeviceObject]:
+        for name in self._dirty:
+            users = self._users.get(name)
+            if not users:
+                self._users.pop(name, None)
+                if self._objects.pop(name, None) is not None:
+                    del self._order[bisect.bisect_left(self._order, name)]
+                continue
+            body = users[min(users)][0]
+            identities = tuple(sorted(frozenset().union(*(entry[1] for entry in users.values()))))
+            if name not in self._objects:
+                bisect.insort(self._order, name)
+            self._objects[name] = DeviceObject(self.kind, name, body, self.mark, identities)
+        self._dirty.clear()
+        return [self._objects[name] for name in self._order]
+
+
+class Renderer:
+    """See the module docstring. `group_members`: the per-addrgrp member limit."""
+
+    def __init__(self, *, mark: str, settings: PolicySettings, group_members: int = DEFAULT_GROUP_MEMBERS,
+                 direct_destinations: int = DIRECT_DESTINATION_ADDRESSES) -> None:
+        self.mark = mark
+        self.settings = settings
+        self.limit = group_members
+        self.direct = direct_destinations
+        self._reset("")
+
+    def _reset(self, cluster: str) -> None:
+        self._cluster = cluster
+        self._known: KnownPieces | None = None
+        self._position = 0
+        self._groups: dict[str, SourceGroup] = {}  # the used source groups as last rendered
+        self._behind: dict[str, dict[int, tuple[str, ...]]] = {}
+        self._nesting = Nesting()
+        self._sources: dict[str, Part] = {}
+        self._inputs: dict[str, tuple[SourceGroup, tuple[str, ...], frozenset[int]]] = {}
+        self._piece_owners: dict[int, set[str]] = {}  # host -> groups holding it as an address piece
+        self._included_by: dict[str, set[str]] = {}
+        self._source_order: list[str] | None = None
+        self._addresses = SharedObjects(ADDRESS, self.mark)
+        self._destinations: dict[str, tuple[Destination, Part]] = {}
+        self._services = SharedObjects(SERVICE, self.mark)
+        self._ports: dict[str, tuple[PortSet, str | None]] = {}
+        self._policies: dict[str, tuple[tuple[CompiledRule, str, tuple[str, ...], str], DeviceObject]] = {}
+
+    def render(self, state: DeviceState, known: KnownPieces) -> list[DeviceObject]:
+        if state.cluster != self._cluster:
+            self._reset(state.cluster)
+        starts = known.changes_since(self._position) if known is self._known else None
+        self._known, self._position = known, known.position()
+        self._render_sources(state, known, starts)
+        self._render_destinations(state)
+        self._render_ports(state)
+        policies = self._render_policies(state)
+        groups: dict[str, DeviceObject] = {}
+        for key in self._sorted_sources():
+            for obj in self._sources[key].objects:
+                groups[obj.name] = obj
+        for key in sorted(self._destinations):
+            for obj in self._destinations[key][1].objects:
+                groups[obj.name] = obj
+        return (self._addresses.objects() + list(groups.values()) + self._services.objects()
+                + policies)
+
+    # --- sources ---------------------------------------------------------------------------------
+    def _render_sources(self, state: DeviceState, known: KnownPieces, starts: set[int] | None) -> None:
+        used = _used_sources(state)
+        removed = [key for key in self._groups if key not in used]
+        changed = [key for key, group in used.items()
+                   if (old := self._groups.get(key)) is not group and old != group]
+        nest: dict[str, tuple[frozenset[int], Rank] | None] = {}
+        for key in removed:
+            self._unlink(key)
+            del self._groups[key], self._behind[key]
+            self._inputs.pop(key, None)
+            if key in self._nesting.hosts:
+                nest[key] = None
+        for key in changed:
+            self._unlink(key)
+            group = self._groups[key] = used[key]
+            behind = self._behind[key] = source_hosts(group)
+            if is_union(group):
+                for inner in group.includes:
+                    self._included_by.setdefault(inner, set()).add(key)
+                if key in self._nesting.hosts:
+                    nest[key] = None
+            elif behind:
+                hosts, rank = frozenset(behind), source_rank(group)
+                if self._nesting.hosts.get(key) != hosts or self._nesting.rank.get(key) != rank:
+                    nest[key] = (hosts, rank)
+            elif key in self._nesting.hosts:
+                nest[key] = None
+        dirty = set(changed) | self._nesting.update(nest)
+        forced: set[str] = set(used) if starts is None else {
+            key for start in starts for key in self._piece_owners.get(start, ())}
+        dirty = {key for key in dirty | forced if key in used}
+        flipped: set[str] = set()
+        for key in removed:
+            if self._store(key, EMPTY):
+                flipped.add(key)
+            del self._sources[key]
+        unions: set[str] = set()
+        for key in dirty:
+            group = self._groups[key]
+            if is_union(group):
+                unions.add(key)
+            elif self._store(key, self._render_plain(key, group, known, key in forced)):
+                flipped.add(key)
+        unions.update(u for key in flipped for u in self._included_by.get(key, ()) if u in self._groups)
+        frontier = list(unions)
+        while frontier:  # unions including an affected union
+            for outer in self._included_by.get(frontier.pop(), ()):
+                if outer in self._groups and outer not in unions:
+                    unions.add(outer)
+                    frontier.append(outer)
+        done: set[str] = set()
+        for key in sorted(unions):
+            self._visit_union(key, unions, done, known)
+        if flipped or removed or unions:
+            self._source_order = None
+
+    def _unlink(self, key: str) -> None:
+        old = self._groups.get(key)
+        if old is not None:
+            for inner in old.includes:
+                holders = self._included_by.get(inner)
+                if holders is not None:
+                    holders.discard(key)
+                    if not holders:
+                        del self._included_by[inner]
+
+    def _render_plain(self, key: str, group: SourceGroup, known: KnownPieces, forced: bool) -> Part:
+        if key not in self._nesting.hosts:
+            return EMPTY
+        chosen = tuple(self._nesting.chosen[key])
+        covered = frozenset().union(*(self._nesting.hosts[inner] for inner in chosen))
+        inputs = (group, chosen, covered)
+        if not forced and key in self._sources and _same(self._inputs.get(key), inputs):
+            return self._sources[key]
+        self._inputs[key] = inputs
+        names = [source_group_name(self._cluster, inner) for inner in chosen]
+        return render_source(group, self._behind[key], names, covered, known, self.mark, self._cluster,
+                             self.limit)
+
+    def _visit_union(self, key: str, todo: set[str], done: set[str], known: KnownPieces) -> None:
+        if key in done:
+            return
+        done.add(key)
+        group = self._groups[key]
+        for inner in group.includes:
+            if inner in todo:
+                self._visit_union(inner, todo, done, known)
+        held = sorted({source_group_name(self._cluster, inner) for inner in group.includes
+                       if inner in self._sources and self._sources[inner].refs})
+        self._store(key, render_source(group, self._behind[key], held, (), known, self.mark, self._cluster,
+                                       self.limit))
+
+    def _store(self, key: str, part: Part) -> bool:
+        """Record `part` for group `key`; True when the group appeared or vanished."""
+        old = self._sources.get(key, EMPTY)
+        self._addresses.put("src:" + key, part.addresses)
+        if old.pieces_of is not part.pieces_of:
+            for host in old.pieces_of - part.pieces_of:
+                owners = self._piece_owners[host]
+                owners.discard(key)
+                if not owners:
+                    del self._piece_owners[host]
+            for host in part.pieces_of - old.pieces_of:
+                self._piece_owners.setdefault(host, set()).add(key)
+        self._sources[key] = part
+        return bool(old.refs) != bool(part.refs)
+
+    def _sorted_sources(self) -> list[str]:
+        if self._source_order is None:
+            self._source_order = sorted(key for key, part in self._sources.items() if part.objects)
+        return self._source_order
+
+    # --- destinations, ports, policies -----------------------------------------------------------
+    def _render_destinations(self, state: DeviceState) -> None:
+        used = {rule.destination for rule in state.rules
+                if rule.destination is not None and rule.destination in state.destinations}
+        for key in [key for key in self._destinations if key not in used]:
+            self._addresses.put("dst:" + key, {})
+            del self._destinations[key]
+        for key in used:
+            destination = state.destinations[key]
+            old = self._destinations.get(key)
+            if old is not None and (old[0] is destination or old[0] == destination):
+                continue
+            part = render_destination(destination, self.mark, self._cluster, self.limit, self.direct)
+            self._addresses.put("dst:" + key, part.addresses)
+            self._destinations[key] = (destination, part)
+
+    def _render_ports(self, state: DeviceState) -> None:
+        used = {rule.ports for rule in state.rules
+                if rule.ports is not None and rule.ports in state.port_sets}
+        for key in [key for key in self._ports if key not in used]:
+            self._services.put("ports:" + key, {})
+            del self._ports[key]
+        for key in used:
+            port_set = state.port_sets[key]
+            old = self._ports.get(key)
+            if old is not None and (old[0] is port_set or old[0] == port_set):
+                continue
+            rendered = render_service(port_set, self.mark, self._cluster)
+            if rendered is None:
+                self._services.put("ports:" + key, {})
+                self._ports[key] = (port_set, None)
+            else:
+                name, body, identity = rendered
+                self._services.put("ports:" + key, {name: (body, frozenset({identity}))})
+                self._ports[key] = (port_set, name)
+
+    def _render_policies(self, state: DeviceState) -> list[DeviceObject]:
+        out: list[DeviceObject] = []
+        memo: dict[str, tuple[tuple[CompiledRule, str, tuple[str, ...], str], DeviceObject]] = {}
+        for rule in state.rules:
+            part = self._sources.get(rule.source, EMPTY)
+            if rule.destination is None:
+                destinations: tuple[str, ...] = ("all",)
+            else:
+                found = self._destinations.get(rule.destination)
+                destinations = found[1].refs if found is not None else ()
+            service = "ALL" if rule.ports is None else (
+                self._ports[rule.ports][1] if rule.ports in self._ports else None)
+            if not part.refs or not destinations or service is None:
+                continue
+            inputs = (rule, part.refs[0], destinations, service)
+            old = self._policies.get(rule.key)
+            if old is not None and _same(old[0], inputs):
+                obj = old[1]
+            else:
+                obj = render_policy(rule, part.refs[0], destinations, service, self.settings, self.mark,
+                                    self._cluster)
+            memo[rule.key] = (inputs, obj)
+            out.append(obj)
+        self._policies = memo
+        return out
+
+
+def _used_sources(state: DeviceState) -> dict[str, SourceGroup]:
+    """Every group a rule's source names, with the groups it includes (transitively)."""
+    used: dict[str, SourceGroup] = {}
+    stack = [rule.source for rule in state.rules if rule.source in state.groups]
+    while stack:
+        key = stack.pop()
+        if key in used:
+            continue
+        group = used[key] = state.groups[key]
+        stack.extend(inner for inner in group.includes if inner in state.groups and inner not in used)
+    return used
+
+
+def _same(old: tuple[Any, ...] | None, new: tuple[Any, ...]) -> bool:
+    return old is not None and all(a is b or a == b for a, b in zip(old, new, strict=True))
+
+
+def render_state(state: DeviceState, *, mark: str, settings: PolicySettings,
+                 known: Iterable[Piece] | KnownPieces = (), group_members: int = DEFAULT_GROUP_MEMBERS,
+                 direct_destinations: int = DIRECT_DESTINATION_ADDRESSES) -> list[DeviceObject]:
+    """Every object the device must hold for `state`, from scratch. `known`: the address pieces
+    the device holds (the output depends on the set only, never on its order)."""
+    renderer = Renderer(mark=mark, settings=settings, group_members=group_members,
+                        direct_destinations=direct_destinations)
+    return renderer.render(state, KnownPieces.of(known))
