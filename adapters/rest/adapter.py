@@ -1,17 +1,23 @@
 """The generic REST adapter (`type: rest`): the protocol of `adapters/rest/openapi.yaml`.
 
-- `render`: address, group, service and rule objects named by `adapters.base.naming`.
+- `render`: address, group, service and rule objects named by `adapters.base.naming`; a group
+  that includes others goes by reference when the receiver declares `groupReferences` (`GET /`
+  capabilities), else flattened (see `adapters.rest.objects`).
 - `read`: `GET /state`, every object with the owner found on it; remembers the state revision.
 - `apply`: the whole plan as ONE atomic `POST /changes` (split only when the receiver's
   `maxChangesPerSet` is smaller than the plan), with an `Idempotency-Key` derived from the plan
   checksum and the revision read, so a retried POST is replayed rather than reapplied while a
-  repeated plan against a changed device is applied afresh. An empty plan sends nothing.
+  repeated plan against a changed device is applied afresh. An empty plan sends nothing. Group
+  changes go in reference order (a group after the groups it includes, deleted before them); a
+  group update that changes only members is a `members` op (the added and removed addresses)
+  when the receiver declares `memberChanges`.
 - Bearer token and the optional HMAC secret come from `Secrets`; they are never logged.
 - Errors: 409/413/422 raise `PermanentDeviceError` naming the failing change's object.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -24,9 +30,16 @@ from adapters.base.adapter import Adapter, ApplyResult, Capabilities
 from adapters.base.errors import PermanentDeviceError
 from adapters.base.http import DeviceHttp, RetryPolicy, tls_verify
 from adapters.base.memo import RenderMemo
-from adapters.rest.objects import MalformedObject, parse_state, references, render, wire_change
+from adapters.rest.objects import (
+    MalformedObject,
+    dependency_order,
+    parse_state,
+    references,
+    render,
+    wire_change,
+)
 from adapters.rest.protocol import IDEMPOTENCY_HEADER, KINDS, MEDIA_TYPE, PROTOCOL, SigningTransport
-from connector.config import RestDevice, Secrets
+from connector.config import RestDevice, SafetyConfig, Secrets
 from connector.model import DeviceState
 from connector.planner.types import Change, DeviceObject, Plan
 
@@ -68,7 +81,16 @@ class RestAdapter(Adapter):
 
     # --- contract -------------------------------------------------------------------------------
     def render(self, state: DeviceState) -> list[DeviceObject]:
-        return render(state, self.cluster, self.owner_mark, self._memo)
+        """Asks the receiver's capabilities (`GET /`) once when not known yet."""
+        return render(state, self.cluster, self.owner_mark, self._memo,
+                      group_references=self.feature("groupReferences"))
+
+    def plan(self, desired: Sequence[DeviceObject], actual: Sequence[DeviceObject], *,
+             safety: SafetyConfig | None = None, force: bool = False) -> Plan:
+        """The planner's plan with group changes in reference order (`dependency_order`)."""
+        made = super().plan(desired, actual, safety=safety, force=force)
+        changes = dependency_order(made.changes)
+        return made if changes is made.changes else dataclasses.replace(made, changes=changes)
 
     def references(self, obj: DeviceObject) -> Iterable[tuple[str, str]]:
         return references(obj)
@@ -89,7 +111,7 @@ class RestAdapter(Adapter):
             return result
         self.refuse_unsafe(plan)
         writes_before = self.http.writes
-        chunks = _chunks(plan.changes, self.max_changes_per_set())
+        chunks = _chunks(dependency_order(plan.changes), self.max_changes_per_set())
         keys = []
         for index, chunk in enumerate(chunks):
             key = self.idempotency_key(plan, index)
@@ -121,7 +143,13 @@ class RestAdapter(Adapter):
         """What this receiver declares it can enforce."""
         caps = self.device_info().get("capabilities") or {}
         return Capabilities(fqdn=bool(caps.get("fqdn", True)), ipv6=bool(caps.get("ipv6", True)),
-                            logging=bool(caps.get("logging", True)), incremental_members=False)
+                            logging=bool(caps.get("logging", True)),
+                            incremental_members=self.feature("memberChanges"))
+
+    def feature(self, name: str) -> bool:
+        """Whether the receiver declares the optional protocol feature `name` (`groupReferences`,
+        `memberChanges`) among its `GET /` capabilities."""
+        return (self.device_info().get("capabilities") or {}).get(name) is True
 
     def max_changes_per_set(self) -> int:
         value = (self.device_info().get("capabilities") or {}).get("maxChangesPerSet")
@@ -143,8 +171,9 @@ class RestAdapter(Adapter):
         return document
 
     def _post_changes(self, changes: Sequence[Change], key: str) -> dict[str, Any]:
+        members = self.feature("memberChanges")
         body = {"owner": self.owner_mark, "description": f"fusion-connector cluster {self.cluster}",
-                "changes": [wire_change(change) for change in changes]}
+                "changes": [wire_change(change, members) for change in changes]}
         content = json.dumps(body, separators=(",", ":")).encode()
         response = self.http.request("POST", "/changes", content=content, expected=_CHANGE_ERRORS,
                                      headers={"Content-Type": MEDIA_TYPE, IDEMPOTENCY_HEADER: key})

@@ -2,18 +2,32 @@
 
 Bodies are canonical so that rendered and read objects compare equal when the receiver holds what
 we sent: members, networks and FQDNs sorted and normalized, ports sorted, `description` always
-present (empty when the receiver has none).
+present (empty when the receiver has none), a group's `groups` (the groups it includes by
+reference) sorted and present only when not empty.
+
+A source group that includes other groups (a ClusterEgressRule's union of namespaces) is rendered
+by reference (`groups` names the included groups, `members` holds its own addresses) for a
+receiver that declares `groupReferences`, else flattened (`members` holds every address, includes
+resolved). Either way the receiver decides the same; by reference, a namespace joining the union
+changes one object and a pod joining a namespace changes only that namespace's group.
 """
 
 from __future__ import annotations
 
 import functools
 import ipaddress
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from adapters.base.memo import RenderMemo
-from adapters.base.naming import NameRules, destination_name, group_name, port_set_name, rule_name
+from adapters.base.naming import (
+    NameRules,
+    destination_name,
+    group_name,
+    object_name,
+    port_set_name,
+    rule_name,
+)
 from connector.model import CompiledRule, Destination, DeviceState, PortSet, SourceGroup
 from connector.planner.types import Change, DeviceObject, Op
 
@@ -62,18 +76,19 @@ def _rule_description(rule: CompiledRule) -> str:
     return f"{origin} ({origin.tier.value} tier, priority {origin.priority})"
 
 
-def render(state: DeviceState, cluster: str, owner: str,
-           memo: RenderMemo | None = None) -> list[DeviceObject]:
-    """The protocol objects for `state`: addresses, groups, services, then rules in order. With a
-    `memo`, objects whose model objects did not change since its previous render are reused."""
+def render(state: DeviceState, cluster: str, owner: str, memo: RenderMemo | None = None, *,
+           group_references: bool = False) -> list[DeviceObject]:
+    """The protocol objects for `state`: addresses, groups, services, then rules in order. Groups
+    that include others are rendered by reference with `group_references`, else flattened (see the
+    module docstring). With a `memo`, objects whose model objects did not change since its previous
+    render are reused: a group is rebuilt only when it changed (flattened: or a group it includes)."""
     memo = memo or RenderMemo()
     objects: list[DeviceObject] = []
     names: dict[tuple[str, str], str] = {}
-    for kind, build, models in (("address", _destination_object, state.destinations),
-                                ("group", _group_object, state.groups),
-                                ("service", _service_object, state.port_sets)):
+    for kind, models in (("address", state.destinations), ("group", state.groups),
+                         ("service", state.port_sets)):
         for key in sorted(models):
-            obj = memo.get((kind, key), build, models[key], cluster, owner)
+            obj = _rendered(state, memo, kind, key, cluster, owner, group_references)
             names[(kind, key)] = obj.name
             objects.append(obj)
     for rule in state.rules:
@@ -85,6 +100,21 @@ def render(state: DeviceState, cluster: str, owner: str,
     return objects
 
 
+def _rendered(state: DeviceState, memo: RenderMemo, kind: str, key: str, cluster: str, owner: str,
+              group_references: bool) -> DeviceObject:
+    if kind == "address":
+        return memo.get((kind, key), _destination_object, state.destinations[key], cluster, owner)
+    if kind == "service":
+        return memo.get((kind, key), _service_object, state.port_sets[key], cluster, owner)
+    group = state.groups[key]
+    if not group.includes:
+        return memo.get((kind, key), _group_object, group, cluster, owner)
+    if group_references:
+        return memo.get(("group-references", key), _referencing_group_object, group, cluster, owner)
+    inner = tuple(state.groups[k] for k in state.group_keys(key))
+    return memo.get(("group-flattened", key), _flattened_group_object, inner, cluster, owner)
+
+
 def _destination_object(dest: Destination, cluster: str, owner: str) -> DeviceObject:
     return DeviceObject("address", destination_name(cluster, dest, NAME_RULES), {
         "networks": canonical_networks(dest.networks), "fqdns": canonical_fqdns(dest.fqdns),
@@ -93,13 +123,42 @@ def _destination_object(dest: Destination, cluster: str, owner: str) -> DeviceOb
     }, owner, (f"ExternalService/{dest.namespace}/{dest.name}",))
 
 
-def _group_object(group: SourceGroup, cluster: str, owner: str) -> DeviceObject:
+def _group_description(group: SourceGroup, cluster: str) -> str:
     what = "/".join(part for part in (group.namespace, group.service or group.rule) if part)
-    identities = sorted({str(i) for _, ids in group.members for i in ids})
+    return f"cluster {cluster}: {group.purpose} {what}"
+
+
+def _identities(groups: Iterable[SourceGroup]) -> tuple[str, ...]:
+    return tuple(sorted({str(i) for group in groups for _, ids in group.members for i in ids}))
+
+
+def _group_object(group: SourceGroup, cluster: str, owner: str) -> DeviceObject:
     return DeviceObject("group", group_name(cluster, group, NAME_RULES), {
         "members": canonical_members(group.addresses),
-        "description": f"cluster {cluster}: {group.purpose} {what}",
-    }, owner, tuple(identities))
+        "description": _group_description(group, cluster),
+    }, owner, _identities((group,)))
+
+
+def _referencing_group_object(group: SourceGroup, cluster: str, owner: str) -> DeviceObject:
+    """A group with its own members and the names of the groups it includes (names depend on
+    the cluster and the key only)."""
+    included = sorted({object_name(cluster, "src", key, NAME_RULES) for key in group.includes})
+    rule = (f"ClusterEgressRule/{group.rule}",) if group.rule and not group.namespace else ()
+    return DeviceObject("group", group_name(cluster, group, NAME_RULES), {
+        "members": canonical_members(group.addresses),
+        "groups": included,
+        "description": _group_description(group, cluster),
+    }, owner, _identities((group,)) + rule)
+
+
+def _flattened_group_object(groups: tuple[SourceGroup, ...], cluster: str, owner: str) -> DeviceObject:
+    """`groups[0]` with the addresses of `groups` (itself and every group it includes)."""
+    group = groups[0]
+    rule = (f"ClusterEgressRule/{group.rule}",) if group.rule and not group.namespace else ()
+    return DeviceObject("group", group_name(cluster, group, NAME_RULES), {
+        "members": canonical_members(a for inner in groups for a in inner.addresses),
+        "description": _group_description(group, cluster),
+    }, owner, _identities(groups) + rule)
 
 
 def _service_object(ports: PortSet, cluster: str, owner: str) -> DeviceObject:
@@ -153,7 +212,14 @@ def parse_object(kind: str, item: Any) -> DeviceObject:
 def _body(kind: str, item: Mapping[str, Any]) -> dict[str, Any]:
     description = str(item.get("description") or "")
     if kind == "group":
-        return {"members": canonical_members(item["members"]), "description": description}
+        body: dict[str, Any] = {"members": canonical_members(item["members"])}
+        included = item.get("groups") or []
+        if not isinstance(included, list) or not all(isinstance(name, str) for name in included):
+            raise ValueError("'groups' must be a list of group names")
+        if included:
+            body["groups"] = sorted(set(included))
+        body["description"] = description
+        return body
     if kind == "address":
         return {"networks": canonical_networks(item.get("networks") or ()),
                 "fqdns": canonical_fqdns(item.get("fqdns") or ()), "description": description}
@@ -164,19 +230,44 @@ def _body(kind: str, item: Mapping[str, Any]) -> dict[str, Any]:
             "log": bool(item.get("log", False)), "description": description}
 
 
-def wire_change(change: Change) -> dict[str, Any]:
-    """The protocol form of one plan change."""
+def wire_change(change: Change, member_changes: bool = False) -> dict[str, Any]:
+    """The protocol form of one plan change; with `member_changes`, a group update that changes
+    only members is a `members` op carrying the added and removed addresses."""
     if change.op is Op.REORDER:
         assert change.after is not None
         return {"op": "order", "kind": change.kind, "names": list(change.after["order"])}
     if change.op is Op.DELETE:
         return {"op": "delete", "kind": change.kind, "name": change.name}
     assert change.after is not None
+    if member_changes:
+        delta = member_delta(change)
+        if delta is not None:
+            return {"op": "members", "kind": "group", "name": change.name,
+                    "add": delta[0], "remove": delta[1]}
     return {"op": change.op.value, "kind": change.kind, "object": {"name": change.name, **change.after}}
 
 
+def member_delta(change: Change) -> tuple[list[str], list[str]] | None:
+    """(added, removed) members of a group update that changes nothing but members, else None."""
+    before, after = change.before, change.after
+    if change.op is not Op.UPDATE or change.kind != "group" or before is None or after is None:
+        return None
+    if _without_members(before) != _without_members(after):
+        return None
+    old, new = before.get("members") or [], after.get("members") or []
+    old_set, new_set = set(old), set(new)
+    return [m for m in new if m not in old_set], [m for m in old if m not in new_set]
+
+
+def _without_members(body: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in body.items() if key != "members"}
+
+
 def references(obj: DeviceObject) -> list[tuple[str, str]]:
-    """(kind, name) refs of a protocol object, for the planner's reference checks."""
+    """(kind, name) refs of a protocol object, for the planner's reference checks: a rule's group,
+    address and service, a group's included groups."""
+    if obj.kind == "group":
+        return [("group", str(name)) for name in obj.body.get("groups") or ()]
     if obj.kind != "rule":
         return []
     refs = [("group", str(obj.body["source"]))]
@@ -185,3 +276,54 @@ def references(obj: DeviceObject) -> list[tuple[str, str]]:
     if obj.body.get("service"):
         refs.append(("service", str(obj.body["service"])))
     return refs
+
+
+def dependency_order(changes: tuple[Change, ...]) -> tuple[Change, ...]:
+    """`changes` (a plan's) with the group changes reordered so that a group is created or updated
+    after the groups it then includes, and deleted before the groups it included; the planner
+    orders one kind by name only. Everything else keeps its place (the same tuple when nothing
+    moves)."""
+    out = list(changes)
+    writes = [i for i, c in enumerate(out) if c.kind == "group" and c.op in (Op.CREATE, Op.UPDATE)]
+    deletes = [i for i, c in enumerate(out) if c.kind == "group" and c.op is Op.DELETE]
+    _place(out, writes, lambda c: _included(c.after), referenced_first=True)
+    _place(out, deletes, lambda c: _included(c.before), referenced_first=False)
+    return changes if all(a is b for a, b in zip(out, changes, strict=True)) else tuple(out)
+
+
+def _included(body: Mapping[str, Any] | None) -> list[str]:
+    return [str(name) for name in (body or {}).get("groups") or ()]
+
+
+def _place(out: list[Change], slots: list[int], refs: Callable[[Change], list[str]],
+           referenced_first: bool) -> None:
+    """Reorder `out[slots]` in place: each change after (or before) the changes of the groups its
+    body references, otherwise in the given order."""
+    block = [out[i] for i in slots]
+    if not any(refs(c) for c in block):
+        return
+    by_name = {c.name: c for c in block}
+    after: dict[str, list[Change]] = {c.name: [] for c in block}  # name -> changes that go first
+    for change in block:
+        for name in refs(change):
+            if name in by_name and name != change.name:
+                if referenced_first:
+                    after[change.name].append(by_name[name])
+                else:
+                    after[name].append(change)
+    ordered: list[Change] = []
+    done: set[str] = set()
+    for change in block:
+        stack = [(change, False)]
+        while stack:
+            current, expanded = stack.pop()
+            if current.name in done:
+                continue
+            if expanded:
+                done.add(current.name)
+                ordered.append(current)
+                continue
+            stack.append((current, True))
+            stack.extend((first, False) for first in reversed(after[current.name]) if first.name not in done)
+    for slot, change in zip(slots, ordered, strict=True):
+        out[slot] = change

@@ -66,7 +66,8 @@ class Receiver:
 
 
 def make_adapter(url: str, *, hmac_secret: str | None = None, cluster: str = "c1",
-                 retry: RetryPolicy = FAST_RETRY) -> RestAdapter:
+                 retry: RetryPolicy = FAST_RETRY,
+                 transport: httpx.BaseTransport | None = None) -> RestAdapter:
     auth: dict[str, str] = {"tokenEnv": "REST_TOKEN"}
     env = {"REST_TOKEN": TOKEN}
     if hmac_secret is not None:
@@ -74,7 +75,20 @@ def make_adapter(url: str, *, hmac_secret: str | None = None, cluster: str = "c1
         env["REST_HMAC"] = hmac_secret
     config = RestDevice.model_validate({"name": "soc", "type": "rest", "url": url, "auth": auth,
                                         "timeout": 5})
-    return RestAdapter(config, cluster, Secrets(env), retry=retry)
+    return RestAdapter(config, cluster, Secrets(env), transport, retry=retry)
+
+
+def offline_adapter(**capabilities: bool) -> RestAdapter:
+    """An adapter whose receiver answers only `GET /` (with `capabilities`), for render tests."""
+    info = {"protocol": "fusion-connector.v1",
+            "capabilities": {"fqdn": True, "ipv6": True, "logging": True, "maxObjects": 100_000,
+                             "maxChangesPerSet": 10_000, **capabilities}}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/", f"an offline render asked {request.url.path}"
+        return httpx.Response(200, json=info)
+
+    return make_adapter("https://receiver.example", transport=httpx.MockTransport(answer))
 
 
 def sync(adapter: RestAdapter, state: DeviceState, *, force: bool = False) -> Plan:

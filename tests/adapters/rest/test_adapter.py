@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -44,17 +45,38 @@ def test_second_apply_with_nothing_changed_writes_nothing(receiver: Receiver) ->
     assert [e["path"] for e in receiver.requests()] == ["/state"]
 
 
-def test_one_pod_added_to_a_service_is_one_change_set(receiver: Receiver) -> None:
+def test_one_pod_added_to_a_service_is_one_change_set_of_member_changes(receiver: Receiver) -> None:
     with make_adapter(receiver.url) as adapter:
         sync(adapter, payments_state())
         receiver.clear_log()
         plan = sync(adapter, payments_state(api_members=("10.0.0.1", "10.0.0.2", "fd00::1", "10.0.0.7")))
+        assert adapter.device_capabilities().incremental_members
     assert [(c.op.value, c.kind) for c in plan.changes] == [("update", "group"), ("update", "group")]
     posts = change_sets(receiver)
     assert len(posts) == 1 and len(receiver.writes()) == 1
     assert posts[0]["body"]["owner"] == "fusion-connector:c1"
+    changes = {c["name"]: c for c in posts[0]["body"]["changes"]}
+    assert changes[API_GROUP] == {"op": "members", "kind": "group", "name": API_GROUP,
+                                  "add": ["10.0.0.7"], "remove": []}
+    assert all(c["op"] == "members" and "object" not in c for c in changes.values())
+    groups = {g["name"]: g["members"] for g in receiver.state()["groups"]}
+    assert "10.0.0.7" in groups[API_GROUP]
+
+
+def test_a_receiver_without_member_changes_gets_whole_groups() -> None:
+    from mocks.common.http import HttpServer
+    from mocks.rest import RestMock
+
+    app = RestMock(token="test-token", features=())
+    with HttpServer(app) as server, make_adapter(server.url) as adapter:
+        sync(adapter, payments_state())
+        seen = app.requests()[-1]["seq"]
+        sync(adapter, payments_state(api_members=("10.0.0.1", "10.0.0.7")))
+        assert not adapter.device_capabilities().incremental_members
+        posts = [e for e in app.requests(seen) if e["path"] == "/changes"]
+    assert len(posts) == 1
     members = {c["object"]["name"]: c["object"]["members"] for c in posts[0]["body"]["changes"]}
-    assert "10.0.0.7" in members[API_GROUP]
+    assert members[API_GROUP] == ["10.0.0.1", "10.0.0.7"]
 
 
 def test_removed_pod_leaves_the_group_in_the_same_sync(receiver: Receiver) -> None:
@@ -68,7 +90,10 @@ def test_removed_pod_leaves_the_group_in_the_same_sync(receiver: Receiver) -> No
 def test_change_sets_follow_the_specification(receiver: Receiver) -> None:
     with make_adapter(receiver.url) as adapter:
         sync(adapter, payments_state())
-        sync(adapter, payments_state(rules_reversed=True, api_members=("10.0.0.9",)))
+        changed = payments_state(rules_reversed=True, api_members=("10.0.0.9",))
+        stripe = changed.destinations["es/payments/stripe"]
+        sync(adapter, replace(changed, destinations={
+            **changed.destinations, stripe.key: replace(stripe, networks=("198.51.100.0/25",))}))
         sync(adapter, DeviceState(device="soc", cluster="c1"))
     posts = change_sets(receiver)
     assert len(posts) == 3
@@ -80,7 +105,7 @@ def test_change_sets_follow_the_specification(receiver: Receiver) -> None:
             if "object" in change:
                 conforms({"group": "Group", "address": "Address", "service": "Service",
                           "rule": "Rule"}[change["kind"]], change["object"])
-    assert ops == {"create", "update", "delete", "order"}
+    assert ops == {"create", "update", "members", "delete", "order"}
     conforms("State", receiver.state())
 
 

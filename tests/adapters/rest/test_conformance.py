@@ -4,6 +4,7 @@ an evaluator written from the protocol's rule semantics, decides like the model 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -21,8 +22,28 @@ from tests.adapters.rest.scenarios import PAYMENTS_PROBES, payments_state
 from tests.adapters.strategies import states_with_probes
 
 
+def resolved(document: dict[str, Any]) -> dict[str, Any]:
+    """`document` with each group's members extended by those of the groups it includes (its
+    `groups`, transitively): a flow's source is in a group when it is in one of these members."""
+    groups = {g["name"]: g for g in document["groups"]}
+
+    def members(name: str) -> set[str]:
+        found: set[str] = set()
+        pending, seen = [name], {name}
+        while pending:
+            group = groups[pending.pop()]
+            found.update(group["members"])
+            for inner in group.get("groups") or []:
+                if inner not in seen:
+                    seen.add(inner)
+                    pending.append(inner)
+        return found
+
+    return {**document, "groups": [{**g, "members": sorted(members(g["name"]))} for g in document["groups"]]}
+
+
 def assert_conforms(receiver: Receiver, state: DeviceState, probes: list[Probe]) -> None:
-    document = receiver.state()
+    document = resolved(receiver.state())
     for probe in probes:
         expected = decide(state, probe)
         got = evaluator.decide(document, probe)
