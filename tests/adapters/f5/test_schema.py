@@ -15,6 +15,7 @@ from connector.config import Secrets
 from connector.model import DeviceState
 from tests.adapters.f5.conftest import CLUSTER, make_config
 from tests.adapters.f5.scenarios import basic_state, with_empty_group
+from tests.adapters.f5.unions import union_state, union_states
 from tests.adapters.strategies import device_states
 
 REPO = Path(__file__).resolve().parents[3]
@@ -65,3 +66,21 @@ def test_schema_rejects_what_the_mock_rejects(validator: Any) -> None:
 @given(device_states())
 def test_generated_states_validate(validator: Any, state: DeviceState) -> None:
     assert errors(validator, declaration(state, {})) == []
+
+
+@settings(max_examples=30, deadline=None)
+@given(union_states())
+def test_union_states_validate(validator: Any, state: DeviceState) -> None:
+    assert errors(validator, declaration(state, {})) == []
+    assert errors(validator, json.loads(request_body(state))) == []
+
+
+def test_union_scenario_validates(validator: Any) -> None:
+    body = declaration(union_state(), {})
+    assert body["declaration"]["fc_c1"]["Shared"]["src_cluster_block-tor_union"]["addressLists"]
+    assert errors(validator, body) == []
+
+
+def request_body(state: DeviceState) -> bytes:
+    adapter = AS3Adapter(make_config("https://bigip.example"), CLUSTER, Secrets({"BIGIP_PASSWORD": "x"}))
+    return adapter.request_body(adapter.render(state))
