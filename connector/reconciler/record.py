@@ -53,34 +53,33 @@ def record_outcome(store: Store, state: DeviceState, outcome: DeviceOutcome, *, 
     if plan is None:
         store.devices.record_sync(name, in_sync=False, error=outcome.error, at=at)
         return False
-    store.devices.record_read(name, at)
     if not apply or outcome.refused or not outcome.ok or outcome.extra.get("withheld"):
         # Every difference stays open until a sync resolves it.
-        store.drift.observe(name, observations_from_plan(plan), at)
+        observed = observations_from_plan(plan)
     else:
         # Applied now: record only what the cluster does not explain (changed behind our back).
-        pushed = store.objects.checksums(name, plan_refs(plan))
-        store.drift.observe(name, observations_from_plan(plan, pushed), at)
+        observed = observations_from_plan(plan, store.objects.checksums(name, plan_refs(plan)))
+    store.drift.observe(name, observed, at)
     if not apply or outcome.extra.get("withheld"):
-        store.devices.record_sync(name, in_sync=plan.empty, error=None, at=at)
+        store.devices.record_sync(name, in_sync=plan.empty, error=None, at=at, read=True)
         return False
     duration = outcome.read_seconds + outcome.apply_seconds
     if outcome.refused:
         store.audit.append(plan, PlanResult.REFUSED, duration, error=plan.unsafe, forced=force,
                            triggers=triggers, at=at)
-        store.devices.record_sync(name, in_sync=False, error=f"unsafe plan refused: {plan.unsafe}", at=at)
+        store.devices.record_sync(name, in_sync=False, error=f"unsafe plan refused: {plan.unsafe}", at=at,
+                                  read=True)
         return False
+    writes = outcome.result.writes if outcome.result is not None else 0
     if outcome.applied:
         result = PlanResult.APPLIED if outcome.error is None else PlanResult.FAILED
-        writes = outcome.result.writes if outcome.result is not None else 0
         if outcome.error is not None and writes:
             result = PlanResult.PARTIAL
         store.audit.append(plan, result, duration, error=outcome.error, forced=force, triggers=triggers,
                            at=at)
-        if writes:
-            store.devices.record_write(name, at)
+    wrote = outcome.applied and writes > 0
     if outcome.error is not None:
-        store.devices.record_sync(name, in_sync=False, error=outcome.error, at=at)
+        store.devices.record_sync(name, in_sync=False, error=outcome.error, at=at, read=True, wrote=wrote)
         return False
     replaced = outcome.read or repair
     if replaced:
@@ -89,8 +88,9 @@ def record_outcome(store: Store, state: DeviceState, outcome: DeviceOutcome, *, 
         # rendered objects all carry the adapter's owner mark
         owner = outcome.desired[0].owner if outcome.desired else None
         store.objects.record_plan(name, plan, owner, at)
-    store.drift.observe(name, [], at)
-    store.devices.record_sync(name, in_sync=True, at=at)
+    if observed:
+        store.drift.observe(name, [], at)  # repaired by this apply
+    store.devices.record_sync(name, in_sync=True, at=at, read=True, wrote=wrote)
     return replaced
 
 

@@ -14,6 +14,7 @@ from connector.store.models import Base, ClusterRow
 
 T = TypeVar("T")
 
+_ENSURED = "fusion_connector_ensured_clusters"  # Session.info key: (transaction, clusters)
 IN_CHUNK = 500  # well below SQLite's and PostgreSQL's bound-parameter limits
 
 
@@ -39,8 +40,12 @@ def insert_rows(session: Session, model: type[Base], rows: Iterable[dict[str, An
 
 def ensure_cluster(session: Session, cluster: str, at: datetime | None = None) -> None:
     """Create the `clusters` row for `cluster` unless it exists (never blocks on concurrent writers;
-    looks first, so that a PostgreSQL sequence is not consumed by every call)."""
+    looks first, so that a PostgreSQL sequence is not consumed by every call). Looks once per
+    cluster and transaction: the repositories of one transaction share the answer."""
+    if cluster in _ensured(session):
+        return
     if session.scalar(select(ClusterRow.id).where(ClusterRow.name == cluster)) is not None:
+        _ensured(session).add(cluster)
         return
     at = at or utcnow()
     table = table_of(ClusterRow)
@@ -54,3 +59,14 @@ def ensure_cluster(session: Session, cluster: str, at: datetime | None = None) -
             index_elements=["name"]))
     else:
         raise ValueError(f"unsupported database dialect {dialect}")
+    _ensured(session).add(cluster)
+
+
+def _ensured(session: Session) -> set[str]:
+    """The clusters known to exist in `session`'s current transaction (a new set for each)."""
+    transaction = session.get_transaction()
+    known: tuple[object, set[str]] | None = session.info.get(_ENSURED)
+    if known is None or transaction is None or known[0] is not transaction:
+        known = (transaction, set())
+        session.info[_ENSURED] = known
+    return known[1]
