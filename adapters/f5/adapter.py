@@ -99,7 +99,7 @@ class AS3Adapter(Adapter):
                               self._memo)
 
     def table_usage(self, objects: Sequence[DeviceObject]) -> Sequence[TableUsage]:
-        return as3_tables(self.tenant, objects, self.config.capacity, self.schema_version)
+        return as3_tables(objects, self.config.capacity, self.request_body)
 
     def observe(self, objects: Sequence[DeviceObject]) -> None:
         """The tenant as the device is known to hold it (the read was skipped): the next `apply`

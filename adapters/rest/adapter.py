@@ -30,6 +30,7 @@ from adapters.base.adapter import Adapter, ApplyResult, Capabilities
 from adapters.base.errors import PermanentDeviceError
 from adapters.base.http import DeviceHttp, RetryPolicy, tls_verify
 from adapters.base.memo import RenderMemo
+from adapters.rest.capacity import table_usage as rest_tables
 from adapters.rest.objects import (
     MalformedObject,
     dependency_order,
@@ -41,6 +42,7 @@ from adapters.rest.objects import (
 from adapters.rest.protocol import IDEMPOTENCY_HEADER, KINDS, MEDIA_TYPE, PROTOCOL, SigningTransport
 from connector.config import RestDevice, SafetyConfig, Secrets
 from connector.model import DeviceState
+from connector.planner.capacity import TableUsage
 from connector.planner.types import Change, DeviceObject, Plan
 
 log = logging.getLogger(__name__)
@@ -94,6 +96,9 @@ class RestAdapter(Adapter):
 
     def references(self, obj: DeviceObject) -> Iterable[tuple[str, str]]:
         return references(obj)
+
+    def table_usage(self, objects: Sequence[DeviceObject]) -> Sequence[TableUsage]:
+        return rest_tables(objects, self.config.capacity, self.device_info)
 
     def read(self) -> list[DeviceObject]:
         document = self._get_json("/state")

@@ -16,7 +16,7 @@ from connector.cli.common import EXIT_ERROR, EXIT_INVALID, EXIT_OK, EXIT_UNSAFE,
 from connector.cluster import StaticView
 from connector.config import Config, SecretError, Secrets
 from connector.planner import Change, Op
-from connector.reconciler.device import DeviceOutcome
+from connector.reconciler.device import DeviceOutcome, Refusal
 from connector.reconciler.once import PassReport, open_adapters, reconcile_once, select_devices
 from connector.sources.client import KubernetesClientError, build_api_client
 from connector.sources.snapshot import list_all
@@ -113,7 +113,10 @@ def outcome_text(outcome: DeviceOutcome, verbose: bool = True) -> list[str]:
     for conflict in plan.conflicts:
         lines.append(f"  ! {conflict.kind} {conflict.name} exists on the device and is not ours "
                      f"(owner {conflict.owner or 'none'}): left alone")
-    if outcome.refused:
+    if outcome.refusal is Refusal.CAPACITY_EXCEEDED:
+        lines.append(f"  refused: {outcome.refusal_message}; nothing was written (the device's capacity "
+                     "bounds the whole plan; --force does not override it)")
+    elif outcome.refused:
         lines.append(f"  refused: the plan is unsafe ({plan.unsafe}); nothing was written. "
                      "Re-run with --force to apply it anyway.")
     elif outcome.applied:

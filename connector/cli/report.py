@@ -60,7 +60,9 @@ def command(config_path: str, fmt: str, output: str, window: timedelta, device: 
             with session_factory(engine).begin() as session:
                 report = build_report(passed.compiled, Store(session, config.cluster), view=run.view,
                                       since=until - window, until=until, device=device,
-                                      read_errors=read_errors, configured=[d.name for d in config.devices])
+                                      read_errors=read_errors, configured=[d.name for d in config.devices],
+                                      capacity={o.device: o.capacity for o in passed.outcomes
+                                                if o.capacity is not None})
         finally:
             engine.dispose()
     except SQLAlchemyError as exc:

@@ -45,10 +45,17 @@ from connector.controller.events import NORMAL, WARNING, EventRecorder, ObjectRe
 from connector.controller.kubeapi import KubeApi, KubeUnavailable
 from connector.controller.leader import LeaderElector
 from connector.controller.metrics import ControllerMetrics
-from connector.controller.status import DeviceReport, build_status, fingerprints
+from connector.controller.status import (
+    CAPACITY_EXCEEDED,
+    PROBLEM_REASONS,
+    DeviceReport,
+    build_status,
+    capacities,
+    fingerprints,
+)
 from connector.controller.worker import DeviceWorker, Job
 from connector.model import DeviceState, RuleKind
-from connector.reconciler.device import DeviceOutcome, sync_device
+from connector.reconciler.device import DeviceOutcome, Refusal, sync_device
 from connector.reconciler.known import KnownState
 from connector.reconciler.once import compile_settings, open_adapters
 from connector.reconciler.record import record_snapshot
@@ -248,7 +255,8 @@ class Controller:
         return serve_report(query, authorization, engine=self._engine, cluster=self.config.cluster,
                             compiled=lambda: self._compiler.result,
                             view=self._watcher.cache if self._watcher is not None else None,
-                            configured=[d.name for d in self.config.devices], ready=self.compiled)
+                            configured=[d.name for d in self.config.devices], ready=self.compiled,
+                            capacity=lambda: capacities(self.device_reports()))
 
     def _store_reachable(self) -> bool:
         checked_at, ok = self._store_ok
@@ -371,7 +379,7 @@ class Controller:
                 # a pod change keeps the rules tuple: the fingerprints stay valid
                 same_rules = previous is not None and previous.rules is state.rules
                 wanted = report.wanted if same_rules and report.wanted else fingerprints(state)
-                self._reports[name] = DeviceReport(name, report.held, wanted, report.problem)
+                self._reports[name] = DeviceReport(name, report.held, wanted, report.problem, report.capacity)
             self._workers[name].submit(state, triggers, seen, immediate=immediate, read=read)
         if result.rules != self._rules:
             self._rules = result.rules
@@ -429,6 +437,8 @@ class Controller:
     def _account(self, name: str, job: Job, outcome: DeviceOutcome, apply: bool) -> bool:
         """Metrics, device report and Events of one outcome; whether the sync succeeded."""
         plan = outcome.plan
+        if outcome.capacity is not None:
+            self.metrics.table_usage(outcome.capacity)
         with self._reports_lock:
             report = self._reports[name]
             is_current = job.state is self._states.get(name)
@@ -441,6 +451,12 @@ class Controller:
             problem = ("DeviceError", outcome.error)
             self.metrics.device_errors.labels(name, outcome.error_class or "permanent").inc()
             self._device_event(WARNING, "DeviceError", f"device {name}: {outcome.error}")
+        elif outcome.refusal is Refusal.CAPACITY_EXCEEDED and plan is not None:
+            message = f"{outcome.refusal_message}; nothing written to the device"
+            problem = (CAPACITY_EXCEEDED, message)
+            self.metrics.capacity_refusals.labels(name).inc()
+            self._device_event(WARNING, CAPACITY_EXCEEDED, f"device {name}: plan refused: {message} "
+                               f"({plan.summary()})")
         elif outcome.refused and plan is not None:
             problem = ("PlanRefused", f"unsafe plan refused: {plan.unsafe}")
             self.metrics.unsafe_plans.labels(name).inc()
@@ -459,11 +475,12 @@ class Controller:
             if outcome.applied and plan is not None:
                 for change in plan.changes:
                     self.metrics.plan_changes.labels(name, change.kind, change.op.value).inc()
-            if previous_problem is not None and previous_problem[0] == "DeviceError":
+            if previous_problem is not None and previous_problem[0] in ("DeviceError", CAPACITY_EXCEEDED):
                 self._device_event(NORMAL, "DeviceSynced", f"device {name} is in sync again")
         with self._reports_lock:
             current = self._reports[name]
-            self._reports[name] = DeviceReport(name, held, current.wanted, problem)
+            self._reports[name] = DeviceReport(name, held, current.wanted, problem,
+                                               outcome.capacity or current.capacity)
         return ok
 
     def _device_event(self, type: str, reason: str, message: str) -> None:
@@ -541,7 +558,7 @@ class Controller:
             reason = condition["reason"]
             if condition["type"] == "Accepted" and reason != "Accepted":
                 type = WARNING if condition["status"] == "False" or reason == "SharedSource" else NORMAL
-            elif condition["type"] == "Programmed" and reason in ("DeviceError", "PlanRefused"):
+            elif condition["type"] == "Programmed" and reason in PROBLEM_REASONS:
                 type = WARNING
             else:
                 continue

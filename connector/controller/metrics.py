@@ -3,6 +3,9 @@
 Names (all prefixed `fusion_connector_`): `reconcile_duration_seconds{device}` (histogram, one
 device sync: read, plan, apply), `plan_changes_total{device,kind,op}` (changes applied),
 `device_errors_total{device,class}` (class: transient, permanent, auth), `unsafe_plans_total{device}`,
+`capacity_refusals_total{device}` (plans refused because a table would exceed its capacity),
+`device_table_usage{device,table}` and `device_table_limit{device,table}` (entries a device's table
+holds after the last plan, and its configured limit; no limit sample for an unlimited table),
 `convergence_latency_seconds{device}` (histogram: a change first seen in the watch → the device
 holds it), `owned_objects{device}`, `last_successful_sync_timestamp_seconds{device}`,
 `leader` (1 while this process leads), `status_writes_total`, `events_total`, and from the watch
@@ -12,6 +15,7 @@ layer at scrape time: `watch_restarts_total{kind}`, `watch_relists_total{kind}`,
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -19,6 +23,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from connector.cluster import Kind
+from connector.planner.capacity import CapacityReport
 from connector.sources import KindStats
 
 PREFIX = "fusion_connector_"
@@ -73,8 +78,29 @@ class ControllerMetrics:
         self.last_sync = Gauge(PREFIX + "last_successful_sync_timestamp_seconds",
                                "when the device was last known in sync (Unix time)", ["device"], registry=r)
         self.leader = Gauge(PREFIX + "leader", "1 while this process is the leader", registry=r)
+        self.capacity_refusals = Counter(PREFIX + "capacity_refusals",
+                                         "plans refused because a device table would exceed its capacity",
+                                         ["device"], registry=r)
+        self.table_usage_gauge = Gauge(PREFIX + "device_table_usage",
+                                       "entries of a device table after the last plan", ["device", "table"],
+                                       registry=r)
+        self.table_limit_gauge = Gauge(PREFIX + "device_table_limit",
+                                       "configured capacity of a device table", ["device", "table"],
+                                       registry=r)
         self.status_writes = Counter(PREFIX + "status_writes", "rule status writes", registry=r)
         self.events = Counter(PREFIX + "events", "Kubernetes Events written", ["reason"], registry=r)
+
+    def table_usage(self, report: CapacityReport) -> None:
+        """Set the usage and limit gauges of every table of `report`'s device (an unlimited table
+        has no limit sample)."""
+        for table in report.tables:
+            labels = (report.device, table.table.value)
+            self.table_usage_gauge.labels(*labels).set(table.count)
+            if table.limit is not None:
+                self.table_limit_gauge.labels(*labels).set(table.limit)
+            else:
+                with contextlib.suppress(KeyError):  # no sample yet
+                    self.table_limit_gauge.remove(*labels)
 
     def watch(self, stats: Callable[[], Mapping[Kind, KindStats]], synced: Callable[[], bool]) -> None:
         """Expose the watch layer's counters (read at scrape time)."""

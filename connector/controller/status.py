@@ -4,11 +4,13 @@ each device is known to hold.
 Contract of `build_status`: `observedGeneration`; `conditions` `Accepted` (from the compiler) and
 `Programmed` (True when the rule is on every device it should be on and each of them holds its
 current form; reasons `Programmed`, `NotAccepted`, `NoSources`, `NotProgrammed`, `Pending`,
-`DeviceError`, `PlanRefused`); `devices` (one entry per device the rule targets: name, programmed,
-message, lastSyncTime); `sources`. Timestamps are carried over from the previous status unless
-what they date changed: a condition's `lastTransitionTime` only moves when its status changes, a
-device entry's `lastSyncTime` when the entry changes to programmed. So building from an unchanged
-situation gives an equal dict, and the writer writes nothing.
+`DeviceError`, `PlanRefused`, `CapacityExceeded`: a device whose plan was refused for capacity
+keeps none of its rules programmed, since nothing reaches it until the plan fits); `devices` (one
+entry per device the rule targets: name, programmed, message, lastSyncTime); `sources`.
+Timestamps are carried over from the previous status unless what they date changed: a condition's
+`lastTransitionTime` only moves when its status changes, a device entry's `lastSyncTime` when the
+entry changes to programmed. So building from an unchanged situation gives an equal dict, and the
+writer writes nothing.
 """
 
 from __future__ import annotations
@@ -20,8 +22,13 @@ from typing import Any
 from connector.cluster import Obj
 from connector.compiler import RuleStatus
 from connector.model import CompiledRule, DeviceState
+from connector.planner.capacity import CapacityReport
 
 OriginKey = tuple[str, str, str]  # (rule kind, namespace, name)
+
+CAPACITY_EXCEEDED = "CapacityExceeded"
+# Device problems that are Warnings on the rules they keep from being programmed.
+PROBLEM_REASONS = frozenset({"DeviceError", "PlanRefused", CAPACITY_EXCEEDED})
 
 # Presence messages of the compiler that mean "this device is not one the rule is for".
 _NOT_TARGETED = ("not selected by spec.devices", "does not target this device",
@@ -45,12 +52,24 @@ def fingerprints(state: DeviceState) -> dict[OriginKey, int]:
 @dataclass(frozen=True)
 class DeviceReport:
     """What is known of one device: fingerprints of what it holds (after its last good sync) and of
-    what it should hold, and the problem of its last sync (reason, message) if any."""
+    what it should hold, the problem of its last sync (reason, message) if any, and its table
+    usage as of its last plan."""
 
     name: str
     held: Mapping[OriginKey, int] = field(default_factory=dict)
     wanted: Mapping[OriginKey, int] = field(default_factory=dict)
     problem: tuple[str, str] | None = None
+    capacity: CapacityReport | None = None
+
+    @property
+    def blocked(self) -> bool:
+        """True when the device takes no change at all until its problem is solved (capacity)."""
+        return self.problem is not None and self.problem[0] == CAPACITY_EXCEEDED
+
+
+def capacities(reports: Mapping[str, DeviceReport]) -> dict[str, CapacityReport]:
+    """Each device's table usage, for the devices whose usage is known."""
+    return {name: report.capacity for name, report in reports.items() if report.capacity is not None}
 
 
 def _targeted(message: str) -> bool:
@@ -81,7 +100,8 @@ def build_status(rule: RuleStatus, devices: Mapping[str, DeviceReport], previous
             entry: Obj = {"name": presence.device, "programmed": False, "message": presence.message}
         else:
             report = devices.get(presence.device, DeviceReport(presence.device))
-            held = key in report.held and report.held.get(key) == report.wanted.get(key)
+            held = (key in report.held and report.held.get(key) == report.wanted.get(key)
+                    and not report.blocked)
             problem = None if held else report.problem
             waiting = "waiting for the device to be synced"
             message = "programmed" if held else (problem[1] if problem else waiting)

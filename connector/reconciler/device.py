@@ -1,7 +1,9 @@
 """One device's reconcile step: render the desired state, read the device, plan, and maybe apply.
 
-Contract: never raises for device faults; every outcome (planned, applied, refused as unsafe,
-failed) is returned as a `DeviceOutcome` with the plan and the error text naming the device.
+Contract: never raises for device faults; every outcome (planned, applied, refused as unsafe or
+for capacity, failed) is returned as a `DeviceOutcome` with the plan and the error text naming the
+device. A plan that would leave a device table above its configured capacity is refused as a whole
+before anything is written, in plan-only runs too, and `force` does not override it.
 With a `KnownState`, a sync that may skip the read plans against what the device is known to hold
 (see `connector.reconciler.known`) and leaves it known only when the device ends as planned.
 """
@@ -12,15 +14,25 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from adapters.base import Adapter, ApplyResult, DeviceAuthError, DeviceError, TransientDeviceError
 from connector.config import SafetyConfig
 from connector.model import DeviceState
 from connector.planner import DeviceObject, Plan
+from connector.planner.capacity import CapacityReport, describe
 from connector.reconciler.known import KnownState, held_after
 
 log = logging.getLogger(__name__)
+
+
+class Refusal(StrEnum):
+    """Why a plan was refused (nothing written): the safety thresholds, which `force` overrides,
+    or the device's capacity, which it does not."""
+
+    UNSAFE = "UnsafePlan"
+    CAPACITY_EXCEEDED = "CapacityExceeded"
 
 
 @dataclass
@@ -33,6 +45,8 @@ class DeviceOutcome:
     error: str | None = None
     error_class: str | None = None
     refused: bool = False
+    refusal: Refusal | None = None
+    capacity: CapacityReport | None = None  # table usage after the plan (None: not planned)
     applied: bool = False
     read: bool = True
     read_seconds: float = 0.0
@@ -45,6 +59,16 @@ class DeviceOutcome:
     def ok(self) -> bool:
         return self.error is None and not self.refused
 
+    @property
+    def refusal_message(self) -> str | None:
+        """Why the plan was refused, for people (None when it was not)."""
+        if not self.refused:
+            return None
+        if self.refusal is Refusal.CAPACITY_EXCEEDED and self.capacity is not None:
+            return f"CapacityExceeded: {describe(self.capacity.exceeded)}"
+        unsafe = self.plan.unsafe if self.plan is not None else None
+        return f"unsafe plan refused: {unsafe}"
+
     def to_json(self) -> dict[str, Any]:
         return {
             "device": self.device,
@@ -52,6 +76,9 @@ class DeviceOutcome:
             "applied": self.applied,
             "read": self.read,
             "refused": self.refused,
+            "refusal": self.refusal.value if self.refusal is not None else None,
+            "refusalMessage": self.refusal_message,
+            "capacity": self.capacity.to_json() if self.capacity is not None else None,
             "error": self.error,
             "errorClass": self.error_class,
             "writes": self.result.writes if self.result is not None else 0,
@@ -64,10 +91,12 @@ def sync_device(adapter: Adapter, state: DeviceState, safety: SafetyConfig, *, a
                 force: bool = False, may_write: Callable[[], bool] | None = None,
                 known: KnownState | None = None, read: bool = True) -> DeviceOutcome:
     """Plan `state` against what `adapter`'s device holds; apply the plan when `apply` and it is safe
-    (or `force`) and free of name conflicts with foreign objects (a conflict is an error: nothing
-    is written). `may_write`, asked right before applying, can still withhold the write (a
-    controller that lost its leadership while reading): the outcome is then a plan only, with
-    `extra["withheld"]` set.
+    (or `force`), within the device's capacity, and free of name conflicts with foreign objects (a
+    conflict is an error: nothing is written). A non-empty plan that leaves any table above its
+    limit is refused (`Refusal.CAPACITY_EXCEEDED`, with or without `apply` and whatever `force`);
+    `outcome.capacity` always holds the table usage after the plan. `may_write`, asked right
+    before applying, can still withhold the write (a controller that lost its leadership while
+    reading): the outcome is then a plan only, with `extra["withheld"]` set.
 
     With `known` and `read=False`, the device is not read when `known` holds what it holds: the
     adapter `observe`s those objects and the plan is made against them (`outcome.read` is False).
@@ -99,6 +128,10 @@ def _sync(adapter: Adapter, state: DeviceState, safety: SafetyConfig, outcome: D
         outcome.desired = desired
         plan = adapter.plan(desired, actual, safety=safety, force=force)
         outcome.plan = plan
+        kept = {(str(ref[0]), str(ref[1])) for ref in plan.extra.get("kept") or ()}
+        held = held_after(desired, actual, adapter.owner_mark, kept)
+        # counted on the desired objects themselves (adapters may cache per rendered object)
+        outcome.capacity = adapter.capacity([*desired, *held[len(desired):]])
         if plan.conflicts:
             # Holding back only the objects that need a foreign-held name would leave the rules
             # around them in place and change what the rulebase decides: write nothing instead.
@@ -112,10 +145,19 @@ def _sync(adapter: Adapter, state: DeviceState, safety: SafetyConfig, outcome: D
             if known is not None:
                 known.remember(actual, token)
             return outcome
+        if outcome.capacity.exceeded:
+            # Whole or nothing: a plan cut down to fit would leave rules out of the rulebase and
+            # change what it decides.
+            outcome.refused = True
+            outcome.refusal = Refusal.CAPACITY_EXCEEDED
+            log.warning("%s: plan refused, the device's capacity would be exceeded: %s", adapter.name,
+                        describe(outcome.capacity.exceeded))
+            return outcome
         if not apply:
             return outcome
         if plan.unsafe and not force:
             outcome.refused = True
+            outcome.refusal = Refusal.UNSAFE
             log.warning("%s: plan refused as unsafe: %s", adapter.name, plan.unsafe)
             return outcome
         if may_write is not None and not may_write():
@@ -130,8 +172,7 @@ def _sync(adapter: Adapter, state: DeviceState, safety: SafetyConfig, outcome: D
             outcome.error = "; ".join(outcome.result.errors)
             outcome.error_class = "permanent"
         elif known is not None:
-            kept = {(str(ref[0]), str(ref[1])) for ref in plan.extra.get("kept") or ()}
-            known.remember(held_after(desired, actual, adapter.owner_mark, kept), token)
+            known.remember(held, token)
     except DeviceError as exc:
         outcome.error = str(exc)
         outcome.error_class = _error_class(exc)

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from connector.cluster import ClusterView
 from connector.compiler import CompileResult
 from connector.model import DeviceState
+from connector.planner.capacity import CapacityReport
 from connector.reports.egress import effective_egress
 from connector.reports.model import (
     DeviceSummary,
@@ -50,13 +51,15 @@ def parse_window(text: str) -> timedelta:
 def build_report(compiled: CompileResult, store: Store, *, view: ClusterView | None = None,
                  since: datetime | None = None, until: datetime | None = None,
                  device: str | None = None, read_errors: Mapping[str, str] | None = None,
-                 configured: Collection[str] | None = None) -> Report:
+                 configured: Collection[str] | None = None,
+                 capacity: Mapping[str, CapacityReport] | None = None) -> Report:
     """The report of `store.cluster` over [since, until) (default: the last 7 days up to now).
 
     `view` lists the Services of managed namespaces for the egress section (without it, only
     Services with rules of their own); `device` restricts every section to that device;
     `read_errors` are the devices this report's read failed on (device → error); `configured`
-    names the devices of the configuration (default: those of `compiled`)."""
+    names the devices of the configuration (default: those of `compiled`); `capacity` is each
+    device's table usage as of its latest plan."""
     until = until or utcnow()
     since = since or until - DEFAULT_WINDOW
     read_errors = dict(read_errors or {})
@@ -84,7 +87,8 @@ def build_report(compiled: CompileResult, store: Store, *, view: ClusterView | N
             last_error=status.last_error if status else None,
             read_error=read_errors.get(name),
             open_findings=sum(1 for f in mine if f.resolved_at is None),
-            resolved_findings=sum(1 for f in mine if f.resolved_at is not None)))
+            resolved_findings=sum(1 for f in mine if f.resolved_at is not None),
+            capacity=capacity[name].tables if capacity and name in capacity else ()))
     history = tuple(
         HistoryEntry(id=r.id, device=r.device, applied_at=r.applied_at, result=r.result.value,
                      counts=dict(r.counts), duration_seconds=r.duration_seconds, error=r.error,

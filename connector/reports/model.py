@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from connector.planner.capacity import TableUsage
+
 SCHEMA_VERSION = 1
 RULE_KINDS = ("ClusterEgressRule", "NamespaceEgressRule", "ServiceEgressRule", "Annotation", "DefaultAction")
 
@@ -53,7 +55,8 @@ class IdentityRef:
 
 @dataclass(frozen=True)
 class DeviceSummary:
-    """One device: its sync status from the store and the outcome of this report's read."""
+    """One device: its sync status from the store, the outcome of this report's read, and its
+    table usage against its capacity as of the latest plan (empty when not known)."""
 
     name: str
     type: str
@@ -66,13 +69,20 @@ class DeviceSummary:
     read_error: str | None
     open_findings: int
     resolved_findings: int
+    capacity: tuple[TableUsage, ...] = ()
+
+    @property
+    def capacity_exceeded(self) -> tuple[TableUsage, ...]:
+        """The tables above their limit: the device's plans are refused until they fit."""
+        return tuple(t for t in self.capacity if t.over)
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "type": self.type, "url": self.url,
                 "lastReadAt": iso(self.last_read_at), "lastWriteAt": iso(self.last_write_at),
                 "lastSyncAt": iso(self.last_sync_at), "inSync": self.in_sync,
                 "lastError": self.last_error, "readError": self.read_error,
-                "openFindings": self.open_findings, "resolvedFindings": self.resolved_findings}
+                "openFindings": self.open_findings, "resolvedFindings": self.resolved_findings,
+                "capacity": [{**t.to_json(), "exceeded": t.over} for t in self.capacity]}
 
 
 @dataclass(frozen=True)

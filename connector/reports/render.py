@@ -51,12 +51,18 @@ def render_json(report: Report) -> str:
 
 
 def csv_rows(report: Report) -> Iterator[dict[str, str]]:
-    """One row per finding: drift findings, devices this report could not read, rules not
-    programmed (one row per device they are missing from, or one row when not accepted)."""
+    """One row per finding: devices this report could not read, device tables above their
+    capacity, drift findings, rules not programmed (one row per device they are missing from, or
+    one row when not accepted)."""
     for device in report.devices:
         if device.read_error is not None:
             yield _row(record="device-unreadable", device=device.name, status="open", type="read-error",
                        first_seen=iso(report.generated_at), message=device.read_error)
+    for device in report.devices:
+        for table in device.capacity_exceeded:
+            yield _row(record="capacity-exceeded", device=device.name, status="open", type=table.table.value,
+                       first_seen=iso(report.generated_at),
+                       message=f"CapacityExceeded: {table.table.value} {table.count} > limit {table.limit}")
     for finding in report.findings:
         yield _row(record="drift", device=finding.device, status=finding.status, type=finding.type,
                    object_kind=finding.object_kind, object_name=finding.object_name,

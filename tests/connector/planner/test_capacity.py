@@ -19,7 +19,8 @@ def test_nothing_is_exceeded_without_limits_or_tables() -> None:
 
 
 def test_the_description_names_table_count_and_limit() -> None:
-    report = CapacityReport("fgt", (TableUsage(Table.POLICIES, 12, 10), TableUsage(Table.GROUP_MEMBERS, 700, 600)))
+    report = CapacityReport("fgt", (TableUsage(Table.POLICIES, 12, 10),
+                                    TableUsage(Table.GROUP_MEMBERS, 700, 600)))
     assert describe(report.exceeded) == "policies 12 > limit 10; groupMembers 700 > limit 600"
     assert report.usage(Table.POLICIES) == TableUsage(Table.POLICIES, 12, 10)
     assert report.usage(Table.RULES) is None
