@@ -108,8 +108,10 @@ def _comment(mark: str, text: str, limit: int = COMMENT_MAX) -> str:
 
 
 def group_objects(name: str, members: Sequence[str], comment: str, mark: str, identities: tuple[str, ...],
-                  limit: int = DEFAULT_GROUP_MEMBERS) -> list[DeviceObject]:
-    """One addrgrp, or a tree of them when `members` exceed `limit` (children first)."""
+                  limit: int = DEFAULT_GROUP_MEMBERS, salt: str = "") -> list[DeviceObject]:
+    """One addrgrp, or a tree of them when `members` exceed `limit` (children first). A member's
+    sub-group is chosen by a stable hash of the member (salted below the top, so a sub-group that
+    is still too large splits differently)."""
     if len(members) <= limit:
         body = {"member": sorted(members), "comment": comment}
         return [DeviceObject(ADDRGRP, name, body, mark, identities)]
@@ -119,13 +121,16 @@ def group_objects(name: str, members: Sequence[str], comment: str, mark: str, id
         count *= 2
     buckets: dict[int, list[str]] = {}
     for member in members:
-        buckets.setdefault(int(stable_hash(member, 8), 16) % count, []).append(member)
+        buckets.setdefault(int(stable_hash(salt + member, 8), 16) % count, []).append(member)
+    if len(buckets) == 1:  # every member hashed alike: split by position instead
+        ordered = sorted(members)
+        buckets = {index: ordered[index::count] for index in range(count)}
     out: list[DeviceObject] = []
     children: list[str] = []
     for index in sorted(buckets):
         child = make_name([name, f"p{index}"], NAMES)
         children.append(child)
-        out.extend(group_objects(child, buckets[index], comment, mark, identities, limit))
+        out.extend(group_objects(child, buckets[index], comment, mark, identities, limit, child + ":"))
     out.extend(group_objects(name, children, comment, mark, identities, limit))
     return out
 

@@ -187,3 +187,41 @@ def spread_state(pods: int, namespaces: int, *, block: int = 0, moved: tuple[int
     rules = tuple(rule(f"r-{g.key}", g.key, None, None, Action.ALLOW if i % 2 else Action.DENY,
                        RuleKind.NAMESPACE, g.namespace) for i, g in enumerate(groups))
     return DeviceState("fgt", CLUSTER, {g.key: g for g in groups}, {}, {}, rules)
+
+
+def union(key: str, includes: list[str], own: list[str] | None = None, rule_name: str = "") -> SourceGroup:
+    """A cluster rule's source: the union of `includes` (other groups' keys) and `own` pods."""
+    return SourceGroup(key, CLUSTER, "", pods("", own or []), rule=rule_name or key.rsplit("/", 1)[-1],
+                       purpose="union", includes=tuple(includes))
+
+
+UNION_HOSTS = {"ns/a": ["10.5.0.1", "10.5.0.2", "10.5.0.3"], "ns/b": ["10.5.1.1", "10.5.1.5", "fd00::5"],
+               "ns/c": ["10.5.2.9"], "ns/v6": ["fd00::1"]}
+
+
+def union_state(members: tuple[str, ...] = ("ns/a", "ns/b", "ns/v6"), *,
+                extra: dict[str, list[str]] | None = None) -> DeviceState:
+    """A ClusterEgressRule `web` (Allow TCP 443 to 203.0.113.0/24) whose source is the union of the
+    namespaces in `members` (ns/v6 has IPv6 pods only), one `lockdown` (Deny any) whose union holds
+    ns/v6 only (nothing left to render), namespace a's default Deny and namespace b's Allow-any.
+    `extra` adds namespaces (key → hosts) available for the union."""
+    hosts = {**UNION_HOSTS, **(extra or {})}
+    groups = {key: group(key, key.split("/", 1)[1], addresses) for key, addresses in hosts.items()}
+    groups["cr/web"] = union("cr/web", list(members))
+    groups["cr/lockdown"] = union("cr/lockdown", ["ns/v6"])
+    destinations = {"es/web": Destination("es/web", "ops", "web", ("203.0.113.0/24",))}
+    port_sets = {"es/web/ports": PortSet("es/web/ports", "ops", "web", (PortRange(Protocol.TCP, 443, 443),))}
+    rules = (
+        rule("lockdown", "cr/lockdown", None, None, Action.DENY, RuleKind.CLUSTER, ""),
+        rule("web", "cr/web", "es/web", "es/web/ports", Action.ALLOW, RuleKind.CLUSTER, ""),
+        rule("a-default", "ns/a", None, None, Action.DENY, RuleKind.DEFAULT, "a"),
+        rule("b-any", "ns/b", None, None, Action.ALLOW, RuleKind.NAMESPACE, "b"),
+    )
+    return DeviceState("fgt", CLUSTER, groups, destinations, port_sets, rules)
+
+
+def union_probes() -> list[Probe]:
+    sources = [*UNION_HOSTS["ns/a"], "10.5.1.1", "10.5.1.5", "10.5.1.2", "10.5.2.9", "10.9.9.9"]
+    targets = [("203.0.113.5", 443, Protocol.TCP), ("203.0.113.5", 80, Protocol.TCP),
+               ("8.8.8.8", 53, Protocol.UDP)]
+    return [Probe(s, d, p, t) for s in sources for d, p, t in targets]

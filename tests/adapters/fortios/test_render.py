@@ -22,8 +22,9 @@ from adapters.fortios.render import (
     PolicySettings,
 )
 from adapters.fortios.renderer import render_state
-from connector.model import Action, DeviceState, SourceGroup
+from connector.model import Action, Destination, DeviceState, PortRange, PortSet, Protocol, SourceGroup
 from connector.planner.types import DeviceObject
+from tests.adapters.fortios.conftest import AdapterFactory
 from tests.adapters.fortios.scenarios import (
     edge_state,
     group,
@@ -283,3 +284,46 @@ def test_nested_groups_resolve_exactly_to_their_hosts(state: DeviceState) -> Non
 
     for name in groups:
         walk(name, frozenset())
+
+
+def test_equal_port_sets_share_one_service_named_by_its_ports() -> None:
+    base = payments_state()
+    same = PortSet("es/shop/web/ports", "shop", "web", (PortRange(Protocol.TCP, 443, 443),))
+    rules = (*base.rules, rule("shop-web", "ns/shop", None, same.key, Action.ALLOW, namespace="shop"))
+    state = DeviceState("fgt", "prod", base.groups, base.destinations, {**base.port_sets, same.key: same},
+                        rules)
+    objects = render_state(state, mark=MARK, settings=SETTINGS)
+    services = {o.name: o for o in objects if o.kind == SERVICE}
+    assert sorted(services) == ["fc_prod_ports_tcp-443", "fc_prod_ports_tcp-5432_tcp-8000-8080",
+                                "fc_prod_ports_udp-53"]
+    assert services["fc_prod_ports_tcp-443"].identities == ("ExternalService/payments/stripe",
+                                                            "ExternalService/shop/web")
+    assert services["fc_prod_ports_tcp-443"].body["comment"] == f"{MARK} ports tcp 443"
+    policies = {o.name.rsplit("_", 1)[0]: o.body["service"] for o in objects if o.kind == POLICY}
+    assert policies["fc_prod_allow-stripe"] == policies["fc_prod_shop-web"] == ["fc_prod_ports_tcp-443"]
+
+
+def test_small_destinations_are_referenced_directly_large_ones_through_a_group() -> None:
+    base = payments_state()
+    large = Destination("es/payments/db", "payments", "db",
+                        (*(f"10.30.{i}.0/24" for i in range(8)), "2001:db8::/64"), ("db.example",))
+    state = DeviceState("fgt", "prod", base.groups, {**base.destinations, large.key: large}, base.port_sets,
+                        base.rules)
+    objects = render_state(state, mark=MARK, settings=SETTINGS)
+    policies = {o.name.rsplit("_", 1)[0]: o.body["dstaddr"] for o in objects if o.kind == POLICY}
+    assert policies["fc_prod_allow-stripe"] == ["fc_prod_fqdn_api.stripe.com"]
+    assert policies["fc_prod_deny-internal"] == ["fc_prod_ip_10.20.0.0/16"]
+    assert policies["fc_prod_allow-db"] == ["fc_prod_dst_es/payments/db"]  # nine IPv4/FQDN addresses
+    groups = {o.name: o.body["member"] for o in objects if o.kind == ADDRGRP}
+    assert len(groups["fc_prod_dst_es/payments/db"]) == 9
+    assert [name for name in groups if "_dst_" in name] == ["fc_prod_dst_es/payments/db"]
+
+
+def test_member_limit_comes_from_the_configuration(make_adapter: AdapterFactory) -> None:
+    state = spread_state(300, 2, block=130)
+    adapter = make_adapter(capacity={"groupMembers": 40})
+    groups = [o for o in adapter.render(state) if o.kind == ADDRGRP]
+    assert max(len(g.body["member"]) for g in groups) <= 40
+    assert any(g.name.startswith("fc_prod_src_svc/ns000/web_p") for g in groups)  # split beyond 40
+    for key, source in state.groups.items():
+        assert resolve(adapter.render(state), f"fc_prod_src_{key}") == v4_hosts(source)

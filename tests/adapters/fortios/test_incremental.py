@@ -1,0 +1,155 @@
+"""Incremental rendering equals rendering from scratch: the nesting kept up to date equals
+`nested_sources`, and a `Renderer` fed random sequences of group, union, rule, destination and
+known-piece changes returns what a fresh render of each state returns. `PieceLedger.sync` parses
+only what it has not seen."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from adapters.fortios import known as known_module
+from adapters.fortios.known import KnownPieces, Piece, PieceLedger, piece_of
+from adapters.fortios.nesting import Nesting, nested_sources
+from adapters.fortios.render import ADDRESS, PolicySettings
+from adapters.fortios.renderer import Renderer, render_state
+from connector.model import (
+    Action,
+    CompiledRule,
+    Destination,
+    DeviceState,
+    PortRange,
+    PortSet,
+    Protocol,
+    RuleKind,
+    SourceGroup,
+)
+from connector.planner.types import DeviceObject
+from tests.adapters.fortios.scenarios import group, pods, rule, union
+
+MARK = "fusion-connector:prod"
+SETTINGS = PolicySettings(("port2",), ("port1",))
+KEYS = ("ns/a", "ns/b", "svc/a/x", "svc/a/y", "svc/b/z", "pods/a/p")
+POOL = [f"10.1.0.{i}" for i in range(1, 25)] + ["fd00::1", "fd00::2"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(KEYS), st.sets(st.integers(0, 14), max_size=8)), min_size=1,
+                max_size=25))
+def test_nesting_kept_up_to_date_equals_nested_sources(steps: list[tuple[str, set[int]]]) -> None:
+    nesting = Nesting()
+    hosts: dict[str, frozenset[int]] = {}
+    rank = {key: (int(key.startswith("ns/")), key) for key in KEYS}
+    for key, found in steps:
+        if found:
+            hosts[key] = frozenset(found)
+            nesting.update({key: (hosts[key], rank[key])})
+        elif key in hosts:
+            del hosts[key]
+            nesting.update({key: None})
+        assert nesting.chosen == nested_sources(hosts, rank)
+
+
+def _state(groups: dict[str, SourceGroup], destinations: dict[str, Destination], ports: dict[str, PortSet],
+           active: list[str]) -> DeviceState:
+    rules: list[CompiledRule] = []
+    for key in active:
+        target = "es/big" if key.startswith("cr/") else ("es/small" if key.startswith("svc/") else None)
+        port = "es/web" if target else None
+        rules.append(rule(f"r-{key}", key, target, port, Action.DENY if len(rules) % 3 == 0 else Action.ALLOW,
+                          RuleKind.CLUSTER if key.startswith("cr/") else RuleKind.NAMESPACE, ""))
+    return DeviceState("fgt", "prod", dict(groups), dict(destinations), dict(ports), tuple(rules))
+
+
+def _hold(index: KnownPieces, held: set[Piece], objects: list[DeviceObject]) -> set[Piece]:
+    """Make `index` hold the pieces of `objects` (what an apply leaves on the device)."""
+    now = {piece for o in objects if o.kind == ADDRESS and (piece := piece_of(o.body)) is not None}
+    for piece in held - now:
+        index.discard(piece)
+    for piece in now - held:
+        index.add(piece)
+    return now
+
+
+@st.composite
+def steps(draw: st.DrawFn) -> list[tuple[str, Any]]:
+    actions = st.one_of(
+        st.tuples(st.just("hosts"), st.tuples(st.sampled_from(KEYS),
+                                              st.sets(st.sampled_from(POOL), max_size=10))),
+        st.tuples(st.just("union"), st.tuples(st.sampled_from(("cr/u", "cr/v")),
+                                              st.sets(st.sampled_from((*KEYS, "cr/u")), max_size=4),
+                                              st.sets(st.sampled_from(POOL), max_size=2))),
+        st.tuples(st.just("rules"), st.lists(st.sampled_from((*KEYS, "cr/u", "cr/v")), unique=True,
+                                             max_size=8)),
+        st.tuples(st.just("big"), st.integers(1, 12)),
+        st.tuples(st.just("known"), st.tuples(st.integers(0, 30), st.integers(0, 5))),
+        st.tuples(st.just("apply"), st.none()))
+    return draw(st.lists(actions, min_size=1, max_size=12))
+
+
+@settings(max_examples=80, deadline=None)
+@given(steps(), st.integers(2, 6))
+def test_incremental_render_equals_a_fresh_render(actions: list[tuple[str, Any]], limit: int) -> None:
+    groups: dict[str, SourceGroup] = {key: group(key, key.split("/")[1], POOL[i:i + 4])
+                                      for i, key in enumerate(KEYS)}
+    groups["cr/u"] = union("cr/u", ["ns/a"])
+    groups["cr/v"] = union("cr/v", ["cr/u", "ns/b"])
+    destinations = {"es/small": Destination("es/small", "ops", "small", ("192.0.2.1/32",), ("a.example",)),
+                    "es/big": Destination("es/big", "ops", "big", ("198.51.100.0/24",))}
+    ports = {"es/web": PortSet("es/web", "ops", "web", (PortRange(Protocol.TCP, 443, 443),))}
+    active = ["cr/v", "cr/u", *KEYS]
+    renderer = Renderer(mark=MARK, settings=SETTINGS, group_members=limit, direct_destinations=3)
+    index = KnownPieces()
+    held: set[Piece] = set()
+    objects: list[DeviceObject] = []
+    for action, value in [("apply", None), *actions]:
+        if action == "hosts":
+            key, found = value
+            groups[key] = replace(groups[key], members=pods(groups[key].namespace, sorted(found)))
+        elif action == "union":
+            key, includes, own = value
+            groups[key] = union(key, sorted(includes - {key}), sorted(own))
+        elif action == "rules":
+            active = value
+        elif action == "big":
+            networks = tuple(f"198.51.{100 + i}.0/24" for i in range(value))
+            destinations["es/big"] = Destination("es/big", "ops", "big", networks)
+        elif action == "known":
+            start = int(ipaddress.IPv4Address("10.1.0.0")) + value[0]
+            index.add((start, start + value[1]))
+            held.add((start, start + value[1]))
+        else:
+            held = _hold(index, held, objects)
+        state = _state(groups, destinations, ports, active)
+        objects = renderer.render(state, index)
+        assert objects == render_state(state, mark=MARK, settings=SETTINGS, known=set(held),
+                                       group_members=limit, direct_destinations=3)
+
+
+def test_ledger_parses_only_bodies_it_has_not_seen(monkeypatch: pytest.MonkeyPatch) -> None:
+    bodies = {f"h{i}": {"type": "ipmask", "subnet": f"10.0.0.{i}/32", "comment": MARK} for i in range(50)}
+    parsed: list[str] = []
+    original = known_module.piece_of
+
+    def counting(body: Any) -> Piece | None:
+        parsed.append(body["subnet"])
+        return original(body)
+
+    monkeypatch.setattr(known_module, "piece_of", counting)
+    ledger = PieceLedger()
+    ledger.sync(bodies.items())
+    assert len(parsed) == 50 and len(ledger.pieces()) == 50
+    parsed.clear()
+    moved = {**bodies, "h0": {**bodies["h0"], "subnet": "10.0.1.0/32"}, "h50": bodies["h49"]}
+    del moved["h1"]
+    position = ledger.index.position()
+    ledger.sync(moved.items())
+    assert sorted(parsed) == ["10.0.0.49/32", "10.0.1.0/32"]
+    base = int(ipaddress.IPv4Address("10.0.0.0"))
+    assert ledger.index.changes_since(position) == {base, base + 1, base + 256}  # h49's piece: twice held
+    assert ledger.index.longest_within(base + 49, base + 49) == base + 49
