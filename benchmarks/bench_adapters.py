@@ -11,7 +11,13 @@ time, the plan size and the write calls the mock logged:
 - one pod: a pod is added to a Service (a new IP in its EndpointSlice);
 - no change: the same state again (must plan nothing and write nothing).
 
+With `--fortios-sizes 10000,100000` it prints FortiOS figures instead, per size: a cold apply to an
+empty FortiGate mock with one request in flight and with `--concurrency` (writes, seconds, objects
+per table), then one pod added: the incremental render plus the plan against what the device is
+known to hold (as an event-driven sync does), and the ratio of that time between the sizes.
+
     python benchmarks/bench_adapters.py [--pods 10000] [--bigip-processing-ms 20]
+    python benchmarks/bench_adapters.py --fortios-sizes 10000,100000 [--concurrency 16]
 """
 
 from __future__ import annotations
@@ -25,11 +31,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from adapters.base import Adapter
+from adapters.fortios import FortiOSAdapter
 from adapters.registry import create_adapter
-from connector.cluster import StaticView
+from connector.cluster import ObjectChange, StaticView
 from connector.compiler import compile_cluster
-from connector.config import Config, SafetyConfig, Secrets
+from connector.compiler.engine import Compiler
+from connector.config import Config, FortiOSDevice, SafetyConfig, Secrets
 from connector.model import DeviceState
+from connector.reconciler.known import held_after
 from connector.reconciler.once import compile_settings
 from mocks.bigip import BigIpApp
 from mocks.common.app import MockApp
@@ -110,15 +119,16 @@ def endpoint_slice(ns: str, service: str, addresses: list[str]) -> dict[str, Any
             "endpoints": [{"addresses": [a], "conditions": {"ready": True}} for a in addresses]}
 
 
-def add_pod_to_service(view: StaticView, pods: int) -> None:
-    """One new pod (a new IP) in the first Service of the first namespace."""
+def add_pod_to_service(view: StaticView, pods: int) -> list[ObjectChange]:
+    """One new pod (a new IP) in the first Service of the first namespace; the changes made."""
     ns, service = "team-0000", "svc-0"
     address = ip(pods + 1)
-    view.put(pod(ns, f"{service}-pod-new", service, address))
+    changes = [view.put(pod(ns, f"{service}-pod-new", service, address))]
     current = view.get(StaticView.kind_of({"kind": "EndpointSlice"}), ns, f"{service}-slice")
     assert current is not None
     addresses = [a for e in current["endpoints"] for a in e["addresses"]]
-    view.put(endpoint_slice(ns, service, [*addresses, address]))
+    changes.append(view.put(endpoint_slice(ns, service, [*addresses, address])))
+    return changes
 
 
 @dataclass
@@ -186,12 +196,88 @@ def sync(adapter: Adapter, device: Device, state: DeviceState) -> Step:
     return Step(planned - started, applied - planned, len(plan.changes), len(desired), device.writes(mark))
 
 
+def fortios_cold(state: DeviceState, concurrency: int) -> tuple[float, int, dict[str, int]]:
+    """Seconds and writes of a cold apply to an empty FortiGate mock, and the objects per table."""
+    app = FortigateMock(token=TOKEN)
+    server = HttpServer(app).start()
+    config = FortiOSDevice.model_validate({"name": "fgt-edge", "type": "fortios", "url": server.url,
+                                           "auth": {"tokenEnv": "FGT_TOKEN"}})
+    adapter = FortiOSAdapter(config, CLUSTER, SECRETS, concurrency=concurrency)
+    try:
+        desired = adapter.render(state)
+        plan = adapter.plan(desired, adapter.read(), safety=SafetyConfig(), force=True)
+        started = time.perf_counter()
+        result = adapter.apply(plan, desired)
+        seconds = time.perf_counter() - started
+        if not result.ok:
+            raise SystemExit(f"fortios: apply failed: {result.errors[:3]}")
+        counts: dict[str, int] = {}
+        for obj in desired:
+            counts[obj.kind] = counts.get(obj.kind, 0) + 1
+        return seconds, result.writes, counts
+    finally:
+        adapter.close()
+        server.stop()
+
+
+def fortios_one_pod(view: StaticView, settings: Any, pods: int) -> tuple[float, float, int]:
+    """Render and plan seconds of one pod added (compiled incrementally, as the controller does),
+    against the known state (no read), and the changes planned."""
+    config = FortiOSDevice.model_validate({"name": "fgt-edge", "type": "fortios", "url": "http://127.0.0.1:9",
+                                           "auth": {"tokenEnv": "FGT_TOKEN"}})
+    adapter = FortiOSAdapter(config, CLUSTER, SECRETS)
+    compiler = Compiler(settings)
+    state = compiler.full(view).devices["fgt-edge"]
+    desired = adapter.render(state)
+    held = held_after(desired, [], adapter.owner_mark)
+    adapter.observe(held)
+    adapter.render(state)  # the sync after the cold apply: pieces now known
+    state = compiler.apply(add_pod_to_service(view, pods)).devices["fgt-edge"]
+    adapter.observe(held)
+    started = time.perf_counter()
+    desired = adapter.render(state)
+    rendered = time.perf_counter()
+    plan = adapter.plan(desired, held, safety=SafetyConfig(), force=True)
+    planned = time.perf_counter()
+    adapter.close()
+    return rendered - started, planned - rendered, len(plan.changes)
+
+
+def fortios_main(sizes: list[int], concurrency: int) -> int:
+    one_pod: dict[int, float] = {}
+    for pods in sizes:
+        view = StaticView(synthesize(pods))
+        with devices(0) as found:
+            settings = compile_settings(configuration(found))
+        state = compile_cluster(view, settings).devices["fgt-edge"]
+        for workers in (1, concurrency):
+            seconds, writes, counts = fortios_cold(state, workers)
+            print(f"{pods} pods  cold apply, {workers:>2} in flight: {writes} writes in {seconds:.1f}s "
+                  f"({writes / seconds:.0f} writes/s)")
+        print(f"{pods} pods  objects: " + ", ".join(f"{kind} {count}" for kind, count in counts.items()))
+        render_s, plan_s, changes = fortios_one_pod(view, settings, pods)
+        one_pod[pods] = render_s + plan_s
+        print(f"{pods} pods  one pod added: render {render_s * 1000:.1f} ms + plan {plan_s * 1000:.1f} ms "
+              f"= {one_pod[pods] * 1000:.1f} ms, {changes} changes")
+    if len(sizes) > 1:
+        low, high = min(sizes), max(sizes)
+        print(f"one-pod render+plan, {high} vs {low} pods: {one_pod[high] / one_pod[low]:.1f}x "
+              f"for {high / low:.0f}x the pods")
+    print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pods", type=int, default=10_000)
     parser.add_argument("--bigip-processing-ms", type=int, default=20,
                         help="time the AS3 mock takes per declaration (default 20)")
+    parser.add_argument("--fortios-sizes", help="comma-separated pod counts: FortiOS figures only")
+    parser.add_argument("--concurrency", type=int, default=16,
+                        help="FortiOS requests in flight for the concurrent cold apply (default 16)")
     args = parser.parse_args()
+    if args.fortios_sizes:
+        return fortios_main([int(size) for size in args.fortios_sizes.split(",")], args.concurrency)
 
     view = StaticView(synthesize(args.pods))
     with devices(args.bigip_processing_ms) as found:
