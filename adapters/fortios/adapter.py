@@ -43,12 +43,14 @@ from adapters.base.adapter import Adapter, ApplyResult, Capabilities
 from adapters.base.errors import DeviceError, PermanentDeviceError
 from adapters.base.http import DeviceHttp, RetryPolicy, tls_verify
 from adapters.fortios import render as r
+from adapters.fortios.capacity import table_usage as fortios_tables
 from adapters.fortios.client import FortiOSClient
 from adapters.fortios.known import PieceLedger
 from adapters.fortios.renderer import Renderer
 from adapters.fortios.wire import from_device, to_wire
 from connector.config import FortiOSDevice, Secrets
 from connector.model import DeviceState
+from connector.planner.capacity import TableUsage
 from connector.planner.types import Change, DeviceObject, Op, Plan
 
 log = logging.getLogger(__name__)
@@ -94,6 +96,9 @@ class FortiOSAdapter(Adapter):
     def references(self, obj: DeviceObject) -> list[tuple[str, str]]:
         """Group members and policy addresses/services (a member may be an address or a group)."""
         return r.references(obj)
+
+    def table_usage(self, objects: Sequence[DeviceObject]) -> Sequence[TableUsage]:
+        return fortios_tables(objects, self.config.capacity)
 
     def check(self) -> dict[str, Any]:
         """`/api/v2/monitor/system/status`: proves the token and names version and serial."""
