@@ -53,21 +53,32 @@ def record_outcome(store: Store, state: DeviceState, outcome: DeviceOutcome, *, 
     if plan is None:
         store.devices.record_sync(name, in_sync=False, error=outcome.error, at=at)
         return False
-    if not apply or outcome.refused or not outcome.ok or outcome.extra.get("withheld"):
+    synced = apply and outcome.ok and not outcome.extra.get("withheld")  # applied, or nothing to apply
+    replaced = False
+    if not synced:
         # Every difference stays open until a sync resolves it.
         observed = observations_from_plan(plan)
     else:
         # Applied now: record only what the cluster does not explain (changed behind our back).
         observed = observations_from_plan(plan, store.objects.checksums(name, plan_refs(plan)))
+        # Ownership first: a full replace computes its checksums before this transaction's first
+        # write (from which SQLite holds the database's write lock until commit).
+        replaced = outcome.read or repair
+        if replaced:
+            store.objects.replace(name, outcome.desired, at)
+        elif not plan.empty:
+            # rendered objects all carry the adapter's owner mark
+            owner = outcome.desired[0].owner if outcome.desired else None
+            store.objects.record_plan(name, plan, owner, at)
     store.drift.observe(name, observed, at)
     if not apply or outcome.extra.get("withheld"):
         store.devices.record_sync(name, in_sync=plan.empty, error=None, at=at, read=True)
         return False
     duration = outcome.read_seconds + outcome.apply_seconds
     if outcome.refused:
-        store.audit.append(plan, PlanResult.REFUSED, duration, error=outcome.refusal_message, forced=force,
+        store.audit.append(plan, PlanResult.REFUSED, duration, error=plan.unsafe, forced=force,
                            triggers=triggers, at=at)
-        store.devices.record_sync(name, in_sync=False, error=outcome.refusal_message, at=at,
+        store.devices.record_sync(name, in_sync=False, error=f"unsafe plan refused: {plan.unsafe}", at=at,
                                   read=True)
         return False
     writes = outcome.result.writes if outcome.result is not None else 0
@@ -81,13 +92,6 @@ def record_outcome(store: Store, state: DeviceState, outcome: DeviceOutcome, *, 
     if outcome.error is not None:
         store.devices.record_sync(name, in_sync=False, error=outcome.error, at=at, read=True, wrote=wrote)
         return False
-    replaced = outcome.read or repair
-    if replaced:
-        store.objects.replace(name, outcome.desired, at)
-    elif not plan.empty:
-        # rendered objects all carry the adapter's owner mark
-        owner = outcome.desired[0].owner if outcome.desired else None
-        store.objects.record_plan(name, plan, owner, at)
     if observed:
         store.drift.observe(name, [], at)  # repaired by this apply
     store.devices.record_sync(name, in_sync=True, at=at, read=True, wrote=wrote)
