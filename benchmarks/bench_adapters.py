@@ -30,6 +30,8 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
+
 from adapters.base import Adapter
 from adapters.fortios import FortiOSAdapter
 from adapters.registry import create_adapter
@@ -196,10 +198,13 @@ def sync(adapter: Adapter, device: Device, state: DeviceState) -> Step:
     return Step(planned - started, applied - planned, len(plan.changes), len(desired), device.writes(mark))
 
 
-def fortios_cold(state: DeviceState, concurrency: int) -> tuple[float, int, dict[str, int]]:
-    """Seconds and writes of a cold apply to an empty FortiGate mock, and the objects per table."""
+def fortios_cold(state: DeviceState, concurrency: int, latency_ms: int) -> tuple[float, int, dict[str, int]]:
+    """Seconds and writes of a cold apply to an empty FortiGate mock answering each request after
+    `latency_ms`, and the objects per table."""
     app = FortigateMock(token=TOKEN)
     server = HttpServer(app).start()
+    if latency_ms:
+        httpx.post(f"{server.url}/_mock/faults", json={"latencyMs": latency_ms}).raise_for_status()
     config = FortiOSDevice.model_validate({"name": "fgt-edge", "type": "fortios", "url": server.url,
                                            "auth": {"tokenEnv": "FGT_TOKEN"}})
     adapter = FortiOSAdapter(config, CLUSTER, SECRETS, concurrency=concurrency)
@@ -243,7 +248,7 @@ def fortios_one_pod(view: StaticView, settings: Any, pods: int) -> tuple[float, 
     return rendered - started, planned - rendered, len(plan.changes)
 
 
-def fortios_main(sizes: list[int], concurrency: int) -> int:
+def fortios_main(sizes: list[int], concurrency: int, latency_ms: int) -> int:
     one_pod: dict[int, float] = {}
     for pods in sizes:
         view = StaticView(synthesize(pods))
@@ -251,8 +256,9 @@ def fortios_main(sizes: list[int], concurrency: int) -> int:
             settings = compile_settings(configuration(found))
         state = compile_cluster(view, settings).devices["fgt-edge"]
         for workers in (1, concurrency):
-            seconds, writes, counts = fortios_cold(state, workers)
-            print(f"{pods} pods  cold apply, {workers:>2} in flight: {writes} writes in {seconds:.1f}s "
+            seconds, writes, counts = fortios_cold(state, workers, latency_ms)
+            print(f"{pods} pods  cold apply, {workers:>2} in flight, {latency_ms} ms per request: "
+                  f"{writes} writes in {seconds:.1f}s "
                   f"({writes / seconds:.0f} writes/s)")
         print(f"{pods} pods  objects: " + ", ".join(f"{kind} {count}" for kind, count in counts.items()))
         render_s, plan_s, changes = fortios_one_pod(view, settings, pods)
@@ -275,9 +281,12 @@ def main() -> int:
     parser.add_argument("--fortios-sizes", help="comma-separated pod counts: FortiOS figures only")
     parser.add_argument("--concurrency", type=int, default=16,
                         help="FortiOS requests in flight for the concurrent cold apply (default 16)")
+    parser.add_argument("--latency-ms", type=int, default=0,
+                        help="FortiGate mock answer time per request for the cold applies (default 0)")
     args = parser.parse_args()
     if args.fortios_sizes:
-        return fortios_main([int(size) for size in args.fortios_sizes.split(",")], args.concurrency)
+        return fortios_main([int(size) for size in args.fortios_sizes.split(",")], args.concurrency,
+                            args.latency_ms)
 
     view = StaticView(synthesize(args.pods))
     with devices(args.bigip_processing_ms) as found:
