@@ -106,6 +106,7 @@ class SizeResult:
     rss_mib: dict[str, float] = field(default_factory=dict)
     errors: float = 0.0
     refused: float = 0.0
+    capacity_refusals: float = 0.0
 
 
 # ------------------------------------------------------------------------------------ helpers
@@ -306,11 +307,11 @@ def run_size(layout: Layout, args: argparse.Namespace, realistic: bool) -> SizeR
 
         churn_start = time.monotonic()
         result.changes = churn(env, live, args.rate, args.seconds, args.seed)
-        result.churn_seconds = time.monotonic() - churn_start
+        churn_end = time.monotonic()
+        result.churn_seconds = churn_end - churn_start
         for (ns, name), ip in live.items():
             if ip is None:
                 live[(ns, name)] = env.pod_ip(ns, name)
-        churn_end = time.monotonic()
         print(f"   churn: {result.changes} pod changes in {result.churn_seconds:.0f}s; waiting for every "
               f"device to converge (timeout {args.settle_timeout:.0f}s)", flush=True)
         expected = {ip for ip in live.values() if ip is not None}
@@ -335,6 +336,7 @@ def run_size(layout: Layout, args: argparse.Namespace, realistic: bool) -> SizeR
             figures.tables = env.readers[name].tables(device.capacity)
         result.errors = scrape.value("device_errors_total")
         result.refused = scrape.value("unsafe_plans_total")
+        result.capacity_refusals = scrape.value("capacity_refusals_total")
         result.rss_mib["controller"] = peak_rss_mib(connector.process.pid)
         for name, process in env.processes.items():
             result.rss_mib[f"mock {name}"] = peak_rss_mib(process.pid)
@@ -347,13 +349,13 @@ def print_size(result: SizeResult, args: argparse.Namespace) -> None:
     layout = result.layout
     print(f"\n-- {layout.pods:,} pods: churn {result.changes} pod changes at {args.rate:g}/s for "
           f"{args.seconds:g}s, debounce {args.debounce}")
-    print(f"   {'device':10} {'cold s':>8} {'p50 s':>7} {'p99 s':>7} {'samples':>8} {'writes/chg':>10} "
-          f"{'syncs':>6} {'s/sync':>7} {'reads':>6} {'settled s':>10}")
+    print(f"   {'device':10} {'cold s':>8} {'p50 s':>7} {'p99 s':>7} {'samples':>8} {'writes':>7} "
+          f"{'w/change':>9} {'syncs':>6} {'s/sync':>7} {'reads':>6} {'settled s':>10}")
     for name in DEVICES:
         f = result.devices[name]
         settled = f.settled.seconds if f.settled is not None else None
         print(f"   {LABELS[name]:10} {fmt(f.cold.seconds, 1):>8} {fmt(f.p50):>7} {fmt(f.p99):>7} "
-              f"{f.samples:8.0f} {f.writes / max(result.changes, 1):10.2f} {f.syncs:6.0f} "
+              f"{f.samples:8.0f} {f.writes:7d} {f.writes / max(result.changes, 1):9.3f} {f.syncs:6.0f} "
               f"{f.sync_seconds / max(f.syncs, 1):7.2f} {f.reads:6d} {fmt(settled, 1):>10}")
     for name in DEVICES:
         f = result.devices[name]
@@ -370,7 +372,8 @@ def print_size(result: SizeResult, args: argparse.Namespace) -> None:
                   f"[{row.limit_source}]")
     rss = ", ".join(f"{name} {value:.0f}" for name, value in result.rss_mib.items())
     print(f"   peak RSS MiB: {rss}")
-    print(f"   device errors {result.errors:.0f}, unsafe plans refused {result.refused:.0f}", flush=True)
+    print(f"   device errors {result.errors:.0f}, unsafe plans refused {result.refused:.0f}, plans refused "
+          f"for capacity {result.capacity_refusals:.0f}", flush=True)
 
 
 def print_ratios(baseline: SizeResult, main: SizeResult) -> None:

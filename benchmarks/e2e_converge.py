@@ -98,7 +98,10 @@ class ConvergenceWatch:
             if marker != device.marker:
                 device.seen_at = device.marker = None  # something moved: judge afresh
             elif time.monotonic() - device.seen_at >= quiet:
-                return self._holds(device, expected)
+                if self._holds(device, expected):
+                    return True
+                device.seen_at = device.marker = None
+                return False
             else:
                 return False
         if not ready or not scrape.has("last_successful_sync_timestamp_seconds", device=name):
@@ -132,7 +135,9 @@ class ConvergenceWatch:
             parts.append(f"last read: {device.missing} pod IPs missing, {device.stale} stale")
         errors = scrape.value("device_errors_total", device=name)
         refused = scrape.value("unsafe_plans_total", device=name)
-        if errors or refused:
-            parts.append(f"{errors:.0f} device errors, {refused:.0f} refused plans")
+        full = scrape.value("capacity_refusals_total", device=name)
+        if errors or refused or full:
+            parts.append(f"{errors:.0f} device errors, {refused:.0f} unsafe plans refused, "
+                         f"{full:.0f} plans refused for capacity")
         return "; ".join(parts)
 
