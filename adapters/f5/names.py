@@ -10,6 +10,7 @@ stay unique and deterministic for a given set of keys.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 
@@ -30,6 +31,7 @@ def max_name_length(tenant: str) -> int:
     return min(MAX_NAME, MAX_PATH - len(f"/{tenant}/{APPLICATION}/"))
 
 
+@functools.lru_cache(maxsize=1 << 16)  # pure; every render names every list again
 def as3_name(text: str, limit: int = MAX_NAME) -> str:
     """`text` as a valid AS3 item name of at most `limit` characters."""
     name = _INVALID.sub("_", text).strip("_") or "x"
