@@ -6,7 +6,11 @@ StaticView, then prints: full compile seconds, the time of one incremental recom
 change (a pod restarted on a random node with a new IP, together with its EndpointSlice update)
 as median and p99 over 1,000 changes, rarer structural changes, and peak RSS.
 
-    python benchmarks/bench_compile.py [--scale 1.0] [--changes 1000] [--gc-freeze] [--source-mode node]
+    python benchmarks/bench_compile.py [--scale 1.0] [--pods-per-service 10] [--changes 1000] [--gc-freeze]
+                                       [--source-mode node]
+
+`--scale 0.1 --pods-per-service 100` keeps 100,000 pods in 100 namespaces of 1,000 pods: the cost
+of one pod change must not grow with the size of its namespace.
 """
 
 from __future__ import annotations
@@ -33,9 +37,12 @@ def _ip(n: int) -> str:
     return f"10.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}"
 
 
-def synthesize(scale: float, rng: random.Random) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
+def synthesize(
+    scale: float, rng: random.Random, pods_per_service: int = 10
+) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
     """Objects of the synthetic cluster, and the pods of every EndpointSlice (slice name -> pods)."""
     namespaces = max(1, int(1000 * scale))
+    per = pods_per_service
     objects: list[dict[str, Any]] = [{"kind": "Namespace", "metadata": {"name": CNS, "labels": {}}}]
     for e in range(50):
         objects.append(
@@ -104,7 +111,7 @@ def synthesize(scale: float, rng: random.Random) -> tuple[list[dict[str, Any]], 
             svc = f"svc-{s}"
             objects.append({"kind": "Service", "metadata": {"name": svc, "namespace": ns}})
             pods = []
-            for p in range(10):
+            for p in range(per):
                 name = f"{svc}-pod-{p}"
                 objects.append(
                     {
@@ -122,7 +129,7 @@ def synthesize(scale: float, rng: random.Random) -> tuple[list[dict[str, Any]], 
                 pod_number += 1
             slice_name = f"{svc}-slice"
             slices[f"{ns}/{slice_name}"] = pods
-            objects.append(_slice(ns, svc, slice_name, [_ip(pod_number - 10 + p) for p in range(10)]))
+            objects.append(_slice(ns, svc, slice_name, [_ip(pod_number - per + p) for p in range(per)]))
         if i < service_rules:
             objects.append(
                 {
@@ -205,6 +212,12 @@ def _structural_changes(view: StaticView, compiler: Compiler) -> dict[str, list[
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0, help="1.0 = 1,000 namespaces and 100,000 pods")
+    parser.add_argument(
+        "--pods-per-service",
+        type=int,
+        default=10,
+        help="pods behind each of the 10 Services of a namespace (100 = 1,000 pods per namespace)",
+    )
     parser.add_argument("--changes", type=int, default=1000, help="incremental pod changes to time")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
@@ -218,7 +231,7 @@ def main() -> int:
     args = parser.parse_args()
     rng = random.Random(args.seed)
 
-    objects, slices = synthesize(args.scale, rng)
+    objects, slices = synthesize(args.scale, rng, args.pods_per_service)
     view = StaticView(objects)
     counts: dict[str, int] = {}
     for obj in objects:
@@ -248,7 +261,7 @@ def main() -> int:
     for _ in range(args.changes):
         key = rng.choice(slice_keys)
         ns, slice_name = key.split("/")
-        position = rng.randrange(10)
+        position = rng.randrange(args.pods_per_service)
         pod_name = slices[key][position]
         pod = copy.deepcopy(view.get(StaticView.kind_of({"kind": "Pod"}), ns, pod_name))
         assert pod is not None

@@ -352,11 +352,11 @@ def _explain_device(
     state: DeviceState, result: CompileResult, address: str, source_ns: str, destination: DestinationSpec
 ) -> DeviceExplanation:
     source_ip = ipaddress.ip_address(address)
-    containing = {
+    containing = state.including(
         key
         for key, group in state.groups.items()
         if any(ipaddress.ip_address(a) == source_ip for a in group.addresses)
-    }
+    )
     considered: list[Considered] = []
     notes: list[str] = []
     skipped = 0

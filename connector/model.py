@@ -18,8 +18,10 @@ identifiers; adapters derive device object names from them (see `adapters.base.n
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -87,7 +89,7 @@ class SourceGroup:
     purpose: str = "namespace"  # namespace | service | pods | egress-ip | node | union
     includes: tuple[str, ...] = ()
 
-    @property
+    @functools.cached_property
     def addresses(self) -> tuple[str, ...]:
         """The group's own member addresses (not those of the groups it `includes`)."""
         return tuple(address for address, _ in self.members)
@@ -229,6 +231,24 @@ class DeviceState:
             for address, identities in self.groups[inner].members:
                 found.setdefault(address, set()).update(identities)
         return {address: tuple(sorted(ids)) for address, ids in found.items()}
+
+    def including(self, keys: Iterable[str]) -> set[str]:
+        """`keys` and every group that includes one of them, transitively: the groups holding an
+        address when `keys` are the groups that list it as a member."""
+        found = set(keys)
+        if not any(group.includes for group in self.groups.values()):
+            return found
+        parents: dict[str, list[str]] = {}
+        for key, group in self.groups.items():
+            for inner in group.includes:
+                parents.setdefault(inner, []).append(key)
+        frontier = list(found)
+        while frontier:
+            for parent in parents.get(frontier.pop(), ()):
+                if parent not in found:
+                    found.add(parent)
+                    frontier.append(parent)
+        return found
 
     def group_addresses(self, key: str) -> frozenset[str]:
         """Every address of group `key`, includes resolved."""

@@ -56,7 +56,6 @@ from connector.compiler.settings import CompileSettings
 from connector.compiler.sources import (
     Members,
     PodInfo,
-    SliceInfo,
     node_addresses,
     node_members,
     pod_members,
@@ -64,6 +63,7 @@ from connector.compiler.sources import (
     read_slice,
 )
 from connector.compiler.status import DevicePresence, NamespaceStatus, Problem, Reason, RuleRef, RuleStatus
+from connector.compiler.workloads import NamespaceWorkloads, WorkloadDelta
 from connector.model import (
     Action,
     CompiledRule,
@@ -97,6 +97,18 @@ class CompileResult:
 _RuleData = tuple[RuleSpec, tuple[Problem, ...], SourceGroup | None, tuple[DevicePresence, ...]]
 
 
+@dataclass(frozen=True)
+class _RuleInputs:
+    """What a namespaced rule compiled from, kept so that a workload change that cannot affect
+    the rule reuses its sources and resolved destinations instead of recomputing them."""
+
+    spec: RuleSpec
+    sources: SourceGroup | None
+    source_problems: tuple[Problem, ...]
+    resolved: Resolved
+    selected: frozenset[str] = frozenset()  # podSelector rules: the pods selected
+
+
 @dataclass
 class _NamespaceOutput:
     groups: dict[str, SourceGroup] = field(default_factory=dict)
@@ -105,6 +117,7 @@ class _NamespaceOutput:
     statuses: dict[RuleRef, RuleStatus] = field(default_factory=dict)
     # per rule: (spec, problems found without sharing, sources, presence per device)
     rule_data: dict[RuleRef, _RuleData] = field(default_factory=dict)
+    inputs: dict[RuleRef, _RuleInputs] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
 
 
@@ -121,9 +134,9 @@ class Compiler:
     # ----------------------------------------------------------------- state
     def _reset(self) -> None:
         self._ns_objects: dict[str, Obj] = {}
-        self._pods: dict[str, dict[str, PodInfo]] = {}
-        self._services: dict[str, set[str]] = {}
-        self._slices: dict[str, dict[str, SliceInfo]] = {}
+        self._workloads: dict[str, NamespaceWorkloads] = {}
+        # namespaces whose every rule must be recompiled (anything but a workload change touched them)
+        self._ns_full: set[str] = set()
         self._nodes: dict[str, tuple[str, ...]] = {}
         self._egress_objects: dict[str, Obj] = {}
         self._external: dict[tuple[str, str], ExternalServiceSpec] = {}
@@ -176,7 +189,8 @@ class Compiler:
             for obj in view.list(kind):
                 namespace, name = object_key(obj)
                 self._index(kind, namespace, name, obj, dirty_ns, dirty_cluster)
-        dirty_ns |= set(self._ns_objects) | set(self._ns_rules) | set(self._pods)
+        dirty_ns |= set(self._ns_objects) | set(self._ns_rules) | set(self._workloads)
+        self._ns_full |= dirty_ns
         dirty_cluster |= set(self._cluster_rules)
         return self._run(dirty_ns, dirty_cluster, all_nodes=False, egress=False)
 
@@ -216,23 +230,16 @@ class Compiler:
         if kind == Kind.NAMESPACE:
             _put(self._ns_objects, name, obj)
             dirty_ns.add(name)
+            self._ns_full.add(name)
             self._info_dirty.add(name)
         elif kind == Kind.POD:
-            _put(
-                self._pods.setdefault(namespace, {}),
-                name,
-                read_pod(obj, namespace) if obj is not None else None,
-            )
+            self._workload(namespace).put_pod(name, read_pod(obj, namespace) if obj is not None else None)
             dirty_ns.add(namespace)
         elif kind == Kind.SERVICE:
-            services = self._services.setdefault(namespace, set())
-            if obj is None:
-                services.discard(name)
-            else:
-                services.add(name)
+            self._workload(namespace).put_service(name, obj is not None)
             dirty_ns.add(namespace)
         elif kind == Kind.ENDPOINT_SLICE:
-            _put(self._slices.setdefault(namespace, {}), name, read_slice(obj) if obj is not None else None)
+            self._workload(namespace).put_slice(name, read_slice(obj) if obj is not None else None)
             dirty_ns.add(namespace)
         elif kind == Kind.NODE:
             _put(self._nodes, name, node_addresses(obj) if obj is not None else None)
@@ -241,6 +248,7 @@ class Compiler:
         elif kind == Kind.EXTERNAL_SERVICE:
             _put(self._external, (namespace, name), read_external_service(obj) if obj is not None else None)
             dirty_ns.add(namespace)
+            self._ns_full.add(namespace)
             if namespace == self.settings.connector_namespace:
                 dirty_cluster.update(self._cluster_rules)
         elif kind == Kind.CLUSTER_EGRESS_RULE:
@@ -254,13 +262,22 @@ class Compiler:
                 read_rule(obj, rule_kind) if obj is not None else None,
             )
             dirty_ns.add(namespace)
+            self._ns_full.add(namespace)
+
+    def _workload(self, ns: str) -> NamespaceWorkloads:
+        workloads = self._workloads.get(ns)
+        if workloads is None:
+            workloads = self._workloads[ns] = NamespaceWorkloads()
+        return workloads
 
     # ----------------------------------------------------------------- pipeline
     def _run(
         self, dirty_ns: set[str], dirty_cluster: set[str], *, all_nodes: bool, egress: bool
     ) -> CompileResult:
         if all_nodes:
-            dirty_ns.update(ns for ns, info in self._info.items() if info.mode == "node")
+            node_mode = {ns for ns, info in self._info.items() if info.mode == "node"}
+            dirty_ns |= node_mode
+            self._ns_full |= node_mode
         relabelled: set[str] = set()
         candidates = self._info_dirty | (set(self._info) | set(self._ns_objects) if egress else set())
         self._info_dirty = set()
@@ -272,6 +289,7 @@ class Compiler:
             )
             if old != new:
                 dirty_ns.add(ns)
+                self._ns_full.add(ns)
                 if old is None or new is None or (old.labels, old.managed) != (new.labels, new.managed):
                     relabelled.add(ns)
             _put(self._info, ns, new)
@@ -279,10 +297,12 @@ class Compiler:
         changed_groups: set[str] = set()
         touched = set(dirty_ns)
         flipped: set[str] = set()
+        deltas = {ns: self._workload(ns).take_delta() for ns in touched}
+        full, self._ns_full = self._ns_full, set()
         for ns in sorted(dirty_ns):
-            flipped |= self._update_namespace_group(ns)
+            flipped |= self._update_namespace_group(ns, None if ns in full else deltas[ns])
         for ns in sorted(touched):
-            changed_groups |= self._compile_namespace(ns)
+            changed_groups |= self._compile_namespace(ns, None if ns in full else deltas[ns])
         for ns in sorted(flipped - touched):
             if ns in self._outputs:
                 self._refresh_statuses(ns)
@@ -302,15 +322,17 @@ class Compiler:
 
     # ----------------------------------------------------------------- namespace groups
     def _namespace_members(self, info: NamespaceInfo) -> Members:
-        pods = [p for p in self._pods.get(info.name, {}).values() if p.active]
         if info.mode == "egress-ip":
             return info.egress_ips
+        workloads = self._workload(info.name)
         if info.mode == "node":
-            return node_members(pods, self._nodes)
-        return pod_members(pods)
+            return node_members(workloads.active_pods(), self._nodes)
+        return workloads.members()
 
-    def _update_namespace_group(self, ns: str) -> set[str]:
-        """Recompute the namespace's source group; returns namespaces whose sharing changed."""
+    def _update_namespace_group(self, ns: str, delta: WorkloadDelta | None) -> set[str]:
+        """Recompute the namespace's source group; returns namespaces whose sharing changed.
+        With the `delta` of a workload-only change in pod source mode, the addresses that joined or
+        left come from it instead of comparing the whole old and new groups."""
         info = self._info.get(ns)
         old = self._ns_group.get(ns)
         new: SourceGroup | None = None
@@ -328,19 +350,28 @@ class Compiler:
         if old == new:
             return set()
         _put(self._ns_group, ns, new)
-        if new is not None and has_ipv6(new.addresses):
+        by_delta = delta is not None and info is not None and info.mode == "pod" and old is not None \
+            and new is not None
+        ipv6 = self._workload(ns).has_ipv6 if by_delta else new is not None and has_ipv6(new.addresses)
+        if ipv6:
             self._ns_ipv6.add(ns)
         else:
             self._ns_ipv6.discard(ns)
-        before = set(old.addresses) if old else set()
-        after = set(new.addresses) if new else set()
-        size_delta = len(after) - len(before)
-        self._sizes[ns] = len(after)
+        if by_delta:
+            assert delta is not None and new is not None
+            removed, added = delta.removed, delta.added
+        else:
+            before = set(old.addresses) if old else set()
+            after = set(new.addresses) if new else set()
+            removed, added = before - after, after - before
+        size = len(new.addresses) if new else 0
+        size_delta = size - (len(old.addresses) if old else 0)
+        self._sizes[ns] = size
         if size_delta:
             for rule in self._selecting.get(ns, ()):
                 self._rule_sums[rule] = self._rule_sums.get(rule, 0) + size_delta
         flipped: set[str] = set()
-        for address in before - after:
+        for address in removed:
             holders = self._addr_ns[address]
             if len(holders) > 1:
                 self._uncover(ns, address)
@@ -352,7 +383,7 @@ class Compiler:
                 flipped |= holders
             if not holders:
                 del self._addr_ns[address]
-        for address in after - before:
+        for address in added:
             holders = self._addr_ns.setdefault(address, set())
             holders.add(ns)
             if len(holders) == 2:
@@ -428,14 +459,16 @@ class Compiler:
 
     # ----------------------------------------------------------------- namespace tier
     def _rule_sources(
-        self, spec: RuleSpec, info: NamespaceInfo, problems: list[Problem]
+        self, spec: RuleSpec, info: NamespaceInfo, problems: list[Problem], selected: set[str] | None = None
     ) -> SourceGroup | None:
-        """The source group of a namespaced rule (None = no sources), adding problems found."""
+        """The source group of a namespaced rule (None = no sources), adding problems found. For a
+        podSelector rule, `selected` (the names of the active pods it selects) is used when given."""
         ns = info.name
         ns_group = self._ns_group.get(ns)
         cluster = self.settings.cluster
+        workloads = self._workload(ns)
         if spec.ref.kind == RuleKind.SERVICE:
-            if spec.service not in self._services.get(ns, set()):
+            if spec.service not in workloads.services:
                 problems.append(
                     Problem(
                         Reason.SERVICE_NOT_FOUND,
@@ -444,17 +477,13 @@ class Compiler:
                     )
                 )
                 return None
-            endpoints = {
-                a for s in self._slices.get(ns, {}).values() if s.service == spec.service for a in s.addresses
-            }
-            pods = [p for p in self._pods.get(ns, {}).values() if p.active and endpoints.intersection(p.ips)]
+            pods = workloads.service_pods(spec.service)
             key = group_key(cluster, ns, "svc", spec.service)
             service, rule = spec.service, ""
         elif spec.pod_selector is not None:
-            selector = spec.pod_selector
-            pods = [
-                p for p in self._pods.get(ns, {}).values() if p.active and selector.matches(dict(p.labels))
-            ]
+            if selected is None:
+                selected = self._select_pods(spec, ns)
+            pods = [workloads.pods[name] for name in sorted(selected)]
             key = group_key(cluster, ns, "pods", spec.ref.name)
             service, rule = "", spec.ref.name
         else:
@@ -489,6 +518,50 @@ class Compiler:
             purpose=purpose,
         )
 
+    def _sources_of(
+        self,
+        spec: RuleSpec,
+        info: NamespaceInfo,
+        cached: _RuleInputs | None,
+        delta: WorkloadDelta | None,
+    ) -> tuple[SourceGroup | None, list[Problem], set[str]]:
+        """(sources, problems found resolving them, pods selected) of a compilable rule of a
+        managed namespace; reused from `cached` when the workload `delta` cannot affect them."""
+        if spec.ref.kind == RuleKind.SERVICE:
+            if cached is not None and delta is not None and spec.service not in delta.services:
+                return cached.sources, list(cached.source_problems), set()
+        elif spec.pod_selector is not None and cached is not None and delta is not None:
+            selected = self._reselect_pods(spec, cached.selected, delta.pods)
+            if cached.selected.isdisjoint(p.name for p in delta.pods) and selected == cached.selected:
+                return cached.sources, list(cached.source_problems), selected
+            problems: list[Problem] = []
+            return self._rule_sources(spec, info, problems, selected), problems, selected
+        problems = []
+        selected = self._select_pods(spec, info.name) if spec.pod_selector is not None and \
+            spec.ref.kind != RuleKind.SERVICE else set()
+        return self._rule_sources(spec, info, problems, selected), problems, selected
+
+    def _select_pods(self, spec: RuleSpec, ns: str) -> set[str]:
+        """Names of the active pods of `ns` that the rule's podSelector selects."""
+        selector = spec.pod_selector
+        assert selector is not None
+        pods = self._workload(ns).pods.values()
+        return {p.name for p in pods if p.active and selector.matches(dict(p.labels))}
+
+    def _reselect_pods(self, spec: RuleSpec, selected: frozenset[str], changed: list[PodInfo]) -> set[str]:
+        """`selected` updated for the pods in `changed` (old and new versions of changed pods)."""
+        selector = spec.pod_selector
+        assert selector is not None
+        out = set(selected)
+        pods = self._workload(spec.ref.namespace).pods
+        for name in {p.name for p in changed}:
+            pod = pods.get(name)
+            if pod is not None and pod.active and selector.matches(dict(pod.labels)):
+                out.add(name)
+            else:
+                out.discard(name)
+        return out
+
     def _namespace_specs(self, ns: str, info: NamespaceInfo | None) -> list[RuleSpec]:
         specs = list(self._ns_rules.get(ns, {}).values())
         if info is not None and info.managed and info.allow:
@@ -510,9 +583,10 @@ class Compiler:
             )
         return sorted(specs, key=RuleSpec.order_key)
 
-    def _compile_namespace(self, ns: str) -> set[str]:
+    def _compile_namespace(self, ns: str, delta: WorkloadDelta | None) -> set[str]:
         """Recompile one namespace's groups, namespace-tier blocks, default rules and statuses;
-        returns the group keys whose content changed."""
+        returns the group keys whose content changed. With the `delta` of a workload-only change,
+        a rule the change cannot affect keeps its sources and resolved destinations."""
         info = self._info.get(ns)
         old = self._outputs.get(ns, _NamespaceOutput())
         out = _NamespaceOutput()
@@ -526,6 +600,9 @@ class Compiler:
             problems = list(spec.problems)
             present: dict[str, str] = {}
             sources: SourceGroup | None = None
+            cached = old.inputs.get(spec.ref) if delta is not None else None
+            if cached is not None and cached.spec != spec:
+                cached = None
             if info is None or not info.managed:
                 problems.append(
                     Problem(
@@ -535,9 +612,13 @@ class Compiler:
                     )
                 )
             elif spec.compilable:
-                sources = self._rule_sources(spec, info, problems)
+                sources, source_problems, selected = self._sources_of(spec, info, cached, delta)
+                problems.extend(source_problems)
             resolved = Resolved({d: () for d in self._devices}, [])
-            if spec.compilable and info is not None and info.managed:
+            if cached is not None:
+                resolved = cached.resolved
+                problems.extend(resolved.problems)
+            elif spec.compilable and info is not None and info.managed:
                 if spec.ref.kind == RuleKind.ANNOTATION:
                     resolved = annotation_pieces(
                         spec.ref, ns, info.allow, self.settings.cluster, self._fqdn_ok
@@ -552,6 +633,10 @@ class Compiler:
                         self._fqdn_ok,
                     )
                 problems.extend(resolved.problems)
+            if spec.compilable and info is not None and info.managed:
+                out.inputs[spec.ref] = _RuleInputs(
+                    spec, sources, tuple(source_problems), resolved, frozenset(selected)
+                )
             if sources is not None:
                 out.groups[sources.key] = sources
             problems.extend(self._unknown_devices(spec))

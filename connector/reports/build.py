@@ -128,12 +128,13 @@ def _rule_sources(state: DeviceState) -> RuleSources:
     out: dict[tuple[str, str, str], set[IdentityRef]] = {}
     for rule in state.rules:
         origin = rule.origin
-        group = state.groups[rule.source]
         behind = out.setdefault((origin.kind.value, origin.namespace, origin.name), set())
-        if group.namespace:
-            behind.add(IdentityRef("Namespace", "", group.namespace))
-        if group.service:
-            behind.add(IdentityRef("Service", group.namespace, group.service))
+        for key in state.group_keys(rule.source):
+            group = state.groups[key]
+            if group.namespace:
+                behind.add(IdentityRef("Namespace", "", group.namespace))
+            if group.service:
+                behind.add(IdentityRef("Service", group.namespace, group.service))
     return {key: frozenset(value) for key, value in out.items()}
 
 

@@ -11,6 +11,7 @@ import pytest
 from adapters.base.adapter import Capabilities
 from connector.cluster import Kind, ObjectChange, StaticView
 from connector.compiler import Compiler, CompileResult, CompileSettings
+from connector.compiler.workloads import WorkloadDelta
 from connector.config import load_config_text
 from connector.model import RuleKind
 from tests.connector.compiler.builders import (
@@ -155,20 +156,35 @@ def test_rule_and_namespace_deletion() -> None:
 
 def test_a_pod_change_recompiles_only_its_namespace(monkeypatch: pytest.MonkeyPatch) -> None:
     h = Harness(cluster())
-    compiled: list[str] = []
+    compiled: list[tuple[str, bool]] = []
     original = Compiler._compile_namespace
 
-    def spy(self: Compiler, ns: str) -> set[str]:
-        compiled.append(ns)
-        return original(self, ns)
+    def spy(self: Compiler, ns: str, delta: WorkloadDelta | None) -> set[str]:
+        compiled.append((ns, delta is not None))
+        return original(self, ns, delta)
 
     monkeypatch.setattr(Compiler, "_compile_namespace", spy)
     before = h.result
     h.compiler.apply([h.view.put(pod("b", "x-2", "10.0.1.2"))])
-    assert compiled == ["b"]
+    assert compiled == [("b", True)]  # a workload-only change: rules it cannot affect are reused
     after = h.compiler.result
     assert after.devices["fw1"].rules is before.devices["fw1"].rules  # rule list untouched, groups updated
     assert after.devices["fw1"].groups["c1/b"].addresses == ("10.0.1.1", "10.0.1.2")
+
+
+def test_a_pod_change_reuses_the_groups_of_services_it_is_not_behind() -> None:
+    h = Harness(cluster())
+    web = h.result.devices["fw1"].groups["c1/a/svc/web"]
+    h.apply(h.view.put(pod("a", "other-1", "10.0.0.9", labels={"app": "other"})))
+    after = h.result.devices["fw1"]
+    assert after.groups["c1/a/svc/web"] is web
+    assert "10.0.0.9" in after.groups["c1/a"].addresses
+
+
+def test_a_selected_pod_changing_its_address_updates_the_selector_group() -> None:
+    h = Harness(cluster())
+    h.apply(h.view.put(pod("a", "db-1", "10.0.0.7", labels={"app": "db"})))  # still selected, new IP
+    assert h.groups()["c1/a/pods/dbs"] == ("10.0.0.7",)
 
 
 def test_results_are_snapshots() -> None:

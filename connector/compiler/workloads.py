@@ -1,0 +1,164 @@
+"""The pods, Services and EndpointSlices of one namespace, indexed so that a change costs what it
+touches, not the size of the namespace.
+
+`NamespaceWorkloads` keeps:
+- the pods (`PodInfo`), and for pod source mode the namespace's members (address -> the active
+  pods holding it), updated per pod change; `members()` is the group's member tuple;
+- the Services, and per Service the endpoint addresses of its EndpointSlices (counted per slice),
+  so a Service's pods are found from its endpoints instead of scanning every pod;
+- a `WorkloadDelta` of what changed since `take_delta()`: the old and new versions of changed pods,
+  the Services whose endpoints or pods may have changed, and the member addresses added and
+  removed (net), which the compiler uses to recompute only the rules a change can affect.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from connector.compiler.sources import Members, PodInfo, SliceInfo
+from connector.model import Identity
+
+
+@dataclass
+class WorkloadDelta:
+    """What changed in a namespace's workloads since the last `take_delta()`."""
+
+    pods: list[PodInfo] = field(default_factory=list)  # old and new versions of changed pods
+    services: set[str] = field(default_factory=set)
+    added: set[str] = field(default_factory=set)  # pod-mode member addresses that appeared
+    removed: set[str] = field(default_factory=set)  # and that disappeared
+
+    def __bool__(self) -> bool:
+        return bool(self.pods or self.services or self.added or self.removed)
+
+
+class NamespaceWorkloads:
+    """See the module docstring. Not thread-safe (the compiler runs on one thread)."""
+
+    def __init__(self) -> None:
+        self.pods: dict[str, PodInfo] = {}
+        self.services: set[str] = set()
+        self.slices: dict[str, SliceInfo] = {}
+        self._endpoints: dict[str, dict[str, int]] = {}  # service -> address -> slices listing it
+        self._services_of: dict[str, set[str]] = {}  # endpoint address -> services
+        self._holders: dict[str, set[str]] = {}  # address -> active pods holding it
+        self._entries: dict[str, tuple[Identity, ...]] = {}  # address -> those pods, as identities
+        self._members: Members | None = ()
+        self._ipv6 = 0  # member addresses that are IPv6
+        self.delta = WorkloadDelta()
+
+    # ------------------------------------------------------------------ updates
+    def put_pod(self, name: str, info: PodInfo | None) -> None:
+        old = self.pods.pop(name, None)
+        if info is not None:
+            self.pods[name] = info
+        if old == info:
+            return
+        for pod in (old, info):
+            if pod is not None:
+                self.delta.pods.append(pod)
+                for ip in pod.ips:
+                    self.delta.services.update(self._services_of.get(ip, ()))
+        if old is not None:
+            for ip in old.ips:
+                self._release(ip, name, old)
+        if info is not None:
+            for ip in info.ips:
+                self._hold(ip, name, info)
+
+    def put_slice(self, name: str, info: SliceInfo | None) -> None:
+        old = self.slices.pop(name, None)
+        if info is not None:
+            self.slices[name] = info
+        if old == info:
+            return
+        if old is not None:
+            self.delta.services.add(old.service)
+            counts = self._endpoints[old.service]
+            for address in old.addresses:
+                counts[address] -= 1
+                if not counts[address]:
+                    del counts[address]
+                    self._services_of[address].discard(old.service)
+                    if not self._services_of[address]:
+                        del self._services_of[address]
+            if not counts:
+                del self._endpoints[old.service]
+        if info is not None:
+            self.delta.services.add(info.service)
+            counts = self._endpoints.setdefault(info.service, {})
+            for address in info.addresses:
+                counts[address] = counts.get(address, 0) + 1
+                self._services_of.setdefault(address, set()).add(info.service)
+
+    def put_service(self, name: str, present: bool) -> None:
+        if present == (name in self.services):
+            return
+        if present:
+            self.services.add(name)
+        else:
+            self.services.discard(name)
+        self.delta.services.add(name)
+
+    def take_delta(self) -> WorkloadDelta:
+        delta, self.delta = self.delta, WorkloadDelta()
+        return delta
+
+    # ------------------------------------------------------------------ queries
+    def members(self) -> Members:
+        """Pod IPs of the active pods, each with the pods holding it (as `pod_members` builds them)."""
+        if self._members is None:
+            self._members = tuple(sorted(self._entries.items()))
+        return self._members
+
+    @property
+    def has_ipv6(self) -> bool:
+        return self._ipv6 > 0
+
+    def active_pods(self) -> list[PodInfo]:
+        return [pod for pod in self.pods.values() if pod.active]
+
+    def service_pods(self, service: str) -> list[PodInfo]:
+        """The active pods holding an endpoint address of `service` (ready or not)."""
+        endpoints = self._endpoints.get(service, ())
+        names = {pod for address in endpoints for pod in self._holders.get(address, ())}
+        return [self.pods[name] for name in sorted(names)]
+
+    # ------------------------------------------------------------------ internals
+    def _hold(self, ip: str, name: str, pod: PodInfo) -> None:
+        holders = self._holders.setdefault(ip, set())
+        if not holders:
+            self._note(ip, added=True)
+        holders.add(name)
+        self._entries[ip] = tuple(sorted({*self._entries.get(ip, ()), *(i for a, ids in pod.members
+                                                                         if a == ip for i in ids)}))
+        self._members = None
+
+    def _release(self, ip: str, name: str, pod: PodInfo) -> None:
+        holders = self._holders.get(ip)
+        if holders is None or name not in holders:
+            return
+        holders.discard(name)
+        self._members = None
+        if not holders:
+            del self._holders[ip]
+            del self._entries[ip]
+            self._note(ip, added=False)
+            return
+        gone = {i for a, ids in pod.members if a == ip for i in ids}
+        kept = {i for other in holders for a, ids in self.pods[other].members if a == ip for i in ids}
+        self._entries[ip] = tuple(sorted((set(self._entries[ip]) - gone) | kept))
+
+    def _note(self, ip: str, *, added: bool) -> None:
+        delta = self.delta
+        if ":" in ip:
+            self._ipv6 += 1 if added else -1
+        if added:
+            if ip in delta.removed:
+                delta.removed.discard(ip)
+            else:
+                delta.added.add(ip)
+        elif ip in delta.added:
+            delta.added.discard(ip)
+        else:
+            delta.removed.add(ip)
