@@ -29,6 +29,7 @@ class KnownState:
         self._lock = threading.Lock()
         self._objects: tuple[DeviceObject, ...] | None = None
         self._generation = 0
+        self.memo = StripMemo()
 
     def take(self) -> tuple[tuple[DeviceObject, ...] | None, int]:
         """The known objects (None: unknown, read the device) and a token for `remember`; forgets
@@ -56,13 +57,36 @@ class KnownState:
             return self._objects is not None
 
 
+class StripMemo:
+    """Desired objects as a read reports them (without identities), remembered by object so that
+    the objects a render reused cost nothing the next time. Holds only the latest call's objects.
+    One device's worker uses it."""
+
+    def __init__(self) -> None:
+        self._previous: dict[int, tuple[DeviceObject, DeviceObject]] = {}
+
+    def strip(self, desired: Sequence[DeviceObject]) -> list[DeviceObject]:
+        previous = self._previous
+        current: dict[int, tuple[DeviceObject, DeviceObject]] = {}
+        out = []
+        for obj in desired:
+            entry = previous.get(id(obj))
+            if entry is None or entry[0] is not obj:
+                entry = (obj, obj if not obj.identities else dataclasses.replace(obj, identities=()))
+            current[id(obj)] = entry
+            out.append(entry[1])
+        self._previous = current
+        return out
+
+
 def held_after(desired: Sequence[DeviceObject], actual: Sequence[DeviceObject], owner_mark: str,
-               kept: Collection[Ref] = ()) -> list[DeviceObject]:
+               kept: Collection[Ref] = (), memo: StripMemo | None = None) -> list[DeviceObject]:
     """What a device that held `actual` holds once a plan towards `desired` is fully applied: our
     desired objects (in desired order, as a read reports them: without identities), then the
-    foreign objects and the owned ones the plan `kept`, as they were."""
+    foreign objects and the owned ones the plan `kept`, as they were. `memo` reuses the stripped
+    copies of objects seen by its previous call."""
     wanted = {(obj.kind, obj.name) for obj in desired}
     untouched = [obj for obj in actual
                  if (obj.kind, obj.name) not in wanted and (obj.owner != owner_mark or obj.ref in kept)]
-    ours = [obj if not obj.identities else dataclasses.replace(obj, identities=()) for obj in desired]
+    ours = (memo or StripMemo()).strip(desired)
     return ours + untouched
