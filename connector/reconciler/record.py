@@ -13,7 +13,7 @@ from connector.compiler import CompileResult
 from connector.config import DeviceConfig
 from connector.model import DeviceState
 from connector.planner import Op, Plan
-from connector.reconciler.device import DeviceOutcome
+from connector.reconciler.device import DeviceOutcome, Refusal
 from connector.store import NamespaceRecord, PlanResult, Store, observations_from_plan
 
 
@@ -76,10 +76,11 @@ def record_outcome(store: Store, state: DeviceState, outcome: DeviceOutcome, *, 
         return False
     duration = outcome.read_seconds + outcome.apply_seconds
     if outcome.refused:
-        store.audit.append(plan, PlanResult.REFUSED, duration, error=plan.unsafe, forced=force,
+        message = outcome.refusal_message or f"unsafe plan refused: {plan.unsafe}"
+        reason = plan.unsafe if outcome.refusal in (None, Refusal.UNSAFE) else message
+        store.audit.append(plan, PlanResult.REFUSED, duration, error=reason, forced=force,
                            triggers=triggers, at=at)
-        store.devices.record_sync(name, in_sync=False, error=f"unsafe plan refused: {plan.unsafe}", at=at,
-                                  read=True)
+        store.devices.record_sync(name, in_sync=False, error=message, at=at, read=True)
         return False
     writes = outcome.result.writes if outcome.result is not None else 0
     if outcome.applied:
