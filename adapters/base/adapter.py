@@ -9,7 +9,7 @@ order. Adapters raise `adapters.base.errors` exceptions only.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -17,6 +17,7 @@ from adapters.base.errors import PermanentDeviceError
 from connector.config import SafetyConfig
 from connector.model import DeviceState
 from connector.planner.capacity import CapacityReport, TableUsage
+from connector.planner.delta import plan_delta
 from connector.planner.planner import plan as plan_changes
 from connector.planner.types import DeviceObject, Plan
 
@@ -92,9 +93,24 @@ class Adapter(ABC):
     def plan(self, desired: Sequence[DeviceObject], actual: Sequence[DeviceObject], *,
              safety: SafetyConfig | None = None, force: bool = False) -> Plan:
         """`connector.planner.plan` with this adapter's owner mark, kind order and references."""
-        return plan_changes(self.name, self.cluster, desired, actual, owner_mark=self.owner_mark,
-                            kind_order=self.kind_order, ordered_kinds=self.ordered_kinds, safety=safety,
-                            force=force, references=self.references)
+        return self.arrange(plan_changes(self.name, self.cluster, desired, actual, owner_mark=self.owner_mark,
+                                         kind_order=self.kind_order, ordered_kinds=self.ordered_kinds,
+                                         safety=safety, force=force, references=self.references))
+
+    def plan_known(self, previous: Sequence[DeviceObject], desired: Sequence[DeviceObject], *,
+                   foreign: Collection[tuple[str, str]], referenced: Collection[tuple[str, str]],
+                   existing: int, safety: SafetyConfig | None = None, force: bool = False) -> Plan | None:
+        """`connector.planner.delta.plan_delta` for a device known to hold exactly `previous` (our
+        last desired render) besides the `foreign` objects; None when it must be planned in full."""
+        made = plan_delta(self.name, self.cluster, previous, desired, kind_order=self.kind_order,
+                          ordered_kinds=self.ordered_kinds, foreign=foreign, referenced=referenced,
+                          safety=safety, force=force, existing=existing)
+        return None if made is None else self.arrange(made)
+
+    def arrange(self, plan: Plan) -> Plan:
+        """The plan with its changes in the order this device needs (a hook for adapters whose
+        objects of one kind reference each other). Default: as planned."""
+        return plan
 
     def capacity(self, objects: Sequence[DeviceObject]) -> CapacityReport:
         """The usage of this device's finite tables were it to hold `objects` (what a plan leaves on

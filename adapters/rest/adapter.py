@@ -40,7 +40,7 @@ from adapters.rest.objects import (
     wire_change,
 )
 from adapters.rest.protocol import IDEMPOTENCY_HEADER, KINDS, MEDIA_TYPE, PROTOCOL, SigningTransport
-from connector.config import RestDevice, SafetyConfig, Secrets
+from connector.config import RestDevice, Secrets
 from connector.model import DeviceState
 from connector.planner.capacity import TableUsage
 from connector.planner.types import Change, DeviceObject, Plan
@@ -87,12 +87,10 @@ class RestAdapter(Adapter):
         return render(state, self.cluster, self.owner_mark, self._memo,
                       group_references=self.feature("groupReferences"))
 
-    def plan(self, desired: Sequence[DeviceObject], actual: Sequence[DeviceObject], *,
-             safety: SafetyConfig | None = None, force: bool = False) -> Plan:
-        """The planner's plan with group changes in reference order (`dependency_order`)."""
-        made = super().plan(desired, actual, safety=safety, force=force)
-        changes = dependency_order(made.changes)
-        return made if changes is made.changes else dataclasses.replace(made, changes=changes)
+    def arrange(self, plan: Plan) -> Plan:
+        """Group changes in reference order (`dependency_order`)."""
+        changes = dependency_order(plan.changes)
+        return plan if changes is plan.changes else dataclasses.replace(plan, changes=changes)
 
     def references(self, obj: DeviceObject) -> Iterable[tuple[str, str]]:
         return references(obj)

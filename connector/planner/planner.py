@@ -97,7 +97,7 @@ def plan(device: str, cluster: str, desired: Sequence[DeviceObject], actual: Seq
     changes = tuple(writes + reorders + deletes)
     updates = sum(1 for change in writes if change.op is Op.UPDATE)
     return Plan(device=device, cluster=cluster, changes=changes, conflicts=conflicts,
-                existing=len(owned), unsafe=_unsafe(len(owned), updates, len(deletes), safety),
+                existing=len(owned), unsafe=safety_reason(len(owned), updates, len(deletes), safety),
                 extra={"forced": force,
                        "blocked": [list(ref) for ref in sorted(blocked)],
                        "kept": [list(ref) for ref in sorted(kept)]})
@@ -179,7 +179,8 @@ def _reorder(kind: str, desired_of_kind: Sequence[DeviceObject], actual: Sequenc
     return [Change(Op.REORDER, kind, kind, {"order": current}, {"order": target})]
 
 
-def _unsafe(existing: int, updates: int, deletes: int, safety: SafetyConfig) -> str | None:
+def safety_reason(existing: int, updates: int, deletes: int, safety: SafetyConfig) -> str | None:
+    """Why `updates` and `deletes` among `existing` owned objects exceed the safety thresholds."""
     if existing == 0 or existing < safety.min_existing:
         return None
     reasons = []

@@ -22,7 +22,7 @@ from connector.config import SafetyConfig
 from connector.model import DeviceState
 from connector.planner import DeviceObject, Plan
 from connector.planner.capacity import CapacityReport, describe
-from connector.reconciler.known import KnownState, held_after
+from connector.reconciler.known import Holdings, KnownState, held_after
 
 log = logging.getLogger(__name__)
 
@@ -114,11 +114,13 @@ def sync_device(adapter: Adapter, state: DeviceState, safety: SafetyConfig, *, a
 def _sync(adapter: Adapter, state: DeviceState, safety: SafetyConfig, outcome: DeviceOutcome, *,
           apply: bool, force: bool, may_write: Callable[[], bool] | None, known: KnownState | None,
           read: bool) -> DeviceOutcome:
-    cached, token = known.take() if known is not None else (None, 0)
+    holdings, token = known.take_holdings() if known is not None else (None, 0)
+    if read:
+        holdings = None
     started = time.monotonic()
     try:
-        if cached is not None and not read:
-            actual: list[DeviceObject] = list(cached)
+        if holdings is not None:
+            actual: list[DeviceObject] = list(holdings.objects)
             adapter.observe(actual)
             outcome.read = False
         else:
@@ -126,10 +128,19 @@ def _sync(adapter: Adapter, state: DeviceState, safety: SafetyConfig, outcome: D
         outcome.read_seconds = time.monotonic() - started
         desired = adapter.render(state)
         outcome.desired = desired
-        plan = adapter.plan(desired, actual, safety=safety, force=force)
+        plan = None
+        if holdings is not None and holdings.desired is not None:
+            # what changed since the last render, by object identity: O(changed objects)
+            plan = adapter.plan_known(holdings.desired, desired, foreign=holdings.foreign,
+                                      referenced=holdings.referenced, existing=holdings.owned,
+                                      safety=safety, force=force)
+        if plan is None:
+            plan = adapter.plan(desired, actual, safety=safety, force=force)
         outcome.plan = plan
         kept = {(str(ref[0]), str(ref[1])) for ref in plan.extra.get("kept") or ()}
-        held = held_after(desired, actual, adapter.owner_mark, kept)
+        memo = known.memo if known is not None else None
+        held = held_after(desired, actual, adapter.owner_mark, kept, memo)
+        after = _holdings(adapter, held, desired, actual, holdings, len(kept))
         # counted on the desired objects themselves (adapters may cache per rendered object)
         outcome.capacity = adapter.capacity([*desired, *held[len(desired):]])
         if plan.conflicts:
@@ -143,7 +154,7 @@ def _sync(adapter: Adapter, state: DeviceState, safety: SafetyConfig, outcome: D
             return outcome
         if plan.empty:
             if known is not None:
-                known.remember(actual, token)
+                known.remember(after, token)
             return outcome
         if outcome.capacity.exceeded:
             # Whole or nothing: a plan cut down to fit would leave rules out of the rulebase and
@@ -172,12 +183,26 @@ def _sync(adapter: Adapter, state: DeviceState, safety: SafetyConfig, outcome: D
             outcome.error = "; ".join(outcome.result.errors)
             outcome.error_class = "permanent"
         elif known is not None:
-            known.remember(held, token)
+            known.remember(after, token)
     except DeviceError as exc:
         outcome.error = str(exc)
         outcome.error_class = _error_class(exc)
         log.error("%s: %s", adapter.name, exc)
     return outcome
+
+
+def _holdings(adapter: Adapter, held: list[DeviceObject], desired: list[DeviceObject],
+              actual: list[DeviceObject], before: Holdings | None, kept: int) -> Holdings:
+    """What the device holds once the plan is applied: `held`, rendered from `desired`; what we
+    know of the foreign objects carries over from `before` (a sync never changes them), or is
+    collected from the `actual` objects read."""
+    if before is not None:
+        foreign, referenced = before.foreign, before.referenced
+    else:
+        others = [obj for obj in actual if obj.owner != adapter.owner_mark]
+        foreign = frozenset(obj.ref for obj in others)
+        referenced = frozenset(ref for obj in others for ref in adapter.references(obj))
+    return Holdings(tuple(held), tuple(desired), foreign, referenced, len(desired) + kept)
 
 
 def _error_class(error: DeviceError) -> str:

@@ -16,10 +16,27 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 
 from connector.planner.types import DeviceObject
 
 Ref = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class Holdings:
+    """What a device is known to hold after a sync that left it as planned.
+
+    `objects`: every object, as a read reports it. `desired`: the render our objects came from (the
+    very objects the adapter rendered, so that the next render's unchanged parts are recognised by
+    identity); `foreign`: the (kind, name) of the objects we do not own; `referenced`: those of ours
+    that a foreign object references; `owned`: how many objects we own there."""
+
+    objects: tuple[DeviceObject, ...]
+    desired: tuple[DeviceObject, ...] | None = None
+    foreign: frozenset[Ref] = frozenset()
+    referenced: frozenset[Ref] = frozenset()
+    owned: int = 0
 
 
 class KnownState:
@@ -27,34 +44,40 @@ class KnownState:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._objects: tuple[DeviceObject, ...] | None = None
+        self._holdings: Holdings | None = None
         self._generation = 0
         self.memo = StripMemo()
 
     def take(self) -> tuple[tuple[DeviceObject, ...] | None, int]:
         """The known objects (None: unknown, read the device) and a token for `remember`; forgets
         them, so that a sync that ends without `remember` (any failure) leaves the state unknown."""
-        with self._lock:
-            objects, self._objects = self._objects, None
-            self._generation += 1
-            return objects, self._generation
+        holdings, token = self.take_holdings()
+        return (holdings.objects if holdings is not None else None), token
 
-    def remember(self, objects: Sequence[DeviceObject], token: int) -> None:
+    def take_holdings(self) -> tuple[Holdings | None, int]:
+        """`take`, with everything known about the holdings."""
+        with self._lock:
+            holdings, self._holdings = self._holdings, None
+            self._generation += 1
+            return holdings, self._generation
+
+    def remember(self, objects: Sequence[DeviceObject] | Holdings, token: int) -> None:
         """Record what the device holds after the sync that `take` returned `token` to, unless the
         state was forgotten since (a leadership change during the sync)."""
+        holdings = objects if isinstance(objects, Holdings) else Holdings(tuple(objects))
         with self._lock:
             if token == self._generation:
-                self._objects = tuple(objects)
+                self._holdings = holdings
 
     def forget(self) -> None:
         with self._lock:
-            self._objects = None
+            self._holdings = None
             self._generation += 1
 
     @property
     def known(self) -> bool:
         with self._lock:
-            return self._objects is not None
+            return self._holdings is not None
 
 
 class StripMemo:
