@@ -129,17 +129,21 @@ def _sync(adapter: Adapter, state: DeviceState, safety: SafetyConfig, outcome: D
         desired = adapter.render(state)
         outcome.desired = desired
         plan = None
+        memo = known.memo if known is not None else None
         if holdings is not None and holdings.desired is not None:
             # what changed since the last render, by object identity: O(changed objects)
             plan = adapter.plan_known(holdings.desired, desired, foreign=holdings.foreign,
                                       referenced=holdings.referenced, existing=holdings.owned,
                                       safety=safety, force=force)
-        if plan is None:
+        if plan is not None and holdings is not None and holdings.desired is not None and memo is not None:
+            kept: set[tuple[str, str]] = set()
+            # the objects we did not render are those of the last sync (nothing else was touched)
+            held = memo.strip(desired) + list(holdings.objects[len(holdings.desired):])
+        else:
             plan = adapter.plan(desired, actual, safety=safety, force=force)
+            kept = {(str(ref[0]), str(ref[1])) for ref in plan.extra.get("kept") or ()}
+            held = held_after(desired, actual, adapter.owner_mark, kept, memo)
         outcome.plan = plan
-        kept = {(str(ref[0]), str(ref[1])) for ref in plan.extra.get("kept") or ()}
-        memo = known.memo if known is not None else None
-        held = held_after(desired, actual, adapter.owner_mark, kept, memo)
         after = _holdings(adapter, held, desired, actual, holdings, len(kept))
         # counted on the desired objects themselves (adapters may cache per rendered object)
         outcome.capacity = adapter.capacity([*desired, *held[len(desired):]])
