@@ -11,7 +11,9 @@ from adapters.rest.capacity import announced_limits, table_usage
 from connector.config import RestCapacity, RestDevice, Secrets
 from connector.planner.capacity import Table, TableUsage
 from connector.planner.types import DeviceObject
-from tests.adapters.rest.conftest import FAST_RETRY, TOKEN, Receiver
+from mocks.common.http import HttpServer
+from mocks.rest import RestMock
+from tests.adapters.rest.conftest import FAST_RETRY, TOKEN
 from tests.adapters.rest.scenarios import payments_state
 
 OBJECTS = [DeviceObject("group", "g1", {}), DeviceObject("group", "g2", {}, "someone-else"),
@@ -54,15 +56,9 @@ def adapter_for(url: str, **capacity: int) -> RestAdapter:
     return RestAdapter(config, "c1", Secrets({"REST_TOKEN": TOKEN}), retry=FAST_RETRY)
 
 
-def test_the_adapter_takes_unset_limits_from_the_receiver(receiver: Receiver,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    capabilities = receiver.app.capabilities
-
-    def with_limits() -> dict[str, Any]:
-        return {**capabilities(), "limits": {"groups": 1, "rules": None}}
-
-    monkeypatch.setattr(receiver.app, "capabilities", with_limits)
-    with adapter_for(receiver.url, rules=2) as adapter:
+def test_the_adapter_takes_unset_limits_from_the_receiver() -> None:
+    with HttpServer(RestMock(token=TOKEN, limits={"groups": 1, "rules": None})) as server, \
+            adapter_for(server.url, rules=2) as adapter:
         desired = adapter.render(payments_state())
         report = adapter.capacity(desired)
         kinds = [o.kind for o in desired]
