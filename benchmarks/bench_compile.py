@@ -209,6 +209,38 @@ def _structural_changes(view: StaticView, compiler: Compiler) -> dict[str, list[
     return out
 
 
+def device_fit(result: Any) -> list[str]:
+    """Lines: per device family, the rendered objects per table against the default capacity."""
+    from adapters.f5.capacity import table_usage as as3_usage
+    from adapters.f5.render import RenderSettings, render_objects
+    from adapters.f5.request import RequestWriter
+    from adapters.fortios.capacity import table_usage as fortios_usage
+    from adapters.fortios.render import PolicySettings
+    from adapters.fortios.renderer import render_state
+    from adapters.rest.capacity import table_usage as rest_usage
+    from adapters.rest.objects import render as rest_render
+    from connector.config import AS3Capacity, Attach, FortiOSCapacity, RestCapacity, VirtualServerAttach
+
+    mark = "fusion-connector:bench"
+    fortios = render_state(result.devices["fgt-edge"], mark=mark, settings=PolicySettings(("any",), ("any",)))
+    as3 = render_objects(result.devices["bigip-dc1"],
+                         RenderSettings("fc_bench", mark, Attach(virtualServer=VirtualServerAttach())))
+    rest = rest_render(result.devices["soc"], "bench", mark, group_references=True)
+    writer = RequestWriter()
+    lines = []
+    for family, usage in (
+        ("FortiOS", fortios_usage(fortios, FortiOSCapacity())),
+        ("AS3", as3_usage(as3, AS3Capacity(), lambda objs: writer.request("fc_bench", objs, "3.36.0"))),
+        ("REST", rest_usage(rest, RestCapacity())),
+    ):
+        cells = [
+            f"{u.table.value} {u.count:,}{f'/{u.limit:,}' if u.limit else ''}{' OVER' if u.over else ''}"
+            for u in usage
+        ]
+        lines.append(f"{family} tables (count/default limit): " + ", ".join(cells))
+    return lines
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0, help="1.0 = 1,000 namespaces and 100,000 pods")
@@ -289,6 +321,8 @@ def main() -> int:
     )
     print(f"compiled rules per device: {rules}; source groups per device: {groups}")
     print(f"full compile ({args.source_mode} source mode): {full_seconds:.2f} s")
+    for line in device_fit(result):
+        print(line)
     print(
         f"incremental pod change ({len(timings)} changes):"
         f" median {statistics.median(timings) * 1000:.2f} ms, "
