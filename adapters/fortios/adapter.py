@@ -18,7 +18,8 @@ Contract beyond `adapters.base.adapter.Adapter`:
   together, policy updates and deletes together, policy creates one by one in desired order (the
   device appends each new policy, so the block needs no moves). The first error ends the apply
   after the requests in flight; the next read records what was made. An addrgrp UPDATE becomes
-  member-table operations (adds first, then removes, so a group is never empty) plus a PUT only
+  member-table operations (adds first, then removes, so a group is never empty; a remove goes
+  before an add that would exceed `capacity.groupMembers`) plus a PUT only
   when the comment changed. Whenever a policy changed it places our policies as one block in
   desired order before `placement.before` (or at the top) with `action=move`, moving only
   policies that are out of place.
@@ -250,12 +251,17 @@ class FortiOSAdapter(Adapter):
         old = list(before.get("member", ()))
         new = list(after.get("member", ()))
         old_set, new_set = set(old), set(new)
+        removals = [member for member in old if member not in new_set]
+        size, limit = len(old), self.config.capacity.group_members
         for member in new:
             if member not in old_set:
+                if size >= limit and removals:  # a remove first keeps the group within the limit
+                    self.client.remove_member(name, removals.pop(0))
+                    size -= 1
                 self.client.add_member(name, member)
-        for member in old:
-            if member not in new_set:
-                self.client.remove_member(name, member)
+                size += 1
+        for member in removals:
+            self.client.remove_member(name, member)
         if before.get("comment") != after.get("comment"):
             self.client.update(r.ADDRGRP, name, name, {"comment": after["comment"]})
 

@@ -5,11 +5,14 @@ pure; `adapters.fortios.renderer` assembles them into a device's whole object se
 the objects:
 - Sources: a `SourceGroup`'s IPv4 members become address objects shared by content across groups:
   a host is `ipmask` `/32`, a contiguous run of hosts is one `iprange` (`known.collapse`, reusing
-  pieces the device holds). A group holds the groups of a pairwise-disjoint set of other source
-  groups it contains (`nesting`) plus address objects for its remaining hosts. A union group (one
-  that `includes` others) holds the groups of its rendered included groups by name plus address
-  objects for its own members; it is never expanded into hosts. Every group resolves
-  (recursively) to exactly its model group's IPv4 hosts (includes resolved).
+  pieces the device holds). A group holds the references of a pairwise-disjoint set of other
+  source groups it contains (`nesting`) plus address objects for its remaining hosts. A union group
+  (one that `includes` others) holds the references of its rendered included groups plus address
+  objects for its own members; it is never expanded into hosts. A group is referenced (by
+  policies, unions and the groups holding it) through `Part.refs`: its addrgrp; its one member
+  itself when it would hold exactly one (an address or another group's reference: no addrgrp);
+  for a union split over the member limit, its sub-groups (no parent addrgrp). Every reference
+  resolves (recursively) to exactly its model group's IPv4 hosts (includes resolved).
 - Destinations: IPv4 networks become `ipmask` addresses, FQDNs `fqdn` addresses (shared by
   content). A destination of at most `DIRECT_DESTINATION_ADDRESSES` addresses is referenced
   directly from the policies' `dstaddr`; a larger one is one `addrgrp`. IPv6 is not rendered
@@ -19,8 +22,8 @@ the objects:
   sub-groups that split its members by a stable hash, so one member change touches one sub-group.
 - Port sets become `firewall.service/custom` objects named by their port ranges
   (`fc_<cluster>_ports_tcp-443_udp-8000-8100`), so equal port sets share one object.
-- Rules become policies: srcaddr the source group, dstaddr the destination group or addresses
-  (`all` for any), service the port object (`ALL` for any), action accept|deny, logtraffic
+- Rules become policies: srcaddr the source group's references, dstaddr the destination group or
+  addresses (`all` for any), service the port object (`ALL` for any), action accept|deny, logtraffic
   all|disable, schedule always, status enable.
 - Every object carries the owner mark as the first word of its `comment` (`comments` for policies).
 """
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import math
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -115,7 +119,9 @@ def group_objects(name: str, members: Sequence[str], comment: str, mark: str, id
     if len(members) <= limit:
         body = {"member": sorted(members), "comment": comment}
         return [DeviceObject(ADDRGRP, name, body, mark, identities)]
-    fill = max(2, limit * 2 // 3)  # average members per sub-group when a group is split
+    # average members per sub-group when a group is split: a sub-group's size varies by about the
+    # square root of its mean, so four of those stay below the limit (an overflowing one splits)
+    fill = max(2, limit * 2 // 3, limit - 4 * math.isqrt(limit))
     count = 1
     while count * fill < len(members) and count * 2 <= limit:
         count *= 2
@@ -175,24 +181,29 @@ def _source_comment(group: SourceGroup, mark: str) -> tuple[str, tuple[str, ...]
 def render_source(group: SourceGroup, behind: Mapping[int, tuple[str, ...]], held: Iterable[str],
                   covered: Collection[int], known: KnownPieces, mark: str, cluster: str,
                   limit: int) -> Part:
-    """A source group holding the groups named `held` (which cover the hosts in `covered`; for a
-    union: its rendered included groups) plus address pieces for its other hosts. EMPTY when it
-    would hold nothing."""
+    """A source group holding the references `held` (which cover the hosts in `covered`; for a
+    union: the references of its rendered included groups) plus address pieces for its other
+    hosts. EMPTY when it would hold nothing; no addrgrp when it would hold one member (referenced
+    by that member); a union split over `limit` is referenced by its sub-groups."""
     remaining = frozenset(host for host in behind if host not in covered)
     addresses: Addresses = {}
-    members = list(held)
+    members = dict.fromkeys(held)
     for piece in collapse(remaining, known):
         name, start, end = _piece_address(cluster, piece)
         body = (ipmask_body(f"{start}/32", mark) if start == end else
                 {"type": "iprange", "start-ip": start, "end-ip": end, "comment": mark})
         ids = frozenset(i for host in range(piece[0], piece[1] + 1) for i in behind.get(host, ()))
         addresses[name] = (body, ids)
-        members.append(name)
+        members[name] = None
     if not members:
         return EMPTY
+    if len(members) == 1:
+        return Part((), addresses, tuple(members), remaining)
     name = source_group_name(cluster, group.key)
     comment, identity = _source_comment(group, mark)
-    objects = tuple(group_objects(name, members, comment, mark, identity, limit))
+    objects = tuple(group_objects(name, list(members), comment, mark, identity, limit))
+    if len(objects) > 1 and is_union(group):  # split: policies and unions list the sub-groups
+        return Part(objects[:-1], addresses, tuple(objects[-1].body["member"]), remaining)
     return Part(objects, addresses, (name,), remaining)
 
 
@@ -254,12 +265,12 @@ def policy_name(cluster: str, rule: CompiledRule) -> str:
     return make_name([PREFIX, cluster, rule.origin.name, stable_hash(rule.key, 6)], POLICY_NAMES)
 
 
-def render_policy(rule: CompiledRule, source: str, destinations: Sequence[str], service: str,
+def render_policy(rule: CompiledRule, sources: Sequence[str], destinations: Sequence[str], service: str,
                   settings: PolicySettings, mark: str, cluster: str) -> DeviceObject:
     origin = rule.origin
     text = f"{origin} tier={origin.tier.value} priority={origin.priority} key={rule.key}"
     body = {"srcintf": list(settings.srcintf), "dstintf": list(settings.dstintf),
-            "srcaddr": [source], "dstaddr": list(destinations), "service": [service],
+            "srcaddr": list(sources), "dstaddr": list(destinations), "service": [service],
             "action": "accept" if rule.action is Action.ALLOW else "deny",
             "schedule": "always", "logtraffic": "all" if rule.logging else "disable", "status": "enable",
             "comments": _comment(mark, text, POLICY_COMMENTS_MAX)}

@@ -7,7 +7,9 @@ so a render re-renders only:
 - source groups whose model object changed, whose nesting may have changed (`Nesting.update`:
   groups related to a changed one by containment), whose hosts hold a start of a known piece that
   appeared or disappeared since the last render (`KnownPieces.changes_since`; a different `known`
-  object re-collapses every group), and unions of which an included group appeared or vanished;
+  object re-collapses every group), and the groups and unions holding a group whose references
+  changed (it appeared, vanished, or flipped between one member referenced directly and an
+  addrgrp), each after the groups it holds: O(the objects referencing a changed group);
 - destinations and port sets whose model object changed, and policies whose inputs changed.
 Objects shared by content (addresses, services) carry the union of their users' identities,
 updated per changed user. The rest of a render is assembling the output list, O(objects) cheap
@@ -20,6 +22,7 @@ groups by key, services by name, policies in rule order.
 from __future__ import annotations
 
 import bisect
+import heapq
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -38,7 +41,6 @@ from adapters.fortios.render import (
     render_policy,
     render_service,
     render_source,
-    source_group_name,
     source_hosts,
     source_rank,
 )
@@ -46,6 +48,7 @@ from connector.model import CompiledRule, Destination, DeviceState, PortSet, Sou
 from connector.planner.types import DeviceObject
 
 Entry = tuple[dict[str, Any], frozenset[str]]
+PolicyInputs = tuple[CompiledRule, tuple[str, ...], tuple[str, ...], str]
 
 
 class SharedObjects:
@@ -116,15 +119,17 @@ class Renderer:
         self._behind: dict[str, dict[int, tuple[str, ...]]] = {}
         self._nesting = Nesting()
         self._sources: dict[str, Part] = {}
-        self._inputs: dict[str, tuple[SourceGroup, tuple[str, ...], frozenset[int]]] = {}
+        self._inputs: dict[str, tuple[SourceGroup, tuple[str, ...], frozenset[int], tuple[str, ...]]] = {}
         self._piece_owners: dict[int, set[str]] = {}  # host -> groups holding it as an address piece
         self._included_by: dict[str, set[str]] = {}
+        self._chosen: dict[str, tuple[str, ...]] = {}  # group -> the groups it holds (nesting)
+        self._holders: dict[str, set[str]] = {}  # group -> the groups holding it (nesting)
         self._source_order: list[str] | None = None
         self._addresses = SharedObjects(ADDRESS, self.mark)
         self._destinations: dict[str, tuple[Destination, Part]] = {}
         self._services = SharedObjects(SERVICE, self.mark)
         self._ports: dict[str, tuple[PortSet, str | None]] = {}
-        self._policies: dict[str, tuple[tuple[CompiledRule, str, tuple[str, ...], str], DeviceObject]] = {}
+        self._policies: dict[str, tuple[PolicyInputs, DeviceObject]] = {}
 
     def render(self, state: DeviceState, known: KnownPieces) -> list[DeviceObject]:
         if state.cluster != self._cluster:
@@ -156,6 +161,7 @@ class Renderer:
             self._unlink(key)
             del self._groups[key], self._behind[key]
             self._inputs.pop(key, None)
+            self._hold(key, ())
             if key in self._nesting.hosts:
                 nest[key] = None
         for key in changed:
@@ -177,19 +183,24 @@ class Renderer:
         forced: set[str] = set(used) if starts is None else {
             key for start in starts for key in self._piece_owners.get(start, ())}
         dirty = {key for key in dirty | forced if key in used}
-        flipped: set[str] = set()
+        moved: set[str] = set()  # groups whose references changed
         for key in removed:
             if self._store(key, EMPTY):
-                flipped.add(key)
+                moved.add(key)
             del self._sources[key]
-        unions: set[str] = set()
-        for key in dirty:
-            group = self._groups[key]
-            if is_union(group):
-                unions.add(key)
-            elif self._store(key, self._render_plain(key, group, known, key in forced)):
-                flipped.add(key)
-        unions.update(u for key in flipped for u in self._included_by.get(key, ()) if u in self._groups)
+        unions = {key for key in dirty if is_union(self._groups[key])}
+        queued = dirty - unions
+        heap = [(self._order(key), key) for key in queued]
+        heapq.heapify(heap)
+        while heap:  # a group after the groups it holds: they are strictly smaller in `_order`
+            _, key = heapq.heappop(heap)
+            if self._store(key, self._render_plain(key, self._groups[key], known, key in forced)):
+                moved.add(key)
+                for holder in self._holders.get(key, ()):
+                    if holder not in queued:
+                        queued.add(holder)
+                        heapq.heappush(heap, (self._order(holder), holder))
+        unions.update(u for key in moved for u in self._included_by.get(key, ()) if u in self._groups)
         frontier = list(unions)
         while frontier:  # unions including an affected union
             for outer in self._included_by.get(frontier.pop(), ()):
@@ -199,8 +210,11 @@ class Renderer:
         done: set[str] = set()
         for key in sorted(unions):
             self._visit_union(key, unions, done, known)
-        if flipped or removed or unions:
-            self._source_order = None
+
+    def _order(self, key: str) -> tuple[int, Rank]:
+        """Sorts every group after the groups it holds (nesting: fewer hosts, or equal and lower rank)."""
+        hosts = self._nesting.hosts.get(key)
+        return (0, (0, key)) if hosts is None else (len(hosts), self._nesting.rank[key])
 
     def _unlink(self, key: str) -> None:
         old = self._groups.get(key)
@@ -212,17 +226,36 @@ class Renderer:
                     if not holders:
                         del self._included_by[inner]
 
+    def _hold(self, key: str, chosen: tuple[str, ...]) -> None:
+        """Group `key` now holds the groups `chosen` (kept for finding the holders of a group)."""
+        old = self._chosen.get(key, ())
+        if old == chosen:
+            return
+        for inner in old:
+            holders = self._holders[inner]
+            holders.discard(key)
+            if not holders:
+                del self._holders[inner]
+        for inner in chosen:
+            self._holders.setdefault(inner, set()).add(key)
+        if chosen:
+            self._chosen[key] = chosen
+        else:
+            del self._chosen[key]
+
     def _render_plain(self, key: str, group: SourceGroup, known: KnownPieces, forced: bool) -> Part:
         if key not in self._nesting.hosts:
+            self._hold(key, ())
             return EMPTY
         chosen = tuple(self._nesting.chosen[key])
+        self._hold(key, chosen)
         covered = frozenset().union(*(self._nesting.hosts[inner] for inner in chosen))
-        inputs = (group, chosen, covered)
+        held = tuple(ref for inner in chosen for ref in self._sources[inner].refs)
+        inputs = (group, chosen, covered, held)
         if not forced and key in self._sources and _same(self._inputs.get(key), inputs):
             return self._sources[key]
         self._inputs[key] = inputs
-        names = [source_group_name(self._cluster, inner) for inner in chosen]
-        return render_source(group, self._behind[key], names, covered, known, self.mark, self._cluster,
+        return render_source(group, self._behind[key], held, covered, known, self.mark, self._cluster,
                              self.limit)
 
     def _visit_union(self, key: str, todo: set[str], done: set[str], known: KnownPieces) -> None:
@@ -233,13 +266,13 @@ class Renderer:
         for inner in group.includes:
             if inner in todo:
                 self._visit_union(inner, todo, done, known)
-        held = sorted({source_group_name(self._cluster, inner) for inner in group.includes
-                       if inner in self._sources and self._sources[inner].refs})
+        held = sorted({ref for inner in group.includes if inner in self._sources
+                       for ref in self._sources[inner].refs})
         self._store(key, render_source(group, self._behind[key], held, (), known, self.mark, self._cluster,
                                        self.limit))
 
     def _store(self, key: str, part: Part) -> bool:
-        """Record `part` for group `key`; True when the group appeared or vanished."""
+        """Record `part` for group `key`; True when the group's references changed."""
         old = self._sources.get(key, EMPTY)
         self._addresses.put("src:" + key, part.addresses)
         if old.pieces_of is not part.pieces_of:
@@ -250,8 +283,10 @@ class Renderer:
                     del self._piece_owners[host]
             for host in part.pieces_of - old.pieces_of:
                 self._piece_owners.setdefault(host, set()).add(key)
+        if bool(old.objects) != bool(part.objects):
+            self._source_order = None
         self._sources[key] = part
-        return bool(old.refs) != bool(part.refs)
+        return old.refs != part.refs
 
     def _sorted_sources(self) -> list[str]:
         if self._source_order is None:
@@ -296,7 +331,7 @@ class Renderer:
 
     def _render_policies(self, state: DeviceState) -> list[DeviceObject]:
         out: list[DeviceObject] = []
-        memo: dict[str, tuple[tuple[CompiledRule, str, tuple[str, ...], str], DeviceObject]] = {}
+        memo: dict[str, tuple[PolicyInputs, DeviceObject]] = {}
         for rule in state.rules:
             part = self._sources.get(rule.source, EMPTY)
             if rule.destination is None:
@@ -308,12 +343,12 @@ class Renderer:
                 self._ports[rule.ports][1] if rule.ports in self._ports else None)
             if not part.refs or not destinations or service is None:
                 continue
-            inputs = (rule, part.refs[0], destinations, service)
+            inputs = (rule, part.refs, destinations, service)
             old = self._policies.get(rule.key)
             if old is not None and _same(old[0], inputs):
                 obj = old[1]
             else:
-                obj = render_policy(rule, part.refs[0], destinations, service, self.settings, self.mark,
+                obj = render_policy(rule, part.refs, destinations, service, self.settings, self.mark,
                                     self._cluster)
             memo[rule.key] = (inputs, obj)
             out.append(obj)

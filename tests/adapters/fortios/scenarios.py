@@ -161,11 +161,11 @@ def nested_probes() -> list[Probe]:
 
 
 def spread_state(pods: int, namespaces: int, *, block: int = 0, moved: tuple[int, ...] = (),
-                 added: tuple[int, ...] = ()) -> DeviceState:
+                 added: tuple[int, ...] = (), gaps: tuple[int, ...] = ()) -> DeviceState:
     """A large state shaped like a busy cluster: pod IPs handed out in turn across `namespaces`
     namespaces (so each namespace's hosts are scattered), each namespace with a Service over all its
     pods (an equal set: the namespace's group holds it) and one over every other pod (a subset),
-    and a namespace `blk` of `block` contiguous pods (ranges; split when over the group limit).
+    and a namespace `blk` of `block` contiguous pods but for the numbers in `gaps` (ranges).
     Pod numbers in `moved` are gone and those in `added` (beyond `pods`) are new; every pod has an
     IPv6 address as well."""
     base = int(ipaddress.IPv4Address("10.244.0.0"))
@@ -182,7 +182,7 @@ def spread_state(pods: int, namespaces: int, *, block: int = 0, moved: tuple[int
         groups += [group(f"ns/{ns}", ns, v4 + v6), group(f"svc/{ns}/web", ns, v4 + v6, "web"),
                    group(f"svc/{ns}/half", ns, half, "half")]
     if block:
-        contiguous = [str(ipaddress.IPv4Address(block_base + n)) for n in range(block)]
+        contiguous = [str(ipaddress.IPv4Address(block_base + n)) for n in range(block) if n not in gaps]
         groups.append(group("ns/blk", "blk", contiguous))
     rules = tuple(rule(f"r-{g.key}", g.key, None, None, Action.ALLOW if i % 2 else Action.DENY,
                        RuleKind.NAMESPACE, g.namespace) for i, g in enumerate(groups))

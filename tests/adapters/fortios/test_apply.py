@@ -103,9 +103,9 @@ def test_one_pod_added_costs_at_most_two_writes(device: Device, make_adapter: Ad
 
 def test_one_pod_removed_costs_o1_writes(device: Device, make_adapter: AdapterFactory) -> None:
     adapter = make_adapter()
-    sync(adapter, payments_state())
+    sync(adapter, payments_state([*API, "10.244.1.20"]))
     mark = device.last_seq()
-    state = payments_state([a for a in API if a != "10.244.1.9"])
+    state = payments_state([a for a in [*API, "10.244.1.20"] if a != "10.244.1.9"])  # still two members
     _, result = sync(adapter, state)
     made = writes(device, mark)
     assert result.ok
@@ -191,6 +191,24 @@ def test_large_group_is_nested_and_one_pod_touches_one_subgroup(device: Device,
     state = DeviceState("fgt", "prod", {grown.key: grown}, {}, {}, state.rules)
     _, result = sync(adapter, state)
     assert result.ok and len(writes(device, mark)) == 2
+
+
+def test_a_full_group_split_and_joined_again_stays_within_the_member_limit(
+        device: Device, make_adapter: AdapterFactory) -> None:
+    # 600 members (the limit) become two sub-groups and back: a member is removed before an add
+    # that would overfill the group (the device refuses a 601st member)
+    adapter = make_adapter()
+    base = int(ipaddress.IPv4Address("10.100.0.0"))
+    hosts = [str(ipaddress.IPv4Address(base + 2 * i + 1)) for i in range(602)]
+    for count in (600, 602, 600):
+        big = group("svc/payments/api", "payments", hosts[:count], "api")
+        state = DeviceState("fgt", "prod", {big.key: big}, {}, {},
+                            (rule("allow-all", big.key, None, None, Action.ALLOW),))
+        _, result = sync(adapter, state)
+        assert result.ok, result.errors
+        assert sync(adapter, state)[0].empty
+    top = next(g for g in device.table("firewall/addrgrp") if g["name"] == "fc_prod_src_svc/payments/api")
+    assert len(top["member"]) == 600
 
 
 def test_drift_is_repaired(device: Device, make_adapter: AdapterFactory) -> None:

@@ -3,7 +3,7 @@ address pieces as `read`, so plans made either way are the same and pod changes 
 
 from __future__ import annotations
 
-from adapters.fortios.render import ADDRESS, ADDRGRP
+from adapters.fortios.render import ADDRESS, ADDRGRP, POLICY
 from connector.model import Action, DeviceState, RuleKind
 from connector.planner.types import DeviceObject
 from connector.reconciler.known import held_after
@@ -15,10 +15,11 @@ MARK = f"fusion-connector:{CLUSTER}"
 
 
 def test_plans_after_observe_equal_plans_after_read(device: Device, make_adapter: AdapterFactory) -> None:
-    steps = [spread_state(240, 6, block=620),
-             spread_state(240, 6, block=620, moved=(5,), added=(241,)),  # a pod gone, one new
-             spread_state(240, 6, block=630, moved=(5, 6), added=(241,)),  # the block grows by ten
-             spread_state(240, 6, block=630, moved=(6,), added=(241,))]  # pod 5 back
+    gap = (300,)  # the block is two ranges (one would be referenced directly, without a group)
+    steps = [spread_state(240, 6, block=620, gaps=gap),
+             spread_state(240, 6, block=620, moved=(5,), added=(241,), gaps=gap),  # a pod gone, one new
+             spread_state(240, 6, block=630, moved=(5, 6), added=(241,), gaps=gap),  # the block grows by ten
+             spread_state(240, 6, block=630, moved=(6,), added=(241,), gaps=gap)]  # pod 5 back
     observing = make_adapter()
     actual = observing.read()
     desired = observing.render(steps[0])
@@ -44,12 +45,12 @@ def test_block_growth_after_observe_reuses_the_range_on_the_device(device: Devic
                                                                    make_adapter: AdapterFactory) -> None:
     adapter = make_adapter()
     actual = adapter.read()
-    desired = adapter.render(spread_state(20, 2, block=620))
+    desired = adapter.render(spread_state(20, 2, block=620, gaps=(300,)))
     assert adapter.apply(adapter.plan(desired, actual, safety=NO_SAFETY), desired).ok
     later = make_adapter()  # knows nothing of the device but what it observes
     later.observe(held_after(desired, actual, MARK))
     mark = device.last_seq()
-    grown = later.render(spread_state(20, 2, block=621))
+    grown = later.render(spread_state(20, 2, block=621, gaps=(300,)))
     the_plan = later.plan(grown, held_after(desired, actual, MARK), safety=NO_SAFETY)
     assert later.apply(the_plan, grown).ok
     made = [(entry["method"], entry["path"].rsplit("/", 1)[-1]) for entry in writes(device, mark)]
@@ -64,7 +65,10 @@ def test_observe_replaces_what_read_remembered_and_keeps_only_our_pieces(
     pair = {"type": "iprange", "start-ip": "10.0.0.1", "end-ip": "10.0.0.2", "comment": MARK}
 
     def members(adapter_objects: list[DeviceObject]) -> list[str]:
-        return next(o.body["member"] for o in adapter_objects if o.kind == ADDRGRP)
+        """The addresses the group's policy uses: its group's members, or its one address."""
+        group = [o.body["member"] for o in adapter_objects if o.kind == ADDRGRP]
+        policy = next(o.body["srcaddr"] for o in adapter_objects if o.kind == POLICY)
+        return group[0] if group else list(policy)
 
     adapter = make_adapter()
     whole = ["fc_prod_ip_10.0.0.1-10.0.0.3"]

@@ -20,6 +20,7 @@ from adapters.fortios.render import (
     POLICY,
     SERVICE,
     PolicySettings,
+    policy_name,
 )
 from adapters.fortios.renderer import render_state
 from connector.model import Action, Destination, DeviceState, PortRange, PortSet, Protocol, SourceGroup
@@ -145,7 +146,12 @@ def test_large_state_renders_the_same_however_the_known_pieces_are_given() -> No
         return frozenset(range(start, end + 1))
 
     for key, source in churned.groups.items():
-        assert hosts_of(f"fc_prod_src_{key}") == v4_hosts(source)
+        assert frozenset().union(*map(hosts_of, source_refs(after, churned, key))) == v4_hosts(source)
+    # a namespace's group equal to its Service's is that Service's group: no addrgrp of its own
+    assert "fc_prod_src_ns/ns001" not in by_name
+    assert source_refs(after, churned, "ns/ns001") == ["fc_prod_src_svc/ns001/web"]
+    # the contiguous block is one range, referenced by the policy directly
+    assert source_refs(after, churned, "ns/blk") == ["fc_prod_ip_10.250.0.0-10.250.2.187"]
 
 
 def test_bodies_names_and_marks() -> None:
@@ -237,6 +243,26 @@ def v4_hosts(source: SourceGroup) -> set[int]:
     return {ip(a) for a in source.addresses if ipaddress.ip_address(a).version == 4}
 
 
+def source_refs(objects: list[DeviceObject], state: DeviceState, key: str) -> list[str]:
+    """What group `key` is referenced by: the `srcaddr` of the policy of a rule whose source it is
+    (empty when no such policy is rendered)."""
+    names = {policy_name(state.cluster, r) for r in state.rules if r.source == key}
+    found: list[list[str]] = [o.body["srcaddr"] for o in objects if o.kind == POLICY and o.name in names]
+    assert all(refs == found[0] for refs in found)
+    return found[0] if found else []
+
+
+def resolve_source(objects: list[DeviceObject], state: DeviceState, key: str) -> set[int]:
+    """The IPv4 hosts the references of group `key` stand for."""
+    return set().union(*(resolve(objects, ref) for ref in source_refs(objects, state, key)))
+
+
+def source_groups(objects: list[DeviceObject], state: DeviceState) -> dict[str, list[str]]:
+    """Members of the addrgrps named after a source group of `state` (not sub-groups)."""
+    names = {f"fc_{state.cluster}_src_{key}" for key in state.groups}
+    return {o.name: o.body["member"] for o in objects if o.kind == ADDRGRP and o.name in names}
+
+
 def test_namespace_group_holds_its_services_groups() -> None:
     objects = render_state(edge_state(), mark=MARK, settings=SETTINGS)
     groups = {o.name: o.body["member"] for o in objects if o.kind == ADDRGRP}
@@ -272,9 +298,14 @@ def test_nested_groups_resolve_exactly_to_their_hosts(state: DeviceState) -> Non
     objects = render_state(state, mark=MARK, settings=SETTINGS)
     groups = {o.name: o for o in objects if o.kind == ADDRGRP}
     assert all(0 < len(g.body["member"]) <= DEFAULT_GROUP_MEMBERS for g in groups.values())
+    assert all(len(members) > 1 for members in source_groups(objects, state).values())  # one: direct
     for key, source in state.groups.items():
-        name = f"fc_prod_src_{key}"
-        assert resolve(objects, name) == v4_hosts(source) if v4_hosts(source) else name not in groups
+        name, refs = f"fc_prod_src_{key}", source_refs(objects, state, key)
+        if not v4_hosts(source):
+            assert refs == [] and name not in groups
+            continue
+        assert resolve_source(objects, state, key) == v4_hosts(source)
+        assert len(refs) == 1 and (name in groups) == (refs[0] == name)
     # every member exists (`resolve` would fail otherwise) and no group holds itself, even indirectly
     def walk(name: str, trail: frozenset[str]) -> None:
         assert name not in trail, f"nesting loop through {name}"
@@ -326,4 +357,4 @@ def test_member_limit_comes_from_the_configuration(make_adapter: AdapterFactory)
     assert max(len(g.body["member"]) for g in groups) <= 40
     assert any(g.name.startswith("fc_prod_src_svc/ns000/web_p") for g in groups)  # split beyond 40
     for key, source in state.groups.items():
-        assert resolve(adapter.render(state), f"fc_prod_src_{key}") == v4_hosts(source)
+        assert resolve_source(adapter.render(state), state, key) == v4_hosts(source)
