@@ -59,7 +59,7 @@ from benchmarks.e2e_devices import (  # noqa: E402
     is_write,
 )
 from benchmarks.e2e_layout import WORKLOADS, Layout, pod_manifest  # noqa: E402
-from benchmarks.e2e_metrics import Scrape, count, quantile  # noqa: E402
+from benchmarks.e2e_metrics import Estimate, Scrape, count, quantile  # noqa: E402
 from connector.config import load_config, parse_duration  # noqa: E402
 from tests.connector.controller.harness import (  # noqa: E402
     CLUSTER,
@@ -86,8 +86,8 @@ SAFETY = {"maxDeletePercent": 30, "maxUpdatePercent": 100, "minExisting": 10}
 class DeviceFigures:
     cold: Converged
     settled: Converged | None = None
-    p50: float | None = None
-    p99: float | None = None
+    p50: Estimate | None = None
+    p99: Estimate | None = None
     samples: float = 0.0
     writes: int = 0
     reads: int = 0
@@ -131,7 +131,9 @@ def bigip_supports_realistic() -> bool:
     return "--processing-model" in help_text and "realistic" in help_text
 
 
-def fmt(value: float | None, digits: int = 2) -> str:
+def fmt(value: float | Estimate | None, digits: int = 2) -> str:
+    if isinstance(value, Estimate):
+        return value.text(digits)
     return "-" if value is None else f"{value:.{digits}f}"
 
 
@@ -382,8 +384,10 @@ def print_ratios(baseline: SizeResult, main: SizeResult) -> None:
     print(f"   {'device':10} {'p50 ' + str(b):>10} {'p50 ' + str(n):>10} {'ratio':>6}   "
           f"{'p99 ' + str(b):>10} {'p99 ' + str(n):>10} {'ratio':>6}")
 
-    def ratio(x: float | None, y: float | None) -> str:
-        return f"{y / x:.2f}" if x and y is not None else "-"
+    def ratio(x: Estimate | None, y: Estimate | None) -> str:
+        if x is None or y is None or not x.seconds or x.above:
+            return "-"
+        return f"{'>' if y.above else ''}{y.seconds / x.seconds:.2f}"
 
     for name in DEVICES:
         fb, fn = baseline.devices[name], main.devices[name]

@@ -5,8 +5,9 @@
 and pods of four workloads (`web` 40%, `api` 30%, `worker` 20%, `batch` 10%: batch has no
 Service); pods are spread evenly over the namespaces. Pods carry their IPs (as a kubelet gives
 them: phase Running), handed out consecutively from the pod network per workload, so a workload's
-pods form one address run. Each namespace also has four ExternalServices (`partner`, `db`,
-`saas`, `cache`).
+pods form one address run (pods created later through the API get theirs from the kube mock's
+kubelet, after those). Each namespace also has four ExternalServices (`partner`, `db`, `saas`,
+`cache`).
 
 Rules (`rules` in all): 5% ClusterEgressRules (at least one), about half of them (of both tiers)
 with a `namespaceSelector`, alternating Admin-tier Deny and Baseline-tier Allow over their own

@@ -43,9 +43,21 @@ class Scrape:
                       if s.name == f"{PREFIX}{histogram}_bucket" and s.labels.get("device") == device)
 
 
-def quantile(before: list[tuple[float, float]], after: list[tuple[float, float]], q: float) -> float | None:
+@dataclass(frozen=True)
+class Estimate:
+    """A quantile; `above`: it fell in the +Inf bucket, so it is at least `seconds`."""
+
+    seconds: float
+    above: bool = False
+
+    def text(self, digits: int = 2) -> str:
+        return f"{'>' if self.above else ''}{self.seconds:.{digits}f}"
+
+
+def quantile(before: list[tuple[float, float]], after: list[tuple[float, float]],
+             q: float) -> Estimate | None:
     """The `q` quantile of the samples added between two histogram snapshots (linear within a
-    bucket; None when no sample was added; the last finite bound when it falls in +Inf)."""
+    bucket; None when no sample was added; beyond the last finite bound, that bound, marked above)."""
     old = dict(before)
     counts = [(bound, total - old.get(bound, 0.0)) for bound, total in after]
     if not counts or counts[-1][1] == 0:
@@ -55,11 +67,11 @@ def quantile(before: list[tuple[float, float]], after: list[tuple[float, float]]
     for bound, cumulative in counts:
         if cumulative >= target:
             if bound == float("inf"):
-                return lower
+                return Estimate(lower, above=True)
             share = (target - below) / (cumulative - below) if cumulative > below else 1.0
-            return lower + (bound - lower) * share
+            return Estimate(lower + (bound - lower) * share)
         lower, below = bound, cumulative
-    return lower
+    return Estimate(lower, above=True)
 
 
 def count(before: list[tuple[float, float]], after: list[tuple[float, float]]) -> float:
