@@ -246,6 +246,7 @@ class Renderer:
     def _render_plain(self, key: str, group: SourceGroup, known: KnownPieces, forced: bool) -> Part:
         if key not in self._nesting.hosts:
             self._hold(key, ())
+            self._inputs.pop(key, None)
             return EMPTY
         chosen = tuple(self._nesting.chosen[key])
         self._hold(key, chosen)

@@ -1,7 +1,7 @@
 """Incremental rendering equals rendering from scratch: the nesting kept up to date equals
-`nested_sources`, and a `Renderer` fed random sequences of group, union, rule, destination and
-known-piece changes returns what a fresh render of each state returns. `PieceLedger.sync` parses
-only what it has not seen."""
+`nested_sources`, and a `Renderer` fed random sequences of group (among them flips between one
+member and more), union, rule, destination and known-piece changes returns what a fresh render of
+each state returns. `PieceLedger.sync` parses only what it has not seen."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from adapters.fortios import known as known_module
 from adapters.fortios.known import KnownPieces, Piece, PieceLedger, piece_of
 from adapters.fortios.nesting import Nesting, nested_sources
-from adapters.fortios.render import ADDRESS, PolicySettings
+from adapters.fortios.render import ADDRESS, ADDRGRP, PolicySettings
 from adapters.fortios.renderer import Renderer, render_state
 from connector.model import (
     Action,
@@ -81,6 +81,9 @@ def steps(draw: st.DrawFn) -> list[tuple[str, Any]]:
     actions = st.one_of(
         st.tuples(st.just("hosts"), st.tuples(st.sampled_from(KEYS),
                                               st.sets(st.sampled_from(POOL), max_size=10))),
+        # one host or one run of hosts (one address: the group is referenced by it), or two apart
+        st.tuples(st.just("run"), st.tuples(st.sampled_from(KEYS), st.integers(0, 20), st.integers(1, 3),
+                                            st.booleans())),
         st.tuples(st.just("union"), st.tuples(st.sampled_from(("cr/u", "cr/v")),
                                               st.sets(st.sampled_from((*KEYS, "cr/u")), max_size=4),
                                               st.sets(st.sampled_from(POOL), max_size=2))),
@@ -111,6 +114,11 @@ def test_incremental_render_equals_a_fresh_render(actions: list[tuple[str, Any]]
         if action == "hosts":
             key, found = value
             groups[key] = replace(groups[key], members=pods(groups[key].namespace, sorted(found)))
+        elif action == "run":
+            key, start, length, apart = value
+            end = start + length
+            found = {*POOL[start:end], *(POOL[end + 1:end + 2] if apart else ())}
+            groups[key] = replace(groups[key], members=pods(groups[key].namespace, sorted(found)))
         elif action == "union":
             key, includes, own = value
             groups[key] = union(key, sorted(includes - {key}), sorted(own))
@@ -129,6 +137,8 @@ def test_incremental_render_equals_a_fresh_render(actions: list[tuple[str, Any]]
         objects = renderer.render(state, index)
         assert objects == render_state(state, mark=MARK, settings=SETTINGS, known=set(held),
                                        group_members=limit, direct_destinations=3)
+        named = {f"fc_prod_src_{key}" for key in groups}  # a group of one member is referenced by it
+        assert all(len(o.body["member"]) > 1 for o in objects if o.kind == ADDRGRP and o.name in named)
 
 
 def test_ledger_parses_only_bodies_it_has_not_seen(monkeypatch: pytest.MonkeyPatch) -> None:
