@@ -40,7 +40,7 @@ def test_demo_in_process_prints_what_each_device_holds() -> None:
     out = result.output
     for device in ("bigip-dc1 (f5-as3)", "fgt-edge (fortios)", "soc (rest)"):
         assert f"What {device} holds" in out
-    for name in ("dst_payments_stripe", "fc_demo_src_demo/payments/svc/checkout", "fc.demo.src.demo/billing"):
+    for name in ("dst_payments_stripe", "fc_demo_src_demo/payments", "fc.demo.src.demo/billing"):
         assert name in out
     assert re.search(r"lan-to-internet \(not ours: left alone\)", out)
     assert out.count("planned again after the apply: in sync") == 3
