@@ -10,7 +10,6 @@ field is ignored, as a receiver ignores unknown fields); the `members` op adds a
 
 from __future__ import annotations
 
-import copy
 import ipaddress
 import re
 from dataclasses import dataclass, field
@@ -149,9 +148,10 @@ class Store:
     features: frozenset[str] = frozenset(FEATURES)
 
     def copy(self) -> Store:
-        """An independent copy (objects deep-copied)."""
-        return Store(self.max_objects, copy.deepcopy(self.objects), list(self.rule_order), self.revision,
-                     dict(self.limits), self.features)
+        """An independent copy. Objects are shared, never changed in place: every change replaces
+        the object it changes, so copying costs the number of objects, not their content."""
+        return Store(self.max_objects, {kind: dict(items) for kind, items in self.objects.items()},
+                     list(self.rule_order), self.revision, dict(self.limits), self.features)
 
     def count(self) -> int:
         return sum(len(items) for items in self.objects.values())
@@ -312,7 +312,7 @@ class Store:
             if member not in present:
                 members.append(member)
                 present.add(member)
-        group["members"] = members
+        self.objects["group"][name] = {**group, "members": members}
 
     def _owned(self, kind: str, name: str, owner: str) -> None:
         current = self.objects[kind].get(name)
