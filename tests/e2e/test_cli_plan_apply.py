@@ -223,6 +223,15 @@ def test_one_pod_added_to_a_service_costs_constant_writes(env: Env) -> None:
     holding = fortigate_groups_holding(env, added["status"]["podIP"])
     groups = [g for g in holding if "/_cluster/rule/" not in g]
     assert len(groups) == 2, groups  # the Service's group and the namespace's (cluster rules' unions hold it)
+    # gateway's two pods were one range, referenced without a group: the new pod gives the Service a
+    # group (address, group; the namespace's group swaps the range for it; its policy names it)
+    made = sorted(e["method"] for e in writes[FORTIGATE])
+    assert made == ["DELETE", "POST", "POST", "POST", "PUT"], writes[FORTIGATE]
+    env.lab.kube.apply([pod("edge", "gateway-10", {"app": "gateway"})])
+    env.settle()
+    mark = env.lab.seqs()
+    env.apply()
+    writes = env.lab.writes(mark)
     # one address object and one member add: the namespace's group holds the Service's group
     assert len(writes[FORTIGATE]) <= 2, writes[FORTIGATE]
     assert [e["method"] for e in writes[FORTIGATE]] == ["POST"] * len(writes[FORTIGATE])
@@ -235,7 +244,7 @@ def test_a_deleted_pod_leaves_every_device_in_one_apply(env: Env) -> None:
     address = gone["status"]["podIP"]
     assert judge_one(env, "edge", "gateway-0", "100.70.0.1", 443) == dict.fromkeys(DEVICES, "Allow")
     holding = fortigate_groups_holding(env, address)
-    assert len([g for g in holding if "/_cluster/rule/" not in g]) == 2  # the Service's and the namespace's
+    assert len([g for g in holding if "/_cluster/rule/" not in g]) == 1  # the namespace's (gateway: a range)
     env.lab.kube.delete(Kind.POD, "edge", "gateway-0")
     env.settle()
     mark = env.lab.seqs()
@@ -245,7 +254,7 @@ def test_a_deleted_pod_leaves_every_device_in_one_apply(env: Env) -> None:
     # per group: at most a new piece of a split range, its member, the old member and the old piece
     made = "\n".join(f"{e['method']} {e['path']}" for e in writes[FORTIGATE])
     assert 1 <= len(writes[FORTIGATE]) <= 4 * len(holding), made
-    assert {e["method"] for e in writes[FORTIGATE]} <= {"POST", "DELETE"}, made
+    assert {e["method"] for e in writes[FORTIGATE]} <= {"POST", "DELETE", "PUT"}, made  # PUT: its policy
     for destination, port in (("100.70.0.1", 443), ("10.0.0.53", 53), ("203.0.113.9", 443)):
         decisions = {name: device.decider()(Probe(address, destination, port))
                      for name, device in env.lab.devices.items()}
