@@ -193,7 +193,7 @@ def sync(adapter: Adapter, device: Device, state: DeviceState) -> Step:
     if not plan.empty:
         result = adapter.apply(plan, desired)
         if not result.ok:
-            raise SystemExit(f"{adapter.name}: apply failed: {result.errors[:3]}")
+            raise SystemExit(f"{adapter.name}: apply failed: {result.error}")
     applied = time.perf_counter()
     return Step(planned - started, applied - planned, len(plan.changes), len(desired), device.writes(mark))
 
@@ -215,7 +215,7 @@ def fortios_cold(state: DeviceState, concurrency: int, latency_ms: int) -> tuple
         result = adapter.apply(plan, desired)
         seconds = time.perf_counter() - started
         if not result.ok:
-            raise SystemExit(f"fortios: apply failed: {result.errors[:3]}")
+            raise SystemExit(f"fortios: apply failed: {result.error}")
         counts: dict[str, int] = {}
         for obj in desired:
             counts[obj.kind] = counts.get(obj.kind, 0) + 1

@@ -3,23 +3,35 @@
 Lifecycle: `render` (pure) turns a `DeviceState` into the objects the device must hold; `read`
 fetches what the device really holds (every object in the adapter's scope, ours and foreign, each
 with the owner mark found on it); the planner diffs the two; `apply` carries out a `Plan` in its
-order. Adapters raise `adapters.base.errors` exceptions only.
+order.
+
+Writing an adapter: implement `render`, `read`, the `writes` counter (write calls made so far,
+e.g. `DeviceHttp.writes`) and `_apply(plan, desired, result)`, never `apply`. The base `apply`
+does nothing for an empty plan, raises `UnsafePlan` for an unsafe plan that was not forced
+(before any write), runs `_apply`, and counts the writes it made. `_apply` carries out the
+changes in order, adds to `result.applied` as changes land and raises on the first failure; a
+`DeviceError` it raises is caught and kept as `ApplyResult.error` with what was applied and
+written before it (a partial apply stays visible and a timeout stays transient). Adapters raise
+`adapters.base.errors` exceptions only; any other exception is a bug and propagates.
 """
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from adapters.base.errors import PermanentDeviceError
+from adapters.base.errors import DeviceError, UnsafePlan
 from connector.config import SafetyConfig
 from connector.model import DeviceState
 from connector.planner.capacity import CapacityReport, TableUsage
 from connector.planner.delta import plan_delta
 from connector.planner.planner import plan as plan_changes
 from connector.planner.types import DeviceObject, Plan
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -34,17 +46,18 @@ class Capabilities:
 
 @dataclass
 class ApplyResult:
-    """What an apply did: write calls made, changes applied, and per-object errors."""
+    """What an apply did: write calls made, changes applied, and the error that ended it (None when
+    every change was applied; else `applied` and `writes` say how far it got)."""
 
     device: str
     writes: int = 0
     applied: int = 0
-    errors: list[str] = field(default_factory=list)
+    error: DeviceError | None = None
     details: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
-        return not self.errors
+        return self.error is None
 
 
 class Adapter(ABC):
@@ -77,9 +90,36 @@ class Adapter(ABC):
     def read(self) -> list[DeviceObject]:
         """Every object in scope as the device holds it now, normalized like `render`'s output."""
 
+    @property
     @abstractmethod
+    def writes(self) -> int:
+        """Write calls made to the device so far (a counter `apply` reads before and after)."""
+
     def apply(self, plan: Plan, desired: Sequence[DeviceObject]) -> ApplyResult:
-        """Carry out `plan` (its changes in order); `desired` is the full rendered set."""
+        """Carry out `plan` (its changes in order); `desired` is the full rendered set.
+
+        An empty plan does nothing. Raises `UnsafePlan` for an unsafe plan not forced (nothing
+        written). Otherwise never raises a `DeviceError`: the one `_apply` raised is returned as
+        `ApplyResult.error`, with the changes applied and writes made before it."""
+        result = ApplyResult(device=self.name)
+        if plan.empty:
+            return result
+        if plan.unsafe and not plan.forced:
+            raise UnsafePlan(self.name, plan.unsafe)
+        before = self.writes
+        try:
+            self._apply(plan, desired, result)
+        except DeviceError as exc:
+            log.error("%s", exc)
+            result.error = exc
+        finally:
+            result.writes = self.writes - before
+        return result
+
+    @abstractmethod
+    def _apply(self, plan: Plan, desired: Sequence[DeviceObject], result: ApplyResult) -> None:
+        """Carry out the non-empty, safe (or forced) `plan`: add to `result.applied` as changes
+        land (and fill `result.details`); raise a `DeviceError` on the first failure."""
 
     def observe(self, objects: Sequence[DeviceObject]) -> None:
         """The objects the device is known to hold, when the read is skipped; adapters that render
@@ -121,12 +161,6 @@ class Adapter(ABC):
         """The family's table counts and limits for `objects` (`adapters.<family>.capacity`).
         Default: no finite table."""
         return ()
-
-    def refuse_unsafe(self, plan: Plan) -> None:
-        """Raise PermanentDeviceError for an unsafe plan that was not forced (a last guard in
-        `apply`; callers normally refuse before)."""
-        if plan.unsafe and not plan.extra.get("forced"):
-            raise PermanentDeviceError(self.name, f"unsafe plan refused: {plan.unsafe}")
 
     def close(self) -> None:
         """Release connections."""

@@ -3,6 +3,8 @@
 `TransientDeviceError`: worth retrying (connect errors, timeouts, 5xx, 429, AS3 503 busy).
 `PermanentDeviceError`: retrying cannot help (other 4xx, validation); names the object concerned.
 `DeviceAuthError`: credentials refused or missing.
+`UnsafePlan`: `Adapter.apply` refused a plan over the safety thresholds that was not forced
+(nothing written; permanent: the same plan is refused again).
 """
 
 from __future__ import annotations
@@ -37,3 +39,11 @@ class PermanentDeviceError(DeviceError):
 
 class DeviceAuthError(PermanentDeviceError):
     pass
+
+
+class UnsafePlan(PermanentDeviceError):
+    """A plan over the safety thresholds (`Plan.unsafe`, the `reason`) that was not forced."""
+
+    def __init__(self, device: str, reason: str) -> None:
+        super().__init__(device, f"unsafe plan refused: {reason}")
+        self.reason = reason

@@ -11,7 +11,7 @@ body is joined from per-object JSON fragments (`adapters.f5.request`): a sync se
 objects that changed. When the plan deletes the tenant (nothing left to enforce) the tenant is
 removed with `DELETE /declare/<tenant>`. An unsafe plan (safety thresholds) is refused unless it
 was forced. A tenant that exists without our mark is foreign: it is never written to and `apply`
-raises `PermanentDeviceError` naming it.
+fails with a `PermanentDeviceError` naming it.
 """
 
 from __future__ import annotations
@@ -119,12 +119,11 @@ class AS3Adapter(Adapter):
         """The JSON text of the AS3 deploy request of `declaration(desired)`."""
         return self._writer.request(self.tenant, desired, self.schema_version)
 
-    def apply(self, plan: Plan, desired: Sequence[DeviceObject]) -> ApplyResult:
-        result = ApplyResult(device=self.name)
-        if plan.empty:
-            return result
-        self.refuse_unsafe(plan)
-        writes_before = self.client.http.writes
+    @property
+    def writes(self) -> int:
+        return self.client.http.writes
+
+    def _apply(self, plan: Plan, desired: Sequence[DeviceObject], result: ApplyResult) -> None:
         observed, self._observed = self._observed, None
         with self.client.lock:
             self._check_version()
@@ -150,8 +149,6 @@ class AS3Adapter(Adapter):
                                               lambda text: self._locate(text, by_name))
                 result.details["results"] = results
                 result.applied = len(plan.changes)
-        result.writes = self.client.http.writes - writes_before
-        return result
 
     def _held(self, observed: Sequence[DeviceObject] | None) -> tuple[bool, Any, dict[str, Any] | None]:
         """(whether the device holds the tenant, its label, its canonical form to compare with).

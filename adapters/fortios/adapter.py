@@ -147,9 +147,11 @@ class FortiOSAdapter(Adapter):
         return objects
 
     # --- apply -----------------------------------------------------------------------------------
-    def apply(self, plan: Plan, desired: Sequence[DeviceObject]) -> ApplyResult:
-        result = ApplyResult(device=self.name)
-        writes_before = self.http.writes
+    @property
+    def writes(self) -> int:
+        return self.http.writes
+
+    def _apply(self, plan: Plan, desired: Sequence[DeviceObject], result: ApplyResult) -> None:
         wanted = {obj.ref: obj for obj in desired}
         pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix=f"fortios-{self.name}") \
             if self.concurrency > 1 else None
@@ -159,21 +161,16 @@ class FortiOSAdapter(Adapter):
             if any(change.kind == r.POLICY for change in plan.changes):
                 moves = self._place([obj.name for obj in desired if obj.kind == r.POLICY])
                 result.details["moves"] = moves
-        except DeviceError as exc:
-            log.error("%s", exc)
-            result.errors.append(str(exc))
         finally:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
-        result.writes = self.http.writes - writes_before
-        return result
 
     @staticmethod
     def _run(level: Level, apply: Callable[[Change], None], pool: ThreadPoolExecutor | None,
              result: ApplyResult) -> None:
         """Apply one level's changes (in parallel when allowed); after the first error no further
-        change starts, the ones in flight finish, and the first error is raised (others are logged
-        into `result.errors`)."""
+        change starts, the ones in flight finish, and the first error is raised (the others are
+        logged)."""
         if pool is None or not level.parallel or len(level.changes) == 1:
             for change in level.changes:
                 apply(change)
@@ -196,9 +193,8 @@ class FortiOSAdapter(Adapter):
             else:
                 raise error
         if errors:
-            for extra in errors[1:]:
-                log.error("%s", extra)
-                result.errors.append(str(extra))
+            for other in errors[1:]:
+                log.error("%s", other)
             raise errors[0]
 
     def _body(self, change: Change, wanted: Mapping[tuple[str, str], DeviceObject]) -> Mapping[str, Any]:

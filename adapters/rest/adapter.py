@@ -108,14 +108,14 @@ class RestAdapter(Adapter):
         self.revision = revision if isinstance(revision, int) else None
         return objects
 
-    def apply(self, plan: Plan, desired: Sequence[DeviceObject]) -> ApplyResult:
-        result = ApplyResult(device=self.name)
-        if plan.empty:
-            return result
-        self.refuse_unsafe(plan)
-        writes_before = self.http.writes
+    @property
+    def writes(self) -> int:
+        return self.http.writes
+
+    def _apply(self, plan: Plan, desired: Sequence[DeviceObject], result: ApplyResult) -> None:
         chunks = _chunks(dependency_order(plan.changes), self.max_changes_per_set())
-        keys = []
+        keys: list[str] = []
+        result.details = {"changeSets": len(chunks), "idempotencyKeys": keys, "revision": self.revision}
         for index, chunk in enumerate(chunks):
             key = self.idempotency_key(plan, index)
             keys.append(key)
@@ -123,10 +123,8 @@ class RestAdapter(Adapter):
             result.applied += int(response.get("applied", len(chunk)))
             if isinstance(response.get("revision"), int):
                 self.revision = response["revision"]
-        result.writes = self.http.writes - writes_before
-        result.details = {"changeSets": len(chunks), "idempotencyKeys": keys, "revision": self.revision}
+                result.details["revision"] = self.revision
         log.info("%s: applied %d changes in %d change set(s)", self.name, result.applied, len(chunks))
-        return result
 
     def close(self) -> None:
         self.http.close()

@@ -37,9 +37,8 @@ def plan_delta(device: str, cluster: str, previous: Sequence[DeviceObject], desi
     desired_ids = set(map(id, desired))
     gone_ids = previous_ids - desired_ids
     new_ids = desired_ids - previous_ids
-    extra = {"forced": force, "blocked": [], "kept": []}
     if not gone_ids and not new_ids:
-        return Plan(device=device, cluster=cluster, existing=owned, extra=extra)
+        return Plan(device=device, cluster=cluster, existing=owned, forced=force)
     previous_by_id = dict(zip(map(id, previous), previous, strict=True))
     desired_by_id = dict(zip(map(id, desired), desired, strict=True))
     gone = {obj.ref: obj for obj in (previous_by_id[i] for i in gone_ids)}
@@ -75,4 +74,4 @@ def plan_delta(device: str, cluster: str, previous: Sequence[DeviceObject], desi
     updates = sum(1 for change in changes if change.op is Op.UPDATE)
     removed = sum(1 for change in changes if change.op is Op.DELETE)
     return Plan(device=device, cluster=cluster, changes=tuple(changes), existing=owned,
-                unsafe=safety_reason(owned, updates, removed, safety), extra=extra)
+                unsafe=safety_reason(owned, updates, removed, safety), forced=force)

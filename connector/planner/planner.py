@@ -4,7 +4,7 @@ Contract of `plan`:
 - Ownership: an object of `actual` is ours when its `owner` equals `owner_mark`; every other object
   is foreign and is never updated or deleted. A desired object whose (kind, name) is taken by a
   foreign object is a `Conflict`, not a change; with a `references` callback, desired objects that
-  (transitively) reference a conflicting object are withheld too (listed in `extra["blocked"]`), so
+  (transitively) reference a conflicting object are withheld too (listed in `Plan.blocked`), so
   none of our objects ever points at something we do not own.
 - Changes: owned and not desired → DELETE; desired and absent → CREATE; desired with a different
   body → UPDATE (`before`/`after` bodies).
@@ -20,9 +20,9 @@ Contract of `plan`:
 - Safety: with at least `safety.min_existing` owned objects on the device, deleting more than
   `max_delete_percent` % of them or updating more than `max_update_percent` % makes the plan
   `unsafe` (the reason says which). The plan is still computed; `apply` refuses it unless forced
-  (`force` is recorded in `extra["forced"]`).
+  (`force` is recorded in `Plan.forced`).
 - Foreign references: with a `references` callback, an owned object that is no longer desired but
-  is still referenced by a foreign object is kept (listed in `extra["kept"]`): deleting it would
+  is still referenced by a foreign object is kept (listed in `Plan.kept`): deleting it would
   fail on the device or break someone else's configuration.
 - Deterministic: equal inputs give equal plans and checksums.
 """
@@ -98,9 +98,7 @@ def plan(device: str, cluster: str, desired: Sequence[DeviceObject], actual: Seq
     updates = sum(1 for change in writes if change.op is Op.UPDATE)
     return Plan(device=device, cluster=cluster, changes=changes, conflicts=conflicts,
                 existing=len(owned), unsafe=safety_reason(len(owned), updates, len(deletes), safety),
-                extra={"forced": force,
-                       "blocked": [list(ref) for ref in sorted(blocked)],
-                       "kept": [list(ref) for ref in sorted(kept)]})
+                forced=force, blocked=tuple(sorted(blocked)), kept=tuple(sorted(kept)))
 
 
 def same_body(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:

@@ -8,7 +8,7 @@ two into an ordered `Plan`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -79,7 +79,10 @@ class Conflict:
 
 @dataclass(frozen=True)
 class Plan:
-    """Ordered changes for one device. `unsafe` says why the plan exceeds a safety threshold."""
+    """Ordered changes for one device. `unsafe` says why the plan exceeds a safety threshold and
+    `forced` whether it was planned to be applied anyway. `blocked` lists the desired objects
+    withheld because they reference a name held by a foreign object (see `conflicts`); `kept`
+    the owned objects no longer desired but kept because a foreign object references them."""
 
     device: str
     cluster: str
@@ -87,7 +90,9 @@ class Plan:
     conflicts: tuple[Conflict, ...] = ()
     existing: int = 0
     unsafe: str | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    forced: bool = False
+    blocked: tuple[tuple[str, str], ...] = ()
+    kept: tuple[tuple[str, str], ...] = ()
 
     @property
     def empty(self) -> bool:

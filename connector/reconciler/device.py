@@ -1,9 +1,10 @@
 """One device's reconcile step: render the desired state, read the device, plan, and maybe apply.
 
 Contract: never raises for device faults; every outcome (planned, applied, refused as unsafe or
-for capacity, failed) is returned as a `DeviceOutcome` with the plan and the error text naming the
-device. A plan that would leave a device table above its configured capacity is refused as a whole
-before anything is written, in plan-only runs too, and `force` does not override it.
+for capacity, failed) is returned as a `DeviceOutcome` with the plan, the error text naming the
+device and its `ErrorClass`. A plan that would leave a device table above its configured capacity
+is refused as a whole before anything is written, in plan-only runs too, and `force` does not
+override it.
 With a `KnownState`, a sync that may skip the read plans against what the device is known to hold
 (see `connector.reconciler.known`) and leaves it known only when the device ends as planned.
 """
@@ -27,6 +28,24 @@ from connector.reconciler.known import Holdings, KnownState, held_after
 log = logging.getLogger(__name__)
 
 
+class ErrorClass(StrEnum):
+    """What kind of failure ended a sync (the values label metrics and are stored)."""
+
+    AUTH = "auth"  # credentials refused or missing
+    TRANSIENT = "transient"  # worth retrying: timeouts, connect errors, 5xx, 429
+    PERMANENT = "permanent"  # retrying the same plan cannot help
+    CONFLICT = "conflict"  # desired names held by objects we do not own; nothing written
+
+    @classmethod
+    def of(cls, error: DeviceError) -> ErrorClass:
+        """The class of an adapter error, from its exception type."""
+        if isinstance(error, DeviceAuthError):
+            return cls.AUTH
+        if isinstance(error, TransientDeviceError):
+            return cls.TRANSIENT
+        return cls.PERMANENT
+
+
 class Refusal(StrEnum):
     """Why a plan was refused (nothing written): the safety thresholds, which `force` overrides,
     or the device's capacity, which it does not."""
@@ -43,7 +62,7 @@ class DeviceOutcome:
     plan: Plan | None = None
     result: ApplyResult | None = None
     error: str | None = None
-    error_class: str | None = None
+    error_class: ErrorClass | None = None
     refused: bool = False
     refusal: Refusal | None = None
     capacity: CapacityReport | None = None  # table usage after the plan (None: not planned)
@@ -141,7 +160,7 @@ def _sync(adapter: Adapter, state: DeviceState, safety: SafetyConfig, outcome: D
             held = memo.strip(desired) + list(holdings.objects[len(holdings.desired):])
         else:
             plan = adapter.plan(desired, actual, safety=safety, force=force)
-            kept = {(str(ref[0]), str(ref[1])) for ref in plan.extra.get("kept") or ()}
+            kept = set(plan.kept)
             held = held_after(desired, actual, adapter.owner_mark, kept, memo)
         outcome.plan = plan
         after = _holdings(adapter, held, desired, actual, holdings, len(kept))
@@ -153,7 +172,7 @@ def _sync(adapter: Adapter, state: DeviceState, safety: SafetyConfig, outcome: D
             names = ", ".join(f"{c.kind} {c.name!r} (owner {c.owner or 'none'})" for c in plan.conflicts)
             outcome.error = (f"{adapter.name}: names held by objects we do not own: {names}; "
                              "nothing is written to this device until they are renamed or removed")
-            outcome.error_class = "conflict"
+            outcome.error_class = ErrorClass.CONFLICT
             log.error("%s", outcome.error)
             return outcome
         if plan.empty:
@@ -183,14 +202,14 @@ def _sync(adapter: Adapter, state: DeviceState, safety: SafetyConfig, outcome: D
         outcome.result = adapter.apply(plan, desired)
         outcome.apply_seconds = time.monotonic() - applied_at
         outcome.applied = True
-        if not outcome.result.ok:
-            outcome.error = "; ".join(outcome.result.errors)
-            outcome.error_class = "permanent"
+        if outcome.result.error is not None:  # logged by the adapter
+            outcome.error = str(outcome.result.error)
+            outcome.error_class = ErrorClass.of(outcome.result.error)
         elif known is not None:
             known.remember(after, token)
     except DeviceError as exc:
         outcome.error = str(exc)
-        outcome.error_class = _error_class(exc)
+        outcome.error_class = ErrorClass.of(exc)
         log.error("%s: %s", adapter.name, exc)
     return outcome
 
@@ -208,10 +227,3 @@ def _holdings(adapter: Adapter, held: list[DeviceObject], desired: list[DeviceOb
         referenced = frozenset(ref for obj in others for ref in adapter.references(obj))
     return Holdings(tuple(held), tuple(desired), foreign, referenced, len(desired) + kept)
 
-
-def _error_class(error: DeviceError) -> str:
-    if isinstance(error, DeviceAuthError):
-        return "auth"
-    if isinstance(error, TransientDeviceError):
-        return "transient"
-    return "permanent"

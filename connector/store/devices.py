@@ -150,7 +150,7 @@ class DeviceObjectRepository:
         upserts = [DeviceObject(change.kind, change.name, change.after or {}, owner, change.identities)
                    for change in plan.changes if change.op in (Op.CREATE, Op.UPDATE)]
         deletes: list[Ref] = [(change.kind, change.name) for change in plan.changes if change.op is Op.DELETE]
-        deletes.extend((str(ref[0]), str(ref[1])) for ref in plan.extra.get("kept") or ())
+        deletes.extend(plan.kept)
         return self.record_changes(device, upserts, deletes, at)
 
     def checksums(self, device: str, refs: Iterable[Ref] | None = None) -> dict[Ref, str]:

@@ -90,9 +90,12 @@ def adapter(device: Device) -> Iterator[AS3Adapter]:
 
 
 def sync(adapter: AS3Adapter, state: DeviceState) -> tuple[Plan, ApplyResult]:
-    """One reconcile pass: render, read, plan (forced), apply."""
+    """One reconcile pass: render, read, plan (forced), apply; raises the apply's error."""
     desired = adapter.render(state)
     actual = adapter.read()
     p = plan(adapter.name, adapter.cluster, desired, actual, owner_mark=adapter.owner_mark,
              kind_order=adapter.kind_order, ordered_kinds=adapter.ordered_kinds, force=True)
-    return p, adapter.apply(p, desired)
+    result = adapter.apply(p, desired)
+    if result.error is not None:
+        raise result.error
+    return p, result

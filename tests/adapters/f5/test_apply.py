@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from adapters.base.errors import DeviceAuthError, PermanentDeviceError
+from adapters.base.errors import DeviceAuthError, PermanentDeviceError, UnsafePlan
 from adapters.f5 import AS3Adapter
 from adapters.f5.client import DeclarationError
 from connector.config import Secrets
@@ -98,11 +98,10 @@ def test_foreign_tenant_with_our_name_is_never_touched(device: Device, adapter: 
     assert [(c.kind, c.name, c.owner) for c in p.conflicts] == [("tenant", "fc_c1", "team-network")]
     assert not any(c.op is Op.DELETE for c in p.changes)
     device.clear_log()
-    with pytest.raises(PermanentDeviceError) as raised:
-        adapter.apply(p, desired)
-    assert raised.value.object_name == "fc_c1"
-    assert "not ours" in str(raised.value)
-    assert device.writes() == []
+    result = adapter.apply(p, desired)
+    assert isinstance(result.error, PermanentDeviceError) and result.error.object_name == "fc_c1"
+    assert "not ours" in str(result.error)
+    assert (result.applied, result.writes) == (0, 0) and device.writes() == []
     assert device.tenant("fc_c1") == foreign
 
 
@@ -138,8 +137,9 @@ def test_unsafe_plan_is_refused_unless_forced(device: Device, adapter: AS3Adapte
     p = plan(adapter.name, CLUSTER, desired, adapter.read(), owner_mark=adapter.owner_mark,
              kind_order=adapter.kind_order, safety=SafetyConfig(minExisting=1))
     assert p.unsafe
-    with pytest.raises(PermanentDeviceError, match="unsafe plan refused"):
+    with pytest.raises(UnsafePlan, match="unsafe plan refused") as raised:
         adapter.apply(p, desired)
+    assert raised.value.reason == p.unsafe
     assert device.writes() == []
     assert device.tenant("fc_c1") is not None
 
@@ -209,9 +209,9 @@ def test_invalid_declaration_error_names_the_object(device: Device, adapter: AS3
               if o.name == "dst_payments_dns" else o for o in desired]
     p = plan(adapter.name, CLUSTER, broken, adapter.read(), owner_mark=adapter.owner_mark,
              kind_order=adapter.kind_order, force=True)
-    with pytest.raises(DeclarationError) as raised:
-        adapter.apply(p, broken)
-    error = raised.value
+    result = adapter.apply(p, broken)
+    error = result.error
+    assert isinstance(error, DeclarationError) and result.applied == 0
     assert (error.object_kind, error.object_name) == ("address_list", "dst_payments_dns")
     assert "should NOT have fewer than 1 items" in str(error)
     assert len(device.declaration_posts()) == 1, "a permanent error is not retried"
@@ -223,10 +223,10 @@ def test_device_refusal_of_one_object_names_it(device: Device, adapter: AS3Adapt
               if o.name == "src_shop" else o for o in desired]
     p = plan(adapter.name, CLUSTER, broken, adapter.read(), owner_mark=adapter.owner_mark,
              kind_order=adapter.kind_order, force=True)
-    with pytest.raises(DeclarationError) as raised:
-        adapter.apply(p, broken)
-    assert (raised.value.object_kind, raised.value.object_name) == ("address_list", "src_shop")
-    assert "declaration failed" in str(raised.value)
+    result = adapter.apply(p, broken)
+    assert isinstance(result.error, DeclarationError) and result.writes == 1
+    assert (result.error.object_kind, result.error.object_name) == ("address_list", "src_shop")
+    assert "declaration failed" in str(result.error)
     assert device.tenant("fc_c1") is None
 
 

@@ -155,7 +155,7 @@ def test_nesting_changes_converge_and_conform(device: Device, make_adapter: Adap
     for state in (edge_state(), everyone, without_web, edge_state(many), edge_state(many[:650], "10.244.3.2"),
                   edge_state()):
         _, result = sync(adapter, state)
-        assert result.ok, result.errors
+        assert result.ok, result.error
         check_conformance(device, state, edge_probes([many[0], many[649], many[699], "10.244.8.1"]))
         assert sync(adapter, state)[0].empty
     assert_no_collection_delete(device)
@@ -166,7 +166,7 @@ def test_pod_in_the_middle_of_a_range_removed(device: Device, make_adapter: Adap
     sync(adapter, payments_state())
     state = payments_state([a for a in API if a != "10.244.1.3"])
     _, result = sync(adapter, state)
-    assert result.ok, result.errors
+    assert result.ok, result.error
     check_conformance(device, state, payments_probes() + [p for p in payments_probes()
                                                           if p.source == "10.244.1.3"])
     assert sync(adapter, state)[0].empty
@@ -181,7 +181,7 @@ def test_large_group_is_nested_and_one_pod_touches_one_subgroup(device: Device,
     state = DeviceState("fgt", "prod", {big.key: big}, {}, {},
                         (rule("allow-all", big.key, None, None, Action.ALLOW),))
     _, result = sync(adapter, state)
-    assert result.ok, result.errors
+    assert result.ok, result.error
     groups = {g["name"]: g for g in device.table("firewall/addrgrp")}
     assert all(len(g["member"]) <= 600 for g in groups.values())
     top = next(name for name in groups if name.endswith("svc/payments/api"))
@@ -205,7 +205,7 @@ def test_a_full_group_split_and_joined_again_stays_within_the_member_limit(
         state = DeviceState("fgt", "prod", {big.key: big}, {}, {},
                             (rule("allow-all", big.key, None, None, Action.ALLOW),))
         _, result = sync(adapter, state)
-        assert result.ok, result.errors
+        assert result.ok, result.error
         assert sync(adapter, state)[0].empty
     top = next(g for g in device.table("firewall/addrgrp") if g["name"] == "fc_prod_src_svc/payments/api")
     assert len(top["member"]) == 600
@@ -232,7 +232,7 @@ def test_drift_is_repaired(device: Device, make_adapter: AdapterFactory) -> None
         client.put(f"{CMDB}/firewall.service/custom/{service['name'].replace('/', '%2F')}",
                    params={"vdom": "root"}, json={"tcp-portrange": "1-65535"}).raise_for_status()
     plan, result = sync(adapter, state)
-    assert not plan.empty and result.ok, result.errors
+    assert not plan.empty and result.ok, result.error
     check_conformance(device, state, payments_probes())
     assert sync(adapter, state)[0].empty
 
@@ -245,7 +245,7 @@ def test_foreign_objects_are_untouched_and_our_block_is_placed(device: Device,
     adapter = make_adapter(placement={"before": corp2})
     state = payments_state()
     plan, result = sync(adapter, state)
-    assert result.ok, result.errors
+    assert result.ok, result.error
     assert [c.name for c in plan.conflicts] == ["fc_prod_ip_10.244.1.9"]
     order = [(p["name"], p["comments"].startswith("fusion-connector:prod"))
              for p in device.table("firewall/policy")]
@@ -263,7 +263,7 @@ def test_foreign_objects_are_untouched_and_our_block_is_placed(device: Device,
 
 def test_missing_placement_anchor_is_a_clear_error(device: Device, make_adapter: AdapterFactory) -> None:
     _, result = sync(make_adapter(placement={"before": 4242}), payments_state())
-    assert not result.ok and "placement: policy 4242 does not exist" in result.errors[0]
+    assert not result.ok and "placement: policy 4242 does not exist" in str(result.error)
 
 
 def test_top_placement_puts_the_block_first(device: Device, make_adapter: AdapterFactory) -> None:
@@ -280,7 +280,7 @@ def test_full_teardown_leaves_nothing_of_ours(device: Device, make_adapter: Adap
     adapter = make_adapter()
     sync(adapter, payments_state())
     _, result = sync(adapter, DeviceState("fgt", "prod"))
-    assert result.ok, result.errors
+    assert result.ok, result.error
     for table in ("firewall/address", "firewall/addrgrp", "firewall.service/custom"):
         assert not [e for e in device.table(table) if e["comment"].startswith("fusion-connector:")]
     assert device.table("firewall/policy") == []
@@ -299,7 +299,7 @@ def test_faults_converge(device: Device, make_adapter: AdapterFactory, fault: di
     device.fault(fault)
     state = payments_state()
     _, result = sync(adapter, state)
-    assert result.ok, result.errors
+    assert result.ok, result.error
     check_conformance(device, state, payments_probes())
     assert sync(adapter, state)[0].empty
 
@@ -316,7 +316,7 @@ def test_duplicate_created_by_hand_meanwhile_is_a_clear_error(device: Device,
     post(device, "firewall/address", {"name": "fc_prod_ip_10.244.1.9", "subnet": "10.244.1.9/32"})
     result = adapter.apply(the_plan, desired)
     assert not result.ok
-    assert "address 'fc_prod_ip_10.244.1.9'" in result.errors[0] and "-5" in result.errors[0]
+    assert "address 'fc_prod_ip_10.244.1.9'" in str(result.error) and "-5" in str(result.error)
 
 
 def test_unknown_interface_is_a_clear_error_naming_the_policy(device: Device,
@@ -324,7 +324,7 @@ def test_unknown_interface_is_a_clear_error_naming_the_policy(device: Device,
     adapter = make_adapter(srcintf=["port99"])
     _, result = sync(adapter, payments_state())
     assert not result.ok
-    assert "policy 'fc_prod_allow-stripe_" in result.errors[0] and "port99" in result.errors[0]
+    assert "policy 'fc_prod_allow-stripe_" in str(result.error) and "port99" in str(result.error)
 
 
 def test_wrong_token_is_an_auth_error(device: Device, make_adapter: AdapterFactory) -> None:
@@ -356,7 +356,7 @@ def test_fresh_adapter_rendering_before_reading_still_converges(device: Device,
     desired = fresh.render(state)
     actual = fresh.read()
     result = fresh.apply(fresh.plan(desired, actual), desired)
-    assert result.ok, result.errors
+    assert result.ok, result.error
     check_conformance(device, state, payments_probes())
     assert sync(fresh, state)[0].empty
 
@@ -378,7 +378,7 @@ def test_block_moved_by_hand_is_put_back(device: Device, make_adapter: AdapterFa
     assert [p["name"] for p in device.table("firewall/policy")] != placed
     mark = device.last_seq()
     plan, result = sync(adapter, state)
-    assert plan.counts()["update"] == 1 and result.ok, result.errors
+    assert plan.counts()["update"] == 1 and result.ok, result.error
     assert [e["method"] for e in writes(device, mark)] == ["PUT"] * len(ours)  # moves only
     assert [p["name"] for p in device.table("firewall/policy")] == placed
     assert sync(adapter, state)[0].empty

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import pytest
 
+from adapters.base.errors import PermanentDeviceError, TransientDeviceError, UnsafePlan
 from adapters.fortios.adapter import apply_levels
+from connector.config import SafetyConfig
 from connector.evaluate import Probe
-from connector.model import Protocol
+from connector.model import DeviceState, Protocol
 from connector.planner.types import Change, Op
-from tests.adapters.fortios.conftest import AdapterFactory, Device, sync
+from tests.adapters.fortios.conftest import NO_SAFETY, AdapterFactory, Device, sync
 from tests.adapters.fortios.scenarios import spread_state
 from tests.adapters.fortios.test_apply import writes
 from tests.adapters.fortios.test_conformance import check_conformance
@@ -48,7 +50,7 @@ def test_cold_apply_gives_the_same_device_whatever_the_concurrency(
     adapter = make_adapter()
     adapter.concurrency = concurrency
     plan, result = sync(adapter, state)
-    assert result.ok, result.errors
+    assert result.ok, result.error
     assert result.applied == len(plan.changes) - sum(c.op is Op.REORDER for c in plan.changes)
     assert result.details["moves"] == 0  # created in order: nothing to move
     names = [p["name"] for p in device.table("firewall/policy")]
@@ -64,12 +66,41 @@ def test_first_error_stops_later_levels(device: Device, make_adapter: AdapterFac
     device.fault({"status": 400, "method": "POST", "path": "/api/v2/cmdb/firewall/address", "times": 1})
     mark = device.last_seq()
     _, result = sync(adapter, spread_state(60, 3))
-    assert not result.ok and "HTTP 400" in result.errors[0]
+    assert isinstance(result.error, PermanentDeviceError) and "HTTP 400" in str(result.error)
     made = writes(device, mark)
     assert {entry["path"].rsplit("/", 1)[-1] for entry in made} == {"address"}  # nothing else attempted
     created = sum(1 for a in device.table("firewall/address") if a["comment"].startswith("fusion-connector:"))
     total = sum(1 for o in adapter.render(spread_state(60, 3)) if o.kind == "address")
     assert created < len(made) < total  # later addresses were not started after the error
+    assert (result.applied, result.writes) == (created, len(made))  # the partial apply is visible
     plan, result = sync(adapter, spread_state(60, 3))  # the next sync reads what was made and finishes
     assert result.ok and sum(c.kind == "address" for c in plan.changes) == total - created
     assert sync(adapter, spread_state(60, 3))[0].empty
+
+
+def test_an_exhausted_retry_is_a_transient_error(device: Device, make_adapter: AdapterFactory) -> None:
+    adapter = make_adapter()
+    device.fault({"status": 503, "method": "POST", "path": "/api/v2/cmdb/firewall/address", "times": 1000})
+    try:
+        _, result = sync(adapter, spread_state(6, 1))
+    finally:
+        device.fault({"clear": True})
+    assert isinstance(result.error, TransientDeviceError) and result.error.status == 503
+    assert result.applied == 0 and result.writes > 0
+
+
+def test_an_unsafe_plan_is_refused_before_any_write(device: Device, make_adapter: AdapterFactory) -> None:
+    adapter = make_adapter()
+    state = spread_state(30, 3)
+    assert sync(adapter, state)[1].ok
+    strict = SafetyConfig(maxDeletePercent=10, maxUpdatePercent=10, minExisting=1)
+    desired = adapter.render(DeviceState("fgt", "prod"))
+    unsafe = adapter.plan(desired, adapter.read(), safety=strict)
+    assert unsafe.unsafe is not None
+    mark = device.last_seq()
+    with pytest.raises(UnsafePlan, match="unsafe plan refused"):
+        adapter.apply(unsafe, desired)
+    assert writes(device, mark) == []
+    forced = adapter.plan(desired, adapter.read(), safety=strict, force=True)
+    assert adapter.apply(forced, desired).ok
+    assert adapter.plan(desired, adapter.read(), safety=NO_SAFETY).empty

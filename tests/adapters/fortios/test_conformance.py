@@ -55,7 +55,7 @@ def test_fixed_scenario_decides_like_the_model(device: Device, make_adapter: Ada
     adapter = make_adapter()
     state = payments_state()
     _, result = sync(adapter, state)
-    assert result.ok, result.errors
+    assert result.ok, result.error
     assert check_conformance(device, state, payments_probes()) == len(payments_probes())
 
 
@@ -64,7 +64,7 @@ def test_reordered_rules_are_moved_and_still_conform(device: Device, make_adapte
     sync(adapter, payments_state())
     state = payments_state(reverse=True)
     plan, result = sync(adapter, state)
-    assert result.ok, result.errors
+    assert result.ok, result.error
     assert any(change.op.value == "reorder" for change in plan.changes)
     assert result.details["moves"] >= 1
     check_conformance(device, state, payments_probes())
@@ -79,7 +79,7 @@ def test_generated_states_conform_and_converge(device: Device, make_adapter: Ada
     adapter = make_adapter(cluster=state.cluster)
     mark = device.last_seq()
     _, result = sync(adapter, state)
-    assert result.ok, result.errors
+    assert result.ok, result.error
     check_conformance(device, state, probes)
     again, result = sync(adapter, state)
     assert again.empty, again.summary()
@@ -96,7 +96,7 @@ def test_nested_source_groups_conform_and_converge(device: Device, make_adapter:
     # one's nesting on the shared mock (groups re-nested, held groups deleted, limits crossed)
     adapter = make_adapter()
     _, result = sync(adapter, state)
-    assert result.ok, result.errors
+    assert result.ok, result.error
     assert check_conformance(device, state, nested_probes()) == len(nested_probes())
     again, result = sync(adapter, state)
     assert again.empty and result.writes == 0, again.summary()

@@ -71,7 +71,7 @@ def test_union_rules_decide_like_the_model(device: Device, make_adapter: Adapter
     adapter = make_adapter()
     for state in (union_state(), union_state(("ns/b",)), union_state(("ns/v6",))):
         _, result = sync(adapter, state)
-        assert result.ok, result.errors
+        assert result.ok, result.error
         check_conformance(device, state, union_probes())
         assert sync(adapter, state)[0].empty
 

@@ -92,10 +92,13 @@ def offline_adapter(**capabilities: bool) -> RestAdapter:
 
 
 def sync(adapter: RestAdapter, state: DeviceState, *, force: bool = False) -> Plan:
-    """Render, read, plan (permissive safety) and apply once; returns the plan applied."""
+    """Render, read, plan (permissive safety) and apply once; returns the plan applied, raises the
+    apply's error."""
     desired = adapter.render(state)
     plan = adapter.plan(desired, adapter.read(), safety=PERMISSIVE, force=force)
-    adapter.apply(plan, desired)
+    result = adapter.apply(plan, desired)
+    if result.error is not None:
+        raise result.error
     return plan
 
 

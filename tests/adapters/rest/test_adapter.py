@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from adapters.base.errors import DeviceAuthError, PermanentDeviceError, TransientDeviceError
+from adapters.base.errors import DeviceAuthError, PermanentDeviceError, TransientDeviceError, UnsafePlan
 from adapters.base.http import RetryPolicy
 from adapters.base.naming import destination_name, group_name, rule_name
 from adapters.rest import RestAdapter
@@ -159,7 +159,7 @@ def test_foreign_objects_are_untouched(receiver: Receiver) -> None:
         sync(adapter, payments_state(rules_reversed=True))
         desired = adapter.render(DeviceState(device="soc", cluster="c1"))
         plan = adapter.plan(desired, adapter.read(), safety=PERMISSIVE)
-        adapter.apply(plan, desired)  # remove everything of ours
+        assert adapter.apply(plan, desired).ok  # remove everything of ours
     after = receiver.state()
     for collection in ("groups", "addresses", "services", "rules"):
         assert [o for o in after[collection] if o["owner"] != "fusion-connector:c1"] == before[collection]
@@ -175,7 +175,7 @@ def test_name_taken_by_a_foreign_object_is_a_conflict(receiver: Receiver) -> Non
     with make_adapter(receiver.url) as adapter:
         desired = adapter.render(state)
         plan = adapter.plan(desired, adapter.read(), safety=PERMISSIVE)
-        adapter.apply(plan, desired)
+        assert adapter.apply(plan, desired).ok
     assert [(c.kind, c.name, c.owner) for c in plan.conflicts] == [("group", API_GROUP, "secops")]
     document = receiver.state()
     assert {g["name"]: g["members"] for g in document["groups"]}[API_GROUP] == ["10.9.9.9"]
@@ -193,11 +193,11 @@ def test_unsafe_plan_is_refused_and_nothing_written(receiver: Receiver) -> None:
         desired = adapter.render(empty)
         plan = adapter.plan(desired, adapter.read(), safety=strict)
         assert plan.unsafe and "would delete 8 of 8" in plan.unsafe
-        with pytest.raises(PermanentDeviceError, match="unsafe plan refused"):
+        with pytest.raises(UnsafePlan, match="unsafe plan refused"):
             adapter.apply(plan, desired)
         assert receiver.writes() == []
         forced = adapter.plan(desired, adapter.read(), safety=strict, force=True)
-        adapter.apply(forced, desired)
+        assert adapter.apply(forced, desired).ok
     assert owned_names(receiver.state(), "groups") == []
 
 
@@ -234,9 +234,9 @@ def test_permanent_error_names_the_object(receiver: Receiver) -> None:
         # between our read and our apply, someone creates an object under a name we planned
         receiver.seed(addresses=[{"name": STRIPE, "owner": "secops", "networks": ["192.0.2.1"], "fqdns": []}])
         receiver.clear_log()
-        with pytest.raises(PermanentDeviceError) as caught:
-            adapter.apply(plan, desired)
-    error = caught.value
+        result = adapter.apply(plan, desired)
+    error = result.error
+    assert isinstance(error, PermanentDeviceError) and (result.applied, result.writes) == (0, 1)
     assert error.status == 409 and error.object_kind == "address" and error.object_name == STRIPE
     assert STRIPE in str(error) and "exists" in str(error)
     assert len(receiver.writes()) == 1  # not retried
@@ -251,9 +251,9 @@ def test_limits_are_reported_naming_the_object() -> None:
     with HttpServer(app) as server, make_adapter(server.url) as adapter:
         desired = adapter.render(payments_state())
         plan = adapter.plan(desired, adapter.read(), safety=PERMISSIVE)
-        with pytest.raises(PermanentDeviceError, match="limit_exceeded") as caught:
-            adapter.apply(plan, desired)
-    assert caught.value.status == 422 and caught.value.object_name == plan.changes[4].name
+        result = adapter.apply(plan, desired)
+    assert isinstance(result.error, PermanentDeviceError) and "limit_exceeded" in str(result.error)
+    assert result.error.status == 422 and result.error.object_name == plan.changes[4].name
 
 
 def test_large_plans_are_split_to_the_receivers_limit() -> None:
@@ -350,7 +350,7 @@ def test_our_object_used_by_a_foreign_rule_is_kept(receiver: Receiver) -> None:
         receiver.seed(rules=[{"name": "secops-audit", "owner": "secops", "source": API_GROUP,
                               "destination": None, "service": None, "action": "allow", "log": True}])
         plan = sync(adapter, DeviceState(device="soc", cluster="c1"))
-    assert plan.extra["kept"] == [["group", API_GROUP]]
+    assert plan.kept == (("group", API_GROUP),)
     document = receiver.state()
     assert owned_names(document, "groups") == [API_GROUP]
     assert owned_names(document, "rules") == [] and [r["name"] for r in document["rules"]] == ["secops-audit"]

@@ -101,13 +101,13 @@ def test_objects_referencing_a_conflict_are_withheld_and_stale_ones_removed() ->
                obj("rule", "r1", group="g1"), obj("group", "g2", members=[])]
     p = make_plan(desired, actual)
     assert ops(p) == [("create", "group", "g2"), ("delete", "rule", "r1"), ("delete", "group", "g1")]
-    assert p.extra["blocked"] == [["group", "g1"], ["rule", "r1"]]
+    assert p.blocked == (("group", "g1"), ("rule", "r1"))
 
 
 def test_owned_object_referenced_by_foreign_one_is_kept() -> None:
     actual = [obj("address", "a1", net="x"), obj("group", "admin-group", owner=None, members=["a1"])]
     p = make_plan([], actual)
-    assert p.empty and p.extra["kept"] == [["address", "a1"]]
+    assert p.empty and p.kept == (("address", "a1"),)
     assert ops(make_plan([], actual, refs=False)) == [("delete", "address", "a1")]
 
 
@@ -165,7 +165,7 @@ def test_mass_delete_is_unsafe_but_still_planned() -> None:
     assert p.counts()["delete"] == 4 and "UNSAFE" in p.summary()
     assert make_plan(actual[:7], actual, safety=safety).unsafe is None  # exactly 30% is allowed
     forced = make_plan(actual[:6], actual, safety=safety, force=True)
-    assert forced.unsafe == p.unsafe and forced.extra["forced"] is True
+    assert forced.unsafe == p.unsafe and forced.forced and not p.forced
 
 
 def test_mass_update_is_unsafe() -> None:
@@ -298,9 +298,9 @@ def test_applying_the_plan_yields_the_desired_objects(
 
     foreign_before = [o for o in actual if o.owner != MARK]
     assert [o for o in result if o.owner != MARK] == foreign_before  # untouched, same positions
-    withheld = {(c.kind, c.name) for c in p.conflicts} | {tuple(r) for r in p.extra["blocked"]}
+    withheld = {(c.kind, c.name) for c in p.conflicts} | set(p.blocked)
     expected = {o.ref: dict(o.body) for o in desired if o.ref not in withheld}
-    kept = {tuple(r) for r in p.extra["kept"]}
+    kept = set(p.kept)
     ours = {o.ref: dict(o.body) for o in result if o.owner == MARK and o.ref not in kept}
     assert ours == expected
     rule_order = [o.name for o in result if o.kind == "rule" and o.owner == MARK and o.ref in expected]

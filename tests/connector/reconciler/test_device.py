@@ -6,11 +6,18 @@ from collections.abc import Sequence
 
 import pytest
 
-from adapters.base import Adapter, ApplyResult, PermanentDeviceError, TransientDeviceError
+from adapters.base import (
+    Adapter,
+    ApplyResult,
+    DeviceAuthError,
+    DeviceError,
+    PermanentDeviceError,
+    TransientDeviceError,
+)
 from connector.config import SafetyConfig
 from connector.model import DeviceState, Identity, SourceGroup
 from connector.planner import DeviceObject, Plan
-from connector.reconciler.device import sync_device
+from connector.reconciler.device import ErrorClass, sync_device
 
 MARK = "fusion-connector:c1"
 
@@ -26,6 +33,7 @@ class MemoryAdapter(Adapter):
         self.held = held
         self.fail_read = fail_read
         self.applied: list[Plan] = []
+        self.write_count = 0
 
     def render(self, state: DeviceState) -> list[DeviceObject]:
         return [DeviceObject("group", key, {"members": list(g.addresses)}, MARK)
@@ -36,10 +44,15 @@ class MemoryAdapter(Adapter):
             raise self.fail_read
         return list(self.held)
 
-    def apply(self, plan: Plan, desired: Sequence[DeviceObject]) -> ApplyResult:
+    @property
+    def writes(self) -> int:
+        return self.write_count
+
+    def _apply(self, plan: Plan, desired: Sequence[DeviceObject], result: ApplyResult) -> None:
         self.applied.append(plan)
         self.held = [o for o in self.held if o.owner != MARK] + list(desired)
-        return ApplyResult(self.name, writes=len(plan.changes), applied=len(plan.changes))
+        self.write_count += len(plan.changes)
+        result.applied += len(plan.changes)
 
 
 def state(*keys: str) -> DeviceState:
@@ -98,3 +111,31 @@ def test_withheld_write_when_no_longer_allowed() -> None:
 def test_device_errors_become_outcomes(error: Exception, error_class: str) -> None:
     outcome = sync_device(MemoryAdapter([], fail_read=error), state("a"), SAFETY, apply=True)
     assert outcome.error_class == error_class and outcome.plan is None and "dev" in (outcome.error or "")
+
+
+class FailingAdapter(MemoryAdapter):
+    """Writes the first change, then fails with `error`."""
+
+    def __init__(self, error: DeviceError) -> None:
+        super().__init__([])
+        self.error = error
+
+    def _apply(self, plan: Plan, desired: Sequence[DeviceObject], result: ApplyResult) -> None:
+        self.write_count += 1
+        result.applied += 1
+        raise self.error
+
+
+@pytest.mark.parametrize(("error", "error_class"), [
+    (TransientDeviceError("dev", "timed out"), ErrorClass.TRANSIENT),
+    (DeviceAuthError("dev", "HTTP 401", status=401), ErrorClass.AUTH),
+    (PermanentDeviceError("dev", "bad", status=422, object_kind="group", object_name="b"),
+     ErrorClass.PERMANENT),
+])
+def test_apply_errors_are_applied_outcomes_classed_by_exception(error: DeviceError,
+                                                                error_class: ErrorClass) -> None:
+    outcome = sync_device(FailingAdapter(error), state("a", "b"), SAFETY, apply=True)
+    assert outcome.applied and not outcome.ok and outcome.error == str(error)
+    assert outcome.error_class is error_class and outcome.to_json()["errorClass"] == error_class.value
+    assert outcome.result is not None and outcome.result.error is error
+    assert (outcome.result.applied, outcome.result.writes) == (1, 1)  # partial, and visible as such

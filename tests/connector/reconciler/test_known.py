@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from adapters.base import ApplyResult, TransientDeviceError
+from adapters.base import ApplyResult, PermanentDeviceError, TransientDeviceError
 from connector.config import SafetyConfig
 from connector.planner import DeviceObject, Plan
 from connector.reconciler.device import sync_device
@@ -33,15 +33,14 @@ class CountingAdapter(MemoryAdapter):
     def observe(self, objects: Sequence[DeviceObject]) -> None:
         self.observed.append(list(objects))
 
-    def apply(self, plan: Plan, desired: Sequence[DeviceObject]) -> ApplyResult:
+    def _apply(self, plan: Plan, desired: Sequence[DeviceObject], result: ApplyResult) -> None:
         if self.fail_apply is not None:
             error, self.fail_apply = self.fail_apply, None
             raise error
-        result = super().apply(plan, desired)
+        super()._apply(plan, desired, result)
         if self.partial:
             self.partial = False
-            result.errors.append("dev: group 'b' refused")
-        return result
+            raise PermanentDeviceError("dev", "refused", object_kind="group", object_name="b")
 
 
 def sync(adapter: CountingAdapter, known: KnownState, *keys: str, read: bool = False, apply: bool = True,

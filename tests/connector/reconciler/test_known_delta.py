@@ -37,6 +37,7 @@ class MemoAdapter(Adapter):
         self.memo = RenderMemo()
         self.plans: list[Plan] = []
         self.full_plans = 0
+        self.write_count = 0
 
     def plan(self, desired: Sequence[DeviceObject], actual: Sequence[DeviceObject], *,
              safety: SafetyConfig | None = None, force: bool = False) -> Plan:
@@ -51,10 +52,15 @@ class MemoAdapter(Adapter):
     def read(self) -> list[DeviceObject]:
         return [DeviceObject(o.kind, o.name, o.body, o.owner) for o in self.held]
 
-    def apply(self, plan: Plan, desired: Sequence[DeviceObject]) -> ApplyResult:
+    @property
+    def writes(self) -> int:
+        return self.write_count
+
+    def _apply(self, plan: Plan, desired: Sequence[DeviceObject], result: ApplyResult) -> None:
         self.plans.append(plan)
         self.held = [o for o in self.held if o.owner != MARK] + list(desired)
-        return ApplyResult(self.name, writes=len(plan.changes), applied=len(plan.changes))
+        self.write_count += len(plan.changes)
+        result.applied += len(plan.changes)
 
 
 GROUPS = ("a", "b", "c", "d")
