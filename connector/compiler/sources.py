@@ -90,11 +90,11 @@ def node_addresses(obj: Obj) -> tuple[str, ...]:
 def pod_members(pods: Iterable[PodInfo]) -> Members:
     """Pod IPs, each with the pods holding it."""
     merged: list[tuple[str, tuple[Identity, ...]]] = []
-    for ip, identities in sorted(member for pod in pods for member in pod.members):
-        if merged and merged[-1][0] == ip:
-            merged[-1] = (ip, tuple(sorted({*merged[-1][1], *identities})))
+    for member in sorted(member for pod in pods for member in pod.members):
+        if merged and merged[-1][0] == member[0]:
+            merged[-1] = (member[0], tuple(sorted({*merged[-1][1], *member[1]})))
         else:
-            merged.append((ip, identities))
+            merged.append(member)  # the pod's own member tuple: renders recognise it across compiles
     return tuple(merged)
 
 

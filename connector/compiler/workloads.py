@@ -42,7 +42,9 @@ class NamespaceWorkloads:
         self._endpoints: dict[str, dict[str, int]] = {}  # service -> address -> slices listing it
         self._services_of: dict[str, set[str]] = {}  # endpoint address -> services
         self._holders: dict[str, set[str]] = {}  # address -> active pods holding it
-        self._entries: dict[str, tuple[Identity, ...]] = {}  # address -> those pods, as identities
+        # address -> (address, the pods holding it as identities): the member tuple, kept as long as
+        # its holders do not change, so that consumers recognise unchanged members by identity
+        self._entries: dict[str, tuple[str, tuple[Identity, ...]]] = {}
         self._members: Members | None = ()
         self._ipv6 = 0  # member addresses that are IPv6
         self.delta = WorkloadDelta()
@@ -108,7 +110,7 @@ class NamespaceWorkloads:
     def members(self) -> Members:
         """Pod IPs of the active pods, each with the pods holding it (as `pod_members` builds them)."""
         if self._members is None:
-            self._members = tuple(sorted(self._entries.items()))
+            self._members = tuple(sorted(self._entries.values()))
         return self._members
 
     @property
@@ -130,8 +132,9 @@ class NamespaceWorkloads:
         if not holders:
             self._note(ip, added=True)
         holders.add(name)
-        self._entries[ip] = tuple(sorted({*self._entries.get(ip, ()), *(i for a, ids in pod.members
-                                                                         if a == ip for i in ids)}))
+        mine = next(member for member in pod.members if member[0] == ip)
+        entry = self._entries.get(ip)
+        self._entries[ip] = mine if entry is None else (ip, tuple(sorted({*entry[1], *mine[1]})))
         self._members = None
 
     def _release(self, ip: str, name: str, pod: PodInfo) -> None:
@@ -145,9 +148,9 @@ class NamespaceWorkloads:
             del self._entries[ip]
             self._note(ip, added=False)
             return
-        gone = {i for a, ids in pod.members if a == ip for i in ids}
-        kept = {i for other in holders for a, ids in self.pods[other].members if a == ip for i in ids}
-        self._entries[ip] = tuple(sorted((set(self._entries[ip]) - gone) | kept))
+        kept = [member for other in sorted(holders) for member in self.pods[other].members if member[0] == ip]
+        merged = (ip, tuple(sorted({identity for member in kept for identity in member[1]})))
+        self._entries[ip] = kept[0] if len(kept) == 1 else merged
 
     def _note(self, ip: str, *, added: bool) -> None:
         delta = self.delta
