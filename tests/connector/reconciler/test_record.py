@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from adapters.base import ApplyResult
+from adapters.base import ApplyResult, TransientDeviceError
 from connector.model import DeviceState
 from connector.planner import DeviceObject, plan
-from connector.reconciler.device import DeviceOutcome
+from connector.reconciler.device import DeviceOutcome, ErrorClass, sync_device
 from connector.reconciler.record import plan_refs, record_outcome
-from connector.store import FindingType, Store, observations_from_plan
+from connector.store import FindingType, PlanResult, Store, observations_from_plan
+from tests.connector.reconciler.test_device import SAFETY, FailingAdapter
+from tests.connector.reconciler.test_device import state as group_state
 from tests.connector.store import conftest as store_fixtures
 from tests.connector.store.conftest import Db
 from tests.connector.store.sqllog import statements, touching
@@ -151,3 +153,17 @@ def test_unchanged_rules_are_compared_unless_the_caller_knows_them_recorded(db: 
         record_outcome(Store(session, db.cluster), changed, outcome(db, HELD, HELD, read=False), apply=True)
     with db.sessions.begin() as session:
         assert Store(session, db.cluster).rules.rules("dev") == RULES[:2]
+
+
+def test_an_apply_that_failed_half_way_is_audited_as_partial(db: Db) -> None:
+    adapter = FailingAdapter(TransientDeviceError("dev", "timed out"))
+    adapter.cluster = db.cluster
+    synced = sync_device(adapter, DeviceState("dev", db.cluster, groups=group_state("a", "b").groups),
+                         SAFETY, apply=True)
+    assert synced.applied and synced.error_class is ErrorClass.TRANSIENT
+    with db.sessions.begin() as session:
+        store = Store(session, db.cluster)
+        store.devices.register("dev", "memory", "https://dev")
+        record_outcome(store, state(db), synced, apply=True)
+        entries = store.audit.window(device="dev")
+    assert [(e.result, e.error) for e in entries] == [(PlanResult.PARTIAL, "dev: timed out")]
