@@ -154,7 +154,8 @@ class Layout:
             addresses, ports = cluster_destination(k)
             out.append(external_service(self.connector_namespace, destination, addresses, ports))
             admin = k % 2 == 0
-            spec: dict[str, Any] = {"tier": "Admin" if admin else "Baseline", "priority": 100 + 10 * k,
+            spec: dict[str, Any] = {"tier": "Admin" if admin else "Baseline",
+                                    "priority": 100 + (10 * k) % 900,  # the CRD allows 0..1000
                                     "action": "Deny" if admin else "Allow", "externalServices": [destination]}
             if _selected(k):
                 spec["namespaceSelector"] = {"matchLabels": {"env": ENVS[k % len(ENVS)]}}
