@@ -52,6 +52,7 @@ from connector.controller.status import (
     build_status,
     capacities,
     fingerprints,
+    only_sources_differ,
 )
 from connector.controller.worker import DeviceWorker, Job
 from connector.model import DeviceState, RuleKind
@@ -87,6 +88,8 @@ class ControllerOptions:
     retry_seconds: float = 2.0
     shutdown_grace: float = 10.0
     status_debounce: float = 0.5
+    # a status whose only change is its `sources` count (pod churn) is written at most this often
+    status_sources_interval: float = 10.0
     backoff_base: float = 1.0
     backoff_cap: float = 60.0
     sync_timeout: float | None = None  # None: wait for the cache as long as it takes
@@ -127,6 +130,8 @@ class Controller:
         self._states: dict[str, DeviceState] = {}
         self._rules: dict[RuleRef, RuleStatus] = {}
         self._written: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+        self._written_at: dict[tuple[str, str, str, str], float] = {}  # monotonic time of each write
+        self._status_due: float | None = None  # when deferred `sources`-only updates fall due
         self._status_kick = threading.Event()
         self._store_ok = (0.0, False)
         self._engine: Engine | None = None
@@ -494,7 +499,8 @@ class Controller:
             self._status_kick.wait(1.0)
             if self._stopping.is_set():
                 return
-            if not self._status_kick.is_set():
+            deferred_due = self._status_due is not None and time.monotonic() >= self._status_due
+            if not self._status_kick.is_set() and not deferred_due:
                 continue
             self._stopping.wait(self.options.status_debounce)
             self._status_kick.clear()
@@ -510,6 +516,9 @@ class Controller:
         assert self._watcher is not None and self._kube is not None
         reports = self.device_reports()
         now = _now_text()
+        clock = time.monotonic()
+        interval = self.options.status_sources_interval
+        self._status_due = None
         written = 0
         live: set[tuple[str, str, str, str]] = set()
         for ref, rule in sorted(self._rules.items()):
@@ -526,6 +535,11 @@ class Controller:
             status = build_status(rule, reports, base, now)
             if status == base:
                 continue
+            if only_sources_differ(status, base):
+                due = self._written_at.get(key, -interval) + interval
+                if clock < due:  # pod churn: the count is brought up to date at most every interval
+                    self._status_due = due if self._status_due is None else min(self._status_due, due)
+                    continue
             path = KINDS[kind].collection_path(ref.namespace or None) + f"/{ref.name}/status"
             try:
                 code, answer = self._kube.merge_patch(path, {"status": status})
@@ -541,9 +555,11 @@ class Controller:
             written += 1
             self.metrics.status_writes.inc()
             self._written[key] = status
+            self._written_at[key] = clock
             self._rule_events(ref, uid, base, status)
         for key in set(self._written) - live:
             del self._written[key]
+            self._written_at.pop(key, None)
         return written
 
     def _rule_events(self, ref: RuleRef, uid: str, old: dict[str, Any], new: dict[str, Any]) -> None:

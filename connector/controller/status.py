@@ -156,3 +156,10 @@ def _programmed(rule: RuleStatus, present: list[tuple[str, bool, tuple[str, str]
 
 def status_changed(new: Mapping[str, Any], old: Mapping[str, Any] | None) -> bool:
     return dict(new) != dict(old or {})
+
+
+def only_sources_differ(status: Mapping[str, Any], base: Mapping[str, Any]) -> bool:
+    """Whether two statuses differ in their `sources` count alone (pod churn): the controller
+    writes such a change at most once per `status_sources_interval`."""
+    return status.get("sources") != base.get("sources") and all(
+        status.get(k) == base.get(k) for k in set(status) | set(base) if k != "sources")

@@ -123,3 +123,13 @@ def test_fingerprints_ignore_source_membership() -> None:
     assert fingerprints(state(("10.0.0.1",))) != fingerprints(state(("10.0.0.1",), Action.DENY))
     assert set(fingerprints(state(("10.0.0.1",)))) == {KEY}
     assert compiled.origin == origin
+
+
+def test_a_change_of_the_source_count_alone_is_told_apart() -> None:
+    from connector.controller.status import only_sources_differ
+
+    base = {"observedGeneration": 1, "conditions": [{"type": "Accepted"}], "sources": 3}
+    assert only_sources_differ({**base, "sources": 4}, base)
+    assert not only_sources_differ(base, dict(base))
+    assert not only_sources_differ({**base, "sources": 4, "observedGeneration": 2}, base)
+    assert not only_sources_differ({**base, "conditions": []}, base)
