@@ -180,11 +180,11 @@ def _source_comment(group: SourceGroup, mark: str) -> tuple[str, tuple[str, ...]
 
 def render_source(group: SourceGroup, behind: Mapping[int, tuple[str, ...]], held: Iterable[str],
                   covered: Collection[int], known: KnownPieces, mark: str, cluster: str,
-                  limit: int) -> Part:
+                  limit: int, single: bool = True) -> Part:
     """A source group holding the references `held` (which cover the hosts in `covered`; for a
     union: the references of its rendered included groups) plus address pieces for its other
-    hosts. EMPTY when it would hold nothing; no addrgrp when it would hold one member (referenced
-    by that member); a union split over `limit` is referenced by its sub-groups."""
+    hosts. EMPTY when it would hold nothing; with `single`, no addrgrp when it would hold one member
+    (referenced by that member); a union split over `limit` is referenced by its sub-groups."""
     remaining = frozenset(host for host in behind if host not in covered)
     addresses: Addresses = {}
     members = dict.fromkeys(held)
@@ -197,7 +197,7 @@ def render_source(group: SourceGroup, behind: Mapping[int, tuple[str, ...]], hel
         members[name] = None
     if not members:
         return EMPTY
-    if len(members) == 1:
+    if len(members) == 1 and single:
         return Part((), addresses, tuple(members), remaining)
     name = source_group_name(cluster, group.key)
     comment, identity = _source_comment(group, mark)

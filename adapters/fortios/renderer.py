@@ -130,6 +130,8 @@ class Renderer:
         self._services = SharedObjects(SERVICE, self.mark)
         self._ports: dict[str, tuple[PortSet, str | None]] = {}
         self._policies: dict[str, tuple[PolicyInputs, DeviceObject]] = {}
+        self._rules_counted: tuple[CompiledRule, ...] | None = None
+        self._referenced: dict[str, int] = {}  # source group -> policies naming it
 
     def render(self, state: DeviceState, known: KnownPieces) -> list[DeviceObject]:
         if state.cluster != self._cluster:
@@ -182,6 +184,7 @@ class Renderer:
         dirty = set(changed) | self._nesting.update(nest)
         forced: set[str] = set(used) if starts is None else {
             key for start in starts for key in self._piece_owners.get(start, ())}
+        forced |= self._count_references(state)
         dirty = {key for key in dirty | forced if key in used}
         moved: set[str] = set()  # groups whose references changed
         for key in removed:
@@ -243,6 +246,23 @@ class Renderer:
         else:
             del self._chosen[key]
 
+    def _count_references(self, state: DeviceState) -> set[str]:
+        """Count the policies naming each source group; returns the groups whose `_single` changed."""
+        if state.rules is self._rules_counted:
+            return set()
+        counts: dict[str, int] = {}
+        for rule in state.rules:
+            counts[rule.source] = counts.get(rule.source, 0) + 1
+        old = self._referenced
+        self._referenced, self._rules_counted = counts, state.rules
+        return {key for key in set(old) | set(counts) if (old.get(key, 0) <= 1) != (counts.get(key, 0) <= 1)}
+
+    def _single(self, key: str) -> bool:
+        """Whether a one-member group `key` is referenced by its member instead of an addrgrp: only
+        when at most one policy names it, so that a flip between one member and two (pods coming
+        and going) rewrites at most one policy."""
+        return self._referenced.get(key, 0) <= 1
+
     def _render_plain(self, key: str, group: SourceGroup, known: KnownPieces, forced: bool) -> Part:
         if key not in self._nesting.hosts:
             self._hold(key, ())
@@ -257,7 +277,7 @@ class Renderer:
             return self._sources[key]
         self._inputs[key] = inputs
         return render_source(group, self._behind[key], held, covered, known, self.mark, self._cluster,
-                             self.limit)
+                             self.limit, self._single(key))
 
     def _visit_union(self, key: str, todo: set[str], done: set[str], known: KnownPieces) -> None:
         if key in done:
@@ -270,7 +290,7 @@ class Renderer:
         held = sorted({ref for inner in group.includes if inner in self._sources
                        for ref in self._sources[inner].refs})
         self._store(key, render_source(group, self._behind[key], held, (), known, self.mark, self._cluster,
-                                       self.limit))
+                                       self.limit, self._single(key)))
 
     def _store(self, key: str, part: Part) -> bool:
         """Record `part` for group `key`; True when the group's references changed."""
