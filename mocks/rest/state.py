@@ -10,6 +10,7 @@ field is ignored, as a receiver ignores unknown fields); the `members` op adds a
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from dataclasses import dataclass, field
@@ -67,6 +68,7 @@ def _network(value: str) -> None:
         raise _invalid(f"{value!r} is not an IP address or CIDR network") from exc
 
 
+@functools.lru_cache(maxsize=1 << 17)  # pure; a group's members are compared on every member change
 def canonical_member(value: str) -> str:
     """A member in canonical form: a host address compressed (a /32 or /128 network is its address),
     a network as `address/prefix` with the host bits cleared. Raises ChangeError(422)."""
