@@ -29,8 +29,9 @@ ONE, TWO = ["10.7.0.5"], ["10.7.0.5", "10.7.0.9"]
 def shop_state(cart: list[str], ops: list[str] | None = None, solo: list[str] | None = None,
                internal: bool = False) -> DeviceState:
     """Service shop/cart (pods `cart`) may reach an API on 443 (and with `internal` is denied the
-    internal network: a second policy naming cart's sources); namespace shop (cart's pods and two more) denies the rest; a cluster rule lets the union of
-    shop and ops (pods `ops`) resolve DNS; namespace solo's only Service has all its pods `solo`."""
+    internal network: a second policy naming cart's sources); namespace shop (cart's pods and two
+    more) denies the rest; a cluster rule lets the union of shop and ops (pods `ops`) resolve DNS;
+    namespace solo's only Service has all its pods `solo`."""
     ops = ops or ["10.7.1.5"]
     solo = solo or ["10.7.2.1"]
     groups = {g.key: g for g in (group("ns/shop", "shop", [*cart, "10.7.0.20", "10.7.0.30"]),

@@ -82,7 +82,7 @@ def test_an_unchanged_render_plans_nothing_without_comparing_bodies() -> None:
 
 def test_one_changed_group_is_one_update() -> None:
     previous = [obj("address", f"address-{n}", n) for n in range(100)] + [obj("group", "group-1", 0)]
-    desired = previous[:-1] + [obj("group", "group-1", 1)]
+    desired = [*previous[:-1], obj("group", "group-1", 1)]
     delta = plan_delta("fw", "c1", previous, desired, kind_order=KINDS, ordered_kinds=ORDERED,
                        foreign=set(), referenced=set())
     assert delta is not None
