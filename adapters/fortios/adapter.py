@@ -1,4 +1,4 @@
-"""The FortiOS adapter: DESIGN §7 `fortios` on top of `renderer`, `wire` and `client`.
+"""The FortiOS adapter (docs/adapters.md, FortiGate) on top of `renderer`, `wire` and `client`.
 
 Contract beyond `adapters.base.adapter.Adapter`:
 - `render` is incremental (`adapters.fortios.renderer.Renderer`): a render after a small change of
