@@ -32,6 +32,50 @@ class WorkloadDelta:
         return bool(self.pods or self.services or self.added or self.removed)
 
 
+class _Index:
+    """A multimap of strings that keeps a lone value as itself, without a set: most addresses
+    belong to one pod and one Service, and 100,000 one-element sets cost tens of MiB."""
+
+    __slots__ = ("_map",)
+
+    def __init__(self) -> None:
+        self._map: dict[str, str | set[str]] = {}
+
+    def get(self, key: str) -> tuple[str, ...] | set[str]:
+        found = self._map.get(key)
+        if found is None:
+            return ()
+        return (found,) if isinstance(found, str) else found
+
+    def add(self, key: str, value: str) -> bool:
+        """Add `value` under `key`; True when `key` had nothing before."""
+        found = self._map.get(key)
+        if found is None:
+            self._map[key] = value
+            return True
+        if isinstance(found, str):
+            if found != value:
+                self._map[key] = {found, value}
+        else:
+            found.add(value)
+        return False
+
+    def discard(self, key: str, value: str) -> bool:
+        """Remove `value` from `key`; True when `key` is left with nothing."""
+        found = self._map.get(key)
+        if found is None:
+            return False
+        if isinstance(found, str):
+            if found != value:
+                return False
+            del self._map[key]
+            return True
+        found.discard(value)
+        if len(found) == 1:
+            self._map[key] = next(iter(found))
+        return False
+
+
 class NamespaceWorkloads:
     """See the module docstring. Not thread-safe (the compiler runs on one thread)."""
 
@@ -40,8 +84,8 @@ class NamespaceWorkloads:
         self.services: set[str] = set()
         self.slices: dict[str, SliceInfo] = {}
         self._endpoints: dict[str, dict[str, int]] = {}  # service -> address -> slices listing it
-        self._services_of: dict[str, set[str]] = {}  # endpoint address -> services
-        self._holders: dict[str, set[str]] = {}  # address -> active pods holding it
+        self._services_of = _Index()  # endpoint address -> services
+        self._holders = _Index()  # address -> active pods holding it
         # address -> (address, the pods holding it as identities): the member tuple, kept as long as
         # its holders do not change, so that consumers recognise unchanged members by identity
         self._entries: dict[str, tuple[str, tuple[Identity, ...]]] = {}
@@ -60,7 +104,7 @@ class NamespaceWorkloads:
             if pod is not None:
                 self.delta.pods.append(pod)
                 for ip in pod.ips:
-                    self.delta.services.update(self._services_of.get(ip, ()))
+                    self.delta.services.update(self._services_of.get(ip))
         if old is not None:
             for ip in old.ips:
                 self._release(ip, name, old)
@@ -81,9 +125,7 @@ class NamespaceWorkloads:
                 counts[address] -= 1
                 if not counts[address]:
                     del counts[address]
-                    self._services_of[address].discard(old.service)
-                    if not self._services_of[address]:
-                        del self._services_of[address]
+                    self._services_of.discard(address, old.service)
             if not counts:
                 del self._endpoints[old.service]
         if info is not None:
@@ -91,7 +133,7 @@ class NamespaceWorkloads:
             counts = self._endpoints.setdefault(info.service, {})
             for address in info.addresses:
                 counts[address] = counts.get(address, 0) + 1
-                self._services_of.setdefault(address, set()).add(info.service)
+                self._services_of.add(address, info.service)
 
     def put_service(self, name: str, present: bool) -> None:
         if present == (name in self.services):
@@ -123,31 +165,27 @@ class NamespaceWorkloads:
     def service_pods(self, service: str) -> list[PodInfo]:
         """The active pods holding an endpoint address of `service` (ready or not)."""
         endpoints = self._endpoints.get(service, ())
-        names = {pod for address in endpoints for pod in self._holders.get(address, ())}
+        names = {pod for address in endpoints for pod in self._holders.get(address)}
         return [self.pods[name] for name in sorted(names)]
 
     # ------------------------------------------------------------------ internals
     def _hold(self, ip: str, name: str, pod: PodInfo) -> None:
-        holders = self._holders.setdefault(ip, set())
-        if not holders:
+        if self._holders.add(ip, name):
             self._note(ip, added=True)
-        holders.add(name)
         mine = next(member for member in pod.members if member[0] == ip)
         entry = self._entries.get(ip)
         self._entries[ip] = mine if entry is None else (ip, tuple(sorted({*entry[1], *mine[1]})))
         self._members = None
 
     def _release(self, ip: str, name: str, pod: PodInfo) -> None:
-        holders = self._holders.get(ip)
-        if holders is None or name not in holders:
+        if name not in self._holders.get(ip):
             return
-        holders.discard(name)
         self._members = None
-        if not holders:
-            del self._holders[ip]
+        if self._holders.discard(ip, name):
             del self._entries[ip]
             self._note(ip, added=False)
             return
+        holders = self._holders.get(ip)
         kept = [member for other in sorted(holders) for member in self.pods[other].members if member[0] == ip]
         merged = (ip, tuple(sorted({identity for member in kept for identity in member[1]})))
         self._entries[ip] = kept[0] if len(kept) == 1 else merged
