@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -93,8 +94,8 @@ def is_write(entry: dict[str, Any]) -> bool:
             and "authn/login" not in entry["path"] and "/authz/tokens" not in entry["path"])
 
 
-class DeviceReader:
-    """Reads one mock device (see the module docstring)."""
+class DeviceReader(ABC):
+    """Reads one mock device (see the module docstring); one subclass per device family."""
 
     family = ""
 
@@ -103,11 +104,13 @@ class DeviceReader:
         self.client = client
         self.own_reads = 0  # `pod_ips` calls: requests of ours in the device's request log
 
+    @abstractmethod
     def pod_ips(self) -> set[int] | None:
-        raise NotImplementedError
+        """The IPv4 pod addresses the device holds in our source groups (None: not readable now)."""
 
+    @abstractmethod
     def tables(self, capacity: Any) -> list[TableRow]:
-        raise NotImplementedError
+        """Our objects per table next to the configured capacity."""
 
     def _get(self, path: str, **kwargs: Any) -> Any:
         response = self.client.get(self.url + path, timeout=120, **kwargs)

@@ -223,26 +223,21 @@ class DeviceState:
             index += 1
         return tuple(out)
 
-    def group_members(self, key: str) -> dict[str, tuple[Identity, ...]]:
-        """Every address of group `key` (its own members and those of the groups it includes),
-        each with the objects behind it."""
-        found: dict[str, set[Identity]] = {}
-        for inner in self.group_keys(key):
-            for address, identities in self.groups[inner].members:
-                found.setdefault(address, set()).update(identities)
-        return {address: tuple(sorted(ids)) for address, ids in found.items()}
+    @functools.cached_property
+    def _parents(self) -> dict[str, tuple[str, ...]]:
+        """For each group another group includes, the groups including it."""
+        parents: dict[str, list[str]] = {}
+        for key, group in self.groups.items():
+            for inner in group.includes:
+                parents.setdefault(inner, []).append(key)
+        return {inner: tuple(outer) for inner, outer in parents.items()}
 
     def including(self, keys: Iterable[str]) -> set[str]:
         """`keys` and every group that includes one of them, transitively: the groups holding an
         address when `keys` are the groups that list it as a member."""
         found = set(keys)
-        if not any(group.includes for group in self.groups.values()):
-            return found
-        parents: dict[str, list[str]] = {}
-        for key, group in self.groups.items():
-            for inner in group.includes:
-                parents.setdefault(inner, []).append(key)
-        frontier = list(found)
+        parents = self._parents
+        frontier = list(found) if parents else []
         while frontier:
             for parent in parents.get(frontier.pop(), ()):
                 if parent not in found:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 
 from connector.config import SafetyConfig
-from connector.planner.planner import safety_reason, same_body
+from connector.planner.planner import kind_rank, safety_reason, same_body
 from connector.planner.types import Change, DeviceObject, Op, Plan
 
 Ref = tuple[str, str]
@@ -65,7 +65,7 @@ def plan_delta(device: str, cluster: str, previous: Sequence[DeviceObject], desi
             return None
         deletes.setdefault(obj.kind, []).append(
             Change(Op.DELETE, obj.kind, obj.name, dict(obj.body), None))  # as read: no identities
-    rank = list(dict.fromkeys(kind_order)) + sorted((set(writes) | set(deletes)) - set(kind_order))
+    rank = kind_rank(kind_order, set(writes) | set(deletes))
     changes: list[Change] = []
     for kind in rank:
         changes.extend(sorted(writes.get(kind, ()), key=lambda c: c.name))

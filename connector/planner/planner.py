@@ -64,7 +64,7 @@ def plan(device: str, cluster: str, desired: Sequence[DeviceObject], actual: Seq
         if taken else wanted
     kept = _kept_for_foreign(owned, effective, foreign, references)
 
-    rank = _kind_rank(kind_order, {ref[0] for ref in effective} | {ref[0] for ref in owned})
+    rank = kind_rank(kind_order, {ref[0] for ref in effective} | {ref[0] for ref in owned})
     ordered = frozenset(ordered_kinds)
     by_kind: dict[str, list[DeviceObject]] = {}
     for obj in effective.values():
@@ -118,7 +118,8 @@ def _index_desired(desired: Sequence[DeviceObject]) -> dict[Ref, DeviceObject]:
     return wanted
 
 
-def _kind_rank(kind_order: Sequence[str], kinds: set[str]) -> list[str]:
+def kind_rank(kind_order: Sequence[str], kinds: set[str]) -> list[str]:
+    """The order kinds are written in: `kind_order`, then the other `kinds` by name."""
     known = list(dict.fromkeys(kind_order))
     return known + sorted(kinds - set(known))
 

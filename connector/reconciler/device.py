@@ -147,21 +147,21 @@ def _sync(adapter: Adapter, state: DeviceState, safety: SafetyConfig, outcome: D
         outcome.read_seconds = time.monotonic() - started
         desired = adapter.render(state)
         outcome.desired = desired
-        plan = None
         memo = known.memo if known is not None else None
-        if holdings is not None and holdings.desired is not None:
+        plan: Plan | None = None
+        kept: set[tuple[str, str]] = set()
+        if holdings is not None and holdings.desired is not None and memo is not None:
             # what changed since the last render, by object identity: O(changed objects)
             plan = adapter.plan_known(holdings.desired, desired, foreign=holdings.foreign,
                                       referenced=holdings.referenced, existing=holdings.owned,
                                       safety=safety, force=force)
-        if plan is not None and holdings is not None and holdings.desired is not None and memo is not None:
-            kept: set[tuple[str, str]] = set()
-            # the objects we did not render are those of the last sync (nothing else was touched)
-            held = memo.strip(desired) + list(holdings.objects[len(holdings.desired):])
-        else:
+        if plan is None:
             plan = adapter.plan(desired, actual, safety=safety, force=force)
             kept = set(plan.kept)
             held = held_after(desired, actual, adapter.owner_mark, kept, memo)
+        else:  # planned by difference: the objects we did not render are those of the last sync
+            assert holdings is not None and holdings.desired is not None and memo is not None
+            held = memo.strip(desired) + list(holdings.objects[len(holdings.desired):])
         outcome.plan = plan
         after = _holdings(adapter, held, desired, actual, holdings, len(kept))
         # counted on the desired objects themselves (adapters may cache per rendered object)

@@ -109,24 +109,9 @@ class DeviceIndex:
         for key, group in state.groups.items():
             for address in group.addresses:
                 self.groups_of.setdefault(address, set()).add(key)
-        self.parents: dict[str, list[str]] = {}  # group -> the groups including it
-        for key, group in state.groups.items():
-            for inner in group.includes:
-                self.parents.setdefault(inner, []).append(key)
         self.rules_of: dict[str, list[int]] = {}
         for position, rule in enumerate(state.rules):
             self.rules_of.setdefault(rule.source, []).append(position)
-
-    def _holding(self, address: str) -> set[str]:
-        """The groups holding `address`: those listing it, and those including them."""
-        found = set(self.groups_of.get(address, ()))
-        frontier = list(found)
-        while frontier:
-            for parent in self.parents.get(frontier.pop(), ()):
-                if parent not in found:
-                    found.add(parent)
-                    frontier.append(parent)
-        return found
 
     def egress(self, addresses: Sequence[str]) -> DeviceEgress:
         """The rules applying to a source with `addresses`, in evaluation order."""
@@ -135,7 +120,7 @@ class DeviceIndex:
             return DeviceEgress(state.device, (), "no source address now: no rule applies")
         held: dict[str, int] = {}
         for address in set(addresses):
-            for key in self._holding(address):
+            for key in state.including(self.groups_of.get(address, ())):
                 held[key] = held.get(key, 0) + 1
         positions = sorted(p for key in held for p in self.rules_of.get(key, ()))
         entries: list[EgressEntry] = []

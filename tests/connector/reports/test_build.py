@@ -5,9 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,9 +21,6 @@ from connector.store import (
     FindingType,
     PlanResult,
     Store,
-    create_engine,
-    migrate,
-    session_factory,
 )
 from tests.connector.compiler.builders import settings
 from tests.connector.reports.helpers import assert_egress_agrees_with_explain, validate_report
@@ -46,18 +41,6 @@ def view() -> StaticView:
 @pytest.fixture
 def compiled(view: StaticView) -> CompileResult:
     return compile_cluster(view, settings(("fw1", "fw2"), no_fqdn=("fw2",)))
-
-
-@pytest.fixture
-def session(tmp_path: Path) -> Iterator[Session]:
-    url = f"sqlite:///{tmp_path / 'store.db'}"
-    migrate(url)
-    engine = create_engine(url)
-    try:
-        with session_factory(engine).begin() as session:
-            yield session
-    finally:
-        engine.dispose()
 
 
 def _history(store: Store) -> None:

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import pytest
 from sqlalchemy.orm import Session
 
 from connector.cluster import StaticView
@@ -16,7 +13,7 @@ from connector.compiler import compile_cluster
 from connector.planner.capacity import CapacityReport, Table, TableUsage
 from connector.planner.types import Change, Op, Plan
 from connector.reports import build_report, render
-from connector.store import PlanResult, Store, create_engine, migrate, session_factory
+from connector.store import PlanResult, Store
 from tests.connector.compiler.builders import settings
 from tests.connector.reports.helpers import validate_report
 from tests.connector.reports.scenario import objects
@@ -25,18 +22,6 @@ T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 REFUSAL = "CapacityExceeded: policies 12 > limit 10"
 USAGE = CapacityReport("fw1", (TableUsage(Table.ADDRESSES, 40, 20000), TableUsage(Table.POLICIES, 12, 10),
                                TableUsage(Table.RULES, 5, None)))
-
-
-@pytest.fixture
-def session(tmp_path: Path) -> Iterator[Session]:
-    url = f"sqlite:///{tmp_path / 'store.db'}"
-    migrate(url)
-    engine = create_engine(url)
-    try:
-        with session_factory(engine).begin() as session:
-            yield session
-    finally:
-        engine.dispose()
 
 
 def test_the_report_shows_each_table_against_its_limit_and_the_refusal(session: Session) -> None:

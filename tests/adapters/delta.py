@@ -1,0 +1,19 @@
+"""Helpers for the tests that a sync against the known state is planned by difference."""
+
+from __future__ import annotations
+
+import pytest
+
+from adapters.base import Adapter
+from connector.config import SafetyConfig
+
+PERMISSIVE = SafetyConfig(maxDeletePercent=100, maxUpdatePercent=100, minExisting=1)
+
+
+def forbid_full_planning(monkeypatch: pytest.MonkeyPatch) -> None:
+    """From now on, planning against the whole device state fails the test."""
+
+    def full_plan(*args: object, **kwargs: object) -> None:
+        raise AssertionError("planned against the whole state")
+
+    monkeypatch.setattr(Adapter, "plan", full_plan)
