@@ -57,7 +57,7 @@ from connector.controller.status import (
 )
 from connector.controller.worker import DeviceWorker, Job
 from connector.model import DeviceState, RuleKind
-from connector.reconciler.device import DeviceOutcome, Refusal, sync_device
+from connector.reconciler.device import DeviceOutcome, ErrorClass, Refusal, sync_device
 from connector.reconciler.known import KnownState
 from connector.reconciler.once import compile_settings, open_adapters
 from connector.reconciler.record import record_snapshot
@@ -120,6 +120,32 @@ def _now_text() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _stamp(at: float | None) -> str | None:
+    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if at else None
+
+
+# readiness: a device's state by the reason of its last sync's problem
+DEVICE_STATES = {"DeviceError": "failing", "PlanRefused": "refused", CAPACITY_EXCEEDED: "refused",
+                 "PlanMode": "plan-only"}
+DEGRADED = frozenset({"failing", "refused"})
+
+
+@dataclass(frozen=True)
+class DeviceHealth:
+    """How a device's syncs have gone lately: consecutive syncs that ended with a problem, since
+    when (Unix time), and when one last succeeded."""
+
+    failures: int = 0
+    since: float | None = None
+    last_ok: float | None = None
+
+    def after(self, problem: tuple[str, str] | None) -> DeviceHealth:
+        now = time.time()
+        if problem is None or problem[0] not in PROBLEM_REASONS:
+            return DeviceHealth(0, None, now if problem is None else self.last_ok)
+        return DeviceHealth(self.failures + 1, self.since or now, self.last_ok)
+
+
 class Controller:
     """See the module docstring. `start()`, then `stop()`; `alive`/`readiness`/`metrics` serve HTTP."""
 
@@ -138,6 +164,7 @@ class Controller:
         self._recorder: Recorder | None = None
         self._reports_lock = threading.Lock()
         self._reports: dict[str, DeviceReport] = {d.name: DeviceReport(d.name) for d in config.devices}
+        self._health: dict[str, DeviceHealth] = {d.name: DeviceHealth() for d in config.devices}
         self._states: dict[str, DeviceState] = {}
         self._rules: dict[RuleRef, RuleStatus] = {}
         self._written: dict[tuple[str, str, str, str], dict[str, Any]] = {}
@@ -178,7 +205,7 @@ class Controller:
         self._watcher.add_listener(self._on_changes)
         self.metrics.watch(self._watcher.stats, lambda: self._watcher is not None and self._watcher.synced)
         for device in config.devices:
-            worker = DeviceWorker(device.name, functools.partial(self._sync, device.name),
+            worker = DeviceWorker(device.name, functools.partial(self._sync_job, device.name),
                                   debounce=config.reconcile.debounce, backoff_base=self.options.backoff_base,
                                   backoff_cap=self.options.backoff_cap)
             worker.pause()
@@ -256,12 +283,35 @@ class Controller:
         return loop_ok and time.monotonic() - self._heartbeat < WEDGED_AFTER
 
     def readiness(self) -> dict[str, Any]:
+        """`/readyz`: ready once the cache is synced, compiled and the store reachable. Devices do
+        not decide readiness (an unready pod only leaves Service endpoints; a firewall that is
+        down must not take the report and metrics away or stall a rollout): each device's state
+        is listed under `devices`, and those whose last sync failed or was refused under
+        `degraded`, with the reason (also `fusion_connector_device_problem`)."""
         synced = self._watcher is not None and self._watcher.synced
         store = self._store_reachable()
         role = "leader" if self.leading else "standby"
+        devices = self._device_health()
         return {"ready": synced and self.compiled and store and not self._stopping.is_set(),
                 "synced": synced, "compiled": self.compiled, "store": store, "role": role,
-                "mode": self.options.mode, "identity": self.identity}
+                "mode": self.options.mode, "identity": self.identity, "devices": devices,
+                "degraded": sorted(name for name, d in devices.items() if d["state"] in DEGRADED)}
+
+    def _device_health(self) -> dict[str, dict[str, Any]]:
+        reports = self.device_reports()
+        out: dict[str, dict[str, Any]] = {}
+        for name, health in sorted(self._health.items()):
+            problem = reports[name].problem if name in reports else None
+            if problem is None:
+                state = "in-sync" if health.last_ok else "pending"
+            else:
+                state = DEVICE_STATES.get(problem[0], "pending")
+            entry: dict[str, Any] = {"state": state, "failures": health.failures,
+                                     "lastSync": _stamp(health.last_ok)}
+            if problem is not None:
+                entry.update(reason=problem[0], message=problem[1], since=_stamp(health.since))
+            out[name] = entry
+        return out
 
     def render_metrics(self) -> bytes:
         return self.metrics.render()
@@ -419,6 +469,21 @@ class Controller:
             work(Store(session, self.config.cluster))
 
     # ------------------------------------------------------------------ one device
+    def _sync_job(self, name: str, job: Job) -> bool:
+        """The worker's entry point: `_sync`, with any unexpected exception accounted as a failed
+        sync of the device (status, metrics, Event, readiness), never lost in a log line."""
+        try:
+            return self._sync(name, job)
+        except Exception as exc:  # a bug or an input that breaks an invariant: visible, retried
+            log.exception("%s: sync failed unexpectedly", name)
+            if not self.leading:
+                return True
+            outcome = DeviceOutcome(name, error=f"{name}: internal error: {type(exc).__name__}: {exc}",
+                                    error_class=ErrorClass.PERMANENT)
+            self._account(name, job, outcome, self.options.mode == "apply")
+            self._status_kick.set()
+            return False
+
     def _sync(self, name: str, job: Job) -> bool:
         """One device sync (worker thread); False asks the worker to retry with backoff."""
         apply = self.options.mode == "apply"
@@ -492,12 +557,15 @@ class Controller:
             if outcome.applied and plan is not None:
                 for change in plan.changes:
                     self.metrics.plan_changes.labels(name, change.kind, change.op.value).inc()
-            if previous_problem is not None and previous_problem[0] in ("DeviceError", CAPACITY_EXCEEDED):
+            if previous_problem is not None and previous_problem[0] in PROBLEM_REASONS:
                 self._device_event(NORMAL, "DeviceSynced", f"device {name} is in sync again")
         with self._reports_lock:
             current = self._reports[name]
             self._reports[name] = DeviceReport(name, held, current.wanted, problem,
                                                outcome.capacity or current.capacity)
+        self._health[name] = self._health.get(name, DeviceHealth()).after(problem)
+        failing = problem[0] if problem is not None and problem[0] in PROBLEM_REASONS else None
+        self.metrics.device_problem(name, failing)
         return ok
 
     def _device_event(self, type: str, reason: str, message: str) -> None:
@@ -587,6 +655,8 @@ class Controller:
             if condition["type"] == "Accepted" and reason != "Accepted":
                 type = WARNING if condition["status"] == "False" or reason == "SharedSource" else NORMAL
             elif condition["type"] == "Programmed" and reason in PROBLEM_REASONS:
+                if prior.get("reason") == reason:
+                    continue  # a device failing again: its own Event on the Lease counts the repeats
                 type = WARNING
             else:
                 continue

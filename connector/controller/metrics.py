@@ -8,6 +8,8 @@ device sync: read, plan, apply), `plan_changes_total{device,kind,op}` (changes a
 holds after the last plan, and its configured limit; no limit sample for an unlimited table),
 `convergence_latency_seconds{device}` (histogram: a change first seen in the watch → the device
 holds it), `owned_objects{device}`, `last_successful_sync_timestamp_seconds{device}`,
+`device_problem{device,reason}` (1 while the device's last sync ended with that problem:
+`DeviceError`, `PlanRefused` or `CapacityExceeded`; no sample once a sync succeeds),
 `leader` (1 while this process leads), `status_writes_total`, `events_total`, and from the watch
 layer at scrape time: `watch_restarts_total{kind}`, `watch_relists_total{kind}`,
 `watch_expired_total{kind}`, `watch_errors_total{kind}`, `cache_synced`.
@@ -87,6 +89,10 @@ class ControllerMetrics:
         self.table_limit_gauge = Gauge(PREFIX + "device_table_limit",
                                        "configured capacity of a device table", ["device", "table"],
                                        registry=r)
+        self.device_problem_gauge = Gauge(PREFIX + "device_problem",
+                                          "1 while the device's last sync ended with this problem",
+                                          ["device", "reason"], registry=r)
+        self._problems: dict[str, str] = {}
         self.status_writes = Counter(PREFIX + "status_writes", "rule status writes", registry=r)
         self.events = Counter(PREFIX + "events", "Kubernetes Events written", ["reason"], registry=r)
 
@@ -101,6 +107,17 @@ class ControllerMetrics:
             else:
                 with contextlib.suppress(KeyError):  # no sample yet
                     self.table_limit_gauge.remove(*labels)
+
+    def device_problem(self, device: str, reason: str | None) -> None:
+        """The device's current problem (None: its last sync succeeded): one sample at 1, the
+        device's samples for other reasons removed."""
+        previous = self._problems.pop(device, None)
+        if previous is not None and previous != reason:
+            with contextlib.suppress(KeyError):
+                self.device_problem_gauge.remove(device, previous)
+        if reason is not None:
+            self._problems[device] = reason
+            self.device_problem_gauge.labels(device, reason).set(1)
 
     def watch(self, stats: Callable[[], Mapping[Kind, KindStats]], synced: Callable[[], bool]) -> None:
         """Expose the watch layer's counters (read at scrape time)."""

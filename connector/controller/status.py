@@ -4,8 +4,9 @@ each device is known to hold.
 Contract of `build_status`: `observedGeneration`; `conditions` `Accepted` (from the compiler) and
 `Programmed` (True when the rule is on every device it should be on and each of them holds its
 current form; reasons `Programmed`, `NotAccepted`, `NoSources`, `NotProgrammed`, `Pending`,
-`DeviceError`, `PlanRefused`, `CapacityExceeded`: a device whose plan was refused for capacity
-keeps none of its rules programmed, since nothing reaches it until the plan fits); `devices` (one
+`DeviceError`, `PlanRefused`, `CapacityExceeded`: a device whose last sync failed or was refused
+keeps none of its rules programmed, since the fingerprints leave source membership out and the
+addresses that joined or left since its last good sync are not on it); `devices` (one
 entry per device the rule targets: name, programmed, message, lastSyncTime); `sources`.
 Timestamps are carried over from the previous status unless what they date changed: a condition's
 `lastTransitionTime` only moves when its status changes, a device entry's `lastSyncTime` when the
@@ -63,8 +64,9 @@ class DeviceReport:
 
     @property
     def blocked(self) -> bool:
-        """True when the device takes no change at all until its problem is solved (capacity)."""
-        return self.problem is not None and self.problem[0] == CAPACITY_EXCEEDED
+        """True when the device's last sync failed or was refused (`PROBLEM_REASONS`): it may not
+        hold what it should, so none of its rules counts as programmed until a sync succeeds."""
+        return self.problem is not None and self.problem[0] in PROBLEM_REASONS
 
 
 def capacities(reports: Mapping[str, DeviceReport]) -> dict[str, CapacityReport]:

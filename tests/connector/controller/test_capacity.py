@@ -28,10 +28,6 @@ def test_a_capacity_refusal_unprograms_every_rule_of_the_device_even_those_it_ho
     assert programmed["message"] == f"a: {MESSAGE}"
     assert [(d["name"], d["programmed"], d["message"]) for d in status["devices"]] == [
         ("a", False, MESSAGE), ("b", True, "programmed")]
-    # an unsafe refusal, by contrast, leaves what the device holds programmed
-    refused = {"a": report("a", 7, problem=("PlanRefused", "unsafe plan refused: x")), "b": report("b", 7)}
-    unsafe = build_status(rule_status(*on("a", "b")), refused, None, T0)
-    assert conditions(unsafe)["Programmed"]["status"] == "True"
 
 
 def test_capacities_lists_the_devices_with_known_usage() -> None:

@@ -83,8 +83,23 @@ def test_device_error_and_refusal_name_the_problem() -> None:
         "PlanRefused"
 
 
-def test_a_device_that_already_holds_it_stays_programmed_despite_a_later_error() -> None:
-    reports = {"a": report("a", 7, problem=("DeviceError", "HTTP 503"))}
+def test_a_device_whose_last_sync_failed_or_was_refused_holds_nothing_as_desired() -> None:
+    # The fingerprints leave source membership out: a device that held the rule's form before
+    # its syncs started failing does not hold the addresses that joined since. Every rule of a
+    # device whose last sync failed or was refused is reported not programmed, with its reason.
+    for reason, message in (("DeviceError", "HTTP 503"), ("PlanRefused", "unsafe plan refused: x"),
+                            ("CapacityExceeded", "CapacityExceeded: policies 12 > limit 10")):
+        reports = {"a": report("a", 7, problem=(reason, message)), "b": report("b", 7)}
+        status = build_status(rule_status(*on("a", "b")), reports, None, T0)
+        programmed = conditions(status)["Programmed"]
+        assert (programmed["status"], programmed["reason"]) == ("False", reason)
+        assert programmed["message"] == f"a: {message}"
+        assert [(d["name"], d["programmed"], d["message"]) for d in status["devices"]] == [
+            ("a", False, message), ("b", True, "programmed")]
+
+
+def test_a_plan_mode_difference_does_not_unprogram_what_the_device_holds() -> None:
+    reports = {"a": report("a", 7, problem=("PlanMode", "plan mode: 2 change(s) not applied"))}
     status = build_status(rule_status(*on("a")), reports, None, T0)
     assert conditions(status)["Programmed"]["status"] == "True"
 

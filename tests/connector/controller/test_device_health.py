@@ -1,0 +1,137 @@
+"""A device whose syncs keep failing is visible: rule status, readiness JSON, metrics and Events,
+including a sync that fails with an unexpected exception rather than a device error."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from adapters.base import TransientDeviceError
+from connector.compiler import DevicePresence, RuleRef, RuleStatus
+from connector.config import Config, Secrets
+from connector.controller.controller import Controller, ControllerOptions
+from connector.controller.events import NORMAL, WARNING
+from connector.controller.status import DeviceReport, build_status, fingerprints
+from connector.controller.worker import Job
+from connector.model import (
+    Action,
+    CompiledRule,
+    DeviceState,
+    Identity,
+    RuleKind,
+    RuleOrigin,
+    SourceGroup,
+    Tier,
+)
+from connector.reconciler.device import DeviceOutcome, ErrorClass
+from tests.connector.controller.test_capacity import Events, Leader, sample
+from tests.connector.controller.test_status import conditions
+from tests.connector.reconciler.test_device import state
+
+
+def controller() -> tuple[Controller, Events]:
+    config = Config.model_validate({"cluster": "c1", "database": "sqlite:///:memory:", "devices": [
+        {"name": "dev", "type": "rest", "url": "http://127.0.0.1:1"},
+        {"name": "ok", "type": "rest", "url": "http://127.0.0.1:2"}]})
+    made = Controller(config, Secrets({}), ControllerOptions(mode="plan"))
+    events = Events()
+    made._events = events  # type: ignore[assignment]
+    made._elector = Leader()  # type: ignore[assignment]
+    return made, events
+
+
+class Exploding:
+    """An adapter whose read raises something that is not a DeviceError (a bug, or a planner
+    invariant broken by the input)."""
+
+    name = "dev"
+
+    def read(self) -> Any:
+        raise ValueError("desired objects name policy 'fc_rt_x' twice")
+
+    def close(self) -> None:
+        pass
+
+
+def test_an_unexpected_exception_in_a_sync_is_accounted_as_a_device_error() -> None:
+    made, events = controller()
+    made._adapters = {"dev": Exploding()}  # type: ignore[dict-item]
+    desired: DeviceState = state("a")
+    assert made._sync_job("dev", Job(desired)) is False  # retried with backoff
+    report = made.device_reports()["dev"]
+    assert report.problem is not None and report.problem[0] == "DeviceError"
+    assert "ValueError: desired objects name policy 'fc_rt_x' twice" in report.problem[1]
+    text = made.render_metrics().decode()
+    assert sample(text, "fusion_connector_device_errors_total", device="dev", **{"class": "permanent"}) == 1
+    assert sample(text, "fusion_connector_device_problem", device="dev", reason="DeviceError") == 1
+    assert [(t, r) for t, r, _ in events.recorded] == [(WARNING, "DeviceError")]
+
+
+def failed(name: str) -> DeviceOutcome:
+    error = TransientDeviceError(name, "POST /changes: HTTP 503: busy")
+    return DeviceOutcome(name, error=str(error), error_class=ErrorClass.TRANSIENT)
+
+
+def test_a_failing_device_is_listed_by_readiness_with_its_reason_and_recovers() -> None:
+    made, events = controller()
+    desired: DeviceState = state("a")
+    for _ in range(3):
+        assert not made._account("dev", Job(desired), failed("dev"), apply=True)
+    assert made._account("ok", Job(desired), DeviceOutcome("ok"), apply=True)
+
+    ready = made.readiness()
+    assert ready["degraded"] == ["dev"]
+    dev = ready["devices"]["dev"]
+    assert dev["state"] == "failing" and dev["reason"] == "DeviceError"
+    assert "HTTP 503: busy" in dev["message"] and dev["failures"] == 3 and dev["since"]
+    assert ready["devices"]["ok"]["state"] == "in-sync" and ready["devices"]["ok"]["lastSync"]
+    text = made.render_metrics().decode()
+    assert sample(text, "fusion_connector_device_errors_total", device="dev", **{"class": "transient"}) == 3
+    assert sample(text, "fusion_connector_device_problem", device="dev", reason="DeviceError") == 1
+    assert sample(text, "fusion_connector_device_problem", device="ok", reason="DeviceError") is None
+
+    assert made._account("dev", Job(desired), DeviceOutcome("dev"), apply=True)
+    ready = made.readiness()
+    assert ready["degraded"] == [] and ready["devices"]["dev"]["state"] == "in-sync"
+    assert ready["devices"]["dev"]["failures"] == 0
+    text = made.render_metrics().decode()
+    assert sample(text, "fusion_connector_device_problem", device="dev", reason="DeviceError") is None
+    assert (NORMAL, "DeviceSynced") in [(t, r) for t, r, _ in events.recorded]
+
+
+def test_a_rule_held_before_the_device_started_failing_is_no_longer_programmed() -> None:
+    made, _ = controller()
+    origin = RuleOrigin(RuleKind.NAMESPACE, "shop", "allow-db", Tier.NAMESPACE, 200)
+    group = SourceGroup("g", "c1", "shop", (("10.0.0.1", (Identity("Pod", "shop", "p"),)),))
+    desired = DeviceState("dev", "c1", {"g": group}, rules=(CompiledRule("k", origin, "g", None, None,
+                                                                         Action.ALLOW),))
+    made._states["dev"] = desired
+    made._reports["dev"] = DeviceReport("dev", {}, fingerprints(desired))
+    assert made._account("dev", Job(desired), DeviceOutcome("dev"), apply=True)
+    rule = RuleStatus(RuleRef(RuleKind.NAMESPACE, "shop", "allow-db"), 1, (), 1,
+                      (DevicePresence("dev", True, "compiled"),))
+    assert conditions(build_status(rule, made.device_reports(), None, "t"))["Programmed"]["status"] == "True"
+    made._account("dev", Job(desired), failed("dev"), apply=True)
+    programmed = conditions(build_status(rule, made.device_reports(), None, "t"))["Programmed"]
+    assert (programmed["status"], programmed["reason"]) == ("False", "DeviceError")
+    assert "HTTP 503: busy" in programmed["message"]
+
+
+def test_a_rule_gets_one_warning_when_its_device_starts_failing_not_one_per_retry() -> None:
+    made, events = controller()
+    ref = RuleRef(RuleKind.NAMESPACE, "shop", "allow-db")
+    rule = RuleStatus(ref, 1, (), 1, (DevicePresence("dev", True, "compiled"),))
+    key = ("NamespaceEgressRule", "shop", "allow-db")
+
+    def status(problem: tuple[str, str] | None, previous: dict[str, Any] | None) -> dict[str, Any]:
+        report = DeviceReport("dev", {key: 1}, {key: 1}, problem)
+        return build_status(rule, {"dev": report}, previous, "t")
+
+    good = status(None, None)
+    first = status(("DeviceError", "dev: HTTP 503"), good)
+    made._rule_events(ref, "uid", good, first)
+    second = status(("DeviceError", "dev: connection refused"), first)
+    made._rule_events(ref, "uid", first, second)
+    assert [(t, r) for t, r, _ in events.recorded] == [(WARNING, "DeviceError")]
+    refused = status(("PlanRefused", "unsafe plan refused: x"), second)
+    made._rule_events(ref, "uid", second, refused)
+    assert [(t, r) for t, r, _ in events.recorded] == [(WARNING, "DeviceError"), (WARNING, "PlanRefused")]
