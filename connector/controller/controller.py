@@ -200,7 +200,7 @@ class Controller:
         api = self._api_client or build_api_client(config.kubernetes, self.secrets)
         self._api_client = api
         self._kube = KubeApi(api)
-        self._events = EventRecorder(self._kube, config.kubernetes.connector_namespace, self.identity)
+        self._events = EventRecorder(self._kube, self.identity)
         self._watcher = ClusterWatcher(KubeListWatch(api), timings=self.options.watch_timings)
         self._watcher.add_listener(self._on_changes)
         self.metrics.watch(self._watcher.stats, lambda: self._watcher is not None and self._watcher.synced)

@@ -2,8 +2,11 @@
 
 Contract: `record(involved, type, reason, message)` creates an Event about the object `involved`
 (a `ObjectRef`); repeating the same (object, type, reason, message) increments the existing
-Event's `count` and `lastTimestamp` instead of creating another. Failures to write Events are
-logged, never raised: Events are informational.
+Event's `count` and `lastTimestamp` instead of creating another. An Event about a namespaced
+object lives in that object's namespace; one about a cluster-scoped object (a ClusterEgressRule,
+a Namespace) lives in `default` with no `involvedObject.namespace`, as the API server requires of
+core/v1 Events and as client-go's recorder does. Failures to write Events are logged, never
+raised: Events are informational.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ WARNING = "Warning"
 COMPONENT = "fusion-connector"
 MAX_KEYS = 4096
 MAX_MESSAGE = 1024
+CLUSTER_SCOPED_NAMESPACE = "default"  # where Events about cluster-scoped objects go
 
 
 @dataclass(frozen=True)
@@ -54,11 +58,10 @@ class _Seen:
 
 
 class EventRecorder:
-    """Writes Events through `kube`; cluster-scoped objects' Events go to `default_namespace`."""
+    """Writes Events through `kube` as `instance` (see the module docstring)."""
 
-    def __init__(self, kube: KubeApi, default_namespace: str, instance: str) -> None:
+    def __init__(self, kube: KubeApi, instance: str) -> None:
         self.kube = kube
-        self.default_namespace = default_namespace
         self.instance = instance
         self._seen: OrderedDict[tuple[ObjectRef, str, str, str], _Seen] = OrderedDict()
         self._lock = threading.Lock()
@@ -82,7 +85,7 @@ class EventRecorder:
                         self.written += 1
                         return
                     del self._seen[key]
-                namespace = involved.namespace or self.default_namespace
+                namespace = involved.namespace or CLUSTER_SCOPED_NAMESPACE
                 name = f"{involved.name}.{secrets.token_hex(8)}"
                 body: Obj = {
                     "apiVersion": "v1", "kind": "Event",

@@ -36,7 +36,7 @@ def events(url: str, ns: str) -> list[dict[str, Any]]:
 def test_repeated_events_are_aggregated_and_cluster_scoped_ones_go_to_the_default_namespace(
         kube: tuple[KubeApi, str]) -> None:
     api, url = kube
-    recorder = EventRecorder(api, "fusion-system", "pod-1")
+    recorder = EventRecorder(api, "pod-1")
     rule = ObjectRef("NamespaceEgressRule", "fusion-connector.io/v1alpha1", "shop", "broken", "uid-1")
     for _ in range(3):
         recorder.record(rule, WARNING, "ExternalServiceNotFound", "externalServices: missing not found")
@@ -54,12 +54,21 @@ def test_repeated_events_are_aggregated_and_cluster_scoped_ones_go_to_the_defaul
         "name": "broken", "namespace": "shop", "uid": "uid-1"}
     assert event["source"]["component"] == "fusion-connector" and event["reportingInstance"] == "pod-1"
     assert event["lastTimestamp"] >= event["firstTimestamp"]
-    [widened] = events(url, "fusion-system")
-    assert widened["involvedObject"]["kind"] == "ClusterEgressRule" and widened["type"] == "Normal"
+    # the API server requires an Event about a cluster-scoped object to live in `default` with
+    # an empty involvedObject.namespace (anything else is 422 "does not match event.namespace")
+    assert events(url, "fusion-system") == []
+    [widened] = events(url, "default")
+    assert widened["metadata"]["namespace"] == "default"
+    assert widened["involvedObject"] == {"kind": "ClusterEgressRule",
+                                         "apiVersion": "fusion-connector.io/v1alpha1", "name": "block"}
+    assert widened["type"] == "Normal"
+    recorder.record(cluster_rule, "Normal", "SourceWidened", "widened")
+    [widened] = events(url, "default")
+    assert widened["count"] == 2
 
 
 def test_an_unwritable_event_is_logged_not_raised(kube: tuple[KubeApi, str]) -> None:
     api, _ = kube
-    recorder = EventRecorder(api, "fusion-system", "pod-1")
+    recorder = EventRecorder(api, "pod-1")
     recorder.record(ObjectRef("Lease", "coordination.k8s.io/v1", "missing-namespace", "x"), WARNING, "R", "m")
     assert recorder.written == 0
