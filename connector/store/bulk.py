@@ -1,4 +1,11 @@
-"""Helpers the repositories share: UTC time, chunked IN lists, portable insert-or-ignore."""
+"""Helpers the repositories share: UTC time, chunked IN lists, portable upserts.
+
+Race-freedom: repositories read what is stored, compute a difference, then write it. Another
+writer (the controller and a `plan` on one store) may insert the same natural key in between, so
+every insert of a row with a unique key goes through `upsert_rows` / `upsert_statement` or
+`insert_missing_rows` (INSERT ... ON CONFLICT on both SQLite and PostgreSQL): the later writer
+updates the row (or leaves it) instead of failing with a UNIQUE violation.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import ColumnElement, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -31,11 +38,47 @@ def table_of(model: type[Base]) -> Table:
     return cast(Table, model.__table__)
 
 
-def insert_rows(session: Session, model: type[Base], rows: Iterable[dict[str, Any]]) -> None:
-    """Insert plain rows with one Core executemany (multi-row VALUES batches on both backends)."""
+def _dialect_insert(session: Session, table: Table) -> postgresql.Insert | sqlite.Insert:
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise ValueError(f"unsupported database dialect {dialect}")
+
+
+def upsert_statement(session: Session, model: type[Base], columns: Iterable[str], *,
+                     keys: Sequence[str], keep: Iterable[str] = (),
+                     where: ColumnElement[bool] | None = None) -> postgresql.Insert | sqlite.Insert:
+    """INSERT of `columns` that, when a row with the same unique `keys` exists (the unique index
+    restricted to `where`, for a partial index), updates that row's other columns instead —
+    except `keep` (e.g. `created_at`) and the primary key."""
+    statement = _dialect_insert(session, table_of(model))
+    fixed = {*keys, *keep, "id"}
+    updates = {name: statement.excluded[name] for name in columns if name not in fixed}
+    if not updates:
+        return statement.on_conflict_do_nothing(index_elements=list(keys), index_where=where)
+    return statement.on_conflict_do_update(index_elements=list(keys), index_where=where, set_=updates)
+
+
+def upsert_rows(session: Session, model: type[Base], rows: Iterable[dict[str, Any]], *,
+                keys: Sequence[str], keep: Iterable[str] = (),
+                where: ColumnElement[bool] | None = None) -> None:
+    """Insert `rows` (all with the same columns), updating instead any row that already holds
+    the same unique `keys` (see `upsert_statement`); one executemany."""
     batch = list(rows)
     if batch:
-        session.execute(insert(table_of(model)), batch)
+        session.execute(upsert_statement(session, model, batch[0], keys=keys, keep=keep, where=where),
+                        batch)
+
+
+def insert_missing_rows(session: Session, model: type[Base], rows: Iterable[dict[str, Any]], *,
+                        keys: Sequence[str]) -> None:
+    """Insert `rows`, skipping those whose unique `keys` another writer inserted already."""
+    batch = list(rows)
+    if batch:
+        statement = _dialect_insert(session, table_of(model))
+        session.execute(statement.on_conflict_do_nothing(index_elements=list(keys)), batch)
 
 
 def ensure_cluster(session: Session, cluster: str, at: datetime | None = None) -> None:
@@ -48,17 +91,9 @@ def ensure_cluster(session: Session, cluster: str, at: datetime | None = None) -
         _ensured(session).add(cluster)
         return
     at = at or utcnow()
-    table = table_of(ClusterRow)
     values = {"name": cluster, "created_at": at, "last_seen_at": at}
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        session.execute(postgresql.insert(table).values(values).on_conflict_do_nothing(
-            index_elements=["name"]))
-    elif dialect == "sqlite":
-        session.execute(sqlite.insert(table).values(values).on_conflict_do_nothing(
-            index_elements=["name"]))
-    else:
-        raise ValueError(f"unsupported database dialect {dialect}")
+    session.execute(_dialect_insert(session, table_of(ClusterRow)).values(values)
+                    .on_conflict_do_nothing(index_elements=["name"]))
     _ensured(session).add(cluster)
 
 

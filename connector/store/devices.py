@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from connector.model import checksum
 from connector.planner.types import DeviceObject, Op, Plan
-from connector.store.bulk import chunks, ensure_cluster, insert_rows, utcnow
+from connector.store.bulk import chunks, ensure_cluster, upsert_rows, upsert_statement, utcnow
 from connector.store.models import DeviceObjectRow, DeviceRow
 from connector.store.records import DeviceStatus, ObjectChanges, OwnedObject
 
@@ -32,10 +32,14 @@ class DeviceRepository:
         at = at or utcnow()
         ensure_cluster(self.session, self.cluster, at)
         row = self._row(name)
-        if row is None:
-            self.session.add(DeviceRow(cluster=self.cluster, name=name, type=type, url=url, updated_at=at))
-        elif (row.type, row.url) != (type, url):
-            row.type, row.url, row.updated_at = type, url, at
+        if row is None or (row.type, row.url) != (type, url):
+            # by (cluster, name): another connector may register it at the same time
+            self.session.execute(
+                upsert_statement(self.session, DeviceRow, ("type", "url", "updated_at"),
+                                 keys=("cluster", "name"))
+                .values(cluster=self.cluster, name=name, type=type, url=url, updated_at=at))
+            if row is not None:
+                self.session.expire(row)
         self.session.flush()
 
     def unregister_missing(self, names: Iterable[str]) -> list[str]:
@@ -199,29 +203,27 @@ class DeviceObjectRepository:
         """Insert, update and delete so that the records of `desired` hold its values and those
         of `gone` are absent, given the `stored` records of both."""
         at = at or utcnow()
-        inserts, updates = [], []
-        unchanged = 0
+        writes = []  # upserted by (cluster, device, kind, name): `created_at` survives updates
+        created = unchanged = 0
         for (kind, name), values in desired.items():
             row = stored.get((kind, name))
-            if row is None:
-                inserts.append({"cluster": self.cluster, "device": device, "kind": kind, "name": name,
-                                "created_at": at, "updated_at": at, **values})
-            elif (row.checksum, row.owner, list(row.identities)) != (
+            if row is not None and (row.checksum, row.owner, list(row.identities)) == (
                     values["checksum"], values["owner"], values["identities"]):
-                updates.append({"id": row.id, "updated_at": at, **values})
-            else:
                 unchanged += 1
+                continue
+            created += row is None
+            writes.append({"cluster": self.cluster, "device": device, "kind": kind, "name": name,
+                           "created_at": at, "updated_at": at, **values})
         deleted = [stored[ref].id for ref in gone if ref in stored]
-        if not (inserts or updates or deleted):
+        if not (writes or deleted):
             return ObjectChanges(unchanged=unchanged)
         ensure_cluster(self.session, self.cluster, at)
         for ids in chunks(deleted):
             self.session.execute(delete(DeviceObjectRow).where(DeviceObjectRow.id.in_(ids)))
-        if updates:
-            self.session.execute(update(DeviceObjectRow), updates)
-        insert_rows(self.session, DeviceObjectRow, inserts)
+        upsert_rows(self.session, DeviceObjectRow, writes, keys=("cluster", "device", "kind", "name"),
+                    keep=("created_at",))
         self.session.flush()
-        return ObjectChanges(created=len(inserts), updated=len(updates), deleted=len(deleted),
+        return ObjectChanges(created=created, updated=len(writes) - created, deleted=len(deleted),
                              unchanged=unchanged)
 
 

@@ -15,10 +15,11 @@ from sqlalchemy.orm import Session
 
 from connector.model import checksum
 from connector.planner.types import Change, Op, Plan
-from connector.store.bulk import chunks, ensure_cluster, insert_rows, utcnow
+from connector.store.bulk import chunks, ensure_cluster, upsert_rows, utcnow
 from connector.store.models import DriftFindingRow
 from connector.store.records import DriftFinding, DriftObservation, DriftUpdate, FindingType
 
+_OPEN_KEY = ("cluster", "device", "kind", "name", "finding")  # unique while resolved_at IS NULL
 _FINDING_OF_OP = {Op.CREATE: FindingType.MISSING, Op.DELETE: FindingType.UNEXPECTED,
                   Op.UPDATE: FindingType.DIFFERENT, Op.REORDER: FindingType.DIFFERENT}
 
@@ -78,22 +79,21 @@ class DriftRepository:
                                 DriftFindingRow.finding)
                          .where(DriftFindingRow.cluster == self.cluster, DriftFindingRow.device == device,
                                 DriftFindingRow.resolved_at.is_(None)))}
-        still = [{"id": open_rows[ref], "last_seen": at, "detail": dict(obs.detail),
-                  "identities": list(obs.identities)} for ref, obs in seen.items() if ref in open_rows]
-        new = [{"cluster": self.cluster, "device": device, "kind": obs.kind, "name": obs.name,
-                "finding": obs.finding.value, "detail": dict(obs.detail), "identities": list(obs.identities),
-                "first_seen": at, "last_seen": at, "resolved_at": None}
-               for ref, obs in seen.items() if ref not in open_rows]
+        # Every finding seen is upserted on the open-finding index: one still open keeps its
+        # `first_seen`, and one another writer opened (or resolved) meanwhile is never doubled.
+        writes = [{"cluster": self.cluster, "device": device, "kind": obs.kind, "name": obs.name,
+                   "finding": obs.finding.value, "detail": dict(obs.detail),
+                   "identities": list(obs.identities), "first_seen": at, "last_seen": at,
+                   "resolved_at": None} for obs in seen.values()]
+        opened = sum(1 for ref in seen if ref not in open_rows)
         resolved = [finding_id for ref, finding_id in open_rows.items() if ref not in seen]
         for ids in chunks(resolved):
             self.session.execute(update(DriftFindingRow).where(DriftFindingRow.id.in_(ids))
                                  .values(resolved_at=at).execution_options(synchronize_session=False))
-        if still:
-            self.session.execute(update(DriftFindingRow), still)
-        if new:
-            insert_rows(self.session, DriftFindingRow, new)
+        upsert_rows(self.session, DriftFindingRow, writes, keys=_OPEN_KEY,
+                    keep=("first_seen", "resolved_at"), where=DriftFindingRow.resolved_at.is_(None))
         self.session.flush()
-        return DriftUpdate(opened=len(new), still_open=len(still), resolved=len(resolved))
+        return DriftUpdate(opened=opened, still_open=len(seen) - opened, resolved=len(resolved))
 
     def open_findings(self, device: str | None = None) -> list[DriftFinding]:
         """Findings not resolved yet, by device, kind and name."""

@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from connector.model import Action, CompiledRule, DeviceState, RuleKind, RuleOrigin, Tier, checksum
-from connector.store.bulk import chunks, ensure_cluster, insert_rows, utcnow
+from connector.store.bulk import chunks, ensure_cluster, upsert_rows, utcnow
 from connector.store.models import CompiledRuleRow
 
 
@@ -33,24 +33,20 @@ class RuleRepository:
             select(row.id, row.key, row.position, row.checksum)
             .where(row.cluster == self.cluster, row.device == device))}
         at = at or utcnow()
-        inserts, updates = [], []
+        writes = []  # added, changed or moved: upserted by key (another writer may add them too)
         for position, (rule, (key, digest)) in enumerate(zip(rules, desired, strict=True)):
             found = stored.get(key)
-            if found is None:
-                inserts.append({"cluster": self.cluster, "device": device, "key": key,
-                                **self._values(rule, position, digest, at)})
-            elif found[1:] != (position, digest):
-                updates.append({"id": found[0], **self._values(rule, position, digest, at)})
+            if found is None or found[1:] != (position, digest):
+                writes.append({"cluster": self.cluster, "device": device, "key": key,
+                               **self._values(rule, position, digest, at)})
         wanted = set(keys)
         gone = [found[0] for key, found in stored.items() if key not in wanted]
-        if not (inserts or updates or gone):
+        if not (writes or gone):
             return False
         ensure_cluster(self.session, self.cluster, at)
         for ids in chunks(gone):
             self.session.execute(delete(CompiledRuleRow).where(CompiledRuleRow.id.in_(ids)))
-        if updates:
-            self.session.execute(update(CompiledRuleRow), updates)
-        insert_rows(self.session, CompiledRuleRow, inserts)
+        upsert_rows(self.session, CompiledRuleRow, writes, keys=("cluster", "device", "key"))
         self.session.flush()
         return True
 

@@ -15,15 +15,23 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from connector.model import Identity, SourceGroup, checksum
-from connector.store.bulk import chunks, ensure_cluster, insert_rows, table_of, utcnow
+from connector.store.bulk import (
+    chunks,
+    ensure_cluster,
+    insert_missing_rows,
+    upsert_rows,
+    upsert_statement,
+    utcnow,
+)
 from connector.store.models import AddressGroupRow, AddressMemberRow, NamespaceRow
 from connector.store.records import GroupChanges, NamespaceRecord
 
 MemberKey = tuple[str, str, str, str]  # address, identity kind, namespace, name
+_MEMBER_KEY = ("group_id", "address", "identity_kind", "identity_namespace", "identity_name")
 
 
 def _member_keys(group: SourceGroup) -> set[MemberKey]:
@@ -60,26 +68,22 @@ class SnapshotRepository:
         desired = {ns.name: ns for ns in namespaces}
         existing = {row.name: row for row in self.session.scalars(
             select(NamespaceRow).where(NamespaceRow.cluster == self.cluster))}
-        inserts, updates = [], []
+        writes = []
         for name, record in desired.items():
             if record.devices is not None and not isinstance(record.devices, tuple):
                 record = replace(record, devices=tuple(record.devices))
-            values = {"managed": record.managed, "source_mode": record.source_mode,
-                      "default_action": record.default_action,
-                      "devices": list(record.devices) if record.devices is not None else None}
             row = existing.get(name)
-            if row is None:
-                inserts.append({"cluster": self.cluster, "name": name, "updated_at": at, **values})
-            elif self._namespace_record(row) != record:
-                updates.append({"id": row.id, "updated_at": at, **values})
+            if row is None or self._namespace_record(row) != record:
+                writes.append({"cluster": self.cluster, "name": name, "updated_at": at,
+                               "managed": record.managed, "source_mode": record.source_mode,
+                               "default_action": record.default_action,
+                               "devices": list(record.devices) if record.devices is not None else None})
         gone = [row.id for name, row in existing.items() if name not in desired]
-        insert_rows(self.session, NamespaceRow, inserts)
-        if updates:
-            self.session.execute(update(NamespaceRow), updates)
+        upsert_rows(self.session, NamespaceRow, writes, keys=("cluster", "name"))
         for ids in chunks(gone):
             self.session.execute(delete(NamespaceRow).where(NamespaceRow.id.in_(ids)))
         self.session.flush()
-        return len(inserts) + len(updates) + len(gone)
+        return len(writes) + len(gone)
 
     def namespaces(self) -> list[NamespaceRecord]:
         rows = self.session.scalars(select(NamespaceRow).where(NamespaceRow.cluster == self.cluster)
@@ -126,12 +130,12 @@ class SnapshotRepository:
         gone = [gid for key, (gid, _) in existing.items() if key not in desired] if delete_others else []
 
         self._delete_group_ids(gone)
-        added = self._insert_groups(new, at)
-        added_changed, removed = self._update_groups(changed, at)
+        added, removed = self._write_changed([(g, digest) for g, digest in new]
+                                             + [(g, digest) for _, g, digest in changed], at)
         self.session.flush()
         return GroupChanges(created=len(new), updated=len(changed), deleted=len(gone),
                             unchanged=len(desired) - len(new) - len(changed),
-                            members_added=added + added_changed, members_removed=removed)
+                            members_added=added, members_removed=removed)
 
     def _group_values(self, group: SourceGroup, digest: str, at: datetime) -> dict[str, Any]:
         return {"purpose": group.purpose, "namespace": group.namespace, "service": group.service,
@@ -143,43 +147,37 @@ class SnapshotRepository:
             yield {"cluster": self.cluster, "group_id": group_id, "address": address,
                    "identity_kind": kind, "identity_namespace": namespace, "identity_name": name}
 
-    def _insert_groups(self, new: list[tuple[SourceGroup, str]], at: datetime) -> int:
-        if not new:
-            return 0
-        rows = [{"cluster": self.cluster, "key": g.key, **self._group_values(g, digest, at)}
-                for g, digest in new]
-        ids = self.session.scalars(
-            insert(table_of(AddressGroupRow)).returning(AddressGroupRow.id, sort_by_parameter_order=True),
-            rows).all()
-        members: list[dict[str, Any]] = []
-        for group_id, (group, _) in zip(ids, new, strict=True):
-            members.extend(self._member_rows(group_id, sorted(_member_keys(group))))
-        insert_rows(self.session, AddressMemberRow, members)
-        return len(members)
-
-    def _update_groups(self, changed: list[tuple[int, SourceGroup, str]], at: datetime) -> tuple[int, int]:
-        if not changed:
+    def _write_changed(self, groups: list[tuple[SourceGroup, str]], at: datetime) -> tuple[int, int]:
+        """Upsert the rows of new and changed `groups` by (cluster, key), then make each one's
+        members exactly its own: members are read by the ids the upsert returned, so a group
+        another writer created or changed meanwhile is corrected, never duplicated. Returns the
+        numbers of members added and removed."""
+        if not groups:
             return 0, 0
-        self.session.execute(update(AddressGroupRow), [
-            {"id": gid, **self._group_values(g, digest, at)} for gid, g, digest in changed])
+        rows = [{"cluster": self.cluster, "key": g.key, **self._group_values(g, digest, at)}
+                for g, digest in groups]
+        statement = upsert_statement(self.session, AddressGroupRow, rows[0], keys=("cluster", "key"))
+        ids = {key: gid for key, gid in self.session.execute(
+            statement.returning(AddressGroupRow.key, AddressGroupRow.id), rows)}
         stored: dict[int, dict[MemberKey, int]] = defaultdict(dict)
-        for ids in chunks([gid for gid, _, _ in changed]):
+        for chunk in chunks(list(ids.values())):
             for row in self.session.execute(
                     select(AddressMemberRow.id, AddressMemberRow.group_id, AddressMemberRow.address,
                            AddressMemberRow.identity_kind, AddressMemberRow.identity_namespace,
-                           AddressMemberRow.identity_name).where(AddressMemberRow.group_id.in_(ids))):
+                           AddressMemberRow.identity_name).where(AddressMemberRow.group_id.in_(chunk))):
                 stored[row.group_id][(row.address, row.identity_kind, row.identity_namespace,
                                       row.identity_name)] = row.id
         inserts: list[dict[str, Any]] = []
         removed: list[int] = []
-        for gid, group, _ in changed:
+        for group, _ in groups:
+            gid = ids[group.key]
             want = _member_keys(group)
             have = stored.get(gid, {})
             removed.extend(member_id for key, member_id in have.items() if key not in want)
             inserts.extend(self._member_rows(gid, sorted(want - have.keys())))
-        for ids in chunks(removed):
-            self.session.execute(delete(AddressMemberRow).where(AddressMemberRow.id.in_(ids)))
-        insert_rows(self.session, AddressMemberRow, inserts)
+        for chunk in chunks(removed):
+            self.session.execute(delete(AddressMemberRow).where(AddressMemberRow.id.in_(chunk)))
+        insert_missing_rows(self.session, AddressMemberRow, inserts, keys=_MEMBER_KEY)
         return len(inserts), len(removed)
 
     def _delete_group_ids(self, ids: list[int]) -> None:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
 
 from connector.model import Action, CompiledRule, DeviceState, RuleKind, RuleOrigin, Tier
 from connector.store import RuleRepository
+from connector.store.models import CompiledRuleRow
 from tests.connector.store.conftest import Db
 from tests.connector.store.sqllog import statements
 
@@ -37,6 +40,8 @@ def rule(
     )
 
 
+T0 = datetime(2026, 2, 1, tzinfo=UTC)
+T1 = datetime(2026, 2, 2, tzinfo=UTC)
 RULES = (
     rule("admin/deny-tor", RuleKind.CLUSTER, "deny-tor", 100, Action.DENY, "dst/tor", logging=True),
     rule("svc/web/allow", RuleKind.SERVICE, "allow-stripe", 200, ports="ports/https"),
@@ -89,16 +94,20 @@ def test_repeated_keys_and_foreign_states_are_refused(db: Db) -> None:
 
 def test_only_rules_added_removed_changed_or_moved_are_written(db: Db) -> None:
     with db.sessions.begin() as session:
-        RuleRepository(session, db.cluster).replace("bigip", RULES)
+        RuleRepository(session, db.cluster).replace("bigip", RULES, T0)
     inserted = rule("svc/api/allow", RuleKind.SERVICE, "allow-api", 300)
     changed = rule("ns/shop/allow", RuleKind.NAMESPACE, "allow-github", 500, destination="dst/github")
     wanted = (RULES[0], inserted, RULES[1], changed)  # default/shop removed
     with statements(db.engine) as seen, db.sessions.begin() as session:
-        assert RuleRepository(session, db.cluster).replace("bigip", wanted) is True
+        assert RuleRepository(session, db.cluster).replace("bigip", wanted, T1) is True
     writes = [s for s in seen if s.startswith(("INSERT", "UPDATE", "DELETE")) and "compiled_rules" in s]
-    assert [s.split()[0] for s in writes] == ["DELETE", "UPDATE", "INSERT"]
+    # one delete; added, changed and moved rules upserted by key in one statement
+    assert [s.split()[0] for s in writes] == ["DELETE", "INSERT"] and "ON CONFLICT" in writes[1]
     with db.sessions.begin() as session:
         assert RuleRepository(session, db.cluster).rules("bigip") == wanted
+        written = dict(session.execute(select(CompiledRuleRow.key, CompiledRuleRow.updated_at).where(
+            CompiledRuleRow.cluster == db.cluster, CompiledRuleRow.device == "bigip")).all())
+    assert written == {RULES[0].key: T0, inserted.key: T1, RULES[1].key: T1, changed.key: T1}
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
