@@ -1,7 +1,8 @@
 # fusion-connector image: the controller and its CLI, run as a non-root user.
 #   docker build -t fusion-connector:0.1.0 .
 # Stage 1 builds the project's wheel and installs it, with PostgreSQL support, into a virtual
-# environment; stage 2 copies only that environment onto the same slim Python base.
+# environment; stage 2 copies only that environment onto the same slim Python base. The mock
+# servers (mocks/, the demo's) are a separate distribution and stay out of the image.
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build
@@ -9,10 +10,9 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY connector ./connector
 COPY adapters ./adapters
-COPY mocks ./mocks
 COPY migrations ./migrations
 RUN python -m pip wheel --no-deps --wheel-dir /wheels . \
  && python -m venv /opt/fusion-connector \

@@ -1,11 +1,16 @@
 """`fusion-connector demo`: the mock Kubernetes API server and the three mock devices on loopback,
 the example loaded, applied, and what each firewall now holds printed with a short report.
 `--serve` keeps everything running, with the controller in process, until Ctrl-C or SIGTERM: for
-`plan`, `apply`, `report` and kubectl against the printed configuration and kubeconfig."""
+`plan`, `apply`, `report` and kubectl against the printed configuration and kubeconfig.
+
+The mock servers are a separate distribution (the `demo` extra): without them the command prints
+how to install them and exits 1.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 import signal
 import time
@@ -23,6 +28,8 @@ if TYPE_CHECKING:  # the demo's modules (and the mocks) load only when the comma
     from connector.demo.live import LiveController
     from connector.demo.run import DemoRun
 
+MOCKS_MISSING = ("the demo needs the mock servers, which are not installed:"
+                 " run python3 -m pip install '.[demo]' in a checkout of fusion-connector")
 EXIT_INTERRUPTED = 130  # the shell's conventions: 128 + the signal's number
 EXIT_TERMINATED = 143
 
@@ -118,6 +125,16 @@ def _print_serve_instructions(environment: DemoEnvironment, live: LiveController
                    "    # each rule's status, written by the controller")
 
 
+def _require_mocks() -> None:
+    """Exit 1 with the one-line hint when the mock servers (the `demo` extra) are not installed."""
+    try:
+        importlib.import_module("connector.demo.environment")
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").partition(".")[0] != "mocks":
+            raise
+        fail(MOCKS_MISSING, EXIT_ERROR)
+
+
 class _Terminated(Exception):
     """SIGTERM arrived: unwind so that every server stops and the directory is removed."""
 
@@ -133,6 +150,7 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
 @click.option("--quiet", is_flag=True, help="no progress display")
 def command(serve: bool, controller: bool, quiet: bool) -> None:
     """Start mock Kubernetes and firewalls on loopback, apply an example, and show the result."""
+    _require_mocks()
     _quiet_logs_unless_asked()
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:

@@ -1,5 +1,6 @@
 """`fusion-connector demo`: the mocks on loopback, an example cluster, one apply, and what each
-device holds afterwards.
+device holds afterwards. The mocks come from their own distribution (`fusion-connector-mocks`,
+mocks-dist/, installed by the `demo` extra); `fusion-connector demo` checks they are there.
 
 - `scenario`: the example as package data (the chart's CRDs and docs/examples through links, plus
   `cluster.yaml` around them; `probes.yaml` the sample questions).

@@ -704,11 +704,13 @@ def test_dockerfile_copies_what_the_wheel_needs_and_dockerignore_keeps_it() -> N
     sources = [part for c in _dockerfile() if c.cmd == "COPY" and not c.flags for part in c.value[:-1]]
     for source in sources:
         assert (REPO / source).exists(), source
-    packages = {"connector", "adapters", "mocks", "migrations"}
-    assert packages | {"pyproject.toml", "README.md"} <= {source.rstrip("/") for source in sources}
+    packages = {"connector", "adapters", "migrations"}
+    needed = packages | {"pyproject.toml", "setup.py", "README.md"}
+    assert needed <= {source.rstrip("/") for source in sources}
+    assert not {"mocks", "mocks-dist"} & {source.rstrip("/") for source in sources}  # no mocks in the image
     ignored = [line.strip() for line in (REPO / ".dockerignore").read_text().splitlines()
                if line.strip() and not line.startswith("#")]
-    assert not {pattern.strip("/") for pattern in ignored} & (packages | {"pyproject.toml", "README.md"})
+    assert not {pattern.strip("/") for pattern in ignored} & needed
     assert {".git", ".venv", "tests"} <= {pattern.strip("/") for pattern in ignored}
 
 
