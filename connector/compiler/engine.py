@@ -13,7 +13,8 @@ under first match. A rule whose sources are empty is left off; it is never widen
 Sources: a Service's are its endpoint pods (EndpointSlices with the `kubernetes.io/service-name`
 label, ready or not) that are active pods of the namespace, with all their IPs (a single-stack
 Service lists one family, the pod still sends from both); addresses of other origins in a slice
-are ignored, so a rule never covers an address outside the identities it names.
+are ignored, so a rule never covers an address outside the identities it names. Pods on the host
+network hold their node's address: pod-mode sources leave them out and say so (`hostnet`).
 
 Keys (stable; adapters derive device object names from them; the third part is a fixed word, so
 keys of different kinds never collide):
@@ -37,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from connector.cluster import ClusterView, Kind, Obj, ObjectChange, object_key
+from connector.compiler import hostnet
 from connector.compiler.destinations import (
     ANNOTATION_RULE,
     CLUSTER_SCOPE,
@@ -151,6 +153,7 @@ class Compiler:
         self._cover: dict[str, dict[str, int]] = {}
         self._cluster_due: set[str] = set()
         self._ns_ipv6: set[str] = set()  # namespaces with an IPv6 source address
+        self._ns_host: set[str] = set()  # pod-mode namespaces with pods on the host network
         self._outputs: dict[str, _NamespaceOutput] = {}
         self._groups: dict[str, SourceGroup] = {}
         self._registry_dest: dict[str, dict[str, Destination]] = {d: {} for d in self._devices}
@@ -487,7 +490,11 @@ class Compiler:
             key = group_key(cluster, ns, "pods", spec.ref.name)
             service, rule = "", spec.ref.name
         else:
+            if info.mode == "pod":
+                self._without_host_network(spec, info, workloads.host_pods(), problems)
             return ns_group
+        if info.mode != "node":
+            pods = self._without_host_network(spec, info, pods, problems)
         if info.mode == "egress-ip":
             if pods and ns_group is not None:
                 problems.append(
@@ -517,6 +524,29 @@ class Compiler:
             rule=rule,
             purpose=purpose,
         )
+
+    def _without_host_network(
+        self, spec: RuleSpec, info: NamespaceInfo, pods: list[PodInfo], problems: list[Problem]
+    ) -> list[PodInfo]:
+        """`pods` without those on the host network; in pod mode a rule that loses one says so
+        (the annotation rule's notes go to the namespace, which has its own warning)."""
+        host = [(info.name, pod) for pod in pods if pod.host_network]
+        if not host:
+            return pods
+        if info.mode == "pod" and spec.ref.kind != RuleKind.ANNOTATION:
+            problems.append(hostnet.rule_problem(str(spec.ref), host))
+        return [pod for pod in pods if not pod.host_network]
+
+    def _host_network_warnings(self, ns: str, info: NamespaceInfo | None) -> tuple[str, ...]:
+        """The namespace's warning about its host network pods (pod and egress-ip modes)."""
+        pods = self._workload(ns).host_pods() if info is not None and info.managed else []
+        if pods and info is not None and info.mode == "pod":
+            self._ns_host.add(ns)
+        else:
+            self._ns_host.discard(ns)
+        if not pods or info is None or info.mode == "node":
+            return ()
+        return (hostnet.namespace_warning(ns, info.mode, pods),)
 
     def _sources_of(
         self,
@@ -679,7 +709,8 @@ class Compiler:
                         action=Action(info.default_action),
                     ),
                 )
-        out.warnings = info.warnings + tuple(annotation_notes) if info is not None else ()
+        host_warnings = self._host_network_warnings(ns, info)
+        out.warnings = info.warnings + host_warnings + tuple(annotation_notes) if info is not None else ()
         self._outputs[ns] = out
         self._refresh_statuses(ns, old.statuses)
         for device in self._devices:
@@ -914,6 +945,9 @@ class Compiler:
                     False,
                 )
             )
+        host = [(ns, p) for ns in sorted(selected & self._ns_host) for p in self._workload(ns).host_pods()]
+        if host:
+            problems.append(hostnet.rule_problem(str(spec.ref), host))
         counts = self._cluster_present.get(name, {})
         for device, count in counts.items():
             if (

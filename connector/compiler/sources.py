@@ -15,7 +15,9 @@ Members = tuple[tuple[str, tuple[Identity, ...]], ...]
 @dataclass(frozen=True)
 class PodInfo:
     """What the compiler needs of a pod. A pod in phase Succeeded or Failed has released its IPs
-    and counts as inactive. `members` are its group members, built once."""
+    and counts as inactive. `members` are its group members, built once; a pod on the host network
+    (`spec.hostNetwork: true`, its IPs are its node's) has none: a pod-mode group holding its
+    address would hold everything on that node (see docs/resources.md, "hostNetwork pods")."""
 
     name: str
     ips: tuple[str, ...]
@@ -23,6 +25,7 @@ class PodInfo:
     labels: tuple[tuple[str, str], ...]
     active: bool
     members: Members = ()
+    host_network: bool = False
 
 
 def read_pod(obj: Obj, namespace: str = "") -> PodInfo:
@@ -40,15 +43,18 @@ def read_pod(obj: Obj, namespace: str = "") -> PodInfo:
             ips.add(parse_host_ip(text))
         except ValueProblem:
             continue
-    node = (obj.get("spec") or {}).get("nodeName") or ""
+    spec = obj.get("spec") or {}
+    node = spec.get("nodeName") or ""
+    host_network = spec.get("hostNetwork") is True
     identity = (Identity("Pod", namespace, meta.get("name") or ""),)
     return PodInfo(
-        members=tuple((ip, identity) for ip in sorted(ips)) if active else (),
+        members=tuple((ip, identity) for ip in sorted(ips)) if active and not host_network else (),
         name=meta.get("name") or "",
         ips=tuple(sorted(ips)) if active else (),
         node=node if active else "",
         labels=tuple(sorted(labels_of(obj).items())),
         active=active,
+        host_network=host_network,
     )
 
 
@@ -88,7 +94,7 @@ def node_addresses(obj: Obj) -> tuple[str, ...]:
 
 
 def pod_members(pods: Iterable[PodInfo]) -> Members:
-    """Pod IPs, each with the pods holding it."""
+    """Pod IPs, each with the pods holding it (host network pods hold none)."""
     merged: list[tuple[str, tuple[Identity, ...]]] = []
     for member in sorted(member for pod in pods for member in pod.members):
         if merged and merged[-1][0] == member[0]:

@@ -6,6 +6,8 @@ touches, not the size of the namespace.
   pods holding it), updated per pod change; `members()` is the group's member tuple;
 - the Services, and per Service the endpoint addresses of its EndpointSlices (counted per slice),
   so a Service's pods are found from its endpoints instead of scanning every pod;
+- the active pods on the host network (`host_pods()`): they hold no member address, their
+  addresses are indexed apart so that a Service still finds them among its endpoints;
 - a `WorkloadDelta` of what changed since `take_delta()`: the old and new versions of changed pods,
   the Services whose endpoints or pods may have changed, and the member addresses added and
   removed (net), which the compiler uses to recompute only the rules a change can affect.
@@ -86,6 +88,8 @@ class NamespaceWorkloads:
         self._endpoints: dict[str, dict[str, int]] = {}  # service -> address -> slices listing it
         self._services_of = _Index()  # endpoint address -> services
         self._holders = _Index()  # address -> active pods holding it
+        self._host_holders = _Index()  # address -> active host network pods holding it
+        self._host: dict[str, PodInfo] = {}  # active host network pods by name
         # address -> (address, the pods holding it as identities): the member tuple, kept as long as
         # its holders do not change, so that consumers recognise unchanged members by identity
         self._entries: dict[str, tuple[str, tuple[Identity, ...]]] = {}
@@ -106,11 +110,22 @@ class NamespaceWorkloads:
                 for ip in pod.ips:
                     self.delta.services.update(self._services_of.get(ip))
         if old is not None:
-            for ip in old.ips:
-                self._release(ip, name, old)
+            if old.host_network:
+                self._host.pop(name, None)
+                for ip in old.ips:
+                    self._host_holders.discard(ip, name)
+            else:
+                for ip in old.ips:
+                    self._release(ip, name, old)
         if info is not None:
-            for ip in info.ips:
-                self._hold(ip, name, info)
+            if info.host_network:
+                if info.active:
+                    self._host[name] = info
+                for ip in info.ips:
+                    self._host_holders.add(ip, name)
+            else:
+                for ip in info.ips:
+                    self._hold(ip, name, info)
 
     def put_slice(self, name: str, info: SliceInfo | None) -> None:
         old = self.slices.pop(name, None)
@@ -163,10 +178,17 @@ class NamespaceWorkloads:
         return [pod for pod in self.pods.values() if pod.active]
 
     def service_pods(self, service: str) -> list[PodInfo]:
-        """The active pods holding an endpoint address of `service` (ready or not)."""
+        """The active pods holding an endpoint address of `service` (ready or not), host network
+        pods included."""
         endpoints = self._endpoints.get(service, ())
         names = {pod for address in endpoints for pod in self._holders.get(address)}
+        if self._host:
+            names.update(pod for address in endpoints for pod in self._host_holders.get(address))
         return [self.pods[name] for name in sorted(names)]
+
+    def host_pods(self) -> list[PodInfo]:
+        """The active pods on the host network, by name."""
+        return [self._host[name] for name in sorted(self._host)]
 
     # ------------------------------------------------------------------ internals
     def _hold(self, ip: str, name: str, pod: PodInfo) -> None:

@@ -47,16 +47,22 @@ def pod(
     node: str = "node1",
     labels: dict[str, str] | None = None,
     phase: str = "Running",
+    host_network: bool = False,
 ) -> Obj:
+    """A pod; with `host_network` its IPs are its node's (pass the node's address as `ips`)."""
     ip_list = [ips] if isinstance(ips, str) else list(ips)
     status: Obj = {"phase": phase, "podIPs": [{"ip": ip} for ip in ip_list]}
     if ip_list:
         status["podIP"] = ip_list[0]
+    spec: Obj = {"nodeName": node}
+    if host_network:
+        spec["hostNetwork"] = True
+        status["hostIP"] = ip_list[0] if ip_list else ""
     return {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {"name": name, "namespace": ns, "labels": dict(labels or {})},
-        "spec": {"nodeName": node},
+        "spec": spec,
         "status": status,
     }
 

@@ -7,7 +7,9 @@ with an invalid action, tier, priority or selector never decides; an ExternalSer
 valid addresses and port entries, contributes nothing when none of its addresses (or, when it
 lists ports, none of its port entries) is valid, and a missing one contributes nothing; a device
 that cannot enforce FQDNs drops them. In `egress-ip` mode Service and podSelector rules apply to
-the whole namespace when they have sources (DESIGN section 3).
+the whole namespace when they have sources (DESIGN section 3). A pod on the host network (its
+address is its node's) is no source in pod or egress-ip mode: no rule applies to it
+(docs/resources.md, "hostNetwork pods").
 """
 
 from __future__ import annotations
@@ -219,9 +221,16 @@ class Oracle:
             ips = {str(ipaddress.ip_address(status["podIP"]))}
         return ips
 
+    @staticmethod
+    def _host_network(pod: Obj) -> bool:
+        return (pod.get("spec") or {}).get("hostNetwork") is True
+
     def _pods(self, ns: str) -> list[Obj]:
+        """The pods of `ns` that are sources: active, with an address, not on the host network."""
         return [
-            p for p in self.by_kind.get("Pod", []) if _meta(p).get("namespace") == ns and self._pod_ips(p)
+            p
+            for p in self.by_kind.get("Pod", [])
+            if _meta(p).get("namespace") == ns and self._pod_ips(p) and not self._host_network(p)
         ]
 
     def _service_pods(self, ns: str, service: str) -> list[Obj]:
@@ -281,6 +290,8 @@ class Oracle:
         if ns is None or not self.managed(ns):
             return None
         pod_obj = self._get("Pod", namespace, pod) if pod else None
+        if pod_obj is not None and self._host_network(pod_obj) and self.mode(ns) != "node":
+            return None
         labels = _labels(ns)
 
         def cluster_tier(tier: str) -> Verdict | None:

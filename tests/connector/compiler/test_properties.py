@@ -60,6 +60,7 @@ POD_SELECTORS: tuple[dict[str, Any] | None, ...] = (
     {"matchLabels": {"app": "web"}},
     {"matchExpressions": [{"key": "app", "operator": "DoesNotExist"}]},
 )
+NODE_IPS = {"n1": ("192.168.0.1",), "n2": ("192.168.0.2", "fd00:ff::2")}
 ALLOW_ANNOTATIONS = (
     "",
     "api.example.com:443/TCP",
@@ -106,6 +107,10 @@ def clusters(draw: st.DrawFn, modes: tuple[str, ...] = ("pod", "egress-ip")) -> 
             ips = draw(st.sampled_from(([f"10.0.0.{n}"], [f"fd00::{n:x}"], [f"10.0.0.{n}", f"fd00::{n:x}"])))
             app = draw(st.sampled_from(("web", "db")))
             phase = draw(st.sampled_from(("Running", "Running", "Running", "Pending", "Succeeded")))
+            node = draw(st.sampled_from(("n1", "n2")))
+            host_network = draw(st.sampled_from((False, False, False, True)))
+            if host_network:
+                ips = list(NODE_IPS[node])
             objects.append(
                 b.pod(
                     ns,
@@ -113,7 +118,8 @@ def clusters(draw: st.DrawFn, modes: tuple[str, ...] = ("pod", "egress-ip")) -> 
                     ips,
                     labels={"app": app},
                     phase=phase,
-                    node=draw(st.sampled_from(("n1", "n2"))),
+                    node=node,
+                    host_network=host_network,
                 )
             )
             if app == "web":
@@ -162,7 +168,7 @@ def clusters(draw: st.DrawFn, modes: tuple[str, ...] = ("pod", "egress-ip")) -> 
                 **fields,
             )
         )
-    objects.extend([b.node("n1", "192.168.0.1"), b.node("n2", "192.168.0.2", "fd00:ff::2")])
+    objects.extend([b.node(name, *ips) for name, ips in NODE_IPS.items()])
     return objects
 
 

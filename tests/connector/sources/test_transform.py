@@ -3,6 +3,7 @@ from __future__ import annotations
 import copy
 
 from connector.cluster import Kind, StaticView
+from connector.compiler.sources import read_pod
 from connector.sources.transform import LAST_APPLIED, transform
 
 POD = {
@@ -92,3 +93,14 @@ def test_custom_resources_keep_spec_and_status_and_fit_a_static_view() -> None:
 def test_malformed_objects_do_not_crash_the_transform() -> None:
     assert transform(Kind.POD, {"metadata": {"name": "x"}, "spec": None, "status": "weird"}) == {
         "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"}, "spec": {}, "status": {}}
+
+
+def test_host_network_flag_survives_the_transform_and_reaches_the_compiler() -> None:
+    obj = copy.deepcopy(POD)
+    obj["spec"]["hostNetwork"] = True
+    obj["status"].update(podIP="192.0.2.1", podIPs=[{"ip": "192.0.2.1"}])
+    pruned = transform(Kind.POD, obj)
+    assert pruned["spec"] == {"nodeName": "n1", "hostNetwork": True}
+    info = read_pod(pruned)
+    assert info.host_network and info.ips == ("192.0.2.1",) and info.members == ()
+    assert not read_pod(transform(Kind.POD, POD)).host_network
