@@ -20,7 +20,7 @@ from adapters.registry import adapter_class, create_adapter
 from connector.cluster import ClusterView
 from connector.compiler import CompileResult, CompileSettings, compile_cluster
 from connector.config import Config, DeviceConfig, Secrets
-from connector.reconciler.device import DeviceOutcome, sync_device
+from connector.reconciler.device import DeviceOutcome, ErrorClass, sync_device
 from connector.reconciler.record import record_outcome, record_snapshot
 from connector.store import Store, create_engine, device_write_lock, migrate, session_factory
 
@@ -71,7 +71,12 @@ def reconcile_once(config: Config, view: ClusterView, adapters: Mapping[str, Ada
 
     def one(name: str) -> DeviceOutcome:
         adapter = adapters[name]
-        return sync_device(adapter, compiled.devices[name], config.safety, apply=apply, force=force)
+        try:
+            return sync_device(adapter, compiled.devices[name], config.safety, apply=apply, force=force)
+        except Exception as exc:  # a bug met on one device must not cost the others their outcome
+            log.debug("%s: unexpected error", name, exc_info=True)
+            return DeviceOutcome(device=name, error=f"{name}: unexpected error: {type(exc).__name__}: {exc}",
+                                 error_class=ErrorClass.PERMANENT)
 
     names = [d.name for d in config.devices if d.name in adapters]
     engine = None

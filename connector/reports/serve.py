@@ -2,8 +2,9 @@
 
 `answer_report(build, query, authorization)` turns a request into an `HttpAnswer`: query
 parameters `format` (html by default, json or csv), `since` (a window such as 7d, default 7d) and
-`device`; when the environment variable `FUSION_CONNECTOR_REPORT_TOKEN` is set, the request must
-carry `Authorization: Bearer <that token>` (compared in constant time), else 401.
+`device` (a configured device, else 404); a malformed or out-of-range parameter answers 400. When
+the environment variable `FUSION_CONNECTOR_REPORT_TOKEN` is set, the request must carry
+`Authorization: Bearer <that token>` (compared in constant time), else 401.
 `report_from_engine` builds the report in its own read transaction; `serve_report` is the whole
 endpoint for the controller (503 until it has compiled the cluster and opened the store). The HTTP
 server routes `/report` to any probes object that is a `ReportProbe`.
@@ -67,10 +68,26 @@ class ReportProbe(Protocol):
     def report_answer(self, query: str, authorization: str | None) -> HttpAnswer: ...
 
 
+def _window(text: str) -> timedelta:
+    """The window of `since=text`; ValueError naming the parameter when malformed or so long
+    that it starts before the calendar does."""
+    try:
+        window = parse_window(text)
+        utcnow() - window
+    except OverflowError:
+        raise ValueError(f"since={text!r} is too long: give a window such as 7d, 36h, 90m, 2w or"
+                         " 3600s") from None
+    except ValueError as exc:
+        raise ValueError(f"since: {exc}") from None
+    return window
+
+
 def answer_report(build: ReportBuilder, query: str, authorization: str | None, *,
-                  token: str | None = None, ready: bool = True) -> HttpAnswer:
+                  token: str | None = None, ready: bool = True,
+                  devices: Collection[str] | None = None) -> HttpAnswer:
     """Answer `GET /report?<query>`; `token` defaults to the environment variable
-    `FUSION_CONNECTOR_REPORT_TOKEN` (unset or empty: no authentication); 503 when not `ready`."""
+    `FUSION_CONNECTOR_REPORT_TOKEN` (unset or empty: no authentication); 503 when not `ready`;
+    400 for a bad `format` or `since`; 404 when `device` is not one of `devices` (when given)."""
     if token is None:
         token = os.environ.get(REPORT_TOKEN_ENV) or None
     if not authorized(authorization, token):
@@ -83,10 +100,14 @@ def answer_report(build: ReportBuilder, query: str, authorization: str | None, *
     except ValueError:
         return _error(400, "format must be html, json or csv")
     try:
-        window = parse_window(params["since"]) if params.get("since") else DEFAULT_WINDOW
+        window = _window(params["since"]) if params.get("since") else DEFAULT_WINDOW
     except ValueError as exc:
         return _error(400, str(exc))
-    report = build(window, params.get("device") or None)
+    device = params.get("device") or None
+    if device is not None and devices is not None and device not in devices:
+        known = ", ".join(sorted(devices)) or "none"
+        return _error(404, f"no device named {device!r} in the configuration (devices: {known})")
+    report = build(window, device)
     headers = {"Cache-Control": "no-store"}
     if fmt is ReportFormat.CSV:
         headers["Content-Disposition"] = 'attachment; filename="fusion-connector-report.csv"'
@@ -116,4 +137,5 @@ def serve_report(query: str, authorization: str | None, *, engine: Engine | None
         return report_from_engine(engine, cluster, compiled(), view=view, window=window, device=device,
                                   configured=configured, capacity=capacity() if capacity else None)
 
-    return answer_report(build, query, authorization, ready=ready and engine is not None)
+    return answer_report(build, query, authorization, ready=ready and engine is not None,
+                         devices=configured)
