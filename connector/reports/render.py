@@ -16,6 +16,7 @@ from typing import Any
 
 import jinja2
 
+from connector.reports.charts import device_timelines, namespace_matrices
 from connector.reports.model import RULE_KINDS, Report, iso
 
 
@@ -249,5 +250,8 @@ def render_html(report: Report) -> str:
     data: dict[str, Any] = report.to_json()
     rows, left_out = drift_rows(data["findings"])
     legend = destination_legend(data["egress"])
+    timelines, timelines_left = device_timelines(data)
+    matrices, matrices_left = namespace_matrices(data)
     return _ENV.get_template("report.html.j2").render(
-        report=data, drift_rows=rows, drift_left_out=left_out, destinations=legend)
+        report=data, drift_rows=rows, drift_left_out=left_out, destinations=legend,
+        timelines=timelines, timelines_left=timelines_left, matrices=matrices, matrices_left=matrices_left)
