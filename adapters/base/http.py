@@ -8,15 +8,22 @@ Contract:
   `DeviceAuthError`. Callers pass `expected` statuses that are not errors (e.g. 404 on a read).
 - Secrets (auth headers) are never logged: the log names method, path and status only.
 - `writes` counts non-GET requests actually sent (each retry counts), for benchmarks and tests.
+- Write fence: a client may carry a `fence` callable, asked right before every non-GET request
+  (each retry included); when it answers False the request is not sent and `WriteFenced` is
+  raised. A client created inside `write_fence(fence)` takes that fence, so the controller can
+  fence every adapter it opens without the adapters knowing: a process that lost its leadership
+  mid-apply (e.g. resumed after SIGSTOP once a standby took over) sends no further write.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import ssl
 import threading
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
+from contextvars import ContextVar
 from typing import Any
 
 import httpx
@@ -28,11 +35,30 @@ from tenacity import (
     stop_after_delay,
 )
 
-from adapters.base.errors import DeviceAuthError, PermanentDeviceError, TransientDeviceError
+from adapters.base.errors import DeviceAuthError, DeviceError, PermanentDeviceError, TransientDeviceError
 
 log = logging.getLogger(__name__)
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+
+WriteFence = Callable[[], bool]
+_FENCE: ContextVar[WriteFence | None] = ContextVar("device_write_fence", default=None)
+
+
+class WriteFenced(DeviceError):
+    """A write not sent because the client's fence refused it (this process may no longer write
+    to devices, e.g. it is no longer the leader). Nothing reached the device; it is not a device
+    fault and is not worth retrying by this process."""
+
+
+@contextlib.contextmanager
+def write_fence(fence: WriteFence) -> Iterator[None]:
+    """Every `DeviceHttp` created inside this block asks `fence()` before each write."""
+    token = _FENCE.set(fence)
+    try:
+        yield
+    finally:
+        _FENCE.reset(token)
 
 
 def tls_verify(verify_tls: bool, ca_bundle: str | None) -> ssl.SSLContext | bool:
@@ -79,14 +105,16 @@ NO_RETRY = RetryPolicy(attempts=1)
 
 
 class DeviceHttp:
-    """HTTP access to one device. Thread-safe; `auth` is called per request for fresh headers."""
+    """HTTP access to one device. Thread-safe; `auth` is called per request for fresh headers;
+    `fence` (default: the one of the enclosing `write_fence`, if any) guards every write."""
 
     def __init__(self, device: str, base_url: str, *, verify: ssl.SSLContext | bool = True,
                  timeout: float = 30.0, retry: RetryPolicy | None = None,
                  auth: Callable[[], Mapping[str, str]] | None = None,
-                 transport: httpx.BaseTransport | None = None) -> None:
+                 transport: httpx.BaseTransport | None = None, fence: WriteFence | None = None) -> None:
         self.device = device
         self.retry = retry or RetryPolicy()
+        self.fence = fence if fence is not None else _FENCE.get()
         self._auth = auth
         self._client = httpx.Client(base_url=base_url, verify=verify, timeout=timeout, transport=transport)
         self._lock = threading.Lock()
@@ -112,12 +140,18 @@ class DeviceHttp:
     def _send_once(self, method: str, path: str, *, params: Mapping[str, Any] | None, json: Any,
                    content: bytes | None, headers: Mapping[str, str] | None, expected: Collection[int],
                    object_kind: str, object_name: str) -> httpx.Response:
+        write = method.upper() != "GET"
+        if write and self.fence is not None and not self.fence():
+            log.warning("%s: %s %s not sent: writes are fenced off (this process no longer leads)",
+                        self.device, method, path)
+            raise WriteFenced(self.device, f"{method} {path} not sent: this process may no longer "
+                              "write to the device (no longer the leader)")
         merged: dict[str, str] = dict(self._auth()) if self._auth else {}
         if headers:
             merged.update(headers)
         with self._lock:
             self.calls += 1
-            if method.upper() != "GET":
+            if write:
                 self.writes += 1
         try:
             response = self._client.request(method, path, params=params, json=json, content=content,

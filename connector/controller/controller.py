@@ -38,6 +38,7 @@ from kubernetes import client as k8s_client
 from sqlalchemy import Engine, text
 
 from adapters.base import Adapter
+from adapters.base.http import write_fence
 from connector.cluster import KINDS, Kind, ObjectChange
 from connector.compiler import Compiler, CompileResult, RuleRef, RuleStatus
 from connector.config import Config, Secrets
@@ -176,6 +177,9 @@ class Controller:
         self._adapters: dict[str, Adapter] = {}
         self._workers: dict[str, DeviceWorker] = {}
         self._known: dict[str, KnownState] = {d.name: KnownState() for d in config.devices}
+        self._fenced: dict[str, int] = {d.name: 0 for d in config.devices}  # writes the fence refused
+        self._fence_lock = threading.Lock()
+        self._closing_thread: int | None = None
         self._threads: list[threading.Thread] = []
         self._scheduler: BackgroundScheduler | None = None
         self._elector: LeaderElector | None = None
@@ -196,7 +200,7 @@ class Controller:
         self._with_store(self._register_devices)
         self._recorder = Recorder(session_factory(self._engine), config.cluster,
                                   threads=max(1, min(4, len(config.devices)))).start()
-        self._adapters = open_adapters(config, config.devices, self.secrets)
+        self._adapters = self._open_adapters()
         api = self._api_client or build_api_client(config.kubernetes, self.secrets)
         self._api_client = api
         self._kube = KubeApi(api)
@@ -253,6 +257,7 @@ class Controller:
             thread.join(5)
         if self._watcher is not None:
             self._watcher.stop(5)
+        self._closing_thread = threading.get_ident()  # may release device sessions (BIG-IP token)
         for adapter in self._adapters.values():
             adapter.close()
         if self._engine is not None:
@@ -260,6 +265,28 @@ class Controller:
         if self._api_client is not None:
             self._api_client.close()  # type: ignore[no-untyped-call]
         log.info("controller stopped")
+
+    def _open_adapters(self) -> dict[str, Adapter]:
+        """One adapter per device, each HTTP client fenced by `_may_write` (every device write
+        asks it first; see `adapters.base.http.write_fence`)."""
+        adapters: dict[str, Adapter] = {}
+        for device in self.config.devices:
+            with write_fence(functools.partial(self._may_write, device.name)):
+                adapters.update(open_adapters(self.config, [device], self.secrets))
+        return adapters
+
+    def _may_write(self, name: str) -> bool:
+        """The write fence of device `name`'s adapter: True while this process holds the Lease,
+        as judged by the local monotonic clock against its last successful renewal (so a process
+        resumed after SIGSTOP writes nothing before it renews), or on the thread closing the
+        adapters at shutdown. A refusal is counted (`fenced_writes_total`) and ends the sync."""
+        if (self._elector is not None and self._elector.is_leader) or \
+                threading.get_ident() == self._closing_thread:
+            return True
+        with self._fence_lock:
+            self._fenced[name] = self._fenced.get(name, 0) + 1
+        self.metrics.fenced_writes.labels(name).inc()
+        return False
 
     def _spawn(self, target: Any, name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
@@ -283,18 +310,28 @@ class Controller:
         return loop_ok and time.monotonic() - self._heartbeat < WEDGED_AFTER
 
     def readiness(self) -> dict[str, Any]:
-        """`/readyz`: ready once the cache is synced, compiled and the store reachable. Devices do
-        not decide readiness (an unready pod only leaves Service endpoints; a firewall that is
-        down must not take the report and metrics away or stall a rollout): each device's state
-        is listed under `devices`, and those whose last sync failed or was refused under
-        `degraded`, with the reason (also `fusion_connector_device_problem`)."""
+        """`/readyz`: ready once the cache is synced, compiled and the store reachable, unless this
+        process can never lead (`leaderElection`: the Lease's namespace is missing or RBAC forbids
+        the Lease); `reasons` says why not. Devices do not decide readiness (an unready pod only
+        leaves Service endpoints; a firewall that is down must not take the report and metrics
+        away or stall a rollout): each device's state is listed under `devices`, and those whose
+        last sync failed or was refused under `degraded`, with the reason (also
+        `fusion_connector_device_problem`)."""
         synced = self._watcher is not None and self._watcher.synced
         store = self._store_reachable()
         role = "leader" if self.leading else "standby"
+        election = self._elector.problem if self._elector is not None else None
+        reasons = [text for failed, text in (
+            (not synced, "the watch cache is not synced yet"),
+            (not self.compiled, "the cluster is not compiled yet"),
+            (not store, "the store is unreachable"),
+            (self._stopping.is_set(), "stopping"),
+            (election is not None, f"leader election: {election}")) if failed]
         devices = self._device_health()
-        return {"ready": synced and self.compiled and store and not self._stopping.is_set(),
+        return {"ready": not reasons, "reasons": reasons,
                 "synced": synced, "compiled": self.compiled, "store": store, "role": role,
-                "mode": self.options.mode, "identity": self.identity, "devices": devices,
+                "leaderElection": election, "mode": self.options.mode, "identity": self.identity,
+                "devices": devices,
                 "degraded": sorted(name for name, d in devices.items() if d["state"] in DEGRADED)}
 
     def _device_health(self) -> dict[str, dict[str, Any]]:
@@ -491,6 +528,7 @@ class Controller:
             return True
         adapter = self._adapters[name]
         known = self._known[name]
+        fenced = self._fenced.get(name, 0)
         started = time.monotonic()
         if apply:
             assert self._engine is not None
@@ -504,6 +542,8 @@ class Controller:
         self.metrics.reconcile_duration.labels(name).observe(elapsed)
         if outcome.extra.get("withheld"):
             return True
+        if self._fenced.get(name, 0) != fenced:
+            return self._deposed(name, job, outcome, apply)
         recorded_at = time.monotonic()
         assert self._recorder is not None
         self._recorder.submit(name, job.state, outcome, apply=apply, triggers=job.trigger_names())
@@ -515,6 +555,17 @@ class Controller:
         ok = self._account(name, job, outcome, apply)
         self._status_kick.set()
         return ok
+
+    def _deposed(self, name: str, job: Job, outcome: DeviceOutcome, apply: bool) -> bool:
+        """A sync cut short by the write fence: this process lost its leadership during it. Not a
+        device failure (no metric, Event or status); the writes it made before are audited, and
+        the leader (or this process once it leads again, reading the device back) takes over."""
+        writes = outcome.result.writes if outcome.result is not None else 0
+        log.warning("%s: sync cut short, this process no longer leads: %d write(s) made before; "
+                    "nothing more is sent", name, writes)
+        if writes and self._recorder is not None:
+            self._recorder.submit(name, job.state, outcome, apply=apply, triggers=job.trigger_names())
+        return True
 
     def _account(self, name: str, job: Job, outcome: DeviceOutcome, apply: bool) -> bool:
         """Metrics, device report and Events of one outcome; whether the sync succeeded."""
@@ -620,6 +671,8 @@ class Controller:
                 if clock < due:  # pod churn: the count is brought up to date at most every interval
                     self._status_due = due if self._status_due is None else min(self._status_due, due)
                     continue
+            if not self.leading:  # deposed while writing: the new leader writes statuses
+                return written
             path = KINDS[kind].collection_path(ref.namespace or None) + f"/{ref.name}/status"
             try:
                 code, answer = self._kube.merge_patch(path, {"status": status})

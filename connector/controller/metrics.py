@@ -10,9 +10,11 @@ holds after the last plan, and its configured limit; no limit sample for an unli
 holds it), `owned_objects{device}`, `last_successful_sync_timestamp_seconds{device}`,
 `device_problem{device,reason}` (1 while the device's last sync ended with that problem:
 `DeviceError`, `PlanRefused` or `CapacityExceeded`; no sample once a sync succeeds),
-`leader` (1 while this process leads), `status_writes_total`, `events_total`, and from the watch
-layer at scrape time: `watch_restarts_total{kind}`, `watch_relists_total{kind}`,
-`watch_expired_total{kind}`, `watch_errors_total{kind}`, `cache_synced`.
+`fenced_writes_total{device}` (device writes not sent because this process no longer held the
+Lease: a deposed leader stopped mid-sync), `leader` (1 while this process leads),
+`status_writes_total`, `events_total`, and from the watch layer at scrape time:
+`watch_restarts_total{kind}`, `watch_relists_total{kind}`, `watch_expired_total{kind}`,
+`watch_errors_total{kind}`, `cache_synced`.
 """
 
 from __future__ import annotations
@@ -93,6 +95,9 @@ class ControllerMetrics:
                                           "1 while the device's last sync ended with this problem",
                                           ["device", "reason"], registry=r)
         self._problems: dict[str, str] = {}
+        self.fenced_writes = Counter(PREFIX + "fenced_writes",
+                                     "device writes not sent because this process no longer led",
+                                     ["device"], registry=r)
         self.status_writes = Counter(PREFIX + "status_writes", "rule status writes", registry=r)
         self.events = Counter(PREFIX + "events", "Kubernetes Events written", ["reason"], registry=r)
 

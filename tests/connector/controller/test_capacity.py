@@ -68,6 +68,7 @@ class Events:
 
 class Leader:
     is_leader = True
+    problem = None
 
 
 def test_accounting_a_capacity_refusal_sets_the_problem_event_and_metrics() -> None:

@@ -3,6 +3,8 @@ including a sync that fails with an unexpected exception rather than a device er
 
 from __future__ import annotations
 
+import time
+from types import SimpleNamespace
 from typing import Any
 
 from adapters.base import TransientDeviceError
@@ -135,3 +137,22 @@ def test_a_rule_gets_one_warning_when_its_device_starts_failing_not_one_per_retr
     refused = status(("PlanRefused", "unsafe plan refused: x"), second)
     made._rule_events(ref, "uid", second, refused)
     assert [(t, r) for t, r, _ in events.recorded] == [(WARNING, "DeviceError"), (WARNING, "PlanRefused")]
+
+
+class Unelectable:
+    is_leader = False
+    problem = ("namespace 'fusion-sytem' not found: the Lease fusion-connector-c1 cannot be created there, "
+               "so this process can never lead; create the namespace or set kubernetes.connectorNamespace")
+
+
+def test_a_process_that_can_never_lead_is_not_ready_and_says_why() -> None:
+    made, _ = controller()
+    made._watcher = SimpleNamespace(synced=True)  # type: ignore[assignment]
+    made._store_ok = (time.monotonic(), True)
+    made._compiled.set()
+    assert made.readiness()["ready"] is True and made.readiness()["reasons"] == []
+    made._elector = Unelectable()  # type: ignore[assignment]
+    ready = made.readiness()
+    assert ready["ready"] is False and ready["role"] == "standby"
+    assert ready["leaderElection"] == Unelectable.problem
+    assert any("kubernetes.connectorNamespace" in reason for reason in ready["reasons"])

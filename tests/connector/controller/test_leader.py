@@ -139,3 +139,76 @@ def test_leader_steps_down_when_it_cannot_renew(kube: KubeApi, server: HttpServe
     finally:
         httpx.post(f"{server.url}/_mock/reset").raise_for_status()
         a.stop(release=False)
+
+
+class PausingApi(KubeApi):
+    """Advances the fake clock by `pause` seconds while a renewal's write is in flight (the
+    process stopped by SIGSTOP between sending the write and reading its answer)."""
+
+    def __init__(self, inner: KubeApi, clock: list[float], pause: float) -> None:
+        self.inner = inner
+        self.clock = clock
+        self.pause = pause
+
+    def call(self, method: str, path: str, body: Obj | None = None,
+             content_type: str = "application/json") -> tuple[int, Obj]:
+        answer = self.inner.call(method, path, body, content_type)
+        if method == "PUT":
+            self.clock[0] += self.pause
+        return answer
+
+
+def test_leadership_is_dated_from_before_the_renewal_not_from_its_answer(kube: KubeApi) -> None:
+    now = [1000.0]
+    a = LeaderElector(kube, NS, NAME, "a", lease_seconds=15, clock=lambda: now[0])
+    assert a.try_acquire_or_renew() and a.is_leader
+    now[0] += 5
+    a.kube = PausingApi(kube, now, pause=30)
+    # the renewal was accepted, but its answer arrived 30 s later: another candidate may have
+    # taken the Lease meanwhile, so this process must not consider itself leading
+    assert not a.try_acquire_or_renew()
+    assert not a.is_leader
+    now[0] += 1
+    a.kube = kube
+    assert a.try_acquire_or_renew() and a.is_leader  # a prompt renewal leads again
+
+
+def test_a_process_resumed_past_the_renew_deadline_is_not_leading_before_it_renews(kube: KubeApi) -> None:
+    now = [1000.0]
+    a = LeaderElector(kube, NS, NAME, "a", lease_seconds=15, clock=lambda: now[0])
+    assert a.try_acquire_or_renew()
+    now[0] += a.renew_deadline - 0.5
+    assert a.is_leader
+    now[0] += 1  # stopped past the renew deadline: judged by the local monotonic clock
+    assert not a.is_leader
+
+
+def test_a_missing_lease_namespace_is_a_loud_problem_not_a_silent_standby(
+        kube: KubeApi, server: HttpServer, caplog: pytest.LogCaptureFixture) -> None:
+    missing = LeaderElector(kube, "fusion-sytem", NAME, "a", lease_seconds=2)
+    with caplog.at_level("ERROR", logger="connector.controller.leader"):
+        assert not missing.try_acquire_or_renew()
+        assert not missing.try_acquire_or_renew()
+    assert missing.problem is not None
+    assert "fusion-sytem" in missing.problem and "kubernetes.connectorNamespace" in missing.problem
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and "fusion-sytem" in errors[0]  # said once, not every round
+    httpx.post(f"{server.url}/api/v1/namespaces",
+               json={"metadata": {"name": "fusion-sytem"}}).raise_for_status()
+    assert missing.try_acquire_or_renew() and missing.problem is None
+
+
+class ForbiddenApi(KubeApi):
+    def __init__(self) -> None:
+        pass
+
+    def call(self, method: str, path: str, body: Obj | None = None,
+             content_type: str = "application/json") -> tuple[int, Obj]:
+        return 403, {"message": f'leases.coordination.k8s.io is forbidden: cannot {method.lower()}'}
+
+
+def test_a_forbidden_lease_names_the_missing_permission() -> None:
+    elector_ = LeaderElector(ForbiddenApi(), NS, NAME, "a", lease_seconds=2)
+    assert not elector_.try_acquire_or_renew()
+    assert elector_.problem is not None
+    assert "forbidden" in elector_.problem and NS in elector_.problem and "RBAC" in elector_.problem
