@@ -186,7 +186,7 @@ def _entry_text(entry: Mapping[str, Any]) -> str:
     where = f"{rule.get('namespace')}/" if rule.get("namespace") else ""
     ports = ", ".join(entry.get("ports") or ()) or "any port"
     return (f"{entry.get('action')} ({ports}) by {rule.get('kind')} {where}{rule.get('name')} "
-            f"(#{entry.get('position')})")
+            f"(order {entry.get('position')})")
 
 
 def decide(entries: Sequence[Mapping[str, Any]], row: Row, note: str = "", memo: Memo | None = None) -> Cell:

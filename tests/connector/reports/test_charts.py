@@ -63,7 +63,7 @@ STRIPE_ROW = Row(("shop", "stripe"), (), frozenset({"api.stripe.com"}), parse_po
 def test_first_covering_entry_decides() -> None:
     entries = [_entry(1, "Allow", STRIPE, ["443/TCP"]), _entry(2, "Deny", None, None)]
     assert decide(entries, STRIPE_ROW).state == "allow"
-    assert "(#1)" in decide(entries, STRIPE_ROW).text
+    assert "(order 1)" in decide(entries, STRIPE_ROW).text
     other = Row(None, (), frozenset(), None)
     assert decide(entries, other).state == "deny"
 
