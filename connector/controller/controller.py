@@ -180,6 +180,8 @@ class Controller:
         self._fenced: dict[str, int] = {d.name: 0 for d in config.devices}  # writes the fence refused
         self._fence_lock = threading.Lock()
         self._closing_thread: int | None = None
+        self._ns_logged: dict[str, frozenset[str]] = {}  # namespace warnings logged
+        self._ns_evented: dict[str, frozenset[str]] = {}  # namespace warnings recorded as Events
         self._threads: list[threading.Thread] = []
         self._scheduler: BackgroundScheduler | None = None
         self._elector: LeaderElector | None = None
@@ -454,6 +456,8 @@ class Controller:
         if leader:
             log.info("leading: syncing every device")
             self._record_snapshot()
+            if self.compiled:  # Events a standby only logged
+                self._namespace_warnings(self._compiler.result)
             for name, worker in self._workers.items():
                 if name in self._states:
                     worker.submit(self._states[name], ["leader-elected"], immediate=True, read=True)
@@ -488,6 +492,50 @@ class Controller:
         if result.rules != self._rules:
             self._rules = result.rules
             self._status_kick.set()
+        self._namespace_warnings(result)
+
+    def _namespace_warnings(self, result: CompileResult) -> None:
+        """Tell each namespace warning of `result` (bad annotation values, host-network pods) once:
+        a log line when it first appears, and (as leader) a Warning Event on the Namespace, in
+        `default` as for every cluster-scoped object. A warning that changes, or goes away and
+        comes back, is told again; an unchanged one never is, however often the cluster compiles."""
+        leading = self.leading and self._events is not None
+        for name, status in result.namespaces.items():
+            warnings = status.warnings
+            if not warnings and name not in self._ns_logged and name not in self._ns_evented:
+                continue
+            current = frozenset(warnings)
+            logged = self._ns_logged.get(name, frozenset())
+            for line in warnings:
+                if line not in logged:
+                    log.warning("%s", line)
+            evented = self._ns_evented.get(name, frozenset())
+            if leading and any(line not in evented for line in warnings):
+                assert self._events is not None
+                involved = ObjectRef("Namespace", "v1", "", name, self._uid(Kind.NAMESPACE, "", name))
+                for line in warnings:
+                    if line not in evented:
+                        reason = "InvalidAnnotation" if line.startswith(f"namespace {name}: annotation ") \
+                            else "NamespaceWarning"
+                        self._events.record(involved, WARNING, reason, line)
+                        self.metrics.events.labels(reason).inc()
+                evented = current
+            self._set_or_drop(self._ns_logged, name, current)
+            self._set_or_drop(self._ns_evented, name, evented & current)
+        for store in (self._ns_logged, self._ns_evented):
+            for name in [n for n in store if n not in result.namespaces]:
+                del store[name]
+
+    @staticmethod
+    def _set_or_drop(store: dict[str, frozenset[str]], name: str, lines: frozenset[str]) -> None:
+        if lines:
+            store[name] = lines
+        else:
+            store.pop(name, None)
+
+    def _uid(self, kind: Kind, namespace: str, name: str) -> str:
+        obj = self._watcher.cache.get(kind, namespace, name) if self._watcher is not None else None
+        return str(((obj or {}).get("metadata") or {}).get("uid") or "")
 
     def _register_devices(self, store: Store) -> None:
         for device in self.config.devices:

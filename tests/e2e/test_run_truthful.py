@@ -9,6 +9,9 @@ truthfully.
 - A device whose syncs keep failing: its rules' `Programmed` is False with `DeviceError`, /readyz
   stays 200 but lists it as degraded, `device_errors_total` counts and an Event says so; it all
   clears once the device answers again.
+- A bad namespace annotation value is one Warning Event on the Namespace (in `default`, as the API
+  server requires for a cluster-scoped object) and one log line, however often the cluster
+  compiles.
 """
 
 from __future__ import annotations
@@ -217,3 +220,32 @@ def test_a_device_whose_syncs_keep_failing_is_visible_everywhere(world: tuple[Mo
         connector.stop()
         connector.close()
         cluster.delete_pod("payments", "api-failing")
+
+
+def test_a_bad_namespace_annotation_is_one_warning_event_and_one_log_line(
+        world: tuple[Mocks, Cluster, Path]) -> None:
+    mocks, cluster, tmp = world
+    connector = Connector(write_config(tmp, mocks, interval="2s"))  # full compiles every 2 s
+    try:
+        eventually(lambda: connector.ready().get("role") == "leader", 30)
+        cluster.apply(namespace("typo", {"env": "dev"}, {"fusion-connector.io/default-action": "maybe"}),
+                      pod("typo", "web-1", {"app": "web"}))
+
+        def warned() -> list[dict[str, Any]]:
+            return [e for e in cluster.events("default") if e["involvedObject"].get("kind") == "Namespace"
+                    and e["involvedObject"]["name"] == "typo"]
+
+        [event] = eventually(warned, 30)
+        assert event["type"] == "Warning" and event["reason"] == "InvalidAnnotation"
+        assert "fusion-connector.io/default-action" in event["message"] and '"maybe"' in event["message"]
+        assert "namespace" not in event["involvedObject"]
+        periodic = connector.metric("fusion_connector_reconcile_duration_seconds_count", device="soc")
+        eventually(lambda: connector.metric("fusion_connector_reconcile_duration_seconds_count",
+                                            device="soc") >= periodic + 2, 30)  # compiled again twice
+        [again] = warned()
+        assert again["count"] == 1
+        assert connector.output().count('fusion-connector.io/default-action: "maybe"') == 1
+    finally:
+        connector.stop()
+        connector.close()
+        cluster.delete_namespace("typo")
