@@ -1,25 +1,105 @@
-"""First-match evaluation of a compiled `DeviceState`: the decision the model says a device makes.
+"""First-match evaluation of a compiled `DeviceState`: the rule a device decides traffic with, and
+why each rule of the same source before it did not. `explain` and the conformance tests use it;
+the tests' oracle evaluates the rule semantics of docs/resources.md ("What a rule means")
+independently of it.
 
-Conformance tests compare each device's own first-match decision (read back from the device) with
-this one, and this one with a direct evaluator of DESIGN section 4.
+Contract:
+- `Probe`: traffic from `source` (an IP address) to `destination` (an IP address or a name) on
+  `port`/`protocol`; `port` None asks about any port.
+- `evaluate(state, probe, names)` walks `state.rules` in order. A rule whose source group does not
+  hold `probe.source` is skipped (counted); any other rule either matches, and decides, or becomes
+  a `Step` saying why not. The result is an `Evaluation`: `decision` (None: no rule matches, the
+  device's own rulebase decides), the `steps` before it, the `skipped` count.
+- A step's `outcome`: `NO_MATCH`; `PORT_DEPENDENT` when the probe has no port and the rule would
+  match on some ports only; `RESOLUTION_DEPENDENT` when, under `Names.RESOLVED`, the rule matches
+  some of the addresses a destination name may resolve to but not all. Neither of the last two
+  decides: the walk goes on.
+- Names (`Names`): `EXACT` takes a name as traffic known only by that name, which is what the
+  devices' name objects match: a rule matches it when its ExternalService lists the name, or when
+  the rule has no destination. `RESOLVED` takes a name as traffic to whatever address it resolves
+  to, in the source's address family: a rule whose addresses cover that whole family matches too
+  (`Evaluation.reason` says so), one holding only some of it is `RESOLUTION_DEPENDENT`.
+- `decide(state, probe)` is `evaluate(state, probe).decision` (names `EXACT`).
 """
 
 from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
 
-from connector.model import CompiledRule, DeviceState, Protocol
+from connector.model import CompiledRule, Destination, DeviceState, Protocol
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True)
 class Probe:
-    """Traffic from `source` (an IP) to `destination` (an IP or an FQDN) on `port`/`protocol`."""
+    """Traffic from `source` (an IP) to `destination` (an IP or a name) on `port`/`protocol`
+    (`port` None: any port)."""
 
     source: str
     destination: str
-    port: int
+    port: int | None
     protocol: Protocol = Protocol.TCP
+
+
+class Names(StrEnum):
+    """How a destination name is taken (module docstring)."""
+
+    EXACT = "exact"
+    RESOLVED = "resolved"
+
+
+class Outcome(StrEnum):
+    """Why a rule of the probe's source did not decide."""
+
+    NO_MATCH = "no-match"
+    PORT_DEPENDENT = "port-dependent"
+    RESOLUTION_DEPENDENT = "resolution-dependent"
+
+
+@dataclass(frozen=True)
+class Step:
+    """A rule of the probe's source that did not decide, with its `outcome` and the `reason`."""
+
+    rule: CompiledRule
+    outcome: Outcome
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule.key,
+            "origin": self.rule.origin.to_json(),
+            "action": self.rule.action.value,
+            "outcome": self.outcome.value,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The first matching rule (`decision`, None when none matches), the `steps` before it, the
+    number of rules `skipped` (for other sources), whether any source group holds the probe's
+    source (`source_held`), and `reason`: how the decision matched when it is not plain (a name
+    matched by a destination covering every address)."""
+
+    decision: CompiledRule | None
+    steps: tuple[Step, ...]
+    skipped: int
+    source_held: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    outcome: Outcome | None  # None: the rule matches
+    reason: str = ""
+
+
+_MATCH = _Verdict(None)
 
 
 def _is_ip(value: str) -> bool:
@@ -30,29 +110,102 @@ def _is_ip(value: str) -> bool:
     return True
 
 
-def rule_matches(state: DeviceState, rule: CompiledRule, probe: Probe) -> bool:
-    """Whether `rule` matches `probe` on the device described by `state`."""
-    source = ipaddress.ip_address(probe.source)
-    if not any(ipaddress.ip_address(address) == source for address in state.group_addresses(rule.source)):
-        return False
-    if rule.destination is not None:
-        destination = state.destinations[rule.destination]
-        if _is_ip(probe.destination):
-            ip = ipaddress.ip_address(probe.destination)
-            if not any(ip in ipaddress.ip_network(net) for net in destination.networks):
-                return False
-        elif probe.destination.lower().rstrip(".") not in destination.fqdns:
-            return False
-    if rule.ports is not None:
-        port_set = state.port_sets[rule.ports]
-        if not any(r.protocol == probe.protocol and r.start <= probe.port <= r.end for r in port_set.ranges):
-            return False
-    return True
+def _label(target: Destination) -> str:
+    return f"ExternalService {target.namespace}/{target.name}"
+
+
+def _whole_family(networks: list[IPNetwork]) -> bool:
+    """Whether `networks` (of one address family) together hold every address of that family."""
+    v4 = [n for n in networks if isinstance(n, ipaddress.IPv4Network)]
+    v6 = [n for n in networks if isinstance(n, ipaddress.IPv6Network)]
+    return (any(n.prefixlen == 0 for n in ipaddress.collapse_addresses(v4))
+            or any(n.prefixlen == 0 for n in ipaddress.collapse_addresses(v6)))
+
+
+def _name_verdict(target: Destination, name: str, names: Names, version: int) -> _Verdict:
+    """A destination `name` against `target` (the name is not one of its FQDNs)."""
+    label = _label(target)
+    not_listed = f"{name} is not an FQDN of {label} ({', '.join(target.fqdns) or 'no FQDN entries'})"
+    if names is Names.EXACT:
+        return _Verdict(Outcome.NO_MATCH, not_listed)
+    family = f"IPv{version}"
+    networks = [n for n in map(ipaddress.ip_network, target.networks) if n.version == version]
+    if not networks:
+        return _Verdict(Outcome.NO_MATCH, f"{not_listed}, and it holds no {family} address")
+    held = f"{label} ({', '.join(str(n) for n in networks)})"
+    if _whole_family(networks):
+        return _Verdict(None, f"{held} holds every {family} address: it matches whatever {name} resolves to")
+    return _Verdict(Outcome.RESOLUTION_DEPENDENT, f"matches if {name} resolves to an address in {held}")
+
+
+def _destination_verdict(state: DeviceState, rule: CompiledRule, probe: Probe, names: Names,
+                         version: int) -> _Verdict:
+    if rule.destination is None:
+        return _MATCH
+    target = state.destinations[rule.destination]
+    if _is_ip(probe.destination):
+        ip = ipaddress.ip_address(probe.destination)
+        if any(ip in ipaddress.ip_network(n) for n in target.networks):
+            return _MATCH
+        extra = f"; its FQDNs ({', '.join(target.fqdns)}) match names, not addresses" if target.fqdns else ""
+        held = ", ".join(target.networks) or "no IP entries"
+        return _Verdict(Outcome.NO_MATCH, f"{probe.destination} is not in {_label(target)} ({held}){extra}")
+    name = probe.destination.lower().rstrip(".")
+    if name in target.fqdns:
+        return _MATCH
+    return _name_verdict(target, name, names, version)
+
+
+def _port_verdict(state: DeviceState, rule: CompiledRule, probe: Probe) -> _Verdict:
+    if rule.ports is None:
+        return _MATCH
+    ranges = state.port_sets[rule.ports].ranges
+    listed = ", ".join(str(r) for r in ranges)
+    if probe.port is None:
+        return _Verdict(Outcome.PORT_DEPENDENT, f"matches only ports {listed}")
+    if any(r.protocol == probe.protocol and r.start <= probe.port <= r.end for r in ranges):
+        return _MATCH
+    return _Verdict(Outcome.NO_MATCH, f"port {probe.port}/{probe.protocol.value} is not among {listed}")
+
+
+def _verdict(state: DeviceState, rule: CompiledRule, probe: Probe, names: Names, version: int) -> _Verdict:
+    """Whether `rule` (of the probe's source) matches: destination first, then ports."""
+    destination = _destination_verdict(state, rule, probe, names, version)
+    if destination.outcome is Outcome.NO_MATCH:
+        return destination
+    ports = _port_verdict(state, rule, probe)
+    if ports.outcome is Outcome.NO_MATCH:
+        return ports
+    if destination.outcome is None:  # a match, or port-dependent
+        return destination if ports.outcome is None else ports
+    # The destination depends on resolution; the ports match, or depend on the port.
+    return _Verdict(Outcome.RESOLUTION_DEPENDENT, "; ".join(filter(None, [destination.reason, ports.reason])))
+
+
+def source_groups(state: DeviceState, source: str) -> set[str]:
+    """The keys of the groups of `state` holding the address `source`, includes resolved."""
+    address = ipaddress.ip_address(source)
+    return state.including(key for key, group in state.groups.items()
+                           if any(ipaddress.ip_address(a) == address for a in group.addresses))
+
+
+def evaluate(state: DeviceState, probe: Probe, names: Names = Names.EXACT) -> Evaluation:
+    """The first-match walk of `state.rules` for `probe` (module docstring)."""
+    version = ipaddress.ip_address(probe.source).version
+    holding = source_groups(state, probe.source)
+    steps: list[Step] = []
+    skipped = 0
+    for rule in state.rules:
+        if rule.source not in holding:
+            skipped += 1
+            continue
+        verdict = _verdict(state, rule, probe, names, version)
+        if verdict.outcome is None:
+            return Evaluation(rule, tuple(steps), skipped, True, verdict.reason)
+        steps.append(Step(rule, verdict.outcome, verdict.reason))
+    return Evaluation(None, tuple(steps), skipped, bool(holding))
 
 
 def decide(state: DeviceState, probe: Probe) -> CompiledRule | None:
     """The first rule of `state` that matches `probe`, or None (no decision by the connector)."""
-    for rule in state.rules:
-        if rule_matches(state, rule, probe):
-            return rule
-    return None
+    return evaluate(state, probe).decision

@@ -1,11 +1,15 @@
 """`explain`: which compiled rule decides traffic from a cluster source to a destination, per
-device, and why (DESIGN section 6). Pure: works from the `CompileResult` and the cluster view,
-never contacts a device; the CLI formats what `explain` returns.
+device, and why. Pure: works from the `CompileResult` and the cluster view, never contacts a
+device; the first-match walk itself is `connector.evaluate`; the CLI formats what `explain`
+returns.
 
 Sources: `NS/POD`, `NS/svc/NAME` or an IP address. Destinations: `HOST[:PORT[/PROTO]]` with HOST an
 IP address or an FQDN (an IPv6 address with a port is written `[2001:db8::1]:443`). Without a
 port the question is "any port": rules without ports can decide, and port-specific rules that
-would match some ports are listed as possible matches before the decision.
+would match some ports are listed as `port-dependent` before the decision. A name stands for
+whatever address it resolves to (`Names.RESOLVED`): rules listing the name and rules holding every
+address of the source's family match it whatever the resolution; rules holding only some
+addresses are listed as `resolution-dependent`.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from connector.cluster import ClusterView, Kind
 from connector.compiler import CompileResult, RuleRef
 from connector.compiler.destinations import group_key
 from connector.compiler.sources import node_addresses, read_pod, read_slice
+from connector.evaluate import Names, Outcome, Probe, Step, evaluate
 from connector.model import CompiledRule, DeviceState, Protocol, RuleKind
 
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
@@ -114,25 +119,6 @@ def parse_destination(text: str) -> DestinationSpec:
 
 
 @dataclass(frozen=True)
-class Considered:
-    """A rule applying to the source that did not decide: `outcome` is `no-match` or, when the
-    question is "any port", `port-dependent` (it matches the destination on some ports)."""
-
-    rule: CompiledRule
-    outcome: str
-    reason: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "rule": self.rule.key,
-            "origin": self.rule.origin.to_json(),
-            "action": self.rule.action.value,
-            "outcome": self.outcome,
-            "reason": self.reason,
-        }
-
-
-@dataclass(frozen=True)
 class DeviceExplanation:
     """The decision on one device: `decision` None means the connector decides nothing (the
     firewall's own rulebase does). `skipped` counts rules for other sources."""
@@ -140,7 +126,7 @@ class DeviceExplanation:
     device: str
     source_address: str
     decision: CompiledRule | None
-    considered: tuple[Considered, ...]
+    considered: tuple[Step, ...]
     skipped: int
     notes: tuple[str, ...]
 
@@ -303,41 +289,6 @@ def _pick_address(addresses: list[str], destination: DestinationSpec) -> str:
     return addresses[0]
 
 
-def _destination_reason(state: DeviceState, rule: CompiledRule, destination: DestinationSpec) -> str:
-    """ "" when the rule's destination covers the host, else why not."""
-    if rule.destination is None:
-        return ""
-    target = state.destinations[rule.destination]
-    label = f"ExternalService {target.namespace}/{target.name}"
-    if destination.is_ip:
-        ip = ipaddress.ip_address(destination.host)
-        if any(ip in ipaddress.ip_network(n) for n in target.networks):
-            return ""
-        extra = f"; its FQDNs ({', '.join(target.fqdns)}) match names, not addresses" if target.fqdns else ""
-        return (
-            f"{destination.host} is not in {label} ({', '.join(target.networks) or 'no IP entries'}){extra}"
-        )
-    if destination.host in target.fqdns:
-        return ""
-    return f"{destination.host} is not an FQDN of {label} ({', '.join(target.fqdns) or 'no FQDN entries'})"
-
-
-def _ports_text(state: DeviceState, rule: CompiledRule) -> str:
-    assert rule.ports is not None
-    return ", ".join(str(r) for r in state.port_sets[rule.ports].ranges)
-
-
-def _port_reason(state: DeviceState, rule: CompiledRule, destination: DestinationSpec) -> str:
-    if rule.ports is None:
-        return ""
-    ranges = state.port_sets[rule.ports].ranges
-    if destination.port is None:
-        return f"matches only ports {_ports_text(state, rule)}"
-    if any(r.protocol == destination.protocol and r.start <= destination.port <= r.end for r in ranges):
-        return ""
-    return f"port {destination.port}/{destination.protocol.value} is not among {_ports_text(state, rule)}"
-
-
 def _rule_notes(result: CompileResult, rule: CompiledRule, device: str) -> list[str]:
     kind = rule.origin.kind
     if kind not in (RuleKind.CLUSTER, RuleKind.NAMESPACE, RuleKind.SERVICE):
@@ -351,41 +302,20 @@ def _rule_notes(result: CompileResult, rule: CompiledRule, device: str) -> list[
 def _explain_device(
     state: DeviceState, result: CompileResult, address: str, source_ns: str, destination: DestinationSpec
 ) -> DeviceExplanation:
-    source_ip = ipaddress.ip_address(address)
-    containing = state.including(
-        key
-        for key, group in state.groups.items()
-        if any(ipaddress.ip_address(a) == source_ip for a in group.addresses)
-    )
-    considered: list[Considered] = []
+    probe = Probe(address, destination.host, destination.port, destination.protocol)
+    evaluation = evaluate(state, probe, Names.RESOLVED)
+    decision = evaluation.decision
     notes: list[str] = []
-    skipped = 0
-    decision: CompiledRule | None = None
-    for rule in state.rules:
-        if rule.source not in containing:
-            skipped += 1
-            continue
-        reason = _destination_reason(state, rule, destination)
-        if reason:
-            considered.append(Considered(rule, "no-match", reason))
-            continue
-        reason = _port_reason(state, rule, destination)
-        if reason and destination.port is None:
-            considered.append(Considered(rule, "port-dependent", reason))
-            continue
-        if reason:
-            considered.append(Considered(rule, "no-match", reason))
-            continue
-        decision = rule
-        break
     if decision is None:
-        if not containing:
+        if not evaluation.source_held:
             notes.append(
                 f"no source group on {state.device} holds {address}: the device's own rulebase decides"
             )
         else:
             notes.append("no compiled rule matches: the device's own rulebase decides")
     else:
+        if evaluation.reason:
+            notes.append(evaluation.reason)
         notes.extend(_rule_notes(result, decision, state.device))
         if decision.origin.kind == RuleKind.DEFAULT:
             notes.append(
@@ -397,11 +327,11 @@ def _explain_device(
                 f"decided by a rule of namespace {decision.origin.namespace}: {address} is a source"
                 f" address it shares with {source_ns}"
             )
-    for item in considered:
-        if item.outcome == "port-dependent":
-            notes.extend(_rule_notes(result, item.rule, state.device))
+    for step in evaluation.steps:
+        if step.outcome is not Outcome.NO_MATCH:
+            notes.extend(_rule_notes(result, step.rule, state.device))
     return DeviceExplanation(
-        state.device, address, decision, tuple(considered), skipped, tuple(dict.fromkeys(notes))
+        state.device, address, decision, evaluation.steps, evaluation.skipped, tuple(dict.fromkeys(notes))
     )
 
 
@@ -424,6 +354,13 @@ def explain(
         notes.append(
             "no port given: only rules without ports can decide; port-specific rules that match the"
             " destination are listed as port-dependent"
+        )
+    if not destination_spec.is_ip:
+        family = f"IPv{ipaddress.ip_address(address).version}"
+        notes.append(
+            f"{destination_spec.host} is a name: rules listing it, and rules holding every {family}"
+            " address, match whatever it resolves to; rules holding only some addresses are listed as"
+            " resolution-dependent"
         )
     for state in result.devices.values():
         devices.append(_explain_device(state, result, address, resolved.namespace, destination_spec))

@@ -108,10 +108,11 @@ def test_deciding_rule_tier_and_considered_rules() -> None:
     assert device.decision is not None and device.decision.origin.kind == RuleKind.DEFAULT
     assert device.action == "Deny" and device.tier == "Default"
     reasons = [(c.rule.origin.name, c.outcome, c.reason) for c in device.considered]
-    assert reasons[0] == (
+    assert reasons[0] == (  # a name may resolve into the tor network: the walk goes on
         "no-tor",
-        "no-match",
-        "api.github.com is not an FQDN of ExternalService fusion-system/tor (no FQDN entries)",
+        "resolution-dependent",
+        "matches if api.github.com resolves to an address in ExternalService fusion-system/tor"
+        " (185.220.0.0/16)",
     )
     assert reasons[1] == ("web-github", "no-match", "port 80/TCP is not among 443/TCP")
     assert device.skipped == 1  # dbs: the pod is not in its group
@@ -250,3 +251,27 @@ def test_text_rendering() -> None:
         in lines
     )
     assert "  1 rule(s) for other sources skipped" in lines
+
+
+def test_a_name_is_decided_by_a_rule_holding_every_address_and_resolution_dependent_ones_are_listed() -> None:
+    objects = cluster(
+        external_service("shop", "web-anywhere", ["0.0.0.0/0"], [{"port": "80"}]),
+        namespace_rule("shop", "plain-http", "Allow", externalServices=["web-anywhere"], priority=200),
+    )
+    explanation = run(objects, "shop/web-1", "api.stripe.com:80")
+    assert any(n.startswith("api.stripe.com is a name: rules listing it, and rules holding every IPv4"
+                            " address, match whatever it resolves to") for n in explanation.notes)
+    device = explanation.devices[0]
+    assert device.decision is not None and device.decision.origin.name == "plain-http"
+    assert ("ExternalService shop/web-anywhere (0.0.0.0/0) holds every IPv4 address: it matches whatever"
+            " api.stripe.com resolves to") in device.notes
+    assert [(c.rule.origin.name, c.outcome) for c in device.considered] == [
+        ("no-tor", "resolution-dependent"),
+        ("web-github", "no-match"),
+    ]
+    lines = explanation.lines()
+    assert ("  considered ClusterEgressRule no-tor (Deny): resolution-dependent: matches if api.stripe.com"
+            " resolves to an address in ExternalService fusion-system/tor (185.220.0.0/16)") in lines
+    as_json = explanation.to_json()["devices"][0]
+    assert as_json["decision"]["origin"]["name"] == "plain-http"
+    assert as_json["considered"][0]["outcome"] == "resolution-dependent"
