@@ -8,7 +8,7 @@ reconcile pass records them); the report itself never contacts a device.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from connector.cluster import ClusterView
@@ -22,10 +22,12 @@ from connector.reports.model import (
     HistoryChange,
     HistoryEntry,
     IdentityRef,
+    NamespaceWarning,
     Report,
     RuleName,
     UnprogrammedRule,
 )
+from connector.security import TransportWarning
 from connector.store import DriftFinding, Store
 from connector.store.bulk import utcnow
 
@@ -52,14 +54,18 @@ def build_report(compiled: CompileResult, store: Store, *, view: ClusterView | N
                  since: datetime | None = None, until: datetime | None = None,
                  device: str | None = None, read_errors: Mapping[str, str] | None = None,
                  configured: Collection[str] | None = None,
-                 capacity: Mapping[str, CapacityReport] | None = None) -> Report:
+                 capacity: Mapping[str, CapacityReport] | None = None,
+                 transport: Sequence[TransportWarning] = ()) -> Report:
     """The report of `store.cluster` over [since, until) (default: the last 7 days up to now).
 
     `view` lists the Services of managed namespaces for the egress section (without it, only
     Services with rules of their own); `device` restricts every section to that device;
     `read_errors` are the devices this report's read failed on (device → error); `configured`
     names the devices of the configuration (default: those of `compiled`); `capacity` is each
-    device's table usage as of its latest plan."""
+    device's table usage as of its latest plan; `transport` the weakenings of transport security of
+    the configuration (`connector.security.transport_warnings`; with `device`, those of that
+    device and of the Kubernetes API are kept). Every namespace's annotation warnings are listed
+    whatever `device` is."""
     until = until or utcnow()
     since = since or until - DEFAULT_WINDOW
     read_errors = dict(read_errors or {})
@@ -101,7 +107,15 @@ def build_report(compiled: CompileResult, store: Store, *, view: ClusterView | N
     return Report(
         cluster=store.cluster, generated_at=until, since=since, until=until, devices=tuple(devices),
         findings=findings, egress=effective_egress(compiled, store.cluster, view, names),
-        rules_not_programmed=unprogrammed_rules(compiled, wanted), history=history)
+        rules_not_programmed=unprogrammed_rules(compiled, wanted), history=history,
+        namespace_warnings=namespace_warnings(compiled),
+        transport_warnings=tuple(w for w in transport if device is None or w.device in ("", device)))
+
+
+def namespace_warnings(compiled: CompileResult) -> tuple[NamespaceWarning, ...]:
+    """Every namespace's annotation warnings, by namespace, in the compiler's order."""
+    return tuple(NamespaceWarning(name, message) for name in sorted(compiled.namespaces)
+                 for message in compiled.namespaces[name].warnings)
 
 
 RuleSources = Mapping[tuple[str, str, str], frozenset[IdentityRef]]

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from connector.planner.capacity import TableUsage
+from connector.security import TransportWarning
 
 SCHEMA_VERSION = 1
 RULE_KINDS = ("ClusterEgressRule", "NamespaceEgressRule", "ServiceEgressRule", "Annotation", "DefaultAction")
@@ -273,6 +274,22 @@ class HistoryEntry:
 
 
 @dataclass(frozen=True)
+class NamespaceWarning:
+    """A namespace annotation value the compiler could not use, and what it did instead."""
+
+    namespace: str
+    message: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"namespace": self.namespace, "message": self.message}
+
+
+def transport_json(warning: TransportWarning) -> dict[str, str]:
+    """A weakening of transport security: `device` ("" for the Kubernetes API), `reason`, `message`."""
+    return {"device": warning.device, "reason": warning.reason, "message": warning.message}
+
+
+@dataclass(frozen=True)
 class Report:
     cluster: str
     generated_at: datetime
@@ -283,6 +300,8 @@ class Report:
     egress: tuple[EgressSource, ...]
     rules_not_programmed: tuple[UnprogrammedRule, ...]
     history: tuple[HistoryEntry, ...]
+    namespace_warnings: tuple[NamespaceWarning, ...] = ()
+    transport_warnings: tuple[TransportWarning, ...] = ()
 
     @property
     def unreadable(self) -> list[str]:
@@ -298,6 +317,8 @@ class Report:
             "resolvedFindings": sum(1 for f in self.findings if f.resolved_at is not None),
             "rulesNotProgrammed": len(self.rules_not_programmed),
             "appliedPlans": len(self.history),
+            "namespaceWarnings": len(self.namespace_warnings),
+            "transportWarnings": len(self.transport_warnings),
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -312,4 +333,6 @@ class Report:
             "egress": [s.to_json() for s in self.egress],
             "rulesNotProgrammed": [r.to_json() for r in self.rules_not_programmed],
             "history": [h.to_json() for h in self.history],
+            "namespaceWarnings": [w.to_json() for w in self.namespace_warnings],
+            "transportWarnings": [transport_json(w) for w in self.transport_warnings],
         }

@@ -52,9 +52,12 @@ def render_json(report: Report) -> str:
 
 
 def csv_rows(report: Report) -> Iterator[dict[str, str]]:
-    """One row per finding: devices this report could not read, device tables above their
-    capacity, drift findings, rules not programmed (one row per device they are missing from, or
-    one row when not accepted)."""
+    """One row per finding: weakened transport security, devices this report could not read,
+    device tables above their capacity, drift findings, rules not programmed (one row per device
+    they are missing from, or one row when not accepted), bad namespace annotation values."""
+    for warning in report.transport_warnings:
+        yield _row(record="transport-warning", device=warning.device, status="open", type=warning.reason,
+                   first_seen=iso(report.generated_at), message=warning.message)
     for device in report.devices:
         if device.read_error is not None:
             yield _row(record="device-unreadable", device=device.name, status="open", type="read-error",
@@ -79,6 +82,9 @@ def csv_rows(report: Report) -> Iterator[dict[str, str]]:
             yield _row(**common, message=rule.message)
         for name, why in rule.devices:
             yield _row(**common, device=name, message=why if rule.accepted else f"{why}: {rule.message}")
+    for note in report.namespace_warnings:
+        yield _row(record="namespace-warning", status="open", type="annotation", namespaces=note.namespace,
+                   first_seen=iso(report.generated_at), message=note.message)
 
 
 def _row(**values: str | None) -> dict[str, str]:
