@@ -52,7 +52,7 @@ from connector.compiler.destinations import (
     pieces_have_ipv6,
     union_key,
 )
-from connector.compiler.namespaces import NamespaceInfo, namespace_info
+from connector.compiler.namespaces import NamespaceInfo, annotation_rule_note, namespace_info
 from connector.compiler.resources import ExternalServiceSpec, RuleSpec, read_external_service, read_rule
 from connector.compiler.settings import CompileSettings
 from connector.compiler.sources import (
@@ -689,7 +689,7 @@ class Compiler:
                 ):
                     problems.append(ipv6_problem(spec.ref, device))
             if spec.ref.kind == RuleKind.ANNOTATION:
-                annotation_notes = [p.message for p in _dedupe(problems)]
+                annotation_notes = [annotation_rule_note(ns, spec.ref, p.message) for p in _dedupe(problems)]
             else:
                 presence = tuple(
                     DevicePresence(d, not present[d], present[d] or "compiled") for d in self._devices

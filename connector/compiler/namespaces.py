@@ -1,5 +1,6 @@
-"""Namespaces (DESIGN section 3): managed or not, source mode, default action, devices, egress
-IPs and the `egress-allow` shorthand, with a warning naming the annotation for every bad value."""
+"""Namespaces (docs/resources.md, "Namespaces"): managed or not, source mode, default action,
+devices, egress IPs and the `egress-allow` shorthand, with a warning line naming the namespace, the
+annotation and the value for every bad value (`nswarnings`)."""
 
 from __future__ import annotations
 
@@ -7,18 +8,21 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from connector.cluster import Obj
+from connector.compiler.nswarnings import NamespaceWarnings, quoted, unquoted
 from connector.compiler.settings import CompileSettings
+from connector.compiler.status import RuleRef
 from connector.compiler.values import (
+    SCOPED,
     ParsedAddress,
     ValueProblem,
     annotations_of,
     labels_of,
     merge_ranges,
     parse_address,
-    parse_host_ip,
     parse_port_list,
     parse_protocol,
     parse_selector,
+    parse_source_ip,
     split_list,
 )
 from connector.model import Identity, PortRange
@@ -33,6 +37,7 @@ DEVICES = PREFIX + "devices"
 
 SOURCE_MODES = ("pod", "egress-ip", "node")
 DEFAULT_ACTIONS = ("Deny", "Allow", "None")
+NO_DEVICE = "the namespace's policy goes to no device"
 
 Members = tuple[tuple[str, tuple[Identity, ...]], ...]
 
@@ -76,8 +81,11 @@ class NamespaceInfo:
 
 
 def parse_allow_entry(text: str) -> AllowEntry:
-    """`HOST[:PORTS[/PROTO]]`; HOST an IP, CIDR or FQDN; an IPv6 HOST with ports is written
-    `[2001:db8::1]:443`; PORTS as in ExternalService (`443`, `8000-8080`)."""
+    """`HOST[:PORTS[/PROTO]]`; HOST an IP, CIDR or FQDN (never scoped); an IPv6 HOST with ports is
+    written `[2001:db8::1]:443`; PORTS as in ExternalService (`443`, `8000-8080`). A problem's
+    message does not repeat `text`: callers quote it."""
+    if "%" in text:
+        raise ValueProblem(f"is {SCOPED}")
     try:
         return AllowEntry(parse_address(text), ())
     except ValueProblem:
@@ -85,15 +93,27 @@ def parse_allow_entry(text: str) -> AllowEntry:
     if text.startswith("["):
         host, bracket, rest = text[1:].partition("]")
         if not bracket or not rest.startswith(":"):
-            raise ValueProblem(f"{text!r}: write an IPv6 address with ports as [ADDRESS]:PORT")
+            raise ValueProblem(
+                "is not HOST[:PORTS[/PROTOCOL]]: write an IPv6 address with ports as [ADDRESS]:PORT"
+            )
         port_text = rest[1:]
     else:
         host, colon, port_text = text.rpartition(":")
         if not colon:
-            raise ValueProblem(f"{text!r} is not HOST[:PORT[/PROTOCOL]]")
+            raise ValueProblem("is not an IP address, CIDR or FQDN, nor HOST:PORTS[/PROTOCOL]")
+    if not port_text:
+        raise ValueProblem(
+            "has no port after its last ':' (write an IPv6 address with ports as [ADDRESS]:PORT)"
+        )
     ports, slash, protocol = port_text.partition("/")
-    parsed = parse_address(host)
-    ranges = parse_port_list(ports, parse_protocol(protocol if slash else None))
+    try:
+        parsed = parse_address(host)
+    except ValueProblem as exc:
+        raise ValueProblem(f"is not HOST[:PORTS[/PROTOCOL]]: host {exc}") from exc
+    try:
+        ranges = parse_port_list(ports, parse_protocol(protocol if slash else None))
+    except ValueProblem as exc:
+        raise ValueProblem(f"is not HOST[:PORTS[/PROTOCOL]]: {exc}") from exc
     return AllowEntry(parsed, merge_ranges(ranges))
 
 
@@ -107,11 +127,11 @@ def _selects(selector: object, labels: dict[str, str]) -> bool:
 
 
 def discovered_egress_ips(
-    namespace: str, labels: dict[str, str], egress_ip_objects: Iterable[Obj]
+    namespace: str, labels: dict[str, str], egress_ip_objects: Iterable[Obj], warn: NamespaceWarnings
 ) -> Members:
     """Egress IPs from OVN-Kubernetes EgressIP objects whose `spec.namespaceSelector` selects the
     namespace (`status.items[].egressIP`); an EgressIP object without a namespaceSelector selects
-    nothing (OVN requires one)."""
+    nothing (OVN requires one). An address that cannot be a source is skipped with a warning."""
     found: dict[str, set[Identity]] = {}
     for obj in egress_ip_objects:
         spec = obj.get("spec") or {}
@@ -119,49 +139,50 @@ def discovered_egress_ips(
             continue
         name = (obj.get("metadata") or {}).get("name") or ""
         for item in (obj.get("status") or {}).get("items") or []:
+            raw = item.get("egressIP") if isinstance(item, dict) else None
             try:
-                address = parse_host_ip(item.get("egressIP"))
-            except ValueProblem:
+                address = parse_source_ip(raw)
+            except ValueProblem as exc:
+                problem = unquoted(exc, str(raw))
+                warn.note(f"EgressIP {name}: status.items[].egressIP {quoted(str(raw))} {problem}; ignored")
                 continue
             found.setdefault(address, set()).add(Identity("EgressIP", "", name))
     return tuple((address, tuple(sorted(ids))) for address, ids in sorted(found.items()))
 
 
 def namespace_info(obj: Obj, settings: CompileSettings, egress_ip_objects: Iterable[Obj]) -> NamespaceInfo:
-    """Interpret a Namespace object; bad annotation values fall back to defaults with a warning."""
+    """Interpret a Namespace object; a bad annotation value falls back to the default, a bad list
+    entry is skipped, each with a warning line naming the namespace, annotation and value
+    (`nswarnings`)."""
     name = (obj.get("metadata") or {}).get("name") or ""
     labels = labels_of(obj)
     annotations = annotations_of(obj)
-    warnings: list[str] = []
+    warn = NamespaceWarnings(name)
     managed = labels.get(MANAGED_LABEL) == "true" or (
         settings.all_namespaces and name not in settings.exclude
     )
 
     mode = annotations.get(SOURCE_MODE, settings.default_source_mode).strip()
     if mode not in SOURCE_MODES:
-        warnings.append(
-            f"annotation {SOURCE_MODE}: {mode!r} is not pod, egress-ip or node;"
-            f" using {settings.default_source_mode}"
-        )
+        warn.not_one_of(SOURCE_MODE, mode, SOURCE_MODES, settings.default_source_mode)
         mode = settings.default_source_mode
 
     action = annotations.get(DEFAULT_ACTION, settings.default_action).strip()
     if action not in DEFAULT_ACTIONS:
-        warnings.append(
-            f"annotation {DEFAULT_ACTION}: {action!r} is not Deny, Allow or None;"
-            f" using {settings.default_action}"
-        )
+        warn.not_one_of(DEFAULT_ACTION, action, DEFAULT_ACTIONS, settings.default_action)
         action = settings.default_action
 
     devices = settings.device_names
     if DEVICES in annotations:
         wanted = split_list(annotations[DEVICES])
         if not wanted:
-            warnings.append(f"annotation {DEVICES} is empty: the namespace's policy goes to no device")
-        unknown = [d for d in wanted if d not in devices]
-        if unknown:
-            warnings.append(f"annotation {DEVICES}: no configured device named {', '.join(unknown)}")
-        devices = tuple(d for d in devices if d in wanted)
+            warn.value(DEVICES, annotations[DEVICES], f"is empty: {NO_DEVICE}")
+        kept = tuple(d for d in devices if d in wanted)
+        configured = ", ".join(devices) or "none"
+        for unknown in dict.fromkeys(d for d in wanted if d not in devices):
+            consequence = "ignored" if kept else f"ignored, and no device is left: {NO_DEVICE}"
+            warn.entry(DEVICES, unknown, f"is not a configured device ({configured}); {consequence}")
+        devices = kept
 
     egress: Members = ()
     if mode == "egress-ip":
@@ -169,25 +190,28 @@ def namespace_info(obj: Obj, settings: CompileSettings, egress_ip_objects: Itera
             addresses: set[str] = set()
             for item in split_list(annotations[EGRESS_IPS]):
                 try:
-                    addresses.add(parse_host_ip(item))
+                    addresses.add(parse_source_ip(item))
                 except ValueProblem as exc:
-                    warnings.append(f"annotation {EGRESS_IPS}: {exc}")
+                    warn.entry(EGRESS_IPS, item, f"{unquoted(exc, item)}; entry ignored")
             identity = (Identity("Namespace", "", name),)
             egress = tuple((address, identity) for address in sorted(addresses))
         else:
-            egress = discovered_egress_ips(name, labels, egress_ip_objects)
+            egress = discovered_egress_ips(name, labels, egress_ip_objects, warn)
         if not egress:
-            warnings.append(
+            warn.note(
                 f"source mode egress-ip: no egress IP (annotation {EGRESS_IPS} or an OVN"
                 " EgressIP selecting the namespace); its rules are left off every device"
             )
+    elif EGRESS_IPS in annotations:
+        unused = f"ignored: used only in source mode egress-ip (the mode is {mode})"
+        warn.value(EGRESS_IPS, annotations[EGRESS_IPS], unused)
 
     allow: list[AllowEntry] = []
     for entry in split_list(annotations.get(EGRESS_ALLOW, "")):
         try:
             allow.append(parse_allow_entry(entry))
         except ValueProblem as exc:
-            warnings.append(f"annotation {EGRESS_ALLOW}: {exc}; entry ignored")
+            warn.entry(EGRESS_ALLOW, entry, f"{exc}; entry ignored")
 
     return NamespaceInfo(
         name=name,
@@ -198,5 +222,10 @@ def namespace_info(obj: Obj, settings: CompileSettings, egress_ip_objects: Itera
         devices=devices,
         egress_ips=egress,
         allow=tuple(allow),
-        warnings=tuple(warnings),
+        warnings=warn.lines(),
     )
+
+
+def annotation_rule_note(namespace: str, ref: RuleRef, message: str) -> str:
+    """A problem of the `egress-allow` rule (`ref`) as a namespace warning line."""
+    return f"namespace {namespace}: annotation {EGRESS_ALLOW}: {message.removeprefix(f'{ref}: ')}"

@@ -1,7 +1,8 @@
 """Parsing of the values found in rule specs and annotations: addresses, ports, label selectors.
 
 Every parser raises `ValueProblem` with a message naming the offending value; callers add the
-object and field.
+object and field. No parser accepts a scoped IPv6 address (`fe80::1%eth0`): a zone names an
+interface of one host, which no firewall can match, so it never reaches a device.
 """
 
 from __future__ import annotations
@@ -30,11 +31,24 @@ class ParsedAddress:
     fqdn: str = ""
 
 
+SCOPED = (
+    "a scoped address (an IPv6 address with a %zone): a zone names one host's interface,"
+    " which no firewall can match"
+)
+
+
+def scoped_problem(text: str) -> ValueProblem:
+    """The problem of an address written with a zone (`fe80::1%eth0`)."""
+    return ValueProblem(f"{text.strip()!r} is {SCOPED}")
+
+
 def parse_address(text: object) -> ParsedAddress:
-    """An IP address, a CIDR or an FQDN."""
+    """An IP address, a CIDR or an FQDN (never scoped)."""
     if not isinstance(text, str) or not text.strip():
         raise ValueProblem(f"{text!r} is not an IP address, CIDR or FQDN")
     value = text.strip()
+    if "%" in value:
+        raise scoped_problem(value)
     try:
         return ParsedAddress(network=str(ipaddress.ip_network(value, strict=False)))
     except ValueError:
@@ -52,10 +66,39 @@ def parse_address(text: object) -> ParsedAddress:
 
 
 def parse_host_ip(text: object) -> str:
-    """A single IP address (no prefix) in canonical form."""
+    """A single IP address (no prefix, never scoped) in canonical form."""
     if not isinstance(text, str):
         raise ValueProblem(f"{text!r} is not an IP address")
+    if "%" in text:
+        raise scoped_problem(text)
     return _canonical_ip(text)
+
+
+def parse_source_ip(text: object) -> str:
+    """An address a firewall can see as the source of routed traffic (an egress/SNAT IP): a
+    single unicast address, not unspecified, loopback, link-local, multicast, broadcast or an
+    IPv4-mapped IPv6 address (on the wire that traffic is IPv4)."""
+    canonical = parse_host_ip(text)
+    shown = repr(str(text).strip())
+    address = ipaddress.ip_address(canonical)
+    kind = ""
+    if address.is_unspecified:
+        kind = "the unspecified address"
+    elif address.is_loopback:
+        kind = "a loopback address"
+    elif address.is_link_local:
+        kind = "a link-local address"
+    elif address.is_multicast:
+        kind = "a multicast address"
+    elif canonical == "255.255.255.255":
+        kind = "the broadcast address"
+    elif isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        raise ValueProblem(
+            f"{shown} is an IPv4-mapped IPv6 address: the firewall sees {address.ipv4_mapped}"
+        )
+    if kind:
+        raise ValueProblem(f"{shown} is {kind}, never the source of routed traffic")
+    return canonical
 
 
 @lru_cache(maxsize=1 << 18)

@@ -587,7 +587,10 @@ def test_empty_devices_annotation_targets_no_device_and_warns() -> None:
     result = compile_objects(base(annotations={"fusion-connector.io/devices": " "}))
     assert all(state.rules == () for state in result.devices.values())
     assert result.namespaces["shop"].devices == ()
-    assert "fusion-connector.io/devices is empty" in result.namespaces["shop"].warnings[0]
+    assert result.namespaces["shop"].warnings == (
+        'namespace shop: annotation fusion-connector.io/devices: " " is empty:'
+        " the namespace's policy goes to no device",
+    )
 
 
 def test_cluster_rule_is_one_device_rule_per_destination_whatever_the_namespaces() -> None:
