@@ -64,6 +64,7 @@ from connector.reconciler.once import compile_settings, open_adapters
 from connector.reconciler.record import record_snapshot
 from connector.reconciler.recorder import Recorder
 from connector.reports.serve import HttpAnswer, serve_report
+from connector.security import TransportWarning, transport_warnings
 from connector.sources import ClusterWatcher, KubeListWatch, WatchTimings, build_api_client
 from connector.store import Store, create_engine, device_write_lock, migrate, session_factory
 
@@ -181,6 +182,7 @@ class Controller:
         self._fence_lock = threading.Lock()
         self._closing_thread: int | None = None
         self._ns_logged: dict[str, frozenset[str]] = {}  # namespace warnings logged
+        self._insecure: list[TransportWarning] = []
         self._ns_evented: dict[str, frozenset[str]] = {}  # namespace warnings recorded as Events
         self._threads: list[threading.Thread] = []
         self._scheduler: BackgroundScheduler | None = None
@@ -205,6 +207,7 @@ class Controller:
         self._adapters = self._open_adapters()
         api = self._api_client or build_api_client(config.kubernetes, self.secrets)
         self._api_client = api
+        self._warn_transport(api)
         self._kube = KubeApi(api)
         self._events = EventRecorder(self._kube, self.identity)
         self._watcher = ClusterWatcher(KubeListWatch(api), timings=self.options.watch_timings)
@@ -267,6 +270,17 @@ class Controller:
         if self._api_client is not None:
             self._api_client.close()  # type: ignore[no-untyped-call]
         log.info("controller stopped")
+
+    def _warn_transport(self, api: k8s_client.ApiClient) -> None:
+        """Say every weakening of transport security once, at start: a warning line each, the
+        `insecure_transport{device,reason}` gauge (device empty for the Kubernetes API), and the
+        list in /readyz. The kubeconfig's `insecure-skip-tls-verify` is told apart from
+        `kubernetes.verifyTls: false` by the client configuration it produced."""
+        kube_insecure = not api.configuration.verify_ssl and self.config.kubernetes.verify_tls
+        self._insecure = transport_warnings(self.config, kube_insecure)
+        for finding in self._insecure:
+            log.warning("insecure transport: %s", finding.message)
+            self.metrics.insecure_transport.labels(finding.device, finding.reason).set(1)
 
     def _open_adapters(self) -> dict[str, Adapter]:
         """One adapter per device, each HTTP client fenced by `_may_write` (every device write
@@ -334,7 +348,9 @@ class Controller:
                 "synced": synced, "compiled": self.compiled, "store": store, "role": role,
                 "leaderElection": election, "mode": self.options.mode, "identity": self.identity,
                 "devices": devices,
-                "degraded": sorted(name for name, d in devices.items() if d["state"] in DEGRADED)}
+                "degraded": sorted(name for name, d in devices.items() if d["state"] in DEGRADED),
+                "insecureTransport": [{"device": w.device, "reason": w.reason, "message": w.message}
+                                      for w in self._insecure]}
 
     def _device_health(self) -> dict[str, dict[str, Any]]:
         reports = self.device_reports()

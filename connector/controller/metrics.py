@@ -12,7 +12,9 @@ holds it), `owned_objects{device}`, `last_successful_sync_timestamp_seconds{devi
 `DeviceError`, `PlanRefused` or `CapacityExceeded`; no sample once a sync succeeds),
 `fenced_writes_total{device}` (device writes not sent because this process no longer held the
 Lease: a deposed leader stopped mid-sync), `leader` (1 while this process leads),
-`status_writes_total`, `events_total`, and from the watch layer at scrape time:
+`insecure_transport{device,reason}` (1 per weakening of transport security found at start:
+`TLSVerifyDisabled`, `PlaintextCredentials`, `KubeInsecureSkipVerify`; device empty for the
+Kubernetes API), `status_writes_total`, `events_total`, and from the watch layer at scrape time:
 `watch_restarts_total{kind}`, `watch_relists_total{kind}`, `watch_expired_total{kind}`,
 `watch_errors_total{kind}`, `cache_synced`.
 """
@@ -95,6 +97,9 @@ class ControllerMetrics:
                                           "1 while the device's last sync ended with this problem",
                                           ["device", "reason"], registry=r)
         self._problems: dict[str, str] = {}
+        self.insecure_transport = Gauge(PREFIX + "insecure_transport",
+                                        "1 per weakening of transport security found at start",
+                                        ["device", "reason"], registry=r)
         self.fenced_writes = Counter(PREFIX + "fenced_writes",
                                      "device writes not sent because this process no longer led",
                                      ["device"], registry=r)
