@@ -530,9 +530,9 @@ class Compiler:
     ) -> list[PodInfo]:
         """`pods` without those on the host network; in pod mode a rule that loses one says so
         (the annotation rule's notes go to the namespace, which has its own warning)."""
-        host = [(info.name, pod) for pod in pods if pod.host_network]
+        host = [(info.name, pod) for pod in pods if pod.host_network and pod.ips]
         if not host:
-            return pods
+            return [pod for pod in pods if not pod.host_network]
         if info.mode == "pod" and spec.ref.kind != RuleKind.ANNOTATION:
             problems.append(hostnet.rule_problem(str(spec.ref), host))
         return [pod for pod in pods if not pod.host_network]

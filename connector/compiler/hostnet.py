@@ -19,8 +19,7 @@ LIMIT = 5  # pods named in one line; the rest are counted
 
 def _where(pod: PodInfo) -> str:
     noun = "address" if len(pod.ips) == 1 else "addresses"
-    addresses = ", ".join(pod.ips) or "none yet"
-    return f"node {pod.node or '(unscheduled)'}, {noun} {addresses}"
+    return f"node {pod.node or '(none)'}, {noun} {', '.join(pod.ips)}"
 
 
 def describe(pods: Sequence[tuple[str, PodInfo]], qualified: bool) -> str:

@@ -119,7 +119,7 @@ class NamespaceWorkloads:
                     self._release(ip, name, old)
         if info is not None:
             if info.host_network:
-                if info.active:
+                if info.ips:  # active, with an address
                     self._host[name] = info
                 for ip in info.ips:
                     self._host_holders.add(ip, name)
@@ -187,7 +187,7 @@ class NamespaceWorkloads:
         return [self.pods[name] for name in sorted(names)]
 
     def host_pods(self) -> list[PodInfo]:
-        """The active pods on the host network, by name."""
+        """The active pods on the host network that have an address, by name."""
         return [self._host[name] for name in sorted(self._host)]
 
     # ------------------------------------------------------------------ internals

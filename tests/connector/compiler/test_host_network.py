@@ -157,3 +157,16 @@ def test_a_pod_switching_host_network_or_address_updates_incrementally() -> None
     assert "10.0.0.1" in result.devices["fw1"].groups["c1/shop"].addresses
     assert all("host network" not in w for w in result.namespaces["shop"].warnings)
     assert Reason.SHARED_SOURCE not in reasons(result, RuleKind.CLUSTER, "", "everyone")
+
+
+def test_a_host_network_pod_without_an_address_yet_is_not_reported() -> None:
+    objects = [
+        namespace("shop"),
+        pod("shop", "web-1", "10.0.0.1", node="n1", labels={"app": "web"}),
+        pod("shop", "agent-1", [], node="n1", labels={"app": "web"}, host_network=True, phase="Pending"),
+        namespace_rule("shop", "webs", "Allow", podSelector={"matchLabels": {"app": "web"}}),
+        cluster_rule("everyone", "Deny"),
+    ]
+    result = compile_objects(objects)
+    assert result.namespaces["shop"].warnings == ()
+    assert all(not rule.problems for rule in result.rules.values())
