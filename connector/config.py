@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -378,3 +379,25 @@ class Secrets:
 
     def optional(self, env_name: str | None, purpose: str) -> SecretStr | None:
         return self.get(env_name, purpose) if env_name else None
+
+    def missing(self, variables: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+        """The (variable, purpose) pairs of `variables` whose variable is unset or empty."""
+        return [(name, purpose) for name, purpose in variables if not self._environ.get(name)]
+
+
+def secret_variables(config: Config, devices: Iterable[DeviceConfig] | None = None) -> list[tuple[str, str]]:
+    """(environment variable, the configuration key naming it) for every secret the configuration
+    needs: `kubernetes.tokenEnv` and the `auth` variables of `devices` (default: all)."""
+    wanted: list[tuple[str, str]] = []
+    if config.kubernetes.token_env:
+        wanted.append((config.kubernetes.token_env, "kubernetes.tokenEnv"))
+    chosen = {d.name for d in (config.devices if devices is None else devices)}
+    for index, device in enumerate(config.devices):
+        if device.name not in chosen:
+            continue
+        for field, alias in (("password_env", "passwordEnv"), ("token_env", "tokenEnv"),
+                             ("hmac_secret_env", "hmacSecretEnv")):
+            name = getattr(device.auth, field, None)
+            if name:
+                wanted.append((name, f"devices[{index}] ({device.name}) auth.{alias}"))
+    return wanted

@@ -7,7 +7,8 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
-from connector.config import Config, ConfigError, load_config
+from connector.config import Config, ConfigError, DeviceConfig, Secrets, load_config, secret_variables
+from connector.security import transport_warnings
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -41,3 +42,18 @@ def load(path: str) -> Config:
         return load_config(path)
     except ConfigError as exc:
         fail(str(exc), EXIT_INVALID)
+
+
+def check_secrets(config: Config, secrets: Secrets, devices: list[DeviceConfig] | None = None) -> None:
+    """Exit 2 naming every secret variable the configuration needs (for `devices`, default all)
+    that the environment does not set: checked before anything is read."""
+    missing = secrets.missing(secret_variables(config, devices))
+    if missing:
+        names = "\n  ".join(f"{name} (named by {purpose})" for name, purpose in missing)
+        fail(f"environment variables not set:\n  {names}", EXIT_INVALID)
+
+
+def warn_transport(config: Config, kube_insecure: bool) -> None:
+    """Print a `warning:` line on stderr for each weakening of transport security."""
+    for warning in transport_warnings(config, kube_insecure):
+        click.echo(f"warning: {warning.message} [{warning.reason}]", err=True)

@@ -3,23 +3,42 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import click
+from kubernetes import client as k8s_client
 from sqlalchemy.exc import SQLAlchemyError
 
 from adapters.base import Adapter
-from connector.cli.common import EXIT_ERROR, EXIT_INVALID, EXIT_OK, EXIT_UNSAFE, database_problem, fail, load
+from connector.cli.common import (
+    EXIT_ERROR,
+    EXIT_INVALID,
+    EXIT_OK,
+    EXIT_UNSAFE,
+    check_secrets,
+    database_problem,
+    fail,
+    load,
+    warn_transport,
+)
 from connector.cluster import StaticView
-from connector.config import Config, SecretError, Secrets
+from connector.config import Config, DeviceConfig, SecretError, Secrets
 from connector.planner import Change, Op
 from connector.reconciler.device import DeviceOutcome, Refusal
 from connector.reconciler.once import PassReport, open_adapters, reconcile_once, select_devices
-from connector.sources.client import KubernetesClientError, build_api_client
+from connector.sources.client import (
+    KubernetesClientError,
+    build_configuration,
+    describe_api_error,
+    kubeconfig_skips_tls_verify,
+)
 from connector.sources.snapshot import list_all
+
+log = logging.getLogger(__name__)
 
 _SIGN = {Op.CREATE: "+", Op.UPDATE: "~", Op.DELETE: "-", Op.REORDER: "↕"}
 
@@ -39,23 +58,57 @@ class Progress:
             click.echo("\r\033[K", err=True, nl=False)
 
 
-def read_cluster(config: Config, secrets: Secrets) -> StaticView:
-    """A one-shot snapshot of the cluster; exits 1 when the API server cannot be read."""
+def kube_configuration(config: Config, secrets: Secrets) -> k8s_client.Configuration:
+    """The Kubernetes client configuration; exits 2 when it cannot be built. Prints the
+    transport-security warnings of the configuration and the kubeconfig."""
     try:
-        with build_api_client(config.kubernetes, secrets) as api:
-            return list_all(api)
+        configuration = build_configuration(config.kubernetes, secrets)
     except KubernetesClientError as exc:
         fail(f"kubernetes: {exc}", EXIT_INVALID)
-    except Exception as exc:  # the client raises urllib3, ApiException and OS errors alike
-        fail(f"kubernetes: cannot read the cluster: {type(exc).__name__}: {exc}", EXIT_ERROR)
+    warn_transport(config, kubeconfig_skips_tls_verify(configuration, config.kubernetes))
+    return configuration
 
 
 @contextmanager
-def adapters_for(config: Config, device: str | None, secrets: Secrets) -> Iterator[dict[str, Adapter]]:
+def _quiet_retries() -> Iterator[None]:
+    """urllib3's retry warnings stay out of the output (unless logging at debug level): a
+    failure is reported once, as one line."""
+    logger = logging.getLogger("urllib3.connectionpool")
+    level = logger.level
+    if not logging.getLogger().isEnabledFor(logging.DEBUG):
+        logger.setLevel(logging.ERROR)
     try:
-        devices = select_devices(config, device)
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def read_cluster(config: Config, secrets: Secrets,
+                 configuration: k8s_client.Configuration | None = None) -> StaticView:
+    """A one-shot snapshot of the cluster (through `configuration`, else one built and warned
+    about by `kube_configuration`); exits 1 with one line when the API server cannot be read."""
+    if configuration is None:
+        configuration = kube_configuration(config, secrets)
+    try:
+        with _quiet_retries(), k8s_client.ApiClient(configuration) as api:
+            return list_all(api)
+    except Exception as exc:  # the client raises urllib3, ApiException and OS errors alike
+        log.debug("reading the cluster failed", exc_info=True)
+        fail(f"kubernetes: {describe_api_error(exc, configuration.host)}", EXIT_ERROR)
+
+
+def chosen_devices(config: Config, device: str | None) -> list[DeviceConfig]:
+    """The configured devices, or only `device`; exits 2 when no device has that name."""
+    try:
+        return select_devices(config, device)
     except KeyError:
-        fail(f"no device named {device!r} in the configuration", EXIT_INVALID)
+        known = ", ".join(d.name for d in config.devices) or "none"
+        fail(f"no device named {device!r} in the configuration (devices: {known})", EXIT_INVALID)
+
+
+@contextmanager
+def adapters_for(config: Config, devices: list[DeviceConfig],
+                 secrets: Secrets) -> Iterator[dict[str, Adapter]]:
     try:
         adapters = open_adapters(config, devices, secrets)
     except SecretError as exc:
@@ -81,10 +134,13 @@ def run_pass(config_path: str, device: str | None, *, apply: bool, force: bool, 
     `device`); exits with the CLI's codes on invalid input and database errors."""
     config = load(config_path)
     secrets = Secrets()
+    devices = chosen_devices(config, device)
+    check_secrets(config, secrets, devices)
+    configuration = kube_configuration(config, secrets)
     progress = Progress(quiet)
     progress.step("reading the cluster")
-    view = read_cluster(config, secrets)
-    with adapters_for(config, device, secrets) as adapters:
+    view = read_cluster(config, secrets, configuration)
+    with adapters_for(config, devices, secrets) as adapters:
         progress.step(("applying to " if apply else "planning ") + ", ".join(adapters))
         try:
             report = reconcile_once(config, view, adapters, apply=apply, force=force)

@@ -13,11 +13,13 @@ from connector.cli.common import (
     EXIT_ERROR,
     EXIT_INVALID,
     EXIT_OK,
+    check_secrets,
     config_option,
     database_problem,
     fail,
     load,
 )
+from connector.cli.passes import kube_configuration
 from connector.config import SecretError, Secrets
 from connector.controller import Controller, ControllerOptions
 from connector.http import HealthServer, parse_listen
@@ -50,7 +52,10 @@ def command(config_path: str, listen: str, mode: str, lease_duration: int, renew
     options = ControllerOptions(mode="plan" if mode == "plan" else "apply", lease_seconds=lease_duration,
                                 renew_seconds=renew_interval, retry_seconds=min(2.0, renew_interval),
                                 shutdown_grace=shutdown_grace)
-    controller = Controller(config, Secrets(), options)
+    secrets = Secrets()
+    check_secrets(config, secrets)
+    kube_configuration(config, secrets)  # exits 2 when unusable; prints the transport warnings
+    controller = Controller(config, secrets, options)
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
