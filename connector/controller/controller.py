@@ -10,8 +10,16 @@ sync after a failure or a change of leadership, and the periodic ones read. An A
 every `reconcile.interval` (coalesced, one instance, jittered) recompiles everything and syncs
 every device, reading it back: drift is repaired. Only the leader of the Lease syncs devices and
 writes statuses and Events; a standby keeps its cache and compile warm and takes over when the
-Lease is free or expires. In `plan` mode nothing is written to devices: each sync plans and
+Lease is free or expires. Every device write is fenced by the Lease: the adapters' HTTP clients
+ask `_may_write` before each write request, so a leader deposed mid-sync (e.g. resumed after
+SIGSTOP) sends nothing more. In `plan` mode nothing is written to devices: each sync plans and
 records drift.
+
+What is told, and where: a device whose last sync failed or was refused unprograms every rule on
+it (status), is listed as degraded in `readiness()` (which stays ready: devices do not decide it),
+sets `device_problem{device,reason}` and gets an Event on the Lease; namespace warnings are logged
+and become Warning Events on the Namespace once each; weakened transport security is logged and
+counted at start; a Lease that cannot be used makes the process unready with the reason.
 
 Devices are isolated: each has its own worker thread and adapter, so a slow or failing device
 never delays the others. A sync that the planner finds unsafe is refused (Event, status, metric)
