@@ -8,6 +8,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import click
 from kubernetes import client as k8s_client
@@ -27,7 +28,7 @@ from connector.cli.common import (
 )
 from connector.cluster import StaticView
 from connector.config import Config, DeviceConfig, SecretError, Secrets
-from connector.planner import Change, Op
+from connector.planner import Change, Op, Plan
 from connector.reconciler.device import DeviceOutcome, Refusal
 from connector.reconciler.once import PassReport, open_adapters, reconcile_once, select_devices
 from connector.sources.client import (
@@ -155,44 +156,94 @@ def _change_line(change: Change) -> str:
     return f"  {_SIGN[change.op]} {change.kind} {change.name}{who}"
 
 
+def _kept_by(plan: Plan) -> dict[tuple[str, str], str]:
+    """Kept object -> the foreign object that references it, as far as the plan says."""
+    return {(k.kind, k.name): k.referrer for k in getattr(plan, "kept_for", ())}
+
+
+def _kept_lines(plan: Plan) -> list[str]:
+    """One line per owned object no longer desired but kept for a foreign reference."""
+    by = _kept_by(plan)
+    return [f"  = {kind} {name}: kept, no longer desired but referenced by "
+            f"{by.get((kind, name), 'a foreign object')} (not ours); delete or change that one first"
+            for kind, name in plan.kept]
+
+
+def _withheld_lines(plan: Plan) -> list[str]:
+    """One line per deletion the safety check held back (the object is emptied instead)."""
+    withheld: tuple[Change, ...] = getattr(plan, "withheld", ())
+    return [f"{_change_line(change)}  [withheld as unsafe: emptied, deleted with --force]"
+            for change in withheld]
+
+
 def outcome_text(outcome: DeviceOutcome, verbose: bool = True) -> list[str]:
+    """The lines of one device's section of `plan`/`apply` output; the first names the device."""
     lines = []
     if outcome.plan is None:
         return [f"{outcome.device}: ERROR {outcome.error}"]
     plan = outcome.plan
     if plan.empty:
-        lines.append(f"{outcome.device}: in sync, nothing to do")
+        kept = f"; {len(plan.kept)} object(s) of ours kept for foreign references" if plan.kept else ""
+        lines.append(f"{outcome.device}: in sync, nothing to do{kept}")
     else:
         lines.append(plan.summary())
         if verbose:
             lines.extend(_change_line(change) for change in plan.changes)
+    if verbose:
+        lines.extend(_withheld_lines(plan))
+    lines.extend(_kept_lines(plan))
     for conflict in plan.conflicts:
         lines.append(f"  ! {conflict.kind} {conflict.name} exists on the device and is not ours "
                      f"(owner {conflict.owner or 'none'}): left alone")
     if outcome.refusal is Refusal.CAPACITY_EXCEEDED:
         lines.append(f"  refused: {outcome.refusal_message}; nothing was written (the device's capacity "
                      "bounds the whole plan; --force does not override it)")
+    elif outcome.refused and _withheld_lines(plan):
+        lines.append(f"  {outcome.refusal_message}. Re-run with --force to delete them too.")
     elif outcome.refused:
         lines.append(f"  refused: the plan is unsafe ({plan.unsafe}); nothing was written. "
                      "Re-run with --force to apply it anyway.")
-    elif outcome.applied:
+    if outcome.applied:
         writes = outcome.result.writes if outcome.result is not None else 0
-        lines.append(f"  applied in {outcome.apply_seconds:.2f}s with {writes} write calls")
+        lines.append(f"  applied in {outcome.apply_seconds:.2f}s with {writes} write call"
+                     f"{'' if writes == 1 else 's'}")
     if outcome.error is not None:
         lines.append(f"  ERROR {outcome.error}")
     return lines
 
 
+def namespace_warnings(report: PassReport) -> list[str]:
+    """Every namespace warning of the compile (bad annotation values and the like), in
+    namespace order; each line names its namespace."""
+    return [line for name in sorted(report.compiled.namespaces)
+            for line in report.compiled.namespaces[name].warnings]
+
+
+def _device_json(outcome: DeviceOutcome) -> dict[str, Any]:
+    data = outcome.to_json()
+    if outcome.plan is not None:
+        by = _kept_by(outcome.plan)
+        data["kept"] = [{"kind": kind, "name": name, "referencedBy": by.get((kind, name))}
+                        for kind, name in outcome.plan.kept]
+    return data
+
+
 def print_report(report: PassReport, output: str) -> None:
+    """`plan`/`apply` output: a section per device (configuration order), then the namespace
+    warnings and the rules not accepted; `json` gives the same as one document."""
+    warnings = namespace_warnings(report)
     if output == "json":
-        payload = {"devices": [o.to_json() for o in report.outcomes],
+        payload = {"devices": [_device_json(o) for o in report.outcomes],
                    "rules": [status.to_json() for status in report.compiled.rules.values()],
+                   "namespaceWarnings": warnings,
                    "seconds": round(report.seconds, 3)}
         click.echo(json.dumps(payload, indent=2, sort_keys=True))
         return
     for outcome in report.outcomes:
         for line in outcome_text(outcome):
             click.echo(line)
+    for line in warnings:
+        click.echo(f"warning: {line}")
     rejected = [s for s in report.compiled.rules.values() if not s.accepted]
     for status in rejected:
         click.echo(f"rule {status.ref}: not accepted: {status.reason}: {status.message}")

@@ -3,6 +3,7 @@ codes when things go wrong."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 
 from adapters.rest.adapter import RestAdapter
-from tests.connector.cli.lab import TOKEN, Lab, invoke, lab
+from tests.connector.cli.lab import TOKEN, Lab, invoke, lab, namespace
 
 
 @pytest.fixture
@@ -61,3 +62,38 @@ def test_an_unexpected_error_before_any_device_is_one_line(env: Lab, monkeypatch
     _no_traceback(result)
     assert result.exit_code == 1
     assert result.stderr.strip().splitlines()[-1].startswith("error: unexpected error: KeyError")
+
+
+def test_objects_kept_for_a_foreign_reference_are_shown(env: Lab) -> None:
+    config = str(env.config())
+    assert invoke("apply", "--config", config).exit_code == 0
+    [address] = [a["name"] for a in env.state("soc")["addresses"] if a.get("owner") == "fusion-connector:t"]
+    env.seed("soc", groups=[{"name": "secops-hosts", "owner": "secops", "members": ["10.99.0.1"]}],
+             rules=[{"name": "secops-audit", "owner": "secops", "source": "secops-hosts",
+                     "destination": address, "service": None, "action": "allow", "log": True}])
+    env.delete("NamespaceEgressRule", "shop", "to-stripe")  # the address is no longer desired
+    planned = invoke("plan", "--config", config, "--device", "soc")
+    assert planned.exit_code == 0, planned.output
+    kept = [line for line in planned.stdout.splitlines() if line.startswith("  = ")]
+    assert len(kept) == 1 and f"address {address}: kept" in kept[0], planned.stdout
+    assert invoke("apply", "--config", config, "--device", "soc").exit_code == 0
+    again = invoke("plan", "--config", config, "--device", "soc")
+    assert again.stdout.splitlines()[0] == (
+        "soc: in sync, nothing to do; 1 object(s) of ours kept for foreign references")
+    assert f"address {address}: kept" in again.stdout
+    document = json.loads(invoke("plan", "--config", config, "--device", "soc", "--output", "json").stdout)
+    assert [k["name"] for k in document["devices"][0]["kept"]] == [address]
+
+
+def test_namespace_warnings_are_lines_of_the_output(env: Lab) -> None:
+    env.apply_objects([namespace("shop", {"fusion-connector.io/default-action": "maybe",
+                                          "fusion-connector.io/egress-allow": ":::"})])
+    for command in ("plan", "apply"):
+        result = invoke(command, "--config", str(env.config()))
+        assert result.exit_code == 0, result.output
+        warnings = [line for line in result.stdout.splitlines() if line.startswith("warning: namespace shop:")]
+        assert len(warnings) == 2, result.stdout
+        assert any("default-action" in line and '"maybe"' in line for line in warnings)
+        assert any("egress-allow" in line and '":::"' in line for line in warnings)
+    document = json.loads(invoke("plan", "--config", str(env.config()), "--output", "json").stdout)
+    assert len(document["namespaceWarnings"]) == 2
