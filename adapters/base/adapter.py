@@ -13,13 +13,20 @@ changes in order, adds to `result.applied` as changes land and raises on the fir
 `DeviceError` it raises is caught and kept as `ApplyResult.error` with what was applied and
 written before it (a partial apply stays visible and a timeout stays transient). Adapters raise
 `adapters.base.errors` exceptions only; any other exception is a bug and propagates.
+
+Withheld deletions (docs/operations.md, "Safety"): an adapter declares in `emptied_fields` how
+each of its kinds that can hold or match addresses is emptied (the body fields replaced, a
+placeholder where the device refuses an empty list), so that a plan over the safety thresholds
+can keep objects instead of deleting them without keeping their addresses (`withhold`). A
+family that declares nothing (None) gets an unsafe plan refused as a whole. `apply` then
+receives, besides the desired objects, the withheld objects as the plan leaves them.
 """
 
 from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -29,6 +36,7 @@ from connector.model import DeviceState
 from connector.planner.capacity import CapacityReport, TableUsage
 from connector.planner.delta import plan_delta
 from connector.planner.planner import plan as plan_changes
+from connector.planner.safety import withhold
 from connector.planner.types import DeviceObject, Plan
 
 log = logging.getLogger(__name__)
@@ -72,6 +80,9 @@ class Adapter(ABC):
     capabilities: ClassVar[Capabilities] = Capabilities()
     kind_order: ClassVar[tuple[str, ...]]
     ordered_kinds: ClassVar[frozenset[str]] = frozenset()
+    # Per kind that holds or matches addresses, the body fields of an emptied object: a value
+    # replaces the field, None removes it (see the module docstring). None: cannot empty objects.
+    emptied_fields: ClassVar[Mapping[str, Mapping[str, Any]] | None] = None
 
     def __init__(self, name: str, cluster: str) -> None:
         self.name = name
@@ -96,16 +107,19 @@ class Adapter(ABC):
         """Write calls made to the device so far (a counter `apply` reads before and after)."""
 
     def apply(self, plan: Plan, desired: Sequence[DeviceObject]) -> ApplyResult:
-        """Carry out `plan` (its changes in order); `desired` is the full rendered set.
+        """Carry out `plan` (its changes in order); `desired` is what the device must hold of ours
+        afterwards: the rendered objects, then the objects whose deletion `plan` withheld, as it
+        leaves them.
 
-        An empty plan does nothing. Raises `UnsafePlan` for an unsafe plan not forced (nothing
-        written). Otherwise never raises a `DeviceError`: the one `_apply` raised is returned as
-        `ApplyResult.error`, with the changes applied and writes made before it."""
+        An empty plan does nothing. Raises `UnsafePlan` for an unsafe plan neither forced nor
+        split by `withhold` (nothing written). Otherwise never raises a `DeviceError`: the one
+        `_apply` raised is returned as `ApplyResult.error`, with the changes applied and writes
+        made before it."""
         result = ApplyResult(device=self.name)
         if plan.empty:
             return result
-        if plan.unsafe and not plan.forced:
-            raise UnsafePlan(self.name, plan.unsafe)
+        if not plan.applicable:
+            raise UnsafePlan(self.name, plan.unsafe or "")
         before = self.writes
         try:
             self._apply(plan, desired, result)
@@ -146,6 +160,30 @@ class Adapter(ABC):
                           ordered_kinds=self.ordered_kinds, foreign=foreign, referenced=referenced,
                           safety=safety, force=force, existing=existing)
         return None if made is None else self.arrange(made)
+
+    def emptied(self, kind: str, body: Mapping[str, Any]) -> Mapping[str, Any]:
+        """`body` of an object of `kind` emptied per `emptied_fields` (unchanged for a kind that
+        holds no address)."""
+        fields = (self.emptied_fields or {}).get(kind)
+        if not fields:
+            return body
+        out = {key: value for key, value in body.items() if fields.get(key, value) is not None}
+        out.update({key: value for key, value in fields.items() if value is not None})
+        return out
+
+    def withhold(self, plan: Plan, confirmed: Collection[tuple[str, str]],
+                 safety: SafetyConfig | None = None) -> Plan:
+        """`connector.planner.safety.withhold` with this adapter's kinds, references and emptied
+        forms: `plan` with its unconfirmed deletions withheld when it is over the thresholds."""
+        made = withhold(plan, confirmed, safety or SafetyConfig(), kind_order=self.kind_order,
+                        emptied=self.emptied if self.emptied_fields is not None else None,
+                        references=self.references if self._reports_references() else None)
+        return made if made is plan else self.arrange(made)
+
+    def _reports_references(self) -> bool:
+        """Whether this family reports what its objects reference (else a partial set of
+        deletions could delete an object another one still uses)."""
+        return type(self).references is not Adapter.references
 
     def arrange(self, plan: Plan) -> Plan:
         """The plan with its changes in the order this device needs (a hook for adapters whose

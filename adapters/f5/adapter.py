@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import httpx
@@ -66,6 +66,9 @@ class AS3Adapter(Adapter):
                                                         incremental_members=False)
     kind_order: ClassVar[tuple[str, ...]] = KIND_ORDER
     ordered_kinds: ClassVar[frozenset[str]] = frozenset()
+    # AS3 refuses an empty address list: it holds 0.0.0.0, which is never a source
+    emptied_fields: ClassVar[Mapping[str, Mapping[str, Any]]] = {
+        "address_list": {"addresses": ["0.0.0.0"], "addressLists": None, "fqdns": None}}
 
     def __init__(self, config: F5Device, cluster: str, secrets: Secrets,
                  transport: httpx.BaseTransport | None = None, *, retry: RetryPolicy | None = None,

@@ -69,6 +69,9 @@ class FortiOSAdapter(Adapter):
                                                         incremental_members=True)
     kind_order: ClassVar[tuple[str, ...]] = r.KIND_ORDER
     ordered_kinds: ClassVar[frozenset[str]] = frozenset({r.POLICY})
+    # a group cannot be empty: it holds the predefined `none` (0.0.0.0/32); a policy matches none
+    emptied_fields: ClassVar[Mapping[str, Mapping[str, Any]]] = {
+        r.ADDRGRP: {"member": ["none"]}, r.POLICY: {"srcaddr": ["none"], MISPLACED_KEY: None}}
 
     def __init__(self, config: FortiOSDevice, cluster: str, secrets: Secrets,
                  transport: httpx.BaseTransport | None = None, *, retry: RetryPolicy | None = None,

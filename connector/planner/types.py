@@ -80,9 +80,12 @@ class Conflict:
 @dataclass(frozen=True)
 class Plan:
     """Ordered changes for one device. `unsafe` says why the plan exceeds a safety threshold and
-    `forced` whether it was planned to be applied anyway. `blocked` lists the desired objects
-    withheld because they reference a name held by a foreign object (see `conflicts`); `kept`
-    the owned objects no longer desired but kept because a foreign object references them."""
+    `forced` whether it was planned to be applied anyway. `withheld` lists the deletions the
+    safety check took out of `changes` (`connector.planner.safety.withhold`): `changes` is then
+    the part that is always safe to apply, with each withheld object emptied instead of deleted.
+    `blocked` lists the desired objects withheld because they reference a name held by a foreign
+    object (see `conflicts`); `kept` the owned objects no longer desired but kept because a
+    foreign object references them."""
 
     device: str
     cluster: str
@@ -93,10 +96,17 @@ class Plan:
     forced: bool = False
     blocked: tuple[tuple[str, str], ...] = ()
     kept: tuple[tuple[str, str], ...] = ()
+    withheld: tuple[Change, ...] = ()
 
     @property
     def empty(self) -> bool:
         return not self.changes
+
+    @property
+    def applicable(self) -> bool:
+        """Whether `changes` may be applied as they are: the plan is within the thresholds, forced,
+        or its unsafe deletions were withheld."""
+        return self.unsafe is None or self.forced or bool(self.withheld)
 
     def counts(self) -> dict[str, int]:
         out = {op.value: 0 for op in Op}
@@ -110,7 +120,9 @@ class Plan:
                 f"{c['delete']} to delete, {c['reorder']} to reorder")
         if self.conflicts:
             text += f", {len(self.conflicts)} name conflicts with foreign objects"
-        if self.unsafe:
+        if self.unsafe and self.withheld:
+            text += f" (UNSAFE: {self.unsafe}; {len(self.withheld)} deletions withheld)"
+        elif self.unsafe:
             text += f" (UNSAFE: {self.unsafe})"
         return text
 
@@ -118,7 +130,8 @@ class Plan:
         return {"device": self.device, "cluster": self.cluster,
                 "changes": [c.to_json() for c in self.changes],
                 "conflicts": [c.to_json() for c in self.conflicts],
-                "existing": self.existing, "unsafe": self.unsafe, "checksum": self.checksum(),
+                "existing": self.existing, "unsafe": self.unsafe,
+                "withheld": [c.to_json() for c in self.withheld], "checksum": self.checksum(),
                 "summary": self.summary()}
 
     def checksum(self) -> str:

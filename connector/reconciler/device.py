@@ -1,12 +1,19 @@
 """One device's reconcile step: render the desired state, read the device, plan, and maybe apply.
 
-Contract: never raises for device faults; every outcome (planned, applied, refused as unsafe or
-for capacity, failed) is returned as a `DeviceOutcome` with the plan, the error text naming the
-device and its `ErrorClass`. A plan that would leave a device table above its configured capacity
-is refused as a whole before anything is written, in plan-only runs too, and `force` does not
-override it.
+Contract: never raises for device faults; every outcome (planned, applied, with deletions
+withheld as unsafe, refused for capacity, failed) is returned as a `DeviceOutcome` with the plan,
+the error text naming the device and its `ErrorClass`. A plan that would leave a device table
+above its configured capacity is refused as a whole before anything is written, in plan-only runs
+too, and `force` does not override it.
+Safety (docs/operations.md, "Safety"): unless forced, a plan over the safety thresholds, counting
+only the deletions the cluster's reported changes do not explain, has those deletions withheld
+(`connector.planner.safety`); everything else is applied, and each withheld object is emptied
+instead, so that no address stays in a group it left. Deletions are confirmed by the `KnownState`
+(objects of the render the device took, while every change since was reported by the API);
+without one (`plan`, `apply`) none is.
 With a `KnownState`, a sync that may skip the read plans against what the device is known to hold
-(see `connector.reconciler.known`) and leaves it known only when the device ends as planned.
+(see `connector.reconciler.known`) and leaves it known only when the device ends as planned
+(withheld deletions included).
 """
 
 from __future__ import annotations
@@ -21,8 +28,9 @@ from typing import Any
 from adapters.base import Adapter, ApplyResult, DeviceAuthError, DeviceError, TransientDeviceError
 from connector.config import SafetyConfig
 from connector.model import DeviceState
-from connector.planner import DeviceObject, Plan
+from connector.planner import DeviceObject, Op, Plan
 from connector.planner.capacity import CapacityReport, describe
+from connector.planner.safety import left_objects
 from connector.reconciler.known import Holdings, KnownState, held_after
 
 log = logging.getLogger(__name__)
@@ -47,8 +55,9 @@ class ErrorClass(StrEnum):
 
 
 class Refusal(StrEnum):
-    """Why a plan was refused (nothing written): the safety thresholds, which `force` overrides,
-    or the device's capacity, which it does not."""
+    """Why a plan was refused: the safety thresholds, which `force` overrides (its unsafe
+    deletions withheld, the rest applied; the whole plan for a family that cannot empty objects),
+    or the device's capacity, which it does not (nothing written)."""
 
     UNSAFE = "UnsafePlan"
     CAPACITY_EXCEEDED = "CapacityExceeded"
@@ -72,6 +81,7 @@ class DeviceOutcome:
     apply_seconds: float = 0.0
     finished_at: float = 0.0  # monotonic time the sync ended: the device holds what it planned
     desired: list[DeviceObject] = field(default_factory=list)
+    withheld: list[DeviceObject] = field(default_factory=list)  # left on the device, emptied
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -86,6 +96,12 @@ class DeviceOutcome:
         if self.refusal is Refusal.CAPACITY_EXCEEDED and self.capacity is not None:
             return f"CapacityExceeded: {describe(self.capacity.exceeded)}"
         unsafe = self.plan.unsafe if self.plan is not None else None
+        if self.plan is not None and self.plan.withheld:
+            rest = "the rest applied" if self.applied else "nothing else to apply"
+            if self.error is not None:
+                rest = "the rest failed"
+            return (f"unsafe plan: {unsafe}; {len(self.plan.withheld)} deletion(s) withheld until "
+                    f"forced (their objects emptied), {rest}")
         return f"unsafe plan refused: {unsafe}"
 
     def to_json(self) -> dict[str, Any]:
@@ -97,6 +113,7 @@ class DeviceOutcome:
             "refused": self.refused,
             "refusal": self.refusal.value if self.refusal is not None else None,
             "refusalMessage": self.refusal_message,
+            "withheld": len(self.plan.withheld) if self.plan is not None else 0,
             "capacity": self.capacity.to_json() if self.capacity is not None else None,
             "error": self.error,
             "errorClass": self.error_class,
@@ -108,10 +125,13 @@ class DeviceOutcome:
 
 def sync_device(adapter: Adapter, state: DeviceState, safety: SafetyConfig, *, apply: bool,
                 force: bool = False, may_write: Callable[[], bool] | None = None,
-                known: KnownState | None = None, read: bool = True) -> DeviceOutcome:
-    """Plan `state` against what `adapter`'s device holds; apply the plan when `apply` and it is safe
-    (or `force`), within the device's capacity, and free of name conflicts with foreign objects (a
-    conflict is an error: nothing is written). A non-empty plan that leaves any table above its
+                known: KnownState | None = None, read: bool = True, vanished: int = 0) -> DeviceOutcome:
+    """Plan `state` against what `adapter`'s device holds; apply the plan when `apply`, within the
+    device's capacity, and free of name conflicts with foreign objects (a conflict is an error:
+    nothing is written). A plan over the safety thresholds has its unconfirmed deletions withheld
+    unless `force` (module docstring): the outcome is then refused (`Refusal.UNSAFE`) with the
+    rest applied, `outcome.plan.withheld` naming what was held back and `outcome.withheld` the
+    objects left on the device. A non-empty plan that leaves any table above its
     limit is refused (`Refusal.CAPACITY_EXCEEDED`, with or without `apply` and whatever `force`);
     `outcome.capacity` always holds the table usage after the plan. `may_write`, asked right
     before applying, can still withhold the write (a controller that lost its leadership while
@@ -121,8 +141,14 @@ def sync_device(adapter: Adapter, state: DeviceState, safety: SafetyConfig, *, a
     adapter `observe`s those objects and the plan is made against them (`outcome.read` is False).
     With `known`, the objects the device holds afterwards are remembered there when the sync
     leaves it exactly as planned (an empty plan, or a fully successful apply); any other outcome
-    leaves the device unknown, so the next sync reads it."""
+    leaves the device unknown, so the next sync reads it.
+
+    `vanished`: how many of the cluster changes behind this sync were deletions no watch event
+    reported (a relist found the objects gone); with any, no deletion counts as confirmed until a
+    sync leaves the device as planned."""
     outcome = DeviceOutcome(device=adapter.name)
+    if known is not None and vanished:
+        known.unconfirm()
     try:
         return _sync(adapter, state, safety, outcome, apply=apply, force=force, may_write=may_write,
                      known=known, read=read)
@@ -150,20 +176,27 @@ def _sync(adapter: Adapter, state: DeviceState, safety: SafetyConfig, outcome: D
         memo = known.memo if known is not None else None
         plan: Plan | None = None
         kept: set[tuple[str, str]] = set()
-        if holdings is not None and holdings.desired is not None and memo is not None:
+        if holdings is not None and holdings.by_difference and memo is not None:
             # what changed since the last render, by object identity: O(changed objects)
+            assert holdings.desired is not None
             plan = adapter.plan_known(holdings.desired, desired, foreign=holdings.foreign,
                                       referenced=holdings.referenced, existing=holdings.owned,
                                       safety=safety, force=force)
+        by_difference = plan is not None
         if plan is None:
             plan = adapter.plan(desired, actual, safety=safety, force=force)
             kept = set(plan.kept)
-            held = held_after(desired, actual, adapter.owner_mark, kept, memo)
-        else:  # planned by difference: the objects we did not render are those of the last sync
+        if plan.unsafe and not force:
+            plan = _withhold(adapter, plan, safety, known)
+        left = left_objects(plan, adapter.owner_mark)
+        if by_difference:  # the objects we did not render are those of the last sync
             assert holdings is not None and holdings.desired is not None and memo is not None
-            held = memo.strip(desired) + list(holdings.objects[len(holdings.desired):])
+            held = memo.strip(desired) + list(holdings.objects[len(holdings.desired):]) + left
+        else:
+            held = held_after(desired, actual, adapter.owner_mark, kept, memo) + left
         outcome.plan = plan
-        after = _holdings(adapter, held, desired, actual, holdings, len(kept))
+        outcome.withheld = left
+        after = _holdings(adapter, held, desired, actual, holdings, len(kept), left)
         # counted on the desired objects themselves (adapters may cache per rendered object)
         outcome.capacity = adapter.capacity([*desired, *held[len(desired):]])
         if plan.conflicts:
@@ -175,6 +208,9 @@ def _sync(adapter: Adapter, state: DeviceState, safety: SafetyConfig, outcome: D
             outcome.error_class = ErrorClass.CONFLICT
             log.error("%s", outcome.error)
             return outcome
+        if plan.withheld and apply:
+            outcome.refused = True
+            outcome.refusal = Refusal.UNSAFE
         if plan.empty:
             if known is not None:
                 known.remember(after, token)
@@ -189,7 +225,7 @@ def _sync(adapter: Adapter, state: DeviceState, safety: SafetyConfig, outcome: D
             return outcome
         if not apply:
             return outcome
-        if plan.unsafe and not force:
+        if not plan.applicable:  # the family cannot empty the objects it would keep
             outcome.refused = True
             outcome.refusal = Refusal.UNSAFE
             log.warning("%s: plan refused as unsafe: %s", adapter.name, plan.unsafe)
@@ -199,12 +235,14 @@ def _sync(adapter: Adapter, state: DeviceState, safety: SafetyConfig, outcome: D
             log.info("%s: write withheld (no longer allowed to write)", adapter.name)
             return outcome
         applied_at = time.monotonic()
-        outcome.result = adapter.apply(plan, desired)
+        outcome.result = adapter.apply(plan, [*desired, *left] if left else desired)
         outcome.apply_seconds = time.monotonic() - applied_at
         outcome.applied = True
         if outcome.result.error is not None:  # logged by the adapter
             outcome.error = str(outcome.result.error)
             outcome.error_class = ErrorClass.of(outcome.result.error)
+            if known is not None:
+                known.attempted(desired, token)
         elif known is not None:
             known.remember(after, token)
     except DeviceError as exc:
@@ -214,16 +252,34 @@ def _sync(adapter: Adapter, state: DeviceState, safety: SafetyConfig, outcome: D
     return outcome
 
 
+def _withhold(adapter: Adapter, plan: Plan, safety: SafetyConfig, known: KnownState | None) -> Plan:
+    """`plan` (over the thresholds as planned) with its unconfirmed deletions withheld, if it is
+    still over them once the confirmed ones are left out of the count."""
+    deleted = [(c.kind, c.name) for c in plan.changes if c.op is Op.DELETE]
+    confirmed = known.confirmed(deleted) if known is not None and deleted else frozenset()
+    made = adapter.withhold(plan, confirmed, safety)
+    if made.withheld:
+        log.warning("%s: unsafe plan: %s; %d deletion(s) withheld (their objects emptied), %d of %d "
+                    "deletion(s) confirmed by the API; applying the rest", adapter.name, made.unsafe,
+                    len(made.withheld), len(confirmed), len(deleted))
+    elif made.unsafe is None:
+        log.info("%s: %s; within the safety thresholds once the %d deletion(s) the API confirmed are "
+                 "left out (updates are always applied)", adapter.name, plan.unsafe, len(confirmed))
+    return made
+
+
 def _holdings(adapter: Adapter, held: list[DeviceObject], desired: list[DeviceObject],
-              actual: list[DeviceObject], before: Holdings | None, kept: int) -> Holdings:
-    """What the device holds once the plan is applied: `held`, rendered from `desired`; what we
-    know of the foreign objects carries over from `before` (a sync never changes them), or is
-    collected from the `actual` objects read."""
+              actual: list[DeviceObject], before: Holdings | None, kept: int,
+              withheld: list[DeviceObject]) -> Holdings:
+    """What the device holds once the plan is applied: `held`, rendered from `desired`, plus the
+    `withheld` objects left on it; what we know of the foreign objects carries over from `before`
+    (a sync never changes them), or is collected from the `actual` objects read."""
     if before is not None:
         foreign, referenced = before.foreign, before.referenced
     else:
         others = [obj for obj in actual if obj.owner != adapter.owner_mark]
         foreign = frozenset(obj.ref for obj in others)
         referenced = frozenset(ref for obj in others for ref in adapter.references(obj))
-    return Holdings(tuple(held), tuple(desired), foreign, referenced, len(desired) + kept)
+    return Holdings(tuple(held), tuple(desired), foreign, referenced, len(desired) + kept + len(withheld),
+                    tuple(withheld))
 

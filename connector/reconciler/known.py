@@ -3,10 +3,19 @@
 After a sync whose outcome leaves the device exactly as the planner expects (a successful apply,
 or a read whose plan was empty), the device holds our desired objects plus what we did not touch
 (foreign objects, and our objects kept because foreign ones reference them), as of that sync.
-`KnownState` keeps that list; the next sync may plan against it instead of reading. Anything else
-(an error, a refused, withheld or partial apply, a plan left unapplied, a crash mid-sync, a change
-of leadership) forgets it, so the following sync reads the device again. Callers decide when a
-sync must read regardless (the first one, periodic drift repair).
+`KnownState` keeps that list; the next sync may plan against it instead of reading. A sync whose
+unsafe deletions were withheld (docs/operations.md, "Safety") leaves the device as planned too:
+the list then also holds the withheld objects as that sync left them (`Holdings.withheld`), and
+the next sync plans against the whole list rather than by difference, so they are planned again.
+Anything else (an error, a refused or partial apply, a plan left unapplied, a crash mid-sync, a
+change of leadership) forgets it, so the following sync reads the device again. Callers decide
+when a sync must read regardless (the first one, periodic drift repair).
+
+The safety check also asks which deletions are confirmed (`confirmed`): those of objects that a
+render the device took holds (the baseline: the last render applied, or, after an apply that
+failed part-way, that one too), when every change of the cluster since was reported by the API
+server. A sync that carries changes the API did not report (objects that vanished without a
+DELETE event) marks the view unconfirmed (`unconfirm`) until a sync leaves the device as planned.
 
 Thread-safe: one device's worker uses it, the leadership callback may `forget` from another thread.
 """
@@ -15,7 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from connector.planner.types import DeviceObject
@@ -30,13 +39,21 @@ class Holdings:
     `objects`: every object, as a read reports it. `desired`: the render our objects came from (the
     very objects the adapter rendered, so that the next render's unchanged parts are recognised by
     identity); `foreign`: the (kind, name) of the objects we do not own; `referenced`: those of ours
-    that a foreign object references; `owned`: how many objects we own there."""
+    that a foreign object references; `owned`: how many objects we own there; `withheld`: our
+    objects left on the device because their deletion was withheld, as they are now (also in
+    `objects`)."""
 
     objects: tuple[DeviceObject, ...]
     desired: tuple[DeviceObject, ...] | None = None
     foreign: frozenset[Ref] = frozenset()
     referenced: frozenset[Ref] = frozenset()
     owned: int = 0
+    withheld: tuple[DeviceObject, ...] = ()
+
+    @property
+    def by_difference(self) -> bool:
+        """Whether the next sync may plan by difference from `desired` (nothing withheld)."""
+        return self.desired is not None and not self.withheld
 
 
 class KnownState:
@@ -46,6 +63,8 @@ class KnownState:
         self._lock = threading.Lock()
         self._holdings: Holdings | None = None
         self._generation = 0
+        self._baseline: tuple[Sequence[DeviceObject], ...] = ()
+        self._unconfirmed = False
         self.memo = StripMemo()
 
     def take(self) -> tuple[tuple[DeviceObject, ...] | None, int]:
@@ -63,15 +82,45 @@ class KnownState:
 
     def remember(self, objects: Sequence[DeviceObject] | Holdings, token: int) -> None:
         """Record what the device holds after the sync that `take` returned `token` to, unless the
-        state was forgotten since (a leadership change during the sync)."""
+        state was forgotten since (a leadership change during the sync). The render it holds
+        becomes the baseline, and the view is confirmed again."""
         holdings = objects if isinstance(objects, Holdings) else Holdings(tuple(objects))
         with self._lock:
             if token == self._generation:
                 self._holdings = holdings
+                self._baseline = (holdings.desired,) if holdings.desired is not None else ()
+                self._unconfirmed = False
+
+    def attempted(self, desired: Sequence[DeviceObject], token: int) -> None:
+        """An apply towards the render `desired` ran but did not finish: the device may hold any
+        of its objects, so their deletions stay confirmed too (beside the last good render)."""
+        with self._lock:
+            if token == self._generation:
+                self._baseline = (*self._baseline[:1], desired)
+
+    def unconfirm(self) -> None:
+        """The cluster view changed in ways the API server did not report (objects vanished
+        without a DELETE event): no deletion is confirmed until a sync leaves the device as
+        planned."""
+        with self._lock:
+            self._unconfirmed = True
+
+    def confirmed(self, refs: Iterable[Ref]) -> frozenset[Ref]:
+        """The (kind, name) among `refs` whose deletion the cluster's reported changes explain:
+        objects of the baseline, unless the view is unconfirmed (see the module docstring).
+        O(objects of the baseline): asked only of plans over the safety thresholds."""
+        with self._lock:
+            if self._unconfirmed or not self._baseline:
+                return frozenset()
+            baseline = self._baseline
+        wanted = set(refs)
+        return frozenset(obj.ref for render in baseline for obj in render if obj.ref in wanted)
 
     def forget(self) -> None:
         with self._lock:
             self._holdings = None
+            self._baseline = ()
+            self._unconfirmed = False
             self._generation += 1
 
     @property

@@ -6,6 +6,7 @@ Callers own the session and transaction (see `connector.store`).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
@@ -45,6 +46,10 @@ def record_outcome(store: Store, state: DeviceState, outcome: DeviceOutcome, *, 
     only what its plan created, updated or deleted (O(changes)), and an empty plan writes no
     record. The drift check reads the last written checksums of the plan's objects only.
 
+    Withheld deletions (`plan.withheld`): the rest of the plan is recorded as applied (ownership
+    records keep the withheld objects as the plan left them), the withheld deletions as a refused
+    entry of the audit log and as open drift, and the device as not in sync.
+
     Returns True when the ownership records were replaced in full."""
     name = outcome.device
     if not rules_recorded:
@@ -53,29 +58,34 @@ def record_outcome(store: Store, state: DeviceState, outcome: DeviceOutcome, *, 
     if plan is None:
         store.devices.record_sync(name, in_sync=False, error=outcome.error, at=at)
         return False
-    synced = apply and outcome.ok and not outcome.extra.get("withheld")  # applied, or nothing to apply
+    leadership_lost = bool(outcome.extra.get("withheld"))  # the write was withheld: a plan only
+    # deletions withheld as unsafe, the rest of the plan carried out (or nothing else to do)
+    split = bool(plan.withheld) and outcome.refusal is Refusal.UNSAFE
+    synced = apply and not leadership_lost and outcome.error is None and (outcome.ok or split)
+    pending = observations_from_plan(dataclasses.replace(plan, changes=plan.withheld, withheld=()))
     replaced = False
     if not synced:
         # Every difference stays open until a sync resolves it.
-        observed = observations_from_plan(plan)
+        observed = observations_from_plan(plan) + pending
     else:
         # Applied now: record only what the cluster does not explain (changed behind our back).
-        observed = observations_from_plan(plan, store.objects.checksums(name, plan_refs(plan)))
+        observed = observations_from_plan(plan, store.objects.checksums(name, plan_refs(plan))) + pending
         # Ownership first: a full replace computes its checksums before this transaction's first
         # write (from which SQLite holds the database's write lock until commit).
         replaced = outcome.read or repair
         if replaced:
-            store.objects.replace(name, outcome.desired, at)
+            store.objects.replace(name, [*outcome.desired, *outcome.withheld], at)
         elif not plan.empty:
             # rendered objects all carry the adapter's owner mark
             owner = outcome.desired[0].owner if outcome.desired else None
             store.objects.record_plan(name, plan, owner, at)
     store.drift.observe(name, observed, at)
-    if not apply or outcome.extra.get("withheld"):
-        store.devices.record_sync(name, in_sync=plan.empty, error=None, at=at, read=True)
+    if not apply or leadership_lost:
+        store.devices.record_sync(name, in_sync=plan.empty and not plan.withheld, error=None, at=at,
+                                  read=True)
         return False
     duration = outcome.read_seconds + outcome.apply_seconds
-    if outcome.refused:
+    if outcome.refused and not split:
         message = outcome.refusal_message or f"unsafe plan refused: {plan.unsafe}"
         reason = plan.unsafe if outcome.refusal in (None, Refusal.UNSAFE) else message
         store.audit.append(plan, PlanResult.REFUSED, duration, error=reason, forced=force,
@@ -89,12 +99,19 @@ def record_outcome(store: Store, state: DeviceState, outcome: DeviceOutcome, *, 
             result = PlanResult.PARTIAL
         store.audit.append(plan, result, duration, error=outcome.error, forced=force, triggers=triggers,
                            at=at)
+    if split:  # what was held back, as its own entry of the audit log
+        store.audit.append(dataclasses.replace(plan, changes=plan.withheld, withheld=()), PlanResult.REFUSED,
+                           0.0, error=plan.unsafe, forced=force, triggers=triggers, at=at)
     wrote = outcome.applied and writes > 0
     if outcome.error is not None:
         store.devices.record_sync(name, in_sync=False, error=outcome.error, at=at, read=True, wrote=wrote)
         return False
-    if observed:
-        store.drift.observe(name, [], at)  # repaired by this apply
+    if len(observed) > len(pending):
+        store.drift.observe(name, pending, at)  # repaired by this apply; withheld deletions stay open
+    if split:
+        store.devices.record_sync(name, in_sync=False, error=outcome.refusal_message, at=at, read=True,
+                                  wrote=wrote)
+        return replaced
     store.devices.record_sync(name, in_sync=True, at=at, read=True, wrote=wrote)
     return replaced
 

@@ -15,6 +15,7 @@ from adapters.base.errors import (
     TransientDeviceError,
     UnsafePlan,
 )
+from connector.config import SafetyConfig
 from connector.model import DeviceState
 from connector.planner.types import Change, DeviceObject, Op, Plan
 
@@ -109,3 +110,60 @@ def test_an_adapter_without_apply_or_write_counter_cannot_be_made() -> None:
     with pytest.raises(TypeError, match="_apply") as raised:
         Incomplete("dev", "c1")  # type: ignore[abstract]
     assert "writes" in str(raised.value)
+
+
+# --- withheld deletions -----------------------------------------------------------------------------
+class EmptyingAdapter(ScriptedAdapter):
+    """Groups hold `members` and name included `groups`; an emptied group holds `none`."""
+
+    kind_order = ("group", "rule")
+    emptied_fields = {"group": {"members": ["none"], "groups": None}}
+
+    def references(self, obj: DeviceObject) -> list[tuple[str, str]]:
+        return [("group", name) for name in obj.body.get("groups", ())]
+
+
+def deletes(*names: str, **bodies: dict[str, object]) -> Plan:
+    default = {"members": ["10.0.0.1"]}
+    changes = tuple(Change(Op.DELETE, "group", n, bodies.get(n, default), None) for n in names)
+    return Plan("dev", "c1", changes, existing=len(names) + 1, unsafe="would delete most")
+
+
+STRICT = SafetyConfig(maxDeletePercent=10, maxUpdatePercent=100, minExisting=0)
+
+
+def test_a_plan_whose_unsafe_deletions_were_withheld_is_applied() -> None:
+    adapter = EmptyingAdapter()
+    split = adapter.withhold(deletes("a", "b"), (), STRICT)
+    assert split.unsafe and split.withheld and split.applicable
+    assert [(c.op, c.after) for c in split.changes] == [(Op.UPDATE, {"members": ["none"]})] * 2
+    assert adapter.apply(split, []).ok and adapter.count == 2
+
+
+def test_emptied_replaces_and_removes_fields_of_the_kinds_listed_only() -> None:
+    adapter = EmptyingAdapter()
+    body = {"members": ["10.0.0.1"], "groups": ["x"], "description": "d"}
+    assert adapter.emptied("group", body) == {"members": ["none"], "description": "d"}
+    assert adapter.emptied("rule", body) is body
+
+
+def test_a_family_that_cannot_empty_objects_keeps_an_unsafe_plan_whole() -> None:
+    plan = ScriptedAdapter().withhold(deletes("a", "b"), (), STRICT)
+    assert plan.unsafe and not plan.withheld and not plan.applicable
+    with pytest.raises(UnsafePlan):
+        ScriptedAdapter().apply(plan, [])
+
+
+def test_references_decide_what_else_is_withheld() -> None:
+    bodies = {"a": {"members": ["10.0.0.1"], "groups": ["b"]}}
+    # `a` is withheld; once emptied it names no group, so the confirmed deletion of `b` goes out
+    plan = EmptyingAdapter().withhold(deletes("a", "b", **bodies), {("group", "b")}, STRICT)
+    assert [c.name for c in plan.withheld] == ["a"] and ("group", "b") in {(c.kind, c.name)
+                                                                          for c in plan.changes}
+
+    class Blind(EmptyingAdapter):
+        references = Adapter.references  # type: ignore[assignment]
+
+    # a family that does not say what its objects reference withholds every deletion
+    blind = Blind().withhold(deletes("a", "b", **bodies), {("group", "b")}, STRICT)
+    assert [c.name for c in blind.withheld] == ["a", "b"] and all(c.op is Op.UPDATE for c in blind.changes)
