@@ -78,13 +78,16 @@ def object_key(obj: Obj) -> tuple[str, str]:
 
 @dataclass(frozen=True)
 class ObjectChange:
-    """One object added (old None), modified, or deleted (new None)."""
+    """One object added (old None), modified, or deleted (new None). `observed` is False for a
+    deletion no watch event reported: a relist (after 410 Gone, or of a kind no longer served)
+    found the object gone."""
 
     kind: Kind
     namespace: str
     name: str
     old: Obj | None
     new: Obj | None
+    observed: bool = True
 
     @property
     def type(self) -> str:

@@ -3,6 +3,10 @@
 A MODIFIED change of a fusion-connector.io resource that touches only its `status` (or
 `metadata.resourceVersion`/`managedFields`) is the controller's own status write coming back
 through the watch: it changes nothing the compiler reads, and reacting to it would loop.
+
+A deletion no watch event reported (a relist found the object gone) is named with the `VANISHED`
+suffix: the device syncs it leads to cannot take their deletions as confirmed by the API
+(docs/operations.md, "Safety"); `is_vanished` recognises such a name.
 """
 
 from __future__ import annotations
@@ -32,10 +36,25 @@ def meaningful(change: ObjectChange) -> bool:
     return _without_status(change.old) != _without_status(change.new)
 
 
+VANISHED = " (vanished without a DELETE event)"
+
+
+def vanished(change: ObjectChange) -> bool:
+    """A deletion that no watch event reported."""
+    return change.new is None and not change.observed
+
+
 def trigger_name(change: ObjectChange) -> str:
-    """`Kind/namespace/name` (`Kind/name` for cluster-scoped objects), e.g. `Pod/payments/api-1`."""
+    """`Kind/namespace/name` (`Kind/name` for cluster-scoped objects), e.g. `Pod/payments/api-1`,
+    with the `VANISHED` suffix for a deletion no watch event reported."""
     kind = KINDS[change.kind].object_kind
-    return f"{kind}/{change.namespace}/{change.name}" if change.namespace else f"{kind}/{change.name}"
+    name = f"{kind}/{change.namespace}/{change.name}" if change.namespace else f"{kind}/{change.name}"
+    return name + VANISHED if vanished(change) else name
+
+
+def is_vanished(trigger: str) -> bool:
+    """Whether a trigger name stands for a deletion no watch event reported."""
+    return trigger.endswith(VANISHED)
 
 
 def trigger_names(changes: Iterable[ObjectChange]) -> list[str]:

@@ -9,8 +9,10 @@ lost and never two syncs of one device at once. When `sync` returns False (the d
 job's triggers are kept and the worker retries after an exponential backoff with jitter
 (`backoff_base` doubling up to `backoff_cap`), even without new submissions. A submission with
 `read=True` makes the next sync read the device back (`Job.read`), however many submissions
-without it are coalesced with it. `pause()` stops starting new syncs (a standby), `resume()`
-starts again.
+without it are coalesced with it. `Job.vanished` counts the triggers, coalesced or kept from a
+failed job (even those past `MAX_TRIGGERS`), that name a deletion no watch event reported
+(`connector.controller.changes.is_vanished`). `pause()` stops starting new syncs (a standby),
+`resume()` starts again.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from connector.controller.changes import is_vanished
 from connector.model import DeviceState
 
 log = logging.getLogger(__name__)
@@ -33,8 +36,9 @@ MAX_SEEN = 10_000
 @dataclass
 class Job:
     """What one sync should do: the desired state, why (trigger names), when each change batch
-    it carries was first seen (monotonic seconds; empty for a periodic run), and whether it must
-    read the device back rather than trust what it is known to hold."""
+    it carries was first seen (monotonic seconds; empty for a periodic run), whether it must
+    read the device back rather than trust what it is known to hold, and how many of its
+    changes are deletions no watch event reported (`vanished`)."""
 
     state: DeviceState
     triggers: list[str] = field(default_factory=list)
@@ -42,6 +46,7 @@ class Job:
     attempt: int = 0
     omitted: int = 0
     read: bool = False
+    vanished: int = 0
 
     @property
     def seen_at(self) -> float | None:
@@ -70,6 +75,7 @@ class DeviceWorker:
         self._state: DeviceState | None = None
         self._triggers: dict[str, None] = {}
         self._omitted = 0
+        self._vanished = 0
         self._seen: list[float] = []
         self._dirty = False
         self._read = False
@@ -116,6 +122,8 @@ class DeviceWorker:
             for trigger in triggers:
                 if trigger in self._triggers:
                     continue
+                if is_vanished(trigger):
+                    self._vanished += 1
                 if len(self._triggers) < MAX_TRIGGERS:
                     self._triggers[trigger] = None
                 else:
@@ -170,11 +178,12 @@ class DeviceWorker:
                 wait = self._due(time.monotonic())
                 if wait == 0.0 and self._state is not None:
                     job = Job(self._state, list(self._triggers), self._seen, self._failures,
-                              self._omitted, self._read)
+                              self._omitted, self._read, self._vanished)
                     self._dirty = False
                     self._read = False
                     self._triggers = {}
                     self._omitted = 0
+                    self._vanished = 0
                     self._seen = []
                     self._running = True
                     return job
@@ -205,6 +214,7 @@ class DeviceWorker:
                     for trigger in job.triggers:
                         self._triggers.setdefault(trigger, None)
                     self._omitted += job.omitted
+                    self._vanished += job.vanished
                     self._read = self._read or job.read
                     self._seen = (job.seen + self._seen)[:MAX_SEEN]
                     if not self._dirty:

@@ -97,14 +97,15 @@ class ObjectCache:
 
     def replace(self, kind: Kind, objects: Iterable[Obj]) -> ChangeList:
         """Make `objects` the whole content of `kind` (a list or relist) and return the differences:
-        DELETED for what vanished, ADDED for what is new, MODIFIED for a changed resourceVersion."""
+        DELETED for what vanished (`observed` False: no watch event reported it), ADDED for what
+        is new, MODIFIED for a changed resourceVersion."""
         incoming: dict[tuple[str, str], Obj] = {object_key(obj): obj for obj in objects}
         changes: list[ObjectChange] = []
         with self._lock:
             current = self._objects[kind]
             for key, old in current.items():
                 if key not in incoming:
-                    changes.append(ObjectChange(kind, key[0], key[1], old, None))
+                    changes.append(ObjectChange(kind, key[0], key[1], old, None, observed=False))
             objects_now: dict[tuple[str, str], Obj] = {}
             by_namespace: dict[str, dict[str, Obj]] = {}
             for key, obj in incoming.items():
