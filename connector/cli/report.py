@@ -1,9 +1,10 @@
-"""`fusion-connector report`: the reconciliation report for compliance (DESIGN section 9).
+"""`fusion-connector report`: the reconciliation report for compliance (docs/report.md).
 
 Reads the cluster and compiles it, reads every (or one) device without writing anything (a
 plan-only pass, which also records the drift found now), then writes the report built from the
-compile result and the store. Exit 0; 1 when a device could not be read (the report is still
-written and names the error); 2 for invalid input.
+compile result and the store, with the configuration's transport-security warnings. Exit 0; 1
+when a device could not be read (the report is still written and names the error); 2 for
+invalid input.
 """
 
 from __future__ import annotations
@@ -23,7 +24,10 @@ from connector.cli.common import (
     fail,
 )
 from connector.cli.passes import run_pass
+from connector.config import Config, Secrets
 from connector.reports import DEFAULT_WINDOW, build_report, parse_window, render
+from connector.security import TransportWarning, transport_warnings
+from connector.sources.client import KubernetesClientError, build_configuration, kubeconfig_skips_tls_verify
 from connector.store import Store, create_engine, session_factory
 from connector.store.bulk import utcnow
 
@@ -35,6 +39,16 @@ def _window(_ctx: click.Context, _param: click.Parameter, value: str | None) -> 
         return parse_window(value)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
+
+
+def _transport(config: Config) -> list[TransportWarning]:
+    """The configuration's transport-security weakenings, the kubeconfig's included (the pass has
+    built the same client configuration already, so building it again succeeds)."""
+    try:
+        configuration = build_configuration(config.kubernetes, Secrets())
+    except KubernetesClientError:
+        return transport_warnings(config, False)
+    return transport_warnings(config, kubeconfig_skips_tls_verify(configuration, config.kubernetes))
 
 
 @click.command("report")
@@ -62,7 +76,8 @@ def command(config_path: str, fmt: str, output: str, window: timedelta, device: 
                                       since=until - window, until=until, device=device,
                                       read_errors=read_errors, configured=[d.name for d in config.devices],
                                       capacity={o.device: o.capacity for o in passed.outcomes
-                                                if o.capacity is not None})
+                                                if o.capacity is not None},
+                                      transport=_transport(config))
         finally:
             engine.dispose()
     except SQLAlchemyError as exc:

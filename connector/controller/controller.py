@@ -385,7 +385,8 @@ class Controller:
                             compiled=lambda: self._compiler.result,
                             view=self._watcher.cache if self._watcher is not None else None,
                             configured=[d.name for d in self.config.devices], ready=self.compiled,
-                            capacity=lambda: capacities(self.device_reports()))
+                            capacity=lambda: capacities(self.device_reports()),
+                            transport=lambda: self._insecure)
 
     def _store_reachable(self) -> bool:
         checked_at, ok = self._store_ok

@@ -1,4 +1,4 @@
-"""Compliance reports (DESIGN section 9): per device sync status and drift with the Kubernetes
+"""Compliance reports (docs/report.md): per device sync status and drift with the Kubernetes
 identity behind each difference, effective egress per namespace and Service, rules not programmed,
 and the history of applied changes; as JSON, CSV or one self-contained HTML page.
 

@@ -1,4 +1,4 @@
-"""The reconciliation report as plain immutable data (DESIGN section 9).
+"""The reconciliation report as plain immutable data (docs/report.md).
 
 `Report.to_json()` is the documented JSON form (docs/report.md, docs/report.schema.json); the CSV
 and HTML renderings are derived from it. Times are timezone-aware UTC; durations are seconds.

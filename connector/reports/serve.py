@@ -16,7 +16,7 @@ import hmac
 import json
 import logging
 import os
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Protocol, runtime_checkable
@@ -30,6 +30,7 @@ from connector.planner.capacity import CapacityReport
 from connector.reports.build import DEFAULT_WINDOW, build_report, parse_window
 from connector.reports.model import Report
 from connector.reports.render import CONTENT_TYPES, ReportFormat, render
+from connector.security import TransportWarning
 from connector.store import Store, session_factory
 from connector.store.bulk import utcnow
 
@@ -117,25 +118,28 @@ def answer_report(build: ReportBuilder, query: str, authorization: str | None, *
 def report_from_engine(engine: Engine, cluster: str, compiled: CompileResult, *, view: ClusterView | None,
                        window: timedelta = DEFAULT_WINDOW, device: str | None = None,
                        configured: Collection[str] | None = None,
-                       capacity: Mapping[str, CapacityReport] | None = None) -> Report:
+                       capacity: Mapping[str, CapacityReport] | None = None,
+                       transport: Sequence[TransportWarning] = ()) -> Report:
     """`build_report` over [now - window, now) in a read transaction of its own."""
     until = utcnow()
     with session_factory(engine).begin() as session:
         return build_report(compiled, Store(session, cluster), view=view, since=until - window, until=until,
-                            device=device, configured=configured, capacity=capacity)
+                            device=device, configured=configured, capacity=capacity, transport=transport)
 
 
 def serve_report(query: str, authorization: str | None, *, engine: Engine | None, cluster: str,
                  compiled: Callable[[], CompileResult], view: ClusterView | None,
                  configured: Collection[str], ready: bool,
-                 capacity: Callable[[], Mapping[str, CapacityReport]] | None = None) -> HttpAnswer:
+                 capacity: Callable[[], Mapping[str, CapacityReport]] | None = None,
+                 transport: Callable[[], Sequence[TransportWarning]] | None = None) -> HttpAnswer:
     """The controller's `GET /report`: `compiled()` is its latest compile result, `view` its cache,
-    `capacity()` each device's table usage as of its latest sync; 503 until `ready` and the store
-    `engine` is open."""
+    `capacity()` each device's table usage as of its latest sync, `transport()` the weakenings of
+    transport security found at start; 503 until `ready` and the store `engine` is open."""
     def build(window: timedelta, device: str | None) -> Report:
         assert engine is not None
         return report_from_engine(engine, cluster, compiled(), view=view, window=window, device=device,
-                                  configured=configured, capacity=capacity() if capacity else None)
+                                  configured=configured, capacity=capacity() if capacity else None,
+                                  transport=transport() if transport else ())
 
     return answer_report(build, query, authorization, ready=ready and engine is not None,
                          devices=configured)

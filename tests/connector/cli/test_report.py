@@ -95,7 +95,8 @@ def test_one_device_to_standard_output(config: Path) -> None:
     code, stdout, _ = _report(config, "--format", "csv", "--output", "-", "--device", "soc", "--since", "1h")
     assert code == 0
     rows = list(csv.DictReader(io.StringIO(stdout)))
-    assert rows and {r["device"] for r in rows} == {"soc"} and {r["record"] for r in rows} == {"drift"}
+    assert rows and {r["device"] for r in rows} == {"soc"}
+    assert {r["record"] for r in rows} == {"drift", "transport-warning"}  # a token over plain http://
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -108,3 +109,17 @@ def test_input_errors_exit_2(config: Path, tmp_path: Path, args: tuple[str, ...]
     base.update(dict(zip(args[::2], args[1::2], strict=True)))
     code, _, stderr = _report(config, *[x for pair in base.items() for x in pair])
     assert code == 2 and message in stderr
+
+
+def test_weakened_transport_security_is_in_the_report(config: Path, tmp_path: Path) -> None:
+    """The mock devices are plain http:// with a token: the report names each connection."""
+    output = tmp_path / "report.json"
+    code, _, stderr = _report(config, "--format", "json", "--output", str(output), "--device", "soc")
+    assert "warning: device soc" in stderr and "[PlaintextCredentials]" in stderr
+    assert code == 0
+    report = json.loads(output.read_text())
+    validate_report(report)
+    found = [(w["device"], w["reason"]) for w in report["transportWarnings"]]
+    assert found == [("soc", "PlaintextCredentials")]
+    assert "GOOD_TOKEN" in report["transportWarnings"][0]["message"]
+    assert report["summary"]["transportWarnings"] == 1

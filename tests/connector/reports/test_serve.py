@@ -12,7 +12,8 @@ import pytest
 from connector.cluster import StaticView
 from connector.compiler import compile_cluster
 from connector.reports import REPORT_TOKEN_ENV, Report, answer_report, report_from_engine
-from connector.reports.serve import ReportBuilder
+from connector.reports.serve import ReportBuilder, serve_report
+from connector.security import TransportWarning
 from connector.store import Store, create_engine, migrate, session_factory
 from tests.connector.compiler.builders import settings
 from tests.connector.reports.helpers import validate_report
@@ -69,3 +70,21 @@ def test_bearer_token_from_environment(build: ReportBuilder, monkeypatch: pytest
     assert answer.status == status
     if status == 401:
         assert answer.headers["WWW-Authenticate"].startswith("Bearer") and b"s3cret" not in answer.body
+
+
+def test_the_controllers_report_lists_its_transport_warnings(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    migrate(url)
+    engine = create_engine(url)
+    view = StaticView(objects())
+    compiled = compile_cluster(view, settings(("fw1",)))
+    insecure = [TransportWarning("fw1", "TLSVerifyDisabled", "device fw1: verifyTls is false")]
+    try:
+        answer = serve_report("format=json", None, engine=engine, cluster="c1", compiled=lambda: compiled,
+                              view=view, configured=["fw1"], ready=True, transport=lambda: insecure)
+    finally:
+        engine.dispose()
+    data = json.loads(answer.body)
+    validate_report(data)
+    assert data["transportWarnings"] == [{"device": "fw1", "reason": "TLSVerifyDisabled",
+                                          "message": "device fw1: verifyTls is false"}]
