@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import logging
+import shutil
 import signal
 import time
 from types import FrameType
@@ -100,29 +101,24 @@ def _print_endpoints(environment: DemoEnvironment) -> None:
 
 
 def _print_serve_instructions(environment: DemoEnvironment, live: LiveController | None) -> None:
-    path, kubeconfig = environment.config_path, environment.kubeconfig_path
+    from connector.demo.text import serve_commands
+
     _heading("Serving")
     if live is not None:
-        click.echo(f"controller: running in this process, keeping the devices in sync as the cluster changes;"
-                   f" {live.url}/metrics")
-    click.echo(f"config file: {path}")
-    click.echo(f"kubeconfig: {kubeconfig}")
-    click.echo(f"credentials: {environment.env_path} (random for this run), or:")
+        click.echo("controller: running in this process, keeping the devices in sync as the cluster changes")
+        click.echo(f"metrics: {live.url}/metrics")
+    click.echo(f"config file: {environment.config_path}")
+    click.echo(f"kubeconfig: {environment.kubeconfig_path}")
+    click.echo(f"in another shell, set the demo's directory and credentials (random for this run;"
+               f" also in {environment.env_path}):")
     for name, value in environment.exports().items():
         click.echo(f"  export {name}={value}")
-    click.echo("try, in another shell (after the exports):")
-    click.echo(f"  fusion-connector plan --config {path}")
-    click.echo(f"  fusion-connector explain --config {path} --from payments/svc/checkout"
-               " --to api.stripe.com:443")
-    click.echo(f"  fusion-connector report --config {path} --format html --output report.html")
-    click.echo(f"  kubectl --kubeconfig {kubeconfig} get pods -A -o wide")
-    click.echo(f"  kubectl --kubeconfig {kubeconfig} -n payments delete pod checkout-7d4b9c6f5-2xkqp")
-    if live is None:
-        click.echo(f"  fusion-connector apply --config {path}    # the deleted pod's IP leaves the devices")
-    else:
-        click.echo("      # the controller removes the deleted pod's IP from the devices: plan stays in sync")
-        click.echo(f"  kubectl --kubeconfig {kubeconfig} get serviceegressrules -A -o yaml"
-                   "    # each rule's status, written by the controller")
+    click.echo("then try:")
+    metrics = f"{live.url}/metrics" if live is not None else None
+    for line in serve_commands(metrics, kubectl=shutil.which("kubectl") is not None):
+        click.echo(f"  {line}")
+    if shutil.which("kubectl") is None:
+        click.echo("  (install kubectl to look at the cluster and change it)")
 
 
 def _require_mocks() -> None:

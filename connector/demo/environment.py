@@ -3,7 +3,8 @@ on loopback, and a private directory with the configuration file, the credential
 
 Contract: `DemoEnvironment.start()` starts everything and writes `config_path` (a configuration
 file usable with `plan`, `apply`, `explain` and `run`), `env_path` (shell `export` lines for
-the credentials it names; random per start) and `kubeconfig_path` (for kubectl). `stop()` stops
+the credentials it names, random per start, and `FC_DEMO`, the directory) and `kubeconfig_path`
+(for kubectl). `stop()` stops
 the servers and removes the directory. Nothing is written outside that directory; nothing leaves
 the machine: when a proxy is configured in the environment, `start()` adds the loopback host to
 NO_PROXY (this process's environment) so that every HTTP client reaches the mocks directly.
@@ -44,6 +45,8 @@ CLUSTER = "demo"
 BIGIP, FORTIGATE, REST = "bigip-dc1", "fgt-edge", "soc"
 BIGIP_USER = "admin"
 ENV_NAMES = {BIGIP: "BIGIP_PASSWORD", FORTIGATE: "FGT_TOKEN", REST: "SOC_TOKEN"}
+DIRECTORY_ENV = "FC_DEMO"  # the directory, for commands typed in another shell
+CONFIG_FILE, KUBECONFIG_FILE = "fusion-connector.yaml", "kubeconfig"  # in the directory
 # The firewall team's own policy, already on the FortiGate: ours go as one block before it.
 FOREIGN_POLICY_ID = 1
 FOREIGN_POLICY = {
@@ -182,7 +185,7 @@ class DemoEnvironment:
     # --- what the commands need -----------------------------------------------------------------
     @property
     def config_path(self) -> Path:
-        return self.directory / "fusion-connector.yaml"
+        return self.directory / CONFIG_FILE
 
     @property
     def env_path(self) -> Path:
@@ -190,7 +193,7 @@ class DemoEnvironment:
 
     @property
     def kubeconfig_path(self) -> Path:
-        return self.directory / "kubeconfig"
+        return self.directory / KUBECONFIG_FILE
 
     @property
     def config(self) -> Config:
@@ -199,8 +202,10 @@ class DemoEnvironment:
         return self._config
 
     def exports(self) -> dict[str, str]:
-        """The variables another shell needs: the credentials, and NO_PROXY when a proxy is set."""
-        return {**self.environment, **({"NO_PROXY": self.no_proxy} if self.no_proxy else {})}
+        """The variables another shell needs: the directory (`FC_DEMO`), the credentials, and
+        NO_PROXY when a proxy is set."""
+        return {DIRECTORY_ENV: str(self.directory), **self.environment,
+                **({"NO_PROXY": self.no_proxy} if self.no_proxy else {})}
 
     @property
     def secrets(self) -> Secrets:

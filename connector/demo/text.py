@@ -1,9 +1,10 @@
-"""The demo's sample decisions and report summary as lines of text (formatting only; the CLI
-prints them)."""
+"""The demo's tables, sample decisions, report summary and suggested commands as lines of text
+(formatting only; the CLI prints them)."""
 
 from __future__ import annotations
 
 from connector.compiler import CompileResult
+from connector.demo.environment import CONFIG_FILE, DIRECTORY_ENV, KUBECONFIG_FILE
 from connector.demo.holdings import table
 from connector.demo.run import Answer
 from connector.demo.summary import DeviceSummary
@@ -39,11 +40,16 @@ def answers_text(answers: list[Answer]) -> list[str]:
     return lines
 
 
+def plural(count: int, noun: str, plural_form: str = "") -> str:
+    """`1 rule`, `2 rules` (`plural_form` for nouns that do not take an s)."""
+    return f"{count} {noun if count == 1 else plural_form or noun + 's'}"
+
+
 def rules_text(compiled: CompileResult) -> list[str]:
     """Counts of accepted rules, then each rule not accepted or accepted with a warning."""
     statuses = list(compiled.rules.values())
     accepted = [s for s in statuses if s.accepted]
-    lines = [f"  {len(accepted)} of {len(statuses)} rules accepted"]
+    lines = [f"  {len(accepted)} of {plural(len(statuses), 'rule')} accepted"]
     for status in statuses:
         if not status.accepted:
             lines.append(f"  not accepted ({status.reason.value}): {status.message}")
@@ -52,13 +58,24 @@ def rules_text(compiled: CompileResult) -> list[str]:
     return lines
 
 
+NAMESPACE_COLUMNS = (
+    "  source mode: the addresses the firewalls see for the namespace's traffic (pod: its pods' IPs,",
+    "    egress-ip: its egress IPs, node: the IPs of the nodes running its pods);",
+    "  default action: what the namespace's traffic that no rule matches gets (None: the firewall's",
+    "    own rulebase decides); devices: where its rules go;",
+    "  source addresses: how many addresses the namespace's source group holds on the firewalls.",
+)
+
+
 def namespaces_text(compiled: CompileResult) -> list[str]:
-    rows = [[ns.name, "managed" if ns.managed else "not managed",
+    """A row per namespace (managed ones first), then what the columns mean."""
+    rows = [[ns.name, "yes" if ns.managed else "no",
              ns.source_mode if ns.managed else "", ns.default_action if ns.managed else "",
              ", ".join(ns.devices) if ns.managed and ns.devices else ("all devices" if ns.managed else ""),
              str(ns.sources) if ns.managed else ""]
             for ns in sorted(compiled.namespaces.values(), key=lambda n: (not n.managed, n.name))]
-    return table([["namespace", "", "source mode", "default", "devices", "sources"], *rows])
+    heading = ["namespace", "managed", "source mode", "default action", "devices", "source addresses"]
+    return [*table([heading, *rows]), *NAMESPACE_COLUMNS]
 
 
 def _counts(counts: dict[str, int]) -> str:
@@ -69,7 +86,7 @@ def _counts(counts: dict[str, int]) -> str:
 def summary_text(summaries: list[DeviceSummary]) -> list[str]:
     """A row per device (state, owned objects, audit log, open drift), then owned objects by kind
     and any last error."""
-    rows = [["device", "type", "state", "owned", "plans applied", "changes applied", "open drift"]]
+    rows = [["device", "type", "state", "objects owned", "plans applied", "changes applied", "open drift"]]
     for item in summaries:
         state = {True: "in sync", False: "NOT in sync", None: "never synced"}[item.in_sync]
         rows.append([item.device, item.type, state, str(item.owned), str(item.plans), _counts(item.applied),
@@ -88,4 +105,36 @@ def conclusion(summaries: list[DeviceSummary]) -> str:
     in_sync = sum(1 for item in summaries if item.in_sync)
     changes = sum(sum(item.applied.values()) for item in summaries)
     verdict = "all in sync" if in_sync == len(summaries) else f"{in_sync} in sync"
-    return f"{len(summaries)} devices, {verdict}; {changes} changes applied."
+    if len(summaries) == 1:
+        verdict = "in sync" if in_sync else "not in sync"
+    return f"{plural(len(summaries), 'device')}, {verdict}; {plural(changes, 'change')} applied."
+
+
+DELETED_POD = ("payments", "checkout-7d4b9c6f5-2xkqp")
+
+
+def serve_commands(metrics_url: str | None, kubectl: bool) -> list[str]:
+    """What `demo --serve` suggests typing in another shell once the exports are set, one command
+    per line with a comment: `metrics_url` None when the controller does not run in the demo;
+    the kubectl commands only when `kubectl` is installed."""
+    config = f"${DIRECTORY_ENV}/{CONFIG_FILE}"
+    kube = f"kubectl --kubeconfig ${DIRECTORY_ENV}/{KUBECONFIG_FILE}"
+    namespace, pod = DELETED_POD
+    commands = [
+        (f"fusion-connector plan --config {config}", "what apply would change: nothing, all in sync"),
+        (f"fusion-connector explain --config {config} --from payments/svc/checkout --to api.stripe.com:443",
+         "which rule decides, per device"),
+        (f"fusion-connector report --config {config} --format html --output report.html",
+         "the reconciliation report"),
+    ]
+    if metrics_url is not None:
+        commands.append((f"curl {metrics_url}", "the controller's metrics"))
+    if kubectl:
+        commands.append((f"{kube} get pods -A -o wide", "the example's pods"))
+        gone = "the controller removes its IP from the devices" if metrics_url else "apply removes its IP"
+        commands.append((f"{kube} -n {namespace} delete pod {pod}", gone))
+    if metrics_url is not None and kubectl:
+        commands.append((f"{kube} get serviceegressrules -A -o yaml", "rule statuses, from the controller"))
+    if metrics_url is None:
+        commands.append((f"fusion-connector apply --config {config}", "one reconcile pass"))
+    return [f"{command}  # {comment}" for command, comment in commands]

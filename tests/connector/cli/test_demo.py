@@ -1,11 +1,10 @@
 """`fusion-connector demo`: in process, as a real process from a clean directory, and `--serve`
-driven by `plan` from another process until SIGTERM."""
+with every command it prints run from another shell, until SIGTERM."""
 
 from __future__ import annotations
 
-import os
 import re
-import signal
+import shutil
 import subprocess
 import sys
 import time
@@ -18,20 +17,8 @@ from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 
 from connector.cli import main
-
-REPO = Path(__file__).resolve().parents[3]
-
-
-def _environment(tmp_path: Path) -> dict[str, str]:
-    """A clean environment: temporary files in `tmp_path/tmp`, the repository importable, and a
-    proxy that answers nothing (the demo must reach its mocks directly)."""
-    temporary = tmp_path / "tmp"
-    temporary.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.endswith(("_TOKEN", "_PASSWORD"))}
-    env = {k: v for k, v in env.items() if k.upper() not in ("NO_PROXY", "HTTP_PROXY", "HTTPS_PROXY")}
-    env.update(TMPDIR=str(temporary), HOME=str(tmp_path), PYTHONPATH=str(REPO),
-               HTTP_PROXY="http://127.0.0.1:9", HTTPS_PROXY="http://127.0.0.1:9")
-    return env
+from connector.demo.text import DELETED_POD, serve_commands
+from tests.connector.cli.served_demo import clean_environment, run_commands, served
 
 
 def test_demo_in_process_prints_what_each_device_holds() -> None:
@@ -56,7 +43,7 @@ def test_demo_in_process_prints_what_each_device_holds() -> None:
 def test_python_m_connector_demo_writes_nothing_outside_its_temporary_directory(tmp_path: Path) -> None:
     cwd = tmp_path / "cwd"
     cwd.mkdir()
-    env = _environment(tmp_path)
+    env = clean_environment(tmp_path)
     done = subprocess.run([sys.executable, "-m", "connector", "demo"], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -64,65 +51,69 @@ def test_python_m_connector_demo_writes_nothing_outside_its_temporary_directory(
     assert list(cwd.iterdir()) == [] and list(Path(env["TMPDIR"]).iterdir()) == []
 
 
-def _deleted_pod_leaves_the_bigip(text: str, password: str) -> None:
-    """The served demo runs the controller: a pod deleted through the API server leaves the device."""
-    kubeconfig = re.search(r"^kubeconfig: (\S+)$", text, re.M)
+def _pod_address(kubeconfig: str) -> str:
+    api = k8s_config.new_client_from_config(kubeconfig)
+    try:
+        return str(k8s_client.CoreV1Api(api).read_namespaced_pod(*reversed(DELETED_POD)).status.pod_ip)
+    finally:
+        api.close()
+
+
+def _leaves_the_bigip(text: str, password: str, address: str) -> None:
+    """The served demo runs the controller: the deleted pod's address leaves the device."""
     bigip = re.search(r"^  bigip-dc1 \(f5-as3\)\s+(\S+)$", text, re.M)
-    assert kubeconfig is not None and bigip is not None
-    assert "controller: running in this process" in text
-    api = k8s_config.new_client_from_config(kubeconfig.group(1))
-    core = k8s_client.CoreV1Api(api)
-    pod = core.read_namespaced_pod("checkout-7d4b9c6f5-2xkqp", "payments")
-    address = pod.status.pod_ip
+    assert bigip is not None
 
     def declared() -> str:
         url = f"{bigip.group(1)}/mgmt/shared/appsvcs/declare"
         return httpx.get(url, auth=("admin", password), timeout=10).text
 
-    assert f'"{address}"' in declared()
-    core.delete_namespaced_pod("checkout-7d4b9c6f5-2xkqp", "payments")
     deadline = time.monotonic() + 30
     while f'"{address}"' in declared():
         assert time.monotonic() < deadline, f"{address} still on the BIG-IP"
         time.sleep(0.2)
-    api.close()
 
 
 @pytest.mark.e2e
-@pytest.mark.timeout(120)
-def test_demo_serve_answers_plan_then_stops_on_sigterm(tmp_path: Path) -> None:
-    env = _environment(tmp_path)
-    serve = subprocess.Popen([sys.executable, "-m", "connector", "demo", "--serve"], cwd=tmp_path, env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        assert serve.stdout is not None
-        lines = []
-        for line in serve.stdout:
-            lines.append(line)
-            if line.startswith("ready"):
-                break
-        text = "".join(lines)
-        assert "ready: press Ctrl-C to stop" in text, text
-        config = re.search(r"^config file: (\S+)$", text, re.M)
-        assert config is not None
-        exports = dict(re.findall(r"^  export (\w+)=(\S+)$", text, re.M))
-        assert set(exports) == {"BIGIP_PASSWORD", "FGT_TOKEN", "SOC_TOKEN", "NO_PROXY"}
-        plan = subprocess.run([sys.executable, "-m", "connector", "plan", "--config", config.group(1)],
-                              cwd=tmp_path, env={**env, **exports}, capture_output=True, text=True,
-                              timeout=60)
-        assert plan.returncode == 0, plan.stdout + plan.stderr
+@pytest.mark.timeout(240)
+def test_demo_serve_commands_work_as_printed_then_it_stops_on_sigterm(tmp_path: Path) -> None:
+    with served(tmp_path) as demo:
+        assert "controller: running in this process" in demo.text
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+/metrics", demo.field("metrics"))
+        config = Path(demo.field("config file"))
+        assert set(demo.exports) == {"FC_DEMO", "BIGIP_PASSWORD", "FGT_TOKEN", "SOC_TOKEN", "NO_PROXY"}
+        assert Path(demo.exports["FC_DEMO"]) == config.parent
+        commands = demo.commands
+        kubectl = shutil.which("kubectl") is not None
+        assert [" ".join(c.split()[:2]) if c.startswith("fusion") else c.split()[0] for c in commands] == [
+            "fusion-connector plan", "fusion-connector explain", "fusion-connector report", "curl",
+            *(["kubectl"] * 3 if kubectl else [])]
+        assert f"curl {demo.field('metrics')}  # the controller's metrics" in commands
+        address = _pod_address(demo.field("kubeconfig"))
+        shell = tmp_path / "shell"
+        shell.mkdir()
+        plan, explain, _, metrics, *kubectl_outputs = run_commands(commands, shell, demo.shell)
         for device in ("bigip-dc1", "fgt-edge", "soc"):
-            assert f"{device}: in sync, nothing to do" in plan.stdout
-        _deleted_pod_leaves_the_bigip(text, exports["BIGIP_PASSWORD"])
-        serve.send_signal(signal.SIGTERM)
-        rest, _ = serve.communicate(timeout=30)
-        assert serve.returncode == 0, rest
+            assert f"{device}: in sync, nothing to do" in plan
+        assert "Allow by ServiceEgressRule payments/checkout-to-stripe" in explain
+        assert (shell / "report.html").read_text().lstrip().lower().startswith("<!doctype html>")
+        assert "fusion_connector_" in metrics
+        if kubectl:
+            assert DELETED_POD[1] in kubectl_outputs[0]
+            assert "kind: ServiceEgressRule" in kubectl_outputs[2]
+            _leaves_the_bigip(demo.text, demo.exports["BIGIP_PASSWORD"], address)
+        rest = demo.stop()
+        assert demo.process.returncode == 0, rest
         assert "stopped" in rest
-        assert not Path(config.group(1)).exists()
-    finally:
-        if serve.poll() is None:
-            serve.kill()
-            serve.wait()
+        assert not config.exists()
+
+
+def test_serve_commands_without_the_controller_or_kubectl() -> None:
+    commands = serve_commands(None, kubectl=False)
+    assert [c.split("  #")[0].split()[1] for c in commands] == ["plan", "explain", "report", "apply"]
+    assert all("$FC_DEMO/fusion-connector.yaml" in c for c in commands)
+    with_kubectl = serve_commands(None, kubectl=True)
+    assert with_kubectl[-1].startswith("fusion-connector apply") and "delete pod" in with_kubectl[-2]
 
 
 def test_an_example_the_api_server_refuses_is_a_clean_error(monkeypatch: pytest.MonkeyPatch,
