@@ -275,7 +275,8 @@ class HistoryEntry:
 
 @dataclass(frozen=True)
 class NamespaceWarning:
-    """A namespace annotation value the compiler could not use, and what it did instead."""
+    """A namespace warning of the compiler (an annotation value it could not use as written, pods
+    on the host network left out), saying what it did instead."""
 
     namespace: str
     message: str

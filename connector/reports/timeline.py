@@ -166,6 +166,10 @@ def device_timeline(device: str, history: list[Mapping[str, Any]], findings: lis
              f'<title id="{chart_id}-t">Timeline of {esc(device)}</title>',
              f'<desc id="{chart_id}-d">{esc(summary)}</desc>']
     base = _CHANGES_TOP + _CHANGES_HEIGHT
+    for x, label in scale.ticks():  # first: the marks are drawn over the grid
+        parts.append(f'<line class="t-tick" x1="{num(x)}" x2="{num(x)}" y1="{_CHANGES_TOP}" '
+                     f'y2="{axis_y + 4}"/>'
+                     f'<text class="t-label" x="{num(x)}" y="{axis_y + 16}">{esc(label)}</text>')
     parts.append(f'<text class="t-lane" x="{LEFT - 8}" y="{base - 10}">plans applied</text>')
     parts.append(f'<text class="t-lane" x="{LEFT - 8}" y="{drift_top + 10}">drift</text>')
     parts.append(f'<line class="t-base" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{base}" y2="{base}"/>')
@@ -187,10 +191,6 @@ def device_timeline(device: str, history: list[Mapping[str, Any]], findings: lis
         parts.append(f'<text class="t-none" x="{LEFT + 8}" y="{drift_top - 4}">no plan applied and no drift '
                      'found in the window</text>')
     parts.append(f'<line class="t-axis" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{axis_y}" y2="{axis_y}"/>')
-    for x, label in scale.ticks():
-        parts.append(f'<line class="t-tick" x1="{num(x)}" x2="{num(x)}" y1="{_CHANGES_TOP}" '
-                     f'y2="{axis_y + 4}"/>'
-                     f'<text class="t-label" x="{num(x)}" y="{axis_y + 16}">{esc(label)}</text>')
     legend_y = axis_y + 30
     legend = [("t-ok", "applied"), ("t-warn", "partial"), ("t-bad", "failed or refused"),
               ("t-open", "drift open"), ("t-resolved", "drift resolved")]
