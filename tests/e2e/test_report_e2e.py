@@ -9,6 +9,7 @@ import contextlib
 import csv
 import io
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -225,7 +226,10 @@ def test_egress_agrees_with_explain(run: Run) -> None:
 
 def test_html_in_chromium(run: Run, tmp_path: Path) -> None:
     if shutil.which(CHROMIUM) is None:
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (.ci/run does)")
+        if os.environ.get("FC_REQUIRE_CHROMIUM") or os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (.ci/run does)")
+        pytest.skip(f"{CHROMIUM} is not installed (Debian package chromium); set FC_REQUIRE_CHROMIUM=1"
+                    " to require it")
     control = tmp_path / "control.html"
     control.write_text('<!DOCTYPE html><p>x</p><script>console.error("control")</script>')
     assert _console(control, tmp_path)[1], "console messages must be detectable"

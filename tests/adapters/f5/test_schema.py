@@ -21,8 +21,10 @@ from tests.adapters.strategies import device_states
 REPO = Path(__file__).resolve().parents[3]
 SCHEMA = REPO.parent / "shared" / "vendor" / "as3" / "as3-schema-3.56.0-10.json"
 
+# F5's schema is vendor reference data kept beside the checkout (../shared/vendor/as3), never in it.
 pytestmark = pytest.mark.skipif(
-    not SCHEMA.is_file(), reason=f"AS3 JSON schema not present at {SCHEMA} (vendor reference data)")
+    not SCHEMA.is_file(), reason=f"needs F5's AS3 3.56 JSON schema at {SCHEMA} (vendor reference data, kept"
+    " beside the checkout, never in the repository)")
 
 
 @pytest.fixture(scope="module")

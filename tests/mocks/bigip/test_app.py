@@ -253,7 +253,8 @@ def test_seed_requests_faults_and_reset(client: httpx.Client) -> None:
     assert client.get(DECLARE).status_code == 204
 
 
-@pytest.mark.skipif(not SCHEMA.is_file(), reason=f"AS3 JSON schema not present at {SCHEMA}")
+@pytest.mark.skipif(not SCHEMA.is_file(), reason=f"needs F5's AS3 3.56 JSON schema at {SCHEMA} (vendor"
+                    " reference data, kept beside the checkout, never in the repository)")
 def test_full_schema_validation() -> None:
     app = BigIpApp(processing_ms=0, schema_path=str(SCHEMA))
     with HttpServer(app) as srv, httpx.Client(base_url=srv.url, auth=("admin", "admin")) as c:
@@ -300,7 +301,8 @@ def test_token_cap_per_user_and_release() -> None:
 EXAMPLE = SCHEMA.parent / "example-egress-declaration.json"
 
 
-@pytest.mark.skipif(not EXAMPLE.is_file(), reason=f"AS3 example declaration not present at {EXAMPLE}")
+@pytest.mark.skipif(not EXAMPLE.is_file(), reason=f"needs the AS3 example declaration at {EXAMPLE} (vendor"
+                    " reference data, kept beside the checkout, never in the repository)")
 def test_vendor_example_declaration_is_accepted(client: httpx.Client) -> None:
     body = json.loads(EXAMPLE.read_text())
     response = client.post(DECLARE, json=body)
