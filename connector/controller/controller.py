@@ -36,7 +36,7 @@ import queue
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -59,6 +59,7 @@ from connector.controller.status import (
     CAPACITY_EXCEEDED,
     PROBLEM_REASONS,
     DeviceReport,
+    OriginKey,
     build_status,
     capacities,
     fingerprints,
@@ -142,9 +143,11 @@ DEGRADED = frozenset({"failing", "refused"})
 
 @dataclass(frozen=True)
 class DeviceHealth:
-    """How a device's syncs have gone lately: consecutive syncs that ended with a problem, since
-    when (Unix time), and when one last succeeded."""
+    """How a device's syncs have gone lately: the problem its last sync ended with (reason,
+    message), consecutive syncs that ended with one of `PROBLEM_REASONS`, since when (Unix time),
+    and when one last succeeded."""
 
+    problem: tuple[str, str] | None = None
     failures: int = 0
     since: float | None = None
     last_ok: float | None = None
@@ -152,8 +155,8 @@ class DeviceHealth:
     def after(self, problem: tuple[str, str] | None) -> DeviceHealth:
         now = time.time()
         if problem is None or problem[0] not in PROBLEM_REASONS:
-            return DeviceHealth(0, None, now if problem is None else self.last_ok)
-        return DeviceHealth(self.failures + 1, self.since or now, self.last_ok)
+            return DeviceHealth(problem, 0, None, now if problem is None else self.last_ok)
+        return DeviceHealth(problem, self.failures + 1, self.since or now, self.last_ok)
 
 
 class Controller:
@@ -361,10 +364,9 @@ class Controller:
                                       for w in self._insecure]}
 
     def _device_health(self) -> dict[str, dict[str, Any]]:
-        reports = self.device_reports()
         out: dict[str, dict[str, Any]] = {}
         for name, health in sorted(self._health.items()):
-            problem = reports[name].problem if name in reports else None
+            problem = health.problem
             if problem is None:
                 state = "in-sync" if health.last_ok else "pending"
             else:
@@ -641,16 +643,23 @@ class Controller:
         return True
 
     def _account(self, name: str, job: Job, outcome: DeviceOutcome, apply: bool) -> bool:
-        """Metrics, device report and Events of one outcome; whether the sync succeeded."""
+        """Metrics, device report and Events of one outcome; whether the sync succeeded.
+
+        Two problems are kept apart: the device's (readiness, `device_problem`, Events), and the
+        one that keeps its rules from counting as programmed (the report's). They differ when an
+        unsafe plan had only its unconfirmed deletions withheld and the rest applied: the device
+        is refused until forced, yet it holds every current rule as desired (the withheld objects
+        are emptied leftovers of rules and namespaces that are gone)."""
         plan = outcome.plan
         if outcome.capacity is not None:
             self.metrics.table_usage(outcome.capacity)
         with self._reports_lock:
             report = self._reports[name]
             is_current = job.state is self._states.get(name)
-        previous_problem = report.problem
+        health = self._health.get(name, DeviceHealth())
         held = report.held
-        problem: tuple[str, str] | None = None
+        problem: tuple[str, str] | None = None  # the device's
+        unprogrammed = True  # the device's problem unprograms its rules
         ok = True
         if outcome.error is not None:
             ok = False
@@ -664,33 +673,48 @@ class Controller:
             self._device_event(WARNING, CAPACITY_EXCEEDED, f"device {name}: plan refused: {message} "
                                f"({plan.summary()})")
         elif outcome.refused and plan is not None:
-            problem = ("PlanRefused", f"unsafe plan refused: {plan.unsafe}")
             self.metrics.unsafe_plans.labels(name).inc()
-            self._device_event(WARNING, "UnsafePlanRefused",
-                               f"device {name}: plan refused, nothing written: {plan.unsafe} "
-                               f"({plan.summary()})")
+            if plan.withheld and (outcome.applied or plan.empty):
+                message = outcome.refusal_message or f"unsafe plan: {plan.unsafe}"
+                problem = ("PlanRefused", message)
+                unprogrammed = False
+                held = self._synced(name, job, outcome, report, is_current)
+                self._device_event(WARNING, "UnsafePlanRefused", f"device {name}: {message} "
+                                   f"({plan.summary()})")
+            else:
+                problem = ("PlanRefused", f"unsafe plan refused: {plan.unsafe}")
+                self._device_event(WARNING, "UnsafePlanRefused",
+                                   f"device {name}: plan refused, nothing written: {plan.unsafe} "
+                                   f"({plan.summary()})")
         elif plan is not None and not plan.empty and not apply:
             problem = ("PlanMode", f"plan mode: {len(plan.changes)} change(s) not applied")
         else:
-            held = report.wanted if is_current and report.wanted else fingerprints(job.state)
-            self.metrics.last_sync.labels(name).set(time.time())
-            self.metrics.owned_objects.labels(name).set(len(outcome.desired))
-            now = outcome.finished_at or time.monotonic()  # when the device held it, before recording
-            for seen_at in job.seen:  # one observation per change batch the sync carried
-                self.metrics.convergence.labels(name).observe(now - seen_at)
-            if outcome.applied and plan is not None:
-                for change in plan.changes:
-                    self.metrics.plan_changes.labels(name, change.kind, change.op.value).inc()
-            if previous_problem is not None and previous_problem[0] in PROBLEM_REASONS:
+            held = self._synced(name, job, outcome, report, is_current)
+            if health.problem is not None and health.problem[0] in PROBLEM_REASONS:
                 self._device_event(NORMAL, "DeviceSynced", f"device {name} is in sync again")
         with self._reports_lock:
             current = self._reports[name]
-            self._reports[name] = DeviceReport(name, held, current.wanted, problem,
+            self._reports[name] = DeviceReport(name, held, current.wanted, problem if unprogrammed else None,
                                                outcome.capacity or current.capacity)
-        self._health[name] = self._health.get(name, DeviceHealth()).after(problem)
+        self._health[name] = health.after(problem)
         failing = problem[0] if problem is not None and problem[0] in PROBLEM_REASONS else None
         self.metrics.device_problem(name, failing)
         return ok
+
+    def _synced(self, name: str, job: Job, outcome: DeviceOutcome, report: DeviceReport,
+                is_current: bool) -> Mapping[OriginKey, int]:
+        """Bookkeeping of a sync after which the device holds the job's state: metrics; returns
+        the fingerprints it now holds."""
+        plan = outcome.plan
+        self.metrics.last_sync.labels(name).set(time.time())
+        self.metrics.owned_objects.labels(name).set(len(outcome.desired))
+        now = outcome.finished_at or time.monotonic()  # when the device held it, before recording
+        for seen_at in job.seen:  # one observation per change batch the sync carried
+            self.metrics.convergence.labels(name).observe(now - seen_at)
+        if outcome.applied and plan is not None:
+            for change in plan.changes:
+                self.metrics.plan_changes.labels(name, change.kind, change.op.value).inc()
+        return report.wanted if is_current and report.wanted else fingerprints(job.state)
 
     def _device_event(self, type: str, reason: str, message: str) -> None:
         if self._events is not None and self.leading:

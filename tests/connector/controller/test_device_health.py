@@ -156,3 +156,43 @@ def test_a_process_that_can_never_lead_is_not_ready_and_says_why() -> None:
     assert ready["ready"] is False and ready["role"] == "standby"
     assert ready["leaderElection"] == Unelectable.problem
     assert any("kubernetes.connectorNamespace" in reason for reason in ready["reasons"])
+
+
+def test_withheld_deletions_refuse_the_device_but_leave_its_rules_programmed() -> None:
+    from connector.planner import Change, Op, Plan
+    from connector.reconciler.device import Refusal
+
+    made, events = controller()
+    origin = RuleOrigin(RuleKind.NAMESPACE, "t9", "allow-db", Tier.NAMESPACE, 200)
+    group = SourceGroup("g", "c1", "t9", (("10.0.0.2", (Identity("Pod", "t9", "new-27"),)),))
+    desired = DeviceState("dev", "c1", {"g": group}, rules=(CompiledRule("k", origin, "g", None, None,
+                                                                         Action.ALLOW),))
+    made._states["dev"] = desired
+    made._reports["dev"] = DeviceReport("dev", {}, fingerprints(desired))
+    rule = RuleStatus(RuleRef(RuleKind.NAMESPACE, "t9", "allow-db"), 1, (), 1,
+                      (DevicePresence("dev", True, "compiled"),))
+    gone = tuple(Change(Op.DELETE, "group", f"fc_t{i}") for i in range(6))
+    unsafe = "would delete 6 of 10 owned objects"
+
+    # the safe part (t9's new rule and pods) applied, the unconfirmed deletions withheld
+    applied = Plan("dev", "c1", changes=(Change(Op.CREATE, "group", "fc_t9"),), unsafe=unsafe,
+                   withheld=gone)
+    outcome = DeviceOutcome("dev", plan=applied, refused=True, refusal=Refusal.UNSAFE, applied=True)
+    assert made._account("dev", Job(desired), outcome, apply=True)
+    status = build_status(rule, made.device_reports(), None, "t")
+    assert conditions(status)["Programmed"]["status"] == "True"
+    dev = made.readiness()["devices"]["dev"]
+    assert (dev["state"], dev["reason"]) == ("refused", "PlanRefused") and "withheld" in dev["message"]
+    assert made.readiness()["degraded"] == ["dev"]
+    text = made.render_metrics().decode()
+    assert sample(text, "fusion_connector_device_problem", device="dev", reason="PlanRefused") == 1
+    [(_, reason, message)] = events.recorded
+    assert reason == "UnsafePlanRefused" and "6 deletion(s) withheld" in message
+
+    # a whole plan refused (nothing written): the rules are not programmed
+    whole = Plan("dev", "c1", changes=(Change(Op.CREATE, "group", "fc_t9"), *gone), unsafe=unsafe)
+    refused = DeviceOutcome("dev", plan=whole, refused=True, refusal=Refusal.UNSAFE)
+    made._account("dev", Job(desired), refused, apply=True)
+    programmed = conditions(build_status(rule, made.device_reports(), None, "t"))["Programmed"]
+    assert (programmed["status"], programmed["reason"]) == ("False", "PlanRefused")
+    assert "nothing written" in events.recorded[-1][2]
