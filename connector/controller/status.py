@@ -4,9 +4,10 @@ each device is known to hold.
 Contract of `build_status`: `observedGeneration`; `conditions` `Accepted` (from the compiler) and
 `Programmed` (True when the rule is on every device it should be on and each of them holds its
 current form; reasons `Programmed`, `NotAccepted`, `NoSources`, `NotProgrammed`, `Pending`,
-`DeviceError`, `PlanRefused`, `CapacityExceeded`: a device whose last sync failed or was refused
-keeps none of its rules programmed, since the fingerprints leave source membership out and the
-addresses that joined or left since its last good sync are not on it); `devices` (one
+`DeviceError`, `PlanRefused`, `CapacityExceeded`: a device whose report carries one of these
+problems — its last sync failed or was refused as a whole — keeps none of its rules programmed,
+since the fingerprints leave source membership out and the addresses that joined or left since its
+last good sync are not on it); `devices` (one
 entry per device the rule targets: name, programmed, message, lastSyncTime); `sources`.
 Timestamps are carried over from the previous status unless what they date changed: a condition's
 `lastTransitionTime` only moves when its status changes, a device entry's `lastSyncTime` when the
