@@ -158,22 +158,21 @@ def _change_line(change: Change) -> str:
 
 def _kept_by(plan: Plan) -> dict[tuple[str, str], str]:
     """Kept object -> the foreign object that references it, as far as the plan says."""
-    return {(k.kind, k.name): k.referrer for k in getattr(plan, "kept_for", ())}
+    return {(k.kind, k.name): k.referrer for k in plan.kept_for}
 
 
 def _kept_lines(plan: Plan) -> list[str]:
     """One line per owned object no longer desired but kept for a foreign reference."""
     by = _kept_by(plan)
     return [f"  = {kind} {name}: kept, no longer desired but referenced by "
-            f"{by.get((kind, name), 'a foreign object')} (not ours); delete or change that one first"
+            f"{by.get((kind, name), 'a foreign object')}, which is not ours; delete or change that one first"
             for kind, name in plan.kept]
 
 
 def _withheld_lines(plan: Plan) -> list[str]:
     """One line per deletion the safety check held back (the object is emptied instead)."""
-    withheld: tuple[Change, ...] = getattr(plan, "withheld", ())
     return [f"{_change_line(change)}  [withheld as unsafe: emptied, deleted with --force]"
-            for change in withheld]
+            for change in plan.withheld]
 
 
 def outcome_text(outcome: DeviceOutcome, verbose: bool = True) -> list[str]:
@@ -198,7 +197,7 @@ def outcome_text(outcome: DeviceOutcome, verbose: bool = True) -> list[str]:
     if outcome.refusal is Refusal.CAPACITY_EXCEEDED:
         lines.append(f"  refused: {outcome.refusal_message}; nothing was written (the device's capacity "
                      "bounds the whole plan; --force does not override it)")
-    elif outcome.refused and _withheld_lines(plan):
+    elif outcome.refused and plan.withheld:
         lines.append(f"  {outcome.refusal_message}. Re-run with --force to delete them too.")
     elif outcome.refused:
         lines.append(f"  refused: the plan is unsafe ({plan.unsafe}); nothing was written. "

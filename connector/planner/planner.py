@@ -34,7 +34,7 @@ from typing import Any
 
 from connector.config import SafetyConfig
 from connector.model import canonical_json
-from connector.planner.types import Change, Conflict, DeviceObject, Op, Plan
+from connector.planner.types import Change, Conflict, DeviceObject, KeptFor, Op, Plan
 
 Ref = tuple[str, str]
 References = Callable[[DeviceObject], Iterable[Ref]]
@@ -62,7 +62,7 @@ def plan(device: str, cluster: str, desired: Sequence[DeviceObject], actual: Seq
     blocked = _blocked(wanted, set(taken), references)
     effective = {ref: obj for ref, obj in wanted.items() if ref not in foreign and ref not in blocked} \
         if taken else wanted
-    kept = _kept_for_foreign(owned, effective, foreign, references)
+    kept = _kept_for_foreign(owned, effective, foreign, references)  # kept ref -> the foreign referrer
 
     rank = kind_rank(kind_order, {ref[0] for ref in effective} | {ref[0] for ref in owned})
     ordered = frozenset(ordered_kinds)
@@ -98,7 +98,8 @@ def plan(device: str, cluster: str, desired: Sequence[DeviceObject], actual: Seq
     updates = sum(1 for change in writes if change.op is Op.UPDATE)
     return Plan(device=device, cluster=cluster, changes=changes, conflicts=conflicts,
                 existing=len(owned), unsafe=safety_reason(len(owned), updates, len(deletes), safety),
-                forced=force, blocked=tuple(sorted(blocked)), kept=tuple(sorted(kept)))
+                forced=force, blocked=tuple(sorted(blocked)), kept=tuple(sorted(kept)),
+                kept_for=tuple(KeptFor(*ref, *by, foreign[by].owner) for ref, by in sorted(kept.items())))
 
 
 def same_body(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
@@ -145,18 +146,19 @@ def _blocked(wanted: Mapping[Ref, DeviceObject], conflicting: set[Ref],
 
 
 def _kept_for_foreign(owned: Mapping[Ref, DeviceObject], effective: Mapping[Ref, DeviceObject],
-                      foreign: Mapping[Ref, DeviceObject], references: References | None) -> set[Ref]:
-    """Owned undesired refs still referenced by a foreign object (directly or through kept ones)."""
+                      foreign: Mapping[Ref, DeviceObject], references: References | None) -> dict[Ref, Ref]:
+    """Owned undesired refs still referenced by a foreign object (directly or through kept ones),
+    each with such a foreign object (the first by (kind, name) whose references reach it)."""
     if references is None:
-        return set()
-    kept: set[Ref] = set()
-    frontier = [target for obj in foreign.values() for target in references(obj)]
+        return {}
+    kept: dict[Ref, Ref] = {}
+    frontier = [(target, by) for by in sorted(foreign, reverse=True) for target in references(foreign[by])]
     while frontier:
-        ref = frontier.pop()
+        ref, by = frontier.pop()
         if ref in kept or ref not in owned or ref in effective:
             continue
-        kept.add(ref)
-        frontier.extend(references(owned[ref]))
+        kept[ref] = by
+        frontier.extend((target, by) for target in references(owned[ref]))
     return kept
 
 

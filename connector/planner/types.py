@@ -78,6 +78,24 @@ class Conflict:
 
 
 @dataclass(frozen=True)
+class KeptFor:
+    """An owned object (`kind`, `name`) kept although no longer desired, because the foreign
+    object (`by_kind`, `by_name`, owner mark `by_owner`) references it, directly or through other
+    kept objects."""
+
+    kind: str
+    name: str
+    by_kind: str
+    by_name: str
+    by_owner: str | None
+
+    @property
+    def referrer(self) -> str:
+        """The foreign object for people: `policy 'netops-audit' (owner netops)`."""
+        return f"{self.by_kind} {self.by_name!r} (owner {self.by_owner or 'none'})"
+
+
+@dataclass(frozen=True)
 class Plan:
     """Ordered changes for one device. `unsafe` says why the plan exceeds a safety threshold and
     `forced` whether it was planned to be applied anyway. `withheld` lists the deletions the
@@ -85,7 +103,7 @@ class Plan:
     the part that is always safe to apply, with each withheld object emptied instead of deleted.
     `blocked` lists the desired objects withheld because they reference a name held by a foreign
     object (see `conflicts`); `kept` the owned objects no longer desired but kept because a
-    foreign object references them."""
+    foreign object references them, and `kept_for` which foreign object that is for each."""
 
     device: str
     cluster: str
@@ -97,6 +115,7 @@ class Plan:
     blocked: tuple[tuple[str, str], ...] = ()
     kept: tuple[tuple[str, str], ...] = ()
     withheld: tuple[Change, ...] = ()
+    kept_for: tuple[KeptFor, ...] = ()
 
     @property
     def empty(self) -> bool:

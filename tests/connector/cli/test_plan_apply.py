@@ -75,14 +75,16 @@ def test_objects_kept_for_a_foreign_reference_are_shown(env: Lab) -> None:
     planned = invoke("plan", "--config", config, "--device", "soc")
     assert planned.exit_code == 0, planned.output
     kept = [line for line in planned.stdout.splitlines() if line.startswith("  = ")]
-    assert len(kept) == 1 and f"address {address}: kept" in kept[0], planned.stdout
+    assert kept == [f"  = address {address}: kept, no longer desired but referenced by rule 'secops-audit'"
+                    " (owner secops), which is not ours; delete or change that one first"], planned.stdout
     assert invoke("apply", "--config", config, "--device", "soc").exit_code == 0
     again = invoke("plan", "--config", config, "--device", "soc")
     assert again.stdout.splitlines()[0] == (
         "soc: in sync, nothing to do; 1 object(s) of ours kept for foreign references")
     assert f"address {address}: kept" in again.stdout
     document = json.loads(invoke("plan", "--config", config, "--device", "soc", "--output", "json").stdout)
-    assert [k["name"] for k in document["devices"][0]["kept"]] == [address]
+    assert document["devices"][0]["kept"] == [
+        {"kind": "address", "name": address, "referencedBy": "rule 'secops-audit' (owner secops)"}]
 
 
 def test_namespace_warnings_are_lines_of_the_output(env: Lab) -> None:
@@ -91,7 +93,8 @@ def test_namespace_warnings_are_lines_of_the_output(env: Lab) -> None:
     for command in ("plan", "apply"):
         result = invoke(command, "--config", str(env.config()))
         assert result.exit_code == 0, result.output
-        warnings = [line for line in result.stdout.splitlines() if line.startswith("warning: namespace shop:")]
+        warnings = [line for line in result.stdout.splitlines()
+                    if line.startswith("warning: namespace shop:")]
         assert len(warnings) == 2, result.stdout
         assert any("default-action" in line and '"maybe"' in line for line in warnings)
         assert any("egress-allow" in line and '":::"' in line for line in warnings)
