@@ -59,14 +59,15 @@ class Progress:
             click.echo("\r\033[K", err=True, nl=False)
 
 
-def kube_configuration(config: Config, secrets: Secrets) -> k8s_client.Configuration:
-    """The Kubernetes client configuration; exits 2 when it cannot be built. Prints the
-    transport-security warnings of the configuration and the kubeconfig."""
+def kube_configuration(config: Config, secrets: Secrets, *, warn: bool = True) -> k8s_client.Configuration:
+    """The Kubernetes client configuration; exits 2 when it cannot be built. With `warn`, prints
+    the transport-security warnings of the configuration and the kubeconfig."""
     try:
         configuration = build_configuration(config.kubernetes, secrets)
     except KubernetesClientError as exc:
         fail(f"kubernetes: {exc}", EXIT_INVALID)
-    warn_transport(config, kubeconfig_skips_tls_verify(configuration, config.kubernetes))
+    if warn:
+        warn_transport(config, kubeconfig_skips_tls_verify(configuration, config.kubernetes))
     return configuration
 
 

@@ -54,7 +54,7 @@ def command(config_path: str, listen: str, mode: str, lease_duration: int, renew
                                 shutdown_grace=shutdown_grace)
     secrets = Secrets()
     check_secrets(config, secrets)
-    kube_configuration(config, secrets)  # exits 2 when unusable; prints the transport warnings
+    kube_configuration(config, secrets, warn=False)  # exits 2 when unusable; the controller warns
     controller = Controller(config, secrets, options)
     stop = threading.Event()
 
