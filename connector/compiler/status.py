@@ -148,7 +148,9 @@ class RuleStatus:
 class NamespaceStatus:
     """How the compiler treats one namespace: whether it is managed, its source mode, default
     action ("None" = no catch-all), devices, source address count, its source addresses that
-    other namespaces use too, and warnings (bad annotation values, each naming the annotation)."""
+    other namespaces use too, and warnings: self-contained one-line strings starting with
+    `namespace NAME: `, one per bad annotation value (naming the annotation and quoting the value,
+    see `nswarnings`), plus notes such as pods left out for using the host network."""
 
     name: str
     managed: bool
