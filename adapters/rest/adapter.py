@@ -57,6 +57,7 @@ class RestAdapter(Adapter):
                                                         incremental_members=False)
     kind_order: ClassVar[tuple[str, ...]] = KINDS
     ordered_kinds: ClassVar[frozenset[str]] = frozenset({"rule"})
+    emptied_fields: ClassVar[Mapping[str, Mapping[str, Any]]] = {"group": {"members": [], "groups": None}}
 
     def __init__(self, config: RestDevice, cluster: str, secrets: Secrets,
                  transport: httpx.BaseTransport | None = None, *, retry: RetryPolicy | None = None) -> None:
