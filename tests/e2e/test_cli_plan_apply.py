@@ -355,7 +355,7 @@ def test_drift_is_planned_and_repaired_and_foreign_objects_are_untouched(env: En
 
 
 # --- safety ------------------------------------------------------------------------------------
-def test_unsafe_plan_is_refused_and_nothing_written_until_forced(env: Env) -> None:
+def test_unsafe_deletions_are_withheld_until_forced_and_the_rest_applied(env: Env) -> None:
     env.apply()
     for name in ("payments", "billing", "analytics", "sandbox"):
         env.lab.kube.delete(Kind.NAMESPACE, None, name)
@@ -364,11 +364,22 @@ def test_unsafe_plan_is_refused_and_nothing_written_until_forced(env: Env) -> No
     refused = env.run("apply")
     assert refused.returncode == 3, describe(refused)
     assert "unsafe" in refused.stdout and "--force" in refused.stdout
-    no_writes(env.lab, mark)
+    no_deletions(env.lab, mark)  # `apply` saw no DELETE event: every deletion is unconfirmed
+    assert_judged(env)  # the rest is applied: no address keeps what its namespace was granted
     forced = env.apply("--force")
     assert "applied" in forced.stdout
     assert all(env.lab.writes(mark).values())
     assert_judged(env)
+
+
+def no_deletions(lab: Lab, since: dict[str, int]) -> None:
+    """Nothing but group members was deleted: no object, no tenant, no `delete` change."""
+    for name, entries in lab.writes(since).items():
+        for entry in entries:
+            assert entry["method"] != "DELETE" or "/member/" in entry["path"], (name, entry["path"])
+            body = entry.get("body")
+            changes = body.get("changes") if isinstance(body, dict) else None
+            assert not [c for c in changes or () if c.get("op") == "delete"], (name, entry["path"])
 
 
 # --- faults ------------------------------------------------------------------------------------

@@ -4,8 +4,9 @@
   over to the standby.
 - SIGKILL in the middle of an apply, then a restart: converged, and `plan` finds nothing to create
   or delete on any device (no orphan, no missing or duplicate object).
-- Every managed namespace vanishes at once: the safety thresholds refuse the plans, an Event says
-  so, and the devices keep what they hold.
+- Every managed namespace vanishes at once while the connector cannot watch (its relist finds them
+  gone, no DELETE event seen): the safety thresholds withhold the deletions, an Event says so, no
+  object is deleted, and no device keeps granting anything to the vanished namespaces' addresses.
 
 The tests share the mock processes; each starts from empty devices and its own store.
 """
@@ -43,6 +44,7 @@ from tests.connector.controller.harness import (
     judge,
     namespace,
     pod,
+    pod_ipv4,
     rule,
     write_config,
 )
@@ -232,7 +234,8 @@ def device_snapshot(mocks: Mocks) -> dict[str, Any]:
     return {"fgt": tables, "bigip": declaration, "soc": state}
 
 
-def test_every_managed_namespace_vanishing_is_refused_as_unsafe(world: tuple[Mocks, Cluster, Path]) -> None:
+def test_every_managed_namespace_vanishing_unseen_has_its_deletions_withheld(
+        world: tuple[Mocks, Cluster, Path]) -> None:
     mocks, cluster, tmp = world
     safety = {"maxDeletePercent": 30, "maxUpdatePercent": 100, "minExisting": 5}
     # a debounce long enough that the whole cascade of deletions reaches the devices as one plan
@@ -244,18 +247,35 @@ def test_every_managed_namespace_vanishing_is_refused_as_unsafe(world: tuple[Moc
         managed = [o["metadata"]["name"] for o in cluster.raw_list(Kind.NAMESPACE)
                    if (o["metadata"].get("labels") or {}).get("fusion-connector.io/managed") == "true"]
         assert len(managed) >= 2
+        gone = tuple(ip for o in cluster.raw_list(Kind.POD) if o["metadata"]["namespace"] in managed
+                     and (ip := pod_ipv4(o)))
+        assert gone
+        # the connector sees none of it: its lists and watches fail while the namespaces go, and
+        # the history is compacted, so its relist finds them gone without a DELETE event
+        for prefix in ("/api/", "/apis/discovery.k8s.io/", "/apis/fusion-connector.io/"):
+            mocks.fault("kube", {"status": 503, "method": "GET", "path": prefix})
+        mocks.fault("kube", {"dropWatches": True})
         for name in managed:
             cluster.delete_namespace(name)
+        httpx.post(f"{mocks.kube}/_mock/compact", timeout=10).raise_for_status()
+        httpx.delete(f"{mocks.kube}/_mock/faults", timeout=10).raise_for_status()
 
         def refused() -> list[dict[str, Any]]:
             return [e for e in cluster.events(CONNECTOR_NS) if e["reason"] == "UnsafePlanRefused"]
 
-        events = eventually(refused, 60)
-        assert events[0]["type"] == "Warning" and "nothing written" in events[0]["message"]
+        events = eventually(refused, 90)
+        assert events[0]["type"] == "Warning"
         eventually(lambda: connector.metric("fusion_connector_unsafe_plans_total") >= 3, 60)
         after = device_snapshot(mocks)
-        for key in before:
-            assert after[key] == before[key], key
+        # nothing was deleted ...
+        for table in before["fgt"]:
+            assert {o["name"] for o in after["fgt"][table]} >= {o["name"] for o in before["fgt"][table]}
+        assert set(after["bigip"][TENANT]["Shared"]) >= set(before["bigip"][TENANT]["Shared"])
+        for collection in ("groups", "rules"):
+            assert {o["name"] for o in after["soc"][collection]} >= {
+                o["name"] for o in before["soc"][collection]}
+        # ... and what stays grants the vanished namespaces' addresses nothing
+        converged(cluster, mocks, timeout=60, extra_sources=gone)
     finally:
         connector.stop()
         connector.close()
