@@ -4,8 +4,9 @@ AS3 item names match `^[A-Za-z]([0-9A-Za-z_.-]{0,188}[0-9A-Za-z_.])?$` (at most 
 letter first, never ending in `-`) and the full path `/<tenant>/Shared/<name>` is at most 255
 characters. `as3_name` sanitizes and, when the result is too long, keeps a readable prefix followed by
 `_` and a stable 10-hex-digit hash of the unshortened text. `NameBook` hands out one name per logical
-key and, when two keys would get the same name, suffixes each with a hash of its own key so that names
-stay unique and deterministic for a given set of keys.
+key and, when keys would get the same name, keeps it for the smallest key and suffixes the others with
+a hash of their own key (`adapters.base.naming.unique_names`), so that names stay unique and
+deterministic for a given set of keys.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
+from collections.abc import Iterable
+
+from adapters.base.naming import NameRules, unique_names
 
 MAX_NAME = 190
 MAX_PATH = 255
@@ -46,10 +50,17 @@ def as3_name(text: str, limit: int = MAX_NAME) -> str:
 
 
 class NameBook:
-    """Unique AS3 names for logical keys. Call `want` for every key, then `name` to read them."""
+    """Unique AS3 names for logical keys. Call `want` for every key, then `name` to read them.
 
-    def __init__(self, limit: int = MAX_NAME) -> None:
+    Names are `adapters.base.naming.unique_names` of the keys' `as3_name`s: a name wanted by one key
+    only is that key's; of keys wanting the same name the smallest keeps it and the others get a
+    hash of their own key appended, so names are unique and a function of the set of keys. None
+    is in `reserved` (the fixed names of the tenant's other items)."""
+
+    def __init__(self, limit: int = MAX_NAME, reserved: Iterable[str] = ()) -> None:
         self.limit = limit
+        self.rules = NameRules(max_length=limit, allowed="0-9A-Za-z_.-", separator="_", replacement="_")
+        self.reserved = frozenset(reserved)
         self._wanted: dict[str, str] = {}
         self._resolved: dict[str, str] | None = None
 
@@ -64,14 +75,4 @@ class NameBook:
 
     def _resolve(self) -> dict[str, str]:
         plain = {key: as3_name(readable, self.limit) for key, readable in self._wanted.items()}
-        users: dict[str, int] = {}
-        for name in plain.values():
-            users[name] = users.get(name, 0) + 1
-        out: dict[str, str] = {}
-        for key, name in plain.items():
-            if users[name] == 1:
-                out[key] = name
-            else:
-                suffix = "_" + stable_hash(key)
-                out[key] = as3_name(name[: self.limit - len(suffix)], self.limit - len(suffix)) + suffix
-        return out
+        return unique_names(plain, self.rules, self.reserved)

@@ -54,6 +54,8 @@ LOG_PROFILE = "egress_log"
 LOG_PUBLISHER = "/Common/local-db-publisher"
 LOG_FIELDS = ["date-time", "acl-policy-name", "acl-rule-name", "action", "src-ip", "src-port",
               "dest-ip", "dest-port", "protocol", "route-domain", "context-name"]
+# every item name outside the lists: list names start with src_, dst_ or ports_ and never take these
+FIXED_NAMES = (POLICY, VIRTUAL, POOL, LOG_PROFILE, *(f"rules_{tier.value.lower()}" for tier in Tier))
 _KIND_SHORT = {RuleKind.CLUSTER: "cluster", RuleKind.SERVICE: "svc", RuleKind.NAMESPACE: "ns",
                RuleKind.ANNOTATION: "annotation", RuleKind.DEFAULT: "default"}
 
@@ -159,7 +161,7 @@ class _TenantRenderer:
         self.rules = rules
         self.memo = memo
         self.sources = sources
-        self.book = NameBook(max_name_length(settings.tenant))
+        self.book = NameBook(max_name_length(settings.tenant), FIXED_NAMES)
         wanted: set[str] = set()
         for rule in rules:
             self._want_group(rule.source, wanted)

@@ -22,6 +22,10 @@ the objects:
   sub-groups that split its members by a stable hash, so one member change touches one sub-group.
 - Port sets become `firewall.service/custom` objects named by their port ranges
   (`fc_<cluster>_ports_tcp-443_udp-8000-8100`), so equal port sets share one object.
+- Names are unique per FortiOS name table (addresses and addrgrps share one; services; policies):
+  each object claims its name for its identity (`ip:<content>`, `fqdn:<name>`, `src:<key>`,
+  `dst:<key>`, a sub-group `<parent>#p<index>`, `ports:<content>`, the rule key) from a
+  `NameSpace` (`adapters.base.naming.UniqueNames`), and a `Part` lists the identities it claimed.
 - Rules become policies: srcaddr the source group's references, dstaddr the destination group or
   addresses (`all` for any), service the port object (`ALL` for any), action accept|deny, logtraffic
   all|disable, schedule always, status enable.
@@ -33,11 +37,12 @@ from __future__ import annotations
 import functools
 import ipaddress
 import math
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from typing import Protocol as Interface
 
-from adapters.base.naming import PREFIX, NameRules, make_name, object_name, stable_hash
+from adapters.base.naming import PREFIX, NameRules, keyed_name, make_name, object_name, stable_hash
 from adapters.fortios.known import KnownPieces, Piece, collapse
 from connector.model import Action, CompiledRule, Destination, PortSet, Protocol, SourceGroup
 from connector.planner.types import DeviceObject
@@ -54,12 +59,31 @@ COMMENT_MAX = 255
 POLICY_COMMENTS_MAX = 1023
 
 NAMES = NameRules(max_length=79, allowed="A-Za-z0-9_.:/@-", separator="_", replacement="-")
-POLICY_NAMES = NameRules(max_length=35, allowed="A-Za-z0-9_.-", separator="_", replacement="-", hash_length=8)
+POLICY_NAMES = NameRules(max_length=35, allowed="A-Za-z0-9_.-", separator="_", replacement="-")
 
 MEMO_SIZE = 1 << 16  # entries kept by the memoized (pure) address parsing and naming across renders
 
 # address name -> (body, identities behind it) that one part of the state contributes
 Addresses = dict[str, tuple[dict[str, Any], frozenset[str]]]
+Member = tuple[str, str]  # (identity, name) of an addrgrp member
+
+
+class NameSpace(Interface):
+    """Where objects claim their names (`adapters.base.naming.UniqueNames`)."""
+
+    def acquire(self, ident: str, base: str) -> str: ...
+
+
+class _Claims:
+    """Claims names from `space`, remembering the identities claimed (a part's `claims`)."""
+
+    def __init__(self, space: NameSpace) -> None:
+        self.space = space
+        self.idents: list[str] = []
+
+    def __call__(self, ident: str, base: str) -> str:
+        self.idents.append(ident)
+        return self.space.acquire(ident, base)
 
 
 @dataclass(frozen=True)
@@ -73,13 +97,21 @@ class PolicySettings:
 @dataclass(frozen=True)
 class Part:
     """What one source group or destination renders to: its addrgrps (children first), the
-    addresses it uses, the names a policy references it by (empty: not rendered), and the hosts it
-    holds as address pieces (whose known pieces its rendering depends on)."""
+    addresses it uses, the names a policy references it by (empty: not rendered) and their
+    identities, the hosts it holds as address pieces (whose known pieces its rendering depends on),
+    and the identities whose names it claimed (one entry per claim)."""
 
     objects: tuple[DeviceObject, ...] = ()
     addresses: Mapping[str, tuple[dict[str, Any], frozenset[str]]] = field(default_factory=dict)
     refs: tuple[str, ...] = ()
     pieces_of: frozenset[int] = frozenset()
+    ref_ids: tuple[str, ...] = ()
+    claims: tuple[str, ...] = ()
+
+    @property
+    def members(self) -> tuple[Member, ...]:
+        """(identity, name) of each reference."""
+        return tuple(zip(self.ref_ids, self.refs, strict=True))
 
 
 EMPTY = Part()
@@ -90,10 +122,11 @@ def address_name(cluster: str, content: str) -> str:
 
 
 @functools.lru_cache(maxsize=MEMO_SIZE)
-def _piece_address(cluster: str, piece: Piece) -> tuple[str, str, str]:
-    """(name, first address, last address) of the address object covering `piece`."""
+def _piece_address(cluster: str, piece: Piece) -> tuple[str, str, str, str]:
+    """(identity, preferred name, first address, last address) of the address covering `piece`."""
     start, end = (str(ipaddress.IPv4Address(v)) for v in piece)
-    return address_name(cluster, start if start == end else f"{start}-{end}"), start, end
+    content = start if start == end else f"{start}-{end}"
+    return "ip:" + content, address_name(cluster, content), start, end
 
 
 @functools.lru_cache(maxsize=MEMO_SIZE)
@@ -111,34 +144,47 @@ def _comment(mark: str, text: str, limit: int = COMMENT_MAX) -> str:
     return f"{mark} {text}"[:limit]
 
 
-def group_objects(name: str, members: Sequence[str], comment: str, mark: str, identities: tuple[str, ...],
+def group_objects(ident: str, base: str, members: Sequence[Member], comment: str, mark: str,
+                  identities: tuple[str, ...], names: Callable[[str, str], str],
                   limit: int = DEFAULT_GROUP_MEMBERS, salt: str = "") -> list[DeviceObject]:
-    """One addrgrp, or a tree of them when `members` exceed `limit` (children first). A member's
-    sub-group is chosen by a stable hash of the member (salted below the top, so a sub-group that
-    is still too large splits differently)."""
+    """One addrgrp for identity `ident` (preferred name `base`) holding `members`, or a tree of
+    them when `members` exceed `limit` (`split_group`, then the parent). Names come from
+    `names(ident, base)`."""
     if len(members) <= limit:
-        body = {"member": sorted(members), "comment": comment}
-        return [DeviceObject(ADDRGRP, name, body, mark, identities)]
+        body = {"member": sorted(name for _, name in members), "comment": comment}
+        return [DeviceObject(ADDRGRP, names(ident, base), body, mark, identities)]
+    out, children = split_group(ident, base, members, comment, mark, identities, names, limit, salt)
+    return out + group_objects(ident, base, children, comment, mark, identities, names, limit)
+
+
+def split_group(ident: str, base: str, members: Sequence[Member], comment: str, mark: str,
+                identities: tuple[str, ...], names: Callable[[str, str], str], limit: int,
+                salt: str = "") -> tuple[list[DeviceObject], list[Member]]:
+    """The sub-groups of a group whose `members` exceed `limit` (children first) and the
+    (identity, name) of the top ones. A member's sub-group is chosen by a stable hash of its
+    identity (salted below the top, so a sub-group that is still too large splits differently),
+    so the split never depends on names."""
     # average members per sub-group when a group is split: a sub-group's size varies by about the
     # square root of its mean, so four of those stay below the limit (an overflowing one splits)
     fill = max(2, limit * 2 // 3, limit - 4 * math.isqrt(limit))
     count = 1
     while count * fill < len(members) and count * 2 <= limit:
         count *= 2
-    buckets: dict[int, list[str]] = {}
+    buckets: dict[int, list[Member]] = {}
     for member in members:
-        buckets.setdefault(int(stable_hash(salt + member, 8), 16) % count, []).append(member)
+        buckets.setdefault(int(stable_hash(salt + member[0], 8), 16) % count, []).append(member)
     if len(buckets) == 1:  # every member hashed alike: split by position instead
         ordered = sorted(members)
         buckets = {index: ordered[index::count] for index in range(count)}
     out: list[DeviceObject] = []
-    children: list[str] = []
+    children: list[Member] = []
     for index in sorted(buckets):
-        child = make_name([name, f"p{index}"], NAMES)
-        children.append(child)
-        out.extend(group_objects(child, buckets[index], comment, mark, identities, limit, child + ":"))
-    out.extend(group_objects(name, children, comment, mark, identities, limit))
-    return out
+        child, child_base = f"{ident}#p{index}", make_name([base, f"p{index}"], NAMES)
+        made = group_objects(child, child_base, buckets[index], comment, mark, identities, names, limit,
+                             child + ":")
+        children.append((child, made[-1].name))
+        out.extend(made)
+    return out, children
 
 
 # --- sources ---------------------------------------------------------------------------------------
@@ -178,60 +224,74 @@ def _source_comment(group: SourceGroup, mark: str) -> tuple[str, tuple[str, ...]
     return _comment(mark, descriptor), (identity,)
 
 
-def render_source(group: SourceGroup, behind: Mapping[int, tuple[str, ...]], held: Iterable[str],
+def render_source(group: SourceGroup, behind: Mapping[int, tuple[str, ...]], held: Iterable[Member],
                   covered: Collection[int], known: KnownPieces, mark: str, cluster: str,
-                  limit: int, single: bool = True) -> Part:
-    """A source group holding the references `held` (which cover the hosts in `covered`; for a
-    union: the references of its rendered included groups) plus address pieces for its other
-    hosts. EMPTY when it would hold nothing; with `single`, no addrgrp when it would hold one member
-    (referenced by that member); a union split over `limit` is referenced by its sub-groups."""
+                  limit: int, names: NameSpace, single: bool = True) -> Part:
+    """A source group holding the references `held` ((identity, name) pairs covering the hosts in
+    `covered`; for a union: the references of its rendered included groups) plus address pieces
+    for its other hosts. EMPTY when it would hold nothing; with `single`, no addrgrp when it would
+    hold one member (referenced by that member); a union split over `limit` is referenced by its
+    sub-groups."""
     remaining = frozenset(host for host in behind if host not in covered)
+    claim = _Claims(names)
     addresses: Addresses = {}
-    members = dict.fromkeys(held)
+    members = dict(held)
     for piece in collapse(remaining, known):
-        name, start, end = _piece_address(cluster, piece)
+        ident, base, start, end = _piece_address(cluster, piece)
+        name = claim(ident, base)
         body = (ipmask_body(f"{start}/32", mark) if start == end else
                 {"type": "iprange", "start-ip": start, "end-ip": end, "comment": mark})
         ids = frozenset(i for host in range(piece[0], piece[1] + 1) for i in behind.get(host, ()))
         addresses[name] = (body, ids)
-        members[name] = None
+        members[ident] = name
     if not members:
         return EMPTY
     if len(members) == 1 and single:
-        return Part((), addresses, tuple(members), remaining)
-    name = source_group_name(cluster, group.key)
+        return Part((), addresses, tuple(members.values()), remaining, tuple(members), tuple(claim.idents))
     comment, identity = _source_comment(group, mark)
-    objects = tuple(group_objects(name, list(members), comment, mark, identity, limit))
-    if len(objects) > 1 and is_union(group):  # split: policies and unions list the sub-groups
-        return Part(objects[:-1], addresses, tuple(objects[-1].body["member"]), remaining)
-    return Part(objects, addresses, (name,), remaining)
+    ident, base = "src:" + group.key, source_group_name(cluster, group.key)
+    if is_union(group) and len(members) > limit:  # split: policies and unions list the sub-groups
+        objects, children = split_group(ident, base, tuple(members.items()), comment, mark, identity, claim,
+                                        limit)
+        return Part(tuple(objects), addresses, tuple(name for _, name in children), remaining,
+                    tuple(child for child, _ in children), tuple(claim.idents))
+    objects = group_objects(ident, base, tuple(members.items()), comment, mark, identity, claim, limit)
+    return Part(tuple(objects), addresses, (objects[-1].name,), remaining, (ident,), tuple(claim.idents))
 
 
 # --- destinations and ports ------------------------------------------------------------------------
-def render_destination(destination: Destination, mark: str, cluster: str, limit: int,
+def render_destination(destination: Destination, mark: str, cluster: str, limit: int, names: NameSpace,
                        direct: int = DIRECT_DESTINATION_ADDRESSES) -> Part:
     """A destination's addresses, referenced directly when at most `direct`, else through an addrgrp."""
     identity = f"ExternalService/{destination.namespace}/{destination.name}"
     ids = frozenset({identity})
+    claim = _Claims(names)
     addresses: Addresses = {}
+    members: dict[str, str] = {}
     for network in destination.networks:
         net = ipaddress.ip_network(network, strict=False)
         if net.version != 4:
             continue
         content = str(net.network_address) if net.prefixlen == 32 else str(net)
-        addresses[address_name(cluster, content)] = (ipmask_body(str(net), mark), ids)
+        name = claim("ip:" + content, address_name(cluster, content))
+        addresses[name] = (ipmask_body(str(net), mark), ids)
+        members[name] = "ip:" + content
     for fqdn in destination.fqdns:
-        addresses[object_name(cluster, "fqdn", fqdn, NAMES)] = (
-            {"type": "fqdn", "fqdn": fqdn, "comment": mark}, ids)
+        name = claim("fqdn:" + fqdn, object_name(cluster, "fqdn", fqdn, NAMES))
+        addresses[name] = ({"type": "fqdn", "fqdn": fqdn, "comment": mark}, ids)
+        members[name] = "fqdn:" + fqdn
     if not addresses:
         return EMPTY
-    members = sorted(addresses)
     if len(members) <= direct:
-        return Part((), addresses, tuple(members))
-    objects = tuple(group_objects(object_name(cluster, "dst", destination.key, NAMES), members,
+        refs = sorted(members)
+        return Part((), addresses, tuple(refs), ref_ids=tuple(members[name] for name in refs),
+                    claims=tuple(claim.idents))
+    ident = "dst:" + destination.key
+    objects = tuple(group_objects(ident, object_name(cluster, "dst", destination.key, NAMES),
+                                  [(member, name) for name, member in members.items()],
                                   _comment(mark, f"destination {destination.namespace}/{destination.name}"),
-                                  mark, (identity,), limit))
-    return Part(objects, addresses, (objects[-1].name,))
+                                  mark, (identity,), claim, limit))
+    return Part(objects, addresses, (objects[-1].name,), ref_ids=(ident,), claims=tuple(claim.idents))
 
 
 def port_ranges(port_set: PortSet) -> dict[str, str]:
@@ -245,9 +305,9 @@ def port_ranges(port_set: PortSet) -> dict[str, str]:
     return out
 
 
-def render_service(port_set: PortSet, mark: str, cluster: str) -> tuple[str, dict[str, Any], str] | None:
-    """(name, body, identity) of the custom service for a port set; None when it has no ports. The
-    name and body depend on the port ranges only, so equal port sets share one object."""
+def render_service(port_set: PortSet, mark: str, cluster: str) -> tuple[str, str, dict[str, Any], str] | None:
+    """(name identity, preferred name, body, identity) of the custom service for a port set; None
+    when it has no ports. They depend on the port ranges only, so equal port sets share one object."""
     ranges = port_ranges(port_set)
     if not any(ranges.values()):
         return None
@@ -256,17 +316,19 @@ def render_service(port_set: PortSet, mark: str, cluster: str) -> tuple[str, dic
     body = {"protocol": "TCP/UDP/SCTP", **ranges,
             "comment": _comment(mark, "ports " + " ".join(f"{key.split('-')[0]} {value}"
                                                           for key, value in ranges.items() if value))}
-    return (object_name(cluster, "ports", content, NAMES), body,
+    return ("ports:" + content, object_name(cluster, "ports", content, NAMES), body,
             f"ExternalService/{port_set.namespace}/{port_set.name}")
 
 
 # --- policies --------------------------------------------------------------------------------------
 def policy_name(cluster: str, rule: CompiledRule) -> str:
-    return make_name([PREFIX, cluster, rule.origin.name, stable_hash(rule.key, 6)], POLICY_NAMES)
+    """The preferred name of a rule's policy: `fc_<cluster>_<rule name>` shortened, then 10 hex
+    digits of a hash of the rule's key (a rule name repeats across namespaces)."""
+    return keyed_name([PREFIX, cluster, rule.origin.name], rule.key, POLICY_NAMES)
 
 
-def render_policy(rule: CompiledRule, sources: Sequence[str], destinations: Sequence[str], service: str,
-                  settings: PolicySettings, mark: str, cluster: str) -> DeviceObject:
+def render_policy(rule: CompiledRule, name: str, sources: Sequence[str], destinations: Sequence[str],
+                  service: str, settings: PolicySettings, mark: str) -> DeviceObject:
     origin = rule.origin
     text = f"{origin} tier={origin.tier.value} priority={origin.priority} key={rule.key}"
     body = {"srcintf": list(settings.srcintf), "dstintf": list(settings.dstintf),
@@ -276,7 +338,7 @@ def render_policy(rule: CompiledRule, sources: Sequence[str], destinations: Sequ
             "comments": _comment(mark, text, POLICY_COMMENTS_MAX)}
     identity = f"{origin.kind.value}/{origin.namespace}/{origin.name}" if origin.namespace \
         else f"{origin.kind.value}/{origin.name}"
-    return DeviceObject(POLICY, policy_name(cluster, rule), body, mark, (identity,))
+    return DeviceObject(POLICY, name, body, mark, (identity,))
 
 
 def references(obj: DeviceObject) -> list[tuple[str, str]]:

@@ -15,6 +15,13 @@ Objects shared by content (addresses, services) carry the union of their users' 
 updated per changed user. The rest of a render is assembling the output list, O(objects) cheap
 steps. Not thread-safe: an adapter renders for one device at a time.
 
+Names are unique per FortiOS table (`adapters.base.naming.UniqueNames`, one for addresses and
+addrgrps, one for services, one for policies). Parts claim names as they render and release them
+when replaced. Policies are named for every rule before any is rendered (nothing references them).
+When a claim changes the name of an address, addrgrp or service that parts already use (a rare,
+contested name), the render is done again from scratch with every name of the first attempt
+pinned, so each name is final when it is first used: the output still equals a fresh render.
+
 Output order: addresses by name, source groups by key (each group's sub-groups first), destination
 groups by key, services by name, policies in rule order.
 """
@@ -23,9 +30,11 @@ from __future__ import annotations
 
 import bisect
 import heapq
+import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from adapters.base.naming import UniqueNames
 from adapters.fortios.known import KnownPieces, Piece
 from adapters.fortios.nesting import Nesting, Rank
 from adapters.fortios.render import (
@@ -33,10 +42,14 @@ from adapters.fortios.render import (
     DEFAULT_GROUP_MEMBERS,
     DIRECT_DESTINATION_ADDRESSES,
     EMPTY,
+    NAMES,
+    POLICY_NAMES,
     SERVICE,
+    Member,
     Part,
     PolicySettings,
     is_union,
+    policy_name,
     render_destination,
     render_policy,
     render_service,
@@ -48,7 +61,11 @@ from connector.model import CompiledRule, Destination, DeviceState, PortSet, Sou
 from connector.planner.types import DeviceObject
 
 Entry = tuple[dict[str, Any], frozenset[str]]
-PolicyInputs = tuple[CompiledRule, tuple[str, ...], tuple[str, ...], str]
+PolicyInputs = tuple[CompiledRule, str, tuple[str, ...], tuple[str, ...], str]
+Pins = tuple[dict[str, str], dict[str, str]]  # the address and service names claimed
+RENDERS = 4  # attempts at a render whose names all stay final (the second always is)
+
+log = logging.getLogger(__name__)
 
 
 class SharedObjects:
@@ -111,15 +128,23 @@ class Renderer:
         self.direct = direct_destinations
         self._reset("")
 
-    def _reset(self, cluster: str) -> None:
+    def _reset(self, cluster: str, pins: Pins | None = None) -> None:
         self._cluster = cluster
+        if pins is None:
+            self._names, self._service_names = UniqueNames(NAMES), UniqueNames(NAMES)
+        else:
+            self._names, self._service_names = UniqueNames.pinned(NAMES, pins[0]), \
+                UniqueNames.pinned(NAMES, pins[1])
+        self._policy_names = UniqueNames(POLICY_NAMES)
+        self._named_rules: dict[str, CompiledRule] = {}
+        self._rules_named: tuple[CompiledRule, ...] | None = None
         self._known: KnownPieces | None = None
         self._position = 0
         self._groups: dict[str, SourceGroup] = {}  # the used source groups as last rendered
         self._behind: dict[str, dict[int, tuple[str, ...]]] = {}
         self._nesting = Nesting()
         self._sources: dict[str, Part] = {}
-        self._inputs: dict[str, tuple[SourceGroup, tuple[str, ...], frozenset[int], tuple[str, ...]]] = {}
+        self._inputs: dict[str, tuple[SourceGroup, tuple[str, ...], frozenset[int], tuple[Member, ...]]] = {}
         self._piece_owners: dict[int, set[str]] = {}  # host -> groups holding it as an address piece
         self._included_by: dict[str, set[str]] = {}
         self._chosen: dict[str, tuple[str, ...]] = {}  # group -> the groups it holds (nesting)
@@ -128,7 +153,7 @@ class Renderer:
         self._addresses = SharedObjects(ADDRESS, self.mark)
         self._destinations: dict[str, tuple[Destination, Part]] = {}
         self._services = SharedObjects(SERVICE, self.mark)
-        self._ports: dict[str, tuple[PortSet, str | None]] = {}
+        self._ports: dict[str, tuple[PortSet, str | None, str]] = {}  # port set, name, name identity
         self._policies: dict[str, tuple[PolicyInputs, DeviceObject]] = {}
         self._rules_counted: tuple[CompiledRule, ...] | None = None
         self._referenced: dict[str, int] = {}  # source group -> policies naming it
@@ -136,6 +161,20 @@ class Renderer:
     def render(self, state: DeviceState, known: KnownPieces) -> list[DeviceObject]:
         if state.cluster != self._cluster:
             self._reset(state.cluster)
+        for _ in range(RENDERS):
+            self._names.renamed.clear()
+            self._service_names.renamed.clear()
+            objects = self._render(state, known)
+            self._names.unpin()
+            self._service_names.unpin()
+            if not (self._names.renamed or self._service_names.renamed):
+                return objects
+            # a contested name moved under parts that use it: again, with every name claimed pinned
+            self._reset(state.cluster, (self._names.held(), self._service_names.held()))
+        log.error("%s: object names did not settle in %d renders", state.device, RENDERS)
+        return objects
+
+    def _render(self, state: DeviceState, known: KnownPieces) -> list[DeviceObject]:
         starts = known.changes_since(self._position) if known is self._known else None
         self._known, self._position = known, known.position()
         self._render_sources(state, known, starts)
@@ -271,13 +310,13 @@ class Renderer:
         chosen = tuple(self._nesting.chosen[key])
         self._hold(key, chosen)
         covered = frozenset().union(*(self._nesting.hosts[inner] for inner in chosen))
-        held = tuple(ref for inner in chosen for ref in self._sources[inner].refs)
+        held = tuple(member for inner in chosen for member in self._sources[inner].members)
         inputs = (group, chosen, covered, held)
         if not forced and key in self._sources and _same(self._inputs.get(key), inputs):
             return self._sources[key]
         self._inputs[key] = inputs
         return render_source(group, self._behind[key], held, covered, known, self.mark, self._cluster,
-                             self.limit, self._single(key))
+                             self.limit, self._names, self._single(key))
 
     def _visit_union(self, key: str, todo: set[str], done: set[str], known: KnownPieces) -> None:
         if key in done:
@@ -287,14 +326,16 @@ class Renderer:
         for inner in group.includes:
             if inner in todo:
                 self._visit_union(inner, todo, done, known)
-        held = sorted({ref for inner in group.includes if inner in self._sources
-                       for ref in self._sources[inner].refs})
+        held: list[Member] = sorted({member for inner in group.includes if inner in self._sources
+                                     for member in self._sources[inner].members}, key=lambda m: (m[1], m[0]))
         self._store(key, render_source(group, self._behind[key], held, (), known, self.mark, self._cluster,
-                                       self.limit, self._single(key)))
+                                       self.limit, self._names, self._single(key)))
 
     def _store(self, key: str, part: Part) -> bool:
         """Record `part` for group `key`; True when the group's references changed."""
         old = self._sources.get(key, EMPTY)
+        if old is not part:
+            self._release(self._names, old.claims)
         self._addresses.put("src:" + key, part.addresses)
         if old.pieces_of is not part.pieces_of:
             for host in old.pieces_of - part.pieces_of:
@@ -320,13 +361,16 @@ class Renderer:
                 if rule.destination is not None and rule.destination in state.destinations}
         for key in [key for key in self._destinations if key not in used]:
             self._addresses.put("dst:" + key, {})
-            del self._destinations[key]
+            self._release(self._names, self._destinations.pop(key)[1].claims)
         for key in used:
             destination = state.destinations[key]
             old = self._destinations.get(key)
             if old is not None and (old[0] is destination or old[0] == destination):
                 continue
-            part = render_destination(destination, self.mark, self._cluster, self.limit, self.direct)
+            part = render_destination(destination, self.mark, self._cluster, self.limit, self._names,
+                                      self.direct)
+            if old is not None:
+                self._release(self._names, old[1].claims)
             self._addresses.put("dst:" + key, part.addresses)
             self._destinations[key] = (destination, part)
 
@@ -335,7 +379,7 @@ class Renderer:
                 if rule.ports is not None and rule.ports in state.port_sets}
         for key in [key for key in self._ports if key not in used]:
             self._services.put("ports:" + key, {})
-            del self._ports[key]
+            self._release(self._service_names, (self._ports.pop(key)[2],))
         for key in used:
             port_set = state.port_sets[key]
             old = self._ports.get(key)
@@ -344,13 +388,40 @@ class Renderer:
             rendered = render_service(port_set, self.mark, self._cluster)
             if rendered is None:
                 self._services.put("ports:" + key, {})
-                self._ports[key] = (port_set, None)
+                self._ports[key] = (port_set, None, "")
             else:
-                name, body, identity = rendered
+                ident, base, body, identity = rendered
+                name = self._service_names.acquire(ident, base)
                 self._services.put("ports:" + key, {name: (body, frozenset({identity}))})
-                self._ports[key] = (port_set, name)
+                self._ports[key] = (port_set, name, ident)
+            if old is not None:
+                self._release(self._service_names, (old[2],))
+
+    @staticmethod
+    def _release(names: UniqueNames, idents: Iterable[str]) -> None:
+        for ident in idents:
+            if ident:
+                names.release(ident)
+
+    def _name_policies(self, rules: tuple[CompiledRule, ...]) -> None:
+        """Claim a policy name for every rule (by key) before any policy is rendered."""
+        if rules is self._rules_named:
+            return
+        current = {rule.key: rule for rule in rules}
+        for key in [key for key in self._named_rules if key not in current]:
+            self._policy_names.release(key)
+            del self._named_rules[key]
+        for key, rule in current.items():
+            old = self._named_rules.get(key)
+            if old is None or old.origin.name != rule.origin.name:
+                self._policy_names.acquire(key, policy_name(self._cluster, rule))
+                if old is not None:
+                    self._policy_names.release(key)
+                self._named_rules[key] = rule
+        self._rules_named = rules
 
     def _render_policies(self, state: DeviceState) -> list[DeviceObject]:
+        self._name_policies(state.rules)
         out: list[DeviceObject] = []
         memo: dict[str, tuple[PolicyInputs, DeviceObject]] = {}
         for rule in state.rules:
@@ -364,13 +435,13 @@ class Renderer:
                 self._ports[rule.ports][1] if rule.ports in self._ports else None)
             if not part.refs or not destinations or service is None:
                 continue
-            inputs = (rule, part.refs, destinations, service)
+            inputs = (rule, self._policy_names.name(rule.key), part.refs, destinations, service)
             old = self._policies.get(rule.key)
             if old is not None and _same(old[0], inputs):
                 obj = old[1]
             else:
-                obj = render_policy(rule, part.refs, destinations, service, self.settings, self.mark,
-                                    self._cluster)
+                obj = render_policy(rule, inputs[1], part.refs, destinations, service, self.settings,
+                                    self.mark)
             memo[rule.key] = (inputs, obj)
             out.append(obj)
         self._policies = memo

@@ -33,6 +33,7 @@ from adapters.base.memo import RenderMemo
 from adapters.rest.capacity import table_usage as rest_tables
 from adapters.rest.objects import (
     MalformedObject,
+    RestNames,
     dependency_order,
     parse_state,
     references,
@@ -81,12 +82,13 @@ class RestAdapter(Adapter):
         self.revision: int | None = None
         self._device_info: dict[str, Any] | None = None
         self._memo = RenderMemo()
+        self._names = RestNames()
 
     # --- contract -------------------------------------------------------------------------------
     def render(self, state: DeviceState) -> list[DeviceObject]:
         """Asks the receiver's capabilities (`GET /`) once when not known yet."""
         return render(state, self.cluster, self.owner_mark, self._memo,
-                      group_references=self.feature("groupReferences"))
+                      group_references=self.feature("groupReferences"), names=self._names)
 
     def arrange(self, plan: Plan) -> Plan:
         """Group changes in reference order (`dependency_order`)."""

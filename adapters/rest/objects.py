@@ -20,22 +20,53 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from adapters.base.memo import RenderMemo
-from adapters.base.naming import (
-    NameRules,
-    destination_name,
-    group_name,
-    object_name,
-    port_set_name,
-    rule_name,
-)
+from adapters.base.naming import NameRules, UniqueNames, object_name
 from connector.model import CompiledRule, Destination, DeviceState, PortSet, SourceGroup
 from connector.planner.types import Change, DeviceObject, Op
 
 NAME_RULES = NameRules(max_length=255, allowed="A-Za-z0-9._:/-", separator=".", replacement="_")
 
 
+# the tag of each kind's names: fc.<cluster>.<tag>.<key without the cluster>
+TAGS = {"address": "dst", "group": "src", "service": "ports", "rule": "rule"}
+
+
 class MalformedObject(ValueError):
     """A receiver object that does not follow the protocol."""
+
+
+class RestNames:
+    """Unique names per kind for the keys of the states rendered (`adapters.base.naming.UniqueNames`):
+    `claim(cluster, state)` claims a name for every destination, group, port set and rule key of
+    `state` (releasing those of keys gone since the previous call) before any object is built, so
+    every name is final when it is used. A name is a function of the set of keys (a fresh
+    `RestNames` gives the same names); a call costs O(keys) set operations, a name only for new keys."""
+
+    def __init__(self) -> None:
+        self._reset("")
+
+    def _reset(self, cluster: str) -> None:
+        self.cluster = cluster
+        self._spaces = {kind: UniqueNames(NAME_RULES) for kind in TAGS}
+        self._keys: dict[str, set[str]] = {kind: set() for kind in TAGS}
+
+    def claim(self, cluster: str, state: DeviceState) -> None:
+        if cluster != self.cluster:
+            self._reset(cluster)
+        for kind, keys in (("address", state.destinations), ("group", state.groups),
+                           ("service", state.port_sets), ("rule", [rule.key for rule in state.rules])):
+            space, held, current = self._spaces[kind], self._keys[kind], set(keys)
+            for key in held - current:
+                space.release(key)
+            for key in sorted(current - held):
+                space.acquire(key, object_name(cluster, TAGS[kind], key, NAME_RULES))
+            self._keys[kind] = current
+
+    def name(self, kind: str, key: str) -> str:
+        """The name of `key`'s object of `kind`, claimed or not (a group's dangling include)."""
+        if key in self._keys[kind]:
+            return self._spaces[kind].name(key)
+        return object_name(self.cluster, TAGS[kind], key, NAME_RULES)
 
 
 def _address_key(value: str) -> tuple[int, bytes, int]:
@@ -77,46 +108,49 @@ def _rule_description(rule: CompiledRule) -> str:
 
 
 def render(state: DeviceState, cluster: str, owner: str, memo: RenderMemo | None = None, *,
-           group_references: bool = False) -> list[DeviceObject]:
+           group_references: bool = False, names: RestNames | None = None) -> list[DeviceObject]:
     """The protocol objects for `state`: addresses, groups, services, then rules in order. Groups
     that include others are rendered by reference with `group_references`, else flattened (see the
     module docstring). With a `memo`, objects whose model objects did not change since its previous
-    render are reused: a group is rebuilt only when it changed (flattened: or a group it includes)."""
+    render are reused: a group is rebuilt only when it changed (flattened: or a group it includes).
+    `names` (kept across renders with the memo) names every object uniquely per kind."""
     memo = memo or RenderMemo()
+    names = names or RestNames()
+    names.claim(cluster, state)
     objects: list[DeviceObject] = []
-    names: dict[tuple[str, str], str] = {}
     for kind, models in (("address", state.destinations), ("group", state.groups),
                          ("service", state.port_sets)):
         for key in sorted(models):
-            obj = _rendered(state, memo, kind, key, cluster, owner, group_references)
-            names[(kind, key)] = obj.name
-            objects.append(obj)
+            objects.append(_rendered(state, memo, names, kind, key, cluster, owner, group_references))
     for rule in state.rules:
-        destination = names[("address", rule.destination)] if rule.destination is not None else None
-        service = names[("service", rule.ports)] if rule.ports is not None else None
-        objects.append(memo.get(("rule", rule.key), _rule_object, rule, names[("group", rule.source)],
-                                destination, service, cluster, owner))
+        destination = names.name("address", rule.destination) if rule.destination is not None else None
+        service = names.name("service", rule.ports) if rule.ports is not None else None
+        objects.append(memo.get(("rule", rule.key), _rule_object, rule, names.name("rule", rule.key),
+                                names.name("group", rule.source), destination, service, owner))
     memo.done()
     return objects
 
 
-def _rendered(state: DeviceState, memo: RenderMemo, kind: str, key: str, cluster: str, owner: str,
-              group_references: bool) -> DeviceObject:
+def _rendered(state: DeviceState, memo: RenderMemo, names: RestNames, kind: str, key: str, cluster: str,
+              owner: str, group_references: bool) -> DeviceObject:
+    name = names.name(kind, key)
     if kind == "address":
-        return memo.get((kind, key), _destination_object, state.destinations[key], cluster, owner)
+        return memo.get((kind, key), _destination_object, state.destinations[key], name, owner)
     if kind == "service":
-        return memo.get((kind, key), _service_object, state.port_sets[key], cluster, owner)
+        return memo.get((kind, key), _service_object, state.port_sets[key], name, owner)
     group = state.groups[key]
     if not group.includes:
-        return memo.get((kind, key), _group_object, group, cluster, owner)
+        return memo.get((kind, key), _group_object, group, name, cluster, owner)
     if group_references:
-        return memo.get(("group-references", key), _referencing_group_object, group, cluster, owner)
+        included = tuple(sorted({names.name("group", inner) for inner in group.includes}))
+        return memo.get(("group-references", key), _referencing_group_object, group, name, included, cluster,
+                        owner)
     inner = tuple(state.groups[k] for k in state.group_keys(key))
-    return memo.get(("group-flattened", key), _flattened_group_object, inner, cluster, owner)
+    return memo.get(("group-flattened", key), _flattened_group_object, inner, name, cluster, owner)
 
 
-def _destination_object(dest: Destination, cluster: str, owner: str) -> DeviceObject:
-    return DeviceObject("address", destination_name(cluster, dest, NAME_RULES), {
+def _destination_object(dest: Destination, name: str, owner: str) -> DeviceObject:
+    return DeviceObject("address", name, {
         "networks": canonical_networks(dest.networks), "fqdns": canonical_fqdns(dest.fqdns),
         "description": f"ExternalService {dest.namespace}/{dest.name}" if dest.namespace
         else f"ExternalService {dest.name}",
@@ -132,47 +166,47 @@ def _identities(groups: Iterable[SourceGroup]) -> tuple[str, ...]:
     return tuple(sorted({str(i) for group in groups for _, ids in group.members for i in ids}))
 
 
-def _group_object(group: SourceGroup, cluster: str, owner: str) -> DeviceObject:
-    return DeviceObject("group", group_name(cluster, group, NAME_RULES), {
+def _group_object(group: SourceGroup, name: str, cluster: str, owner: str) -> DeviceObject:
+    return DeviceObject("group", name, {
         "members": canonical_members(group.addresses),
         "description": _group_description(group, cluster),
     }, owner, _identities((group,)))
 
 
-def _referencing_group_object(group: SourceGroup, cluster: str, owner: str) -> DeviceObject:
-    """A group with its own members and the names of the groups it includes (names depend on
-    the cluster and the key only)."""
-    included = sorted({object_name(cluster, "src", key, NAME_RULES) for key in group.includes})
+def _referencing_group_object(group: SourceGroup, name: str, included: tuple[str, ...], cluster: str,
+                              owner: str) -> DeviceObject:
+    """A group with its own members and the names of the groups it includes (`included`, sorted)."""
     rule = (f"ClusterEgressRule/{group.rule}",) if group.rule and not group.namespace else ()
-    return DeviceObject("group", group_name(cluster, group, NAME_RULES), {
+    return DeviceObject("group", name, {
         "members": canonical_members(group.addresses),
-        "groups": included,
+        "groups": list(included),
         "description": _group_description(group, cluster),
     }, owner, _identities((group,)) + rule)
 
 
-def _flattened_group_object(groups: tuple[SourceGroup, ...], cluster: str, owner: str) -> DeviceObject:
+def _flattened_group_object(groups: tuple[SourceGroup, ...], name: str, cluster: str,
+                            owner: str) -> DeviceObject:
     """`groups[0]` with the addresses of `groups` (itself and every group it includes)."""
     group = groups[0]
     rule = (f"ClusterEgressRule/{group.rule}",) if group.rule and not group.namespace else ()
-    return DeviceObject("group", group_name(cluster, group, NAME_RULES), {
+    return DeviceObject("group", name, {
         "members": canonical_members(a for inner in groups for a in inner.addresses),
         "description": _group_description(group, cluster),
     }, owner, _identities(groups) + rule)
 
 
-def _service_object(ports: PortSet, cluster: str, owner: str) -> DeviceObject:
-    return DeviceObject("service", port_set_name(cluster, ports, NAME_RULES), {
+def _service_object(ports: PortSet, name: str, owner: str) -> DeviceObject:
+    return DeviceObject("service", name, {
         "ports": canonical_ports(r.to_json() for r in ports.ranges),
         "description": f"ports of ExternalService {ports.namespace}/{ports.name}",
     }, owner, ())
 
 
-def _rule_object(rule: CompiledRule, source: str, destination: str | None, service: str | None,
-                 cluster: str, owner: str) -> DeviceObject:
+def _rule_object(rule: CompiledRule, name: str, source: str, destination: str | None, service: str | None,
+                 owner: str) -> DeviceObject:
     """A rule referencing the (rendered) names of its group, address and service."""
     origin = rule.origin
-    return DeviceObject("rule", rule_name(cluster, rule, NAME_RULES), {
+    return DeviceObject("rule", name, {
         "source": source,
         "destination": destination,
         "service": service,
