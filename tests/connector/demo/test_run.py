@@ -1,5 +1,5 @@
 """One demo pass in process: the example converges on all three mock devices, the sample
-questions get the decisions section 4 of the design implies, and the store summary agrees."""
+questions get the decisions the rule semantics imply (docs/resources.md), and the store summary agrees."""
 
 from __future__ import annotations
 
