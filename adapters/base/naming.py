@@ -1,8 +1,9 @@
 """Deterministic device object names, shared by every adapter.
 
 A name is built from the cluster, what the object is (`src` group, `dst` destination, `ports`,
-`rule`) and the model key (which names the namespace, Service and rule behind it), so that a
-human at the firewall console can tell where it comes from, e.g. `fc_prod-eu1_src_svc_payments_api`.
+`rule`) and the model key without its leading `CLUSTER/` (the name carries the cluster once), so
+that a human at the firewall console can tell where it comes from, e.g.
+`fc_prod-eu1_src_payments/svc/api` for the key `prod-eu1/payments/svc/api`.
 
 Contract of `make_name` (per device `NameRules`):
 - only characters of the device's alphabet appear; others are replaced by `rules.replacement`;
@@ -106,9 +107,15 @@ def keyed_name(parts: Sequence[str], key: str, rules: NameRules) -> str:
     return (head or rules.lead) + suffix
 
 
+def local_key(cluster: str, key: str) -> str:
+    """`key` without its leading `CLUSTER/` (model keys start with the cluster)."""
+    prefix = cluster + "/"
+    return key[len(prefix):] if cluster and key.startswith(prefix) and len(key) > len(prefix) else key
+
+
 def object_name(cluster: str, tag: str, key: str, rules: NameRules) -> str:
-    """`fc<sep>CLUSTER<sep>TAG<sep>KEY` under `rules`."""
-    return make_name([PREFIX, cluster, tag, key], rules)
+    """`fc<sep>CLUSTER<sep>TAG<sep>KEY` under `rules`, KEY without its leading `CLUSTER/`."""
+    return make_name([PREFIX, cluster, tag, local_key(cluster, key)], rules)
 
 
 def group_name(cluster: str, group: SourceGroup, rules: NameRules) -> str:

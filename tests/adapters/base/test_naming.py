@@ -1,5 +1,5 @@
-"""Device object names: alphabet, leading letter, length limit, stable hash suffix, readability,
-and names unique by construction (contested names resolved as a function of the claims,
+"""Device object names: alphabet, leading letter, length limit, stable hash suffix, readability, the
+cluster once, and names unique by construction (contested names resolved as a function of the claims,
 kept up to date claim by claim)."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from adapters.base.naming import (
     UniqueNames,
     group_name,
     keyed_name,
+    local_key,
     make_name,
     object_name,
     rule_name,
@@ -93,6 +94,13 @@ def test_every_name_obeys_the_rules(parts: list[str], rules: NameRules) -> None:
 def test_distinct_keys_give_distinct_names(a: str, b: str) -> None:
     if a != b:
         assert object_name("c", "src", a, FORTI_POLICY) != object_name("c", "src", b, FORTI_POLICY)
+
+
+def test_the_cluster_appears_once() -> None:
+    rules = NameRules(max_length=79, allowed="A-Za-z0-9_/-")
+    assert object_name("c1", "src", "c1/payments/svc/api", rules) == "fc_c1_src_payments/svc/api"
+    assert object_name("c1", "src", "c10/payments", rules) == "fc_c1_src_c10/payments"
+    assert local_key("c1", "c1/_cluster/rule/dns") == "_cluster/rule/dns"
 
 
 def test_keyed_names_end_in_a_hash_of_the_key() -> None:
