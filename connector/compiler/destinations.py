@@ -6,25 +6,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from connector.compiler import keys
 from connector.compiler.namespaces import AllowEntry
 from connector.compiler.resources import ExternalServiceSpec
 from connector.compiler.status import Problem, Reason, RuleRef
 from connector.model import Destination, PortSet
 
 ANNOTATION_RULE = "annotation"
-# The namespace part of the keys of cluster-wide objects (a ClusterEgressRule's union group and
-# compiled rules); a leading underscore is not allowed in a namespace name, so keys never collide.
-CLUSTER_SCOPE = "_cluster"
 
 
 def group_key(cluster: str, namespace: str, *parts: str) -> str:
-    """`CLUSTER/NAMESPACE[/PART...]`: the key scheme of groups, destinations and rules."""
-    return "/".join((cluster, namespace, *parts))
-
-
-def union_key(cluster: str, rule: str) -> str:
-    """The key of a ClusterEgressRule's union source group: `CLUSTER/_cluster/rule/RULE`."""
-    return group_key(cluster, CLUSTER_SCOPE, "rule", rule)
+    """Kept for callers outside the compiler until they use `keys`."""
+    return keys.join(cluster, namespace, *parts)
 
 
 @dataclass(frozen=True)
@@ -75,7 +68,7 @@ def external_pieces(
         problems.extend(Problem(p.reason, f"{owner}: {p.message}", True) for p in spec.problems)
         if not spec.usable:
             continue
-        key = group_key(cluster, es_namespace, name)
+        key = keys.external_service(cluster, es_namespace, name)
         ports = PortSet(key, es_namespace, name, spec.ranges) if spec.ranges is not None else None
         for device in fqdn_ok:
             fqdns = spec.fqdns if fqdn_ok[device] else ()
@@ -109,7 +102,7 @@ def annotation_pieces(
     pieces: dict[str, list[Piece]] = {d: [] for d in fqdn_ok}
     for label in sorted(by_ports):
         group = by_ports[label]
-        key = group_key(cluster, ns, ANNOTATION_RULE, label)
+        key = keys.annotation_destination(cluster, ns, ANNOTATION_RULE, label)
         name = f"{ANNOTATION_RULE}-{label}"
         networks = tuple(sorted({e.address.network for e in group if e.address.network}))
         all_fqdns = tuple(sorted({e.address.fqdn for e in group if e.address.fqdn}))

@@ -16,13 +16,7 @@ Service lists one family, the pod still sends from both); addresses of other ori
 are ignored, so a rule never covers an address outside the identities it names. Pods on the host
 network hold their node's address: pod-mode sources leave them out and say so (`hostnet`).
 
-Keys (stable; adapters derive device object names from them; the third part is a fixed word, so
-keys of different kinds never collide):
-- source groups: `CLUSTER/NS` (the namespace), `CLUSTER/NS/svc/SERVICE`, `CLUSTER/NS/pods/RULE`;
-- destinations and port sets: `CLUSTER/NS/EXTERNALSERVICE`, `CLUSTER/NS/annotation/PORTS`;
-- compiled rules: `CLUSTER/NS/admin|baseline/CLUSTERRULE/PART`, `CLUSTER/NS/svc|ns/RULE/PART`,
-  `CLUSTER/NS/annotation/annotation/PORTS`, `CLUSTER/NS/default`, where PART is the
-  ExternalService name or `any`.
+Keys: `keys` builds every key (stable; adapters derive device object names from them).
 
 Incrementality: objects are indexed per namespace. A change marks its namespace dirty (a node or
 EgressIP change marks the namespaces in node or egress-ip mode); only dirty namespaces are
@@ -38,19 +32,16 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from connector.cluster import ClusterView, Kind, Obj, ObjectChange, object_key
-from connector.compiler import hostnet
+from connector.compiler import hostnet, keys
 from connector.compiler.destinations import (
     ANNOTATION_RULE,
-    CLUSTER_SCOPE,
     Piece,
     Resolved,
     annotation_pieces,
     external_pieces,
-    group_key,
     has_ipv6,
     ipv6_problem,
     pieces_have_ipv6,
-    union_key,
 )
 from connector.compiler.namespaces import NamespaceInfo, annotation_rule_note, namespace_info
 from connector.compiler.resources import ExternalServiceSpec, RuleSpec, read_external_service, read_rule
@@ -344,7 +335,7 @@ class Compiler:
             purpose = {"pod": "namespace", "egress-ip": "egress-ip", "node": "node"}[info.mode]
             if members:
                 new = SourceGroup(
-                    key=group_key(self.settings.cluster, ns),
+                    key=keys.namespace_group(self.settings.cluster, ns),
                     cluster=self.settings.cluster,
                     namespace=ns,
                     members=members,
@@ -429,7 +420,6 @@ class Compiler:
     def _compiled(
         self,
         device: str,
-        key_prefix: str,
         origin: RuleOrigin,
         source: str,
         pieces: tuple[Piece, ...],
@@ -444,7 +434,7 @@ class Compiler:
                 self._register(self._registry_ports[device], piece.ports.key, piece.ports)
             out.append(
                 CompiledRule(
-                    key=f"{key_prefix}/{piece.label}",
+                    key=keys.compiled_rule(self.settings.cluster, origin, piece.label),
                     origin=origin,
                     source=source,
                     destination=piece.destination.key if piece.destination else None,
@@ -481,13 +471,13 @@ class Compiler:
                 )
                 return None
             pods = workloads.service_pods(spec.service)
-            key = group_key(cluster, ns, "svc", spec.service)
+            key = keys.service_group(cluster, ns, spec.service)
             service, rule = spec.service, ""
         elif spec.pod_selector is not None:
             if selected is None:
                 selected = self._select_pods(spec, ns)
             pods = [workloads.pods[name] for name in sorted(selected)]
-            key = group_key(cluster, ns, "pods", spec.ref.name)
+            key = keys.pods_group(cluster, ns, spec.ref.name)
             service, rule = "", spec.ref.name
         else:
             if info.mode == "pod":
@@ -671,8 +661,6 @@ class Compiler:
                 out.groups[sources.key] = sources
             problems.extend(self._unknown_devices(spec))
             origin = RuleOrigin(spec.ref.kind, ns, spec.ref.name, Tier.NAMESPACE, spec.priority)
-            kind_word = {RuleKind.SERVICE: "svc", RuleKind.NAMESPACE: "ns", RuleKind.ANNOTATION: "annotation"}
-            prefix = group_key(cluster, ns, kind_word[spec.ref.kind], spec.ref.name)
             for device in self._devices:
                 reason = self._absence(spec, info, sources, device, resolved)
                 if reason:
@@ -680,7 +668,7 @@ class Compiler:
                     continue
                 assert sources is not None
                 compiled = self._compiled(
-                    device, prefix, origin, sources.key, resolved.pieces[device], spec.action, spec.logging
+                    device, origin, sources.key, resolved.pieces[device], spec.action, spec.logging
                 )
                 blocks[device].extend(compiled)
                 present[device] = ""
@@ -701,7 +689,7 @@ class Compiler:
             for device in info.devices:
                 out.defaults[device] = (
                     CompiledRule(
-                        key=group_key(cluster, ns, "default"),
+                        key=keys.default_rule(cluster, ns),
                         origin=origin,
                         source=ns_group.key,
                         destination=None,
@@ -890,7 +878,6 @@ class Compiler:
             resolved = self._cluster_resolved[name]
             origin = RuleOrigin(RuleKind.CLUSTER, "", name, spec.tier, spec.priority)
             target = admin if spec.tier == Tier.ADMIN else baseline
-            tier_word = "admin" if spec.tier == Tier.ADMIN else "baseline"
             included: dict[str, list[str]] = {d: [] for d in self._devices}
             for ns in sorted(self._selection.get(name, ())):
                 group = self._ns_group.get(ns)
@@ -899,26 +886,25 @@ class Compiler:
                 for device in self._info[ns].devices:
                     if device in included and (spec.devices is None or device in spec.devices):
                         included[device].append(group.key)
-            for device, keys in included.items():
-                if not keys or not resolved.pieces[device]:
+            for device, members in included.items():
+                if not members or not resolved.pieces[device]:
                     continue
                 union = SourceGroup(
-                    key=union_key(self.settings.cluster, name),
+                    key=keys.union_group(self.settings.cluster, name),
                     cluster=self.settings.cluster,
                     namespace="",
                     members=(),
                     rule=name,
                     purpose="union",
-                    includes=tuple(keys),
+                    includes=tuple(members),
                 )
                 self._unions[device][union.key] = union
-                prefix = group_key(self.settings.cluster, CLUSTER_SCOPE, tier_word, name)
                 target[device].extend(
                     self._compiled(
-                        device, prefix, origin, union.key, resolved.pieces[device], spec.action, spec.logging
+                        device, origin, union.key, resolved.pieces[device], spec.action, spec.logging
                     )
                 )
-                counts[device] = len(keys)
+                counts[device] = len(members)
         self._tiers = {d: (tuple(admin[d]), tuple(baseline[d])) for d in self._devices}
         self._device_rules_dirty.update(self._devices)
 
