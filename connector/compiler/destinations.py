@@ -21,8 +21,10 @@ def group_key(cluster: str, namespace: str, *parts: str) -> str:
 
 
 @dataclass(frozen=True)
-class Piece:
-    """One ExternalService of a rule as compiled for one device (None/None = any destination)."""
+class RulePart:
+    """One part of a rule as compiled for one device: an ExternalService, or the `egress-allow`
+    entries sharing a port set (destination and ports None = any destination). A rule becomes one
+    compiled rule per part; `label` is the last part of that rule's key."""
 
     label: str
     destination: Destination | None
@@ -31,13 +33,13 @@ class Piece:
 
 @dataclass
 class Resolved:
-    """A rule's ExternalServices resolved: pieces per device and the problems found."""
+    """A rule's ExternalServices resolved: parts per device and the problems found."""
 
-    pieces: dict[str, tuple[Piece, ...]]
+    parts: dict[str, tuple[RulePart, ...]]
     problems: list[Problem]
 
 
-def external_pieces(
+def external_parts(
     owner: RuleRef,
     names: tuple[str, ...] | None,
     es_namespace: str,
@@ -49,10 +51,10 @@ def external_pieces(
     destination); a missing or wholly invalid ExternalService contributes nothing. `fqdn_ok` maps
     every device to whether it can enforce FQDNs."""
     if names is None:
-        any_piece = (Piece("any", None, None),)
-        return Resolved({d: any_piece for d in fqdn_ok}, [])
+        any_part = (RulePart("any", None, None),)
+        return Resolved({d: any_part for d in fqdn_ok}, [])
     problems: list[Problem] = []
-    pieces: dict[str, list[Piece]] = {d: [] for d in fqdn_ok}
+    parts: dict[str, list[RulePart]] = {d: [] for d in fqdn_ok}
     for name in names:
         spec = external.get((es_namespace, name))
         if spec is None:
@@ -85,13 +87,13 @@ def external_pieces(
                 )
             if not spec.networks and not fqdns:
                 continue
-            pieces[device].append(
-                Piece(name, Destination(key, es_namespace, name, spec.networks, fqdns), ports)
+            parts[device].append(
+                RulePart(name, Destination(key, es_namespace, name, spec.networks, fqdns), ports)
             )
-    return Resolved({d: tuple(p) for d, p in pieces.items()}, problems)
+    return Resolved({d: tuple(p) for d, p in parts.items()}, problems)
 
 
-def annotation_pieces(
+def annotation_parts(
     owner: RuleRef, ns: str, entries: tuple[AllowEntry, ...], cluster: str, fqdn_ok: Mapping[str, bool]
 ) -> Resolved:
     """Pieces per device for the `egress-allow` entries, one per distinct port set."""
@@ -99,7 +101,7 @@ def annotation_pieces(
     for entry in entries:
         by_ports.setdefault(entry.port_label, []).append(entry)
     problems: list[Problem] = []
-    pieces: dict[str, list[Piece]] = {d: [] for d in fqdn_ok}
+    parts: dict[str, list[RulePart]] = {d: [] for d in fqdn_ok}
     for label in sorted(by_ports):
         group = by_ports[label]
         key = keys.annotation_destination(cluster, ns, ANNOTATION_RULE, label)
@@ -121,16 +123,16 @@ def annotation_pieces(
                     )
                 )
             if networks or fqdns:
-                pieces[device].append(Piece(label, Destination(key, ns, name, networks, fqdns), ports))
-    return Resolved({d: tuple(p) for d, p in pieces.items()}, problems)
+                parts[device].append(RulePart(label, Destination(key, ns, name, networks, fqdns), ports))
+    return Resolved({d: tuple(p) for d, p in parts.items()}, problems)
 
 
 def has_ipv6(addresses: Iterable[str]) -> bool:
     return any(":" in address for address in addresses)
 
 
-def pieces_have_ipv6(pieces: Iterable[Piece]) -> bool:
-    return any(p.destination is not None and has_ipv6(p.destination.networks) for p in pieces)
+def parts_have_ipv6(parts: Iterable[RulePart]) -> bool:
+    return any(p.destination is not None and has_ipv6(p.destination.networks) for p in parts)
 
 
 def ipv6_problem(ref: RuleRef, device: str) -> Problem:

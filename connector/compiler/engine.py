@@ -35,13 +35,13 @@ from connector.cluster import ClusterView, Kind, Obj, ObjectChange, object_key
 from connector.compiler import hostnet, keys
 from connector.compiler.destinations import (
     ANNOTATION_RULE,
-    Piece,
     Resolved,
-    annotation_pieces,
-    external_pieces,
+    RulePart,
+    annotation_parts,
+    external_parts,
     has_ipv6,
     ipv6_problem,
-    pieces_have_ipv6,
+    parts_have_ipv6,
 )
 from connector.compiler.namespaces import NamespaceInfo, annotation_rule_note, namespace_info
 from connector.compiler.resources import ExternalServiceSpec, RuleSpec, read_external_service, read_rule
@@ -422,23 +422,23 @@ class Compiler:
         device: str,
         origin: RuleOrigin,
         source: str,
-        pieces: tuple[Piece, ...],
+        parts: tuple[RulePart, ...],
         action: Action,
         logging: bool,
     ) -> tuple[CompiledRule, ...]:
         out = []
-        for piece in pieces:
-            if piece.destination is not None:
-                self._register(self._registry_dest[device], piece.destination.key, piece.destination)
-            if piece.ports is not None:
-                self._register(self._registry_ports[device], piece.ports.key, piece.ports)
+        for part in parts:
+            if part.destination is not None:
+                self._register(self._registry_dest[device], part.destination.key, part.destination)
+            if part.ports is not None:
+                self._register(self._registry_ports[device], part.ports.key, part.ports)
             out.append(
                 CompiledRule(
-                    key=keys.compiled_rule(self.settings.cluster, origin, piece.label),
+                    key=keys.compiled_rule(self.settings.cluster, origin, part.label),
                     origin=origin,
                     source=source,
-                    destination=piece.destination.key if piece.destination else None,
-                    ports=piece.ports.key if piece.ports else None,
+                    destination=part.destination.key if part.destination else None,
+                    ports=part.ports.key if part.ports else None,
                     action=action,
                     logging=logging,
                 )
@@ -640,11 +640,11 @@ class Compiler:
                 problems.extend(resolved.problems)
             elif spec.compilable and info is not None and info.managed:
                 if spec.ref.kind == RuleKind.ANNOTATION:
-                    resolved = annotation_pieces(
+                    resolved = annotation_parts(
                         spec.ref, ns, info.allow, self.settings.cluster, self._fqdn_ok
                     )
                 else:
-                    resolved = external_pieces(
+                    resolved = external_parts(
                         spec.ref,
                         spec.external_services,
                         ns,
@@ -668,12 +668,12 @@ class Compiler:
                     continue
                 assert sources is not None
                 compiled = self._compiled(
-                    device, origin, sources.key, resolved.pieces[device], spec.action, spec.logging
+                    device, origin, sources.key, resolved.parts[device], spec.action, spec.logging
                 )
                 blocks[device].extend(compiled)
                 present[device] = ""
                 if not self._ipv6_ok[device] and (
-                    has_ipv6(sources.addresses) or pieces_have_ipv6(resolved.pieces[device])
+                    has_ipv6(sources.addresses) or parts_have_ipv6(resolved.parts[device])
                 ):
                     problems.append(ipv6_problem(spec.ref, device))
             if spec.ref.kind == RuleKind.ANNOTATION:
@@ -790,8 +790,8 @@ class Compiler:
             return "not selected by spec.devices"
         if sources is None:
             return "no source addresses"
-        if not resolved.pieces[device]:
-            if not any(resolved.pieces.values()):
+        if not resolved.parts[device]:
+            if not any(resolved.parts.values()):
                 return "no destination resolves (see the Accepted condition)"
             return "no destination this device can enforce"
         return ""
@@ -836,7 +836,7 @@ class Compiler:
                 self._rule_sums.pop(name, None)
                 self._rule_status.pop(RuleRef(RuleKind.CLUSTER, "", name), None)
                 continue
-            self._cluster_resolved[name] = external_pieces(
+            self._cluster_resolved[name] = external_parts(
                 spec.ref,
                 spec.external_services,
                 self.settings.connector_namespace,
@@ -887,7 +887,7 @@ class Compiler:
                     if device in included and (spec.devices is None or device in spec.devices):
                         included[device].append(group.key)
             for device, members in included.items():
-                if not members or not resolved.pieces[device]:
+                if not members or not resolved.parts[device]:
                     continue
                 union = SourceGroup(
                     key=keys.union_group(self.settings.cluster, name),
@@ -901,7 +901,7 @@ class Compiler:
                 self._unions[device][union.key] = union
                 target[device].extend(
                     self._compiled(
-                        device, origin, union.key, resolved.pieces[device], spec.action, spec.logging
+                        device, origin, union.key, resolved.parts[device], spec.action, spec.logging
                     )
                 )
                 counts[device] = len(members)
@@ -941,7 +941,7 @@ class Compiler:
                 and not self._ipv6_ok[device]
                 and resolved is not None
                 and (
-                    pieces_have_ipv6(resolved.pieces[device])
+                    parts_have_ipv6(resolved.parts[device])
                     or any(device in self._info[ns].devices for ns in selected & self._ns_ipv6)
                 )
             ):
@@ -957,9 +957,9 @@ class Compiler:
                 message = "not selected by spec.devices"
             elif not selected:
                 message = "selects no managed namespace"
-            elif resolved is not None and not any(resolved.pieces.values()):
+            elif resolved is not None and not any(resolved.parts.values()):
                 message = "no destination resolves (see the Accepted condition)"
-            elif resolved is not None and not resolved.pieces[device]:
+            elif resolved is not None and not resolved.parts[device]:
                 message = "no destination this device can enforce"
             elif not any(device in self._info[ns].devices for ns in selected):
                 message = "no selected namespace targets this device (annotation fusion-connector.io/devices)"
