@@ -31,7 +31,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from connector.cluster import ClusterView, Kind, Obj, ObjectChange, object_key
+from connector.cluster import ClusterView, Kind, ObjectChange, object_key
 from connector.compiler import hostnet, keys
 from connector.compiler.destinations import (
     ANNOTATION_RULE,
@@ -43,20 +43,19 @@ from connector.compiler.destinations import (
     ipv6_problem,
     parts_have_ipv6,
 )
+from connector.compiler.dirty import Dirty
+from connector.compiler.index import ClusterIndex, put
 from connector.compiler.namespaces import NamespaceInfo, annotation_rule_note, namespace_info
-from connector.compiler.resources import ExternalServiceSpec, RuleSpec, read_external_service, read_rule
+from connector.compiler.resources import RuleSpec
 from connector.compiler.settings import CompileSettings
 from connector.compiler.sources import (
     Members,
     PodInfo,
-    node_addresses,
     node_members,
     pod_members,
-    read_pod,
-    read_slice,
 )
 from connector.compiler.status import DevicePresence, NamespaceStatus, Problem, Reason, RuleRef, RuleStatus
-from connector.compiler.workloads import NamespaceWorkloads, WorkloadDelta
+from connector.compiler.workloads import WorkloadDelta
 from connector.model import (
     Action,
     CompiledRule,
@@ -126,15 +125,7 @@ class Compiler:
 
     # ----------------------------------------------------------------- state
     def _reset(self) -> None:
-        self._ns_objects: dict[str, Obj] = {}
-        self._workloads: dict[str, NamespaceWorkloads] = {}
-        # namespaces whose every rule must be recompiled (anything but a workload change touched them)
-        self._ns_full: set[str] = set()
-        self._nodes: dict[str, tuple[str, ...]] = {}
-        self._egress_objects: dict[str, Obj] = {}
-        self._external: dict[tuple[str, str], ExternalServiceSpec] = {}
-        self._cluster_rules: dict[str, RuleSpec] = {}
-        self._ns_rules: dict[str, dict[RuleRef, RuleSpec]] = {}
+        self._index = ClusterIndex(self.settings.connector_namespace)
 
         self._info: dict[str, NamespaceInfo] = {}
         self._ns_group: dict[str, SourceGroup] = {}
@@ -171,36 +162,28 @@ class Compiler:
         self._device_rules_dirty: set[str] = set(self._devices)
         self._changed_devices: set[str] = set(self._devices)
         self._changed_objects: set[str] = set()
-        self._info_dirty: set[str] = set()
 
     # ----------------------------------------------------------------- entry points
     def full(self, view: ClusterView) -> CompileResult:
         """Forget everything and compile the whole view."""
         self._reset()
-        dirty_ns: set[str] = set()
-        dirty_cluster: set[str] = set()
+        dirty = Dirty()
         for kind in Kind:
             for obj in view.list(kind):
                 namespace, name = object_key(obj)
-                self._index(kind, namespace, name, obj, dirty_ns, dirty_cluster)
-        dirty_ns |= set(self._ns_objects) | set(self._ns_rules) | set(self._workloads)
-        self._ns_full |= dirty_ns
-        dirty_cluster |= set(self._cluster_rules)
-        return self._run(dirty_ns, dirty_cluster, all_nodes=False, egress=False)
+                self._index.put(kind, namespace, name, obj, dirty)
+        for ns in self._index.namespace_names() | dirty.namespaces:
+            dirty.rebuild(ns)
+        dirty.cluster_rules |= set(self._index.cluster_rules)
+        return self._run(dirty)
 
     def apply(self, changes: Iterable[ObjectChange]) -> CompileResult:
         """Take a batch of changes and recompile what they touch."""
         self._changed_devices = set()
-        dirty_ns: set[str] = set()
-        dirty_cluster: set[str] = set()
-        nodes_changed = egress_changed = False
+        dirty = Dirty()
         for change in changes:
-            if change.kind == Kind.NODE:
-                nodes_changed = True
-            elif change.kind == Kind.EGRESS_IP:
-                egress_changed = True
-            self._index(change.kind, change.namespace, change.name, change.new, dirty_ns, dirty_cluster)
-        return self._run(dirty_ns, dirty_cluster, all_nodes=nodes_changed, egress=egress_changed)
+            self._index.put(change.kind, change.namespace, change.name, change.new, dirty)
+        return self._run(dirty)
 
     @property
     def result(self) -> CompileResult:
@@ -211,99 +194,48 @@ class Compiler:
             frozenset(self._changed_devices),
         )
 
-    # ----------------------------------------------------------------- indexing
-    def _index(
-        self,
-        kind: Kind,
-        namespace: str,
-        name: str,
-        obj: Obj | None,
-        dirty_ns: set[str],
-        dirty_cluster: set[str],
-    ) -> None:
-        if kind == Kind.NAMESPACE:
-            _put(self._ns_objects, name, obj)
-            dirty_ns.add(name)
-            self._ns_full.add(name)
-            self._info_dirty.add(name)
-        elif kind == Kind.POD:
-            self._workload(namespace).put_pod(name, read_pod(obj, namespace) if obj is not None else None)
-            dirty_ns.add(namespace)
-        elif kind == Kind.SERVICE:
-            self._workload(namespace).put_service(name, obj is not None)
-            dirty_ns.add(namespace)
-        elif kind == Kind.ENDPOINT_SLICE:
-            self._workload(namespace).put_slice(name, read_slice(obj) if obj is not None else None)
-            dirty_ns.add(namespace)
-        elif kind == Kind.NODE:
-            _put(self._nodes, name, node_addresses(obj) if obj is not None else None)
-        elif kind == Kind.EGRESS_IP:
-            _put(self._egress_objects, name, obj)
-        elif kind == Kind.EXTERNAL_SERVICE:
-            _put(self._external, (namespace, name), read_external_service(obj) if obj is not None else None)
-            dirty_ns.add(namespace)
-            self._ns_full.add(namespace)
-            if namespace == self.settings.connector_namespace:
-                dirty_cluster.update(self._cluster_rules)
-        elif kind == Kind.CLUSTER_EGRESS_RULE:
-            _put(self._cluster_rules, name, read_rule(obj, RuleKind.CLUSTER) if obj is not None else None)
-            dirty_cluster.add(name)
-        elif kind in (Kind.NAMESPACE_EGRESS_RULE, Kind.SERVICE_EGRESS_RULE):
-            rule_kind = RuleKind.NAMESPACE if kind == Kind.NAMESPACE_EGRESS_RULE else RuleKind.SERVICE
-            _put(
-                self._ns_rules.setdefault(namespace, {}),
-                RuleRef(rule_kind, namespace, name),
-                read_rule(obj, rule_kind) if obj is not None else None,
-            )
-            dirty_ns.add(namespace)
-            self._ns_full.add(namespace)
-
-    def _workload(self, ns: str) -> NamespaceWorkloads:
-        workloads = self._workloads.get(ns)
-        if workloads is None:
-            workloads = self._workloads[ns] = NamespaceWorkloads()
-        return workloads
-
     # ----------------------------------------------------------------- pipeline
-    def _run(
-        self, dirty_ns: set[str], dirty_cluster: set[str], *, all_nodes: bool, egress: bool
-    ) -> CompileResult:
-        if all_nodes:
-            node_mode = {ns for ns, info in self._info.items() if info.mode == "node"}
-            dirty_ns |= node_mode
-            self._ns_full |= node_mode
+    def _run(self, dirty: Dirty) -> CompileResult:
+        if dirty.nodes:
+            for ns in [ns for ns, info in self._info.items() if info.mode == "node"]:
+                dirty.rebuild(ns)
         relabelled: set[str] = set()
-        candidates = self._info_dirty | (set(self._info) | set(self._ns_objects) if egress else set())
-        self._info_dirty = set()
+        candidates = dirty.namespace_objects
+        if dirty.egress_ips:
+            candidates = candidates | set(self._info) | set(self._index.namespaces)
         for ns in sorted(candidates):
             old = self._info.get(ns)
-            obj = self._ns_objects.get(ns)
+            obj = self._index.namespaces.get(ns)
             new = (
-                namespace_info(obj, self.settings, self._egress_objects.values()) if obj is not None else None
+                namespace_info(obj, self.settings, self._index.egress_ips.values())
+                if obj is not None
+                else None
             )
             if old != new:
-                dirty_ns.add(ns)
-                self._ns_full.add(ns)
+                dirty.rebuild(ns)
                 if old is None or new is None or (old.labels, old.managed) != (new.labels, new.managed):
                     relabelled.add(ns)
-            _put(self._info, ns, new)
+            put(self._info, ns, new)
 
         changed_groups: set[str] = set()
-        touched = set(dirty_ns)
+        touched = set(dirty.namespaces)
         flipped: set[str] = set()
-        deltas = {ns: self._workload(ns).take_delta() for ns in touched}
-        full, self._ns_full = self._ns_full, set()
-        for ns in sorted(dirty_ns):
-            flipped |= self._update_namespace_group(ns, None if ns in full else deltas[ns])
+        # every touched namespace's delta is taken (and so reset); a rebuilt one does not use it
+        deltas: dict[str, WorkloadDelta | None] = {}
+        for ns in touched:
+            delta = self._index.workload(ns).take_delta()
+            deltas[ns] = None if ns in dirty.rebuilt else delta
         for ns in sorted(touched):
-            changed_groups |= self._compile_namespace(ns, None if ns in full else deltas[ns])
+            flipped |= self._update_namespace_group(ns, deltas[ns])
+        for ns in sorted(touched):
+            changed_groups |= self._compile_namespace(ns, deltas[ns])
         for ns in sorted(flipped - touched):
             if ns in self._outputs:
                 self._refresh_statuses(ns)
-        structural = self._update_cluster(dirty_cluster, relabelled, touched)
+        structural = self._update_cluster(dirty.cluster_rules, relabelled, touched)
         if structural:
             self._rebuild_tiers()
-        statuses_due = set(dirty_cluster) if not structural else set(self._cluster_rules)
+        statuses_due = set(dirty.cluster_rules) if not structural else set(self._index.cluster_rules)
         statuses_due |= self._cluster_due
         self._cluster_due = set()
         for ns in touched:
@@ -318,9 +250,9 @@ class Compiler:
     def _namespace_members(self, info: NamespaceInfo) -> Members:
         if info.mode == "egress-ip":
             return info.egress_ips
-        workloads = self._workload(info.name)
+        workloads = self._index.workload(info.name)
         if info.mode == "node":
-            return node_members(workloads.active_pods(), self._nodes)
+            return node_members(workloads.active_pods(), self._index.nodes)
         return workloads.members()
 
     def _update_namespace_group(self, ns: str, delta: WorkloadDelta | None) -> set[str]:
@@ -343,10 +275,10 @@ class Compiler:
                 )
         if old == new:
             return set()
-        _put(self._ns_group, ns, new)
+        put(self._ns_group, ns, new)
         by_delta = delta is not None and info is not None and info.mode == "pod" and old is not None \
             and new is not None
-        ipv6 = self._workload(ns).has_ipv6 if by_delta else new is not None and has_ipv6(new.addresses)
+        ipv6 = self._index.workload(ns).has_ipv6 if by_delta else new is not None and has_ipv6(new.addresses)
         if ipv6:
             self._ns_ipv6.add(ns)
         else:
@@ -459,7 +391,7 @@ class Compiler:
         ns = info.name
         ns_group = self._ns_group.get(ns)
         cluster = self.settings.cluster
-        workloads = self._workload(ns)
+        workloads = self._index.workload(ns)
         if spec.ref.kind == RuleKind.SERVICE:
             if spec.service not in workloads.services:
                 problems.append(
@@ -498,7 +430,7 @@ class Compiler:
                 return ns_group
             return None
         if info.mode == "node":
-            members = node_members(pods, self._nodes)
+            members = node_members(pods, self._index.nodes)
             purpose = "node"
         else:
             members = pod_members(pods)
@@ -529,7 +461,7 @@ class Compiler:
 
     def _host_network_warnings(self, ns: str, info: NamespaceInfo | None) -> tuple[str, ...]:
         """The namespace's warning about its host network pods (pod and egress-ip modes)."""
-        pods = self._workload(ns).host_pods() if info is not None and info.managed else []
+        pods = self._index.workload(ns).host_pods() if info is not None and info.managed else []
         if pods and info is not None and info.mode == "pod":
             self._ns_host.add(ns)
         else:
@@ -565,7 +497,7 @@ class Compiler:
         """Names of the active pods of `ns` that the rule's podSelector selects."""
         selector = spec.pod_selector
         assert selector is not None
-        pods = self._workload(ns).pods.values()
+        pods = self._index.workload(ns).pods.values()
         return {p.name for p in pods if p.active and selector.matches(dict(p.labels))}
 
     def _reselect_pods(self, spec: RuleSpec, selected: frozenset[str], changed: list[PodInfo]) -> set[str]:
@@ -573,7 +505,7 @@ class Compiler:
         selector = spec.pod_selector
         assert selector is not None
         out = set(selected)
-        pods = self._workload(spec.ref.namespace).pods
+        pods = self._index.workload(spec.ref.namespace).pods
         for name in {p.name for p in changed}:
             pod = pods.get(name)
             if pod is not None and pod.active and selector.matches(dict(pod.labels)):
@@ -583,7 +515,7 @@ class Compiler:
         return out
 
     def _namespace_specs(self, ns: str, info: NamespaceInfo | None) -> list[RuleSpec]:
-        specs = list(self._ns_rules.get(ns, {}).values())
+        specs = list(self._index.namespace_rules.get(ns, {}).values())
         if info is not None and info.managed and info.allow:
             specs.append(
                 RuleSpec(
@@ -648,7 +580,7 @@ class Compiler:
                         spec.ref,
                         spec.external_services,
                         ns,
-                        self._external,
+                        self._index.external,
                         self.settings.cluster,
                         self._fqdn_ok,
                     )
@@ -711,7 +643,7 @@ class Compiler:
             new_group = out.groups.get(key)
             if old.groups.get(key) != new_group:
                 changed.add(key)
-                _put(self._groups, key, new_group)
+                put(self._groups, key, new_group)
         return changed
 
     def _refresh_statuses(self, ns: str, previous: dict[RuleRef, RuleStatus] | None = None) -> None:
@@ -828,7 +760,7 @@ class Compiler:
         """Refresh cluster-rule resolution and selection; True when the tier lists must be rebuilt."""
         structural = False
         for name in sorted(dirty_rules):
-            spec = self._cluster_rules.get(name)
+            spec = self._index.cluster_rules.get(name)
             structural = True
             if spec is None:
                 self._cluster_resolved.pop(name, None)
@@ -840,13 +772,13 @@ class Compiler:
                 spec.ref,
                 spec.external_services,
                 self.settings.connector_namespace,
-                self._external,
+                self._index.external,
                 self.settings.cluster,
                 self._fqdn_ok,
             )
             self._set_selection(name, {ns for ns in self._info if self._selects(spec, ns)})
         for ns in sorted(relabelled):
-            for name, spec in self._cluster_rules.items():
+            for name, spec in self._index.cluster_rules.items():
                 if name in dirty_rules:
                     continue
                 selected = self._selection.get(name, set())
@@ -868,7 +800,7 @@ class Compiler:
         baseline: dict[str, list[CompiledRule]] = {d: [] for d in self._devices}
         self._cluster_present = {}
         self._unions = {d: {} for d in self._devices}
-        ordered = sorted(self._cluster_rules.values(), key=lambda s: (s.priority, s.ref.name))
+        ordered = sorted(self._index.cluster_rules.values(), key=lambda s: (s.priority, s.ref.name))
         for spec in ordered:
             name = spec.ref.name
             counts = {d: 0 for d in self._devices}
@@ -909,7 +841,7 @@ class Compiler:
         self._device_rules_dirty.update(self._devices)
 
     def _cluster_status(self, name: str) -> None:
-        spec = self._cluster_rules.get(name)
+        spec = self._index.cluster_rules.get(name)
         if spec is None:
             return
         problems = list(spec.problems)
@@ -931,7 +863,9 @@ class Compiler:
                     False,
                 )
             )
-        host = [(ns, p) for ns in sorted(selected & self._ns_host) for p in self._workload(ns).host_pods()]
+        host = [
+            (ns, p) for ns in sorted(selected & self._ns_host) for p in self._index.workload(ns).host_pods()
+        ]
         if host:
             problems.append(hostnet.rule_problem(str(spec.ref), host))
         counts = self._cluster_present.get(name, {})
@@ -1051,13 +985,6 @@ class Compiler:
                 self._changed_devices.add(device)
                 self._states[device] = state
         self._device_rules_dirty = set()
-
-
-def _put(mapping: dict[K, V], key: K, value: V | None) -> None:
-    if value is None:
-        mapping.pop(key, None)
-    else:
-        mapping[key] = value
 
 
 def _some(addresses: list[str] | tuple[str, ...], limit: int = 5) -> str:
