@@ -48,6 +48,7 @@ from connector.compiler.index import ClusterIndex, put
 from connector.compiler.namespaces import NamespaceInfo, annotation_rule_note, namespace_info
 from connector.compiler.resources import RuleSpec
 from connector.compiler.settings import CompileSettings
+from connector.compiler.sharing import SharedAddresses
 from connector.compiler.sources import (
     Members,
     PodInfo,
@@ -129,11 +130,7 @@ class Compiler:
 
         self._info: dict[str, NamespaceInfo] = {}
         self._ns_group: dict[str, SourceGroup] = {}
-        self._addr_ns: dict[str, set[str]] = {}
-        self._shared: set[str] = set()
-        # cluster rule -> shared address -> number of its holders the rule selects
-        self._cover: dict[str, dict[str, int]] = {}
-        self._cluster_due: set[str] = set()
+        self._sharing = SharedAddresses()
         self._ns_ipv6: set[str] = set()  # namespaces with an IPv6 source address
         self._ns_host: set[str] = set()  # pod-mode namespaces with pods on the host network
         self._outputs: dict[str, _NamespaceOutput] = {}
@@ -236,8 +233,7 @@ class Compiler:
         if structural:
             self._rebuild_tiers()
         statuses_due = set(dirty.cluster_rules) if not structural else set(self._index.cluster_rules)
-        statuses_due |= self._cluster_due
-        self._cluster_due = set()
+        statuses_due |= self._sharing.take_due()
         for ns in touched:
             statuses_due |= self._selecting.get(ns, set())
         for name in sorted(statuses_due):
@@ -296,58 +292,7 @@ class Compiler:
         if size_delta:
             for rule in self._selecting.get(ns, ()):
                 self._rule_sums[rule] = self._rule_sums.get(rule, 0) + size_delta
-        flipped: set[str] = set()
-        for address in removed:
-            holders = self._addr_ns[address]
-            if len(holders) > 1:
-                self._uncover(ns, address)
-            holders.discard(ns)
-            if len(holders) == 1:
-                (last,) = holders
-                self._uncover(last, address)
-                self._shared.discard(address)
-                flipped |= holders
-            if not holders:
-                del self._addr_ns[address]
-        for address in added:
-            holders = self._addr_ns.setdefault(address, set())
-            holders.add(ns)
-            if len(holders) == 2:
-                self._shared.add(address)
-                flipped |= holders
-                for holder in holders:
-                    self._cover_address(holder, address)
-            elif len(holders) > 2:
-                self._cover_address(ns, address)
-        return flipped
-
-    def _cover_address(self, ns: str, address: str) -> None:
-        """`ns` became a holder of the shared `address`: count it for the rules selecting `ns`."""
-        for rule in self._selecting.get(ns, ()):
-            cover = self._cover.setdefault(rule, {})
-            cover[address] = cover.get(address, 0) + 1
-        self._mark_covering(address)
-
-    def _mark_covering(self, address: str) -> None:
-        """Cluster rules selecting a holder of the shared `address` need their status refreshed."""
-        for rule, cover in self._cover.items():
-            if address in cover:
-                self._cluster_due.add(rule)
-
-    def _uncover(self, ns: str, address: str) -> None:
-        """`ns` stops counting as a holder of the shared `address` for the rules selecting it."""
-        self._mark_covering(address)
-        for rule in self._selecting.get(ns, ()):
-            cover = self._cover[rule]
-            cover[address] -= 1
-            if not cover[address]:
-                del cover[address]
-
-    def _shared_addresses(self, addresses: Iterable[str]) -> tuple[str, ...]:
-        """Those of `addresses` that another namespace also uses as a source address."""
-        if not self._shared:
-            return ()
-        return tuple(a for a in addresses if a in self._shared)
+        return self._sharing.move(ns, removed, added, self._selecting)
 
     def _compiled(
         self,
@@ -655,7 +600,7 @@ class Compiler:
         out.statuses = {}
         for ref, (spec, problems, sources, presence) in out.rule_data.items():
             found = list(problems)
-            shared = self._shared_addresses(sources.addresses) if sources is not None else ()
+            shared = self._sharing.among(sources.addresses) if sources is not None else ()
             if shared:
                 found.append(
                     Problem(
@@ -685,7 +630,7 @@ class Compiler:
             default_action=info.default_action,
             devices=info.devices if info.managed else (),
             sources=len(ns_group.addresses) if ns_group else 0,
-            shared_addresses=self._shared_addresses(ns_group.addresses) if ns_group else (),
+            shared_addresses=self._sharing.among(ns_group.addresses) if ns_group else (),
             warnings=out.warnings,
         )
 
@@ -737,19 +682,14 @@ class Compiler:
 
     def _set_selection(self, rule: str, namespaces: set[str]) -> None:
         old = self._selection.get(rule, set())
-        cover = self._cover.setdefault(rule, {})
         for ns, step in [(n, -1) for n in old - namespaces] + [(n, 1) for n in namespaces - old]:
             if step < 0:
                 self._selecting[ns].discard(rule)
             else:
                 self._selecting.setdefault(ns, set()).add(rule)
             group = self._ns_group.get(ns)
-            for address in self._shared_addresses(group.addresses if group else ()):
-                cover[address] = cover.get(address, 0) + step
-                if not cover[address]:
-                    del cover[address]
-        if not cover:
-            del self._cover[rule]
+            if group is not None:
+                self._sharing.select(rule, group.addresses, step)
         if namespaces:
             self._selection[rule] = namespaces
         else:
@@ -850,9 +790,8 @@ class Compiler:
             problems.extend(resolved.problems)
         problems.extend(self._unknown_devices(spec))
         selected = self._selection.get(name, set())
-        cover = self._cover.get(name, {})
-        sources = self._rule_sums.get(name, 0) - sum(count - 1 for count in cover.values())
-        outside = sorted(a for a, count in cover.items() if count < len(self._addr_ns[a]))
+        sources = self._rule_sums.get(name, 0) - self._sharing.duplicates(name)
+        outside = self._sharing.outside(name)
         if outside:
             problems.append(
                 Problem(
