@@ -33,10 +33,10 @@ from typing import TypeVar
 
 from connector.cluster import ClusterView, Kind, ObjectChange, object_key
 from connector.compiler import hostnet, keys
+from connector.compiler.catalog import Catalog
 from connector.compiler.destinations import (
     ANNOTATION_RULE,
     Resolved,
-    RulePart,
     annotation_parts,
     external_parts,
     has_ipv6,
@@ -60,9 +60,7 @@ from connector.compiler.workloads import WorkloadDelta
 from connector.model import (
     Action,
     CompiledRule,
-    Destination,
     DeviceState,
-    PortSet,
     RuleKind,
     RuleOrigin,
     SourceGroup,
@@ -135,8 +133,7 @@ class Compiler:
         self._ns_host: set[str] = set()  # pod-mode namespaces with pods on the host network
         self._outputs: dict[str, _NamespaceOutput] = {}
         self._groups: dict[str, SourceGroup] = {}
-        self._registry_dest: dict[str, dict[str, Destination]] = {d: {} for d in self._devices}
-        self._registry_ports: dict[str, dict[str, PortSet]] = {d: {} for d in self._devices}
+        self._catalog = Catalog(self.settings.cluster, self._devices)
 
         self._cluster_resolved: dict[str, Resolved] = {}
         self._selection: dict[str, set[str]] = {}
@@ -158,7 +155,6 @@ class Compiler:
         }
         self._device_rules_dirty: set[str] = set(self._devices)
         self._changed_devices: set[str] = set(self._devices)
-        self._changed_objects: set[str] = set()
 
     # ----------------------------------------------------------------- entry points
     def full(self, view: ClusterView) -> CompileResult:
@@ -293,39 +289,6 @@ class Compiler:
             for rule in self._selecting.get(ns, ()):
                 self._rule_sums[rule] = self._rule_sums.get(rule, 0) + size_delta
         return self._sharing.move(ns, removed, added, self._selecting)
-
-    def _compiled(
-        self,
-        device: str,
-        origin: RuleOrigin,
-        source: str,
-        parts: tuple[RulePart, ...],
-        action: Action,
-        logging: bool,
-    ) -> tuple[CompiledRule, ...]:
-        out = []
-        for part in parts:
-            if part.destination is not None:
-                self._register(self._registry_dest[device], part.destination.key, part.destination)
-            if part.ports is not None:
-                self._register(self._registry_ports[device], part.ports.key, part.ports)
-            out.append(
-                CompiledRule(
-                    key=keys.compiled_rule(self.settings.cluster, origin, part.label),
-                    origin=origin,
-                    source=source,
-                    destination=part.destination.key if part.destination else None,
-                    ports=part.ports.key if part.ports else None,
-                    action=action,
-                    logging=logging,
-                )
-            )
-        return tuple(out)
-
-    def _register(self, registry: dict[str, V], key: str, value: V) -> None:
-        if registry.get(key) != value:
-            registry[key] = value
-            self._changed_objects.add(key)
 
     # ----------------------------------------------------------------- namespace tier
     def _rule_sources(
@@ -544,7 +507,7 @@ class Compiler:
                     present[device] = reason
                     continue
                 assert sources is not None
-                compiled = self._compiled(
+                compiled = self._catalog.expand(
                     device, origin, sources.key, resolved.parts[device], spec.action, spec.logging
                 )
                 blocks[device].extend(compiled)
@@ -772,7 +735,7 @@ class Compiler:
                 )
                 self._unions[device][union.key] = union
                 target[device].extend(
-                    self._compiled(
+                    self._catalog.expand(
                         device, origin, union.key, resolved.parts[device], spec.action, spec.logging
                     )
                 )
@@ -849,8 +812,7 @@ class Compiler:
 
     # ----------------------------------------------------------------- devices
     def _assemble(self, changed_groups: set[str]) -> None:
-        changed_objects = self._changed_objects
-        self._changed_objects = set()
+        changed_objects = self._catalog.take_changed()
         order = sorted(self._outputs) if self._device_rules_dirty else []
         for device in self._devices:
             state = self._states[device]
@@ -876,12 +838,12 @@ class Compiler:
                     for inner in union.includes:
                         groups[inner] = self._groups[inner]
                 destinations = {
-                    r.destination: self._registry_dest[device][r.destination]
+                    r.destination: self._catalog.destinations[device][r.destination]
                     for r in rules
                     if r.destination is not None
                 }
                 port_sets = {
-                    r.ports: self._registry_ports[device][r.ports] for r in rules if r.ports is not None
+                    r.ports: self._catalog.port_sets[device][r.ports] for r in rules if r.ports is not None
                 }
                 state = DeviceState(
                     device=device,
@@ -909,9 +871,9 @@ class Compiler:
                     destinations, port_sets = dict(destinations), dict(port_sets)
                     for key in object_updates:
                         if key in destinations:
-                            destinations[key] = self._registry_dest[device][key]
+                            destinations[key] = self._catalog.destinations[device][key]
                         if key in port_sets:
-                            port_sets[key] = self._registry_ports[device][key]
+                            port_sets[key] = self._catalog.port_sets[device][key]
                 state = DeviceState(
                     device=device,
                     cluster=self.settings.cluster,
