@@ -1,4 +1,4 @@
-"""The configuration file (DESIGN section 5), validated strictly.
+"""The configuration file (docs/configuration.md), validated strictly.
 
 Unknown keys and bad values are errors naming their path (`devices[0].auth.passwordEnv: ...`).
 Secrets never appear in the file: it names environment variables, read by `Secrets`.

@@ -1,4 +1,4 @@
-"""The clusters sharing the store (DESIGN section 11): a fleet-wide report starts here."""
+"""The clusters sharing the store (docs/install.md): a fleet-wide report starts here."""
 
 from __future__ import annotations
 

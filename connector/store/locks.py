@@ -1,4 +1,4 @@
-"""Serializing writes to one device across connectors that share a store (DESIGN section 11).
+"""Serializing writes to one device across connectors that share a store (docs/install.md).
 
 On PostgreSQL the lock is a session-level advisory lock, so it holds across the caller's
 transactions and works between processes and hosts; on SQLite (one host, usually one process)

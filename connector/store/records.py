@@ -12,7 +12,7 @@ from typing import Any
 
 @dataclass(frozen=True)
 class NamespaceRecord:
-    """A namespace and the settings its label and annotations resolve to (DESIGN section 3).
+    """A namespace and the settings its label and annotations resolve to (docs/resources.md, "Namespaces").
 
     `devices` None means every device."""
 
