@@ -100,7 +100,8 @@ def drop_namespace(cluster: Cluster, name: str) -> None:
 
 def programmed(cluster: Cluster, kind: Kind, ns: str, name: str) -> dict[str, Any]:
     status = cluster.custom_object(kind, ns, name).get("status") or {}
-    condition = {c["type"]: c for c in status.get("conditions") or []}.get("Programmed")
+    conditions: dict[str, dict[str, Any]] = {c["type"]: c for c in status.get("conditions") or []}
+    condition = conditions.get("Programmed")
     assert condition is not None, status
     return condition
 
