@@ -28,37 +28,37 @@ dirty, so both give equal results.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TypeVar
 
 from connector.cluster import ClusterView, Kind, ObjectChange, object_key
 from connector.compiler import hostnet, keys
 from connector.compiler.catalog import Catalog
 from connector.compiler.destinations import (
-    ANNOTATION_RULE,
     Resolved,
-    annotation_parts,
     external_parts,
-    has_ipv6,
     ipv6_problem,
     parts_have_ipv6,
 )
 from connector.compiler.dirty import Dirty
-from connector.compiler.index import ClusterIndex, put
-from connector.compiler.namespaces import NamespaceInfo, annotation_rule_note, namespace_info
+from connector.compiler.index import ClusterIndex
+from connector.compiler.namespace_groups import NamespaceGroups
+from connector.compiler.namespace_tier import NamespaceTier
 from connector.compiler.resources import RuleSpec
 from connector.compiler.settings import CompileSettings
 from connector.compiler.sharing import SharedAddresses
-from connector.compiler.sources import (
-    Members,
-    PodInfo,
-    node_members,
-    pod_members,
+from connector.compiler.status import (
+    DevicePresence,
+    NamespaceStatus,
+    Problem,
+    Reason,
+    RuleRef,
+    RuleStatus,
+    dedupe,
+    unknown_devices,
 )
-from connector.compiler.status import DevicePresence, NamespaceStatus, Problem, Reason, RuleRef, RuleStatus
 from connector.compiler.workloads import WorkloadDelta
 from connector.model import (
-    Action,
     CompiledRule,
     DeviceState,
     RuleKind,
@@ -70,9 +70,6 @@ from connector.model import (
 K = TypeVar("K")
 V = TypeVar("V")
 
-ANNOTATION_PRIORITY = 500
-
-
 @dataclass(frozen=True)
 class CompileResult:
     """Desired state per device (configuration order), rule statuses, namespace statuses, and the
@@ -83,33 +80,6 @@ class CompileResult:
     rules: dict[RuleRef, RuleStatus]
     namespaces: dict[str, NamespaceStatus]
     changed: frozenset[str] = frozenset()
-
-
-_RuleData = tuple[RuleSpec, tuple[Problem, ...], SourceGroup | None, tuple[DevicePresence, ...]]
-
-
-@dataclass(frozen=True)
-class _RuleInputs:
-    """What a namespaced rule compiled from, kept so that a workload change that cannot affect
-    the rule reuses its sources and resolved destinations instead of recomputing them."""
-
-    spec: RuleSpec
-    sources: SourceGroup | None
-    source_problems: tuple[Problem, ...]
-    resolved: Resolved
-    selected: frozenset[str] = frozenset()  # podSelector rules: the pods selected
-
-
-@dataclass
-class _NamespaceOutput:
-    groups: dict[str, SourceGroup] = field(default_factory=dict)
-    blocks: dict[str, tuple[CompiledRule, ...]] = field(default_factory=dict)
-    defaults: dict[str, tuple[CompiledRule, ...]] = field(default_factory=dict)
-    statuses: dict[RuleRef, RuleStatus] = field(default_factory=dict)
-    # per rule: (spec, problems found without sharing, sources, presence per device)
-    rule_data: dict[RuleRef, _RuleData] = field(default_factory=dict)
-    inputs: dict[RuleRef, _RuleInputs] = field(default_factory=dict)
-    warnings: tuple[str, ...] = ()
 
 
 class Compiler:
@@ -126,14 +96,11 @@ class Compiler:
     def _reset(self) -> None:
         self._index = ClusterIndex(self.settings.connector_namespace)
 
-        self._info: dict[str, NamespaceInfo] = {}
-        self._ns_group: dict[str, SourceGroup] = {}
+        self._namespaces = NamespaceGroups(self.settings, self._index)
         self._sharing = SharedAddresses()
-        self._ns_ipv6: set[str] = set()  # namespaces with an IPv6 source address
-        self._ns_host: set[str] = set()  # pod-mode namespaces with pods on the host network
-        self._outputs: dict[str, _NamespaceOutput] = {}
-        self._groups: dict[str, SourceGroup] = {}
         self._catalog = Catalog(self.settings.cluster, self._devices)
+        self._namespace_tier = NamespaceTier(self.settings, self._index, self._namespaces, self._catalog)
+        self._rule_refs: dict[str, tuple[RuleRef, ...]] = {}  # namespace -> its rules with a status
 
         self._cluster_resolved: dict[str, Resolved] = {}
         self._selection: dict[str, set[str]] = {}
@@ -190,40 +157,29 @@ class Compiler:
     # ----------------------------------------------------------------- pipeline
     def _run(self, dirty: Dirty) -> CompileResult:
         if dirty.nodes:
-            for ns in [ns for ns, info in self._info.items() if info.mode == "node"]:
+            for ns in self._namespaces.in_mode("node"):
                 dirty.rebuild(ns)
-        relabelled: set[str] = set()
-        candidates = dirty.namespace_objects
-        if dirty.egress_ips:
-            candidates = candidates | set(self._info) | set(self._index.namespaces)
-        for ns in sorted(candidates):
-            old = self._info.get(ns)
-            obj = self._index.namespaces.get(ns)
-            new = (
-                namespace_info(obj, self.settings, self._index.egress_ips.values())
-                if obj is not None
-                else None
-            )
-            if old != new:
-                dirty.rebuild(ns)
-                if old is None or new is None or (old.labels, old.managed) != (new.labels, new.managed):
-                    relabelled.add(ns)
-            put(self._info, ns, new)
-
-        changed_groups: set[str] = set()
+        relabelled = self._namespaces.refresh_info(dirty)
         touched = set(dirty.namespaces)
-        flipped: set[str] = set()
         # every touched namespace's delta is taken (and so reset); a rebuilt one does not use it
         deltas: dict[str, WorkloadDelta | None] = {}
         for ns in touched:
             delta = self._index.workload(ns).take_delta()
             deltas[ns] = None if ns in dirty.rebuilt else delta
+        flipped: set[str] = set()
         for ns in sorted(touched):
-            flipped |= self._update_namespace_group(ns, deltas[ns])
+            move = self._namespaces.update(ns, deltas[ns])
+            if move is not None:
+                self._resize(ns, move.size)
+                flipped |= self._sharing.move(ns, move.removed, move.added, self._selecting)
+        changed_groups: set[str] = set()
         for ns in sorted(touched):
-            changed_groups |= self._compile_namespace(ns, deltas[ns])
+            recompiled = self._namespace_tier.compile(ns, deltas[ns])
+            changed_groups |= recompiled.groups
+            self._device_rules_dirty |= recompiled.devices
+            self._refresh_statuses(ns)
         for ns in sorted(flipped - touched):
-            if ns in self._outputs:
+            if ns in self._namespace_tier.outputs:
                 self._refresh_statuses(ns)
         structural = self._update_cluster(dirty.cluster_rules, relabelled, touched)
         if structural:
@@ -238,331 +194,23 @@ class Compiler:
         self._assemble(changed_groups)
         return self.result
 
-    # ----------------------------------------------------------------- namespace groups
-    def _namespace_members(self, info: NamespaceInfo) -> Members:
-        if info.mode == "egress-ip":
-            return info.egress_ips
-        workloads = self._index.workload(info.name)
-        if info.mode == "node":
-            return node_members(workloads.active_pods(), self._index.nodes)
-        return workloads.members()
-
-    def _update_namespace_group(self, ns: str, delta: WorkloadDelta | None) -> set[str]:
-        """Recompute the namespace's source group; returns namespaces whose sharing changed.
-        With the `delta` of a workload-only change in pod source mode, the addresses that joined or
-        left come from it instead of comparing the whole old and new groups."""
-        info = self._info.get(ns)
-        old = self._ns_group.get(ns)
-        new: SourceGroup | None = None
-        if info is not None and info.managed:
-            members = self._namespace_members(info)
-            purpose = {"pod": "namespace", "egress-ip": "egress-ip", "node": "node"}[info.mode]
-            if members:
-                new = SourceGroup(
-                    key=keys.namespace_group(self.settings.cluster, ns),
-                    cluster=self.settings.cluster,
-                    namespace=ns,
-                    members=members,
-                    purpose=purpose,
-                )
-        if old == new:
-            return set()
-        put(self._ns_group, ns, new)
-        by_delta = delta is not None and info is not None and info.mode == "pod" and old is not None \
-            and new is not None
-        ipv6 = self._index.workload(ns).has_ipv6 if by_delta else new is not None and has_ipv6(new.addresses)
-        if ipv6:
-            self._ns_ipv6.add(ns)
-        else:
-            self._ns_ipv6.discard(ns)
-        if by_delta:
-            assert delta is not None and new is not None
-            removed, added = delta.removed, delta.added
-        else:
-            before = set(old.addresses) if old else set()
-            after = set(new.addresses) if new else set()
-            removed, added = before - after, after - before
-        size = len(new.addresses) if new else 0
-        size_delta = size - (len(old.addresses) if old else 0)
+    def _resize(self, ns: str, size: int) -> None:
+        """The source group of `ns` now holds `size` addresses."""
+        size_delta = size - self._sizes.get(ns, 0)
         self._sizes[ns] = size
         if size_delta:
             for rule in self._selecting.get(ns, ()):
                 self._rule_sums[rule] = self._rule_sums.get(rule, 0) + size_delta
-        return self._sharing.move(ns, removed, added, self._selecting)
 
-    # ----------------------------------------------------------------- namespace tier
-    def _rule_sources(
-        self, spec: RuleSpec, info: NamespaceInfo, problems: list[Problem], selected: set[str] | None = None
-    ) -> SourceGroup | None:
-        """The source group of a namespaced rule (None = no sources), adding problems found. For a
-        podSelector rule, `selected` (the names of the active pods it selects) is used when given."""
-        ns = info.name
-        ns_group = self._ns_group.get(ns)
-        cluster = self.settings.cluster
-        workloads = self._index.workload(ns)
-        if spec.ref.kind == RuleKind.SERVICE:
-            if spec.service not in workloads.services:
-                problems.append(
-                    Problem(
-                        Reason.SERVICE_NOT_FOUND,
-                        f"{spec.ref}: spec.service: Service {ns}/{spec.service} not found",
-                        True,
-                    )
-                )
-                return None
-            pods = workloads.service_pods(spec.service)
-            key = keys.service_group(cluster, ns, spec.service)
-            service, rule = spec.service, ""
-        elif spec.pod_selector is not None:
-            if selected is None:
-                selected = self._select_pods(spec, ns)
-            pods = [workloads.pods[name] for name in sorted(selected)]
-            key = keys.pods_group(cluster, ns, spec.ref.name)
-            service, rule = "", spec.ref.name
-        else:
-            if info.mode == "pod":
-                self._without_host_network(spec, info, workloads.host_pods(), problems)
-            return ns_group
-        if info.mode != "node":
-            pods = self._without_host_network(spec, info, pods, problems)
-        if info.mode == "egress-ip":
-            if pods and ns_group is not None:
-                problems.append(
-                    Problem(
-                        Reason.SOURCE_WIDENED,
-                        f"{spec.ref}: namespace {ns} uses source mode egress-ip; the rule applies"
-                        " to the whole namespace's egress IPs",
-                        False,
-                    )
-                )
-                return ns_group
-            return None
-        if info.mode == "node":
-            members = node_members(pods, self._index.nodes)
-            purpose = "node"
-        else:
-            members = pod_members(pods)
-            purpose = "service" if spec.ref.kind == RuleKind.SERVICE else "pods"
-        if not members:
-            return None
-        return SourceGroup(
-            key=key,
-            cluster=cluster,
-            namespace=ns,
-            members=members,
-            service=service,
-            rule=rule,
-            purpose=purpose,
-        )
-
-    def _without_host_network(
-        self, spec: RuleSpec, info: NamespaceInfo, pods: list[PodInfo], problems: list[Problem]
-    ) -> list[PodInfo]:
-        """`pods` without those on the host network; in pod mode a rule that loses one says so
-        (the annotation rule's notes go to the namespace, which has its own warning)."""
-        host = [(info.name, pod) for pod in pods if pod.host_network and pod.ips]
-        if not host:
-            return [pod for pod in pods if not pod.host_network]
-        if info.mode == "pod" and spec.ref.kind != RuleKind.ANNOTATION:
-            problems.append(hostnet.rule_problem(str(spec.ref), host))
-        return [pod for pod in pods if not pod.host_network]
-
-    def _host_network_warnings(self, ns: str, info: NamespaceInfo | None) -> tuple[str, ...]:
-        """The namespace's warning about its host network pods (pod and egress-ip modes)."""
-        pods = self._index.workload(ns).host_pods() if info is not None and info.managed else []
-        if pods and info is not None and info.mode == "pod":
-            self._ns_host.add(ns)
-        else:
-            self._ns_host.discard(ns)
-        if not pods or info is None or info.mode == "node":
-            return ()
-        return (hostnet.namespace_warning(ns, info.mode, pods),)
-
-    def _sources_of(
-        self,
-        spec: RuleSpec,
-        info: NamespaceInfo,
-        cached: _RuleInputs | None,
-        delta: WorkloadDelta | None,
-    ) -> tuple[SourceGroup | None, list[Problem], set[str]]:
-        """(sources, problems found resolving them, pods selected) of a compilable rule of a
-        managed namespace; reused from `cached` when the workload `delta` cannot affect them."""
-        if spec.ref.kind == RuleKind.SERVICE:
-            if cached is not None and delta is not None and spec.service not in delta.services:
-                return cached.sources, list(cached.source_problems), set()
-        elif spec.pod_selector is not None and cached is not None and delta is not None:
-            selected = self._reselect_pods(spec, cached.selected, delta.pods)
-            if cached.selected.isdisjoint(p.name for p in delta.pods) and selected == cached.selected:
-                return cached.sources, list(cached.source_problems), selected
-            problems: list[Problem] = []
-            return self._rule_sources(spec, info, problems, selected), problems, selected
-        problems = []
-        selected = self._select_pods(spec, info.name) if spec.pod_selector is not None and \
-            spec.ref.kind != RuleKind.SERVICE else set()
-        return self._rule_sources(spec, info, problems, selected), problems, selected
-
-    def _select_pods(self, spec: RuleSpec, ns: str) -> set[str]:
-        """Names of the active pods of `ns` that the rule's podSelector selects."""
-        selector = spec.pod_selector
-        assert selector is not None
-        pods = self._index.workload(ns).pods.values()
-        return {p.name for p in pods if p.active and selector.matches(dict(p.labels))}
-
-    def _reselect_pods(self, spec: RuleSpec, selected: frozenset[str], changed: list[PodInfo]) -> set[str]:
-        """`selected` updated for the pods in `changed` (old and new versions of changed pods)."""
-        selector = spec.pod_selector
-        assert selector is not None
-        out = set(selected)
-        pods = self._index.workload(spec.ref.namespace).pods
-        for name in {p.name for p in changed}:
-            pod = pods.get(name)
-            if pod is not None and pod.active and selector.matches(dict(pod.labels)):
-                out.add(name)
-            else:
-                out.discard(name)
-        return out
-
-    def _namespace_specs(self, ns: str, info: NamespaceInfo | None) -> list[RuleSpec]:
-        specs = list(self._index.namespace_rules.get(ns, {}).values())
-        if info is not None and info.managed and info.allow:
-            specs.append(
-                RuleSpec(
-                    ref=RuleRef(RuleKind.ANNOTATION, ns, ANNOTATION_RULE),
-                    generation=0,
-                    tier=Tier.NAMESPACE,
-                    priority=ANNOTATION_PRIORITY,
-                    action=Action.ALLOW,
-                    logging=False,
-                    devices=None,
-                    external_services=None,
-                    namespace_selector=None,
-                    pod_selector=None,
-                    service="",
-                    problems=(),
-                )
-            )
-        return sorted(specs, key=RuleSpec.order_key)
-
-    def _compile_namespace(self, ns: str, delta: WorkloadDelta | None) -> set[str]:
-        """Recompile one namespace's groups, namespace-tier blocks, default rules and statuses;
-        returns the group keys whose content changed. With the `delta` of a workload-only change,
-        a rule the change cannot affect keeps its sources and resolved destinations."""
-        info = self._info.get(ns)
-        old = self._outputs.get(ns, _NamespaceOutput())
-        out = _NamespaceOutput()
-        cluster = self.settings.cluster
-        ns_group = self._ns_group.get(ns)
-        if ns_group is not None:
-            out.groups[ns_group.key] = ns_group
-        blocks: dict[str, list[CompiledRule]] = {d: [] for d in self._devices}
-        annotation_notes: list[str] = []
-        for spec in self._namespace_specs(ns, info):
-            problems = list(spec.problems)
-            present: dict[str, str] = {}
-            sources: SourceGroup | None = None
-            cached = old.inputs.get(spec.ref) if delta is not None else None
-            if cached is not None and cached.spec != spec:
-                cached = None
-            if info is None or not info.managed:
-                problems.append(
-                    Problem(
-                        Reason.NAMESPACE_NOT_MANAGED,
-                        f"{spec.ref}: namespace {ns} is not managed by fusion-connector",
-                        False,
-                    )
-                )
-            elif spec.compilable:
-                sources, source_problems, selected = self._sources_of(spec, info, cached, delta)
-                problems.extend(source_problems)
-            resolved = Resolved({d: () for d in self._devices}, [])
-            if cached is not None:
-                resolved = cached.resolved
-                problems.extend(resolved.problems)
-            elif spec.compilable and info is not None and info.managed:
-                if spec.ref.kind == RuleKind.ANNOTATION:
-                    resolved = annotation_parts(
-                        spec.ref, ns, info.allow, self.settings.cluster, self._fqdn_ok
-                    )
-                else:
-                    resolved = external_parts(
-                        spec.ref,
-                        spec.external_services,
-                        ns,
-                        self._index.external,
-                        self.settings.cluster,
-                        self._fqdn_ok,
-                    )
-                problems.extend(resolved.problems)
-            if spec.compilable and info is not None and info.managed:
-                out.inputs[spec.ref] = _RuleInputs(
-                    spec, sources, tuple(source_problems), resolved, frozenset(selected)
-                )
-            if sources is not None:
-                out.groups[sources.key] = sources
-            problems.extend(self._unknown_devices(spec))
-            origin = RuleOrigin(spec.ref.kind, ns, spec.ref.name, Tier.NAMESPACE, spec.priority)
-            for device in self._devices:
-                reason = self._absence(spec, info, sources, device, resolved)
-                if reason:
-                    present[device] = reason
-                    continue
-                assert sources is not None
-                compiled = self._catalog.expand(
-                    device, origin, sources.key, resolved.parts[device], spec.action, spec.logging
-                )
-                blocks[device].extend(compiled)
-                present[device] = ""
-                if not self._ipv6_ok[device] and (
-                    has_ipv6(sources.addresses) or parts_have_ipv6(resolved.parts[device])
-                ):
-                    problems.append(ipv6_problem(spec.ref, device))
-            if spec.ref.kind == RuleKind.ANNOTATION:
-                annotation_notes = [annotation_rule_note(ns, spec.ref, p.message) for p in _dedupe(problems)]
-            else:
-                presence = tuple(
-                    DevicePresence(d, not present[d], present[d] or "compiled") for d in self._devices
-                )
-                out.rule_data[spec.ref] = (spec, tuple(problems), sources, presence)
-        out.blocks = {d: tuple(rules) for d, rules in blocks.items()}
-        if info is not None and info.managed and info.default_action != "None" and ns_group is not None:
-            origin = RuleOrigin(RuleKind.DEFAULT, ns, "default", Tier.DEFAULT, 0)
-            for device in info.devices:
-                out.defaults[device] = (
-                    CompiledRule(
-                        key=keys.default_rule(cluster, ns),
-                        origin=origin,
-                        source=ns_group.key,
-                        destination=None,
-                        ports=None,
-                        action=Action(info.default_action),
-                    ),
-                )
-        host_warnings = self._host_network_warnings(ns, info)
-        out.warnings = info.warnings + host_warnings + tuple(annotation_notes) if info is not None else ()
-        self._outputs[ns] = out
-        self._refresh_statuses(ns, old.statuses)
-        for device in self._devices:
-            if old.blocks.get(device, ()) != out.blocks.get(device, ()) or old.defaults.get(
-                device, ()
-            ) != out.defaults.get(device, ()):
-                self._device_rules_dirty.add(device)
-        changed: set[str] = set()
-        for key in set(old.groups) | set(out.groups):
-            new_group = out.groups.get(key)
-            if old.groups.get(key) != new_group:
-                changed.add(key)
-                put(self._groups, key, new_group)
-        return changed
-
-    def _refresh_statuses(self, ns: str, previous: dict[RuleRef, RuleStatus] | None = None) -> None:
+    def _refresh_statuses(self, ns: str) -> None:
         """(Re)build the statuses of a namespace and its rules from the last compile of it and the
         current sharing of source addresses."""
-        out = self._outputs[ns]
-        for ref in previous if previous is not None else out.statuses:
+        out = self._namespace_tier.outputs[ns]
+        for ref in self._rule_refs.pop(ns, ()):
             self._rule_status.pop(ref, None)
-        out.statuses = {}
-        for ref, (spec, problems, sources, presence) in out.rule_data.items():
-            found = list(problems)
+        for ref, outcome in out.rules.items():
+            sources = outcome.sources
+            found = list(outcome.problems)
             shared = self._sharing.among(sources.addresses) if sources is not None else ()
             if shared:
                 found.append(
@@ -573,19 +221,19 @@ class Compiler:
                         False,
                     )
                 )
-            out.statuses[ref] = RuleStatus(
+            self._rule_status[ref] = RuleStatus(
                 ref=ref,
-                observed_generation=spec.generation,
-                problems=_dedupe(found),
+                observed_generation=outcome.spec.generation,
+                problems=dedupe(found),
                 sources=len(sources.addresses) if sources else 0,
-                devices=presence,
+                devices=outcome.presence,
             )
-        self._rule_status.update(out.statuses)
-        info = self._info.get(ns)
+        self._rule_refs[ns] = tuple(out.rules)
+        info = self._namespaces.info.get(ns)
         if info is None:
             self._ns_status.pop(ns, None)
             return
-        ns_group = self._ns_group.get(ns)
+        ns_group = self._namespaces.groups.get(ns)
         self._ns_status[ns] = NamespaceStatus(
             name=ns,
             managed=info.managed,
@@ -597,48 +245,9 @@ class Compiler:
             warnings=out.warnings,
         )
 
-    def _unknown_devices(self, spec: RuleSpec) -> list[Problem]:
-        unknown = [d for d in spec.devices or () if d not in self._devices]
-        if not unknown:
-            return []
-        return [
-            Problem(
-                Reason.UNKNOWN_DEVICE,
-                f"{spec.ref}: spec.devices: no configured device named {', '.join(unknown)}",
-                False,
-            )
-        ]
-
-    def _absence(
-        self,
-        spec: RuleSpec,
-        info: NamespaceInfo | None,
-        sources: SourceGroup | None,
-        device: str,
-        resolved: Resolved,
-    ) -> str:
-        """Why a namespaced rule is not on `device` ("" when it is)."""
-        if info is None or not info.managed:
-            return f"namespace {spec.ref.namespace} is not managed"
-        if not spec.compilable:
-            return "not accepted"
-        if device not in info.devices:
-            return (
-                f"namespace {info.name} does not target this device (annotation fusion-connector.io/devices)"
-            )
-        if spec.devices is not None and device not in spec.devices:
-            return "not selected by spec.devices"
-        if sources is None:
-            return "no source addresses"
-        if not resolved.parts[device]:
-            if not any(resolved.parts.values()):
-                return "no destination resolves (see the Accepted condition)"
-            return "no destination this device can enforce"
-        return ""
-
     # ----------------------------------------------------------------- cluster rules
     def _selects(self, spec: RuleSpec, ns: str) -> bool:
-        info = self._info.get(ns)
+        info = self._namespaces.info.get(ns)
         if info is None or not info.managed or not spec.compilable:
             return False
         return spec.namespace_selector is None or spec.namespace_selector.matches(info.label_map)
@@ -650,7 +259,7 @@ class Compiler:
                 self._selecting[ns].discard(rule)
             else:
                 self._selecting.setdefault(ns, set()).add(rule)
-            group = self._ns_group.get(ns)
+            group = self._namespaces.groups.get(ns)
             if group is not None:
                 self._sharing.select(rule, group.addresses, step)
         if namespaces:
@@ -679,7 +288,7 @@ class Compiler:
                 self.settings.cluster,
                 self._fqdn_ok,
             )
-            self._set_selection(name, {ns for ns in self._info if self._selects(spec, ns)})
+            self._set_selection(name, {ns for ns in self._namespaces.info if self._selects(spec, ns)})
         for ns in sorted(relabelled):
             for name, spec in self._index.cluster_rules.items():
                 if name in dirty_rules:
@@ -689,8 +298,8 @@ class Compiler:
                     self._set_selection(name, selected ^ {ns})
                     structural = True
         for ns in touched:
-            info = self._info.get(ns)
-            presence = (ns in self._ns_group, info.devices if info and info.managed else ())
+            info = self._namespaces.info.get(ns)
+            presence = (ns in self._namespaces.groups, info.devices if info and info.managed else ())
             if self._presence.get(ns) != presence:
                 self._presence[ns] = presence
                 structural = structural or bool(self._selecting.get(ns))
@@ -715,10 +324,10 @@ class Compiler:
             target = admin if spec.tier == Tier.ADMIN else baseline
             included: dict[str, list[str]] = {d: [] for d in self._devices}
             for ns in sorted(self._selection.get(name, ())):
-                group = self._ns_group.get(ns)
+                group = self._namespaces.groups.get(ns)
                 if group is None:
                     continue
-                for device in self._info[ns].devices:
+                for device in self._namespaces.info[ns].devices:
                     if device in included and (spec.devices is None or device in spec.devices):
                         included[device].append(group.key)
             for device, members in included.items():
@@ -751,7 +360,7 @@ class Compiler:
         resolved = self._cluster_resolved.get(name)
         if resolved is not None:
             problems.extend(resolved.problems)
-        problems.extend(self._unknown_devices(spec))
+        problems.extend(unknown_devices(spec.ref, spec.devices, self._devices))
         selected = self._selection.get(name, set())
         sources = self._rule_sums.get(name, 0) - self._sharing.duplicates(name)
         outside = self._sharing.outside(name)
@@ -766,7 +375,9 @@ class Compiler:
                 )
             )
         host = [
-            (ns, p) for ns in sorted(selected & self._ns_host) for p in self._index.workload(ns).host_pods()
+            (ns, p)
+            for ns in sorted(selected & self._namespace_tier.host_network)
+            for p in self._index.workload(ns).host_pods()
         ]
         if host:
             problems.append(hostnet.rule_problem(str(spec.ref), host))
@@ -778,7 +389,9 @@ class Compiler:
                 and resolved is not None
                 and (
                     parts_have_ipv6(resolved.parts[device])
-                    or any(device in self._info[ns].devices for ns in selected & self._ns_ipv6)
+                    or any(
+                        device in self._namespaces.info[ns].devices for ns in selected & self._namespaces.ipv6
+                    )
                 )
             ):
                 problems.append(ipv6_problem(spec.ref, device))
@@ -797,7 +410,7 @@ class Compiler:
                 message = "no destination resolves (see the Accepted condition)"
             elif resolved is not None and not resolved.parts[device]:
                 message = "no destination this device can enforce"
-            elif not any(device in self._info[ns].devices for ns in selected):
+            elif not any(device in self._namespaces.info[ns].devices for ns in selected):
                 message = "no selected namespace targets this device (annotation fusion-connector.io/devices)"
             else:
                 message = "no source addresses"
@@ -805,7 +418,7 @@ class Compiler:
         self._rule_status[spec.ref] = RuleStatus(
             ref=spec.ref,
             observed_generation=spec.generation,
-            problems=_dedupe(problems),
+            problems=dedupe(problems),
             sources=sources,
             devices=tuple(presence),
         )
@@ -813,7 +426,7 @@ class Compiler:
     # ----------------------------------------------------------------- devices
     def _assemble(self, changed_groups: set[str]) -> None:
         changed_objects = self._catalog.take_changed()
-        order = sorted(self._outputs) if self._device_rules_dirty else []
+        order = sorted(self._namespace_tier.outputs) if self._device_rules_dirty else []
         for device in self._devices:
             state = self._states[device]
             if device in self._device_rules_dirty:
@@ -821,7 +434,7 @@ class Compiler:
                 middle: list[CompiledRule] = []
                 defaults: list[CompiledRule] = []
                 for ns in order:
-                    output = self._outputs[ns]
+                    output = self._namespace_tier.outputs[ns]
                     middle.extend(output.blocks.get(device, ()))
                     defaults.extend(output.defaults.get(device, ()))
                 rules = admin + tuple(middle) + baseline + tuple(defaults)
@@ -832,11 +445,11 @@ class Compiler:
                         continue
                     union = unions.get(r.source)
                     if union is None:
-                        groups[r.source] = self._groups[r.source]
+                        groups[r.source] = self._namespace_tier.groups[r.source]
                         continue
                     groups[r.source] = union
                     for inner in union.includes:
-                        groups[inner] = self._groups[inner]
+                        groups[inner] = self._namespace_tier.groups[inner]
                 destinations = {
                     r.destination: self._catalog.destinations[device][r.destination]
                     for r in rules
@@ -865,7 +478,7 @@ class Compiler:
                 if group_updates:
                     groups = dict(groups)
                     for key in group_updates:
-                        groups[key] = self._groups[key]
+                        groups[key] = self._namespace_tier.groups[key]
                 destinations, port_sets = state.destinations, state.port_sets
                 if object_updates:
                     destinations, port_sets = dict(destinations), dict(port_sets)
@@ -893,10 +506,6 @@ def _some(addresses: list[str] | tuple[str, ...], limit: int = 5) -> str:
     shown = ", ".join(addresses[:limit])
     more = f" and {len(addresses) - limit} more" if len(addresses) > limit else ""
     return f"source address{'es' if len(addresses) > 1 else ''} {shown}{more}"
-
-
-def _dedupe(problems: list[Problem]) -> tuple[Problem, ...]:
-    return tuple(sorted(set(problems)))
 
 
 def compile_cluster(view: ClusterView, settings: CompileSettings) -> CompileResult:

@@ -9,6 +9,7 @@ here it is plain immutable data. A problem is *blocking* when the spec is wrong 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -78,6 +79,26 @@ class Problem:
         if self.device:
             out["device"] = self.device
         return out
+
+
+def dedupe(problems: Iterable[Problem]) -> tuple[Problem, ...]:
+    """`problems` without repeats, in a stable order."""
+    return tuple(sorted(set(problems)))
+
+
+def unknown_devices(ref: RuleRef, named: Iterable[str] | None, devices: tuple[str, ...]) -> list[Problem]:
+    """The `UnknownDevice` problem of rule `ref` whose `spec.devices` (`named`) lists a device not
+    among the configured `devices`, or nothing."""
+    unknown = [d for d in named or () if d not in devices]
+    if not unknown:
+        return []
+    return [
+        Problem(
+            Reason.UNKNOWN_DEVICE,
+            f"{ref}: spec.devices: no configured device named {', '.join(unknown)}",
+            False,
+        )
+    ]
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import pytest
 from adapters.base.adapter import Capabilities
 from connector.cluster import Kind, ObjectChange, StaticView
 from connector.compiler import Compiler, CompileResult, CompileSettings
+from connector.compiler.namespace_tier import NamespaceTier, Recompiled
 from connector.compiler.workloads import WorkloadDelta
 from connector.config import load_config_text
 from connector.model import RuleKind
@@ -157,13 +158,13 @@ def test_rule_and_namespace_deletion() -> None:
 def test_a_pod_change_recompiles_only_its_namespace(monkeypatch: pytest.MonkeyPatch) -> None:
     h = Harness(cluster())
     compiled: list[tuple[str, bool]] = []
-    original = Compiler._compile_namespace
+    original = NamespaceTier.compile
 
-    def spy(self: Compiler, ns: str, delta: WorkloadDelta | None) -> set[str]:
+    def spy(self: NamespaceTier, ns: str, delta: WorkloadDelta | None) -> Recompiled:
         compiled.append((ns, delta is not None))
         return original(self, ns, delta)
 
-    monkeypatch.setattr(Compiler, "_compile_namespace", spy)
+    monkeypatch.setattr(NamespaceTier, "compile", spy)
     before = h.result
     h.compiler.apply([h.view.put(pod("b", "x-2", "10.0.1.2"))])
     assert compiled == [("b", True)]  # a workload-only change: rules it cannot affect are reused
