@@ -32,11 +32,10 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from connector.cluster import ClusterView, Kind, ObjectChange, object_key
-from connector.compiler import hostnet, keys
+from connector.compiler import hostnet
 from connector.compiler.catalog import Catalog
+from connector.compiler.cluster_tier import ClusterTier
 from connector.compiler.destinations import (
-    Resolved,
-    external_parts,
     ipv6_problem,
     parts_have_ipv6,
 )
@@ -44,7 +43,6 @@ from connector.compiler.dirty import Dirty
 from connector.compiler.index import ClusterIndex
 from connector.compiler.namespace_groups import NamespaceGroups
 from connector.compiler.namespace_tier import NamespaceTier
-from connector.compiler.resources import RuleSpec
 from connector.compiler.settings import CompileSettings
 from connector.compiler.sharing import SharedAddresses
 from connector.compiler.status import (
@@ -62,9 +60,7 @@ from connector.model import (
     CompiledRule,
     DeviceState,
     RuleKind,
-    RuleOrigin,
     SourceGroup,
-    Tier,
 )
 
 K = TypeVar("K")
@@ -100,20 +96,10 @@ class Compiler:
         self._sharing = SharedAddresses()
         self._catalog = Catalog(self.settings.cluster, self._devices)
         self._namespace_tier = NamespaceTier(self.settings, self._index, self._namespaces, self._catalog)
+        self._cluster_tier = ClusterTier(
+            self.settings, self._index, self._namespaces, self._sharing, self._catalog
+        )
         self._rule_refs: dict[str, tuple[RuleRef, ...]] = {}  # namespace -> its rules with a status
-
-        self._cluster_resolved: dict[str, Resolved] = {}
-        self._selection: dict[str, set[str]] = {}
-        self._selecting: dict[str, set[str]] = {}
-        self._sizes: dict[str, int] = {}
-        self._rule_sums: dict[str, int] = {}
-        self._presence: dict[str, tuple[bool, tuple[str, ...]]] = {}
-        # device -> union group key -> the union source group of a cluster rule
-        self._unions: dict[str, dict[str, SourceGroup]] = {d: {} for d in self._devices}
-        self._cluster_present: dict[str, dict[str, int]] = {}
-        self._tiers: dict[str, tuple[tuple[CompiledRule, ...], tuple[CompiledRule, ...]]] = {
-            d: ((), ()) for d in self._devices
-        }
 
         self._rule_status: dict[RuleRef, RuleStatus] = {}
         self._ns_status: dict[str, NamespaceStatus] = {}
@@ -170,8 +156,8 @@ class Compiler:
         for ns in sorted(touched):
             move = self._namespaces.update(ns, deltas[ns])
             if move is not None:
-                self._resize(ns, move.size)
-                flipped |= self._sharing.move(ns, move.removed, move.added, self._selecting)
+                self._cluster_tier.resize(ns, move.size)
+                flipped |= self._sharing.move(ns, move.removed, move.added, self._cluster_tier.selecting)
         changed_groups: set[str] = set()
         for ns in sorted(touched):
             recompiled = self._namespace_tier.compile(ns, deltas[ns])
@@ -181,26 +167,21 @@ class Compiler:
         for ns in sorted(flipped - touched):
             if ns in self._namespace_tier.outputs:
                 self._refresh_statuses(ns)
-        structural = self._update_cluster(dirty.cluster_rules, relabelled, touched)
+        structural = self._cluster_tier.update(dirty.cluster_rules, relabelled, touched)
         if structural:
-            self._rebuild_tiers()
-        statuses_due = set(dirty.cluster_rules) if not structural else set(self._index.cluster_rules)
-        statuses_due |= self._sharing.take_due()
+            self._cluster_tier.rebuild()
+            self._device_rules_dirty.update(self._devices)
+        # a deleted rule is due too: its status goes
+        statuses_due = dirty.cluster_rules | self._sharing.take_due()
+        if structural:
+            statuses_due |= set(self._index.cluster_rules)
         for ns in touched:
-            statuses_due |= self._selecting.get(ns, set())
+            statuses_due |= self._cluster_tier.selecting.get(ns, set())
         for name in sorted(statuses_due):
             self._cluster_status(name)
 
         self._assemble(changed_groups)
         return self.result
-
-    def _resize(self, ns: str, size: int) -> None:
-        """The source group of `ns` now holds `size` addresses."""
-        size_delta = size - self._sizes.get(ns, 0)
-        self._sizes[ns] = size
-        if size_delta:
-            for rule in self._selecting.get(ns, ()):
-                self._rule_sums[rule] = self._rule_sums.get(rule, 0) + size_delta
 
     def _refresh_statuses(self, ns: str) -> None:
         """(Re)build the statuses of a namespace and its rules from the last compile of it and the
@@ -246,123 +227,18 @@ class Compiler:
         )
 
     # ----------------------------------------------------------------- cluster rules
-    def _selects(self, spec: RuleSpec, ns: str) -> bool:
-        info = self._namespaces.info.get(ns)
-        if info is None or not info.managed or not spec.compilable:
-            return False
-        return spec.namespace_selector is None or spec.namespace_selector.matches(info.label_map)
-
-    def _set_selection(self, rule: str, namespaces: set[str]) -> None:
-        old = self._selection.get(rule, set())
-        for ns, step in [(n, -1) for n in old - namespaces] + [(n, 1) for n in namespaces - old]:
-            if step < 0:
-                self._selecting[ns].discard(rule)
-            else:
-                self._selecting.setdefault(ns, set()).add(rule)
-            group = self._namespaces.groups.get(ns)
-            if group is not None:
-                self._sharing.select(rule, group.addresses, step)
-        if namespaces:
-            self._selection[rule] = namespaces
-        else:
-            self._selection.pop(rule, None)
-        self._rule_sums[rule] = sum(self._sizes.get(ns, 0) for ns in namespaces)
-
-    def _update_cluster(self, dirty_rules: set[str], relabelled: set[str], touched: set[str]) -> bool:
-        """Refresh cluster-rule resolution and selection; True when the tier lists must be rebuilt."""
-        structural = False
-        for name in sorted(dirty_rules):
-            spec = self._index.cluster_rules.get(name)
-            structural = True
-            if spec is None:
-                self._cluster_resolved.pop(name, None)
-                self._set_selection(name, set())
-                self._rule_sums.pop(name, None)
-                self._rule_status.pop(RuleRef(RuleKind.CLUSTER, "", name), None)
-                continue
-            self._cluster_resolved[name] = external_parts(
-                spec.ref,
-                spec.external_services,
-                self.settings.connector_namespace,
-                self._index.external,
-                self.settings.cluster,
-                self._fqdn_ok,
-            )
-            self._set_selection(name, {ns for ns in self._namespaces.info if self._selects(spec, ns)})
-        for ns in sorted(relabelled):
-            for name, spec in self._index.cluster_rules.items():
-                if name in dirty_rules:
-                    continue
-                selected = self._selection.get(name, set())
-                if self._selects(spec, ns) != (ns in selected):
-                    self._set_selection(name, selected ^ {ns})
-                    structural = True
-        for ns in touched:
-            info = self._namespaces.info.get(ns)
-            presence = (ns in self._namespaces.groups, info.devices if info and info.managed else ())
-            if self._presence.get(ns) != presence:
-                self._presence[ns] = presence
-                structural = structural or bool(self._selecting.get(ns))
-        return structural
-
-    def _rebuild_tiers(self) -> None:
-        """Each cluster rule becomes, per device, one compiled rule per destination whose source is
-        the rule's union group: the groups of the selected namespaces that target the device."""
-        admin: dict[str, list[CompiledRule]] = {d: [] for d in self._devices}
-        baseline: dict[str, list[CompiledRule]] = {d: [] for d in self._devices}
-        self._cluster_present = {}
-        self._unions = {d: {} for d in self._devices}
-        ordered = sorted(self._index.cluster_rules.values(), key=lambda s: (s.priority, s.ref.name))
-        for spec in ordered:
-            name = spec.ref.name
-            counts = {d: 0 for d in self._devices}
-            self._cluster_present[name] = counts
-            if not spec.compilable:
-                continue
-            resolved = self._cluster_resolved[name]
-            origin = RuleOrigin(RuleKind.CLUSTER, "", name, spec.tier, spec.priority)
-            target = admin if spec.tier == Tier.ADMIN else baseline
-            included: dict[str, list[str]] = {d: [] for d in self._devices}
-            for ns in sorted(self._selection.get(name, ())):
-                group = self._namespaces.groups.get(ns)
-                if group is None:
-                    continue
-                for device in self._namespaces.info[ns].devices:
-                    if device in included and (spec.devices is None or device in spec.devices):
-                        included[device].append(group.key)
-            for device, members in included.items():
-                if not members or not resolved.parts[device]:
-                    continue
-                union = SourceGroup(
-                    key=keys.union_group(self.settings.cluster, name),
-                    cluster=self.settings.cluster,
-                    namespace="",
-                    members=(),
-                    rule=name,
-                    purpose="union",
-                    includes=tuple(members),
-                )
-                self._unions[device][union.key] = union
-                target[device].extend(
-                    self._catalog.expand(
-                        device, origin, union.key, resolved.parts[device], spec.action, spec.logging
-                    )
-                )
-                counts[device] = len(members)
-        self._tiers = {d: (tuple(admin[d]), tuple(baseline[d])) for d in self._devices}
-        self._device_rules_dirty.update(self._devices)
-
     def _cluster_status(self, name: str) -> None:
         spec = self._index.cluster_rules.get(name)
         if spec is None:
+            self._rule_status.pop(RuleRef(RuleKind.CLUSTER, "", name), None)
             return
         problems = list(spec.problems)
-        resolved = self._cluster_resolved.get(name)
+        resolved = self._cluster_tier.resolved.get(name)
         if resolved is not None:
             problems.extend(resolved.problems)
         problems.extend(unknown_devices(spec.ref, spec.devices, self._devices))
-        selected = self._selection.get(name, set())
-        sources = self._rule_sums.get(name, 0) - self._sharing.duplicates(name)
+        selected = self._cluster_tier.selection.get(name, set())
+        sources = self._cluster_tier.source_sum.get(name, 0) - self._sharing.duplicates(name)
         outside = self._sharing.outside(name)
         if outside:
             problems.append(
@@ -381,7 +257,7 @@ class Compiler:
         ]
         if host:
             problems.append(hostnet.rule_problem(str(spec.ref), host))
-        counts = self._cluster_present.get(name, {})
+        counts = self._cluster_tier.compiled_for.get(name, {})
         for device, count in counts.items():
             if (
                 count
@@ -430,7 +306,7 @@ class Compiler:
         for device in self._devices:
             state = self._states[device]
             if device in self._device_rules_dirty:
-                admin, baseline = self._tiers[device]
+                admin, baseline = self._cluster_tier.tiers[device]
                 middle: list[CompiledRule] = []
                 defaults: list[CompiledRule] = []
                 for ns in order:
@@ -438,7 +314,7 @@ class Compiler:
                     middle.extend(output.blocks.get(device, ()))
                     defaults.extend(output.defaults.get(device, ()))
                 rules = admin + tuple(middle) + baseline + tuple(defaults)
-                unions = self._unions[device]
+                unions = self._cluster_tier.unions[device]
                 groups: dict[str, SourceGroup] = {}
                 for r in rules:
                     if r.source in groups:
