@@ -3,19 +3,64 @@ device job (docs/operations.md, "Safety")."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterator, Sequence
 
 import pytest
 
-from connector.cluster import Kind
+from connector.cluster import Kind, ObjectChange
 from connector.controller.changes import VANISHED, is_vanished, trigger_names
-from connector.controller.worker import MAX_TRIGGERS, DeviceWorker
+from connector.controller.worker import MAX_TRIGGERS, DeviceWorker, Job
+from connector.model import DeviceState
+from connector.sources.reflector import WatchTimings
 from connector.sources.watcher import ClusterWatcher
 from tests.connector.controller.harness import eventually
-from tests.connector.controller.test_worker import Recorder as SyncRecorder
-from tests.connector.controller.test_worker import state
 from tests.connector.sources.fake_api import FakeApi
-from tests.connector.sources.test_watcher import FAST, Recorder, converged
+
+FAST = WatchTimings(min_server_timeout=30, max_server_timeout=30, timeout_grace=5.0, inactivity_timeout=30.0,
+                    discovery_interval=0.05, page_size=2, backoff_base=0.01, backoff_cap=0.05)
+
+
+class Recorder:
+    """A change listener keeping every change it was given."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.seen: list[ObjectChange] = []
+
+    def __call__(self, changes: Sequence[ObjectChange]) -> None:
+        with self.lock:
+            self.seen.extend(changes)
+
+    def changes(self) -> list[ObjectChange]:
+        with self.lock:
+            return list(self.seen)
+
+
+def converged(watcher: ClusterWatcher, api: FakeApi) -> bool:
+    with api.lock:
+        server = {key: obj["metadata"]["resourceVersion"] for key, obj in api.objects[Kind.POD].items()}
+    cached = {(o["metadata"].get("namespace", ""), o["metadata"]["name"]): o["metadata"]["resourceVersion"]
+              for o in watcher.cache.list(Kind.POD)}
+    return cached == server
+
+
+class SyncRecorder:
+    """A device sync that records its jobs and answers `results` in turn (then True)."""
+
+    def __init__(self, results: list[bool]) -> None:
+        self.lock = threading.Lock()
+        self.results = list(results)
+        self.jobs: list[Job] = []
+
+    def __call__(self, job: Job) -> bool:
+        with self.lock:
+            self.jobs.append(job)
+            return self.results.pop(0) if self.results else True
+
+
+def state(n: int) -> DeviceState:
+    return DeviceState(device=f"d{n}", cluster="c1")
 
 
 @pytest.fixture
