@@ -65,7 +65,8 @@ class _BoundedServer(HTTPServer):
 
     def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], *,
                  read_timeout: float, max_workers: int, max_idle: int) -> None:
-        super().__init__(address, handler)
+        # everything `server_close` releases exists before the base class binds (a bind that fails
+        # calls `server_close`, and the caller must see the OSError, not an AttributeError)
         self.read_timeout = read_timeout
         self.max_idle = max_idle
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="http-worker")
@@ -78,6 +79,7 @@ class _BoundedServer(HTTPServer):
         self._waiting: dict[socket.socket, tuple[Any, float]] = {}  # in arrival order
         self._stopping = threading.Event()
         self._waiter = threading.Thread(target=self._wait_for_requests, name="http-idle", daemon=True)
+        super().__init__(address, handler)
         self._waiter.start()
 
     def process_request(self, request: Any, client_address: Any) -> None:
@@ -155,7 +157,8 @@ class _BoundedServer(HTTPServer):
         super().server_close()
         self._stopping.set()
         self._wake()
-        self._waiter.join(5)
+        if self._waiter.is_alive():
+            self._waiter.join(5)
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._selector.close()
         self._wake_read.close()

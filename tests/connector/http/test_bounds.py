@@ -84,3 +84,15 @@ def test_many_requests_at_once_are_all_answered(server: HealthServer) -> None:
     for client in clients:
         client.join()
     assert results == [200] * 40
+
+
+def test_a_port_in_use_is_an_os_error_naming_the_address() -> None:
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    try:
+        port = taken.getsockname()[1]
+        with pytest.raises(OSError):
+            HealthServer(Probes(), "127.0.0.1", port).start()
+    finally:
+        taken.close()
