@@ -7,9 +7,9 @@ order.
 
 Writing an adapter: implement `render`, `read`, the `writes` counter (write calls made so far,
 e.g. `DeviceHttp.writes`) and `_apply(plan, desired, result)`, never `apply`. The base `apply`
-does nothing for an empty plan, raises `UnsafePlan` for an unsafe plan that was not forced
-(before any write), runs `_apply`, and counts the writes it made. `_apply` carries out the
-changes in order, adds to `result.applied` as changes land and raises on the first failure; a
+does nothing for an empty plan, raises `UnsafePlan` for an unsafe plan neither forced nor split
+by `withhold` (before any write), runs `_apply`, and counts the writes it made. `_apply` carries
+out the changes in order, adds to `result.applied` as changes land and raises on the first failure; a
 `DeviceError` it raises is caught and kept as `ApplyResult.error` with what was applied and
 written before it (a partial apply stays visible and a timeout stays transient). Adapters raise
 `adapters.base.errors` exceptions only; any other exception is a bug and propagates.

@@ -3,8 +3,9 @@
 `TransientDeviceError`: worth retrying (connect errors, timeouts, 5xx, 429, AS3 503 busy).
 `PermanentDeviceError`: retrying cannot help (other 4xx, validation); names the object concerned.
 `DeviceAuthError`: credentials refused or missing.
-`UnsafePlan`: `Adapter.apply` refused a plan over the safety thresholds that was not forced
-(nothing written; permanent: the same plan is refused again).
+`UnsafePlan`: `Adapter.apply` refused a plan over the safety thresholds that was neither forced
+nor split by the safety check (`Plan.applicable`: its unsafe deletions withheld); nothing written;
+permanent: the same plan is refused again.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ class DeviceAuthError(PermanentDeviceError):
 
 
 class UnsafePlan(PermanentDeviceError):
-    """A plan over the safety thresholds (`Plan.unsafe`, the `reason`) that was not forced."""
+    """A plan over the safety thresholds (`Plan.unsafe`, the `reason`), neither forced nor split."""
 
     def __init__(self, device: str, reason: str) -> None:
         super().__init__(device, f"unsafe plan refused: {reason}")
