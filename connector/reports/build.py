@@ -43,11 +43,17 @@ _WINDOW_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 def parse_window(text: str) -> timedelta:
-    """A report window such as `7d`, `36h`, `90m`, `2w` or `3600s`; ValueError otherwise."""
+    """A report window such as `7d`, `36h`, `90m`, `2w` or `3600s`; ValueError otherwise, also for
+    a window so long that it would start before the calendar does."""
     match = _WINDOW.match(text)
     if match is None or float(match.group(1)) <= 0:
         raise ValueError(f"{text!r} is not a window such as 7d, 36h, 90m, 2w or 3600s")
-    return timedelta(seconds=float(match.group(1)) * _WINDOW_UNITS[match.group(2)])
+    try:
+        window = timedelta(seconds=float(match.group(1)) * _WINDOW_UNITS[match.group(2)])
+        utcnow() - window
+    except OverflowError:
+        raise ValueError(f"{text!r} is too long: give a window such as 7d, 36h, 90m, 2w or 3600s") from None
+    return window
 
 
 def build_report(compiled: CompileResult, store: Store, *, view: ClusterView | None = None,

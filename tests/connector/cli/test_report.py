@@ -123,3 +123,10 @@ def test_weakened_transport_security_is_in_the_report(config: Path, tmp_path: Pa
     assert found == [("soc", "PlaintextCredentials")]
     assert "GOOD_TOKEN" in report["transportWarnings"][0]["message"]
     assert report["summary"]["transportWarnings"] == 1
+
+
+def test_a_window_longer_than_the_calendar_is_a_usage_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["report", "--config", str(tmp_path / "absent.yaml"),
+                                       "--since", "99999999999999d"])
+    assert result.exit_code == 2, result.output
+    assert "too long" in result.output and "Traceback" not in result.output
