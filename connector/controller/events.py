@@ -18,8 +18,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from connector.cluster import Obj
-from connector.controller.kubeapi import KubeApi, KubeUnavailable
 from connector.controller.leader import micro_time
+from connector.kube import KubeApi, KubernetesUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +105,6 @@ class EventRecorder:
                 self._seen[key] = _Seen(name, namespace, 1)
                 while len(self._seen) > MAX_KEYS:
                     self._seen.popitem(last=False)
-        except KubeUnavailable as exc:
+        except KubernetesUnavailable as exc:
             log.warning("event %s %s on %s/%s not written: %s", type, reason, involved.kind,
                         involved.name, exc)

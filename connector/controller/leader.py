@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from connector.cluster import Obj
-from connector.controller.kubeapi import KubeApi, KubeUnavailable
+from connector.kube import KubeApi, KubernetesUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ class LeaderElector:
         while not self._stop.is_set():
             try:
                 self.try_acquire_or_renew()
-            except KubeUnavailable as exc:
+            except KubernetesUnavailable as exc:
                 log.warning("leader election: %s", exc)
             if self._leading and self._clock() - self._last_renewal >= self.renew_deadline:
                 log.error("leader election: could not renew the lease within %.0fs; stepping down",
@@ -248,5 +248,5 @@ class LeaderElector:
                             "renewTime": micro_time()}
             released, _ = self.kube.replace(self.path, body)
             log.info("leader election: released lease %s (HTTP %s)", self.path, released)
-        except KubeUnavailable as exc:
+        except KubernetesUnavailable as exc:
             log.warning("leader election: releasing the lease: %s", exc)

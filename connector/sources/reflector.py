@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from connector.cluster import KindInfo, Obj, ObjectChange
-from connector.sources.api import ApiStatusError, ListWatchApi, WatchStream
+from connector.kube import KubernetesStatusError, ListWatchApi, WatchStream
 from connector.sources.backoff import Backoff
 from connector.sources.cache import ObjectCache, resource_version
 from connector.sources.transform import transform_for
@@ -163,7 +163,7 @@ class Reflector:
         while True:
             try:
                 return list_kind(self._api, self.info, limit, self._stop)
-            except ApiStatusError as exc:
+            except KubernetesStatusError as exc:
                 if not exc.expired or limit is None:
                     raise
                 log.info("%s: continue token expired while paging; listing in one request",
@@ -179,7 +179,7 @@ class Reflector:
             try:
                 stream = self._api.watch(self.info, self.resource_version, timeout,
                                          timeout + self._timings.timeout_grace)
-            except ApiStatusError as exc:
+            except KubernetesStatusError as exc:
                 self._expired_or_raise(exc)
                 self._watch_failed(exc)
                 continue
@@ -205,7 +205,7 @@ class Reflector:
                     self.resource_version, exc, delay)
         self._stop.wait(delay)
 
-    def _expired_or_raise(self, exc: ApiStatusError) -> None:
+    def _expired_or_raise(self, exc: KubernetesStatusError) -> None:
         if exc.expired:
             self.stats.expired += 1
             log.info("%s: resourceVersion %s expired (410); relisting", self.kind.value,
@@ -232,7 +232,7 @@ class Reflector:
                 self._handle(event)
         except _Relist:
             raise
-        except ApiStatusError as exc:
+        except KubernetesStatusError as exc:
             failed = True
             self.stats.errors += 1
             log.warning("%s: watch error event (%s); resuming from %s", self.kind.value, exc,
@@ -254,7 +254,7 @@ class Reflector:
         obj = event.get("object") or {}
         self.stats.events[event_type] = self.stats.events.get(event_type, 0) + 1
         if event_type == "ERROR":
-            status = ApiStatusError(int(obj.get("code") or 0), str(obj.get("message") or ""))
+            status = KubernetesStatusError(int(obj.get("code") or 0), str(obj.get("message") or ""))
             self._expired_or_raise(status)
             raise status
         version = resource_version(obj)

@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterable
 
 from connector.cluster import GROUP, KINDS, Kind, KindInfo
-from connector.sources.api import ListWatchApi
+from connector.kube import ListWatchApi
 from connector.sources.cache import ObjectCache
 from connector.sources.dispatch import ChangeDispatcher, Listener
 from connector.sources.reflector import KindStats, Reflector, WatchTimings

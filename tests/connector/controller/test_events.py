@@ -10,7 +10,7 @@ import pytest
 from kubernetes import client as k8s_client
 
 from connector.controller.events import WARNING, EventRecorder, ObjectRef
-from connector.controller.kubeapi import KubeApi
+from connector.kube import KubeApi
 from mocks.common.http import HttpServer
 from mocks.kube import KubeApp
 

@@ -12,8 +12,8 @@ import pytest
 from kubernetes import client as k8s_client
 
 from connector.cluster import Obj
-from connector.controller.kubeapi import KubeApi
 from connector.controller.leader import LeaderElector
+from connector.kube import KubeApi
 from mocks.common.http import HttpServer
 from mocks.kube import KubeApp
 from tests.connector.controller.harness import eventually

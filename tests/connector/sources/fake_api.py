@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connector.cluster import KINDS, Kind, KindInfo, Obj, object_key
-from connector.sources.api import ApiStatusError
+from connector.kube import KubernetesStatusError
 
 _END = object()
 
@@ -152,10 +152,10 @@ class FakeApi:
             if self.list_failures:
                 raise self.list_failures.pop(0)
             if info.kind not in self.served_kinds:
-                raise ApiStatusError(404, "not found")
+                raise KubernetesStatusError(404, "not found")
             if continue_token and self.expire_continue_tokens:
                 self.expire_continue_tokens -= 1
-                raise ApiStatusError(410, "the provided continue parameter is too old")
+                raise KubernetesStatusError(410, "the provided continue parameter is too old")
             items = [copy.deepcopy(self.objects[info.kind][key]) for key in sorted(self.objects[info.kind])]
             for item in items:
                 item.pop("kind", None)
@@ -176,13 +176,13 @@ class FakeApi:
             if self.watch_failures:
                 raise self.watch_failures.pop(0)
             if info.kind not in self.served_kinds:
-                raise ApiStatusError(404, "not found")
+                raise KubernetesStatusError(404, "not found")
             start = int(resource_version or 0)
             stream = FakeStream(info.kind, 3600 if self.ignore_timeout else timeout_seconds,
                                 silent=self.silent)
             if start < self.compacted_through:
                 if self.expire_with_status:
-                    raise ApiStatusError(410, "too old resource version")
+                    raise KubernetesStatusError(410, "too old resource version")
                 stream.send({"type": "ERROR", "object": {"kind": "Status", "code": 410,
                                                          "reason": "Expired", "message": "too old"}})
                 return stream

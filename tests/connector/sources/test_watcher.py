@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 import pytest
 
 from connector.cluster import Kind, ObjectChange
-from connector.sources.api import ApiStatusError
+from connector.kube import KubernetesStatusError
 from connector.sources.reflector import WatchTimings
 from connector.sources.watcher import ClusterWatcher
 from tests.connector.sources.fake_api import FakeApi, eventually
@@ -77,7 +77,7 @@ def test_first_list_pages_fills_the_cache_and_marks_synced(api: FakeApi, watcher
 
 
 def test_not_synced_until_every_kind_has_listed(api: FakeApi, watcher: ClusterWatcher) -> None:
-    api.list_failures.extend([ApiStatusError(500, "boom")] * 3)
+    api.list_failures.extend([KubernetesStatusError(500, "boom")] * 3)
     watcher.start()
     assert watcher.wait_synced(10)
     stats = watcher.stats()
@@ -198,7 +198,7 @@ def test_watchdog_closes_a_watch_that_outlives_its_server_timeout(api: FakeApi) 
 def test_watch_errors_back_off_and_resume_without_relisting(api: FakeApi, watcher: ClusterWatcher) -> None:
     watcher.start()
     assert watcher.wait_synced(10)
-    api.watch_failures.extend([ConnectionRefusedError("refused"), ApiStatusError(500, "etcd")] * 2)
+    api.watch_failures.extend([ConnectionRefusedError("refused"), KubernetesStatusError(500, "etcd")] * 2)
     api.drop_watches()
     api.put(Kind.POD, "a", "after-errors")
     eventually(lambda: watcher.cache.get(Kind.POD, "a", "after-errors") is not None)

@@ -7,8 +7,8 @@ import pytest
 from kubernetes.client import CoreV1Api
 
 from connector.config import KubernetesConfig, Secrets
-from connector.sources.client import (
-    KubernetesClientError,
+from connector.kube import (
+    KubernetesConfigError,
     build_api_client,
     build_configuration,
     describe_api_error,
@@ -55,7 +55,7 @@ def test_tls_options_are_honoured() -> None:
 
 def test_missing_token_variable_is_a_client_error() -> None:
     settings = KubernetesConfig.model_validate({"host": "https://k:6443", "tokenEnv": "ABSENT"})
-    with pytest.raises(KubernetesClientError, match="ABSENT"):
+    with pytest.raises(KubernetesConfigError, match="ABSENT"):
         build_configuration(settings, Secrets({}))
 
 
@@ -69,10 +69,10 @@ def test_kubeconfig_file_is_loaded(tmp_path: Path) -> None:
 
 
 def test_missing_kubeconfig_or_service_account_is_a_client_error(tmp_path: Path) -> None:
-    with pytest.raises(KubernetesClientError):
+    with pytest.raises(KubernetesConfigError):
         build_configuration(KubernetesConfig.model_validate({"kubeconfig": str(tmp_path / "nope")}),
                             Secrets({}))
-    with pytest.raises(KubernetesClientError):
+    with pytest.raises(KubernetesConfigError):
         build_configuration(KubernetesConfig.model_validate({"inCluster": True}), Secrets({}),
                             environ={"KUBERNETES_SERVICE_HOST": "10.0.0.1", "KUBERNETES_SERVICE_PORT": "443"})
 
@@ -118,9 +118,9 @@ def test_connection_failures_are_one_line_naming_the_host_and_the_reason() -> No
 def test_error_statuses_are_described_with_a_hint() -> None:
     from kubernetes.client import ApiException
 
-    from connector.sources.api import ApiStatusError
+    from connector.kube import KubernetesStatusError
 
-    assert describe_api_error(ApiStatusError(403, "namespaces is forbidden")) == (
+    assert describe_api_error(KubernetesStatusError(403, "namespaces is forbidden")) == (
         "the API server answered HTTP 403: namespaces is forbidden (the connector's account lacks a"
         " permission: see docs/install.md)")
     assert describe_api_error(ApiException(status=401, reason="Unauthorized"), "https://k").startswith(
