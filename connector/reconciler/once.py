@@ -9,22 +9,24 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
 from adapters.base import Adapter
-from adapters.registry import adapter_class, create_adapter
 from connector.cluster import ClusterView
-from connector.compiler import CompileResult, CompileSettings, compile_cluster
-from connector.config import Config, DeviceConfig, Secrets
+from connector.compiler import CompileResult, compile_cluster
+from connector.config import Config
 from connector.reconciler.device import DeviceOutcome, ErrorClass, sync_device
 from connector.reconciler.record import record_outcome, record_snapshot
 from connector.store import Store, create_engine, device_write_lock, migrate, session_factory
+from connector.wiring import compile_settings, open_adapters, select_devices
 
 log = logging.getLogger(__name__)
+
+__all__ = ["PassReport", "compile_settings", "open_adapters", "reconcile_once", "select_devices"]
 
 
 @dataclass
@@ -42,24 +44,6 @@ class PassReport:
     @property
     def failed(self) -> bool:
         return any(o.error is not None for o in self.outcomes)
-
-
-def compile_settings(config: Config) -> CompileSettings:
-    """Compile settings with each configured device's capabilities."""
-    return CompileSettings.from_config(
-        config, {d.name: adapter_class(d.type).capabilities for d in config.devices})
-
-
-def select_devices(config: Config, name: str | None) -> list[DeviceConfig]:
-    """The configured devices, or only `name` (KeyError when no device has that name)."""
-    if name is None:
-        return list(config.devices)
-    return [config.device(name)]
-
-
-def open_adapters(config: Config, devices: Sequence[DeviceConfig], secrets: Secrets) -> dict[str, Adapter]:
-    """An adapter per device; SecretError when a device's secret is missing from the environment."""
-    return {d.name: create_adapter(d, config.cluster, secrets) for d in devices}
 
 
 def reconcile_once(config: Config, view: ClusterView, adapters: Mapping[str, Adapter], *,
