@@ -1,0 +1,129 @@
+"""Device states assembled from the tiers, copy on write.
+
+A device's rule list is its Admin tier, the namespace-tier block of every namespace (by name),
+its Baseline tier, then every namespace's default rule. Its groups, destinations and port sets
+are those its rules refer to (a union group brings the groups it includes). When no device rule
+list changed, only the groups, destinations and port sets that changed are replaced, in copies
+of the previous mappings; everything unchanged stays the very same object, and a device whose
+state is equal keeps its previous `DeviceState`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from connector.compiler.catalog import Catalog
+from connector.compiler.cluster_tier import ClusterTier
+from connector.compiler.namespace_tier import NamespaceTier
+from connector.compiler.settings import CompileSettings
+from connector.model import CompiledRule, DeviceState, SourceGroup
+
+
+class Assembler:
+    """The `DeviceState` of every device (`states`), and the devices whose state changed since
+    `begin` (`changed`; every device before the first `begin`)."""
+
+    def __init__(
+        self,
+        settings: CompileSettings,
+        namespace_tier: NamespaceTier,
+        cluster_tier: ClusterTier,
+        catalog: Catalog,
+    ) -> None:
+        self._cluster = settings.cluster
+        self._devices = settings.device_names
+        self._namespace_tier = namespace_tier
+        self._cluster_tier = cluster_tier
+        self._catalog = catalog
+        self.states: dict[str, DeviceState] = {
+            d: DeviceState(device=d, cluster=self._cluster) for d in self._devices
+        }
+        self.changed: set[str] = set(self._devices)
+        self._rules_dirty: set[str] = set(self._devices)  # devices whose rule list must be rebuilt
+
+    def begin(self) -> None:
+        """Start a batch: no device has changed yet."""
+        self.changed = set()
+
+    def rules_changed(self, devices: Iterable[str]) -> None:
+        """The rule lists of `devices` must be rebuilt at the next `assemble`."""
+        self._rules_dirty.update(devices)
+
+    def assemble(self, changed_groups: set[str]) -> None:
+        """Bring every device state up to date; `changed_groups` are the keys of the namespaced
+        source groups that changed since the last call."""
+        changed_objects = self._catalog.take_changed()
+        groups_by_key = self._namespace_tier.groups
+        order = sorted(self._namespace_tier.outputs) if self._rules_dirty else []
+        for device in self._devices:
+            state = self.states[device]
+            if device in self._rules_dirty:
+                state = self._rebuilt(device, order, groups_by_key)
+            else:
+                group_updates = changed_groups.intersection(state.groups)
+                object_updates = {
+                    k for k in changed_objects if k in state.destinations or k in state.port_sets
+                }
+                if not group_updates and not object_updates:
+                    continue
+                # copy on write: unchanged mappings are shared with the previous (immutable) state
+                groups = state.groups
+                if group_updates:
+                    groups = dict(groups)
+                    for key in group_updates:
+                        groups[key] = groups_by_key[key]
+                destinations, port_sets = state.destinations, state.port_sets
+                if object_updates:
+                    destinations, port_sets = dict(destinations), dict(port_sets)
+                    for key in object_updates:
+                        if key in destinations:
+                            destinations[key] = self._catalog.destinations[device][key]
+                        if key in port_sets:
+                            port_sets[key] = self._catalog.port_sets[device][key]
+                state = DeviceState(
+                    device=device,
+                    cluster=self._cluster,
+                    groups=groups,
+                    destinations=destinations,
+                    port_sets=port_sets,
+                    rules=state.rules,
+                )
+            if state != self.states[device]:
+                self.changed.add(device)
+                self.states[device] = state
+        self._rules_dirty = set()
+
+    def _rebuilt(self, device: str, order: list[str], groups_by_key: dict[str, SourceGroup]) -> DeviceState:
+        """The state of `device` with its rule list rebuilt from the tiers (namespaces in `order`)."""
+        admin, baseline = self._cluster_tier.tiers[device]
+        middle: list[CompiledRule] = []
+        defaults: list[CompiledRule] = []
+        for ns in order:
+            output = self._namespace_tier.outputs[ns]
+            middle.extend(output.blocks.get(device, ()))
+            defaults.extend(output.defaults.get(device, ()))
+        rules = admin + tuple(middle) + baseline + tuple(defaults)
+        unions = self._cluster_tier.unions[device]
+        groups: dict[str, SourceGroup] = {}
+        for r in rules:
+            if r.source in groups:
+                continue
+            union = unions.get(r.source)
+            if union is None:
+                groups[r.source] = groups_by_key[r.source]
+                continue
+            groups[r.source] = union
+            for inner in union.includes:
+                groups[inner] = groups_by_key[inner]
+        known = self._catalog.destinations[device]
+        destinations = {r.destination: known[r.destination] for r in rules if r.destination is not None}
+        known_ports = self._catalog.port_sets[device]
+        port_sets = {r.ports: known_ports[r.ports] for r in rules if r.ports is not None}
+        return DeviceState(
+            device=device,
+            cluster=self._cluster,
+            groups=groups,
+            destinations=destinations,
+            port_sets=port_sets,
+            rules=rules,
+        )
