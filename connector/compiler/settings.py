@@ -1,4 +1,4 @@
-"""What the compiler needs from the configuration (DESIGN section 5) and the device adapters."""
+"""What the compiler needs from the configuration (docs/configuration.md) and the device adapters."""
 
 from __future__ import annotations
 

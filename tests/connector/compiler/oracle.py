@@ -1,13 +1,13 @@
-"""A direct evaluator of DESIGN section 4 over raw cluster objects, written independently of the
-compiler: given a source (a namespace, and a pod of it) and traffic (destination, port,
-protocol), which rule decides on a device.
+"""A direct evaluator of the rule semantics (docs/resources.md, "How a rule decides") over raw
+cluster objects, written independently of the compiler: given a source (a namespace, and a pod
+of it) and traffic (destination, port, protocol), which rule decides on a device.
 
 Validity semantics it shares with the compiler because they are documented behaviour: a rule
 with an invalid action, tier, priority or selector never decides; an ExternalService keeps its
 valid addresses and port entries, contributes nothing when none of its addresses (or, when it
 lists ports, none of its port entries) is valid, and a missing one contributes nothing; a device
 that cannot enforce FQDNs drops them. In `egress-ip` mode Service and podSelector rules apply to
-the whole namespace when they have sources (DESIGN section 3). A pod on the host network (its
+the whole namespace when they have sources (docs/resources.md, "Source modes"). A pod on the host network (its
 address is its node's) is no source in pod or egress-ip mode: no rule applies to it
 (docs/resources.md, "hostNetwork pods").
 """
@@ -131,7 +131,7 @@ def _external_matches(es: Obj, destination: str, port: int | None, protocol: str
 
 
 class Oracle:
-    """Evaluates section 4 over a list of raw objects for one configuration."""
+    """Evaluates the rule semantics over a list of raw objects for one configuration."""
 
     def __init__(
         self,
@@ -247,7 +247,7 @@ class Oracle:
         return [p for p in self._pods(ns) if self._pod_ips(p) & addresses]
 
     def _rule_has_source(self, rule: Obj, ns: Obj, pod: Obj | None) -> bool:
-        """Whether a namespaced rule covers traffic from `pod` of `ns` (section 4 with the widening of 3)."""
+        """Whether a namespaced rule covers traffic from `pod` of `ns` (with egress-ip widening)."""
         name = _meta(ns)["name"]
         spec = rule.get("spec") or {}
         widened = self.mode(ns) == "egress-ip"

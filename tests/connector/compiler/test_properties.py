@@ -1,5 +1,5 @@
-"""Property tests: the compiled first-match list decides like the direct evaluator of DESIGN
-section 4 (tests/connector/compiler/oracle.py), and incremental compiles equal full ones."""
+"""Property tests: the compiled first-match list decides like the direct evaluator of the rule
+semantics (tests/connector/compiler/oracle.py), and incremental compiles equal full ones."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Table-driven tests for every clause of DESIGN section 4 (and the namespace rules of section 3)."""
+"""Table-driven tests for every clause of the rule semantics (docs/resources.md, "How a rule
+decides") and the namespace rules ("Namespaces")."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Source modes (DESIGN section 3): pod, egress-ip (annotation or OVN EgressIP), node; widening
-and shared sources reported on the rules."""
+"""Source modes (docs/resources.md, "Source modes"): pod, egress-ip (annotation or OVN EgressIP),
+node; widening and shared sources reported on the rules."""
 
 from __future__ import annotations
 
