@@ -1,4 +1,5 @@
-"""The compiler: pure code from the cached cluster to the desired state per device (DESIGN sections 2-4).
+"""The compiler: pure code from the cached cluster to the desired state per device
+(docs/architecture.md; what a rule means: docs/resources.md).
 
 `Compiler(settings).full(view)` compiles a `ClusterView`; `.apply(changes)` recompiles what a
 batch of `ObjectChange`s touches. Both return a `CompileResult`: a `DeviceState` per device, a
@@ -6,9 +7,9 @@ batch of `ObjectChange`s touches. Both return a `CompileResult`: a `DeviceState`
 `NamespaceStatus` per namespace.
 """
 
-from connector.compiler.engine import Compiler, CompileResult, compile_cluster
+from connector.compiler.findings import DevicePresence, NamespaceStatus, Problem, Reason, RuleRef, RuleStatus
+from connector.compiler.incremental import Compiler, CompileResult, compile_cluster
 from connector.compiler.settings import CompileSettings
-from connector.compiler.status import DevicePresence, NamespaceStatus, Problem, Reason, RuleRef, RuleStatus
 
 __all__ = [
     "CompileResult",

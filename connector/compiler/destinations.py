@@ -7,9 +7,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from connector.compiler import keys
+from connector.compiler.findings import Problem, Reason, RuleRef
 from connector.compiler.namespaces import AllowEntry
 from connector.compiler.resources import ExternalServiceSpec
-from connector.compiler.status import Problem, Reason, RuleRef
 from connector.model import Destination, PortSet
 
 ANNOTATION_RULE = "annotation"

@@ -26,13 +26,13 @@ from connector.compiler.destinations import (
     ipv6_problem,
     parts_have_ipv6,
 )
+from connector.compiler.findings import DevicePresence, Problem, Reason, RuleRef, dedupe, unknown_devices
 from connector.compiler.index import ClusterIndex, put
 from connector.compiler.namespace_groups import NamespaceGroups
 from connector.compiler.namespaces import NamespaceInfo, annotation_rule_note
 from connector.compiler.resources import RuleSpec
 from connector.compiler.rule_sources import FoundSources, RuleSources
 from connector.compiler.settings import CompileSettings
-from connector.compiler.status import DevicePresence, Problem, Reason, RuleRef, dedupe, unknown_devices
 from connector.compiler.workloads import WorkloadDelta
 from connector.model import Action, CompiledRule, RuleKind, RuleOrigin, SourceGroup, Tier
 

@@ -8,9 +8,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from connector.cluster import Obj
+from connector.compiler.findings import RuleRef
 from connector.compiler.nswarnings import NamespaceWarnings, quoted, unquoted
 from connector.compiler.settings import CompileSettings
-from connector.compiler.status import RuleRef
 from connector.compiler.values import (
     SCOPED,
     ParsedAddress,

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from connector.cluster import Obj
-from connector.compiler.status import Problem, Reason, RuleRef
+from connector.compiler.findings import Problem, Reason, RuleRef
 from connector.compiler.values import (
     Selector,
     ValueProblem,

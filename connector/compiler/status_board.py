@@ -8,12 +8,7 @@ from __future__ import annotations
 from connector.compiler import hostnet
 from connector.compiler.cluster_tier import ClusterTier
 from connector.compiler.destinations import ipv6_problem, parts_have_ipv6
-from connector.compiler.index import ClusterIndex
-from connector.compiler.namespace_groups import NamespaceGroups
-from connector.compiler.namespace_tier import NamespaceTier
-from connector.compiler.settings import CompileSettings
-from connector.compiler.sharing import SharedAddresses
-from connector.compiler.status import (
+from connector.compiler.findings import (
     DevicePresence,
     NamespaceStatus,
     Problem,
@@ -23,6 +18,11 @@ from connector.compiler.status import (
     dedupe,
     unknown_devices,
 )
+from connector.compiler.index import ClusterIndex
+from connector.compiler.namespace_groups import NamespaceGroups
+from connector.compiler.namespace_tier import NamespaceTier
+from connector.compiler.settings import CompileSettings
+from connector.compiler.sharing import SharedAddresses
 from connector.model import RuleKind
 
 
