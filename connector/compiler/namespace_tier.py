@@ -38,6 +38,8 @@ from connector.model import Action, CompiledRule, RuleKind, RuleOrigin, SourceGr
 
 ANNOTATION_PRIORITY = 500
 
+Rules = tuple[CompiledRule, ...]
+
 
 @dataclass(frozen=True)
 class RuleOutcome:
@@ -67,8 +69,8 @@ class NamespaceOutput:
     warnings (annotation values, host network pods, the annotation rule's problems)."""
 
     groups: dict[str, SourceGroup] = field(default_factory=dict)
-    blocks: dict[str, tuple[CompiledRule, ...]] = field(default_factory=dict)
-    defaults: dict[str, tuple[CompiledRule, ...]] = field(default_factory=dict)
+    blocks: dict[str, Rules] = field(default_factory=dict)
+    defaults: dict[str, Rules] = field(default_factory=dict)
     rules: dict[RuleRef, RuleOutcome] = field(default_factory=dict)
     inputs: dict[RuleRef, _RuleInputs] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
@@ -136,18 +138,8 @@ class NamespaceTier:
                 found = finder.of(spec, cached.sources if cached is not None else None, delta)
                 sources = found.group
                 problems.extend(found.problems)
-            resolved = Resolved({d: () for d in self._devices}, [])
-            if cached is not None:
-                resolved = cached.resolved
-                problems.extend(resolved.problems)
-            elif spec.compilable and info is not None and info.managed:
-                if spec.ref.kind == RuleKind.ANNOTATION:
-                    resolved = annotation_parts(spec.ref, ns, info.allow, cluster, self._fqdn_ok)
-                else:
-                    resolved = external_parts(
-                        spec.ref, spec.external_services, ns, self._index.external, cluster, self._fqdn_ok
-                    )
-                problems.extend(resolved.problems)
+            resolved = cached.resolved if cached is not None else self._resolve(spec, info)
+            problems.extend(resolved.problems)
             if found is not None:
                 out.inputs[spec.ref] = _RuleInputs(spec, found, resolved)
             if sources is not None:
@@ -178,22 +170,14 @@ class NamespaceTier:
                 )
                 out.rules[spec.ref] = RuleOutcome(spec, tuple(problems), sources, presence)
         out.blocks = {d: tuple(rules) for d, rules in blocks.items()}
-        if info is not None and info.managed and info.default_action != "None" and ns_group is not None:
-            origin = RuleOrigin(RuleKind.DEFAULT, ns, "default", Tier.DEFAULT, 0)
-            for device in info.devices:
-                out.defaults[device] = (
-                    CompiledRule(
-                        key=keys.default_rule(cluster, ns),
-                        origin=origin,
-                        source=ns_group.key,
-                        destination=None,
-                        ports=None,
-                        action=Action(info.default_action),
-                    ),
-                )
+        out.defaults = self._defaults(info, ns_group)
         host_warnings = self._host_network_warnings(ns, info)
         out.warnings = info.warnings + host_warnings + tuple(annotation_notes) if info is not None else ()
         self.outputs[ns] = out
+        return self._changes(old, out)
+
+    def _changes(self, old: NamespaceOutput, out: NamespaceOutput) -> Recompiled:
+        """What changed from the namespace's `old` output to `out`; keeps `groups` up to date."""
         devices = {
             d
             for d in self._devices
@@ -207,6 +191,34 @@ class NamespaceTier:
                 changed.add(key)
                 put(self.groups, key, new_group)
         return Recompiled(changed, devices)
+
+    def _resolve(self, spec: RuleSpec, info: NamespaceInfo | None) -> Resolved:
+        """The destinations of `spec` per device (none when it cannot compile)."""
+        ns, cluster = spec.ref.namespace, self._settings.cluster
+        if not spec.compilable or info is None or not info.managed:
+            return Resolved({d: () for d in self._devices}, [])
+        if spec.ref.kind == RuleKind.ANNOTATION:
+            return annotation_parts(spec.ref, ns, info.allow, cluster, self._fqdn_ok)
+        return external_parts(
+            spec.ref, spec.external_services, ns, self._index.external, cluster, self._fqdn_ok
+        )
+
+    def _defaults(self, info: NamespaceInfo | None, ns_group: SourceGroup | None) -> dict[str, Rules]:
+        """The namespace's default-action rule on each device it targets (none without sources or
+        with default action None)."""
+        if info is None or not info.managed or info.default_action == "None" or ns_group is None:
+            return {}
+        origin = RuleOrigin(RuleKind.DEFAULT, info.name, "default", Tier.DEFAULT, 0)
+        key = keys.default_rule(self._settings.cluster, info.name)
+        action = Action(info.default_action)
+        return {
+            device: (
+                CompiledRule(
+                    key=key, origin=origin, source=ns_group.key, destination=None, ports=None, action=action
+                ),
+            )
+            for device in info.devices
+        }
 
     def _specs(self, ns: str, info: NamespaceInfo | None) -> list[RuleSpec]:
         """The rules of `ns` in namespace-tier order, the `egress-allow` annotation's included."""
