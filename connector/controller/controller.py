@@ -609,10 +609,11 @@ class Controller:
             assert self._engine is not None
             with device_write_lock(self._engine, self.config.device(name).url):
                 outcome = sync_device(adapter, job.state, self.config.safety, apply=True,
-                                      may_write=lambda: self.leading, known=known, read=job.read)
+                                      may_write=lambda: self.leading, known=known, read=job.read,
+                                      vanished=job.vanished)
         else:
             outcome = sync_device(adapter, job.state, self.config.safety, apply=False, known=known,
-                                  read=job.read)
+                                  read=job.read, vanished=job.vanished)
         elapsed = time.monotonic() - started
         self.metrics.reconcile_duration.labels(name).observe(elapsed)
         if outcome.extra.get("withheld"):
