@@ -36,8 +36,7 @@ from adapters.base import Adapter
 from adapters.fortios import FortiOSAdapter
 from adapters.registry import create_adapter
 from connector.cluster import ObjectChange, StaticView
-from connector.compiler import compile_cluster
-from connector.compiler.engine import Compiler
+from connector.compiler import Compiler, compile_cluster
 from connector.config import Config, FortiOSDevice, SafetyConfig, Secrets
 from connector.model import DeviceState
 from connector.reconciler.known import held_after

@@ -21,7 +21,7 @@ from typing import Any
 
 from connector.cluster import ClusterView, Kind
 from connector.compiler import CompileResult, RuleRef
-from connector.compiler.destinations import group_key
+from connector.compiler.keys import namespace_group
 from connector.compiler.sources import node_addresses, read_pod, read_slice
 from connector.evaluate import Names, Outcome, Probe, Step, evaluate
 from connector.model import CompiledRule, DeviceState, Protocol, RuleKind
@@ -267,7 +267,7 @@ def _resolve_source(view: ClusterView, result: CompileResult, spec: SourceSpec) 
         if not pods:
             notes.append(f"Service {ns}/{spec.service} has no endpoints: no traffic comes from it now")
     if mode == "egress-ip":
-        groups = [state.groups.get(group_key(state.cluster, ns)) for state in result.devices.values()]
+        groups = [state.groups.get(namespace_group(state.cluster, ns)) for state in result.devices.values()]
         addresses = sorted({a for group in groups if group is not None for a in group.addresses})
         notes.append(f"namespace {ns} uses source mode egress-ip: the firewall sees its egress IPs")
     elif mode == "node":

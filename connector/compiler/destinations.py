@@ -15,11 +15,6 @@ from connector.model import Destination, PortSet
 ANNOTATION_RULE = "annotation"
 
 
-def group_key(cluster: str, namespace: str, *parts: str) -> str:
-    """Kept for callers outside the compiler until they use `keys`."""
-    return keys.join(cluster, namespace, *parts)
-
-
 @dataclass(frozen=True)
 class RulePart:
     """One part of a rule as compiled for one device: an ExternalService, or the `egress-allow`
