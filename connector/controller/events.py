@@ -7,6 +7,10 @@ object lives in that object's namespace; one about a cluster-scoped object (a Cl
 a Namespace) lives in `default` with no `involvedObject.namespace`, as the API server requires of
 core/v1 Events and as client-go's recorder does. Failures to write Events are logged, never
 raised: Events are informational.
+
+`EventChannel` is where the controller's collaborators tell Events: nothing is written before the
+controller connects a recorder at start, and each Event told is counted by reason
+(`fusion_connector_events_total`).
 """
 
 from __future__ import annotations
@@ -16,9 +20,11 @@ import secrets
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Protocol
 
 from connector.cluster import Obj
 from connector.controller.leader import micro_time
+from connector.controller.metrics import ControllerMetrics
 from connector.kube import KubeApi, KubernetesUnavailable
 
 log = logging.getLogger(__name__)
@@ -108,3 +114,28 @@ class EventRecorder:
         except KubernetesUnavailable as exc:
             log.warning("event %s %s on %s/%s not written: %s", type, reason, involved.kind,
                         involved.name, exc)
+
+
+class EventSink(Protocol):
+    """What records Events (an `EventRecorder`)."""
+
+    def record(self, involved: ObjectRef, type: str, reason: str, message: str) -> None: ...
+
+
+class EventChannel:
+    """The controller's Events: written through `recorder` once connected, each counted by reason."""
+
+    def __init__(self, metrics: ControllerMetrics) -> None:
+        self.metrics = metrics
+        self.recorder: EventSink | None = None
+
+    @property
+    def connected(self) -> bool:
+        return self.recorder is not None
+
+    def tell(self, involved: ObjectRef, type: str, reason: str, message: str) -> None:
+        """Record an Event about `involved` and count it; nothing before a recorder is connected."""
+        if self.recorder is None:
+            return
+        self.recorder.record(involved, type, reason, message)
+        self.metrics.events.labels(reason).inc()

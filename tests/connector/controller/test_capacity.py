@@ -6,9 +6,10 @@ from typing import Any
 
 from connector.config import Config, SafetyConfig, Secrets
 from connector.controller.controller import Controller
+from connector.controller.device_report import CAPACITY_EXCEEDED, DeviceReport, capacities
 from connector.controller.events import WARNING
 from connector.controller.metrics import ControllerMetrics
-from connector.controller.status import CAPACITY_EXCEEDED, DeviceReport, build_status, capacities
+from connector.controller.status_subresource import build_status
 from connector.controller.worker import Job
 from connector.model import DeviceState
 from connector.planner.capacity import CapacityReport, Table, TableUsage
@@ -76,11 +77,11 @@ def test_accounting_a_capacity_refusal_sets_the_problem_event_and_metrics() -> N
         {"name": "dev", "type": "rest", "url": "http://127.0.0.1:1"}]})
     controller = Controller(config, Secrets({}))
     events = Events()
-    controller._events = events  # type: ignore[assignment]
+    controller.events.recorder = events
     controller._elector = Leader()  # type: ignore[assignment]
     desired: DeviceState = state("a", "b", "c")
     outcome = sync_device(LimitedAdapter([], limit=2), desired, SafetyConfig(), apply=True)
-    ok = controller._account("dev", Job(desired), outcome, apply=True)
+    ok = controller.accounting.account("dev", Job(desired), outcome, apply=True)
 
     assert ok  # not retried with backoff: the next change or interval tries again
     problem = controller.device_reports()["dev"].problem

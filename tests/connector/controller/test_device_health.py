@@ -10,9 +10,10 @@ from typing import Any
 from adapters.base import TransientDeviceError
 from connector.compiler import DevicePresence, RuleRef, RuleStatus
 from connector.config import Config, Secrets
-from connector.controller.controller import Controller, ControllerOptions
+from connector.controller import Controller, ControllerOptions
+from connector.controller.device_report import DeviceReport
 from connector.controller.events import NORMAL, WARNING
-from connector.controller.status import DeviceReport, build_status, fingerprints
+from connector.controller.status_subresource import build_status
 from connector.controller.worker import Job
 from connector.model import (
     Action,
@@ -36,7 +37,7 @@ def controller() -> tuple[Controller, Events]:
         {"name": "ok", "type": "rest", "url": "http://127.0.0.1:2"}]})
     made = Controller(config, Secrets({}), ControllerOptions(mode="plan"))
     events = Events()
-    made._events = events  # type: ignore[assignment]
+    made.events.recorder = events
     made._elector = Leader()  # type: ignore[assignment]
     return made, events
 
@@ -56,9 +57,9 @@ class Exploding:
 
 def test_an_unexpected_exception_in_a_sync_is_accounted_as_a_device_error() -> None:
     made, events = controller()
-    made._adapters = {"dev": Exploding()}  # type: ignore[dict-item]
+    made.syncs.adapters = {"dev": Exploding()}  # type: ignore[dict-item]
     desired: DeviceState = state("a")
-    assert made._sync_job("dev", Job(desired)) is False  # retried with backoff
+    assert made.syncs.run("dev", Job(desired)) is False  # retried with backoff
     report = made.device_reports()["dev"]
     assert report.problem is not None and report.problem[0] == "DeviceError"
     assert "ValueError: desired objects name policy 'fc_rt_x' twice" in report.problem[1]
@@ -77,8 +78,8 @@ def test_a_failing_device_is_listed_by_readiness_with_its_reason_and_recovers() 
     made, events = controller()
     desired: DeviceState = state("a")
     for _ in range(3):
-        assert not made._account("dev", Job(desired), failed("dev"), apply=True)
-    assert made._account("ok", Job(desired), DeviceOutcome("ok"), apply=True)
+        assert not made.accounting.account("dev", Job(desired), failed("dev"), apply=True)
+    assert made.accounting.account("ok", Job(desired), DeviceOutcome("ok"), apply=True)
 
     ready = made.readiness()
     assert ready["degraded"] == ["dev"]
@@ -91,7 +92,7 @@ def test_a_failing_device_is_listed_by_readiness_with_its_reason_and_recovers() 
     assert sample(text, "fusion_connector_device_problem", device="dev", reason="DeviceError") == 1
     assert sample(text, "fusion_connector_device_problem", device="ok", reason="DeviceError") is None
 
-    assert made._account("dev", Job(desired), DeviceOutcome("dev"), apply=True)
+    assert made.accounting.account("dev", Job(desired), DeviceOutcome("dev"), apply=True)
     ready = made.readiness()
     assert ready["degraded"] == [] and ready["devices"]["dev"]["state"] == "in-sync"
     assert ready["devices"]["dev"]["failures"] == 0
@@ -106,13 +107,12 @@ def test_a_rule_held_before_the_device_started_failing_is_no_longer_programmed()
     group = SourceGroup("g", "c1", "shop", (("10.0.0.1", (Identity("Pod", "shop", "p"),)),))
     desired = DeviceState("dev", "c1", {"g": group}, rules=(CompiledRule("k", origin, "g", None, None,
                                                                          Action.ALLOW),))
-    made._states["dev"] = desired
-    made._reports["dev"] = DeviceReport("dev", {}, fingerprints(desired))
-    assert made._account("dev", Job(desired), DeviceOutcome("dev"), apply=True)
+    made.book.publish("dev", desired)
+    assert made.accounting.account("dev", Job(desired), DeviceOutcome("dev"), apply=True)
     rule = RuleStatus(RuleRef(RuleKind.NAMESPACE, "shop", "allow-db"), 1, (), 1,
                       (DevicePresence("dev", True, "compiled"),))
     assert conditions(build_status(rule, made.device_reports(), None, "t"))["Programmed"]["status"] == "True"
-    made._account("dev", Job(desired), failed("dev"), apply=True)
+    made.accounting.account("dev", Job(desired), failed("dev"), apply=True)
     programmed = conditions(build_status(rule, made.device_reports(), None, "t"))["Programmed"]
     assert (programmed["status"], programmed["reason"]) == ("False", "DeviceError")
     assert "HTTP 503: busy" in programmed["message"]
@@ -130,12 +130,12 @@ def test_a_rule_gets_one_warning_when_its_device_starts_failing_not_one_per_retr
 
     good = status(None, None)
     first = status(("DeviceError", "dev: HTTP 503"), good)
-    made._rule_events(ref, "uid", good, first)
+    made.statuses.tell_changes(ref, "uid", good, first)
     second = status(("DeviceError", "dev: connection refused"), first)
-    made._rule_events(ref, "uid", first, second)
+    made.statuses.tell_changes(ref, "uid", first, second)
     assert [(t, r) for t, r, _ in events.recorded] == [(WARNING, "DeviceError")]
     refused = status(("PlanRefused", "unsafe plan refused: x"), second)
-    made._rule_events(ref, "uid", second, refused)
+    made.statuses.tell_changes(ref, "uid", second, refused)
     assert [(t, r) for t, r, _ in events.recorded] == [(WARNING, "DeviceError"), (WARNING, "PlanRefused")]
 
 
@@ -148,8 +148,8 @@ class Unelectable:
 def test_a_process_that_can_never_lead_is_not_ready_and_says_why() -> None:
     made, _ = controller()
     made._watcher = SimpleNamespace(synced=True)  # type: ignore[assignment]
-    made._store_ok = (time.monotonic(), True)
-    made._compiled.set()
+    made.health.store.last = (time.monotonic(), True)
+    made.loop.compiled.set()
     assert made.readiness()["ready"] is True and made.readiness()["reasons"] == []
     made._elector = Unelectable()  # type: ignore[assignment]
     ready = made.readiness()
@@ -167,8 +167,7 @@ def test_withheld_deletions_refuse_the_device_but_leave_its_rules_programmed() -
     group = SourceGroup("g", "c1", "t9", (("10.0.0.2", (Identity("Pod", "t9", "new-27"),)),))
     desired = DeviceState("dev", "c1", {"g": group}, rules=(CompiledRule("k", origin, "g", None, None,
                                                                          Action.ALLOW),))
-    made._states["dev"] = desired
-    made._reports["dev"] = DeviceReport("dev", {}, fingerprints(desired))
+    made.book.publish("dev", desired)
     rule = RuleStatus(RuleRef(RuleKind.NAMESPACE, "t9", "allow-db"), 1, (), 1,
                       (DevicePresence("dev", True, "compiled"),))
     gone = tuple(Change(Op.DELETE, "group", f"fc_t{i}") for i in range(6))
@@ -178,7 +177,7 @@ def test_withheld_deletions_refuse_the_device_but_leave_its_rules_programmed() -
     applied = Plan("dev", "c1", changes=(Change(Op.CREATE, "group", "fc_t9"),), unsafe=unsafe,
                    withheld=gone)
     outcome = DeviceOutcome("dev", plan=applied, refused=True, refusal=Refusal.UNSAFE, applied=True)
-    assert made._account("dev", Job(desired), outcome, apply=True)
+    assert made.accounting.account("dev", Job(desired), outcome, apply=True)
     status = build_status(rule, made.device_reports(), None, "t")
     assert conditions(status)["Programmed"]["status"] == "True"
     dev = made.readiness()["devices"]["dev"]
@@ -192,7 +191,7 @@ def test_withheld_deletions_refuse_the_device_but_leave_its_rules_programmed() -
     # a whole plan refused (nothing written): the rules are not programmed
     whole = Plan("dev", "c1", changes=(Change(Op.CREATE, "group", "fc_t9"), *gone), unsafe=unsafe)
     refused = DeviceOutcome("dev", plan=whole, refused=True, refusal=Refusal.UNSAFE)
-    made._account("dev", Job(desired), refused, apply=True)
+    made.accounting.account("dev", Job(desired), refused, apply=True)
     programmed = conditions(build_status(rule, made.device_reports(), None, "t"))["Programmed"]
     assert (programmed["status"], programmed["reason"]) == ("False", "PlanRefused")
     assert "nothing written" in events.recorded[-1][2]

@@ -75,10 +75,9 @@ def make(url: str) -> tuple[Controller, Elector, Recorder]:
     elector = Elector()
     recorder = Recorder()
     controller._elector = elector  # type: ignore[assignment]
-    controller._recorder = recorder  # type: ignore[assignment]
-    controller._engine = create_engine(config.database)
-    controller._adapters = controller._open_adapters()
-    adapter: Any = controller._adapters["fgt"]
+    controller.syncs.connect(create_engine(config.database), recorder,  # type: ignore[arg-type]
+                             controller.fence.open_adapters(config, controller.secrets))
+    adapter: Any = controller.syncs.adapters["fgt"]
     adapter.concurrency = 1  # one write at a time: the deposition lands between two writes
     adapter.http.retry = RetryPolicy(attempts=2, deadline=5, initial=0.001, maximum=0.01, jitter=0.001)
     return controller, elector, recorder
@@ -94,7 +93,7 @@ def test_a_leader_deposed_mid_apply_sends_no_further_write(
     controller, elector, recorder = make(url)
     try:
         app.on_write = elector.depose  # the first write lands, then a standby takes over
-        assert controller._sync("fgt", Job(payments_state(), read=True)) is True  # not retried
+        assert controller.syncs.sync("fgt", Job(payments_state(), read=True)) is True  # not retried
         assert len(writes(app)) == 1
         text = controller.render_metrics().decode()
         assert sample(text, "fusion_connector_fenced_writes_total", device="fgt") == 1
@@ -104,21 +103,21 @@ def test_a_leader_deposed_mid_apply_sends_no_further_write(
         assert audited.result is not None and audited.result.writes == 1
         assert audited.error is not None and "not sent" in audited.error
     finally:
-        controller._adapters["fgt"].close()
+        controller.syncs.adapters["fgt"].close()
 
 
 def test_a_process_that_leads_again_syncs_normally(fortigate: tuple[DeposingFortigate, str]) -> None:
     app, url = fortigate
     controller, elector, _ = make(url)
     try:
-        assert controller._sync("fgt", Job(payments_state(), read=True)) is True
+        assert controller.syncs.sync("fgt", Job(payments_state(), read=True)) is True
         assert len(writes(app)) > 1 and controller.device_reports()["fgt"].problem is None
         text = controller.render_metrics().decode()
         assert sample(text, "fusion_connector_fenced_writes_total", device="fgt") is None
         elector.depose()
-        assert controller._may_write("fgt") is False
+        assert controller.fence.may_write("fgt") is False
     finally:
-        controller._adapters["fgt"].close()
+        controller.syncs.adapters["fgt"].close()
 
 
 def test_the_thread_closing_the_adapters_may_still_release_device_sessions() -> None:
@@ -128,11 +127,11 @@ def test_the_thread_closing_the_adapters_may_still_release_device_sessions() -> 
     elector = Elector()
     elector.depose()
     controller._elector = elector  # type: ignore[assignment]
-    assert controller._may_write("soc") is False
-    controller._closing_thread = threading.get_ident()
-    assert controller._may_write("soc") is True
+    assert controller.fence.may_write("soc") is False
+    controller.fence.close_from_this_thread()
+    assert controller.fence.may_write("soc") is True
     other: list[bool] = []
-    thread = threading.Thread(target=lambda: other.append(controller._may_write("soc")))
+    thread = threading.Thread(target=lambda: other.append(controller.fence.may_write("soc")))
     thread.start()
     thread.join()
     assert other == [False]  # an abandoned sync thread stays fenced

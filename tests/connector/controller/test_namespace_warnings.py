@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from connector.compiler.status import NamespaceStatus
+from connector.compiler import NamespaceStatus
 from connector.config import Config, Secrets
 from connector.controller.controller import Controller
 from connector.controller.events import WARNING, ObjectRef
@@ -50,7 +50,7 @@ def made() -> tuple[Controller, Events, Elector]:
     controller = Controller(config, Secrets({}))
     events = Events()
     elector = Elector(True)
-    controller._events = events  # type: ignore[assignment]
+    controller.events.recorder = events
     controller._elector = elector  # type: ignore[assignment]
     return controller, events, elector
 
@@ -58,9 +58,9 @@ def made() -> tuple[Controller, Events, Elector]:
 def test_each_new_warning_is_one_event_on_the_namespace_and_one_log_line(
         made: tuple[Controller, Events, Elector], caplog: pytest.LogCaptureFixture) -> None:
     controller, events, _ = made
-    with caplog.at_level(logging.WARNING, logger="connector.controller.controller"):
-        controller._namespace_warnings(compiled(status("shop", BAD_ACTION, BAD_ALLOW), status("ok")))
-        controller._namespace_warnings(compiled(status("shop", BAD_ACTION, BAD_ALLOW), status("ok")))
+    with caplog.at_level(logging.WARNING, logger="connector.controller.namespace_warnings"):
+        controller.namespace_warnings.tell(compiled(status("shop", BAD_ACTION, BAD_ALLOW), status("ok")))
+        controller.namespace_warnings.tell(compiled(status("shop", BAD_ACTION, BAD_ALLOW), status("ok")))
     assert [(r, t, reason, m) for r, t, reason, m in events.recorded] == [
         (ObjectRef("Namespace", "v1", "", "shop"), WARNING, "InvalidAnnotation", BAD_ACTION),
         (ObjectRef("Namespace", "v1", "", "shop"), WARNING, "InvalidAnnotation", BAD_ALLOW)]
@@ -71,10 +71,10 @@ def test_each_new_warning_is_one_event_on_the_namespace_and_one_log_line(
 def test_a_changed_warning_is_told_again_and_a_fixed_one_that_comes_back_too(
         made: tuple[Controller, Events, Elector]) -> None:
     controller, events, _ = made
-    controller._namespace_warnings(compiled(status("shop", BAD_ACTION)))
-    controller._namespace_warnings(compiled(status("shop", BAD_ACTION, HOST)))
-    controller._namespace_warnings(compiled(status("shop")))
-    controller._namespace_warnings(compiled(status("shop", BAD_ACTION)))
+    controller.namespace_warnings.tell(compiled(status("shop", BAD_ACTION)))
+    controller.namespace_warnings.tell(compiled(status("shop", BAD_ACTION, HOST)))
+    controller.namespace_warnings.tell(compiled(status("shop")))
+    controller.namespace_warnings.tell(compiled(status("shop", BAD_ACTION)))
     assert [(reason, m) for _, _, reason, m in events.recorded] == [
         ("InvalidAnnotation", BAD_ACTION), ("NamespaceWarning", HOST), ("InvalidAnnotation", BAD_ACTION)]
 
@@ -84,12 +84,12 @@ def test_a_standby_logs_and_the_events_follow_when_it_leads(made: tuple[Controll
     controller, events, elector = made
     elector.is_leader = False
     result = compiled(status("shop", BAD_ACTION))
-    with caplog.at_level(logging.WARNING, logger="connector.controller.controller"):
-        controller._namespace_warnings(result)
+    with caplog.at_level(logging.WARNING, logger="connector.controller.namespace_warnings"):
+        controller.namespace_warnings.tell(result)
     assert events.recorded == [] and [r.getMessage() for r in caplog.records] == [BAD_ACTION]
     elector.is_leader = True
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="connector.controller.controller"):
-        controller._namespace_warnings(result)
+    with caplog.at_level(logging.WARNING, logger="connector.controller.namespace_warnings"):
+        controller.namespace_warnings.tell(result)
     assert [m for _, _, _, m in events.recorded] == [BAD_ACTION]
     assert caplog.records == []  # logged once already

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from connector.compiler import DevicePresence, Problem, Reason, RuleRef, RuleStatus
-from connector.controller.status import DeviceReport, build_status, fingerprints
+from connector.controller.device_report import DeviceReport, fingerprints
+from connector.controller.status_subresource import build_status
 from connector.model import (
     Action,
     CompiledRule,
@@ -141,7 +142,7 @@ def test_fingerprints_ignore_source_membership() -> None:
 
 
 def test_a_change_of_the_source_count_alone_is_told_apart() -> None:
-    from connector.controller.status import only_sources_differ
+    from connector.controller.status_subresource import only_sources_differ
 
     base = {"observedGeneration": 1, "conditions": [{"type": "Accepted"}], "sources": 3}
     assert only_sources_differ({**base, "sources": 4}, base)

@@ -29,8 +29,8 @@ def config(**kubernetes: object) -> Config:
 def test_each_weakening_is_logged_counted_and_listed(caplog: pytest.LogCaptureFixture) -> None:
     controller = Controller(config(), Secrets({}))
     api = SimpleNamespace(configuration=SimpleNamespace(verify_ssl=False))  # kubeconfig insecure-skip
-    with caplog.at_level(logging.WARNING, logger="connector.controller.controller"):
-        controller._warn_transport(api)  # type: ignore[arg-type]
+    with caplog.at_level(logging.WARNING, logger="connector.controller.transport"):
+        controller.transport.announce(api)  # type: ignore[arg-type]
     lines = [r.getMessage() for r in caplog.records]
     assert any("insecure-skip-tls-verify" in line for line in lines)
     assert any("KUBE_TOKEN" in line and "plain http://" in line for line in lines)
@@ -51,6 +51,6 @@ def test_each_weakening_is_logged_counted_and_listed(caplog: pytest.LogCaptureFi
 
 def test_tls_verification_turned_off_in_the_configuration_is_not_taken_for_the_kubeconfig_flag() -> None:
     controller = Controller(config(verifyTls=False), Secrets({}))
-    controller._warn_transport(SimpleNamespace(configuration=SimpleNamespace(verify_ssl=False)))  # type: ignore[arg-type]
+    controller.transport.announce(SimpleNamespace(configuration=SimpleNamespace(verify_ssl=False)))  # type: ignore[arg-type]
     reasons = {(w["device"], w["reason"]) for w in controller.readiness()["insecureTransport"]}
     assert ("", "TLSVerifyDisabled") in reasons and ("", "KubeInsecureSkipVerify") not in reasons

@@ -1,5 +1,5 @@
-"""Rule status content (DESIGN section 2), built as data from the compiler's `RuleStatus` and what
-each device is known to hold.
+"""The `status` subresource of each egress rule (docs/resources.md, "Status"), built as data from
+the compiler's `RuleStatus` and what each device is known to hold (`DeviceReport`).
 
 Contract of `build_status`: `observedGeneration`; `conditions` `Accepted` (from the compiler) and
 `Programmed` (True when the rule is on every device it should be on and each of them holds its
@@ -18,61 +18,15 @@ writer writes nothing.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from connector.cluster import Obj
 from connector.compiler import RuleStatus
-from connector.model import CompiledRule, DeviceState
-from connector.planner.capacity import CapacityReport
-
-OriginKey = tuple[str, str, str]  # (rule kind, namespace, name)
-
-CAPACITY_EXCEEDED = "CapacityExceeded"
-# Device problems that are Warnings on the rules they keep from being programmed.
-PROBLEM_REASONS = frozenset({"DeviceError", "PlanRefused", CAPACITY_EXCEEDED})
+from connector.controller.device_report import DeviceReport, origin_key
 
 # Presence messages of the compiler that mean "this device is not one the rule is for".
 _NOT_TARGETED = ("not selected by spec.devices", "does not target this device",
                  "no selected namespace targets this device")
-
-
-def origin_key(kind: str, namespace: str, name: str) -> OriginKey:
-    return (kind, namespace, name)
-
-
-def fingerprints(state: DeviceState) -> dict[OriginKey, int]:
-    """A fingerprint of each Kubernetes rule's compiled form in `state` (its compiled rules: names,
-    order, action, logging, destinations and ports by key; source membership is not part of it,
-    so a pod change leaves it equal)."""
-    grouped: dict[OriginKey, list[CompiledRule]] = {}
-    for rule in state.rules:
-        grouped.setdefault((rule.origin.kind.value, rule.origin.namespace, rule.origin.name), []).append(rule)
-    return {key: hash(tuple(rules)) for key, rules in grouped.items()}
-
-
-@dataclass(frozen=True)
-class DeviceReport:
-    """What is known of one device: fingerprints of what it holds (after its last good sync) and of
-    what it should hold, the problem of its last sync (reason, message) if any, and its table
-    usage as of its last plan."""
-
-    name: str
-    held: Mapping[OriginKey, int] = field(default_factory=dict)
-    wanted: Mapping[OriginKey, int] = field(default_factory=dict)
-    problem: tuple[str, str] | None = None
-    capacity: CapacityReport | None = None
-
-    @property
-    def blocked(self) -> bool:
-        """True when the device's last sync failed or was refused (`PROBLEM_REASONS`): it may not
-        hold what it should, so none of its rules counts as programmed until a sync succeeds."""
-        return self.problem is not None and self.problem[0] in PROBLEM_REASONS
-
-
-def capacities(reports: Mapping[str, DeviceReport]) -> dict[str, CapacityReport]:
-    """Each device's table usage, for the devices whose usage is known."""
-    return {name: report.capacity for name, report in reports.items() if report.capacity is not None}
 
 
 def _targeted(message: str) -> bool:
