@@ -40,7 +40,7 @@ from connector.compiler import Compiler, compile_cluster
 from connector.config import Config, FortiOSDevice, SafetyConfig, Secrets
 from connector.model import DeviceState
 from connector.reconciler.known import held_after
-from connector.reconciler.once import compile_settings
+from connector.wiring import compile_settings
 from mocks.bigip import BigIpApp
 from mocks.common.app import MockApp
 from mocks.common.http import HttpServer

@@ -32,7 +32,8 @@ if str(ROOT) not in sys.path:
 from kubernetes import client as k8s_client  # noqa: E402
 
 from connector.cluster import Kind, ObjectChange  # noqa: E402
-from connector.sources import ClusterWatcher, KubeListWatch, WatchTimings  # noqa: E402
+from connector.kube import KubeListWatch  # noqa: E402
+from connector.sources import ClusterWatcher, WatchTimings  # noqa: E402
 
 LOAD_BATCH = 10_000
 

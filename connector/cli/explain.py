@@ -14,7 +14,7 @@ from connector.cli.passes import read_cluster
 from connector.compiler import compile_cluster
 from connector.config import Secrets
 from connector.explain import ExplainInputError, explain
-from connector.reconciler.once import compile_settings
+from connector.wiring import compile_settings
 
 
 @click.command("explain")

@@ -28,16 +28,17 @@ from connector.cli.common import (
 )
 from connector.cluster import StaticView
 from connector.config import Config, DeviceConfig, SecretError, Secrets
-from connector.planner import Change, Op, Plan
-from connector.reconciler.device import DeviceOutcome, Refusal
-from connector.reconciler.once import PassReport, open_adapters, reconcile_once, select_devices
-from connector.sources.client import (
-    KubernetesClientError,
+from connector.kube import (
+    KubernetesConfigError,
     build_configuration,
     describe_api_error,
     kubeconfig_skips_tls_verify,
 )
+from connector.planner import Change, Op, Plan
+from connector.reconciler.device import DeviceOutcome, Refusal
+from connector.reconciler.reconcile_pass import PassReport, reconcile_once
 from connector.sources.snapshot import list_all
+from connector.wiring import open_adapters, select_devices
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ def kube_configuration(config: Config, secrets: Secrets, *, warn: bool = True) -
     the transport-security warnings of the configuration and the kubeconfig."""
     try:
         configuration = build_configuration(config.kubernetes, secrets)
-    except KubernetesClientError as exc:
+    except KubernetesConfigError as exc:
         fail(f"kubernetes: {exc}", EXIT_INVALID)
     if warn:
         warn_transport(config, kubeconfig_skips_tls_verify(configuration, config.kubernetes))

@@ -25,9 +25,9 @@ from connector.cli.common import (
 )
 from connector.cli.passes import run_pass
 from connector.config import Config, Secrets
+from connector.kube import KubernetesConfigError, build_configuration, kubeconfig_skips_tls_verify
 from connector.reports import DEFAULT_WINDOW, build_report, parse_window, render
 from connector.security import TransportWarning, transport_warnings
-from connector.sources.client import KubernetesClientError, build_configuration, kubeconfig_skips_tls_verify
 from connector.store import Store, create_engine, session_factory
 from connector.store.bulk import utcnow
 
@@ -46,7 +46,7 @@ def _transport(config: Config) -> list[TransportWarning]:
     built the same client configuration already, so building it again succeeds)."""
     try:
         configuration = build_configuration(config.kubernetes, Secrets())
-    except KubernetesClientError:
+    except KubernetesConfigError:
         return transport_warnings(config, False)
     return transport_warnings(config, kubeconfig_skips_tls_verify(configuration, config.kubernetes))
 

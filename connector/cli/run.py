@@ -23,7 +23,7 @@ from connector.cli.passes import kube_configuration
 from connector.config import SecretError, Secrets
 from connector.controller import Controller, ControllerOptions
 from connector.http import HealthServer, parse_listen
-from connector.sources import KubernetesClientError
+from connector.kube import KubernetesConfigError
 from connector.store import MigrationError
 
 
@@ -69,7 +69,7 @@ def command(config_path: str, listen: str, mode: str, lease_duration: int, renew
         fail(f"--listen {listen}: {exc}", EXIT_ERROR)
     try:
         controller.start()
-    except (SecretError, KubernetesClientError) as exc:
+    except (SecretError, KubernetesConfigError) as exc:
         fail(str(exc), EXIT_INVALID)
     except (MigrationError, SQLAlchemyError) as exc:
         fail(f"database: {database_problem(exc)}", EXIT_ERROR)

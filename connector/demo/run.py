@@ -19,7 +19,8 @@ from connector.demo.summary import DeviceSummary, summarise
 from connector.explain import ExplainInputError, Explanation, explain
 from connector.manifests import ManifestError
 from connector.planner import DeviceObject
-from connector.reconciler.once import PassReport, open_adapters, reconcile_once
+from connector.reconciler.reconcile_pass import PassReport, reconcile_once
+from connector.wiring import open_adapters
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from kubernetes import client as k8s_client
 
 from connector.cluster import KINDS, Kind, StaticView
-from connector.sources.api import KubeListWatch, ListWatchApi
+from connector.kube import KubeListWatch, ListWatchApi
 from connector.sources.reflector import WatchTimings, list_kind
 from connector.sources.watcher import is_optional
 
@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 def list_all(api: k8s_client.ApiClient | ListWatchApi, kinds: Iterable[Kind] = tuple(Kind),
              page_size: int = WatchTimings.page_size) -> StaticView:
     """Every object of `kinds`, transformed as the watch cache would hold them. Optional kinds the
-    server does not serve are empty. API errors propagate (`ApiStatusError`, connection errors)."""
+    server does not serve are empty. API errors propagate (`KubernetesStatusError`, connection errors)."""
     lister: ListWatchApi = KubeListWatch(api) if isinstance(api, k8s_client.ApiClient) else api
     view = StaticView()
     for kind in kinds:

@@ -41,9 +41,9 @@ import yaml
 from connector.cluster import KINDS, Kind
 from connector.config import KubernetesConfig
 from connector.evaluate import Probe
+from connector.kube import build_api_client
 from connector.manifests import ManifestApplier, load_documents
 from connector.model import Protocol
-from connector.sources.client import build_api_client
 from tests.adapters.f5.afm_evaluator import Declaration
 from tests.adapters.f5.afm_evaluator import verdict as afm_verdict
 from tests.adapters.fortios.policy_evaluator import FortiGateEvaluator, fetch_tables

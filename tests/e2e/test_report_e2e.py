@@ -31,7 +31,7 @@ from connector.cli.passes import read_cluster
 from connector.compiler import compile_cluster
 from connector.config import Secrets, load_config
 from connector.manifests import ManifestApplier, load_documents
-from connector.reconciler.once import compile_settings
+from connector.wiring import compile_settings
 from tests.connector.reports.helpers import assert_egress_agrees_with_explain, validate_report
 from tests.e2e.conftest import REPO_ROOT, start_mock
 

@@ -21,7 +21,8 @@ from kubernetes import client as k8s_client
 
 from connector.cluster import Kind, ObjectChange
 from connector.config import KubernetesConfig, Secrets
-from connector.sources import ClusterWatcher, KubeListWatch, WatchTimings, build_api_client
+from connector.kube import KubeListWatch, build_api_client
+from connector.sources import ClusterWatcher, WatchTimings
 from tests.connector.sources.fake_api import eventually
 
 pytestmark = pytest.mark.e2e

@@ -57,7 +57,7 @@ def test_an_unexpected_error_before_any_device_is_one_line(env: Lab, monkeypatch
     def broken(*_args: Any, **_kwargs: Any) -> Any:
         raise KeyError("compiler bug")
 
-    monkeypatch.setattr("connector.reconciler.once.compile_cluster", broken)
+    monkeypatch.setattr("connector.reconciler.reconcile_pass.compile_cluster", broken)
     result = invoke("plan", "--config", str(env.config()))
     _no_traceback(result)
     assert result.exit_code == 1

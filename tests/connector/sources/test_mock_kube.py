@@ -14,7 +14,8 @@ from kubernetes import client as k8s_client
 
 from connector.cluster import KINDS, Kind, ObjectChange
 from connector.config import KubernetesConfig, Secrets
-from connector.sources import ClusterWatcher, KubeListWatch, WatchTimings, build_api_client, list_all
+from connector.kube import KubeListWatch, build_api_client
+from connector.sources import ClusterWatcher, WatchTimings, list_all
 from mocks.common.http import HttpServer
 from mocks.kube import KubeApp
 from tests.connector.sources.fake_api import eventually

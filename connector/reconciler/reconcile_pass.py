@@ -22,11 +22,9 @@ from connector.config import Config
 from connector.reconciler.device import DeviceOutcome, ErrorClass, sync_device
 from connector.reconciler.record import record_outcome, record_snapshot
 from connector.store import Store, create_engine, device_write_lock, migrate, session_factory
-from connector.wiring import compile_settings, open_adapters, select_devices
+from connector.wiring import compile_settings
 
 log = logging.getLogger(__name__)
-
-__all__ = ["PassReport", "compile_settings", "open_adapters", "reconcile_once", "select_devices"]
 
 
 @dataclass
