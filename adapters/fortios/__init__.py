@@ -1,4 +1,4 @@
-"""FortiGate / FortiOS REST adapter (DESIGN §7 `fortios`)."""
+"""FortiGate / FortiOS REST adapter, device type `fortios` (docs/adapters.md)."""
 
 from adapters.fortios.adapter import FortiOSAdapter
 

@@ -1,4 +1,4 @@
-"""FortiGate REST API mock (FortiOS 6.4 cmdb subset); see DESIGN §8 `fortigate`.
+"""FortiGate REST API mock (FortiOS 6.4 cmdb subset); see docs/adapters.md, "Testing against the mock".
 
 Routes (every one takes `?vdom=`; default `root`, unknown → 404 error envelope):
   GET|POST   /api/v2/cmdb/<table>                     list (filter/format/start/count) / create

@@ -1,13 +1,13 @@
 """A reusable end-to-end lab: the four mocks as processes, a realistic cluster, the CLI as a process,
-and the judge that compares every device's decisions with DESIGN section 4.
+and the judge that compares every device's decisions with the rule semantics (docs/resources.md).
 
 - `Lab.start(stack)` runs `python -m mocks kube|bigip|fortigate|rest` (see `tests.e2e.conftest`);
   `lab.reset()` resets every mock and loads the CRDs; `lab.kube.apply(objects)` applies manifests
   and `lab.kube.settle()` waits until the simulated kubelet gave every pod its IPs and the
   EndpointSlice controller listed them; `lab.kube.objects()` reads the cluster back raw.
-- `lab.write_config(directory, **overrides)` writes a DESIGN section 5 file naming the three devices
-  (`BIGIP`, `FORTIGATE`, `REST`); `lab.cli("apply", "--config", path)` runs `python -m connector`
-  with the devices' secrets (`SECRETS`) in its environment.
+- `lab.write_config(directory, **overrides)` writes a configuration file (docs/configuration.md)
+  naming the three devices (`BIGIP`, `FORTIGATE`, `REST`); `lab.cli("apply", "--config", path)`
+  runs `python -m connector` with the devices' secrets (`SECRETS`) in its environment.
 - Each device handle reads its mock back through the device's own API, counts write calls from
   `/_mock/requests`, injects faults and seeds foreign objects.
 - `scenario_objects()` is the cluster: managed namespaces in pod and egress-ip mode, an unmanaged
@@ -752,7 +752,7 @@ class IndexedOracle(Oracle):
 
 def oracle_for(objects: list[Obj], config: Mapping[str, Any] | None = None) -> Oracle:
     """The oracle for the scenario under a configuration document (its `namespaces` and
-    `defaults.action`; DESIGN section 5 defaults when absent)."""
+    `defaults.action`; the documented defaults when absent)."""
     config = config or {}
     namespaces = config.get("namespaces") or {}
     return IndexedOracle(objects, devices=DEVICES, fqdn_capable=dict.fromkeys(DEVICES, True),

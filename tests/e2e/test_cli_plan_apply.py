@@ -3,10 +3,11 @@ processes (kube, bigip, fortigate, rest).
 
 The core guarantee: after `apply`, every device — read back through its own API and decided by an
 evaluator written from its vendor's semantics — decides every probe of a realistic scenario like
-the independent oracle of DESIGN section 4. Around it: `plan` writes nothing, idempotence (zero
-writes), O(1) pod changes, drift repair with foreign objects untouched, the safety gate (exit 3,
-nothing written, `--force`), faults (transient storms converge; a device that keeps failing is
-isolated and named, exit 1), and the exit-2 input errors.
+the independent oracle of the rule semantics (docs/resources.md). Around it: `plan` writes
+nothing, idempotence (zero writes), O(1) pod changes, drift repair with foreign objects untouched,
+the safety gate (exit 3, unsafe deletions withheld and the rest applied, `--force`), faults
+(transient storms converge; a device that keeps failing is isolated and named, exit 1), and the
+exit-2 input errors.
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ def assert_judged(env: Env, *, stride: int = 5) -> None:
     verdict = judge(env.lab, env.objects, stride=stride)
     assert verdict.compared > 0
     assert not verdict.disagreements, (
-        f"{verdict.disagreeing} of {verdict.compared} probes disagree with DESIGN §4:\n"
+        f"{verdict.disagreeing} of {verdict.compared} probes disagree with the rule semantics:\n"
         + "\n".join(verdict.disagreements))
 
 
@@ -108,7 +109,7 @@ def test_apply_makes_every_device_decide_like_the_contract_and_a_second_apply_wr
         assert f"{device}: " in result.stdout
     verdict = judge(env.lab, env.objects)
     assert not verdict.disagreements, (
-        f"{verdict.disagreeing} of {verdict.compared} probes disagree with DESIGN §4:\n"
+        f"{verdict.disagreeing} of {verdict.compared} probes disagree with the rule semantics:\n"
         + "\n".join(verdict.disagreements))
     assert verdict.compared > 50_000
     for device, counts in verdict.verdicts.items():  # the scenario exercises every outcome
@@ -443,7 +444,7 @@ def test_all_namespaces_default_allow_route_domain_and_placement_before_a_foreig
     env.apply()
     verdict = judge(env.lab, env.objects, config=document, stride=2)
     assert not verdict.disagreements, (
-        f"{verdict.disagreeing} of {verdict.compared} probes disagree with DESIGN §4:\n"
+        f"{verdict.disagreeing} of {verdict.compared} probes disagree with the rule semantics:\n"
         + "\n".join(verdict.disagreements))
     legacy = judge_one(env, "legacy", "old-0", "9.9.9.9", 443)
     assert legacy == {BIGIP: "Allow", FORTIGATE: "Allow", REST: "Allow"}

@@ -1,7 +1,8 @@
 """End to end: `fusion-connector run` against the four mocks as processes, the cluster changed
 through the `kubernetes` client, every device judged by its conformance evaluator against the
-DESIGN section 4 oracle. The tests of this module share one cluster and one connector and run in
-order, each changing the cluster and waiting for every device to decide like the oracle again.
+rule-semantics oracle (docs/resources.md, "How a rule decides"). The tests of this module share
+one cluster and one connector and run in order, each changing the cluster and waiting for every
+device to decide like the oracle again.
 """
 
 from __future__ import annotations

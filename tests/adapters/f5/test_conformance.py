@@ -1,5 +1,6 @@
 """Conformance: what the mock BIG-IP holds, read back through AS3 and decided with AFM semantics,
-decides like DESIGN section 4 (connector.evaluate) for fixed scenarios and generated states."""
+decides like the rule semantics (docs/resources.md, connector.evaluate) for fixed scenarios and
+generated states."""
 
 from __future__ import annotations
 

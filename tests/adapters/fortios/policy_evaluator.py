@@ -5,7 +5,7 @@ Written from FortiOS policy semantics, not from the adapter: policies are taken 
 one of its `srcaddr`, the destination in one of its `dstaddr` and the port/protocol in one of its
 `service` entries. Addresses: `ipmask` (`a.b.c.d m.m.m.m`), `iprange`, `fqdn` (the name itself);
 groups resolve recursively. A destination given as a name stands for traffic known only by that
-name (DESIGN §4): it matches an `fqdn` address of that name and FortiOS's any-destination address
+name (docs/resources.md): it matches an `fqdn` address of that name and FortiOS's any-destination address
 `all`, and is not taken to be inside any other subnet. Services: protocol
 `IP` with number 0 matches everything; `TCP/UDP/SCTP` matches the port ranges of the probe's
 protocol (`low[-high][:src]`). No match → None (the implicit deny, no decision of ours).

@@ -1,4 +1,4 @@
-"""Conformance: what the FortiGate mock holds after an apply decides like the model (DESIGN §4).
+"""Conformance: what the FortiGate mock holds after an apply decides like the model (docs/resources.md).
 
 The device's decision comes from `policy_evaluator` over tables read back through the FortiOS
 API; the expected one from `connector.evaluate.decide`. IPv4 only: the adapter declares

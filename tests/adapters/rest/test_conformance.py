@@ -1,5 +1,5 @@
 """Conformance: what the receiver holds, read back through its HTTP API and decided first-match by
-an evaluator written from the protocol's rule semantics, decides like the model (DESIGN §4)."""
+an evaluator written from the protocol's rule semantics, decides like the model (docs/resources.md)."""
 
 from __future__ import annotations
 

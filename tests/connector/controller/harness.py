@@ -1,6 +1,6 @@
 """End-to-end harness for `fusion-connector run`: mocks as processes, the connector as a process,
 the cluster driven through the `kubernetes` client, devices judged by their conformance evaluators
-against the DESIGN section 4 oracle.
+against the rule-semantics oracle (docs/resources.md, "How a rule decides").
 
 - `Mocks` starts kube, bigip, fortigate and rest (`tests.e2e.conftest.start_mock`).
 - `Cluster` talks to the kube mock: CRDs, manifests, pods, namespaces, rule status, Events.
