@@ -1,4 +1,4 @@
-"""The configuration file of DESIGN section 5: accepted as documented, strict everywhere else."""
+"""The configuration file of docs/configuration.md: accepted as documented, strict everywhere else."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from connector.config import (
     parse_duration,
 )
 
-DESIGN_EXAMPLE = textwrap.dedent("""\
+DOCUMENTED_EXAMPLE = textwrap.dedent("""\
     cluster: prod-eu1                      # required; used in every device object name
     database: sqlite:///fusion-connector.db   # or postgresql+psycopg://user@host/db
     kubernetes:
@@ -59,12 +59,12 @@ def problems(text: str) -> list[str]:
 
 
 def with_line(old: str, new: str) -> str:
-    assert old in DESIGN_EXAMPLE
-    return DESIGN_EXAMPLE.replace(old, new, 1)
+    assert old in DOCUMENTED_EXAMPLE
+    return DOCUMENTED_EXAMPLE.replace(old, new, 1)
 
 
-def test_design_example_is_accepted_as_written() -> None:
-    config = load_config_text(DESIGN_EXAMPLE)
+def test_documented_example_is_accepted_as_written() -> None:
+    config = load_config_text(DOCUMENTED_EXAMPLE)
     assert config.cluster == "prod-eu1"
     assert config.database == "sqlite:///fusion-connector.db"
     assert config.kubernetes.host == "http://127.0.0.1:8001"
@@ -344,7 +344,7 @@ def test_secrets_cannot_be_written_in_the_file(old: str, new: str, path: str) ->
 
 
 def test_secrets_come_from_the_environment_and_never_show() -> None:
-    config = load_config_text(DESIGN_EXAMPLE)
+    config = load_config_text(DOCUMENTED_EXAMPLE)
     fgt = config.device("fgt-edge")
     assert isinstance(fgt, FortiOSDevice)
     secrets = Secrets({"FGT_TOKEN": "tok-123", "EMPTY": ""})
@@ -365,7 +365,7 @@ def test_secrets_default_to_the_process_environment(monkeypatch: pytest.MonkeyPa
 
 def test_load_config_reads_files_and_reports_unreadable_ones(tmp_path: Path) -> None:
     path = tmp_path / "config.yaml"
-    path.write_text(DESIGN_EXAMPLE)
+    path.write_text(DOCUMENTED_EXAMPLE)
     assert load_config(path).cluster == "prod-eu1"
     with pytest.raises(ConfigError) as caught:
         load_config(tmp_path / "absent.yaml")
