@@ -24,6 +24,8 @@ from pydantic import (
     model_validator,
 )
 
+from connector.planner.types import SafetyThresholds
+
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?$")
@@ -108,10 +110,20 @@ class ReconcileConfig(_Strict):
         return parse_duration(value)
 
 
+_SAFETY = SafetyThresholds()
+
+
 class SafetyConfig(_Strict):
-    max_delete_percent: float = Field(default=30, ge=0, le=100, alias="maxDeletePercent")
-    max_update_percent: float = Field(default=30, ge=0, le=100, alias="maxUpdatePercent")
-    min_existing: int = Field(default=10, ge=0, alias="minExisting")
+    max_delete_percent: float = Field(default=_SAFETY.max_delete_percent, ge=0, le=100,
+                                      alias="maxDeletePercent")
+    max_update_percent: float = Field(default=_SAFETY.max_update_percent, ge=0, le=100,
+                                      alias="maxUpdatePercent")
+    min_existing: int = Field(default=_SAFETY.min_existing, ge=0, alias="minExisting")
+
+    @property
+    def thresholds(self) -> SafetyThresholds:
+        """The planner's thresholds (plain numbers)."""
+        return SafetyThresholds(self.max_delete_percent, self.max_update_percent, self.min_existing)
 
 
 class _DeviceBase(_Strict):

@@ -31,13 +31,12 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from adapters.base.errors import DeviceError, UnsafePlan
-from connector.config import SafetyConfig
 from connector.model import DeviceState
 from connector.planner.capacity import CapacityReport, TableUsage
 from connector.planner.delta import plan_delta
 from connector.planner.planner import plan as plan_changes
 from connector.planner.safety import withhold
-from connector.planner.types import DeviceObject, Plan
+from connector.planner.types import DeviceObject, Plan, SafetyThresholds
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +144,7 @@ class Adapter(ABC):
         return ()
 
     def plan(self, desired: Sequence[DeviceObject], actual: Sequence[DeviceObject], *,
-             safety: SafetyConfig | None = None, force: bool = False) -> Plan:
+             safety: SafetyThresholds | None = None, force: bool = False) -> Plan:
         """`connector.planner.plan` with this adapter's owner mark, kind order and references."""
         return self.arrange(plan_changes(self.name, self.cluster, desired, actual, owner_mark=self.owner_mark,
                                          kind_order=self.kind_order, ordered_kinds=self.ordered_kinds,
@@ -153,7 +152,7 @@ class Adapter(ABC):
 
     def plan_known(self, previous: Sequence[DeviceObject], desired: Sequence[DeviceObject], *,
                    foreign: Collection[tuple[str, str]], referenced: Collection[tuple[str, str]],
-                   existing: int, safety: SafetyConfig | None = None, force: bool = False) -> Plan | None:
+                   existing: int, safety: SafetyThresholds | None = None, force: bool = False) -> Plan | None:
         """`connector.planner.delta.plan_delta` for a device known to hold exactly `previous` (our
         last desired render) besides the `foreign` objects; None when it must be planned in full."""
         made = plan_delta(self.name, self.cluster, previous, desired, kind_order=self.kind_order,
@@ -172,10 +171,10 @@ class Adapter(ABC):
         return out
 
     def withhold(self, plan: Plan, confirmed: Collection[tuple[str, str]],
-                 safety: SafetyConfig | None = None) -> Plan:
+                 safety: SafetyThresholds | None = None) -> Plan:
         """`connector.planner.safety.withhold` with this adapter's kinds, references and emptied
         forms: `plan` with its unconfirmed deletions withheld when it is over the thresholds."""
-        made = withhold(plan, confirmed, safety or SafetyConfig(), kind_order=self.kind_order,
+        made = withhold(plan, confirmed, safety or SafetyThresholds(), kind_order=self.kind_order,
                         emptied=self.emptied if self.emptied_fields is not None else None,
                         references=self.references if self._reports_references() else None)
         return made if made is plan else self.arrange(made)

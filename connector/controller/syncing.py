@@ -93,11 +93,11 @@ class DeviceSyncs:
         if apply:
             assert self.engine is not None
             with device_write_lock(self.engine, self.config.device(name).url):
-                outcome = sync_device(adapter, job.state, self.config.safety, apply=True,
+                outcome = sync_device(adapter, job.state, self.config.safety.thresholds, apply=True,
                                       may_write=self.leading, known=known, read=job.read,
                                       vanished=job.vanished)
         else:
-            outcome = sync_device(adapter, job.state, self.config.safety, apply=False, known=known,
+            outcome = sync_device(adapter, job.state, self.config.safety.thresholds, apply=False, known=known,
                                   read=job.read, vanished=job.vanished)
         elapsed = time.monotonic() - started
         self.metrics.reconcile_duration.labels(name).observe(elapsed)

@@ -18,20 +18,19 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
-from connector.config import SafetyConfig
 from connector.planner.planner import kind_rank, safety_reason, same_body
-from connector.planner.types import Change, DeviceObject, Op, Plan
+from connector.planner.types import Change, DeviceObject, Op, Plan, SafetyThresholds
 
 Ref = tuple[str, str]
 
 
 def plan_delta(device: str, cluster: str, previous: Sequence[DeviceObject], desired: Sequence[DeviceObject],
                *, kind_order: Sequence[str], ordered_kinds: Collection[str], foreign: Collection[Ref],
-               referenced: Collection[Ref], safety: SafetyConfig | None = None,
+               referenced: Collection[Ref], safety: SafetyThresholds | None = None,
                force: bool = False, existing: int | None = None) -> Plan | None:
     """See the module docstring. `existing` counts the objects we own on the device (default: those
     of `previous`)."""
-    safety = safety or SafetyConfig()
+    safety = safety or SafetyThresholds()
     owned = len(previous) if existing is None else existing
     previous_ids = set(map(id, previous))
     desired_ids = set(map(id, desired))

@@ -17,10 +17,10 @@ Contract of `plan`:
   objects appended at the end (adapters must place a created ordered object after our existing
   ones, or emit the order themselves). `before`/`after` are `{"order": [names...]}`; `after`
   lists our desired objects of that kind in evaluation order.
-- Safety: with at least `safety.min_existing` owned objects on the device, deleting more than
-  `max_delete_percent` % of them or updating more than `max_update_percent` % makes the plan
-  `unsafe` (the reason says which). The plan is still computed; `apply` refuses it unless forced
-  (`force` is recorded in `Plan.forced`).
+- Safety (`SafetyThresholds`): with at least `safety.min_existing` owned objects on the device,
+  deleting more than `max_delete_percent` % of them or updating more than `max_update_percent` %
+  makes the plan `unsafe` (the reason says which). The plan is still computed; `apply` refuses it
+  unless forced (`force` is recorded in `Plan.forced`).
 - Foreign references: with a `references` callback, an owned object that is no longer desired but
   is still referenced by a foreign object is kept (listed in `Plan.kept`): deleting it would
   fail on the device or break someone else's configuration.
@@ -32,9 +32,8 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
-from connector.config import SafetyConfig
 from connector.model import canonical_json
-from connector.planner.types import Change, Conflict, DeviceObject, KeptFor, Op, Plan
+from connector.planner.types import Change, Conflict, DeviceObject, KeptFor, Op, Plan, SafetyThresholds
 
 Ref = tuple[str, str]
 References = Callable[[DeviceObject], Iterable[Ref]]
@@ -42,14 +41,14 @@ References = Callable[[DeviceObject], Iterable[Ref]]
 
 def plan(device: str, cluster: str, desired: Sequence[DeviceObject], actual: Sequence[DeviceObject], *,
          owner_mark: str, kind_order: Sequence[str], ordered_kinds: Collection[str] = frozenset(),
-         safety: SafetyConfig | None = None, force: bool = False,
+         safety: SafetyThresholds | None = None, force: bool = False,
          references: References | None = None) -> Plan:
     """Diff `desired` (rendered, all ours) against `actual` (read from the device) into a Plan.
 
     `references(obj)` optionally returns the (kind, name) refs an object's body points at.
     Raises ValueError when `desired` holds the same (kind, name) twice.
     """
-    safety = safety or SafetyConfig()
+    safety = safety or SafetyThresholds()
     wanted = _index_desired(desired)
     present: dict[Ref, DeviceObject] = {}
     for obj in actual:
@@ -180,7 +179,7 @@ def _reorder(kind: str, desired_of_kind: Sequence[DeviceObject], actual: Sequenc
     return [Change(Op.REORDER, kind, kind, {"order": current}, {"order": target})]
 
 
-def safety_reason(existing: int, updates: int, deletes: int, safety: SafetyConfig) -> str | None:
+def safety_reason(existing: int, updates: int, deletes: int, safety: SafetyThresholds) -> str | None:
     """Why `updates` and `deletes` among `existing` owned objects exceed the safety thresholds."""
     if existing == 0 or existing < safety.min_existing:
         return None

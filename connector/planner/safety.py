@@ -1,7 +1,7 @@
 """The safety check: which deletions of a plan over the thresholds are withheld, and what is
 applied instead.
 
-The thresholds (`SafetyConfig`) guard against an empty or partial view of the cluster (caches not
+The thresholds (`SafetyThresholds`) guard against an empty or partial view of the cluster (caches not
 synced, a kind no longer listed, objects that vanished without a DELETE event), which would
 otherwise delete most of a device. Deletions explained by changes the API server reported are not
 that danger: the caller names them (`confirmed`) and they do not count.
@@ -29,15 +29,14 @@ import dataclasses
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
-from connector.config import SafetyConfig
 from connector.planner.planner import References, kind_rank, safety_reason, same_body
-from connector.planner.types import Change, DeviceObject, Op, Plan
+from connector.planner.types import Change, DeviceObject, Op, Plan, SafetyThresholds
 
 Ref = tuple[str, str]
 Emptied = Callable[[str, Mapping[str, Any]], Mapping[str, Any]]
 
 
-def withhold(plan: Plan, confirmed: Collection[Ref], safety: SafetyConfig, *, kind_order: Sequence[str],
+def withhold(plan: Plan, confirmed: Collection[Ref], safety: SafetyThresholds, *, kind_order: Sequence[str],
              emptied: Emptied | None, references: References | None) -> Plan:
     """See the module docstring."""
     deletes = [change for change in plan.changes if change.op is Op.DELETE]

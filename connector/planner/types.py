@@ -15,6 +15,18 @@ from typing import Any
 from connector.model import checksum
 
 
+@dataclass(frozen=True)
+class SafetyThresholds:
+    """When a plan is unsafe (docs/operations.md, "Safety"): with at least `min_existing` objects
+    of ours on the device, it deletes more than `max_delete_percent` % of them or updates more
+    than `max_update_percent` %. Plain numbers; the configuration's `safety` section gives them
+    (`SafetyConfig.thresholds`)."""
+
+    max_delete_percent: float = 30
+    max_update_percent: float = 30
+    min_existing: int = 10
+
+
 class Op(StrEnum):
     CREATE = "create"
     UPDATE = "update"

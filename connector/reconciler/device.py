@@ -26,9 +26,8 @@ from enum import StrEnum
 from typing import Any
 
 from adapters.base import Adapter, ApplyResult, DeviceAuthError, DeviceError, TransientDeviceError
-from connector.config import SafetyConfig
 from connector.model import DeviceState
-from connector.planner import DeviceObject, Op, Plan
+from connector.planner import DeviceObject, Op, Plan, SafetyThresholds
 from connector.planner.capacity import CapacityReport, describe
 from connector.planner.safety import left_objects
 from connector.reconciler.known import Holdings, KnownState, held_after
@@ -123,7 +122,7 @@ class DeviceOutcome:
         }
 
 
-def sync_device(adapter: Adapter, state: DeviceState, safety: SafetyConfig, *, apply: bool,
+def sync_device(adapter: Adapter, state: DeviceState, safety: SafetyThresholds, *, apply: bool,
                 force: bool = False, may_write: Callable[[], bool] | None = None,
                 known: KnownState | None = None, read: bool = True, vanished: int = 0) -> DeviceOutcome:
     """Plan `state` against what `adapter`'s device holds; apply the plan when `apply`, within the
@@ -156,7 +155,7 @@ def sync_device(adapter: Adapter, state: DeviceState, safety: SafetyConfig, *, a
         outcome.finished_at = time.monotonic()
 
 
-def _sync(adapter: Adapter, state: DeviceState, safety: SafetyConfig, outcome: DeviceOutcome, *,
+def _sync(adapter: Adapter, state: DeviceState, safety: SafetyThresholds, outcome: DeviceOutcome, *,
           apply: bool, force: bool, may_write: Callable[[], bool] | None, known: KnownState | None,
           read: bool) -> DeviceOutcome:
     holdings, token = known.take_holdings() if known is not None else (None, 0)
@@ -252,7 +251,7 @@ def _sync(adapter: Adapter, state: DeviceState, safety: SafetyConfig, outcome: D
     return outcome
 
 
-def _withhold(adapter: Adapter, plan: Plan, safety: SafetyConfig, known: KnownState | None) -> Plan:
+def _withhold(adapter: Adapter, plan: Plan, safety: SafetyThresholds, known: KnownState | None) -> Plan:
     """`plan` (over the thresholds as planned) with its unconfirmed deletions withheld, if it is
     still over them once the confirmed ones are left out of the count."""
     deleted = [(c.kind, c.name) for c in plan.changes if c.op is Op.DELETE]

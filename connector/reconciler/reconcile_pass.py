@@ -54,7 +54,8 @@ def reconcile_once(config: Config, view: ClusterView, adapters: Mapping[str, Ada
     def one(name: str) -> DeviceOutcome:
         adapter = adapters[name]
         try:
-            return sync_device(adapter, compiled.devices[name], config.safety, apply=apply, force=force)
+            return sync_device(adapter, compiled.devices[name], config.safety.thresholds, apply=apply,
+                               force=force)
         except Exception as exc:  # a bug met on one device must not cost the others their outcome
             log.debug("%s: unexpected error", name, exc_info=True)
             return DeviceOutcome(device=name, error=f"{name}: unexpected error: {type(exc).__name__}: {exc}",

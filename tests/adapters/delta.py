@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from adapters.base import Adapter
-from connector.config import SafetyConfig
+from connector.planner import SafetyThresholds
 
-PERMISSIVE = SafetyConfig(maxDeletePercent=100, maxUpdatePercent=100, minExisting=1)
+PERMISSIVE = SafetyThresholds(max_delete_percent=100, max_update_percent=100, min_existing=1)
 
 
 def forbid_full_planning(monkeypatch: pytest.MonkeyPatch) -> None:

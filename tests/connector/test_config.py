@@ -18,6 +18,7 @@ from connector.config import (
     load_config_text,
     parse_duration,
 )
+from connector.planner import SafetyThresholds
 
 DOCUMENTED_EXAMPLE = textwrap.dedent("""\
     cluster: prod-eu1                      # required; used in every device object name
@@ -371,3 +372,10 @@ def test_load_config_reads_files_and_reports_unreadable_ones(tmp_path: Path) -> 
         load_config(tmp_path / "absent.yaml")
     assert caught.value.problems[0].startswith("cannot read")
     assert str(tmp_path / "absent.yaml") in str(caught.value)
+
+
+def test_the_safety_section_gives_the_planners_thresholds() -> None:
+    assert load_config_text("cluster: x\n").safety.thresholds == SafetyThresholds(30, 30, 10)
+    text = with_line("maxUpdatePercent: 30, minExisting: 10}", "maxUpdatePercent: 50, minExisting: 4}")
+    assert load_config_text(text).safety.thresholds == SafetyThresholds(
+        max_delete_percent=30, max_update_percent=50, min_existing=4)

@@ -15,8 +15,8 @@ from adapters.base.errors import (
     TransientDeviceError,
     UnsafePlan,
 )
-from connector.config import SafetyConfig
 from connector.model import DeviceState
+from connector.planner import SafetyThresholds
 from connector.planner.types import Change, DeviceObject, Op, Plan
 
 
@@ -129,7 +129,7 @@ def deletes(*names: str, **bodies: dict[str, object]) -> Plan:
     return Plan("dev", "c1", changes, existing=len(names) + 1, unsafe="would delete most")
 
 
-STRICT = SafetyConfig(maxDeletePercent=10, maxUpdatePercent=100, minExisting=0)
+STRICT = SafetyThresholds(max_delete_percent=10, max_update_percent=100, min_existing=0)
 
 
 def test_a_plan_whose_unsafe_deletions_were_withheld_is_applied() -> None:

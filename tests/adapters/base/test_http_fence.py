@@ -13,7 +13,8 @@ import pytest
 from adapters.base.errors import DeviceError
 from adapters.base.http import DeviceHttp, RetryPolicy, WriteFenced, write_fence
 from adapters.registry import create_adapter
-from connector.config import Config, SafetyConfig, Secrets
+from connector.config import Config, Secrets
+from connector.planner import SafetyThresholds
 from mocks.bigip import BigIpApp
 from mocks.common.app import MockApp
 from mocks.common.http import HttpServer
@@ -23,7 +24,7 @@ from tests.adapters.base.test_http_kit import FAST, make
 from tests.adapters.fortios.scenarios import payments_state
 
 TOKEN = "fence-token"
-NO_SAFETY = SafetyConfig(maxDeletePercent=100, maxUpdatePercent=100, minExisting=0)
+NO_SAFETY = SafetyThresholds(max_delete_percent=100, max_update_percent=100, min_existing=0)
 
 
 class Gate:

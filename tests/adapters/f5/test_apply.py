@@ -129,13 +129,13 @@ def test_nothing_left_deletes_the_tenant_once(device: Device, adapter: AS3Adapte
 
 
 def test_unsafe_plan_is_refused_unless_forced(device: Device, adapter: AS3Adapter) -> None:
-    from connector.config import SafetyConfig
+    from connector.planner import SafetyThresholds
 
     sync(adapter, basic_state())
     device.clear_log()
     desired: list[DeviceObject] = []
     p = plan(adapter.name, CLUSTER, desired, adapter.read(), owner_mark=adapter.owner_mark,
-             kind_order=adapter.kind_order, safety=SafetyConfig(minExisting=1))
+             kind_order=adapter.kind_order, safety=SafetyThresholds(min_existing=1))
     assert p.unsafe
     with pytest.raises(UnsafePlan, match="unsafe plan refused") as raised:
         adapter.apply(p, desired)

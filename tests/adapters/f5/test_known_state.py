@@ -4,13 +4,13 @@ drift made by hand repaired by the next sync that reads."""
 from __future__ import annotations
 
 from adapters.f5 import AS3Adapter
-from connector.config import SafetyConfig
+from connector.planner import SafetyThresholds
 from connector.reconciler.device import sync_device
 from connector.reconciler.known import KnownState
 from tests.adapters.f5.conftest import Device
 from tests.adapters.f5.scenarios import basic_state, with_pod
 
-SAFETY = SafetyConfig(maxDeletePercent=100, maxUpdatePercent=100, minExisting=1)
+SAFETY = SafetyThresholds(max_delete_percent=100, max_update_percent=100, min_existing=1)
 DECLARE = "/mgmt/shared/appsvcs/declare"
 
 

@@ -14,9 +14,9 @@ from hypothesis import given, settings
 
 from adapters.f5 import AS3Adapter, request
 from adapters.f5.declaration import as3_request
-from connector.config import SafetyConfig
 from connector.controller.worker import DeviceWorker, Job
 from connector.model import DeviceState
+from connector.planner import SafetyThresholds
 from connector.reconciler.device import sync_device
 from connector.reconciler.known import KnownState
 from tests.adapters.f5.conftest import Device
@@ -25,7 +25,7 @@ from tests.adapters.f5.test_render import adapter as offline_adapter
 from tests.adapters.f5.unions import union_states
 from tests.adapters.strategies import device_states
 
-SAFETY = SafetyConfig(maxDeletePercent=100, maxUpdatePercent=100, minExisting=1)
+SAFETY = SafetyThresholds(max_delete_percent=100, max_update_percent=100, min_existing=1)
 
 
 def whole(a: AS3Adapter, state: DeviceState) -> tuple[bytes, dict[str, Any]]:

@@ -12,15 +12,16 @@ import pytest
 from adapters.base.adapter import ApplyResult
 from adapters.base.http import RetryPolicy
 from adapters.fortios import FortiOSAdapter
-from connector.config import FortiOSDevice, SafetyConfig, Secrets
+from connector.config import FortiOSDevice, Secrets
 from connector.model import DeviceState
+from connector.planner import SafetyThresholds
 from connector.planner.types import Plan
 from mocks.common.http import HttpServer
 from mocks.fortigate import FortigateMock
 
 TOKEN = "test-token"
 FAST_RETRY = RetryPolicy(attempts=8, deadline=20, initial=0.01, maximum=0.05, jitter=0.01)
-NO_SAFETY = SafetyConfig(maxDeletePercent=100, maxUpdatePercent=100, minExisting=0)
+NO_SAFETY = SafetyThresholds(max_delete_percent=100, max_update_percent=100, min_existing=0)
 
 
 @dataclass

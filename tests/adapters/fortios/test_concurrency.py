@@ -8,9 +8,9 @@ import pytest
 
 from adapters.base.errors import PermanentDeviceError, TransientDeviceError, UnsafePlan
 from adapters.fortios.adapter import apply_levels
-from connector.config import SafetyConfig
 from connector.evaluate import Probe
 from connector.model import DeviceState, Protocol
+from connector.planner import SafetyThresholds
 from connector.planner.types import Change, Op
 from tests.adapters.fortios.conftest import NO_SAFETY, AdapterFactory, Device, sync
 from tests.adapters.fortios.scenarios import spread_state
@@ -93,7 +93,7 @@ def test_an_unsafe_plan_is_refused_before_any_write(device: Device, make_adapter
     adapter = make_adapter()
     state = spread_state(30, 3)
     assert sync(adapter, state)[1].ok
-    strict = SafetyConfig(maxDeletePercent=10, maxUpdatePercent=10, minExisting=1)
+    strict = SafetyThresholds(max_delete_percent=10, max_update_percent=10, min_existing=1)
     desired = adapter.render(DeviceState("fgt", "prod"))
     unsafe = adapter.plan(desired, adapter.read(), safety=strict)
     assert unsafe.unsafe is not None

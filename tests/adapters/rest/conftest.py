@@ -10,9 +10,9 @@ import pytest
 
 from adapters.base.http import RetryPolicy
 from adapters.rest import RestAdapter
-from connector.config import RestDevice, SafetyConfig, Secrets
+from connector.config import RestDevice, Secrets
 from connector.model import DeviceState
-from connector.planner import Plan
+from connector.planner import Plan, SafetyThresholds
 from mocks.common.http import HttpServer
 from mocks.rest import RestMock
 from mocks.rest.app import MEDIA_TYPE
@@ -20,7 +20,7 @@ from mocks.rest.app import MEDIA_TYPE
 FAST_RETRY = RetryPolicy(attempts=8, deadline=20.0, initial=0.01, maximum=0.05, jitter=0.01)
 TOKEN = "test-token"
 HMAC_SECRET = "test-hmac-secret"
-PERMISSIVE = SafetyConfig(maxDeletePercent=100, maxUpdatePercent=100, minExisting=0)
+PERMISSIVE = SafetyThresholds(max_delete_percent=100, max_update_percent=100, min_existing=0)
 
 
 class Receiver:

@@ -14,9 +14,8 @@ from adapters.base.naming import destination_name, group_name, rule_name
 from adapters.rest import RestAdapter
 from adapters.rest.objects import NAME_RULES
 from adapters.rest.protocol import SigningTransport
-from connector.config import SafetyConfig
 from connector.model import DeviceState
-from connector.planner import DeviceObject, Plan
+from connector.planner import DeviceObject, Plan, SafetyThresholds
 from tests.adapters.rest.conftest import HMAC_SECRET, PERMISSIVE, Receiver, make_adapter, sync
 from tests.adapters.rest.scenarios import payments_state
 from tests.adapters.rest.spec import conforms
@@ -185,7 +184,7 @@ def test_name_taken_by_a_foreign_object_is_a_conflict(receiver: Receiver) -> Non
 
 
 def test_unsafe_plan_is_refused_and_nothing_written(receiver: Receiver) -> None:
-    strict = SafetyConfig(maxDeletePercent=30, maxUpdatePercent=30, minExisting=5)
+    strict = SafetyThresholds(max_delete_percent=30, max_update_percent=30, min_existing=5)
     with make_adapter(receiver.url) as adapter:
         sync(adapter, payments_state())
         receiver.clear_log()

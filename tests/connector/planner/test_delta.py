@@ -7,15 +7,14 @@ import dataclasses
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connector.config import SafetyConfig
-from connector.planner import DeviceObject, plan
+from connector.planner import DeviceObject, SafetyThresholds, plan
 from connector.planner.delta import plan_delta
 from connector.planner.types import Op
 
 MARK = "fusion-connector:c1"
 KINDS = ("address", "group", "policy")
 ORDERED = frozenset({"policy"})
-SAFETY = SafetyConfig(maxDeletePercent=30, maxUpdatePercent=30, minExisting=3)
+SAFETY = SafetyThresholds(max_delete_percent=30, max_update_percent=30, min_existing=3)
 
 
 def obj(kind: str, name: str, value: int) -> DeviceObject:

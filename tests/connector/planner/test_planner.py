@@ -8,12 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connector.config import SafetyConfig
-from connector.planner import Change, DeviceObject, Op, Plan, plan
+from connector.planner import Change, DeviceObject, Op, Plan, SafetyThresholds, plan
 
 MARK = "fusion-connector:c1"
 KINDS = ("address", "group", "service", "rule")
-SAFE = SafetyConfig(maxDeletePercent=100, maxUpdatePercent=100, minExisting=0)
+SAFE = SafetyThresholds(max_delete_percent=100, max_update_percent=100, min_existing=0)
 
 
 def obj(kind: str, name: str, owner: str | None = MARK, **body: object) -> DeviceObject:
@@ -36,7 +35,7 @@ def references(o: DeviceObject) -> Iterable[tuple[str, str]]:
 
 
 def make_plan(desired: Sequence[DeviceObject], actual: Sequence[DeviceObject], *,
-              safety: SafetyConfig = SAFE, refs: bool = True, force: bool = False) -> Plan:
+              safety: SafetyThresholds = SAFE, refs: bool = True, force: bool = False) -> Plan:
     return plan("dev", "c1", desired, actual, owner_mark=MARK, kind_order=KINDS,
                 ordered_kinds=frozenset({"rule"}), safety=safety, force=force,
                 references=references if refs else None)
@@ -158,7 +157,7 @@ def _many(n: int) -> list[DeviceObject]:
 
 
 def test_mass_delete_is_unsafe_but_still_planned() -> None:
-    safety = SafetyConfig(maxDeletePercent=30, maxUpdatePercent=30, minExisting=10)
+    safety = SafetyThresholds(max_delete_percent=30, max_update_percent=30, min_existing=10)
     actual = _many(10)
     p = make_plan(actual[:6], actual, safety=safety)
     assert p.unsafe == "would delete 4 of 10 owned objects (40% > maxDeletePercent 30%)"
@@ -169,7 +168,7 @@ def test_mass_delete_is_unsafe_but_still_planned() -> None:
 
 
 def test_mass_update_is_unsafe() -> None:
-    safety = SafetyConfig(maxDeletePercent=30, maxUpdatePercent=30, minExisting=10)
+    safety = SafetyThresholds(max_delete_percent=30, max_update_percent=30, min_existing=10)
     actual = _many(10)
     desired = [obj("address", o.name, net="changed") if i < 4 else o for i, o in enumerate(actual)]
     assert make_plan(desired, actual, safety=safety).unsafe == (
@@ -177,13 +176,13 @@ def test_mass_update_is_unsafe() -> None:
 
 
 def test_small_devices_below_min_existing_are_never_unsafe() -> None:
-    safety = SafetyConfig(maxDeletePercent=30, maxUpdatePercent=30, minExisting=10)
+    safety = SafetyThresholds(max_delete_percent=30, max_update_percent=30, min_existing=10)
     p = make_plan([], _many(9), safety=safety)
     assert p.counts()["delete"] == 9 and p.unsafe is None
 
 
 def test_deleting_everything_owned_is_unsafe_even_with_foreign_objects() -> None:
-    safety = SafetyConfig(maxDeletePercent=30, maxUpdatePercent=30, minExisting=10)
+    safety = SafetyThresholds(max_delete_percent=30, max_update_percent=30, min_existing=10)
     actual = _many(12) + [obj("address", f"f{i}", owner=None) for i in range(100)]
     p = make_plan([], actual, safety=safety)
     assert p.existing == 12 and p.unsafe is not None and p.counts()["delete"] == 12

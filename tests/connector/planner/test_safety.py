@@ -9,14 +9,13 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connector.config import SafetyConfig
-from connector.planner import Change, DeviceObject, Op, Plan, plan
+from connector.planner import Change, DeviceObject, Op, Plan, SafetyThresholds, plan
 from connector.planner.safety import left_objects, withhold
 
 MARK = "fusion-connector:c1"
 KINDS = ("address", "group", "rule")
 NONE = "none"  # the device's predefined empty address
-STRICT = SafetyConfig(maxDeletePercent=30, maxUpdatePercent=30, minExisting=3)
+STRICT = SafetyThresholds(max_delete_percent=30, max_update_percent=30, min_existing=3)
 
 
 def references(o: DeviceObject) -> Iterable[tuple[str, str]]:
@@ -37,12 +36,13 @@ def obj(kind: str, name: str, **body: Any) -> DeviceObject:
     return DeviceObject(kind, name, body, MARK)
 
 
-def make_plan(desired: list[DeviceObject], actual: list[DeviceObject], safety: SafetyConfig = STRICT) -> Plan:
+def make_plan(desired: list[DeviceObject], actual: list[DeviceObject],
+              safety: SafetyThresholds = STRICT) -> Plan:
     return plan("dev", "c1", desired, actual, owner_mark=MARK, kind_order=KINDS,
                 ordered_kinds=frozenset({"rule"}), safety=safety, references=references)
 
 
-def split(p: Plan, confirmed: Iterable[tuple[str, str]] = (), safety: SafetyConfig = STRICT,
+def split(p: Plan, confirmed: Iterable[tuple[str, str]] = (), safety: SafetyThresholds = STRICT,
           refs: bool = True, can_empty: bool = True) -> Plan:
     return withhold(p, frozenset(confirmed), safety, kind_order=KINDS, emptied=emptied if can_empty else None,
                     references=references if refs else None)
@@ -116,7 +116,7 @@ def test_a_confirmed_deletion_that_a_withheld_object_still_uses_is_withheld_too(
     def dst_references(o: DeviceObject) -> Iterable[tuple[str, str]]:
         return [*references(o), *(("address", d) for d in o.body.get("dst", ()))]
 
-    strict = SafetyConfig(maxDeletePercent=10, maxUpdatePercent=30, minExisting=3)
+    strict = SafetyThresholds(max_delete_percent=10, max_update_percent=30, min_existing=3)
     p = plan("dev", "c1", namespaces("a"), actual, owner_mark=MARK, kind_order=KINDS, safety=strict,
              references=dst_references)
     s = withhold(p, {("address", "dst"), ("group", "shared")}, strict, kind_order=KINDS, emptied=emptied,
@@ -213,10 +213,11 @@ def names(o: DeviceObject) -> set[str]:
 def test_the_applied_part_never_leaves_an_address_in_a_group_or_rule_it_left(
         pair: tuple[list[DeviceObject], list[DeviceObject]], data: st.DataObject) -> None:
     desired, actual = pair
-    p = make_plan(desired, actual, SafetyConfig(maxDeletePercent=0, maxUpdatePercent=100, minExisting=0))
+    p = make_plan(desired, actual,
+                  SafetyThresholds(max_delete_percent=0, max_update_percent=100, min_existing=0))
     deleted = [(c.kind, c.name) for c in p.changes if c.op is Op.DELETE]
     confirmed = data.draw(st.sets(st.sampled_from(deleted)) if deleted else st.just(set()))
-    s = split(p, confirmed, SafetyConfig(maxDeletePercent=0, maxUpdatePercent=100, minExisting=0))
+    s = split(p, confirmed, SafetyThresholds(max_delete_percent=0, max_update_percent=100, min_existing=0))
     held = {o.ref: o for o in actual}
     run(s.changes, held)
     wanted = {o.ref: o for o in desired}
