@@ -12,7 +12,7 @@ from typing import Any, cast
 
 import httpx
 
-from adapters.base.adapter import Adapter
+from connector.adapter import Adapter
 from connector.config import DeviceConfig, Secrets
 
 ADAPTERS: dict[str, tuple[str, str]] = {

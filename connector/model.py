@@ -11,6 +11,7 @@ Device-independent vocabulary:
 - `CompiledRule`: one first-match entry: sources → destination (None = any) on ports (None = any)
   → Allow or Deny, with the origin (rule kind, namespace, name, tier, priority) a human needs.
 - `DeviceState`: everything one device must hold, rules in evaluation order.
+- `Capabilities`: what a device family can enforce (the compiler reports rules that need more).
 
 Keys (`SourceGroup.key`, `Destination.key`, `PortSet.key`, `CompiledRule.key`) are stable logical
 identifiers; adapters derive device object names from them (see `adapters.base.naming`).
@@ -261,6 +262,16 @@ class DeviceState:
 
     def checksum(self) -> str:
         return checksum(self.to_json())
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a device family can enforce; the compiler reports rules that need more."""
+
+    fqdn: bool = True
+    ipv6: bool = True
+    logging: bool = True
+    incremental_members: bool = False  # group membership changes cost O(changed members) writes
 
 
 def canonical_json(value: Any) -> str:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from adapters.base import Adapter
 from adapters.registry import adapter_class, create_adapter
+from connector.adapter import Adapter
 from connector.compiler import CompileSettings
 from connector.config import Config, DeviceConfig, Secrets
 

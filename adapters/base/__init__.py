@@ -1,7 +1,17 @@
-"""Adapter contract, error taxonomy and shared HTTP kit."""
+"""The kit for writing an adapter: the HTTP client (`http.py`), device naming (`naming.py`) and the
+render memo (`memo.py`). The contract itself (`Adapter`, `ApplyResult`, the error taxonomy) is the
+core's: `connector.adapter`."""
 
-from adapters.base.adapter import Adapter, ApplyResult, Capabilities
-from adapters.base.errors import DeviceAuthError, DeviceError, PermanentDeviceError, TransientDeviceError
+# Former home of the contract, until every importer names connector.adapter.
+from connector.adapter import (
+    Adapter,
+    ApplyResult,
+    DeviceAuthError,
+    DeviceError,
+    PermanentDeviceError,
+    TransientDeviceError,
+)
+from connector.model import Capabilities
 
 __all__ = [
     "Adapter",

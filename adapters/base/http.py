@@ -10,20 +10,19 @@ Contract:
 - `writes` counts non-GET requests actually sent (each retry counts), for benchmarks and tests.
 - Write fence: a client may carry a `fence` callable, asked right before every non-GET request
   (each retry included); when it answers False the request is not sent and `WriteFenced` is
-  raised. A client created inside `write_fence(fence)` takes that fence, so the controller can
-  fence every adapter it opens without the adapters knowing: a process that lost its leadership
-  mid-apply (e.g. resumed after SIGSTOP once a standby took over) sends no further write.
+  raised. A client created inside `connector.adapter.write_fence(fence)` takes that fence, so the
+  controller can fence every adapter it opens without the adapters knowing: a process that lost
+  its leadership mid-apply (e.g. resumed after SIGSTOP once a standby took over) sends no further
+  write.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import random
 import ssl
 import threading
-from collections.abc import Callable, Collection, Iterator, Mapping
-from contextvars import ContextVar
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import httpx
@@ -35,30 +34,24 @@ from tenacity import (
     stop_after_delay,
 )
 
-from adapters.base.errors import DeviceAuthError, DeviceError, PermanentDeviceError, TransientDeviceError
+from connector.adapter import (
+    DeviceAuthError,
+    DeviceError,
+    MayWrite,
+    PermanentDeviceError,
+    TransientDeviceError,
+    current_fence,
+)
 
 log = logging.getLogger(__name__)
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
-
-WriteFence = Callable[[], bool]
-_FENCE: ContextVar[WriteFence | None] = ContextVar("device_write_fence", default=None)
 
 
 class WriteFenced(DeviceError):
     """A write not sent because the client's fence refused it (this process may no longer write
     to devices, e.g. it is no longer the leader). Nothing reached the device; it is not a device
     fault and is not worth retrying by this process."""
-
-
-@contextlib.contextmanager
-def write_fence(fence: WriteFence) -> Iterator[None]:
-    """Every `DeviceHttp` created inside this block asks `fence()` before each write."""
-    token = _FENCE.set(fence)
-    try:
-        yield
-    finally:
-        _FENCE.reset(token)
 
 
 def tls_verify(verify_tls: bool, ca_bundle: str | None) -> ssl.SSLContext | bool:
@@ -106,15 +99,15 @@ NO_RETRY = RetryPolicy(attempts=1)
 
 class DeviceHttp:
     """HTTP access to one device. Thread-safe; `auth` is called per request for fresh headers;
-    `fence` (default: the one of the enclosing `write_fence`, if any) guards every write."""
+    `fence` (default: the one of the enclosing `connector.adapter.write_fence`, if any) guards every write."""
 
     def __init__(self, device: str, base_url: str, *, verify: ssl.SSLContext | bool = True,
                  timeout: float = 30.0, retry: RetryPolicy | None = None,
                  auth: Callable[[], Mapping[str, str]] | None = None,
-                 transport: httpx.BaseTransport | None = None, fence: WriteFence | None = None) -> None:
+                 transport: httpx.BaseTransport | None = None, fence: MayWrite | None = None) -> None:
         self.device = device
         self.retry = retry or RetryPolicy()
-        self.fence = fence if fence is not None else _FENCE.get()
+        self.fence = fence if fence is not None else current_fence()
         self._auth = auth
         self._client = httpx.Client(base_url=base_url, verify=verify, timeout=timeout, transport=transport)
         self._lock = threading.Lock()

@@ -23,8 +23,6 @@ from typing import Any, ClassVar
 
 import httpx
 
-from adapters.base.adapter import Adapter, ApplyResult, Capabilities
-from adapters.base.errors import PermanentDeviceError
 from adapters.base.http import RetryPolicy, tls_verify
 from adapters.base.memo import RenderMemo
 from adapters.f5.capacity import table_usage as as3_tables
@@ -40,8 +38,9 @@ from adapters.f5.declaration import (
 )
 from adapters.f5.render import RenderSettings, render_objects
 from adapters.f5.request import RequestWriter
+from connector.adapter import Adapter, ApplyResult, PermanentDeviceError
 from connector.config import F5Device, Secrets
-from connector.model import DeviceState
+from connector.model import Capabilities, DeviceState
 from connector.planner.capacity import TableUsage
 from connector.planner.types import DeviceObject, Op, Plan
 

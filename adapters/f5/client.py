@@ -24,8 +24,8 @@ from typing import Any, ClassVar
 import httpx
 from pydantic import SecretStr
 
-from adapters.base.errors import DeviceAuthError, DeviceError, PermanentDeviceError, TransientDeviceError
 from adapters.base.http import NO_RETRY, DeviceHttp, RetryPolicy
+from connector.adapter import DeviceAuthError, DeviceError, PermanentDeviceError, TransientDeviceError
 
 log = logging.getLogger(__name__)
 

@@ -40,8 +40,6 @@ from typing import Any, ClassVar
 
 import httpx
 
-from adapters.base.adapter import Adapter, ApplyResult, Capabilities
-from adapters.base.errors import DeviceError, PermanentDeviceError
 from adapters.base.http import DeviceHttp, RetryPolicy, tls_verify
 from adapters.fortios import render as r
 from adapters.fortios.capacity import table_usage as fortios_tables
@@ -49,8 +47,9 @@ from adapters.fortios.client import FortiOSClient
 from adapters.fortios.known import PieceLedger
 from adapters.fortios.renderer import Renderer
 from adapters.fortios.wire import from_device, to_wire
+from connector.adapter import Adapter, ApplyResult, DeviceError, PermanentDeviceError
 from connector.config import FortiOSDevice, Secrets
-from connector.model import DeviceState
+from connector.model import Capabilities, DeviceState
 from connector.planner.capacity import TableUsage
 from connector.planner.types import Change, DeviceObject, Op, Plan
 

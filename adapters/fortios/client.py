@@ -19,8 +19,8 @@ from urllib.parse import quote
 
 import httpx
 
-from adapters.base.errors import PermanentDeviceError, TransientDeviceError
 from adapters.base.http import NO_RETRY, DeviceHttp
+from connector.adapter import PermanentDeviceError, TransientDeviceError
 
 log = logging.getLogger(__name__)
 

@@ -26,8 +26,6 @@ from typing import Any, ClassVar
 
 import httpx
 
-from adapters.base.adapter import Adapter, ApplyResult, Capabilities
-from adapters.base.errors import PermanentDeviceError
 from adapters.base.http import DeviceHttp, RetryPolicy, tls_verify
 from adapters.base.memo import RenderMemo
 from adapters.rest.capacity import table_usage as rest_tables
@@ -41,8 +39,9 @@ from adapters.rest.objects import (
     wire_change,
 )
 from adapters.rest.protocol import IDEMPOTENCY_HEADER, KINDS, MEDIA_TYPE, PROTOCOL, SigningTransport
+from connector.adapter import Adapter, ApplyResult, PermanentDeviceError
 from connector.config import RestDevice, Secrets
-from connector.model import DeviceState
+from connector.model import Capabilities, DeviceState
 from connector.planner.capacity import TableUsage
 from connector.planner.types import Change, DeviceObject, Plan
 

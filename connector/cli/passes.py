@@ -14,7 +14,7 @@ import click
 from kubernetes import client as k8s_client
 from sqlalchemy.exc import SQLAlchemyError
 
-from adapters.base import Adapter
+from connector.adapter import Adapter
 from connector.cli.common import (
     EXIT_ERROR,
     EXIT_INVALID,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from adapters.base.adapter import Capabilities
 from connector.config import Config
+from connector.model import Capabilities
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ local monotonic clock against its last successful renewal, so a process resumed 
 writes nothing before it renews), or on the thread that closes the adapters at shutdown (it may
 release device sessions, e.g. a BIG-IP token). A refusal is counted per device (`refused`, and
 `fenced_writes_total`) and ends the sync: the adapters' HTTP clients ask before each write
-request (`adapters.base.http.write_fence`).
+request (`connector.adapter.write_fence`).
 """
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ import functools
 import threading
 from collections.abc import Callable
 
-from adapters.base import Adapter
-from adapters.base.http import write_fence
+from connector.adapter import Adapter, write_fence
 from connector.config import Config, Secrets
 from connector.controller.metrics import ControllerMetrics
 from connector.wiring import open_adapters

@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from sqlalchemy import Engine
 
-from adapters.base import Adapter
+from connector.adapter import Adapter
 from connector.config import Config
 from connector.controller.accounting import Accounting
 from connector.controller.fence import WriteFence

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from adapters.base import Adapter, ApplyResult, DeviceAuthError, DeviceError, TransientDeviceError
+from connector.adapter import Adapter, ApplyResult, DeviceAuthError, DeviceError, TransientDeviceError
 from connector.model import DeviceState
 from connector.planner import DeviceObject, Op, Plan, SafetyThresholds
 from connector.planner.capacity import CapacityReport, describe

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
-from adapters.base import Adapter
+from connector.adapter import Adapter
 from connector.cluster import ClusterView
 from connector.compiler import CompileResult, compile_cluster
 from connector.config import Config

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.base import Adapter
+from connector.adapter import Adapter
 from connector.planner import SafetyThresholds
 
 PERMISSIVE = SafetyThresholds(max_delete_percent=100, max_update_percent=100, min_existing=1)

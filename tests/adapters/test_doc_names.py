@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from adapters.base.adapter import Capabilities
 from adapters.f5 import AS3Adapter
 from adapters.fortios.adapter import FortiOSAdapter
 from adapters.fortios.render import PolicySettings
@@ -16,6 +15,7 @@ from adapters.rest.objects import render as rest_render
 from connector.cluster import StaticView
 from connector.compiler import CompileResult, CompileSettings, compile_cluster
 from connector.config import Secrets
+from connector.model import Capabilities
 from tests.adapters.f5.conftest import make_config
 from tests.connector.compiler.builders import (
     cluster_rule,

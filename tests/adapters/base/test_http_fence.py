@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters.base.errors import DeviceError
-from adapters.base.http import DeviceHttp, RetryPolicy, WriteFenced, write_fence
+from adapters.base.http import DeviceHttp, RetryPolicy, WriteFenced
 from adapters.registry import create_adapter
+from connector.adapter import DeviceError, write_fence
 from connector.config import Config, Secrets
 from connector.planner import SafetyThresholds
 from mocks.bigip import BigIpApp

@@ -7,8 +7,8 @@ import logging
 import httpx
 import pytest
 
-from adapters.base.errors import DeviceAuthError, PermanentDeviceError, TransientDeviceError
 from adapters.base.http import DeviceHttp, RetryPolicy, tls_verify
+from connector.adapter import DeviceAuthError, PermanentDeviceError, TransientDeviceError
 
 FAST = RetryPolicy(attempts=4, deadline=5, initial=0.001, maximum=0.01, jitter=0.001)
 

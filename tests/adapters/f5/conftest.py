@@ -8,9 +8,9 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters.base.adapter import ApplyResult
 from adapters.base.http import RetryPolicy
 from adapters.f5 import AS3Adapter
+from connector.adapter import ApplyResult
 from connector.config import F5Device, Secrets
 from connector.model import DeviceState
 from connector.planner.planner import plan

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from adapters.base.errors import DeviceAuthError, PermanentDeviceError, UnsafePlan
 from adapters.f5 import AS3Adapter
 from adapters.f5.client import DeclarationError
+from connector.adapter import DeviceAuthError, PermanentDeviceError, UnsafePlan
 from connector.config import Secrets
 from connector.model import DeviceState
 from connector.planner.planner import plan

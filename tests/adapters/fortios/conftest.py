@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters.base.adapter import ApplyResult
 from adapters.base.http import RetryPolicy
 from adapters.fortios import FortiOSAdapter
+from connector.adapter import ApplyResult
 from connector.config import FortiOSDevice, Secrets
 from connector.model import DeviceState
 from connector.planner import SafetyThresholds

@@ -328,7 +328,7 @@ def test_unknown_interface_is_a_clear_error_naming_the_policy(device: Device,
 
 
 def test_wrong_token_is_an_auth_error(device: Device, make_adapter: AdapterFactory) -> None:
-    from adapters.base.errors import DeviceAuthError
+    from connector.adapter import DeviceAuthError
     adapter = make_adapter()
     device.app.token = "rotated"
     try:

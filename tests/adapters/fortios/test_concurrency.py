@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.base.errors import PermanentDeviceError, TransientDeviceError, UnsafePlan
 from adapters.fortios.adapter import apply_levels
+from connector.adapter import PermanentDeviceError, TransientDeviceError, UnsafePlan
 from connector.evaluate import Probe
 from connector.model import DeviceState, Protocol
 from connector.planner import SafetyThresholds

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from adapters.base.errors import DeviceAuthError, PermanentDeviceError, TransientDeviceError, UnsafePlan
 from adapters.base.http import RetryPolicy
 from adapters.base.naming import destination_name, group_name, rule_name
 from adapters.rest import RestAdapter
 from adapters.rest.objects import NAME_RULES
 from adapters.rest.protocol import SigningTransport
+from connector.adapter import DeviceAuthError, PermanentDeviceError, TransientDeviceError, UnsafePlan
 from connector.model import DeviceState
 from connector.planner import DeviceObject, Plan, SafetyThresholds
 from tests.adapters.rest.conftest import HMAC_SECRET, PERMISSIVE, Receiver, make_adapter, sync

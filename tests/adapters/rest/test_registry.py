@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.base.adapter import Adapter
 from adapters.registry import ADAPTERS, adapter_class, create_adapter
 from adapters.rest import RestAdapter
+from connector.adapter import Adapter
 from connector.config import RestDevice, SecretError, Secrets
 
 

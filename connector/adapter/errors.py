@@ -1,4 +1,4 @@
-"""Error taxonomy of the adapters.
+"""Error taxonomy of the adapters (the core classifies a failed sync by it).
 
 `TransientDeviceError`: worth retrying (connect errors, timeouts, 5xx, 429, AS3 503 busy).
 `PermanentDeviceError`: retrying cannot help (other 4xx, validation); names the object concerned.

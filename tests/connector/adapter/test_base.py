@@ -7,8 +7,9 @@ from collections.abc import Sequence
 
 import pytest
 
-from adapters.base.adapter import Adapter, ApplyResult
-from adapters.base.errors import (
+from connector.adapter import (
+    Adapter,
+    ApplyResult,
     DeviceAuthError,
     DeviceError,
     PermanentDeviceError,
