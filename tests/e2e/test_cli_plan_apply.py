@@ -470,7 +470,8 @@ def judge_one(env: Env, namespace: str, pod_name: str, destination: str, port: i
 def test_a_foreign_object_squatting_one_of_our_names_is_left_alone_and_never_used(env: Env) -> None:
     plan = json.loads(env.run("plan", "--output", "json").stdout)
     wanted = {d["device"]: d["plan"]["changes"] for d in plan["devices"]}
-    group = next(c["name"] for c in wanted[REST] if c["kind"] == "group" and c["name"].endswith(".src.analytics"))
+    group = next(c["name"] for c in wanted[REST]
+                 if c["kind"] == "group" and c["name"].endswith(".src.analytics"))
     address = next(c["name"] for c in wanted[FORTIGATE]
                    if c["kind"] == "address" and c["after"].get("fqdn") == "api.github.com")
     squatter = "10.99.0.1"
