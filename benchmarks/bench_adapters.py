@@ -33,14 +33,15 @@ from typing import Any
 import httpx
 
 from adapters.base import Adapter
+from adapters.families import create_adapter
 from adapters.fortios import FortiOSAdapter
-from adapters.registry import create_adapter
+from adapters.fortios.config import FortiOSDevice
 from connector.cluster import ObjectChange, StaticView
 from connector.compiler import Compiler, compile_cluster
-from connector.config import Config, FortiOSDevice, SafetyConfig, Secrets
+from connector.config import Config, SafetyConfig, Secrets
 from connector.model import DeviceState
 from connector.reconciler.known import held_after
-from connector.wiring import compile_settings
+from connector.wiring import compile_settings, validate_config
 from mocks.bigip import BigIpApp
 from mocks.common.app import MockApp
 from mocks.common.http import HttpServer
@@ -162,7 +163,7 @@ def devices(processing_ms: int) -> Iterator[dict[str, Device]]:
 
 
 def configuration(found: dict[str, Device]) -> Config:
-    return Config.model_validate({
+    return validate_config({
         "cluster": CLUSTER, "kubernetes": {"connectorNamespace": CONNECTOR_NAMESPACE},
         "devices": [
             {"name": "bigip-dc1", "type": "f5-as3", "url": found["bigip-dc1"].server.url,

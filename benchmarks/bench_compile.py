@@ -212,14 +212,16 @@ def _structural_changes(view: StaticView, compiler: Compiler) -> dict[str, list[
 def device_fit(result: Any) -> list[str]:
     """Lines: per device family, the rendered objects per table against the default capacity."""
     from adapters.f5.capacity import table_usage as as3_usage
+    from adapters.f5.config import AS3Capacity, Attach, VirtualServerAttach
     from adapters.f5.render import RenderSettings, render_objects
     from adapters.f5.request import RequestWriter
     from adapters.fortios.capacity import table_usage as fortios_usage
+    from adapters.fortios.config import FortiOSCapacity
     from adapters.fortios.render import PolicySettings
     from adapters.fortios.renderer import render_state
     from adapters.rest.capacity import table_usage as rest_usage
+    from adapters.rest.config import RestCapacity
     from adapters.rest.objects import render as rest_render
-    from connector.config import AS3Capacity, Attach, FortiOSCapacity, RestCapacity, VirtualServerAttach
 
     mark = "fusion-connector:bench"
     fortios = render_state(result.devices["fgt-edge"], mark=mark, settings=PolicySettings(("any",), ("any",)))

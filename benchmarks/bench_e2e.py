@@ -60,7 +60,8 @@ from benchmarks.e2e_devices import (  # noqa: E402
 )
 from benchmarks.e2e_layout import WORKLOADS, Layout, pod_manifest  # noqa: E402
 from benchmarks.e2e_metrics import Estimate, Scrape, count, quantile  # noqa: E402
-from connector.config import load_config, parse_duration  # noqa: E402
+from connector.config import parse_duration  # noqa: E402
+from connector.wiring import load_config  # noqa: E402
 from tests.connector.controller.harness import (  # noqa: E402
     CLUSTER,
     CONNECTOR_NS,

@@ -21,8 +21,10 @@ from typing import Any
 
 import httpx
 
+from adapters.f5.config import AS3Capacity
+from adapters.fortios.config import FortiOSCapacity
+from adapters.rest.config import RestCapacity
 from benchmarks.e2e_layout import POD_NETWORK
-from connector.config import AS3Capacity, FortiOSCapacity, RestCapacity
 
 MARK = "fusion-connector:"
 REST_MEDIA = "application/vnd.fusion-connector.v1+json"

@@ -2,16 +2,20 @@
 
 Unknown keys and bad values are errors naming their path (`devices[0].auth.passwordEnv: ...`).
 Secrets never appear in the file: it names environment variables, read by `Secrets`.
+
+This module knows no device family: a device's own keys are its family's model (a `DeviceConfig`
+subclass in `adapters/<family>/config.py`). `ConfigFile(models)` is the file format with those
+families' devices (the `devices` list is discriminated by `type`); `connector.wiring` builds it
+from the registered families and loads the file (`load_config`).
 """
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union, get_args
 
 import yaml
 from pydantic import (
@@ -20,6 +24,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    create_model,
     field_validator,
     model_validator,
 )
@@ -60,17 +65,20 @@ def parse_duration(value: Any) -> float:
 Duration = Annotated[float, Field(ge=0)]
 
 
-class _Strict(BaseModel):
+class Strict(BaseModel):
+    """Base of every section: unknown keys are errors; values are frozen."""
+
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
 
-def _env_name(value: str | None) -> str | None:
+def env_name(value: str | None) -> str | None:
+    """A validator for keys naming an environment variable (`tokenEnv`, `passwordEnv`, ...)."""
     if value is not None and not _ENV.match(value):
         raise ValueError(f"{value!r} is not an environment variable name")
     return value
 
 
-class KubernetesConfig(_Strict):
+class KubernetesConfig(Strict):
     host: str | None = None
     kubeconfig: str | None = None
     in_cluster: bool | None = Field(default=None, alias="inCluster")
@@ -79,7 +87,7 @@ class KubernetesConfig(_Strict):
     verify_tls: bool = Field(default=True, alias="verifyTls")
     ca_bundle: str | None = Field(default=None, alias="caBundle")
 
-    _check_env = field_validator("token_env")(_env_name)
+    _check_env = field_validator("token_env")(env_name)
 
     @model_validator(mode="after")
     def _one_source(self) -> KubernetesConfig:
@@ -90,17 +98,17 @@ class KubernetesConfig(_Strict):
         return self
 
 
-class NamespacesConfig(_Strict):
+class NamespacesConfig(Strict):
     all: bool = False
     exclude: list[str] = Field(default_factory=lambda: ["kube-system", "kube-public", "kube-node-lease"])
 
 
-class DefaultsConfig(_Strict):
+class DefaultsConfig(Strict):
     action: Literal["Deny", "Allow", "None"] = "Deny"
     source_mode: Literal["pod", "egress-ip", "node"] = Field(default="pod", alias="sourceMode")
 
 
-class ReconcileConfig(_Strict):
+class ReconcileConfig(Strict):
     interval: Duration = 300.0
     debounce: Duration = 0.5
 
@@ -113,7 +121,7 @@ class ReconcileConfig(_Strict):
 _SAFETY = SafetyThresholds()
 
 
-class SafetyConfig(_Strict):
+class SafetyConfig(Strict):
     max_delete_percent: float = Field(default=_SAFETY.max_delete_percent, ge=0, le=100,
                                       alias="maxDeletePercent")
     max_update_percent: float = Field(default=_SAFETY.max_update_percent, ge=0, le=100,
@@ -126,8 +134,12 @@ class SafetyConfig(_Strict):
         return SafetyThresholds(self.max_delete_percent, self.max_update_percent, self.min_existing)
 
 
-class _DeviceBase(_Strict):
+class DeviceConfig(Strict):
+    """The keys every device has; each family's model (`adapters/<family>/config.py`) extends it
+    with `type: Literal["<family>"]` and its own keys (auth, capacity, ...)."""
+
     name: str
+    type: str
     url: str
     verify_tls: bool = Field(default=True, alias="verifyTls")
     ca_bundle: str | None = Field(default=None, alias="caBundle")
@@ -152,130 +164,24 @@ class _DeviceBase(_Strict):
     def _timeout(cls, value: Any) -> float:
         return parse_duration(value)
 
-
-class BasicAuth(_Strict):
-    username: str
-    password_env: str = Field(alias="passwordEnv")
-
-    _check_env = field_validator("password_env")(_env_name)
-
-
-class TokenAuth(_Strict):
-    token_env: str = Field(alias="tokenEnv")
-
-    _check_env = field_validator("token_env")(_env_name)
-
-
-class RestAuth(_Strict):
-    token_env: str | None = Field(default=None, alias="tokenEnv")
-    hmac_secret_env: str | None = Field(default=None, alias="hmacSecretEnv")
-
-    _check_env = field_validator("token_env", "hmac_secret_env")(_env_name)
+    def secret_keys(self) -> list[tuple[str, str]]:
+        """(environment variable, key under the device) for every secret this device names: each
+        key of its `auth` section ending in `Env` that is set."""
+        auth = getattr(self, "auth", None)
+        if not isinstance(auth, BaseModel):
+            return []
+        found = []
+        for name, field in type(auth).model_fields.items():
+            key, value = field.alias or name, getattr(auth, name)
+            if key.endswith("Env") and isinstance(value, str) and value:
+                found.append((value, f"auth.{key}"))
+        return found
 
 
-class VirtualServerAttach(_Strict):
-    address: str = "0.0.0.0"
-    gateways: list[str] = Field(default_factory=list)
-    port: int = Field(default=0, ge=0, le=65535)
+class Config(Strict):
+    """The configuration as the core reads it. A file is read by a `ConfigFile` (see the module
+    docstring), whose model extends this one with the families' device models."""
 
-    @field_validator("address")
-    @classmethod
-    def _address(cls, value: str) -> str:
-        ipaddress.ip_address(value)
-        return value
-
-    @field_validator("gateways")
-    @classmethod
-    def _gateways(cls, value: list[str]) -> list[str]:
-        for item in value:
-            ipaddress.ip_address(item)
-        return value
-
-
-class Attach(_Strict):
-    virtual_server: VirtualServerAttach | None = Field(default=None, alias="virtualServer")
-    route_domain: str | None = Field(default=None, alias="routeDomain")
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> Attach:
-        if (self.virtual_server is None) == (self.route_domain is None):
-            raise ValueError("set exactly one of virtualServer and routeDomain")
-        return self
-
-
-class FortiOSCapacity(_Strict):
-    """Per-VDOM table sizes of the FortiGate (defaults: a mid-range model); the planner never
-    exceeds them, and groups are split to hold at most `groupMembers` members each."""
-
-    addresses: int = Field(default=20000, ge=1)
-    address_groups: int = Field(default=2500, ge=1, alias="addressGroups")
-    group_members: int = Field(default=600, ge=2, alias="groupMembers")
-    services: int = Field(default=4096, ge=1)
-    policies: int = Field(default=10000, ge=1)
-
-
-class AS3Capacity(_Strict):
-    """Limits of the BIG-IP tenant the planner never exceeds (None: no limit)."""
-
-    address_lists: int | None = Field(default=None, ge=1, alias="addressLists")
-    rules: int | None = Field(default=None, ge=1)
-    declaration_bytes: int | None = Field(default=None, ge=1, alias="declarationBytes")
-
-
-class RestCapacity(_Strict):
-    """Limits of the REST receiver (None: what its `GET /` capabilities say, else no limit)."""
-
-    groups: int | None = Field(default=None, ge=1)
-    rules: int | None = Field(default=None, ge=1)
-
-
-class F5Device(_DeviceBase):
-    type: Literal["f5-as3"]
-    auth: BasicAuth
-    tenant: str | None = None
-    attach: Attach = Field(default_factory=lambda: Attach(virtualServer=VirtualServerAttach()))
-    capacity: AS3Capacity = Field(default_factory=AS3Capacity)
-
-    @field_validator("tenant")
-    @classmethod
-    def _tenant(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^[A-Za-z][0-9A-Za-z_.-]{0,47}$", value):
-            raise ValueError(f"{value!r} is not a valid AS3 tenant name"
-                             " (a letter, then letters, digits, _.-)")
-        return value
-
-
-class Placement(_Strict):
-    before: int | None = Field(default=None, ge=0)
-    top: bool | None = None
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> Placement:
-        if (self.before is None) == (not self.top):
-            raise ValueError("set exactly one of before: POLICY_ID and top: true")
-        return self
-
-
-class FortiOSDevice(_DeviceBase):
-    type: Literal["fortios"]
-    auth: TokenAuth
-    vdom: str = "root"
-    srcintf: list[str] = Field(default_factory=lambda: ["any"], min_length=1)
-    dstintf: list[str] = Field(default_factory=lambda: ["any"], min_length=1)
-    placement: Placement = Field(default_factory=lambda: Placement(top=True))
-    capacity: FortiOSCapacity = Field(default_factory=FortiOSCapacity)
-
-
-class RestDevice(_DeviceBase):
-    type: Literal["rest"]
-    auth: RestAuth = Field(default_factory=RestAuth)
-    capacity: RestCapacity = Field(default_factory=RestCapacity)
-
-
-DeviceConfig = Annotated[F5Device | FortiOSDevice | RestDevice, Field(discriminator="type")]
-
-
-class Config(_Strict):
     cluster: str
     database: str = "sqlite:///fusion-connector.db"
     kubernetes: KubernetesConfig = Field(default_factory=KubernetesConfig)
@@ -317,28 +223,34 @@ class Config(_Strict):
                 return device
         raise KeyError(name)
 
-    def tenant_for(self, device: F5Device) -> str:
-        """The AS3 tenant of `device`: its `tenant`, else `fc_<cluster>` sanitized."""
-        return device.tenant or "fc_" + re.sub(r"[^0-9A-Za-z_]", "_", self.cluster)
 
 
-def _format_location(loc: tuple[int | str, ...]) -> str:
+def device_type(model: type[DeviceConfig]) -> str:
+    """The `type` a device family's model accepts (its `Literal`)."""
+    values = get_args(model.model_fields["type"].annotation)
+    if len(values) != 1 or not isinstance(values[0], str):
+        raise TypeError(f"{model.__name__}.type must be a Literal of one string")
+    return values[0]
+
+
+def _format_location(loc: tuple[int | str, ...], tags: frozenset[str]) -> str:
     out = ""
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in ("f5-as3", "fortios", "rest"):
+        elif part in tags:
             continue  # the discriminator tag pydantic adds for tagged unions
         else:
             out += ("." if out else "") + part
     return out or "(top level)"
 
 
-def format_validation_error(error: ValidationError) -> list[str]:
-    """`path: message` lines with the paths spelled as in the YAML file."""
+def format_validation_error(error: ValidationError, tags: frozenset[str] = frozenset()) -> list[str]:
+    """`path: message` lines with the paths spelled as in the YAML file (`tags`: the device types,
+    left out of the paths)."""
     problems = []
     for item in error.errors():
-        path = _format_location(tuple(item["loc"]))
+        path = _format_location(tuple(item["loc"]), tags)
         message = item["msg"]
         if item["type"] == "extra_forbidden":
             message = "unknown key"
@@ -348,29 +260,45 @@ def format_validation_error(error: ValidationError) -> list[str]:
     return problems
 
 
-def load_config_text(text: str, source: str = "<config>") -> Config:
-    """Parse and validate configuration YAML; raises ConfigError."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(source, [f"not valid YAML: {exc}"]) from exc
-    if not isinstance(data, dict):
-        raise ConfigError(source, ["(top level): a mapping is required"])
-    try:
-        # by_name=False: the file's keys are the documented camelCase aliases only
-        return Config.model_validate(data, by_name=False)
-    except ValidationError as exc:
-        raise ConfigError(source, format_validation_error(exc)) from exc
+class ConfigFile:
+    """The configuration file format whose `devices` are those of the given families' models
+    (each a `DeviceConfig` subclass accepting one `type`), in the order given."""
 
+    def __init__(self, devices: Sequence[type[DeviceConfig]]) -> None:
+        self.devices = tuple(devices)
+        self.tags = frozenset(device_type(model) for model in self.devices)
+        if len(self.tags) != len(self.devices):
+            raise ValueError("two device families accept the same type")
+        entry: Any = Annotated[Union[self.devices], Field(discriminator="type")]  # noqa: UP007
+        self.model: type[Config] = create_model(
+            "Config", __base__=Config, devices=(list[entry], Field(default_factory=list)))
 
-def load_config(path: str | Path) -> Config:
-    """Read and validate the configuration file at `path`; raises ConfigError."""
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(str(path), [f"cannot read: {exc.strerror or exc}"]) from exc
-    return load_config_text(text, str(path))
+    def validate(self, data: Mapping[str, Any], source: str = "<config>") -> Config:
+        """`data` (the file's mapping) validated; raises ConfigError. Only the documented
+        (camelCase) keys are accepted."""
+        try:
+            return self.model.model_validate(data, by_name=False)
+        except ValidationError as exc:
+            raise ConfigError(source, format_validation_error(exc, self.tags)) from exc
+
+    def parse(self, text: str, source: str = "<config>") -> Config:
+        """Parse and validate configuration YAML; raises ConfigError."""
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ConfigError(source, [f"not valid YAML: {exc}"]) from exc
+        if not isinstance(data, dict):
+            raise ConfigError(source, ["(top level): a mapping is required"])
+        return self.validate(data, source)
+
+    def read(self, path: str | Path) -> Config:
+        """Read and validate the configuration file at `path`; raises ConfigError."""
+        path = Path(path)
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise ConfigError(str(path), [f"cannot read: {exc.strerror or exc}"]) from exc
+        return self.parse(text, str(path))
 
 
 class SecretError(ValueError):
@@ -405,11 +333,7 @@ def secret_variables(config: Config, devices: Iterable[DeviceConfig] | None = No
         wanted.append((config.kubernetes.token_env, "kubernetes.tokenEnv"))
     chosen = {d.name for d in (config.devices if devices is None else devices)}
     for index, device in enumerate(config.devices):
-        if device.name not in chosen:
-            continue
-        for field, alias in (("password_env", "passwordEnv"), ("token_env", "tokenEnv"),
-                             ("hmac_secret_env", "hmacSecretEnv")):
-            name = getattr(device.auth, field, None)
-            if name:
-                wanted.append((name, f"devices[{index}] ({device.name}) auth.{alias}"))
+        if device.name in chosen:
+            wanted.extend((name, f"devices[{index}] ({device.name}) {key}")
+                          for name, key in device.secret_keys())
     return wanted

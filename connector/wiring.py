@@ -1,6 +1,11 @@
-"""Set-up from the configuration, shared by the one-shot passes (`plan`, `apply`, `explain`, the
-demo) and the controller.
+"""The one module of `connector` that knows the device families (`adapters.families`): set-up
+from the configuration, shared by the one-shot passes (`plan`, `apply`, `explain`, the demo) and
+the controller. Every other module of `connector` reaches devices through the contract in
+`connector.adapter` only.
 
+- `CONFIG_FILE`: the configuration file format with the registered families' devices;
+  `load_config(path)` and `load_config_text(text)` read a file, `validate_config(mapping)` checks
+  its content (ConfigError when invalid).
 - `compile_settings(config)`: the compiler's settings, with each configured device's capabilities.
 - `select_devices(config, name)`: the configured devices, or only the one named.
 - `open_adapters(config, devices, secrets)`: one adapter per device.
@@ -8,12 +13,31 @@ demo) and the controller.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
-from adapters.registry import adapter_class, create_adapter
+from adapters.families import FAMILIES, adapter_class, create_adapter
 from connector.adapter import Adapter
 from connector.compiler import CompileSettings
-from connector.config import Config, DeviceConfig, Secrets
+from connector.config import Config, ConfigFile, DeviceConfig, Secrets
+
+CONFIG_FILE = ConfigFile([family.config for family in FAMILIES])
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate the configuration file at `path`; raises ConfigError."""
+    return CONFIG_FILE.read(path)
+
+
+def load_config_text(text: str, source: str = "<config>") -> Config:
+    """Parse and validate configuration YAML; raises ConfigError."""
+    return CONFIG_FILE.parse(text, source)
+
+
+def validate_config(data: Mapping[str, Any], source: str = "<config>") -> Config:
+    """The configuration file's content (its mapping) validated; raises ConfigError."""
+    return CONFIG_FILE.validate(data, source)
 
 
 def compile_settings(config: Config) -> CompileSettings:

@@ -27,6 +27,7 @@ from adapters.base.http import RetryPolicy, tls_verify
 from adapters.base.memo import RenderMemo
 from adapters.f5.capacity import table_usage as as3_tables
 from adapters.f5.client import AS3Client
+from adapters.f5.config import F5Device
 from adapters.f5.declaration import (
     KIND_ORDER,
     TENANT,
@@ -39,7 +40,7 @@ from adapters.f5.declaration import (
 from adapters.f5.render import RenderSettings, render_objects
 from adapters.f5.request import RequestWriter
 from connector.adapter import Adapter, ApplyResult, PermanentDeviceError
-from connector.config import F5Device, Secrets
+from connector.config import Secrets
 from connector.model import Capabilities, DeviceState
 from connector.planner.capacity import TableUsage
 from connector.planner.types import DeviceObject, Op, Plan
@@ -48,11 +49,6 @@ log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = "3.36.0"
 ROUTE_DOMAIN_SCHEMA_VERSION = "3.49.0"
-
-
-def default_tenant(cluster: str) -> str:
-    """`fc_<cluster>` with characters AS3 refuses in tenant names replaced."""
-    return "fc_" + re.sub(r"[^0-9A-Za-z_]", "_", cluster)
 
 
 def _version(text: str) -> tuple[int, ...]:
@@ -74,7 +70,7 @@ class AS3Adapter(Adapter):
                  poll_interval: float = 0.1, task_timeout: float = 600.0) -> None:
         super().__init__(config.name, cluster)
         self.config = config
-        self.tenant = config.tenant or default_tenant(cluster)
+        self.tenant = config.tenant_for(cluster)
         self.schema_version = (ROUTE_DOMAIN_SCHEMA_VERSION if config.attach.route_domain
                                else SCHEMA_VERSION)
         password = secrets.get(config.auth.password_env, f"device {config.name} password")

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from adapters.f5.config import AS3Capacity
 from adapters.f5.declaration import TENANT
-from connector.config import AS3Capacity
 from connector.planner.capacity import Table, TableUsage
 from connector.planner.types import DeviceObject
 

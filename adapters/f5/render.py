@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from adapters.base.memo import RenderMemo
+from adapters.f5.config import Attach
 from adapters.f5.declaration import (
     REMARK,
     TENANT,
@@ -41,7 +42,6 @@ from adapters.f5.declaration import (
     tenant_label,
 )
 from adapters.f5.names import NameBook, max_name_length
-from connector.config import Attach
 from connector.model import Action, CompiledRule, DeviceState, PortSet, Protocol, RuleKind, SourceGroup, Tier
 from connector.planner.types import DeviceObject
 

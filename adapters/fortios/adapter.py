@@ -44,11 +44,12 @@ from adapters.base.http import DeviceHttp, RetryPolicy, tls_verify
 from adapters.fortios import render as r
 from adapters.fortios.capacity import table_usage as fortios_tables
 from adapters.fortios.client import FortiOSClient
+from adapters.fortios.config import FortiOSDevice
 from adapters.fortios.known import PieceLedger
 from adapters.fortios.renderer import Renderer
 from adapters.fortios.wire import from_device, to_wire
 from connector.adapter import Adapter, ApplyResult, DeviceError, PermanentDeviceError
-from connector.config import FortiOSDevice, Secrets
+from connector.config import Secrets
 from connector.model import Capabilities, DeviceState
 from connector.planner.capacity import TableUsage
 from connector.planner.types import Change, DeviceObject, Op, Plan

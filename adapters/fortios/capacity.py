@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from adapters.fortios.config import FortiOSCapacity
 from adapters.fortios.render import ADDRESS, ADDRGRP, POLICY, SERVICE
-from connector.config import FortiOSCapacity
 from connector.planner.capacity import Table, TableUsage
 from connector.planner.types import DeviceObject
 

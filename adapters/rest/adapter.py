@@ -29,6 +29,7 @@ import httpx
 from adapters.base.http import DeviceHttp, RetryPolicy, tls_verify
 from adapters.base.memo import RenderMemo
 from adapters.rest.capacity import table_usage as rest_tables
+from adapters.rest.config import RestDevice
 from adapters.rest.objects import (
     MalformedObject,
     RestNames,
@@ -40,7 +41,7 @@ from adapters.rest.objects import (
 )
 from adapters.rest.protocol import IDEMPOTENCY_HEADER, KINDS, MEDIA_TYPE, PROTOCOL, SigningTransport
 from connector.adapter import Adapter, ApplyResult, PermanentDeviceError
-from connector.config import RestDevice, Secrets
+from connector.config import Secrets
 from connector.model import Capabilities, DeviceState
 from connector.planner.capacity import TableUsage
 from connector.planner.types import Change, DeviceObject, Plan

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from connector.config import RestCapacity
+from adapters.rest.config import RestCapacity
 from connector.planner.capacity import Table, TableUsage
 from connector.planner.types import DeviceObject
 

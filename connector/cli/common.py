@@ -7,8 +7,9 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
-from connector.config import Config, ConfigError, DeviceConfig, Secrets, load_config, secret_variables
+from connector.config import Config, ConfigError, DeviceConfig, Secrets, secret_variables
 from connector.security import transport_warnings
+from connector.wiring import load_config
 
 EXIT_OK = 0
 EXIT_ERROR = 1

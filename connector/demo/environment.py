@@ -28,10 +28,11 @@ from kubernetes import client as k8s_client
 
 from connector.cluster import Kind, Obj, StaticView
 from connector.compiler.sources import read_pod, read_slice
-from connector.config import Config, Secrets, load_config
+from connector.config import Config, Secrets
 from connector.kube import build_api_client
 from connector.manifests import ManifestApplier
 from connector.sources.snapshot import list_all
+from connector.wiring import load_config
 from mocks.bigip import BigIpApp
 from mocks.common.app import MockApp
 from mocks.common.http import HttpServer

@@ -7,18 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from connector.config import (
-    ConfigError,
-    F5Device,
-    FortiOSDevice,
-    RestDevice,
-    SecretError,
-    Secrets,
-    load_config,
-    load_config_text,
-    parse_duration,
-)
+from adapters.f5.config import F5Device
+from adapters.fortios.config import FortiOSDevice
+from adapters.rest.config import RestDevice
+from connector.config import ConfigError, SecretError, Secrets, parse_duration
 from connector.planner import SafetyThresholds
+from connector.wiring import load_config, load_config_text
 
 DOCUMENTED_EXAMPLE = textwrap.dedent("""\
     cluster: prod-eu1                      # required; used in every device object name
@@ -83,7 +77,7 @@ def test_documented_example_is_accepted_as_written() -> None:
     assert isinstance(bigip, F5Device)
     assert (bigip.name, bigip.url, bigip.verify_tls) == ("bigip-dc1", "https://127.0.0.1:8443", True)
     assert (bigip.auth.username, bigip.auth.password_env) == ("admin", "BIGIP_PASSWORD")
-    assert config.tenant_for(bigip) == "fc_prod_eu1"
+    assert bigip.tenant_for(config.cluster) == "fc_prod_eu1"
     assert bigip.attach.virtual_server is not None and bigip.attach.route_domain is None
     assert bigip.attach.virtual_server.address == "0.0.0.0"
     assert bigip.attach.virtual_server.gateways == ["192.0.2.1"]
@@ -147,7 +141,7 @@ def test_minimal_file_gets_the_documented_defaults() -> None:
     bigip, fgt = device.devices
     assert isinstance(bigip, F5Device) and isinstance(fgt, FortiOSDevice)
     assert bigip.verify_tls is True and bigip.url == "https://10.0.0.1"
-    assert device.tenant_for(bigip) == "fc_dev_2"
+    assert bigip.tenant_for(device.cluster) == "fc_dev_2"
     assert bigip.attach.virtual_server is not None
     assert fgt.placement.top is True and fgt.vdom == "root"
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from connector.config import Secrets, load_config_text, secret_variables
+from connector.config import Secrets, secret_variables
+from connector.wiring import load_config_text
 
 CONFIG = """
 cluster: c1

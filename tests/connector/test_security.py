@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from connector.config import load_config_text
 from connector.security import TransportReason, transport_warnings
+from connector.wiring import load_config_text
 
 _F5 = """
   - name: {name}

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.registry import adapter_class
-from connector.config import Config, Secrets
-from connector.wiring import compile_settings, open_adapters, select_devices
+from adapters.families import adapter_class
+from connector.config import Secrets
+from connector.wiring import compile_settings, open_adapters, select_devices, validate_config
 
-CONFIG = Config.model_validate({"cluster": "c1", "database": "sqlite:///:memory:", "devices": [
+CONFIG = validate_config({"cluster": "c1", "database": "sqlite:///:memory:", "devices": [
     {"name": "soc", "type": "rest", "url": "http://127.0.0.1:1"},
     {"name": "fgt", "type": "fortios", "url": "http://127.0.0.1:2", "auth": {"tokenEnv": "FGT_TOKEN"}}]})
 

@@ -29,9 +29,9 @@ from kubernetes import client as k8s_client
 from connector.cli import main
 from connector.cli.passes import read_cluster
 from connector.compiler import compile_cluster
-from connector.config import Secrets, load_config
+from connector.config import Secrets
 from connector.manifests import ManifestApplier, load_documents
-from connector.wiring import compile_settings
+from connector.wiring import compile_settings, load_config
 from tests.connector.reports.helpers import assert_egress_agrees_with_explain, validate_report
 from tests.e2e.conftest import REPO_ROOT, start_mock
 

@@ -27,7 +27,8 @@ import pytest
 import yaml
 
 from connector.cluster import KINDS
-from connector.config import Config, Secrets, load_config_text
+from connector.config import Config, Secrets
+from connector.wiring import load_config_text
 from tests.helm.test_crds import CRDS
 
 REPO = Path(__file__).resolve().parents[2]

@@ -11,10 +11,11 @@ import httpx
 import pytest
 
 from adapters.base.http import DeviceHttp, RetryPolicy, WriteFenced
-from adapters.registry import create_adapter
+from adapters.families import create_adapter
 from connector.adapter import DeviceError, write_fence
 from connector.config import Config, Secrets
 from connector.planner import SafetyThresholds
+from connector.wiring import validate_config
 from mocks.bigip import BigIpApp
 from mocks.common.app import MockApp
 from mocks.common.http import HttpServer
@@ -74,7 +75,7 @@ def test_clients_created_inside_write_fence_take_its_fence() -> None:
 
 
 def device_configs(urls: dict[str, str]) -> Config:
-    return Config.model_validate({"cluster": "prod", "database": "sqlite:///:memory:", "devices": [
+    return validate_config({"cluster": "prod", "database": "sqlite:///:memory:", "devices": [
         {"name": "bigip", "type": "f5-as3", "url": urls["bigip"], "tenant": "fc_prod",
          "auth": {"username": "admin", "passwordEnv": "BIGIP_PASSWORD"}},
         {"name": "fgt", "type": "fortios", "url": urls["fgt"], "auth": {"tokenEnv": "FGT_TOKEN"},

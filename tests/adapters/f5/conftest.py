@@ -10,8 +10,9 @@ import pytest
 
 from adapters.base.http import RetryPolicy
 from adapters.f5 import AS3Adapter
+from adapters.f5.config import F5Device
 from connector.adapter import ApplyResult
-from connector.config import F5Device, Secrets
+from connector.config import Secrets
 from connector.model import DeviceState
 from connector.planner.planner import plan
 from connector.planner.types import Plan

@@ -145,7 +145,7 @@ def test_unsafe_plan_is_refused_unless_forced(device: Device, adapter: AS3Adapte
 
 
 def test_registry_builds_the_adapter(device: Device) -> None:
-    from adapters.registry import create_adapter
+    from adapters.families import create_adapter
 
     created = create_adapter(make_config(device.url), CLUSTER, Secrets({"BIGIP_PASSWORD": "admin"}))
     assert isinstance(created, AS3Adapter) and created.tenant == "fc_c1"

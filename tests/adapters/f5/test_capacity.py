@@ -7,8 +7,9 @@ from collections.abc import Sequence
 
 from adapters.f5 import AS3Adapter
 from adapters.f5.capacity import table_usage
+from adapters.f5.config import AS3Capacity, F5Device
 from adapters.f5.declaration import adc, as3_request, tenant_declaration
-from connector.config import AS3Capacity, F5Device, Secrets
+from connector.config import Secrets
 from connector.planner.capacity import Table, TableUsage
 from connector.planner.types import DeviceObject
 from tests.adapters.f5.conftest import CLUSTER

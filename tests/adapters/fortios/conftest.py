@@ -11,8 +11,9 @@ import pytest
 
 from adapters.base.http import RetryPolicy
 from adapters.fortios import FortiOSAdapter
+from adapters.fortios.config import FortiOSDevice
 from connector.adapter import ApplyResult
-from connector.config import FortiOSDevice, Secrets
+from connector.config import Secrets
 from connector.model import DeviceState
 from connector.planner import SafetyThresholds
 from connector.planner.types import Plan

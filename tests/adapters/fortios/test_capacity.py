@@ -6,7 +6,7 @@ import dataclasses
 
 from adapters.fortios import render as r
 from adapters.fortios.capacity import table_usage
-from connector.config import FortiOSCapacity
+from adapters.fortios.config import FortiOSCapacity
 from connector.planner.capacity import Table, TableUsage
 from connector.planner.types import DeviceObject
 from tests.adapters.fortios.conftest import AdapterFactory

@@ -10,7 +10,8 @@ import pytest
 
 from adapters.base.http import RetryPolicy
 from adapters.rest import RestAdapter
-from connector.config import RestDevice, Secrets
+from adapters.rest.config import RestDevice
+from connector.config import Secrets
 from connector.model import DeviceState
 from connector.planner import Plan, SafetyThresholds
 from mocks.common.http import HttpServer

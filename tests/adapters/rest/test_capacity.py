@@ -8,7 +8,8 @@ import pytest
 
 from adapters.rest import RestAdapter
 from adapters.rest.capacity import announced_limits, table_usage
-from connector.config import RestCapacity, RestDevice, Secrets
+from adapters.rest.config import RestCapacity, RestDevice
+from connector.config import Secrets
 from connector.planner.capacity import Table, TableUsage
 from connector.planner.types import DeviceObject
 from mocks.common.http import HttpServer

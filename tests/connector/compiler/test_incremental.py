@@ -13,8 +13,8 @@ from connector.cluster import Kind, ObjectChange, StaticView
 from connector.compiler import Compiler, CompileResult, CompileSettings
 from connector.compiler.namespace_tier import NamespaceTier, Recompiled
 from connector.compiler.workloads import WorkloadDelta
-from connector.config import load_config_text
 from connector.model import RuleKind
+from connector.wiring import load_config_text
 from tests.connector.compiler.builders import (
     cluster_rule,
     egress_ip,

@@ -28,7 +28,7 @@ import httpx
 import yaml
 from kubernetes import client as k8s_client
 
-from adapters.registry import adapter_class
+from adapters.families import adapter_class
 from connector.cluster import KINDS, Kind
 from connector.evaluate import Probe
 from connector.manifests import ManifestApplier, load_documents

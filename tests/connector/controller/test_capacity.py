@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from connector.config import Config, SafetyConfig, Secrets
+from connector.config import SafetyConfig, Secrets
 from connector.controller.controller import Controller
 from connector.controller.device_report import CAPACITY_EXCEEDED, DeviceReport, capacities
 from connector.controller.events import WARNING
@@ -14,6 +14,7 @@ from connector.controller.worker import Job
 from connector.model import DeviceState
 from connector.planner.capacity import CapacityReport, Table, TableUsage
 from connector.reconciler.device import sync_device
+from connector.wiring import validate_config
 from tests.connector.controller.test_status import KEY, T0, conditions, on, report, rule_status
 from tests.connector.reconciler.test_capacity import LimitedAdapter
 from tests.connector.reconciler.test_device import state
@@ -73,7 +74,7 @@ class Leader:
 
 
 def test_accounting_a_capacity_refusal_sets_the_problem_event_and_metrics() -> None:
-    config = Config.model_validate({"cluster": "c1", "database": "sqlite:///:memory:", "devices": [
+    config = validate_config({"cluster": "c1", "database": "sqlite:///:memory:", "devices": [
         {"name": "dev", "type": "rest", "url": "http://127.0.0.1:1"}]})
     controller = Controller(config, Secrets({}))
     events = Events()

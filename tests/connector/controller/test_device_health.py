@@ -9,7 +9,7 @@ from typing import Any
 
 from adapters.base import TransientDeviceError
 from connector.compiler import DevicePresence, RuleRef, RuleStatus
-from connector.config import Config, Secrets
+from connector.config import Secrets
 from connector.controller import Controller, ControllerOptions
 from connector.controller.device_report import DeviceReport
 from connector.controller.events import NORMAL, WARNING
@@ -26,13 +26,14 @@ from connector.model import (
     Tier,
 )
 from connector.reconciler.device import DeviceOutcome, ErrorClass
+from connector.wiring import validate_config
 from tests.connector.controller.test_capacity import Events, Leader, sample
 from tests.connector.controller.test_status import conditions
 from tests.connector.reconciler.test_device import state
 
 
 def controller() -> tuple[Controller, Events]:
-    config = Config.model_validate({"cluster": "c1", "database": "sqlite:///:memory:", "devices": [
+    config = validate_config({"cluster": "c1", "database": "sqlite:///:memory:", "devices": [
         {"name": "dev", "type": "rest", "url": "http://127.0.0.1:1"},
         {"name": "ok", "type": "rest", "url": "http://127.0.0.1:2"}]})
     made = Controller(config, Secrets({}), ControllerOptions(mode="plan"))

@@ -10,12 +10,13 @@ from typing import Any
 import pytest
 
 from adapters.base.http import RetryPolicy
-from connector.config import Config, Secrets
+from connector.config import Secrets
 from connector.controller.controller import Controller
 from connector.controller.worker import Job
 from connector.model import DeviceState
 from connector.reconciler.device import DeviceOutcome
 from connector.store import create_engine
+from connector.wiring import validate_config
 from mocks.common.http import HttpServer, Request, Response
 from mocks.fortigate import FortigateMock
 from tests.adapters.fortios.scenarios import payments_state
@@ -66,7 +67,7 @@ def fortigate() -> Iterator[tuple[DeposingFortigate, str]]:
 
 
 def make(url: str) -> tuple[Controller, Elector, Recorder]:
-    config = Config.model_validate({
+    config = validate_config({
         "cluster": "prod", "database": "sqlite:///:memory:",
         "safety": {"maxDeletePercent": 100, "maxUpdatePercent": 100, "minExisting": 0},
         "devices": [{"name": "fgt", "type": "fortios", "url": url, "auth": {"tokenEnv": "FGT_TOKEN"},
@@ -121,7 +122,7 @@ def test_a_process_that_leads_again_syncs_normally(fortigate: tuple[DeposingFort
 
 
 def test_the_thread_closing_the_adapters_may_still_release_device_sessions() -> None:
-    config = Config.model_validate({"cluster": "prod", "database": "sqlite:///:memory:", "devices": [
+    config = validate_config({"cluster": "prod", "database": "sqlite:///:memory:", "devices": [
         {"name": "soc", "type": "rest", "url": "http://127.0.0.1:1"}]})
     controller = Controller(config, Secrets({}))
     elector = Elector()

@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 
 from connector.cluster import Kind, ObjectChange, StaticView
-from connector.config import Config, Secrets
+from connector.config import Secrets
 from connector.controller import Controller
 from connector.controller.messages import ChangesSeen, LeadershipChanged, PeriodicReconcile
 from connector.model import DeviceState
+from connector.wiring import validate_config
 from tests.connector.controller.harness import eventually
 
 RULE = {"metadata": {"name": "r", "namespace": "shop", "generation": 1}, "spec": {"action": "Allow"}}
@@ -84,7 +85,7 @@ class Elector:
 
 
 def made() -> tuple[Controller, Compiler, Worker, list[Any]]:
-    config = Config.model_validate({"cluster": "c1", "database": "sqlite:///:memory:", "devices": [
+    config = validate_config({"cluster": "c1", "database": "sqlite:///:memory:", "devices": [
         {"name": "dev", "type": "rest", "url": "http://127.0.0.1:1"}]})
     controller = Controller(config, Secrets({}))
     controller._elector = Elector()  # type: ignore[assignment]

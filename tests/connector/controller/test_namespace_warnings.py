@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 
 from connector.compiler import NamespaceStatus
-from connector.config import Config, Secrets
+from connector.config import Secrets
 from connector.controller.controller import Controller
 from connector.controller.events import WARNING, ObjectRef
+from connector.wiring import validate_config
 
 BAD_ACTION = ('namespace shop: annotation fusion-connector.io/default-action: "maybe" is not one of Deny, '
               'Allow, None; using Deny')
@@ -45,7 +46,7 @@ def compiled(*statuses: NamespaceStatus) -> Any:
 
 @pytest.fixture
 def made() -> tuple[Controller, Events, Elector]:
-    config = Config.model_validate({"cluster": "c1", "database": "sqlite:///:memory:", "devices": [
+    config = validate_config({"cluster": "c1", "database": "sqlite:///:memory:", "devices": [
         {"name": "dev", "type": "rest", "url": "http://127.0.0.1:1"}]})
     controller = Controller(config, Secrets({}))
     events = Events()

@@ -10,11 +10,12 @@ import pytest
 
 from connector.config import Config, Secrets
 from connector.controller.controller import Controller
+from connector.wiring import validate_config
 from tests.connector.controller.test_capacity import sample
 
 
 def config(**kubernetes: object) -> Config:
-    return Config.model_validate({
+    return validate_config({
         "cluster": "c1", "database": "sqlite:///:memory:",
         "kubernetes": {"host": "http://127.0.0.1:6443", "tokenEnv": "KUBE_TOKEN", **kubernetes},
         "devices": [

@@ -29,7 +29,9 @@ def test_the_description_names_table_count_and_limit() -> None:
 
 
 def test_table_names_are_the_configuration_keys() -> None:
-    from connector.config import AS3Capacity, FortiOSCapacity, RestCapacity
+    from adapters.f5.config import AS3Capacity
+    from adapters.fortios.config import FortiOSCapacity
+    from adapters.rest.config import RestCapacity
 
     aliases = {field.alias or name for model in (FortiOSCapacity, AS3Capacity, RestCapacity)
                for name, field in model.model_fields.items()}

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from adapters.fortios import FortiOSAdapter
-from connector.config import FortiOSDevice, Secrets
+from adapters.fortios.config import FortiOSDevice
+from connector.config import Secrets
 from connector.planner import DeviceObject
 from connector.planner.capacity import Table, TableUsage
 from connector.reconciler.device import Refusal, sync_device

@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 
 from adapters.fortios import FortiOSAdapter
+from adapters.fortios.config import FortiOSDevice
 from connector.cluster import StaticView
 from connector.compiler import CompileSettings, compile_cluster
-from connector.config import FortiOSDevice, SafetyConfig, Secrets
+from connector.config import SafetyConfig, Secrets
 from connector.evaluate import Probe, decide
 from connector.model import Action, DeviceState
 from connector.planner import Op

@@ -17,11 +17,14 @@ from hypothesis import strategies as st
 
 from adapters.base import Adapter
 from adapters.f5 import AS3Adapter
+from adapters.f5.config import F5Device
 from adapters.fortios import FortiOSAdapter
+from adapters.fortios.config import FortiOSDevice
 from adapters.rest import RestAdapter
+from adapters.rest.config import RestDevice
 from connector.cluster import StaticView
 from connector.compiler import CompileSettings, compile_cluster
-from connector.config import F5Device, FortiOSDevice, RestDevice, SafetyConfig, Secrets
+from connector.config import SafetyConfig, Secrets
 from connector.evaluate import Probe, decide
 from connector.model import DeviceState
 from connector.planner import DeviceObject, Op
