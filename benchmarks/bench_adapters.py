@@ -32,10 +32,10 @@ from typing import Any
 
 import httpx
 
-from adapters.base import Adapter
 from adapters.families import create_adapter
 from adapters.fortios import FortiOSAdapter
 from adapters.fortios.config import FortiOSDevice
+from connector.adapter import Adapter
 from connector.cluster import ObjectChange, StaticView
 from connector.compiler import Compiler, compile_cluster
 from connector.config import Config, SafetyConfig, Secrets

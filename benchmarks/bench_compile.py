@@ -24,9 +24,9 @@ import statistics
 import time
 from typing import Any
 
-from adapters.base.adapter import Capabilities
 from connector.cluster import StaticView
 from connector.compiler import Compiler, CompileSettings
+from connector.model import Capabilities
 
 FC = "fusion-connector.io/v1alpha1"
 CNS = "fusion-system"

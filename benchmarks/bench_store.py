@@ -38,7 +38,7 @@ if str(ROOT) not in sys.path:
 from sqlalchemy import delete  # noqa: E402
 from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 
-from adapters.base import ApplyResult  # noqa: E402
+from connector.adapter import ApplyResult  # noqa: E402
 from connector.model import (  # noqa: E402
     Action,
     CompiledRule,

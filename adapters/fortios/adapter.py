@@ -1,6 +1,6 @@
 """The FortiOS adapter (docs/adapters.md, FortiGate) on top of `renderer`, `wire` and `client`.
 
-Contract beyond `adapters.base.adapter.Adapter`:
+Contract beyond `connector.adapter.Adapter`:
 - `render` is incremental (`adapters.fortios.renderer.Renderer`): a render after a small change of
   the state costs O(the change); its output equals a fresh render of the same state. Groups hold
   at most `capacity.groupMembers` members.

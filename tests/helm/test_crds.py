@@ -731,11 +731,10 @@ def _worked_cluster() -> list[dict[str, Any]]:
 
 
 def test_the_worked_example_decides_as_documented() -> None:
-    from adapters.base.adapter import Capabilities
     from connector.cluster import StaticView
     from connector.compiler import CompileSettings, compile_cluster
     from connector.evaluate import Probe, decide
-    from connector.model import Protocol
+    from connector.model import Capabilities, Protocol
 
     settings = CompileSettings(cluster="prod-eu1", devices=(("bigip-dc1", Capabilities()),
                                                             ("fgt-edge", Capabilities())))

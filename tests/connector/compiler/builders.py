@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.base.adapter import Capabilities
 from connector.compiler import CompileSettings
+from connector.model import Capabilities
 
 Obj = dict[str, Any]
 FC = "fusion-connector.io/v1alpha1"

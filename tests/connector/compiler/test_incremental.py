@@ -8,12 +8,11 @@ from typing import Any
 
 import pytest
 
-from adapters.base.adapter import Capabilities
 from connector.cluster import Kind, ObjectChange, StaticView
 from connector.compiler import Compiler, CompileResult, CompileSettings
 from connector.compiler.namespace_tier import NamespaceTier, Recompiled
 from connector.compiler.workloads import WorkloadDelta
-from connector.model import RuleKind
+from connector.model import Capabilities, RuleKind
 from connector.wiring import load_config_text
 from tests.connector.compiler.builders import (
     cluster_rule,

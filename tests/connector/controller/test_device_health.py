@@ -7,7 +7,7 @@ import time
 from types import SimpleNamespace
 from typing import Any
 
-from adapters.base import TransientDeviceError
+from connector.adapter import TransientDeviceError
 from connector.compiler import DevicePresence, RuleRef, RuleStatus
 from connector.config import Secrets
 from connector.controller import Controller, ControllerOptions

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from adapters.base import (
+from connector.adapter import (
     Adapter,
     ApplyResult,
     DeviceAuthError,

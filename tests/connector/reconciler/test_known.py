@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from adapters.base import ApplyResult, PermanentDeviceError, TransientDeviceError
+from connector.adapter import ApplyResult, PermanentDeviceError, TransientDeviceError
 from connector.config import SafetyConfig
 from connector.planner import DeviceObject, Plan
 from connector.reconciler.device import sync_device

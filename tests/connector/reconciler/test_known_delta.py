@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.base import Adapter, ApplyResult
 from adapters.base.memo import RenderMemo
+from connector.adapter import Adapter, ApplyResult
 from connector.config import SafetyConfig
 from connector.model import DeviceState, Identity, SourceGroup
 from connector.planner import DeviceObject, Plan

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from adapters.base import ApplyResult, TransientDeviceError
+from connector.adapter import ApplyResult, TransientDeviceError
 from connector.model import DeviceState
 from connector.planner import DeviceObject, plan
 from connector.reconciler.device import DeviceOutcome, ErrorClass, sync_device

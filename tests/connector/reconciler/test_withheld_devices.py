@@ -15,13 +15,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.base import Adapter
 from adapters.f5 import AS3Adapter
 from adapters.f5.config import F5Device
 from adapters.fortios import FortiOSAdapter
 from adapters.fortios.config import FortiOSDevice
 from adapters.rest import RestAdapter
 from adapters.rest.config import RestDevice
+from connector.adapter import Adapter
 from connector.cluster import StaticView
 from connector.compiler import CompileSettings, compile_cluster
 from connector.config import SafetyConfig, Secrets
