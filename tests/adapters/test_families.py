@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Literal
 
 import pytest
+from pydantic import Field
 
 from adapters.f5.config import F5Device
 from adapters.families import FAMILIES, adapter_class, create_adapter, family
@@ -14,7 +15,15 @@ from adapters.fortios.config import FortiOSDevice
 from adapters.rest import RestAdapter
 from adapters.rest.config import RestDevice
 from connector.adapter import Adapter
-from connector.config import ConfigError, ConfigFile, DeviceConfig, SecretError, Secrets
+from connector.config import (
+    ConfigError,
+    ConfigFile,
+    DeviceConfig,
+    SecretError,
+    Secrets,
+    Strict,
+    secret_variables,
+)
 from connector.wiring import CONFIG_FILE, load_config_text
 
 
@@ -57,23 +66,31 @@ def test_the_configuration_accepts_exactly_the_registered_families() -> None:
                                      " of the expected tags: 'f5-as3', 'fortios', 'rest'"]
 
 
+class PanAuth(Strict):
+    api_key_env: str = Field(alias="apiKeyEnv")
+
+
 class PanDevice(DeviceConfig):
     """A family the connector does not have: its model is all the file format needs."""
 
     type: Literal["pan-os"]
+    auth: PanAuth
     vsys: str = "vsys1"
 
 
 def test_a_family_is_one_model_away_from_the_configuration_file() -> None:
     models = [*CONFIG_FILE.devices, PanDevice]
     config = ConfigFile(models).parse(
-        "cluster: c\ndevices:\n- {name: p, type: pan-os, url: https://p/}\n"
-        "- {name: s, type: rest, url: http://s}\n")
+        "cluster: c\ndevices:\n- {name: p, type: pan-os, url: https://p/, auth: {apiKeyEnv: PAN_KEY}}\n"
+        "- {name: s, type: rest, url: http://s, auth: {tokenEnv: S_TOKEN}}\n")
     pan, rest = config.devices
     assert isinstance(pan, PanDevice) and (pan.url, pan.vsys) == ("https://p", "vsys1")
     assert isinstance(rest, RestDevice)
+    assert secret_variables(config) == [("PAN_KEY", "devices[0] (p) auth.apiKeyEnv"),
+                                        ("S_TOKEN", "devices[1] (s) auth.tokenEnv")]
     with pytest.raises(ConfigError) as caught:
         ConfigFile(models).parse("cluster: c\ndevices:\n- {name: p, type: pan-os, url: https://p, vsis: x}\n")
-    assert caught.value.problems == ["devices[0].vsis: unknown key"]
+    assert caught.value.problems == ["devices[0].auth: required key is missing",
+                                     "devices[0].vsis: unknown key"]
     with pytest.raises(ValueError, match="same type"):
         ConfigFile([RestDevice, RestDevice])
