@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
 from connector.config import Config
 
@@ -34,18 +33,6 @@ class TransportWarning:
 
     def __str__(self) -> str:
         return self.message
-
-
-def _credential_envs(auth: Any) -> list[str]:
-    """The environment variables holding credentials named by a device's `auth` block."""
-    if auth is None:
-        return []
-    names = []
-    for field in ("password_env", "token_env", "hmac_secret_env"):
-        value = getattr(auth, field, None)
-        if isinstance(value, str) and value:
-            names.append(value)
-    return names
 
 
 def _is_plain_http(url: str | None) -> bool:
@@ -81,7 +68,7 @@ def transport_warnings(config: Config, kube_insecure: bool) -> list[TransportWar
     for device in config.devices:
         url = getattr(device, "url", "")
         if _is_plain_http(url):
-            envs = _credential_envs(getattr(device, "auth", None))
+            envs = [variable for variable, _key in device.secret_keys()]
             if envs:
                 found.append(TransportWarning(
                     device.name, TransportReason.PLAINTEXT_CREDENTIALS.value,
