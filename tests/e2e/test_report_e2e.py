@@ -9,9 +9,6 @@ import contextlib
 import csv
 import io
 import json
-import os
-import shutil
-import subprocess
 import tempfile
 import time
 import uuid
@@ -32,6 +29,7 @@ from connector.compiler import compile_cluster
 from connector.config import Secrets
 from connector.manifests import ManifestApplier, load_documents
 from connector.wiring import compile_settings, load_config
+from tests.connector.reports.browser import chromium, dump_dom
 from tests.connector.reports.helpers import assert_egress_agrees_with_explain, validate_report
 from tests.e2e.conftest import REPO_ROOT, start_mock
 
@@ -41,7 +39,6 @@ CLUSTER = "e2e"
 OWNER = f"fusion-connector:{CLUSTER}"
 EXAMPLES = sorted((REPO_ROOT / "docs" / "examples").glob("*.yaml"))
 CRDS = sorted((REPO_ROOT / "helm" / "fusion-connector" / "crds").glob("*.yaml"))
-CHROMIUM = "/usr/bin/chromium"
 TOKEN = "mock-token"
 
 
@@ -225,30 +222,14 @@ def test_egress_agrees_with_explain(run: Run) -> None:
 
 
 def test_html_in_chromium(run: Run, tmp_path: Path) -> None:
-    if shutil.which(CHROMIUM) is None:
-        if os.environ.get("FC_REQUIRE_CHROMIUM") or os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (.ci/run does)")
-        pytest.skip(f"{CHROMIUM} is not installed (Debian package chromium); set FC_REQUIRE_CHROMIUM=1"
-                    " to require it")
+    chromium()  # skips, or fails when the environment requires it, without the browser
     control = tmp_path / "control.html"
     control.write_text('<!DOCTYPE html><p>x</p><script>console.error("control")</script>')
-    assert _console(control, tmp_path)[1], "console messages must be detectable"
-    dom, messages = _console(run.before["html"], tmp_path)
+    assert dump_dom(control, tmp_path)[1], "console messages must be detectable"
+    dom, messages = dump_dom(run.before["html"], tmp_path)
     assert messages == []
     report = json.loads(run.before["json"].read_text())
     for device in report["devices"]:
         assert f'class="device-row" data-device="{device["name"]}"' in dom
     for device, name in run.tampered.items():
         assert f'class="finding" data-device="{device}" data-status="open"' in dom and name in dom
-
-
-def _console(page: Path, tmp: Path) -> tuple[str, list[str]]:
-    """The DOM Chromium renders for `page` and every console message it logged."""
-    profile = tempfile.mkdtemp(dir=tmp)
-    done = subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0", "--dump-dom", page.as_uri()],
-        capture_output=True, text=True, timeout=60, check=True)
-    messages = [line for line in done.stderr.splitlines() if ":CONSOLE" in line or "Uncaught" in line]
-    return done.stdout, messages
