@@ -28,6 +28,7 @@ import pytest
 from connector.cluster import Kind
 from connector.evaluate import Probe
 from tests.connector.controller.harness import (
+    FAST_LEASE,
     TOKEN,
     Cluster,
     Connector,
@@ -51,7 +52,6 @@ DOOMED = tuple(f"t{i}" for i in range(1, 7))
 SURVIVORS = ("t7", "t8", "t9")
 SECRET_DB = ("10.20.1.5", 5432)
 SAFETY = {"maxDeletePercent": 30, "maxUpdatePercent": 100, "minExisting": 5}
-FAST_LEASE = ("--lease-duration", "4", "--renew-interval", "1")
 
 
 @pytest.fixture

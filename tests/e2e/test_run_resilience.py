@@ -17,8 +17,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,14 +29,13 @@ from tests.connector.controller.harness import (
     CLUSTER,
     CONNECTOR_NS,
     ENV,
+    FAST_LEASE,
     TENANT,
     TOKEN,
     Cluster,
     Connector,
     Mocks,
-    baseline,
     converged,
-    environment,
     eventually,
     external_service,
     judge,
@@ -52,22 +49,7 @@ from tests.e2e.conftest import REPO_ROOT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
-FAST_LEASE = ("--lease-duration", "4", "--renew-interval", "1")
 
-
-@pytest.fixture(scope="module")
-def shared() -> Iterator[tuple[Mocks, Cluster]]:
-    with environment() as (mocks, cluster):
-        cluster.apply(*baseline())
-        yield mocks, cluster
-
-
-@pytest.fixture
-def world(shared: tuple[Mocks, Cluster]) -> Iterator[tuple[Mocks, Cluster, Path]]:
-    mocks, cluster = shared
-    mocks.reset_devices()
-    with tempfile.TemporaryDirectory() as tmp:
-        yield mocks, cluster, Path(tmp)
 
 
 def syncs(connector: Connector) -> float:

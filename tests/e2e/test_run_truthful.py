@@ -17,9 +17,7 @@ truthfully.
 from __future__ import annotations
 
 import signal
-import tempfile
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,12 +30,11 @@ from connector.cluster import Kind
 from tests.connector.controller.harness import (
     CLUSTER,
     CONNECTOR_NS,
+    FAST_LEASE,
     Cluster,
     Connector,
     Mocks,
-    baseline,
     converged,
-    environment,
     eventually,
     external_service,
     namespace,
@@ -48,23 +45,8 @@ from tests.connector.controller.harness import (
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
-FAST_LEASE = ("--lease-duration", "4", "--renew-interval", "1")
 LEASE = f"/apis/coordination.k8s.io/v1/namespaces/{CONNECTOR_NS}/leases/fusion-connector-{CLUSTER}"
 
-
-@pytest.fixture(scope="module")
-def shared() -> Iterator[tuple[Mocks, Cluster]]:
-    with environment() as (mocks, cluster):
-        cluster.apply(*baseline())
-        yield mocks, cluster
-
-
-@pytest.fixture
-def world(shared: tuple[Mocks, Cluster]) -> Iterator[tuple[Mocks, Cluster, Path]]:
-    mocks, cluster = shared
-    mocks.reset_devices()
-    with tempfile.TemporaryDirectory() as tmp:
-        yield mocks, cluster, Path(tmp)
 
 
 def set_lease_holder(mocks: Mocks, holder: str, duration: int = 3600) -> None:

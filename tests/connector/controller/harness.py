@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import yaml
 from kubernetes import client as k8s_client
 
@@ -46,6 +47,7 @@ CRDS = sorted((REPO_ROOT / "helm" / "fusion-connector" / "crds").glob("*.yaml"))
 DEVICE_TYPES = {"bigip": "f5-as3", "fgt": "fortios", "soc": "rest"}
 ENV = {"BIGIP_PASSWORD": "admin", "FGT_TOKEN": TOKEN, "SOC_TOKEN": TOKEN}
 OUTSIDE = ("203.0.113.77", 443)
+FAST_LEASE = ("--lease-duration", "4", "--renew-interval", "1")  # `run` arguments for quick handovers
 
 
 def eventually(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.2,
@@ -414,3 +416,20 @@ def baseline() -> list[dict[str, Any]]:
         rule("NamespaceEgressRule", "allow-db", "payments", priority=200, action="Allow",
              externalServices=["db"], logging=True),
     ]
+
+
+@pytest.fixture(scope="module")
+def shared() -> Iterator[tuple[Mocks, Cluster]]:
+    """The mocks of one test module, with the `baseline` cluster applied."""
+    with environment() as (mocks, cluster):
+        cluster.apply(*baseline())
+        yield mocks, cluster
+
+
+@pytest.fixture
+def world(shared: tuple[Mocks, Cluster]) -> Iterator[tuple[Mocks, Cluster, Path]]:
+    """`shared` with empty devices and a fresh directory (for the store and the configuration)."""
+    mocks, cluster = shared
+    mocks.reset_devices()
+    with tempfile.TemporaryDirectory() as tmp:
+        yield mocks, cluster, Path(tmp)
