@@ -57,15 +57,15 @@ def test_the_serve_commands_run_against_the_served_demo(tmp_path: Path) -> None:
 def test_without_chromium_the_browser_tests_skip_unless_the_environment_requires_it(
         required: str | None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """As the README says; `.ci/run` sets FC_REQUIRE_CHROMIUM."""
-    import tests.e2e.test_report_e2e as e2e_report
+    from tests.connector.reports import browser
 
     for name in ("FC_REQUIRE_CHROMIUM", "CI"):
         monkeypatch.delenv(name, raising=False)
     if required:
         monkeypatch.setenv(required, "1")
-    monkeypatch.setattr(e2e_report, "CHROMIUM", str(tmp_path / "no-chromium"))
+    monkeypatch.setattr(browser, "CHROMIUM", str(tmp_path / "no-chromium"))
     outcome = pytest.fail.Exception if required else pytest.skip.Exception
     with pytest.raises(outcome, match="chromium"):
-        e2e_report.test_html_in_chromium(None, tmp_path)  # type: ignore[arg-type]
+        browser.chromium()
     assert "export FC_REQUIRE_CHROMIUM=1" in (REPO / ".ci" / "run").read_text()
     assert "FC_REQUIRE_CHROMIUM=1" in README
