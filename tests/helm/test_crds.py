@@ -325,7 +325,8 @@ def test_every_cel_rule_has_a_python_twin_and_every_twin_is_used() -> None:
 def test_status_schema_of_rules() -> None:
     for kind in RULE_KINDS:
         status = CRDS[kind].schema["properties"]["status"]["properties"]
-        assert set(status) == {"observedGeneration", "conditions", "devices", "sources"}
+        assert set(status) == {"observedGeneration", "conditions", "devices", "sources", "audit"}
+        assert set(status["audit"]["required"]) == {"matched", "wouldChange", "since"}
         assert set(status["devices"]["items"]["properties"]) == {"name", "programmed", "message",
                                                                  "lastSyncTime"}
         condition = status["conditions"]["items"]
@@ -343,10 +344,12 @@ def obj(kind: str, spec: dict[str, Any], name: str = "r1",
 
 def test_defaults_are_applied() -> None:
     rule = apply_defaults(CRDS["ClusterEgressRule"].schema, obj("ClusterEgressRule", {"action": "Deny"}))
-    assert rule["spec"] == {"action": "Deny", "tier": "Admin", "priority": 500, "logging": False}
+    assert rule["spec"] == {"action": "Deny", "tier": "Admin", "priority": 500, "logging": False,
+                            "mode": "Enforce"}
     for kind in ("NamespaceEgressRule", "ServiceEgressRule"):
         rule = apply_defaults(CRDS[kind].schema, obj(kind, {"action": "Allow", "service": "api"}))
         assert rule["spec"]["priority"] == 500 and rule["spec"]["logging"] is False
+        assert rule["spec"]["mode"] == "Enforce"
         assert "tier" not in rule["spec"]
     service = apply_defaults(CRDS["ExternalService"].schema,
                              obj("ExternalService", {"addresses": ["192.0.2.1"], "ports": [{"port": "53"}]}))
@@ -403,6 +406,9 @@ INVALID: list[tuple[str, str, Any, str]] = [
     ("ClusterEgressRule", "action", ..., "spec.action: Required value"),
     ("ClusterEgressRule", "tier", "Namespace", "spec.tier"),
     ("ClusterEgressRule", "logging", "yes", "spec.logging"),
+    ("ClusterEgressRule", "mode", "DryRun", "spec.mode"),
+    ("NamespaceEgressRule", "mode", "audit", "spec.mode"),
+    ("ServiceEgressRule", "mode", True, "spec.mode"),
     ("ClusterEgressRule", "externalServices", [], "spec.externalServices"),
     ("ClusterEgressRule", "externalServices", ["Tor_Exits"], "spec.externalServices[0]"),
     ("ClusterEgressRule", "devices", ["BIG IP"], "spec.devices[0]"),
@@ -606,11 +612,13 @@ def test_example_is_created_by_the_api_server(cluster: Cluster, origin: str, exa
 def test_api_server_applies_defaults(cluster: Cluster) -> None:
     status, body = _create(cluster, obj("ClusterEgressRule", {"action": "Deny"}, name="defaults"))
     assert status == 201
-    assert body["spec"] == {"action": "Deny", "tier": "Admin", "priority": 500, "logging": False}
+    assert body["spec"] == {"action": "Deny", "tier": "Admin", "priority": 500, "logging": False,
+                            "mode": "Enforce"}
     status, body = _create(cluster, obj("ServiceEgressRule", {"action": "Allow", "service": "api"},
                                         name="defaults"))
     assert status == 201
-    assert body["spec"] == {"action": "Allow", "service": "api", "priority": 500, "logging": False}
+    assert body["spec"] == {"action": "Allow", "service": "api", "priority": 500, "logging": False,
+                            "mode": "Enforce"}
     status, body = _create(cluster, obj("ExternalService", {"addresses": ["192.0.2.1"],
                                                             "ports": [{"port": "53"}]}, name="defaults"))
     assert status == 201
