@@ -11,6 +11,7 @@ from the registered families and loads the file (`load_config`).
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -31,10 +32,19 @@ from pydantic import (
 
 from connector.planner.types import SafetyThresholds
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?$")
 _ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class PathValueError(ValueError):
+    """A value error about a key below the model that raised it: `loc` is that key's path
+    relative to the model (`("flows", "senders", 0, "device")`), so the message names it."""
+
+    def __init__(self, loc: tuple[int | str, ...], message: str) -> None:
+        self.loc = loc
+        super().__init__(message)
 
 
 class ConfigError(ValueError):
@@ -47,7 +57,7 @@ class ConfigError(ValueError):
 
 
 def parse_duration(value: Any) -> float:
-    """Seconds from `300s`, `500ms`, `5m`, `1h` or a bare number of seconds."""
+    """Seconds from `300s`, `500ms`, `5m`, `1h`, `7d` or a bare number of seconds."""
     if isinstance(value, bool):
         raise ValueError("a duration such as 300s, 500ms or 5m is required")
     if isinstance(value, int | float):
@@ -178,6 +188,116 @@ class DeviceConfig(Strict):
         return found
 
 
+def split_host_port(text: str) -> tuple[str, int]:
+    """`HOST:PORT` (IPv6 as `[::1]:5514`) → (host, port); ValueError when malformed."""
+    host, sep, port = str(text).rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"{text!r}: expected HOST:PORT")
+    if host.startswith("["):
+        if not host.endswith("]"):
+            raise ValueError(f"{text!r}: expected HOST:PORT")
+        host = host[1:-1]
+    elif ":" in host:
+        raise ValueError(f"{text!r}: write an IPv6 address in brackets, [::1]:PORT")
+    return host, int(port)
+
+
+class SyslogConfig(Strict):
+    """Where traffic logs are received: UDP and TCP on one `HOST:PORT` (port 0: a free port)."""
+
+    listen: str
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        split_host_port(value)
+        return value
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return split_host_port(self.listen)
+
+
+class SenderConfig(Strict):
+    """A device that sends traffic logs: from these source addresses, in this format."""
+
+    device: str
+    addresses: list[str] = Field(min_length=1)
+    format: Literal["fortios", "bigip-afm", "cef"]
+
+    @field_validator("addresses")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        out = []
+        for index, text in enumerate(value):
+            try:
+                out.append(str(ipaddress.ip_address(str(text).strip())))
+            except ValueError:
+                raise PathValueError((index,), f"{text!r} is not an IP address") from None
+        return out
+
+
+class ForwardConfig(Strict):
+    """The SIEM attributed records are forwarded to: `tcp://HOST:PORT`, JSON lines or CEF."""
+
+    url: str
+    format: Literal["json", "cef"] = "json"
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith("tcp://"):
+            raise ValueError(f"{value!r}: expected tcp://HOST:PORT")
+        _, port = split_host_port(value[len("tcp://"):].rstrip("/"))
+        if port == 0:
+            raise ValueError(f"{value!r}: port 0 is not a destination")
+        return value.rstrip("/")
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return split_host_port(self.url[len("tcp://"):])
+
+
+class FlowsConfig(Strict):
+    """Flow visibility: traffic logs received on `syslog` from `senders`, records pushed to
+    `POST /v1/flows` with the bearer token in `tokenEnv`, kept for `retention`, attributed with
+    `clockSkew` of tolerance, forwarded to `forward`."""
+
+    syslog: SyslogConfig | None = None
+    senders: list[SenderConfig] = Field(default_factory=list)
+    retention: Duration = 7 * 86400.0
+    clock_skew: Duration = Field(default=2.0, alias="clockSkew")
+    token_env: str | None = Field(default=None, alias="tokenEnv")
+    forward: ForwardConfig | None = None
+
+    _check_env = field_validator("token_env")(env_name)
+
+    @field_validator("retention", "clock_skew", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float:
+        return parse_duration(value)
+
+    @field_validator("retention")
+    @classmethod
+    def _retention(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("a retention such as 7d is required (more than 0)")
+        return value
+
+    @model_validator(mode="after")
+    def _senders(self) -> FlowsConfig:
+        if self.senders and self.syslog is None:
+            raise PathValueError(("syslog",), "required when senders are listed")
+        owner: dict[str, int] = {}
+        for index, sender in enumerate(self.senders):
+            for position, address in enumerate(sender.addresses):
+                if address in owner and owner[address] != index:
+                    raise PathValueError(("senders", index, "addresses", position),
+                                         f"{address} is already listed by senders[{owner[address]}]")
+                owner[address] = index
+        return self
+
+
 class Config(Strict):
     """The configuration as the core reads it. A file is read by a `ConfigFile` (see the module
     docstring), whose model extends this one with the families' device models."""
@@ -190,6 +310,7 @@ class Config(Strict):
     reconcile: ReconcileConfig = Field(default_factory=ReconcileConfig)
     safety: SafetyConfig = Field(default_factory=SafetyConfig)
     devices: list[DeviceConfig] = Field(default_factory=list)
+    flows: FlowsConfig | None = None
 
     @field_validator("cluster")
     @classmethod
@@ -215,6 +336,10 @@ class Config(Strict):
             if device.name in seen:
                 raise ValueError(f"device name {device.name!r} is used twice")
             seen.add(device.name)
+        for index, sender in enumerate(self.flows.senders if self.flows else ()):
+            if sender.device not in seen:
+                raise PathValueError(("flows", "senders", index, "device"),
+                                     f"{sender.device!r} is not a configured device")
         return self
 
     def device(self, name: str) -> DeviceConfig:
@@ -250,8 +375,12 @@ def format_validation_error(error: ValidationError, tags: frozenset[str] = froze
     left out of the paths)."""
     problems = []
     for item in error.errors():
-        path = _format_location(tuple(item["loc"]), tags)
+        loc = tuple(item["loc"])
         message = item["msg"]
+        cause = (item.get("ctx") or {}).get("error")
+        if isinstance(cause, PathValueError):
+            loc, message = loc + cause.loc, str(cause)
+        path = _format_location(loc, tags)
         if item["type"] == "extra_forbidden":
             message = "unknown key"
         elif item["type"] == "missing":
@@ -327,10 +456,13 @@ class Secrets:
 
 def secret_variables(config: Config, devices: Iterable[DeviceConfig] | None = None) -> list[tuple[str, str]]:
     """(environment variable, the configuration key naming it) for every secret the configuration
-    needs: `kubernetes.tokenEnv` and the `auth` variables of `devices` (default: all)."""
+    needs: `kubernetes.tokenEnv`, `flows.tokenEnv` and the `auth` variables of `devices`
+    (default: all)."""
     wanted: list[tuple[str, str]] = []
     if config.kubernetes.token_env:
         wanted.append((config.kubernetes.token_env, "kubernetes.tokenEnv"))
+    if config.flows is not None and config.flows.token_env:
+        wanted.append((config.flows.token_env, "flows.tokenEnv"))
     chosen = {d.name for d in (config.devices if devices is None else devices)}
     for index, device in enumerate(config.devices):
         if device.name in chosen:
