@@ -10,7 +10,8 @@ Device-independent vocabulary:
 - `PortSet`: the ports of one ExternalService (protocol + inclusive range).
 - `CompiledRule`: one first-match entry: sources → destination (None = any) on ports (None = any)
   → Allow or Deny, with the origin (rule kind, namespace, name, tier, priority) a human needs.
-- `DeviceState`: everything one device must hold, rules in evaluation order.
+- `DeviceState`: everything one device must hold, rules in evaluation order; the rules of
+  `mode: Audit` resources apart (`staged`), never enforced.
 - `Capabilities`: what a device family can enforce (the compiler reports rules that need more).
 
 Keys (`SourceGroup.key`, `Destination.key`, `PortSet.key`, `CompiledRule.key`) are stable logical
@@ -46,6 +47,11 @@ class RuleKind(StrEnum):
     NAMESPACE = "NamespaceEgressRule"
     ANNOTATION = "Annotation"
     DEFAULT = "DefaultAction"
+
+
+class Mode(StrEnum):
+    ENFORCE = "Enforce"
+    AUDIT = "Audit"
 
 
 class Protocol(StrEnum):
@@ -182,7 +188,8 @@ class CompiledRule:
 
     Matches traffic whose source is in `source` (a SourceGroup key), whose destination is in
     `destination` (a Destination key; None = any address) and whose port/protocol is in `ports`
-    (a PortSet key; None = any port and protocol).
+    (a PortSet key; None = any port and protocol). `audit`: it comes from a `mode: Audit` rule,
+    so it is never enforced (it belongs in `DeviceState.staged`).
     """
 
     key: str
@@ -192,17 +199,45 @@ class CompiledRule:
     ports: str | None
     action: Action
     logging: bool = False
+    audit: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return {"key": self.key, "origin": self.origin.to_json(), "source": self.source,
-                "destination": self.destination, "ports": self.ports, "action": self.action.value,
-                "logging": self.logging}
+        out: dict[str, Any] = {"key": self.key, "origin": self.origin.to_json(), "source": self.source,
+               "destination": self.destination, "ports": self.ports, "action": self.action.value,
+               "logging": self.logging}
+        if self.audit:
+            out["mode"] = Mode.AUDIT.value
+        return out
+
+
+@dataclass(frozen=True)
+class StagedRules:
+    """The audit rules of a device (`CompiledRule.audit`), in evaluation order, with what they
+    reference. `positions[i]` is where `rules[i]` would sit had it been enforced: the number of
+    the device's enforced rules before it. Never part of the device's decision."""
+
+    rules: tuple[CompiledRule, ...] = ()
+    positions: tuple[int, ...] = ()
+    groups: dict[str, SourceGroup] = field(default_factory=dict)
+    destinations: dict[str, Destination] = field(default_factory=dict)
+    port_sets: dict[str, PortSet] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rules": [r.to_json() for r in self.rules],
+            "positions": list(self.positions),
+            "groups": [self.groups[k].to_json() for k in sorted(self.groups)],
+            "destinations": [self.destinations[k].to_json() for k in sorted(self.destinations)],
+            "portSets": [self.port_sets[k].to_json() for k in sorted(self.port_sets)],
+        }
 
 
 @dataclass(frozen=True)
 class DeviceState:
     """Everything one device must hold for one cluster; `rules` are in evaluation order and only
-    reference groups, destinations and port sets present here."""
+    reference groups, destinations and port sets present here. `staged` holds the audit rules
+    apart (with their own groups, destinations and port sets): a device that can stage rules
+    holds them unenforced, others do not hold them; `as_staged()` is them as a state."""
 
     device: str
     cluster: str
@@ -210,6 +245,14 @@ class DeviceState:
     destinations: dict[str, Destination] = field(default_factory=dict)
     port_sets: dict[str, PortSet] = field(default_factory=dict)
     rules: tuple[CompiledRule, ...] = ()
+    staged: StagedRules = field(default_factory=StagedRules)
+
+    def as_staged(self) -> DeviceState:
+        """The audit rules as a state of their own (rules in order, what they reference)."""
+        staged = self.staged
+        return DeviceState(device=self.device, cluster=self.cluster, groups=staged.groups,
+                           destinations=staged.destinations, port_sets=staged.port_sets,
+                           rules=staged.rules)
 
     def group_keys(self, key: str) -> tuple[str, ...]:
         """`key` and every group it includes, transitively (each once, `key` first)."""
@@ -251,7 +294,7 @@ class DeviceState:
         return frozenset(a for inner in self.group_keys(key) for a in self.groups[inner].addresses)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "device": self.device,
             "cluster": self.cluster,
             "groups": [self.groups[k].to_json() for k in sorted(self.groups)],
@@ -259,6 +302,9 @@ class DeviceState:
             "portSets": [self.port_sets[k].to_json() for k in sorted(self.port_sets)],
             "rules": [r.to_json() for r in self.rules],
         }
+        if self.staged.rules:
+            out["staged"] = self.staged.to_json()
+        return out
 
     def checksum(self) -> str:
         return checksum(self.to_json())

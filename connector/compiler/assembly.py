@@ -6,6 +6,10 @@ are those its rules refer to (a union group brings the groups it includes). When
 list changed, only the groups, destinations and port sets that changed are replaced, in copies
 of the previous mappings; everything unchanged stays the very same object, and a device whose
 state is equal keeps its previous `DeviceState`.
+
+The compiled rules of `mode: Audit` resources (`CompiledRule.audit`) are taken out of the rule
+list into `DeviceState.staged`, each with the position it would have in the enforced list, and
+with the groups, destinations and port sets they reference.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from connector.compiler.catalog import Catalog
 from connector.compiler.cluster_tier import ClusterTier
 from connector.compiler.namespace_tier import NamespaceTier
 from connector.compiler.settings import CompileSettings
-from connector.model import CompiledRule, DeviceState, SourceGroup
+from connector.model import CompiledRule, Destination, DeviceState, PortSet, SourceGroup, StagedRules
 
 
 class Assembler:
@@ -64,7 +68,10 @@ class Assembler:
                 object_updates = {
                     k for k in changed_objects if k in state.destinations or k in state.port_sets
                 }
-                if not group_updates and not object_updates:
+                staged = state.staged
+                if staged.rules:
+                    staged = self._updated_staged(device, staged, changed_groups, changed_objects)
+                if not group_updates and not object_updates and staged is state.staged:
                     continue
                 # copy on write: unchanged mappings are shared with the previous (immutable) state
                 groups = state.groups
@@ -87,6 +94,7 @@ class Assembler:
                     destinations=destinations,
                     port_sets=port_sets,
                     rules=state.rules,
+                    staged=staged,
                 )
             if state != self.states[device]:
                 self.changed.add(device)
@@ -102,7 +110,36 @@ class Assembler:
             output = self._namespace_tier.outputs[ns]
             middle.extend(output.blocks.get(device, ()))
             defaults.extend(output.defaults.get(device, ()))
-        rules = admin + tuple(middle) + baseline + tuple(defaults)
+        every = admin + tuple(middle) + baseline + tuple(defaults)
+        rules: list[CompiledRule] = []
+        audit: list[CompiledRule] = []
+        positions: list[int] = []
+        for rule in every:
+            if rule.audit:
+                audit.append(rule)
+                positions.append(len(rules))
+            else:
+                rules.append(rule)
+        groups, destinations, port_sets = self._referenced(device, rules, groups_by_key)
+        staged = StagedRules()
+        if audit:
+            staged_groups, staged_destinations, staged_ports = self._referenced(device, audit, groups_by_key)
+            staged = StagedRules(tuple(audit), tuple(positions), staged_groups, staged_destinations,
+                                 staged_ports)
+        return DeviceState(
+            device=device,
+            cluster=self._cluster,
+            groups=groups,
+            destinations=destinations,
+            port_sets=port_sets,
+            rules=tuple(rules),
+            staged=staged,
+        )
+
+    def _referenced(
+        self, device: str, rules: list[CompiledRule], groups_by_key: dict[str, SourceGroup]
+    ) -> tuple[dict[str, SourceGroup], dict[str, Destination], dict[str, PortSet]]:
+        """The groups (a union with the groups it includes), destinations and port sets `rules` use."""
         unions = self._cluster_tier.unions[device]
         groups: dict[str, SourceGroup] = {}
         for r in rules:
@@ -119,11 +156,28 @@ class Assembler:
         destinations = {r.destination: known[r.destination] for r in rules if r.destination is not None}
         known_ports = self._catalog.port_sets[device]
         port_sets = {r.ports: known_ports[r.ports] for r in rules if r.ports is not None}
-        return DeviceState(
-            device=device,
-            cluster=self._cluster,
-            groups=groups,
-            destinations=destinations,
-            port_sets=port_sets,
-            rules=rules,
-        )
+        return groups, destinations, port_sets
+
+    def _updated_staged(
+        self, device: str, staged: StagedRules, changed_groups: set[str], changed_objects: set[str]
+    ) -> StagedRules:
+        """`staged` with the groups, destinations and port sets that changed replaced (copy on
+        write; the same object when none of them is used by the audit rules)."""
+        group_updates = changed_groups.intersection(staged.groups)
+        object_updates = {k for k in changed_objects if k in staged.destinations or k in staged.port_sets}
+        if not group_updates and not object_updates:
+            return staged
+        groups = staged.groups
+        if group_updates:
+            groups = dict(groups)
+            for key in group_updates:
+                groups[key] = self._namespace_tier.groups[key]
+        destinations, port_sets = staged.destinations, staged.port_sets
+        if object_updates:
+            destinations, port_sets = dict(destinations), dict(port_sets)
+            for key in object_updates:
+                if key in destinations:
+                    destinations[key] = self._catalog.destinations[device][key]
+                if key in port_sets:
+                    port_sets[key] = self._catalog.port_sets[device][key]
+        return StagedRules(staged.rules, staged.positions, groups, destinations, port_sets)

@@ -36,9 +36,11 @@ class Catalog:
         parts: tuple[RulePart, ...],
         action: Action,
         logging: bool,
+        audit: bool = False,
     ) -> tuple[CompiledRule, ...]:
         """The compiled rules on `device` of a rule from `origin` whose source group is `source`: one
-        per part, in order, each part's destination and port set registered."""
+        per part, in order, each part's destination and port set registered; `audit` marks them as
+        coming from a `mode: Audit` rule."""
         out = []
         for part in parts:
             if part.destination is not None:
@@ -54,6 +56,7 @@ class Catalog:
                     ports=part.ports.key if part.ports else None,
                     action=action,
                     logging=logging,
+                    audit=audit,
                 )
             )
         return tuple(out)

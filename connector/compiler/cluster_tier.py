@@ -146,7 +146,8 @@ class ClusterTier:
                 self.unions[device][union.key] = union
                 target[device].extend(
                     self._catalog.expand(
-                        device, origin, union.key, resolved.parts[device], spec.action, spec.logging
+                        device, origin, union.key, resolved.parts[device], spec.action, spec.logging,
+                        spec.audit,
                     )
                 )
                 counts[device] = len(members)

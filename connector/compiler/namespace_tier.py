@@ -154,7 +154,8 @@ class NamespaceTier:
                 assert sources is not None
                 blocks[device].extend(
                     self._catalog.expand(
-                        device, origin, sources.key, resolved.parts[device], spec.action, spec.logging
+                        device, origin, sources.key, resolved.parts[device], spec.action, spec.logging,
+                        spec.audit,
                     )
                 )
                 present[device] = ""

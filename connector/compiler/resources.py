@@ -7,9 +7,12 @@ What compiles when a rule is wrong in context (its `Accepted` condition is then 
 - An ExternalService keeps its valid addresses and port entries (`InvalidAddress` /
   `InvalidPort`). If none of its addresses is valid, or it lists ports and none is valid, it
   contributes nothing: dropping every port entry would otherwise widen it to every port.
-- A rule with an invalid action, tier, priority, logging, devices or selector, or a
+- A rule with an invalid action, tier, priority, logging, mode, devices or selector, or a
   ServiceEgressRule whose Service does not exist, is not compiled at all: its meaning or its
   sources are unknown, and sources are never widened.
+
+`mode` (`Enforce` when absent) does not change what a rule compiles to: an `Audit` rule's
+compiled rules are marked `audit`, and the device states keep them apart, never enforced.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from connector.compiler.values import (
     parse_protocol,
     parse_selector,
 )
-from connector.model import Action, PortRange, RuleKind, Tier
+from connector.model import Action, Mode, PortRange, RuleKind, Tier
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,11 @@ class RuleSpec:
     pod_selector: Selector | None
     service: str
     problems: tuple[Problem, ...]
+    mode: Mode = Mode.ENFORCE
+
+    @property
+    def audit(self) -> bool:
+        return self.mode is Mode.AUDIT
 
     @property
     def compilable(self) -> bool:
@@ -167,6 +175,11 @@ def read_rule(obj: Obj, kind: RuleKind) -> RuleSpec:
         invalid("logging", f"{logging!r} is not true or false")
         logging = False
 
+    mode_text = spec.get("mode", Mode.ENFORCE.value)
+    if mode_text not in (Mode.ENFORCE.value, Mode.AUDIT.value):
+        invalid("mode", f"{mode_text!r} is not Enforce or Audit")
+    mode = Mode.AUDIT if mode_text == Mode.AUDIT.value else Mode.ENFORCE
+
     devices: tuple[str, ...] | None = None
     if spec.get("devices") is not None:
         devices = _string_list(spec.get("devices"))
@@ -215,4 +228,5 @@ def read_rule(obj: Obj, kind: RuleKind) -> RuleSpec:
         pod_selector=pod_selector,
         service=service,
         problems=tuple(problems),
+        mode=mode,
     )
