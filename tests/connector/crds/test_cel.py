@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from mocks.kube.cel import evaluate
+from connector.crds.cel import evaluate
 
 OBJ = {
     "a": 1,

@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mocks.kube.schema import format_ok, prepare, validate
+from connector.crds.schema import format_ok, prepare, validate
 
 SCHEMA: dict[str, Any] = {
     "type": "object",
