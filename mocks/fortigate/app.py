@@ -12,6 +12,11 @@ Table sizes (`table_sizes`, also `--table-size PATH=N`): a create in a full tabl
 with FortiOS error -4. `GET /_mock/tables` shows them with each VDOM's usage; `POST /_mock/tables`
 `{"firewall/address": 100, "firewall/policy": null}` sets or (null) lifts limits at run time; a
 reset restores the sizes given at start.
+Traffic (`mocks.fortigate.traffic`, docs/mocks.md): `POST /_mock/traffic` decides a flow by
+first match over a VDOM's policies (`vdom`, `srcintf`, `dstintf` optional keys) and answers
+`{"action", "rule": policyid, "policyname", "logged"}`; sessions a policy logs are sent as FortiOS
+traffic log lines to the syslog target (`--syslog`, `GET|POST /_mock/syslog`, options `format`
+default|rfc5424 and `fwpolicyImplicitLog`).
 Auth: `Authorization: Bearer <token>` or `?access_token=<token>`; otherwise an HTML 401.
 Path segments are percent-decoded one by one, so names may contain `/`.
 """
@@ -19,6 +24,7 @@ Path segments are percent-decoded one by one, so names may contain `/`.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import threading
 from collections.abc import Mapping
@@ -27,12 +33,18 @@ from urllib.parse import unquote
 
 from mocks.common.app import MockApp
 from mocks.common.http import Request, Response, json_response
+from mocks.common.syslog import SyslogEndpoint, SyslogTarget
+from mocks.common.traffic import TrafficError, bad_request, parse_flow, traffic_request
+from mocks.fortigate.logline import FORMATS, traffic_line
 from mocks.fortigate.query import QueryError, compile_filters, project, window
 from mocks.fortigate.store import ADDRGRP, DEFAULT_INTERFACES, POLICY, TABLES, CmdbError, Vdom
+from mocks.fortigate.traffic import decide
 
 VERSION = "v6.4.14"
 BUILD = 2093
 SERIAL = "FGVM02TM24000001"
+HOSTNAME = "FGVM-MOCK"
+IMPLICIT_LOG = "fwpolicyImplicitLog"
 CMDB = "/api/v2/cmdb/"
 
 
@@ -47,8 +59,11 @@ class FortigateMock(MockApp):
 
     def __init__(self, token: str = "mock-token", vdoms: tuple[str, ...] = ("root",),
                  interfaces: tuple[str, ...] | None = None,
-                 table_sizes: Mapping[str, int] | None = None) -> None:
+                 table_sizes: Mapping[str, int] | None = None, syslog: SyslogTarget | None = None,
+                 syslog_format: str = "default", implicit_log: bool = False) -> None:
         super().__init__()
+        self.syslog = SyslogEndpoint(syslog, FORMATS, syslog_format, {IMPLICIT_LOG: implicit_log})
+        self._sessions = itertools.count(100_001)
         self.token = token
         self.vdom_names = vdoms
         self.interfaces = frozenset(interfaces or DEFAULT_INTERFACES)
@@ -65,9 +80,15 @@ class FortigateMock(MockApp):
             self.vdoms = {name: Vdom(name, self.interfaces, table_sizes=self.table_sizes)
                           for name in self.vdom_names}
             self._revision = 0
+        self.syslog.reset()
 
     def custom_mock_route(self, request: Request) -> Response | None:
-        if request.path.rstrip("/") != "/_mock/tables":
+        path = request.path.rstrip("/")
+        if path == "/_mock/traffic" and request.method == "POST":
+            return self._traffic(request)
+        if path == "/_mock/syslog":
+            return self.syslog.route(request)
+        if path != "/_mock/tables":
             return None
         if request.method == "POST":
             try:
@@ -90,6 +111,26 @@ class FortigateMock(MockApp):
             usage = {name: {table: len(vdom.entries(table)) for table in TABLES}
                      for name, vdom in self.vdoms.items()}
             return json_response(200, {"tables": dict(self.table_sizes), "usage": usage})
+
+    def _traffic(self, request: Request) -> Response:
+        """Decide a flow (`mocks.fortigate.traffic`) and send the log lines of logged sessions."""
+        try:
+            flow = parse_flow(traffic_request(request.body), ("vdom", "srcintf", "dstintf"))
+        except TrafficError as exc:
+            return bad_request(exc)
+        vdom_name = flow.extra.get("vdom", "root")
+        with self._lock:
+            vdom = self.vdoms.get(vdom_name)
+            if vdom is None:
+                return bad_request(TrafficError(f"vdom {vdom_name!r} does not exist"))
+            match = decide(vdom, flow, self.syslog.option(IMPLICIT_LOG))
+        logged = 0
+        if match.logged:
+            fmt = self.syslog.format
+            logged = self.syslog.emit(traffic_line(match, flow, vdom=vdom_name, devname=HOSTNAME, devid=SERIAL,
+                                                   sessionid=next(self._sessions), fmt=fmt)
+                                      for _ in range(flow.count))
+        return json_response(200, {**match.answer(), "logged": logged})
 
     # --- envelope ------------------------------------------------------------------------------
     def _revision_text(self) -> str:
@@ -242,7 +283,7 @@ class FortigateMock(MockApp):
         return json_response(200, {
             "http_method": "GET",
             "results": {"model_name": "FortiGate", "model_number": "VM64", "model": "FGVMK6",
-                        "hostname": "FGVM-MOCK", "log_disk_status": "available"},
+                        "hostname": HOSTNAME, "log_disk_status": "available"},
             "vdom": vdom, "path": "system", "name": "status", "action": "", "status": "success",
             "serial": SERIAL, "version": VERSION, "build": BUILD})
 
