@@ -3,8 +3,10 @@
 Contract: `device_timelines(report)` gives one SVG timeline per device (at most
 `MAX_TIMELINES`, the rest counted); `namespace_matrices(report)` one SVG decision matrix per
 managed namespace until `MAX_MATRIX_CELLS` cells are drawn in all (the namespaces left out are
-listed). Both are pure and return already escaped markup. However large the report, the charts
-add at most a few megabytes to the page; the tables and the JSON keep every detail.
+listed); `observed_charts(report)` one SVG bar chart of observed egress per namespace with flows,
+for the first `MAX_OBSERVED_CHARTS` namespaces (the rest listed). All are pure and return
+already escaped markup. However large the report, the charts add at most a few megabytes to the
+page; the tables and the JSON keep every detail.
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from connector.reports.matrix import namespace_matrix
+from connector.reports.observed_chart import observed_chart
 from connector.reports.svg import parse_time
 from connector.reports.timeline import device_timeline
 
 MAX_TIMELINES = 30
 MAX_MATRIX_CELLS = 6000
+MAX_OBSERVED_CHARTS = 50
 
 
 def device_timelines(report: Mapping[str, Any]) -> tuple[list[tuple[str, str]], int]:
@@ -57,3 +61,13 @@ def namespace_matrices(report: Mapping[str, Any]) -> tuple[dict[str, str], list[
         out[namespace] = svg
         budget -= cells
     return out, left
+
+
+def observed_charts(report: Mapping[str, Any]) -> tuple[dict[str, str], list[str]]:
+    """Namespace → SVG bar chart of its observed egress, for the first `MAX_OBSERVED_CHARTS`
+    namespaces of `observedEgress`; and the namespaces left without one."""
+    sources = (report.get("observedEgress") or {}).get("sources", ())
+    namespaces = [s for s in sources if s["kind"] == "Namespace"]
+    out = {s["namespace"]: observed_chart(s, f"observed-{index}")
+           for index, s in enumerate(namespaces[:MAX_OBSERVED_CHARTS], 1)}
+    return out, [s["namespace"] for s in namespaces[MAX_OBSERVED_CHARTS:]]

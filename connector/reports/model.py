@@ -285,6 +285,98 @@ class NamespaceWarning:
         return {"namespace": self.namespace, "message": self.message}
 
 
+@dataclass(frozen=True)
+class ObservedRule:
+    """The Kubernetes rule that decided observed flows (`kind` DefaultAction for a namespace's
+    default action); `namespace` "" for a ClusterEgressRule."""
+
+    kind: str
+    namespace: str
+    name: str
+    tier: str
+
+    def __str__(self) -> str:
+        where = f"{self.namespace}/" if self.namespace else ""
+        return f"{self.kind} {where}{self.name}"
+
+    def to_json(self) -> dict[str, str]:
+        return {"kind": self.kind, "namespace": self.namespace, "name": self.name, "tier": self.tier}
+
+
+@dataclass(frozen=True)
+class ObservedDestination:
+    """Flows the firewalls logged from one source to one destination, port and protocol, with one
+    action and one deciding rule (None: a device rule that is not ours, listed in `device_rules`)."""
+
+    destination: str
+    port: int | None
+    protocol: str
+    action: str
+    rule: ObservedRule | None
+    count: int
+    devices: tuple[str, ...]
+    device_rules: tuple[str, ...]
+    first_seen: datetime
+    last_seen: datetime
+
+    @property
+    def target(self) -> str:
+        """`203.0.113.7:443/TCP`, `[2001:db8::1]:443/TCP`, `198.51.100.1/ICMP`."""
+        host = self.destination
+        if ":" in host and self.port is not None:
+            host = f"[{host}]"
+        return f"{host}{'' if self.port is None else f':{self.port}'}/{self.protocol}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"destination": self.destination, "port": self.port, "protocol": self.protocol,
+                "action": self.action, "rule": self.rule.to_json() if self.rule else None,
+                "count": self.count, "devices": list(self.devices), "deviceRules": list(self.device_rules),
+                "firstSeen": iso(self.first_seen), "lastSeen": iso(self.last_seen)}
+
+
+@dataclass(frozen=True)
+class ObservedSource:
+    """A namespace (every flow of its sources) or one of its Services (the flows of its pods),
+    with the destinations it was seen reaching: denied first, then the most flows first."""
+
+    kind: str  # Namespace | Service
+    namespace: str
+    service: str
+    destinations: tuple[ObservedDestination, ...]
+
+    @property
+    def flows(self) -> int:
+        return sum(d.count for d in self.destinations)
+
+    @property
+    def denied(self) -> int:
+        return sum(d.count for d in self.destinations if d.action == "Deny")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "namespace": self.namespace, "service": self.service,
+                "flows": self.flows, "deniedFlows": self.denied,
+                "destinations": [d.to_json() for d in self.destinations]}
+
+
+@dataclass(frozen=True)
+class ObservedEgress:
+    """The flows the firewalls logged in the window, attributed (docs/flows.md): per namespace and
+    Service the destinations seen. `flows` counts every flow (attributed or not); `unattributed`
+    those from addresses of no cluster identity; `ambiguous` those whose source changed owner
+    within the clock skew (counted under the owner at the flow's time when there is one)."""
+
+    flows: int = 0
+    unattributed: int = 0
+    ambiguous: int = 0
+    sources: tuple[ObservedSource, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        denied = sum(s.denied for s in self.sources if s.kind == "Namespace")
+        return {"flows": self.flows, "deniedFlows": denied,
+                "unattributedFlows": self.unattributed, "ambiguousFlows": self.ambiguous,
+                "sources": [s.to_json() for s in self.sources]}
+
+
 def transport_json(warning: TransportWarning) -> dict[str, str]:
     """A weakening of transport security: `device` ("" for the Kubernetes API), `reason`, `message`."""
     return {"device": warning.device, "reason": warning.reason, "message": warning.message}
@@ -303,6 +395,7 @@ class Report:
     history: tuple[HistoryEntry, ...]
     namespace_warnings: tuple[NamespaceWarning, ...] = ()
     transport_warnings: tuple[TransportWarning, ...] = ()
+    observed: ObservedEgress = ObservedEgress()
 
     @property
     def unreadable(self) -> list[str]:
@@ -320,6 +413,7 @@ class Report:
             "appliedPlans": len(self.history),
             "namespaceWarnings": len(self.namespace_warnings),
             "transportWarnings": len(self.transport_warnings),
+            "observedFlows": self.observed.flows,
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -336,4 +430,5 @@ class Report:
             "history": [h.to_json() for h in self.history],
             "namespaceWarnings": [w.to_json() for w in self.namespace_warnings],
             "transportWarnings": [transport_json(w) for w in self.transport_warnings],
+            "observedEgress": self.observed.to_json(),
         }

@@ -16,7 +16,7 @@ from typing import Any
 
 import jinja2
 
-from connector.reports.charts import device_timelines, namespace_matrices
+from connector.reports.charts import device_timelines, namespace_matrices, observed_charts
 from connector.reports.model import RULE_KINDS, Report, iso
 
 
@@ -54,7 +54,8 @@ def render_json(report: Report) -> str:
 def csv_rows(report: Report) -> Iterator[dict[str, str]]:
     """One row per finding: weakened transport security, devices this report could not read,
     device tables above their capacity, drift findings, rules not programmed (one row per device
-    they are missing from, or one row when not accepted), bad namespace annotation values."""
+    they are missing from, or one row when not accepted), bad namespace annotation values; then
+    one row per observed destination of each namespace and Service."""
     for warning in report.transport_warnings:
         yield _row(record="transport-warning", device=warning.device, status="open", type=warning.reason,
                    first_seen=iso(report.generated_at), message=warning.message)
@@ -85,6 +86,16 @@ def csv_rows(report: Report) -> Iterator[dict[str, str]]:
     for note in report.namespace_warnings:
         yield _row(record="namespace-warning", status="open", type="annotation", namespaces=note.namespace,
                    first_seen=iso(report.generated_at), message=note.message)
+    for source in report.observed.sources:
+        for seen in source.destinations:
+            decided = str(seen.rule) if seen.rule else ""
+            not_ours = f"; device rule {', '.join(seen.device_rules)}, not ours" if seen.device_rules else ""
+            yield _row(record="observed-egress", device="; ".join(seen.devices), status="observed",
+                       type=seen.action, object_kind="flow", object_name=seen.target,
+                       namespaces=source.namespace,
+                       services=f"{source.namespace}/{source.service}" if source.service else "",
+                       rules=decided, first_seen=iso(seen.first_seen), last_seen=iso(seen.last_seen),
+                       message=f"{seen.count} flow{'' if seen.count == 1 else 's'}{not_ours}")
 
 
 def _row(**values: str | None) -> dict[str, str]:
@@ -134,6 +145,7 @@ _ENV.filters["time"] = time_text
 
 
 MAX_RESOLVED_ROWS = 50  # resolved rows on the HTML page, longest open first; JSON and CSV list all
+MAX_OBSERVED_ROWS = 50  # observed destinations per source on the HTML page; JSON and CSV list all
 MAX_OBJECTS_PER_ROW = 5
 _SHOWN_KINDS = ("Namespace", "Service", *RULE_KINDS)
 
@@ -258,6 +270,8 @@ def render_html(report: Report) -> str:
     legend = destination_legend(data["egress"])
     timelines, timelines_left = device_timelines(data)
     matrices, matrices_left = namespace_matrices(data)
+    observed, observed_left = observed_charts(data)
     return _ENV.get_template("report.html.j2").render(
         report=data, drift_rows=rows, drift_left_out=left_out, destinations=legend,
-        timelines=timelines, timelines_left=timelines_left, matrices=matrices, matrices_left=matrices_left)
+        timelines=timelines, timelines_left=timelines_left, matrices=matrices, matrices_left=matrices_left,
+        observed_charts=observed, observed_charts_left=observed_left, max_observed_rows=MAX_OBSERVED_ROWS)
