@@ -10,7 +10,7 @@ import pytest
 from adapters.f5.config import F5Device
 from adapters.fortios.config import FortiOSDevice
 from adapters.rest.config import RestDevice
-from connector.config import ConfigError, SecretError, Secrets, parse_duration
+from connector.config import ConfigError, SecretError, Secrets, parse_duration, secret_variables
 from connector.planner import SafetyThresholds
 from connector.wiring import load_config, load_config_text
 
@@ -44,6 +44,15 @@ DOCUMENTED_EXAMPLE = textwrap.dedent("""\
       type: rest
       url: http://127.0.0.1:9090
       auth: {tokenEnv: SOC_TOKEN}          # optional hmacSecretEnv: request signing
+    flows:                                 # optional
+      syslog: {listen: 0.0.0.0:5514}       # UDP and TCP on one port
+      senders:
+      - {device: fgt-edge, addresses: [192.0.2.10], format: fortios}     # fortios | bigip-afm | cef
+      - {device: bigip-dc1, addresses: [192.0.2.20], format: bigip-afm}
+      retention: 7d
+      clockSkew: 2s
+      tokenEnv: FLOWS_TOKEN                # bearer token for POST /v1/flows (REST devices push records)
+      forward: {url: tcp://127.0.0.1:6514, format: json}                  # optional; json | cef
     """)
 
 
@@ -267,13 +276,15 @@ def test_device_names_are_unique() -> None:
         (30, 30.0),
         (0.25, 0.25),
         ("0s", 0.0),
+        ("7d", 604800.0),
+        ("1.5d", 129600.0),
     ],
 )
 def test_durations(text: str | float, seconds: float) -> None:
     assert parse_duration(text) == pytest.approx(seconds)
 
 
-@pytest.mark.parametrize("bad", ["5 minutes", "-1s", "s", "", "1d", "1.2.3s", True, -5])
+@pytest.mark.parametrize("bad", ["5 minutes", "-1s", "s", "", "1w", "1.2.3s", True, -5])
 def test_bad_durations_are_rejected(bad: object) -> None:
     with pytest.raises(ValueError):
         parse_duration(bad)
@@ -373,3 +384,65 @@ def test_the_safety_section_gives_the_planners_thresholds() -> None:
     text = with_line("maxUpdatePercent: 30, minExisting: 10}", "maxUpdatePercent: 50, minExisting: 4}")
     assert load_config_text(text).safety.thresholds == SafetyThresholds(
         max_delete_percent=30, max_update_percent=50, min_existing=4)
+
+
+# ---------------------------------------------------------------------------------------------
+# flows
+
+
+def test_the_documented_flows_section_is_accepted_as_written() -> None:
+    flows = load_config_text(DOCUMENTED_EXAMPLE).flows
+    assert flows is not None and flows.syslog is not None
+    assert flows.syslog.address == ("0.0.0.0", 5514)
+    assert [(s.device, s.addresses, s.format) for s in flows.senders] == [
+        ("fgt-edge", ["192.0.2.10"], "fortios"), ("bigip-dc1", ["192.0.2.20"], "bigip-afm")]
+    assert (flows.retention, flows.clock_skew, flows.token_env) == (7 * 86400.0, 2.0, "FLOWS_TOKEN")
+    assert flows.forward is not None
+    assert (flows.forward.address, flows.forward.format) == (("127.0.0.1", 6514), "json")
+
+
+def test_flows_are_optional_and_have_defaults() -> None:
+    assert load_config_text("cluster: x\n").flows is None
+    flows = load_config_text("cluster: x\nflows: {tokenEnv: T}\n").flows
+    assert flows is not None
+    assert (flows.syslog, flows.senders, flows.forward) == (None, [], None)
+    assert (flows.retention, flows.clock_skew) == (7 * 86400.0, 2.0)
+    ipv6 = load_config_text("cluster: x\nflows: {syslog: {listen: '[::]:514'}}\n").flows
+    assert ipv6 is not None and ipv6.syslog is not None and ipv6.syslog.address == ("::", 514)
+
+
+@pytest.mark.parametrize(("old", "new", "expected"), [
+    ("device: fgt-edge, addresses", "device: fgt-edgy, addresses",
+     "flows.senders[0].device: 'fgt-edgy' is not a configured device"),
+    ("addresses: [192.0.2.20]", "addresses: [192.0.2.20, 192.0.2.300]",
+     "flows.senders[1].addresses[1]: '192.0.2.300' is not an IP address"),
+    ("addresses: [192.0.2.20]", "addresses: [192.0.2.10]",
+     "flows.senders[1].addresses[0]: 192.0.2.10 is already listed by senders[0]"),
+    ("addresses: [192.0.2.20]", "addresses: []", "flows.senders[1].addresses: List should have"),
+    ("format: bigip-afm", "format: leef", "flows.senders[1].format: Input should be"),
+    ("listen: 0.0.0.0:5514", "listen: 0.0.0.0", "flows.syslog.listen: Value error, '0.0.0.0': expected HOST:PORT"),
+    ("listen: 0.0.0.0:5514", "listen: '::1:5514'", "flows.syslog.listen: Value error, '::1:5514': write an IPv6"),
+    ("retention: 7d", "retention: 7w", "flows.retention: Value error, '7w' is not a duration"),
+    ("retention: 7d", "retention: 0s", "flows.retention: Value error, a retention such as 7d"),
+    ("clockSkew: 2s", "clockSkew: -2s", "flows.clockSkew: Value error, '-2s' is not a duration"),
+    ("tokenEnv: FLOWS_TOKEN ", "tokenEnv: FLOWS-TOKEN ", "flows.tokenEnv: Value error, 'FLOWS-TOKEN' is not"),
+    ("url: tcp://127.0.0.1:6514", "url: udp://127.0.0.1:6514", "flows.forward.url: Value error, 'udp://"),
+    ("url: tcp://127.0.0.1:6514", "url: tcp://127.0.0.1:0", "flows.forward.url: Value error, 'tcp://127.0.0.1:0': port 0"),
+    ("format: json}", "format: xml}", "flows.forward.format: Input should be 'json' or 'cef'"),
+    ("clockSkew: 2s", "clockSkew: 2s\n  window: 1h", "flows.window: unknown key"),
+    ("format: fortios}", "format: fortios, port: 514}", "flows.senders[0].port: unknown key"),
+])
+def test_flows_problems_name_their_path(old: str, new: str, expected: str) -> None:
+    found = problems(with_line(old, new))
+    assert any(p.startswith(expected) for p in found), found
+
+
+def test_senders_need_the_syslog_listener() -> None:
+    found = problems("cluster: x\ndevices: [{name: soc, type: rest, url: 'http://127.0.0.1:1'}]\n"
+                     "flows: {senders: [{device: soc, addresses: [192.0.2.1], format: cef}]}\n")
+    assert found == ["flows.syslog: required when senders are listed"]
+
+
+def test_the_flows_token_is_a_secret_the_commands_check() -> None:
+    config = load_config_text(DOCUMENTED_EXAMPLE)
+    assert ("FLOWS_TOKEN", "flows.tokenEnv") in secret_variables(config)
