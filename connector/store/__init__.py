@@ -19,6 +19,7 @@ from connector.store.clusters import ClusterRecord, clusters, record_cluster_see
 from connector.store.devices import DeviceObjectRepository, DeviceRepository, UnknownDeviceError
 from connector.store.drift import DriftRepository, observations_from_plan
 from connector.store.engine import create_engine, display_url, normalize_url, session_factory
+from connector.store.flow_records import FlowFilter, FlowRecordRepository
 from connector.store.locks import LockTimeoutError, device_write_lock
 from connector.store.records import (
     AppliedPlanRecord,
@@ -33,9 +34,11 @@ from connector.store.records import (
     OwnedObject,
     PlanResult,
 )
+from connector.store.rule_map import DeviceRuleMap
 from connector.store.rules import RuleRepository
 from connector.store.schema import MigrationError, current_revision, head_revision, migrate
 from connector.store.snapshot import SnapshotRepository
+from connector.store.timeline import AddressTimeline, Attribution
 
 
 class Store:
@@ -50,20 +53,28 @@ class Store:
         self.objects = DeviceObjectRepository(session, cluster)
         self.audit = AuditLog(session, cluster)
         self.drift = DriftRepository(session, cluster)
+        self.timeline = AddressTimeline(session, cluster)
+        self.rule_map = DeviceRuleMap(session, cluster)
+        self.flows = FlowRecordRepository(session, cluster)
 
 
 __all__ = [
+    "AddressTimeline",
     "AppliedPlanRecord",
+    "Attribution",
     "AuditLog",
     "ClusterRecord",
     "DeviceObjectRepository",
     "DeviceRepository",
+    "DeviceRuleMap",
     "DeviceStatus",
     "DriftFinding",
     "DriftObservation",
     "DriftRepository",
     "DriftUpdate",
     "FindingType",
+    "FlowFilter",
+    "FlowRecordRepository",
     "GroupChanges",
     "LockTimeoutError",
     "MigrationError",

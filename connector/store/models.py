@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Dialect,
@@ -258,3 +259,95 @@ class DriftFindingRow(Base):
     first_seen: Mapped[datetime]
     last_seen: Mapped[datetime]
     resolved_at: Mapped[datetime | None]
+
+
+class AddressIntervalRow(Base):
+    """While a source address belonged to one identity: [valid_from, valid_to), open while
+    `valid_to` is NULL (at most one open interval per address). Intervals of one address never
+    overlap, so the interval holding a moment is the latest starting at or before it."""
+
+    __tablename__ = "address_intervals"
+    __table_args__ = (
+        Index("ix_address_intervals_lookup", "cluster", "address", "valid_from"),
+        Index("ix_address_intervals_open", "cluster", "address", unique=True,
+              sqlite_where=text("valid_to IS NULL"), postgresql_where=text("valid_to IS NULL")),
+        Index("ix_address_intervals_valid_to", "cluster", "valid_to"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cluster: Mapped[str] = _cluster_fk()
+    address: Mapped[str] = mapped_column(String(64))
+    namespace: Mapped[str] = mapped_column(String(NAME))
+    pod: Mapped[str] = mapped_column(String(NAME))
+    pod_uid: Mapped[str] = mapped_column(String(64))
+    services: Mapped[list[Any]]
+    node: Mapped[str] = mapped_column(String(NAME))
+    source_mode: Mapped[str] = mapped_column(String(SHORT))
+    valid_from: Mapped[datetime]
+    valid_to: Mapped[datetime | None]
+
+
+class DeviceRuleRefRow(Base):
+    """While a device's own rule (by name or id, `reference`) stood for one Kubernetes rule:
+    [valid_from, valid_to), open while `valid_to` is NULL (at most one open row per reference)."""
+
+    __tablename__ = "device_rule_refs"
+    __table_args__ = (
+        Index("ix_device_rule_refs_lookup", "cluster", "device", "reference", "valid_from"),
+        Index("ix_device_rule_refs_open", "cluster", "device", "reference", unique=True,
+              sqlite_where=text("valid_to IS NULL"), postgresql_where=text("valid_to IS NULL")),
+        Index("ix_device_rule_refs_valid_to", "cluster", "valid_to"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cluster: Mapped[str] = _cluster_fk()
+    device: Mapped[str] = mapped_column(String(63))
+    reference: Mapped[str] = mapped_column(String(KEY))
+    rule_kind: Mapped[str] = mapped_column(String(SHORT))
+    rule_namespace: Mapped[str] = mapped_column(String(NAME))
+    rule_name: Mapped[str] = mapped_column(String(NAME))
+    rule_tier: Mapped[str] = mapped_column(String(SHORT))
+    valid_from: Mapped[datetime]
+    valid_to: Mapped[datetime | None]
+
+
+class FlowRecordRow(Base):
+    """Attributed flows aggregated per time bucket: identical records of one bucket (the same
+    `key`, a digest of every field but the source port and the count) add to `count`."""
+
+    __tablename__ = "flow_records"
+    __table_args__ = (
+        UniqueConstraint("cluster", "key"),
+        Index("ix_flow_records_cluster_last_seen", "cluster", "last_seen"),
+        Index("ix_flow_records_namespace_last_seen", "cluster", "namespace", "last_seen"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cluster: Mapped[str] = _cluster_fk()
+    key: Mapped[str] = mapped_column(String(64))
+    bucket: Mapped[datetime]
+    device: Mapped[str] = mapped_column(String(63))
+    action: Mapped[str] = mapped_column(String(SHORT))
+    src: Mapped[str] = mapped_column(String(64))
+    src_port: Mapped[int | None] = mapped_column(Integer)
+    dst: Mapped[str] = mapped_column(String(64))
+    dst_port: Mapped[int | None] = mapped_column(Integer)
+    protocol: Mapped[str] = mapped_column(String(SHORT))
+    attributed: Mapped[bool] = mapped_column(Boolean)
+    namespace: Mapped[str] = mapped_column(String(NAME))
+    pod: Mapped[str] = mapped_column(String(NAME))
+    pod_uid: Mapped[str] = mapped_column(String(64))
+    services: Mapped[list[Any]]
+    services_text: Mapped[str] = mapped_column(Text)  # "|a|b|": the Service filter's LIKE
+    node: Mapped[str] = mapped_column(String(NAME))
+    source_mode: Mapped[str] = mapped_column(String(SHORT))
+    ambiguous: Mapped[bool] = mapped_column(Boolean)
+    candidates: Mapped[list[Any]]
+    rule_kind: Mapped[str | None] = mapped_column(String(SHORT))
+    rule_namespace: Mapped[str | None] = mapped_column(String(NAME))
+    rule_name: Mapped[str | None] = mapped_column(String(NAME))
+    rule_tier: Mapped[str | None] = mapped_column(String(SHORT))
+    device_rule: Mapped[str | None] = mapped_column(String(KEY))
+    count: Mapped[int] = mapped_column(BigInteger)
+    first_seen: Mapped[datetime]
+    last_seen: Mapped[datetime]

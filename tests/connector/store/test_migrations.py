@@ -14,7 +14,15 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import StatementError
 
-from connector.store import MigrationError, create_engine, head_revision, migrate, session_factory
+from connector.flows.record import FlowIdentity
+from connector.store import (
+    AddressTimeline,
+    MigrationError,
+    create_engine,
+    head_revision,
+    migrate,
+    session_factory,
+)
 from connector.store.models import Base, ClusterRow
 from connector.store.schema import alembic_config, current_revision, migrations_directory
 
@@ -28,6 +36,9 @@ TABLES = {
     "device_objects",
     "applied_plans",
     "drift_findings",
+    "address_intervals",
+    "device_rule_refs",
+    "flow_records",
     "alembic_version",
 }
 
@@ -47,7 +58,7 @@ def test_migrations_run_from_the_package_without_an_ini_file() -> None:
     assert (directory / "env.py").is_file() and (directory / "script.py.mako").is_file()
     assert not (directory / "alembic.ini").exists()
     assert alembic_config().get_main_option("script_location") == str(directory)
-    assert head_revision() == "0001"
+    assert head_revision() == "0002"
 
 
 def test_upgrade_creates_the_schema_and_models_match_it(empty_url: str) -> None:
@@ -175,3 +186,23 @@ def test_connecting_while_another_connection_writes_a_fresh_file_waits_for_wal(t
         engine.dispose()
         commit.join()
         writer.close()
+
+
+def test_upgrade_from_0001_keeps_the_data_and_adds_the_flow_tables(empty_url: str) -> None:
+    assert migrate(empty_url, "0001") == "0001"
+    engine = create_engine(empty_url)
+    sessions = session_factory(engine)
+    moment = datetime(2026, 5, 1, 10, 0, tzinfo=UTC)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("INSERT INTO clusters (name, created_at, last_seen_at) "
+                                    "VALUES ('kept', :at, :at)"), {"at": moment})
+        assert migrate(empty_url) == head_revision()
+        with sessions.begin() as session:
+            assert session.scalars(select(ClusterRow.name).where(ClusterRow.name == "kept")).one()
+            timeline = AddressTimeline(session, "kept")
+            timeline.open("10.0.0.1", FlowIdentity(cluster="kept", namespace="shop", pod="a"), moment)
+            assert timeline.at("10.0.0.1", moment, 0).identity is not None
+        assert differences(empty_url) == []
+    finally:
+        engine.dispose()
