@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 
 from mocks.bigip.app import PROCESSING_MODELS, BigIpApp
+from mocks.bigip.logline import FORMATS
+from mocks.common.syslog import syslog_target_argument
 
 __all__ = ["BigIpApp", "add_arguments", "create_app"]
 
@@ -24,6 +26,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="multiplies the realistic processing times, e.g. 0.01 in tests")
     parser.add_argument("--as3-schema", metavar="PATH",
                         help="validate whole declarations against this AS3 JSON schema file")
+    parser.add_argument("--syslog", type=syslog_target_argument, metavar="udp://HOST:PORT|tcp://HOST:PORT",
+                        help="send the AFM logs of POST /_mock/traffic here "
+                             "(TCP: RFC 6587 octet counting)")
+    parser.add_argument("--syslog-format", choices=FORMATS, default=FORMATS[0],
+                        help="rfc5424 (structured data) or splunk (key=\"value\" pairs, no header)")
 
 
 def _positive(text: str) -> float:
@@ -39,4 +46,5 @@ def _positive(text: str) -> float:
 def create_app(args: argparse.Namespace) -> BigIpApp:
     return BigIpApp(args.username, args.password, token_lifetime=args.token_lifetime,
                     processing_ms=args.processing_ms, schema_path=args.as3_schema,
-                    processing_model=args.processing_model, processing_scale=args.processing_scale)
+                    processing_model=args.processing_model, processing_scale=args.processing_scale,
+                    syslog=args.syslog, syslog_format=args.syslog_format)

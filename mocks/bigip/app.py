@@ -20,6 +20,10 @@ Extra `/_mock/` endpoints: `POST /_mock/seed` (ADC or `{tenant: body}` stored as
 tenant), `POST /_mock/config` (`processingMs`, `processingModel`, `processingScale`,
 `tokenLifetime`), `POST /_mock/tokens/expire`,
 `GET /_mock/tenants`.
+Traffic (`mocks.bigip.traffic`, docs/mocks.md): `POST /_mock/traffic` decides a flow over the
+declared tenants' AFM policies (optional key `routeDomain`) and answers `{"action", "rule",
+"policy", "context", "logged"}`; logged matches are sent as AFM log lines to the syslog target
+(`--syslog`, `GET|POST /_mock/syslog`, `format` rfc5424|splunk).
 """
 
 from __future__ import annotations
@@ -36,10 +40,14 @@ from pathlib import Path
 from typing import Any
 
 from mocks.bigip.auth import TokenStore
+from mocks.bigip.logline import FORMATS, afm_line
 from mocks.bigip.timing import ASYNC_SWAP_SECONDS, declaration_seconds, tenant_size
+from mocks.bigip.traffic import decide
 from mocks.bigip.validate import Invalid, check_declaration, deploy_failure
 from mocks.common.app import MockApp
 from mocks.common.http import Request, Response, json_response
+from mocks.common.syslog import SyslogEndpoint, SyslogTarget
+from mocks.common.traffic import TrafficError, bad_request, parse_flow, traffic_request
 
 APPSVCS = "/mgmt/shared/appsvcs"
 VERSION = {"version": "3.56.0", "release": "10", "schemaCurrent": "3.56.0", "schemaMinimum": "3.0.0"}
@@ -47,6 +55,9 @@ BUSY = "Error: Configuration operation in progress on device localhost, please t
 MAX_TASKS = 25
 ADC_HEADER = ("class", "schemaVersion", "id", "label", "remark", "updateMode")
 PROCESSING_MODELS = ("none", "realistic")
+HOSTNAME = "bigip1.mock.local"
+MGMT_IP = "192.0.2.245"
+DEVICE_VERSION = "17.1.0.0.0.0"
 
 
 def _is_tenant(value: Any) -> bool:
@@ -82,8 +93,10 @@ class BigIpApp(MockApp):
 
     def __init__(self, username: str = "admin", password: str = "admin", *, token_lifetime: float = 1200.0,
                  processing_ms: int = 20, schema_path: str | None = None, processing_model: str = "none",
-                 processing_scale: float = 1.0) -> None:
+                 processing_scale: float = 1.0, syslog: SyslogTarget | None = None,
+                 syslog_format: str = "rfc5424") -> None:
         super().__init__()
+        self.syslog = SyslogEndpoint(syslog, FORMATS, syslog_format)
         self.tokens = TokenStore(username, password, token_lifetime)
         self.processing_ms = processing_ms
         self.processing_model = _check_model(processing_model)
@@ -107,9 +120,14 @@ class BigIpApp(MockApp):
             self.header.clear()
             self.tasks.clear()
         self.tokens.clear()
+        self.syslog.reset()
 
     def custom_mock_route(self, request: Request) -> Response | None:
         path = request.path.rstrip("/")
+        if path == "/_mock/traffic" and request.method == "POST":
+            return self._traffic(request)
+        if path == "/_mock/syslog":
+            return self.syslog.route(request)
         if path == "/_mock/seed" and request.method == "POST":
             body = request.json() or {}
             source = body.get("declaration", body) if isinstance(body, dict) else {}
@@ -140,6 +158,20 @@ class BigIpApp(MockApp):
             with self._state_lock:
                 return json_response(200, copy.deepcopy(self.tenants))
         return None
+
+    def _traffic(self, request: Request) -> Response:
+        """Decide a flow (`mocks.bigip.traffic`) and send a line per logged match and flow."""
+        try:
+            flow = parse_flow(traffic_request(request.body), ("routeDomain",))
+        except TrafficError as exc:
+            return bad_request(exc)
+        with self._state_lock:
+            decision = decide(self.tenants, flow)
+        fmt = self.syslog.format
+        lines = [afm_line(hit, flow, hostname=HOSTNAME, mgmt_ip=MGMT_IP, version=DEVICE_VERSION, fmt=fmt)
+                 for hit in decision.hits if hit.logged]
+        logged = self.syslog.emit(line for line in lines for _ in range(flow.count)) if lines else 0
+        return json_response(200, {**decision.answer(), "logged": logged})
 
     # --- protocol ---------------------------------------------------------------------------------
     def handle(self, request: Request) -> Response:

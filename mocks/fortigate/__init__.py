@@ -23,7 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"(repeatable; tables: {', '.join(TABLES)}); a create beyond it fails "
                              "with FortiOS error -4")
     parser.add_argument("--syslog", type=syslog_target_argument, metavar="udp://HOST:PORT|tcp://HOST:PORT",
-                        help="send the traffic logs of POST /_mock/traffic here (TCP: RFC 6587 octet counting)")
+                        help="send the traffic logs of POST /_mock/traffic here "
+                             "(TCP: RFC 6587 octet counting)")
     parser.add_argument("--syslog-format", choices=FORMATS, default=FORMATS[0],
                         help="FortiOS syslog format: default (<189>date=...) or rfc5424")
     parser.add_argument("--implicit-deny-log", action="store_true",

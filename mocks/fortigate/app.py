@@ -127,9 +127,10 @@ class FortigateMock(MockApp):
         logged = 0
         if match.logged:
             fmt = self.syslog.format
-            logged = self.syslog.emit(traffic_line(match, flow, vdom=vdom_name, devname=HOSTNAME, devid=SERIAL,
-                                                   sessionid=next(self._sessions), fmt=fmt)
-                                      for _ in range(flow.count))
+            logged = self.syslog.emit(
+                traffic_line(match, flow, vdom=vdom_name, devname=HOSTNAME, devid=SERIAL,
+                             sessionid=next(self._sessions), fmt=fmt)
+                for _ in range(flow.count))
         return json_response(200, {**match.answer(), "logged": logged})
 
     # --- envelope ------------------------------------------------------------------------------

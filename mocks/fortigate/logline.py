@@ -38,10 +38,7 @@ def traffic_fields(match: PolicyMatch, flow: Flow, *, vdom: str, devname: str, d
     moment = flow.time.astimezone(UTC)
     eventtime = int(moment.timestamp()) * 1_000_000_000 + moment.microsecond * 1000
     accepted = match.action == "accept"
-    if accepted:
-        action = "close" if flow.protocol == "TCP" else "accept"
-    else:
-        action = "deny"
+    action = ("close" if flow.protocol == "TCP" else "accept") if accepted else "deny"
     fields: list[tuple[str, Any]] = [
         ("date", Bare(moment.strftime("%Y-%m-%d"))), ("time", Bare(moment.strftime("%H:%M:%S"))),
         ("devname", devname), ("devid", devid), ("eventtime", eventtime), ("tz", "+0000"),
@@ -82,6 +79,6 @@ def traffic_line(match: PolicyMatch, flow: Flow, *, vdom: str, devname: str, dev
 
 
 def _render(value: Any) -> str:
-    if isinstance(value, Bare) or isinstance(value, int):
+    if isinstance(value, Bare | int):
         return str(value)
     return _quoted(str(value))
