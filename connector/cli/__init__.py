@@ -29,6 +29,7 @@ COMMANDS: list[str] = [
     "connector.cli.run",
     "connector.cli.demo",
     "connector.cli.report",
+    "connector.cli.flows",
 ]
 
 _VALUED = ("--log-level",)  # global options taking a value

@@ -27,9 +27,11 @@ from connector.reports.model import (
     RuleName,
     UnprogrammedRule,
 )
+from connector.reports.observed import observed_egress
 from connector.security import TransportWarning
 from connector.store import DriftFinding, Store
 from connector.store.bulk import utcnow
+from connector.store.flow_records import FlowFilter, FlowRecordRepository
 
 DEFAULT_WINDOW = timedelta(days=7)
 # Absences the configuration asks for (a rule's `devices`, a namespace's devices annotation):
@@ -71,7 +73,7 @@ def build_report(compiled: CompileResult, store: Store, *, view: ClusterView | N
     device's table usage as of its latest plan; `transport` the weakenings of transport security of
     the configuration (`connector.security.transport_warnings`; with `device`, those of that
     device and of the Kubernetes API are kept). Every namespace's annotation warnings are listed
-    whatever `device` is."""
+    whatever `device` is. Observed egress sums the flow records of the window (of `device`)."""
     until = until or utcnow()
     since = since or until - DEFAULT_WINDOW
     read_errors = dict(read_errors or {})
@@ -115,7 +117,9 @@ def build_report(compiled: CompileResult, store: Store, *, view: ClusterView | N
         findings=findings, egress=effective_egress(compiled, store.cluster, view, names),
         rules_not_programmed=unprogrammed_rules(compiled, wanted), history=history,
         namespace_warnings=namespace_warnings(compiled),
-        transport_warnings=tuple(w for w in transport if device is None or w.device in ("", device)))
+        transport_warnings=tuple(w for w in transport if device is None or w.device in ("", device)),
+        observed=observed_egress(FlowRecordRepository(store.session, store.cluster).query(
+            FlowFilter(since=since, until=until, device=device))))
 
 
 def namespace_warnings(compiled: CompileResult) -> tuple[NamespaceWarning, ...]:

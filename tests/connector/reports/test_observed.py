@@ -22,6 +22,7 @@ from connector.reports import Report, build_report, render
 from connector.reports.observed import observed_egress
 from connector.reports.observed_chart import MAX_BARS, observed_chart
 from connector.store import Store
+from connector.store.flow_records import FlowRecordRepository
 from tests.connector.compiler.builders import settings
 from tests.connector.reports.browser import chromium, dump_dom, png_colours, screenshot
 from tests.connector.reports.helpers import validate_report
@@ -164,3 +165,16 @@ def test_chart_renders_in_chromium(report: Report, tmp_path: Path) -> None:
     colours = png_colours(screenshot(only, tmp_path / "observed.png", tmp_path, (900, 500)))
     for colour in (ALLOW, DENY):
         assert colours[colour] > 100, (colour, colours.most_common(8))
+
+
+def test_build_report_reads_the_window_of_the_store(session: Session) -> None:
+    old = flow(WEB, "192.0.2.200", minutes=60 * 9)  # before the window
+    FlowRecordRepository(session, "c1").add([*RECORDS, old])
+    view = StaticView(objects())
+    compiled = compile_cluster(view, settings(("fw1", "fw2")))
+    store = Store(session, "c1")
+    report = build_report(compiled, store, view=view, since=T0 - timedelta(hours=8), until=T0)
+    assert report.observed == observed_egress(RECORDS)
+    only = build_report(compiled, store, view=view, since=T0 - timedelta(hours=8), until=T0, device="fw2")
+    assert only.observed.flows == 2 and {d for s in only.observed.sources for x in s.destinations
+                                         for d in x.devices} == {"fw2"}
