@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from mocks.rest.app import RestMock
+from mocks.rest.push import check_url
 from mocks.rest.state import FEATURES, LIMITED
 
 __all__ = ["RestMock", "add_arguments", "create_app"]
@@ -20,6 +21,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "going beyond is refused with 422 limit_exceeded")
     parser.add_argument("--without", type=_features, default=frozenset(), metavar="FEATURE[,FEATURE]",
                         help=f"act as a receiver without these optional features ({', '.join(FEATURES)})")
+    parser.add_argument("--flows", type=_url, metavar="URL",
+                        help="push the logged flows of POST /_mock/traffic to this URL (the connector's "
+                             "POST /v1/flows)")
+    parser.add_argument("--flows-token", metavar="TOKEN", help="bearer token sent with the pushed flows")
+
+
+def _url(text: str) -> str:
+    try:
+        return check_url(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _limits(text: str) -> dict[str, int]:
@@ -43,4 +55,5 @@ def _features(text: str) -> frozenset[str]:
 def create_app(args: argparse.Namespace) -> RestMock:
     return RestMock(token=args.token, hmac_secret=args.hmac_secret, max_objects=args.max_objects,
                     max_changes=args.max_changes, limits=args.limits,
-                    features=[f for f in FEATURES if f not in args.without])
+                    features=[f for f in FEATURES if f not in args.without], flows=args.flows,
+                    flows_token=args.flows_token)

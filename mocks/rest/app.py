@@ -15,6 +15,10 @@ Extra `/_mock/` endpoints (no auth), besides faults, requests and reset:
 Both bump the revision like any change on a real device. An extra fault kind,
 `{"dropAfterApply": N}`, applies the next N change sets and then drops the connection without
 answering (the answer is lost; a retry with the same Idempotency-Key must be a replay).
+Traffic (`mocks.rest.traffic`, docs/mocks.md): `POST /_mock/traffic` decides a flow by the held
+rules and answers `{"action": "allow"|"deny", "rule", "pushed"}`; flows of rules with `log: true`
+are pushed as one JSON array of records to the flows target (`--flows URL`, `--flows-token`,
+`GET|POST /_mock/flows`).
 """
 
 from __future__ import annotations
@@ -30,7 +34,10 @@ from urllib.parse import urlencode
 
 from mocks.common.app import MockApp
 from mocks.common.http import DropConnection, Request, Response, json_response
+from mocks.common.traffic import TrafficError, bad_request, parse_flow, traffic_request
+from mocks.rest.push import FlowsEndpoint
 from mocks.rest.state import COLLECTION, FEATURES, KINDS, LIMITED, ChangeError, Store, validate_object
+from mocks.rest.traffic import decide, flow_record
 
 MEDIA_TYPE = "application/vnd.fusion-connector.v1+json"
 REPLAY_WINDOW = 300
@@ -43,10 +50,13 @@ class RestMock(MockApp):
     def __init__(self, token: str = "mock-token", hmac_secret: str | None = None,
                  max_objects: int = 100_000, max_changes: int = 10_000,
                  limits: Mapping[str, int | None] | None = None,
-                 features: Iterable[str] = FEATURES) -> None:
+                 features: Iterable[str] = FEATURES, flows: str | None = None,
+                 flows_token: str | None = None) -> None:
         """`limits`: most groups and rules held (`{"groups": N, "rules": M}`, None = no limit);
-        `features`: the optional protocol features supported (default all of `FEATURES`)."""
+        `features`: the optional protocol features supported (default all of `FEATURES`);
+        `flows`/`flows_token`: where logged flows are pushed (the connector's `POST /v1/flows`)."""
         super().__init__()
+        self.flows = FlowsEndpoint(flows, flows_token)
         self.token = token
         self.hmac_secret = hmac_secret
         self.max_objects = max_objects
@@ -79,6 +89,7 @@ class RestMock(MockApp):
             self.store = self._empty_store()
             self._keys.clear()
             self._drop_after_apply = 0
+        self.flows.reset()
 
     def custom_fault(self, spec: dict[str, Any]) -> bool:
         if "dropAfterApply" not in spec:
@@ -116,7 +127,20 @@ class RestMock(MockApp):
             return self._seed(request)
         if path == "/_mock/delete" and request.method == "POST":
             return self._hand_delete(request)
-        return None
+        if path == "/_mock/traffic" and request.method == "POST":
+            return self._traffic(request)
+        return self.flows.route(request)
+
+    def _traffic(self, request: Request) -> Response:
+        """Decide a flow (`mocks.rest.traffic`) and push its records when the rule logs."""
+        try:
+            flow = parse_flow(traffic_request(request.body))
+        except TrafficError as exc:
+            return bad_request(exc)
+        with self._lock:
+            decision = decide(self.store, flow, self.flows.log_default)
+        pushed = decision.logged and self.flows.push([flow_record(decision, flow)] * flow.count)
+        return json_response(200, {**decision.answer(), "pushed": flow.count if pushed else 0})
 
     # --- protocol -------------------------------------------------------------------------------
     def capabilities(self) -> dict[str, Any]:
