@@ -1,0 +1,220 @@
+"""Syslog headers: RFC 5424 and RFC 3164 (BSD), as firewalls and relays really send them.
+
+`parse_syslog(line)` never fails: what it cannot read as a header is message. Accepted shapes:
+
+- RFC 5424: `<PRI>1 TIMESTAMP HOST APP PROCID MSGID SD [BOM]MSG`; `-` for any nil field; SD is
+  `-` or one or more `[ID key="value" ...]` elements (`\\"`, `\\]`, `\\\\` escaped);
+- RFC 3164: `<PRI>Mmm dd hh:mm:ss HOST TAG: MSG`, the day space- or zero-padded, optionally with a
+  year (`Mmm dd yyyy hh:mm:ss`) and fractional seconds; HOST and TAG (`app`, `app[pid]`) optional;
+- an RFC 3339 time instead of the BSD one (`<PRI>2026-04-03T00:31:09.976+00:00 HOST MSG`, as
+  relays write it);
+- no header at all (`<PRI>` then the message, FortiOS `format default`; or not even `<PRI>`);
+- a relay's BSD prefix in front of a whole RFC 5424 message (`Mmm dd hh:mm:ss RELAY 1 TIMESTAMP ...`
+  or `... RELAY <PRI>1 ...`): the inner header wins.
+
+Times are aware UTC datetimes. A BSD time has no zone and is read as UTC; without a year it takes
+the year that puts it nearest before `now` (at most a day ahead of it).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+MONTHS = {name: number for number, name in enumerate(
+    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), start=1)}
+
+_PRI = re.compile(r"<(\d{1,3})>")
+_RFC5424 = re.compile(r"1 (\S+) (\S+) (\S+) (\S+) (\S+) ")
+_BSD_TIME = re.compile(
+    r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ([ \d]?\d)(?: (\d{4}))? "
+    r"(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(?: |$)")
+_ISO_TIME = re.compile(r"(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|z|[+-]\d\d:?\d\d)?)(?: |$)")
+_HOST = re.compile(r"([^\s=\[\]\":]+|\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:]+:[0-9A-Fa-f:.]*) ")
+_TAG = re.compile(r"([A-Za-z0-9_.\-/]{1,48})(?:\[([^\]\s]{1,32})\])?:(?: |$)")
+_NOT_TAGS = frozenset({"CEF"})
+_MAX_FRACTION_DIGITS = 6
+
+
+@dataclass(frozen=True, slots=True)
+class SyslogMessage:
+    """One syslog message split into its header fields (None when absent) and message.
+    `structured_data` is the raw RFC 5424 SD text (None for `-` or a BSD message)."""
+
+    priority: int | None
+    time: datetime | None
+    hostname: str | None
+    app: str | None
+    structured_data: str | None
+    message: str
+
+    @property
+    def body(self) -> str:
+        """What a parser reads: the structured data (which some devices fill with the log's
+        fields, BIG-IP AFM with `[F5@12276 key="value" ...]`) followed by the message."""
+        if self.structured_data:
+            return f"{self.structured_data} {self.message}" if self.message else self.structured_data
+        return self.message
+
+
+def parse_syslog(line: str, *, now: datetime | None = None) -> SyslogMessage:
+    """The header fields of one syslog line (trailing CR/LF/NUL ignored); never raises."""
+    return _parse(line.rstrip("\r\n\0"), now, depth=0)
+
+
+def _parse(line: str, now: datetime | None, depth: int) -> SyslogMessage:
+    priority: int | None = None
+    pos = 0
+    match = _PRI.match(line)
+    if match and int(match.group(1)) <= 191:
+        priority = int(match.group(1))
+        pos = match.end()
+    match = _RFC5424.match(line, pos)
+    if match:
+        parsed = _rfc5424(line, match, priority)
+        if parsed is not None:
+            return parsed
+    when: datetime | None = None
+    match = _BSD_TIME.match(line, pos)
+    if match:
+        when = _bsd_time(match, now)
+    else:
+        match = _ISO_TIME.match(line, pos)
+        if match:
+            when = _iso_time(match.group(1))
+    if match is None or when is None:
+        return SyslogMessage(priority, None, None, None, None, _strip_bom(line[pos:]))
+    pos = match.end()
+    if depth == 0 and (line.startswith("<", pos) or line.startswith("1 ", pos)
+                       or _HOST.match(line, pos)):
+        inner = _relayed(line, pos, now)
+        if inner is not None:
+            return inner
+    hostname, app, pos = _host_and_tag(line, pos)
+    return SyslogMessage(priority, when, hostname, app, None, _strip_bom(line[pos:]))
+
+
+def _relayed(line: str, pos: int, now: datetime | None) -> SyslogMessage | None:
+    """A whole syslog message behind a relay's prefix (`RELAY 1 TS ...`, `RELAY <PRI>...`)."""
+    candidates = [pos]
+    host = _HOST.match(line, pos)
+    if host:
+        candidates.append(host.end())
+    for start in candidates:
+        if line.startswith("1 ", start) or (line.startswith("<", start) and _PRI.match(line, start)):
+            inner = _parse(line[start:], now, depth=1)
+            if inner.time is not None:
+                return inner
+    return None
+
+
+def _host_and_tag(line: str, pos: int) -> tuple[str | None, str | None, int]:
+    hostname: str | None = None
+    tag = _TAG.match(line, pos)
+    if tag is None:
+        host = _HOST.match(line, pos)
+        if host:
+            hostname = host.group(1).strip("[]")
+            pos = host.end()
+            tag = _TAG.match(line, pos)
+    app: str | None = None
+    if tag and tag.group(1) not in _NOT_TAGS:
+        app = tag.group(1)
+        pos = tag.end()
+    return hostname, app, pos
+
+
+def _rfc5424(line: str, match: re.Match[str], priority: int | None) -> SyslogMessage | None:
+    stamp, host, app = match.group(1), match.group(2), match.group(3)
+    when: datetime | None = None
+    if stamp != "-":
+        when = _iso_time(stamp)
+        if when is None:
+            return None
+    pos = match.end()
+    structured: str | None = None
+    if line.startswith("-", pos):
+        pos += 1
+    elif line.startswith("[", pos):
+        end = _sd_end(line, pos)
+        if end < 0:
+            return None
+        structured = line[pos:end]
+        pos = end
+    else:
+        return None
+    if line.startswith(" ", pos):
+        pos += 1
+    elif pos != len(line):
+        return None
+    return SyslogMessage(priority, when, None if host == "-" else host, None if app == "-" else app,
+                         structured, _strip_bom(line[pos:]))
+
+
+def _sd_end(line: str, pos: int) -> int:
+    """End of the SD elements starting at `pos` (`[...]` repeated), or -1 when unterminated."""
+    length = len(line)
+    while pos < length and line[pos] == "[":
+        pos += 1
+        quoted = False
+        while True:
+            if pos >= length:
+                return -1
+            char = line[pos]
+            if char == "\\":
+                pos += 2
+                continue
+            if char == '"':
+                quoted = not quoted
+            elif char == "]" and not quoted:
+                pos += 1
+                break
+            pos += 1
+    return pos
+
+
+def _strip_bom(text: str) -> str:
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def _iso_time(text: str) -> datetime | None:
+    """An RFC 3339 time (a zoneless one read as UTC) as aware UTC, None when it is not one."""
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    dot = text.find(".")
+    if dot > 0:  # datetime takes at most microseconds
+        end = dot + 1
+        while end < len(text) and text[end].isdigit():
+            end += 1
+        if end - dot - 1 > _MAX_FRACTION_DIGITS:
+            text = text[:dot + 1 + _MAX_FRACTION_DIGITS] + text[end:]
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def _bsd_time(match: re.Match[str], now: datetime | None) -> datetime | None:
+    month = MONTHS[match.group(1)]
+    day = int(match.group(2))
+    fraction = match.group(7) or ""
+    micro = int(fraction[:_MAX_FRACTION_DIGITS].ljust(_MAX_FRACTION_DIGITS, "0")) if fraction else 0
+    hour, minute, second = int(match.group(4)), int(match.group(5)), int(match.group(6))
+    if match.group(3):
+        try:
+            return datetime(int(match.group(3)), month, day, hour, minute, second, micro, tzinfo=UTC)
+        except ValueError:
+            return None
+    reference = now or datetime.now(UTC)
+    for year in (reference.year, reference.year - 1, reference.year + 1):
+        try:
+            moment = datetime(year, month, day, hour, minute, second, micro, tzinfo=UTC)
+        except ValueError:  # Feb 29 outside a leap year
+            continue
+        if moment - reference <= timedelta(days=1) and reference - moment < timedelta(days=366):
+            return moment
+    return None
