@@ -9,6 +9,7 @@ the controller. Every other module of `connector` reaches devices through the co
 - `compile_settings(config)`: the compiler's settings, with each configured device's capabilities.
 - `select_devices(config, name)`: the configured devices, or only the one named.
 - `open_adapters(config, devices, secrets)`: one adapter per device.
+- `offline_adapters(config)`: one adapter per device that never reaches it (render, capacity).
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from adapters.families import FAMILIES, adapter_class, create_adapter
+from adapters.offline import offline_secrets, offline_transport
 from connector.adapter import Adapter
 from connector.compiler import CompileSettings
-from connector.config import Config, ConfigFile, DeviceConfig, Secrets
+from connector.config import Config, ConfigFile, DeviceConfig, Secrets, secret_variables
 
 CONFIG_FILE = ConfigFile([family.config for family in FAMILIES])
 
@@ -56,3 +58,11 @@ def select_devices(config: Config, name: str | None) -> list[DeviceConfig]:
 def open_adapters(config: Config, devices: Sequence[DeviceConfig], secrets: Secrets) -> dict[str, Adapter]:
     """An adapter per device; SecretError when a device's secret is missing from the environment."""
     return {d.name: create_adapter(d, config.cluster, secrets) for d in devices}
+
+
+def offline_adapters(config: Config) -> dict[str, Adapter]:
+    """An adapter per configured device that never reaches it (`adapters.offline`): for rendering
+    desired states and counting their tables offline. No secret is read."""
+    secrets = offline_secrets(name for name, _ in secret_variables(config))
+    return {d.name: create_adapter(d, config.cluster, secrets, transport=offline_transport())
+            for d in config.devices}

@@ -1,0 +1,375 @@
+"""Which destinations and ports change decision between two compiled states of one device.
+
+Contract: `decision_changes(before, after)` compares two `DeviceState`s of the same device (the
+cluster's sources are the same in both; only rules and ExternalServices differ) and returns a
+`DecisionChange` per (namespace, source, destination, port) whose decision differs: another
+action, or the same action by another rule. Decisions come from `connector.evaluate.evaluate`
+(names taken `EXACT`, as the devices match them).
+
+How it stays exact and small:
+- a rule is *changed* when it is new, gone, or differs (itself, its ExternalService's addresses
+  or its ports); only traffic a changed rule matches, before or after, can change decision;
+- the sources looked at are the addresses of the changed rules' source groups; addresses held by
+  the same groups decide alike, so one address per set of groups is evaluated, over the rules of
+  those groups only (the first-match order of the device is kept);
+- the probes are, per changed rule, each address entry of its ExternalService (its first
+  address) and each port range (its first port), plus the entries and ranges of the other rules
+  of the same source that lie inside them; a rule without destination or ports adds "any other
+  destination" (`*`: an address in no ExternalService of those rules) and "any other port" (`*`).
+A source is named after the groups holding it: `Service NAME`, `pods of NamespaceEgressRule
+NAME`, or `namespace` (its pods in no Service or pod group of a rule; egress IPs or nodes in
+those source modes).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from connector.evaluate import Probe, evaluate
+from connector.model import (
+    CompiledRule,
+    Destination,
+    DeviceState,
+    PortRange,
+    PortSet,
+    Protocol,
+    RuleKind,
+    SourceGroup,
+)
+
+ANY = "*"
+NAMESPACE = "namespace"
+_OTHER_V4 = ("203.0.113.254", "192.0.2.254", "198.51.100.254", "100.64.0.1", "240.0.0.1", "0.0.0.1")
+_OTHER_V6 = ("2001:db8:ffff::1", "100::1", "3fff:ffff::1", "::2")
+
+
+@dataclass(frozen=True, order=True)
+class Verdict:
+    """A decision: `action` Allow, Deny or None (no rule of the connector decides: the device's
+    own rulebase does) and the deciding `rule` (`ServiceEgressRule payments/api`), its tier and
+    priority."""
+
+    action: str
+    rule: str = ""
+    tier: str = ""
+    priority: int | None = None
+
+    @classmethod
+    def of(cls, rule: CompiledRule | None) -> Verdict:
+        if rule is None:
+            return cls("None")
+        origin = rule.origin
+        if origin.kind is RuleKind.DEFAULT:
+            name = f"the default action of namespace {origin.namespace}"
+        elif origin.kind is RuleKind.ANNOTATION:
+            name = f"the egress-allow annotation of namespace {origin.namespace}"
+        else:
+            name = str(origin)
+        return cls(rule.action.value, name, origin.tier.value, origin.priority)
+
+    def describe(self) -> str:
+        if self.action == "None":
+            return "no decision (the firewall's own rulebase)"
+        return f"{self.action} by {self.rule}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"action": self.action, "rule": self.rule or None, "tier": self.tier or None,
+                "priority": self.priority}
+
+
+@dataclass(frozen=True, order=True)
+class DecisionChange:
+    """One destination and port of one source whose decision changes on `device`."""
+
+    namespace: str
+    source: str
+    destination: str
+    port: str
+    external_service: str
+    before: Verdict
+    after: Verdict
+    device: str = ""
+
+    @property
+    def key(self) -> tuple[str, str, str, str, str, Verdict, Verdict]:
+        """What the change is, whichever device: changes equal but for the device merge."""
+        return (self.namespace, self.source, self.destination, self.port, self.external_service,
+                self.before, self.after)
+
+
+@dataclass(frozen=True)
+class _Point:
+    """A probe point: where it goes (an address or a name), on which port, and its labels."""
+
+    destination: str
+    port: int
+    protocol: Protocol
+    destination_label: str
+    port_label: str
+    external_service: str
+
+
+def _changed_rules(before: DeviceState, after: DeviceState) -> tuple[list[CompiledRule], list[CompiledRule]]:
+    """(changed rules of `before`, changed rules of `after`) (module docstring)."""
+    old = {rule.key: rule for rule in before.rules}
+    new = {rule.key: rule for rule in after.rules}
+
+    def same(rule: CompiledRule, other: CompiledRule | None) -> bool:
+        if other is None or other != rule:
+            return False
+        if rule.destination is not None and (before.destinations.get(rule.destination)
+                                             != after.destinations.get(rule.destination)):
+            return False
+        return rule.ports is None or before.port_sets.get(rule.ports) == after.port_sets.get(rule.ports)
+
+    return ([r for r in before.rules if not same(r, new.get(r.key))],
+            [r for r in after.rules if not same(r, old.get(r.key))])
+
+
+def _direct_groups(state: DeviceState, addresses: set[str] | None) -> dict[str, list[str]]:
+    """For each of `addresses` (None: every address), the groups of `state` listing it as a member."""
+    found: dict[str, list[str]] = {}
+    for key, group in state.groups.items():
+        for address in group.addresses:
+            if addresses is None or address in addresses:
+                found.setdefault(address, []).append(key)
+    return found
+
+
+def _rules_by_source(state: DeviceState) -> dict[str, list[tuple[int, CompiledRule]]]:
+    out: dict[str, list[tuple[int, CompiledRule]]] = {}
+    for position, rule in enumerate(state.rules):
+        out.setdefault(rule.source, []).append((position, rule))
+    return out
+
+
+def _slice(state: DeviceState, address: str, holding: Iterable[str],
+           by_source: dict[str, list[tuple[int, CompiledRule]]]) -> DeviceState:
+    """`state` as one address sees it: the groups holding it (with that address only) and their
+    rules in the device's order."""
+    keys = sorted(holding)
+    rules = sorted((item for key in keys for item in by_source.get(key, ())), key=lambda item: item[0])
+    groups = {key: SourceGroup(key, state.cluster, state.groups[key].namespace, ((address, ()),))
+              for key in keys}
+    return DeviceState(state.device, state.cluster, groups, state.destinations, state.port_sets,
+                       tuple(rule for _, rule in rules))
+
+
+def _entry_label(network: str) -> str:
+    net = ipaddress.ip_network(network)
+    return str(net.network_address) if net.prefixlen == net.max_prefixlen else network
+
+
+def _within(inner: str, outer: str) -> bool:
+    a, b = ipaddress.ip_network(inner), ipaddress.ip_network(outer)
+    return a.version == b.version and a.subnet_of(b)  # type: ignore[arg-type]
+
+
+def _overlaps(inner: PortRange, outer: PortRange) -> bool:
+    return inner.protocol == outer.protocol and inner.start <= outer.end and outer.start <= inner.end
+
+
+def _other_address(version: int, destinations: Iterable[Destination]) -> str:
+    networks = [ipaddress.ip_network(n) for d in destinations for n in d.networks]
+    for candidate in _OTHER_V4 if version == 4 else _OTHER_V6:
+        ip = ipaddress.ip_address(candidate)
+        if not any(ip in n for n in networks):
+            return candidate
+    return _OTHER_V4[0] if version == 4 else _OTHER_V6[0]
+
+
+def _other_port(port_sets: Iterable[PortSet]) -> int:
+    taken = [r for s in port_sets for r in s.ranges if r.protocol is Protocol.TCP]
+    port = 1
+    for r in sorted(taken):
+        if r.start <= port <= r.end:
+            port = r.end + 1
+    return min(port, 65535)
+
+
+def _destination_points(state: DeviceState, rule: CompiledRule, rules: list[CompiledRule],
+                        version: int) -> list[tuple[str, str, str]]:
+    """(probe destination, label, ExternalService) for `rule`'s destination and what lies in it."""
+    if rule.destination is None:
+        used = [state.destinations[r.destination] for r in rules if r.destination is not None]
+        entries = [(n, d) for d in used for n in (*d.networks, *d.fqdns)]
+        return [*_labelled(entries), (_other_address(version, used), ANY, "")]
+    target = state.destinations[rule.destination]
+    points = [(n, target) for n in (*target.networks, *target.fqdns)]
+    for other in rules:
+        if other.destination is None or other.destination == rule.destination:
+            continue
+        inner = state.destinations[other.destination]
+        points.extend((n, inner) for n in inner.networks
+                      if any(_within(n, outer) for outer in target.networks))
+        points.extend((f, inner) for f in inner.fqdns if f in target.fqdns)
+    return _labelled(points)
+
+
+def _labelled(points: list[tuple[str, Destination]]) -> list[tuple[str, str, str]]:
+    out = []
+    for entry, destination in points:
+        if "/" in entry:
+            out.append((str(ipaddress.ip_network(entry).network_address), _entry_label(entry),
+                        f"{destination.namespace}/{destination.name}"))
+        else:
+            out.append((entry, entry, f"{destination.namespace}/{destination.name}"))
+    return out
+
+
+def _port_points(state: DeviceState, rule: CompiledRule,
+                 rules: list[CompiledRule]) -> list[tuple[int, Protocol, str]]:
+    """(port, protocol, label) for `rule`'s ports and the ranges of the other rules inside them."""
+    if rule.ports is None:
+        used = [state.port_sets[r.ports] for r in rules if r.ports is not None]
+        ranges = sorted({r for s in used for r in s.ranges})
+        return [*((r.start, r.protocol, str(r)) for r in ranges), (_other_port(used), Protocol.TCP, ANY)]
+    own = state.port_sets[rule.ports].ranges
+    inside = set(own)
+    for other in rules:
+        if other.ports is not None and other.ports != rule.ports:
+            inside.update(r for r in state.port_sets[other.ports].ranges if any(_overlaps(r, o) for o in own))
+    return [(r.start, r.protocol, str(r)) for r in sorted(inside)]
+
+
+def _difference(networks: Iterable[str], minus: Iterable[str]) -> list[str]:
+    """The parts of `networks` outside every network of `minus` (as CIDRs, in order)."""
+    taken = [ipaddress.ip_network(n) for n in minus]
+    pieces = [ipaddress.ip_network(n) for n in networks]
+    for hole in taken:
+        kept: list[Any] = []
+        for piece in pieces:
+            if piece.version != hole.version or not piece.overlaps(hole):
+                kept.append(piece)
+            elif not piece.subnet_of(hole):  # type: ignore[arg-type]
+                kept.extend(piece.address_exclude(hole))  # type: ignore[arg-type]
+        pieces = kept
+    return [str(p) for p in sorted(pieces, key=lambda n: (n.version, n))]
+
+
+def _changed_parts(before: DeviceState, after: DeviceState, rule: CompiledRule) -> list[tuple[str, str, str]]:
+    """When `rule`'s ExternalService changed addresses, the parts added or removed (a widened
+    CIDR's new part is probed at its own first address, not the old one's)."""
+    if rule.destination is None:
+        return []
+    old, new = before.destinations.get(rule.destination), after.destinations.get(rule.destination)
+    if old is None or new is None or old.networks == new.networks:
+        return []
+    parts = [*_difference(new.networks, old.networks), *_difference(old.networks, new.networks)]
+    return _labelled([(p, new) for p in parts])
+
+
+def _points(before: DeviceState, after: DeviceState, changed: Iterable[tuple[DeviceState, CompiledRule]],
+            rules_before: list[CompiledRule], rules_after: list[CompiledRule], version: int) -> list[_Point]:
+    seen: dict[tuple[str, int, Protocol], _Point] = {}
+    for state, rule in changed:
+        rules = rules_before if state is before else rules_after
+        destinations = _destination_points(state, rule, rules, version)
+        for destination, label, service in [*destinations, *_changed_parts(before, after, rule)]:
+            for port, protocol, port_label in _port_points(state, rule, rules):
+                key = (destination, port, protocol)
+                if key not in seen:
+                    seen[key] = _Point(destination, port, protocol, label, port_label, service)
+    return list(seen.values())
+
+
+def source_label(groups: Iterable[SourceGroup]) -> str:
+    services = sorted({g.service for g in groups if g.purpose == "service" and g.service})
+    selected = sorted({g.rule for g in groups if g.purpose == "pods" and g.rule})
+    parts = []
+    if services:
+        parts.append(("Service " if len(services) == 1 else "Services ") + ", ".join(services))
+    if selected:
+        parts.append("pods of NamespaceEgressRule " + ", ".join(selected))
+    return " + ".join(parts) or NAMESPACE
+
+
+class StatePair:
+    """Two states of one device, seen from one source address at a time: `slices(address)` gives
+    each state as that address sees it (the groups holding it, their rules in the device's order)."""
+
+    def __init__(self, before: DeviceState, after: DeviceState) -> None:
+        self.before = before
+        self.after = after
+        self._direct: tuple[dict[str, list[str]], dict[str, list[str]]] | None = None
+        self._by_source = (_rules_by_source(before), _rules_by_source(after))
+
+    def _index(self, addresses: set[str] | None) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+        if addresses is not None:
+            return _direct_groups(self.before, addresses), _direct_groups(self.after, addresses)
+        if self._direct is None:
+            self._direct = (_direct_groups(self.before, None), _direct_groups(self.after, None))
+        return self._direct
+
+    def holding(self, address: str, index: tuple[dict[str, list[str]], dict[str, list[str]]] | None = None,
+                ) -> tuple[frozenset[str], frozenset[str]]:
+        """The groups holding `address` before and after."""
+        direct = index or self._index(None)
+        return (frozenset(self.before.including(direct[0].get(address, ()))),
+                frozenset(self.after.including(direct[1].get(address, ()))))
+
+    def slices(self, address: str,
+               held: tuple[frozenset[str], frozenset[str]]) -> tuple[DeviceState, DeviceState]:
+        return (_slice(self.before, address, held[0], self._by_source[0]),
+                _slice(self.after, address, held[1], self._by_source[1]))
+
+    def groups(self, held: tuple[frozenset[str], frozenset[str]]) -> list[SourceGroup]:
+        return [self.before.groups[k] for k in held[0]] + [self.after.groups[k] for k in held[1]]
+
+
+def source_namespaces(groups: Iterable[SourceGroup]) -> list[str]:
+    """The namespaces of the (non-union) groups holding an address."""
+    return sorted({g.namespace for g in groups if g.purpose != "union" and g.namespace})
+
+
+def decision_changes(before: DeviceState, after: DeviceState) -> list[DecisionChange]:
+    """Every decision that differs between `before` and `after` (module docstring), sorted."""
+    if before is after:
+        return []
+    changed_before, changed_after = _changed_rules(before, after)
+    if not changed_before and not changed_after:
+        return []
+    affected: set[str] = set()
+    for state, rules in ((before, changed_before), (after, changed_after)):
+        for source in {r.source for r in rules}:
+            affected |= state.group_addresses(source)
+    pair = StatePair(before, after)
+    index = pair._index(affected)
+    changed_keys = {r.key for r in changed_before} | {r.key for r in changed_after}
+    results: dict[tuple[Any, ...], DecisionChange] = {}
+    seen: set[tuple[frozenset[str], frozenset[str]]] = set()
+    for address in sorted(affected):
+        held = pair.holding(address, index)
+        if held in seen:
+            continue
+        seen.add(held)
+        for change in _address_changes(pair, address, held, changed_keys):
+            results.setdefault(change.key, change)
+    return sorted(results.values())
+
+
+def _address_changes(pair: StatePair, address: str, held: tuple[frozenset[str], frozenset[str]],
+                     changed_keys: set[str]) -> Iterator[DecisionChange]:
+    before, after = pair.before, pair.after
+    old, new = pair.slices(address, held)
+    changed = [(before, r) for r in old.rules if r.key in changed_keys]
+    changed += [(after, r) for r in new.rules if r.key in changed_keys]
+    if not changed:
+        return
+    version = ipaddress.ip_address(address).version
+    points = _points(before, after, changed, list(old.rules), list(new.rules), version)
+    groups = pair.groups(held)
+    namespaces = source_namespaces(groups)
+    label = source_label(groups)
+    for point in points:
+        probe = Probe(address, point.destination, point.port, point.protocol)
+        was = Verdict.of(evaluate(old, probe).decision)
+        becomes = Verdict.of(evaluate(new, probe).decision)
+        if was == becomes:
+            continue
+        for namespace in namespaces:
+            yield DecisionChange(namespace, label, point.destination_label, point.port_label,
+                                 point.external_service, was, becomes, before.device)
