@@ -21,7 +21,12 @@ Mapping (see docs/adapters.md):
 - the policy is attached through a forwarding `Service_L4` (`policyFirewallEnforced`; the default
   wildcard address 0.0.0.0 comes with `::` so that IPv6 egress passes the policy too, unless every
   next-hop gateway is IPv4) or with `routeDomainEnforcement`; a `Security_Log_Profile` exists when
-  a rule logs.
+  a rule logs;
+- audit rules (`DeviceState.staged`, from `mode: Audit` resources) go into a second policy,
+  `audit_policy` (one rule list `rules_audit`, in evaluation order, every rule logging), attached
+  as the virtual server's staged policy (`policyFirewallStaged`): AFM evaluates and logs it but
+  never enforces it. AS3 has no staged policy for route-domain enforcement: with that attach the
+  audit rules are not rendered.
 """
 
 from __future__ import annotations
@@ -51,11 +56,14 @@ POLICY = "egress_policy"
 VIRTUAL = "egress_vs"
 POOL = "egress_gw_pool"
 LOG_PROFILE = "egress_log"
+STAGED_POLICY = "audit_policy"
+STAGED_RULES = "rules_audit"
 LOG_PUBLISHER = "/Common/local-db-publisher"
 LOG_FIELDS = ["date-time", "acl-policy-name", "acl-rule-name", "action", "src-ip", "src-port",
               "dest-ip", "dest-port", "protocol", "route-domain", "context-name"]
 # every item name outside the lists: list names start with src_, dst_ or ports_ and never take these
-FIXED_NAMES = (POLICY, VIRTUAL, POOL, LOG_PROFILE, *(f"rules_{tier.value.lower()}" for tier in Tier))
+FIXED_NAMES = (POLICY, VIRTUAL, POOL, LOG_PROFILE, STAGED_POLICY, STAGED_RULES,
+               *(f"rules_{tier.value.lower()}" for tier in Tier))
 _KIND_SHORT = {RuleKind.CLUSTER: "cluster", RuleKind.SERVICE: "svc", RuleKind.NAMESPACE: "ns",
                RuleKind.ANNOTATION: "annotation", RuleKind.DEFAULT: "default"}
 
@@ -141,11 +149,28 @@ def render_objects(state: DeviceState, settings: RenderSettings,
     With a `memo`, address lists and objects whose inputs did not change since its previous render
     are reused (the output is the same)."""
     memo = memo or RenderMemo()
+    staged: list[CompiledRule] = []
+    if state.staged.rules and settings.attach.virtual_server is not None:
+        state = _with_staged_objects(state)
     sources = _Sources(state)
     rules = [r for r in state.rules if _emittable(state, sources, r)]
-    objects = _TenantRenderer(state, settings, rules, memo, sources).objects() if rules else []
+    if settings.attach.virtual_server is not None:
+        staged = [r for r in state.staged.rules if _emittable(state, sources, r)]
+    objects = (_TenantRenderer(state, settings, rules, memo, sources, staged).objects()
+               if rules or staged else [])
     memo.done()
     return objects
+
+
+def _with_staged_objects(state: DeviceState) -> DeviceState:
+    """`state` whose groups, destinations and port sets also hold those of its audit rules (the
+    same key is the same object in both)."""
+    staged = state.staged
+    return DeviceState(device=state.device, cluster=state.cluster,
+                       groups={**staged.groups, **state.groups},
+                       destinations={**staged.destinations, **state.destinations},
+                       port_sets={**staged.port_sets, **state.port_sets},
+                       rules=state.rules, staged=staged)
 
 
 Item = tuple[str, dict[str, Any], tuple[str, ...]]  # name, AS3 body, identities
@@ -155,15 +180,16 @@ class _TenantRenderer:
     """Builds the items of one tenant; `book` names the lists the rules reference."""
 
     def __init__(self, state: DeviceState, settings: RenderSettings, rules: list[CompiledRule],
-                 memo: RenderMemo, sources: _Sources) -> None:
+                 memo: RenderMemo, sources: _Sources, staged: list[CompiledRule]) -> None:
         self.state = state
         self.settings = settings
         self.rules = rules
+        self.staged = staged
         self.memo = memo
         self.sources = sources
         self.book = NameBook(max_name_length(settings.tenant), FIXED_NAMES)
         wanted: set[str] = set()
-        for rule in rules:
+        for rule in rules + staged:
             self._want_group(rule.source, wanted)
             if rule.destination is not None:
                 dst = state.destinations[rule.destination]
@@ -187,11 +213,13 @@ class _TenantRenderer:
 
     def objects(self) -> list[DeviceObject]:
         tenant, label = self.settings.tenant, tenant_label(self.settings.owner_mark)
-        logging = any(r.logging for r in self.rules)
+        logging = bool(self.staged) or any(r.logging for r in self.rules)
         items = self.lists()
         if logging:
             items.append(self.log_profile())
         items.extend(self.rule_lists_and_policy())
+        if self.staged:
+            items.extend(self.staged_list_and_policy())
         items.extend(self.attachment(logging))
         head = DeviceObject(TENANT, tenant, {"class": "Tenant", "label": label, "remark": REMARK},
                             owner=label)
@@ -219,7 +247,7 @@ class _TenantRenderer:
             names = tuple(sorted(self.book.name("g:" + inner) for inner in included))
             add(name, *self.memo.get(("source", name), _source_list, self.state.groups[key], names))
 
-        for rule in self.rules:
+        for rule in self.rules + self.staged:
             add_group(rule.source)
             if rule.destination is not None and self.book.name("d:" + rule.destination) not in seen:
                 dst = self.state.destinations[rule.destination]
@@ -273,13 +301,32 @@ class _TenantRenderer:
         items.append((POLICY, policy, ()))
         return items
 
-    def afm_rule(self, rule_book: NameBook, rule: CompiledRule, protocol: Protocol | None) -> dict[str, Any]:
+    def staged_list_and_policy(self) -> list[Item]:
+        """The audit rules' list (every rule logs: staging exists to log) and the staged policy."""
+        rule_book = NameBook()
+        expanded: list[tuple[CompiledRule, Protocol | None]] = []
+        for rule in self.staged:
+            protocols: list[Protocol | None] = (
+                list(_protocols(self.state.port_sets[rule.ports])) if rule.ports is not None else [None])
+            for proto in protocols:
+                expanded.append((rule, proto))
+                rule_book.want(_rule_key(rule, proto),
+                               _rule_readable(rule, proto.value.lower() if proto else None))
+        afm_rules = [self.afm_rule(rule_book, rule, proto, logging=True) for rule, proto in expanded]
+        who = tuple(sorted({str(r.origin) for r in self.staged}))
+        return [(STAGED_RULES, {"class": "Firewall_Rule_List", "remark": remark("audit rules (staged)"),
+                                "rules": afm_rules}, who),
+                (STAGED_POLICY, {"class": "Firewall_Policy", "remark": remark(REMARK),
+                                 "rules": [{"use": STAGED_RULES}]}, ())]
+
+    def afm_rule(self, rule_book: NameBook, rule: CompiledRule, protocol: Protocol | None,
+                 logging: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {
             "name": rule_book.name(_rule_key(rule, protocol)),
             "remark": remark(str(rule.origin)),
             "action": ALLOW_ACTION if rule.action is Action.ALLOW else DENY_ACTION,
             "protocol": protocol.value.lower() if protocol else "any",
-            "loggingEnabled": rule.logging,
+            "loggingEnabled": rule.logging or logging,
             "source": {"addressLists": [{"use": self.book.name("g:" + rule.source)}]},
         }
         destination: dict[str, Any] = {}
@@ -302,6 +349,8 @@ class _TenantRenderer:
             "virtualAddresses": virtual_addresses(vs.address, vs.gateways), "virtualPort": vs.port,
             "layer4": "any", "translateServerAddress": False, "translateServerPort": False, "snat": "none",
             "policyFirewallEnforced": {"use": POLICY}}
+        if self.staged:
+            virtual["policyFirewallStaged"] = {"use": STAGED_POLICY}
         if vs.gateways:
             items.append((POOL, {"class": "Pool", "remark": remark("next-hop gateways for egress traffic"),
                                  "members": [{"servicePort": 0, "serverAddresses": list(vs.gateways)}],

@@ -240,8 +240,9 @@ def _service_l4(path: str, item: Mapping[str, Any], ctx: tuple[_Resolver, str, s
         raise Invalid(f"{path}/virtualPort: should be <= 65535")
     if item.get("layer4", "tcp") not in LAYER4:
         raise Invalid(f"{path}/layer4: should be equal to one of the allowed values")
-    if "policyFirewallEnforced" in item:
-        _pointer(f"{path}/policyFirewallEnforced", item["policyFirewallEnforced"], "Firewall_Policy", ctx)
+    for key in ("policyFirewallEnforced", "policyFirewallStaged"):
+        if key in item:
+            _pointer(f"{path}/{key}", item[key], "Firewall_Policy", ctx)
     for i, profile in enumerate(item.get("securityLogProfiles", [])):
         _pointer(f"{path}/securityLogProfiles/{i}", profile, "Security_Log_Profile", ctx)
     pool = item.get("pool")

@@ -99,7 +99,7 @@ def test_audit_rule_status_is_accepted_and_reports_its_presence() -> None:
 
 def test_an_invalid_mode_is_refused_naming_the_object_and_field() -> None:
     bad = service_rule("a", "web-deny", "Deny", "web", externalServices=["ext"], mode="DryRun")
-    result = compile_objects(base() + [bad])
+    result = compile_objects([*base(), bad])
     assert reasons(result, RuleKind.SERVICE, "a", "web-deny") == {Reason.INVALID_SPEC}
     message = status(result, RuleKind.SERVICE, "a", "web-deny").message
     assert message == "ServiceEgressRule a/web-deny: spec.mode: 'DryRun' is not Enforce or Audit"
