@@ -88,13 +88,12 @@ _FIELD_LIST = field_list_parser(FIELD_ORDER)
 
 def _flow(values: Sequence[str | None], device: str, header_time: datetime | None) -> FlowLine:
     src, dst, verb, proto, src_port, dst_port, rule, stamp = values
+    # keyword arguments run in order: the required fields are checked first
     return FlowLine(
-        time=_time(stamp, header_time), device=device,
-        action=action(verb, "action", ALLOW, DENY),
         src=address(src, "source_ip"), dst=address(dst, "dest_ip"),
-        protocol=protocol(proto, "ip_protocol"),
+        action=action(verb, "action", ALLOW, DENY), protocol=protocol(proto, "ip_protocol"),
         src_port=port(src_port, "source_port"), dst_port=port(dst_port, "dest_port"),
-        device_rule=rule or None)
+        time=_time(stamp, header_time), device=device, device_rule=rule or None)
 
 
 def _time(stamp: str | None, header_time: datetime | None) -> datetime:

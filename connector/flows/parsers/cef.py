@@ -62,12 +62,12 @@ def parse_cef(message: str, device: str, header_time: datetime | None) -> FlowLi
             raise MalformedLine(f"cnt {shown(count_text)} is not a positive count")
         count = int(count_text)
     rule_name, rule_id = _rule(values)
+    # keyword arguments run in order: the required fields are checked first
     return FlowLine(
-        time=_time(values, header_time), device=device,
-        action=action(get("act"), "act", ALLOW, DENY),
         src=address(get("src") or get("c6a2"), "src"), dst=address(get("dst") or get("c6a3"), "dst"),
-        protocol=protocol(get("proto"), "proto"),
+        action=action(get("act"), "act", ALLOW, DENY), protocol=protocol(get("proto"), "proto"),
         src_port=port(get("spt"), "spt"), dst_port=port(get("dpt"), "dpt"),
+        time=_time(values, header_time), device=device,
         device_rule=rule_name or rule_id, device_rule_id=rule_id, count=count)
 
 

@@ -90,7 +90,8 @@ class FrameDecoder:
         return frames
 
     def finish(self) -> list[bytes]:
-        """At the end of the stream: the last newline frame if it lacked its LF."""
+        """At the end of the stream: what is left as a last frame (a newline frame without its LF;
+        a truncated octet-counted frame, count included, which its parser then refuses)."""
         rest, self._buffer = self._buffer, b""
         if self._skip or self._skip_line:
             self._skip, self._skip_line = 0, False

@@ -210,11 +210,11 @@ def _bsd_time(match: re.Match[str], now: datetime | None) -> datetime | None:
         except ValueError:
             return None
     reference = now or datetime.now(UTC)
-    for year in (reference.year, reference.year - 1, reference.year + 1):
+    for year in (reference.year + 1, reference.year, reference.year - 1):  # the latest that fits
         try:
             moment = datetime(year, month, day, hour, minute, second, micro, tzinfo=UTC)
         except ValueError:  # Feb 29 outside a leap year
             continue
-        if moment - reference <= timedelta(days=1) and reference - moment < timedelta(days=366):
+        if moment - reference <= timedelta(days=1):
             return moment
     return None
