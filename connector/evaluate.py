@@ -20,6 +20,12 @@ Contract:
   to, in the source's address family: a rule whose addresses cover that whole family matches too
   (`Evaluation.reason` says so), one holding only some of it is `RESOLUTION_DEPENDENT`.
 - `decide(state, probe)` is `evaluate(state, probe).decision` (names `EXACT`).
+- Audit rules (`state.staged`) never take part in the walk. `would_decide(state, probe, names,
+  evaluation)` lists those that would have decided the probe had each of them been enforced on its
+  own: the audit rule matches (as a rule of the walk would), and sits before the rule that decides
+  (`Evaluation.position`) or no rule decides.
+- `SourceIndex(state)` finds the groups holding an address in O(1) (built once, O(addresses));
+  `evaluate` and `would_decide` take its answer as `holding` instead of scanning every group.
 """
 
 from __future__ import annotations
@@ -91,6 +97,7 @@ class Evaluation:
     skipped: int
     source_held: bool
     reason: str = ""
+    position: int = 0  # the index of `decision` in the state's rules (their number when None)
 
 
 @dataclass(frozen=True)
@@ -189,21 +196,71 @@ def source_groups(state: DeviceState, source: str) -> set[str]:
                            if any(ipaddress.ip_address(a) == address for a in group.addresses))
 
 
-def evaluate(state: DeviceState, probe: Probe, names: Names = Names.EXACT) -> Evaluation:
-    """The first-match walk of `state.rules` for `probe` (module docstring)."""
+class SourceIndex:
+    """The groups of one state holding each address (includes resolved), for many lookups."""
+
+    def __init__(self, state: DeviceState) -> None:
+        self._state = state
+        direct: dict[str, list[str]] = {}
+        for key, group in state.groups.items():
+            for address in group.addresses:
+                direct.setdefault(_canonical(address), []).append(key)
+        self._direct = direct
+
+    def holding(self, source: str) -> set[str]:
+        """The keys of the groups holding the address `source`."""
+        keys = self._direct.get(_canonical(source))
+        return self._state.including(keys) if keys else set()
+
+
+def _canonical(address: str) -> str:
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return address
+
+
+def evaluate(state: DeviceState, probe: Probe, names: Names = Names.EXACT,
+             holding: set[str] | None = None) -> Evaluation:
+    """The first-match walk of `state.rules` for `probe` (module docstring); `holding`: the groups
+    of `state` holding `probe.source` when known (`SourceIndex`)."""
     version = ipaddress.ip_address(probe.source).version
-    holding = source_groups(state, probe.source)
+    if holding is None:
+        holding = source_groups(state, probe.source)
     steps: list[Step] = []
     skipped = 0
-    for rule in state.rules:
+    for position, rule in enumerate(state.rules):
         if rule.source not in holding:
             skipped += 1
             continue
         verdict = _verdict(state, rule, probe, names, version)
         if verdict.outcome is None:
-            return Evaluation(rule, tuple(steps), skipped, True, verdict.reason)
+            return Evaluation(rule, tuple(steps), skipped, True, verdict.reason, position)
         steps.append(Step(rule, verdict.outcome, verdict.reason))
-    return Evaluation(None, tuple(steps), skipped, bool(holding))
+    return Evaluation(None, tuple(steps), skipped, bool(holding), position=len(state.rules))
+
+
+def would_decide(state: DeviceState, probe: Probe, evaluation: Evaluation, names: Names = Names.EXACT,
+                 holding: set[str] | None = None) -> tuple[CompiledRule, ...]:
+    """The audit rules of `state` that would have decided `probe` had each been enforced on its
+    own (module docstring); `evaluation` is `evaluate(state, probe, names)`, `holding` the groups
+    of `state.as_staged()` holding the probe's source when known."""
+    staged = state.staged
+    if not staged.rules:
+        return ()
+    alone = state.as_staged()
+    if holding is None:
+        holding = source_groups(alone, probe.source)
+    if not holding:
+        return ()
+    version = ipaddress.ip_address(probe.source).version
+    out: list[CompiledRule] = []
+    for rule, position in zip(staged.rules, staged.positions, strict=True):
+        if position > evaluation.position:
+            break
+        if rule.source in holding and _verdict(alone, rule, probe, names, version).outcome is None:
+            out.append(rule)
+    return tuple(out)
 
 
 def decide(state: DeviceState, probe: Probe) -> CompiledRule | None:

@@ -10,6 +10,9 @@ would match some ports are listed as `port-dependent` before the decision. A nam
 whatever address it resolves to (`Names.RESOLVED`): rules listing the name and rules holding every
 address of the source's family match it whatever the resolution; rules holding only some
 addresses are listed as `resolution-dependent`.
+
+Audit rules (`mode: Audit`) never change the answer: those that would have decided, had each been
+enforced on its own, are listed per device as "would decide" (`connector.evaluate.would_decide`).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from connector.cluster import ClusterView, Kind
 from connector.compiler import CompileResult, RuleRef
 from connector.compiler.keys import namespace_group
 from connector.compiler.sources import node_addresses, read_pod, read_slice
-from connector.evaluate import Names, Outcome, Probe, Step, evaluate
+from connector.evaluate import Names, Outcome, Probe, Step, evaluate, would_decide
 from connector.model import CompiledRule, DeviceState, Protocol, RuleKind
 
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
@@ -129,6 +132,7 @@ class DeviceExplanation:
     considered: tuple[Step, ...]
     skipped: int
     notes: tuple[str, ...]
+    would_decide: tuple[CompiledRule, ...] = ()
 
     @property
     def action(self) -> str:
@@ -156,6 +160,11 @@ class DeviceExplanation:
             "considered": [c.to_json() for c in self.considered],
             "skippedOtherSources": self.skipped,
             "notes": list(self.notes),
+            "wouldDecide": [
+                {"rule": r.key, "origin": r.origin.to_json(), "action": r.action.value,
+                 "wouldChange": r.action.value != self.action}
+                for r in self.would_decide
+            ],
         }
 
 
@@ -187,6 +196,11 @@ class Explanation:
             for item in device.considered:
                 rule = item.rule
                 out.append(f"  considered {rule.origin} ({rule.action.value}): {item.outcome}: {item.reason}")
+            for rule in device.would_decide:
+                same = rule.action.value == device.action
+                change = "same decision" if same else "would change the decision"
+                out.append(f"  would decide (audit): {rule.action.value} by {rule.origin}"
+                           f" (tier {rule.origin.tier.value}, priority {rule.origin.priority}): {change}")
             if device.skipped:
                 out.append(f"  {device.skipped} rule(s) for other sources skipped")
             out.extend(f"  note: {note}" for note in device.notes)
@@ -330,8 +344,10 @@ def _explain_device(
     for step in evaluation.steps:
         if step.outcome is not Outcome.NO_MATCH:
             notes.extend(_rule_notes(result, step.rule, state.device))
+    audit = would_decide(state, probe, evaluation, Names.RESOLVED)
     return DeviceExplanation(
-        state.device, address, decision, evaluation.steps, evaluation.skipped, tuple(dict.fromkeys(notes))
+        state.device, address, decision, evaluation.steps, evaluation.skipped, tuple(dict.fromkeys(notes)),
+        audit,
     )
 
 
