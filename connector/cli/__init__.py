@@ -30,6 +30,8 @@ COMMANDS: list[str] = [
     "connector.cli.demo",
     "connector.cli.report",
     "connector.cli.flows",
+    "connector.cli.snapshot",
+    "connector.cli.review",
 ]
 
 _VALUED = ("--log-level",)  # global options taking a value

@@ -189,7 +189,8 @@ def _not_accepted(entries: Sequence[Entry], rules: Mapping[RuleRef, Any]) -> lis
 
 def run_review(view: StaticView, settings: CompileSettings, change_set: ChangeSet, *,
                adapters: Mapping[str, Adapter] | None = None, flows: Sequence[FlowRecord] | None = None,
-               window: str = "7d", flows_note: str = "", basis: str = "the live cluster") -> Review:
+               window: str = "7d", flows_note: str = "", basis: str = "the live cluster",
+               warnings: Sequence[str] = ()) -> Review:
     """The review of `change_set` over `view` (module docstring)."""
     compiler = Compiler(settings)
     before = compiler.full(view)
@@ -209,4 +210,4 @@ def run_review(view: StaticView, settings: CompileSettings, change_set: ChangeSe
         section = changed_flows(pairs, flows, window)
     return Review(basis, settings.cluster, devices, tuple(change_set.entries), tuple(change_set.refused),
                   tuple(change_set.ignored), tuple(_not_accepted(change_set.entries, after.rules)),
-                  tuple(merge(found, devices)), capacity, section)
+                  tuple(merge(found, devices)), capacity, section, tuple(warnings))
