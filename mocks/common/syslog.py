@@ -1,6 +1,8 @@
 """Syslog sending for the device mocks, and the `/_mock/syslog` endpoint that sets its target.
 
-`SyslogSender` sends to one target, `udp://HOST:PORT` or `tcp://HOST:PORT`, from a background
+`SyslogSender` sends to one target, `udp://HOST:PORT` or `tcp://HOST:PORT` (optionally
+`?source=IP`: the local address lines are sent from, as FortiOS `set source-ip` does; on loopback
+any 127.0.0.0/8 address, so that several mocks on one host are told apart), from a background
 thread, so a request handler that emits lines only queues them and never waits on the network:
 - UDP: one datagram per line (the line's UTF-8 bytes, nothing added);
 - TCP: RFC 6587 octet counting (`LEN SP MSG`) on one connection kept open; when connecting or
@@ -38,11 +40,12 @@ class SyslogTarget:
     transport: str  # udp | tcp
     host: str
     port: int
+    source: str | None = None  # the local address to send from (None: the system's choice)
 
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{self.transport}://{host}:{self.port}"
+        return f"{self.transport}://{host}:{self.port}" + (f"?source={self.source}" if self.source else "")
 
     @classmethod
     def parse(cls, text: str) -> SyslogTarget:
@@ -56,9 +59,10 @@ class SyslogTarget:
             raise ValueError(f"syslog target {text!r} must start with udp:// or tcp://")
         if not parts.hostname or port is None or not 0 < port <= 65535:
             raise ValueError(f"syslog target {text!r} needs HOST:PORT")
-        if parts.path not in ("", "/") or parts.query:
-            raise ValueError(f"syslog target {text!r} must be just {parts.scheme}://HOST:PORT")
-        return cls(parts.scheme, parts.hostname, port)
+        source = parts.query.removeprefix("source=") if parts.query.startswith("source=") else None
+        if parts.path not in ("", "/") or (parts.query and not source):
+            raise ValueError(f"syslog target {text!r} must be just {parts.scheme}://HOST:PORT[?source=IP]")
+        return cls(parts.scheme, parts.hostname, port, source)
 
 
 def octet_counted(message: bytes) -> bytes:
@@ -171,9 +175,13 @@ class SyslogSender:
         if self.target.transport == "udp":
             info = socket.getaddrinfo(self.target.host, self.target.port, type=socket.SOCK_DGRAM)[0]
             self._sock = socket.socket(info[0], socket.SOCK_DGRAM)
+            if self.target.source:
+                self._sock.bind((self.target.source, 0))
         else:
             self._sock = socket.create_connection((self.target.host, self.target.port),
-                                                  timeout=self.connect_timeout)
+                                                  timeout=self.connect_timeout,
+                                                  source_address=(self.target.source, 0) if self.target.source
+                                                  else None)
             self._sock.settimeout(self.connect_timeout)
         return self._sock
 
