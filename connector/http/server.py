@@ -3,7 +3,9 @@
 Contract: `GET /healthz` → 200 `{"status": "ok"}` while `Probes.alive()` is true, else 500;
 `GET /readyz` → 200 or 503 with the JSON of `Probes.readiness()` (its `ready` key decides);
 `GET /metrics` → the Prometheus text exposition of `Probes.render_metrics()`; `GET /report` → the
-compliance report when the probes object is a `connector.reports.ReportProbe` (docs/report.md).
+compliance report when the probes object is a `connector.reports.ReportProbe` (docs/report.md);
+`POST /v1/flows` → flow records pushed by REST devices when the probes object is a `FlowsProbe`
+(its `flows_answer` checks the token and the size before reading the body).
 Anything else is 404.
 Handlers only call these cheap functions; they never touch devices or the API server.
 
@@ -23,14 +25,14 @@ import selectors
 import socket
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from connector.reports.serve import ReportProbe
+from connector.reports.serve import HttpAnswer, ReportProbe
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,15 @@ class Probes(Protocol):
     def readiness(self) -> dict[str, Any]: ...
 
     def render_metrics(self) -> bytes: ...
+
+
+@runtime_checkable
+class FlowsProbe(Protocol):
+    """What the HTTP server needs to serve `POST /v1/flows`: `read(n)` reads n bytes of the body,
+    called at most once and only when the request is accepted so far."""
+
+    def flows_answer(self, query: str, authorization: str | None, content_type: str | None,
+                     content_length: int | None, read: Callable[[int], bytes]) -> HttpAnswer: ...
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -222,6 +233,24 @@ def _handler(probes: Probes, read_timeout: float) -> type[BaseHTTPRequestHandler
                     self._json(404, {"error": f"no such endpoint {path}"})
             except Exception:  # a probe failing must answer 500, not drop the connection
                 log.exception("HTTP %s failed", path)
+                self._json(500, {"error": "internal error"})
+
+        def do_POST(self) -> None:
+            path = self.path.split("?", 1)[0].rstrip("/") or "/"
+            try:
+                if path == "/v1/flows" and isinstance(probes, FlowsProbe):
+                    length_text = self.headers.get("Content-Length")
+                    length = int(length_text) if length_text and length_text.isdigit() else None
+                    if self.headers.get("Transfer-Encoding"):
+                        length = None  # chunked bodies are not read: 411
+                    answer = probes.flows_answer(self.path.partition("?")[2],
+                                                 self.headers.get("Authorization"),
+                                                 self.headers.get("Content-Type"), length, self.rfile.read)
+                    self._send(answer.status, answer.body, answer.content_type, answer.headers)
+                else:
+                    self._json(404, {"error": f"no such endpoint POST {path}"})
+            except Exception:
+                log.exception("HTTP POST %s failed", path)
                 self._json(500, {"error": "internal error"})
 
         def _json(self, status: int, body: dict[str, Any]) -> None:

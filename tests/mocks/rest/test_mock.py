@@ -277,4 +277,4 @@ def test_the_specification_is_valid_openapi_3_1() -> None:
 
     validate(SPEC)
     assert SPEC["openapi"] == "3.1.0"
-    assert set(SPEC["paths"]) == {"/", "/healthz", "/state", "/changes"}
+    assert set(SPEC["paths"]) == {"/", "/healthz", "/state", "/changes", "/v1/flows"}
