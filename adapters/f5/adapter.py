@@ -39,6 +39,7 @@ from adapters.f5.declaration import (
 )
 from adapters.f5.render import RenderSettings, render_objects
 from adapters.f5.request import RequestWriter
+from adapters.f5.rule_names import afm_rule_names
 from connector.adapter import Adapter, ApplyResult, PermanentDeviceError
 from connector.config import Secrets
 from connector.model import Capabilities, DeviceState
@@ -95,6 +96,10 @@ class AS3Adapter(Adapter):
     def render(self, state: DeviceState) -> list[DeviceObject]:
         return render_objects(state, RenderSettings(self.tenant, self.owner_mark, self.config.attach),
                               self._memo)
+
+    def rule_references(self, state: DeviceState) -> Mapping[str, str]:
+        """Each enforced AFM rule's name (`acl_rule_name`) -> its rule's key (`rule_names`)."""
+        return afm_rule_names(state)
 
     def table_usage(self, objects: Sequence[DeviceObject]) -> Sequence[TableUsage]:
         return as3_tables(objects, self.config.capacity, self.request_body)

@@ -93,6 +93,7 @@ class FortiOSAdapter(Adapter):
         self._policy_ids: dict[str, int] = {}
         self._ledger = PieceLedger()  # our address objects and the hosts they cover
         self._lock = threading.Lock()  # guards the ledger and policy ids while applying
+        self._rendered: DeviceState | None = None  # the state of the last render
 
     def close(self) -> None:
         self.http.close()
@@ -113,7 +114,19 @@ class FortiOSAdapter(Adapter):
         index = self._ledger.index
         objects = self._renderer.render(state, index)
         index.trim(index.position())
+        self._rendered = state
         return objects
+
+    def rule_references(self, state: DeviceState) -> Mapping[str, str]:
+        """Each policy's name (`policyname`) and, when known from the last read or our own
+        creates, its id (`policyid`) -> its rule's key. Renders `state` unless it was the last."""
+        if state is not self._rendered:
+            self.render(state)
+        with self._lock:
+            names = self._renderer.policy_keys()
+            ids = {str(self._policy_ids[name]): key for name, key in names.items()
+                   if name in self._policy_ids}
+        return {**names, **ids}
 
     def observe(self, objects: Sequence[DeviceObject]) -> None:
         """Remember the address pieces of ours among `objects` (what the device is known to hold),

@@ -403,6 +403,10 @@ class Renderer:
             if ident:
                 names.release(ident)
 
+    def policy_keys(self) -> dict[str, str]:
+        """The name of every policy of the last render -> its rule's key."""
+        return {inputs[1]: key for key, (inputs, _) in self._policies.items()}
+
     def _name_policies(self, rules: tuple[CompiledRule, ...]) -> None:
         """Claim a policy name for every rule (by key) before any policy is rendered."""
         if rules is self._rules_named:

@@ -90,6 +90,11 @@ class RestAdapter(Adapter):
         return render(state, self.cluster, self.owner_mark, self._memo,
                       group_references=self.feature("groupReferences"), names=self._names)
 
+    def rule_references(self, state: DeviceState) -> Mapping[str, str]:
+        """Each rule's object name (the `rule` of a pushed flow record) -> its key."""
+        self._names.claim(self.cluster, state)
+        return {self._names.name("rule", rule.key): rule.key for rule in state.rules}
+
     def arrange(self, plan: Plan) -> Plan:
         """Group changes in reference order (`dependency_order`)."""
         changes = dependency_order(plan.changes)

@@ -180,6 +180,14 @@ class Adapter(ABC):
         objects of one kind reference each other). Default: as planned."""
         return plan
 
+    def rule_references(self, state: DeviceState) -> Mapping[str, str]:
+        """The device's own references to the rules it holds for `state` (the rule name or id its
+        traffic logs give) -> the `CompiledRule` key each stands for: the flow attribution's
+        deciding rule. Call it after a sync of `state` (on the thread that syncs; a family that
+        learns ids from the device knows those of the last read and its own writes). Default:
+        none (flows through this family are attributed no rule)."""
+        return {}
+
     def capacity(self, objects: Sequence[DeviceObject]) -> CapacityReport:
         """The usage of this device's finite tables were it to hold `objects` (what a plan leaves on
         it: our desired objects plus the foreign ones in scope), each with its configured limit."""

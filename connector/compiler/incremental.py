@@ -31,7 +31,7 @@ blocks. A full compile runs the same code with everything dirty, so both give eq
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from connector.cluster import ClusterView, Kind, ObjectChange, object_key
@@ -43,6 +43,7 @@ from connector.compiler.findings import NamespaceStatus, RuleRef, RuleStatus
 from connector.compiler.index import ClusterIndex
 from connector.compiler.namespace_groups import NamespaceGroups
 from connector.compiler.namespace_tier import NamespaceTier
+from connector.compiler.namespaces import NamespaceInfo
 from connector.compiler.settings import CompileSettings
 from connector.compiler.sharing import SharedAddresses
 from connector.compiler.status_board import StatusBoard
@@ -104,6 +105,16 @@ class Compiler:
         for change in changes:
             self._index.put(change.kind, change.namespace, change.name, change.new, dirty)
         return self._run(dirty)
+
+    def namespace_settings(self) -> Mapping[str, NamespaceInfo]:
+        """The settings of every namespace with a Namespace object, as of the last compile
+        (read-only; on the compiling thread)."""
+        return self._namespaces.info
+
+    def services_of(self, namespace: str, address: str) -> tuple[str, ...]:
+        """The Services of `namespace` whose EndpointSlices list `address`, sorted."""
+        workloads = self._index.workloads.get(namespace)
+        return workloads.services_of(address) if workloads is not None else ()
 
     @property
     def result(self) -> CompileResult:

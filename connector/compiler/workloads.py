@@ -186,6 +186,10 @@ class NamespaceWorkloads:
             names.update(pod for address in endpoints for pod in self._host_holders.get(address))
         return [self.pods[name] for name in sorted(names)]
 
+    def services_of(self, address: str) -> tuple[str, ...]:
+        """The Services whose EndpointSlices list `address`, sorted."""
+        return tuple(sorted(self._services_of.get(address)))
+
     def host_pods(self) -> list[PodInfo]:
         """The active pods on the host network that have an address, by name."""
         return [self._host[name] for name in sorted(self._host)]

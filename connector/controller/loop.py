@@ -13,8 +13,10 @@ takes messages in batches (all that queued up while it worked):
   only logged, submit every device to sync now, reading it back, and resume the workers.
 
 After each compile the rule statuses go to the `StatusWriter` and the namespace warnings to
-`NamespaceWarnings`. A failure handling a batch is logged; the loop goes on. `heartbeat` is the
-monotonic time of its last round (liveness).
+`NamespaceWarnings`, and the address timeline's feed (`timeline`, with flows configured) takes
+the same changes (a full compile: the whole cache; leading: a reconciliation of the store). A
+failure handling a batch is logged; the loop goes on. `heartbeat` is the monotonic time of its
+last round (liveness).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from connector.controller.messages import (
 from connector.controller.namespace_warnings import NamespaceWarnings
 from connector.controller.status_writer import StatusWriter
 from connector.controller.worker import DeviceWorker
+from connector.flows.timeline_feed import TimelineFeed
 from connector.sources import ClusterWatcher
 
 log = logging.getLogger(__name__)
@@ -72,6 +75,7 @@ class ReconcileLoop:
         self.heartbeat = time.monotonic()
         self.watcher: ClusterWatcher | None = None
         self.workers: Mapping[str, DeviceWorker] = {}
+        self.timeline: TimelineFeed | None = None  # the address timeline's feed (flows configured)
         self._queue: queue.Queue[Message] = queue.Queue()
 
     def connect(self, watcher: ClusterWatcher, workers: Mapping[str, DeviceWorker]) -> None:
@@ -144,6 +148,7 @@ class ReconcileLoop:
             self._full(self.watcher.cache, "periodic", extra=trigger_names(changes), seen=seen)
         elif changes:
             result = self.compiler.apply(changes)
+            self._feed(lambda feed: feed.changed(changes, min(seen)))
             self._publish(result, trigger_names(changes), seen, immediate=False, only_changed=True)
         if leader:
             self._lead()
@@ -151,6 +156,7 @@ class ReconcileLoop:
     def _lead(self) -> None:
         log.info("leading: syncing every device")
         self._record(self.compiler.result)
+        self._feed(lambda feed: feed.leading())
         if self.compiled.is_set():  # Events a standby only logged
             self.warnings.tell(self.compiler.result)
         states = self.book.desired_states()
@@ -166,10 +172,20 @@ class ReconcileLoop:
         started = time.monotonic()
         result = self.compiler.full(cache)
         log.info("%s full compile in %.2fs", why, time.monotonic() - started)
+        self._feed(lambda feed: feed.rebuilt(cache))
         _settle_heap()
         if why == "periodic" and self.leading():
             self._record(result)
         self._publish(result, [why, *extra], seen, immediate=True, only_changed=False, read=True)
+
+    def _feed(self, work: Callable[[TimelineFeed], None]) -> None:
+        """Tell the address timeline's feed, if any; its failure never stops the loop."""
+        if self.timeline is None:
+            return
+        try:
+            work(self.timeline)
+        except Exception:
+            log.exception("feeding the address timeline failed")
 
     def _record(self, result: CompileResult) -> None:
         try:

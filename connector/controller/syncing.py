@@ -7,7 +7,9 @@ reads it back; the outcome is queued on the `Recorder` and accounted (`Accountin
 to have the worker retry with backoff. A sync cut short by the write fence (leadership lost
 during it) is not a device failure: only the writes it made are audited. An unexpected exception
 is accounted as a failed sync of the device (status, metrics, Event, readiness), never lost in a
-log line. In `plan` mode nothing is written: each sync plans and records drift.
+log line. In `plan` mode nothing is written: each sync plans and records drift. With flows
+configured, a successful applying sync records the device's rule references for flow attribution
+(`connector.flows.rule_feed`).
 """
 
 from __future__ import annotations
@@ -25,10 +27,11 @@ from connector.controller.fence import WriteFence
 from connector.controller.metrics import ControllerMetrics
 from connector.controller.options import Mode
 from connector.controller.worker import Job
+from connector.flows.rule_feed import DeviceRuleFeed
 from connector.reconciler.device import DeviceOutcome, ErrorClass, sync_device
 from connector.reconciler.known import KnownState
 from connector.reconciler.recorder import Recorder
-from connector.store import device_write_lock
+from connector.store import device_write_lock, session_factory
 
 log = logging.getLogger(__name__)
 
@@ -51,16 +54,21 @@ class DeviceSyncs:
         self.recorder: Recorder | None = None
         self.adapters: dict[str, Adapter] = {}
         self.known: dict[str, KnownState] = {d.name: KnownState() for d in config.devices}
+        self.rule_feed: DeviceRuleFeed | None = None  # with flows configured (connect)
 
     def connect(self, engine: Engine, recorder: Recorder, adapters: dict[str, Adapter]) -> None:
         self.engine = engine
         self.recorder = recorder
         self.adapters = adapters
+        if self.config.flows is not None:
+            self.rule_feed = DeviceRuleFeed(session_factory(engine), self.config.cluster)
 
     def forget_known(self) -> None:
         """Another leader may have written the devices: the next syncs read them back."""
         for known in self.known.values():
             known.forget()
+        if self.rule_feed is not None:
+            self.rule_feed.forget()
 
     def close(self) -> None:
         """Close every adapter (which may release device sessions)."""
@@ -114,6 +122,10 @@ class DeviceSyncs:
                  len(outcome.plan.changes) if outcome.plan is not None else 0,
                  "" if outcome.ok else f", {outcome.error or 'refused'}", len(job.triggers))
         ok = self.accounting.account(name, job, outcome, apply)
+        if apply and outcome.ok and self.rule_feed is not None and self.leading():
+            # the device rules' meaning for flow attribution (docs/flows.md)
+            self.rule_feed.synced(name, adapter, job.state,
+                                  wrote=outcome.result is not None and outcome.result.writes > 0)
         self.synced()
         return ok
 

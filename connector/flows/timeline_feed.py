@@ -1,0 +1,343 @@
+"""The address timeline's feed: who holds each source address now, from the watch stream, and
+the writes that keep the store's timeline (connector/store/timeline.py) in step.
+
+`AddressBook` (pure, on the reconcile loop's thread, after the compiler took the same changes)
+knows, for every source address the connector sees, the identity holding it:
+- a pod's addresses (every `status.podIPs` entry) while the pod is active and not on the host
+  network: namespace, pod name and uid, node, the Services whose EndpointSlices list the address,
+  source mode `pod`;
+- the egress IPs of namespaces in source mode `egress-ip`: the namespace (empty when several
+  namespaces share the address), source mode `egress-ip`;
+- node InternalIPs: the node, and the namespace when exactly one namespace is in source mode
+  `node` (else empty: the address stands for every node-mode namespace's pods on the node),
+  source mode `node`.
+A pod's claim wins over an egress IP's, which wins over a node's. `apply(changes)` costs what the
+changes touch (a Namespace or EgressIP change re-reads the namespaces' settings, a change of the
+node-mode namespace every node address); `rebuild(view)` (after a full compile) recomputes
+everything. Both return the addresses whose holder changed.
+
+`TimelineWriter` (its own thread) writes those changes to the store while this process leads
+(only the leader writes the timeline), and `reconcile(holders)` makes the store's open intervals
+equal to a complete picture: intervals of addresses no longer held are closed, others opened,
+identical ones left alone, so a restart or a new leader re-listing the cluster adds no duplicate
+interval. `TimelineFeed` ties both to the reconcile loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from connector.cluster import ClusterView, Kind, Obj, ObjectChange
+from connector.compiler.namespaces import NamespaceInfo
+from connector.compiler.sources import node_addresses, read_pod, read_slice
+from connector.flows.record import FlowIdentity
+from connector.store.timeline import AddressTimeline
+
+log = logging.getLogger(__name__)
+
+PodKey = tuple[str, str]  # (namespace, name)
+
+
+class SourceFacts(Protocol):
+    """What the compiler knows that the book needs (`connector.compiler.Compiler` provides it)."""
+
+    def namespace_settings(self) -> Mapping[str, NamespaceInfo]: ...
+
+    def services_of(self, namespace: str, address: str) -> tuple[str, ...]: ...
+
+
+@dataclass(frozen=True)
+class AddressChange:
+    """`address` is held by `identity` from now on (None: by nobody)."""
+
+    address: str
+    identity: FlowIdentity | None
+
+
+@dataclass(frozen=True)
+class _Pod:
+    uid: str
+    node: str
+    ips: tuple[str, ...]
+
+
+class AddressBook:
+    """Who holds each source address now (see the module docstring). Not thread-safe."""
+
+    def __init__(self, cluster: str) -> None:
+        self.cluster = cluster
+        self._reset()
+
+    def _reset(self) -> None:
+        self.holders: dict[str, FlowIdentity] = {}
+        self._pods: dict[PodKey, _Pod] = {}
+        self._pod_at: dict[str, list[PodKey]] = {}  # address -> pods claiming it, the latest last
+        self._node_addresses: dict[str, tuple[str, ...]] = {}
+        self._node_at: dict[str, str] = {}
+        self._egress_at: dict[str, str] = {}  # egress IP -> its namespace ("" when shared)
+        self._node_namespace = ""
+
+    # ------------------------------------------------------------------ updates
+    def apply(self, changes: Iterable[ObjectChange], facts: SourceFacts) -> list[AddressChange]:
+        """Take a batch of watch changes (already given to the compiler behind `facts`)."""
+        touched: set[str] = set()
+        settings_changed = False
+        for change in changes:
+            if change.kind == Kind.POD:
+                touched |= self._put_pod((change.namespace, change.name), change.new)
+            elif change.kind == Kind.ENDPOINT_SLICE:
+                for obj in (change.old, change.new):
+                    if obj is not None:
+                        touched.update(read_slice(obj).addresses)
+            elif change.kind == Kind.NODE:
+                touched |= self._put_node(change.name, change.new)
+            elif change.kind in (Kind.NAMESPACE, Kind.EGRESS_IP):
+                settings_changed = True
+        if settings_changed:
+            touched |= self._read_settings(facts)
+        return self._settle(touched, facts)
+
+    def rebuild(self, view: ClusterView, facts: SourceFacts) -> list[AddressChange]:
+        """Recompute everything from `view` (after a full compile of the same view)."""
+        before = self.holders
+        self._reset()
+        for obj in view.list(Kind.POD):
+            meta = obj.get("metadata") or {}
+            self._put_pod((meta.get("namespace") or "", meta.get("name") or ""), obj)
+        for obj in view.list(Kind.NODE):
+            self._put_node((obj.get("metadata") or {}).get("name") or "", obj)
+        self._read_settings(facts)
+        self._settle(set(self._pod_at) | set(self._node_at) | set(self._egress_at), facts)
+        changes = [AddressChange(address, None) for address in sorted(before) if address not in self.holders]
+        changes += [AddressChange(address, identity) for address, identity in sorted(self.holders.items())
+                    if before.get(address) != identity]
+        return changes
+
+    def _put_pod(self, key: PodKey, obj: Obj | None) -> set[str]:
+        old = self._pods.pop(key, None)
+        new = None
+        if obj is not None:
+            info = read_pod(obj, key[0])
+            if info.active and not info.host_network and info.ips:
+                new = _Pod(str((obj.get("metadata") or {}).get("uid") or ""), info.node, info.ips)
+                self._pods[key] = new
+        touched: set[str] = set()
+        for ip in old.ips if old is not None else ():
+            claims = self._pod_at.get(ip, [])
+            if key in claims:
+                claims.remove(key)
+                if not claims:
+                    del self._pod_at[ip]
+            touched.add(ip)
+        for ip in new.ips if new is not None else ():
+            claims = self._pod_at.setdefault(ip, [])
+            if key in claims:
+                claims.remove(key)
+            claims.append(key)
+            touched.add(ip)
+        return touched
+
+    def _put_node(self, name: str, obj: Obj | None) -> set[str]:
+        old = self._node_addresses.pop(name, ())
+        new = node_addresses(obj) if obj is not None else ()
+        for address in old:
+            if self._node_at.get(address) == name:
+                del self._node_at[address]
+        if new:
+            self._node_addresses[name] = new
+            for address in new:
+                self._node_at[address] = name
+        return set(old) | set(new)
+
+    def _read_settings(self, facts: SourceFacts) -> set[str]:
+        """Re-read the egress IPs and the node-mode namespace; the addresses whose claim changed."""
+        settings = facts.namespace_settings()
+        egress: dict[str, str] = {}
+        node_mode: list[str] = []
+        for name, info in settings.items():
+            if info.mode == "egress-ip":
+                for address, _ in info.egress_ips:
+                    egress[address] = name if egress.get(address, name) == name else ""
+            elif info.mode == "node":
+                node_mode.append(name)
+        touched = {address for address in set(egress) | set(self._egress_at)
+                   if egress.get(address) != self._egress_at.get(address)}
+        self._egress_at = egress
+        node_namespace = node_mode[0] if len(node_mode) == 1 else ""
+        if node_namespace != self._node_namespace:
+            self._node_namespace = node_namespace
+            touched |= set(self._node_at)
+        return touched
+
+    def _settle(self, touched: Iterable[str], facts: SourceFacts) -> list[AddressChange]:
+        changes = []
+        for address in sorted(touched):
+            identity = self._holder(address, facts)
+            if identity == self.holders.get(address):
+                continue
+            if identity is None:
+                del self.holders[address]
+            else:
+                self.holders[address] = identity
+            changes.append(AddressChange(address, identity))
+        return changes
+
+    def _holder(self, address: str, facts: SourceFacts) -> FlowIdentity | None:
+        claims = self._pod_at.get(address)
+        if claims:
+            namespace, name = claims[-1]
+            pod = self._pods[(namespace, name)]
+            return FlowIdentity(cluster=self.cluster, namespace=namespace, pod=name, pod_uid=pod.uid,
+                                services=facts.services_of(namespace, address), node=pod.node,
+                                source_mode="pod")
+        if address in self._egress_at:
+            return FlowIdentity(cluster=self.cluster, namespace=self._egress_at[address],
+                                source_mode="egress-ip")
+        node = self._node_at.get(address)
+        if node is not None:
+            return FlowIdentity(cluster=self.cluster, namespace=self._node_namespace, node=node,
+                                source_mode="node")
+        return None
+
+
+# ---------------------------------------------------------------------- writing the store
+@dataclass(frozen=True)
+class _Changes:
+    changes: tuple[AddressChange, ...]
+    at: datetime
+
+
+@dataclass(frozen=True)
+class _Reconcile:
+    holders: Mapping[str, FlowIdentity]
+    at: datetime
+
+
+def write_changes(timeline: AddressTimeline, changes: Iterable[AddressChange], at: datetime) -> int:
+    """Open or close the interval of each changed address at `at`; returns how many."""
+    count = 0
+    for change in changes:
+        if change.identity is None:
+            timeline.close(change.address, at)
+        else:
+            timeline.open(change.address, change.identity, at)
+        count += 1
+    return count
+
+
+def reconcile(timeline: AddressTimeline, holders: Mapping[str, FlowIdentity], at: datetime) -> int:
+    """Make the open intervals equal `holders` (a complete picture) at `at`: close those of
+    addresses not held, open those whose holder differs; returns the number of writes."""
+    stored = timeline.holders()
+    changes = [AddressChange(address, None) for address in sorted(stored) if address not in holders]
+    changes += [AddressChange(address, identity) for address, identity in sorted(holders.items())
+                if stored.get(address) != identity]
+    return write_changes(timeline, changes, at)
+
+
+class TimelineWriter:
+    """Writes address changes and reconciliations to the store on its own thread, in the order
+    given, while `leading()`; what arrives while not leading is dropped (the next leader
+    reconciles). A failed write is logged; the next reconciliation repairs it."""
+
+    def __init__(self, sessions: sessionmaker[Session], cluster: str, leading: Callable[[], bool]) -> None:
+        self.sessions = sessions
+        self.cluster = cluster
+        self.leading = leading
+        self.writes = 0
+        self.failures = 0
+        self._queue: queue.Queue[_Changes | _Reconcile | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="timeline-writer", daemon=True)
+        self._idle = threading.Condition()
+        self._pending = 0
+
+    def start(self) -> TimelineWriter:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Write what is queued, then end the thread."""
+        self._queue.put(None)
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def changes(self, changes: Sequence[AddressChange], at: datetime) -> None:
+        if changes:
+            self._put(_Changes(tuple(changes), at))
+
+    def reconcile(self, holders: Mapping[str, FlowIdentity], at: datetime) -> None:
+        self._put(_Reconcile(dict(holders), at))
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until everything queued so far is written (or dropped); False on timeout."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending == 0, timeout)
+
+    def _put(self, item: _Changes | _Reconcile) -> None:
+        with self._idle:
+            self._pending += 1
+        self._queue.put(item)
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            try:
+                if self.leading():
+                    self._write(item)
+            except Exception:  # the store may be down: the next reconciliation repairs it
+                self.failures += 1
+                log.exception("writing the address timeline failed")
+            finally:
+                with self._idle:
+                    self._pending -= 1
+                    self._idle.notify_all()
+
+    def _write(self, item: _Changes | _Reconcile) -> None:
+        with self.sessions.begin() as session:
+            timeline = AddressTimeline(session, self.cluster)
+            if isinstance(item, _Changes):
+                self.writes += write_changes(timeline, item.changes, item.at)
+            else:
+                self.writes += reconcile(timeline, item.holders, item.at)
+
+
+class TimelineFeed:
+    """The reconcile loop's side (its thread only): `changed` after each incremental compile,
+    `rebuilt` after each full compile, `leading` when this process becomes the leader."""
+
+    def __init__(self, book: AddressBook, writer: TimelineWriter, facts: SourceFacts) -> None:
+        self.book = book
+        self.writer = writer
+        self.facts = facts
+
+    def changed(self, changes: Sequence[ObjectChange], seen: float | None = None) -> None:
+        """A batch the compiler took; `seen` is when it was seen (`time.monotonic()`)."""
+        self.writer.changes(self.book.apply(changes, self.facts), wall_time(seen))
+
+    def rebuilt(self, view: ClusterView) -> None:
+        """After a full compile of `view`: recompute, and reconcile the store with the result."""
+        self.book.rebuild(view, self.facts)
+        self.writer.reconcile(self.book.holders, wall_time(None))
+
+    def leading(self) -> None:
+        """This process leads now: reconcile the store with what the book holds."""
+        self.writer.reconcile(self.book.holders, wall_time(None))
+
+
+def wall_time(monotonic: float | None) -> datetime:
+    """The UTC time of a `time.monotonic()` reading (now when None)."""
+    now = datetime.now(UTC)
+    if monotonic is None:
+        return now
+    return now - timedelta(seconds=max(0.0, time.monotonic() - monotonic))
