@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from connector.model import RuleKind
+from connector.model import Mode, RuleKind
 
 
 class Reason(StrEnum):
@@ -116,13 +116,15 @@ class DevicePresence:
 
 @dataclass(frozen=True)
 class RuleStatus:
-    """What the compiler found for one rule."""
+    """What the compiler found for one rule; `mode` is its `spec.mode` (an Audit rule's presence
+    on a device means it is held there unenforced: staged, or only audited)."""
 
     ref: RuleRef
     observed_generation: int
     problems: tuple[Problem, ...]
     sources: int
     devices: tuple[DevicePresence, ...]
+    mode: Mode = Mode.ENFORCE
 
     @property
     def accepted(self) -> bool:
@@ -155,7 +157,7 @@ class RuleStatus:
         }
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "kind": self.ref.kind.value,
             "namespace": self.ref.namespace,
             "name": self.ref.name,
@@ -164,6 +166,9 @@ class RuleStatus:
             "problems": [p.to_json() for p in self.problems],
             "devices": [d.to_json() for d in self.devices],
         }
+        if self.mode is Mode.AUDIT:
+            out["mode"] = self.mode.value
+        return out
 
 
 @dataclass(frozen=True)

@@ -74,6 +74,7 @@ class StatusBoard:
                 problems=dedupe(found),
                 sources=len(sources.addresses) if sources else 0,
                 devices=outcome.presence,
+                mode=outcome.spec.mode,
             )
         self._refs[ns] = tuple(out.rules)
         info = self._namespaces.info.get(ns)
@@ -162,6 +163,7 @@ class StatusBoard:
             problems=dedupe(problems),
             sources=sources,
             devices=tuple(presence),
+            mode=spec.mode,
         )
 
 

@@ -4,9 +4,10 @@ table usage.
 
 A fingerprint stands for one Kubernetes rule's compiled form (its compiled rules: names, order,
 action, logging, destinations and ports by key); source membership is not part of it, so a pod
-change leaves it equal. A device whose last sync ended with one of `PROBLEM_REASONS` (it failed or
-was refused as a whole) is `blocked`: none of its rules counts as programmed until a sync
-succeeds.
+change leaves it equal. Audit rules (`DeviceState.staged`) count too: a device holds them when
+it holds its desired state (staged where it can stage rules, nowhere else). A device whose
+last sync ended with one of `PROBLEM_REASONS` (it failed or was refused as a whole) is
+`blocked`: none of its rules counts as programmed until a sync succeeds.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def origin_key(kind: str, namespace: str, name: str) -> OriginKey:
 def fingerprints(state: DeviceState) -> dict[OriginKey, int]:
     """A fingerprint of each Kubernetes rule's compiled form in `state` (see the module docstring)."""
     grouped: dict[OriginKey, list[CompiledRule]] = {}
-    for rule in state.rules:
+    for rule in state.rules + state.staged.rules:
         grouped.setdefault((rule.origin.kind.value, rule.origin.namespace, rule.origin.name), []).append(rule)
     return {key: hash(tuple(rules)) for key, rules in grouped.items()}
 

@@ -13,6 +13,11 @@ Timestamps are carried over from the previous status unless what they date chang
 `lastTransitionTime` only moves when its status changes, a device entry's `lastSyncTime` when the
 entry changes to programmed. So building from an unchanged situation gives an equal dict, and the
 writer writes nothing.
+
+An Audit rule is programmed where the device holds its desired state (the rule staged, or only
+audited where the device cannot stage rules); its messages say it is not enforced. `audit` (the
+counts of observed flows it would have decided, `connector.controller.audit_status`) becomes
+`status.audit` when given.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from typing import Any
 from connector.cluster import Obj
 from connector.compiler import RuleStatus
 from connector.controller.device_report import DeviceReport, origin_key
+from connector.model import Mode
 
 # Presence messages of the compiler that mean "this device is not one the rule is for".
 _NOT_TARGETED = ("not selected by spec.devices", "does not target this device",
@@ -42,10 +48,14 @@ def _carry(new: dict[str, Any], old: Mapping[str, Any] | None, stamp_key: str, n
     return new
 
 
+AUDIT_HELD = "audit mode: held unenforced (staged where the device can stage rules)"
+
+
 def build_status(rule: RuleStatus, devices: Mapping[str, DeviceReport], previous: Mapping[str, Any] | None,
-                 now: str) -> Obj:
+                 now: str, audit: Mapping[str, Any] | None = None) -> Obj:
     """The `status` of `rule` (see the module docstring); `now` is an RFC 3339 timestamp."""
     previous = previous or {}
+    held_message = AUDIT_HELD if rule.mode is Mode.AUDIT else "programmed"
     key = origin_key(rule.ref.kind.value, rule.ref.namespace, rule.ref.name)
     old_entries = {e.get("name"): e for e in previous.get("devices") or [] if isinstance(e, dict)}
     entries: list[Obj] = []
@@ -61,7 +71,7 @@ def build_status(rule: RuleStatus, devices: Mapping[str, DeviceReport], previous
                     and not report.blocked)
             problem = None if held else report.problem
             waiting = "waiting for the device to be synced"
-            message = "programmed" if held else (problem[1] if problem else waiting)
+            message = held_message if held else (problem[1] if problem else waiting)
             present.append((presence.device, held, problem))
             entry = {"name": presence.device, "programmed": held, "message": message}
         old = old_entries.get(presence.device)
@@ -84,8 +94,11 @@ def build_status(rule: RuleStatus, devices: Mapping[str, DeviceReport], previous
         old = old_conditions.get(condition["type"])
         conditions.append(_carry(dict(condition), old, "lastTransitionTime", now,
                                  old is not None and old.get("status") == condition["status"]))
-    return {"observedGeneration": rule.observed_generation, "conditions": conditions,
-            "devices": entries, "sources": rule.sources}
+    status: Obj = {"observedGeneration": rule.observed_generation, "conditions": conditions,
+                   "devices": entries, "sources": rule.sources}
+    if audit is not None:
+        status["audit"] = dict(audit)
+    return status
 
 
 def _programmed(rule: RuleStatus, present: list[tuple[str, bool, tuple[str, str] | None]],
@@ -102,7 +115,10 @@ def _programmed(rule: RuleStatus, present: list[tuple[str, bool, tuple[str, str]
         reasons = "; ".join(f"{e['name']}: {e['message']}" for e in entries) or "no device is configured"
         return condition(False, "NotProgrammed", f"on no device: {reasons}")
     if all(held for _, held, _ in present):
-        return condition(True, "Programmed", "programmed on " + ", ".join(name for name, _, _ in present))
+        where = ", ".join(name for name, _, _ in present)
+        if rule.mode is Mode.AUDIT:
+            return condition(True, "Programmed", f"audit mode, not enforced: held on {where}")
+        return condition(True, "Programmed", "programmed on " + where)
     failing = [(name, problem) for name, held, problem in present if not held and problem is not None]
     if failing:
         reason = failing[0][1][0]
@@ -115,8 +131,11 @@ def status_changed(new: Mapping[str, Any], old: Mapping[str, Any] | None) -> boo
     return dict(new) != dict(old or {})
 
 
+COUNTS = ("sources", "audit")  # what churns with traffic and pods, not with the rule
+
+
 def only_sources_differ(status: Mapping[str, Any], base: Mapping[str, Any]) -> bool:
-    """Whether two statuses differ in their `sources` count alone (pod churn): the controller
-    writes such a change at most once per `status_sources_interval`."""
-    return status.get("sources") != base.get("sources") and all(
-        status.get(k) == base.get(k) for k in set(status) | set(base) if k != "sources")
+    """Whether two statuses differ in their counts alone (`sources`: pod churn; `audit`: observed
+    flows): the controller writes such a change at most once per `status_sources_interval`."""
+    return any(status.get(k) != base.get(k) for k in COUNTS) and all(
+        status.get(k) == base.get(k) for k in set(status) | set(base) if k not in COUNTS)

@@ -10,6 +10,8 @@ A status write that cannot reach the API server ends the round and kicks again; 
 `Accepted` problems (Warning when not accepted or for a shared source), and a device problem on
 `Programmed` (once per problem: the device's own Event on the Lease counts the repeats).
 `forget()` after a change of leadership: another leader may have written statuses meanwhile.
+`audit` (`AuditBook.status`) gives an Audit rule's `status.audit`; its counts move with observed
+traffic, so a change of them alone is deferred like one of `sources`.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from connector.model import RuleKind
 
 log = logging.getLogger(__name__)
 
+AuditStatus = Callable[[RuleStatus, Mapping[str, Any]], Mapping[str, Any] | None]
+
 RULE_KINDS: dict[RuleKind, Kind] = {
     RuleKind.CLUSTER: Kind.CLUSTER_EGRESS_RULE,
     RuleKind.NAMESPACE: Kind.NAMESPACE_EGRESS_RULE,
@@ -51,7 +55,7 @@ class StatusWriter:
     def __init__(self, *, debounce: float, sources_interval: float,
                  reports: Callable[[], Mapping[str, DeviceReport]], events: EventChannel,
                  metrics: ControllerMetrics, leading: Callable[[], bool], compiled: Callable[[], bool],
-                 stopping: threading.Event) -> None:
+                 stopping: threading.Event, audit: AuditStatus | None = None) -> None:
         self.debounce = debounce
         self.sources_interval = sources_interval
         self.reports = reports
@@ -60,6 +64,7 @@ class StatusWriter:
         self.leading = leading
         self.compiled = compiled
         self.stopping = stopping
+        self.audit = audit
         self.kube: KubeApi | None = None
         self.cache: ClusterView | None = None
         self._rules: dict[RuleRef, RuleStatus] = {}
@@ -128,7 +133,10 @@ class StatusWriter:
             key = (ref.kind.value, ref.namespace, ref.name, uid)
             live.add(key)
             base: dict[str, Any] = self._written.get(key) or dict(obj.get("status") or {})
-            status = build_status(rule, reports, base, now)
+            audit = self.audit(rule, base) if self.audit is not None else None
+            status = build_status(rule, reports, base, now, audit)
+            if audit is None and "audit" in base:
+                status["audit"] = None  # enforced now: the merge patch removes the counts
             if status == base:
                 continue
             if only_sources_differ(status, base):
