@@ -225,3 +225,25 @@ def test_bad_requests_name_the_field(device: Device) -> None:
     assert response.status_code == 400 and "routeDomain" in response.json()["error"]
     response = device.api.post("/_mock/traffic", content=b"not json")
     assert response.status_code == 400 and "not JSON" in response.json()["error"]
+
+
+@pytest.mark.parametrize("fmt", ["rfc5424", "splunk"])
+def test_the_connector_parses_the_lines_back(device: Device, fmt: str) -> None:
+    from connector.flows.parsers import PARSERS
+    from connector.flows.syslog import parse_syslog
+
+    assert device.api.post("/_mock/syslog", json={"format": fmt}).status_code == 200
+    device.traffic(src="10.244.1.5", srcPort=51000, dst="203.0.113.9", dstPort=443,
+                   time="2026-03-01T10:11:12Z")
+    device.traffic(src="10.52.1.1", srcPort=51001, dst="198.51.100.1", dstPort=53, protocol="UDP",
+                   time="2026-03-01T10:11:13Z")
+    parsed = []
+    for line in device.syslog.lines(2):
+        message = parse_syslog(line)
+        parsed.append(PARSERS["bigip-afm"](message.body, "bigip1", message.time))
+    accepted, dropped = parsed
+    assert (accepted.time.isoformat(), accepted.action, accepted.src, accepted.src_port, accepted.dst,
+            accepted.dst_port, accepted.protocol, accepted.device_rule) == (
+        "2026-03-01T10:11:12+00:00", "Allow", "10.244.1.5", 51000, "203.0.113.9", 443, "TCP", "allow_web")
+    assert (dropped.action, dropped.protocol, dropped.device_rule, dropped.src) == \
+        ("Deny", "UDP", "rd_drop", "10.52.1.1")

@@ -283,3 +283,26 @@ def test_the_command_line_takes_syslog_options() -> None:
     bad = subprocess.run([sys.executable, "-m", "mocks", "fortigate", "--syslog", "udp://nowhere"],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "needs HOST:PORT" in bad.stderr
+
+
+@pytest.mark.parametrize("fmt", ["default", "rfc5424"])
+def test_the_connector_parses_the_lines_back(rulebase: Device, fmt: str) -> None:
+    from connector.flows.parsers import PARSERS
+    from connector.flows.syslog import parse_syslog
+
+    d = rulebase
+    assert d.api.post("/_mock/syslog", json={"format": fmt, "fwpolicyImplicitLog": True}).status_code == 200
+    d.traffic(src="10.244.1.5", srcPort=51000, dst="203.0.113.9", dstPort=8080, time="2026-03-01T10:11:12.5Z")
+    d.traffic(src="172.16.0.1", srcPort=51001, dst="198.51.100.7", dstPort=53, protocol="TCP",
+              time="2026-03-01T10:11:13Z")
+    parsed = []
+    for line in d.syslog.lines(2):
+        message = parse_syslog(line)
+        parsed.append(PARSERS["fortios"](message.body, "fg1", message.time))
+    accepted, denied = parsed
+    assert (accepted.time.isoformat(), accepted.action, accepted.src, accepted.src_port, accepted.dst,
+            accepted.dst_port, accepted.protocol, accepted.device_rule, accepted.device_rule_id) == (
+        "2026-03-01T10:11:12.500000+00:00", "Allow", "10.244.1.5", 51000, "203.0.113.9", 8080, "TCP",
+        "web-out", "2")
+    assert (denied.action, denied.protocol, denied.device_rule_id, denied.time.isoformat()) == \
+        ("Deny", "TCP", "0", "2026-03-01T10:11:13+00:00"), "the implicit deny"

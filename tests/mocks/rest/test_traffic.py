@@ -3,6 +3,7 @@ held rules, and the flow records it pushes to a small HTTP server standing for `
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -186,3 +187,19 @@ def test_the_command_line_takes_flows_options() -> None:
         process.terminate()
         process.wait(timeout=10)
         flows.close()
+
+
+def test_the_connector_reads_the_pushed_records_back(receiver: Receiver) -> None:
+    from connector.flows.push import parse_body
+
+    receiver.traffic(src="10.244.1.9", srcPort=51000, dst="203.0.113.5", dstPort=443,
+                     time="2026-03-01T10:11:12.25Z", count=2)
+    posts = receiver.flows.posts(1)
+    assert posts
+    lines = parse_body(json.dumps(posts[0][2]).encode(), "rest1")
+    assert len(lines) == 2
+    line = lines[0]
+    assert (line.time.isoformat(), line.device, line.action, line.src, line.src_port, line.dst, line.dst_port,
+            line.protocol, line.device_rule) == (
+        "2026-03-01T10:11:12.250000+00:00", "rest1", "Allow", "10.244.1.9", 51000, "203.0.113.5", 443, "TCP",
+        "allow-web")
