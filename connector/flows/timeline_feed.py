@@ -4,17 +4,19 @@ the writes that keep the store's timeline (connector/store/timeline.py) in step.
 `AddressBook` (pure, on the reconcile loop's thread, after the compiler took the same changes)
 knows, for every source address the connector sees, the identity holding it:
 - a pod's addresses (every `status.podIPs` entry) while the pod is active and not on the host
-  network: namespace, pod name and uid, node, the Services whose EndpointSlices list the address,
-  source mode `pod`;
+  network: namespace, pod name and uid, node, the Services whose EndpointSlices list any of the
+  pod's addresses, source mode `pod`;
 - the egress IPs of namespaces in source mode `egress-ip`: the namespace (empty when several
   namespaces share the address), source mode `egress-ip`;
 - node InternalIPs: the node, and the namespace when exactly one namespace is in source mode
   `node` (else empty: the address stands for every node-mode namespace's pods on the node),
   source mode `node`.
-A pod's claim wins over an egress IP's, which wins over a node's. `apply(changes)` costs what the
-changes touch (a Namespace or EgressIP change re-reads the namespaces' settings, a change of the
-node-mode namespace every node address); `rebuild(view)` (after a full compile) recomputes
-everything. Both return the addresses whose holder changed.
+A pod's claim wins over an egress IP's, which wins over a node's; of pods claiming one address
+(a terminating pod's stale status), one not being deleted, then the first by namespace and name.
+Nodes listing one address: the first by name. `apply(changes)` costs what the changes touch (a
+Namespace or EgressIP change re-reads the namespaces' settings, a change of the node-mode
+namespace every node address); `rebuild(view)` (after a full compile) recomputes everything.
+Both return the addresses whose holder changed.
 
 `TimelineWriter` (its own thread) writes those changes to the store while this process leads
 (only the leader writes the timeline), and `reconcile(holders)` makes the store's open intervals
@@ -68,6 +70,7 @@ class _Pod:
     uid: str
     node: str
     ips: tuple[str, ...]
+    terminating: bool
 
 
 class AddressBook:
@@ -80,9 +83,9 @@ class AddressBook:
     def _reset(self) -> None:
         self.holders: dict[str, FlowIdentity] = {}
         self._pods: dict[PodKey, _Pod] = {}
-        self._pod_at: dict[str, list[PodKey]] = {}  # address -> pods claiming it, the latest last
+        self._pod_at: dict[str, set[PodKey]] = {}  # address -> the pods claiming it
         self._node_addresses: dict[str, tuple[str, ...]] = {}
-        self._node_at: dict[str, str] = {}
+        self._node_at: dict[str, set[str]] = {}  # address -> the nodes listing it
         self._egress_at: dict[str, str] = {}  # egress IP -> its namespace ("" when shared)
         self._node_namespace = ""
 
@@ -128,21 +131,19 @@ class AddressBook:
         if obj is not None:
             info = read_pod(obj, key[0])
             if info.active and not info.host_network and info.ips:
-                new = _Pod(str((obj.get("metadata") or {}).get("uid") or ""), info.node, info.ips)
+                meta = obj.get("metadata") or {}
+                new = _Pod(str(meta.get("uid") or ""), info.node, info.ips,
+                           meta.get("deletionTimestamp") is not None)
                 self._pods[key] = new
         touched: set[str] = set()
         for ip in old.ips if old is not None else ():
-            claims = self._pod_at.get(ip, [])
-            if key in claims:
-                claims.remove(key)
-                if not claims:
-                    del self._pod_at[ip]
+            claims = self._pod_at.get(ip, set())
+            claims.discard(key)
+            if not claims:
+                self._pod_at.pop(ip, None)
             touched.add(ip)
         for ip in new.ips if new is not None else ():
-            claims = self._pod_at.setdefault(ip, [])
-            if key in claims:
-                claims.remove(key)
-            claims.append(key)
+            self._pod_at.setdefault(ip, set()).add(key)
             touched.add(ip)
         return touched
 
@@ -150,12 +151,14 @@ class AddressBook:
         old = self._node_addresses.pop(name, ())
         new = node_addresses(obj) if obj is not None else ()
         for address in old:
-            if self._node_at.get(address) == name:
-                del self._node_at[address]
+            nodes = self._node_at.get(address, set())
+            nodes.discard(name)
+            if not nodes:
+                self._node_at.pop(address, None)
         if new:
             self._node_addresses[name] = new
             for address in new:
-                self._node_at[address] = name
+                self._node_at.setdefault(address, set()).add(name)
         return set(old) | set(new)
 
     def _read_settings(self, facts: SourceFacts) -> set[str]:
@@ -179,8 +182,12 @@ class AddressBook:
         return touched
 
     def _settle(self, touched: Iterable[str], facts: SourceFacts) -> list[AddressChange]:
+        addresses = set(touched)
+        for address in list(addresses):  # a pod's Services are those of all its addresses
+            for claim in self._pod_at.get(address, ()):
+                addresses.update(self._pods[claim].ips)
         changes = []
-        for address in sorted(touched):
+        for address in sorted(addresses):
             identity = self._holder(address, facts)
             if identity == self.holders.get(address):
                 continue
@@ -191,20 +198,27 @@ class AddressBook:
             changes.append(AddressChange(address, identity))
         return changes
 
+    def _claimant(self, claims: set[PodKey]) -> PodKey:
+        """Of several pods claiming an address (a terminating pod's stale status), one not being
+        deleted, then the first by namespace and name."""
+        if len(claims) == 1:
+            return next(iter(claims))
+        return min(claims, key=lambda key: (self._pods[key].terminating, key))
+
     def _holder(self, address: str, facts: SourceFacts) -> FlowIdentity | None:
         claims = self._pod_at.get(address)
         if claims:
-            namespace, name = claims[-1]
+            namespace, name = self._claimant(claims)
             pod = self._pods[(namespace, name)]
+            services = sorted({service for ip in pod.ips for service in facts.services_of(namespace, ip)})
             return FlowIdentity(cluster=self.cluster, namespace=namespace, pod=name, pod_uid=pod.uid,
-                                services=facts.services_of(namespace, address), node=pod.node,
-                                source_mode="pod")
+                                services=tuple(services), node=pod.node, source_mode="pod")
         if address in self._egress_at:
             return FlowIdentity(cluster=self.cluster, namespace=self._egress_at[address],
                                 source_mode="egress-ip")
-        node = self._node_at.get(address)
-        if node is not None:
-            return FlowIdentity(cluster=self.cluster, namespace=self._node_namespace, node=node,
+        nodes = self._node_at.get(address)
+        if nodes:
+            return FlowIdentity(cluster=self.cluster, namespace=self._node_namespace, node=min(nodes),
                                 source_mode="node")
         return None
 
