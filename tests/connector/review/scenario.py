@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from connector.cluster import StaticView
+from connector.crds.validation import ManifestValidator
 from connector.manifests import load_documents
 from connector.review.snapshot import dump_snapshot, write_snapshot
 from connector.sources.transform import transform
@@ -18,10 +19,14 @@ TAKEN = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
 
 
 def cluster_view(path: Path = SCENARIO / "cluster.yaml") -> StaticView:
-    """The scenario's objects as the watch cache would hold them."""
+    """The scenario's objects as the API server stores them (custom resources pruned and
+    defaulted) and the watch cache holds them."""
     view = StaticView()
+    validator = ManifestValidator()
     for obj in load_documents([path]):
-        view.put(transform(StaticView.kind_of(obj), obj))
+        stored = validator.check(obj).obj if validator.definition(obj) is not None else obj
+        assert stored is not None, obj
+        view.put(transform(StaticView.kind_of(stored), stored))
     return view
 
 
