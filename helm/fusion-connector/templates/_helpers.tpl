@@ -151,6 +151,36 @@ token: token
 {{- toYaml $devices }}
 {{- end }}
 
+{{/* The flows section of the configuration file (flows.enabled). */}}
+{{- define "fusion-connector.configFlows" -}}
+{{- $flows := .Values.flows }}
+syslog:
+  listen: {{ printf "0.0.0.0:%d" (int $flows.syslogPort) | quote }}
+senders:
+  {{- toYaml $flows.senders | nindent 2 }}
+retention: {{ $flows.retention | quote }}
+clockSkew: {{ $flows.clockSkew | quote }}
+{{- if $flows.tokenSecret.name }}
+tokenEnv: FUSION_CONNECTOR_FLOWS_TOKEN
+{{- end }}
+{{- with $flows.forward.url }}
+forward:
+  url: {{ . | quote }}
+  format: {{ $flows.forward.format }}
+{{- end }}
+{{- end }}
+
+{{/* The CIDRs admitted on the syslog port: each sender address (/32 or /128) and flows.senderCidrs. */}}
+{{- define "fusion-connector.senderCidrs" -}}
+{{- $cidrs := list }}
+{{- range .Values.flows.senders }}
+{{- range .addresses }}
+{{- $cidrs = append $cidrs (ternary (printf "%s/128" .) (printf "%s/32" .) (contains ":" .)) }}
+{{- end }}
+{{- end }}
+{{- toYaml (concat $cidrs .Values.flows.senderCidrs | uniq) }}
+{{- end }}
+
 {{/* The configuration file (docs/configuration.md), its sections in the documented order. */}}
 {{- define "fusion-connector.configFile" -}}
 {{- $sections := list
@@ -163,6 +193,9 @@ token: token
   (dict "safety" .Values.config.safety)
   (dict "devices" (include "fusion-connector.configDevices" . | fromYamlArray))
 }}
+{{- if .Values.flows.enabled }}
+{{- $sections = append $sections (dict "flows" (include "fusion-connector.configFlows" . | fromYaml)) }}
+{{- end }}
 {{- range $index, $section := $sections }}
 {{- if $index }}{{ "\n" }}{{ end }}
 {{- toYaml $section }}
@@ -187,6 +220,13 @@ token: token
 {{- $_ := set $names $prefix true }}
 {{- if and .secretKeys (not .existingSecret) }}
 {{- fail (printf "config.devices %s: secretKeys needs existingSecret (the Secret to read them from)" .name) }}
+{{- end }}
+{{- end }}
+{{- if .Values.flows.enabled }}
+{{- range $index, $sender := .Values.flows.senders }}
+{{- if not (hasKey $names $sender.device) }}
+{{- fail (printf "flows.senders[%d].device: %q is not a device of config.devices" $index $sender.device) }}
+{{- end }}
 {{- end }}
 {{- end }}
 {{- end }}
