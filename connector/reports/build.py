@@ -11,12 +11,13 @@ import re
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 
-from connector.cluster import ClusterView
+from connector.cluster import ClusterView, Kind
 from connector.compiler import CompileResult
-from connector.model import DeviceState
+from connector.model import DeviceState, Mode, RuleKind
 from connector.planner.capacity import CapacityReport
 from connector.reports.egress import effective_egress
 from connector.reports.model import (
+    AuditRule,
     DeviceSummary,
     Finding,
     HistoryChange,
@@ -119,7 +120,44 @@ def build_report(compiled: CompileResult, store: Store, *, view: ClusterView | N
         namespace_warnings=namespace_warnings(compiled),
         transport_warnings=tuple(w for w in transport if device is None or w.device in ("", device)),
         observed=observed_egress(FlowRecordRepository(store.session, store.cluster).query(
-            FlowFilter(since=since, until=until, device=device))))
+            FlowFilter(since=since, until=until, device=device))),
+        audit_rules=audit_rules(compiled, view))
+
+
+_RULE_KINDS = {RuleKind.CLUSTER: Kind.CLUSTER_EGRESS_RULE, RuleKind.NAMESPACE: Kind.NAMESPACE_EGRESS_RULE,
+               RuleKind.SERVICE: Kind.SERVICE_EGRESS_RULE}
+
+
+def audit_rules(compiled: CompileResult, view: ClusterView | None) -> tuple[AuditRule, ...]:
+    """Every rule in Audit mode with the counts of its `status.audit` in `view` (None without a
+    view, or before the connector has written them), by kind, namespace and name."""
+    out = []
+    for ref in sorted(compiled.rules):
+        if compiled.rules[ref].mode is not Mode.AUDIT:
+            continue
+        obj = view.get(_RULE_KINDS[ref.kind], ref.namespace, ref.name) if view is not None else None
+        audit = ((obj or {}).get("status") or {}).get("audit")
+        matched = changed = None
+        since: datetime | None = None
+        if isinstance(audit, dict):
+            matched, changed = _count(audit.get("matched")), _count(audit.get("wouldChange"))
+            since = _time(audit.get("since"))
+        out.append(AuditRule(RuleName(ref.kind.value, ref.namespace, ref.name), matched, changed, since))
+    return tuple(out)
+
+
+def _count(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _time(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
 
 
 def namespace_warnings(compiled: CompileResult) -> tuple[NamespaceWarning, ...]:

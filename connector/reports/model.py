@@ -377,6 +377,22 @@ class ObservedEgress:
                 "sources": [s.to_json() for s in self.sources]}
 
 
+@dataclass(frozen=True)
+class AuditRule:
+    """A rule in Audit mode (never enforced) and the observed flows it would have decided had it
+    been enforced (`matched`), of which `would_change` would have been decided differently, counted
+    `since` (from its `status.audit`; None while the connector has counted nothing for it)."""
+
+    rule: RuleName
+    matched: int | None
+    would_change: int | None
+    since: datetime | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rule": self.rule.to_json(), "matched": self.matched, "wouldChange": self.would_change,
+                "since": iso(self.since) if self.since else None}
+
+
 def transport_json(warning: TransportWarning) -> dict[str, str]:
     """A weakening of transport security: `device` ("" for the Kubernetes API), `reason`, `message`."""
     return {"device": warning.device, "reason": warning.reason, "message": warning.message}
@@ -396,6 +412,7 @@ class Report:
     namespace_warnings: tuple[NamespaceWarning, ...] = ()
     transport_warnings: tuple[TransportWarning, ...] = ()
     observed: ObservedEgress = ObservedEgress()
+    audit_rules: tuple[AuditRule, ...] = ()
 
     @property
     def unreadable(self) -> list[str]:
@@ -414,6 +431,7 @@ class Report:
             "namespaceWarnings": len(self.namespace_warnings),
             "transportWarnings": len(self.transport_warnings),
             "observedFlows": self.observed.flows,
+            "auditRules": len(self.audit_rules),
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -431,4 +449,5 @@ class Report:
             "namespaceWarnings": [w.to_json() for w in self.namespace_warnings],
             "transportWarnings": [transport_json(w) for w in self.transport_warnings],
             "observedEgress": self.observed.to_json(),
+            "auditRules": [a.to_json() for a in self.audit_rules],
         }

@@ -54,8 +54,8 @@ def render_json(report: Report) -> str:
 def csv_rows(report: Report) -> Iterator[dict[str, str]]:
     """One row per finding: weakened transport security, devices this report could not read,
     device tables above their capacity, drift findings, rules not programmed (one row per device
-    they are missing from, or one row when not accepted), bad namespace annotation values; then
-    one row per observed destination of each namespace and Service."""
+    they are missing from, or one row when not accepted), bad namespace annotation values, rules in
+    Audit mode; then one row per observed destination of each namespace and Service."""
     for warning in report.transport_warnings:
         yield _row(record="transport-warning", device=warning.device, status="open", type=warning.reason,
                    first_seen=iso(report.generated_at), message=warning.message)
@@ -86,6 +86,11 @@ def csv_rows(report: Report) -> Iterator[dict[str, str]]:
     for note in report.namespace_warnings:
         yield _row(record="namespace-warning", status="open", type="annotation", namespaces=note.namespace,
                    first_seen=iso(report.generated_at), message=note.message)
+    for audit in report.audit_rules:
+        counted = (f"would decide {audit.matched} observed flow(s), changing {audit.would_change}"
+                   if audit.matched is not None else "no counts yet")
+        yield _row(record="audit-rule", status="audit", type="Audit", namespaces=audit.rule.namespace,
+                   rules=str(audit.rule), first_seen=iso(audit.since), message=counted)
     for source in report.observed.sources:
         for seen in source.destinations:
             decided = str(seen.rule) if seen.rule else ""
