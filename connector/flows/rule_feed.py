@@ -61,7 +61,7 @@ class DeviceRuleFeed:
     def synced(self, device: str, adapter: Adapter, state: DeviceState, *, wrote: bool,
                at: datetime | None = None) -> bool:
         """After a successful sync of `state` on `device` (`wrote`: it wrote to the device); returns
-        whether the store was written. Never raises: a failure is logged and retried next sync."""
+        whether the store's mapping changed. Never raises: a failure is logged and retried next sync."""
         with self._lock:
             if not wrote and self._state.get(device) is state:
                 return False
@@ -69,13 +69,15 @@ class DeviceRuleFeed:
             mapping = device_rules(adapter, state)
             with self._lock:
                 unchanged = self._recorded.get(device) == mapping
+            changed = False
             if not unchanged:
                 with self.sessions.begin() as session:
-                    DeviceRuleMap(session, self.cluster).record(device, mapping, at or datetime.now(UTC))
+                    changed = DeviceRuleMap(session, self.cluster).record(device, mapping,
+                                                                          at or datetime.now(UTC))
             with self._lock:
                 self._recorded[device] = mapping
                 self._state[device] = state
-            return not unchanged
+            return changed
         except Exception:
             log.exception("%s: recording the device's rule references failed", device)
             return False

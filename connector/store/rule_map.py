@@ -27,10 +27,10 @@ class DeviceRuleMap:
         self.session = session
         self.cluster = cluster
 
-    def record(self, device: str, references: Mapping[str, FlowRule], at: datetime) -> None:
+    def record(self, device: str, references: Mapping[str, FlowRule], at: datetime) -> bool:
         """`references` (device rule name or id -> rule) is `device`'s whole mapping from `at`:
         references gone or changed are closed at `at`, new or changed ones opened. Writes only
-        changes (reads the device's open rows once)."""
+        changes (reads the device's open rows once); returns whether anything changed."""
         row = DeviceRuleRefRow
         open_rows = {found.reference: found for found in self.session.scalars(select(row).where(
             row.cluster == self.cluster, row.device == device, row.valid_to.is_(None)))}
@@ -48,13 +48,14 @@ class DeviceRuleMap:
         new = [(reference, rule) for reference, rule in references.items()
                if reference not in open_rows or _rule(open_rows[reference]) != rule]
         if not new:
-            return
+            return changed
         ensure_cluster(self.session, self.cluster, at)
         self.session.add_all(DeviceRuleRefRow(
             cluster=self.cluster, device=device, reference=reference, rule_kind=rule.kind,
             rule_namespace=rule.namespace, rule_name=rule.name, rule_tier=rule.tier,
             valid_from=at, valid_to=None) for reference, rule in new)
         self.session.flush()
+        return True
 
     def at(self, device: str, reference: str, moment: datetime) -> FlowRule | None:
         """The rule `device`'s `reference` stood for at `moment`; None when it was not ours then."""

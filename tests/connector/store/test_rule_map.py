@@ -58,11 +58,11 @@ def test_recording_the_same_mapping_writes_nothing(db: Db) -> None:
     assert rows(db) == 2
     with db.sessions.begin() as session:
         rules = DeviceRuleMap(session, db.cluster)
-        rules.record("fw1", {"fc-1": ALLOW_DNS, "fc-2": PAY}, at(10))
+        assert not rules.record("fw1", {"fc-1": ALLOW_DNS, "fc-2": PAY}, at(10))
         assert not session.dirty and not session.new
     assert rows(db) == 2
     with db.sessions.begin() as session:
-        DeviceRuleMap(session, db.cluster).record("fw1", {"fc-1": ALLOW_DNS, "fc-2": PAY_V2}, at(20))
+        assert DeviceRuleMap(session, db.cluster).record("fw1", {"fc-1": ALLOW_DNS, "fc-2": PAY_V2}, at(20))
     assert rows(db) == 3  # one closed, one opened; fc-1 untouched
 
 
