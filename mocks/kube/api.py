@@ -19,28 +19,33 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from mocks.kube import crds, meta, schema
+from mocks.kube import context, crds, fields, meta, schema
+from mocks.kube import events as event_rules
 from mocks.kube.errors import (
     ApiError,
     already_exists,
     bad_request,
+    cause,
     conflict,
     gone,
     invalid,
     not_found,
     success_status,
 )
+from mocks.kube.graceful import Reaper
 from mocks.kube.ipam import IpPool
 from mocks.kube.patch import MERGE_PATCH, STRATEGIC_PATCH, apply_patch
 from mocks.kube.resources import CRD_KEY, NAMESPACE_KEY, Registry, ResourceType
 from mocks.kube.selectors import Predicate, combine, parse_field_selector, parse_label_selector
-from mocks.kube.store import Event, Store
+from mocks.kube.store import DELETED, Event, Store
 
 Obj = dict[str, Any]
 Listener = Callable[[Event], None]
 log = logging.getLogger(__name__)
 
 SERVICE_KEY = ("", "services")
+POD_KEY = ("", "pods")
+EVENT_KEYS = (("", "events"), ("events.k8s.io", "events"))
 DRY_RUN: contextvars.ContextVar[bool] = contextvars.ContextVar("dry_run", default=False)
 """True while serving a `dryRun=All` request: everything is checked and answered, nothing stored."""
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
@@ -53,6 +58,30 @@ EXPIRED_CONTINUE = (
     "results in an inconsistent list - objects that were created, modified, or deleted "
     "between the time the first chunk was returned and now may show up in the list."
 )
+LATEST = -1
+"""The resourceVersion of a continue token that continues at the latest state (after expiry)."""
+
+
+def namespace_terminating(rtype: ResourceType, namespace: str, name: str) -> ApiError:
+    """403 for new content in a namespace being deleted, worded as the real server's."""
+    qualified = rtype.qualified
+    subject = f'{qualified} "{name}"' if name else qualified
+    details: Obj = {
+        "name": name,
+        "kind": rtype.plural,
+        "causes": [
+            cause("metadata.namespace", f"namespace {namespace} is being terminated", "NamespaceTerminating")
+        ],
+    }
+    if rtype.group:
+        details["group"] = rtype.group
+    return ApiError(
+        403,
+        f"{subject} is forbidden: unable to create new content in namespace {namespace} because it is "
+        "being terminated",
+        "Forbidden",
+        details,
+    )
 
 
 def encode_continue(rv: int, namespace: str, name: str) -> str:
@@ -71,8 +100,13 @@ def decode_continue(token: str) -> tuple[int, tuple[str, str]]:
 
 
 class Api:
-    def __init__(self, history_size: int = 50_000) -> None:
+    """`pod_grace_seconds`: the grace period of a pod deleted without one (None: the pod's
+    `spec.terminationGracePeriodSeconds`, 30 by default)."""
+
+    def __init__(self, history_size: int = 50_000, pod_grace_seconds: float | None = None) -> None:
         self.store = Store(history_size)
+        self.pod_grace_seconds = pod_grace_seconds
+        self.reaper = Reaper()
         self.registry = Registry()
         self.listeners: list[Listener] = []
         self.service_ips = IpPool(SERVICE_CIDR)
@@ -87,6 +121,7 @@ class Api:
                 self.create(self.type_of(NAMESPACE_KEY), "", {"metadata": {"name": name}})
 
     def reset(self) -> None:
+        self.reaper.clear()
         self.store.clear()
         self.registry.reset()
         self.service_ips.reset()
@@ -100,6 +135,13 @@ class Api:
         raise KeyError(key)
 
     def _notify(self, events: list[Event]) -> None:
+        token = context.REQUEST.set(None)  # controllers write as themselves, not as the client
+        try:
+            self._notify_listeners(events)
+        finally:
+            context.REQUEST.reset(token)
+
+    def _notify_listeners(self, events: list[Event]) -> None:
         for event in events:
             for listener in self.listeners:
                 try:
@@ -160,14 +202,52 @@ class Api:
         causes = meta.metadata_causes(obj)
         if not rtype.custom:
             causes.extend(meta.builtin_causes(rtype, obj))
+            obj = self._drop_unknown(rtype, obj, fields.builtin_unknown(rtype, obj))
+            if rtype.key in EVENT_KEYS:
+                causes.extend(event_rules.causes(obj, rtype.group == "events.k8s.io"))
         if rtype.custom and rtype.schema:
-            obj = schema.prepare(obj, rtype.schema)
+            pruned = schema.prepare(obj, rtype.schema)
+            self._drop_unknown(rtype, obj, fields.pruned_paths(obj, pruned))
+            obj = pruned
             causes.extend(schema.validate(obj, rtype.schema, old))
         if rtype.key == CRD_KEY:
             crds.validate_crd(obj)
         if causes:
             raise invalid(rtype.kind, rtype.group, obj["metadata"].get("name", ""), causes)
         return obj
+
+    def _drop_unknown(self, rtype: ResourceType, obj: Obj, unknown: list[str]) -> Obj:
+        """Apply the request's fieldValidation to the unknown fields of `obj`: Strict refuses (400),
+        Warn adds a warning per field; both Warn and Ignore drop the root and metadata fields of a
+        built-in kind (custom resources are pruned by their schema)."""
+        options = context.current()
+        if not unknown or options is None:
+            return obj
+        if options.field_validation == "Strict":
+            if options.applying:
+                raise fields.apply_schema_error(rtype, unknown)
+            raise fields.strict_error(rtype, unknown)
+        if options.field_validation == "Warn":
+            for path in unknown:
+                context.warn(f'unknown field "{path}"')
+        if rtype.custom:
+            return obj
+        dropped = {
+            k: v for k, v in obj.items() if k in ("apiVersion", "kind", "metadata") or k not in unknown
+        }
+        metadata = obj.get("metadata")
+        if isinstance(metadata, dict):
+            dropped["metadata"] = {k: v for k, v in metadata.items() if f"metadata.{k}" not in unknown}
+        return dropped
+
+    def _record_fields(self, rtype: ResourceType, old: Obj | None, new: Obj, subresource: str | None) -> None:
+        """managedFields for a client's write (not for controllers, nor without a request)."""
+        options = context.current()
+        if options is None or not options.field_manager or options.applying:
+            return
+        fields.record_update(
+            old, new, options.field_manager, rtype.api_version, subresource if subresource == "status" else ""
+        )
 
     def _stamp(self, obj: Obj) -> Obj:
         """Give `obj` the next resourceVersion (lock held)."""
@@ -198,8 +278,12 @@ class Api:
         obj = self._validate(rtype, obj, None)
         namespace = self._namespace_of(rtype, namespace)
         with self.store.lock:
-            if rtype.namespaced and self.store.get(NAMESPACE_KEY, "", namespace) is None:
-                raise not_found("namespaces", "", namespace)
+            if rtype.namespaced:
+                owner = self.store.get(NAMESPACE_KEY, "", namespace)
+                if owner is None:
+                    raise not_found("namespaces", "", namespace)
+                if (owner.get("status") or {}).get("phase") == "Terminating":
+                    raise namespace_terminating(rtype, namespace, name)
             if self.store.get(rtype.key, namespace, name) is not None:
                 raise already_exists(rtype.plural, rtype.group, name)
             metadata = obj["metadata"]
@@ -207,6 +291,12 @@ class Api:
             metadata["creationTimestamp"] = meta.now()
             if meta.tracks_generation(rtype):
                 metadata["generation"] = 1
+            options = context.current()
+            if options is not None and options.applied is not None:
+                managed = fields.apply(obj, options.applied, options.field_manager, rtype.api_version, True)
+                obj["metadata"]["managedFields"] = managed["metadata"].get("managedFields") or []
+            else:
+                self._record_fields(rtype, None, obj, None)
             if DRY_RUN.get():
                 return obj
             self._allocate(rtype, obj)
@@ -294,22 +384,35 @@ class Api:
         list_rv: int | None = None
         if token:
             list_rv, start = decode_continue(token)
-            if list_rv < self.store.floor:
-                raise gone(EXPIRED_CONTINUE)
+            if list_rv == LATEST:
+                list_rv = None
+            elif list_rv < self.store.floor:
+                expired = gone(EXPIRED_CONTINUE)
+                expired.status["metadata"] = {"continue": encode_continue(LATEST, *start)}
+                raise expired
         rv, objects = self.store.snapshot(rtype.key, namespace if rtype.namespaced else None, start)
         items: list[Obj] = []
         next_token = ""
+        remaining = 0
         for obj in objects:
             if match is not None and not match(obj):
                 continue
             if limit and len(items) == limit:
                 last = items[-1]["metadata"]
                 next_token = encode_continue(list_rv or rv, last.get("namespace") or "", last["name"])
+                if match is None:  # as the real server: no remainingItemCount with selectors
+                    remaining = self.store.count_after(
+                        rtype.key,
+                        namespace if rtype.namespaced else None,
+                        (last.get("namespace") or "", last["name"]),
+                    )
                 break
             items.append(obj)
         list_meta: Obj = {"resourceVersion": str(list_rv or rv)}
         if next_token:
             list_meta["continue"] = next_token
+            if match is None:
+                list_meta["remainingItemCount"] = remaining
         return {
             "kind": rtype.list_kind_name,
             "apiVersion": rtype.api_version,
@@ -363,24 +466,60 @@ class Api:
     def apply(
         self, rtype: ResourceType, namespace: str, name: str, body: Any, subresource: str | None
     ) -> Obj:
-        """Server-side apply, simplified: create when absent, otherwise merge the applied configuration
-        (field ownership is not tracked)."""
+        """Server-side apply: create when absent, otherwise merge the applied configuration. Within
+        a request with a field manager, field ownership is tracked (`mocks.kube.fields`): fields
+        another manager owns with a different value conflict (409) unless the request forces."""
         if not isinstance(body, dict):
             raise bad_request("the applied configuration must be an object")
         if not body.get("apiVersion") or not body.get("kind"):
             raise bad_request(
                 f"invalid object type: {body.get('apiVersion', '')}, Kind={body.get('kind', '')}"
             )
-        if (
-            subresource is None
-            and self.store.get(rtype.key, self._namespace_of(rtype, namespace), name) is None
-        ):
-            body.setdefault("metadata", {})
-            if isinstance(body["metadata"], dict):
-                body["metadata"].setdefault("name", name)
-            return self.create(rtype, namespace, body)
-        media = MERGE_PATCH if rtype.custom else STRATEGIC_PATCH
-        return self.patch(rtype, namespace, name, media, body, subresource)
+        options = context.current()
+        if options is not None and not options.field_manager:
+            raise bad_request(
+                "PATCH, application/apply-patch+yaml: fieldManager is required for apply requests"
+            )
+        applied = copy.deepcopy(body)
+        if options is not None:
+            options.applying = True
+        try:
+            if (
+                subresource is None
+                and self.store.get(rtype.key, self._namespace_of(rtype, namespace), name) is None
+            ):
+                body.setdefault("metadata", {})
+                if isinstance(body["metadata"], dict):
+                    body["metadata"].setdefault("name", name)
+                if options is not None:
+                    options.applied = applied
+                return self.create(rtype, namespace, body)
+            media = MERGE_PATCH if rtype.custom else STRATEGIC_PATCH
+            if options is None:
+                return self.patch(rtype, namespace, name, media, body, subresource)
+            manager, force = options.field_manager, options.force
+
+            def build(current: Obj) -> Obj:
+                owned = fields.apply(current, applied, manager, rtype.api_version, force, subresource or "")
+                merged: Obj = apply_patch(media, owned, body, rtype.custom)
+                merged_meta = merged.setdefault("metadata", {})
+                merged_meta["name"] = name
+                managed = (owned.get("metadata") or {}).get("managedFields")
+                if managed:
+                    merged_meta["managedFields"] = managed
+                else:
+                    merged_meta.pop("managedFields", None)
+                if rtype.namespaced:
+                    merged_meta["namespace"] = self._namespace_of(rtype, namespace)
+                merged["apiVersion"] = current["apiVersion"]
+                merged["kind"] = rtype.kind
+                return merged
+
+            return self._update(rtype, namespace, name, build, subresource)
+        finally:
+            if options is not None:
+                options.applying = False
+                options.applied = None
 
     def _update(
         self,
@@ -391,7 +530,7 @@ class Api:
         subresource: str | None,
     ) -> Obj:
         namespace = self._namespace_of(rtype, namespace)
-        events: list[Event] = []
+        changes: list[Event] = []
         with self.store.lock:
             current = self.store.get(rtype.key, namespace, name)
             if current is None:
@@ -408,16 +547,24 @@ class Api:
                 result["metadata"]["generation"] = int(current["metadata"].get("generation") or 1) + 1
             if result == current:
                 return current
+            self._record_fields(rtype, current, result, subresource)
             if DRY_RUN.get():
                 return result
             if rtype.key == CRD_KEY:
                 self._register_crd(result)
-            if result["metadata"].get("deletionTimestamp") and not result["metadata"].get("finalizers"):
-                events.extend(self._remove(rtype, namespace, name, result))
+            result_meta = result["metadata"]
+            if (
+                result_meta.get("deletionTimestamp")
+                and not result_meta.get("finalizers")
+                and not result_meta.get("deletionGracePeriodSeconds")
+            ):
+                changes.extend(self._remove(rtype, namespace, name, result))
             else:
-                events.append(self.store.put(rtype.key, namespace, name, self._stamp(result)))
-        self._notify(events)
-        return events[0].obj
+                changes.append(self.store.put(rtype.key, namespace, name, self._stamp(result)))
+        self._notify(changes)
+        if changes[0].type == DELETED and rtype.namespaced:
+            self._finalize_namespace(namespace)
+        return changes[0].obj
 
     def _merge_update(self, rtype: ResourceType, current: Obj, proposed: Obj, subresource: str | None) -> Obj:
         old_meta = current["metadata"]
@@ -426,6 +573,11 @@ class Api:
             if "status" in proposed:
                 result["status"] = proposed["status"]
             result["metadata"] = dict(old_meta)
+            options = context.current()
+            if options is not None and options.applying:
+                result["metadata"]["managedFields"] = (proposed.get("metadata") or {}).get(
+                    "managedFields"
+                ) or []
             return result
         result = dict(proposed)
         new_meta = dict(proposed.get("metadata") or {})
@@ -443,6 +595,12 @@ class Api:
                 new_meta[key] = old_meta[key]
             else:
                 new_meta.pop(key, None)
+        options = context.current()
+        if not (options is not None and options.applying):  # only server-side apply rewrites ownership
+            if "managedFields" in old_meta:
+                new_meta["managedFields"] = old_meta["managedFields"]
+            else:
+                new_meta.pop("managedFields", None)
         result["metadata"] = new_meta
         if rtype.key == NAMESPACE_KEY:
             new_meta["labels"] = {
@@ -467,8 +625,13 @@ class Api:
 
     # --- delete ---------------------------------------------------------------------------------
     def delete(self, rtype: ResourceType, namespace: str, name: str, options: Any = None) -> Obj:
+        """Delete an object: pods on a node gracefully (Terminating until their grace period ends),
+        namespaces by finalization (Terminating, content deleted, then the namespace), objects
+        with finalizers marked until the finalizers are gone, anything else at once."""
         namespace = self._namespace_of(rtype, namespace)
-        events: list[Event] = []
+        if rtype.key == NAMESPACE_KEY:
+            return self._delete_namespace(name, options)
+        changes: list[Event] = []
         with self.store.lock:
             current = self.store.get(rtype.key, namespace, name)
             if current is None:
@@ -480,36 +643,143 @@ class Api:
                     if rtype.return_deleted
                     else success_status(name, rtype.group, rtype.plural, current["metadata"].get("uid", ""))
                 )
-            finalizers = current["metadata"].get("finalizers")
-            if finalizers and rtype.key != NAMESPACE_KEY:
-                if current["metadata"].get("deletionTimestamp"):
-                    return current
+            grace = self._grace_seconds(rtype, current, options)
+            metadata = current["metadata"]
+            deleting = metadata.get("deletionTimestamp")
+            if grace > 0:
+                if deleting and int(metadata.get("deletionGracePeriodSeconds") or 0) <= grace:
+                    return current  # already terminating, no later than asked
                 marked = {
                     **current,
                     "metadata": {
-                        **current["metadata"],
-                        "deletionTimestamp": meta.now(),
+                        **metadata,
+                        "deletionTimestamp": meta.timestamp_in(grace),
+                        "deletionGracePeriodSeconds": grace,
+                    },
+                }
+                changes.append(self.store.put(rtype.key, namespace, name, self._stamp(marked)))
+                uid = metadata.get("uid")
+                self.reaper.schedule(grace, lambda: self._grace_over(rtype, namespace, name, uid))
+            elif metadata.get("finalizers"):
+                if deleting and not metadata.get("deletionGracePeriodSeconds"):
+                    return current  # already waiting for its finalizers
+                marked = {
+                    **current,
+                    "metadata": {
+                        **metadata,
+                        "deletionTimestamp": metadata.get("deletionTimestamp") or meta.now(),
                         "deletionGracePeriodSeconds": 0,
                     },
                 }
-                event = self.store.put(rtype.key, namespace, name, self._stamp(marked))
-                self._notify([event])
-                return event.obj
-            if rtype.key == NAMESPACE_KEY:
-                events.extend(self._remove_namespace_contents(name))
-                current = {
-                    **current,
-                    "metadata": {**current["metadata"], "deletionTimestamp": meta.now()},
-                    "status": {"phase": "Terminating"},
-                }
-            if rtype.key == CRD_KEY:
-                events.extend(self._remove_crd_objects(current))
-            events.extend(self._remove(rtype, namespace, name, current))
-        self._notify(events)
-        tombstone = events[-1].obj
-        if rtype.return_deleted:
-            return tombstone
+                changes.append(self.store.put(rtype.key, namespace, name, self._stamp(marked)))
+            else:
+                if rtype.key == CRD_KEY:
+                    changes.extend(self._remove_crd_objects(current))
+                changes.extend(self._remove(rtype, namespace, name, current))
+        self._notify(changes)
+        if changes[-1].type == DELETED and rtype.namespaced:
+            self._finalize_namespace(namespace)
+        last = changes[-1].obj
+        if rtype.return_deleted or changes[-1].type != DELETED:
+            return last
         return success_status(name, rtype.group, rtype.plural, current["metadata"].get("uid", ""))
+
+    def _grace_seconds(self, rtype: ResourceType, pod: Obj, options: Any) -> int:
+        """The grace period of a deletion: only pods bound to a node and not finished have one (the
+        request's gracePeriodSeconds, else the mock's pod default, else the pod's own)."""
+        requested = options.get("gracePeriodSeconds") if isinstance(options, dict) else None
+        request = context.current()
+        if requested is None and request is not None:
+            requested = request.grace_seconds
+        if rtype.key != POD_KEY:
+            return 0
+        if not (pod.get("spec") or {}).get("nodeName") or (pod.get("status") or {}).get("phase") in (
+            "Succeeded",
+            "Failed",
+        ):
+            return 0
+        if requested is None:
+            requested = self.pod_grace_seconds
+        if requested is None:
+            requested = (pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30)
+        try:
+            return max(0, int(requested))
+        except (TypeError, ValueError):
+            return 0
+
+    def _grace_over(self, rtype: ResourceType, namespace: str, name: str, uid: Any) -> None:
+        """A pod's grace period ended: the kubelet has stopped it; remove it (or, with finalizers
+        left, mark it for removal when they are gone)."""
+        changes: list[Event] = []
+        with self.store.lock:
+            current = self.store.get(rtype.key, namespace, name)
+            if current is None or current["metadata"].get("uid") != uid:
+                return
+            metadata = current["metadata"]
+            deadline = metadata.get("deletionTimestamp")
+            if not deadline or not meta.passed(deadline):
+                return  # a shorter grace period was requested later and has its own timer; or not yet
+            if metadata.get("finalizers"):
+                if metadata.get("deletionGracePeriodSeconds"):
+                    marked = {**current, "metadata": {**metadata, "deletionGracePeriodSeconds": 0}}
+                    changes.append(self.store.put(rtype.key, namespace, name, self._stamp(marked)))
+            else:
+                changes.extend(self._remove(rtype, namespace, name, current))
+        self._notify(changes)
+        self._finalize_namespace(namespace)
+
+    def _delete_namespace(self, name: str, options: Any) -> Obj:
+        rtype = self.type_of(NAMESPACE_KEY)
+        with self.store.lock:
+            current = self.store.get(NAMESPACE_KEY, "", name)
+            if current is None:
+                raise not_found("namespaces", "", name)
+            self._check_preconditions(rtype, current, options)
+            if DRY_RUN.get():
+                return current
+            if (current.get("status") or {}).get("phase") == "Terminating":
+                return current
+            marked = {
+                **current,
+                "metadata": {
+                    **current["metadata"],
+                    "deletionTimestamp": meta.now(),
+                    "deletionGracePeriodSeconds": 0,
+                },
+                "status": {"phase": "Terminating"},
+            }
+            event = self.store.put(NAMESPACE_KEY, "", name, self._stamp(marked))
+        self._notify([event])
+        token = context.REQUEST.set(None)  # the namespace controller deletes the content
+        try:
+            for key in self.store.namespaced_keys(name):
+                try:
+                    content_type = self.type_of(key)
+                except KeyError:
+                    continue
+                _, objects = self.store.snapshot(key, name)
+                for obj in list(objects):
+                    try:
+                        self.delete(content_type, name, obj["metadata"]["name"])
+                    except ApiError as exc:
+                        if exc.code != 404:
+                            raise
+        finally:
+            context.REQUEST.reset(token)
+        self._finalize_namespace(name)
+        return event.obj
+
+    def _finalize_namespace(self, name: str) -> None:
+        """The namespace controller: a Terminating namespace whose content is gone is removed."""
+        changes: list[Event] = []
+        with self.store.lock:
+            current = self.store.get(NAMESPACE_KEY, "", name)
+            if current is None or (current.get("status") or {}).get("phase") != "Terminating":
+                return
+            if self.store.namespaced_keys(name):
+                return
+            changes.extend(self._remove(self.type_of(NAMESPACE_KEY), "", name, current))
+        self._notify(changes)
 
     def _check_preconditions(self, rtype: ResourceType, current: Obj, options: Any) -> None:
         preconditions = (options or {}).get("preconditions") if isinstance(options, dict) else None
@@ -548,18 +818,6 @@ class Api:
                 spec.get("group", ""), (spec.get("names") or {}).get("plural", "")
             )
         return [event] if event is not None else []
-
-    def _remove_namespace_contents(self, namespace: str) -> list[Event]:
-        events: list[Event] = []
-        for key in self.store.namespaced_keys(namespace):
-            try:
-                rtype = self.type_of(key)
-            except KeyError:
-                continue
-            _, objects = self.store.snapshot(key, namespace)
-            for obj in list(objects):
-                events.extend(self._remove(rtype, namespace, obj["metadata"]["name"], obj))
-        return events
 
     def _remove_crd_objects(self, crd: Obj) -> list[Event]:
         spec = crd.get("spec") or {}

@@ -94,6 +94,7 @@ def resource_types(crd: dict[str, Any]) -> list[tuple[ResourceType, bool]]:
                     return_deleted=True,
                     categories=tuple(names.get("categories") or ()),
                     list_kind=names.get("listKind") or "",
+                    extra={"printerColumns": list(version.get("additionalPrinterColumns") or [])},
                 ),
                 bool(version.get("storage")),
             )

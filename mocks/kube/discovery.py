@@ -51,7 +51,7 @@ def _resource(rtype: ResourceType) -> dict[str, Any]:
         "singularName": rtype.singular,
         "namespaced": rtype.namespaced,
         "kind": rtype.kind,
-        "verbs": list(VERBS),
+        "verbs": list(rtype.extra.get("verbs") or VERBS),
     }
     if rtype.short_names:
         entry["shortNames"] = list(rtype.short_names)
@@ -68,6 +68,18 @@ def resource_list(registry: Registry, group_name: str, version: str) -> dict[str
     resources: list[dict[str, Any]] = []
     for rtype in types:
         resources.append(_resource(rtype))
+        if rtype.key == ("", "serviceaccounts"):
+            resources.append(
+                {
+                    "name": "serviceaccounts/token",
+                    "singularName": "",
+                    "namespaced": True,
+                    "group": "authentication.k8s.io",
+                    "version": "v1",
+                    "kind": "TokenRequest",
+                    "verbs": ["create"],
+                }
+            )
         if rtype.status_subresource:
             resources.append(
                 {

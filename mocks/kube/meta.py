@@ -6,7 +6,7 @@ import random
 import re
 import string
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from mocks.kube.errors import cause
@@ -22,6 +22,20 @@ _SUFFIX = string.ascii_lowercase + string.digits
 
 def now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def timestamp_in(seconds: float) -> str:
+    """The timestamp `seconds` from now."""
+    return (datetime.now(UTC) + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def passed(timestamp: str) -> bool:
+    """Whether a metadata timestamp is now or in the past (True when unreadable)."""
+    try:
+        moment = datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return True
+    return moment <= datetime.now(UTC)
 
 
 def new_uid() -> str:

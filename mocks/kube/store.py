@@ -160,6 +160,21 @@ class Store:
                 return len(by_ns.get(namespace, {}))
             return sum(len(objs) for objs in by_ns.values())
 
+    def count_after(self, key: Key, namespace: str | None, after: tuple[str, str]) -> int:
+        """How many objects come after `after` ((namespace, name)) in list order."""
+        with self.lock:
+            by_ns = self._objects.get(key, {})
+            total = 0
+            for ns, objs in by_ns.items():
+                if not objs or (namespace is not None and ns != namespace) or ns < after[0]:
+                    continue
+                if ns > after[0]:
+                    total += len(objs)
+                else:
+                    names = self._sorted_names(key, ns, objs)
+                    total += len(names) - bisect.bisect_right(names, after[1])
+            return total
+
     def namespaced_keys(self, namespace: str) -> list[Key]:
         with self.lock:
             return [key for key, by_ns in self._objects.items() if by_ns.get(namespace)]

@@ -7,6 +7,8 @@ matching as DELETED. With `allowWatchBookmarks`, a BOOKMARK is sent every `bookm
 seconds of quiet and once more just before `timeoutSeconds` ends the stream. A resourceVersion
 older than the history yields a single ERROR event carrying a 410 Expired Status, as the real
 server does. A dropped watcher (fault injection) closes the connection without the final chunk.
+With `table` (a watch asking for `as=Table`), each event's object is a one-row Table; only the first
+carries the column definitions, as the real server sends them.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from mocks.common.http import DropConnection
+from mocks.kube import tables
 from mocks.kube.errors import status_object
 from mocks.kube.resources import ResourceType
 from mocks.kube.selectors import Predicate
@@ -55,8 +58,10 @@ def open_watch(
     bookmarks: bool,
     bookmark_interval: float,
     initial_events_end: bool = False,
+    table: tuple[str, str] | None = None,
 ) -> Iterator[bytes]:
-    """The byte chunks of one watch response (see the module docstring)."""
+    """The byte chunks of one watch response (see the module docstring); `table` is
+    (includeObject, meta.k8s.io version) for Table events."""
 
     def current_state() -> list[dict[str, Any]]:
         _, objects = store.snapshot(rtype.key, namespace)
@@ -68,9 +73,35 @@ def open_watch(
         )
     except TooOld:
         return iter([error_line(since or 0, store.floor)])
+    render = _TableLines(rtype, *table) if table is not None else None
     return _stream(
-        store, rtype, watcher, backlog, match, timeout, bookmarks, bookmark_interval, initial_events_end
+        store,
+        rtype,
+        watcher,
+        backlog,
+        match,
+        timeout,
+        bookmarks,
+        bookmark_interval,
+        initial_events_end,
+        render,
     )
+
+
+class _TableLines:
+    """Watch lines whose objects are one-row Tables."""
+
+    def __init__(self, rtype: ResourceType, include: str, version: str) -> None:
+        self.rtype, self.include, self.version = rtype, include, version
+        self.first = True
+
+    def line(self, event_type: str, event: Event) -> bytes:
+        rv = (event.obj.get("metadata") or {}).get("resourceVersion", "")
+        table = tables.table(self.rtype, [event.obj], {"resourceVersion": rv}, self.include, self.version)
+        if not self.first:
+            table["columnDefinitions"] = None
+        self.first = False
+        return b'{"type":"%s","object":%s}\n' % (event_type.encode(), dumps(table))
 
 
 def _bookmark(rtype: ResourceType, rv: int, initial_events_end: bool = False) -> bytes:
@@ -81,12 +112,16 @@ def _bookmark(rtype: ResourceType, rv: int, initial_events_end: bool = False) ->
     return b'{"type":"BOOKMARK","object":%s}\n' % dumps(obj)
 
 
-def _lines(store: Store, events: list[Event], match: Predicate | None) -> bytes:
+def _lines(
+    store: Store, events: list[Event], match: Predicate | None, render: _TableLines | None = None
+) -> bytes:
     out = []
     for event in events:
         event_type = event_type_for(event, match)
         if event_type is not None:
-            out.append(event.line(event_type, store.encode))
+            out.append(
+                render.line(event_type, event) if render is not None else event.line(event_type, store.encode)
+            )
     return b"".join(out)
 
 
@@ -100,12 +135,13 @@ def _stream(
     bookmarks: bool,
     interval: float,
     initial_events_end: bool,
+    render: _TableLines | None = None,
 ) -> Iterator[bytes]:
     try:
         for start in range(0, len(backlog), MAX_BATCH):
             if watcher.dropped:
                 raise DropConnection()
-            chunk = _lines(store, backlog[start : start + MAX_BATCH], match)
+            chunk = _lines(store, backlog[start : start + MAX_BATCH], match, render)
             if chunk:
                 yield chunk
         if initial_events_end:
@@ -138,7 +174,7 @@ def _stream(
                 if more is DROP:
                     raise DropConnection()
                 batch.append(more)
-            chunk = _lines(store, batch, match)
+            chunk = _lines(store, batch, match, render)
             if watcher.dropped:
                 raise DropConnection()
             if chunk:

@@ -122,7 +122,7 @@ def test_endpoint_slices_follow_pods_and_services(cluster: Cluster) -> None:
 
     cluster.core.create_namespaced_pod("default", pod("web-3", {"app": "web"}))
     cluster.core.patch_namespaced_pod("other", "default", {"metadata": {"labels": {"app": "web"}}})
-    cluster.core.delete_namespaced_pod("web-1", "default")
+    cluster.core.delete_namespaced_pod("web-1", "default", grace_period_seconds=0)
     assert set(endpoints(cluster, "web")) == {"web-2", "web-3", "other"}
     cluster.core.patch_namespaced_pod_status(
         "web-2", "default", {"status": {"conditions": [{"type": "Ready", "status": "True"}]}}

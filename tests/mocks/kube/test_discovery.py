@@ -44,7 +44,7 @@ def test_trailing_slashes_and_missing_documents(cluster: Cluster) -> None:
         assert status == 200, path
         assert body
     assert cluster.raw("/apis/nothing.example/v1")[0] == 404
-    assert cluster.raw("/openapi/v2")[0] == 404
+    assert cluster.raw("/openapi/v3/apis/nothing.example/v1")[0] == 404
 
 
 def test_health_endpoints(cluster: Cluster) -> None:
