@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 from connector.cluster import Kind
@@ -16,6 +17,7 @@ from connector.review.snapshot import (
     dump_snapshot,
     load_snapshot,
     read_snapshot,
+    snapshot_schema,
     write_snapshot,
 )
 from tests.connector.review.scenario import TAKEN, cluster_view
@@ -48,7 +50,7 @@ def _document() -> dict[str, Any]:
     (lambda d: d.update(version=2), "snapshot format version 2 is not supported"),
     (lambda d: d["objects"].pop("pods"), "objects: 'pods' is a required property"),
     (lambda d: d["objects"]["pods"][0]["metadata"].pop("name"),
-     "objects/pods/0/metadata: 'name' is a required"),
+     "objects/pods/0: metadata: 'name' is a required"),
     (lambda d: d["objects"]["pods"].append(d["objects"]["services"][0]),
      "objects/pods/3: kind 'Service' does not belong under pods"),
     (lambda d: d.update(extra=1),
@@ -61,6 +63,20 @@ def test_a_spoiled_snapshot_is_refused_naming_the_place(spoil: Any, message: str
         load_snapshot(document, "s.json")
     assert str(caught.value).startswith("s.json: ")
     assert message in str(caught.value)
+
+
+@pytest.mark.parametrize("obj", [
+    "text", {"metadata": {"name": "x"}}, {"kind": "Pod"}, {"kind": "Pod", "metadata": {"name": ""}},
+    {"kind": "Pod", "metadata": {"name": "x", "labels": {"a": 1}}}, {"kind": "Pod", "metadata": {"name": "x"},
+                                                                     "spec": []},
+    {"kind": "Pod", "metadata": {"name": "x", "namespace": 3}},
+])
+def test_objects_are_checked_as_the_schema_says(obj: Any) -> None:
+    document = _document()
+    document["objects"]["pods"] = [obj]
+    assert list(jsonschema.Draft202012Validator(snapshot_schema()).iter_errors(document))
+    with pytest.raises(SnapshotError, match=r"s\.json: objects/pods/0: "):
+        load_snapshot(document, "s.json")
 
 
 def test_a_file_that_is_not_json_is_refused(tmp_path: Path) -> None:
