@@ -71,6 +71,7 @@ from connector.controller.status_writer import StatusWriter
 from connector.controller.syncing import DeviceSyncs
 from connector.controller.transport import TransportSecurity
 from connector.controller.worker import DeviceWorker
+from connector.flows.timeline_feed import AddressBook, TimelineFeed, TimelineWriter
 from connector.kube import KubeApi, KubeListWatch, build_api_client
 from connector.reconciler.record import record_snapshot
 from connector.reconciler.recorder import Recorder
@@ -102,6 +103,7 @@ class Controller:
         self._elector: LeaderElector | None = None
         self._watcher: ClusterWatcher | None = None
         self._workers: dict[str, DeviceWorker] = {}
+        self._timeline: TimelineWriter | None = None
         self._compiler = Compiler(compile_settings(config))
         lease = ObjectRef("Lease", "coordination.k8s.io/v1", config.kubernetes.connector_namespace,
                           lease_name(config.cluster))
@@ -151,6 +153,10 @@ class Controller:
             worker.pause()
             self._workers[device.name] = worker.start()
         self.loop.connect(self._watcher, self._workers)
+        if config.flows is not None:  # the address timeline: kept by every replica, written by the leader
+            sessions = session_factory(self._engine)
+            self._timeline = TimelineWriter(sessions, config.cluster, self._leading).start()
+            self.loop.timeline = TimelineFeed(AddressBook(config.cluster), self._timeline, self._compiler)
         self._watcher.start()
         self._spawn(self.loop.run, "reconcile-loop")
         self._spawn(self.statuses.run, "status-writer")
@@ -194,6 +200,8 @@ class Controller:
             thread.join(5)
         if self._watcher is not None:
             self._watcher.stop(5)
+        if self._timeline is not None:
+            self._timeline.stop()
         self.fence.close_from_this_thread()  # may release device sessions (BIG-IP token)
         self.syncs.close()
         if self._engine is not None:
