@@ -420,14 +420,17 @@ def test_flows_are_optional_and_have_defaults() -> None:
      "flows.senders[1].addresses[0]: 192.0.2.10 is already listed by senders[0]"),
     ("addresses: [192.0.2.20]", "addresses: []", "flows.senders[1].addresses: List should have"),
     ("format: bigip-afm", "format: leef", "flows.senders[1].format: Input should be"),
-    ("listen: 0.0.0.0:5514", "listen: 0.0.0.0", "flows.syslog.listen: Value error, '0.0.0.0': expected HOST:PORT"),
-    ("listen: 0.0.0.0:5514", "listen: '::1:5514'", "flows.syslog.listen: Value error, '::1:5514': write an IPv6"),
+    ("listen: 0.0.0.0:5514", "listen: 0.0.0.0",
+     "flows.syslog.listen: Value error, '0.0.0.0': expected HOST:PORT"),
+    ("listen: 0.0.0.0:5514", "listen: '::1:5514'",
+     "flows.syslog.listen: Value error, '::1:5514': write an IPv6"),
     ("retention: 7d", "retention: 7w", "flows.retention: Value error, '7w' is not a duration"),
     ("retention: 7d", "retention: 0s", "flows.retention: Value error, a retention such as 7d"),
     ("clockSkew: 2s", "clockSkew: -2s", "flows.clockSkew: Value error, '-2s' is not a duration"),
     ("tokenEnv: FLOWS_TOKEN ", "tokenEnv: FLOWS-TOKEN ", "flows.tokenEnv: Value error, 'FLOWS-TOKEN' is not"),
     ("url: tcp://127.0.0.1:6514", "url: udp://127.0.0.1:6514", "flows.forward.url: Value error, 'udp://"),
-    ("url: tcp://127.0.0.1:6514", "url: tcp://127.0.0.1:0", "flows.forward.url: Value error, 'tcp://127.0.0.1:0': port 0"),
+    ("url: tcp://127.0.0.1:6514", "url: tcp://127.0.0.1:0",
+     "flows.forward.url: Value error, 'tcp://127.0.0.1:0': port 0"),
     ("format: json}", "format: xml}", "flows.forward.format: Input should be 'json' or 'cef'"),
     ("clockSkew: 2s", "clockSkew: 2s\n  window: 1h", "flows.window: unknown key"),
     ("format: fortios}", "format: fortios, port: 514}", "flows.senders[0].port: unknown key"),
@@ -446,3 +449,10 @@ def test_senders_need_the_syslog_listener() -> None:
 def test_the_flows_token_is_a_secret_the_commands_check() -> None:
     config = load_config_text(DOCUMENTED_EXAMPLE)
     assert ("FLOWS_TOKEN", "flows.tokenEnv") in secret_variables(config)
+
+
+def test_the_reference_of_docs_configuration_is_accepted_with_its_flows_section() -> None:
+    text = (Path(__file__).parents[2] / "docs" / "configuration.md").read_text()
+    reference = text[text.index("## Reference"):].split("```yaml\n", 1)[1].split("```", 1)[0]
+    config = load_config_text(reference, "docs/configuration.md")
+    assert config.flows is not None and [s.device for s in config.flows.senders] == ["fgt-edge", "bigip-dc1"]
