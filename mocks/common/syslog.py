@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ipaddress
 import socket
 import threading
 from collections import deque
@@ -62,6 +63,11 @@ class SyslogTarget:
         source = parts.query.removeprefix("source=") if parts.query.startswith("source=") else None
         if parts.path not in ("", "/") or (parts.query and not source):
             raise ValueError(f"syslog target {text!r} must be just {parts.scheme}://HOST:PORT[?source=IP]")
+        if source is not None:
+            try:
+                source = str(ipaddress.ip_address(source))
+            except ValueError:
+                raise ValueError(f"syslog target {text!r}: source {source!r} is not an IP address") from None
         return cls(parts.scheme, parts.hostname, port, source)
 
 
