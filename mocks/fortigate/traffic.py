@@ -7,7 +7,9 @@
   (start-ip..end-ip) or `fqdn`: FortiOS matches an FQDN address against the addresses its DNS
   lookups returned; the mock does no DNS, so an FQDN address matches a destination only when the
   flow says it was resolved from that name (`dstName`), and never a source. An `addrgrp` matches
-  when one of its members does, nested groups included. `all` is 0.0.0.0/0.
+  when one of its members does, nested groups included. `all` is 0.0.0.0/0. The mock holds IPv4
+  addresses only (FortiOS 6.4 keeps IPv6 in `address6` and `policy6`): an IPv6 flow matches no
+  policy and meets the implicit deny.
 - `service`: one of the entries matches; `ALL` (protocol IP, number 0) matches every flow, an `IP`
   service with a number matches that IP protocol, `ICMP` every ICMP flow, and a `TCP/UDP/SCTP`
   service matches when the flow's protocol has a range (`tcp-portrange` …) holding the destination
