@@ -128,3 +128,16 @@ def test_the_writer_writes_status_audit_and_removes_it_once_enforced() -> None:
     assert writer.write() == 1
     assert kube.patches[-1]["status"]["audit"] is None
     assert writer.write() == 0
+
+
+def test_the_book_counts_what_the_flow_pipeline_hands_its_subscribers() -> None:
+    from connector.flows.metrics import FlowMetrics
+    from connector.flows.pipeline import FlowPipeline
+
+    records = [flow("Allow", 2), flow("Deny")]
+    registry = CollectorRegistry()
+    pipeline = FlowPipeline(lambda lines: list(records), lambda batch: None, FlowMetrics(registry))
+    audit = book(registry)
+    pipeline.subscribe(audit.observe)
+    pipeline.process([r.line for r in records])
+    assert audit.status(rule(), {}) == {"matched": 3, "wouldChange": 2, "since": T0}
