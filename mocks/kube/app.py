@@ -103,6 +103,14 @@ class KubeApp(MockApp):
                             {"type": "Hostname", "address": name},
                         ],
                         "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady"}],
+                        "nodeInfo": {
+                            "kubeletVersion": discovery.VERSION_INFO["gitVersion"],
+                            "osImage": "Mock Linux",
+                            "kernelVersion": "6.1.0-mock",
+                            "containerRuntimeVersion": "containerd://1.7.0",
+                            "operatingSystem": "linux",
+                            "architecture": "amd64",
+                        },
                     },
                 },
             )
