@@ -269,6 +269,7 @@ class TimelineWriter:
         self.leading = leading
         self.writes = 0
         self.failures = 0
+        self.reconciliations = 0  # made while leading
         self._queue: queue.Queue[_Changes | _Reconcile | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="timeline-writer", daemon=True)
         self._idle = threading.Condition()
@@ -324,6 +325,8 @@ class TimelineWriter:
                 self.writes += write_changes(timeline, item.changes, item.at)
             else:
                 self.writes += reconcile(timeline, item.holders, item.at)
+        if isinstance(item, _Reconcile):
+            self.reconciliations += 1
 
 
 class TimelineFeed:
