@@ -122,7 +122,7 @@ class SyslogSender:
             self._pending.clear()
             self._cond.notify_all()
         self._wake.set()
-        self._thread.join(timeout=5)
+        self._thread.join(timeout=1)  # a connect in progress ends by itself (connect_timeout)
         self._disconnect()
 
     def stats(self) -> dict[str, int]:
