@@ -1,6 +1,7 @@
-"""The address timeline in the running controller: with `flows` configured, the leader records
+"""Flow attribution's inputs in the running controller: with `flows` configured, the leader records
 who holds each pod address from the watch, closes an interval when the pod goes, and a restart
-(re-list) adds no duplicate interval; without `flows`, nothing is recorded."""
+(re-list) adds no duplicate interval; each sync records the device's rule references, so that a
+flow the device decided is attributed its pod and rule. Without `flows`, nothing is recorded."""
 
 from __future__ import annotations
 
@@ -18,12 +19,14 @@ from sqlalchemy import func, select
 from connector.config import Secrets
 from connector.controller.controller import Controller
 from connector.controller.options import ControllerOptions
-from connector.flows.record import FlowIdentity
+from connector.flows.attribute import Attributor
+from connector.flows.record import FlowIdentity, FlowLine, FlowRule
 from connector.store import AddressTimeline, create_engine, session_factory
 from connector.store.models import AddressIntervalRow
 from connector.wiring import validate_config
 from mocks.common.http import HttpServer
 from mocks.kube import KubeApp
+from mocks.rest import RestMock
 
 
 @pytest.fixture
@@ -125,4 +128,49 @@ def test_without_flows_no_timeline_is_kept(kube_url: str, tmp_path: Path) -> Non
         assert store.intervals() == 0
     finally:
         controller.stop()
+        store.engine.dispose()
+
+
+def test_a_sync_records_the_device_rules_and_a_flow_is_attributed_to_them(kube_url: str,
+                                                                          tmp_path: Path) -> None:
+    """End to end through the sync path: the receiver mock decides a flow from the pod by the
+    namespace's default action and names the device rule; the stored map and the timeline
+    attribute it to the pod and to `DefaultAction shop/default`."""
+    httpx.patch(f"{kube_url}/api/v1/namespaces/shop",
+                headers={"Content-Type": "application/merge-patch+json"},
+                json={"metadata": {"labels": {"fusion-connector.io/managed": "true"},
+                                   "annotations": {"fusion-connector.io/default-action": "Deny"}}}
+                ).raise_for_status()
+    uid = add_pod(kube_url, "web-1", "10.1.0.5")
+    database = f"sqlite:///{tmp_path / 'store.db'}"
+    receiver = HttpServer(RestMock(token="rest-token")).start()
+    data: dict[str, Any] = {
+        "cluster": "c1", "database": database, "flows": {},
+        "kubernetes": {"host": kube_url, "connectorNamespace": "fusion-system"},
+        "devices": [{"name": "soc", "type": "rest", "url": receiver.url, "auth": {"tokenEnv": "REST"}}]}
+    configuration = k8s_client.Configuration()
+    configuration.host = kube_url
+    controller = Controller(validate_config(data), Secrets({"REST": "rest-token"}),
+                            ControllerOptions(identity="rules", shutdown_grace=2.0),
+                            api_client=k8s_client.ApiClient(configuration)).start()
+    store = Store(database)
+    try:
+        def decided() -> dict[str, Any]:
+            answer: dict[str, Any] = httpx.post(f"{receiver.url}/_mock/traffic", json={
+                "src": "10.1.0.5", "srcPort": 40000, "dst": "198.51.100.7", "dstPort": 443,
+                "protocol": "TCP"}).json()
+            return answer
+
+        assert eventually(lambda: decided().get("rule") is not None)
+        rule = decided()["rule"]
+        line = FlowLine(time=datetime.now(UTC), device="soc", action="Deny", src="10.1.0.5",
+                        dst="198.51.100.7", protocol="TCP", src_port=40000, dst_port=443, device_rule=rule)
+        attributor = Attributor(store.sessions, "c1", clock_skew_seconds=2)
+        assert eventually(lambda: attributor.attribute([line])[0].rule is not None)
+        [record] = attributor.attribute([line])
+        assert record.rule == FlowRule("DefaultAction", "shop", "default", "Default")
+        assert record.identity is not None and record.identity.pod_uid == uid
+    finally:
+        controller.stop()
+        receiver.stop()
         store.engine.dispose()
