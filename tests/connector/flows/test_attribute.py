@@ -12,6 +12,7 @@ from connector.flows.record import FlowIdentity, FlowLine, FlowRule
 from connector.store import AddressTimeline, DeviceRuleMap
 from tests.connector.store.conftest import Db, db  # noqa: F401 (the fixture)
 from tests.connector.store.postgres import postgres_databases, postgres_url  # noqa: F401
+from tests.connector.store.sqllog import statements, touching
 
 T0 = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 IP = "10.244.1.7"
@@ -67,3 +68,18 @@ def test_an_empty_batch_and_a_negative_skew(world: Db) -> None:
     assert Attributor(world.sessions, world.cluster, 0).attribute([]) == []
     with pytest.raises(ValueError, match="clock_skew_seconds"):
         Attributor(world.sessions, world.cluster, -1)
+
+
+def test_a_batch_costs_one_statement_per_100_addresses_whatever_its_size(world: Db) -> None:
+    attributor = Attributor(world.sessions, world.cluster, clock_skew_seconds=2)
+    small = [line(50 + i % 7, src=f"10.3.0.{i % 50}") for i in range(50)]
+    large = [line(50 + i % 7, src=f"10.3.{i // 250}.{i % 250}") for i in range(1000)] * 5
+    with statements(world.engine) as seen:
+        attributor.attribute(small)
+    assert len(touching(seen, "address_intervals", "SELECT")) == 1
+    assert len(touching(seen, "device_rule_refs", "SELECT")) == 1
+    with statements(world.engine) as seen:
+        records = attributor.attribute(large)
+    assert len(records) == 5000
+    assert len(touching(seen, "address_intervals", "SELECT")) == 10  # 1000 distinct addresses
+    assert len(touching(seen, "device_rule_refs", "SELECT")) == 1
