@@ -5,7 +5,8 @@ Contract (format version 1, JSON schema `schemas/snapshot.schema.json`, also doc
 "objects": {KIND: [object, ...]}}` with one key per kind of `connector.cluster.Kind` (`namespaces`,
 `pods`, `services`, `endpointslices`, `nodes`, `externalservices`, `clusteregressrules`,
 `namespaceegressrules`, `serviceegressrules`, `egressips`), each list sorted by (namespace, name).
-Objects are held as the watch cache holds them (`connector.sources.transform`), so that
+Objects are written as the watch cache holds them (`connector.sources.transform`) and read back
+as they are (the compiler reads only the fields the cache keeps), so that
 `read_snapshot(dump_snapshot(view))` gives a view the compiler compiles to the same desired state
 as `view`. `read_snapshot` refuses (SnapshotError, naming the place) a document that is not valid
 against the schema, of another version, or with an object filed under the wrong kind.
@@ -22,7 +23,6 @@ from typing import Any
 import jsonschema
 
 from connector.cluster import BY_OBJECT_KIND, Kind, StaticView, object_key
-from connector.sources.transform import transform
 
 KIND = "FusionConnectorSnapshot"
 VERSION = 1
@@ -105,7 +105,7 @@ def load_snapshot(document: Any, source: str = "<snapshot>") -> StaticView:
             if info is None or info.kind is not kind:
                 raise SnapshotError(f"{source}: objects/{kind.value}/{index}: kind {obj.get('kind')!r} "
                                     f"does not belong under {kind.value}")
-            view.put(transform(kind, obj))
+            view.put(obj)
     return view
 
 
