@@ -110,6 +110,10 @@ class KubeApp(MockApp):
                             "containerRuntimeVersion": "containerd://1.7.0",
                             "operatingSystem": "linux",
                             "architecture": "amd64",
+                            "machineID": f"{index + 1:032x}",
+                            "systemUUID": f"00000000-0000-0000-0000-{index + 1:012x}",
+                            "bootID": f"00000000-0000-0000-0001-{index + 1:012x}",
+                            "kubeProxyVersion": discovery.VERSION_INFO["gitVersion"],
                         },
                     },
                 },
@@ -214,7 +218,8 @@ class KubeApp(MockApp):
         options.force = (request.arg("force") or "").lower() == "true"
         if request.method in WRITES:
             agent = (request.header("User-Agent") or "").split("/")[0].strip()
-            options.field_manager = request.arg("fieldManager") or agent
+            applying = (request.header("Content-Type") or "").split(";")[0].strip().lower() == APPLY_PATCH
+            options.field_manager = request.arg("fieldManager") or ("" if applying else agent)
         grace = request.arg("gracePeriodSeconds")
         if grace is not None:
             try:

@@ -107,8 +107,8 @@ def apply_schema_error(rtype: ResourceType, unknown: list[str]) -> ApiError:
 
 # --- field sets -----------------------------------------------------------------------------------
 def leaves(obj: Any, path: Path = ()) -> set[Path]:
-    """The leaf field paths of an object (lists and empty objects are leaves)."""
-    if isinstance(obj, dict) and obj:
+    """The leaf field paths of an object (lists are leaves; empty objects have none)."""
+    if isinstance(obj, dict):
         out: set[Path] = set()
         for key, value in obj.items():
             out |= leaves(value, (*path, str(key)))
