@@ -24,13 +24,16 @@ Contract:
   evaluation)` lists those that would have decided the probe had each of them been enforced on its
   own: the audit rule matches (as a rule of the walk would), and sits before the rule that decides
   (`Evaluation.position`) or no rule decides.
-- `SourceIndex(state)` finds the groups holding an address in O(1) (built once, O(addresses));
-  `evaluate` and `would_decide` take its answer as `holding` instead of scanning every group.
+- `SourceIndex(state)` finds the groups holding an address and their rules without scanning
+  every group and rule (built once, O(addresses + rules)); `evaluate` and `would_decide` take it
+  for many probes of one state, with the same results.
 """
 
 from __future__ import annotations
 
+import functools
 import ipaddress
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -110,11 +113,7 @@ _MATCH = _Verdict(None)
 
 
 def _is_ip(value: str) -> bool:
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return False
-    return True
+    return address_of(value) is not None
 
 
 def _label(target: Destination) -> str:
@@ -151,8 +150,8 @@ def _destination_verdict(state: DeviceState, rule: CompiledRule, probe: Probe, n
         return _MATCH
     target = state.destinations[rule.destination]
     if _is_ip(probe.destination):
-        ip = ipaddress.ip_address(probe.destination)
-        if any(ip in ipaddress.ip_network(n) for n in target.networks):
+        ip = address_of(probe.destination)
+        if any(ip in _network(n) for n in target.networks):
             return _MATCH
         extra = f"; its FQDNs ({', '.join(target.fqdns)}) match names, not addresses" if target.fqdns else ""
         held = ", ".join(target.networks) or "no IP entries"
@@ -197,66 +196,103 @@ def source_groups(state: DeviceState, source: str) -> set[str]:
 
 
 class SourceIndex:
-    """The groups of one state holding each address (includes resolved), for many lookups."""
+    """For many probes of one state: the groups holding each address (includes resolved) and the
+    positions of the rules of each group. Built once, O(addresses + rules)."""
 
     def __init__(self, state: DeviceState) -> None:
-        self._state = state
+        self.state = state
         direct: dict[str, list[str]] = {}
         for key, group in state.groups.items():
-            for address in group.addresses:
-                direct.setdefault(_canonical(address), []).append(key)
+            for address in group.addresses:  # members are canonical host addresses
+                direct.setdefault(address, []).append(key)
         self._direct = direct
+        positions: dict[str, list[int]] = {}
+        for position, rule in enumerate(state.rules):
+            positions.setdefault(rule.source, []).append(position)
+        self._positions = positions
 
     def holding(self, source: str) -> set[str]:
         """The keys of the groups holding the address `source`."""
         keys = self._direct.get(_canonical(source))
-        return self._state.including(keys) if keys else set()
+        return self.state.including(keys) if keys else set()
+
+    def positions(self, holding: set[str]) -> list[int]:
+        """The positions, in order, of the rules whose source is one of the groups `holding`."""
+        found = [p for key in holding for p in self._positions.get(key, ())]
+        found.sort()
+        return found
+
+
+def _version(address: str) -> int:
+    ip = address_of(address)
+    if ip is None:
+        raise ValueError(f"{address!r} does not appear to be an IPv4 or IPv6 address")
+    return ip.version
 
 
 def _canonical(address: str) -> str:
+    ip = address_of(address)
+    return address if ip is None else str(ip)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def address_of(text: str) -> IPAddress | None:
+    """`text` as an IP address, None when it is not one (cached: traffic repeats addresses)."""
     try:
-        return str(ipaddress.ip_address(address))
+        return ipaddress.ip_address(text)
     except ValueError:
-        return address
+        return None
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _network(text: str) -> IPNetwork:
+    return ipaddress.ip_network(text)
 
 
 def evaluate(state: DeviceState, probe: Probe, names: Names = Names.EXACT,
-             holding: set[str] | None = None) -> Evaluation:
-    """The first-match walk of `state.rules` for `probe` (module docstring); `holding`: the groups
-    of `state` holding `probe.source` when known (`SourceIndex`)."""
-    version = ipaddress.ip_address(probe.source).version
-    if holding is None:
+             index: SourceIndex | None = None) -> Evaluation:
+    """The first-match walk of `state.rules` for `probe` (module docstring); with the `index` of
+    `state`, only the rules of the probe's source are visited (the rest are counted skipped)."""
+    version = _version(probe.source)
+    if index is None:
         holding = source_groups(state, probe.source)
+        candidates: Iterable[int] = range(len(state.rules))
+    else:
+        holding = index.holding(probe.source)
+        candidates = index.positions(holding)
+    rules = state.rules
     steps: list[Step] = []
-    skipped = 0
-    for position, rule in enumerate(state.rules):
+    visited = 0
+    for position in candidates:
+        rule = rules[position]
         if rule.source not in holding:
-            skipped += 1
             continue
+        visited += 1
         verdict = _verdict(state, rule, probe, names, version)
         if verdict.outcome is None:
-            return Evaluation(rule, tuple(steps), skipped, True, verdict.reason, position)
+            return Evaluation(rule, tuple(steps), position + 1 - visited, True, verdict.reason, position)
         steps.append(Step(rule, verdict.outcome, verdict.reason))
-    return Evaluation(None, tuple(steps), skipped, bool(holding), position=len(state.rules))
+    return Evaluation(None, tuple(steps), len(rules) - visited, bool(holding), position=len(rules))
 
 
 def would_decide(state: DeviceState, probe: Probe, evaluation: Evaluation, names: Names = Names.EXACT,
-                 holding: set[str] | None = None) -> tuple[CompiledRule, ...]:
+                 index: SourceIndex | None = None) -> tuple[CompiledRule, ...]:
     """The audit rules of `state` that would have decided `probe` had each been enforced on its
-    own (module docstring); `evaluation` is `evaluate(state, probe, names)`, `holding` the groups
-    of `state.as_staged()` holding the probe's source when known."""
+    own (module docstring); `evaluation` is `evaluate(state, probe, names)`, `index` the
+    `SourceIndex` of `state.as_staged()` when there is one."""
     staged = state.staged
     if not staged.rules:
         return ()
-    alone = state.as_staged()
-    if holding is None:
-        holding = source_groups(alone, probe.source)
+    alone = index.state if index is not None else state.as_staged()
+    holding = index.holding(probe.source) if index is not None else source_groups(alone, probe.source)
     if not holding:
         return ()
-    version = ipaddress.ip_address(probe.source).version
+    version = _version(probe.source)
+    candidates = index.positions(holding) if index is not None else range(len(staged.rules))
     out: list[CompiledRule] = []
-    for rule, position in zip(staged.rules, staged.positions, strict=True):
-        if position > evaluation.position:
+    for i in candidates:
+        rule = staged.rules[i]
+        if staged.positions[i] > evaluation.position:
             break
         if rule.source in holding and _verdict(alone, rule, probe, names, version).outcome is None:
             out.append(rule)

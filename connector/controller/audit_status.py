@@ -2,12 +2,15 @@
 pipeline and written by the `StatusWriter` as `status.audit {matched, wouldChange, since}`.
 
 Contract:
-- `observe(records)` is a flow-pipeline subscriber (`FlowPipeline.subscribe`): it counts the
-  records against the device states the controller compiled last (`states()`, via
-  `connector.flows.audit.count_audit`), adds the counts to the rules' tallies and to the metric
-  `fusion_connector_audit_flows_total{rule,result}` (`rule` `KIND/NAMESPACE/NAME` of an audit
-  rule, so bounded by the number of audit rules; `result` `matched` or `wouldChange`), and kicks
-  the status writer when a count moved.
+- `observe(records)` is a flow-pipeline subscriber (`FlowPipeline.subscribe`) and never blocks:
+  it queues the records for the book's own thread (`start`/`stop`); at most `max_pending`
+  records wait, the rest are dropped and counted (`fusion_connector_audit_flows_dropped_total`).
+- `count(records)` (the thread's step) counts records against the device states the controller
+  compiled last (`states()`, via `connector.flows.audit.count_audit`), adds the counts to the
+  rules' tallies and to the metric `fusion_connector_audit_flows_total{rule,result}` (`rule`
+  `KIND/NAMESPACE/NAME` of an audit rule, so bounded by the number of audit rules; `result`
+  `matched` or `wouldChange`), and kicks the status writer when a count moved. `drain(timeout)`
+  waits until what was queued is counted.
 - `status(rule, previous)` is the status writer's hook: None for an Enforce rule (a previous
   `status.audit` is then cleared); for an Audit rule `{matched, wouldChange, since}`. A tally
   starts when the rule is first seen in Audit mode at a generation: from the counts of its
@@ -19,7 +22,9 @@ Thread-safe: the pipeline's worker and the status writer call it concurrently.
 
 from __future__ import annotations
 
+import logging
 import threading
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -31,7 +36,10 @@ from connector.flows.audit import AuditCount, AuditKey, SourceIndexes, count_aud
 from connector.flows.record import FlowRecord
 from connector.model import DeviceState, Mode
 
+log = logging.getLogger(__name__)
+
 PREFIX = "fusion_connector_"
+MAX_PENDING = 200_000
 
 
 def _now_text() -> str:
@@ -51,10 +59,18 @@ class AuditBook:
     """See the module docstring."""
 
     def __init__(self, states: Callable[[], Mapping[str, DeviceState]], registry: CollectorRegistry,
-                 kick: Callable[[], None] = lambda: None, now: Callable[[], str] = _now_text) -> None:
+                 kick: Callable[[], None] = lambda: None, now: Callable[[], str] = _now_text,
+                 max_pending: int = MAX_PENDING) -> None:
         self._states = states
         self._kick = kick
         self._now = now
+        self.max_pending = max_pending
+        self._queue: deque[Sequence[FlowRecord]] = deque()
+        self._queued = 0  # records waiting in `_queue`
+        self._busy = False
+        self._cond = threading.Condition()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._work, name="audit-counts", daemon=True)
         self._lock = threading.Lock()
         self._pending: dict[AuditKey, AuditCount] = {}  # counted since the tally last took them
         self._tallies: dict[AuditKey, _Tally] = {}
@@ -63,9 +79,58 @@ class AuditBook:
                              "observed flows an audit rule would have decided (matched), and those "
                              "whose decision it would have changed (wouldChange)",
                              ["rule", "result"], registry=registry)
+        self.dropped = Counter(PREFIX + "audit_flows_dropped_total",
+                               "observed flows not audited: too many were waiting", registry=registry)
+
+    def start(self) -> AuditBook:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.drain(timeout)
+        self._stopping.set()
+        with self._cond:
+            self._cond.notify_all()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
 
     def observe(self, records: Sequence[FlowRecord]) -> None:
-        """Count `records` (the pipeline's subscriber; see the module docstring)."""
+        """Queue `records` for counting (the pipeline's subscriber; never blocks)."""
+        if not records:
+            return
+        with self._cond:
+            if self._queued + len(records) > self.max_pending:
+                self.dropped.inc(sum(r.count for r in records))
+                return
+            self._queue.append(records)
+            self._queued += len(records)
+            self._cond.notify_all()
+
+    def drain(self, timeout: float) -> bool:
+        """Wait until every queued record is counted; False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._queue and not self._busy, timeout)
+
+    def _work(self) -> None:
+        while not self._stopping.is_set():
+            with self._cond:
+                self._cond.wait_for(lambda: bool(self._queue) or self._stopping.is_set(), 1.0)
+                if not self._queue:
+                    continue
+                batch = self._queue.popleft()
+                self._queued -= len(batch)
+                self._busy = True
+            try:
+                self.count(batch)
+            except Exception:
+                log.exception("counting %d flow record(s) against audit rules failed", len(batch))
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+
+    def count(self, records: Sequence[FlowRecord]) -> None:
+        """Count `records` against the audit rules now (see the module docstring)."""
         counts = count_audit(records, self._states(), self._indexes)
         if not counts:
             return

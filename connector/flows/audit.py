@@ -13,18 +13,17 @@ Contract of `count_audit(records, states, indexes)`:
   action (what the device did). A rule compiled into several device rules counts a record once.
 - The states are those compiled now: a record is judged by the rules and group members of the
   current compile, not of its own time.
-- `SourceIndexes` keeps the address indexes of the states it saw (one per state object), so a
-  batch costs O(records) while the states do not change; a new state is indexed once, when a
-  record first needs it (O(its addresses)).
+- `SourceIndexes` keeps the `SourceIndex` of the states it saw (one per device, renewed with the
+  state object), so a record costs the rules of its own source while the states do not change; a
+  new state is indexed once, when a record first needs it (O(its addresses and rules)).
 """
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from connector.evaluate import Probe, SourceIndex, evaluate, would_decide
+from connector.evaluate import Probe, SourceIndex, address_of, evaluate, would_decide
 from connector.flows.record import FlowRecord
 from connector.model import DeviceState, Protocol
 
@@ -65,10 +64,7 @@ _PROTOCOLS = {p.value: p for p in Protocol}
 def probe_of(record: FlowRecord) -> Probe | None:
     """The probe a record stands for (module docstring), None when its addresses are not IPs."""
     line = record.line
-    try:
-        ipaddress.ip_address(line.src)
-        ipaddress.ip_address(line.dst)
-    except ValueError:
+    if address_of(line.src) is None or address_of(line.dst) is None:
         return None
     protocol = _PROTOCOLS.get(line.protocol.upper())
     if protocol is None or line.dst_port is None:
@@ -89,11 +85,10 @@ def count_audit(records: Iterable[FlowRecord], states: Mapping[str, DeviceState]
         if probe is None:
             continue
         enforced_index, staged_index = indexes.of(state)
-        staged_holding = staged_index.holding(probe.source)
-        if not staged_holding:
+        if not staged_index.holding(probe.source):
             continue
-        evaluation = evaluate(state, probe, holding=enforced_index.holding(probe.source))
-        rules = would_decide(state, probe, evaluation, holding=staged_holding)
+        evaluation = evaluate(state, probe, index=enforced_index)
+        rules = would_decide(state, probe, evaluation, index=staged_index)
         seen: set[AuditKey] = set()
         for rule in rules:
             key = (rule.origin.kind.value, rule.origin.namespace, rule.origin.name)

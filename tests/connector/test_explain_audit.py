@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from hypothesis import given, settings
+
 from connector.cluster import StaticView
 from connector.evaluate import Probe, SourceIndex, evaluate, would_decide
 from connector.explain import explain
+from connector.model import DeviceState
+from tests.adapters.strategies import states_with_probes
 from tests.connector.compiler.builders import cluster_rule, external_service, namespace_rule, service_rule
 from tests.connector.compiler.helpers import compile_objects
 from tests.connector.test_explain import CNS, cluster
@@ -66,10 +70,23 @@ def test_the_source_index_gives_what_the_scan_gives() -> None:
     state = compile_objects(cluster(*AUDITS)).devices["fw1"]
     staged = state.as_staged()
     enforced_index, staged_index = SourceIndex(state), SourceIndex(staged)
+    walked = []
     for source in ("10.0.0.1", "10.0.0.2", "fd00::1", "fd00:0::1", "192.0.2.9"):
-        probe = Probe(source, "140.82.113.1", 443)
-        scanned = evaluate(state, probe)
-        indexed = evaluate(state, probe, holding=enforced_index.holding(source))
-        assert indexed == scanned
-        assert would_decide(state, probe, scanned) == would_decide(
-            state, probe, indexed, holding=staged_index.holding(source))
+        for destination, port in (("140.82.113.1", 443), ("140.82.113.1", 80), ("185.220.1.1", None)):
+            probe = Probe(source, destination, port)
+            scanned = evaluate(state, probe)
+            walked.append(scanned)
+            indexed = evaluate(state, probe, index=enforced_index)
+            assert indexed == scanned
+            assert would_decide(state, probe, scanned) == would_decide(state, probe, indexed,
+                                                                       index=staged_index)
+    assert any(e.skipped and e.steps for e in walked) and any(e.decision is None for e in walked)
+
+
+@settings(max_examples=60, deadline=None)
+@given(states_with_probes())
+def test_the_indexed_walk_equals_the_full_walk(case: tuple[DeviceState, list[Probe]]) -> None:
+    state, probes = case
+    index = SourceIndex(state)
+    for probe in probes:
+        assert evaluate(state, probe, index=index) == evaluate(state, probe)

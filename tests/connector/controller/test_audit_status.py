@@ -47,8 +47,8 @@ def test_counts_accumulate_with_since_and_kick_the_writer() -> None:
     registry = CollectorRegistry()
     audit = book(registry, kicks)
     assert audit.status(rule(), {}) == {"matched": 0, "wouldChange": 0, "since": T0}
-    audit.observe([flow("Allow", 3), flow("Deny", 2)])
-    audit.observe([flow("Allow")])
+    audit.count([flow("Allow", 3), flow("Deny", 2)])
+    audit.count([flow("Allow")])
     assert audit.status(rule(), {}) == {"matched": 6, "wouldChange": 4, "since": T0}
     assert len(kicks) == 2
     label = "ServiceEgressRule/payments/api-no-stripe"
@@ -64,14 +64,14 @@ def test_a_flow_no_audit_rule_would_decide_kicks_nothing() -> None:
     other = FlowRecord(line=FlowLine(time=datetime(2026, 12, 6, tzinfo=UTC), device="fw1", action="Deny",
                                      src="10.9.9.9", dst=STRIPE, protocol="TCP", dst_port=443),
                        identity=FlowIdentity("c1", "x"), rule=None)
-    audit.observe([other])
+    audit.count([other])
     assert kicks == []
 
 
 def test_a_previous_status_of_the_same_generation_goes_on_counting() -> None:
     previous = {"observedGeneration": 2, "audit": {"matched": 10, "wouldChange": 1, "since": T0}}
     audit = book(now=T1)
-    audit.observe([flow()])
+    audit.count([flow()])
     assert audit.status(rule(), previous) == {"matched": 11, "wouldChange": 2, "since": T0}
 
 
@@ -79,7 +79,7 @@ def test_a_new_generation_or_enforce_starts_afresh() -> None:
     audit = book(now=T1)
     stale = {"observedGeneration": 1, "audit": {"matched": 10, "wouldChange": 1, "since": T0}}
     assert audit.status(rule(generation=2), stale) == {"matched": 0, "wouldChange": 0, "since": T1}
-    audit.observe([flow()])
+    audit.count([flow()])
     assert audit.status(rule(mode=Mode.ENFORCE), {}) is None
     assert audit.status(rule(), {}) == {"matched": 0, "wouldChange": 0, "since": T1}
 
@@ -121,7 +121,7 @@ def test_the_writer_writes_status_audit_and_removes_it_once_enforced() -> None:
     writer.connect(kube, StaticView([obj]))  # type: ignore[arg-type]
     assert writer.cache is not None and writer.cache.get(Kind.SERVICE_EGRESS_RULE, "payments", REF.name)
     writer.set_rules({REF: rule()})
-    audit.observe([flow()])
+    audit.count([flow()])
     assert writer.write() == 1
     assert kube.patches[-1]["status"]["audit"] == {"matched": 1, "wouldChange": 1, "since": T0}
     writer.set_rules({REF: rule(mode=Mode.ENFORCE)})
@@ -139,5 +139,23 @@ def test_the_book_counts_what_the_flow_pipeline_hands_its_subscribers() -> None:
     pipeline = FlowPipeline(lambda lines: list(records), lambda batch: None, FlowMetrics(registry))
     audit = book(registry)
     pipeline.subscribe(audit.observe)
-    pipeline.process([r.line for r in records])
+    audit.start()
+    try:
+        pipeline.process([r.line for r in records])
+        assert audit.drain(10)
+    finally:
+        audit.stop()
     assert audit.status(rule(), {}) == {"matched": 3, "wouldChange": 2, "since": T0}
+
+
+def test_records_beyond_the_queue_are_dropped_and_counted() -> None:
+    registry = CollectorRegistry()
+    audit = AuditBook(lambda: {}, registry, max_pending=2)
+    audit.observe([flow(), flow()])
+    audit.observe([flow(count=5)])
+    assert registry.get_sample_value("fusion_connector_audit_flows_dropped_total") == 5
+    audit.start()
+    try:
+        assert audit.drain(10)
+    finally:
+        audit.stop()
