@@ -73,6 +73,8 @@ def command(config_path: str, listen: str, mode: str, lease_duration: int, renew
         fail(str(exc), EXIT_INVALID)
     except (MigrationError, SQLAlchemyError) as exc:
         fail(f"database: {database_problem(exc)}", EXIT_ERROR)
+    except OSError as exc:  # the flows syslog port cannot be bound
+        fail(str(exc), EXIT_ERROR)
     server.start()
     click.echo(f"fusion-connector {controller.identity} running ({mode} mode); "
                f"health and metrics on {server.url}", err=True)

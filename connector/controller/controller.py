@@ -27,6 +27,7 @@ Who does what:
 | namespace warnings as log lines and Events | `NamespaceWarnings` (namespace_warnings) |
 | /healthz and /readyz | `Health` (health) |
 | weakened transport security, said at start | `TransportSecurity` (transport) |
+| flow logs received, attributed, stored, told; `POST /v1/flows` | `FlowService` (flows.service) |
 
 What is told, and where: a device whose last sync failed or was refused unprograms every rule on
 it (status), is listed as degraded in `readiness()` (which stays ready: devices do not decide it),
@@ -46,13 +47,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from kubernetes import client as k8s_client
 from sqlalchemy import Engine
 
-from connector.cluster import Kind
+from connector.cluster import KINDS, Kind
 from connector.compiler import Compiler, CompileResult
 from connector.config import Config, Secrets
 from connector.controller.accounting import Accounting
@@ -71,6 +72,7 @@ from connector.controller.status_writer import StatusWriter
 from connector.controller.syncing import DeviceSyncs
 from connector.controller.transport import TransportSecurity
 from connector.controller.worker import DeviceWorker
+from connector.flows.push import not_enabled
 from connector.flows.timeline_feed import AddressBook, TimelineFeed, TimelineWriter
 from connector.kube import KubeApi, KubeListWatch, build_api_client
 from connector.reconciler.record import record_snapshot
@@ -79,6 +81,9 @@ from connector.reports.serve import HttpAnswer, serve_report
 from connector.sources import ClusterWatcher
 from connector.store import Store, create_engine, migrate, session_factory
 from connector.wiring import compile_settings
+
+if TYPE_CHECKING:
+    from connector.flows.service import FlowService
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +109,7 @@ class Controller:
         self._watcher: ClusterWatcher | None = None
         self._workers: dict[str, DeviceWorker] = {}
         self._timeline: TimelineWriter | None = None
+        self.flows: FlowService | None = None
         self._compiler = Compiler(compile_settings(config))
         lease = ObjectRef("Lease", "coordination.k8s.io/v1", config.kubernetes.connector_namespace,
                           lease_name(config.cluster))
@@ -142,6 +148,13 @@ class Controller:
         self.transport.announce(api)
         kube = KubeApi(api)
         self.events.recorder = EventRecorder(kube, self.identity)
+        if config.flows is not None:  # every replica receives and stores flow records
+            # imported here: the flow service tells Events through this package (an import cycle)
+            from connector.flows.service import FlowService
+
+            self.flows = FlowService(config, self._engine, self.metrics.registry, self.secrets,
+                                     tell=self.events.tell, uid=self._object_uid,
+                                     leading=self._leading).start()
         self._watcher = ClusterWatcher(KubeListWatch(api), timings=self.options.watch_timings)
         self._watcher.add_listener(self.loop.changes_seen)
         self.metrics.watch(self._watcher.stats, lambda: self._watcher is not None and self._watcher.synced)
@@ -196,6 +209,8 @@ class Controller:
             self._elector.stop(release=True)
         self.statuses.kick()
         self.loop.post(Stop())
+        if self.flows is not None:
+            self.flows.stop(self.options.shutdown_grace)
         for thread in self._threads:
             thread.join(5)
         if self._watcher is not None:
@@ -268,6 +283,13 @@ class Controller:
                             capacity=lambda: capacities(self.device_reports()),
                             transport=lambda: self.transport.findings)
 
+    def flows_answer(self, query: str, authorization: str | None, content_type: str | None,
+                     content_length: int | None, read: Callable[[int], bytes]) -> HttpAnswer:
+        """`POST /v1/flows` (connector.flows.push); 404 when flows are not configured."""
+        if self.flows is None:
+            return not_enabled()
+        return self.flows.answer(query, authorization, content_type, content_length, read)
+
     def device_reports(self) -> dict[str, DeviceReport]:
         return self.book.reports()
 
@@ -278,6 +300,14 @@ class Controller:
     # ------------------------------------------------------------------ store and cache
     def _namespace_uid(self, name: str) -> str:
         obj = self._watcher.cache.get(Kind.NAMESPACE, "", name) if self._watcher is not None else None
+        return str(((obj or {}).get("metadata") or {}).get("uid") or "")
+
+    def _object_uid(self, kind: str, namespace: str, name: str) -> str:
+        """The uid of a watched object by its kind name (`Namespace`, `ClusterEgressRule`, ...)."""
+        found = next((info.kind for info in KINDS.values() if info.object_kind == kind), None)
+        if found is None or self._watcher is None:
+            return ""
+        obj = self._watcher.cache.get(found, namespace, name)
         return str(((obj or {}).get("metadata") or {}).get("uid") or "")
 
     def _register_devices(self, store: Store) -> None:
