@@ -15,7 +15,8 @@ Members = tuple[tuple[str, tuple[Identity, ...]], ...]
 @dataclass(frozen=True)
 class PodInfo:
     """What the compiler needs of a pod. A pod in phase Succeeded or Failed has released its IPs
-    and counts as inactive. `members` are its group members, built once; a pod on the host network
+    and counts as inactive; a terminating pod (deletionTimestamp set) still sends traffic, so it
+    stays active, in its groups, until it is deleted. `members` are its group members, built once; a pod on the host network
     (`spec.hostNetwork: true`, its IPs are its node's) has none: a pod-mode group holding its
     address would hold everything on that node (see docs/resources.md, "hostNetwork pods")."""
 
