@@ -180,3 +180,10 @@ def test_the_schema_refuses_invalid_flow_values(flows: dict[str, Any], expected:
     message = render_error({"config": {"devices": DEVICES}, "flows": {"enabled": True, **flows}})
     assert "values don't meet the specifications of the schema" in message
     assert expected in message, message
+
+
+def test_the_notes_say_where_logs_and_pushes_go() -> None:
+    notes = render_raw(VALUE_SETS["flows"])["fusion-connector/templates/NOTES.txt"]
+    assert "on port 6514 of Service fc-fusion-connector-syslog, from 2 sender(s)" in notes
+    assert "/v1/flows (Authorization: Bearer <token from Secret fc-flows>)" in notes
+    assert "Flows:" not in render_raw({})["fusion-connector/templates/NOTES.txt"]
