@@ -14,6 +14,7 @@ apply the change set and recompile, decision diff, capacity per device, render) 
 from __future__ import annotations
 
 import argparse
+import gc
 import random
 import resource
 import subprocess
@@ -86,10 +87,11 @@ def change_set(directory: Path, cluster_wide: bool) -> tuple[Path, Path]:
     return pr, gone
 
 
-def timed(figures: list[tuple[str, float]], label: str, func: Callable[[], T]) -> T:
-    started = time.perf_counter()
+def timed(figures: list[tuple[str, float, float]], label: str, func: Callable[[], T]) -> T:
+    """`func()`, adding its wall-clock and CPU seconds to `figures`."""
+    started, cpu = time.perf_counter(), time.process_time()
     value = func()
-    figures.append((label, time.perf_counter() - started))
+    figures.append((label, time.perf_counter() - started, time.process_time() - cpu))
     return value
 
 
@@ -113,7 +115,8 @@ def main() -> int:
               f"{snapshot.stat().st_size / 2**20:.1f} MiB")
         pr, gone = change_set(directory, args.cluster_wide)
 
-        figures: list[tuple[str, float]] = []
+        figures: list[tuple[str, float, float]] = []
+        gc.disable()  # as the review command does
         view, _ = timed(figures, "read the snapshot", lambda: read_snapshot(snapshot))
         settings = compile_settings(config)
         compiler = Compiler(settings)
@@ -126,10 +129,11 @@ def main() -> int:
         adapters = offline_adapters(config)
         timed(figures, "capacity (render before and after, all devices)", lambda: [
             device_capacity(adapters[d], before.devices[d], after.devices[d]) for d in settings.device_names])
-        for label, seconds in figures:
-            print(f"  {label}: {seconds:.2f} s")
-        print(f"  sum: {sum(s for _, s in figures):.2f} s; decision changes found: {len(found):,} "
-              f"(per device, before merging)")
+        gc.enable()
+        for label, seconds, cpu in figures:
+            print(f"  {label}: {seconds:.2f} s (CPU {cpu:.2f} s)")
+        print(f"  sum: {sum(f[1] for f in figures):.2f} s (CPU {sum(f[2] for f in figures):.2f} s); "
+              f"decision changes found: {len(found):,} (per device, before merging)")
 
         review = run_review(read_snapshot(snapshot)[0], settings, read_change_set([pr], [gone]),
                             adapters=offline_adapters(config))
@@ -146,9 +150,12 @@ def main() -> int:
                    "--snapshot", str(snapshot), "--manifests", str(pr), "--delete", str(gone),
                    "--output", "markdown"]
         started = time.perf_counter()
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
         finished = subprocess.run(command, capture_output=True, text=True, check=False)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
         print(f"`fusion-connector review --snapshot ... --output markdown` as a process: "
-              f"{time.perf_counter() - started:.2f} s, exit {finished.returncode}, "
+              f"{time.perf_counter() - started:.2f} s (CPU {cpu:.2f} s), exit {finished.returncode}, "
               f"{len(finished.stdout.splitlines())} lines of output")
     return 0
 

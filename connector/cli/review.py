@@ -8,8 +8,11 @@ invalid input, 1 when the cluster cannot be read.
 
 from __future__ import annotations
 
+import gc
 import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -97,6 +100,19 @@ def observed_flows(config: Config, window: timedelta) -> tuple[list[FlowRecord] 
     return records, ""
 
 
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """The cyclic garbage collector off while a one-shot review builds its large, long-lived object
+    graphs (a third of the run time at 100,000 pods goes to collections that free nothing)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _view(config: Config, snapshot: str | None) -> tuple[StaticView, str, list[str]]:
     if snapshot is None:
         return read_cluster(config, Secrets()), "the live cluster", []
@@ -134,16 +150,17 @@ def command(config_path: str, snapshot: str | None, manifests: tuple[str, ...], 
     missing = [p for p in (*manifests, *deletes) if not Path(p).exists()]
     if missing:
         fail(f"no such file or directory: {', '.join(missing)}", EXIT_INVALID)
-    view, basis, warnings = _view(config, snapshot)
-    change_set = read_change_set(manifests, deletes)
-    records, note = observed_flows(config, period)
-    adapters = offline_adapters(config)
-    try:
-        review = run_review(view, compile_settings(config), change_set, adapters=adapters, flows=records,
-                            window=window, flows_note=note, basis=basis, warnings=warnings)
-    finally:
-        for adapter in adapters.values():
-            adapter.close()
+    with _no_cycle_collection():
+        view, basis, warnings = _view(config, snapshot)
+        change_set = read_change_set(manifests, deletes)
+        records, note = observed_flows(config, period)
+        adapters = offline_adapters(config)
+        try:
+            review = run_review(view, compile_settings(config), change_set, adapters=adapters, flows=records,
+                                window=window, flows_note=note, basis=basis, warnings=warnings)
+        finally:
+            for adapter in adapters.values():
+                adapter.close()
     render = {"text": to_text, "markdown": to_markdown, "json": to_json}[output]
     click.echo(render(review), nl=False)
     raise SystemExit(EXIT_INVALID if review.invalid else EXIT_OK)
