@@ -1,7 +1,9 @@
 """`fusion-connector demo`: the mock Kubernetes API server and the three mock devices on loopback,
-the example loaded, applied, and what each firewall now holds printed with a short report.
-`--serve` keeps everything running, with the controller in process, until Ctrl-C or SIGTERM: for
-`plan`, `apply`, `report` and kubectl against the printed configuration and kubeconfig.
+the example loaded, applied, and what each firewall now holds printed with a short report; then,
+with the controller running in process, a few flows through each firewall (a pod's address given
+to a new pod in between) printed as the controller attributed them.
+`--serve` keeps everything running, with the controller, until Ctrl-C or SIGTERM: for `plan`,
+`apply`, `report`, `flows` and kubectl against the printed configuration and kubeconfig.
 
 The mock servers are a separate distribution (the `demo` extra): without them the command prints
 how to install them and exits 1.
@@ -26,6 +28,7 @@ from connector.cli.passes import Progress, outcome_text
 
 if TYPE_CHECKING:  # the demo's modules (and the mocks) load only when the command runs
     from connector.demo.environment import DemoEnvironment
+    from connector.demo.flows import FlowsRun
     from connector.demo.live import LiveController
     from connector.demo.run import DemoRun
 
@@ -92,6 +95,17 @@ def _print_run(environment: DemoEnvironment, run: DemoRun) -> None:
     click.echo(conclusion(run.summary))
 
 
+def _print_flows(environment: DemoEnvironment, flows: FlowsRun | None) -> None:
+    from connector.demo.text import flows_text
+
+    _heading("Flows through each firewall, attributed by the controller (fusion-connector flows)")
+    if flows is None:
+        click.echo("  the controller is not running (--no-controller): no flow is received")
+        return
+    for line in flows_text(flows, environment.flow_senders):
+        click.echo(line)
+
+
 def _print_endpoints(environment: DemoEnvironment) -> None:
     click.echo(click.style("Mocks listening on loopback", bold=True))
     width = max(len(f"{e.name} ({e.type})") for e in environment.endpoints)
@@ -142,7 +156,8 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
 @click.command("demo")
 @click.option("--serve", is_flag=True, help="keep everything running and print how to use it, until Ctrl-C")
 @click.option("--controller/--no-controller", default=True, show_default=True,
-              help="with --serve: run the controller in process, keeping the devices in sync")
+              help="run the controller in process: it receives the firewalls' logs (and with --serve keeps "
+                   "the devices in sync)")
 @click.option("--quiet", is_flag=True, help="no progress display")
 def command(serve: bool, controller: bool, quiet: bool) -> None:
     """Start mock Kubernetes and firewalls on loopback, apply an example, and show the result."""
@@ -150,7 +165,7 @@ def command(serve: bool, controller: bool, quiet: bool) -> None:
     _quiet_logs_unless_asked()
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        ok = _demo(serve, controller and serve, Progress(quiet))
+        ok = _demo(serve, controller, Progress(quiet))
     except (_Terminated, KeyboardInterrupt) as exc:
         if not serve:
             click.echo("interrupted", err=True)
@@ -165,6 +180,7 @@ def command(serve: bool, controller: bool, quiet: bool) -> None:
 def _demo(serve: bool, controller: bool, progress: Progress) -> bool:
     """Run the demo (and serve until interrupted when `serve`); whether every device converged."""
     from connector.demo.environment import DemoEnvironment, DemoError
+    from connector.demo.flows import run_flows
     from connector.demo.live import LiveController
     from connector.demo.run import run_demo
 
@@ -176,18 +192,21 @@ def _demo(serve: bool, controller: bool, progress: Progress) -> bool:
             _print_endpoints(environment)
             try:
                 run = run_demo(environment, progress.step)
-                live = None
+                live = flows = None
                 if controller:
                     progress.step("starting the controller")
                     live = LiveController.start(environment)
                     stack.callback(live.stop)
+                    environment.push_flows_to(live.url)
+                    flows = run_flows(environment, progress.step)
             finally:
                 progress.done()
             _print_run(environment, run)
+            _print_flows(environment, flows)
             if not serve:
-                click.echo("Keep it all running, with the controller, to explore with plan, report and"
-                           " kubectl: fusion-connector demo --serve")
-                return run.ok
+                click.echo("Keep it all running, with the controller, to explore with plan, report, flows"
+                           " and kubectl: fusion-connector demo --serve")
+                return run.ok and not (flows is not None and flows.problem)
             _print_serve_instructions(environment, live)
             click.echo("ready: press Ctrl-C to stop")
             while True:

@@ -8,6 +8,13 @@ the credentials it names, random per start, and `FC_DEMO`, the directory) and `k
 the servers and removes the directory. Nothing is written outside that directory; nothing leaves
 the machine: when a proxy is configured in the environment, `start()` adds the loopback host to
 NO_PROXY (this process's environment) so that every HTTP client reaches the mocks directly.
+
+Flows: the configuration's `flows:` section receives syslog on a free loopback port; the FortiGate
+mock sends its traffic logs there over UDP from `FORTIGATE_SOURCE`, the BIG-IP mock over TCP from
+`BIGIP_SOURCE` (each its own loopback address, listed as its sender), and REST devices push to
+the controller's `POST /v1/flows` with the token of `FLOWS_TOKEN_ENV` (the REST mock's push target
+is set once the controller listens: `push_flows_to`). On a system whose loopback holds only
+127.0.0.1, only the FortiGate mock sends logs (`flow_senders` says which do).
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import logging
 import os
 import secrets
 import shutil
+import socket
 import tempfile
 import time
 from collections.abc import MutableMapping
@@ -36,6 +44,7 @@ from connector.wiring import load_config
 from mocks.bigip import BigIpApp
 from mocks.common.app import MockApp
 from mocks.common.http import HttpServer
+from mocks.common.syslog import SyslogTarget
 from mocks.fortigate import FortigateMock
 from mocks.kube import KubeApp
 from mocks.rest import RestMock
@@ -47,6 +56,9 @@ BIGIP, FORTIGATE, REST = "bigip-dc1", "fgt-edge", "soc"
 BIGIP_USER = "admin"
 ENV_NAMES = {BIGIP: "BIGIP_PASSWORD", FORTIGATE: "FGT_TOKEN", REST: "SOC_TOKEN"}
 DIRECTORY_ENV = "FC_DEMO"  # the directory, for commands typed in another shell
+FLOWS_TOKEN_ENV = "FLOWS_TOKEN"  # bearer token of POST /v1/flows
+FORTIGATE_SOURCE, BIGIP_SOURCE = "127.0.0.2", "127.0.0.3"  # where each mock sends its logs from
+CLOCK_SKEW = 1.0
 CONFIG_FILE, KUBECONFIG_FILE = "fusion-connector.yaml", "kubeconfig"  # in the directory
 # The firewall team's own policy, already on the FortiGate: ours go as one block before it.
 FOREIGN_POLICY_ID = 1
@@ -83,6 +95,43 @@ class Endpoint:
     name: str
     type: str
     url: str
+
+
+def free_loopback_port(host: str = "127.0.0.1") -> int:
+    """A port of `host` free for both UDP and TCP (the flow receiver binds both)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+            tcp.bind((host, 0))
+            port = int(tcp.getsockname()[1])
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+                try:
+                    udp.bind((host, port))
+                except OSError:
+                    continue
+            return port
+
+
+def can_send_from(address: str) -> bool:
+    """Whether this system lets a socket bind `address` (Linux: all of 127.0.0.0/8)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind((address, 0))
+        except OSError:
+            return False
+    return True
+
+
+def _flows_text(syslog_port: int, senders: dict[str, tuple[str, str]]) -> str:
+    lines = "".join(f"  - {{device: {device}, addresses: [{address}], format: {fmt}}}\n"
+                    for device, (address, fmt) in senders.items())
+    return f"""\
+flows:
+  syslog: {{listen: 127.0.0.1:{syslog_port}}}
+  senders:
+{lines}  retention: 1d
+  clockSkew: {CLOCK_SKEW:g}s
+  tokenEnv: {FLOWS_TOKEN_ENV}
+"""
 
 
 def _config_text(directory: Path, kube: str, bigip: str, fortigate: str, rest: str) -> str:
@@ -138,19 +187,32 @@ class DemoEnvironment:
         self._servers: list[HttpServer] = []
         self._config: Config | None = None
         self.no_proxy = ""
+        self.syslog_port = 0
+        self.flow_senders: dict[str, tuple[str, str]] = {}  # device -> (address, format)
+        self._rest: RestMock | None = None
 
     # --- life cycle -----------------------------------------------------------------------------
     def start(self) -> DemoEnvironment:
         self.directory = Path(tempfile.mkdtemp(prefix="fusion-connector-demo-"))
         self.no_proxy = bypass_proxies(self.host)
         try:
-            self.environment = {env: secrets.token_urlsafe(18) for env in ENV_NAMES.values()}
+            names = (*ENV_NAMES.values(), FLOWS_TOKEN_ENV)
+            self.environment = {env: secrets.token_urlsafe(18) for env in names}
+            self.syslog_port = free_loopback_port(self.host)
+            sources = {FORTIGATE: (FORTIGATE_SOURCE, "fortios"), BIGIP: (BIGIP_SOURCE, "bigip-afm")}
+            if not all(can_send_from(address) for address, _ in sources.values()):
+                sources = {FORTIGATE: (self.host, "fortios")}  # only 127.0.0.1 on this loopback
+            self.flow_senders = sources
             kube = self._serve(KubeApp(), "kubernetes", "kubernetes")
-            bigip = self._serve(BigIpApp(BIGIP_USER, self.environment[ENV_NAMES[BIGIP]]), BIGIP, "f5-as3")
-            fortigate = self._serve(FortigateMock(token=self.environment[ENV_NAMES[FORTIGATE]]),
+            bigip = self._serve(BigIpApp(BIGIP_USER, self.environment[ENV_NAMES[BIGIP]],
+                                         syslog=self._syslog_target(BIGIP, "tcp")), BIGIP, "f5-as3")
+            fortigate = self._serve(FortigateMock(token=self.environment[ENV_NAMES[FORTIGATE]],
+                                                  syslog=self._syslog_target(FORTIGATE, "udp")),
                                     FORTIGATE, "fortios")
-            rest = self._serve(RestMock(token=self.environment[ENV_NAMES[REST]]), REST, "rest")
-            self.config_path.write_text(_config_text(self.directory, kube, bigip, fortigate, rest))
+            self._rest = RestMock(token=self.environment[ENV_NAMES[REST]])
+            rest = self._serve(self._rest, REST, "rest")
+            self.config_path.write_text(_config_text(self.directory, kube, bigip, fortigate, rest)
+                                        + _flows_text(self.syslog_port, self.flow_senders))
             self.env_path.write_text("".join(f"export {k}={v}\n" for k, v in self.exports().items()))
             self.env_path.chmod(0o600)
             self.kubeconfig_path.write_text(_kubeconfig_text(kube))
@@ -162,6 +224,25 @@ class DemoEnvironment:
         log.info("demo environment in %s: kubernetes %s, devices %s", self.directory, kube,
                  ", ".join(f"{e.name} {e.url}" for e in self.endpoints[1:]))
         return self
+
+    def _syslog_target(self, device: str, transport: str) -> SyslogTarget | None:
+        """Where `device`'s mock sends its traffic logs (`--syslog`), None when it sends none."""
+        if device not in self.flow_senders:
+            return None
+        return SyslogTarget(transport, self.host, self.syslog_port, self.flow_senders[device][0])
+
+    def push_flows_to(self, listener: str) -> None:
+        """Point the REST mock's flow push (`--flows`) at the controller listening on `listener`."""
+        if self._rest is None:
+            raise DemoError("the demo environment is not started")
+        answer = httpx.post(f"{self.url_of(REST)}/_mock/flows", timeout=10, trust_env=False, json={
+            "target": f"{listener}/v1/flows?device={REST}", "token": self.environment[FLOWS_TOKEN_ENV]})
+        if answer.status_code != 200:
+            raise DemoError(f"REST mock refused the flow push target: HTTP {answer.status_code}")
+
+    def url_of(self, name: str) -> str:
+        """The URL of the mock named `name` (a device name or `kubernetes`)."""
+        return next(e.url for e in self.endpoints if e.name == name)
 
     def _serve(self, app: MockApp, name: str, kind: str) -> str:
         server = HttpServer(app, self.host, 0).start()

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from connector.compiler import CompileResult
 from connector.demo.environment import CONFIG_FILE, DIRECTORY_ENV, KUBECONFIG_FILE
+from connector.demo.flows import NEW_POD, REUSED_POD, FlowsRun
 from connector.demo.holdings import table
 from connector.demo.run import Answer
 from connector.demo.summary import DeviceSummary
 from connector.explain import DeviceExplanation
+from connector.flows.output import table_lines, time_text
 
 
 def _decision(device: DeviceExplanation) -> list[str]:
@@ -110,6 +112,38 @@ def conclusion(summaries: list[DeviceSummary]) -> str:
     return f"{plural(len(summaries), 'device')}, {verdict}; {plural(changes, 'change')} applied."
 
 
+def flows_text(run: FlowsRun, senders: dict[str, tuple[str, str]]) -> list[str]:
+    """What was sent through each firewall and how it answered, the pod reuse in between, then the
+    records attributed as `fusion-connector flows` prints them (oldest first)."""
+    namespace, name = REUSED_POD
+    lines = ["  logs: " + ", ".join(f"{device} sends {fmt} syslog from {address}"
+                                     for device, (address, fmt) in senders.items())
+             + "; soc pushes records to POST /v1/flows"]
+    reuse_told = False
+    for sent in run.sent:
+        send = sent.send
+        if (send.source.endswith(NEW_POD) or send.late) and not reuse_told and run.reused_at is not None:
+            lines.append(f"  {namespace}/{name} deleted, {namespace}/{NEW_POD} created with its address "
+                         f"{run.address} ({time_text(run.reused_at)} UTC)")
+            reuse_told = True
+        logged = f"{sent.logged} logged" if sent.logged else "not logged"
+        late = "a late log: " if send.late else ""
+        when = " (the flow happened before the reuse; its log is sent only now)" if send.late else ""
+        lines.append(f"  {late}{plural(send.count, 'flow')} through {send.device}: {send.source} "
+                     f"({sent.src}) -> {send.dst}:{send.port}/TCP: {sent.action}, {logged}{when}")
+    lines.append("")
+    if run.records:
+        lines.extend(f"  {line}" for line in table_lines(run.records))
+    else:
+        lines.append("  no flow record")
+    if run.problem:
+        lines.append(f"  incomplete: {run.problem}")
+    elif run.reused_at is not None:
+        lines.append(f"  {run.address}: the flows before the reuse are {name}'s, those after {NEW_POD}'s,"
+                     " whenever their logs arrive")
+    return lines
+
+
 DELETED_POD = ("payments", "checkout-7d4b9c6f5-2xkqp")
 
 
@@ -127,6 +161,9 @@ def serve_commands(metrics_url: str | None, kubectl: bool) -> list[str]:
         (f"fusion-connector report --config {config} --format html --output report.html",
          "the reconciliation report"),
     ]
+    if metrics_url is not None:
+        commands.append((f"fusion-connector flows --config {config} --since 1h",
+                         "the flows the firewalls logged, attributed to pods and rules"))
     if metrics_url is not None:
         commands.append((f"curl {metrics_url}", "the controller's metrics"))
     if kubectl:

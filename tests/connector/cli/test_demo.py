@@ -40,6 +40,37 @@ def test_demo_in_process_prints_what_each_device_holds() -> None:
         assert re.search(rf"^  {device}\s+\S+\s+in sync\s+(\d+)\s+1\s+\1 created\s+0$", out, re.M)
     assert "3 devices, all in sync;" in out
     assert "\x1b[" not in out  # plain text when not on a terminal
+    _flows_are_attributed(out)
+
+
+def _flows_are_attributed(out: str) -> None:
+    """The demo's flows come back attributed: through each device, allowed and denied, and the
+    reused address's flows to the pod holding it at each flow's time (a late log included)."""
+    section = out.split("Flows through each firewall", 1)[1]
+    assert "incomplete" not in section and "no flow record" not in section
+    rows = [line.split() for line in section.splitlines() if re.match(r"^  \d{4}-\d\d-\d\d ", line)]
+    records = {(r[2], r[3], " ".join(r[4:-1])) for r in rows}
+    old, new = "payments/checkout-7d4b9c6f5-tq4ld", "payments/checkout-7d4b9c6f5-wx5vn"
+    reused = {r[4] for r in rows if r[6] in (old, new)}
+    assert len(reused) == 1  # one address, two pods
+    address = reused.pop()
+    stripe = "ServiceEgressRule payments/checkout-to-stripe"
+    expected = [
+        ("fgt-edge", "Allow", f"{address} -> {old} (svc checkout) 198.51.100.10:443/TCP {stripe}"),
+        ("fgt-edge", "Allow", f"{address} -> {old} (svc checkout) 198.51.100.11:443/TCP {stripe}"),  # late
+        ("fgt-edge", "Allow", f"{address} -> {new} (svc checkout) 198.51.100.10:443/TCP {stripe}"),
+        ("fgt-edge", "Deny", f"{address} -> {new} (svc checkout) 203.0.113.50:443/TCP "
+                             "ClusterEgressRule deny-threat-list"),
+        ("fgt-edge", "Deny", "NamespaceEgressRule payments/batch-deny-rest"),
+        ("bigip-dc1", "Allow", f"(svc checkout) 198.51.100.10:443/TCP {stripe}"),
+        ("bigip-dc1", "Deny", "(svc checkout) 203.0.113.50:443/TCP ClusterEgressRule deny-threat-list"),
+        ("soc", "Allow", "-> billing (egress-ip) 192.0.2.130:443/TCP ServiceEgressRule "
+                         "billing/invoices-to-tax-authority"),
+        ("soc", "Deny", "-> billing (egress-ip) 203.0.113.50:443/TCP ClusterEgressRule deny-threat-list"),
+    ]
+    for device, action, text in expected:
+        assert any((d, a) == (device, action) and text in line for d, a, line in records), (device, text)
+    assert len(rows) == len(expected)
 
 
 @pytest.mark.e2e
@@ -84,23 +115,26 @@ def test_demo_serve_commands_work_as_printed_then_it_stops_on_sigterm(tmp_path: 
         assert "controller: running in this process" in demo.text
         assert re.fullmatch(r"http://127\.0\.0\.1:\d+/metrics", demo.field("metrics"))
         config = Path(demo.field("config file"))
-        assert set(demo.exports) == {"FC_DEMO", "BIGIP_PASSWORD", "FGT_TOKEN", "SOC_TOKEN", "NO_PROXY"}
+        assert set(demo.exports) == {"FC_DEMO", "BIGIP_PASSWORD", "FGT_TOKEN", "SOC_TOKEN", "FLOWS_TOKEN",
+                                     "NO_PROXY"}
         assert Path(demo.exports["FC_DEMO"]) == config.parent
         commands = demo.commands
         kubectl = shutil.which("kubectl") is not None
         assert [" ".join(c.split()[:2]) if c.startswith("fusion") else c.split()[0] for c in commands] == [
-            "fusion-connector plan", "fusion-connector explain", "fusion-connector report", "curl",
+            "fusion-connector plan", "fusion-connector explain", "fusion-connector report",
+            "fusion-connector flows", "curl",
             *(["kubectl"] * 3 if kubectl else [])]
         assert f"curl {demo.field('metrics')}  # the controller's metrics" in commands
         address = _pod_address(demo.field("kubeconfig"))
         shell = tmp_path / "shell"
         shell.mkdir()
-        plan, explain, _, metrics, *kubectl_outputs = run_commands(commands, shell, demo.shell)
+        plan, explain, _, flows, metrics, *kubectl_outputs = run_commands(commands, shell, demo.shell)
         for device in ("bigip-dc1", "fgt-edge", "soc"):
             assert f"{device}: in sync, nothing to do" in plan
         assert "Allow by ServiceEgressRule payments/checkout-to-stripe" in explain
         assert (shell / "report.html").read_text().lstrip().lower().startswith("<!doctype html>")
         assert "fusion_connector_" in metrics
+        assert "payments/checkout-7d4b9c6f5-wx5vn (svc checkout)" in flows  # the demo's flows, attributed
         if kubectl:
             assert DELETED_POD[1] in kubectl_outputs[0]
             assert "kind: ServiceEgressRule" in kubectl_outputs[2]
