@@ -7,7 +7,7 @@ its `device_rule_id`. A device rule the connector did not produce (the device's 
 someone else's policy) gives rule None; the namespace default-action rule maps to
 `FlowRule("DefaultAction", namespace, "default", "Default")` (the map stores it so).
 
-A batch costs one read-only transaction: one timeline statement per 100 distinct source addresses
+A batch costs one read-only transaction: one timeline statement per 500 distinct source addresses
 and one rule-map statement per 200 distinct (device, reference) pairs.
 """
 

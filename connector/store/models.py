@@ -271,7 +271,9 @@ class AddressIntervalRow(Base):
         Index("ix_address_intervals_lookup", "cluster", "address", "valid_from"),
         Index("ix_address_intervals_open", "cluster", "address", unique=True,
               sqlite_where=text("valid_to IS NULL"), postgresql_where=text("valid_to IS NULL")),
-        Index("ix_address_intervals_valid_to", "cluster", "valid_to"),
+        Index("ix_address_intervals_address_valid_to", "cluster", "address", "valid_to"),
+        Index("ix_address_intervals_valid_to", "cluster", "valid_to",  # retention: closed ones only
+              sqlite_where=text("valid_to IS NOT NULL"), postgresql_where=text("valid_to IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -296,7 +298,8 @@ class DeviceRuleRefRow(Base):
         Index("ix_device_rule_refs_lookup", "cluster", "device", "reference", "valid_from"),
         Index("ix_device_rule_refs_open", "cluster", "device", "reference", unique=True,
               sqlite_where=text("valid_to IS NULL"), postgresql_where=text("valid_to IS NULL")),
-        Index("ix_device_rule_refs_valid_to", "cluster", "valid_to"),
+        Index("ix_device_rule_refs_valid_to", "cluster", "valid_to",  # retention: closed ones only
+              sqlite_where=text("valid_to IS NOT NULL"), postgresql_where=text("valid_to IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

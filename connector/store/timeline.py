@@ -1,9 +1,10 @@
 """The address timeline: which identity held a source address (pod, node or egress IP) when.
 
 Each address has a list of non-overlapping intervals [valid_from, valid_to) (`valid_to` NULL while
-open; at most one open). `at(address, t, skew)` finds the interval holding t and every interval
-within `skew` of t through the index (cluster, address, valid_from): O(log n) per address, and
-`at_many` answers a batch with one statement per chunk of addresses.
+open; at most one open). `at(address, t, skew)` finds the intervals within `skew` of t through
+the indexes (cluster, address, valid_to) and (cluster, address, valid_from): O(log n) per address,
+not growing with the address's older history; `at_many` answers a batch with one statement per
+500 addresses, and `apply` writes many changes in a few statements.
 
 Attribution rules:
 - the identity is the interval's that holds t; with no interval holding t but exactly one owner
@@ -23,14 +24,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, delete, select, union_all
+from sqlalchemy import Select, delete, insert, select, union_all, update
 from sqlalchemy.orm import Session
 
 from connector.flows.record import FlowIdentity
-from connector.store.bulk import chunks, ensure_cluster
+from connector.store.bulk import IN_CHUNK, chunks, ensure_cluster
 from connector.store.models import AddressIntervalRow
-
-ADDRESS_CHUNK = 100  # addresses per statement (two SELECTs each; SQLite allows 500 in a compound)
 
 
 @dataclass(frozen=True)
@@ -96,24 +95,46 @@ class AddressTimeline:
         """`identity` holds `address` from `at`: ends another owner's open interval at `at` (an
         interval that would end at or before its start is removed). No-op when `identity` already
         holds it."""
-        row = self._open_row(address)
-        if row is not None:
-            if _identity(row, self.cluster) == replace(identity, cluster=self.cluster):
-                return
-            self._end(row, at)
-        ensure_cluster(self.session, self.cluster, at)
-        self.session.add(AddressIntervalRow(cluster=self.cluster, address=address, **_columns(identity),
-                                            valid_from=at, valid_to=None))
-        self.session.flush()
+        self.apply([(address, identity)], at)
 
     def close(self, address: str, at: datetime, *, pod_uid: str = "") -> None:
         """End `address`'s open interval at `at`; with `pod_uid`, only if that pod holds it (a late
         deletion of a previous owner never ends the new owner's interval)."""
-        row = self._open_row(address)
-        if row is None or (pod_uid and row.pod_uid != pod_uid):
+        found = self._open_rows([address]).get(address)
+        if found is None or (pod_uid and found.pod_uid != pod_uid):
             return
-        self._end(row, at)
-        self.session.flush()
+        self._end([found], at)
+
+    def apply(self, changes: Sequence[tuple[str, FlowIdentity | None]], at: datetime) -> int:
+        """Each (address, identity) holds from `at` (None: nobody; a later change of one address
+        wins): `open` or `close` for many addresses in a few statements (one read of the open
+        intervals, one update, one delete, one insert per 500 addresses). Returns the number of
+        addresses whose holder changed."""
+        wanted = dict(changes)
+        changed = 0
+        for chunk in chunks(sorted(wanted), IN_CHUNK):
+            stored = self._open_rows(chunk)
+            ending: list[Any] = []
+            opening: list[dict[str, Any]] = []
+            for address in chunk:
+                identity = wanted[address]
+                found = stored.get(address)
+                current = _identity(found, self.cluster) if found is not None else None
+                if identity is not None:
+                    identity = replace(identity, cluster=self.cluster)
+                if current == identity:
+                    continue
+                changed += 1
+                if found is not None:
+                    ending.append(found)
+                if identity is not None:
+                    opening.append({"cluster": self.cluster, "address": address, **_columns(identity),
+                                    "valid_from": at, "valid_to": None})
+            self._end(ending, at)  # before opening: one open interval per address
+            if opening:
+                ensure_cluster(self.session, self.cluster, at)
+                self.session.execute(insert(AddressIntervalRow), opening)
+        return changed
 
     def prune(self, before: datetime) -> int:
         """Delete intervals that ended before `before`; returns how many."""
@@ -125,21 +146,24 @@ class AddressTimeline:
 
     def holders(self) -> dict[str, FlowIdentity]:
         """Every address with an open interval and its identity (for reconciling after a re-list)."""
-        rows = self.session.scalars(select(AddressIntervalRow).where(
+        rows = self.session.execute(self._columns().where(
             AddressIntervalRow.cluster == self.cluster, AddressIntervalRow.valid_to.is_(None)))
         return {row.address: _identity(row, self.cluster) for row in rows}
 
-    def _open_row(self, address: str) -> AddressIntervalRow | None:
-        return self.session.scalars(select(AddressIntervalRow).where(
-            AddressIntervalRow.cluster == self.cluster, AddressIntervalRow.address == address,
-            AddressIntervalRow.valid_to.is_(None))).first()
+    def _open_rows(self, addresses: Sequence[str]) -> dict[str, Any]:
+        row = AddressIntervalRow
+        return {found.address: found for found in self.session.execute(self._columns().where(
+            row.cluster == self.cluster, row.address.in_(list(addresses)), row.valid_to.is_(None)))}
 
-    def _end(self, row: AddressIntervalRow, at: datetime) -> None:
-        if at <= row.valid_from:
-            self.session.delete(row)
-        else:
-            row.valid_to = at
-        self.session.flush()  # the partial unique index allows one open interval per address
+    def _end(self, rows: Sequence[Any], at: datetime) -> None:
+        """End the open intervals `rows` at `at`; one that would end at or before its start goes."""
+        row = AddressIntervalRow
+        gone = [found.id for found in rows if at <= found.valid_from]
+        ended = [found.id for found in rows if at > found.valid_from]
+        if gone:
+            self.session.execute(delete(row).where(row.id.in_(gone)))
+        if ended:
+            self.session.execute(update(row).where(row.id.in_(ended)).values(valid_to=at))
 
     # -- reads ------------------------------------------------------------------------------------
 
@@ -148,55 +172,43 @@ class AddressTimeline:
         return self.at_many([(address, moment)], skew_seconds)[0]
 
     def at_many(self, queries: Sequence[tuple[str, datetime]], skew_seconds: float) -> list[Attribution]:
-        """`at` for each (address, moment), in order: one statement per 100 distinct addresses."""
+        """`at` for each (address, moment), in order: one statement per 500 distinct addresses."""
         skew = timedelta(seconds=max(0.0, skew_seconds))
         intervals = self.intervals_near(queries, skew)
         return [attribute(intervals.get(address, ()), moment, skew) for address, moment in queries]
 
     def intervals_near(self, queries: Iterable[tuple[str, datetime]],
                        skew: timedelta) -> dict[str, list[Interval]]:
-        """Per address, its intervals that may matter for the moments queried (± `skew`): those
-        starting within the moments' span and the last one starting before it; sorted."""
-        spans: dict[str, tuple[datetime, datetime]] = {}
+        """Per address queried, its intervals overlapping [earliest moment - skew, latest moment +
+        skew], sorted: the open one and those ending after the window opens, found through the
+        index (cluster, address, valid_to), so the cost does not grow with older history."""
+        moments: dict[str, None] = {}
+        low: datetime | None = None
+        high: datetime | None = None
         for address, moment in queries:
-            low, high = spans.get(address, (moment, moment))
-            spans[address] = (min(low, moment), max(high, moment))
+            moments[address] = None
+            low = moment if low is None or moment < low else low
+            high = moment if high is None or moment > high else high
         out: dict[str, list[Interval]] = {}
-        for chunk in chunks(sorted(spans), ADDRESS_CHUNK):
-            selects: list[Select[Any]] = []
-            for address in chunk:
-                low, high = spans[address]
-                selects.append(self._last_before(address, low - skew))
-                selects.append(self._starting_within(address, low - skew, high + skew))
-            rows = self.session.execute(union_all(*selects)) if len(selects) > 1 else \
-                self.session.execute(selects[0])
-            seen: set[int] = set()
-            for row in rows:
-                if row.id in seen:
-                    continue
-                seen.add(row.id)
-                out.setdefault(row.address, []).append(
-                    Interval(_identity(row, self.cluster), row.valid_from, row.valid_to))
-        for found in out.values():
-            found.sort(key=lambda interval: interval.valid_from)
+        if low is None or high is None:
+            return out
+        low, high = low - skew, high + skew
+        row = AddressIntervalRow
+        for chunk in chunks(sorted(moments), IN_CHUNK):
+            near = [row.cluster == self.cluster, row.address.in_(list(chunk)), row.valid_from <= high]
+            statement = union_all(self._columns().where(*near, row.valid_to.is_(None)),
+                                  self._columns().where(*near, row.valid_to > low))
+            for found in self.session.execute(statement):
+                out.setdefault(found.address, []).append(
+                    Interval(_identity(found, self.cluster), found.valid_from, found.valid_to))
+        for found_intervals in out.values():
+            found_intervals.sort(key=lambda interval: interval.valid_from)
         return out
 
     def _columns(self) -> Select[Any]:
         row = AddressIntervalRow
         return select(row.id, row.address, row.namespace, row.pod, row.pod_uid, row.services,
                       row.node, row.source_mode, row.valid_from, row.valid_to)
-
-    def _last_before(self, address: str, moment: datetime) -> Select[Any]:
-        row = AddressIntervalRow
-        inner = (self._columns().where(row.cluster == self.cluster, row.address == address,
-                                       row.valid_from < moment)
-                 .order_by(row.valid_from.desc()).limit(1).subquery())
-        return select(inner)
-
-    def _starting_within(self, address: str, low: datetime, high: datetime) -> Select[Any]:
-        row = AddressIntervalRow
-        return self._columns().where(row.cluster == self.cluster, row.address == address,
-                                     row.valid_from >= low, row.valid_from <= high)
 
 
 def _columns(identity: FlowIdentity) -> dict[str, Any]:

@@ -53,7 +53,16 @@ def upgrade() -> None:
             sqlite_where=sa.text("valid_to IS NULL"),
             postgresql_where=sa.text("valid_to IS NULL"),
         )
-        batch_op.create_index("ix_address_intervals_valid_to", ["cluster", "valid_to"], unique=False)
+        batch_op.create_index(
+            "ix_address_intervals_address_valid_to", ["cluster", "address", "valid_to"], unique=False
+        )
+        batch_op.create_index(
+            "ix_address_intervals_valid_to",
+            ["cluster", "valid_to"],
+            unique=False,
+            sqlite_where=sa.text("valid_to IS NOT NULL"),
+            postgresql_where=sa.text("valid_to IS NOT NULL"),
+        )
 
     op.create_table(
         "device_rule_refs",
@@ -86,7 +95,13 @@ def upgrade() -> None:
             sqlite_where=sa.text("valid_to IS NULL"),
             postgresql_where=sa.text("valid_to IS NULL"),
         )
-        batch_op.create_index("ix_device_rule_refs_valid_to", ["cluster", "valid_to"], unique=False)
+        batch_op.create_index(
+            "ix_device_rule_refs_valid_to",
+            ["cluster", "valid_to"],
+            unique=False,
+            sqlite_where=sa.text("valid_to IS NOT NULL"),
+            postgresql_where=sa.text("valid_to IS NOT NULL"),
+        )
 
     op.create_table(
         "flow_records",
@@ -139,7 +154,11 @@ def downgrade() -> None:
 
     op.drop_table("flow_records")
     with op.batch_alter_table("device_rule_refs", schema=None) as batch_op:
-        batch_op.drop_index("ix_device_rule_refs_valid_to")
+        batch_op.drop_index(
+            "ix_device_rule_refs_valid_to",
+            sqlite_where=sa.text("valid_to IS NOT NULL"),
+            postgresql_where=sa.text("valid_to IS NOT NULL"),
+        )
         batch_op.drop_index(
             "ix_device_rule_refs_open",
             sqlite_where=sa.text("valid_to IS NULL"),
@@ -149,7 +168,12 @@ def downgrade() -> None:
 
     op.drop_table("device_rule_refs")
     with op.batch_alter_table("address_intervals", schema=None) as batch_op:
-        batch_op.drop_index("ix_address_intervals_valid_to")
+        batch_op.drop_index(
+            "ix_address_intervals_valid_to",
+            sqlite_where=sa.text("valid_to IS NOT NULL"),
+            postgresql_where=sa.text("valid_to IS NOT NULL"),
+        )
+        batch_op.drop_index("ix_address_intervals_address_valid_to")
         batch_op.drop_index(
             "ix_address_intervals_open",
             sqlite_where=sa.text("valid_to IS NULL"),
