@@ -10,7 +10,8 @@ Contract of `FlowPush.answer`, in this order:
   (`application/json` or `application/vnd.fusion-connector.v1+json`);
 - 400 when the body is not a JSON array of records `{time, src, srcPort, dst, dstPort, protocol,
   action, rule}` (optional `count`; unknown keys ignored, as the protocol says): the error names
-  the index and the field, and nothing is taken;
+  the index and the field, nothing is taken, and the body's records are counted `malformed`
+  (`count(device, "malformed", n)`; 1 for a body that is not an array);
 - else 202 `{"accepted": N, "shed": M}`: the records are queued for attribution (`submit`), and
   those the pipeline cannot queue are shed (counted, as for syslog lines).
 Errors are `{"error": {"code", "message", "index"?, "field"?}}`.
@@ -40,6 +41,7 @@ class PushError(ValueError):
     def __init__(self, message: str, index: int | None = None, field: str | None = None) -> None:
         self.index = index
         self.field = field
+        self.records = 1  # how many records the refused body held (1 when not an array)
         where = f"[{index}]" if index is not None else ""
         where += f".{field}" if field else ""
         super().__init__(f"{where}: {message}" if where else message)
@@ -120,7 +122,11 @@ def parse_body(body: bytes, device: str, max_records: int = MAX_RECORDS) -> list
         raise PushError("the body must be a JSON array of flow records")
     if len(data) > max_records:
         raise OverflowError(f"{len(data)} records in one request; at most {max_records}")
-    return [parse_record(item, index, device) for index, item in enumerate(data)]
+    try:
+        return [parse_record(item, index, device) for index, item in enumerate(data)]
+    except PushError as exc:
+        exc.records = len(data)
+        raise
 
 
 def not_enabled() -> HttpAnswer:
@@ -134,10 +140,12 @@ class FlowPush:
 
     def __init__(self, token: str | None, rest_devices: Sequence[str],
                  submit: Callable[[list[FlowLine]], int], *, max_body_bytes: int = MAX_BODY_BYTES,
-                 max_records: int = MAX_RECORDS) -> None:
+                 max_records: int = MAX_RECORDS,
+                 count: Callable[[str, str, int], None] = lambda device, result, n: None) -> None:
         self.token = token
         self.rest_devices = tuple(rest_devices)
         self.submit = submit
+        self.count = count
         self.max_body_bytes = max_body_bytes
         self.max_records = max_records
 
@@ -178,6 +186,7 @@ class FlowPush:
         except OverflowError as exc:
             return _error(413, "too_many_records", str(exc))
         except PushError as exc:
+            self.count(device, "malformed", exc.records)
             return _error(400, "invalid", str(exc), index=exc.index, field=exc.field)
         accepted = self.submit(lines) if lines else 0
         return HttpAnswer(202, (json.dumps({"accepted": accepted, "shed": len(lines) - accepted}) + "\n")

@@ -71,7 +71,7 @@ class FlowService:
                                            count=self.pipeline.count)
         token = secrets.get(flows.token_env, "flows.tokenEnv").get_secret_value() if flows.token_env else None
         self.push = FlowPush(token, [d.name for d in config.devices if d.type == REST_TYPE],
-                             self.pipeline.submit)
+                             self.pipeline.submit, count=self.pipeline.count)
 
     def _received(self, lines: list[FlowLine]) -> None:
         self.pipeline.submit(lines)  # never blocks; what cannot wait is shed and counted

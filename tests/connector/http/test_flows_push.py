@@ -30,6 +30,7 @@ class Probes:
     def __init__(self, push: FlowPush | None) -> None:
         self.push = push
         self.submitted: list[FlowLine] = []
+        self.counted: list[tuple[str, str, int]] = []
         self.room = 1_000_000
 
     def alive(self) -> bool:
@@ -40,6 +41,9 @@ class Probes:
 
     def render_metrics(self) -> bytes:
         return b""
+
+    def count(self, device: str, result: str, n: int) -> None:
+        self.counted.append((device, result, n))
 
     def submit(self, lines: list[FlowLine]) -> int:
         taken = lines[:self.room]
@@ -70,7 +74,8 @@ def serve(probes: Any) -> HealthServer:
 @pytest.fixture
 def one_rest() -> Iterator[tuple[Probes, str]]:
     probes = Probes(None)
-    probes.push = FlowPush(TOKEN, ["soc"], probes.submit, max_body_bytes=64 * 1024, max_records=50)
+    probes.push = FlowPush(TOKEN, ["soc"], probes.submit, max_body_bytes=64 * 1024, max_records=50,
+                           count=probes.count)
     server = serve(probes)
     yield probes, f"{server.url}/v1/flows"
     server.stop()
@@ -130,6 +135,7 @@ def test_an_invalid_record_is_400_naming_its_index_and_field(
     assert (error["code"], error["index"], error["field"]) == ("invalid", 1, index_field)
     assert error["message"].startswith(f"[1].{index_field}: ") and words in error["message"]
     assert probes.submitted == []  # nothing of a bad body is taken
+    assert probes.counted == [("soc", "malformed", 2)]  # its records are counted as malformed
 
 
 @pytest.mark.parametrize(("body", "words"), [(b"{\"a\": 1}", "JSON array"), (b"[1, 2", "not JSON"),
