@@ -28,6 +28,7 @@ Who does what:
 | /healthz and /readyz | `Health` (health) |
 | weakened transport security, said at start | `TransportSecurity` (transport) |
 | flow logs received, attributed, stored, told; `POST /v1/flows` | `FlowService` (flows.service) |
+| audit counts of the rules in Audit mode, from the flow records | `AuditBook` (audit_status) |
 
 What is told, and where: a device whose last sync failed or was refused unprograms every rule on
 it (status), is listed as degraded in `readiness()` (which stays ready: devices do not decide it),
@@ -57,6 +58,7 @@ from connector.cluster import KINDS, Kind
 from connector.compiler import Compiler, CompileResult
 from connector.config import Config, Secrets
 from connector.controller.accounting import Accounting
+from connector.controller.audit_status import AuditBook
 from connector.controller.device_book import DeviceBook
 from connector.controller.device_report import DeviceReport, capacities
 from connector.controller.events import EventChannel, EventRecorder, ObjectRef
@@ -120,10 +122,15 @@ class Controller:
                              transport=self.transport)
         self.fence = WriteFence(self._holds_lease, self.metrics)
         self.accounting = Accounting(self.book, self.metrics, self.events, lease, self._leading)
+        # status.audit of the rules in Audit mode, counted from the flow records (flows configured)
+        self.audit = (AuditBook(self.book.desired_states, self.metrics.registry,
+                                kick=lambda: self.statuses.kick())
+                      if config.flows is not None else None)
         self.statuses = StatusWriter(
             debounce=self.options.status_debounce, sources_interval=self.options.status_sources_interval,
             reports=self.book.reports, events=self.events, metrics=self.metrics, leading=self._leading,
-            compiled=lambda: self.compiled, stopping=self._stopping)
+            compiled=lambda: self.compiled, stopping=self._stopping,
+            audit=self.audit.status if self.audit is not None else None)
         self.syncs = DeviceSyncs(config, self.options.mode, fence=self.fence, accounting=self.accounting,
                                  metrics=self.metrics, leading=self._leading, synced=self.statuses.kick)
         self.namespace_warnings = NamespaceWarnings(self.events, self._leading, self._namespace_uid)
@@ -155,6 +162,8 @@ class Controller:
             self.flows = FlowService(config, self._engine, self.metrics.registry, self.secrets,
                                      tell=self.events.tell, uid=self._object_uid,
                                      leading=self._leading).start()
+            if self.audit is not None:
+                self.flows.subscribe(self.audit.start().observe)
         self._watcher = ClusterWatcher(KubeListWatch(api), timings=self.options.watch_timings)
         self._watcher.add_listener(self.loop.changes_seen)
         self.metrics.watch(self._watcher.stats, lambda: self._watcher is not None and self._watcher.synced)
@@ -211,6 +220,8 @@ class Controller:
         self.loop.post(Stop())
         if self.flows is not None:
             self.flows.stop(self.options.shutdown_grace)
+        if self.audit is not None:
+            self.audit.stop(self.options.shutdown_grace)
         for thread in self._threads:
             thread.join(5)
         if self._watcher is not None:
