@@ -7,7 +7,13 @@ Routes (every one takes `?vdom=`; default `root`, unknown → 404 error envelope
   PUT        /api/v2/cmdb/firewall/policy/<id>?action=move&before=<id>|after=<id>
   GET|POST   /api/v2/cmdb/firewall/addrgrp/<grp>/member
   GET|DELETE /api/v2/cmdb/firewall/addrgrp/<grp>/member/<name>
-  GET        /api/v2/monitor/system/status
+  GET        /api/v2/cmdb/<table>?action=schema       the table's schema (`mocks.fortigate.schema`)
+  GET        /api/v2/cmdb?action=schema               every served table's schema
+  GET        /api/v2/monitor/system/status            the status probe of fortigate-api's login
+  GET        /api/v2/cmdb/system/status               the status probe of fortiosapi's tokenlogin
+Any other `/api/...` path answers FortiOS's JSON 404 envelope; paths outside `/api/` an HTML 404.
+`global=1`, `vdom=*` (every VDOM) and `vdom=a,b` answer a JSON list with one envelope per VDOM, in
+that order, with the HTTP status of the first VDOM that failed (else 200).
 Table sizes (`table_sizes`, also `--table-size PATH=N`): a create in a full table answers HTTP 500
 with FortiOS error -4. `GET /_mock/tables` shows them with each VDOM's usage; `POST /_mock/tables`
 `{"firewall/address": 100, "firewall/policy": null}` sets or (null) lifts limits at run time; a
@@ -37,6 +43,7 @@ from mocks.common.syslog import SyslogEndpoint, SyslogTarget
 from mocks.common.traffic import TrafficError, bad_request, parse_flow, traffic_request
 from mocks.fortigate.logline import FORMATS, traffic_line
 from mocks.fortigate.query import QueryError, compile_filters, project, window
+from mocks.fortigate.schema import table_schema, tree_schema
 from mocks.fortigate.store import ADDRGRP, DEFAULT_INTERFACES, POLICY, TABLES, CmdbError, Vdom
 from mocks.fortigate.traffic import decide
 
@@ -163,23 +170,49 @@ class FortigateMock(MockApp):
         if not self._authorized(request):
             return _html(401, "Unauthorized")
         raw = request.raw_path
+        if not raw.startswith("/api/"):
+            return _html(404, "Not Found")
         if raw.rstrip("/") == "/api/v2/monitor/system/status" and request.method == "GET":
             return self._status(request)
+        names, several = self._target_vdoms(request)
+        if not several:
+            return self._one(request, names[0])
+        answers = [self._one(request, name) for name in names]
+        status = next((answer.status for answer in answers if answer.status != 200), 200)
+        return json_response(status, [json.loads(answer.body) for answer in answers])
+
+    def _target_vdoms(self, request: Request) -> tuple[list[str], bool]:
+        """The VDOMs a request addresses and whether it asked for several (one envelope each):
+        `global=1` and `vdom=*` mean every VDOM, `vdom=a,b` those; default `root`."""
+        if request.arg("global") in ("1", "true"):
+            return list(self.vdom_names), True
+        text = request.arg("vdom") or "root"
+        if text == "*":
+            return list(self.vdom_names), True
+        names = [name for name in text.split(",") if name] or ["root"]
+        return names, len(names) > 1
+
+    def _one(self, request: Request, vdom_name: str) -> Response:
+        """The answer of one VDOM."""
+        raw = request.raw_path
+        method = request.method
+        if raw.rstrip("/") == "/api/v2/cmdb/system/status" and method == "GET":
+            return self._cmdb_status(vdom_name)
+        if raw.rstrip("/") == CMDB.rstrip("/") and method == "GET" and request.arg("action") == "schema":
+            return json_response(200, self._envelope(method, vdom_name, "/", 200, results=tree_schema(),
+                                                     action="schema"))
         if not raw.startswith(CMDB):
-            return _html(404, "Not Found")
+            return self._unknown_path(method, vdom_name, raw)
         segments = [unquote(part) for part in raw[len(CMDB):].split("/")]
         if segments and segments[-1] == "" and len(segments) > 2:
             segments.pop()
-        if len(segments) < 2:
-            return _html(404, "Not Found")
         table = "/".join(segments[:2])
-        if table not in TABLES:
-            return _html(404, "Not Found")
-        vdom_name = request.arg("vdom") or "root"
+        if len(segments) < 2 or table not in TABLES:
+            return self._unknown_path(method, vdom_name, raw)
         with self._lock:
             vdom = self.vdoms.get(vdom_name)
             if vdom is None:
-                return json_response(404, self._envelope(request.method, vdom_name, table, 404, error=-3,
+                return json_response(404, self._envelope(method, vdom_name, table, 404, error=-3,
                                                          cli_error=f"vdom {vdom_name!r} not found"))
             try:
                 return self._route(request, vdom, table, segments[2:])
@@ -188,15 +221,32 @@ class FortigateMock(MockApp):
                 if exc.code is not None:
                     extra["error"] = exc.code
                 extra["cli_error"] = exc.message
-                envelope = self._envelope(request.method, vdom_name, table, exc.http_status, **extra)
+                envelope = self._envelope(method, vdom_name, table, exc.http_status, **extra)
                 return json_response(exc.http_status, envelope)
             except QueryError as exc:
-                return json_response(400, self._envelope(request.method, vdom_name, table, 400,
-                                                         cli_error=str(exc)))
+                return json_response(400, self._envelope(method, vdom_name, table, 400, cli_error=str(exc)))
+
+    def _unknown_path(self, method: str, vdom: str, raw: str) -> Response:
+        """FortiOS's JSON 404 for an API path it does not serve: `path`/`name` (and `action`) are the
+        segments after the tree (`/api/v2/<tree>/<path>/<name>[/<action>]`)."""
+        parts = [unquote(part) for part in raw.split("?", 1)[0].split("/")[4:] if part]
+        out: dict[str, Any] = {"http_method": method, "vdom": vdom}
+        if len(parts) > 0:
+            out["path"] = parts[0]
+        if len(parts) > 1:
+            out["name"] = parts[1]
+        if len(parts) > 2:
+            out["action"] = parts[2]
+        out.update({"status": "error", "http_status": 404, "serial": SERIAL, "version": VERSION,
+                    "build": BUILD})
+        return json_response(404, out)
 
     def _route(self, request: Request, vdom: Vdom, table: str, rest: list[str]) -> Response:
         method = request.method
         if not rest:
+            if method == "GET" and request.arg("action") == "schema":
+                return json_response(200, self._envelope(method, vdom.name, table, 200,
+                                                         results=table_schema(table), action="schema"))
             if method == "GET":
                 return self._list(request, vdom, table)
             if method == "POST":
@@ -278,6 +328,15 @@ class FortigateMock(MockApp):
             extra["action"] = action
         body = self._envelope(method, vdom.name, table, 200, **extra)
         return json_response(200, body)
+
+    def _cmdb_status(self, vdom: str) -> Response:
+        """`GET /api/v2/cmdb/system/status`: the probe fortiosapi's `tokenlogin` makes (it reads only
+        `version`); FortiOS 6.4/7.2 answer it, 7.4.5 answers 404."""
+        return json_response(200, {
+            "http_method": "GET", "results": {"hostname": HOSTNAME, "serial": SERIAL, "version": VERSION,
+                                              "build": BUILD},
+            "vdom": vdom, "path": "system", "name": "status", "status": "success", "http_status": 200,
+            "serial": SERIAL, "version": VERSION, "build": BUILD})
 
     def _status(self, request: Request) -> Response:
         vdom = request.arg("vdom") or "root"

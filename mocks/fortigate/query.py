@@ -1,8 +1,9 @@
 """FortiOS list query parameters: `filter`, `format`, `start`, `count`.
 
-- `filter=<key><op><pattern>`: ops `==` `!=` `=@` (contains) `!@` (does not contain) `<=` `<` `>=`
-  `>`; a `,` inside one filter ORs alternatives; repeated `filter` parameters AND. List attributes
-  (e.g. `member`) match when any entry's name matches.
+- `filter=<key><op><pattern>`: ops `==` `!=` `=@` (contains) `!@` (does not contain), all four
+  case-insensitive as the FortiOS swagger documents, and `<=` `<` `>=` `>`; a `,` inside one
+  filter ORs alternatives; repeated `filter` parameters AND. List attributes (e.g. `member`) match
+  when any entry's name matches.
 - `format=a|b`: keep only those fields (plus `q_origin_key`).
 - `start`/`count`: a window of the filtered list.
 """
@@ -30,6 +31,8 @@ def _values(entry: dict[str, Any], key: str) -> list[str]:
 
 
 def _compare(op: str, value: str, pattern: str) -> bool:
+    if op in ("==", "!=", "=@", "!@"):
+        value, pattern = value.casefold(), pattern.casefold()
     if op == "==":
         return value == pattern
     if op == "!=":

@@ -2,9 +2,10 @@
 
 Contract (mirrors FortiOS 6.4 cmdb behaviour, see `docs/adapters.md`):
 - Tables: `firewall/address`, `firewall/addrgrp`, `firewall.service/custom`, `firewall/policy`.
-  Names are unique per table, addresses and groups sharing one namespace (`-5` duplicate on
-  create); policies are a list kept in evaluation order, `policyid` assigned on create when absent
-  or 0, policy names required and unique per VDOM. Predefined: addresses `all` and `none`,
+  Names are unique per table (`-5` duplicate on create), addresses and groups sharing one
+  namespace (an address named like a group, or a group like an address: `-163`); policies are a
+  list kept in evaluation order, `policyid` assigned on create when absent or 0, policy names
+  required and unique per VDOM. Predefined: addresses `all` and `none`,
   services `ALL`, `HTTPS`, `DNS`, schedules `always`/`none`, the interfaces given at start.
 - Limits: names ≤ 79, policy names ≤ 35, `comment` ≤ 255, policy `comments` ≤ 1023, addrgrp
   members ≤ 600 (`-1` invalid length). Table sizes (`table_sizes`, table → most entries, every
@@ -12,7 +13,7 @@ Contract (mirrors FortiOS 6.4 cmdb behaviour, see `docs/adapters.md`):
   number of entries reached); updates and deletes are unaffected.
 - Referential integrity: addrgrp members and policy addresses must exist (`-3`); services too;
   deleting an object still referenced fails with `-23`; a collection purge deletes only
-  unreferenced entries.
+  unreferenced entries and keeps the predefined ones (`PREDEFINED`).
 - Subnets are stored and returned as `a.b.c.d m.m.m.m` whatever form was written.
 Failures raise `CmdbError(http_status, error_code, message)`.
 """
@@ -47,9 +48,16 @@ E_NOT_FOUND = -3
 E_TABLE_FULL = -4
 E_DUPLICATE = -5
 E_INVALID_IP = -8
+E_INVALID_NETMASK = -9
 E_BLANK = -20
 E_IN_USE = -23
+E_END_BEFORE_START = -73
+E_ADDRESS_GROUP_NAME = -163
+E_INVALID_PORT_RANGE = -363
 E_INVALID_VALUE = -651
+
+PREDEFINED = {"firewall/address": frozenset({"all", "none"}),
+              "firewall.service/custom": frozenset({"ALL", "HTTPS", "DNS"})}
 
 
 class CmdbError(Exception):
@@ -71,11 +79,15 @@ def normalize_subnet(value: Any) -> str:
     text = value.strip().replace(" ", "/", 1) if " " in value.strip() else value.strip()
     if "/" not in text:
         text += "/32"
+    address, _, mask = text.partition("/")
     try:
-        network = ipaddress.IPv4Network(text, strict=False)
-        host = ipaddress.IPv4Address(text.split("/", 1)[0])
+        host = ipaddress.IPv4Address(address)
     except ValueError as exc:
         raise _fail(E_INVALID_IP, f"invalid subnet {value!r}") from exc
+    try:
+        network = ipaddress.IPv4Network(f"{host}/{mask}", strict=False)
+    except ValueError as exc:
+        raise _fail(E_INVALID_NETMASK, f"invalid netmask in subnet {value!r}") from exc
     return f"{host} {network.netmask}"
 
 
@@ -179,8 +191,11 @@ class Vdom:
         if not isinstance(name, str) or not name:
             raise _fail(E_BLANK, "name is required")
         _check_length(name, NAME_MAX, "name")
-        if name in self.tables[table] or (table in (ADDRESS, ADDRGRP) and self._address_exists(name)):
+        if name in self.tables[table]:
             raise _fail(E_DUPLICATE, f"object already exists (mkey='{name}')")
+        if table in (ADDRESS, ADDRGRP) and self._address_exists(name):
+            raise _fail(E_ADDRESS_GROUP_NAME, "Address names and address group names cannot be the same "
+                                              f"(mkey='{name}')")
         self._check_room(table)
         entry = self._build(table, body, None)
         self._put(table, name, entry)
@@ -220,7 +235,8 @@ class Vdom:
             count = len(self.policies)
             self.policies.clear()
             return count
-        doomed = [name for name in self.tables[table] if not self.referrers(table, name)]
+        kept = PREDEFINED.get(table, frozenset())
+        doomed = [name for name in self.tables[table] if name not in kept and not self.referrers(table, name)]
         for name in doomed:
             self._drop(table, name)
         return len(doomed)
@@ -304,7 +320,7 @@ class Vdom:
             start = _ipv4(body.get("start-ip"), "start-ip")
             end = _ipv4(body.get("end-ip"), "end-ip")
             if ipaddress.IPv4Address(start) > ipaddress.IPv4Address(end):
-                raise _fail(E_INVALID_VALUE, "start-ip is after end-ip")
+                raise _fail(E_END_BEFORE_START, "End IP cannot be smaller than the start IP")
             entry.update({"start-ip": start, "end-ip": end})
         elif kind == "fqdn":
             fqdn = _check_length(body.get("fqdn", ""), 255, "fqdn")
@@ -430,6 +446,6 @@ def _check_port_item(item: str, key: str) -> None:
     try:
         low, high = int(bounds[0]), int(bounds[-1])
     except ValueError as exc:
-        raise _fail(E_INVALID_VALUE, f"{key}: invalid port range {item!r}") from exc
+        raise _fail(E_INVALID_PORT_RANGE, f"{key}: invalid port range {item!r}") from exc
     if not (0 <= low <= high <= 65535):
-        raise _fail(E_INVALID_VALUE, f"{key}: invalid port range {item!r}")
+        raise _fail(E_INVALID_PORT_RANGE, f"{key}: invalid port range {item!r}")
