@@ -36,6 +36,7 @@ def shown(value: str) -> str:
 _SEPARATORS = " ,["
 _ANY_FIELD = re.compile(r'(?:^|(?<=[ ,\[]))([\w.-]+)=("(?:[^"\\]|\\.)*"|[^ ,\]]*)')
 _UNESCAPE = re.compile(r"\\(.)")
+_QUOTED_EQUALS = re.compile(r'="[^"]*=')  # a quoted value holding "=" (no escaped quotes here)
 
 
 def fields(text: str, needles: tuple[str, ...]) -> list[str | None]:
@@ -48,10 +49,12 @@ def fields(text: str, needles: tuple[str, ...]) -> list[str | None]:
         return _fields_escaped(text, needles)
     find = text.find
     count = text.count
+    # a key found inside a quoted value is skipped; only a quoted value holding "=" can hold one
+    guarded = bool(text.count('"') & 1) or _QUOTED_EQUALS.search(text) is not None
     values: list[str | None] = []
     for needle in needles:
         pos = find(needle)
-        while pos > 0 and (text[pos - 1] not in _SEPARATORS or count('"', 0, pos) & 1):
+        while pos > 0 and (text[pos - 1] not in _SEPARATORS or (guarded and count('"', 0, pos) & 1)):
             pos = find(needle, pos + 1)
         if pos < 0:
             values.append(None)

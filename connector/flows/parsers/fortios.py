@@ -39,8 +39,7 @@ ALLOW = frozenset({"accept", "start", "close", "timeout", "client-rst", "server-
 DENY = frozenset({"deny", "block", "blocked"})
 
 _FLOW = ("srcip=", "dstip=", "action=", "proto=", "srcport=", "dstport=", "policyid=", "policyname=",
-         "eventtime=")
-_CLOCK = ("date=", "time=", "tz=")
+         "eventtime=", "date=", "time=", "tz=")
 _TYPE = ("type=",)
 _SERVICE = ("service=",)
 _SERVICE_PROTOCOLS = {"tcp": "TCP", "udp": "UDP", "sctp": "SCTP", "icmp": "ICMP"}
@@ -54,8 +53,8 @@ def parse_fortios(message: str, device: str, header_time: datetime | None) -> Fl
         (kind,) = fields(message, _TYPE)
         if kind is not None:
             raise NotAFlow(f"type {shown(kind)} is not a traffic log")
-    src, dst, verb, proto, src_port, dst_port, policy_id, policy_name, eventtime = fields(
-        message, _FLOW)
+    src, dst, verb, proto, src_port, dst_port, policy_id, policy_name, eventtime, date, clock, tz = (
+        fields(message, _FLOW))
     source = address(src, "srcip")
     destination = address(dst, "dstip")
     decision = action(verb, "action", ALLOW, DENY)
@@ -63,7 +62,7 @@ def parse_fortios(message: str, device: str, header_time: datetime | None) -> Fl
         (service,) = fields(message, _SERVICE)
         proto = _service_protocol(service)
     return FlowLine(
-        time=_time(message, eventtime, header_time), device=device, action=decision,
+        time=_time(eventtime, date, clock, tz, header_time), device=device, action=decision,
         src=source, dst=destination, protocol=protocol(proto, "proto"),
         src_port=port(src_port, "srcport"), dst_port=port(dst_port, "dstport"),
         device_rule=policy_name or policy_id or None, device_rule_id=policy_id or None)
@@ -79,11 +78,11 @@ def _service_protocol(service: str | None) -> str:
     return known
 
 
-def _time(message: str, eventtime: str | None, header_time: datetime | None) -> datetime:
+def _time(eventtime: str | None, date: str | None, clock: str | None, tz: str | None,
+          header_time: datetime | None) -> datetime:
     """`date` `time` `tz` when the zone is given (`eventtime` refines it to the sub-second when
     both agree within a second: some builds write a shifted `eventtime`); else `eventtime`; else
     the wall clock without zone (header time, else UTC)."""
-    date, clock, tz = fields(message, _CLOCK)
     if eventtime and not (tz and date and clock):
         return epoch_time(eventtime, "eventtime")
     wall = _clock(date, clock, tz, header_time)

@@ -154,6 +154,22 @@ def _rfc5424(line: str, match: re.Match[str], priority: int | None) -> SyslogMes
 
 def _sd_end(line: str, pos: int) -> int:
     """End of the SD elements starting at `pos` (`[...]` repeated), or -1 when unterminated."""
+    start = pos
+    find, count = line.find, line.count
+    while line.startswith("[", pos):  # fast path: a `]` with an even number of quotes before it
+        end = find("]", pos)
+        while end >= 0 and count('"', pos, end) & 1:
+            end = find("]", end + 1)
+        if end < 0:
+            return -1
+        if find("\\", pos, end) >= 0:
+            return _sd_end_escaped(line, start)
+        pos = end + 1
+    return pos
+
+
+def _sd_end_escaped(line: str, pos: int) -> int:
+    """`_sd_end` for elements with backslash escapes, a character at a time."""
     length = len(line)
     while pos < length and line[pos] == "[":
         pos += 1

@@ -1,0 +1,426 @@
+"""Flow receiving benchmark: parsing speed, attribution speed, memory under a flood, store growth.
+
+    python benchmarks/bench_flows.py [--lines 100000] [--addresses 10000] [--repeat 3]
+                                     [--flood 200000] [--max-pending 100000] [--flood-pending 10000]
+                                     [--store-lines 200000]
+                                     [--skip-attribution] [--skip-flood] [--skip-store]
+
+Lines are generated in the devices' real shapes (FortiOS `format default` traffic logs; BIG-IP AFM
+`rfc5424` logs behind a relay's prefix, and the "Splunk" key="value" destination), from
+`--addresses` distinct pod addresses to many distinct destinations and ports. Rates are lines per
+CPU second of this process, one thread running (other load on the machine does not count). Prints:
+- lines/s through the syslog header and the format's parser (as the receiver's worker does), and the
+  parser alone; side by side with bare passes over the same lines in the same run: `str.split()`
+  and one regex `findall` of every `key=value` pair; and the ratios;
+- when connector.flows.attribute.Attributor exists: lines/s parsed and attributed, in batches of
+  1,000, against a timeline of `--addresses` addresses in a temporary SQLite store;
+- the receiver under a UDP flood (a separate sending process, `--flood` datagrams): with a sink
+  that only counts (`--max-pending`), without then with tracemalloc, and with a slow sink (50 ms
+  per batch, `--flood-pending`) so the queue fills and sheds: lines delivered, shed, lost in the
+  kernel, the queue's high-water mark, the tracemalloc peak and the RSS of this process;
+- when connector.store.FlowRecordRepository exists: store bytes per million lines recorded.
+Figures only; nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import importlib
+import multiprocessing
+import os
+import random
+import re
+import socket
+import sys
+import tempfile
+import threading
+import time
+import tracemalloc
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from connector.flows.parsers import PARSERS  # noqa: E402
+from connector.flows.receiver import Sender, SyslogReceiver  # noqa: E402
+from connector.flows.record import FlowIdentity, FlowLine, FlowRule  # noqa: E402
+from connector.flows.syslog import parse_syslog  # noqa: E402
+
+CLUSTER = "bench-flows"
+T0 = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+PAIRS = re.compile(r'([\w.-]+)=("[^"]*"|[^ ,]*)')
+
+
+# ---- line generation
+
+
+def pod_address(index: int) -> str:
+    return f"10.{64 + index // 65536}.{index // 256 % 256}.{index % 256}"
+
+
+def destination(rng: random.Random) -> str:
+    return f"{rng.choice((198, 203, 192))}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+
+
+def fortios_line(rng: random.Random, index: int, addresses: int) -> str:
+    moment = T0 + timedelta(seconds=index // 50)
+    local = moment + timedelta(hours=2)
+    nanos = int(moment.timestamp()) * 1_000_000_000 + rng.randrange(1_000_000_000)
+    deny = rng.random() < 0.2
+    policy = 0 if deny and rng.random() < 0.5 else 100 + rng.randrange(40)
+    name = f' policyname="fc.{CLUSTER}.ns{policy % 20}.rule{policy}"' if policy else ""
+    proto, service = (6, "HTTPS") if rng.random() < 0.8 else (17, "DNS")
+    return (
+        f'<189>date={local:%Y-%m-%d} time={local:%H:%M:%S} devname="fgt-edge" devid="FG100E0000000001" '
+        f'eventtime={nanos} tz="+0200" logid="0000000013" type="traffic" subtype="forward" '
+        f'level="notice" vd="root" srcip={pod_address(rng.randrange(addresses))} '
+        f'srcport={rng.randrange(32768, 61000)} srcintf="port2" srcintfrole="lan" '
+        f'dstip={destination(rng)} dstport={rng.choice((443, 53, 5432, 8443, 9092))} dstintf="port1" '
+        f'dstintfrole="wan" srccountry="Reserved" dstcountry="United States" '
+        f'sessionid={rng.randrange(10**9)} proto={proto} action="{"deny" if deny else "close"}" '
+        f'policyid={policy} policytype="policy" poluuid="ccb269e0-5735-51e9-a218-a397dd08b7eb"{name} '
+        f'service="{service}" trandisp="snat" transip=192.0.2.1 transport={rng.randrange(1024, 65535)} '
+        f'duration={rng.randrange(120)} sentbyte={rng.randrange(10**6)} rcvdbyte={rng.randrange(10**6)} '
+        f'sentpkt={rng.randrange(1000)} rcvdpkt={rng.randrange(1000)} appcat="unscanned"'
+    )
+
+
+def afm_line(rng: random.Random, index: int, addresses: int) -> str:
+    moment = T0 + timedelta(seconds=index // 50)
+    src, dst = pod_address(rng.randrange(addresses)), destination(rng)
+    sport, dport = rng.randrange(32768, 61000), rng.choice((443, 53, 5432, 8443, 9092))
+    action = rng.choice(("Accept", "Accept", "Accept", "Drop", "Reject"))
+    rule = f"fc_{CLUSTER}_ns{rng.randrange(20)}_rule{rng.randrange(40)}"
+    proto = rng.choice(("TCP", "TCP", "UDP"))
+    stamp = f"{moment:%b %d %Y %H:%M:%S}"
+    if index % 2:  # the "Splunk" destination
+        return (
+            f'action="{action}",hostname="bigip-dc1.example",bigip_mgmt_ip="10.99.88.207",'
+            f'context_name="/Common/vs_egress",context_type="Virtual Server",date_time="{stamp}",'
+            f'dest_ip="{dst}",dest_port="{dport}",device_product="Advanced Firewall Module",'
+            f'device_vendor="F5",device_version="17.1.0",drop_reason="",errdefs_msgno="23003137",'
+            f'errdefs_msg_name="Network Event",flow_id="0000000000000000",ip_protocol="{proto}",'
+            f'severity="8",partition_name="Common",route_domain="0",acl_policy_name="/Common/fc",'
+            f'acl_policy_type="Enforced",acl_rule_name="{rule}",source_ip="{src}",source_port="{sport}",'
+            f'vlan="/Common/internal"'
+        )
+    return (
+        f'{moment:%b %d %H:%M:%S} 10.99.5.207 1 {moment:%Y-%m-%dT%H:%M:%S}.000Z bigip-dc1.example tmm '
+        f'14807 23003137 [F5@12276 acl_policy_name="/Common/fc" acl_policy_type="Enforced" '
+        f'acl_rule_name="{rule}" action="{action}" hostname="bigip-dc1.example" '
+        f'bigip_mgmt_ip="10.99.88.207" context_name="/Common/vs_egress" context_type="Virtual Server" '
+        f'date_time="{stamp}" dest_ip="{dst}" dst_geo="US" dest_port="{dport}" '
+        f'device_product="Advanced Firewall Module" device_vendor="F5" device_version="17.1.0" '
+        f'drop_reason="Policy" errdefs_msgno="23003137" errdefs_msg_name="Network Event" '
+        f'flow_id="0000000000000000" ip_protocol="{proto}" severity="8" partition_name="Common" '
+        f'route_domain="0" sa_translation_pool="" sa_translation_type="" source_fqdn="" '
+        f'source_ip="{src}" src_geo="No-lookup" source_port="{sport}" source_user="" '
+        f'source_user_group="" translated_dest_ip="" translated_dest_port="" '
+        f'translated_ip_protocol="" translated_route_domain="" translated_source_ip="" '
+        f'translated_source_port="" translated_vlan="" vlan="/Common/internal"] {dst},{src},{sport},{dport}'
+    )
+
+
+GENERATORS: dict[str, tuple[str, Callable[[random.Random, int, int], str]]] = {
+    "fortios": ("fgt-edge", fortios_line),
+    "bigip-afm": ("bigip-dc1", afm_line),
+}
+
+
+def generate(fmt: str, count: int, addresses: int, seed: int = 7) -> list[str]:
+    rng = random.Random(seed)
+    make = GENERATORS[fmt][1]
+    return [make(rng, index, addresses) for index in range(count)]
+
+
+# ---- timing
+
+
+def best_rate(run: Callable[[], Any], items: int, repeat: int) -> float:
+    """Items per CPU second of this process (one thread runs) of the fastest of `repeat` runs, so
+    that other load on the machine does not count; GC as in production (on)."""
+    best = float("inf")
+    for _ in range(repeat):
+        gc.collect()
+        start = time.process_time()
+        run()
+        best = min(best, time.process_time() - start)
+    return items / best
+
+
+def full_parse(fmt: str, device: str, lines: Sequence[str]) -> Callable[[], list[FlowLine]]:
+    parser = PARSERS[fmt]
+
+    def run() -> list[FlowLine]:
+        out = []
+        for line in lines:
+            message = parse_syslog(line)
+            out.append(parser(message.body, device, message.time))
+        return out
+
+    return run
+
+
+def parse_speed(fmt: str, lines: list[str], repeat: int) -> None:
+    device = GENERATORS[fmt][0]
+    parser = PARSERS[fmt]
+    bodies = [(message.body, message.time) for message in map(parse_syslog, lines)]
+    n = len(lines)
+
+    def parser_only() -> None:
+        for body, header_time in bodies:
+            parser(body, device, header_time)
+
+    def bare_split() -> None:
+        for line in lines:
+            line.split()
+
+    def bare_regex() -> None:
+        findall = PAIRS.findall
+        for line in lines:
+            findall(line)
+
+    full = best_rate(full_parse(fmt, device, lines), n, repeat)
+    alone = best_rate(parser_only, n, repeat)
+    split = best_rate(bare_split, n, repeat)
+    regex = best_rate(bare_regex, n, repeat)
+    size = sum(map(len, lines)) / n
+    print(f"{fmt}: {n} lines, {size:.0f} characters on average")
+    print(f"  header + parser      {full:>10,.0f} lines/s")
+    print(f"  parser alone         {alone:>10,.0f} lines/s")
+    print(f"  bare str.split()     {split:>10,.0f} lines/s   header+parser / bare = {full / split:.2f}")
+    print(f"  bare regex findall   {regex:>10,.0f} lines/s   header+parser / bare = {full / regex:.2f}")
+
+
+# ---- attribution and store (engineer B's modules, when present)
+
+
+def optional(module: str, name: str) -> Any:
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        return None
+
+
+def build_store(addresses: int) -> tuple[Any, Any, Path]:
+    from connector.store import create_engine, migrate, session_factory
+
+    path = Path(tempfile.mkdtemp(prefix="bench-flows-")) / "store.db"
+    url = f"sqlite:///{path}"
+    migrate(url)
+    engine = create_engine(url)
+    sessions = session_factory(engine)
+    timeline_cls = optional("connector.store.timeline", "AddressTimeline")
+    rule_map_cls = optional("connector.store.rule_map", "DeviceRuleMap")
+    start = time.perf_counter()
+    with sessions.begin() as session:
+        timeline = timeline_cls(session, CLUSTER)
+        identities = [(pod_address(index), FlowIdentity(
+            cluster=CLUSTER, namespace=f"ns{index % 20}", pod=f"pod-{index}", pod_uid=f"uid-{index}",
+            services=(f"svc{index % 50}",), node=f"node{index % 30}")) for index in range(addresses)]
+        if hasattr(timeline, "apply"):
+            timeline.apply(identities, T0 - timedelta(hours=1))
+        else:
+            for address, identity in identities:
+                timeline.open(address, identity, T0 - timedelta(hours=1))
+        if rule_map_cls is not None:
+            rule_map = rule_map_cls(session, CLUSTER)
+            fgt = {f"fc.{CLUSTER}.ns{policy % 20}.rule{policy}": FlowRule(
+                "ServiceEgressRule", f"ns{policy % 20}", f"rule{policy}", "Namespace")
+                for policy in range(100, 140)}
+            rule_map.record("fgt-edge", fgt, T0 - timedelta(hours=1))
+            afm = {f"fc_{CLUSTER}_ns{ns}_rule{rule}": FlowRule(
+                "ServiceEgressRule", f"ns{ns}", f"rule{rule}", "Namespace")
+                for ns in range(20) for rule in range(40)}
+            rule_map.record("bigip-dc1", afm, T0 - timedelta(hours=1))
+    print(f"store: a timeline of {addresses} addresses written in {time.perf_counter() - start:.1f} s "
+          f"(SQLite {path})")
+    return engine, sessions, path
+
+
+def attribution_speed(lines_by_format: dict[str, list[str]], addresses: int, repeat: int) -> None:
+    attributor_cls = optional("connector.flows.attribute", "Attributor")
+    if attributor_cls is None:
+        print("attribution: skipped (connector.flows.attribute.Attributor is not there yet)")
+        return
+    engine, sessions, _ = build_store(addresses)
+    try:
+        attributor = attributor_cls(sessions, CLUSTER, 2.0)
+        for fmt, lines in lines_by_format.items():
+            device = GENERATORS[fmt][0]
+            parse = full_parse(fmt, device, lines)
+            parser = PARSERS[fmt]
+
+            def run(lines: list[str] = lines, device: str = device, parser: Any = parser) -> None:
+                for start in range(0, len(lines), 1000):
+                    batch = []
+                    for line in lines[start:start + 1000]:
+                        message = parse_syslog(line)
+                        batch.append(parser(message.body, device, message.time))
+                    attributor.attribute(batch)
+
+            rate = best_rate(run, len(lines), repeat)
+            parsed = parse()
+            alone = best_rate(lambda parsed=parsed: [attributor.attribute(parsed[start:start + 1000])
+                                                     for start in range(0, len(parsed), 1000)],
+                              len(parsed), repeat)
+            records = attributor.attribute(parsed[:1000])
+            with_identity = sum(1 for record in records if record.identity is not None)
+            with_rule = sum(1 for record in records if record.rule is not None)
+            print(f"{fmt}: parsed + attributed {rate:>10,.0f} lines/s, attribution alone {alone:,.0f} "
+                  f"lines/s (batches of 1,000; of the first 1,000: {with_identity} with an identity, "
+                  f"{with_rule} with a rule)")
+    finally:
+        engine.dispose()
+
+
+def store_growth(lines: list[str], fmt: str, addresses: int, store_lines: int) -> None:
+    attributor_cls = optional("connector.flows.attribute", "Attributor")
+    repository_cls = optional("connector.store.flow_records", "FlowRecordRepository")
+    if attributor_cls is None or repository_cls is None:
+        print("store growth: skipped (Attributor or FlowRecordRepository is not there yet)")
+        return
+    engine, sessions, path = build_store(addresses)
+    try:
+        attributor = attributor_cls(sessions, CLUSTER, 2.0)
+        device = GENERATORS[fmt][0]
+        parser = PARSERS[fmt]
+        size_before = _db_bytes(path)
+        start = time.perf_counter()
+        stored = 0
+        while stored < store_lines:
+            for offset in range(0, len(lines), 1000):
+                batch = [parser(message.body, device, message.time)
+                         for message in map(parse_syslog, lines[offset:offset + 1000])]
+                records = attributor.attribute(batch)
+                with sessions.begin() as session:
+                    repository_cls(session, CLUSTER).add(records)
+                stored += len(batch)
+                if stored >= store_lines:
+                    break
+        elapsed = time.perf_counter() - start
+        grown = _db_bytes(path) - size_before
+        with engine.connect() as connection:
+            from sqlalchemy import text
+
+            rows = connection.execute(text("SELECT count(*) FROM flow_records")).scalar_one()
+        print(f"store growth ({fmt}, {stored} lines, {len(set(lines))} distinct, stored in "
+              f"{elapsed:.1f} s): {rows} rows, {grown / 1e6:.1f} MB; "
+              f"{grown / stored * 1e6 / 1e6:.0f} MB per million lines at this distinctness")
+    except Exception as error:  # an unfinished store must not hide the other figures
+        print(f"store growth: failed ({type(error).__name__}: {error})")
+    finally:
+        engine.dispose()
+
+
+def _db_bytes(path: Path) -> int:
+    return sum(candidate.stat().st_size for candidate in path.parent.glob(path.name + "*"))
+
+
+# ---- flood
+
+
+def _flood(address: tuple[str, int], payloads: list[bytes], count: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        for index in range(count):
+            sock.sendto(payloads[index % len(payloads)], address)
+
+
+def _rss_kib(field: str) -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def flood(lines: list[str], count: int, max_pending: int, sink_delay: float, traced: bool) -> None:
+    """Offer `count` datagrams through a real receiver; the sink sleeps `sink_delay` per batch."""
+    payloads = [line.encode() for line in lines[:20000]]
+    delivered = [0]
+    counts: dict[str, int] = {}
+    lock = threading.Lock()
+
+    def sink(batch: list[FlowLine]) -> None:
+        delivered[0] += len(batch)
+        if sink_delay:
+            time.sleep(sink_delay)
+
+    def count_lines(device: str, result: str, n: int) -> None:
+        with lock:
+            counts[result] = counts.get(result, 0) + n
+
+    gc.collect()
+    rss_before = _rss_kib("VmRSS")
+    if traced:
+        tracemalloc.start()
+    receiver = SyslogReceiver(("127.0.0.1", 0), [Sender("fgt-edge", ("127.0.0.1",), "fortios")], sink,
+                              count=count_lines, max_pending_lines=max_pending)
+    receiver.start()
+    context = multiprocessing.get_context("fork")
+    sender = context.Process(target=_flood, args=(receiver.address, payloads, count))
+    start = time.perf_counter()
+    sender.start()
+    peak_pending = 0
+    while sender.is_alive():
+        peak_pending = max(peak_pending, receiver.pending_lines)
+        time.sleep(0.01)
+    sent_in = time.perf_counter() - start
+    if not sink_delay:
+        while receiver.pending_lines:
+            time.sleep(0.01)
+        time.sleep(0.3)
+    _, peak = tracemalloc.get_traced_memory() if traced else (0, 0)
+    receiver.stop()  # what still waits is counted shed
+    tracemalloc.stop()
+    rss_peak = _rss_kib("VmHWM")
+    shed = counts.get("shed", 0)
+    malformed = counts.get("malformed", 0)
+    lost = count - delivered[0] - shed - malformed
+    sink_text = f"a sink sleeping {sink_delay * 1000:.0f} ms per batch" if sink_delay else "a counting sink"
+    print(f"flood ({sink_text}, max_pending_lines={max_pending}, tracemalloc {'on' if traced else 'off'}): "
+          f"{count} datagrams in {sent_in:.1f} s ({count / sent_in:,.0f}/s)")
+    print(f"  delivered {delivered[0]} ({delivered[0] / sent_in:,.0f}/s), shed {shed} (under load or "
+          f"waiting at stop), malformed {malformed}, lost in the kernel {lost}; "
+          f"queue high-water {peak_pending}")
+    traced_text = f"tracemalloc peak {peak / 1e6:.1f} MB; " if traced else ""
+    print(f"  {traced_text}RSS {rss_before / 1024:.0f} MB before, process high-water "
+          f"{rss_peak / 1024:.0f} MB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--lines", type=int, default=100_000)
+    parser.add_argument("--addresses", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--flood", type=int, default=200_000)
+    parser.add_argument("--max-pending", type=int, default=100_000)
+    parser.add_argument("--flood-pending", type=int, default=10_000,
+                        help="max_pending_lines of the receiver with the slow sink")
+    parser.add_argument("--store-lines", type=int, default=200_000)
+    parser.add_argument("--skip-attribution", action="store_true")
+    parser.add_argument("--skip-flood", action="store_true")
+    parser.add_argument("--skip-store", action="store_true")
+    args = parser.parse_args()
+
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; one thread parses")
+    lines_by_format = {fmt: generate(fmt, args.lines, args.addresses) for fmt in GENERATORS}
+    for fmt, lines in lines_by_format.items():
+        parse_speed(fmt, lines, args.repeat)
+    if not args.skip_attribution:
+        attribution_speed(lines_by_format, args.addresses, args.repeat)
+    if not args.skip_flood:
+        flood(lines_by_format["fortios"], args.flood, args.max_pending, 0.0, traced=False)
+        flood(lines_by_format["fortios"], args.flood, args.max_pending, 0.0, traced=True)
+        flood(lines_by_format["fortios"], args.flood, args.flood_pending, 0.05, traced=True)
+    if not args.skip_store:
+        store_growth(lines_by_format["fortios"], "fortios", args.addresses, args.store_lines)
+
+
+if __name__ == "__main__":
+    main()
