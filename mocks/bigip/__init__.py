@@ -6,6 +6,7 @@ import argparse
 
 from mocks.bigip.app import PROCESSING_MODELS, BigIpApp
 from mocks.bigip.logline import FORMATS
+from mocks.bigip.provision import MODULES
 from mocks.common.syslog import syslog_target_argument
 
 __all__ = ["BigIpApp", "add_arguments", "create_app"]
@@ -26,6 +27,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="multiplies the realistic processing times, e.g. 0.01 in tests")
     parser.add_argument("--as3-schema", metavar="PATH",
                         help="validate whole declarations against this AS3 JSON schema file")
+    parser.add_argument("--unprovisioned", action="append", default=[], choices=MODULES, metavar="MODULE",
+                        help="a module the BIG-IP has not provisioned (repeatable), e.g. afm: declarations "
+                             "using its classes get AS3's 422 \"One of these F5 modules needs to be "
+                             "provisioned\"")
     parser.add_argument("--syslog", type=syslog_target_argument, metavar="udp://HOST:PORT|tcp://HOST:PORT",
                         help="send the AFM logs of POST /_mock/traffic here "
                              "(TCP: RFC 6587 octet counting)")
@@ -47,4 +52,5 @@ def create_app(args: argparse.Namespace) -> BigIpApp:
     return BigIpApp(args.username, args.password, token_lifetime=args.token_lifetime,
                     processing_ms=args.processing_ms, schema_path=args.as3_schema,
                     processing_model=args.processing_model, processing_scale=args.processing_scale,
-                    syslog=args.syslog, syslog_format=args.syslog_format)
+                    syslog=args.syslog, syslog_format=args.syslog_format,
+                    unprovisioned=args.unprovisioned)

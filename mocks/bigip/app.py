@@ -29,18 +29,18 @@ declared tenants' AFM policies (optional key `routeDomain`) and answers `{"actio
 from __future__ import annotations
 
 import copy
-import json
 import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from mocks.bigip.auth import TokenStore
 from mocks.bigip.logline import FORMATS, afm_line
+from mocks.bigip.provision import MODULES, unprovisioned_error
+from mocks.bigip.schema import SchemaValidator
 from mocks.bigip.timing import ASYNC_SWAP_SECONDS, declaration_seconds, tenant_size
 from mocks.bigip.traffic import decide
 from mocks.bigip.validate import Invalid, check_declaration, deploy_failure
@@ -68,34 +68,15 @@ def _has_applications(tenant: Mapping[str, Any]) -> bool:
     return any(isinstance(v, Mapping) and "class" in v for v in tenant.values())
 
 
-class SchemaValidator:
-    """Whole-declaration validation against the AS3 JSON schema (draft-07)."""
-
-    def __init__(self, path: str) -> None:
-        from jsonschema import Draft7Validator
-
-        self._validator = Draft7Validator(json.loads(Path(path).read_text()))
-
-    def first_error(self, body: Any) -> str | None:
-        from jsonschema.exceptions import best_match
-
-        error = best_match(self._validator.iter_errors(body))
-        if error is None:
-            return None
-        path = list(error.absolute_path)
-        if path and path[0] == "declaration":
-            path = path[1:]
-        return "/" + "/".join(str(p) for p in path) + f": {error.message}"
-
-
 class BigIpApp(MockApp):
     name = "bigip"
 
     def __init__(self, username: str = "admin", password: str = "admin", *, token_lifetime: float = 1200.0,
                  processing_ms: int = 20, schema_path: str | None = None, processing_model: str = "none",
                  processing_scale: float = 1.0, syslog: SyslogTarget | None = None,
-                 syslog_format: str = "rfc5424") -> None:
+                 syslog_format: str = "rfc5424", unprovisioned: Collection[str] = ()) -> None:
         super().__init__()
+        self.unprovisioned = _check_modules(unprovisioned)
         self.syslog = SyslogEndpoint(syslog, FORMATS, syslog_format)
         self.tokens = TokenStore(username, password, token_lifetime)
         self.processing_ms = processing_ms
@@ -150,8 +131,14 @@ class BigIpApp(MockApp):
                 self.processing_ms = int(body["processingMs"])
             if "tokenLifetime" in body:
                 self.tokens.lifetime = float(body["tokenLifetime"])
+            if "unprovisioned" in body:
+                try:
+                    self.unprovisioned = _check_modules(body["unprovisioned"])
+                except ValueError as exc:
+                    return json_response(400, {"error": str(exc)})
             return json_response(200, {"processingMs": self.processing_ms, "processingModel": model,
-                                       "processingScale": scale, "tokenLifetime": self.tokens.lifetime})
+                                       "processingScale": scale, "tokenLifetime": self.tokens.lifetime,
+                                       "unprovisioned": sorted(self.unprovisioned)})
         if path == "/_mock/tokens/expire" and request.method == "POST":
             return json_response(200, {"expired": self.tokens.expire_all()})
         if path == "/_mock/tenants" and request.method == "GET":
@@ -248,24 +235,24 @@ class BigIpApp(MockApp):
                                            "property 'declaration'"})
         controls = declaration.get("controls") if isinstance(declaration.get("controls"), dict) else {}
         dry_run = dry_run or bool(controls.get("dryRun"))
-        error = self.schema.first_error(body) if self.schema is not None else None
-        if error is None:
-            with self._state_lock:
-                stored = copy.deepcopy(self.tenants)
-            try:
-                check_declaration(declaration, stored)
-            except Invalid as exc:
-                if exc.status != 422:
-                    return json_response(exc.status, {"code": exc.status, "message": str(exc)})
-                error = str(exc)
         tenants = [t for t, v in declaration.items() if _is_tenant(v) and (not names or t in names
                                                                            or t == "Common")]
+        # AS3 holds its lock while it validates: a concurrent write meanwhile gets 503
+        if not self._busy.acquire(blocking=False):
+            return self.error(503, BUSY)
+        try:
+            error = self._validation_error(declaration)
+        except Invalid as exc:
+            self._busy.release()
+            return json_response(exc.status, {"code": exc.status, "message": str(exc)})
+        except BaseException:
+            self._busy.release()
+            raise
         if error is not None:
+            self._busy.release()
             return json_response(422, {"code": 422, "message": "declaration is invalid", "errors": [error],
                                        "declarationFullId": str(declaration.get("id", "")),
                                        "host": "localhost", "tenant": tenants})
-        if not self._busy.acquire(blocking=False):
-            return self.error(503, BUSY)
         realistic = self.processing_model == "realistic"
         try:
             delay = self._declare_delay(declaration, tenants, names)
@@ -284,6 +271,25 @@ class BigIpApp(MockApp):
         return json_response(202, {"id": job.task_id, "results": [{
             "message": "Declaration successfully submitted", "tenant": "", "runTime": 0, "code": 0,
             "host": ""}], "declaration": {}, "selfLink": f"https://localhost{APPSVCS}/task/{job.task_id}"})
+
+    def _validation_error(self, declaration: dict[str, Any]) -> str | None:
+        """AS3's first error line for the declaration (schema, then the checks of
+        `mocks.bigip.validate`, then module provisioning), or None; raises `Invalid` for errors AS3
+        answers with another status than 422."""
+        if self.schema is not None:
+            error = self.schema.first_error(declaration)
+            if error is not None:
+                return error
+        with self._state_lock:
+            stored = copy.deepcopy(self.tenants)
+        try:
+            check_declaration(declaration, stored)
+        except Invalid as exc:
+            if exc.status != 422:
+                raise
+            return str(exc)
+        provisioned = [module for module in MODULES if module not in self.unprovisioned]
+        return unprovisioned_error(declaration, provisioned)
 
     def _declare_delay(self, declaration: dict[str, Any], tenants: list[str], names: list[str]) -> float:
         """Seconds the declaration takes under the current processing model."""
@@ -409,6 +415,13 @@ def _check_model(model: Any) -> str:
     if model not in PROCESSING_MODELS:
         raise ValueError(f"processing model must be one of {', '.join(PROCESSING_MODELS)}, not {model!r}")
     return str(model)
+
+
+def _check_modules(modules: Any) -> frozenset[str]:
+    if isinstance(modules, str) or not isinstance(modules, Collection) \
+            or any(module not in MODULES for module in modules):
+        raise ValueError(f"unprovisioned modules must be a list of {', '.join(MODULES)}, not {modules!r}")
+    return frozenset(modules)
 
 
 def _check_scale(scale: Any) -> float:

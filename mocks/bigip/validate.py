@@ -6,7 +6,8 @@ properties and allowed values of Firewall_Address_List, Firewall_Port_List, Fire
 Firewall_Policy, Security_Log_Profile, Pool and Service_L4, and pointer resolution (a `use` must name
 an existing object of the right class). Items of other classes are accepted as they are.
 `deploy_failure` reports what AS3 only learns when BIG-IP refuses the configuration (mcpd errors
-such as a malformed address), which fails that tenant alone ("declaration failed").
+such as a malformed address or a port outside 0-65535), which fails that tenant alone
+("declaration failed").
 """
 
 from __future__ import annotations
@@ -318,6 +319,11 @@ def deploy_failure(tenant: str, body: Mapping[str, Any]) -> str | None:
         if not isinstance(app_body, Mapping):
             continue
         for name, item in app_body.items():
+            if isinstance(item, Mapping) and item.get("class") == "Firewall_Port_List":
+                for port in item.get("ports", []):
+                    if not _valid_port(port):
+                        return (f"01070712:3: Values ({port}) specified for port list "
+                                f"(/{tenant}/{app}/{name}): bad format")
             if not isinstance(item, Mapping) or item.get("class") != "Firewall_Address_List":
                 continue
             for address in item.get("addresses", []):
@@ -325,6 +331,17 @@ def deploy_failure(tenant: str, body: Mapping[str, Any]) -> str | None:
                     return (f"01070712:3: Values ({address}) specified for address list "
                             f"(/{tenant}/{app}/{name}): bad format")
     return None
+
+
+def _valid_port(port: Any) -> bool:
+    """A port list entry BIG-IP accepts: a port or a `low-high` range, within 0-65535. The AS3
+    schema takes any integer or string here; mcpd refuses the rest when AS3 configures it."""
+    low, _, high = str(port).partition("-")
+    try:
+        first, last = int(low), int(high or low)
+    except ValueError:
+        return False
+    return 0 <= first <= last <= 65535
 
 
 def _valid_address(text: str) -> bool:
