@@ -235,10 +235,12 @@ class SyslogReceiver:
         while not self._stopping.is_set():
             try:
                 events = selector.select(timeout=0.5)
-            except OSError:
+            except (OSError, ValueError):
                 if self._stopping.is_set():
                     return
-                raise
+                log.exception("flows: waiting on the syslog sockets failed; trying again")
+                time.sleep(0.1)
+                continue
             for key, _ in events:
                 sock = key.fileobj
                 assert isinstance(sock, socket.socket)
@@ -288,8 +290,9 @@ class SyslogReceiver:
                 conn, peer = listener.accept()
             except (BlockingIOError, InterruptedError):
                 return
-            except OSError as error:  # EMFILE and the like: try again on the next readiness
+            except OSError as error:  # EMFILE and the like: pause rather than spin, then try again
                 log.warning("flows: cannot accept a syslog connection: %s", error)
+                time.sleep(0.1)
                 return
             sender = self._senders.find(peer[0])
             if sender is None:

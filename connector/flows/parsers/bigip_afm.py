@@ -23,11 +23,11 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from connector.flows.parsers.common import (
+    KeyValues,
     MalformedLine,
     Parser,
     action,
     address,
-    fields,
     iso_time,
     month_day_year_time,
     port,
@@ -50,13 +50,14 @@ FIELD_ORDER = (
 )
 _WANTED = ("source_ip", "dest_ip", "action", "ip_protocol", "source_port", "dest_port",
            "acl_rule_name", "date_time")
-_NEEDLES = tuple(f"{name}=" for name in _WANTED)
+_FIELDS = KeyValues(_WANTED)
 
 
 def parse_bigip_afm(message: str, device: str, header_time: datetime | None) -> FlowLine:
     """One AFM network firewall log message (key="value" pairs or the field list) as a FlowLine."""
     if '="' in message:
-        return _flow(fields(message, _NEEDLES), device, header_time)
+        values = _FIELDS.read(message)
+        return _flow([values.get(name) for name in _WANTED], device, header_time)
     return _FIELD_LIST(message, device, header_time)
 
 

@@ -1,11 +1,11 @@
-"""What the log parsers share: the error, `key=value` field lookup, addresses, ports, protocols
-and times. Written for speed: one pass of C-level `str.find` per wanted field, no dict of every
-field unless a line has escaped quotes."""
+"""What the log parsers share: the error, `key=value` reading, addresses, ports, protocols and
+times. Written for speed: one precompiled regex pass per line that matches only the wanted keys,
+no dict of every field unless a line needs it (escaped quotes, a quoted value holding `=`)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
 from connector.flows.record import FlowAction, FlowLine
@@ -33,59 +33,62 @@ def shown(value: str) -> str:
 
 # ---- key=value fields
 
-_SEPARATORS = " ,["
-_ANY_FIELD = re.compile(r'(?:^|(?<=[ ,\[]))([\w.-]+)=("(?:[^"\\]|\\.)*"|[^ ,\]]*)')
+_ANY_FIELD = re.compile(r'(?:^|(?<=[ ,\[]))([\w.-]+)=("(?:[^"\\]|\\.)*"|[^ ,\]"]*)')
 _UNESCAPE = re.compile(r"\\(.)")
 _QUOTED_EQUALS = re.compile(r'="[^"]*=')  # a quoted value holding "=" (no escaped quotes here)
+_UNCLOSED = re.compile(r'([\w.-]+)="[^"]*$')
 
 
-def fields(text: str, needles: tuple[str, ...]) -> list[str | None]:
-    """The values of the fields `needles` (each `key=`) in a `key=value` line whose pairs are
-    separated by spaces or commas (`[` also starts a pair: RFC 5424 structured data). A value is
-    `"quoted"` (to the closing quote; `\\"` escapes one) or runs to the next space or comma. The
-    first pair with a key wins; a key inside a quoted value is never taken for one. None when
-    absent."""
-    if '\\"' in text:
-        return _fields_escaped(text, needles)
-    find = text.find
-    count = text.count
-    # a key found inside a quoted value is skipped; only a quoted value holding "=" can hold one
-    guarded = bool(text.count('"') & 1) or _QUOTED_EQUALS.search(text) is not None
-    values: list[str | None] = []
-    for needle in needles:
-        pos = find(needle)
-        while pos > 0 and (text[pos - 1] not in _SEPARATORS or (guarded and count('"', 0, pos) & 1)):
-            pos = find(needle, pos + 1)
-        if pos < 0:
-            values.append(None)
-            continue
-        start = pos + len(needle)
-        if text.startswith('"', start):
-            end = find('"', start + 1)
-            if end < 0:
-                raise MalformedLine(f"{needle[:-1]}: the quoted value is not closed (truncated line?)")
-            values.append(text[start + 1:end])
-            continue
-        end = find(" ", start)
-        if end < 0:
-            end = len(text)
-        comma = find(",", start, end)
-        values.append(text[start:comma if comma >= 0 else end])
-    return values
+class KeyValues:
+    """Reads chosen keys from `key=value` lines whose pairs are separated by spaces or by commas
+    (decided per line by what ends the first pair; in RFC 5424 structured data `[ID key="v" ...]`
+    the pairs are space-separated). A value is `"quoted"` (`\\"` escapes a quote) or runs to the next
+    separator. A key inside a quoted value is never taken for one; a key given twice: the last wins.
+
+    Fast path: one regex pass that matches only the chosen keys. It is exact when no quoted value
+    holds `=` and quotes are balanced and unescaped; other lines go through every pair."""
+
+    __slots__ = ("_by_comma", "_by_space")
+
+    def __init__(self, keys: Iterable[str]) -> None:
+        alternation = "|".join(re.escape(key) for key in sorted(set(keys), key=len, reverse=True))
+        value = r'("[^"]*"|[^ ,\]"]*)'
+        self._by_space = re.compile(f" ({alternation})={value}")
+        self._by_comma = re.compile(f",({alternation})={value}")
+
+    def read(self, text: str) -> dict[str, str]:
+        """The chosen keys present in `text` -> their values (unquoted)."""
+        if '\\"' in text or text.count('"') & 1 or _QUOTED_EQUALS.search(text) is not None:
+            return _read_every_pair(text)
+        pairs = self._by_comma.findall("," + text) if _by_comma(text) else self._by_space.findall(" " + text)
+        return {key: value[1:-1] if value[:1] == '"' else value for key, value in pairs}
 
 
-def _fields_escaped(text: str, needles: tuple[str, ...]) -> list[str | None]:
+def _by_comma(text: str) -> bool:
+    """Whether the first pair of `text` ends with a comma rather than a space."""
+    equals = text.find("=")
+    if equals < 0:
+        return False
+    if text.startswith('"', equals + 1):
+        end = text.find('"', equals + 2) + 1
+        return text.startswith(",", end)
+    space = text.find(" ", equals)
+    comma = text.find(",", equals, space if space >= 0 else len(text))
+    return comma >= 0
+
+
+def _read_every_pair(text: str) -> dict[str, str]:
     found: dict[str, str] = {}
     for match in _ANY_FIELD.finditer(text):
-        key = match.group(1)
-        if key not in found:
-            value = match.group(2)
-            if value.startswith('"'):
-                value = _UNESCAPE.sub(r"\1", value[1:-1])
-            found[key] = value
+        value = match.group(2)
+        if value.startswith('"'):
+            value = _UNESCAPE.sub(r"\1", value[1:-1])
+        found[match.group(1)] = value
     if text.count('"') - text.count('\\"') & 1:
-        raise MalformedLine("a quoted value is not closed (truncated line?)")
-    return [found.get(needle[:-1]) for needle in needles]
+        unclosed = _UNCLOSED.search(text)
+        name = unclosed.group(1) if unclosed else "a value"
+        raise MalformedLine(f"{name}: the quoted value is not closed (truncated line?)")
+    return found
 
 
 # ---- addresses, ports, protocols
@@ -208,8 +211,22 @@ def local_time(naive: datetime, offset: timedelta | None, header_time: datetime 
     return naive.replace(tzinfo=UTC)
 
 
+_CLOCK_CACHE_SIZE = 4096
+_clocks: dict[str, tuple[datetime, timedelta | None]] = {}
+
+
 def month_day_year_time(value: str, field: str, header_time: datetime | None) -> datetime:
     """`Mar 14 2015 20:24:33` (optionally `.SSS` and a zone), as BIG-IP and CEF `rt` write it."""
+    known = _clocks.get(value)  # a device logs many lines per second: remember the last few
+    if known is None:
+        known = _month_day_year_time(value, field)
+        if len(_clocks) >= _CLOCK_CACHE_SIZE:
+            _clocks.clear()
+        _clocks[value] = known
+    return local_time(known[0], known[1], header_time)
+
+
+def _month_day_year_time(value: str, field: str) -> tuple[datetime, timedelta | None]:
     match = _BSD_WITH_YEAR.fullmatch(value)
     month = _MONTHS.get(match.group(1).lower()) if match else None
     if match is None or month is None:
@@ -222,7 +239,7 @@ def month_day_year_time(value: str, field: str, header_time: datetime | None) ->
     except ValueError:
         raise MalformedLine(f"{field} {shown(value)} is not a valid date") from None
     zone = match.group(8)
-    return local_time(naive, zone_offset(zone) if zone else None, header_time)
+    return naive, zone_offset(zone) if zone else None
 
 
 def iso_time(value: str, field: str, header_time: datetime | None) -> datetime:

@@ -21,12 +21,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from connector.flows.parsers.common import (
+    KeyValues,
     MalformedLine,
     NotAFlow,
     action,
     address,
     epoch_time,
-    fields,
     local_time,
     port,
     protocol,
@@ -38,10 +38,8 @@ from connector.flows.record import FlowLine
 ALLOW = frozenset({"accept", "start", "close", "timeout", "client-rst", "server-rst", "ip-conn", "dns"})
 DENY = frozenset({"deny", "block", "blocked"})
 
-_FLOW = ("srcip=", "dstip=", "action=", "proto=", "srcport=", "dstport=", "policyid=", "policyname=",
-         "eventtime=", "date=", "time=", "tz=")
-_TYPE = ("type=",)
-_SERVICE = ("service=",)
+_FIELDS = KeyValues(("type", "srcip", "dstip", "action", "proto", "service", "srcport", "dstport",
+                     "policyid", "policyname", "eventtime", "date", "time", "tz"))
 _SERVICE_PROTOCOLS = {"tcp": "TCP", "udp": "UDP", "sctp": "SCTP", "icmp": "ICMP"}
 _clock_cache: dict[tuple[str, str, str | None], datetime] = {}
 _CLOCK_CACHE_SIZE = 4096
@@ -49,23 +47,21 @@ _CLOCK_CACHE_SIZE = 4096
 
 def parse_fortios(message: str, device: str, header_time: datetime | None) -> FlowLine:
     """One FortiOS traffic log line (the message after the syslog header) as a FlowLine."""
-    if 'type="traffic"' not in message and "type=traffic" not in message:
-        (kind,) = fields(message, _TYPE)
-        if kind is not None:
-            raise NotAFlow(f"type {shown(kind)} is not a traffic log")
-    src, dst, verb, proto, src_port, dst_port, policy_id, policy_name, eventtime, date, clock, tz = (
-        fields(message, _FLOW))
-    source = address(src, "srcip")
-    destination = address(dst, "dstip")
-    decision = action(verb, "action", ALLOW, DENY)
-    if proto is None:
-        (service,) = fields(message, _SERVICE)
-        proto = _service_protocol(service)
+    values = _FIELDS.read(message)
+    get = values.get
+    kind = get("type")
+    if kind is not None and kind != "traffic":
+        raise NotAFlow(f"type {shown(kind)} is not a traffic log")
+    source = address(get("srcip"), "srcip")
+    destination = address(get("dstip"), "dstip")
+    decision = action(get("action"), "action", ALLOW, DENY)
+    proto = get("proto") or _service_protocol(get("service"))
+    policy_id = get("policyid") or None
     return FlowLine(
-        time=_time(eventtime, date, clock, tz, header_time), device=device, action=decision,
-        src=source, dst=destination, protocol=protocol(proto, "proto"),
-        src_port=port(src_port, "srcport"), dst_port=port(dst_port, "dstport"),
-        device_rule=policy_name or policy_id or None, device_rule_id=policy_id or None)
+        time=_time(get("eventtime"), get("date"), get("time"), get("tz"), header_time), device=device,
+        action=decision, src=source, dst=destination, protocol=protocol(proto, "proto"),
+        src_port=port(get("srcport"), "srcport"), dst_port=port(get("dstport"), "dstport"),
+        device_rule=get("policyname") or policy_id, device_rule_id=policy_id)
 
 
 def _service_protocol(service: str | None) -> str:

@@ -19,8 +19,8 @@ the year that puts it nearest before `now` (at most a day ahead of it).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 MONTHS = {name: number for number, name in enumerate(
     ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), start=1)}
@@ -37,10 +37,10 @@ _NOT_TAGS = frozenset({"CEF"})
 _MAX_FRACTION_DIGITS = 6
 
 
-@dataclass(frozen=True, slots=True)
-class SyslogMessage:
+class SyslogMessage(NamedTuple):
     """One syslog message split into its header fields (None when absent) and message.
-    `structured_data` is the raw RFC 5424 SD text (None for `-` or a BSD message)."""
+    `structured_data` is the raw RFC 5424 SD text (None for `-` or a BSD message). A tuple: one is
+    made per line received, and a tuple is made several times faster than a frozen dataclass."""
 
     priority: int | None
     time: datetime | None
