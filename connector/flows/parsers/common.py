@@ -48,10 +48,11 @@ class KeyValues:
     Fast path: one regex pass that matches only the chosen keys. It is exact when no quoted value
     holds `=` and quotes are balanced and unescaped; other lines go through every pair."""
 
-    __slots__ = ("_by_comma", "_by_space")
+    __slots__ = ("_by_comma", "_by_space", "_keys")
 
     def __init__(self, keys: Iterable[str]) -> None:
-        alternation = "|".join(re.escape(key) for key in sorted(set(keys), key=len, reverse=True))
+        self._keys = frozenset(keys)
+        alternation = "|".join(re.escape(key) for key in sorted(self._keys, key=len, reverse=True))
         value = r'("[^"]*"|[^ ,\]"]*)'
         self._by_space = re.compile(f" ({alternation})={value}")
         self._by_comma = re.compile(f",({alternation})={value}")
@@ -59,7 +60,7 @@ class KeyValues:
     def read(self, text: str) -> dict[str, str]:
         """The chosen keys present in `text` -> their values (unquoted)."""
         if '\\"' in text or text.count('"') & 1 or _QUOTED_EQUALS.search(text) is not None:
-            return _read_every_pair(text)
+            return _read_every_pair(text, self._keys)
         pairs = self._by_comma.findall("," + text) if _by_comma(text) else self._by_space.findall(" " + text)
         return {key: value[1:-1] if value[:1] == '"' else value for key, value in pairs}
 
@@ -77,9 +78,11 @@ def _by_comma(text: str) -> bool:
     return comma >= 0
 
 
-def _read_every_pair(text: str) -> dict[str, str]:
+def _read_every_pair(text: str, keys: frozenset[str]) -> dict[str, str]:
     found: dict[str, str] = {}
     for match in _ANY_FIELD.finditer(text):
+        if match.group(1) not in keys:
+            continue
         value = match.group(2)
         if value.startswith('"'):
             value = _UNESCAPE.sub(r"\1", value[1:-1])
