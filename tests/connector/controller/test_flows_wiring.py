@@ -17,6 +17,7 @@ from kubernetes import client as k8s_client
 
 from connector.config import Secrets
 from connector.controller.controller import Controller
+from connector.controller.leader import micro_time
 from connector.controller.options import ControllerOptions
 from connector.http import HealthServer
 from connector.store import create_engine, session_factory
@@ -106,6 +107,27 @@ def test_without_flows_the_endpoint_is_404(kube_url: str, tmp_path: Path) -> Non
         assert controller.flows is None
         response = httpx.post(f"{server.url}/v1/flows", json=[], headers={"Authorization": f"Bearer {TOKEN}"})
         assert response.status_code == 404
+    finally:
+        server.stop()
+        controller.stop()
+
+
+def test_a_standby_replica_receives_and_stores_records_too(kube_url: str, tmp_path: Path) -> None:
+    lease = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+             "metadata": {"name": "fusion-connector-c1", "namespace": "fusion-system"},
+             "spec": {"holderIdentity": "another-replica", "leaseDurationSeconds": 3600,
+                      "acquireTime": micro_time(), "renewTime": micro_time()}}
+    httpx.post(f"{kube_url}/apis/coordination.k8s.io/v1/namespaces/fusion-system/leases",
+               json=lease).raise_for_status()
+    controller, server = started(kube_url, tmp_path, {"tokenEnv": "FLOWS_TOKEN"})
+    try:
+        record = {"time": NOW.isoformat(), "src": "10.1.2.3", "dst": "192.0.2.9", "protocol": "UDP",
+                  "action": "Allow"}
+        response = httpx.post(f"{server.url}/v1/flows", json=[record],
+                              headers={"Authorization": f"Bearer {TOKEN}"})
+        assert response.status_code == 202
+        assert stored(controller, 1) == 1
+        assert not controller.leading  # the other replica holds the Lease for an hour
     finally:
         server.stop()
         controller.stop()
