@@ -302,7 +302,9 @@ class Lab:
     @classmethod
     def start(cls, stack: contextlib.ExitStack) -> Lab:
         """Start the four mocks as processes (stopped when `stack` closes)."""
-        kube_url, _ = stack.enter_context(start_mock("kube", "--bookmark-interval", "1"))
+        # pods are deleted at once: the scenarios observe removals, not graceful termination
+        kube_url, _ = stack.enter_context(
+            start_mock("kube", "--bookmark-interval", "1", "--pod-grace-seconds", "0"))
         bigip_url, _ = stack.enter_context(start_mock("bigip", "--processing-ms", "5"))
         fortigate_url, _ = stack.enter_context(start_mock("fortigate"))
         rest_url, _ = stack.enter_context(start_mock("rest"))
