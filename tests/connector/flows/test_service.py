@@ -196,3 +196,20 @@ def test_a_taken_syslog_port_is_an_error_naming_the_key(tmp_path: Path) -> None:
                 service.start()
         finally:
             engine.dispose()
+
+
+def test_a_standby_prunes_records_but_leaves_the_timeline_to_the_leader(running: Service) -> None:
+    old = NOW - timedelta(days=3)
+    service = running.service
+    with service.sessions.begin() as session:
+        AddressTimeline(session, "c1").open("10.244.9.9", POD, old - timedelta(hours=1))
+        AddressTimeline(session, "c1").close("10.244.9.9", old, pod_uid=POD.pod_uid)
+    body = (b'[{"time": "%s", "src": "10.244.9.9", "dst": "192.0.2.44", "protocol": "UDP",'
+            b' "action": "Deny"}]') % (old - timedelta(minutes=1)).isoformat().encode()
+    service.answer("", f"Bearer {TOKEN}", None, len(body), lambda n: body[:n])
+    assert len(running.records(1)) == 1
+    service.leading = lambda: False
+    service._prune(NOW - timedelta(days=1))
+    assert running.records(0, timeout=0) == []
+    with service.sessions() as session:
+        assert AddressTimeline(session, "c1").at("10.244.9.9", old - timedelta(minutes=1), 0).identity == POD
