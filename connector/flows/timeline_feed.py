@@ -245,11 +245,13 @@ def write_changes(timeline: AddressTimeline, changes: Iterable[AddressChange], a
 def reconcile(timeline: AddressTimeline, holders: Mapping[str, FlowIdentity], at: datetime) -> int:
     """Make the open intervals equal `holders` (a complete picture) at `at`: close those of
     addresses not held, open those whose holder differs; returns the number of writes."""
-    stored = timeline.holders()
-    changes = [AddressChange(address, None) for address in sorted(stored) if address not in holders]
-    changes += [AddressChange(address, identity) for address, identity in sorted(holders.items())
+    rows = timeline.open_intervals()  # one read: the writes need no other
+    stored = {address: timeline.identity_of(row) for address, row in rows.items()}
+    changes: list[tuple[str, FlowIdentity | None]] = [
+        (address, None) for address in sorted(stored) if address not in holders]
+    changes += [(address, identity) for address, identity in sorted(holders.items())
                 if stored.get(address) != identity]
-    return write_changes(timeline, changes, at)
+    return timeline.apply(changes, at, stored=rows)
 
 
 class TimelineWriter:

@@ -19,7 +19,7 @@ Only the leader writes (see connector/flows/timeline_feed.py). Never commits.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -105,20 +105,25 @@ class AddressTimeline:
             return
         self._end([found], at)
 
-    def apply(self, changes: Sequence[tuple[str, FlowIdentity | None]], at: datetime) -> int:
+    def apply(self, changes: Sequence[tuple[str, FlowIdentity | None]], at: datetime, *,
+              stored: Mapping[str, Any] | None = None) -> int:
         """Each (address, identity) holds from `at` (None: nobody; a later change of one address
         wins): `open` or `close` for many addresses in a few statements (one read of the open
-        intervals, one update, one delete, one insert per 500 addresses). Returns the number of
-        addresses whose holder changed."""
+        intervals, one update, one delete, one insert per 500 addresses; no read when the caller
+        passes `stored`, every open interval as `open_intervals` returned it in this
+        transaction). Returns the number of addresses whose holder changed."""
         wanted = dict(changes)
         changed = 0
         for chunk in chunks(sorted(wanted), IN_CHUNK):
-            stored = self._open_rows(chunk)
+            if stored is None:
+                found_open = self._open_rows(chunk)
+            else:
+                found_open = {address: stored[address] for address in chunk if address in stored}
             ending: list[Any] = []
             opening: list[dict[str, Any]] = []
             for address in chunk:
                 identity = wanted[address]
-                found = stored.get(address)
+                found = found_open.get(address)
                 current = _identity(found, self.cluster) if found is not None else None
                 if identity is not None:
                     identity = replace(identity, cluster=self.cluster)
@@ -146,9 +151,17 @@ class AddressTimeline:
 
     def holders(self) -> dict[str, FlowIdentity]:
         """Every address with an open interval and its identity (for reconciling after a re-list)."""
+        return {address: _identity(row, self.cluster) for address, row in self.open_intervals().items()}
+
+    def open_intervals(self) -> dict[str, Any]:
+        """Every open interval by address (rows for `apply(stored=...)` and `identity_of`)."""
         rows = self.session.execute(self._columns().where(
             AddressIntervalRow.cluster == self.cluster, AddressIntervalRow.valid_to.is_(None)))
-        return {row.address: _identity(row, self.cluster) for row in rows}
+        return {row.address: row for row in rows}
+
+    def identity_of(self, row: Any) -> FlowIdentity:
+        """The identity of a row of `open_intervals`."""
+        return _identity(row, self.cluster)
 
     def _open_rows(self, addresses: Sequence[str]) -> dict[str, Any]:
         row = AddressIntervalRow
