@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from connector.model import CompiledRule, Destination, DeviceState, Protocol
+from connector.model import CompiledRule, Destination, DeviceState, Protocol, SourceGroup
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -197,19 +197,42 @@ def source_groups(state: DeviceState, source: str) -> set[str]:
 
 class SourceIndex:
     """For many probes of one state: the groups holding each address (includes resolved) and the
-    positions of the rules of each group. Built once, O(addresses + rules)."""
+    positions of the rules of each group. Built in O(addresses + rules); `update` follows a later
+    state of the same device in O(groups + the addresses of the groups that changed), plus
+    O(rules) when the rule list changed."""
 
     def __init__(self, state: DeviceState) -> None:
         self.state = state
-        direct: dict[str, list[str]] = {}
-        for key, group in state.groups.items():
-            for address in group.addresses:  # members are canonical host addresses
-                direct.setdefault(address, []).append(key)
-        self._direct = direct
-        positions: dict[str, list[int]] = {}
-        for position, rule in enumerate(state.rules):
-            positions.setdefault(rule.source, []).append(position)
-        self._positions = positions
+        self._groups: dict[str, SourceGroup] = {}
+        self._direct: dict[str, set[str]] = {}
+        self._rules: tuple[CompiledRule, ...] | None = None
+        self._positions: dict[str, list[int]] = {}
+        self.update(state)
+
+    def update(self, state: DeviceState) -> None:
+        """Index `state` instead, reusing what its unchanged groups (the same objects) hold."""
+        old, new = self._groups, state.groups
+        direct = self._direct
+        for key, group in old.items():
+            if new.get(key) is not group:
+                for address in group.addresses:
+                    keys = direct.get(address)
+                    if keys is not None:
+                        keys.discard(key)
+                        if not keys:
+                            del direct[address]
+        for key, group in new.items():
+            if old.get(key) is not group:
+                for address in group.addresses:  # members are canonical host addresses
+                    direct.setdefault(address, set()).add(key)
+        self._groups = dict(new)
+        if state.rules is not self._rules:
+            positions: dict[str, list[int]] = {}
+            for position, rule in enumerate(state.rules):
+                positions.setdefault(rule.source, []).append(position)
+            self._positions = positions
+            self._rules = state.rules
+        self.state = state
 
     def holding(self, source: str) -> set[str]:
         """The keys of the groups holding the address `source`."""

@@ -44,18 +44,21 @@ class AuditCount:
 
 class SourceIndexes:
     """The `SourceIndex` of each device's current state and of its audit rules (see the module
-    docstring); a new state object replaces the device's indexes."""
+    docstring); a new state object of the device updates them (`SourceIndex.update`)."""
 
     def __init__(self) -> None:
-        self._indexes: dict[str, tuple[DeviceState, SourceIndex, SourceIndex]] = {}
+        self._indexes: dict[str, tuple[SourceIndex, SourceIndex]] = {}
 
     def of(self, state: DeviceState) -> tuple[SourceIndex, SourceIndex]:
         """(enforced rules' index, audit rules' index) of `state`."""
         known = self._indexes.get(state.device)
-        if known is None or known[0] is not state:
-            known = (state, SourceIndex(state), SourceIndex(state.as_staged()))
+        if known is None:
+            known = (SourceIndex(state), SourceIndex(state.as_staged()))
             self._indexes[state.device] = known
-        return known[1], known[2]
+        elif known[0].state is not state:
+            known[0].update(state)
+            known[1].update(state.as_staged())
+        return known
 
 
 _PROTOCOLS = {p.value: p for p in Protocol}

@@ -90,3 +90,27 @@ def test_the_indexed_walk_equals_the_full_walk(case: tuple[DeviceState, list[Pro
     index = SourceIndex(state)
     for probe in probes:
         assert evaluate(state, probe, index=index) == evaluate(state, probe)
+
+
+def test_an_updated_index_equals_a_fresh_one() -> None:
+    from connector.cluster import Kind
+    from connector.compiler import Compiler
+    from tests.connector.compiler.builders import endpoint_slice, pod, settings
+
+    view = StaticView(cluster(*AUDITS))
+    compiler = Compiler(settings())
+    before = compiler.full(view).devices["fw1"]
+    index, staged = SourceIndex(before), SourceIndex(before.as_staged())
+    changes = [view.put(pod("shop", "web-2", "10.0.0.9", labels={"app": "web"})),
+               view.put(endpoint_slice("shop", "web", ["10.0.0.1", "10.0.0.9"])),
+               view.delete(Kind.POD, "shop", "db-1")]
+    after = compiler.apply(changes).devices["fw1"]
+    assert after.groups != before.groups
+    index.update(after)
+    staged.update(after.as_staged())
+    fresh, fresh_staged = SourceIndex(after), SourceIndex(after.as_staged())
+    for address in ("10.0.0.1", "10.0.0.2", "10.0.0.9", "fd00::1", "192.0.2.9"):
+        assert index.holding(address) == fresh.holding(address)
+        assert index.positions(index.holding(address)) == fresh.positions(fresh.holding(address))
+        assert staged.holding(address) == fresh_staged.holding(address)
+    assert "c1/shop/svc/web" in staged.holding("10.0.0.9") and not index.holding("10.0.0.2")

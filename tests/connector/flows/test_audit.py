@@ -65,12 +65,13 @@ def test_a_portless_flow_matches_only_rules_without_ports() -> None:
     assert count_audit([record(API, STRIPE, None, "Allow", protocol="ICMP")], states()) == {}
 
 
-def test_indexes_are_kept_per_state_and_renewed_with_it() -> None:
+def test_indexes_are_kept_per_state_and_follow_a_new_one() -> None:
     indexes = SourceIndexes()
     first = state("fw1", Capabilities())
     one = indexes.of(first)
-    assert indexes.of(first) == one
-    again = state("fw1", Capabilities())
-    assert indexes.of(again) != one
+    assert indexes.of(first) is one
+    again = state("fw1", Capabilities(), audit=False)
+    enforced, staged = indexes.of(again)
+    assert enforced.state is again and not staged.holding(API)
     counted = count_audit([record(API, STRIPE, 443, "Allow")], {"fw1": first}, indexes)
     assert counted == {API_RULE: AuditCount(1, 1)}
