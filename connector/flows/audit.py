@@ -13,9 +13,9 @@ Contract of `count_audit(records, states, indexes)`:
   action (what the device did). A rule compiled into several device rules counts a record once.
 - The states are those compiled now: a record is judged by the rules and group members of the
   current compile, not of its own time.
-- `SourceIndexes` keeps the `SourceIndex` of the states it saw (one per device, renewed with the
-  state object), so a record costs the rules of its own source while the states do not change; a
-  new state is indexed once, when a record first needs it (O(its addresses and rules)).
+- `SourceIndexes` keeps a `SourceIndex` per device, so a record costs the rules of its own
+  source; a new state of the device updates it when a record first needs it, in O(groups + the
+  members of the groups that changed) (the first state: O(addresses + rules)).
 """
 
 from __future__ import annotations
