@@ -58,7 +58,8 @@ ENV_NAMES = {BIGIP: "BIGIP_PASSWORD", FORTIGATE: "FGT_TOKEN", REST: "SOC_TOKEN"}
 DIRECTORY_ENV = "FC_DEMO"  # the directory, for commands typed in another shell
 FLOWS_TOKEN_ENV = "FLOWS_TOKEN"  # bearer token of POST /v1/flows
 FORTIGATE_SOURCE, BIGIP_SOURCE = "127.0.0.2", "127.0.0.3"  # where each mock sends its logs from
-CLOCK_SKEW = 1.0
+CLOCK_SKEW = 0.5  # the mocks share this host's clock
+POD_GRACE_SECONDS = 2  # a deleted pod is Terminating this long (kubectl delete waits), then goes
 CONFIG_FILE, KUBECONFIG_FILE = "fusion-connector.yaml", "kubeconfig"  # in the directory
 # The firewall team's own policy, already on the FortiGate: ours go as one block before it.
 FOREIGN_POLICY_ID = 1
@@ -203,7 +204,7 @@ class DemoEnvironment:
             if not all(can_send_from(address) for address, _ in sources.values()):
                 sources = {FORTIGATE: (self.host, "fortios")}  # only 127.0.0.1 on this loopback
             self.flow_senders = sources
-            kube = self._serve(KubeApp(), "kubernetes", "kubernetes")
+            kube = self._serve(KubeApp(pod_grace_seconds=POD_GRACE_SECONDS), "kubernetes", "kubernetes")
             bigip = self._serve(BigIpApp(BIGIP_USER, self.environment[ENV_NAMES[BIGIP]],
                                          syslog=self._syslog_target(BIGIP, "tcp")), BIGIP, "f5-as3")
             fortigate = self._serve(FortigateMock(token=self.environment[ENV_NAMES[FORTIGATE]],
@@ -284,10 +285,10 @@ class DemoEnvironment:
         return self._config
 
     def exports(self) -> dict[str, str]:
-        """The variables another shell needs: the directory (`FC_DEMO`), the credentials, and
-        NO_PROXY when a proxy is set."""
-        return {DIRECTORY_ENV: str(self.directory), **self.environment,
-                **({"NO_PROXY": self.no_proxy} if self.no_proxy else {})}
+        """The variables another shell needs: the directory (`FC_DEMO`), KUBECONFIG (so that
+        kubectl needs no flag), the credentials, and NO_PROXY when a proxy is set."""
+        return {DIRECTORY_ENV: str(self.directory), "KUBECONFIG": str(self.kubeconfig_path),
+                **self.environment, **({"NO_PROXY": self.no_proxy} if self.no_proxy else {})}
 
     @property
     def secrets(self) -> Secrets:
