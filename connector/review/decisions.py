@@ -251,15 +251,28 @@ def _difference(networks: Iterable[str], minus: Iterable[str]) -> list[str]:
 
 
 def _changed_parts(before: DeviceState, after: DeviceState, rule: CompiledRule) -> list[tuple[str, str, str]]:
-    """When `rule`'s ExternalService changed addresses, the parts added or removed (a widened
-    CIDR's new part is probed at its own first address, not the old one's)."""
+    """When `rule`'s ExternalService changed addresses, the parts added or removed, each probed at
+    its own first address: a network that gained (or lost) addresses around entries it already
+    had is labelled `NETWORK except ENTRIES` (a widened CIDR's new part is not the old one)."""
     if rule.destination is None:
         return []
     old, new = before.destinations.get(rule.destination), after.destinations.get(rule.destination)
     if old is None or new is None or old.networks == new.networks:
         return []
-    parts = [*_difference(new.networks, old.networks), *_difference(old.networks, new.networks)]
-    return _labelled([(p, new) for p in parts])
+    out: list[tuple[str, str, str]] = []
+    for networks, others, destination in ((new.networks, old.networks, new),
+                                          (old.networks, new.networks, old)):
+        for network in networks:
+            pieces = _difference([network], others)
+            if not pieces or pieces == [network]:
+                continue  # unchanged, or a whole entry (probed as an entry of its ExternalService)
+            net = ipaddress.ip_network(network)
+            inside = [ipaddress.ip_network(o) for o in others]
+            held = [_entry_label(str(o)) for o in inside if o.version == net.version and o.overlaps(net)]
+            label = f"{_entry_label(network)} except {', '.join(held)}"
+            service = f"{destination.namespace}/{destination.name}"
+            out.extend((str(ipaddress.ip_network(p).network_address), label, service) for p in pieces)
+    return out
 
 
 def _points(before: DeviceState, after: DeviceState, changed: Iterable[tuple[DeviceState, CompiledRule]],

@@ -150,27 +150,45 @@ def merge(changes: Sequence[DecisionChange], devices: Sequence[str]) -> list[Cha
                                       c.destination == "*", c.destination, c.port == "*", c.port))
 
 
-def _network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _network(text: str) -> tuple[Network, list[Network]] | None:
+    """The network of a destination label and its holes (`N except A, B`); None for a name or `*`."""
+    whole, _, holes = text.partition(" except ")
     try:
-        return ipaddress.ip_network(text) if "/" in text or ":" in text or text[:1].isdigit() else None
+        if not ("/" in whole or ":" in whole or whole[:1].isdigit()):
+            return None
+        return ipaddress.ip_network(whole), [ipaddress.ip_network(h) for h in holes.split(", ") if h]
     except ValueError:
         return None
 
 
+def _inside(inner: tuple[Network, list[Network]], outer: tuple[Network, list[Network]]) -> bool:
+    """Whether the addresses of `inner` (a network less its holes) are all in `outer`'s."""
+    net, holes = inner
+    around, gaps = outer
+    if net.version != around.version or not net.subnet_of(around):  # type: ignore[arg-type]
+        return False
+    return all(not gap.overlaps(net) or any(gap.subnet_of(h) for h in holes)  # type: ignore[arg-type]
+               for gap in gaps)
+
+
 def _uncovered(found: dict[tuple[Any, ...], DecisionChange],
                merged: Mapping[tuple[Any, ...], list[str]]) -> dict[tuple[Any, ...], DecisionChange]:
-    """`found` without the changes another change says the same of, for a network holding their
-    destination (a part of a widened CIDR is reported once, as the whole)."""
-    alike: dict[tuple[Any, ...], list[tuple[Any, tuple[Any, ...]]]] = {}
+    """`found` without the changes another change says the same of (same source, port, before,
+    after and devices) for destinations holding theirs: an address inside a widened CIDR, or a
+    part of it, is reported once, as the whole."""
+    alike: dict[tuple[Any, ...], list[tuple[tuple[Network, list[Network]], tuple[Any, ...]]]] = {}
     for key in found:
         network = _network(key[2])
         if network is not None:
-            alike.setdefault((*key[:2], *key[3:], tuple(merged[key])), []).append((network, key))
+            alike.setdefault((key[0], key[1], key[3], key[5], key[6], tuple(merged[key])), []).append(
+                (network, key))
     covered: set[tuple[Any, ...]] = set()
     for members in alike.values():
         for inner, key in members:
-            if any(outer != inner and outer.version == inner.version and inner.subnet_of(outer)
-                   for outer, _ in members):
+            if any(other != key and outer != inner and _inside(inner, outer) for outer, other in members):
                 covered.add(key)
     return {key: change for key, change in found.items() if key not in covered}
 

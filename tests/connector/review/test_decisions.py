@@ -63,11 +63,14 @@ def _addresses(view: StaticView) -> dict[str, str]:
 
 def _holds(change: DecisionChange, destination: str, port: int, protocol: Protocol) -> bool:
     if change.destination != "*":
-        if "/" in change.destination or change.destination[:1].isdigit():
+        whole, _, holes = change.destination.partition(" except ")
+        if "/" in whole or whole[:1].isdigit():
             try:
-                if ipaddress.ip_address(destination) not in ipaddress.ip_network(change.destination):
-                    return False
+                address = ipaddress.ip_address(destination)
             except ValueError:
+                return False
+            if address not in ipaddress.ip_network(whole) or any(
+                    address in ipaddress.ip_network(h) for h in holes.split(", ") if h):
                 return False
         elif change.destination != destination:
             return False

@@ -63,7 +63,7 @@ def test_the_generic_shell_step_reviews_a_pull_request_as_printed(tmp_path: Path
     assert finished.stdout == review
     assert ("refused `review/changed/policies/shop-too-wide.yaml#1` NamespaceEgressRule shop/too-wide"
             in review)
-    assert "| namespace | 198.51.100.128/25 (payments/bank) | 443/TCP |" in review
+    assert "| namespace | 198.51.100.0/24 except 198.51.100.0/25 (payments/bank) | 443/TCP |" in review
     assert "| namespace | any other | any other | Allow by NamespaceEgressRule shop/legacy-any |" in review
     assert "| Service api | api.stripe.com (payments/stripe) | 443/TCP |" in review
 
