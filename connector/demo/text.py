@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from connector.compiler import CompileResult
-from connector.demo.environment import CONFIG_FILE, DIRECTORY_ENV, KUBECONFIG_FILE
+from connector.demo.environment import CONFIG_FILE, DIRECTORY_ENV
 from connector.demo.flows import NEW_POD, REUSED_POD, FlowsRun
 from connector.demo.holdings import table
 from connector.demo.run import Answer
@@ -152,7 +152,7 @@ def serve_commands(metrics_url: str | None, kubectl: bool) -> list[str]:
     per line with a comment: `metrics_url` None when the controller does not run in the demo;
     the kubectl commands only when `kubectl` is installed."""
     config = f"${DIRECTORY_ENV}/{CONFIG_FILE}"
-    kube = f"kubectl --kubeconfig ${DIRECTORY_ENV}/{KUBECONFIG_FILE}"
+    kube = "kubectl"  # the exports set KUBECONFIG
     namespace, pod = DELETED_POD
     commands = [
         (f"fusion-connector plan --config {config}", "what apply would change: nothing, all in sync"),

@@ -115,9 +115,10 @@ def test_demo_serve_commands_work_as_printed_then_it_stops_on_sigterm(tmp_path: 
         assert "controller: running in this process" in demo.text
         assert re.fullmatch(r"http://127\.0\.0\.1:\d+/metrics", demo.field("metrics"))
         config = Path(demo.field("config file"))
-        assert set(demo.exports) == {"FC_DEMO", "BIGIP_PASSWORD", "FGT_TOKEN", "SOC_TOKEN", "FLOWS_TOKEN",
-                                     "NO_PROXY"}
+        assert set(demo.exports) == {"FC_DEMO", "KUBECONFIG", "BIGIP_PASSWORD", "FGT_TOKEN", "SOC_TOKEN",
+                                     "FLOWS_TOKEN", "NO_PROXY"}
         assert Path(demo.exports["FC_DEMO"]) == config.parent
+        assert Path(demo.exports["KUBECONFIG"]) == config.parent / "kubeconfig"
         commands = demo.commands
         kubectl = shutil.which("kubectl") is not None
         assert [" ".join(c.split()[:2]) if c.startswith("fusion") else c.split()[0] for c in commands] == [
