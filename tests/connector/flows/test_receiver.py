@@ -282,3 +282,41 @@ def test_networks_and_ipv4_mapped_addresses_in_the_allow_list() -> None:
         wait_for(lambda: len(collector.lines) == 1 and collector.counted("unknown", "rejected") == 1,
                  "one accepted, one rejected")
     assert collector.lines[0].device == "fgt-net"
+
+
+def test_fortigate_reliable_mode_octet_counted_rfc5424_and_cef() -> None:
+    collector = Collector()
+    cef = Sender(device="fgt-cef", addresses=("127.0.0.4",), format="cef")
+    with running(collector, (FGT, cef)) as receiver:
+        frames = [samples.FORTIOS_RFC5424.encode(), samples.FORTIOS_NAMED.encode()]
+        with tcp_connect(receiver) as sock:
+            sock.sendall(b"".join(b"%d %s" % (len(frame), frame) for frame in frames))
+        with tcp_connect(receiver, source="127.0.0.4") as sock:
+            frame = samples.FORTIOS_CEF_56.encode()
+            sock.sendall(b"%d %s" % (len(frame), frame))
+        wait_for(lambda: len(collector.lines) == 3, "3 lines")
+    assert sorted((line.device, line.src) for line in collector.lines) == [
+        ("fgt-cef", "10.20.4.4"), ("fgt-edge", "10.20.2.10"), ("fgt-edge", "10.20.3.4")]
+
+
+def test_ipv6_listener() -> None:
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback")
+    collector = Collector()
+    sender = Sender(device="fgt6", addresses=("::1",), format="fortios")
+    receiver = SyslogReceiver(("::1", 0), (sender,), collector.sink, count=collector.count)
+    receiver.start()
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as sock:
+            sock.sendto(samples.FORTIOS_DENY.encode(), receiver.address)
+        with socket.create_connection(receiver.address) as conn:
+            conn.sendall(samples.FORTIOS_CLOSE.encode() + b"\n")
+        wait_for(lambda: len(collector.lines) == 2, "a line over UDP and one over TCP")
+    finally:
+        receiver.stop()
+    assert {line.device for line in collector.lines} == {"fgt6"}
