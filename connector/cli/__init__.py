@@ -32,6 +32,7 @@ COMMANDS: list[str] = [
     "connector.cli.flows",
     "connector.cli.snapshot",
     "connector.cli.review",
+    "connector.cli.recommend",
 ]
 
 _VALUED = ("--log-level",)  # global options taking a value
