@@ -24,6 +24,7 @@ from connector.demo.environment import BIGIP, CLOCK_SKEW, FORTIGATE, REST, DemoE
 from connector.flows.record import FlowRecord, rfc3339
 from connector.store import create_engine, session_factory
 from connector.store.flow_records import FlowFilter, FlowRecordRepository
+from connector.store.rule_map import DeviceRuleMap
 from connector.store.timeline import AddressTimeline
 
 REUSED_POD = ("payments", "checkout-7d4b9c6f5-tq4ld")
@@ -147,6 +148,21 @@ class _Owner:
             engine.dispose()
         return None if found is None else found.pod or found.node or found.namespace
 
+    def mapped(self) -> set[str]:
+        """The devices whose rules the controller has recorded in the device-rule map."""
+        engine = create_engine(self.database)
+        try:
+            with session_factory(engine)() as session:
+                return set(DeviceRuleMap(session, self.cluster).devices())
+        finally:
+            engine.dispose()
+
+
+def _next_second() -> None:
+    """Sleep into the next whole second: a device logging whole seconds (BIG-IP's `date_time`)
+    then logs a flow no earlier than what the controller recorded before the call."""
+    time.sleep(1.05 - _now().microsecond / 1_000_000)
+
 
 def _wait(predicate: Callable[[], bool], timeout: float) -> bool:
     deadline = time.monotonic() + timeout
@@ -198,10 +214,15 @@ def run_flows(environment: DemoEnvironment, progress: Callable[[str], None] = la
         namespace, name = REUSED_POD
         addresses = kube.addresses(namespace, name)
         run.address = next(a for a in addresses if ":" not in a)
-        progress("waiting for the controller to follow the pods")
+        progress("waiting for the controller to follow the pods and record the devices' rules")
         if not _wait(lambda: owner(run.address) == name, timeout):
             run.problem = f"the controller did not record {namespace}/{name}'s address within {timeout:.0f}s"
             return run
+        devices = {d.name for d in environment.config.devices}
+        if not _wait(lambda: owner.mapped() >= devices, timeout):
+            run.problem = f"the controller did not record every device's rules within {timeout:.0f}s"
+            return run
+        _next_second()
         progress("sending flows through each firewall")
         first = _now()
         run.sent.extend(_send(environment, kube, send, run, first) for send in PLAN_BEFORE)
@@ -212,7 +233,8 @@ def run_flows(environment: DemoEnvironment, progress: Callable[[str], None] = la
             run.problem = f"the controller did not see {NEW_POD} take {run.address} within {timeout:.0f}s"
             return run
         run.reused_at = _now()
-        time.sleep(CLOCK_SKEW + 0.2)
+        time.sleep(CLOCK_SKEW)
+        _next_second()
         run.sent.extend(_send(environment, kube, send, run, first) for send in PLAN_AFTER)
     except httpx.HTTPError as exc:
         raise DemoError(f"changing the mock cluster: {exc}") from exc

@@ -29,9 +29,13 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from sqlalchemy.orm import Session
 
 from connector.cluster import Kind
 from connector.flows.record import rfc3339
+from connector.store import create_engine, session_factory
+from connector.store.rule_map import DeviceRuleMap
+from connector.store.timeline import AddressTimeline
 from tests.connector.controller.harness import (
     CLUSTER,
     CONNECTOR_NS,
@@ -177,19 +181,28 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def owner(world: World, address: str) -> str | None:
-    """The pod the connector's address timeline gives `address` now."""
-    from connector.store import create_engine, session_factory
-    from connector.store.timeline import AddressTimeline
-
-    document = yaml.safe_load(world.config.read_text())
-    engine = create_engine(document["database"])
+@contextlib.contextmanager
+def store(world: World) -> Iterator[Session]:
+    """A session on the connector's store (read only)."""
+    engine = create_engine(yaml.safe_load(world.config.read_text())["database"])
     try:
         with session_factory(engine)() as session:
-            found = AddressTimeline(session, CLUSTER).at(address, now(), 0.0).identity
-            return found.pod if found is not None else None
+            yield session
     finally:
         engine.dispose()
+
+
+def owner(world: World, address: str) -> str | None:
+    """The pod the connector's address timeline gives `address` now."""
+    with store(world) as session:
+        found = AddressTimeline(session, CLUSTER).at(address, now(), 0.0).identity
+        return found.pod if found is not None else None
+
+
+def rules_recorded(world: World) -> bool:
+    """Whether the connector has recorded every device's rules in the device-rule map."""
+    with store(world) as session:
+        return set(DeviceRuleMap(session, CLUSTER).devices()) >= {"bigip", "fgt", "soc"}
 
 
 def running_pod(name: str, address: str) -> dict[str, Any]:
@@ -211,6 +224,8 @@ def test_flows_are_attributed_to_the_pod_holding_the_address_at_their_time(world
     address = pod_ipv4(pods["api-1"])
     assert address is not None
     eventually(lambda: owner(world, address) == "api-1", 30, what="the timeline holds api-1")
+    eventually(lambda: rules_recorded(world), 30, what="every device's rules recorded")
+    time.sleep(1.05 - now().microsecond / 1e6)  # the BIG-IP logs whole seconds: none before this point
 
     before = now()
     for device in ("fgt", "bigip", "soc"):
