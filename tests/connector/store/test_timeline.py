@@ -16,7 +16,7 @@ from connector.flows.record import FlowIdentity
 from connector.store import AddressTimeline, Store, create_engine, migrate, session_factory
 from connector.store.models import AddressIntervalRow
 from connector.store.timeline import Interval, attribute
-from tests.connector.store.conftest import Db
+from tests.connector.store.conftest import BACKENDS, Db
 
 T0 = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 IP = "10.244.1.7"
@@ -148,12 +148,16 @@ def test_clusters_keep_apart(db: Db) -> None:
 
 # -- the lookup against a naive oracle -----------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def sqlite_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Db]:
-    url = f"sqlite:///{tmp_path_factory.mktemp('oracle') / 'store.db'}"
-    migrate(url)
+@pytest.fixture(scope="module", params=BACKENDS)
+def oracle_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Db]:
+    """One database per backend for every example (each example uses an address of its own)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('oracle') / 'store.db'}"
+        migrate(url)
+    else:
+        url = request.getfixturevalue("postgres_url")
     engine = create_engine(url)
-    yield Db(url=url, engine=engine, sessions=session_factory(engine), cluster="oracle")
+    yield Db(url=url, engine=engine, sessions=session_factory(engine), cluster=f"o-{uuid.uuid4().hex[:10]}")
     engine.dispose()
 
 
@@ -187,7 +191,7 @@ def oracle(events: list[tuple[float, int | None]], moment: float, skew: float,
                       min_size=1, max_size=12),
        moments=st.lists(st.integers(-5, 200), min_size=1, max_size=6),
        skew=st.sampled_from([0, 1, 3, 10]))
-def test_lookup_matches_a_naive_oracle(sqlite_db: Db, steps: list[tuple[int, int | None]],
+def test_lookup_matches_a_naive_oracle(oracle_db: Db, steps: list[tuple[int, int | None]],
                                        moments: list[int], skew: int) -> None:
     events: list[tuple[float, int | None]] = []
     time = 0.0
@@ -195,18 +199,18 @@ def test_lookup_matches_a_naive_oracle(sqlite_db: Db, steps: list[tuple[int, int
         time += gap
         events.append((time, owner))
     address = f"a-{uuid.uuid4().hex}"
-    with sqlite_db.sessions.begin() as session:
-        timeline = AddressTimeline(session, sqlite_db.cluster)
+    with oracle_db.sessions.begin() as session:
+        timeline = AddressTimeline(session, oracle_db.cluster)
         for moment, owner in events:
             if owner is None:
                 timeline.close(address, at(moment))
             else:
-                timeline.open(address, pod(sqlite_db.cluster, f"p{owner}", f"u{owner}"), at(moment))
-    with sqlite_db.sessions.begin() as session:
-        timeline = AddressTimeline(session, sqlite_db.cluster)
+                timeline.open(address, pod(oracle_db.cluster, f"p{owner}", f"u{owner}"), at(moment))
+    with oracle_db.sessions.begin() as session:
+        timeline = AddressTimeline(session, oracle_db.cluster)
         for moment in moments:
             found = timeline.at(address, at(moment), skew)
-            identity, ambiguous, candidates = oracle(events, moment, skew, sqlite_db.cluster)
+            identity, ambiguous, candidates = oracle(events, moment, skew, oracle_db.cluster)
             assert (found.identity, found.ambiguous) == (identity, ambiguous), (events, moment)
             assert {c.pod_uid for c in found.candidates} == candidates
 
