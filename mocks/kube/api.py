@@ -51,6 +51,7 @@ DRY_RUN: contextvars.ContextVar[bool] = contextvars.ContextVar("dry_run", defaul
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 SERVICE_CIDR = "10.96.0.0/16"
 SERVICE_CIDR_V6 = "fd00:10:96::/112"
+NODE_PORTS = (30000, 32767)
 EXPIRED_CONTINUE = (
     "The provided continue parameter is too old to display a consistent list result. You "
     "can start a new list without the continue parameter, or use the continue token in this "
@@ -111,6 +112,7 @@ class Api:
         self.listeners: list[Listener] = []
         self.service_ips = IpPool(SERVICE_CIDR)
         self.service_ips_v6 = IpPool(SERVICE_CIDR_V6)
+        self._node_ports = 0
         self.bootstrap()
 
     # --- lifecycle ------------------------------------------------------------------------------
@@ -122,6 +124,7 @@ class Api:
 
     def reset(self) -> None:
         self.reaper.clear()
+        self._node_ports = 0
         self.store.clear()
         self.registry.reset()
         self.service_ips.reset()
@@ -335,6 +338,10 @@ class Api:
         if spec.get("type") == "ExternalName" or spec.get("clusterIP") == "None":
             spec.setdefault("ipFamilies", ["IPv4"])
             return
+        if spec.get("type") in ("NodePort", "LoadBalancer"):
+            for port in spec.get("ports") or []:
+                if isinstance(port, dict) and not port.get("nodePort"):
+                    port["nodePort"] = self._node_port()
         families = spec.get("ipFamilies") or ["IPv4"]
         spec["ipFamilies"] = families
         spec.setdefault("ipFamilyPolicy", "SingleStack" if len(families) == 1 else "RequireDualStack")
@@ -347,6 +354,12 @@ class Api:
             for ip in spec["clusterIPs"]:
                 self.service_ips.reserve(ip)
                 self.service_ips_v6.reserve(ip)
+
+    def _node_port(self) -> int:
+        """The next node port of 30000-32767 (lock held), as the real allocator's default range."""
+        port = NODE_PORTS[0] + self._node_ports % (NODE_PORTS[1] - NODE_PORTS[0] + 1)
+        self._node_ports += 1
+        return port
 
     def _register_crd(self, crd: Obj) -> None:
         crds.check_conflicts(crd, self.registry.all())

@@ -19,7 +19,7 @@ pod's IP returns to the pool.
 (`egressIP`, `node`) when the EgressIP's spec changes or assignable Nodes come and go; with no
 assignable Node it leaves the status alone (so tests may set it through the status subresource).
 
-`EndpointSliceController`: for every Service with a selector, EndpointSlices labelled
+`EndpointSliceController`: for every Service with a selector (but ExternalName), EndpointSlices labelled
 `kubernetes.io/service-name` and `endpointslice.kubernetes.io/managed-by:
 endpointslice-controller.k8s.io`, one set per address family of the Service (`spec.ipFamilies`),
 at most 100 endpoints per slice, listing matching pods that have an IP of that family (ready or
@@ -238,6 +238,15 @@ def _family(ip: str) -> str:
     return "IPv6" if ":" in ip else "IPv4"
 
 
+def _selector(service: Obj) -> dict[str, str] | None:
+    """The selector the EndpointSlice controller follows (none for ExternalName Services)."""
+    spec = service.get("spec") or {}
+    if spec.get("type") == "ExternalName":
+        return None
+    selector = spec.get("selector")
+    return selector if isinstance(selector, dict) and selector else None
+
+
 def _selects(selector: dict[str, str] | None, pod: Obj | None) -> bool:
     """Whether a Service selector picks this pod as an endpoint (terminal pods never are)."""
     if pod is None or not selector:
@@ -296,7 +305,7 @@ class EndpointSliceController:
             label_sets.append((current.get("metadata") or {}).get("labels"))
         _, services = self.api.store.snapshot(SERVICE_KEY, namespace)
         for service in list(services):
-            selector = (service.get("spec") or {}).get("selector")
+            selector = _selector(service)
             if not selector or not any(labels_match(selector, labels) for labels in label_sets):
                 continue
             service_name = service["metadata"]["name"]
@@ -330,7 +339,7 @@ class EndpointSliceController:
 
     def members(self, service: Obj) -> dict[str, Obj]:
         """The pods a Service selects, by name (computed from the store)."""
-        selector = (service.get("spec") or {}).get("selector")
+        selector = _selector(service)
         if not selector:
             return {}
         _, pods = self.api.store.snapshot(POD_KEY, service["metadata"]["namespace"])
@@ -340,7 +349,7 @@ class EndpointSliceController:
         """The EndpointSlices a Service with these member pods should have, by name."""
         metadata = service["metadata"]
         spec = service.get("spec") or {}
-        if not spec.get("selector"):
+        if not _selector(service):
             return {}
         namespace, name = metadata["namespace"], metadata["name"]
         matched = [members[pod_name] for pod_name in sorted(members)]
@@ -431,7 +440,7 @@ class EndpointSliceController:
 
     def _sync_locked(self, namespace: str, name: str) -> None:
         service = self.api.store.get(SERVICE_KEY, namespace, name)
-        if service is None or not (service.get("spec") or {}).get("selector"):
+        if service is None or not _selector(service):
             self._members.pop((namespace, name), None)
             self._write_slices(namespace, name, {})
             return
