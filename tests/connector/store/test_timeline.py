@@ -208,8 +208,10 @@ def test_lookup_matches_a_naive_oracle(oracle_db: Db, steps: list[tuple[int, int
                 timeline.open(address, pod(oracle_db.cluster, f"p{owner}", f"u{owner}"), at(moment))
     with oracle_db.sessions.begin() as session:
         timeline = AddressTimeline(session, oracle_db.cluster)
-        for moment in moments:
+        batch = timeline.at_many([(address, at(moment)) for moment in moments], skew)  # one window
+        for moment, batched in zip(moments, batch, strict=True):
             found = timeline.at(address, at(moment), skew)
+            assert batched == found
             identity, ambiguous, candidates = oracle(events, moment, skew, oracle_db.cluster)
             assert (found.identity, found.ambiguous) == (identity, ambiguous), (events, moment)
             assert {c.pod_uid for c in found.candidates} == candidates
