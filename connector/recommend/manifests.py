@@ -160,7 +160,7 @@ def count_text(n: int, what: str) -> str:
 def _use_line(use: Use) -> str:
     denied = ""
     if use.denied:
-        denied = f" ({count_text(use.denied, 'flow')} denied today by {', '.join(use.denied_by)})"
+        denied = f", {use.denied:,} of them denied today by {', '.join(use.denied_by)}"
     span = when(use.first) if use.first == use.last else f"{when(use.first)} to {when(use.last)}"
     return (f"  {use.destination} {use.port}/{use.protocol}: {count_text(use.count, 'flow')}{denied}, "
             f"seen {span}, devices {', '.join(use.devices)}")
@@ -201,7 +201,7 @@ def _external_services(observed: Observed, base: str) -> list[Manifest]:
             head = (f"ExternalService {namespace}/{title}: {count_text(len(part_addresses), 'address')} "
                     f"on {ports}, observed from {observed.target.label}: "
                     f"{count_text(sum(u.count for u in uses), 'flow')}"
-                    + (f", {count_text(denied, 'flow')} of them denied today" if denied else ""))
+                    + (f", {denied:,} of them denied today" if denied else ""))
             obj: Obj = {"apiVersion": API_VERSION, "kind": "ExternalService",
                         "metadata": {"name": title, "namespace": namespace},
                         "spec": {"addresses": list(part_addresses), "ports": [dict(e) for e, _ in entries]}}

@@ -27,14 +27,13 @@ LIST_LIMIT = 20
 
 
 def _why(observed: Observed, reason: str, detail: str) -> str:
-    kind = observed.target.rule_kind
     return {
         AMBIGUOUS: "attribution ambiguous (the source address changed owner within the clock skew)",
-        EXPLICIT_DENY: f"denied by {detail}, an explicit Deny that recommend does not override with a {kind}",
+        EXPLICIT_DENY: f"denied by {detail}: an explicit Deny, which recommend never overrides",
         DENIED: f"denied today by {detail} (--allowed-only)",
-        UNEXPRESSIBLE: "not expressible as ports of an ExternalService (no destination port, a protocol "
-                       "other than TCP, UDP or SCTP, or a destination that is not an IP address)",
-        BELOW_MIN_COUNT: f"fewer than --min-count {observed.min_count} flows to the destination port",
+        UNEXPRESSIBLE: "no port an ExternalService can name (no destination port, a protocol other than "
+                       "TCP, UDP or SCTP, or a destination that is not an IP address)",
+        BELOW_MIN_COUNT: f"below --min-count {observed.min_count} (flows per destination port)",
     }[reason]
 
 
@@ -46,7 +45,7 @@ def left_out_lines(observed: Observed) -> list[str]:
     lines: list[str] = []
     for (reason, detail), items in groups.items():
         total = sum(i.count for i in items)
-        lines.append(f"  {count_text(total, 'flow')} {_why(observed, reason, detail)}:")
+        lines.append(f"  {_why(observed, reason, detail)}: {count_text(total, 'flow')}")
         lines.extend(f"    {i.where}: {count_text(i.count, 'flow')}" for i in items[:LIST_LIMIT])
         if len(items) > LIST_LIMIT:
             lines.append(f"    ... and {len(items) - LIST_LIMIT} more")
