@@ -12,8 +12,15 @@ Counted through `count(device, result, n)` (device "unknown" for an unlisted sen
 - `malformed`: a message its parser refused, or longer than `max_line_bytes` (skipped; a TCP
   connection carries on with its next frame), or from a sender whose format is unknown;
 - `shed`: a message dropped because `max_pending_lines` messages already wait for the worker.
-A failing `sink` is logged (without the lines) and the receiver goes on. Raw lines are logged only
-at DEBUG, cut to 200 characters.
+A TCP connection beyond `max_connections` is closed at once (logged, not counted). A failing `sink`
+is logged (without the lines) and the receiver goes on. Raw lines are logged only at DEBUG, cut to
+200 characters.
+
+Memory is bounded: at most `max_pending_lines` raw messages of at most `max_line_bytes` each wait,
+plus per TCP connection one read and a framing buffer of about `max_line_bytes`. Under overload the
+worker (which holds the GIL while parsing) hands it to the I/O thread every 64 lines when datagrams
+wait in the kernel, so that excess lines are shed and counted here rather than lost unseen when
+the socket's buffer overflows (UDP; TCP pushes back on the sender instead).
 """
 
 from __future__ import annotations
