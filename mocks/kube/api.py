@@ -202,6 +202,12 @@ class Api:
 
     def _validate(self, rtype: ResourceType, obj: Obj, old: Obj | None) -> Obj:
         """Prune, default and validate; returns the object to store."""
+        metadata = obj.get("metadata")
+        if isinstance(metadata, dict) and any(metadata.get(k) in ({}, []) for k in meta.OMITTED_EMPTY):
+            # ObjectMeta's maps and lists are `omitempty`: empty ones are not stored
+            obj["metadata"] = {
+                k: v for k, v in metadata.items() if not (k in meta.OMITTED_EMPTY and v in ({}, []))
+            }
         causes = meta.metadata_causes(obj)
         if not rtype.custom:
             causes.extend(meta.builtin_causes(rtype, obj))

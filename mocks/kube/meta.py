@@ -18,6 +18,7 @@ LABEL_NAMED = {("", "namespaces"), ("", "services")}
 # kinds whose metadata.generation tracks spec changes (custom resources always do)
 GENERATION_KINDS = {("", "pods"), ("apiextensions.k8s.io", "customresourcedefinitions")}
 _SUFFIX = string.ascii_lowercase + string.digits
+OMITTED_EMPTY = ("labels", "annotations", "finalizers", "ownerReferences", "managedFields")
 
 
 def now() -> str:

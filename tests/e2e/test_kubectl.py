@@ -65,6 +65,9 @@ def test_apply_the_examples_with_validation_then_see_printer_columns(kubectl: Ku
     assert "MODE" in wide[0].split() and "MODE" not in table[0].split()  # a priority-1 column
     again = kubectl.run("apply", "-f", str(EXAMPLES / "security-team.yaml"))
     assert "unchanged" in again.stdout or "configured" in again.stdout
+    for extra in ([], ["--server-side"]):  # a dry-run apply compared with the live objects: no change
+        same = kubectl.run("diff", *extra, "-f", str(EXAMPLES / "security-team.yaml"), check=False)
+        assert (same.returncode, same.stdout) == (0, ""), same.stdout + same.stderr
 
 
 def test_validation_refuses_unknown_fields(kubectl: Kubectl, tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""Service details clients print: node ports are allocated; ExternalName Services get no slices."""
+"""Details clients print: node ports are allocated; ExternalName Services get no slices; empty
+metadata maps and lists are not stored (ObjectMeta omits them)."""
 
 from __future__ import annotations
 
@@ -43,3 +44,13 @@ def test_external_name_services_get_no_endpoint_slices(cluster: Cluster) -> None
         for s in cluster.discovery.list_namespaced_endpoint_slice("default").items
     }
     assert owners == {"web"}
+
+
+def test_empty_metadata_maps_are_not_stored(cluster: Cluster) -> None:
+    status, created = cluster.raw(
+        "/api/v1/namespaces/default/configmaps",
+        "POST",
+        {"metadata": {"name": "c", "annotations": {}, "finalizers": []}},
+    )
+    assert status == 201
+    assert "annotations" not in created["metadata"] and "finalizers" not in created["metadata"]
