@@ -68,6 +68,7 @@ class KubeApp(MockApp):
         self.authz = authz
         self.authenticator = rbac.Authenticator(admin_token)
         self.api = Api(history_size, pod_grace_seconds)
+        self.api.listeners.append(rbac.ServiceAccountTokens(self.api, self.authenticator).on_event)
         self.nodes = nodes
         self.bookmark_interval = bookmark_interval
         self.server_address = server_address

@@ -1,9 +1,11 @@
 """Authentication and RBAC authorization (`--authz rbac`; off by default: everything is allowed).
 
 Authentication: `Authorization: Bearer <token>` with the admin token (user `mock-admin`, group
-`system:masters`: allowed everything) or a ServiceAccount token from the TokenRequest API (`POST
-.../serviceaccounts/NAME/token`, what `kubectl create token` calls), valid while that ServiceAccount
-(same uid) exists; no token is the anonymous user `system:anonymous`; any other token is 401.
+`system:masters`: allowed everything) or a ServiceAccount token: from the TokenRequest API (`POST
+.../serviceaccounts/NAME/token`, what `kubectl create token` calls), or the long-lived one
+`ServiceAccountTokens` writes into a Secret of type `kubernetes.io/service-account-token` (valid
+while that Secret exists); either is valid while its ServiceAccount (same uid) exists. No token is
+the anonymous user `system:anonymous`; any other token is 401.
 
 Authorization, as the RBAC authorizer: a request is allowed when a rule of a ClusterRole bound by a
 ClusterRoleBinding, or of a Role or ClusterRole bound by a RoleBinding in the request's namespace,
@@ -35,6 +37,10 @@ CLUSTER_ROLES = (RBAC, "clusterroles")
 BINDINGS = (RBAC, "rolebindings")
 CLUSTER_BINDINGS = (RBAC, "clusterrolebindings")
 SERVICE_ACCOUNTS = ("", "serviceaccounts")
+SECRETS = ("", "secrets")
+TOKEN_SECRET_TYPE = "kubernetes.io/service-account-token"
+ACCOUNT_NAME = "kubernetes.io/service-account.name"
+ACCOUNT_UID = "kubernetes.io/service-account.uid"
 ADMIN_USER = "mock-admin"
 PUBLIC_PATHS = ("/healthz", "/livez", "/readyz", "/version", "/version/")
 DISCOVERY_PATHS = ("/api", "/api/*", "/apis", "/apis/*", "/openapi", "/openapi/*", *PUBLIC_PATHS)
@@ -81,6 +87,7 @@ class _Token:
     namespace: str
     name: str
     uid: str
+    secret: str = ""
 
 
 @dataclass
@@ -89,8 +96,9 @@ class Authenticator:
     _tokens: dict[str, _Token] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def issue(self, namespace: str, name: str, uid: str) -> str:
-        """A new bearer token for ServiceAccount `namespace/name` (JWT-shaped, opaque to clients)."""
+    def issue(self, namespace: str, name: str, uid: str, secret: str = "") -> str:
+        """A new bearer token for ServiceAccount `namespace/name` (JWT-shaped, opaque to clients);
+        with `secret`, valid only while that Secret of the namespace exists."""
         claims = {"sub": f"system:serviceaccount:{namespace}:{name}", "iss": "https://kubernetes.default.svc"}
         parts = [
             base64.urlsafe_b64encode(json.dumps(part).encode()).decode().rstrip("=")
@@ -98,7 +106,7 @@ class Authenticator:
         ]
         token = ".".join([*parts, secrets.token_urlsafe(32)])
         with self._lock:
-            self._tokens[token] = _Token(namespace, name, uid)
+            self._tokens[token] = _Token(namespace, name, uid, secret)
         return token
 
     def reset(self) -> None:
@@ -121,10 +129,47 @@ class Authenticator:
         account = store.get(SERVICE_ACCOUNTS, known.namespace, known.name)
         if account is None or (account.get("metadata") or {}).get("uid") != known.uid:
             raise unauthorized()
+        if known.secret and store.get(SECRETS, known.namespace, known.secret) is None:
+            raise unauthorized()
         return User(
             f"system:serviceaccount:{known.namespace}:{known.name}",
             ("system:serviceaccounts", f"system:serviceaccounts:{known.namespace}", "system:authenticated"),
         )
+
+
+class ServiceAccountTokens:
+    """The token controller: a new Secret of type `kubernetes.io/service-account-token` naming an
+    existing ServiceAccount (annotation `kubernetes.io/service-account.name`) gets `data.token`,
+    `data.namespace`, `data["ca.crt"]` and the account's uid annotation."""
+
+    def __init__(self, api: Any, authenticator: Authenticator) -> None:
+        self.api = api
+        self.authenticator = authenticator
+
+    def on_event(self, event: Any) -> None:
+        if event.key != SECRETS or event.type != "ADDED" or event.obj.get("type") != TOKEN_SECRET_TYPE:
+            return
+        metadata = event.obj.get("metadata") or {}
+        account_name = (metadata.get("annotations") or {}).get(ACCOUNT_NAME)
+        namespace, secret = str(metadata.get("namespace", "")), str(metadata.get("name", ""))
+        account = self.api.store.get(SERVICE_ACCOUNTS, namespace, account_name) if account_name else None
+        if account is None or (event.obj.get("data") or {}).get("token"):
+            return
+        uid = str(account["metadata"].get("uid", ""))
+        token = self.authenticator.issue(namespace, str(account_name), uid, secret)
+
+        def fill(current: Obj) -> Obj:
+            data = dict(current.get("data") or {})
+            data["token"] = base64.b64encode(token.encode()).decode()
+            data["namespace"] = base64.b64encode(namespace.encode()).decode()
+            data.setdefault("ca.crt", "")
+            annotations = {**(current["metadata"].get("annotations") or {}), ACCOUNT_UID: uid}
+            return {**current, "data": data, "metadata": {**current["metadata"], "annotations": annotations}}
+
+        try:
+            self.api.update_with(self.api.type_of(SECRETS), namespace, secret, fill)
+        except ApiError:
+            return
 
 
 def unauthorized() -> ApiError:

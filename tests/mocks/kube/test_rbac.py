@@ -3,6 +3,7 @@ real server words them."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from typing import Any
 
@@ -198,3 +199,20 @@ def test_self_subject_access_review_answers_for_the_caller(secured: Cluster) -> 
 
 def test_without_authz_every_token_is_accepted(cluster: Cluster) -> None:
     assert call(cluster, "GET", "/api/v1/namespaces", "anything").status_code == 200
+
+
+def test_a_service_account_token_secret_gets_a_token_valid_while_it_exists(secured: Cluster) -> None:
+    admin(secured, "POST", "/api/v1/namespaces/default/serviceaccounts", {"metadata": {"name": "ci"}})
+    secret = {
+        "metadata": {"name": "ci-token", "annotations": {"kubernetes.io/service-account.name": "ci"}},
+        "type": "kubernetes.io/service-account-token",
+    }
+    admin(secured, "POST", "/api/v1/namespaces/default/secrets", secret)
+    filled = admin(secured, "GET", "/api/v1/namespaces/default/secrets/ci-token")
+    token = base64.b64decode(filled["data"]["token"]).decode()
+    assert base64.b64decode(filled["data"]["namespace"]) == b"default"
+    assert filled["metadata"]["annotations"]["kubernetes.io/service-account.uid"]
+    denied = call(secured, "GET", "/api/v1/namespaces/default/pods", token)
+    assert denied.status_code == 403 and 'User "system:serviceaccount:default:ci"' in denied.json()["message"]
+    admin(secured, "DELETE", "/api/v1/namespaces/default/secrets/ci-token")
+    assert call(secured, "GET", "/api/v1/namespaces/default/pods", token).status_code == 401
