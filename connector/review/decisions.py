@@ -23,6 +23,7 @@ those source modes).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -44,6 +45,12 @@ ANY = "*"
 NAMESPACE = "namespace"
 _OTHER_V4 = ("203.0.113.254", "192.0.2.254", "198.51.100.254", "100.64.0.1", "240.0.0.1", "0.0.0.1")
 _OTHER_V6 = ("2001:db8:ffff::1", "100::1", "3fff:ffff::1", "::2")
+
+
+@functools.lru_cache(maxsize=65536)
+def _net(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """`ipaddress.ip_network(text)`, parsed once (the same entries are probed for many sources)."""
+    return ipaddress.ip_network(text)
 
 
 @dataclass(frozen=True, order=True)
@@ -146,25 +153,29 @@ def _rules_by_source(state: DeviceState) -> dict[str, list[tuple[int, CompiledRu
     return out
 
 
+_ADDRESS_GROUP = ""  # the one group of a slice listing its address (no real group has an empty key)
+
+
 def _slice(state: DeviceState, address: str, holding: Iterable[str],
            by_source: dict[str, list[tuple[int, CompiledRule]]]) -> DeviceState:
-    """`state` as one address sees it: the groups holding it (with that address only) and their
-    rules in the device's order."""
+    """`state` as one address sees it: the groups holding it, and their rules in the device's
+    order. The address is listed once, in a group every holding group includes."""
     keys = sorted(holding)
     rules = sorted((item for key in keys for item in by_source.get(key, ())), key=lambda item: item[0])
-    groups = {key: SourceGroup(key, state.cluster, state.groups[key].namespace, ((address, ()),))
-              for key in keys}
+    groups = {_ADDRESS_GROUP: SourceGroup(_ADDRESS_GROUP, state.cluster, "", ((address, ()),))}
+    groups.update((key, SourceGroup(key, state.cluster, state.groups[key].namespace, (),
+                                    includes=(_ADDRESS_GROUP,))) for key in keys)
     return DeviceState(state.device, state.cluster, groups, state.destinations, state.port_sets,
                        tuple(rule for _, rule in rules))
 
 
 def _entry_label(network: str) -> str:
-    net = ipaddress.ip_network(network)
+    net = _net(network)
     return str(net.network_address) if net.prefixlen == net.max_prefixlen else network
 
 
 def _within(inner: str, outer: str) -> bool:
-    a, b = ipaddress.ip_network(inner), ipaddress.ip_network(outer)
+    a, b = _net(inner), _net(outer)
     return a.version == b.version and a.subnet_of(b)  # type: ignore[arg-type]
 
 
@@ -173,7 +184,7 @@ def _overlaps(inner: PortRange, outer: PortRange) -> bool:
 
 
 def _other_address(version: int, destinations: Iterable[Destination]) -> str:
-    networks = [ipaddress.ip_network(n) for d in destinations for n in d.networks]
+    networks = [_net(n) for d in destinations for n in d.networks]
     for candidate in _OTHER_V4 if version == 4 else _OTHER_V6:
         ip = ipaddress.ip_address(candidate)
         if not any(ip in n for n in networks):
@@ -213,7 +224,7 @@ def _labelled(points: list[tuple[str, Destination]]) -> list[tuple[str, str, str
     out = []
     for entry, destination in points:
         if "/" in entry:
-            out.append((str(ipaddress.ip_network(entry).network_address), _entry_label(entry),
+            out.append((str(_net(entry).network_address), _entry_label(entry),
                         f"{destination.namespace}/{destination.name}"))
         else:
             out.append((entry, entry, f"{destination.namespace}/{destination.name}"))
@@ -237,8 +248,8 @@ def _port_points(state: DeviceState, rule: CompiledRule,
 
 def _difference(networks: Iterable[str], minus: Iterable[str]) -> list[str]:
     """The parts of `networks` outside every network of `minus` (as CIDRs, in order)."""
-    taken = [ipaddress.ip_network(n) for n in minus]
-    pieces = [ipaddress.ip_network(n) for n in networks]
+    taken = [_net(n) for n in minus]
+    pieces = [_net(n) for n in networks]
     for hole in taken:
         kept: list[Any] = []
         for piece in pieces:
@@ -266,12 +277,12 @@ def _changed_parts(before: DeviceState, after: DeviceState, rule: CompiledRule) 
             pieces = _difference([network], others)
             if not pieces or pieces == [network]:
                 continue  # unchanged, or a whole entry (probed as an entry of its ExternalService)
-            net = ipaddress.ip_network(network)
-            inside = [ipaddress.ip_network(o) for o in others]
+            net = _net(network)
+            inside = [_net(o) for o in others]
             held = [_entry_label(str(o)) for o in inside if o.version == net.version and o.overlaps(net)]
             label = f"{_entry_label(network)} except {', '.join(held)}"
             service = f"{destination.namespace}/{destination.name}"
-            out.extend((str(ipaddress.ip_network(p).network_address), label, service) for p in pieces)
+            out.extend((str(_net(p).network_address), label, service) for p in pieces)
     return out
 
 
@@ -309,6 +320,7 @@ class StatePair:
         self.after = after
         self._direct: tuple[dict[str, list[str]], dict[str, list[str]]] | None = None
         self._by_source = (_rules_by_source(before), _rules_by_source(after))
+        self._held: dict[tuple[tuple[str, ...], tuple[str, ...]], tuple[frozenset[str], frozenset[str]]] = {}
 
     def _index(self, addresses: set[str] | None) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
         if addresses is not None:
@@ -317,12 +329,21 @@ class StatePair:
             self._direct = (_direct_groups(self.before, None), _direct_groups(self.after, None))
         return self._direct
 
+    def direct(self, address: str, index: tuple[dict[str, list[str]], dict[str, list[str]]] | None = None,
+               ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The groups listing `address` as a member, before and after."""
+        found = index or self._index(None)
+        return tuple(found[0].get(address, ())), tuple(found[1].get(address, ()))
+
     def holding(self, address: str, index: tuple[dict[str, list[str]], dict[str, list[str]]] | None = None,
                 ) -> tuple[frozenset[str], frozenset[str]]:
-        """The groups holding `address` before and after."""
-        direct = index or self._index(None)
-        return (frozenset(self.before.including(direct[0].get(address, ()))),
-                frozenset(self.after.including(direct[1].get(address, ()))))
+        """The groups holding `address` before and after (members, and the groups including them)."""
+        direct = self.direct(address, index)
+        held = self._held.get(direct)
+        if held is None:
+            held = self._held[direct] = (frozenset(self.before.including(direct[0])),
+                                         frozenset(self.after.including(direct[1])))
+        return held
 
     def slices(self, address: str,
                held: tuple[frozenset[str], frozenset[str]]) -> tuple[DeviceState, DeviceState]:
@@ -354,7 +375,12 @@ def decision_changes(before: DeviceState, after: DeviceState) -> list[DecisionCh
     changed_keys = {r.key for r in changed_before} | {r.key for r in changed_after}
     results: dict[tuple[Any, ...], DecisionChange] = {}
     seen: set[tuple[frozenset[str], frozenset[str]]] = set()
+    directs: set[tuple[tuple[str, ...], tuple[str, ...]]] = set()
     for address in sorted(affected):
+        direct = pair.direct(address, index)
+        if direct in directs:  # held by the same groups as an address already looked at
+            continue
+        directs.add(direct)
         held = pair.holding(address, index)
         if held in seen:
             continue
