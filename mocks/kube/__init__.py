@@ -26,9 +26,9 @@ Terminating (deletionTimestamp, deletionGracePeriodSeconds) until its grace peri
 removed and its address released; a namespace is Terminating while its content is deleted, then
 removed; objects with finalizers wait for them. `fieldValidation` (Strict, Warn) and managedFields
 with server-side apply conflicts: `mocks.kube.fields`. `dryRun=All` checks and answers without
-storing. The simulated kubelet and
-EndpointSlice controller, and the pod annotations they honour, are described in
-`mocks.kube.controllers`.
+storing. The simulated kubelet and EndpointSlice controller, and the pod annotations they
+honour, are described in `mocks.kube.controllers`; the token controller (ServiceAccount token
+Secrets) in `mocks.kube.rbac`.
 """
 
 from __future__ import annotations
