@@ -4,11 +4,11 @@ aggregation, at the scale of a large cluster's history.
     python benchmarks/bench_timeline.py [--url URL ...] [--postgres]
                                         [--addresses 20000] [--reuses 5] [--batch 5000] [--runs 10]
 
-For each database (`--url`, repeatable; `--postgres` adds
-postgresql+psycopg://postgres@127.0.0.1:5432/test; without either, a temporary SQLite file) it
+For each database (`--url`, repeatable, else a temporary SQLite file; `--postgres` adds
+postgresql+psycopg://postgres@127.0.0.1:5432/test) it
 migrates, fills the timeline with `--addresses` addresses each held by `--reuses` pods in turn
 (addresses x reuses intervals), records a device-rule map of 200 rules, then prints:
-- the seconds to write the timeline, one batch of changes (`AddressTimeline.apply`) per turn;
+- the seconds to write the timeline, one reconciliation (every address changing holder) per turn;
 - one `AddressTimeline.at` lookup (median over 1,000 random addresses and moments);
 - `Attributor.attribute` of `--batch` lines from random addresses (median and p99 over `--runs`);
 - `FlowRecordRepository.add` of `--batch` identical lines (one row) and of `--batch` distinct ones,
@@ -35,6 +35,7 @@ from sqlalchemy import delete, func, select  # noqa: E402
 
 from connector.flows.attribute import Attributor  # noqa: E402
 from connector.flows.record import FlowIdentity, FlowLine, FlowRecord, FlowRule  # noqa: E402
+from connector.flows.timeline_feed import reconcile  # noqa: E402
 from connector.store import (  # noqa: E402
     AddressTimeline,
     DeviceRuleMap,
@@ -71,10 +72,10 @@ def run(url: str, addresses: int, reuses: int, batch: int, runs: int) -> None:
         started = time.perf_counter()
         with sessions.begin() as session:
             timeline = AddressTimeline(session, CLUSTER)
-            for turn in range(reuses):  # each turn, every address changes holder (one batch)
-                timeline.apply([(address(i), FlowIdentity(
+            for turn in range(reuses):  # each turn, every address changes holder (a re-list)
+                reconcile(timeline, {address(i): FlowIdentity(
                     cluster=CLUSTER, namespace=f"ns{i % 50}", pod=f"p{i}-{turn}", pod_uid=f"u{i}-{turn}",
-                    services=("web",), node="node1")) for i in range(addresses)],
+                    services=("web",), node="node1") for i in range(addresses)},
                     T0 + timedelta(seconds=turn * HELD))
             rules = {f"fc-rule-{k}": FlowRule("ServiceEgressRule", "ns1", f"rule-{k}", "Namespace")
                      for k in range(200)}
@@ -140,10 +141,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=5000)
     parser.add_argument("--runs", type=int, default=10)
     args = parser.parse_args()
-    urls = list(args.url) + ([POSTGRES] if args.postgres else [])
     with tempfile.TemporaryDirectory() as directory:
-        if not urls:
-            urls = [f"sqlite:///{Path(directory) / 'bench.db'}"]
+        urls = list(args.url) or [f"sqlite:///{Path(directory) / 'bench.db'}"]
+        urls += [POSTGRES] if args.postgres else []
         for url in urls:
             print(url.split("@")[-1])
             run(url, args.addresses, args.reuses, args.batch, args.runs)
