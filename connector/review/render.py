@@ -3,7 +3,8 @@
 Pure: each function returns the whole output as a string; the CLI prints it. Markdown opens with
 a summary that fits one screen (headline, counts, refused manifests, capacity warnings: at most
 `SUMMARY_ITEMS` items each), then one collapsible `<details>` section per namespace, then
-capacity and observed flows.
+capacity and observed flows (at most `FLOW_LINES` flows). The comment stays under
+`MARKDOWN_LIMIT` characters: namespace sections that do not fit are counted in one line.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from connector.review.flows import FlowsSection
 from connector.review.review import Change, Review
 
 SUMMARY_ITEMS = 5
+MARKDOWN_LIMIT = 60_000  # characters: a GitHub comment holds at most 65,536
+FLOW_LINES = 50
 _ARROW = "→"
 
 
@@ -93,9 +96,10 @@ def to_text(review: Review) -> str:
     for item in review.ignored:
         lines.append(f"ignored: {item}")
     lines.append(headline(review))
+    grouped = _by_namespace(review)
     for namespace in review.namespaces:
         lines.append(f"namespace {namespace}")
-        for change in (c for c in review.changes if c.namespace == namespace):
+        for change in grouped[namespace]:
             lines.append(f"  {change.source} {_ARROW} {_target(change)}: {change.before.describe()} {_ARROW} "
                          f"{change.after.describe()}{_devices(change.devices, review)}")
     if review.capacity:
@@ -125,7 +129,8 @@ def _summary(review: Review) -> list[str]:
                         if any(e.outcome == o for e in review.entries))
     lines.append(f"- Manifests: {changed or 'none applied'}")
     if review.namespaces:
-        per = [f"`{ns}` ({sum(1 for c in review.changes if c.namespace == ns)})" for ns in review.namespaces]
+        grouped = _by_namespace(review)
+        per = [f"`{ns}` ({len(grouped[ns])})" for ns in review.namespaces]
         more = [f"… {len(per) - SUMMARY_ITEMS} more"] if len(per) > SUMMARY_ITEMS else []
         shown = per[:SUMMARY_ITEMS] + more
         lines.append(f"- Namespaces with changes: {', '.join(shown)}")
@@ -165,31 +170,54 @@ def _namespace_section(review: Review, namespace: str, changes: Iterable[Change]
     return [*lines, "", "</details>"]
 
 
-def to_markdown(review: Review) -> str:
-    """The review as a pull-request comment (module docstring)."""
-    lines = _summary(review)
-    for namespace in review.namespaces:
-        lines.append("")
-        rows = (c for c in review.changes if c.namespace == namespace)
-        lines.extend(_namespace_section(review, namespace, rows))
+def _by_namespace(review: Review) -> dict[str, list[Change]]:
+    grouped: dict[str, list[Change]] = {}
+    for change in review.changes:
+        grouped.setdefault(change.namespace, []).append(change)
+    return grouped
+
+
+def to_markdown(review: Review, limit: int = MARKDOWN_LIMIT) -> str:
+    """The review as a pull-request comment (module docstring), at most `limit` characters: the
+    namespace sections that do not fit are counted in a last line instead."""
+    tail: list[str] = []
     if review.refused or review.not_accepted or review.ignored:
-        lines += ["", "<details>", "<summary>Manifests refused, not accepted or ignored</summary>", ""]
-        lines += [f"- refused `{r.source}` {r.object}: {r.reason}, field `{r.field or '-'}`: "
-                  f"{_cell(r.message)}" for r in review.refused]
-        lines += [f"- not accepted {r.rule} (`{r.source}`): {r.reason}: {_cell(r.message)}"
-                  for r in review.not_accepted]
-        lines += [f"- ignored {_cell(i)}" for i in review.ignored]
-        lines += ["", "</details>"]
+        tail += ["", "<details>", "<summary>Manifests refused, not accepted or ignored</summary>", ""]
+        tail += [f"- refused `{r.source}` {r.object}: {r.reason}, field `{r.field or '-'}`: "
+                 f"{_cell(r.message)}" for r in review.refused]
+        tail += [f"- not accepted {r.rule} (`{r.source}`): {r.reason}: {_cell(r.message)}"
+                 for r in review.not_accepted]
+        tail += [f"- ignored {_cell(i)}" for i in review.ignored]
+        tail += ["", "</details>"]
     if review.capacity:
-        lines += ["", "<details>",
-                  "<summary>Device capacity after the change (offline: our objects only)</summary>", ""]
-        lines += [f"- {_capacity_line(item)}" for item in review.capacity]
-        lines += ["", "</details>"]
+        tail += ["", "<details>",
+                 "<summary>Device capacity after the change (offline: our objects only)</summary>", ""]
+        tail += [f"- {_capacity_line(item)}" for item in review.capacity]
+        tail += ["", "</details>"]
     flows = _flows_lines(review.flows)
-    lines += ["", "<details>", f"<summary>{flows[0]}</summary>", ""]
-    lines += [f"- {line.strip()}" for line in flows[1:]] or ["- none"]
-    lines += ["", "</details>"]
-    return "\n".join(lines) + "\n"
+    listed = [f"- {line.strip()}" for line in flows[1:FLOW_LINES + 1]] or ["- none"]
+    if len(flows) > FLOW_LINES + 1:
+        listed.append(f"- … and {len(flows) - FLOW_LINES - 1} less frequent")
+    tail += ["", "<details>", f"<summary>{flows[0]}</summary>", "", *listed, "", "</details>"]
+
+    lines = _summary(review)
+    size = sum(len(line) + 1 for line in (*lines, *tail)) + 200  # room for the line of what is left out
+    grouped = _by_namespace(review)
+    shown = 0
+    for namespace in review.namespaces:
+        section = ["", *_namespace_section(review, namespace, grouped[namespace])]
+        length = sum(len(line) + 1 for line in section)
+        if size + length > limit:
+            break
+        lines.extend(section)
+        size += length
+        shown += 1
+    if shown < len(review.namespaces):
+        left = review.namespaces[shown:]
+        changes = sum(len(grouped[ns]) for ns in left)
+        lines += ["", f"… {len(left)} more namespaces ({changes} changes) do not fit in a comment: "
+                      "`--output text` or `--output json` lists them all."]
+    return "\n".join([*lines, *tail]) + "\n"
 
 
 def to_json(review: Review) -> str:

@@ -18,6 +18,7 @@ set to it (the view is modified) and recompiles incrementally, then gathers a `R
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -98,7 +99,7 @@ class Review:
     def invalid(self) -> bool:
         return bool(self.refused or self.not_accepted)
 
-    @property
+    @functools.cached_property
     def namespaces(self) -> list[str]:
         return sorted({c.namespace for c in self.changes})
 
