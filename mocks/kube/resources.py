@@ -63,16 +63,26 @@ def _builtin(
     short: tuple[str, ...] = (),
     status: bool = False,
     returns: bool = False,
+    categories: tuple[str, ...] = (),
 ) -> ResourceType:
     return ResourceType(
-        group, version, plural, kind.lower(), kind, namespaced, short, status, return_deleted=returns
+        group,
+        version,
+        plural,
+        kind.lower(),
+        kind,
+        namespaced,
+        short,
+        status,
+        return_deleted=returns,
+        categories=categories,
     )
 
 
 BUILTINS: tuple[ResourceType, ...] = (
     _builtin("", "v1", "namespaces", "Namespace", False, ("ns",), status=True, returns=True),
-    _builtin("", "v1", "pods", "Pod", True, ("po",), status=True, returns=True),
-    _builtin("", "v1", "services", "Service", True, ("svc",), status=True, returns=True),
+    _builtin("", "v1", "pods", "Pod", True, ("po",), status=True, returns=True, categories=("all",)),
+    _builtin("", "v1", "services", "Service", True, ("svc",), status=True, returns=True, categories=("all",)),
     _builtin("", "v1", "nodes", "Node", False, ("no",), status=True),
     _builtin("", "v1", "events", "Event", True, ("ev",)),
     _builtin("", "v1", "configmaps", "ConfigMap", True, ("cm",)),

@@ -68,3 +68,11 @@ def test_dynamic_client_discovers_builtin_and_crd_kinds(cluster: Cluster) -> Non
     widgets = dyn.resources.get(api_version=f"{GROUP}/v1", kind="Widget")
     created = widgets.create(body=widget("dyn"), namespace="default")
     assert created.spec.priority == 500
+
+
+def test_pods_and_services_are_in_the_all_category(cluster: Cluster) -> None:
+    resources = {r["name"]: r for r in cluster.raw("/api/v1")[1]["resources"]}
+    assert resources["pods"]["categories"] == ["all"] and resources["services"]["categories"] == ["all"]
+    assert "categories" not in resources["configmaps"]
+    token = resources["serviceaccounts/token"]
+    assert (token["group"], token["kind"], token["verbs"]) == ("authentication.k8s.io", "TokenRequest", ["create"])
