@@ -75,4 +75,8 @@ def test_pods_and_services_are_in_the_all_category(cluster: Cluster) -> None:
     assert resources["pods"]["categories"] == ["all"] and resources["services"]["categories"] == ["all"]
     assert "categories" not in resources["configmaps"]
     token = resources["serviceaccounts/token"]
-    assert (token["group"], token["kind"], token["verbs"]) == ("authentication.k8s.io", "TokenRequest", ["create"])
+    assert (token["group"], token["kind"], token["verbs"]) == (
+        "authentication.k8s.io",
+        "TokenRequest",
+        ["create"],
+    )
