@@ -94,7 +94,8 @@ class FlowRecordRepository:
                               else_=table.c.last_seen),
             "src_port": case((table.c.src_port == new.src_port, table.c.src_port), else_=None),
         })
-        self.session.execute(statement, list(rows.values()))
+        # in key order: concurrent writers (several replicas) lock rows in one order, never deadlock
+        self.session.execute(statement, [rows[key] for key in sorted(rows)])
 
     def query(self, where: FlowFilter) -> list[FlowRecord]:
         """The records matching `where`, most recently seen first."""

@@ -3,6 +3,7 @@ filter and order newest first, retention prunes; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -123,3 +124,27 @@ def test_buckets_align_to_the_epoch() -> None:
     assert bucket_of(at(59.9), 60) == at(0)
     assert bucket_of(at(60), 60) == at(60)
     assert bucket_of(at(299), 300) == at(0)
+
+
+def test_concurrent_writers_add_up_without_losing_counts(db: Db) -> None:
+    """Two receivers (replicas) adding the same records in opposite orders at once."""
+    records = [record(db.cluster, 0, dst=f"203.0.113.{i}") for i in range(40)]
+    errors: list[BaseException] = []
+
+    def write(batch: list[FlowRecord]) -> None:
+        try:
+            for _ in range(10):
+                with db.sessions.begin() as session:
+                    FlowRecordRepository(session, db.cluster).add(batch)
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(batch,)) for batch in (records, records[::-1])]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with db.sessions() as session:
+        found = FlowRecordRepository(session, db.cluster).query(FlowFilter())
+    assert len(found) == 40 and {r.count for r in found} == {20}
