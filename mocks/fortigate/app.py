@@ -5,8 +5,8 @@ Routes (every one takes `?vdom=`; default `root`, unknown → 404 error envelope
   DELETE     /api/v2/cmdb/<table>                     purge every unreferenced entry (like FortiOS)
   GET|PUT|DELETE /api/v2/cmdb/<table>/<mkey>          read / partial update / delete
   PUT        /api/v2/cmdb/firewall/policy/<id>?action=move&before=<id>|after=<id>
-  GET|POST   /api/v2/cmdb/firewall/addrgrp/<grp>/member
-  GET|DELETE /api/v2/cmdb/firewall/addrgrp/<grp>/member/<name>
+  GET|POST   /api/v2/cmdb/firewall/addrgrp[6]/<grp>/member
+  GET|DELETE /api/v2/cmdb/firewall/addrgrp[6]/<grp>/member/<name>
   GET        /api/v2/cmdb/<table>?action=schema       the table's schema (`mocks.fortigate.schema`)
   GET        /api/v2/cmdb?action=schema               every served table's schema
   GET        /api/v2/monitor/system/status            the status probe of fortigate-api's login
@@ -44,7 +44,7 @@ from mocks.common.traffic import TrafficError, bad_request, parse_flow, traffic_
 from mocks.fortigate.logline import FORMATS, traffic_line
 from mocks.fortigate.query import QueryError, compile_filters, project, window
 from mocks.fortigate.schema import table_schema, tree_schema
-from mocks.fortigate.store import ADDRGRP, DEFAULT_INTERFACES, POLICY, TABLES, CmdbError, Vdom
+from mocks.fortigate.store import DEFAULT_INTERFACES, GROUPS, POLICY, TABLES, CmdbError, Vdom
 from mocks.fortigate.traffic import decide
 
 VERSION = "v6.4.14"
@@ -274,28 +274,30 @@ class FortigateMock(MockApp):
             if method == "DELETE":
                 return self._write(method, vdom, table, lambda: vdom.delete(table, mkey))
             return self._not_allowed(method, vdom, table)
-        if table == ADDRGRP and rest[1] == "member" and len(rest) in (2, 3):
-            return self._member(request, vdom, mkey, rest[2] if len(rest) == 3 else None)
+        if table in GROUPS and rest[1] == "member" and len(rest) in (2, 3):
+            return self._member(request, vdom, table, mkey, rest[2] if len(rest) == 3 else None)
         raise CmdbError(404, None, "no such child table")
 
-    def _member(self, request: Request, vdom: Vdom, group: str, member: str | None) -> Response:
+    def _member(self, request: Request, vdom: Vdom, table: str, group: str,
+                member: str | None) -> Response:
         method = request.method
-        entry = vdom.get(ADDRGRP, group)
+        entry = vdom.get(table, group)
         if entry is None:
-            raise CmdbError(404, None, f"addrgrp {group!r} not found")
+            raise CmdbError(404, None, f"{table} {group!r} not found")
         if member is None and method == "GET":
             members = entry["member"]
-            return json_response(200, self._envelope(method, vdom.name, ADDRGRP, 200, results=members))
+            return json_response(200, self._envelope(method, vdom.name, table, 200, results=members))
         if member is None and method == "POST":
-            return self._write(method, vdom, ADDRGRP, lambda: vdom.add_member(group, self._body(request)))
+            return self._write(method, vdom, table,
+                               lambda: vdom.add_member(group, self._body(request), table))
         if member is not None and method == "GET":
             found = [m for m in entry["member"] if m["name"] == member]
             if not found:
                 raise CmdbError(404, None, f"member {member!r} not found")
-            return json_response(200, self._envelope(method, vdom.name, ADDRGRP, 200, results=found))
+            return json_response(200, self._envelope(method, vdom.name, table, 200, results=found))
         if member is not None and method == "DELETE":
-            return self._write(method, vdom, ADDRGRP, lambda: vdom.delete_member(group, member))
-        return self._not_allowed(method, vdom, ADDRGRP)
+            return self._write(method, vdom, table, lambda: vdom.delete_member(group, member, table))
+        return self._not_allowed(method, vdom, table)
 
     def _not_allowed(self, method: str, vdom: Vdom, table: str) -> Response:
         return json_response(405, self._envelope(method, vdom.name, table, 405))

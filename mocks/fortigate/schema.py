@@ -6,14 +6,15 @@ each child `{"name", "category": "unitary"|"table", "type", "help"}` plus, as th
 `size` (longest string), `options` (`[{"name": value}]`), `min-value`/`max-value`, `max-entries`
 (longest list) and `mkey` (of a child table). `tree_schema()` lists every served table's schema
 (`GET /api/v2/cmdb?action=schema`). Field names, sizes, options and bounds follow the FortiOS
-6.4.14 cmdb swagger for the fields this mock stores; fortiosapi reads `mkey` from it.
+6.4.14 cmdb swagger for the fields this mock stores (`address6`/`addrgrp6`, absent from the
+swagger subset at hand, follow the FortiOS 6.4 CLI reference); fortiosapi reads `mkey` from it.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from mocks.fortigate.store import ADDRESS, ADDRGRP, POLICY, SERVICE
+from mocks.fortigate.store import ADDRESS, ADDRESS6, ADDRGRP, ADDRGRP6, POLICY, SERVICE
 
 _ON_OFF = ("enable", "disable")
 
@@ -82,6 +83,30 @@ _TABLES: dict[str, tuple[str, str, str, dict[str, dict[str, Any]]]] = {
                                  *_ON_OFF),
         "fabric-object": _option("Security Fabric global object setting.", *_ON_OFF),
     }),
+    ADDRESS6: ("Configure IPv6 firewall addresses.", "name", "string", {
+        "name": _string("Address name.", 79),
+        "uuid": _COMMON["uuid"],
+        "type": _option("Type of IPv6 address object.", "ipprefix", "iprange", "fqdn", "geography",
+                        "dynamic", "template"),
+        "ip6": _string("IPv6 address prefix (format: xxxx:xxxx:xxxx:xxxx:xxxx:xxxx:xxxx:xxxx/xxx).",
+                       kind="ipv6-network"),
+        "start-ip": _string("First IP address (inclusive) in the range for the address.",
+                            kind="ipv6-address"),
+        "end-ip": _string("Final IP address (inclusive) in the range for the address.", kind="ipv6-address"),
+        "fqdn": _string("Fully qualified domain name.", 255),
+        "host-type": _option("Host type.", "any", "specific"),
+        "fabric-object": _option("Security Fabric global object setting.", *_ON_OFF),
+        "comment": _COMMON["comment"],
+        "color": _COMMON["color"],
+    }),
+    ADDRGRP6: ("Configure IPv6 address groups.", "name", "string", {
+        "name": _string("IPv6 address group name.", 79),
+        "uuid": _COMMON["uuid"],
+        "member": _names("Address objects contained within the group.", 600),
+        "comment": _COMMON["comment"],
+        "color": _COMMON["color"],
+        "fabric-object": _option("Security Fabric global object setting.", *_ON_OFF),
+    }),
     SERVICE: ("Configure custom services.", "name", "string", {
         "name": _string("Custom service name.", 79),
         "protocol": _option("Protocol type based on IANA numbers.", "TCP/UDP/SCTP", "ICMP", "ICMP6", "IP",
@@ -105,6 +130,8 @@ _TABLES: dict[str, tuple[str, str, str, dict[str, dict[str, Any]]]] = {
         "dstintf": _names("Outgoing (egress) interface."),
         "srcaddr": _names("Source IPv4 address and address group names."),
         "dstaddr": _names("Destination IPv4 address and address group names."),
+        "srcaddr6": _names("Source IPv6 address name and address group names."),
+        "dstaddr6": _names("Destination IPv6 address name and address group names."),
         "service": _names("Service and service group names."),
         "action": _option("Policy action (accept/deny/ipsec).", "accept", "deny", "ipsec"),
         "schedule": _string("Schedule name.", 35),

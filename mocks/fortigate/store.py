@@ -1,12 +1,19 @@
 """The configuration database of the FortiGate mock: per-VDOM tables with FortiOS validation.
 
 Contract (mirrors FortiOS 6.4 cmdb behaviour, see `docs/adapters.md`):
-- Tables: `firewall/address`, `firewall/addrgrp`, `firewall.service/custom`, `firewall/policy`.
-  Names are unique per table (`-5` duplicate on create), addresses and groups sharing one
-  namespace (an address named like a group, or a group like an address: `-163`); policies are a
-  list kept in evaluation order, `policyid` assigned on create when absent or 0, policy names
-  required and unique per VDOM. Predefined: addresses `all` and `none`,
-  services `ALL`, `HTTPS`, `DNS`, schedules `always`/`none`, the interfaces given at start.
+- Tables: `firewall/address`, `firewall/addrgrp`, `firewall/address6`, `firewall/addrgrp6`,
+  `firewall.service/custom`, `firewall/policy`. Names are unique per table (`-5` duplicate on
+  create), the addresses and groups of one family sharing one namespace (an address named like a
+  group, or a group like an address: `-163`; IPv4 and IPv6 names are separate, `all` is in both);
+  policies are a list kept in evaluation order, `policyid` assigned on create when absent or 0,
+  policy names required and unique per VDOM. Predefined: addresses and IPv6 addresses `all` and
+  `none`, services `ALL`, `HTTPS`, `DNS`, schedules `always`/`none`, the interfaces given at start.
+- IPv6 (FortiOS 6.4 consolidated policy): `address6` is `ipprefix` (`ip6`, default type),
+  `iprange` or `fqdn`; `addrgrp6` members are IPv6 addresses and groups. A policy holds an IPv4
+  pair (`srcaddr` and `dstaddr`, names of address/addrgrp) and/or an IPv6 pair (`srcaddr6` and
+  `dstaddr6`, names of address6/addrgrp6): a list of a pair without the other is `-20`, a policy
+  with neither pair is `-20` (`srcaddr` is required); an IPv6-only policy reads back with empty
+  `srcaddr`/`dstaddr`, every policy with all four lists.
 - Limits: names ≤ 79, policy names ≤ 35, `comment` ≤ 255, policy `comments` ≤ 1023, addrgrp
   members ≤ 600 (`-1` invalid length). Table sizes (`table_sizes`, table → most entries, every
   entry counted, predefined ones included): a create in a full table fails with `-4` (maximum
@@ -14,7 +21,8 @@ Contract (mirrors FortiOS 6.4 cmdb behaviour, see `docs/adapters.md`):
 - Referential integrity: addrgrp members and policy addresses must exist (`-3`); services too;
   deleting an object still referenced fails with `-23`; a collection purge deletes only
   unreferenced entries and keeps the predefined ones (`PREDEFINED`).
-- Subnets are stored and returned as `a.b.c.d m.m.m.m` whatever form was written.
+- Subnets are stored and returned as `a.b.c.d m.m.m.m` whatever form was written; `ip6` as
+  `address/prefix` in compressed lowercase (`2001:db8::/64`; a bare address is `/128`).
 Failures raise `CmdbError(http_status, error_code, message)`.
 """
 
@@ -28,9 +36,16 @@ from typing import Any
 
 ADDRESS = "firewall/address"
 ADDRGRP = "firewall/addrgrp"
+ADDRESS6 = "firewall/address6"
+ADDRGRP6 = "firewall/addrgrp6"
 SERVICE = "firewall.service/custom"
 POLICY = "firewall/policy"
-TABLES = (ADDRESS, ADDRGRP, SERVICE, POLICY)
+TABLES = (ADDRESS, ADDRGRP, ADDRESS6, ADDRGRP6, SERVICE, POLICY)
+# address table -> (group table, policy source list, policy destination list), per family
+FAMILIES = {ADDRESS: (ADDRGRP, "srcaddr", "dstaddr"), ADDRESS6: (ADDRGRP6, "srcaddr6", "dstaddr6")}
+ADDRESS_OF = {ADDRESS: ADDRESS, ADDRGRP: ADDRESS, ADDRESS6: ADDRESS6, ADDRGRP6: ADDRESS6}
+GROUPS = frozenset({ADDRGRP, ADDRGRP6})
+ADDRESS_LISTS = ("srcaddr", "dstaddr", "srcaddr6", "dstaddr6")
 
 NAME_MAX = 79
 POLICY_NAME_MAX = 35
@@ -56,8 +71,8 @@ E_ADDRESS_GROUP_NAME = -163
 E_INVALID_PORT_RANGE = -363
 E_INVALID_VALUE = -651
 
-PREDEFINED = {"firewall/address": frozenset({"all", "none"}),
-              "firewall.service/custom": frozenset({"ALL", "HTTPS", "DNS"})}
+PREDEFINED = {ADDRESS: frozenset({"all", "none"}), ADDRESS6: frozenset({"all", "none"}),
+              SERVICE: frozenset({"ALL", "HTTPS", "DNS"})}
 
 
 class CmdbError(Exception):
@@ -89,6 +104,29 @@ def normalize_subnet(value: Any) -> str:
     except ValueError as exc:
         raise _fail(E_INVALID_NETMASK, f"invalid netmask in subnet {value!r}") from exc
     return f"{host} {network.netmask}"
+
+
+def normalize_ip6(value: Any) -> str:
+    """`address/prefix` (compressed, lowercase) for `a:b::/n` or a bare address (`/128`)."""
+    if not isinstance(value, str):
+        raise _fail(E_INVALID_IP, f"invalid ip6 {value!r}")
+    address, _, prefix = value.strip().partition("/")
+    try:
+        host = ipaddress.IPv6Address(address)
+    except ValueError as exc:
+        raise _fail(E_INVALID_IP, f"invalid ip6 {value!r}") from exc
+    try:
+        network = ipaddress.IPv6Network(f"{host}/{prefix or 128}", strict=False)
+    except ValueError as exc:
+        raise _fail(E_INVALID_NETMASK, f"invalid prefix length in ip6 {value!r}") from exc
+    return f"{host.compressed}/{network.prefixlen}"
+
+
+def _ipv6(value: Any, what: str) -> str:
+    try:
+        return ipaddress.IPv6Address(str(value)).compressed
+    except ValueError as exc:
+        raise _fail(E_INVALID_IP, f"invalid {what} {value!r}") from exc
 
 
 def _ipv4(value: Any, what: str) -> str:
@@ -133,14 +171,19 @@ class Vdom:
     interfaces: frozenset[str]
     tables: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     policies: list[dict[str, Any]] = field(default_factory=list)
-    _members: dict[str, frozenset[str]] = field(default_factory=dict)  # addrgrp name -> member names
+    # group table -> group name -> member names
+    _members: dict[str, dict[str, frozenset[str]]] = field(default_factory=dict)
     table_sizes: dict[str, int] = field(default_factory=dict)  # table -> most entries; shared, may change
 
     def __post_init__(self) -> None:
-        for table in (ADDRESS, ADDRGRP, SERVICE):
+        for table in (ADDRESS, ADDRGRP, ADDRESS6, ADDRGRP6, SERVICE):
             self.tables.setdefault(table, {})
+        for group in GROUPS:
+            self._members.setdefault(group, {})
         self.tables[ADDRESS]["all"] = self._address_entry({"name": "all", "subnet": "0.0.0.0/0"})
         self.tables[ADDRESS]["none"] = self._address_entry({"name": "none", "subnet": "0.0.0.0/32"})
+        self.tables[ADDRESS6]["all"] = self._address6_entry({"name": "all", "ip6": "::/0"})
+        self.tables[ADDRESS6]["none"] = self._address6_entry({"name": "none", "ip6": "::/128"})
         self.tables[SERVICE]["ALL"] = self._service_entry({"name": "ALL", "protocol": "IP"})
         self.tables[SERVICE]["HTTPS"] = self._service_entry({"name": "HTTPS", "tcp-portrange": "443"})
         self.tables[SERVICE]["DNS"] = self._service_entry(
@@ -158,16 +201,21 @@ class Vdom:
         return self.tables[table].get(mkey)
 
     # --- references ----------------------------------------------------------------------------
-    def _address_exists(self, name: str) -> bool:
-        return name in self.tables[ADDRESS] or name in self.tables[ADDRGRP]
+    def _address_exists(self, name: str, family: str = ADDRESS) -> bool:
+        """Whether `name` is an address or group of `family` (ADDRESS or ADDRESS6)."""
+        return name in self.tables[family] or name in self.tables[FAMILIES[family][0]]
 
     def referrers(self, table: str, name: str) -> list[str]:
         """Descriptions of the entries that reference `name` of `table`."""
         out: list[str] = []
-        if table in (ADDRESS, ADDRGRP):
-            out.extend(f"addrgrp {group}" for group, members in self._members.items() if name in members)
+        family = ADDRESS_OF.get(table)
+        if family is not None:
+            group_table, src, dst = FAMILIES[family]
+            kind = group_table.rpartition("/")[2]
+            out.extend(f"{kind} {group}" for group, members in self._members[group_table].items()
+                       if name in members)
             for policy in self.policies:
-                if any(a["name"] == name for a in policy["srcaddr"] + policy["dstaddr"]):
+                if any(a["name"] == name for a in policy[src] + policy[dst]):
                     out.append(f"policy {policy['policyid']}")
         elif table == SERVICE:
             for policy in self.policies:
@@ -193,7 +241,7 @@ class Vdom:
         _check_length(name, NAME_MAX, "name")
         if name in self.tables[table]:
             raise _fail(E_DUPLICATE, f"object already exists (mkey='{name}')")
-        if table in (ADDRESS, ADDRGRP) and self._address_exists(name):
+        if table in ADDRESS_OF and self._address_exists(name, ADDRESS_OF[table]):
             raise _fail(E_ADDRESS_GROUP_NAME, "Address names and address group names cannot be the same "
                                               f"(mkey='{name}')")
         self._check_room(table)
@@ -241,10 +289,10 @@ class Vdom:
             self._drop(table, name)
         return len(doomed)
 
-    def add_member(self, group: str, body: dict[str, Any]) -> str:
-        entry = self.tables[ADDRGRP].get(group)
+    def add_member(self, group: str, body: dict[str, Any], table: str = ADDRGRP) -> str:
+        entry = self.tables[table].get(group)
         if entry is None:
-            raise CmdbError(404, None, f"addrgrp {group!r} not found")
+            raise CmdbError(404, None, f"{table} {group!r} not found")
         name = body.get("name") if isinstance(body, dict) else None
         if not isinstance(name, str) or not name:
             raise _fail(E_BLANK, "member name is required")
@@ -252,18 +300,18 @@ class Vdom:
         if name in members:
             raise _fail(E_DUPLICATE, f"member already exists (mkey='{name}')")
         grown = {**entry, "member": _name_list([*members, name])}
-        self._put(ADDRGRP, group, self._build(ADDRGRP, grown, entry))
+        self._put(table, group, self._build(table, grown, entry))
         return name
 
-    def delete_member(self, group: str, member: str) -> str:
-        entry = self.tables[ADDRGRP].get(group)
+    def delete_member(self, group: str, member: str, table: str = ADDRGRP) -> str:
+        entry = self.tables[table].get(group)
         if entry is None or not any(m["name"] == member for m in entry["member"]):
-            raise CmdbError(404, None, f"member {member!r} of addrgrp {group!r} not found")
+            raise CmdbError(404, None, f"member {member!r} of {table} {group!r} not found")
         remaining = [m["name"] for m in entry["member"] if m["name"] != member]
         if not remaining:
-            raise _fail(E_BLANK, f"addrgrp {group!r} cannot be left without members")
+            raise _fail(E_BLANK, f"{table} {group!r} cannot be left without members")
         entry["member"] = _name_list(remaining)
-        self._members[group] = frozenset(remaining)
+        self._members[table][group] = frozenset(remaining)
         return member
 
     def move(self, policyid: str, before: str | None, after: str | None) -> int:
@@ -283,19 +331,22 @@ class Vdom:
 
     def _put(self, table: str, name: str, entry: dict[str, Any]) -> None:
         self.tables[table][name] = entry
-        if table == ADDRGRP:
-            self._members[name] = frozenset(m["name"] for m in entry["member"])
+        if table in GROUPS:
+            self._members[table][name] = frozenset(m["name"] for m in entry["member"])
 
     def _drop(self, table: str, name: str) -> None:
         del self.tables[table][name]
-        self._members.pop(name, None)
+        if table in GROUPS:
+            self._members[table].pop(name, None)
 
     # --- validation ----------------------------------------------------------------------------
     def _build(self, table: str, body: dict[str, Any], current: dict[str, Any] | None) -> dict[str, Any]:
         if table == ADDRESS:
             return self._address_entry(body, current)
-        if table == ADDRGRP:
-            return self._addrgrp_entry(body, current)
+        if table == ADDRESS6:
+            return self._address6_entry(body, current)
+        if table in GROUPS:
+            return self._addrgrp_entry(body, current, table)
         return self._service_entry(body, current)
 
     @staticmethod
@@ -331,7 +382,31 @@ class Vdom:
             raise _fail(E_INVALID_VALUE, f"address type {kind!r} is not supported by this mock")
         return entry
 
-    def _addrgrp_entry(self, body: dict[str, Any], current: dict[str, Any] | None = None) -> dict[str, Any]:
+    def _address6_entry(self, body: dict[str, Any], current: dict[str, Any] | None = None) -> dict[str, Any]:
+        entry = self._common(body, current)
+        kind = body.get("type", "ipprefix")
+        entry.update({"type": kind, "ip6": "::/0", "start-ip": "::", "end-ip": "::", "fqdn": "",
+                      "host-type": "any", "fabric-object": "disable"})
+        if kind == "ipprefix":
+            entry["ip6"] = normalize_ip6(body.get("ip6", "::/0"))
+        elif kind == "iprange":
+            start = _ipv6(body.get("start-ip"), "start-ip")
+            end = _ipv6(body.get("end-ip"), "end-ip")
+            if ipaddress.IPv6Address(start) > ipaddress.IPv6Address(end):
+                raise _fail(E_END_BEFORE_START, "End IP cannot be smaller than the start IP")
+            entry.update({"start-ip": start, "end-ip": end})
+        elif kind == "fqdn":
+            fqdn = _check_length(body.get("fqdn", ""), 255, "fqdn")
+            if not fqdn:
+                raise _fail(E_BLANK, "fqdn is required")
+            entry["fqdn"] = fqdn
+        else:
+            raise _fail(E_INVALID_VALUE, f"address6 type {kind!r} is not supported by this mock")
+        return entry
+
+    def _addrgrp_entry(self, body: dict[str, Any], current: dict[str, Any] | None = None,
+                       table: str = ADDRGRP) -> dict[str, Any]:
+        family = ADDRESS_OF[table]
         entry = self._common(body, current)
         members = _names(body.get("member", []), "member")
         if not members:
@@ -341,15 +416,19 @@ class Vdom:
         for member in members:
             if member == body["name"]:
                 raise _fail(E_INVALID_VALUE, "a group cannot contain itself")
-            if not self._address_exists(member):
-                raise _fail(E_NOT_FOUND, f"member {member!r} not found in address or addrgrp")
-        if self._would_cycle(body["name"], members):
+            if not self._address_exists(member, family):
+                kinds = "address or addrgrp" if family == ADDRESS else "address6 or addrgrp6"
+                raise _fail(E_NOT_FOUND, f"member {member!r} not found in {kinds}")
+        if self._would_cycle(body["name"], members, table):
             raise _fail(E_INVALID_VALUE, "group nesting loop")
-        entry.update({"type": "default", "member": _name_list(members), "exclude": "disable",
-                      "exclude-member": [], "allow-routing": "disable", "fabric-object": "disable"})
+        if table == ADDRGRP:
+            entry.update({"type": "default", "member": _name_list(members), "exclude": "disable",
+                          "exclude-member": [], "allow-routing": "disable", "fabric-object": "disable"})
+        else:
+            entry.update({"member": _name_list(members), "fabric-object": "disable"})
         return entry
 
-    def _would_cycle(self, name: str, members: list[str]) -> bool:
+    def _would_cycle(self, name: str, members: list[str], table: str = ADDRGRP) -> bool:
         stack = list(members)
         seen: set[str] = set()
         while stack:
@@ -359,7 +438,7 @@ class Vdom:
             if current in seen:
                 continue
             seen.add(current)
-            group = self.tables[ADDRGRP].get(current)
+            group = self.tables[table].get(current)
             if group:
                 stack.extend(m["name"] for m in group["member"])
         return False
@@ -403,18 +482,25 @@ class Vdom:
             raise _fail(E_DUPLICATE, f"a policy named {name!r} already exists")
         comments = _check_length(body.get("comments", ""), POLICY_COMMENTS_MAX, "comments")
         lists: dict[str, list[str]] = {}
-        for key in ("srcintf", "dstintf", "srcaddr", "dstaddr", "service"):
+        for key in ("srcintf", "dstintf", *ADDRESS_LISTS, "service"):
             lists[key] = _names(body.get(key, []), key)
-            if not lists[key]:
+            if not lists[key] and key not in ADDRESS_LISTS:
                 raise _fail(E_BLANK, f"{key} is required")
         for key in ("srcintf", "dstintf"):
             for item in lists[key]:
                 if item not in self.interfaces:
                     raise _fail(E_NOT_FOUND, f"{key}: interface {item!r} not found")
-        for key in ("srcaddr", "dstaddr"):
-            for item in lists[key]:
-                if not self._address_exists(item):
-                    raise _fail(E_NOT_FOUND, f"{key}: {item!r} not found in address or addrgrp")
+        for family, (group_table, src, dst) in FAMILIES.items():
+            if bool(lists[src]) != bool(lists[dst]):
+                missing, present = (src, dst) if lists[dst] else (dst, src)
+                raise _fail(E_BLANK, f"{missing} is required when {present} is set")
+            for key in (src, dst):
+                for item in lists[key]:
+                    if not self._address_exists(item, family):
+                        kinds = f"{family.rpartition('/')[2]} or {group_table.rpartition('/')[2]}"
+                        raise _fail(E_NOT_FOUND, f"{key}: {item!r} not found in {kinds}")
+        if not any(lists[key] for key in ADDRESS_LISTS):
+            raise _fail(E_BLANK, "srcaddr is required (or srcaddr6 and dstaddr6)")
         for item in lists["service"]:
             if item not in self.tables[SERVICE]:
                 raise _fail(E_NOT_FOUND, f"service {item!r} not found")

@@ -2,14 +2,18 @@
 
 - Policies are evaluated in their order (the order `?action=move` leaves them in); one with
   `status disable`, or on the schedule `none` (never), is skipped.
-- `srcaddr`/`dstaddr`: the flow's address is in one of the entries (negated with
-  `srcaddr-negate`/`dstaddr-negate enable`). An address is `ipmask` (its subnet), `iprange`
-  (start-ip..end-ip) or `fqdn`: FortiOS matches an FQDN address against the addresses its DNS
-  lookups returned; the mock does no DNS, so an FQDN address matches a destination only when the
-  flow says it was resolved from that name (`dstName`), and never a source. An `addrgrp` matches
-  when one of its members does, nested groups included. `all` is 0.0.0.0/0. The mock holds IPv4
-  addresses only (FortiOS 6.4 keeps IPv6 in `address6` and `policy6`): an IPv6 flow matches no
-  policy and meets the implicit deny.
+- Addresses by the flow's family (FortiOS 6.4 consolidated policy): an IPv4 flow is matched
+  against `srcaddr`/`dstaddr` (names in `address`/`addrgrp`), an IPv6 flow against
+  `srcaddr6`/`dstaddr6` (names in `address6`/`addrgrp6`); a policy without that family's pair
+  does not match it. The flow's address is in one of the entries (negated with
+  `srcaddr-negate`/`dstaddr-negate enable`, both families). An address is `ipmask` (its subnet;
+  IPv6 `ipprefix`, its `ip6`), `iprange` (start-ip..end-ip) or `fqdn`: FortiOS matches an FQDN
+  address against the addresses its DNS lookups returned; the mock does no DNS, so an FQDN address
+  matches a destination only when the flow says it was resolved from that name (`dstName`), and
+  never a source. A wildcard FQDN address (`fqdn` `*.example.com`, FortiOS 6.2.2 and later)
+  matches a `dstName` the pattern covers, its `*` standing for one or more characters
+  (`a.example.com`, `a.b.example.com`, never `example.com`). A group matches when one of its members does, nested groups included. `all` is
+  0.0.0.0/0 (IPv6 `all`: ::/0).
 - `service`: one of the entries matches; `ALL` (protocol IP, number 0) matches every flow, an `IP`
   service with a number matches that IP protocol, `ICMP` every ICMP flow, and a `TCP/UDP/SCTP`
   service matches when the flow's protocol has a range (`tcp-portrange` …) holding the destination
@@ -28,8 +32,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from mocks.common.traffic import PORTED, Flow, contains, in_ranges, same_name
-from mocks.fortigate.store import ADDRESS, ADDRGRP, SERVICE, Vdom
+from mocks.common.traffic import PORTED, Flow, contains, glob_name, in_ranges
+from mocks.fortigate.store import ADDRESS, ADDRESS6, FAMILIES, SERVICE, Vdom
 
 IMPLICIT_DENY = 0
 NEVER = "none"
@@ -61,6 +65,8 @@ class _Resolver:
     def __init__(self, vdom: Vdom, flow: Flow) -> None:
         self.vdom = vdom
         self.flow = flow
+        self.family = ADDRESS6 if flow.src.version == 6 else ADDRESS
+        self.groups, self.src_key, self.dst_key = FAMILIES[self.family]
         self._memo: dict[tuple[str, str], bool] = {}
 
     def address(self, name: str, side: str) -> bool:
@@ -73,20 +79,22 @@ class _Resolver:
         return known
 
     def _address(self, name: str, side: str) -> bool:
-        group = self.vdom.tables[ADDRGRP].get(name)
+        group = self.vdom.tables[self.groups].get(name)
         if group is not None:
             return any(self.address(member["name"], side) for member in group["member"])
-        entry = self.vdom.tables[ADDRESS].get(name)
+        entry = self.vdom.tables[self.family].get(name)
         if entry is None:
             return False
         ip = self.flow.src if side == "src" else self.flow.dst
         kind = entry.get("type", "ipmask")
         if kind == "ipmask":
             return contains(entry["subnet"], ip)
+        if kind == "ipprefix":
+            return contains(entry["ip6"], ip)
         if kind == "iprange":
             return contains(f"{entry['start-ip']}-{entry['end-ip']}", ip)
         if kind == "fqdn":
-            return side == "dst" and self.flow.dst_name is not None and same_name(entry["fqdn"],
+            return side == "dst" and self.flow.dst_name is not None and glob_name(entry["fqdn"],
                                                                                   self.flow.dst_name)
         return False
 
@@ -147,7 +155,10 @@ def _interface(policy: dict[str, Any], key: str, wanted: str | None) -> bool:
 
 
 def _side(resolver: _Resolver, policy: dict[str, Any], side: str) -> bool:
-    matched = any(resolver.address(item["name"], side) for item in policy[f"{side}addr"])
+    entries = policy.get(resolver.src_key if side == "src" else resolver.dst_key) or []
+    if not entries:
+        return False  # no pair of the flow's family: the policy does not apply to it
+    matched = any(resolver.address(item["name"], side) for item in entries)
     return matched != (policy.get(f"{side}addr-negate") == "enable")
 
 
