@@ -22,7 +22,8 @@ Both return the addresses whose holder changed.
 (only the leader writes the timeline), and `reconcile(holders)` makes the store's open intervals
 equal to a complete picture: intervals of addresses no longer held are closed, others opened,
 identical ones left alone, so a restart or a new leader re-listing the cluster adds no duplicate
-interval. `TimelineFeed` ties both to the reconcile loop.
+interval (what changed while no leader was writing is dated when the next leader reconciles).
+`TimelineFeed` ties both to the reconcile loop.
 """
 
 from __future__ import annotations
