@@ -18,7 +18,10 @@ CPU second of this process, one thread running (other load on the machine does n
   that only counts (`--max-pending`), without then with tracemalloc, and with a slow sink (50 ms
   per batch, `--flood-pending`) so the queue fills and sheds: lines delivered, shed, lost in the
   kernel, the queue's high-water mark, the tracemalloc peak and the RSS of this process;
-- when connector.store.FlowRecordRepository exists: store bytes per million lines recorded.
+- when connector.store.flow_records.FlowRecordRepository exists: store bytes per million lines
+  recorded (SQLite), 1,000 lines a second, from every address to random destinations (nearly
+  every line its own record) and from 200 addresses to 20 destinations (lines of one flow in one
+  time bucket add up to one record).
 Figures only; nothing is asserted.
 """
 
@@ -63,25 +66,40 @@ def pod_address(index: int) -> str:
     return f"10.{64 + index // 65536}.{index // 256 % 256}.{index % 256}"
 
 
-def destination(rng: random.Random) -> str:
+def destination(rng: random.Random, destinations: int) -> str:
+    """One of `destinations` hosts, or any public-looking address when 0."""
+    if destinations:
+        host = rng.randrange(destinations)
+        return f"198.51.{host // 256 % 256}.{host % 256}"
     return f"{rng.choice((198, 203, 192))}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
 
 
-def fortios_line(rng: random.Random, index: int, addresses: int) -> str:
-    moment = T0 + timedelta(seconds=index // 50)
+PORTS = (443, 443, 443, 53, 5432, 8443, 9092)
+
+
+def flow_of(rng: random.Random, addresses: int, destinations: int) -> tuple[int, str, int, int]:
+    """A flow's source index, destination, destination port, and a number that decides the rule
+    and the action (the same flow always gets the same)."""
+    source, dst, dport = rng.randrange(addresses), destination(rng, destinations), rng.choice(PORTS)
+    return source, dst, dport, (source * 7919 + sum(map(ord, dst)) * 31 + dport) % 1000
+
+
+def fortios_line(rng: random.Random, moment: datetime, index: int, addresses: int,
+                 destinations: int) -> str:
     local = moment + timedelta(hours=2)
     nanos = int(moment.timestamp()) * 1_000_000_000 + rng.randrange(1_000_000_000)
-    deny = rng.random() < 0.2
-    policy = 0 if deny and rng.random() < 0.5 else 100 + rng.randrange(40)
+    source, dst, dport, verdict = flow_of(rng, addresses, destinations)
+    deny = verdict < 200
+    policy = 0 if verdict < 100 else 100 + verdict % 40
     name = f' policyname="fc.{CLUSTER}.ns{policy % 20}.rule{policy}"' if policy else ""
-    proto, service = (6, "HTTPS") if rng.random() < 0.8 else (17, "DNS")
+    proto, service = (17, "DNS") if dport == 53 else (6, "HTTPS")
     return (
         f'<189>date={local:%Y-%m-%d} time={local:%H:%M:%S} devname="fgt-edge" devid="FG100E0000000001" '
         f'eventtime={nanos} tz="+0200" logid="0000000013" type="traffic" subtype="forward" '
-        f'level="notice" vd="root" srcip={pod_address(rng.randrange(addresses))} '
+        f'level="notice" vd="root" srcip={pod_address(source)} '
         f'srcport={rng.randrange(32768, 61000)} srcintf="port2" srcintfrole="lan" '
-        f'dstip={destination(rng)} dstport={rng.choice((443, 53, 5432, 8443, 9092))} dstintf="port1" '
-        f'dstintfrole="wan" srccountry="Reserved" dstcountry="United States" '
+        f'dstip={dst} dstport={dport} dstintf="port1" dstintfrole="wan" srccountry="Reserved" '
+        f'dstcountry="United States" '
         f'sessionid={rng.randrange(10**9)} proto={proto} action="{"deny" if deny else "close"}" '
         f'policyid={policy} policytype="policy" poluuid="ccb269e0-5735-51e9-a218-a397dd08b7eb"{name} '
         f'service="{service}" trandisp="snat" transip=192.0.2.1 transport={rng.randrange(1024, 65535)} '
@@ -90,13 +108,13 @@ def fortios_line(rng: random.Random, index: int, addresses: int) -> str:
     )
 
 
-def afm_line(rng: random.Random, index: int, addresses: int) -> str:
-    moment = T0 + timedelta(seconds=index // 50)
-    src, dst = pod_address(rng.randrange(addresses)), destination(rng)
-    sport, dport = rng.randrange(32768, 61000), rng.choice((443, 53, 5432, 8443, 9092))
-    action = rng.choice(("Accept", "Accept", "Accept", "Drop", "Reject"))
-    rule = f"fc_{CLUSTER}_ns{rng.randrange(20)}_rule{rng.randrange(40)}"
-    proto = rng.choice(("TCP", "TCP", "UDP"))
+def afm_line(rng: random.Random, moment: datetime, index: int, addresses: int,
+             destinations: int) -> str:
+    source, dst, dport, verdict = flow_of(rng, addresses, destinations)
+    src, sport = pod_address(source), rng.randrange(32768, 61000)
+    action = ("Drop", "Reject", "Accept", "Accept", "Accept")[verdict % 5]
+    rule = f"fc_{CLUSTER}_ns{verdict % 20}_rule{verdict % 40}"
+    proto = "UDP" if dport == 53 else "TCP"
     stamp = f"{moment:%b %d %Y %H:%M:%S}"
     if index % 2:  # the "Splunk" destination
         return (
@@ -126,16 +144,19 @@ def afm_line(rng: random.Random, index: int, addresses: int) -> str:
     )
 
 
-GENERATORS: dict[str, tuple[str, Callable[[random.Random, int, int], str]]] = {
+GENERATORS: dict[str, tuple[str, Callable[[random.Random, datetime, int, int, int], str]]] = {
     "fortios": ("fgt-edge", fortios_line),
     "bigip-afm": ("bigip-dc1", afm_line),
 }
 
 
-def generate(fmt: str, count: int, addresses: int, seed: int = 7) -> list[str]:
+def generate(fmt: str, count: int, addresses: int, seed: int = 7, destinations: int = 0,
+             per_second: int = 50) -> list[str]:
+    """`count` lines, `per_second` lines a second from T0."""
     rng = random.Random(seed)
     make = GENERATORS[fmt][1]
-    return [make(rng, index, addresses) for index in range(count)]
+    return [make(rng, T0 + timedelta(seconds=index // per_second), index, addresses, destinations)
+            for index in range(count)]
 
 
 # ---- timing
@@ -279,7 +300,10 @@ def attribution_speed(lines_by_format: dict[str, list[str]], addresses: int, rep
         engine.dispose()
 
 
-def store_growth(lines: list[str], fmt: str, addresses: int, store_lines: int) -> None:
+def store_growth(fmt: str, addresses: int, store_lines: int, sources: int, destinations: int,
+                 per_second: int) -> None:
+    """Record `store_lines` fresh lines, `per_second` a second, from `sources` of the timeline's
+    addresses to `destinations` hosts (0: any)."""
     attributor_cls = optional("connector.flows.attribute", "Attributor")
     repository_cls = optional("connector.store.flow_records", "FlowRecordRepository")
     if attributor_cls is None or repository_cls is None:
@@ -290,28 +314,27 @@ def store_growth(lines: list[str], fmt: str, addresses: int, store_lines: int) -
         attributor = attributor_cls(sessions, CLUSTER, 2.0)
         device = GENERATORS[fmt][0]
         parser = PARSERS[fmt]
+        lines = generate(fmt, store_lines, sources, seed=11, destinations=destinations,
+                         per_second=per_second)
         size_before = _db_bytes(path)
         start = time.perf_counter()
-        stored = 0
-        while stored < store_lines:
-            for offset in range(0, len(lines), 1000):
-                batch = [parser(message.body, device, message.time)
-                         for message in map(parse_syslog, lines[offset:offset + 1000])]
-                records = attributor.attribute(batch)
-                with sessions.begin() as session:
-                    repository_cls(session, CLUSTER).add(records)
-                stored += len(batch)
-                if stored >= store_lines:
-                    break
+        for offset in range(0, len(lines), 1000):
+            batch = [parser(message.body, device, message.time)
+                     for message in map(parse_syslog, lines[offset:offset + 1000])]
+            records = attributor.attribute(batch)
+            with sessions.begin() as session:
+                repository_cls(session, CLUSTER).add(records)
         elapsed = time.perf_counter() - start
         grown = _db_bytes(path) - size_before
         with engine.connect() as connection:
             from sqlalchemy import text
 
             rows = connection.execute(text("SELECT count(*) FROM flow_records")).scalar_one()
-        print(f"store growth ({fmt}, {stored} lines, {len(set(lines))} distinct, stored in "
-              f"{elapsed:.1f} s): {rows} rows, {grown / 1e6:.1f} MB; "
-              f"{grown / stored * 1e6 / 1e6:.0f} MB per million lines at this distinctness")
+        towards = f"{destinations} destinations" if destinations else "random destinations"
+        print(f"store growth ({fmt}, {len(lines)} lines over {len(lines) // per_second} s from {sources} "
+              f"addresses to {towards}, stored in {elapsed:.1f} s): {rows} records, "
+              f"{grown / 1e6:.1f} MB: {grown / len(lines):,.0f} MB per million lines "
+              f"({grown / max(rows, 1):,.0f} bytes a record)")
     except Exception as error:  # an unfinished store must not hide the other figures
         print(f"store growth: failed ({type(error).__name__}: {error})")
     finally:
@@ -402,7 +425,7 @@ def main() -> None:
     parser.add_argument("--max-pending", type=int, default=100_000)
     parser.add_argument("--flood-pending", type=int, default=10_000,
                         help="max_pending_lines of the receiver with the slow sink")
-    parser.add_argument("--store-lines", type=int, default=200_000)
+    parser.add_argument("--store-lines", type=int, default=100_000)
     parser.add_argument("--skip-attribution", action="store_true")
     parser.add_argument("--skip-flood", action="store_true")
     parser.add_argument("--skip-store", action="store_true")
@@ -419,7 +442,8 @@ def main() -> None:
         flood(lines_by_format["fortios"], args.flood, args.max_pending, 0.0, traced=True)
         flood(lines_by_format["fortios"], args.flood, args.flood_pending, 0.05, traced=True)
     if not args.skip_store:
-        store_growth(lines_by_format["fortios"], "fortios", args.addresses, args.store_lines)
+        store_growth("fortios", args.addresses, args.store_lines, args.addresses, 0, 1000)
+        store_growth("fortios", args.addresses, args.store_lines, 200, 20, 1000)
 
 
 if __name__ == "__main__":
