@@ -7,10 +7,11 @@ records and returns an `Observed`:
   workload's); other records are counted in `Observed.foreign`, ambiguous ones left out;
 - a flow is *Allow-able* when a rule of the namespace tier can allow it: it was allowed, or denied
   by what such a rule overrides — the namespace's default action, a Baseline ClusterEgressRule, a
-  device rule not produced by the connector (the connector's rules come first). A flow denied by an
-  explicit Deny (an Admin-tier ClusterEgressRule, a NamespaceEgressRule or ServiceEgressRule) is
-  left out: recommend never overrides someone's Deny. With `allowed_only`, every denied flow is left
-  out;
+  device rule not produced by the connector (the connector's rules come first). A destination
+  port (destination, protocol, port) to which a flow was denied by an explicit Deny (an Admin-tier
+  ClusterEgressRule, a NamespaceEgressRule or ServiceEgressRule) is left out entirely, its allowed
+  flows too: recommend never works around someone's Deny. With `allowed_only`, every other denied
+  flow is left out as well;
 - a flow is expressible when its destination is an IP address and it has a destination port and a
   protocol an ExternalService names (TCP, UDP, SCTP); others (ICMP, no port) are left out: the only
   rule that would allow them allows every port and protocol;
@@ -159,6 +160,11 @@ def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
         return None
 
 
+def _canonical(text: str) -> str:
+    ip = _address(text)
+    return text if ip is None else str(ip)
+
+
 def address_order(text: str) -> tuple[int, int, str]:
     """Sort key: IPv4 before IPv6, numerically; anything else after, by text."""
     ip = _address(text)
@@ -197,11 +203,12 @@ def observe(records: Iterable[FlowRecord], target: Target, *, min_count: int = 1
         raise ValueError(f"min_count must be at least 1, not {min_count}")
     tallies: dict[tuple[str, str, int], _Tally] = {}
     left: dict[tuple[str, str, str, str, int | None], int] = {}
+    denied_explicitly: dict[tuple[str, str, int | None], str] = {}  # destination port -> a denying rule
     mine = flows = foreign = 0
 
     def leave(reason: str, detail: str, record: FlowRecord) -> None:
         line = record.line
-        key = (reason, detail, line.dst, line.protocol.upper(), line.dst_port)
+        key = (reason, detail, _canonical(line.dst), line.protocol.upper(), line.dst_port)
         left[key] = left.get(key, 0) + line.count
 
     for record in records:
@@ -218,11 +225,13 @@ def observe(records: Iterable[FlowRecord], target: Target, *, min_count: int = 1
         denied_by: str | None = None
         if line.action != "Allow":
             denied_by = rule_label(record.rule, _device_rule(record))
-            if allowed_only:
-                leave(DENIED, denied_by, record)
-                continue
             if not overridable(record.rule):
                 leave(EXPLICIT_DENY, denied_by, record)
+                where = (_canonical(line.dst), line.protocol.upper(), line.dst_port)
+                denied_explicitly[where] = min(denied_by, denied_explicitly.get(where, denied_by))
+                continue
+            if allowed_only:
+                leave(DENIED, denied_by, record)
                 continue
         protocol = line.protocol.upper()
         ip = _address(line.dst)
@@ -233,6 +242,11 @@ def observe(records: Iterable[FlowRecord], target: Target, *, min_count: int = 1
     uses: list[Use] = []
     for (destination, protocol, port), tally in tallies.items():
         assert tally.first is not None and tally.last is not None
+        rule = denied_explicitly.get((destination, protocol, port))
+        if rule is not None:  # the whole destination port: recommend never works around that Deny
+            key = (EXPLICIT_DENY, rule, destination, protocol, port)
+            left[key] = left.get(key, 0) + tally.count
+            continue
         if tally.count < min_count:
             left[(BELOW_MIN_COUNT, "", destination, protocol, port)] = tally.count
             continue

@@ -29,7 +29,8 @@ LIST_LIMIT = 20
 def _why(observed: Observed, reason: str, detail: str) -> str:
     return {
         AMBIGUOUS: "attribution ambiguous (the source address changed owner within the clock skew)",
-        EXPLICIT_DENY: f"denied by {detail}: an explicit Deny, which recommend never overrides",
+        EXPLICIT_DENY: f"to destination ports {detail} denied (an explicit Deny: recommend never works "
+                       "around it)",
         DENIED: f"denied today by {detail} (--allowed-only)",
         UNEXPRESSIBLE: "no port an ExternalService can name (no destination port, a protocol other than "
                        "TCP, UDP or SCTP, or a destination that is not an IP address)",

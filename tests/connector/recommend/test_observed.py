@@ -60,6 +60,17 @@ def test_a_flow_denied_by_an_explicit_deny_is_left_out_naming_the_rule(rule: Flo
         EXPLICIT_DENY, rule_label(rule), "203.0.113.9 22/TCP", 4)
 
 
+def test_a_destination_port_an_explicit_deny_denied_once_is_left_out_entirely() -> None:
+    records = [rec("198.51.100.1", count=5), rec("198.51.100.1", action="Deny", rule=NS_DENY, count=2),
+               rec("198.51.100.1", 80, count=3), rec("198.51.100.1", action="Deny", rule=DEFAULT)]
+    for allowed_only in (False, True):
+        observed = observe(records, Target("shop"), allowed_only=allowed_only)
+        assert [(u.destination, u.port, u.count) for u in observed.uses] == [("198.51.100.1", 80, 3)]
+        assert [(o.reason, o.detail, o.where, o.count) for o in observed.left_out
+                if o.reason == EXPLICIT_DENY] == [
+            (EXPLICIT_DENY, "NamespaceEgressRule shop/no-db", "198.51.100.1 443/TCP", 7 if allowed_only else 8)]
+
+
 def test_only_the_default_action_baseline_and_foreign_device_rules_are_overridable() -> None:
     assert [overridable(r) for r in (None, DEFAULT, BASELINE, ADMIN, NS_DENY, SVC_DENY)] == [
         True, True, True, False, False, False]
