@@ -121,6 +121,10 @@ def _print_serve_instructions(environment: DemoEnvironment, live: LiveController
     if live is not None:
         click.echo("controller: running in this process, keeping the devices in sync as the cluster changes")
         click.echo(f"metrics: {live.url}/metrics")
+        senders = ", ".join(f"{name} from {ip}" for name, (ip, _) in environment.flow_senders.items())
+        listen = f"{environment.host}:{environment.syslog_port}"
+        click.echo(f"flow logs: syslog on {listen} (UDP and TCP; {senders}), pushes on {live.url}/v1/flows;"
+                   " POST /_mock/traffic to a mock device to make some")
     click.echo(f"config file: {environment.config_path}")
     click.echo(f"kubeconfig: {environment.kubeconfig_path}")
     click.echo(f"in another shell, set the demo's directory and credentials (random for this run;"

@@ -113,6 +113,8 @@ def _leaves_the_bigip(text: str, password: str, address: str) -> None:
 def test_demo_serve_commands_work_as_printed_then_it_stops_on_sigterm(tmp_path: Path) -> None:
     with served(tmp_path) as demo:
         assert "controller: running in this process" in demo.text
+        assert re.search(r"^flow logs: syslog on 127\.0\.0\.1:\d+ \(UDP and TCP; fgt-edge from ", demo.text,
+                         re.M)
         assert re.fullmatch(r"http://127\.0\.0\.1:\d+/metrics", demo.field("metrics"))
         config = Path(demo.field("config file"))
         assert set(demo.exports) == {"FC_DEMO", "KUBECONFIG", "BIGIP_PASSWORD", "FGT_TOKEN", "SOC_TOKEN",
