@@ -68,7 +68,8 @@ def test_a_destination_port_an_explicit_deny_denied_once_is_left_out_entirely() 
         assert [(u.destination, u.port, u.count) for u in observed.uses] == [("198.51.100.1", 80, 3)]
         assert [(o.reason, o.detail, o.where, o.count) for o in observed.left_out
                 if o.reason == EXPLICIT_DENY] == [
-            (EXPLICIT_DENY, "NamespaceEgressRule shop/no-db", "198.51.100.1 443/TCP", 7 if allowed_only else 8)]
+            (EXPLICIT_DENY, "NamespaceEgressRule shop/no-db", "198.51.100.1 443/TCP",
+             7 if allowed_only else 8)]
 
 
 def test_only_the_default_action_baseline_and_foreign_device_rules_are_overridable() -> None:
