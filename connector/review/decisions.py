@@ -23,6 +23,7 @@ those source modes).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import ipaddress
 from collections.abc import Iterable, Iterator
@@ -359,8 +360,14 @@ def source_namespaces(groups: Iterable[SourceGroup]) -> list[str]:
     return sorted({g.namespace for g in groups if g.purpose != "union" and g.namespace})
 
 
-def decision_changes(before: DeviceState, after: DeviceState) -> list[DecisionChange]:
-    """Every decision that differs between `before` and `after` (module docstring), sorted."""
+Memo = dict[tuple[Any, ...], list[DecisionChange]]
+
+
+def decision_changes(before: DeviceState, after: DeviceState,
+                     memo: Memo | None = None) -> list[DecisionChange]:
+    """Every decision that differs between `before` and `after` (module docstring), sorted.
+    `memo`, shared across the devices of one review, reuses what an address with the same groups
+    and rules found on another device (devices usually hold the same rules)."""
     if before is after:
         return []
     changed_before, changed_after = _changed_rules(before, after)
@@ -376,6 +383,7 @@ def decision_changes(before: DeviceState, after: DeviceState) -> list[DecisionCh
     results: dict[tuple[Any, ...], DecisionChange] = {}
     seen: set[tuple[frozenset[str], frozenset[str]]] = set()
     directs: set[tuple[tuple[str, ...], tuple[str, ...]]] = set()
+    memo = {} if memo is None else memo
     for address in sorted(affected):
         direct = pair.direct(address, index)
         if direct in directs:  # held by the same groups as an address already looked at
@@ -385,20 +393,44 @@ def decision_changes(before: DeviceState, after: DeviceState) -> list[DecisionCh
         if held in seen:
             continue
         seen.add(held)
-        for change in _address_changes(pair, address, held, changed_keys):
+        for change in _address_changes(pair, address, held, changed_keys, memo):
             results.setdefault(change.key, change)
     return sorted(results.values())
 
 
+def _slice_key(old: DeviceState, new: DeviceState, held: tuple[frozenset[str], frozenset[str]],
+               changed_keys: set[str], version: int) -> tuple[Any, ...]:
+    """What decides the changes of one slice: its groups and rules, with their destinations and
+    ports, before and after (not the device)."""
+    def content(state: DeviceState) -> tuple[Any, ...]:
+        return (state.rules,
+                tuple(state.destinations[r.destination] for r in state.rules if r.destination is not None),
+                tuple(state.port_sets[r.ports] for r in state.rules if r.ports is not None),
+                tuple(r.key in changed_keys for r in state.rules))
+    return held, version, content(old), content(new)
+
+
 def _address_changes(pair: StatePair, address: str, held: tuple[frozenset[str], frozenset[str]],
-                     changed_keys: set[str]) -> Iterator[DecisionChange]:
-    before, after = pair.before, pair.after
+                     changed_keys: set[str], memo: Memo) -> Iterator[DecisionChange]:
+    device = pair.before.device
     old, new = pair.slices(address, held)
+    version = ipaddress.ip_address(address).version
+    key = _slice_key(old, new, held, changed_keys, version)
+    known = memo.get(key)
+    if known is None:
+        known = memo[key] = list(_slice_changes(pair, old, new, address, held, changed_keys, version))
+    for change in known:
+        yield dataclasses.replace(change, device=device) if change.device != device else change
+
+
+def _slice_changes(pair: StatePair, old: DeviceState, new: DeviceState, address: str,
+                   held: tuple[frozenset[str], frozenset[str]], changed_keys: set[str],
+                   version: int) -> Iterator[DecisionChange]:
+    before, after = pair.before, pair.after
     changed = [(before, r) for r in old.rules if r.key in changed_keys]
     changed += [(after, r) for r in new.rules if r.key in changed_keys]
     if not changed:
         return
-    version = ipaddress.ip_address(address).version
     points = _points(before, after, changed, list(old.rules), list(new.rules), version)
     groups = pair.groups(held)
     namespaces = source_namespaces(groups)

@@ -30,7 +30,7 @@ from connector.compiler import Compiler, CompileSettings, RuleRef
 from connector.flows.record import FlowRecord
 from connector.model import RuleKind
 from connector.review.capacity import DeviceCapacity, device_capacity
-from connector.review.decisions import NAMESPACE, DecisionChange, StatePair, Verdict, decision_changes
+from connector.review.decisions import NAMESPACE, DecisionChange, Memo, StatePair, Verdict, decision_changes
 from connector.review.flows import FlowsSection, changed_flows
 from connector.review.manifests import ChangeSet, Entry, Refusal
 
@@ -217,10 +217,11 @@ def run_review(view: StaticView, settings: CompileSettings, change_set: ChangeSe
     devices = settings.device_names
     found: list[DecisionChange] = []
     pairs: dict[str, StatePair] = {}
+    memo: Memo = {}
     for device in devices:
         old, new = before.devices[device], after.devices[device]
         pairs[device] = StatePair(old, new)
-        found.extend(decision_changes(old, new))
+        found.extend(decision_changes(old, new, memo))
     capacity = tuple(device_capacity(adapters[d], before.devices[d], after.devices[d])
                      for d in devices if adapters and d in adapters)
     if flows is None:
