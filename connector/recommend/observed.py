@@ -25,6 +25,7 @@ Pure: no I/O. O(records).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Iterable
@@ -153,22 +154,26 @@ def overridable(rule: FlowRule | None) -> bool:
     return rule.kind == "ClusterEgressRule" and rule.tier == "Baseline"
 
 
-def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+@functools.lru_cache(maxsize=1 << 16)
+def canonical_address(text: str) -> str | None:
+    """`text` as a canonical IP address (`2001:db8::1`), None when it is not one (cached: flows
+    repeat their destinations)."""
     try:
-        return ipaddress.ip_address(text)
+        return str(ipaddress.ip_address(text))
     except ValueError:
         return None
 
 
 def _canonical(text: str) -> str:
-    ip = _address(text)
-    return text if ip is None else str(ip)
+    return canonical_address(text) or text
 
 
 def address_order(text: str) -> tuple[int, int, str]:
     """Sort key: IPv4 before IPv6, numerically; anything else after, by text."""
-    ip = _address(text)
-    return (ip.version, int(ip), "") if ip is not None else (9, 0, text)
+    if canonical_address(text) is None:
+        return 9, 0, text
+    ip = ipaddress.ip_address(text)
+    return ip.version, int(ip), ""
 
 
 @dataclass
@@ -234,11 +239,12 @@ def observe(records: Iterable[FlowRecord], target: Target, *, min_count: int = 1
                 leave(DENIED, denied_by, record)
                 continue
         protocol = line.protocol.upper()
-        ip = _address(line.dst)
-        if ip is None or protocol not in PROTOCOLS or line.dst_port is None or not 0 < line.dst_port < 65536:
+        destination = canonical_address(line.dst)
+        port = line.dst_port
+        if destination is None or protocol not in PROTOCOLS or port is None or not 0 < port < 65536:
             leave(UNEXPRESSIBLE, "", record)
             continue
-        tallies.setdefault((str(ip), protocol, line.dst_port), _Tally()).add(record, denied_by)
+        tallies.setdefault((destination, protocol, port), _Tally()).add(record, denied_by)
     uses: list[Use] = []
     for (destination, protocol, port), tally in tallies.items():
         assert tally.first is not None and tally.last is not None
