@@ -62,13 +62,16 @@ def parse_rule(text: str) -> tuple[str, str, str]:
 
 
 def identity_text(identity: FlowIdentity) -> str:
-    """`payments/checkout-7d4b (svc checkout)`, `node worker-1`, `payments (egress IP)`."""
+    """`payments/checkout-7d4b (svc checkout)`, `node worker-1 (analytics)`, `billing (egress-ip)`;
+    an egress IP several namespaces share: `egress-ip shared by several namespaces`."""
     if identity.pod:
         where = f"{identity.namespace}/{identity.pod}"
     elif identity.source_mode == "node" or (identity.node and not identity.namespace):
         where = f"node {identity.node}" + (f" ({identity.namespace})" if identity.namespace else "")
-    else:
+    elif identity.namespace:
         where = f"{identity.namespace} ({identity.source_mode})"
+    else:
+        where = f"{identity.source_mode} shared by several namespaces"
     if identity.services:
         where += f" (svc {','.join(identity.services)})"
     return where

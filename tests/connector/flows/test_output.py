@@ -14,6 +14,7 @@ from connector.flows.output import (
     CSV_COLUMNS,
     csv_text,
     destination_text,
+    identity_text,
     json_text,
     parse_moment,
     parse_rule,
@@ -73,6 +74,16 @@ def test_table_shows_who_sent_what_where_and_which_rule_decided() -> None:
     assert "ambiguous: payments/checkout-1 (svc checkout) | payments/checkout-2 (svc checkout)" in lines[3]
     column = lines[0].index("DEVICE")
     assert [line[column:column + 9] for line in lines[1:]] == ["fgt-edge ", "bigip-dc1", "fgt-edge "]
+
+
+def test_identities_without_a_pod() -> None:
+    node = FlowIdentity("demo", "analytics", node="worker-a", source_mode="node")
+    shared_node = FlowIdentity("demo", "", node="worker-b", source_mode="node")
+    egress = FlowIdentity("demo", "billing", source_mode="egress-ip")
+    shared = FlowIdentity("demo", "", source_mode="egress-ip")
+    assert [identity_text(i) for i in (node, shared_node, egress, shared)] == [
+        "node worker-a (analytics)", "node worker-b", "billing (egress-ip)",
+        "egress-ip shared by several namespaces"]
 
 
 def test_destination_without_port() -> None:
