@@ -15,10 +15,12 @@ Contract:
   some of the addresses a destination name may resolve to but not all. Neither of the last two
   decides: the walk goes on.
 - Names (`Names`): `EXACT` takes a name as traffic known only by that name, which is what the
-  devices' name objects match: a rule matches it when its ExternalService lists the name, or when
-  the rule has no destination. `RESOLVED` takes a name as traffic to whatever address it resolves
-  to, in the source's address family: a rule whose addresses cover that whole family matches too
-  (`Evaluation.reason` says so), one holding only some of it is `RESOLUTION_DEPENDENT`.
+  devices' name objects match: a rule matches it when its ExternalService lists the name, or a
+  wildcard covering it (`name_matches`: `*.example.com` covers one or more labels before
+  `example.com`, never `example.com` itself), or when the rule has no destination. `RESOLVED`
+  takes a name as traffic to whatever address it resolves to, in the source's address family: a
+  rule whose addresses cover that whole family matches too (`Evaluation.reason` says so), one
+  holding only some of it is `RESOLUTION_DEPENDENT`.
 - `decide(state, probe)` is `evaluate(state, probe).decision` (names `EXACT`).
 - Audit rules (`state.staged`) never take part in the walk. `would_decide(state, probe, names,
   evaluation)` lists those that would have decided the probe had each of them been enforced on its
@@ -128,10 +130,21 @@ def _whole_family(networks: list[IPNetwork]) -> bool:
             or any(n.prefixlen == 0 for n in ipaddress.collapse_addresses(v6)))
 
 
+def name_matches(entry: str, name: str) -> bool:
+    """Whether the FQDN entry `entry` of a destination (lower case, no final dot) covers the
+    destination name `name` (lower case, no final dot): equal names, or `entry` a wildcard
+    `*.example.com` and `name` one or more labels followed by `.example.com`."""
+    if entry.startswith("*."):
+        suffix = entry[1:]  # ".example.com"
+        return len(name) > len(suffix) and name.endswith(suffix) and not name.startswith(".")
+    return entry == name
+
+
 def _name_verdict(target: Destination, name: str, names: Names, version: int) -> _Verdict:
-    """A destination `name` against `target` (the name is not one of its FQDNs)."""
+    """A destination `name` against `target` (no FQDN of it covers the name)."""
     label = _label(target)
-    not_listed = f"{name} is not an FQDN of {label} ({', '.join(target.fqdns) or 'no FQDN entries'})"
+    covered = "an FQDN of" if not any(f.startswith("*.") for f in target.fqdns) else "covered by an FQDN of"
+    not_listed = f"{name} is not {covered} {label} ({', '.join(target.fqdns) or 'no FQDN entries'})"
     if names is Names.EXACT:
         return _Verdict(Outcome.NO_MATCH, not_listed)
     family = f"IPv{version}"
@@ -159,6 +172,9 @@ def _destination_verdict(state: DeviceState, rule: CompiledRule, probe: Probe, n
     name = probe.destination.lower().rstrip(".")
     if name in target.fqdns:
         return _MATCH
+    wildcard = next((f for f in target.fqdns if f.startswith("*.") and name_matches(f, name)), None)
+    if wildcard is not None:
+        return _Verdict(None, f"{name} is covered by {wildcard} of {_label(target)}")
     return _name_verdict(target, name, names, version)
 
 

@@ -315,6 +315,7 @@ class Capabilities:
     """What a device family can enforce; the compiler reports rules that need more."""
 
     fqdn: bool = True
+    wildcard_fqdn: bool = True  # `*.example.com` names (with `fqdn`)
     ipv6: bool = True
     logging: bool = True
     incremental_members: bool = False  # group membership changes cost O(changed members) writes

@@ -45,7 +45,7 @@ def validate_config(data: Mapping[str, Any], source: str = "<config>") -> Config
 def compile_settings(config: Config) -> CompileSettings:
     """Compile settings with each configured device's capabilities."""
     return CompileSettings.from_config(
-        config, {d.name: adapter_class(d.type).capabilities for d in config.devices})
+        config, {d.name: adapter_class(d.type).configured_capabilities(d) for d in config.devices})
 
 
 def select_devices(config: Config, name: str | None) -> list[DeviceConfig]:

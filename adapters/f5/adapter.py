@@ -58,8 +58,9 @@ def _version(text: str) -> tuple[int, ...]:
 
 class AS3Adapter(Adapter):
     type_name = "f5-as3"
-    capabilities: ClassVar[Capabilities] = Capabilities(fqdn=True, ipv6=True, logging=True,
-                                                        incremental_members=False)
+    # AFM resolves an address list's FQDNs itself (DNS resolver): a wildcard names no query
+    capabilities: ClassVar[Capabilities] = Capabilities(fqdn=True, wildcard_fqdn=False, ipv6=True,
+                                                        logging=True, incremental_members=False)
     kind_order: ClassVar[tuple[str, ...]] = KIND_ORDER
     ordered_kinds: ClassVar[frozenset[str]] = frozenset()
     # AS3 refuses an empty address list: it holds 0.0.0.0, which is never a source

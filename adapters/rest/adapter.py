@@ -54,8 +54,8 @@ _CHANGE_ERRORS = (400, 409, 413, 422)
 
 class RestAdapter(Adapter):
     type_name = "rest"
-    capabilities: ClassVar[Capabilities] = Capabilities(fqdn=True, ipv6=True, logging=True,
-                                                        incremental_members=False)
+    capabilities: ClassVar[Capabilities] = Capabilities(fqdn=True, wildcard_fqdn=False, ipv6=True,
+                                                        logging=True, incremental_members=False)
     kind_order: ClassVar[tuple[str, ...]] = KINDS
     ordered_kinds: ClassVar[frozenset[str]] = frozenset({"rule"})
     emptied_fields: ClassVar[Mapping[str, Mapping[str, Any]]] = {"group": {"members": [], "groups": None}}
@@ -84,9 +84,26 @@ class RestAdapter(Adapter):
         self._memo = RenderMemo()
         self._names = RestNames()
 
+    @classmethod
+    def configured_capabilities(cls, config: Any) -> Capabilities:
+        """Wildcard FQDNs are compiled for a receiver configured with `wildcardFqdn: true`."""
+        wildcards = bool(getattr(config, "wildcard_fqdn", False))
+        return dataclasses.replace(cls.capabilities, wildcard_fqdn=wildcards)
+
     # --- contract -------------------------------------------------------------------------------
     def render(self, state: DeviceState) -> list[DeviceObject]:
-        """Asks the receiver's capabilities (`GET /`) once when not known yet."""
+        """Asks the receiver's capabilities (`GET /`) once when not known yet. A wildcard name in
+        `state` (compiled because the device is configured `wildcardFqdn: true`) needs the
+        receiver to advertise `wildcardFqdn`: otherwise PermanentDeviceError naming it."""
+        if not self.feature("wildcardFqdn"):
+            wildcard = next((f"ExternalService {d.namespace}/{d.name}: {f}"
+                             for d in state.destinations.values() for f in d.fqdns if f.startswith("*.")),
+                            None)
+            if wildcard is not None:
+                raise PermanentDeviceError(
+                    self.name, f"wildcardFqdn is configured but GET / does not advertise it; {wildcard}"
+                    " cannot be sent (set wildcardFqdn: false to leave wildcards off with"
+                    " WildcardFQDNUnsupported)")
         return render(state, self.cluster, self.owner_mark, self._memo,
                       group_references=self.feature("groupReferences"), names=self._names)
 
@@ -149,9 +166,10 @@ class RestAdapter(Adapter):
         return self._device_info
 
     def device_capabilities(self) -> Capabilities:
-        """What this receiver declares it can enforce."""
+        """What this receiver declares it can enforce (wildcard FQDNs only with `wildcardFqdn: true`)."""
         caps = self.device_info().get("capabilities") or {}
-        return Capabilities(fqdn=bool(caps.get("fqdn", True)), ipv6=bool(caps.get("ipv6", True)),
+        return Capabilities(fqdn=bool(caps.get("fqdn", True)), wildcard_fqdn=self.feature("wildcardFqdn"),
+                            ipv6=bool(caps.get("ipv6", True)),
                             logging=bool(caps.get("logging", True)),
                             incremental_members=self.feature("memberChanges"))
 

@@ -24,6 +24,11 @@ class RestCapacity(Strict):
 
 
 class RestDevice(DeviceConfig):
+    """`wildcardFqdn: true` compiles wildcard names (`*.example.com`) for this receiver, which must
+    then advertise `wildcardFqdn` in its `GET /` capabilities; false (the default) leaves them off
+    with `WildcardFQDNUnsupported` on the rule."""
+
     type: Literal["rest"]
     auth: RestAuth = Field(default_factory=RestAuth)
     capacity: RestCapacity = Field(default_factory=RestCapacity)
+    wildcard_fqdn: bool = Field(default=False, alias="wildcardFqdn")

@@ -78,6 +78,12 @@ class Adapter(ABC):
         self.name = name
         self.cluster = cluster
 
+    @classmethod
+    def configured_capabilities(cls, config: Any) -> Capabilities:
+        """What a device of this family configured as `config` (its `DeviceConfig`) can enforce,
+        known without contacting it (the compiler's input). Default: `capabilities`."""
+        return cls.capabilities
+
     @property
     def owner_mark(self) -> str:
         """The mark on every object we create: `fusion-connector:<cluster>`."""

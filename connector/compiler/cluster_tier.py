@@ -42,7 +42,7 @@ class ClusterTier:
     ) -> None:
         self._settings = settings
         self._devices = settings.device_names
-        self._fqdn_ok = {name: caps.fqdn for name, caps in settings.devices}
+        self._fqdn_ok = dict(settings.devices)
         self._index = index
         self._namespaces = namespaces
         self._sharing = sharing

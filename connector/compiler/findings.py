@@ -4,7 +4,7 @@ count and presence per device make its `RuleStatus`; a namespace's treatment is 
 `NamespaceStatus`. The controller writes `RuleStatus` back to the resources (`conditions`,
 `sources`, `devices`). A problem is *blocking* when the spec is wrong in context (the
 `Accepted` condition is then False); other problems (`SourceWidened`, `SharedSource`,
-`FQDNUnsupported`, `IPv6Unsupported`, `UnknownDevice`, `NamespaceNotManaged`) keep
+`FQDNUnsupported`, `WildcardFQDNUnsupported`, `IPv6Unsupported`, `UnknownDevice`, `NamespaceNotManaged`) keep
 `Accepted=True` and name the caveat.
 """
 
@@ -27,6 +27,7 @@ class Reason(StrEnum):
     SERVICE_NOT_FOUND = "ServiceNotFound"
     EXTERNAL_SERVICE_NOT_FOUND = "ExternalServiceNotFound"
     FQDN_UNSUPPORTED = "FQDNUnsupported"
+    WILDCARD_FQDN_UNSUPPORTED = "WildcardFQDNUnsupported"
     IPV6_UNSUPPORTED = "IPv6Unsupported"
     SOURCE_WIDENED = "SourceWidened"
     SHARED_SOURCE = "SharedSource"
@@ -44,6 +45,7 @@ REASON_ORDER: tuple[Reason, ...] = (
     Reason.EXTERNAL_SERVICE_NOT_FOUND,
     Reason.NAMESPACE_NOT_MANAGED,
     Reason.FQDN_UNSUPPORTED,
+    Reason.WILDCARD_FQDN_UNSUPPORTED,
     Reason.IPV6_UNSUPPORTED,
     Reason.SOURCE_WIDENED,
     Reason.SHARED_SOURCE,

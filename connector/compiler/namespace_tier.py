@@ -93,7 +93,7 @@ class NamespaceTier:
     ) -> None:
         self._settings = settings
         self._devices = settings.device_names
-        self._fqdn_ok = {name: caps.fqdn for name, caps in settings.devices}
+        self._fqdn_ok = dict(settings.devices)
         self._ipv6_ok = {name: caps.ipv6 for name, caps in settings.devices}
         self._index = index
         self._namespaces = namespaces

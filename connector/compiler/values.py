@@ -25,10 +25,20 @@ class ValueProblem(ValueError):
 
 @dataclass(frozen=True)
 class ParsedAddress:
-    """An IP network (canonical, host addresses as /32 or /128) or an FQDN (lower case, no final dot)."""
+    """An IP network (canonical, host addresses as /32 or /128) or an FQDN (lower case, no final
+    dot); a wildcard FQDN keeps its `*.` prefix (`*.example.com`)."""
 
     network: str = ""
     fqdn: str = ""
+
+
+WILDCARD = "*."
+
+
+def is_wildcard(fqdn: str) -> bool:
+    """Whether a parsed FQDN is a wildcard (`*.example.com`: one or more labels before
+    `example.com`, never `example.com` itself)."""
+    return fqdn.startswith(WILDCARD)
 
 
 SCOPED = (
@@ -43,7 +53,9 @@ def scoped_problem(text: str) -> ValueProblem:
 
 
 def parse_address(text: object) -> ParsedAddress:
-    """An IP address, a CIDR or an FQDN (never scoped)."""
+    """An IP address, a CIDR, an FQDN or a wildcard FQDN (never scoped). A wildcard is `*.`
+    followed by an FQDN (`*.example.com`); `*` alone, `*.com` (a wildcard over a top-level
+    domain) and a `*` anywhere else are refused."""
     if not isinstance(text, str) or not text.strip():
         raise ValueProblem(f"{text!r} is not an IP address, CIDR or FQDN")
     value = text.strip()
@@ -54,7 +66,9 @@ def parse_address(text: object) -> ParsedAddress:
     except ValueError:
         pass
     name = value.lower().rstrip(".")
-    labels = name.split(".")
+    wildcard = name.startswith(WILDCARD)
+    domain = name[len(WILDCARD):] if wildcard else name
+    labels = domain.split(".")
     if (
         len(name) <= 253
         and len(labels) >= 2
@@ -62,6 +76,11 @@ def parse_address(text: object) -> ParsedAddress:
         and not labels[-1].isdigit()
     ):
         return ParsedAddress(fqdn=name)
+    if wildcard or "*" in name:
+        raise ValueProblem(
+            f"{text!r} is not a wildcard domain name: only a leading '*.' before a domain of at"
+            " least two labels is accepted (*.example.com)"
+        )
     raise ValueProblem(f"{text!r} is not an IP address, CIDR or FQDN")
 
 

@@ -5,8 +5,9 @@ selection and indexing, `has(a.b)`, `!`, unary `-`, `* / % + -`, comparisons, `=
 `&&` / `||` (with CEL's error absorption), `? :`, `size()` (function and method), string methods
 `startsWith`, `endsWith`, `contains`, `matches`, `lowerAscii`, `upperAscii`, `trim`, `split`,
 `join`, `indexOf`, conversions
-`int()`, `double()`, `string()`, the Kubernetes `isIP()`/`isCIDR()` functions, and the macros
-`all`, `exists`, `exists_one`, `map`, `filter`.
+`int()`, `double()`, `string()`, the Kubernetes `isIP()`/`isCIDR()` functions (their rules:
+no zones, no IPv4-mapped IPv6 form, no leading zeros), and the macros `all`, `exists`,
+`exists_one`, `map`, `filter`. `message` evaluates a `messageExpression`.
 
 `evaluate` returns True/False, or None when the rule is outside this subset or cannot be evaluated
 on the given value; callers skip such rules, so an unsupported rule never rejects a valid object.
@@ -265,19 +266,30 @@ def _size(value: Any) -> int:
 
 
 def _is_ip(value: Any) -> bool:
+    """Kubernetes `isIP`: an IPv4 or IPv6 address; no zone, no IPv4-mapped IPv6 form, no leading
+    zeros in IPv4 octets."""
+    if not isinstance(value, str):
+        raise CelError("isIP() needs a string")
+    if "%" in value:
+        return False
     try:
-        ipaddress.ip_address(value)
+        address = ipaddress.ip_address(value)
     except ValueError:
         return False
-    return "%" not in str(value)
+    return not (isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None)
 
 
 def _is_cidr(value: Any) -> bool:
-    try:
-        ipaddress.ip_network(value, strict=False)
-    except ValueError:
+    """Kubernetes `isCIDR`: `address/prefix` with `isIP` true of the address and a decimal prefix
+    length (no leading zero) within the family's; host bits may be set."""
+    if not isinstance(value, str):
+        raise CelError("isCIDR() needs a string")
+    address, slash, prefix = value.partition("/")
+    if not slash or not _is_ip(address) or not prefix.isdigit() or not prefix.isascii():
         return False
-    return "/" in str(value)
+    if len(prefix) > 1 and prefix[0] == "0":
+        return False
+    return int(prefix) <= ipaddress.ip_address(address).max_prefixlen
 
 
 _METHODS: dict[str, Callable[..., Any]] = {
@@ -427,14 +439,35 @@ class _Evaluator:
         return [e for e, r in results if r]
 
 
-def evaluate(rule: str, value: Any, old: Any = None) -> bool | None:
-    """True/False for a rule over `self` (and `oldSelf`), None when it cannot be evaluated."""
+def value_of(expression: str, value: Any, old: Any = None) -> Any:
+    """The value of `expression` over `self` (and `oldSelf`); raises CelError when it cannot be
+    evaluated."""
     try:
-        tree = compile_rule(rule)
+        tree = compile_rule(expression)
         variables = {"self": value}
         if old is not None:
             variables["oldSelf"] = old
-        result = _Evaluator(variables).run(tree)
-    except (CelError, RecursionError):
+        return _Evaluator(variables).run(tree)
+    except RecursionError as exc:
+        raise CelError("expression too deep") from exc
+
+
+def evaluate(rule: str, value: Any, old: Any = None) -> bool | None:
+    """True/False for a rule over `self` (and `oldSelf`), None when it cannot be evaluated."""
+    try:
+        result = value_of(rule, value, old)
+    except CelError:
         return None
     return result if isinstance(result, bool) else None
+
+
+def message(expression: str, value: Any, old: Any = None) -> str | None:
+    """A `messageExpression`'s message: its string value, None (the API server then uses `message`
+    or its default) when it fails, is not a string, is empty or spans lines."""
+    try:
+        result = value_of(expression, value, old)
+    except CelError:
+        return None
+    if not isinstance(result, str) or not result.strip() or "\n" in result:
+        return None
+    return result

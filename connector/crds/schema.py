@@ -8,7 +8,9 @@ and the real server's messages for: type, nullable, required, enum, minimum/maxi
 forms), multipleOf, minLength/maxLength, pattern, format (ipv4, ipv6, cidr, hostname, date-time,
 uuid, mac, byte), minItems/maxItems, uniqueItems, x-kubernetes-list-type set/map,
 minProperties/maxProperties, allOf/anyOf/oneOf/not, x-kubernetes-int-or-string, and
-`x-kubernetes-validations` through `connector.crds.cel` (rules outside its subset are skipped).
+`x-kubernetes-validations` through `connector.crds.cel` (rules outside its subset are skipped;
+`messageExpression` replaces `message` when it evaluates to a one-line string; as on the API
+server, a rule's error shows the field's type, `Invalid value: "string": ...`, not its value).
 A cause is a metav1 StatusCause (`reason`, `message` without the field, `field`).
 
 The one implementation: `review` validates manifests offline with it, and the mock Kubernetes API
@@ -355,6 +357,12 @@ def _validate_combinators(value: Any, schema: Schema, path: str, causes: list[Ca
         causes.append(_invalid(path, value, f"{path} in body must not validate the schema (not)"))
 
 
+def _schema_type(schema: Schema, value: Any) -> str:
+    """The type a rule's error names (`"string"`, `"object"`...): the schema's, else the value's."""
+    declared = schema.get("type")
+    return declared if isinstance(declared, str) else _type_name(value)
+
+
 _REASON_TEXT = {
     "FieldValueForbidden": "Forbidden",
     "FieldValueRequired": "Required value",
@@ -373,12 +381,17 @@ def _validate_rules(value: Any, schema: Schema, path: str, causes: list[Cause], 
         outcome = cel.evaluate(expression, value, old if transition else None)
         if outcome is not False:
             continue
-        message = rule.get("message") or f"failed rule: {expression}"
+        message_expression = rule.get("messageExpression")
+        message = (cel.message(message_expression, value, old if transition else None)
+                   if isinstance(message_expression, str) else None)
+        message = message or rule.get("message") or f"failed rule: {expression}"
         field_path = rule.get("fieldPath") or ""
         target = path + field_path if field_path.startswith((".", "[")) else path
         if target.startswith("."):
             target = target[1:]
         reason = rule.get("reason") or "FieldValueInvalid"
         prefix = _REASON_TEXT.get(reason)
-        text = f"{prefix}: {message}" if prefix else f"Invalid value: {render(value)}: {message}"
+        # the API server shows the schema type, not the value, of a field a rule refuses
+        shown = render(_schema_type(schema, value))
+        text = f"{prefix}: {message}" if prefix else f"Invalid value: {shown}: {message}"
         causes.append(cause(target, text, reason))

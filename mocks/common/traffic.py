@@ -163,6 +163,17 @@ def same_name(a: str, b: str) -> bool:
     return a.rstrip(".").lower() == b.rstrip(".").lower()
 
 
+def glob_name(pattern: str, name: str) -> bool:
+    """A domain name against a name pattern whose `*` stands for one or more characters, dots
+    included (FortiOS wildcard FQDN addresses, `*.example.com`: every name ending in
+    `.example.com`, not `example.com` itself); case-insensitive, trailing dots ignored. A
+    pattern without `*` is `same_name`."""
+    pattern, name = pattern.rstrip(".").lower(), name.rstrip(".").lower()
+    if "*" not in pattern:
+        return pattern == name
+    return re.fullmatch(".+".join(re.escape(part) for part in pattern.split("*")), name) is not None
+
+
 def traffic_request(request_body: bytes) -> Any:
     """The JSON of a traffic request body (TrafficError when it is not JSON)."""
     try:

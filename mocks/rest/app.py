@@ -150,6 +150,7 @@ class RestMock(MockApp):
                                  "maxObjects": self.max_objects, "maxChangesPerSet": self.max_changes,
                                  "groupReferences": "groupReferences" in self.features,
                                  "memberChanges": "memberChanges" in self.features,
+                                 "wildcardFqdn": "wildcardFqdn" in self.features,
                                  "limits": dict(self.limits)}}
 
     def _authenticate(self, request: Request) -> Response | None:
@@ -239,7 +240,8 @@ class RestMock(MockApp):
             try:
                 for kind in ("address", "group", "service", "rule"):
                     for item in body.get(COLLECTION[kind]) or []:
-                        obj = validate_object(kind, item, "groupReferences" in self.features)
+                        obj = validate_object(kind, item, "groupReferences" in self.features,
+                                              "wildcardFqdn" in self.features)
                         owner = item.get("owner")
                         work.put(kind, obj, owner if isinstance(owner, str) else None)
             except ChangeError as error:

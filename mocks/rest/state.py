@@ -5,7 +5,9 @@ Written from `adapters/rest/openapi.yaml` alone (it shares no code with the adap
 commits only when every change passed; it raises `ChangeError` (status, code, index, kind, name).
 Groups may name other groups (`groups`, when the `groupReferences` feature is on; otherwise the
 field is ignored, as a receiver ignores unknown fields); the `members` op adds and removes members
-(feature `memberChanges`); `limits` caps the number of groups and of rules held.
+(feature `memberChanges`); an address may hold wildcard names (`*.example.com`) only with the
+`wildcardFqdn` feature (otherwise they are refused as names); `limits` caps the number of groups
+and of rules held.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ FQDN = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-
 KINDS = ("group", "address", "service", "rule")
 COLLECTION = {"group": "groups", "address": "addresses", "service": "services", "rule": "rules"}
 RULE_REFS = (("source", "group"), ("destination", "address"), ("service", "service"))
-FEATURES = ("groupReferences", "memberChanges")
+FEATURES = ("groupReferences", "memberChanges", "wildcardFqdn")
 LIMITED = {"groups": "group", "rules": "rule"}
 
 
@@ -77,9 +79,11 @@ def canonical_member(value: str) -> str:
     return str(net.network_address) if net.num_addresses == 1 else str(net)
 
 
-def validate_object(kind: str, obj: Any, group_references: bool = True) -> dict[str, Any]:
+def validate_object(kind: str, obj: Any, group_references: bool = True,
+                    wildcard_fqdn: bool = True) -> dict[str, Any]:
     """A clean copy of a protocol object (owner excluded); raises ChangeError(422). A group always
-    has `groups` (empty, and the field ignored, without `group_references`)."""
+    has `groups` (empty, and the field ignored, without `group_references`); an address's `fqdns`
+    may hold `*.` wildcards only with `wildcard_fqdn`."""
     if not isinstance(obj, dict):
         raise _invalid("the object must be a JSON object")
     name = obj.get("name")
@@ -105,7 +109,8 @@ def validate_object(kind: str, obj: Any, group_references: bool = True) -> dict[
         for network in clean["networks"]:
             _network(network)
         for fqdn in clean["fqdns"]:
-            if not FQDN.match(fqdn) or len(fqdn) > 255:
+            name = fqdn[2:] if wildcard_fqdn and fqdn.startswith("*.") else fqdn
+            if not FQDN.match(name) or len(fqdn) > 255:
                 raise _invalid(f"{fqdn!r} is not a domain name")
     elif kind == "service":
         ports = obj.get("ports")
@@ -256,7 +261,8 @@ class Store:
         if kind not in KINDS:
             raise _invalid(f"kind {kind!r} is not one of {', '.join(KINDS)}")
         if op in ("create", "update"):
-            obj = validate_object(kind, change.get("object"), "groupReferences" in self.features)
+            obj = validate_object(kind, change.get("object"), "groupReferences" in self.features,
+                                  "wildcardFqdn" in self.features)
             current = self.objects[kind].get(obj["name"])
             if op == "create" and current is not None:
                 raise ChangeError(409, "exists", f"{kind} {obj['name']!r} already exists")

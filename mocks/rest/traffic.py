@@ -4,7 +4,8 @@ Rules are evaluated in the held order; the first matching rule decides with its 
 or `deny`). A rule matches when the source address is a member of its `source` group (inside a
 CIDR member), or of a group it names in `groups`, recursively; its `destination` is null or an
 address object with a network holding the destination or an FQDN equal to the flow's `dstName`
-(case-insensitive, trailing dot ignored); and its `service` is null or has a port entry of the
+(case-insensitive, trailing dot ignored), or a wildcard `*.example.com` covering it (one or more
+labels before `example.com`, never `example.com` itself); and its `service` is null or has a port entry of the
 flow's protocol whose range holds the destination port (ICMP flows match only `service: null`).
 When no rule matches, the receiver's own policy applies: the mock denies (`rule: null`).
 A flow is pushed when the deciding rule has `log: true`, and an undecided (default) one when the
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
-from mocks.common.traffic import PORTED, Flow, contains, same_name
+from mocks.common.traffic import PORTED, Flow, contains, glob_name
 from mocks.rest.state import Store
 
 DEFAULT_ACTION = "deny"
@@ -67,7 +68,7 @@ def _in_address(store: Store, name: str, flow: Flow) -> bool:
         return False
     if any(contains(network, flow.dst) for network in address["networks"]):
         return True
-    return flow.dst_name is not None and any(same_name(fqdn, flow.dst_name) for fqdn in address["fqdns"])
+    return flow.dst_name is not None and any(glob_name(fqdn, flow.dst_name) for fqdn in address["fqdns"])
 
 
 def _in_service(store: Store, name: str, flow: Flow) -> bool:

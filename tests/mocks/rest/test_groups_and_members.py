@@ -198,9 +198,9 @@ def test_command_line_flags() -> None:
     add_arguments(parser)
     app = create_app(parser.parse_args(["--limits", "groups=5,rules=7", "--without", "memberChanges"]))
     assert app.limits == {"groups": 5, "rules": 7}
-    assert app.features == frozenset({"groupReferences"})
+    assert app.features == frozenset({"groupReferences", "wildcardFqdn"})
     default = create_app(parser.parse_args([]))
-    assert default.limits == {"groups": None, "rules": None} and len(default.features) == 2
+    assert default.limits == {"groups": None, "rules": None} and len(default.features) == 3
     for bad in (["--limits", "groups=0"], ["--limits", "addresses=3"], ["--limits", "groups"],
                 ["--without", "teleport"]):
         with pytest.raises(SystemExit):
