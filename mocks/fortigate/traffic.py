@@ -12,8 +12,8 @@
   matches a destination only when the flow says it was resolved from that name (`dstName`), and
   never a source. A wildcard FQDN address (`fqdn` `*.example.com`, FortiOS 6.2.2 and later)
   matches a `dstName` the pattern covers, its `*` standing for one or more characters
-  (`a.example.com`, `a.b.example.com`, never `example.com`). A group matches when one of its members does, nested groups included. `all` is
-  0.0.0.0/0 (IPv6 `all`: ::/0).
+  (`a.example.com`, `a.b.example.com`, never `example.com`). A group matches when one of its
+  members does, nested groups included. `all` is 0.0.0.0/0 (IPv6 `all`: ::/0).
 - `service`: one of the entries matches; `ALL` (protocol IP, number 0) matches every flow, an `IP`
   service with a number matches that IP protocol, `ICMP` every ICMP flow, and a `TCP/UDP/SCTP`
   service matches when the flow's protocol has a range (`tcp-portrange` …) holding the destination
