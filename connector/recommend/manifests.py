@@ -15,7 +15,8 @@ it was derived from:
   `action: Allow`, `priority` as given;
 - names: `<service or namespace>-observed-<protocol>-<ports>` (the ports of the group, or the
   lowest and how many more when long), at most 63 characters (a long base is cut and given a
-  digest, so different bases never meet);
+  digest, so different bases never meet); a Service named as its namespace is `<name>-svc`, so
+  that its manifests and the namespace's never replace each other;
 - deterministic: the same `Observed` gives the same manifests, in the same order.
 
 `check(manifests)` validates them against the CRDs offline (connector.crds.validation) and returns
@@ -31,7 +32,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from connector.crds.validation import ManifestValidator
-from connector.recommend.observed import PROTOCOLS, Observed, Use, address_order
+from connector.recommend.observed import PROTOCOLS, Observed, Target, Use, address_order
 
 API_VERSION = "fusion-connector.io/v1alpha1"
 MAX_ADDRESSES = 1000
@@ -86,6 +87,13 @@ class Recommendation:
 def when(moment: datetime) -> str:
     """`2026-12-06T16:20:00Z` (UTC, to the second)."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def base_name(target: Target) -> str:
+    """What the names start with: the Service's name, else the namespace's (module docstring)."""
+    if target.service is None:
+        return target.namespace
+    return f"{target.service}-svc" if target.service == target.namespace else target.service
 
 
 def name(base: str, suffix: str) -> str:
@@ -251,7 +259,7 @@ def recommend(observed: Observed, *, priority: int = 500, window: str = "") -> R
         raise ValueError(f"priority must be within 0..1000, not {priority}")
     if not observed.uses:
         return Recommendation(observed, (), window)
-    base = observed.target.service or observed.target.namespace
+    base = base_name(observed.target)
     services = _external_services(observed, base)
     return Recommendation(observed, (*services, *_rules(observed, base, services, priority, window)), window)
 

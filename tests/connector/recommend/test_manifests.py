@@ -125,6 +125,14 @@ def test_names_stay_within_63_characters_and_apart() -> None:
     assert service.name == "checkout-frontend-gateway-observed-tcp-22-and-7-more"
 
 
+def test_a_service_named_as_its_namespace_never_shares_names_with_the_namespace() -> None:
+    found = uses(("198.51.100.7", "TCP", 443))
+    namespace = recommend(observed(Target("shop"), found))
+    service = recommend(observed(Target("shop", "shop"), found))
+    assert not {m.name for m in namespace.manifests} & {m.name for m in service.manifests}
+    assert [m.name for m in service.manifests] == ["shop-svc-observed-tcp-443", "shop-svc-observed-egress"]
+
+
 def test_the_same_observations_give_the_same_manifests_whatever_their_order() -> None:
     found = list(uses(("198.51.100.7", "TCP", 443), ("198.51.100.8", "TCP", 443), ("192.0.2.53", "UDP", 53),
                       ("2001:db8::1", "TCP", 443)))
