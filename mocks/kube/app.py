@@ -312,6 +312,8 @@ class KubeApp(MockApp):
                 raise ApiError(
                     405, "the server does not allow this method on the requested resource", "MethodNotAllowed"
                 )
+            if rtype.plural == "selfsubjectreviews":
+                return self._whoami(rtype)
             return self._access_review(request, rtype)
         if subresource == "token" and rtype.key == ("", "serviceaccounts") and name is not None:
             return self._token_request(request, namespace or "", name)
@@ -466,6 +468,19 @@ class KubeApp(MockApp):
             "metadata": {"name": name, "namespace": namespace, "creationTimestamp": None},
             "spec": spec,
             "status": {"token": token, "expirationTimestamp": meta.timestamp_in(seconds)},
+        }
+        return _respond(201, answer)
+
+    def _whoami(self, rtype: ResourceType) -> Response:
+        """SelfSubjectReview (`kubectl auth whoami`): the caller's user and groups."""
+        options = context.current()
+        user = options.user if options is not None and options.user is not None else rbac.ADMIN
+        info: dict[str, Any] = {"username": user.name, "groups": list(user.groups)}
+        answer = {
+            "kind": rtype.kind,
+            "apiVersion": rtype.api_version,
+            "metadata": {"creationTimestamp": None},
+            "status": {"userInfo": info},
         }
         return _respond(201, answer)
 

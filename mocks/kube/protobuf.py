@@ -86,12 +86,14 @@ MESSAGES: dict[str, dict[int, Field]] = {
                            4: ("version", S, False), 5: ("resource", S, False), 6: ("subresource", S, False),
                            7: ("name", S, False)},
     "NonResourceAttributes": {1: ("path", S, False), 2: ("verb", S, False)},
+    "SelfSubjectReview": {1: ("metadata", "ObjectMeta", False)},
 }  # fmt: skip
 KINDS = {
     ("v1", "Namespace"), ("v1", "ConfigMap"), ("v1", "Secret"), ("v1", "ServiceAccount"), ("v1", "Service"),
     ("rbac.authorization.k8s.io/v1", "Role"), ("rbac.authorization.k8s.io/v1", "ClusterRole"),
     ("rbac.authorization.k8s.io/v1", "RoleBinding"), ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
     ("authentication.k8s.io/v1", "TokenRequest"), ("authorization.k8s.io/v1", "SelfSubjectAccessReview"),
+    ("authentication.k8s.io/v1", "SelfSubjectReview"),
 }  # fmt: skip
 
 

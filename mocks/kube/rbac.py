@@ -66,6 +66,7 @@ class User:
 
 
 ANONYMOUS = User("system:anonymous", ("system:unauthenticated",))
+ADMIN = User(ADMIN_USER, ("system:masters", "system:authenticated"))
 
 
 @dataclass
@@ -121,7 +122,7 @@ class Authenticator:
         if scheme.lower() != "bearer" or not token:
             raise unauthorized()
         if secrets.compare_digest(token, self.admin_token):
-            return User(ADMIN_USER, ("system:masters", "system:authenticated"))
+            return ADMIN
         with self._lock:
             known = self._tokens.get(token)
         if known is None:
@@ -235,8 +236,12 @@ def _builtin_allows(user: User, attrs: Attributes) -> bool:
         return attrs.verb == "get" and _path_matches(list(paths), attrs.path)
     return (
         "system:authenticated" in user.groups
-        and attrs.group == "authorization.k8s.io"
-        and attrs.resource in ("selfsubjectaccessreviews", "selfsubjectrulesreviews")
+        and (attrs.group, attrs.resource)
+        in (
+            ("authorization.k8s.io", "selfsubjectaccessreviews"),
+            ("authorization.k8s.io", "selfsubjectrulesreviews"),
+            ("authentication.k8s.io", "selfsubjectreviews"),
+        )
         and attrs.verb == "create"
     )
 

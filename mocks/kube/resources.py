@@ -114,6 +114,15 @@ BUILTINS: tuple[ResourceType, ...] = (
         extra={"verbs": ["create"], "virtual": True},
     ),
     ResourceType(
+        "authentication.k8s.io",
+        "v1",
+        "selfsubjectreviews",
+        "selfsubjectreview",
+        "SelfSubjectReview",
+        False,
+        extra={"verbs": ["create"], "virtual": True},
+    ),
+    ResourceType(
         "k8s.ovn.org",
         "v1",
         "egressips",

@@ -157,5 +157,7 @@ def test_rbac_refuses_a_service_account_without_the_right_role(tmp_path: Path) -
         assert reader.run("auth", "can-i", "delete", "pods", "-n", "team", check=False).stdout.strip() == "no"
         other = reader.run("get", "pods", "-n", "default", check=False)
         assert 'in the namespace "default"' in other.stderr
+        whoami = reader.run("auth", "whoami").stdout
+        assert "system:serviceaccount:team:reader" in whoami
         stranger = Kubectl(KUBECTL, write_kubeconfig(tmp_path / "stranger", url, "wrong-token", cert))
         assert "Unauthorized" in stranger.run("get", "pods", check=False).stderr

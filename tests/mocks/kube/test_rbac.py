@@ -216,3 +216,13 @@ def test_a_service_account_token_secret_gets_a_token_valid_while_it_exists(secur
     assert denied.status_code == 403 and 'User "system:serviceaccount:default:ci"' in denied.json()["message"]
     admin(secured, "DELETE", "/api/v1/namespaces/default/secrets/ci-token")
     assert call(secured, "GET", "/api/v1/namespaces/default/pods", token).status_code == 401
+
+
+def test_self_subject_review_names_the_caller(secured: Cluster) -> None:
+    token = account_token(secured, "default", "me")
+    review = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
+    answer = call(secured, "POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", token, review)
+    assert answer.status_code == 201
+    info = answer.json()["status"]["userInfo"]
+    assert info["username"] == "system:serviceaccount:default:me"
+    assert "system:serviceaccounts:default" in info["groups"]
