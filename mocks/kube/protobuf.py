@@ -1,7 +1,8 @@
 """Kubernetes protobuf request bodies (`application/vnd.kubernetes.protobuf`) for the kinds kubectl's
 typed clients send that way: Namespace, ServiceAccount, Secret, ConfigMap, Service, the RBAC kinds,
-TokenRequest and SelfSubjectAccessReview (`kubectl create namespace|serviceaccount|secret|configmap|
-service|role|rolebinding|clusterrole|clusterrolebinding|token`, `kubectl auth can-i`).
+TokenRequest, SelfSubjectAccessReview and SelfSubjectReview (`kubectl create namespace|serviceaccount|
+secret|configmap|service|role|rolebinding|clusterrole|clusterrolebinding|token`, `kubectl auth can-i`,
+`kubectl auth whoami`).
 
 A body is the 4-byte magic `k8s\\0` and a `runtime.Unknown` (typeMeta, raw, contentEncoding,
 contentType) whose `raw` is the object's message. `decode(body)` returns the object as its JSON
