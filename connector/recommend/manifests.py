@@ -25,6 +25,7 @@ the problems (none expected: a problem is a bug).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -264,9 +265,14 @@ def recommend(observed: Observed, *, priority: int = 500, window: str = "") -> R
     return Recommendation(observed, (*services, *_rules(observed, base, services, priority, window)), window)
 
 
+@functools.cache
+def _validator() -> ManifestValidator:
+    return ManifestValidator()  # reading the CRDs takes a while: once a process
+
+
 def check(manifests: Iterable[Manifest], validator: ManifestValidator | None = None) -> list[str]:
     """The problems the API server would refuse `manifests` for (`Kind ns/name: message`)."""
-    validator = validator or ManifestValidator()
+    validator = validator or _validator()
     problems = []
     for manifest in manifests:
         checked = validator.check(manifest.obj)
