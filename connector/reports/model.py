@@ -363,17 +363,21 @@ class ObservedEgress:
     """The flows the firewalls logged in the window, attributed (docs/flows.md): per namespace and
     Service the destinations seen. `flows` counts every flow (attributed or not); `unattributed`
     those from addresses of no cluster identity; `ambiguous` those whose source changed owner
-    within the clock skew (counted under the owner at the flow's time when there is one)."""
+    within the clock skew (counted under the owner at the flow's time when there is one);
+    `shared` those from a node or egress IP several namespaces share (no namespace to list
+    them under)."""
 
     flows: int = 0
     unattributed: int = 0
     ambiguous: int = 0
     sources: tuple[ObservedSource, ...] = ()
+    shared: int = 0
 
     def to_json(self) -> dict[str, Any]:
         denied = sum(s.denied for s in self.sources if s.kind == "Namespace")
         return {"flows": self.flows, "deniedFlows": denied,
                 "unattributedFlows": self.unattributed, "ambiguousFlows": self.ambiguous,
+                "sharedFlows": self.shared,
                 "sources": [s.to_json() for s in self.sources]}
 
 

@@ -3,7 +3,8 @@
 Contract: `observed_egress(records)` is pure and O(records): every record counts (its `count`)
 once under its namespace and once under each of its Services, keyed by destination, port,
 protocol, action and deciding rule. Records with no cluster identity are only counted
-(`unattributed`). Sources are ordered by namespace, the Namespace before its Services; each
+(`unattributed`), and so are those from a node or egress IP several namespaces share (`shared`:
+the identity names no namespace). Sources are ordered by namespace, the Namespace before its Services; each
 source's destinations denied first, then the most flows first.
 """
 
@@ -36,7 +37,7 @@ def _rule(record: FlowRecord) -> ObservedRule | None:
 def observed_egress(records: Iterable[FlowRecord]) -> ObservedEgress:
     """See the module docstring."""
     sums: dict[tuple[str, str], dict[_Key, _Sum]] = {}
-    flows = unattributed = ambiguous = 0
+    flows = unattributed = ambiguous = shared = 0
     for record in records:
         line = record.line
         flows += line.count
@@ -45,6 +46,9 @@ def observed_egress(records: Iterable[FlowRecord]) -> ObservedEgress:
         identity = record.identity
         if identity is None:
             unattributed += line.count
+            continue
+        if not identity.namespace:
+            shared += line.count
             continue
         key: _Key = (line.dst, line.dst_port, line.protocol, line.action, _rule(record))
         device_rule = line.device_rule if line.device_rule is not None else line.device_rule_id
@@ -70,4 +74,5 @@ def observed_egress(records: Iterable[FlowRecord]) -> ObservedEgress:
             key=lambda d: (d.action != "Deny", -d.count, d.destination, d.port or 0, d.protocol, str(d.rule)))
         sources.append(ObservedSource("Service" if service else "Namespace", namespace, service,
                                       tuple(destinations)))
-    return ObservedEgress(flows=flows, unattributed=unattributed, ambiguous=ambiguous, sources=tuple(sources))
+    return ObservedEgress(flows=flows, unattributed=unattributed, ambiguous=ambiguous, shared=shared,
+                          sources=tuple(sources))

@@ -55,6 +55,7 @@ RECORDS = [
     flow(OTHER, "2001:db8::1", "Deny", None, port=53, device_rule="implicit"),
     flow(None, "198.51.100.7", count=6),
     flow(WEB, "198.51.100.7", count=3, ambiguous=True),
+    flow(FlowIdentity("c1", "", node="worker-b", source_mode="node"), "198.51.100.7", count=4),
 ]
 
 
@@ -67,7 +68,7 @@ def report(session: Session) -> Report:
 
 def test_flows_are_summed_per_namespace_and_service_denied_first() -> None:
     observed = observed_egress(RECORDS)
-    assert (observed.flows, observed.unattributed, observed.ambiguous) == (24, 6, 3)
+    assert (observed.flows, observed.unattributed, observed.ambiguous, observed.shared) == (28, 6, 3, 4)
     keys = [(s.kind, s.namespace, s.service) for s in observed.sources]
     assert keys == [("Namespace", "ops", ""), ("Service", "ops", "probe"), ("Namespace", "shop", ""),
                     ("Service", "shop", "front"), ("Service", "shop", "web")]
@@ -90,11 +91,11 @@ def test_json_section_validates_and_is_empty_without_flows(report: Report) -> No
     empty = json.loads(render(report, "json"))
     validate_report(empty)
     assert empty["observedEgress"] == {"flows": 0, "deniedFlows": 0, "unattributedFlows": 0,
-                                       "ambiguousFlows": 0, "sources": []}
+                                       "ambiguousFlows": 0, "sharedFlows": 0, "sources": []}
     data = json.loads(render(replace(report, observed=observed_egress(RECORDS)), "json"))
     validate_report(data)
     section = data["observedEgress"]
-    assert section["flows"] == data["summary"]["observedFlows"] == 24 and section["deniedFlows"] == 4
+    assert section["flows"] == data["summary"]["observedFlows"] == 28 and section["deniedFlows"] == 4
     first = section["sources"][2]["destinations"][0]
     assert first == {"destination": "203.0.113.9", "port": 443, "protocol": "TCP", "action": "Deny",
                      "rule": {"kind": "DefaultAction", "namespace": "shop", "name": "default",
@@ -130,6 +131,8 @@ def test_html_section_lists_destinations_with_a_chart_per_namespace(report: Repo
     section = html[html.index('<section id="observed">'):html.index('<section id="destinations">')]
     assert section.count('<svg class="chart observed"') == 2
     assert "<script>" not in section and "&lt;script&gt;" in section
+    counts = "29 flows in all, 4 denied; 6 from addresses of no cluster identity (not listed); 4 from a node"
+    assert counts in section
     shop = section[section.index('data-namespace="shop" data-service=""'):]
     rows = re.findall(r'<tr class="observed">\s*<td class="(\w+)">', shop.split("</table>")[0])
     assert rows == ["Deny", "Deny", "Allow"]
