@@ -16,9 +16,11 @@ def settings(
     *,
     no_fqdn: tuple[str, ...] = (),
     no_ipv6: tuple[str, ...] = (),
+    no_wildcard: tuple[str, ...] = (),
     **kwargs: Any,
 ) -> CompileSettings:
-    capabilities = tuple((d, Capabilities(fqdn=d not in no_fqdn, ipv6=d not in no_ipv6)) for d in devices)
+    capabilities = tuple((d, Capabilities(fqdn=d not in no_fqdn, ipv6=d not in no_ipv6,
+                                          wildcard_fqdn=d not in no_wildcard)) for d in devices)
     return CompileSettings(cluster="c1", devices=capabilities, **kwargs)
 
 
