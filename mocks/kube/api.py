@@ -2,9 +2,13 @@
 
 `Api` owns the store and the registry and applies the server-side rules a client can observe:
 metadata stamping (uid, creationTimestamp, resourceVersion, generation), optimistic concurrency,
-the status subresource, CRD schema pruning/defaulting/validation, finalizers, namespace existence
-and cascading namespace deletion, CRD registration. Every committed change is passed to the
-listeners (the controllers) after the store lock is released.
+the status subresource, CRD schema pruning/defaulting/validation, unknown fields
+(`fieldValidation`), field ownership (`managedFields`, server-side apply), Event validation,
+finalizers, graceful pod deletion (a `Reaper` removes the pod when its grace period ends), namespace
+existence and finalization (Terminating, content deleted, then the namespace), CRD registration.
+Options of the current request (fieldManager, fieldValidation, force, gracePeriodSeconds) come from
+`mocks.kube.context`. Every committed change is passed to the listeners (the controllers) after
+the store lock is released, outside the request's context.
 """
 
 from __future__ import annotations
