@@ -34,7 +34,7 @@ from bench_compile import synthesize
 from connector.cluster import StaticView
 from connector.compiler import Compiler
 from connector.review.capacity import device_capacity
-from connector.review.decisions import decision_changes
+from connector.review.decisions import Memo, decision_changes
 from connector.review.manifests import read_change_set
 from connector.review.render import to_json, to_markdown, to_text
 from connector.review.review import run_review
@@ -124,8 +124,10 @@ def main() -> int:
         changes = timed(figures, "read and validate the change set", lambda: read_change_set([pr], [gone]))
         after = timed(figures, "apply it and recompile (incremental)",
                       lambda: compiler.apply(changes.apply(view)))
+        memo: Memo = {}
         found = timed(figures, "decision diff (all devices)", lambda: [
-            c for d in settings.device_names for c in decision_changes(before.devices[d], after.devices[d])])
+            c for d in settings.device_names
+            for c in decision_changes(before.devices[d], after.devices[d], memo)])
         adapters = offline_adapters(config)
         timed(figures, "capacity (render before and after, all devices)", lambda: [
             device_capacity(adapters[d], before.devices[d], after.devices[d]) for d in settings.device_names])
