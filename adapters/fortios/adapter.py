@@ -4,25 +4,30 @@ Contract beyond `connector.adapter.Adapter`:
 - `render` is incremental (`adapters.fortios.renderer.Renderer`): a render after a small change of
   the state costs O(the change); its output equals a fresh render of the same state. Groups hold
   at most `capacity.groupMembers` members.
-- `read` returns every address, addrgrp, custom service and policy of the VDOM (ours and foreign,
-  each with the mark found in its comment), policies in evaluation order; it remembers policy ids
-  and the address pieces we own so `render` can reuse them (call `read` before `render` for O(1)
-  membership changes; rendering without a read is still correct, it collapses from scratch).
+- IPv6 (`ipv6=True`): address6/addrgrp6 objects and policies' srcaddr6/dstaddr6 (FortiOS 6.4+
+  consolidated `firewall/policy`; `firewall/policy6` of older releases is not used).
+- `read` returns every address, addrgrp, address6, addrgrp6, custom service and policy of the VDOM
+  (ours and foreign, each with the mark found in its comment), policies in evaluation order; it
+  remembers policy ids and the address pieces we own so `render` can reuse them (call `read`
+  before `render` for O(1) membership changes; rendering without a read is still correct, it
+  collapses from scratch).
   `observe(objects)` (what the device is known to hold when a sync skips the read) remembers the
   same pieces from `objects`, parsing only addresses it has not seen with that body; policy ids are
   kept from the last read and our own writes (objects carry none). `apply` keeps both up to date
   with what it creates, updates and deletes.
 - `apply` follows the plan's phases (creates/updates kind by kind, then deletes) and runs each
   phase's independent changes with up to `concurrency` requests in flight: addresses together,
-  addrgrps level by level (children first when creating, parents first when deleting), services
-  together, policy updates and deletes together, policy creates one by one in desired order (the
-  device appends each new policy, so the block needs no moves). The first error ends the apply
-  after the requests in flight; the next read records what was made. An addrgrp UPDATE becomes
+  addrgrps (and addrgrp6s) level by level (children first when creating, parents first when
+  deleting), services together, policy updates and deletes together, policy creates one by one
+  in desired order (the device appends each new policy, so the block needs no moves). The first
+  error ends the apply after the requests in flight; the next read records what was made. An
+  addrgrp (or addrgrp6) UPDATE becomes
   member-table operations (adds first, then removes, so a group is never empty; a remove goes
   before an add that would exceed `capacity.groupMembers`) plus a PUT only
   when the comment changed. Whenever a policy changed it places our policies as one block in
   desired order before `placement.before` (or at the top) with `action=move`, moving only
-  policies that are out of place.
+  policies that are out of place; other clusters' blocks may stand between ours and the anchor
+  and are never split (`adapters.fortios.placement`).
 - Concurrency: FortiOS publishes no request quota (httpsd is bounded by the device's CPU) and
   parallel bursts have drawn HTTP 429, which is retried with backoff; the default of
   `DEFAULT_CONCURRENCY` requests in flight is safe on small models, 8-16 suits larger ones.
@@ -46,8 +51,9 @@ from adapters.fortios.capacity import table_usage as fortios_tables
 from adapters.fortios.client import FortiOSClient
 from adapters.fortios.config import FortiOSDevice
 from adapters.fortios.known import PieceLedger
+from adapters.fortios.placement import block_moves
 from adapters.fortios.renderer import Renderer
-from adapters.fortios.wire import from_device, to_wire
+from adapters.fortios.wire import from_device, owner_of, to_wire
 from connector.adapter import Adapter, ApplyResult, DeviceError, PermanentDeviceError
 from connector.config import Secrets
 from connector.model import Capabilities, DeviceState
@@ -65,13 +71,15 @@ DEFAULT_CONCURRENCY = 4
 
 class FortiOSAdapter(Adapter):
     type_name = "fortios"
-    capabilities: ClassVar[Capabilities] = Capabilities(fqdn=True, ipv6=False, logging=True,
+    capabilities: ClassVar[Capabilities] = Capabilities(fqdn=True, ipv6=True, logging=True,
                                                         incremental_members=True)
     kind_order: ClassVar[tuple[str, ...]] = r.KIND_ORDER
     ordered_kinds: ClassVar[frozenset[str]] = frozenset({r.POLICY})
-    # a group cannot be empty: it holds the predefined `none` (0.0.0.0/32); a policy matches none
+    # a group cannot be empty: it holds the predefined `none` (0.0.0.0/32, IPv6 ::/128); a policy
+    # matches none (`emptied` sets srcaddr6 too when the policy has an IPv6 pair)
     emptied_fields: ClassVar[Mapping[str, Mapping[str, Any]]] = {
-        r.ADDRGRP: {"member": ["none"]}, r.POLICY: {"srcaddr": ["none"], MISPLACED_KEY: None}}
+        r.ADDRGRP: {"member": ["none"]}, r.ADDRGRP6: {"member": ["none"]},
+        r.POLICY: {"srcaddr": ["none"], MISPLACED_KEY: None}}
 
     def __init__(self, config: FortiOSDevice, cluster: str, secrets: Secrets,
                  transport: httpx.BaseTransport | None = None, *, retry: RetryPolicy | None = None,
@@ -97,6 +105,17 @@ class FortiOSAdapter(Adapter):
 
     def close(self) -> None:
         self.http.close()
+
+    def emptied(self, kind: str, body: Mapping[str, Any]) -> Mapping[str, Any]:
+        """A policy matches nothing with the source of each of its pairs `none` (a pair's lists are
+        set together: an IPv6-only policy keeps srcaddr empty); groups hold `none`."""
+        if kind != r.POLICY:
+            return super().emptied(kind, body)
+        out = {key: value for key, value in body.items() if key != MISPLACED_KEY}
+        for src, dst in (("srcaddr", "dstaddr"), ("srcaddr6", "dstaddr6")):
+            if out.get(dst):
+                out[src] = ["none"]
+        return out
 
     def references(self, obj: DeviceObject) -> list[tuple[str, str]]:
         """Group members and policy addresses/services (a member may be an address or a group)."""
@@ -139,7 +158,7 @@ class FortiOSAdapter(Adapter):
 
     def read(self) -> list[DeviceObject]:
         objects: list[DeviceObject] = []
-        for kind in (r.ADDRESS, r.ADDRGRP, r.SERVICE):
+        for kind in (r.ADDRESS, r.ADDRGRP, r.ADDRESS6, r.ADDRGRP6, r.SERVICE):
             for entry in self.client.list(kind):
                 name, body, owner = from_device(kind, entry)
                 objects.append(DeviceObject(kind, name, body, owner))
@@ -153,7 +172,8 @@ class FortiOSAdapter(Adapter):
             ids[name] = policyid
             policies.append((policyid, name, body, owner))
         misplaced = self._misplaced([p[0] for p in policies],
-                                    [p[0] for p in policies if p[3] == self.owner_mark])
+                                    [p[0] for p in policies if p[3] == self.owner_mark],
+                                    {p[0]: p[3] for p in policies})
         for policyid, name, body, owner in policies:
             if policyid in misplaced:
                 body[MISPLACED_KEY] = MISPLACED
@@ -232,8 +252,8 @@ class FortiOSAdapter(Adapter):
         body = self._body(change, wanted)
         if change.op is Op.CREATE:
             self._create(kind, name, body)
-        elif kind == r.ADDRGRP:
-            self._update_group(name, change.before or {}, body)
+        elif kind in r.GROUP_KINDS:
+            self._update_group(kind, name, change.before or {}, body)
         elif kind == r.POLICY:
             before = {k: v for k, v in (change.before or {}).items() if k != MISPLACED_KEY}
             if before != dict(body):  # only out of place: the placement step moves it
@@ -259,7 +279,8 @@ class FortiOSAdapter(Adapter):
             with self._lock:
                 self._ledger.remember(name, body)
 
-    def _update_group(self, name: str, before: Mapping[str, Any], after: Mapping[str, Any]) -> None:
+    def _update_group(self, kind: str, name: str, before: Mapping[str, Any],
+                      after: Mapping[str, Any]) -> None:
         old = list(before.get("member", ()))
         new = list(after.get("member", ()))
         old_set, new_set = set(old), set(new)
@@ -268,14 +289,14 @@ class FortiOSAdapter(Adapter):
         for member in new:
             if member not in old_set:
                 if size >= limit and removals:  # a remove first keeps the group within the limit
-                    self.client.remove_member(name, removals.pop(0))
+                    self.client.remove_member(name, removals.pop(0), kind)
                     size -= 1
-                self.client.add_member(name, member)
+                self.client.add_member(name, member, kind)
                 size += 1
         for member in removals:
-            self.client.remove_member(name, member)
+            self.client.remove_member(name, member, kind)
         if before.get("comment") != after.get("comment"):
-            self.client.update(r.ADDRGRP, name, name, {"comment": after["comment"]})
+            self.client.update(kind, name, name, {"comment": after["comment"]})
 
     def _delete(self, kind: str, name: str) -> None:
         if kind == r.POLICY:
@@ -299,65 +320,41 @@ class FortiOSAdapter(Adapter):
         return policyid
 
     # --- placement -------------------------------------------------------------------------------
-    def _misplaced(self, table: Sequence[int], ours: Sequence[int]) -> set[int]:
+    def _misplaced(self, table: Sequence[int], ours: Sequence[int],
+                   owners: Mapping[int, str | None]) -> set[int]:
         """One of our policies that is not where the configured placement puts the block (marking
         one is enough to have the apply place the whole block, and keeps safety counts honest)."""
         try:
-            anchor = self._anchor(table, ours)
+            moves = block_moves(table, ours, owners, self._before(table, ours))
         except PermanentDeviceError:
             return set()  # reported by the apply that tries to place the block
-        moves = placement_moves(table, ours, anchor)
         return {moves[0][0]} if moves else set()
 
-    def _anchor(self, table: Sequence[int], block: Sequence[int]) -> int | None:
-        """The policy our block must end right before (None: the block ends the list)."""
-        members = set(block)
+    def _before(self, table: Sequence[int], block: Sequence[int]) -> int | None:
+        """The configured `placement.before` (None for `top`), checked against the table."""
         before = self.config.placement.before
-        if before is None:
-            return next((pid for pid in table if pid not in members), None)
-        if before not in table or before in members:
+        if before is not None and (before not in table or before in set(block)):
             raise PermanentDeviceError(self.name, f"placement: policy {before} does not exist in vdom "
                                        f"{self.config.vdom} (or is one of ours)", object_kind=r.POLICY,
                                        object_name=str(before))
         return before
 
     def _place(self, order: Sequence[str]) -> int:
-        """Move our policies into one block in `order` at the configured place; returns moves made."""
-        listing = self.client.list(r.POLICY, {"format": "policyid|name"})
+        """Move our policies into one block in `order` at the configured place, other clusters'
+        blocks left where they are (`adapters.fortios.placement`); returns moves made."""
+        listing = self.client.list(r.POLICY, {"format": "policyid|name|comments"})
         table = [int(entry["policyid"]) for entry in listing]
+        owners = {int(entry["policyid"]): owner_of(entry.get("comments")) for entry in listing}
         present = set(table)
         block = [self._policy_ids[name] for name in order if self._policy_ids.get(name) in present]
         names = {pid: name for name, pid in self._policy_ids.items()}
-        moves = placement_moves(table, block, self._anchor(table, block))
+        moves = block_moves(table, block, owners, self._before(table, block))
         for pid, where, target in moves:
             if where == "before":
                 self.client.move(names[pid], pid, before=target)
             else:
                 self.client.move(names[pid], pid, after=target)
         return len(moves)
-
-
-def placement_moves(table: Sequence[int], block: Sequence[int],
-                    anchor: int | None) -> list[tuple[int, str, int]]:
-    """The `action=move` steps (policy, "before"|"after", target) that make `block` one contiguous
-    run, in its order, ending right before `anchor` (or at the end when None). Policies already in
-    place are not moved."""
-    current = list(table)
-    moves: list[tuple[int, str, int]] = []
-    for pid in reversed(block):
-        if anchor is None:
-            if current[-1] != pid:
-                moves.append((pid, "after", current[-1]))
-                current.remove(pid)
-                current.append(pid)
-        else:
-            index = current.index(anchor)
-            if index == 0 or current[index - 1] != pid:
-                moves.append((pid, "before", anchor))
-                current.remove(pid)
-                current.insert(current.index(anchor), pid)
-        anchor = pid
-    return moves
 
 
 @dataclass(frozen=True)
@@ -380,7 +377,7 @@ def apply_levels(changes: Iterable[Change]) -> list[Level]:
         if not run:
             return
         kind, deleting = run[0].kind, run[0].op is Op.DELETE
-        if kind == r.ADDRGRP:
+        if kind in r.GROUP_KINDS:
             levels.extend(Level(layer) for layer in _layers(run, parents_first=deleting))
         elif kind == r.POLICY and not deleting:
             updates = tuple(c for c in run if c.op is not Op.CREATE)

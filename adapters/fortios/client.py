@@ -25,8 +25,8 @@ from connector.adapter import PermanentDeviceError, TransientDeviceError
 log = logging.getLogger(__name__)
 
 CMDB = "/api/v2/cmdb"
-TABLES = {"address": "firewall/address", "addrgrp": "firewall/addrgrp",
-          "service": "firewall.service/custom", "policy": "firewall/policy"}
+TABLES = {"address": "firewall/address", "addrgrp": "firewall/addrgrp", "address6": "firewall/address6",
+          "addrgrp6": "firewall/addrgrp6", "service": "firewall.service/custom", "policy": "firewall/policy"}
 ERROR_TEXT = {-1: "invalid length", -3: "entry not found", -5: "entry already exists", -8: "invalid IP",
               -14: "permission denied", -20: "blank entry", -23: "entry is in use by other entries",
               -61: "cannot delete a static entry", -651: "invalid input value"}
@@ -110,14 +110,15 @@ class FortiOSClient:
             raise ValueError("refusing a DELETE without a name: it would purge the whole table")
         self.call("DELETE", self.item(kind, mkey), kind=kind, name=name, missing_ok=True)
 
-    def add_member(self, group: str, member: str) -> None:
-        self.call("POST", f"{self.item('addrgrp', group)}/member", body={"name": member}, kind="addrgrp",
+    def add_member(self, group: str, member: str, kind: str = "addrgrp") -> None:
+        """Add `member` to the addrgrp (or addrgrp6, by `kind`) `group` through its member table."""
+        self.call("POST", f"{self.item(kind, group)}/member", body={"name": member}, kind=kind,
                   name=group, duplicate_ok_on_retry=True)
 
-    def remove_member(self, group: str, member: str) -> None:
+    def remove_member(self, group: str, member: str, kind: str = "addrgrp") -> None:
         if not member:
             raise ValueError("refusing a member DELETE without a member name")
-        self.call("DELETE", f"{self.item('addrgrp', group)}/member/{segment(member)}", kind="addrgrp",
+        self.call("DELETE", f"{self.item(kind, group)}/member/{segment(member)}", kind=kind,
                   name=group, missing_ok=True)
 
     def move(self, name: str, policyid: int, *, before: int | None = None, after: int | None = None) -> None:

@@ -15,9 +15,15 @@ the objects:
   resolves (recursively) to exactly its model group's IPv4 hosts (includes resolved).
 - Destinations: IPv4 networks become `ipmask` addresses, FQDNs `fqdn` addresses (shared by
   content). A destination of at most `DIRECT_DESTINATION_ADDRESSES` addresses is referenced
-  directly from the policies' `dstaddr`; a larger one is one `addrgrp`. IPv6 is not rendered
-  (capabilities say so): a rule whose sources or destination are left empty is left off the
-  device, never widened.
+  directly from the policies' `dstaddr`; a larger one is one `addrgrp`. A rule whose sources or
+  destination are left empty is left off the device, never widened.
+- IPv6 (FortiOS 6.4 consolidated policy) is rendered alongside, in its own tables: a group's IPv6
+  members become `address6` objects (`ipprefix` `/128`, shared by content) held by an `addrgrp6`
+  (`src6:<key>`; the same one-member, union and over-the-limit forms as IPv4, without nesting by
+  content or range collapsing); a destination's IPv6 networks become `ipprefix` address6 objects
+  and its FQDNs `fqdn` address6 objects (`fqdn6:<name>`), referenced directly or through an
+  addrgrp6 (`dst6:<key>`). A destination's IPv6 part is rendered only for rules whose source has
+  IPv6 members.
 - Groups hold at most `group_members` members (configuration, default 600); a larger group holds
   sub-groups that split its members by a stable hash, so one member change touches one sub-group.
 - Port sets become `firewall.service/custom` objects named by their port ranges
@@ -26,9 +32,11 @@ the objects:
   each object claims its name for its identity (`ip:<content>`, `fqdn:<name>`, `src:<key>`,
   `dst:<key>`, a sub-group `<parent>#p<index>`, `ports:<content>`, the rule key) from a
   `NameSpace` (`adapters.base.naming.UniqueNames`), and a `Part` lists the identities it claimed.
-- Rules become policies: srcaddr the source group's references, dstaddr the destination group or
-  addresses (`all` for any), service the port object (`ALL` for any), action accept|deny, logtraffic
-  all|disable, schedule always, status enable.
+- Rules become one policy each: srcaddr the source group's references, dstaddr the destination
+  group or addresses (`all` for any), and likewise srcaddr6/dstaddr6 for IPv6; a family's pair is
+  set only when both its lists are non-empty (else both are empty), and a rule with no pair of
+  either family is left off. service the port object (`ALL` for any), action accept|deny,
+  logtraffic all|disable, schedule always, status enable.
 - Every object carries the owner mark as the first word of its `comment` (`comments` for policies).
 """
 
@@ -49,9 +57,13 @@ from connector.planner.types import DeviceObject
 
 ADDRESS = "address"
 ADDRGRP = "addrgrp"
+ADDRESS6 = "address6"
+ADDRGRP6 = "addrgrp6"
 SERVICE = "service"
 POLICY = "policy"
-KIND_ORDER = (ADDRESS, ADDRGRP, SERVICE, POLICY)
+KIND_ORDER = (ADDRESS, ADDRESS6, ADDRGRP, ADDRGRP6, SERVICE, POLICY)
+GROUP_KINDS = frozenset({ADDRGRP, ADDRGRP6})
+ADDRESS_KIND = {ADDRGRP: ADDRESS, ADDRGRP6: ADDRESS6}  # the address kind a group kind holds
 
 DEFAULT_GROUP_MEMBERS = 600
 DIRECT_DESTINATION_ADDRESSES = 8  # a destination of at most this many addresses needs no addrgrp
@@ -140,26 +152,32 @@ def ipmask_body(cidr: str, mark: str) -> dict[str, Any]:
     return {"type": "ipmask", "subnet": cidr, "comment": mark}
 
 
+def ipprefix_body(cidr: str, mark: str) -> dict[str, Any]:
+    """An address6 covering the IPv6 network `cidr` (`a:b::/n`, compressed)."""
+    return {"type": "ipprefix", "ip6": cidr, "comment": mark}
+
+
 def _comment(mark: str, text: str, limit: int = COMMENT_MAX) -> str:
     return f"{mark} {text}"[:limit]
 
 
 def group_objects(ident: str, base: str, members: Sequence[Member], comment: str, mark: str,
                   identities: tuple[str, ...], names: Callable[[str, str], str],
-                  limit: int = DEFAULT_GROUP_MEMBERS, salt: str = "") -> list[DeviceObject]:
-    """One addrgrp for identity `ident` (preferred name `base`) holding `members`, or a tree of
-    them when `members` exceed `limit` (`split_group`, then the parent). Names come from
-    `names(ident, base)`."""
+                  limit: int = DEFAULT_GROUP_MEMBERS, salt: str = "",
+                  kind: str = ADDRGRP) -> list[DeviceObject]:
+    """One group of `kind` (addrgrp or addrgrp6) for identity `ident` (preferred name `base`)
+    holding `members`, or a tree of them when `members` exceed `limit` (`split_group`, then the
+    parent). Names come from `names(ident, base)`."""
     if len(members) <= limit:
         body = {"member": sorted(name for _, name in members), "comment": comment}
-        return [DeviceObject(ADDRGRP, names(ident, base), body, mark, identities)]
-    out, children = split_group(ident, base, members, comment, mark, identities, names, limit, salt)
-    return out + group_objects(ident, base, children, comment, mark, identities, names, limit)
+        return [DeviceObject(kind, names(ident, base), body, mark, identities)]
+    out, children = split_group(ident, base, members, comment, mark, identities, names, limit, salt, kind)
+    return out + group_objects(ident, base, children, comment, mark, identities, names, limit, kind=kind)
 
 
 def split_group(ident: str, base: str, members: Sequence[Member], comment: str, mark: str,
                 identities: tuple[str, ...], names: Callable[[str, str], str], limit: int,
-                salt: str = "") -> tuple[list[DeviceObject], list[Member]]:
+                salt: str = "", kind: str = ADDRGRP) -> tuple[list[DeviceObject], list[Member]]:
     """The sub-groups of a group whose `members` exceed `limit` (children first) and the
     (identity, name) of the top ones. A member's sub-group is chosen by a stable hash of its
     identity (salted below the top, so a sub-group that is still too large splits differently),
@@ -181,7 +199,7 @@ def split_group(ident: str, base: str, members: Sequence[Member], comment: str, 
     for index in sorted(buckets):
         child, child_base = f"{ident}#p{index}", make_name([base, f"p{index}"], NAMES)
         made = group_objects(child, child_base, buckets[index], comment, mark, identities, names, limit,
-                             child + ":")
+                             child + ":", kind)
         children.append((child, made[-1].name))
         out.extend(made)
     return out, children
@@ -198,6 +216,23 @@ def source_hosts(group: SourceGroup) -> dict[int, tuple[str, ...]]:
     behind: dict[int, list[str]] = {}
     for address, identities in group.members:
         host = _ipv4(address)
+        if host is not None:
+            behind.setdefault(host, []).extend(str(i) for i in identities)
+    return {host: tuple(found) for host, found in behind.items()}
+
+
+@functools.lru_cache(maxsize=MEMO_SIZE)
+def _ipv6(address: str) -> str | None:
+    """The compressed text of an IPv6 address; None for IPv4."""
+    ip = ipaddress.ip_address(address)
+    return ip.compressed if ip.version == 6 else None
+
+
+def source_hosts6(group: SourceGroup) -> dict[str, tuple[str, ...]]:
+    """The group's own IPv6 hosts (compressed text), each with the identities behind it."""
+    behind: dict[str, list[str]] = {}
+    for address, identities in group.members:
+        host = _ipv6(address)
         if host is not None:
             behind.setdefault(host, []).extend(str(i) for i in identities)
     return {host: tuple(found) for host, found in behind.items()}
@@ -259,38 +294,74 @@ def render_source(group: SourceGroup, behind: Mapping[int, tuple[str, ...]], hel
     return Part(tuple(objects), addresses, (objects[-1].name,), remaining, (ident,), tuple(claim.idents))
 
 
+def render_source6(group: SourceGroup, behind: Mapping[str, tuple[str, ...]], held: Iterable[Member],
+                   mark: str, cluster: str, limit: int, names: NameSpace, single: bool = True) -> Part:
+    """The IPv6 side of a source group: an addrgrp6 holding `held` (a union's rendered included
+    groups' IPv6 references) plus one address6 per own IPv6 host; EMPTY when it would hold nothing;
+    with `single`, no addrgrp6 for one member; a union over `limit` is referenced by its sub-groups."""
+    claim = _Claims(names)
+    addresses: Addresses = {}
+    members = dict(held)
+    for host in sorted(behind):
+        ident = "ip:" + host
+        name = claim(ident, address_name(cluster, host))
+        addresses[name] = (ipprefix_body(f"{host}/128", mark), frozenset(behind[host]))
+        members[ident] = name
+    if not members:
+        return EMPTY
+    if len(members) == 1 and single:
+        return Part((), addresses, tuple(members.values()), ref_ids=tuple(members),
+                    claims=tuple(claim.idents))
+    comment, identity = _source_comment(group, mark)
+    ident, base = "src6:" + group.key, object_name(cluster, "src6", group.key, NAMES)
+    if is_union(group) and len(members) > limit:
+        objects, children = split_group(ident, base, tuple(members.items()), comment, mark, identity, claim,
+                                        limit, kind=ADDRGRP6)
+        return Part(tuple(objects), addresses, tuple(name for _, name in children),
+                    ref_ids=tuple(child for child, _ in children), claims=tuple(claim.idents))
+    objects = group_objects(ident, base, tuple(members.items()), comment, mark, identity, claim, limit,
+                            kind=ADDRGRP6)
+    return Part(tuple(objects), addresses, (objects[-1].name,), ref_ids=(ident,), claims=tuple(claim.idents))
+
+
 # --- destinations and ports ------------------------------------------------------------------------
 def render_destination(destination: Destination, mark: str, cluster: str, limit: int, names: NameSpace,
-                       direct: int = DIRECT_DESTINATION_ADDRESSES) -> Part:
-    """A destination's addresses, referenced directly when at most `direct`, else through an addrgrp."""
+                       direct: int = DIRECT_DESTINATION_ADDRESSES, version: int = 4) -> Part:
+    """A destination's addresses of IP `version` (4: address/addrgrp, 6: address6/addrgrp6; FQDNs
+    in both), referenced directly when at most `direct`, else through a group."""
     identity = f"ExternalService/{destination.namespace}/{destination.name}"
     ids = frozenset({identity})
     claim = _Claims(names)
     addresses: Addresses = {}
     members: dict[str, str] = {}
+    full = 32 if version == 4 else 128
     for network in destination.networks:
         net = ipaddress.ip_network(network, strict=False)
-        if net.version != 4:
+        if net.version != version:
             continue
-        content = str(net.network_address) if net.prefixlen == 32 else str(net)
+        content = str(net.network_address) if net.prefixlen == full else str(net)
         name = claim("ip:" + content, address_name(cluster, content))
-        addresses[name] = (ipmask_body(str(net), mark), ids)
+        body = ipmask_body(str(net), mark) if version == 4 else ipprefix_body(str(net), mark)
+        addresses[name] = (body, ids)
         members[name] = "ip:" + content
+    tag = "fqdn" if version == 4 else "fqdn6"
     for fqdn in destination.fqdns:
-        name = claim("fqdn:" + fqdn, object_name(cluster, "fqdn", fqdn, NAMES))
+        name = claim(f"{tag}:{fqdn}", object_name(cluster, tag, fqdn, NAMES))
         addresses[name] = ({"type": "fqdn", "fqdn": fqdn, "comment": mark}, ids)
-        members[name] = "fqdn:" + fqdn
+        members[name] = f"{tag}:{fqdn}"
     if not addresses:
         return EMPTY
     if len(members) <= direct:
         refs = sorted(members)
         return Part((), addresses, tuple(refs), ref_ids=tuple(members[name] for name in refs),
                     claims=tuple(claim.idents))
-    ident = "dst:" + destination.key
-    objects = tuple(group_objects(ident, object_name(cluster, "dst", destination.key, NAMES),
+    dst = "dst" if version == 4 else "dst6"
+    ident = f"{dst}:{destination.key}"
+    objects = tuple(group_objects(ident, object_name(cluster, dst, destination.key, NAMES),
                                   [(member, name) for name, member in members.items()],
                                   _comment(mark, f"destination {destination.namespace}/{destination.name}"),
-                                  mark, (identity,), claim, limit))
+                                  mark, (identity,), claim, limit,
+                                  kind=ADDRGRP if version == 4 else ADDRGRP6))
     return Part(objects, addresses, (objects[-1].name,), ref_ids=(ident,), claims=tuple(claim.idents))
 
 
@@ -328,11 +399,17 @@ def policy_name(cluster: str, rule: CompiledRule) -> str:
 
 
 def render_policy(rule: CompiledRule, name: str, sources: Sequence[str], destinations: Sequence[str],
-                  service: str, settings: PolicySettings, mark: str) -> DeviceObject:
+                  service: str, settings: PolicySettings, mark: str, sources6: Sequence[str] = (),
+                  destinations6: Sequence[str] = ()) -> DeviceObject:
+    """The policy of `rule`; each family's pair is kept only when both its lists are non-empty."""
     origin = rule.origin
     text = f"{origin} tier={origin.tier.value} priority={origin.priority} key={rule.key}"
+    v4 = bool(sources) and bool(destinations)
+    v6 = bool(sources6) and bool(destinations6)
     body = {"srcintf": list(settings.srcintf), "dstintf": list(settings.dstintf),
-            "srcaddr": list(sources), "dstaddr": list(destinations), "service": [service],
+            "srcaddr": list(sources) if v4 else [], "dstaddr": list(destinations) if v4 else [],
+            "srcaddr6": list(sources6) if v6 else [], "dstaddr6": list(destinations6) if v6 else [],
+            "service": [service],
             "action": "accept" if rule.action is Action.ALLOW else "deny",
             "schedule": "always", "logtraffic": "all" if rule.logging else "disable", "status": "enable",
             "comments": _comment(mark, text, POLICY_COMMENTS_MAX)}
@@ -345,12 +422,18 @@ def references(obj: DeviceObject) -> list[tuple[str, str]]:
     """The (kind, name) refs an object's body points at (a member may be an address or a group)."""
     body: Mapping[str, Any] = obj.body
     names: list[str] = []
+    names6: list[str] = []
     refs: list[tuple[str, str]] = []
     if obj.kind == ADDRGRP:
         names = list(body.get("member", ()))
+    elif obj.kind == ADDRGRP6:
+        names6 = list(body.get("member", ()))
     elif obj.kind == POLICY:
         names = list(body.get("srcaddr", ())) + list(body.get("dstaddr", ()))
+        names6 = list(body.get("srcaddr6", ())) + list(body.get("dstaddr6", ()))
         refs.extend((SERVICE, name) for name in body.get("service", ()))
     for name in names:
         refs.extend(((ADDRESS, name), (ADDRGRP, name)))
+    for name in names6:
+        refs.extend(((ADDRESS6, name), (ADDRGRP6, name)))
     return refs

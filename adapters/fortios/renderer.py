@@ -10,7 +10,11 @@ so a render re-renders only:
   object re-collapses every group), and the groups and unions holding a group whose references
   changed (it appeared, vanished, or flipped between one member referenced directly and an
   addrgrp), each after the groups it holds: O(the objects referencing a changed group);
-- destinations and port sets whose model object changed, and policies whose inputs changed.
+- destinations and port sets whose model object changed, and policies whose inputs changed;
+- on the IPv6 side (address6/addrgrp6, no nesting by content, no known pieces): groups whose
+  model object changed or whose one-member form flipped, then the unions including a group whose
+  IPv6 references changed; the IPv6 part of a destination when it changed or a rule with IPv6
+  sources started or stopped using it.
 Objects shared by content (addresses, services) carry the union of their users' identities,
 updated per changed user. The rest of a render is assembling the output list, O(objects) cheap
 steps. Not thread-safe: an adapter renders for one device at a time.
@@ -22,8 +26,9 @@ When a claim changes the name of an address, addrgrp or service that parts alrea
 contested name), the render is done again from scratch with every name of the first attempt
 pinned, so each name is final when it is first used: the output still equals a fresh render.
 
-Output order: addresses by name, source groups by key (each group's sub-groups first), destination
-groups by key, services by name, policies in rule order.
+Output order: addresses by name, IPv6 addresses by name, source groups by key (each group's
+sub-groups first), destination groups by key, the IPv6 source and destination groups likewise,
+services by name, policies in rule order.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from adapters.fortios.known import KnownPieces, Piece
 from adapters.fortios.nesting import Nesting, Rank
 from adapters.fortios.render import (
     ADDRESS,
+    ADDRESS6,
     DEFAULT_GROUP_MEMBERS,
     DIRECT_DESTINATION_ADDRESSES,
     EMPTY,
@@ -54,14 +60,17 @@ from adapters.fortios.render import (
     render_policy,
     render_service,
     render_source,
+    render_source6,
     source_hosts,
+    source_hosts6,
     source_rank,
 )
 from connector.model import CompiledRule, Destination, DeviceState, PortSet, SourceGroup
 from connector.planner.types import DeviceObject
 
 Entry = tuple[dict[str, Any], frozenset[str]]
-PolicyInputs = tuple[CompiledRule, str, tuple[str, ...], tuple[str, ...], str]
+Refs = tuple[str, ...]
+PolicyInputs = tuple[CompiledRule, str, Refs, Refs, str, Refs, Refs]  # rule, name, v4 pair, service, v6 pair
 Pins = tuple[dict[str, str], dict[str, str]]  # the address and service names claimed
 RENDERS = 4  # attempts at a render whose names all stay final (the second always is)
 
@@ -155,6 +164,12 @@ class Renderer:
         self._services = SharedObjects(SERVICE, self.mark)
         self._ports: dict[str, tuple[PortSet, str | None, str]] = {}  # port set, name, name identity
         self._policies: dict[str, tuple[PolicyInputs, DeviceObject]] = {}
+        # IPv6: each used group's own IPv6 hosts and part, destinations' IPv6 parts
+        self._behind6: dict[str, dict[str, tuple[str, ...]]] = {}
+        self._sources6: dict[str, Part] = {}
+        self._source6_order: list[str] | None = None
+        self._addresses6 = SharedObjects(ADDRESS6, self.mark)
+        self._destinations6: dict[str, tuple[Destination, Part]] = {}
         self._rules_counted: tuple[CompiledRule, ...] | None = None
         self._referenced: dict[str, int] = {}  # source group -> policies naming it
 
@@ -179,6 +194,7 @@ class Renderer:
         self._known, self._position = known, known.position()
         self._render_sources(state, known, starts)
         self._render_destinations(state)
+        self._render_destinations6(state)
         self._render_ports(state)
         policies = self._render_policies(state)
         groups: dict[str, DeviceObject] = {}
@@ -188,8 +204,17 @@ class Renderer:
         for key in sorted(self._destinations):
             for obj in self._destinations[key][1].objects:
                 groups[obj.name] = obj
-        return (self._addresses.objects() + list(groups.values()) + self._services.objects()
-                + policies)
+        groups6: dict[str, DeviceObject] = {}
+        if self._source6_order is None:
+            self._source6_order = sorted(key for key, part in self._sources6.items() if part.objects)
+        for key in self._source6_order:
+            for obj in self._sources6[key].objects:
+                groups6[obj.name] = obj
+        for key in sorted(self._destinations6):
+            for obj in self._destinations6[key][1].objects:
+                groups6[obj.name] = obj
+        return (self._addresses.objects() + self._addresses6.objects() + list(groups.values())
+                + list(groups6.values()) + self._services.objects() + policies)
 
     # --- sources ---------------------------------------------------------------------------------
     def _render_sources(self, state: DeviceState, known: KnownPieces, starts: set[int] | None) -> None:
@@ -223,7 +248,9 @@ class Renderer:
         dirty = set(changed) | self._nesting.update(nest)
         forced: set[str] = set(used) if starts is None else {
             key for start in starts for key in self._piece_owners.get(start, ())}
-        forced |= self._count_references(state)
+        flipped = self._count_references(state)
+        forced |= flipped
+        self._render_sources6(used, removed, changed, flipped)
         dirty = {key for key in dirty | forced if key in used}
         moved: set[str] = set()  # groups whose references changed
         for key in removed:
@@ -252,6 +279,62 @@ class Renderer:
         done: set[str] = set()
         for key in sorted(unions):
             self._visit_union(key, unions, done, known)
+
+    def _render_sources6(self, used: Mapping[str, SourceGroup], removed: Iterable[str],
+                         changed: Iterable[str], flipped: set[str]) -> None:
+        """The IPv6 parts: removed groups dropped, changed and flipped ones re-rendered, then the
+        unions including a group whose IPv6 references changed (their includes first)."""
+        moved: set[str] = set()
+        for key in removed:
+            if self._store6(key, EMPTY):
+                moved.add(key)
+            self._sources6.pop(key, None)
+            self._behind6.pop(key, None)
+        changed = set(changed)
+        for key in changed:
+            self._behind6[key] = source_hosts6(used[key])
+        unions: set[str] = set()
+        for key in sorted((changed | flipped) & set(used)):
+            group = used[key]
+            if is_union(group):
+                unions.add(key)
+            elif self._store6(key, render_source6(group, self._behind6[key], (), self.mark, self._cluster,
+                                                  self.limit, self._names, self._single(key))):
+                moved.add(key)
+        frontier = [u for key in moved for u in self._included_by.get(key, ()) if u in used]
+        while frontier:  # unions including a moved group or an affected union
+            outer = frontier.pop()
+            if outer not in unions:
+                unions.add(outer)
+                frontier.extend(u for u in self._included_by.get(outer, ()) if u in used)
+        done: set[str] = set()
+        for key in sorted(unions):
+            self._visit_union6(key, used, unions, done)
+
+    def _visit_union6(self, key: str, used: Mapping[str, SourceGroup], todo: set[str],
+                      done: set[str]) -> None:
+        if key in done:
+            return
+        done.add(key)
+        group = used[key]
+        for inner in group.includes:
+            if inner in todo:
+                self._visit_union6(inner, used, todo, done)
+        held: list[Member] = sorted({member for inner in group.includes if inner in self._sources6
+                                     for member in self._sources6[inner].members}, key=lambda m: (m[1], m[0]))
+        self._store6(key, render_source6(group, self._behind6[key], held, self.mark, self._cluster,
+                                         self.limit, self._names, self._single(key)))
+
+    def _store6(self, key: str, part: Part) -> bool:
+        """Record the IPv6 `part` of group `key`; True when its references changed."""
+        old = self._sources6.get(key, EMPTY)
+        if old is not part:
+            self._release(self._names, old.claims)
+        self._addresses6.put("src6:" + key, part.addresses)
+        if bool(old.objects) != bool(part.objects):
+            self._source6_order = None
+        self._sources6[key] = part
+        return old.refs != part.refs
 
     def _order(self, key: str) -> tuple[int, Rank]:
         """Sorts every group after the groups it holds (nesting: fewer hosts, or equal and lower rank)."""
@@ -374,6 +457,27 @@ class Renderer:
             self._addresses.put("dst:" + key, part.addresses)
             self._destinations[key] = (destination, part)
 
+    def _render_destinations6(self, state: DeviceState) -> None:
+        """The IPv6 parts of the destinations that rules with IPv6 sources use."""
+        sources6 = self._sources6
+        used = {rule.destination for rule in state.rules
+                if rule.destination is not None and rule.destination in state.destinations
+                and rule.source in sources6 and sources6[rule.source].refs}
+        for key in [key for key in self._destinations6 if key not in used]:
+            self._addresses6.put("dst6:" + key, {})
+            self._release(self._names, self._destinations6.pop(key)[1].claims)
+        for key in used:
+            destination = state.destinations[key]
+            old = self._destinations6.get(key)
+            if old is not None and (old[0] is destination or old[0] == destination):
+                continue
+            part = render_destination(destination, self.mark, self._cluster, self.limit, self._names,
+                                      self.direct, version=6)
+            if old is not None:
+                self._release(self._names, old[1].claims)
+            self._addresses6.put("dst6:" + key, part.addresses)
+            self._destinations6[key] = (destination, part)
+
     def _render_ports(self, state: DeviceState) -> None:
         used = {rule.ports for rule in state.rules
                 if rule.ports is not None and rule.ports in state.port_sets}
@@ -430,22 +534,29 @@ class Renderer:
         memo: dict[str, tuple[PolicyInputs, DeviceObject]] = {}
         for rule in state.rules:
             part = self._sources.get(rule.source, EMPTY)
+            part6 = self._sources6.get(rule.source, EMPTY)
             if rule.destination is None:
                 destinations: tuple[str, ...] = ("all",)
+                destinations6: tuple[str, ...] = ("all",)
             else:
                 found = self._destinations.get(rule.destination)
                 destinations = found[1].refs if found is not None else ()
+                found6 = self._destinations6.get(rule.destination)
+                destinations6 = found6[1].refs if found6 is not None else ()
             service = "ALL" if rule.ports is None else (
                 self._ports[rule.ports][1] if rule.ports in self._ports else None)
-            if not part.refs or not destinations or service is None:
+            sources = part.refs if destinations else ()
+            sources6 = part6.refs if destinations6 else ()
+            if not (sources or sources6) or service is None:
                 continue
-            inputs = (rule, self._policy_names.name(rule.key), part.refs, destinations, service)
+            inputs = (rule, self._policy_names.name(rule.key), sources, destinations if sources else (),
+                      service, sources6, destinations6 if sources6 else ())
             old = self._policies.get(rule.key)
             if old is not None and _same(old[0], inputs):
                 obj = old[1]
             else:
-                obj = render_policy(rule, inputs[1], part.refs, destinations, service, self.settings,
-                                    self.mark)
+                obj = render_policy(rule, inputs[1], inputs[2], inputs[3], service, self.settings,
+                                    self.mark, inputs[5], inputs[6])
             memo[rule.key] = (inputs, obj)
             out.append(obj)
         self._policies = memo

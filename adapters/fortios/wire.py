@@ -1,7 +1,8 @@
 """Translation between the planner's bodies and FortiOS JSON, both ways.
 
 `to_wire` builds the request body for a create/update; `from_device` normalizes a cmdb entry into
-the body `render` would produce (subnets `a.b.c.d m.m.m.m` → CIDR, lists of `{"name"}` → names),
+the body `render` would produce (subnets `a.b.c.d m.m.m.m` → CIDR, `ip6` and IPv6 range ends →
+compressed form, lists of `{"name"}` → names; a policy always has all four address lists),
 and extracts the owner mark (the first word of `comment`/`comments` when it is a
 `fusion-connector:` mark).
 """
@@ -12,10 +13,10 @@ import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
-from adapters.fortios.render import ADDRESS, ADDRGRP, POLICY, SERVICE
+from adapters.fortios.render import ADDRESS, ADDRESS6, GROUP_KINDS, POLICY, SERVICE
 
 MARK_PREFIX = "fusion-connector:"
-POLICY_LISTS = ("srcintf", "dstintf", "srcaddr", "dstaddr", "service")
+POLICY_LISTS = ("srcintf", "dstintf", "srcaddr", "dstaddr", "srcaddr6", "dstaddr6", "service")
 POLICY_SCALARS = ("action", "schedule", "logtraffic", "status", "comments")
 PORT_KEYS = ("tcp-portrange", "udp-portrange", "sctp-portrange")
 
@@ -36,6 +37,19 @@ def subnet_to_cidr(subnet: str) -> str:
 def cidr_to_subnet(cidr: str) -> str:
     network = ipaddress.IPv4Network(cidr, strict=False)
     return f"{network.network_address} {network.netmask}"
+
+
+def normalize_ip6(value: str) -> str:
+    """`2001:0DB8::/64` → `2001:db8::/64` (a bare address → `/128`); host bits are kept."""
+    address, _, prefix = value.strip().partition("/")
+    return f"{ipaddress.IPv6Address(address).compressed}/{int(prefix or 128)}"
+
+
+def _ip6_text(value: Any) -> str:
+    try:
+        return ipaddress.IPv6Address(str(value)).compressed
+    except ValueError:
+        return str(value)
 
 
 def _names(value: Any) -> list[str]:
@@ -65,7 +79,20 @@ def from_device(kind: str, entry: Mapping[str, Any]) -> tuple[str, dict[str, Any
             body.update({"start-ip": entry.get("start-ip", ""), "end-ip": entry.get("end-ip", "")})
         elif kind_ == "fqdn":
             body["fqdn"] = entry.get("fqdn", "")
-    elif kind == ADDRGRP:
+    elif kind == ADDRESS6:
+        kind_ = entry.get("type", "ipprefix")
+        body = {"type": kind_, "comment": comment}
+        if kind_ == "ipprefix":
+            try:
+                body["ip6"] = normalize_ip6(str(entry.get("ip6", "::/0")))
+            except ValueError:
+                body["ip6"] = str(entry.get("ip6"))
+        elif kind_ == "iprange":
+            body.update({"start-ip": _ip6_text(entry.get("start-ip", "")),
+                         "end-ip": _ip6_text(entry.get("end-ip", ""))})
+        elif kind_ == "fqdn":
+            body["fqdn"] = entry.get("fqdn", "")
+    elif kind in GROUP_KINDS:
         body = {"member": sorted(_names(entry.get("member"))), "comment": comment}
     elif kind == SERVICE:
         body = {"protocol": entry.get("protocol", ""), "comment": comment}
@@ -92,7 +119,16 @@ def to_wire(kind: str, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
         else:
             out["fqdn"] = body["fqdn"]
         return out
-    if kind == ADDRGRP:
+    if kind == ADDRESS6:
+        out = {"name": name, "type": body["type"], "comment": body["comment"]}
+        if body["type"] == "ipprefix":
+            out["ip6"] = body["ip6"]
+        elif body["type"] == "iprange":
+            out.update({"start-ip": body["start-ip"], "end-ip": body["end-ip"]})
+        else:
+            out["fqdn"] = body["fqdn"]
+        return out
+    if kind in GROUP_KINDS:
         return {"name": name, "member": [{"name": m} for m in body["member"]], "comment": body["comment"]}
     if kind == SERVICE:
         return {"name": name, "protocol": body["protocol"], "comment": body["comment"],

@@ -272,7 +272,7 @@ def test_top_placement_puts_the_block_first(device: Device, make_adapter: Adapte
     state = payments_state([a for a in API if a != "10.244.1.9"])
     sync(adapter, state)
     names = [p["name"] for p in device.table("firewall/policy")]
-    assert names[-3:] == ["corp-1", "corp-2", "corp-3"] and len(names) == 3 + len(state.rules) - 1
+    assert names[-3:] == ["corp-1", "corp-2", "corp-3"] and len(names) == 3 + len(state.rules)
     check_conformance(device, state, payments_probes())
 
 

@@ -44,7 +44,12 @@ def test_the_adapter_counts_its_rendered_objects_with_its_configured_limits(
     kinds = [o.kind for o in desired]
     assert report.device == "fgt"
     assert report.usage(Table.POLICIES) == TableUsage(Table.POLICIES, kinds.count(r.POLICY), 3)
-    assert report.usage(Table.ADDRESSES) == TableUsage(Table.ADDRESSES, kinds.count(r.ADDRESS), 20000)
+    # IPv6 addresses count against `addresses` with the IPv4 ones (and addrgrp6 against addressGroups)
+    assert kinds.count(r.ADDRESS6) > 0
+    assert report.usage(Table.ADDRESSES) == TableUsage(
+        Table.ADDRESSES, kinds.count(r.ADDRESS) + kinds.count(r.ADDRESS6), 20000)
+    assert report.usage(Table.ADDRESS_GROUPS) == TableUsage(
+        Table.ADDRESS_GROUPS, kinds.count(r.ADDRGRP) + kinds.count(r.ADDRGRP6), 2500)
     assert report.usage(Table.SERVICES) == TableUsage(Table.SERVICES, kinds.count(r.SERVICE), 4096)
     assert [t.table for t in report.exceeded] == [Table.POLICIES]
 

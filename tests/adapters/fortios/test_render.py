@@ -1,6 +1,7 @@
 """Pure rendering: collapse of contiguous hosts, reuse of pieces on the device, source groups
-holding the groups they contain, group splitting, names within FortiOS limits, IPv6 left out
-without widening, bodies and comments."""
+holding the groups they contain, group splitting, names within FortiOS limits, IPv6 in
+address6/addrgrp6 and srcaddr6/dstaddr6 (a family's pair set only when whole, never widened), bodies
+and comments."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ from adapters.fortios.known import KnownPieces, Piece, collapse
 from adapters.fortios.nesting import nested_sources
 from adapters.fortios.render import (
     ADDRESS,
+    ADDRESS6,
     ADDRGRP,
+    ADDRGRP6,
     DEFAULT_GROUP_MEMBERS,
     POLICY,
     SERVICE,
@@ -133,8 +136,13 @@ def test_large_state_renders_the_same_however_the_known_pieces_are_given() -> No
     changed = {ref for ref in before.keys() | now.keys() if before.get(ref) != now.get(ref)}
     assert {ref for ref in changed if ref[0] == ADDRESS} == {
         (ADDRESS, f"fc_prod_ip_{host}") for host in ("10.244.0.7", "10.244.0.8", "10.244.11.185")}
+    assert {ref for ref in changed if ref[0] == ADDRESS6} == {
+        (ADDRESS6, f"fc_prod_ip_{host}") for host in ("fd00::7", "fd00::8", "fd00::bb9")}
     touched = {f"fc_prod_src_svc/{ns}/{svc}" for ns in ("ns001", "ns007", "ns008") for svc in ("web", "half")}
-    assert {ref for ref in changed if ref[0] != ADDRESS} <= {(ADDRGRP, name) for name in touched}
+    touched6 = {f"fc_prod_src6_{kind}" for ns in ("ns001", "ns007", "ns008")
+                for kind in (f"ns/{ns}", f"svc/{ns}/web")}
+    assert {ref for ref in changed if ref[0] not in (ADDRESS, ADDRESS6)} <= (
+        {(ADDRGRP, name) for name in touched} | {(ADDRGRP6, name) for name in touched6})
     by_name = {o.name: o for o in after if o.kind in (ADDRESS, ADDRGRP)}
 
     @functools.cache
@@ -166,15 +174,33 @@ def test_bodies_names_and_marks() -> None:
     assert "fc_prod_ip_10.244.1.2-10.244.1.5" in by_kind[ADDRESS]
     assert "fc_prod_fqdn_api.stripe.com" in by_kind[ADDRESS]
     assert "fc_prod_ip_10.20.30.0/24" in by_kind[ADDRESS]
-    assert not [name for name in by_kind[ADDRESS] if ":" in name.split("_ip_")[-1]]  # no IPv6 address
+    assert not [name for name in by_kind[ADDRESS] if ":" in name.split("_ip_")[-1]]  # IPv6 is apart
+    # the Service's one IPv6 pod is held by an addrgrp6 (several policies name the group); IPv6
+    # networks and FQDNs are address6 objects
+    assert sorted(by_kind[ADDRESS6]) == ["fc_prod_fqdn6_api.stripe.com", "fc_prod_ip_2001:db8:1::/48",
+                                         "fc_prod_ip_2001:db8::/64", "fc_prod_ip_fd00::10"]
+    assert by_kind[ADDRGRP6] == ["fc_prod_src6_svc/payments/api"]
+    bodies6 = {obj.name: obj.body for obj in objects if obj.kind == ADDRESS6}
+    assert bodies6["fc_prod_ip_fd00::10"] == {"type": "ipprefix", "ip6": "fd00::10/128", "comment": MARK}
+    assert bodies6["fc_prod_fqdn6_api.stripe.com"]["fqdn"] == "api.stripe.com"
     assert "fc_prod_src_svc/payments/api" in by_kind[ADDRGRP]
     services = {obj.name: obj.body for obj in objects if obj.kind == SERVICE}
     assert services["fc_prod_ports_tcp-5432_tcp-8000-8080"]["tcp-portrange"] == "5432 8000-8080"
     policies = [obj for obj in objects if obj.kind == POLICY]
-    # deny-v6 has an IPv6-only destination: left off, never widened to `all`
+    # one policy per rule, each family's pair set when both its sides are: deny-v6 (an IPv6-only
+    # destination) is IPv6 only, deny-internal (IPv4 only) has no IPv6 pair, shop has no IPv6 pod
     assert [p.name.rsplit("_", 1)[0] for p in policies] == [
-        "fc_prod_allow-stripe", "fc_prod_allow-db", "fc_prod_deny-internal", "fc_prod_shop-dns",
-        "fc_prod_payments-default"]
+        "fc_prod_allow-stripe", "fc_prod_allow-db", "fc_prod_deny-v6", "fc_prod_deny-internal",
+        "fc_prod_shop-dns", "fc_prod_payments-default"]
+    pairs = {p.name.rsplit("_", 1)[0]: (p.body["srcaddr"], p.body["dstaddr"], p.body["srcaddr6"],
+                                        p.body["dstaddr6"]) for p in policies}
+    src6 = ["fc_prod_src6_svc/payments/api"]
+    assert pairs["fc_prod_deny-v6"] == ([], [], src6, ["fc_prod_ip_2001:db8:1::/48"])
+    assert pairs["fc_prod_deny-internal"][2:] == ([], [])
+    assert pairs["fc_prod_allow-db"][2:] == (src6, ["fc_prod_ip_2001:db8::/64"])
+    assert pairs["fc_prod_allow-stripe"][3] == ["fc_prod_fqdn6_api.stripe.com"]
+    assert pairs["fc_prod_shop-dns"] == (["fc_prod_ip_10.244.2.7-10.244.2.8"], ["all"], [], [])
+    assert pairs["fc_prod_payments-default"][2:] == (src6, ["all"])
     db = policies[1].body
     assert (db["action"], db["logtraffic"], db["schedule"], db["srcintf"], db["dstintf"]) == \
         ("accept", "all", "always", ["port2"], ["port1"])
@@ -182,11 +208,43 @@ def test_bodies_names_and_marks() -> None:
     assert policies[-1].body["action"] == "deny" and policies[-1].body["logtraffic"] == "disable"
 
 
-def test_rule_with_ipv6_only_sources_is_left_off() -> None:
+def test_rule_with_ipv6_only_sources_is_an_ipv6_only_policy() -> None:
     v6 = group("ns/v6", "v6", ["fd00::1", "fd00::2"])
     rules = (rule("all-v6", v6.key, None, None, Action.ALLOW),)
     state = DeviceState("fgt", "prod", {v6.key: v6}, {}, {}, rules)
-    assert render_state(state, mark=MARK, settings=SETTINGS) == []
+    objects = render_state(state, mark=MARK, settings=SETTINGS)
+    assert [(o.kind, o.name) for o in objects] == [
+        (ADDRESS6, "fc_prod_ip_fd00::1"), (ADDRESS6, "fc_prod_ip_fd00::2"), (ADDRGRP6, "fc_prod_src6_ns/v6"),
+        (POLICY, objects[-1].name)]
+    assert objects[2].body["member"] == ["fc_prod_ip_fd00::1", "fc_prod_ip_fd00::2"]
+    body = objects[-1].body
+    assert (body["srcaddr"], body["dstaddr"], body["srcaddr6"], body["dstaddr6"]) == (
+        [], [], ["fc_prod_src6_ns/v6"], ["all"])
+
+
+def test_ipv6_destination_for_ipv4_only_sources_is_left_off_never_widened() -> None:
+    v4 = group("ns/v4", "v4", ["10.0.0.1"])
+    dest = Destination("es/v4/six", "v4", "six", ("2001:db8::/64",))
+    rules = (rule("six", v4.key, dest.key, None, Action.ALLOW),)
+    state = DeviceState("fgt", "prod", {v4.key: v4}, {dest.key: dest}, {}, rules)
+    assert [o for o in render_state(state, mark=MARK, settings=SETTINGS) if o.kind == POLICY] == []
+
+
+def test_large_ipv6_groups_split_under_the_member_limit() -> None:
+    hosts = [f"fd00::{i:x}" for i in range(1, 1501)]
+    big = group("svc/a/b", "a", hosts, "b")
+    rules = (rule("r", big.key, None, None, Action.ALLOW),)
+    state = DeviceState("fgt", "prod", {big.key: big}, {}, {}, rules)
+    objects = render_state(state, mark=MARK, settings=SETTINGS)
+    groups = {o.name: o.body["member"] for o in objects if o.kind == ADDRGRP6}
+    assert all(len(members) <= DEFAULT_GROUP_MEMBERS for members in groups.values())
+    top = groups["fc_prod_src6_svc/a/b"]
+    assert set(top) <= set(groups) and sum(len(groups[child]) for child in top) == 1500
+    grown = group("svc/a/b", "a", [*hosts, "fd00::ffff"], "b")
+    after = render_state(DeviceState("fgt", "prod", {grown.key: grown}, {}, {}, rules), mark=MARK,
+                         settings=SETTINGS)
+    groups2 = {o.name: o.body["member"] for o in after if o.kind == ADDRGRP6}
+    assert sum(1 for name in groups2 if groups2[name] != groups.get(name)) == 1
 
 
 def test_large_groups_nest_with_stable_assignment() -> None:
@@ -222,8 +280,8 @@ def test_render_is_deterministic_and_within_limits(state: DeviceState) -> None:
 
 def test_capabilities_are_honest() -> None:
     caps = FortiOSAdapter.capabilities
-    assert (caps.ipv6, caps.fqdn, caps.logging, caps.incremental_members) == (False, True, True, True)
-    assert FortiOSAdapter.kind_order == ("address", "addrgrp", "service", "policy")
+    assert (caps.ipv6, caps.fqdn, caps.logging, caps.incremental_members) == (True, True, True, True)
+    assert FortiOSAdapter.kind_order == ("address", "address6", "addrgrp", "addrgrp6", "service", "policy")
     assert FortiOSAdapter.ordered_kinds == frozenset({"policy"})
 
 

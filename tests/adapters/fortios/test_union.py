@@ -29,11 +29,16 @@ def test_union_holds_its_rendered_namespaces_by_reference() -> None:
     assert "fc_prod_src_ns/v6" not in groups and "fc_prod_src_ns/a" not in groups
     # ns/b is rendered although only the union (and its own rule) references it; ns/c is unused
     assert "fc_prod_src_ns/b" in groups and "fc_prod_src_ns/c" not in groups
-    # the lockdown union has nothing left: no group, and its policy is left off (never widened)
+    # the lockdown union has no IPv4 host: no group; its policy is IPv6 only (ns/v6's one pod)
     assert "fc_prod_src_cr/lockdown" not in groups
     policies = [o for o in objects if o.kind == POLICY]
-    assert [p.body["srcaddr"] for p in policies] == [["fc_prod_src_cr/web"], ["fc_prod_ip_10.5.0.1-10.5.0.3"],
-                                                     ["fc_prod_src_ns/b"]]
+    assert [p.body["srcaddr"] for p in policies] == [
+        [], ["fc_prod_src_cr/web"], ["fc_prod_ip_10.5.0.1-10.5.0.3"], ["fc_prod_src_ns/b"]]
+    # web's destination is IPv4 only: no IPv6 pair (its union's addrgrp6 is rendered all the same)
+    assert [p.body["srcaddr6"] for p in policies] == [["fc_prod_ip_fd00::1"], [], [], ["fc_prod_ip_fd00::5"]]
+    assert {o.name: o.body["member"] for o in objects if o.kind == "addrgrp6"} == {
+        "fc_prod_src6_cr/web": ["fc_prod_ip_fd00::1", "fc_prod_ip_fd00::5"]}
+    policies = policies[1:]
     assert policies[0].body["dstaddr"] == ["fc_prod_ip_203.0.113.0/24"]  # one address: no addrgrp
     for key in ("cr/web", "ns/a", "ns/b"):
         assert resolve_source(objects, state, key) == {
