@@ -8,6 +8,7 @@ import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import jsonschema
 import pytest
 from click.testing import CliRunner
 
@@ -57,7 +58,10 @@ def test_the_flows_whose_decision_changes_are_listed_most_frequent_first(workdir
                                        "--manifests", "pr/api-to-stripe.yaml", "pr/bank.yaml",
                                        "--delete", "gone", "--output", "json"])
     assert result.exit_code == 0, result.output
-    flows = json.loads(result.stdout)["flows"]
+    document = json.loads(result.stdout)
+    schema = json.loads((Path(__file__).resolve().parents[3] / "docs" / "review.schema.json").read_text())
+    jsonschema.Draft202012Validator(schema).validate(document)
+    flows = document["flows"]
     assert flows["available"] and flows["window"] == "7d"
     assert (flows["examined"], flows["skipped"]) == (4, 1)
     assert [(f["count"], f["namespace"], f["source"], f["destination"], f["port"], f["before"]["action"],
