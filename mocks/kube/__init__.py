@@ -12,12 +12,12 @@ Serves core/v1 (namespaces, pods, services, nodes, events, configmaps, secrets, 
 their TokenRequest subresource), discovery.k8s.io/v1 EndpointSlices, coordination.k8s.io/v1 Leases,
 events.k8s.io/v1 Events, rbac.authorization.k8s.io/v1 (roles, clusterroles and their bindings),
 authorization.k8s.io/v1 SelfSubjectAccessReviews, authentication.k8s.io/v1 SelfSubjectReviews,
-k8s.ovn.org/v1 EgressIPs (cluster-scoped, no
-schema) and apiextensions.k8s.io/v1 CRDs, whose creation registers their kinds (served,
-discoverable, schema-validated; see `mocks.kube.schema`), and the OpenAPI v2/v3 documents of all of
-them (`mocks.kube.openapi`). Answers JSON, YAML or Tables (`mocks.kube.tables`); reads JSON, YAML and
-the protobuf bodies kubectl sends (`mocks.kube.protobuf`). Starts with the namespaces default,
-kube-system, kube-public and kube-node-lease.
+k8s.ovn.org/v1 EgressIPs (cluster-scoped, no schema) and apiextensions.k8s.io/v1 CRDs, whose
+creation registers their kinds (served, discoverable, schema-validated; see `mocks.kube.schema`),
+and the OpenAPI v2/v3 documents of all of them (`mocks.kube.openapi`). Answers JSON, YAML or
+Tables (`mocks.kube.tables`); reads JSON, YAML and the protobuf bodies kubectl sends
+(`mocks.kube.protobuf`). Starts with the namespaces default, kube-system, kube-public and
+kube-node-lease.
 
 Mock endpoints besides the common ones (`/_mock/faults`, `/_mock/requests`, `/_mock/reset`):
 `POST /_mock/compact` forgets the watch history (older resourceVersions get 410 Gone);
