@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import click
 from sqlalchemy import inspect
@@ -84,8 +85,10 @@ def observed_flows(config: Config, window: timedelta) -> tuple[list[FlowRecord] 
     url = make_url(config.database)
     if url.get_backend_name() == "sqlite" and (not url.database or not Path(url.database).is_file()):
         return None, f"no store database at {url.database or 'memory'}"
+    options: dict[str, Any] = (
+        {"connect_args": {"connect_timeout": 5}} if url.get_backend_name() == "postgresql" else {})
     try:
-        engine = create_engine(config.database)
+        engine = create_engine(config.database, **options)
         try:
             if not inspect(engine).has_table(FlowRecordRow.__tablename__):
                 return None, "the store holds no flow records table"
@@ -94,7 +97,7 @@ def observed_flows(config: Config, window: timedelta) -> tuple[list[FlowRecord] 
                 records = FlowRecordRepository(session, config.cluster).query(FlowFilter(since=since))
         finally:
             engine.dispose()
-    except SQLAlchemyError as exc:  # the store is optional here: the section says why it is empty
+    except (SQLAlchemyError, ValueError) as exc:  # the store is optional here: the section says why
         log.debug("reading flow records failed", exc_info=True)
         return None, f"the store could not be read: {database_problem(exc)}"
     return records, ""
