@@ -15,7 +15,11 @@ How it stays exact and small:
 - the probes are, per changed rule, each address entry of its ExternalService (its first
   address) and each port range (its first port), plus the entries and ranges of the other rules
   of the same source that lie inside them; a rule without destination or ports adds "any other
-  destination" (`*`: an address in no ExternalService of those rules) and "any other port" (`*`).
+  destination" (`*`: an address in no ExternalService of those rules) and "any other port" (`*`);
+  a CIDR widened or narrowed adds the part gained or lost, labelled `CIDR except ENTRIES` and
+  probed at the first address of each of its pieces;
+- what one address finds depends only on its groups, rules, destinations and ports: a `Memo`
+  shared across devices reuses it.
 A source is named after the groups holding it: `Service NAME`, `pods of NamespaceEgressRule
 NAME`, or `namespace` (its pods in no Service or pod group of a rule; egress IPs or nodes in
 those source modes).
