@@ -81,7 +81,7 @@ _KIND_ORDER = {kind: index for index, kind in enumerate(CES_KINDS)}
 
 
 @dataclass(frozen=True)
-class Finding:
+class ConversionMessage:
     """Something to tell the user about one source object (`source` names it)."""
 
     source: str
@@ -97,9 +97,9 @@ class Conversion:
     """The result of `convert`: resources to print and what the user must know about them."""
 
     resources: list[Obj] = field(default_factory=list)
-    warnings: list[Finding] = field(default_factory=list)
-    skipped: list[Finding] = field(default_factory=list)
-    errors: list[Finding] = field(default_factory=list)
+    warnings: list[ConversionMessage] = field(default_factory=list)
+    skipped: list[ConversionMessage] = field(default_factory=list)
+    errors: list[ConversionMessage] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -117,8 +117,8 @@ class _Source:
     obj: Obj
     position: int = 0
 
-    def finding(self, message: str) -> Finding:
-        return Finding(self.label, message, self.position)
+    def finding(self, message: str) -> ConversionMessage:
+        return ConversionMessage(self.label, message, self.position)
 
     @property
     def kind(self) -> str:
@@ -168,7 +168,8 @@ def convert(documents: Iterable[tuple[str, Any]], connector_namespace: str = DEF
             if item is None:
                 continue
             if not isinstance(item, dict):
-                result.errors.append(Finding(item_origin, "not a Kubernetes object (a YAML mapping)"))
+                result.errors.append(
+                    ConversionMessage(item_origin, "not a Kubernetes object (a YAML mapping)"))
                 continue
             source = _Source(item_origin, item, len(services) + len(rules) + len(result.skipped))
             reason = _skip_reason(item)
@@ -253,7 +254,7 @@ def _spec(source: _Source) -> Obj:
 _RULE_FIELDS = {"action", "externalServices", "logging"}
 
 
-def _convert_rule(source: _Source, warnings: list[Finding]) -> Obj | None:
+def _convert_rule(source: _Source, warnings: list[ConversionMessage]) -> Obj | None:
     """The converted rule, or None when CES enforced nothing for it (a warning says so)."""
     spec = _spec(source)
     kind = source.kind
@@ -320,7 +321,7 @@ def _references(rule: Obj) -> list[str]:
 
 
 def _place_service(source: _Source, rules: list[tuple[_Source, Obj]], connector_namespace: str,
-                   ces_namespace: str, warnings: list[Finding]) -> list[Obj]:
+                   ces_namespace: str, warnings: list[ConversionMessage]) -> list[Obj]:
     """The converted ExternalService, in its namespace and/or moved to the connector's namespace."""
     spec = _convert_service_spec(source, warnings)
     namespace = source.namespace
@@ -344,7 +345,7 @@ def _place_service(source: _Source, rules: list[tuple[_Source, Obj]], connector_
             for target in dict.fromkeys(placed)]
 
 
-def _convert_service_spec(source: _Source, warnings: list[Finding]) -> Obj:
+def _convert_service_spec(source: _Source, warnings: list[ConversionMessage]) -> Obj:
     spec = _spec(source)
     raw = spec.get("addresses")
     if not isinstance(raw, list) or not raw:
@@ -426,7 +427,7 @@ def _ip_range(value: str, text: str) -> list[str] | None:
     return result
 
 
-def _convert_ports(source: _Source, raw: Any, warnings: list[Finding]) -> list[Obj]:
+def _convert_ports(source: _Source, raw: Any, warnings: list[ConversionMessage]) -> list[Obj]:
     if raw is None or raw == []:
         return []
     if not isinstance(raw, list):
@@ -469,7 +470,7 @@ def _convert_ports(source: _Source, raw: Any, warnings: list[Finding]) -> list[O
     return ports
 
 
-def _protocols(source: _Source, raw: Any, where: str, warnings: list[Finding]) -> list[str]:
+def _protocols(source: _Source, raw: Any, where: str, warnings: list[ConversionMessage]) -> list[str]:
     if raw is None or str(raw).strip() == "":
         warnings.append(source.finding(f"{where} has no protocol: TCP assumed"))
         return ["TCP"]
@@ -500,7 +501,7 @@ def _check_port_list(port: str, where: str) -> str:
 
 def _warn_missing_references(services: list[_Source], rules: list[tuple[_Source, Obj]],
                              connector_namespace: str, ces_namespace: str,
-                             warnings: list[Finding]) -> None:
+                             warnings: list[ConversionMessage]) -> None:
     known = {(source.namespace, source.name) for source in services}
     for source, rule in rules:
         for name in _references(rule):
@@ -515,7 +516,7 @@ def _warn_missing_references(services: list[_Source], rules: list[tuple[_Source,
                     f"ExternalService {name} is not in the input; it must exist in {where}"))
 
 
-def _deduplicated(resources: list[Obj], errors: list[Finding]) -> list[Obj]:
+def _deduplicated(resources: list[Obj], errors: list[ConversionMessage]) -> list[Obj]:
     """Resources sorted (ExternalServices first), identical duplicates merged, conflicting ones errors."""
     unique: dict[tuple[str, str, str], Obj] = {}
     for resource in resources:
@@ -526,7 +527,7 @@ def _deduplicated(resources: list[Obj], errors: list[Finding]) -> list[Obj]:
             unique[key] = resource
         elif _comparable(previous) != _comparable(resource):
             label = f"{key[0]} {key[1]}/{key[2]}" if key[1] else f"{key[0]} {key[2]}"
-            errors.append(Finding(label, "defined twice with different content; keep one"))
+            errors.append(ConversionMessage(label, "defined twice with different content; keep one"))
     return [unique[key] for key in sorted(unique, key=lambda k: (_KIND_ORDER[k[0]], k[1], k[2]))]
 
 

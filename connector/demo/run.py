@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 from connector.cluster import ClusterView
 from connector.demo.environment import DemoEnvironment, DemoError
-from connector.demo.scenario import Probe, describe, probes, scenario_objects
-from connector.demo.summary import DeviceSummary, summarise
+from connector.demo.scenario import ExplainQuery, describe, probes, scenario_objects
+from connector.demo.summary import DeviceTally, summarise
 from connector.explain import ExplainInputError, Explanation, explain
 from connector.manifests import ManifestError
 from connector.planner import DeviceObject
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 class Answer:
     """A sample question and its explanation, or why it could not be explained."""
 
-    probe: Probe
+    probe: ExplainQuery
     explanation: Explanation | None
     problem: str = ""
 
@@ -43,7 +43,7 @@ class DemoRun:
     owner_marks: dict[str, str] = field(default_factory=dict)
     read_errors: dict[str, str] = field(default_factory=dict)
     answers: list[Answer] = field(default_factory=list)
-    summary: list[DeviceSummary] = field(default_factory=list)
+    summary: list[DeviceTally] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -85,7 +85,7 @@ def run_demo(environment: DemoEnvironment, progress: Callable[[str], None] = lam
     return run
 
 
-def _answer(view: ClusterView, report: PassReport, probe: Probe) -> Answer:
+def _answer(view: ClusterView, report: PassReport, probe: ExplainQuery) -> Answer:
     try:
         return Answer(probe, explain(view, report.compiled, probe.source, probe.destination))
     except ExplainInputError as exc:

@@ -64,13 +64,14 @@ def describe(objects: list[Obj]) -> str:
 
 
 @dataclass(frozen=True)
-class Probe:
-    """A source (`NS/POD`, `NS/svc/NAME` or an IP) and a destination (`HOST[:PORT[/PROTO]]`)."""
+class ExplainQuery:
+    """One `explain` question of the demo, as a user types it: a source (`NS/POD`, `NS/svc/NAME` or
+    an IP) and a destination (`HOST[:PORT[/PROTO]]`); `connector.evaluate.Probe` is its resolved form."""
 
     source: str
     destination: str
 
 
-def probes() -> list[Probe]:
+def probes() -> list[ExplainQuery]:
     data = yaml.safe_load(_root().joinpath("probes.yaml").read_text(encoding="utf-8")) or []
-    return [Probe(str(item["from"]), str(item["to"])) for item in data]
+    return [ExplainQuery(str(item["from"]), str(item["to"])) for item in data]

@@ -12,8 +12,9 @@ from connector.store import Store, create_engine, session_factory
 
 
 @dataclass(frozen=True)
-class DeviceSummary:
-    """`in_sync` None: never synced. `applied` counts changes by op over the audit log;
+class DeviceTally:
+    """The demo's counts for one device (the report's fuller view is `reports.model.DeviceSummary`).
+    `in_sync` None: never synced. `applied` counts changes by op over the audit log;
     `results` counts the audit entries by result (applied, partial, failed, refused)."""
 
     device: str
@@ -28,7 +29,7 @@ class DeviceSummary:
     open_drift: int
 
 
-def summarise(config: Config) -> list[DeviceSummary]:
+def summarise(config: Config) -> list[DeviceTally]:
     """One entry per configured device, in configuration order."""
     engine = create_engine(config.database)
     try:
@@ -43,7 +44,7 @@ def summarise(config: Config) -> list[DeviceSummary]:
                 applied: Counter[str] = Counter()
                 for entry in audit:
                     applied.update({op: n for op, n in entry.counts.items() if n})
-                out.append(DeviceSummary(
+                out.append(DeviceTally(
                     device=device.name,
                     type=device.type,
                     in_sync=status.in_sync if status else None,

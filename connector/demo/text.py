@@ -8,7 +8,7 @@ from connector.demo.environment import CONFIG_FILE, DIRECTORY_ENV
 from connector.demo.flows import NEW_POD, REUSED_POD, FlowsRun
 from connector.demo.holdings import table
 from connector.demo.run import Answer
-from connector.demo.summary import DeviceSummary
+from connector.demo.summary import DeviceTally
 from connector.explain import DeviceExplanation
 from connector.flows.output import table_lines, time_text
 
@@ -85,7 +85,7 @@ def _counts(counts: dict[str, int]) -> str:
                      for op, n in counts.items() if n) or "no changes"
 
 
-def summary_text(summaries: list[DeviceSummary]) -> list[str]:
+def summary_text(summaries: list[DeviceTally]) -> list[str]:
     """A row per device (state, owned objects, audit log, open drift), then owned objects by kind
     and any last error."""
     rows = [["device", "type", "state", "objects owned", "plans applied", "changes applied", "open drift"]]
@@ -102,7 +102,7 @@ def summary_text(summaries: list[DeviceSummary]) -> list[str]:
     return lines
 
 
-def conclusion(summaries: list[DeviceSummary]) -> str:
+def conclusion(summaries: list[DeviceTally]) -> str:
     """One sentence: how many devices are in sync and how many changes were applied."""
     in_sync = sum(1 for item in summaries if item.in_sync)
     changes = sum(sum(item.applied.values()) for item in summaries)

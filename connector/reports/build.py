@@ -19,12 +19,12 @@ from connector.reports.egress import effective_egress
 from connector.reports.model import (
     AuditRule,
     DeviceSummary,
-    Finding,
     HistoryChange,
     HistoryEntry,
     IdentityRef,
     NamespaceWarning,
     Report,
+    ReportFinding,
     RuleName,
     UnprogrammedRule,
 )
@@ -170,18 +170,19 @@ RuleSources = Mapping[tuple[str, str, str], frozenset[IdentityRef]]
 
 
 def _finding(stored: DriftFinding, now: datetime, owned: Mapping[tuple[str, str, str], tuple[str, ...]],
-             sources: RuleSources) -> Finding:
+             sources: RuleSources) -> ReportFinding:
     texts = stored.identities or owned.get((stored.device, stored.kind, stored.name), ())
     identities = {IdentityRef.parse(t) for t in texts}
     for identity in list(identities):
         identities |= sources.get((identity.kind, identity.namespace, identity.name), frozenset())
     end = stored.resolved_at or now
-    return Finding(id=stored.id, device=stored.device, type=stored.finding.value, object_kind=stored.kind,
-                   object_name=stored.name, identities=tuple(sorted(identities)),
-                   first_seen=stored.first_seen, last_seen=stored.last_seen,
-                   resolved_at=stored.resolved_at,
-                   open_seconds=max(0.0, (end - stored.first_seen).total_seconds()),
-                   detail=dict(stored.detail))
+    return ReportFinding(id=stored.id, device=stored.device, type=stored.finding.value,
+                         object_kind=stored.kind, object_name=stored.name,
+                         identities=tuple(sorted(identities)),
+                         first_seen=stored.first_seen, last_seen=stored.last_seen,
+                         resolved_at=stored.resolved_at,
+                         open_seconds=max(0.0, (end - stored.first_seen).total_seconds()),
+                         detail=dict(stored.detail))
 
 
 def _rule_sources(state: DeviceState) -> RuleSources:

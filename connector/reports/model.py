@@ -87,8 +87,9 @@ class DeviceSummary:
 
 
 @dataclass(frozen=True)
-class Finding:
-    """A drift finding: `type` missing | unexpected | different; open while `resolved_at` is None.
+class ReportFinding:
+    """A stored drift finding as the report shows it (the store's `DriftFinding` with its identities
+    parsed): `type` missing | unexpected | different; open while `resolved_at` is None.
     `open_seconds` is how long the device was (or still is) out of policy."""
 
     id: int
@@ -409,7 +410,7 @@ class Report:
     since: datetime
     until: datetime
     devices: tuple[DeviceSummary, ...]
-    findings: tuple[Finding, ...]
+    findings: tuple[ReportFinding, ...]
     egress: tuple[EgressSource, ...]
     rules_not_programmed: tuple[UnprogrammedRule, ...]
     history: tuple[HistoryEntry, ...]

@@ -3,7 +3,7 @@ counts are pluralized."""
 
 from __future__ import annotations
 
-from connector.demo.summary import DeviceSummary
+from connector.demo.summary import DeviceTally
 from connector.demo.text import conclusion, namespaces_text, plural, rules_text
 from tests.connector.compiler.builders import external_service, namespace, namespace_rule, pod
 from tests.connector.compiler.helpers import compile_objects
@@ -41,8 +41,8 @@ def test_rule_counts_are_pluralized() -> None:
     assert rules_text(two)[0] == "  1 of 2 rules accepted"  # type: ignore[arg-type]
 
 
-def _summary(in_sync: bool, created: int) -> DeviceSummary:
-    return DeviceSummary("fw", "rest", in_sync, None, created, {}, 1, {"create": created}, {}, 0)
+def _summary(in_sync: bool, created: int) -> DeviceTally:
+    return DeviceTally("fw", "rest", in_sync, None, created, {}, 1, {"create": created}, {}, 0)
 
 
 def test_the_conclusion_is_pluralized() -> None:
