@@ -18,9 +18,15 @@ def default_tenant(cluster: str) -> str:
 
 
 class VirtualServerAttach(Strict):
+    """The forwarding virtual server. `sourceAddresses` (networks) scopes it to traffic from
+    them (AS3 `[destination, source]` virtual addresses): several clusters on one BIG-IP each
+    declare a wildcard virtual of their own, which the device refuses when two are identical in one
+    route domain (docs/multi-cluster.md)."""
+
     address: str = "0.0.0.0"
     gateways: list[str] = Field(default_factory=list)
     port: int = Field(default=0, ge=0, le=65535)
+    source_addresses: list[str] = Field(default_factory=list, alias="sourceAddresses")
 
     @field_validator("address")
     @classmethod
@@ -34,6 +40,30 @@ class VirtualServerAttach(Strict):
         for item in value:
             ipaddress.ip_address(item)
         return value
+
+    @field_validator("source_addresses")
+    @classmethod
+    def _sources(cls, value: list[str]) -> list[str]:
+        out = []
+        for item in value:
+            try:
+                out.append(str(ipaddress.ip_network(item, strict=False)))
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP network such as 10.244.0.0/16") from None
+        if len(set(out)) != len(out):
+            raise ValueError("networks must be distinct")
+        return out
+
+    @model_validator(mode="after")
+    def _a_source_per_address(self) -> VirtualServerAttach:
+        version = ipaddress.ip_address(self.address).version
+        if self.source_addresses and self.address != "0.0.0.0" and not any(
+                ipaddress.ip_network(s).version == version for s in self.source_addresses):
+            raise ValueError(f"sourceAddresses has no IPv{version} network for address {self.address}")
+        if self.source_addresses and self.address == "0.0.0.0" and not any(
+                ipaddress.ip_network(s).version == 4 for s in self.source_addresses):
+            raise ValueError("sourceAddresses has no IPv4 network for address 0.0.0.0")
+        return self
 
 
 class Attach(Strict):

@@ -20,7 +20,8 @@ Mapping (see docs/adapters.md):
   fast (TCP reset / ICMP unreachable) instead of waiting for connect timeouts;
 - the policy is attached through a forwarding `Service_L4` (`policyFirewallEnforced`; the default
   wildcard address 0.0.0.0 comes with `::` so that IPv6 egress passes the policy too, unless every
-  next-hop gateway is IPv4) or with `routeDomainEnforcement`; a `Security_Log_Profile` exists when
+  next-hop gateway is IPv4; with `sourceAddresses`, `[address, source]` pairs scope it to the
+  cluster's networks) or with `routeDomainEnforcement`; a `Security_Log_Profile` exists when
   a rule logs;
 - audit rules (`DeviceState.staged`, from `mode: Audit` resources) go into a second policy,
   `audit_policy` (one rule list `rules_audit`, in evaluation order, every rule logging), attached
@@ -346,7 +347,8 @@ class _TenantRenderer:
         items: list[Item] = []
         virtual: dict[str, Any] = {
             "class": "Service_L4", "remark": remark("egress forwarding virtual server"),
-            "virtualAddresses": virtual_addresses(vs.address, vs.gateways), "virtualPort": vs.port,
+            "virtualAddresses": virtual_addresses(vs.address, vs.gateways, vs.source_addresses),
+            "virtualPort": vs.port,
             "layer4": "any", "translateServerAddress": False, "translateServerPort": False, "snat": "none",
             "policyFirewallEnforced": {"use": POLICY}}
         if self.staged:
@@ -389,15 +391,24 @@ def _rule_key(rule: CompiledRule, protocol: Protocol | None) -> str:
     return f"{rule.key}|{protocol.value if protocol else ''}"
 
 
-def virtual_addresses(address: str, gateways: list[str]) -> list[str]:
+def virtual_addresses(address: str, gateways: list[str], sources: list[str] | None = None
+                      ) -> list[str | list[str]]:
     """The forwarding virtual's addresses: the IPv4 wildcard comes with the IPv6 one (`::`) so that
     IPv6 egress passes the policy too, unless every next-hop gateway is IPv4 (IPv6 traffic could not
-    be forwarded to them); any other configured address is used alone."""
-    if address != "0.0.0.0":
-        return [address]
-    if gateways and all(ipaddress.ip_address(g).version == 4 for g in gateways):
-        return [address]
-    return [address, "::"]
+    be forwarded to them); any other configured address is used alone. With `sources`, every
+    address becomes `[address, source]` pairs (AS3: accept only from that network), one per source
+    of the address's family: the virtual then takes only this cluster's traffic, and another
+    cluster's wildcard virtual scoped to its own networks does not conflict with it."""
+    ipv4_gateways = bool(gateways) and all(ipaddress.ip_address(g).version == 4 for g in gateways)
+    addresses = [address] if address != "0.0.0.0" or ipv4_gateways else [address, "::"]
+    if not sources:
+        return list(addresses)
+    pairs: list[str | list[str]] = []
+    for destination in addresses:
+        version = ipaddress.ip_address(destination.split("%", 1)[0]).version
+        pairs.extend([destination, source] for source in sources
+                     if ipaddress.ip_network(source).version == version)
+    return pairs
 
 
 def _tier_runs(rules: list[CompiledRule]) -> list[tuple[Tier, list[CompiledRule]]]:

@@ -5,7 +5,8 @@
   is deployed. Each tenant of the declaration (only those named in the path, when the path names
   some) REPLACES the stored tenant; other tenants are untouched (`updateMode: complete` removes them).
   A tenant without applications deletes it. Per tenant: `success`, `no change` (deep-equal), or
-  `declaration failed` (code 422, mcpd error in `response`); HTTP 200 all good, 207 mixed, 422 all
+  `declaration failed` (code 422, mcpd error in `response`; also for a virtual server identical to
+  another tenant's, `mocks.bigip.virtuals`); HTTP 200 all good, 207 mixed, 422 all
   failed. `?async=true` → 202 with a task id; `/task/<id>` shows `in progress` (code 0) until done.
 - One configuration operation at a time: while a declaration or delete is processed, other writes
   get 503 "Configuration operation in progress on device …". GETs are served meanwhile.
@@ -44,6 +45,7 @@ from mocks.bigip.schema import SchemaValidator
 from mocks.bigip.timing import ASYNC_SWAP_SECONDS, declaration_seconds, tenant_size
 from mocks.bigip.traffic import decide
 from mocks.bigip.validate import Invalid, check_declaration, deploy_failure
+from mocks.bigip.virtuals import conflict
 from mocks.common.app import MockApp
 from mocks.common.http import Request, Response, json_response
 from mocks.common.syslog import SyslogEndpoint, SyslogTarget
@@ -349,7 +351,8 @@ class BigIpApp(MockApp):
                         del self.tenants[tenant]
                     results.append(self._result(tenant, 200, "success" if existed else "no change", started))
                     continue
-                failure = deploy_failure(tenant, body)
+                failure = deploy_failure(tenant, body) or conflict(
+                    tenant, body, {**self.tenants, **deployed})
                 if failure is not None:
                     result = self._result(tenant, 422, "declaration failed", started)
                     result["response"] = failure

@@ -6,7 +6,8 @@ Contexts, in AFM's order (the global context cannot be declared through AS3 and 
 2. Virtual server: the most specific `Service_*` listener holding the flow — a `virtualAddresses`
    entry holding the destination (`0.0.0.0` and `::` are the wildcards of their family, `a/len` a
    network), `virtualPort` the destination port or 0 (any), `layer4` the protocol or `any` — and
-   its `policyFirewallEnforced` policy. More specific: longer address prefix, then a given port.
+   its `policyFirewallEnforced` policy; an `[address, source]` entry holds only flows from
+   `source`. More specific: longer address prefix, then longer source prefix, then a given port.
 Ties go to the first tenant, application and item in name order.
 
 In a policy, rules are evaluated in order, a `{use: rule list}` entry standing for the list's rules
@@ -222,7 +223,7 @@ class _Tenants:
 
     def virtual_server(self) -> tuple[_Ref, _Ref] | None:
         """The most specific listener holding the flow that enforces a policy, and the policy."""
-        best: tuple[tuple[int, int], _Ref, _Ref] | None = None
+        best: tuple[tuple[int, int, int], _Ref, _Ref] | None = None
         for ref in self.items():
             item = ref.item
             if not str(item.get("class", "")).startswith("Service_") or "policyFirewallEnforced" not in item:
@@ -234,7 +235,7 @@ class _Tenants:
             best = (score, ref, policy)
         return (best[1], best[2]) if best else None
 
-    def _listener_score(self, item: Obj) -> tuple[int, int] | None:
+    def _listener_score(self, item: Obj) -> tuple[int, int, int] | None:
         layer4 = str(item.get("layer4", "tcp")).lower()
         if layer4 != "any" and layer4 != self._protocol_name():
             return None
@@ -243,12 +244,24 @@ class _Tenants:
             return None
         prefixes = [p for p in (self._prefix(a) for a in item.get("virtualAddresses") or []) if p is not None]
         prefix = max(prefixes, default=None)
-        return None if prefix is None else (prefix, 1 if port else 0)
+        return None if prefix is None else (*prefix, 1 if port else 0)
 
-    def _prefix(self, entry: Any) -> int | None:
+    def _prefix(self, entry: Any) -> tuple[int, int] | None:
+        """(destination prefix, source prefix) of a virtual address holding the flow: an
+        `[address, source]` pair accepts only from `source`."""
+        source = entry[1] if isinstance(entry, list) and len(entry) == 2 else None
         text = entry[0] if isinstance(entry, list) and entry else entry
         if not isinstance(text, str):
             return None
+        source_prefix = 0
+        if isinstance(source, str):
+            try:
+                scope = ipaddress.ip_network(source, strict=False)
+            except ValueError:
+                return None
+            if scope.version != self.flow.src.version or self.flow.src not in scope:
+                return None
+            source_prefix = scope.prefixlen
         text = text.split("%", 1)[0]
         if text in ("0.0.0.0", "::"):
             network = ipaddress.ip_network(f"{text}/0")
@@ -259,7 +272,7 @@ class _Tenants:
                 return None
         if network.version != self.flow.dst.version or self.flow.dst not in network:
             return None
-        return network.prefixlen
+        return network.prefixlen, source_prefix
 
     def log_profile(self, virtual: _Ref) -> Obj | None:
         for pointer in virtual.item.get("securityLogProfiles") or []:

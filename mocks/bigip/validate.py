@@ -236,6 +236,12 @@ def _service_l4(path: str, item: Mapping[str, Any], ctx: tuple[_Resolver, str, s
         raise Invalid(f"{path}: should have required property 'virtualPort'")
     if "virtualAddresses" not in item:
         raise Invalid(f"{path}: should have required property 'virtualAddresses'")
+    addresses = item["virtualAddresses"]
+    if isinstance(addresses, list):
+        for i, entry in enumerate(addresses):
+            if isinstance(entry, list) and len(entry) != 2:
+                raise Invalid(f"{path}/virtualAddresses/{i}: should NOT have "
+                              f"{'more' if len(entry) > 2 else 'fewer'} than 2 items")
     port = item["virtualPort"]
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
         raise Invalid(f"{path}/virtualPort: should be <= 65535")

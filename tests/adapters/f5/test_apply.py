@@ -242,7 +242,11 @@ def test_old_as3_is_refused_before_any_write(device: Device, adapter: AS3Adapter
 
 def test_adapters_sharing_a_device_never_overlap_requests(device: Device) -> None:
     device.app.processing_ms = 30
-    adapters = [new_adapter(device, cluster) for cluster in ("east", "west", "north")]
+    # each cluster's forwarding virtual scoped to its own pod network: identical wildcard virtuals
+    # in two tenants are refused by the device
+    adapters = [AS3Adapter(make_config(device.url, virtualServer={"sourceAddresses": [f"10.{i}.0.0/16"]}),
+                           cluster, Secrets({"BIGIP_PASSWORD": "admin"}), retry=FAST, poll_interval=0.005)
+                for i, cluster in enumerate(("east", "west", "north"))]
     errors: list[BaseException] = []
 
     def run(adapter: AS3Adapter) -> None:

@@ -93,14 +93,43 @@ def test_post_success_then_no_change(client: httpx.Client) -> None:
     assert client.get(f"{DECLARE}/T1").json()["T1"] == tenant()
 
 
+def scoped(body: dict[str, Any], source: str) -> dict[str, Any]:
+    """`body` with its virtual taking only traffic from `source` (distinct from other tenants')."""
+    body["Shared"]["vs"]["virtualAddresses"] = [["0.0.0.0", source]]
+    return body
+
+
 def test_tenant_is_replaced_whole_and_others_untouched(client: httpx.Client) -> None:
-    client.post(DECLARE, json=adc(T1=tenant(), T2=tenant("other")))
+    client.post(DECLARE, json=adc(T1=tenant(), T2=scoped(tenant("other"), "10.2.0.0/16")))
     smaller = tenant()
     del smaller["Shared"]["vs"]
     client.post(f"{DECLARE}/T1", json=adc(T1=smaller))
     stored = client.get(DECLARE).json()
     assert "vs" not in stored["T1"]["Shared"]
-    assert stored["T2"] == tenant("other")
+    assert stored["T2"] == scoped(tenant("other"), "10.2.0.0/16")
+
+
+def test_a_virtual_identical_to_another_tenants_is_refused(client: httpx.Client) -> None:
+    assert client.post(DECLARE, json=adc(T1=tenant())).status_code == 200
+    refused = client.post(f"{DECLARE}/T2", json=adc(T2=tenant("other", name="T2")))
+    assert refused.status_code == 422
+    result = refused.json()["results"][0]
+    assert (result["tenant"], result["message"]) == ("T2", "declaration failed")
+    assert "/T2/Shared/vs illegally shares" in result["response"] and "/T1/Shared/vs" in result["response"]
+    assert client.get(f"{DECLARE}/T2").status_code == 404
+    # scoped by source address, in another route domain, or on another port: no conflict
+    for name, body in (("T2", scoped(tenant("other", name="T2"), "10.2.0.0/16")),
+                       ("T3", {**tenant("other", name="T3"), "defaultRouteDomain": 3}),
+                       ("T4", tenant("other", name="T4"))):
+        if name == "T4":
+            body["Shared"]["vs"]["virtualPort"] = 53
+        answer = client.post(f"{DECLARE}/{name}", json=adc(**{name: body}))
+        assert answer.status_code == 200, answer.text
+    # a tenant re-declaring its own virtual is no conflict with itself
+    assert client.post(f"{DECLARE}/T1", json=adc(T1=tenant())).json()["results"][0]["message"] == "no change"
+    # two tenants of one declaration conflict too
+    both = client.post(DECLARE, json=adc(T5=tenant(name="T5"), T6=scoped(tenant(name="T6"), "10.2.0.0/16")))
+    assert {r["tenant"]: r["code"] for r in both.json()["results"]} == {"T5": 422, "T6": 422}
 
 
 def test_path_names_which_tenants_are_deployed(client: httpx.Client) -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from mocks.bigip import BigIpApp, add_arguments, create_app
 from mocks.common.http import HttpServer
-from tests.mocks.bigip.test_app import DECLARE, SCHEMA, adc, tenant
+from tests.mocks.bigip.test_app import DECLARE, SCHEMA, adc, scoped, tenant
 
 AFM = "One of these F5 modules needs to be provisioned"
 
@@ -115,7 +115,7 @@ def test_the_lock_covers_validation(server: tuple[BigIpApp, str], client: httpx.
                        timeout=10).status_code))
         first.start()
         assert slow.entered.wait(10)
-        concurrent = client.post(DECLARE, json=adc(T2=tenant(name="T2")))
+        concurrent = client.post(DECLARE, json=adc(T2=scoped(tenant(name="T2"), "10.2.0.0/16")))
         assert concurrent.status_code == 503 and "in progress" in concurrent.json()["message"]
         slow.release.set()
         first.join(10)
@@ -123,7 +123,7 @@ def test_the_lock_covers_validation(server: tuple[BigIpApp, str], client: httpx.
         slow.release.set()
         app.schema = None
     assert answers == [200]
-    assert client.post(DECLARE, json=adc(T2=tenant(name="T2"))).status_code == 200
+    assert client.post(DECLARE, json=adc(T2=scoped(tenant(name="T2"), "10.2.0.0/16"))).status_code == 200
 
 
 @pytest.mark.skipif(not SCHEMA.is_file(), reason=f"needs F5's AS3 3.56 JSON schema at {SCHEMA}")
