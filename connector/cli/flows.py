@@ -12,13 +12,12 @@ import sys
 from datetime import datetime
 
 import click
-from sqlalchemy.exc import SQLAlchemyError
 
-from connector.cli.common import EXIT_ERROR, EXIT_INVALID, config_option, database_problem, fail, load
+from connector.cli.common import EXIT_INVALID, config_option, fail, load
+from connector.cli.flow_store import read_flow_records
 from connector.flows.output import csv_text, json_text, parse_moment, parse_rule, table_lines
-from connector.store import MigrationError, create_engine, migrate, session_factory
 from connector.store.bulk import utcnow
-from connector.store.flow_records import FlowFilter, FlowRecordRepository
+from connector.store.flow_records import FlowFilter
 
 
 def _moment(param: str, value: str | None, now: datetime) -> datetime | None:
@@ -75,18 +74,7 @@ def command(config_path: str, since: str, until: str | None, namespace: str | No
         fail(f"no device named {device!r} in the configuration (devices: {names})", EXIT_INVALID)
     where = FlowFilter(since=start, until=end, namespace=namespace, pod=pod, service=service, rule=rule,
                        action=action.capitalize() if action else None, device=device, limit=limit)
-    try:
-        migrate(config.database)
-        engine = create_engine(config.database)
-        try:
-            with session_factory(engine).begin() as session:
-                records = FlowRecordRepository(session, config.cluster).query(where)
-        finally:
-            engine.dispose()
-    except MigrationError as exc:
-        fail(str(exc), EXIT_ERROR)
-    except SQLAlchemyError as exc:
-        fail(f"database: {database_problem(exc)}", EXIT_ERROR)
+    records = read_flow_records(config, where)
     if fmt == "json":
         sys.stdout.write(json_text(records))
     elif fmt == "csv":

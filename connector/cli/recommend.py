@@ -13,16 +13,15 @@ import sys
 from datetime import datetime
 
 import click
-from sqlalchemy.exc import SQLAlchemyError
 
-from connector.cli.common import EXIT_ERROR, config_option, database_problem, fail, load
+from connector.cli.common import EXIT_ERROR, config_option, fail, load
+from connector.cli.flow_store import read_flow_records
 from connector.flows.output import parse_moment
 from connector.flows.record import parse_rfc3339
 from connector.recommend import Target, check, observe, recommend, to_yaml
 from connector.recommend.manifests import count_text, when
-from connector.store import MigrationError, create_engine, migrate, session_factory
 from connector.store.bulk import utcnow
-from connector.store.flow_records import FlowFilter, FlowRecordRepository
+from connector.store.flow_records import FlowFilter
 
 
 def _window(since: str, now: datetime) -> tuple[datetime, str]:
@@ -71,18 +70,7 @@ def command(config_path: str, namespace: str, service: str | None, since: str, m
     target = _target(namespace, service)
     config = load(config_path)
     where = FlowFilter(since=start, until=now, namespace=namespace, service=service)
-    try:
-        migrate(config.database)
-        engine = create_engine(config.database)
-        try:
-            with session_factory(engine).begin() as session:
-                records = FlowRecordRepository(session, config.cluster).query(where)
-        finally:
-            engine.dispose()
-    except MigrationError as exc:
-        fail(str(exc), EXIT_ERROR)
-    except SQLAlchemyError as exc:
-        fail(f"database: {database_problem(exc)}", EXIT_ERROR)
+    records = read_flow_records(config, where)
     observed = observe(records, target, min_count=min_count, allowed_only=allowed_only)
     recommendation = recommend(observed, window=window)
     problems = check(recommendation.manifests)
