@@ -23,6 +23,7 @@ from connector.cli.common import (
     database_problem,
     fail,
 )
+from connector.cli.fleet import write_fleet_report
 from connector.cli.passes import run_pass
 from connector.config import Config, Secrets
 from connector.kube import KubernetesConfigError, build_configuration, kubeconfig_skips_tls_verify
@@ -60,10 +61,15 @@ def _transport(config: Config) -> list[TransportWarning]:
               help="history and resolved findings of this last period, e.g. 7d, 36h [default: 7d]")
 @click.option("--device", default=None, metavar="NAME", help="only this device")
 @click.option("--quiet", is_flag=True, help="no progress display")
+@click.option("--all-clusters", is_flag=True,
+              help="the fleet report: every cluster of the shared store and its devices (json or csv; "
+                   "reads the store only)")
 def command(config_path: str, fmt: str, output: str, window: timedelta, device: str | None,
-            quiet: bool) -> None:
+            quiet: bool, all_clusters: bool) -> None:
     """Write the reconciliation report: sync status and drift per device, effective egress,
     rules not programmed, applied changes."""
+    if all_clusters:
+        write_fleet_report(config_path, fmt, output, device)
     run = run_pass(config_path, device, apply=False, force=False, quiet=quiet)
     config, passed = run.config, run.report
     read_errors = {o.device: o.error for o in passed.outcomes if o.error is not None}
