@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from connector.cluster import Obj
 from connector.compiler.values import ValueProblem, labels_of, parse_host_ip
@@ -16,9 +17,12 @@ Members = tuple[tuple[str, tuple[Identity, ...]], ...]
 class PodInfo:
     """What the compiler needs of a pod. A pod in phase Succeeded or Failed has released its IPs
     and counts as inactive; a terminating pod (deletionTimestamp set) still sends traffic, so it
-    stays active, in its groups, until it is deleted. `members` are its group members, built once; a pod on the host network
-    (`spec.hostNetwork: true`, its IPs are its node's) has none: a pod-mode group holding its
-    address would hold everything on that node (see docs/resources.md, "hostNetwork pods")."""
+    stays active, in its groups, until it is deleted. `members` are its group members, built
+    once; a pod on the host network (`spec.hostNetwork: true`, its IPs are its node's) has none: a
+    pod-mode group holding its address would hold everything on that node (see
+    docs/resources.md, "hostNetwork pods").
+    `started` is when the pod may first have held its addresses (`pod_started`), 0 when unknown;
+    it takes no part in equality (a start time alone changes nothing the compiler builds)."""
 
     name: str
     ips: tuple[str, ...]
@@ -27,6 +31,37 @@ class PodInfo:
     active: bool
     members: Members = ()
     host_network: bool = False
+    started: int = field(default=0, compare=False)  # the compiler never reads it
+
+
+STARTED = "fusion-connector.io/started"  # the watch cache's copy of `pod_started`, in the metadata
+
+
+def epoch_seconds(text: object) -> int:
+    """An RFC 3339 time (`metav1.Time`) as whole epoch seconds; 0 when absent or not a time."""
+    if not isinstance(text, str) or not text:
+        return 0
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return 0
+    return int(moment.timestamp()) if moment.tzinfo is not None else 0
+
+
+def pod_started(obj: Obj) -> int:
+    """The earliest moment (epoch seconds, 0 when unknown) a pod may hold its addresses: its IPs
+    are assigned when the kubelet creates its sandbox, which comes after the kubelet recorded
+    `status.startTime` and after the API server stamped `metadata.creationTimestamp`; both are
+    sound bounds, and the later of the two is the tighter (a pod pending for an hour holds no
+    address meanwhile; the API server's stamp also guards against a node clock running late).
+    A pod from the watch cache carries the value under `STARTED` (connector/sources/transform.py)."""
+    meta, status = obj.get("metadata"), obj.get("status")
+    meta = meta if isinstance(meta, dict) else {}
+    cached = meta.get(STARTED)
+    if type(cached) is int:
+        return cached
+    start = status.get("startTime") if isinstance(status, dict) else None
+    return max(epoch_seconds(meta.get("creationTimestamp")), epoch_seconds(start))
 
 
 def read_pod(obj: Obj, namespace: str = "") -> PodInfo:
@@ -56,6 +91,7 @@ def read_pod(obj: Obj, namespace: str = "") -> PodInfo:
         labels=tuple(sorted(labels_of(obj).items())),
         active=active,
         host_network=host_network,
+        started=pod_started(obj),
     )
 
 

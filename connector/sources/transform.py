@@ -3,7 +3,10 @@
 Only what the connector reads is kept, which bounds memory at 100,000 pods: metadata without
 `managedFields` and without the `kubectl.kubernetes.io/last-applied-configuration` annotation; for
 pods only name, namespace, uid, resourceVersion, labels, annotations, owner references (kind, name,
-uid, controller) and deletionTimestamp, plus the node, host network flag, phase and IPs; for nodes
+uid, controller) and deletionTimestamp, plus the node, host network flag, phase and IPs, and when
+the pod may first have held its IPs (`connector.compiler.sources.pod_started`, from
+creationTimestamp and status.startTime) as one int of epoch seconds under the metadata key
+`fusion-connector.io/started` (absent when unknown; an int, not two time strings); for nodes
 their addresses and pod CIDRs; for EndpointSlices the endpoints and ports. Other kinds (Services,
 the fusion-connector.io resources, EgressIP) keep their whole spec and status. `kind` and
 `apiVersion` are always set (list items from the API server carry neither). Transforms return new
@@ -17,6 +20,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from connector.cluster import KINDS, Kind, KindInfo, Obj
+from connector.compiler.sources import STARTED, pod_started
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
@@ -75,6 +79,9 @@ def _base(obj: Obj, info: KindInfo) -> Obj:
 
 def _pod(obj: Obj, info: KindInfo) -> Obj:
     metadata = prune_metadata(obj.get("metadata"), _POD_METADATA_KEYS)
+    started = pod_started(obj)
+    if started:
+        metadata[STARTED] = started
     owners = metadata.get("ownerReferences")
     if isinstance(owners, list):
         metadata["ownerReferences"] = [_interned_map(_pick(owner, _OWNER_KEYS)) for owner in owners]

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import copy
+import sys
+from datetime import UTC, datetime
 
 from connector.cluster import Kind, StaticView
-from connector.compiler.sources import read_pod
+from connector.compiler.sources import STARTED, pod_started, read_pod
 from connector.sources.transform import LAST_APPLIED, transform
 
 POD = {
@@ -35,7 +37,8 @@ def test_pod_keeps_identity_placement_and_addresses_only() -> None:
                      "labels": {"app": "web"}, "annotations": {"team": "a"},
                      "ownerReferences": [{"kind": "ReplicaSet", "name": "web", "uid": "r1",
                                           "controller": True}],
-                     "deletionTimestamp": "2026-01-02T00:00:00Z"},
+                     "deletionTimestamp": "2026-01-02T00:00:00Z",
+                     STARTED: int(datetime(2026, 1, 1, tzinfo=UTC).timestamp())},
         "spec": {"nodeName": "n1"},
         "status": {"phase": "Running", "podIP": "10.0.0.5",
                    "podIPs": [{"ip": "10.0.0.5"}, {"ip": "fd00::5"}], "hostIP": "192.0.2.1"},
@@ -104,3 +107,44 @@ def test_host_network_flag_survives_the_transform_and_reaches_the_compiler() -> 
     info = read_pod(pruned)
     assert info.host_network and info.ips == ("192.0.2.1",) and info.members == ()
     assert not read_pod(transform(Kind.POD, POD)).host_network
+
+
+def epoch(text: str) -> int:
+    return int(datetime.fromisoformat(text).timestamp())
+
+
+def test_a_pod_keeps_when_it_may_first_have_held_its_addresses_as_one_int() -> None:
+    obj = copy.deepcopy(POD)
+    obj["metadata"]["creationTimestamp"] = "2026-12-06T11:50:00Z"
+    obj["status"]["startTime"] = "2026-12-06T11:50:03Z"  # the kubelet started it: the later bound
+    pruned = transform(Kind.POD, obj)
+    assert pruned["metadata"][STARTED] == epoch("2026-12-06T11:50:03+00:00")
+    assert "startTime" not in pruned["status"] and "creationTimestamp" not in pruned["metadata"]
+    assert type(pruned["metadata"][STARTED]) is int  # small: no time strings kept per pod
+    assert read_pod(pruned).started == read_pod(obj).started == epoch("2026-12-06T11:50:03+00:00")
+    # a node clock running late: the API server's creation stamp bounds it
+    obj["status"]["startTime"] = "2026-12-06T11:49:00Z"
+    assert transform(Kind.POD, obj)["metadata"][STARTED] == epoch("2026-12-06T11:50:00+00:00")
+    # not started yet: the creation time alone
+    del obj["status"]["startTime"]
+    assert pod_started(transform(Kind.POD, obj)) == epoch("2026-12-06T11:50:00+00:00")
+    # transforming the cache's own copy again keeps it (snapshots are read back as they are)
+    assert transform(Kind.POD, transform(Kind.POD, obj)) == transform(Kind.POD, obj)
+
+
+def test_a_pod_without_a_readable_time_has_no_start() -> None:
+    for bad in (None, "", "yesterday", "2026-12-06T11:50:00", 1765021800):  # naive or not a string
+        obj = copy.deepcopy(POD)
+        obj["metadata"]["creationTimestamp"] = bad
+        pruned = transform(Kind.POD, obj)
+        assert STARTED not in pruned["metadata"], bad
+        assert read_pod(pruned).started == 0
+
+
+def test_the_start_adds_little_to_a_cached_pod() -> None:
+    without = copy.deepcopy(POD)
+    del without["metadata"]["creationTimestamp"]
+    pruned, bare = transform(Kind.POD, POD), transform(Kind.POD, without)
+    # the metadata dict keeps its size; the int is the only new object
+    assert sys.getsizeof(pruned["metadata"]) == sys.getsizeof(bare["metadata"])
+    assert sys.getsizeof(pruned["metadata"][STARTED]) <= 32
