@@ -16,8 +16,8 @@ and the judge that compares every device's decisions with the rule semantics (do
 - `judge(lab, objects, config=document)` evaluates every source of `sources(objects)` against
   every probe of `traffic(objects)` on every device, with the vendor evaluator over what the
   device holds and with the independent oracle of section 4 (`oracle_for(objects, document)`); it
-  returns the disagreements (none when the devices decide like the contract). FortiOS policies are
-  IPv4-only: IPv6 traffic must find no decision of ours there.
+  returns the disagreements (none when the devices decide like the contract), IPv4 and IPv6 alike
+  on every device (FortiOS: address6/addrgrp6 and policies' srcaddr6/dstaddr6).
 """
 
 from __future__ import annotations
@@ -766,11 +766,8 @@ def oracle_for(objects: list[Obj], config: Mapping[str, Any] | None = None) -> O
 
 
 def expected(oracle: Oracle, source: Source, device: str, flow: Traffic) -> str | None:
-    """The contract's decision for `flow` from `source` on `device`. FortiOS policies are IPv4
-    (the adapter declares no IPv6): IPv6 traffic must find no decision of ours there."""
+    """The contract's decision for `flow` from `source` on `device` (both address families)."""
     if source.namespace is None:
-        return None
-    if device == FORTIGATE and (_is_v6(source.ip) or _is_v6(flow.destination)):
         return None
     verdict = oracle.decide(source.namespace, source.pod, device, flow.destination, flow.port,
                             flow.protocol.value)

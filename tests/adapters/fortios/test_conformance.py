@@ -1,8 +1,9 @@
 """Conformance: what the FortiGate mock holds after an apply decides like the model (docs/resources.md).
 
 The device's decision comes from `policy_evaluator` over tables read back through the FortiOS
-API; the expected one from `connector.evaluate.decide`. IPv4 only: the adapter declares
-`ipv6=False`, and IPv6 probes must find no decision of ours on the device (never widened).
+API (IPv4 and IPv6 objects); the expected one from `connector.evaluate.decide`, for both address
+families. A probe from an address of one family to an address of the other is no traffic (a packet
+has one IP version): the device must decide nothing of ours for it, whatever the model says.
 """
 
 from __future__ import annotations
@@ -22,11 +23,13 @@ from tests.adapters.strategies import states_with_probes
 COLLECTIONS = {f"{CMDB}/{table}" for table in TABLES.values()}
 
 
-def _is_v6(value: str) -> bool:
+def cross_family(probe: Probe) -> bool:
+    """A probe from an address of one IP version to an address of the other."""
     try:
-        return ipaddress.ip_address(value).version == 6
+        destination = ipaddress.ip_address(probe.destination)
     except ValueError:
-        return False
+        return False  # a name: traffic of the source's family
+    return destination.version != ipaddress.ip_address(probe.source).version
 
 
 def expected_action(state: DeviceState, probe: Probe) -> str | None:
@@ -37,12 +40,14 @@ def expected_action(state: DeviceState, probe: Probe) -> str | None:
 
 
 def check_conformance(device: Device, state: DeviceState, probes: list[Probe]) -> int:
+    """Assert the device decides every probe like the model; returns how many were compared (cross-
+    family probes are checked to match nothing and not counted)."""
     evaluator = FortiGateEvaluator(fetch_tables(device.url, TOKEN))
     compared = 0
     for probe in probes:
         verdict = evaluator.decide(probe)
-        if _is_v6(probe.source) or _is_v6(probe.destination):
-            assert verdict.action is None, f"{probe}: IPv6 traffic matched policy {verdict.policy}"
+        if cross_family(probe):
+            assert verdict.action is None, f"{probe}: cross-family traffic matched policy {verdict.policy}"
             continue
         expected = expected_action(state, probe)
         assert verdict.action == expected, (

@@ -122,7 +122,7 @@ def test_first_match_in_policy_order_with_nested_groups_and_port_ranges(rulebase
     assert d.traffic(src="10.244.1.5", dst="203.0.113.9", dstPort=443)["policyname"] == "web-out"
     assert d.traffic(src="10.9.9.9", dst="1.1.1.1", dstPort=53, protocol="UDP")["rule"] == 5
     assert d.traffic(src="10.9.9.9", dst="1.1.1.1", dstPort=53, protocol="TCP")["rule"] == 0
-    assert d.decided("fd00::5", "2001:db8::1", 53, protocol="UDP") == ("deny", 0), "IPv4 tables only"
+    assert d.decided("fd00::5", "2001:db8::1", 53, protocol="UDP") == ("deny", 0), "no IPv6 pair: not matched"
 
 
 def test_order_changes_with_a_move_and_disabled_policies_are_skipped(rulebase: Device) -> None:
