@@ -373,9 +373,33 @@ def _convert_service_spec(source: _Source, warnings: list[ConversionMessage]) ->
 def convert_address(text: str) -> tuple[list[str], list[str]]:
     """A CES address as fusion-connector addresses (IP, CIDR or FQDN) and notes on what changed.
 
-    Route-domain suffixes (`%10`) are dropped, IP ranges become the CIDRs covering them exactly and a
-    CIDR with host bits set becomes its network. Raises `InvalidCesObject` for anything else.
+    Route-domain suffixes (`%10`) are dropped, IP ranges become the CIDRs covering them exactly, a
+    CIDR with host bits set becomes its network, and an IPv4-mapped IPv6 address or network
+    (`::ffff:192.0.2.1`, which the CRD refuses: the firewall sees IPv4) its IPv4 form. Raises
+    `InvalidCesObject` for anything else.
     """
+    addresses, notes = _convert_address(text)
+    out = [_unmapped(address) for address in addresses]
+    if out != addresses:
+        notes.append(f"IPv4-mapped {text!r} converted to {', '.join(out)} (the firewall sees IPv4)")
+    return out, notes
+
+
+def _unmapped(address: str) -> str:
+    """`address` (an IP, CIDR or FQDN) in IPv4 form when it is an IPv4-mapped IPv6 address or a
+    network of them; unchanged otherwise."""
+    try:
+        network = ipaddress.ip_network(address)
+    except ValueError:
+        return address
+    mapped = isinstance(network, ipaddress.IPv6Network) and network.network_address.ipv4_mapped
+    if not mapped or network.prefixlen < 96:
+        return address
+    v4 = ipaddress.ip_network(f"{mapped}/{network.prefixlen - 96}")
+    return str(v4.network_address) if "/" not in address else str(v4)
+
+
+def _convert_address(text: str) -> tuple[list[str], list[str]]:
     notes: list[str] = []
     value = text.strip()
     if _ROUTE_DOMAIN.search(value):

@@ -6,10 +6,11 @@ Validity semantics it shares with the compiler because they are documented behav
 with an invalid action, tier, priority or selector never decides; an ExternalService keeps its
 valid addresses and port entries, contributes nothing when none of its addresses (or, when it
 lists ports, none of its port entries) is valid, and a missing one contributes nothing; a device
-that cannot enforce FQDNs drops them. In `egress-ip` mode Service and podSelector rules apply to
-the whole namespace when they have sources (docs/resources.md, "Source modes"). A pod on the host network (its
-address is its node's) is no source in pod or egress-ip mode: no rule applies to it
-(docs/resources.md, "hostNetwork pods").
+that cannot enforce FQDNs drops them, and one that cannot enforce wildcard domain names
+(`*.example.com`: one or more labels before `example.com`, never `example.com`) drops those. In
+`egress-ip` mode Service and podSelector rules apply to the whole namespace when they have sources
+(docs/resources.md, "Source modes"). A pod on the host network (its address is its node's) is no
+source in pod or egress-ip mode: no rule applies to it (docs/resources.md, "hostNetwork pods").
 """
 
 from __future__ import annotations
@@ -72,14 +73,23 @@ def _selects(selector: Any, labels: dict[str, str]) -> bool:
 def _fqdn(text: str) -> str | None:
     name = text.strip().lower().rstrip(".")
     if (
-        re.fullmatch(r"([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]([a-z0-9-]*[a-z0-9])?", name)
+        re.fullmatch(r"(\*\.)?([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]([a-z0-9-]*[a-z0-9])?", name)
         and len(name) <= 253
     ):
         return name
     return None
 
 
-def _address_matches(entry: Any, destination: str, fqdn_capable: bool) -> bool | None:
+def _name_matches(name: str, destination: str) -> bool:
+    wanted = destination.lower().rstrip(".").split(".")
+    if not name.startswith("*."):
+        return wanted == name.split(".")
+    domain = name.split(".")[1:]
+    return len(wanted) > len(domain) and wanted[-len(domain):] == domain
+
+
+def _address_matches(entry: Any, destination: str, fqdn_capable: bool,
+                     wildcard_capable: bool = True) -> bool | None:
     """True/False for a valid entry, None for an invalid one."""
     if not isinstance(entry, str):
         return None
@@ -89,7 +99,8 @@ def _address_matches(entry: Any, destination: str, fqdn_capable: bool) -> bool |
         name = _fqdn(entry)
         if name is None:
             return None
-        return fqdn_capable and destination.lower().rstrip(".") == name
+        capable = fqdn_capable and (wildcard_capable or not name.startswith("*."))
+        return capable and _name_matches(name, destination)
     try:
         return ipaddress.ip_address(destination) in network
     except ValueError:
@@ -119,9 +130,10 @@ def _ports(entries: Any) -> list[tuple[str, int, int]] | None:
     return out
 
 
-def _external_matches(es: Obj, destination: str, port: int | None, protocol: str, fqdn_capable: bool) -> bool:
+def _external_matches(es: Obj, destination: str, port: int | None, protocol: str, fqdn_capable: bool,
+                      wildcard_capable: bool = True) -> bool:
     addresses = (es.get("spec") or {}).get("addresses") or []
-    checks = [_address_matches(a, destination, fqdn_capable) for a in addresses]
+    checks = [_address_matches(a, destination, fqdn_capable, wildcard_capable) for a in addresses]
     if not any(c is not None for c in checks) or not any(checks):
         return False
     ports = _ports((es.get("spec") or {}).get("ports"))
@@ -139,6 +151,7 @@ class Oracle:
         *,
         devices: tuple[str, ...],
         fqdn_capable: dict[str, bool],
+        wildcard_capable: dict[str, bool] | None = None,
         connector_namespace: str = "fusion-system",
         default_action: str = "Deny",
         all_namespaces: bool = False,
@@ -149,6 +162,7 @@ class Oracle:
             self.by_kind.setdefault(obj["kind"], []).append(obj)
         self.devices = devices
         self.fqdn_capable = fqdn_capable
+        self.wildcard_capable = dict(fqdn_capable) if wildcard_capable is None else wildcard_capable
         self.connector_namespace = connector_namespace
         self.default_action = default_action
         self.all_namespaces = all_namespaces
@@ -203,7 +217,7 @@ class Oracle:
         for name in names:
             es = self._get("ExternalService", es_ns, name)
             if es is not None and _external_matches(
-                es, destination, port, protocol, self.fqdn_capable[device]
+                es, destination, port, protocol, self.fqdn_capable[device], self.wildcard_capable[device]
             ):
                 return True
         return False
@@ -330,7 +344,8 @@ class Oracle:
                 if device not in self._ns_devices(ns):
                     continue
                 for host, ports in item:
-                    if _address_matches(host, destination, self.fqdn_capable[device]) and (
+                    if _address_matches(host, destination, self.fqdn_capable[device],
+                                        self.wildcard_capable[device]) and (
                         ports is None or any(p == protocol and s <= port <= e for p, s, e in ports)
                     ):
                         return Verdict("Annotation", namespace, "annotation", "Allow")

@@ -17,17 +17,21 @@ from tests.connector.compiler.oracle import Oracle
 
 DEVICES = ("fw1", "fw2", "fw3")
 NO_FQDN = ("fw3",)
+NO_WILDCARD = ("fw2",)
 CNS = "fusion-system"
 NAMESPACES = ("a", "b", "c")
 ES_NAMES = ("e1", "e2", "e3")
 ADDRESS_POOL = (
+    "*.example.com",
     "10.1.0.0/16",
     "10.1.2.3",
     "2001:db8::/64",
     "api.example.com",
     "Other.Example.org",
+    "*.Example.org",
     "0.0.0.0/0",
     "not an address!",
+    "*.org",
 )
 PORT_POOL: tuple[list[dict[str, Any]] | None, ...] = (
     None,
@@ -46,6 +50,9 @@ DESTINATIONS = (
     "api.example.com",
     "other.example.org",
     "nothing.example.net",
+    "deep.api.example.com",
+    "example.com",
+    "www.example.org",
 )
 PORTS = (443, 8080, 9443, 53, 22)
 SELECTORS: tuple[dict[str, Any] | None, ...] = (
@@ -65,6 +72,7 @@ ALLOW_ANNOTATIONS = (
     "",
     "api.example.com:443/TCP",
     "10.1.0.0/16:53/UDP, other.example.org",
+    "*.example.com:443/TCP, *.com:443",
     "2001:db8::/64:8000-8080",
     "[2001:db8::5]:22, bad entry:x",
 )
@@ -183,7 +191,7 @@ def rule_fields(draw: st.DrawFn) -> dict[str, Any]:
 
 
 def config() -> Any:
-    return b.settings(DEVICES, no_fqdn=NO_FQDN, no_ipv6=("fw2",))
+    return b.settings(DEVICES, no_fqdn=NO_FQDN, no_ipv6=("fw2",), no_wildcard=NO_WILDCARD)
 
 
 def sources(objects: list[dict[str, Any]]) -> list[tuple[str, str | None, str]]:
@@ -215,6 +223,7 @@ def test_compiled_rulebase_decides_like_section_4(objects: list[dict[str, Any]],
         DEVICES,
         no_fqdn=NO_FQDN,
         no_ipv6=("fw2",),
+        no_wildcard=NO_WILDCARD,
         default_action=default_action,
         all_namespaces=all_namespaces,
         exclude=frozenset({"c"}),
@@ -224,6 +233,7 @@ def test_compiled_rulebase_decides_like_section_4(objects: list[dict[str, Any]],
         objects,
         devices=DEVICES,
         fqdn_capable={d: d not in NO_FQDN for d in DEVICES},
+        wildcard_capable={d: d not in NO_FQDN + NO_WILDCARD for d in DEVICES},
         default_action=default_action,
         all_namespaces=all_namespaces,
         exclude=("c",),
