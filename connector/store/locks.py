@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from urllib.parse import urlsplit
 
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.orm import Session
@@ -27,9 +28,27 @@ _local_locks: dict[str, threading.Lock] = {}
 _local_guard = threading.Lock()
 
 
+def device_identity(device: str) -> str:
+    """`device` as the lock names it: a URL with its scheme and host lower-cased, the scheme's
+    default port and trailing slashes left out, so that connectors spelling one device's URL
+    differently (`https://FW.example.com:443/` and `https://fw.example.com`) share its lock; any
+    other name as it is."""
+    parts = urlsplit(device)
+    if not parts.scheme or not parts.hostname:
+        return device
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    port = parts.port
+    if port is not None and (parts.scheme.lower(), port) not in (("https", 443), ("http", 80)):
+        host = f"{host}:{port}"
+    return f"{parts.scheme.lower()}://{host}{parts.path.rstrip('/')}"
+
+
 def advisory_key(device: str, cluster: str | None = None) -> int:
-    """The signed 64-bit advisory lock key of `device` (scoped to `cluster` when given)."""
-    scope = f"fusion-connector/device/{cluster or '*'}/{device}"
+    """The signed 64-bit advisory lock key of `device` (`device_identity`; scoped to `cluster`
+    when given)."""
+    scope = f"fusion-connector/device/{cluster or '*'}/{device_identity(device)}"
     return int.from_bytes(hashlib.sha256(scope.encode()).digest()[:8], "big", signed=True)
 
 
