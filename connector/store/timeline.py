@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, delete, insert, select, union_all, update
+from sqlalchemy import Select, delete, func, insert, select, union_all, update
 from sqlalchemy.orm import Session
 
 from connector.flows.record import FlowIdentity
@@ -91,11 +91,12 @@ class AddressTimeline:
 
     # -- writes (leader only) --------------------------------------------------------------------
 
-    def open(self, address: str, identity: FlowIdentity, at: datetime) -> None:
+    def open(self, address: str, identity: FlowIdentity, at: datetime, *,
+             since: datetime | None = None) -> None:
         """`identity` holds `address` from `at`: ends another owner's open interval at `at` (an
         interval that would end at or before its start is removed). No-op when `identity` already
-        holds it."""
-        self.apply([(address, identity)], at)
+        holds it. `since`: when the owner really began to hold it (see `apply`)."""
+        self.apply([(address, identity)], at, since={address: since} if since is not None else None)
 
     def close(self, address: str, at: datetime, *, pod_uid: str = "") -> None:
         """End `address`'s open interval at `at`; with `pod_uid`, only if that pod holds it (a late
@@ -106,13 +107,21 @@ class AddressTimeline:
         self._end([found], at)
 
     def apply(self, changes: Sequence[tuple[str, FlowIdentity | None]], at: datetime, *,
-              stored: Mapping[str, Any] | None = None) -> int:
+              stored: Mapping[str, Any] | None = None,
+              since: Mapping[str, datetime | None] | None = None) -> int:
         """Each (address, identity) holds from `at` (None: nobody; a later change of one address
         wins): `open` or `close` for many addresses in a few statements (one read of the open
         intervals, one update, one delete, one insert per 500 addresses; no read when the caller
         passes `stored`, every open interval as `open_intervals` returned it in this
-        transaction). Returns the number of addresses whose holder changed."""
+        transaction). Returns the number of addresses whose holder changed.
+
+        `since[address]`, when the new owner really began to hold the address (a pod's start,
+        before the connector saw it), moves the start of its interval back from `at` to it, but
+        never before the end of the address's latest interval (no overlap: the previous owner's
+        end stays as written); an address that has an open interval (ended here at `at`) starts
+        at `at`. One more read per 500 such addresses (their latest end)."""
         wanted = dict(changes)
+        early = since or {}
         changed = 0
         for chunk in chunks(sorted(wanted), IN_CHUNK):
             if stored is None:
@@ -121,6 +130,7 @@ class AddressTimeline:
                 found_open = {address: stored[address] for address in chunk if address in stored}
             ending: list[Any] = []
             opening: list[dict[str, Any]] = []
+            backdated: dict[str, datetime] = {}
             for address in chunk:
                 identity = wanted[address]
                 found = found_open.get(address)
@@ -135,6 +145,16 @@ class AddressTimeline:
                 if identity is not None:
                     opening.append({"cluster": self.cluster, "address": address, **_columns(identity),
                                     "valid_from": at, "valid_to": None})
+                    began = early.get(address)
+                    if found is None and began is not None and began < at:
+                        backdated[address] = began
+            if backdated:
+                ends = self._latest_ends(list(backdated))
+                for values in opening:
+                    began = backdated.get(values["address"])
+                    if began is not None:
+                        start = max(began, ends.get(values["address"], began))
+                        values["valid_from"] = start if start < at else at
             self._end(ending, at)  # before opening: one open interval per address
             if opening:
                 ensure_cluster(self.session, self.cluster, at)
@@ -167,6 +187,16 @@ class AddressTimeline:
         row = AddressIntervalRow
         return {found.address: found for found in self.session.execute(self._columns().where(
             row.cluster == self.cluster, row.address.in_(list(addresses)), row.valid_to.is_(None)))}
+
+    def _latest_ends(self, addresses: Sequence[str]) -> dict[str, datetime]:
+        """The end of each address's latest closed interval, for those with one (one statement,
+        through the index (cluster, address, valid_to))."""
+        row = AddressIntervalRow
+        found = self.session.execute(
+            select(row.address, func.max(row.valid_to)).where(
+                row.cluster == self.cluster, row.address.in_(list(addresses)), row.valid_to.is_not(None)
+            ).group_by(row.address))
+        return {address: end for address, end in found if end is not None}
 
     def _end(self, rows: Sequence[Any], at: datetime) -> None:
         """End the open intervals `rows` at `at`; one that would end at or before its start goes."""

@@ -11,7 +11,8 @@ from typing import Any
 
 from connector.cluster import Kind, ObjectChange, StaticView
 from connector.compiler import Compiler
-from connector.flows.record import FlowIdentity
+from connector.flows.attribute import Attributor
+from connector.flows.record import FlowIdentity, FlowLine, rfc3339
 from connector.flows.timeline_feed import (
     AddressBook,
     AddressChange,
@@ -19,7 +20,9 @@ from connector.flows.timeline_feed import (
     TimelineWriter,
     reconcile,
     wall_time,
+    write_changes,
 )
+from connector.sources.transform import transform
 from connector.store import AddressTimeline
 from tests.connector.compiler.builders import egress_ip, endpoint_slice, namespace, node, pod, settings
 from tests.connector.store.conftest import Db, db  # noqa: F401 (the fixture)
@@ -226,6 +229,134 @@ def test_wall_time_of_a_monotonic_reading() -> None:
     now = datetime.now(UTC)
     assert abs((wall_time(time.monotonic() - 5) - (now - timedelta(seconds=5))).total_seconds()) < 1
     assert wall_time(None) >= now
+
+
+# -- when a holder began to hold its address ------------------------------------------------------
+
+def created_at(obj: Obj, moment: datetime, started: datetime | None = None) -> Obj:
+    obj["metadata"]["creationTimestamp"] = rfc3339(moment)
+    if started is not None:
+        obj["status"]["startTime"] = rfc3339(started)
+    return obj
+
+
+def pod_at(store: Db, address: str, seconds: float) -> str | None:
+    found = timeline_at(store, address, seconds)
+    return found.pod if found is not None else None
+
+
+def attributed(store: Db, address: str, moment: datetime) -> FlowIdentity | None:
+    line = FlowLine(time=moment, device="fgt", action="Allow", src=address, dst="198.51.100.10",
+                    protocol="TCP", dst_port=443)
+    record = Attributor(store.sessions, store.cluster, SKEW).attribute([line])[0]
+    return record.identity
+
+
+def test_a_pod_older_than_the_connector_holds_its_address_from_its_start(db: Db) -> None:  # noqa: F811
+    start = datetime.now(UTC).replace(microsecond=0)  # the connector starts now
+    created = start - timedelta(minutes=10)
+    old = created_at(with_uid(pod("shop", "web-1", "10.1.0.5"), "uid-web-1"), created,
+                     created + timedelta(seconds=3))
+    young = created_at(with_uid(pod("shop", "db-1", "10.1.0.6"), "uid-db-1"), start - timedelta(seconds=30))
+    objects = [namespace("shop"), *(transform(Kind.POD, p) for p in (old, young))]  # as the watch cache
+    view = StaticView(objects)
+    compiler = Compiler(settings())
+    compiler.full(view)
+    writer = TimelineWriter(db.sessions, db.cluster, lambda: True).start()
+    try:
+        TimelineFeed(AddressBook(db.cluster), writer, compiler).rebuilt(view)
+        assert writer.flush(10)
+    finally:
+        writer.stop()
+    web = attributed(db, "10.1.0.5", start - timedelta(minutes=5))  # logged before the start
+    assert web is not None and (web.pod, web.pod_uid) == ("web-1", "uid-web-1")
+    # from the kubelet's start (the later bound), not before: it held no address then
+    assert attributed(db, "10.1.0.5", created + timedelta(seconds=1)) is None
+    assert attributed(db, "10.1.0.5", created + timedelta(seconds=4)) == web
+    assert attributed(db, "10.1.0.6", start - timedelta(minutes=5)) is None  # not created yet
+    found = attributed(db, "10.1.0.6", start - timedelta(seconds=20))
+    assert found is not None and found.pod == "db-1"
+
+
+def test_a_new_owner_never_starts_before_the_previous_owner_ended(db: Db) -> None:  # noqa: F811
+    cluster = Cluster(world())
+    with db.sessions.begin() as session:
+        reconcile(AddressTimeline(session, db.cluster), cluster.book.holders, at(0))
+    gone = cluster.delete(Kind.POD, "shop", "db-1")
+    with db.sessions.begin() as session:
+        write_changes(AddressTimeline(session, db.cluster), gone, at(100))
+    # created before db-1's interval ended (the deletion was seen late), seen at 110
+    taken = cluster.put(created_at(with_uid(pod("billing", "pay-1", "10.1.0.6"), "uid-pay-1"), at(90)))
+    assert [(c.address, c.since) for c in taken] == [("10.1.0.6", at(90))]
+    with db.sessions.begin() as session:
+        write_changes(AddressTimeline(session, db.cluster), taken, at(110))
+    with db.sessions() as session:
+        before, after = (AddressTimeline(session, db.cluster).at("10.1.0.6", at(s), SKEW) for s in (95, 101))
+    # no overlap: neither is ambiguous
+    assert before.identity is not None and before.identity.pod == "db-1" and not before.ambiguous
+    assert after.identity is not None and after.identity.pod == "pay-1" and not after.ambiguous
+    # created after that end: its own start
+    gone = cluster.delete(Kind.POD, "billing", "pay-1")
+    with db.sessions.begin() as session:
+        write_changes(AddressTimeline(session, db.cluster), gone, at(200))
+    taken = cluster.put(created_at(with_uid(pod("billing", "pay-2", "10.1.0.6"), "uid-pay-2"), at(204)))
+    with db.sessions.begin() as session:
+        write_changes(AddressTimeline(session, db.cluster), taken, at(230))
+    assert [timeline_at(db, "10.1.0.6", s) for s in (202,)] == [None]
+    assert pod_at(db, "10.1.0.6", 205) == "pay-2"
+    # an owner taking an address another still holds (a terminating pod's stale status) starts
+    # when seen: the open interval ends there
+    stale = with_uid(pod("shop", "web-1", ["10.1.0.5", "fd00::5"], node="node1"), "uid-web-1")
+    stale["metadata"]["deletionTimestamp"] = rfc3339(at(300))
+    changes = cluster.put(stale)
+    changes += cluster.put(created_at(with_uid(pod("billing", "web-2", "10.1.0.5"), "uid-web-2"), at(250)))
+    with db.sessions.begin() as session:
+        write_changes(AddressTimeline(session, db.cluster), changes, at(310))
+    assert pod_at(db, "10.1.0.5", 305) == "web-1"
+    assert pod_at(db, "10.1.0.5", 311) == "web-2"
+    # a start the API server dates after the connector's clock: the interval starts when seen
+    gone = cluster.delete(Kind.POD, "billing", "web-2")
+    taken = cluster.put(created_at(with_uid(pod("billing", "web-3", "10.1.0.5"), "uid-web-3"), at(500)))
+    with db.sessions.begin() as session:
+        write_changes(AddressTimeline(session, db.cluster), gone, at(400))
+        write_changes(AddressTimeline(session, db.cluster), taken, at(410))
+    assert pod_at(db, "10.1.0.5", 411) == "web-3"
+
+
+def test_nodes_and_egress_ips_date_from_their_objects_when_first_seen() -> None:
+    objects = world()
+    for obj in objects:
+        if obj["kind"] in ("Node", "Namespace"):
+            created_at(obj, at(-3600))
+    cluster = Cluster(objects)
+    since = {c.address: c.since for c in cluster.first}
+    assert since["10.0.0.2"] == at(-3600)  # node2's InternalIP
+    assert since["192.0.2.10"] == at(-3600)  # namespace edge's annotated egress IP
+    assert since["10.1.0.6"] is None  # a pod with no creation time: when seen
+    # an address a known node gains later is dated when seen, not by the node's age
+    changes = cluster.put(created_at(node("node2", "10.0.0.2", "10.0.0.7"), at(-3600)))
+    assert [(c.address, c.since) for c in changes] == [("10.0.0.7", None)]
+    # a new node, a namespace's new annotation, a new EgressIP
+    changes = cluster.put(created_at(node("node3", "10.0.0.3"), at(-60)))
+    assert [(c.address, c.since) for c in changes] == [("10.0.0.3", at(-60))]
+    edge = namespace("edge", annotations={"fusion-connector.io/source-mode": "egress-ip",
+                                          "fusion-connector.io/egress-ips": "192.0.2.10, 192.0.2.11"})
+    changes = cluster.put(created_at(edge, at(-3600)))
+    assert [(c.address, c.since) for c in changes] == [("192.0.2.11", None)]
+    ovn = created_at(namespace("ovn", labels={"team": "ovn"},
+                               annotations={"fusion-connector.io/source-mode": "egress-ip"}), at(-600))
+    eip = created_at(egress_ip("eip", {"matchLabels": {"team": "ovn"}}, "192.0.2.20"), at(-120))
+    changes = cluster.put(ovn, eip)
+    assert [(c.address, c.since) for c in changes] == [("192.0.2.20", at(-120))]  # the later one
+    # a restart: everything is new to the new book; a re-list in the same process keeps the dates
+    assert cluster.book.since_of("192.0.2.20") == int(at(-120).timestamp())
+    cluster.book.rebuild(cluster.view, cluster.compiler)
+    assert cluster.book.since_of("192.0.2.20") == int(at(-120).timestamp())
+    assert cluster.book.since_of("10.0.0.7") == 0 and cluster.book.since_of("10.0.0.2") > 0
+    fresh = AddressBook("c1")
+    fresh.rebuild(cluster.view, cluster.compiler)
+    assert {c.address: c.since for c in fresh.rebuild(cluster.view, cluster.compiler)} == {}
+    assert fresh.since_of("10.0.0.7") == int(at(-3600).timestamp())
 
 
 def vars_of(identity: FlowIdentity) -> dict[str, Any]:
