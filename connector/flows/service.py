@@ -54,7 +54,7 @@ class FlowService:
         self.leading = leading
         self.sessions = session_factory(engine)
         self.metrics = FlowMetrics(registry)
-        self.attributor = Attributor(self.sessions, config.cluster, flows.clock_skew)
+        self.attributor = Attributor(self.sessions, config.cluster, flows.clock_skew, cached=True)
         self.forwarder: Forwarder | None = None
         if flows.forward is not None:
             self.forwarder = Forwarder(flows.forward.address, ENCODERS[flows.forward.format],

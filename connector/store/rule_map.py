@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import delete, select, tuple_
+from sqlalchemy import Select, delete, select, tuple_
 from sqlalchemy.orm import Session
 
 from connector.flows.record import FlowRule
@@ -70,7 +71,7 @@ class DeviceRuleMap:
 
     def history(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], list[
             tuple[datetime, datetime | None, FlowRule]]]:
-        """Every stored interval of each (device, reference), sorted by start: one statement per
+        """Every stored interval of each (device, reference), sorted by start (then id): one statement per
         chunk of pairs (a reference changes only when its rule does, so histories are short)."""
         wanted: Sequence[tuple[str, str]] = sorted(set(pairs))
         out: dict[tuple[str, str], list[tuple[datetime, datetime | None, FlowRule]]] = {}
@@ -79,9 +80,57 @@ class DeviceRuleMap:
             for found in self.session.scalars(
                     select(row).where(row.cluster == self.cluster,
                                       tuple_(row.device, row.reference).in_(list(chunk)))
-                    .order_by(row.valid_from)):
+                    .order_by(row.valid_from, row.id)):
                 out.setdefault((found.device, found.reference), []).append(
                     (found.valid_from, found.valid_to, _rule(found)))
+        return out
+
+    # -- reads for an in-memory memo of rule histories (connector/flows/recent.py) ----------------
+
+    def top_row(self) -> tuple[Any, ...] | None:
+        """The `signature` of the row with the highest id (None when none); see
+        `AddressTimeline.top_row`."""
+        row = DeviceRuleRefRow
+        found = self.session.execute(_signature_columns().order_by(row.id.desc()).limit(1)).first()
+        return _signature(found) if found is not None else None
+
+    def signature_of(self, row_id: int) -> tuple[Any, ...] | None:
+        found = self.session.execute(_signature_columns().where(DeviceRuleRefRow.id == row_id)).first()
+        return _signature(found) if found is not None else None
+
+    def written_after(self, after_id: int) -> list[tuple[Any, ...]]:
+        """The signatures of the rows with an id above `after_id`, by id."""
+        row = DeviceRuleRefRow
+        return [_signature(found) for found in self.session.execute(_signature_columns().where(
+            row.cluster == self.cluster, row.id > after_id).order_by(row.id))]
+
+    def open_ids(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], tuple[Any, ...]]:
+        """The signature of the open row of each (device, reference) that has one."""
+        row = DeviceRuleRefRow
+        out: dict[tuple[str, str], tuple[Any, ...]] = {}
+        for chunk in chunks(sorted(set(pairs)), 200):
+            for found in self.session.execute(_signature_columns().where(
+                    row.cluster == self.cluster, tuple_(row.device, row.reference).in_(list(chunk)),
+                    row.valid_to.is_(None))):
+                out[(found.device, found.reference)] = _signature(found)
+        return out
+
+    def histories(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], tuple[
+            list[tuple[datetime, datetime | None, FlowRule]], tuple[Any, ...] | None]]:
+        """`history` of each pair with the signature of its open row (None when it has none)."""
+        wanted: Sequence[tuple[str, str]] = sorted(set(pairs))
+        out: dict[tuple[str, str], tuple[list[tuple[datetime, datetime | None, FlowRule]],
+                                         tuple[Any, ...] | None]] = {}
+        row = DeviceRuleRefRow
+        for chunk in chunks(wanted, 200):
+            for found in self.session.scalars(
+                    select(row).where(row.cluster == self.cluster,
+                                      tuple_(row.device, row.reference).in_(list(chunk)))
+                    .order_by(row.valid_from, row.id)):
+                history, open_id = out.get((found.device, found.reference)) or ([], None)
+                history.append((found.valid_from, found.valid_to, _rule(found)))
+                out[(found.device, found.reference)] = (
+                    history, _signature(found) if found.valid_to is None else open_id)
         return out
 
     def devices(self) -> list[str]:
@@ -108,6 +157,18 @@ def rule_at(history: Sequence[tuple[datetime, datetime | None, FlowRule]],
             break
         current = rule if end is None or moment < end else None
     return current
+
+
+def _signature_columns() -> Select[Any]:
+    row = DeviceRuleRefRow
+    return cast(Select[Any], select(row.id, row.device, row.reference, row.valid_from, row.rule_kind,
+                  row.rule_namespace, row.rule_name, row.rule_tier))
+
+
+def _signature(row: Any) -> tuple[Any, ...]:
+    """What tells one stored row from another: (id, device, reference, valid_from, rule)."""
+    return (row.id, row.device, row.reference, row.valid_from, row.rule_kind, row.rule_namespace,
+            row.rule_name, row.rule_tier)
 
 
 def _rule(row: DeviceRuleRefRow) -> FlowRule:

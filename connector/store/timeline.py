@@ -22,7 +22,7 @@ import bisect
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Select, delete, func, insert, select, union_all, update
 from sqlalchemy.orm import Session
@@ -223,8 +223,9 @@ class AddressTimeline:
     def intervals_near(self, queries: Iterable[tuple[str, datetime]],
                        skew: timedelta) -> dict[str, list[Interval]]:
         """Per address queried, its intervals overlapping [earliest moment - skew, latest moment +
-        skew], sorted: the open one and those ending after the window opens, found through the
-        index (cluster, address, valid_to), so the cost does not grow with older history."""
+        skew], sorted by start (then id): the open one and those ending after the window opens,
+        found through the index (cluster, address, valid_to), so the cost does not grow with older
+        history."""
         moments: dict[str, None] = {}
         low: datetime | None = None
         high: datetime | None = None
@@ -232,21 +233,75 @@ class AddressTimeline:
             moments[address] = None
             low = moment if low is None or moment < low else low
             high = moment if high is None or moment > high else high
-        out: dict[str, list[Interval]] = {}
         if low is None or high is None:
-            return out
+            return {}
         low, high = low - skew, high + skew
         row = AddressIntervalRow
+        rows: dict[str, list[tuple[datetime, int, Interval]]] = {}
         for chunk in chunks(sorted(moments), IN_CHUNK):
             near = [row.cluster == self.cluster, row.address.in_(list(chunk)), row.valid_from <= high]
             statement = union_all(self._columns().where(*near, row.valid_to.is_(None)),
                                   self._columns().where(*near, row.valid_to > low))
             for found in self.session.execute(statement):
-                out.setdefault(found.address, []).append(
-                    Interval(_identity(found, self.cluster), found.valid_from, found.valid_to))
-        for found_intervals in out.values():
-            found_intervals.sort(key=lambda interval: interval.valid_from)
+                rows.setdefault(found.address, []).append((found.valid_from, found.id, Interval(
+                    _identity(found, self.cluster), found.valid_from, found.valid_to)))
+        return {address: _by_start(found) for address, found in rows.items()}
+
+    # -- reads for an in-memory index of recent intervals (connector/flows/recent.py) -------------
+
+    def top_row(self) -> tuple[Any, ...] | None:
+        """The `signature` of the interval with the highest id (None when none): every interval
+        written later gets a higher id, unless this one is removed first (SQLite reuses the
+        highest ids), which changes the signature found at that id."""
+        row = AddressIntervalRow
+        found = self.session.execute(self._signature().order_by(row.id.desc()).limit(1)).first()
+        return _signature(found) if found is not None else None
+
+    def signature_of(self, row_id: int) -> tuple[Any, ...] | None:
+        """The `signature` of the interval `row_id`, None when there is none."""
+        found = self.session.execute(self._signature().where(AddressIntervalRow.id == row_id)).first()
+        return _signature(found) if found is not None else None
+
+    def written_after(self, after_id: int) -> list[tuple[Any, ...]]:
+        """The signatures of the intervals with an id above `after_id`, by id."""
+        row = AddressIntervalRow
+        return [_signature(found) for found in self.session.execute(self._signature().where(
+            row.cluster == self.cluster, row.id > after_id).order_by(row.id))]
+
+    def open_ids(self, addresses: Iterable[str]) -> dict[str, tuple[Any, ...]]:
+        """The signature of each address's open interval, for those with one (one statement per
+        500 addresses, through the open-interval index)."""
+        row = AddressIntervalRow
+        out: dict[str, tuple[Any, ...]] = {}
+        for chunk in chunks(sorted(set(addresses)), IN_CHUNK):
+            for found in self.session.execute(self._signature().where(
+                    row.cluster == self.cluster, row.address.in_(list(chunk)), row.valid_to.is_(None))):
+                out[found.address] = _signature(found)
         return out
+
+    def _signature(self) -> Select[Any]:
+        row = AddressIntervalRow
+        return cast(Select[Any], select(row.id, row.address, row.valid_from, row.namespace, row.pod,
+                                        row.pod_uid, row.node, row.source_mode))
+
+    def since(self, addresses: Iterable[str], low: datetime
+              ) -> dict[str, tuple[list[Interval], tuple[Any, ...] | None]]:
+        """Per address, its intervals overlapping [low, now] sorted by start (the open one and those
+        ending after `low`), and the signature of its open interval (None when none); addresses
+        without such intervals are left out. One statement per 500 addresses."""
+        row = AddressIntervalRow
+        rows: dict[str, list[tuple[datetime, int, Interval]]] = {}
+        open_rows: dict[str, tuple[Any, ...]] = {}
+        for chunk in chunks(sorted(set(addresses)), IN_CHUNK):
+            mine = [row.cluster == self.cluster, row.address.in_(list(chunk))]
+            statement = union_all(self._columns().where(*mine, row.valid_to.is_(None)),
+                                  self._columns().where(*mine, row.valid_to > low))
+            for found in self.session.execute(statement):
+                rows.setdefault(found.address, []).append((found.valid_from, found.id, Interval(
+                    _identity(found, self.cluster), found.valid_from, found.valid_to)))
+                if found.valid_to is None:
+                    open_rows[found.address] = _signature(found)
+        return {address: (_by_start(found), open_rows.get(address)) for address, found in rows.items()}
 
     def _columns(self) -> Select[Any]:
         row = AddressIntervalRow
@@ -258,6 +313,18 @@ def _columns(identity: FlowIdentity) -> dict[str, Any]:
     return {"namespace": identity.namespace, "pod": identity.pod, "pod_uid": identity.pod_uid,
             "services": list(identity.services), "node": identity.node,
             "source_mode": identity.source_mode}
+
+
+def _by_start(rows: list[tuple[datetime, int, Interval]]) -> list[Interval]:
+    """Intervals sorted by start, then id (so that every read orders them alike)."""
+    rows.sort(key=lambda item: (item[0], item[1]))
+    return [interval for _, _, interval in rows]
+
+
+def _signature(row: Any) -> tuple[Any, ...]:
+    """What tells one stored interval from another: (id, address, valid_from, who)."""
+    return (row.id, row.address, row.valid_from, row.namespace, row.pod, row.pod_uid, row.node,
+            row.source_mode)
 
 
 def _identity(row: Any, cluster: str) -> FlowIdentity:

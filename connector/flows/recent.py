@@ -1,0 +1,245 @@
+"""In-memory indexes the Attributor keeps between batches: the recent address timeline
+(`RecentTimeline`) and the device-rule histories (`RecentRules`), so that a batch reads the store
+only for what changed since the previous batch.
+
+How the store changes (connector/store/timeline.py, connector/store/rule_map.py): an interval (a
+rule reference row) is inserted open, with an id above every id stored before it; later its end is
+set, or it is removed when ended at or before its start. A closed interval never changes again
+(retention pruning removes it long after any flow still being attributed). So an entry read from
+the store stays exact until a row is inserted for its key or its open row is ended or removed.
+
+Contract (each `at_many` / `rules` call runs in the caller's read transaction, before answering):
+1. the keys of the rows written since the previous call (id above the highest seen) are dropped;
+2. for the batch's keys cached with an open row, the store's open row (id, start) is read (one
+   narrow statement per 500 keys, through the open-row index); an entry whose open row was ended,
+   removed or replaced is dropped;
+3. what is missing is read from the store, and the answers are computed from the entries exactly as
+   the store-backed path computes them (`connector.store.timeline.attribute`, `rule_map.rule_at`).
+An entry is therefore never staler than the store at the batch's read, on every replica (each keeps
+its own entries; the store is the only thing they share). One assumption: ids are committed in the
+order they are assigned, true on SQLite and for one writer at a time on PostgreSQL (the leader
+writes the timeline; rule maps are written after syncs). Bounded: at most `max_entries` entries
+(the oldest read go first), each read again after `ttl` seconds; a timeline entry covers
+[its `low`, now], and a line older than that (minus the clock skew) reads the store again.
+Not thread-safe: the Attributor serialises its calls.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Generic, Protocol, TypeVar
+
+from connector.flows.record import FlowRule
+from connector.store.rule_map import DeviceRuleMap, rule_at
+from connector.store.timeline import UNATTRIBUTED, AddressTimeline, Attribution, Interval, attribute
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+MAX_ENTRIES = 50_000
+TTL_SECONDS = 300.0
+HORIZON_SECONDS = 900.0
+
+
+Signature = tuple[Any, ...]  # a stored row's id, key, start and content (`top_row`, `open_ids`)
+
+
+@dataclass(slots=True)
+class _Entry(Generic[V]):
+    value: V
+    open_row: Signature | None  # the store's open row, None when the key has none
+    open_from: datetime | None
+    read_at: float  # monotonic
+
+
+class _Recent(Generic[K, V]):
+    """Entries per key, kept in step with the store (steps 1 and 2 of the module docstring)."""
+
+    def __init__(self, max_entries: int, ttl: float, clock: Callable[[], float],
+                 key_of: Callable[[Signature], K]) -> None:
+        if max_entries < 1 or ttl <= 0:
+            raise ValueError("max_entries and ttl must be positive")
+        self.max_entries = max_entries
+        self.ttl = ttl
+        self.clock = clock
+        self.key_of = key_of
+        self.entries: dict[K, _Entry[V]] = {}
+        self.top: Signature | None = None  # the highest row seen: rows above it are news
+        self.synced = False
+        self.hits = 0
+        self.misses = 0
+
+    def sync(self, keys: Iterable[K], store: _Store[K]) -> None:
+        """Drop what the store changed since the last call, for `keys` (the batch's) and all."""
+        entries = self.entries
+        top = self.top
+        if not self.synced or not entries or (
+                top is not None and store.signature_of(top[0]) != top):  # the top row removed
+            entries.clear()
+            self.top = store.top_row()  # before any read: rows written after it are above it
+            self.synced = True
+        else:
+            written = store.written_after(top[0] if top is not None else 0)
+            for row in written:
+                entries.pop(self.key_of(row), None)
+            if written:
+                self.top = written[-1]
+        expired = self.clock() - self.ttl
+        check: list[K] = []
+        for key in keys:
+            entry = entries.get(key)
+            if entry is None:
+                continue
+            if entry.read_at < expired:
+                del entries[key]
+            else:
+                check.append(key)
+        if check:
+            found = store.open_ids(check)
+            for key in check:
+                if found.get(key) != entries[key].open_row:
+                    del entries[key]
+
+    def keep(self, key: K, entry: _Entry[V]) -> None:
+        entries = self.entries
+        entries.pop(key, None)
+        entries[key] = entry
+        while len(entries) > self.max_entries:
+            del entries[next(iter(entries))]
+
+
+class _Store(Protocol[K]):
+    def top_row(self) -> Signature | None: ...
+
+    def signature_of(self, row_id: int) -> Signature | None: ...
+
+    def written_after(self, after_id: int) -> list[Signature]: ...
+
+    def open_ids(self, keys: list[K]) -> dict[K, Signature]: ...
+
+
+@dataclass(slots=True)
+class _Timeline:
+    intervals: list[Interval]
+    low: datetime  # every interval ending after it is in `intervals`
+    tail: Attribution | None  # the open interval's identity, as an answer
+
+
+class RecentTimeline:
+    """The recent address timeline in memory (see the module docstring)."""
+
+    def __init__(self, *, max_entries: int = MAX_ENTRIES, ttl: float = TTL_SECONDS,
+                 horizon: float = HORIZON_SECONDS, clock: Callable[[], float] = time.monotonic,
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self._recent: _Recent[str, _Timeline] = _Recent(max_entries, ttl, clock, lambda row: row[1])
+        self.horizon = timedelta(seconds=horizon)
+        self.now = now
+
+    @property
+    def entries(self) -> int:
+        return len(self._recent.entries)
+
+    @property
+    def hits(self) -> int:
+        return self._recent.hits
+
+    @property
+    def misses(self) -> int:
+        return self._recent.misses
+
+    def at_many(self, timeline: AddressTimeline, queries: Sequence[tuple[str, datetime]],
+                skew: timedelta) -> list[Attribution]:
+        """`AddressTimeline.at_many(queries, skew)`, answered from the entries (module docstring)."""
+        earliest: dict[str, datetime] = {}
+        for address, moment in queries:
+            known = earliest.get(address)
+            if known is None or moment < known:
+                earliest[address] = moment
+        recent = self._recent
+        recent.sync(earliest, timeline)
+        batch: dict[str, _Entry[_Timeline]] = {}  # this batch's entries (kept ones may be evicted)
+        missing: list[str] = []
+        for address, moment in earliest.items():
+            entry = recent.entries.get(address)
+            if entry is None or moment - skew < entry.value.low:
+                missing.append(address)
+            else:
+                batch[address] = entry
+        recent.hits += len(batch)
+        recent.misses += len(missing)
+        if missing:
+            low = min(self.now() - self.horizon, min(earliest[a] for a in missing) - skew)
+            found = timeline.since(missing, low)
+            read_at = recent.clock()
+            for address in missing:
+                intervals, open_row = found.get(address) or ([], None)
+                last = intervals[-1] if intervals else None
+                tail = Attribution(identity=last.identity) if last and last.valid_to is None else None
+                clear_from = last.valid_from if tail is not None and last else None
+                for interval in intervals[:-1]:  # the open one alone from when the others ended
+                    if clear_from is not None and interval.valid_to is not None:
+                        clear_from = max(clear_from, interval.valid_to)
+                entry = _Entry(_Timeline(intervals, low, tail), open_row, clear_from, read_at)
+                batch[address] = entry
+                recent.keep(address, entry)
+        out: list[Attribution] = []
+        append = out.append
+        for address, moment in queries:
+            entry = batch[address]
+            value = entry.value
+            if value.tail is not None and entry.open_from is not None and moment - skew >= entry.open_from:
+                append(value.tail)  # the open interval alone is within the skew of the moment
+                # (`open_from`: its start, or the latest end of another interval when later)
+            elif value.intervals:
+                append(attribute(value.intervals, moment, skew))
+            else:
+                append(UNATTRIBUTED)
+        return out
+
+
+RuleHistory = list[tuple[datetime, datetime | None, FlowRule]]
+
+
+class RecentRules:
+    """The device-rule histories in memory, per (device, reference) (see the module docstring)."""
+
+    def __init__(self, *, max_entries: int = MAX_ENTRIES, ttl: float = TTL_SECONDS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._recent: _Recent[tuple[str, str], tuple[RuleHistory, FlowRule | None]] = _Recent(
+            max_entries, ttl, clock, lambda row: (row[1], row[2]))
+
+    @property
+    def entries(self) -> int:
+        return len(self._recent.entries)
+
+    def rule_at(self, rule_map: DeviceRuleMap, wanted: Iterable[tuple[str, str]]
+                ) -> Callable[[str, str, datetime], FlowRule | None]:
+        """Make the histories of `wanted` pairs current; returns `(device, reference, moment) ->
+        rule` answering as `DeviceRuleMap.at` would in this transaction (for those pairs)."""
+        pairs = set(wanted)
+        recent = self._recent
+        recent.sync(pairs, rule_map)
+        entries = {pair: entry for pair in pairs if (entry := recent.entries.get(pair)) is not None}
+        missing = [pair for pair in pairs if pair not in entries]
+        if missing:
+            found = rule_map.histories(missing)
+            read_at = recent.clock()
+            for pair in missing:
+                history, open_row = found.get(pair) or ([], None)
+                tail = history[-1] if open_row is not None and history and history[-1][1] is None else None
+                entry = _Entry((history, tail[2] if tail else None), open_row,
+                               tail[0] if tail else None, read_at)
+                entries[pair] = entry
+                recent.keep(pair, entry)
+
+        def answer(device: str, reference: str, moment: datetime) -> FlowRule | None:
+            entry = entries[(device, reference)]
+            history, tail = entry.value
+            if tail is not None and entry.open_from is not None and moment >= entry.open_from:
+                return tail
+            return rule_at(history, moment)
+
+        return answer
