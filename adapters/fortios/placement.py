@@ -80,8 +80,11 @@ def block_moves(table: Sequence[int], block: Sequence[int], owners: Mapping[int,
     `before` must be a policy of `table` that is not in `block`."""
     if not block:
         return []
+    candidates = candidate_anchors(table, block, owners, before)
+    if _contiguous_before(table, block, candidates):
+        return []  # in place: O(table), the steady state of every read
     best: list[tuple[int, str, int]] | None = None
-    for anchor in candidate_anchors(table, block, owners, before):
+    for anchor in candidates:
         moves = placement_moves(table, block, anchor)
         if best is None or len(moves) < len(best):
             best = moves
@@ -89,3 +92,14 @@ def block_moves(table: Sequence[int], block: Sequence[int], owners: Mapping[int,
             break
     assert best is not None
     return best
+
+
+def _contiguous_before(table: Sequence[int], block: Sequence[int], anchors: Sequence[int | None]) -> bool:
+    """True when `block` is one run of `table`, in its order, ending right before one of `anchors`."""
+    position = {pid: index for index, pid in enumerate(table)}
+    start = position.get(block[0])
+    if start is None or any(position.get(pid) != start + k for k, pid in enumerate(block)):
+        return False
+    end = start + len(block)
+    follower = table[end] if end < len(table) else None
+    return follower in anchors
