@@ -301,12 +301,13 @@ class Renderer:
             elif self._store6(key, render_source6(group, self._behind6[key], (), self.mark, self._cluster,
                                                   self.limit, self._names, self._single(key))):
                 moved.add(key)
-        frontier = [u for key in moved for u in self._included_by.get(key, ()) if u in used]
-        while frontier:  # unions including a moved group or an affected union
-            outer = frontier.pop()
-            if outer not in unions:
-                unions.add(outer)
-                frontier.extend(u for u in self._included_by.get(outer, ()) if u in used)
+        unions.update(u for key in moved for u in self._included_by.get(key, ()) if u in used)
+        frontier = list(unions)
+        while frontier:  # unions including an affected union
+            for outer in self._included_by.get(frontier.pop(), ()):
+                if outer in used and outer not in unions:
+                    unions.add(outer)
+                    frontier.append(outer)
         done: set[str] = set()
         for key in sorted(unions):
             self._visit_union6(key, used, unions, done)

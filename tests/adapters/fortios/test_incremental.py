@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from adapters.fortios import known as known_module
 from adapters.fortios.known import KnownPieces, Piece, PieceLedger, piece_of
 from adapters.fortios.nesting import Nesting, nested_sources
-from adapters.fortios.render import ADDRESS, ADDRGRP, PolicySettings
+from adapters.fortios.render import ADDRESS, ADDRGRP, ADDRGRP6, PolicySettings
 from adapters.fortios.renderer import Renderer, render_state
 from connector.model import (
     Action,
@@ -37,6 +37,7 @@ MARK = "fusion-connector:prod"
 SETTINGS = PolicySettings(("port2",), ("port1",))
 KEYS = ("ns/a", "ns/b", "svc/a/x", "svc/a/y", "svc/b/z", "pods/a/p")
 POOL = [f"10.1.0.{i}" for i in range(1, 25)] + ["fd00::1", "fd00::2"]
+POOL6 = [f"fd00::{i:x}" for i in range(16, 26)]  # IPv6 members a group gains beside its IPv4 ones
 
 
 @settings(max_examples=60, deadline=None)
@@ -90,7 +91,10 @@ def steps(draw: st.DrawFn) -> list[tuple[str, Any]]:
                                               st.sets(st.sampled_from(POOL), max_size=2))),
         st.tuples(st.just("rules"), st.lists(st.sampled_from((*KEYS, "cr/u", "cr/v")), unique=True,
                                              max_size=8)),
+        st.tuples(st.just("hosts6"), st.tuples(st.sampled_from(KEYS),
+                                               st.sets(st.sampled_from(POOL6), max_size=8))),
         st.tuples(st.just("big"), st.integers(1, 12)),
+        st.tuples(st.just("big6"), st.integers(0, 6)),
         st.tuples(st.just("known"), st.tuples(st.integers(0, 30), st.integers(0, 5))),
         st.tuples(st.just("apply"), st.none()))
     return draw(st.lists(actions, min_size=1, max_size=12))
@@ -115,6 +119,15 @@ def replay(actions: list[tuple[str, Any]], limit: int, cluster: str = "prod",
         if action == "hosts":
             key, found = value
             groups[key] = replace(groups[key], members=pods(groups[key].namespace, sorted(found)))
+        elif action == "hosts6":
+            key, found = value
+            kept = [a for a in groups[key].addresses if ipaddress.ip_address(a).version == 4]
+            groups[key] = replace(groups[key], members=pods(groups[key].namespace, sorted({*kept, *found})))
+        elif action == "big6":
+            networks = tuple(n for n in destinations["es/big"].networks if ":" not in n)
+            networks += tuple(f"2001:db8:{i}::/48" for i in range(value))
+            fqdns = ("b.example",) if value else ()
+            destinations["es/big"] = Destination("es/big", "ops", "big", networks, fqdns)
         elif action == "run":
             key, start, length, apart = value
             end = start + length
@@ -148,6 +161,8 @@ def test_incremental_render_equals_a_fresh_render(actions: list[tuple[str, Any]]
         assert objects == fresh
         named = {f"fc_prod_src_{key}" for key in (*KEYS, "cr/u", "cr/v")}  # one member: referenced by it
         assert all(len(o.body["member"]) > 1 for o in objects if o.kind == ADDRGRP and o.name in named)
+        named6 = {f"fc_prod_src6_{key}" for key in (*KEYS, "cr/u", "cr/v")}
+        assert all(len(o.body["member"]) > 1 for o in objects if o.kind == ADDRGRP6 and o.name in named6)
 
 
 def test_ledger_parses_only_bodies_it_has_not_seen(monkeypatch: pytest.MonkeyPatch) -> None:
