@@ -9,8 +9,9 @@ Contract:
   metav1 StatusCauses (`field`, `message`, `reason`): schema and CEL violations give exactly the
   422 `Invalid` message of the API server (`ExternalService.fusion-connector.io "x" is invalid:
   spec.addresses: Required value`); an apiVersion or kind no definition serves is refused like
-  the server's 404, and a missing `metadata.name` like its 422.
-- Metadata syntax (label keys, annotation sizes) is not checked here.
+  the server's 404; an invalid `metadata.name` (missing, not an RFC 1123 subdomain) is refused
+  alone like its 422, and label and annotation syntax and size (`metadata`) come first among the
+  other causes, as on the server.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from connector.crds import metadata as metadata_rules
 from connector.crds import schema as structural
 from connector.crds.schema import Cause, cause
 
@@ -116,17 +118,17 @@ class ManifestValidator:
         if not isinstance(metadata, dict):
             metadata = body["metadata"] = {}
         name = str(metadata.get("name") or "")
-        if not name:
-            missing = [cause("metadata.name", "Required value: name or generateName is required",
-                            "FieldValueRequired")]
-            return Checked(None, invalid_message(definition.kind, definition.group, name, missing),
-                           "Invalid", tuple(missing))
+        refused = metadata_rules.name_causes(name)
+        if refused:
+            return Checked(None, invalid_message(definition.kind, definition.group, name, refused),
+                           "Invalid", tuple(refused))
         if definition.status_subresource:
             body.pop("status", None)
         if not definition.namespaced:
             metadata.pop("namespace", None)
+        causes = metadata_rules.metadata_causes(body)
         prepared = structural.prepare(body, definition.schema) if definition.schema else body
-        causes = structural.validate(prepared, definition.schema) if definition.schema else []
+        causes += structural.validate(prepared, definition.schema) if definition.schema else []
         if causes:
             return Checked(None, invalid_message(definition.kind, definition.group, name, causes),
                            "Invalid", tuple(causes))

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import random
-import re
 import string
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from connector.crds import metadata as metadata_rules
 from mocks.kube.errors import cause
 from mocks.kube.resources import ResourceType
 
-_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 LABEL_NAMED = {("", "namespaces"), ("", "services")}
 # kinds whose metadata.generation tracks spec changes (custom resources always do)
 GENERATION_KINDS = {("", "pods"), ("apiextensions.k8s.io", "customresourcedefinitions")}
@@ -48,34 +46,8 @@ def generated_name(prefix: str) -> str:
 
 
 def name_causes(rtype: ResourceType, name: str) -> list[dict[str, str]]:
-    """Causes for an invalid metadata.name (empty when valid)."""
-    if not name:
-        return [
-            cause("metadata.name", "Required value: name or generateName is required", "FieldValueRequired")
-        ]
-    if rtype.key in LABEL_NAMED:
-        if len(name) > 63 or not _LABEL.match(name):
-            return [
-                cause(
-                    "metadata.name",
-                    f'Invalid value: "{name}": a lowercase RFC 1123 label must consist '
-                    "of lower case alphanumeric characters or '-', and must start and end with an "
-                    "alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation "
-                    "is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')",
-                )
-            ]
-        return []
-    if len(name) > 253 or not _SUBDOMAIN.match(name):
-        return [
-            cause(
-                "metadata.name",
-                f'Invalid value: "{name}": a lowercase RFC 1123 subdomain must consist '
-                "of lower case alphanumeric characters, '-' or '.', and must start and end with an "
-                "alphanumeric character (e.g. 'example.com', regex used for validation is "
-                "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
-            )
-        ]
-    return []
+    """Causes for an invalid metadata.name (empty when valid): `connector.crds.metadata`."""
+    return metadata_rules.name_causes(name, label=rtype.key in LABEL_NAMED)
 
 
 def tracks_generation(rtype: ResourceType) -> bool:
@@ -136,47 +108,10 @@ def builtin_causes(rtype: ResourceType, obj: dict[str, Any]) -> list[dict[str, s
     return causes
 
 
-_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
-_QUALIFIED_NAME = re.compile(
-    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
-    r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
-)
-
-
 def metadata_causes(obj: dict[str, Any]) -> list[dict[str, str]]:
-    """Label keys and values, and annotation keys, checked as for every kind on a real server."""
-    metadata = obj.get("metadata") or {}
-    causes: list[dict[str, str]] = []
-    for key, value in (metadata.get("labels") or {}).items():
-        if not _QUALIFIED_NAME.match(str(key)) or len(str(key).rpartition("/")[2]) > 63:
-            causes.append(
-                cause(
-                    "metadata.labels",
-                    f'Invalid value: "{key}": name part must consist of '
-                    "alphanumeric characters, '-', '_' or '.', and must start and end with an "
-                    "alphanumeric character",
-                )
-            )
-        elif not isinstance(value, str) or len(value) > 63 or not _LABEL_VALUE.match(value):
-            causes.append(
-                cause(
-                    "metadata.labels",
-                    f'Invalid value: "{value}": a valid label must be an empty '
-                    "string or consist of alphanumeric characters, '-', '_' or '.', and must start "
-                    "and end with an alphanumeric character",
-                )
-            )
-    for key in metadata.get("annotations") or {}:
-        if not _QUALIFIED_NAME.match(str(key)):
-            causes.append(
-                cause(
-                    "metadata.annotations",
-                    f'Invalid value: "{key}": name part must consist of '
-                    "alphanumeric characters, '-', '_' or '.', and must start and end with an "
-                    "alphanumeric character",
-                )
-            )
-    return causes
+    """Label keys and values, annotation keys and size, checked as for every kind on a real server
+    (`connector.crds.metadata`)."""
+    return metadata_rules.metadata_causes(obj)
 
 
 def pod_defaults(obj: dict[str, Any]) -> None:

@@ -33,6 +33,35 @@ def _rule(kind: str, name: str, **spec: Any) -> dict[str, Any]:
     return {"apiVersion": FC, "kind": kind, "metadata": metadata, "spec": spec}
 
 
+def _with_metadata(obj: dict[str, Any], **metadata: Any) -> dict[str, Any]:
+    return {**obj, "metadata": {**obj["metadata"], **metadata}}
+
+
+LONG = "x" * 64
+# (name, metadata) of manifests whose metadata the API server refuses (or, for a few, accepts)
+BAD_METADATA: list[tuple[str, dict[str, Any]]] = [
+    ("Capital", {}),
+    ("under_score", {}),
+    ("-leading-dash", {}),
+    ("dots.are.fine", {}),
+    ("a" * 254, {}),
+    ("bad-label-key", {"labels": {"bad key": "v"}}),
+    ("bad-label-prefix", {"labels": {"Example.COM/app": "v"}}),
+    ("empty-label-prefix", {"labels": {"/app": "v"}}),
+    ("long-label-name", {"labels": {f"example.com/{LONG}": "v"}}),
+    ("two-slashes", {"labels": {"a/b/c": "v"}}),
+    ("bad-label-value", {"labels": {"app": "has space"}}),
+    ("long-label-value", {"labels": {"app": LONG}}),
+    ("long-bad-label-value", {"labels": {"app": "-" + LONG}}),
+    ("good-labels", {"labels": {"example.com/app": "My_Value-1.0", "empty": ""}}),
+    ("bad-annotation-key", {"annotations": {"not valid!": "v"}}),
+    ("upper-annotation-prefix", {"annotations": {"Example.com/Note": "case is ignored"}}),
+    ("annotations-too-large", {"annotations": {"a": "x" * (256 * 1024)}}),
+    ("annotations-at-the-limit", {"annotations": {"a": "x" * (256 * 1024 - 1)}}),
+    ("several", {"labels": {"ok": "fine", "bad key": "bad value!"}, "annotations": {"-": ""}}),
+]
+
+
 SELECTOR_IN_WITHOUT_VALUES = {"matchExpressions": [{"key": "app", "operator": "In"}]}
 
 MANIFESTS: list[dict[str, Any]] = [
@@ -65,6 +94,10 @@ MANIFESTS: list[dict[str, Any]] = [
           namespaceSelector=SELECTOR_IN_WITHOUT_VALUES),
     {"apiVersion": FC, "kind": "ExternalService", "metadata": {"namespace": "shop"},
      "spec": {"addresses": ["10.0.0.1"]}},
+    *(_with_metadata(_es(name, addresses=["10.0.0.1"]), **extra) for name, extra in BAD_METADATA),
+    _with_metadata(_rule("ClusterEgressRule", "Upper.Case", action="Deny"), labels={"a/b/c": "x"}),
+    _with_metadata(_rule("NamespaceEgressRule", "bad-labels-and-spec", action="Permit"),
+                   labels={"-x": "y_"}, annotations={"": "empty key"}),
 ]
 
 
@@ -98,6 +131,9 @@ def test_offline_validation_refuses_what_the_api_server_refuses(api: httpx.Clien
 def test_the_set_holds_both_refused_and_accepted_manifests(api: httpx.Client) -> None:
     outcomes = [ManifestValidator().check(m).refused for m in MANIFESTS]
     assert sum(outcomes) >= 10 and outcomes.count(False) >= 4
+    metadata = [ManifestValidator().check(_with_metadata(_es(n, addresses=["10.0.0.1"]), **m)).refused
+                for n, m in BAD_METADATA]
+    assert sum(metadata) >= 14 and metadata.count(False) >= 3
 
 
 def test_an_accepted_manifest_is_stored_as_the_server_stores_it(api: httpx.Client) -> None:

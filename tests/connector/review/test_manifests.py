@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from connector.compiler import CompileSettings
+from connector.model import Capabilities
 from connector.review.manifests import read_change_set
+from connector.review.render import to_text
+from connector.review.review import run_review
 from tests.connector.review.scenario import SCENARIO, cluster_view
 
 FC = "fusion-connector.io/v1alpha1"
@@ -59,3 +63,21 @@ def test_an_object_applied_as_it_is_is_unchanged() -> None:
     changes.apply(cluster_view())
     assert {e.outcome for e in changes.entries} == {"unchanged"}
     assert len(changes.ignored) == 8  # namespaces, pods, the Service and its EndpointSlice
+
+
+def test_bad_metadata_is_refused_offline_as_the_api_server_refuses_it(tmp_path: Path) -> None:
+    (tmp_path / "labels.yaml").write_text(f"apiVersion: {FC}\nkind: ExternalService\n"
+                                          "metadata: {name: api, namespace: shop, labels: {app: has space}}\n"
+                                          "spec: {addresses: [10.0.0.1]}\n---\n"
+                                          f"apiVersion: {FC}\nkind: ExternalService\n"
+                                          "metadata: {name: Api_2, namespace: shop}\n"
+                                          "spec: {addresses: [10.0.0.2]}\n")
+    changes = read_change_set([tmp_path])
+    assert [(r.source.replace(str(tmp_path), ""), r.reason, r.field) for r in changes.refused] == [
+        ("/labels.yaml#1", "Invalid", "metadata.labels"), ("/labels.yaml#2", "Invalid", "metadata.name")]
+    assert changes.entries == []
+    settings = CompileSettings(cluster="t", devices=(("soc", Capabilities()),))
+    text = to_text(run_review(cluster_view(), settings, changes)).replace(str(tmp_path), "pr")
+    (line,) = [t for t in text.splitlines() if t.startswith("refused: pr/labels.yaml#1 ")]
+    documented = (Path(__file__).resolve().parents[3] / "docs" / "review.md").read_text()
+    assert line in documented.splitlines()
