@@ -71,8 +71,9 @@ DEFAULT_CONCURRENCY = 4
 
 class FortiOSAdapter(Adapter):
     type_name = "fortios"
-    capabilities: ClassVar[Capabilities] = Capabilities(fqdn=True, ipv6=True, logging=True,
-                                                        incremental_members=True)
+    # wildcard FQDNs: a `type fqdn` address whose fqdn is `*.example.com` (FortiOS 6.2.2 and later)
+    capabilities: ClassVar[Capabilities] = Capabilities(fqdn=True, wildcard_fqdn=True, ipv6=True,
+                                                        logging=True, incremental_members=True)
     kind_order: ClassVar[tuple[str, ...]] = r.KIND_ORDER
     ordered_kinds: ClassVar[frozenset[str]] = frozenset({r.POLICY})
     # a group cannot be empty: it holds the predefined `none` (0.0.0.0/32, IPv6 ::/128); a policy
