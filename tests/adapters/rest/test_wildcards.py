@@ -9,6 +9,7 @@ import dataclasses
 
 import pytest
 
+from adapters.offline import offline_secrets, offline_transport
 from adapters.rest import RestAdapter
 from adapters.rest.config import RestDevice
 from connector.adapter import PermanentDeviceError
@@ -79,3 +80,11 @@ def test_the_mock_refuses_other_wildcards(name: str) -> None:
     with pytest.raises(ChangeError, match="is not a domain name"):
         validate_object("address", {"name": "a", "networks": [], "fqdns": [name]})
 
+
+
+def test_offline_the_configuration_decides() -> None:
+    """`review` renders offline: a receiver configured for wildcards is taken to hold them."""
+    config = device(wildcardFqdn=True, auth={"tokenEnv": "SOC_TOKEN"})
+    with RestAdapter(config, "c1", offline_secrets(["SOC_TOKEN"]), offline_transport()) as adapter:
+        addresses = [o for o in adapter.render(wildcard_state()) if o.kind == "address"]
+    assert any(WILDCARD in o.body["fqdns"] for o in addresses)
