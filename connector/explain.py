@@ -24,8 +24,8 @@ from typing import Any
 
 from connector.cluster import ClusterView, Kind
 from connector.compiler import CompileResult, RuleRef
+from connector.compiler.addresses import node_addresses, read_pod, read_slice
 from connector.compiler.keys import namespace_group
-from connector.compiler.sources import node_addresses, read_pod, read_slice
 from connector.evaluate import Names, Outcome, Probe, Step, evaluate, would_decide
 from connector.model import CompiledRule, DeviceState, Protocol, RuleKind
 

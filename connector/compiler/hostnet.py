@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from connector.compiler.addresses import PodInfo
 from connector.compiler.findings import Problem, Reason
-from connector.compiler.sources import PodInfo
 
 LIMIT = 5  # pods named in one line; the rest are counted
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import TypeVar
 
 from connector.cluster import Kind, Obj
+from connector.compiler.addresses import node_addresses, read_pod, read_slice
 from connector.compiler.dirty import Dirty
 from connector.compiler.findings import RuleRef
 from connector.compiler.resources import ExternalServiceSpec, RuleSpec, read_external_service, read_rule
-from connector.compiler.sources import node_addresses, read_pod, read_slice
 from connector.compiler.workloads import NamespaceWorkloads
 from connector.model import RuleKind
 

@@ -10,12 +10,12 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from connector.compiler import keys
+from connector.compiler.addresses import Members, node_members
 from connector.compiler.destinations import has_ipv6
 from connector.compiler.dirty import Dirty
 from connector.compiler.index import ClusterIndex, put
 from connector.compiler.namespaces import NamespaceInfo, namespace_info
 from connector.compiler.settings import CompileSettings
-from connector.compiler.sources import Members, node_members
 from connector.compiler.workloads import WorkloadDelta
 from connector.model import SourceGroup
 

@@ -19,10 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from connector.compiler import hostnet, keys
+from connector.compiler.addresses import PodInfo, node_members, pod_members
 from connector.compiler.findings import Problem, Reason
 from connector.compiler.namespaces import NamespaceInfo
 from connector.compiler.resources import RuleSpec
-from connector.compiler.sources import PodInfo, node_members, pod_members
 from connector.compiler.workloads import NamespaceWorkloads, WorkloadDelta
 from connector.model import RuleKind, SourceGroup
 

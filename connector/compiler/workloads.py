@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from connector.compiler.sources import Members, PodInfo, SliceInfo
+from connector.compiler.addresses import Members, PodInfo, SliceInfo
 from connector.model import Identity
 
 

@@ -35,7 +35,7 @@ import httpx
 from kubernetes import client as k8s_client
 
 from connector.cluster import Kind, Obj, StaticView
-from connector.compiler.sources import read_pod, read_slice
+from connector.compiler.addresses import read_pod, read_slice
 from connector.config import Config, Secrets
 from connector.kube import build_api_client
 from connector.manifests import ManifestApplier

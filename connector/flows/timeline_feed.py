@@ -20,7 +20,7 @@ Both return the addresses whose holder changed.
 
 Each change also says `since` when the new holder really began to hold the address, which may be
 before the connector saw it (it started after the holder, a log arrives late): for a pod its start
-(`connector.compiler.sources.pod_started`: the later of creationTimestamp and status.startTime,
+(`connector.compiler.addresses.pod_started`: the later of creationTimestamp and status.startTime,
 both before its sandbox got the address); for a node's addresses and an egress IP, the
 creationTimestamp of the Node, or of the Namespace (annotation) and the EgressIP object, for
 objects this book sees for the first time (an address a known node or namespace gains later is
@@ -49,8 +49,8 @@ from typing import Protocol
 from sqlalchemy.orm import Session, sessionmaker
 
 from connector.cluster import ClusterView, Kind, Obj, ObjectChange
+from connector.compiler.addresses import epoch_seconds, node_addresses, read_pod, read_slice
 from connector.compiler.namespaces import NamespaceInfo
-from connector.compiler.sources import epoch_seconds, node_addresses, read_pod, read_slice
 from connector.flows.record import FlowIdentity
 from connector.store.timeline import AddressTimeline
 

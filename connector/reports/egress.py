@@ -16,7 +16,7 @@ from typing import Any
 
 from connector.cluster import ClusterView, Kind
 from connector.compiler import CompileResult
-from connector.compiler.sources import PodInfo, node_addresses, read_pod, read_slice
+from connector.compiler.addresses import PodInfo, node_addresses, read_pod, read_slice
 from connector.model import CompiledRule, DeviceState
 from connector.reports.model import DeviceEgress, EgressDestination, EgressEntry, EgressSource, RuleName
 

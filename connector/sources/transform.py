@@ -4,7 +4,7 @@ Only what the connector reads is kept, which bounds memory at 100,000 pods: meta
 `managedFields` and without the `kubectl.kubernetes.io/last-applied-configuration` annotation; for
 pods only name, namespace, uid, resourceVersion, labels, annotations, owner references (kind, name,
 uid, controller) and deletionTimestamp, plus the node, host network flag, phase and IPs, and when
-the pod may first have held its IPs (`connector.compiler.sources.pod_started`, from
+the pod may first have held its IPs (`connector.compiler.addresses.pod_started`, from
 creationTimestamp and status.startTime) as one int of epoch seconds under the metadata key
 `fusion-connector.io/started` (absent when unknown; an int, not two time strings); for nodes
 their addresses and pod CIDRs; for EndpointSlices the endpoints and ports. Other kinds (Services,
@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from connector.cluster import KINDS, Kind, KindInfo, Obj
-from connector.compiler.sources import STARTED, pod_started
+from connector.compiler.addresses import STARTED, pod_started
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 

@@ -5,7 +5,7 @@ import sys
 from datetime import UTC, datetime
 
 from connector.cluster import Kind, StaticView
-from connector.compiler.sources import STARTED, pod_started, read_pod
+from connector.compiler.addresses import STARTED, pod_started, read_pod
 from connector.sources.transform import LAST_APPLIED, transform
 
 POD = {

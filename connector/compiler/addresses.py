@@ -1,4 +1,5 @@
-"""Source addresses from raw pods, EndpointSlices and nodes, and the group members built from them."""
+"""Source addresses from raw pods, EndpointSlices and nodes, and the group members built from
+them (the compiler's reading of workloads; the watch caches are `connector.sources`)."""
 
 from __future__ import annotations
 
