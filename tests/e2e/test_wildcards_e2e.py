@@ -95,6 +95,14 @@ def test_wildcards_are_enforced_where_the_device_can_and_reported_where_not(lab:
     src = web_ip(lab.kube.settle())
     payload = apply(lab, tmp_path, rest_device(lab, wildcardFqdn=True))
     assert findings(payload, "cdn") == {("WildcardFQDNUnsupported", BIGIP)}
+    [status] = [r for r in payload["rules"] if r["name"] == "cdn"]
+    assert status["condition"]["status"] == "True"  # the Accepted condition written on the rule
+    assert status["condition"]["reason"] == "WildcardFQDNUnsupported"
+    assert status["condition"]["message"] == (
+        f"NamespaceEgressRule shop/cdn: device {BIGIP} cannot enforce wildcard FQDNs; ExternalService"
+        " shop/cdn is compiled there without *.cdn.example.com")
+    presence = {d["name"]: d["present"] for d in status["devices"]}
+    assert presence == {BIGIP: False, FORTIGATE: True, REST: True}
 
     addresses = {a["name"]: a for a in lab.fortigate.table("firewall/address")}
     assert [a["fqdn"] for a in addresses.values() if a.get("type") == "fqdn"] == ["*.cdn.example.com"]
