@@ -32,17 +32,21 @@ MARK = "fusion-connector:prod"
 
 
 def compiled() -> CompileResult:
-    """payments: Service api (four pods in a row) may reach Stripe and the DB networks; a worker
-    pod beside it; shop: two pods; cluster rules block Tor (Admin) and allow DNS (Baseline)."""
+    """payments: Service api (four pods in a row, the first dual-stack) may reach Stripe and the DB
+    networks (one IPv6); a worker pod beside it; shop: two pods; cluster rules block Tor (Admin)
+    and allow DNS (Baseline)."""
     api = [f"10.244.1.{i}" for i in (2, 3, 4, 5)]
     objects = [
         namespace("payments"), namespace("shop"), namespace("fusion-system", managed=False),
-        *(pod("payments", f"api-{i}", ip, labels={"app": "api"}) for i, ip in enumerate(api)),
+        *(pod("payments", f"api-{i}", [ip, "fd00::10"] if i == 0 else ip, labels={"app": "api"})
+          for i, ip in enumerate(api)),
         pod("payments", "worker", "10.244.1.7"), pod("shop", "web-1", "10.244.2.7"),
         pod("shop", "web-2", "10.244.2.9"),
         service("payments", "api"), endpoint_slice("payments", "api", api),
+        {**endpoint_slice("payments", "api", ["fd00::10"], name="api-v6"), "addressType": "IPv6"},
         external_service("payments", "stripe", ["api.stripe.com"], [{"port": "443"}]),
-        external_service("payments", "db", ["10.20.30.0/24", *(f"10.20.{i}.0/24" for i in range(40, 48))],
+        external_service("payments", "db", ["10.20.30.0/24", *(f"10.20.{i}.0/24" for i in range(40, 48)),
+                                            "2001:db8::/64"],
                          [{"port": "5432"}, {"port": "8000-8080"}]),
         service_rule("payments", "api-to-stripe", "Allow", "api", externalServices=["stripe"]),
         service_rule("payments", "api-to-db", "Allow", "api", externalServices=["db"]),
