@@ -37,7 +37,7 @@ from connector.kube import (
 from connector.planner import Change, Op, Plan
 from connector.reconciler.device import DeviceOutcome, Refusal
 from connector.reconciler.reconcile_pass import PassReport, reconcile_once
-from connector.sources.snapshot import list_all
+from connector.sources.listing import list_all
 from connector.wiring import open_adapters, select_devices
 
 log = logging.getLogger(__name__)

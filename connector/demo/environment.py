@@ -39,7 +39,7 @@ from connector.compiler.addresses import read_pod, read_slice
 from connector.config import Config, Secrets
 from connector.kube import build_api_client
 from connector.manifests import ManifestApplier
-from connector.sources.snapshot import list_all
+from connector.sources.listing import list_all
 from connector.wiring import load_config
 from mocks.bigip import BigIpApp
 from mocks.common.app import MockApp

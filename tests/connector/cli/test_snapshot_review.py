@@ -12,7 +12,7 @@ import pytest
 
 from connector.compiler import compile_cluster
 from connector.review.snapshot import read_snapshot
-from connector.sources.snapshot import list_all
+from connector.sources.listing import list_all
 from connector.wiring import compile_settings, load_config
 from tests.connector.cli.lab import FC, Lab, invoke, lab
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from connector.cluster import Kind
-from connector.sources.snapshot import list_all
+from connector.sources.listing import list_all
 from tests.connector.sources.fake_api import FakeApi
 
 

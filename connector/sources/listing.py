@@ -1,4 +1,5 @@
-"""A one-shot read of the cluster for commands that need no watch (`plan`, `explain`)."""
+"""A one-shot listing of the cluster for commands that need no watch (`plan`, `explain`): every
+kind read once into a `StaticView` (the store's own snapshots are `connector.store.snapshot`)."""
 
 from __future__ import annotations
 
