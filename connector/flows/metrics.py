@@ -7,7 +7,8 @@
   further set is counted with `namespace`, `service` and `rule` all `other`.
 - `fusion_connector_flow_lines_total{device,result}`: lines by result, `attributed` (an identity
   was found), `unattributed` (none), `malformed` and `rejected` (from the receiver; device
-  `unknown` for an unlisted sender).
+  `unknown` for an unlisted sender), and `staged` (a staged policy's match the device logged but
+  did not enforce, BIG-IP AFM; dropped by the receiver).
 - `fusion_connector_flow_lines_shed_total{device}`: lines dropped under load (receiver or pipeline).
 - `fusion_connector_flow_errors_total{stage}`: pipeline stages that failed (`attribute`: the
   batch is dropped; `store`, `events`, `subscriber`, `prune`: the other stages go on).
@@ -27,7 +28,7 @@ from connector.flows.record import FlowRecord
 PREFIX = "fusion_connector_"
 OTHER = "other"
 MAX_FLOW_SERIES = 1000
-LINE_RESULTS = ("attributed", "unattributed", "malformed", "rejected")
+LINE_RESULTS = ("attributed", "unattributed", "malformed", "rejected", "staged")
 
 
 def rule_label(record: FlowRecord) -> str:

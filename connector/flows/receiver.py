@@ -11,6 +11,8 @@ Counted through `count(device, result, n)` (device "unknown" for an unlisted sen
 - `rejected`: a datagram or a TCP connection from an unlisted address (dropped / closed at once);
 - `malformed`: a message its parser refused, or longer than `max_line_bytes` (skipped; a TCP
   connection carries on with its next frame), or from a sender whose format is unknown;
+- `staged`: a match of a staged (audit) policy, which the device logged but did not enforce
+  (`StagedMatch`, BIG-IP AFM `acl_policy_type="Staged"`): dropped, never a flow record;
 - `shed`: a message dropped because `max_pending_lines` messages already wait for the worker.
 A TCP connection beyond `max_connections` is closed at once (logged, not counted). A failing `sink`
 is logged (without the lines) and the receiver goes on. Raw lines are logged only at DEBUG, cut to
@@ -39,7 +41,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from connector.flows.parsers import PARSERS, MalformedLine, Parser
+from connector.flows.parsers import PARSERS, MalformedLine, Parser, StagedMatch
 from connector.flows.record import FlowLine
 from connector.flows.syslog import FrameDecoder, parse_syslog
 
@@ -382,6 +384,7 @@ class SyslogReceiver:
     def _handle(self, batch: list[tuple[_Source, bytes]]) -> None:
         lines: list[FlowLine] = []
         malformed: dict[str, int] = {}
+        staged: dict[str, int] = {}
         for index, (sender, frame) in enumerate(batch):
             if not index % _YIELD_EVERY:
                 self._yield_to_readers()
@@ -392,6 +395,8 @@ class SyslogReceiver:
                     raise MalformedLine(f"unknown log format {sender.format!r}")
                 message = parse_syslog(text)
                 lines.append(parser(message.body, sender.device, message.time))
+            except StagedMatch:
+                staged[sender.device] = staged.get(sender.device, 0) + 1
             except MalformedLine as error:
                 malformed[sender.device] = malformed.get(sender.device, 0) + 1
                 if log.isEnabledFor(logging.DEBUG):
@@ -403,6 +408,8 @@ class SyslogReceiver:
                               sender.device)
         for device, n in malformed.items():
             self._tally.add(device, "malformed", n)
+        for device, n in staged.items():
+            self._tally.add(device, "staged", n)
         if lines:
             try:
                 self._sink(lines)

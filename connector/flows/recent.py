@@ -10,10 +10,12 @@ the store stays exact until a row is inserted for its key or its open row is end
 
 Contract (each `at_many` / `rules` call runs in the caller's read transaction, before answering):
 1. the keys of the rows written since the previous call (id above the highest seen) are dropped;
-2. for the batch's keys cached with an open row, the store's open row (id, start) is read (one
-   narrow statement per 500 keys, through the open-row index); an entry whose open row was ended,
-   removed or replaced is dropped;
-3. what is missing is read from the store, and the answers are computed from the entries exactly as
+2. the row with the highest id seen is read again: when it was removed (SQLite may then give its
+   id to a new row), every entry is dropped;
+3. for the batch's cached keys, the id of the store's open row is read (one narrow statement per
+   500 keys, through the open-row index); an entry whose open row was ended, removed or replaced,
+   or that has got one, is dropped;
+4. what is missing is read from the store, and the answers are computed from the entries exactly as
    the store-backed path computes them (`connector.store.timeline.attribute`, `rule_map.rule_at`).
 An entry is therefore never staler than the store at the batch's read, on every replica (each keeps
 its own entries; the store is the only thing they share). One assumption: ids are committed in the
@@ -56,7 +58,7 @@ class _Entry(Generic[V]):
 
 
 class _Recent(Generic[K, V]):
-    """Entries per key, kept in step with the store (steps 1 and 2 of the module docstring)."""
+    """Entries per key, kept in step with the store (steps 1 to 3 of the module docstring)."""
 
     def __init__(self, max_entries: int, ttl: float, clock: Callable[[], float],
                  key_of: Callable[[Signature], K]) -> None:
@@ -100,7 +102,8 @@ class _Recent(Generic[K, V]):
         if check:
             found = store.open_ids(check)
             for key in check:
-                if found.get(key) != entries[key].open_row:
+                open_row = entries[key].open_row
+                if found.get(key) != (open_row[0] if open_row is not None else None):
                     del entries[key]
 
     def keep(self, key: K, entry: _Entry[V]) -> None:
@@ -118,7 +121,7 @@ class _Store(Protocol[K]):
 
     def written_after(self, after_id: int) -> list[Signature]: ...
 
-    def open_ids(self, keys: list[K]) -> dict[K, Signature]: ...
+    def open_ids(self, keys: list[K]) -> dict[K, int]: ...
 
 
 @dataclass(slots=True)

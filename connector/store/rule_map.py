@@ -100,19 +100,21 @@ class DeviceRuleMap:
 
     def written_after(self, after_id: int) -> list[tuple[Any, ...]]:
         """The signatures of the rows with an id above `after_id`, by id."""
-        row = DeviceRuleRefRow
-        return [_signature(found) for found in self.session.execute(_signature_columns().where(
-            row.cluster == self.cluster, row.id > after_id).order_by(row.id))]
+        row = DeviceRuleRefRow  # by the primary key alone: an index on the cluster would read them all
+        return [_signature(found) for found in self.session.execute(
+            _signature_columns().add_columns(row.cluster).where(row.id > after_id).order_by(row.id))
+            if found.cluster == self.cluster]
 
-    def open_ids(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], tuple[Any, ...]]:
-        """The signature of the open row of each (device, reference) that has one."""
+    def open_ids(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """The id of the open row of each (device, reference) that has one."""
         row = DeviceRuleRefRow
-        out: dict[tuple[str, str], tuple[Any, ...]] = {}
+        out: dict[tuple[str, str], int] = {}
         for chunk in chunks(sorted(set(pairs)), 200):
-            for found in self.session.execute(_signature_columns().where(
-                    row.cluster == self.cluster, tuple_(row.device, row.reference).in_(list(chunk)),
-                    row.valid_to.is_(None))):
-                out[(found.device, found.reference)] = _signature(found)
+            statement = select(row.device, row.reference, row.id).where(
+                row.cluster == self.cluster, tuple_(row.device, row.reference).in_(list(chunk)),
+                row.valid_to.is_(None))
+            for device, reference, row_id in self.session.execute(statement):
+                out[(device, reference)] = row_id
         return out
 
     def histories(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], tuple[

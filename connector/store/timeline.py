@@ -149,7 +149,7 @@ class AddressTimeline:
                     if found is None and began is not None and began < at:
                         backdated[address] = began
             if backdated:
-                ends = self._latest_ends(list(backdated))
+                ends = self._latest_ends(list(backdated), min(backdated.values()))
                 for values in opening:
                     began = backdated.get(values["address"])
                     if began is not None:
@@ -188,13 +188,14 @@ class AddressTimeline:
         return {found.address: found for found in self.session.execute(self._columns().where(
             row.cluster == self.cluster, row.address.in_(list(addresses)), row.valid_to.is_(None)))}
 
-    def _latest_ends(self, addresses: Sequence[str]) -> dict[str, datetime]:
-        """The end of each address's latest closed interval, for those with one (one statement,
-        through the index (cluster, address, valid_to))."""
+    def _latest_ends(self, addresses: Sequence[str], after: datetime) -> dict[str, datetime]:
+        """The end of each address's latest closed interval, for those with one ending after
+        `after` (earlier ends do not matter; the bound keeps the statement narrow whichever index
+        serves it)."""
         row = AddressIntervalRow
         found = self.session.execute(
             select(row.address, func.max(row.valid_to)).where(
-                row.cluster == self.cluster, row.address.in_(list(addresses)), row.valid_to.is_not(None)
+                row.cluster == self.cluster, row.address.in_(list(addresses)), row.valid_to > after
             ).group_by(row.address))
         return {address: end for address, end in found if end is not None}
 
@@ -264,19 +265,21 @@ class AddressTimeline:
 
     def written_after(self, after_id: int) -> list[tuple[Any, ...]]:
         """The signatures of the intervals with an id above `after_id`, by id."""
-        row = AddressIntervalRow
-        return [_signature(found) for found in self.session.execute(self._signature().where(
-            row.cluster == self.cluster, row.id > after_id).order_by(row.id))]
+        row = AddressIntervalRow  # by the primary key alone: an index on the cluster would read them all
+        return [_signature(found) for found in self.session.execute(
+            self._signature().add_columns(row.cluster).where(row.id > after_id).order_by(row.id))
+            if found.cluster == self.cluster]
 
-    def open_ids(self, addresses: Iterable[str]) -> dict[str, tuple[Any, ...]]:
-        """The signature of each address's open interval, for those with one (one statement per
+    def open_ids(self, addresses: Iterable[str]) -> dict[str, int]:
+        """The id of each address's open interval, for those with one (one narrow statement per
         500 addresses, through the open-interval index)."""
         row = AddressIntervalRow
-        out: dict[str, tuple[Any, ...]] = {}
+        out: dict[str, int] = {}
         for chunk in chunks(sorted(set(addresses)), IN_CHUNK):
-            for found in self.session.execute(self._signature().where(
-                    row.cluster == self.cluster, row.address.in_(list(chunk)), row.valid_to.is_(None))):
-                out[found.address] = _signature(found)
+            statement = select(row.address, row.id).where(
+                row.cluster == self.cluster, row.address.in_(list(chunk)), row.valid_to.is_(None))
+            for address, row_id in self.session.execute(statement):
+                out[address] = row_id
         return out
 
     def _signature(self) -> Select[Any]:

@@ -14,7 +14,7 @@ from types import MappingProxyType
 
 from connector.flows.parsers.bigip_afm import parse_bigip_afm
 from connector.flows.parsers.cef import parse_cef
-from connector.flows.parsers.common import MalformedLine, NotAFlow, Parser
+from connector.flows.parsers.common import MalformedLine, NotAFlow, Parser, StagedMatch
 from connector.flows.parsers.fortios import parse_fortios
 
 PARSERS: Mapping[str, Parser] = MappingProxyType({
@@ -23,5 +23,5 @@ PARSERS: Mapping[str, Parser] = MappingProxyType({
     "cef": parse_cef,
 })
 
-__all__ = ["PARSERS", "MalformedLine", "NotAFlow", "Parser", "parse_bigip_afm", "parse_cef",
-           "parse_fortios"]
+__all__ = ["PARSERS", "MalformedLine", "NotAFlow", "Parser", "StagedMatch", "parse_bigip_afm",
+           "parse_cef", "parse_fortios"]

@@ -14,6 +14,14 @@ Read: `source_ip`, `dest_ip` (required; a route domain `%N` is dropped), `source
 `Accept Decisively`, `Allow` are Allow; `Drop`, `Reject`, `Deny` are Deny), `acl_rule_name` (the
 device rule; empty is none), `date_time` (`Mar 14 2015 20:24:33` device-local, or ISO 8601; without
 a zone the syslog header's time, else read as UTC; absent: the header's time).
+
+Staged policies: AFM evaluates a virtual server's staged policy (`policyFirewallStaged`, where the
+connector puts `mode: Audit` rules) beside the enforced one and logs its matches with
+`acl_policy_type="Staged"` (any case). Such a line is not a decision the device enforced: it raises
+`StagedMatch` (a `NotAFlow`), which the receiver counts as `staged` and drops, before any other
+field is checked. It never becomes a flow record, a metric of flows, an EgressDenied Event or a
+forwarded record; the audit counts (`status.audit`) come from the enforced flows, each judged
+against the audit rules, so dropping the staged line counts nothing twice.
 """
 
 from __future__ import annotations
@@ -26,12 +34,14 @@ from connector.flows.parsers.common import (
     KeyValues,
     MalformedLine,
     Parser,
+    StagedMatch,
     action,
     address,
     iso_time,
     month_day_year_time,
     port,
     protocol,
+    shown,
 )
 from connector.flows.record import FlowLine
 
@@ -49,7 +59,7 @@ FIELD_ORDER = (
     "translated_source_port", "translated_vlan", "vlan", "send_to_vs",
 )
 _WANTED = ("source_ip", "dest_ip", "action", "ip_protocol", "source_port", "dest_port",
-           "acl_rule_name", "date_time")
+           "acl_rule_name", "date_time", "acl_policy_type")
 _FIELDS = KeyValues(_WANTED)
 
 
@@ -88,7 +98,9 @@ _FIELD_LIST = field_list_parser(FIELD_ORDER)
 
 
 def _flow(values: Sequence[str | None], device: str, header_time: datetime | None) -> FlowLine:
-    src, dst, verb, proto, src_port, dst_port, rule, stamp = values
+    src, dst, verb, proto, src_port, dst_port, rule, stamp, policy_type = values
+    if policy_type and policy_type.lower() == "staged":
+        raise StagedMatch(f"acl_policy_type {shown(policy_type)}: a staged policy's match, not enforced")
     # keyword arguments run in order: the required fields are checked first
     return FlowLine(
         src=address(src, "source_ip"), dst=address(dst, "dest_ip"),

@@ -22,6 +22,12 @@ class NotAFlow(MalformedLine):
     """A well-formed log line that reports no flow (a FortiOS event log, a UTM log, ...)."""
 
 
+class StagedMatch(NotAFlow):
+    """A flow a staged (audit) policy matched: the device logged what the rule would have done
+    and did not enforce it (BIG-IP AFM `acl_policy_type="Staged"`). Not an enforced decision: the
+    receiver counts it as `staged` and drops it (the audit counts come from the enforced flows)."""
+
+
 Parser = Callable[[str, str, datetime | None], FlowLine]
 """(message, device, header_time) -> FlowLine; raises MalformedLine."""
 
@@ -99,11 +105,20 @@ def _read_every_pair(text: str, keys: frozenset[str]) -> dict[str, str]:
 _IPV4 = re.compile(r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}")
 
 
+_KNOWN_ADDRESSES: set[str] = set()  # IPv4 addresses already checked (bounded)
+_KNOWN_ADDRESSES_SIZE = 65536
+
+
 def address(value: str | None, field: str) -> str:
     """An IP address as text (IPv6 compressed; a BIG-IP route domain `%N` dropped)."""
     if not value:
         raise MalformedLine(f"{field} is missing")
+    if value in _KNOWN_ADDRESSES:
+        return value
     if _IPV4.fullmatch(value):
+        if len(_KNOWN_ADDRESSES) >= _KNOWN_ADDRESSES_SIZE:
+            _KNOWN_ADDRESSES.clear()
+        _KNOWN_ADDRESSES.add(value)
         return value
     percent = value.find("%")
     if percent > 0:

@@ -194,8 +194,24 @@ def _strip_bom(text: str) -> str:
     return text[1:] if text.startswith("\ufeff") else text
 
 
+_ISO_CACHE: dict[str, datetime | None] = {}
+_ISO_CACHE_SIZE = 4096
+
+
 def _iso_time(text: str) -> datetime | None:
-    """An RFC 3339 time (a zoneless one read as UTC) as aware UTC, None when it is not one."""
+    """An RFC 3339 time (a zoneless one read as UTC) as aware UTC, None when it is not one.
+    Remembered per text (a device stamps many lines with one second)."""
+    known = _ISO_CACHE.get(text, False)
+    if known is not False:
+        return known  # type: ignore[return-value]
+    moment = _read_iso_time(text)
+    if len(_ISO_CACHE) >= _ISO_CACHE_SIZE:
+        _ISO_CACHE.clear()
+    _ISO_CACHE[text] = moment
+    return moment
+
+
+def _read_iso_time(text: str) -> datetime | None:
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
     dot = text.find(".")

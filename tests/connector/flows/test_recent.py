@@ -35,7 +35,7 @@ def flow(seconds: float, src: str, rule: str | None, rule_id: str | None = None)
                     protocol="TCP", src_port=1000, dst_port=443, device_rule=rule, device_rule_id=rule_id)
 
 
-def random_writes(rng: random.Random, db: Db, clock: float, pods: list[int]) -> None:
+def random_writes(rng: random.Random, db: Db, clock: float, pods: list[int]) -> None:  # noqa: F811
     """A few opens, closes (some of the current holder, some stale) and rule-map records, dated
     near `clock` (some at or before an interval's start: the store then removes it)."""
     with db.sessions.begin() as session:
@@ -51,11 +51,12 @@ def random_writes(rng: random.Random, db: Db, clock: float, pods: list[int]) -> 
         if rng.random() < 0.4:
             mapping = {reference: FlowRule("ServiceEgressRule", "ns0", f"r{rng.randrange(3)}", "Namespace")
                        for reference in REFERENCES if rng.random() < 0.7}
-            DeviceRuleMap(session, db.cluster).record("fw1", mapping, at(clock + rng.choice((-1.0, 0.0, 1.0))))
+            when = at(clock + rng.choice((-1.0, 0.0, 1.0)))
+            DeviceRuleMap(session, db.cluster).record("fw1", mapping, when)
 
 
 def random_batch(rng: random.Random, clock: float) -> list[FlowLine]:
-    return [flow(clock + rng.uniform(-8, 4), rng.choice(ADDRESSES + ["198.51.100.1"]),
+    return [flow(clock + rng.uniform(-8, 4), rng.choice([*ADDRESSES, "198.51.100.1"]),
                  rng.choice([*REFERENCES, None, "unknown"]), rng.choice((None, "7", "9")))
             for _ in range(rng.randrange(1, 30))]
 
