@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from connector.config import SafetyConfig, Secrets
+from connector.config import Secrets
 from connector.controller.controller import Controller
 from connector.controller.device_report import CAPACITY_EXCEEDED, DeviceReport, capacities
 from connector.controller.events import WARNING
@@ -12,6 +12,7 @@ from connector.controller.metrics import ControllerMetrics
 from connector.controller.status_subresource import build_status
 from connector.controller.worker import Job
 from connector.model import DeviceState
+from connector.planner import SafetyThresholds
 from connector.planner.capacity import CapacityReport, Table, TableUsage
 from connector.reconciler.device import sync_device
 from connector.wiring import validate_config
@@ -81,7 +82,7 @@ def test_accounting_a_capacity_refusal_sets_the_problem_event_and_metrics() -> N
     controller.events.recorder = events
     controller._elector = Leader()  # type: ignore[assignment]
     desired: DeviceState = state("a", "b", "c")
-    outcome = sync_device(LimitedAdapter([], limit=2), desired, SafetyConfig(), apply=True)
+    outcome = sync_device(LimitedAdapter([], limit=2), desired, SafetyThresholds(), apply=True)
     ok = controller.accounting.account("dev", Job(desired), outcome, apply=True)
 
     assert ok  # not retried with backoff: the next change or interval tries again

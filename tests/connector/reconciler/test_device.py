@@ -14,9 +14,8 @@ from connector.adapter import (
     PermanentDeviceError,
     TransientDeviceError,
 )
-from connector.config import SafetyConfig
 from connector.model import DeviceState, Identity, SourceGroup
-from connector.planner import DeviceObject, Plan
+from connector.planner import DeviceObject, Plan, SafetyThresholds
 from connector.reconciler.device import ErrorClass, sync_device
 
 MARK = "fusion-connector:c1"
@@ -64,7 +63,7 @@ def owned(name: str) -> DeviceObject:
     return DeviceObject("group", name, {"members": ["10.0.0.1"]}, MARK)
 
 
-SAFETY = SafetyConfig(maxDeletePercent=30, maxUpdatePercent=30, minExisting=3)
+SAFETY = SafetyThresholds(max_delete_percent=30, max_update_percent=30, min_existing=3)
 
 
 def test_plan_only_never_applies() -> None:

@@ -6,13 +6,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from connector.adapter import ApplyResult, PermanentDeviceError, TransientDeviceError
-from connector.config import SafetyConfig
-from connector.planner import DeviceObject, Plan
+from connector.planner import DeviceObject, Plan, SafetyThresholds
 from connector.reconciler.device import sync_device
 from connector.reconciler.known import KnownState, held_after
 from tests.connector.reconciler.test_device import MARK, MemoryAdapter, owned, state
 
-SAFETY = SafetyConfig(maxDeletePercent=50, maxUpdatePercent=100, minExisting=3)
+SAFETY = SafetyThresholds(max_delete_percent=50, max_update_percent=100, min_existing=3)
 FOREIGN = DeviceObject("group", "theirs", {"members": ["192.0.2.1"]}, "someone-else")
 
 

@@ -9,14 +9,13 @@ from hypothesis import strategies as st
 
 from adapters.base.memo import RenderMemo
 from connector.adapter import Adapter, ApplyResult
-from connector.config import SafetyConfig
 from connector.model import DeviceState, Identity, SourceGroup
-from connector.planner import DeviceObject, Plan
+from connector.planner import DeviceObject, Plan, SafetyThresholds
 from connector.reconciler.device import sync_device
 from connector.reconciler.known import KnownState
 
 MARK = "fusion-connector:c1"
-SAFETY = SafetyConfig(maxDeletePercent=100, maxUpdatePercent=100, minExisting=0)
+SAFETY = SafetyThresholds(max_delete_percent=100, max_update_percent=100, min_existing=0)
 
 
 def _group(group: SourceGroup) -> DeviceObject:
@@ -40,7 +39,7 @@ class MemoAdapter(Adapter):
         self.write_count = 0
 
     def plan(self, desired: Sequence[DeviceObject], actual: Sequence[DeviceObject], *,
-             safety: SafetyConfig | None = None, force: bool = False) -> Plan:
+             safety: SafetyThresholds | None = None, force: bool = False) -> Plan:
         self.full_plans += 1
         return super().plan(desired, actual, safety=safety, force=force)
 

@@ -19,10 +19,10 @@ from adapters.fortios import FortiOSAdapter
 from adapters.fortios.config import FortiOSDevice
 from connector.cluster import StaticView
 from connector.compiler import CompileSettings, compile_cluster
-from connector.config import SafetyConfig, Secrets
+from connector.config import Secrets
 from connector.evaluate import Probe, decide
 from connector.model import Action, DeviceState
-from connector.planner import Op
+from connector.planner import Op, SafetyThresholds
 from connector.reconciler.device import DeviceOutcome, Refusal, sync_device
 from connector.reconciler.known import KnownState
 from mocks.common.http import HttpServer
@@ -33,7 +33,7 @@ from tests.connector.compiler.builders import external_service, namespace, names
 
 CLUSTER = "rt"
 DEVICE = "fgt"
-SAFETY = SafetyConfig()  # the defaults: 30% deletes, 30% updates, from 10 owned objects
+SAFETY = SafetyThresholds()  # the defaults: 30% deletes, 30% updates, from 10 owned objects
 NAMESPACES = [f"t{i}" for i in range(10)]
 DELETED = NAMESPACES[:6]
 PODS = 12

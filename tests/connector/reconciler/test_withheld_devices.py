@@ -24,10 +24,10 @@ from adapters.rest.config import RestDevice
 from connector.adapter import Adapter
 from connector.cluster import StaticView
 from connector.compiler import CompileSettings, compile_cluster
-from connector.config import SafetyConfig, Secrets
+from connector.config import Secrets
 from connector.evaluate import Probe, decide
 from connector.model import DeviceState
-from connector.planner import DeviceObject, Op
+from connector.planner import DeviceObject, Op, SafetyThresholds
 from connector.reconciler.device import DeviceOutcome, Refusal, sync_device
 from connector.reconciler.known import KnownState
 from mocks.bigip import BigIpApp
@@ -44,7 +44,7 @@ from tests.adapters.strategies import device_states, probes
 from tests.connector.compiler.builders import external_service, namespace, namespace_rule, pod
 
 TOKEN = "test-token"
-STRICT = SafetyConfig(maxDeletePercent=0, maxUpdatePercent=100, minExisting=0)
+STRICT = SafetyThresholds(max_delete_percent=0, max_update_percent=100, min_existing=0)
 
 
 @dataclass
