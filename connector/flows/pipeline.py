@@ -3,8 +3,9 @@ stored and signalled.
 
 Contract:
 - `submit(lines)` never blocks: it queues the lines and returns how many were taken. At most
-  `max_pending_lines` lines wait at once; lines beyond that are shed and counted per device
-  (`fusion_connector_flow_lines_shed_total`).
+  `max_pending_lines` lines wait at once (default 20,000, as many as the receiver's queue holds
+  raw, so a full receiver queue fits; parsed lines take about 0.5 kB each, 10 MB in all); lines
+  beyond that are shed and counted per device (`fusion_connector_flow_lines_shed_total`).
 - One worker thread takes the waiting lines in batches of at most `max_batch_lines`, attributes
   them (`attribute`), stores the records (`store`: one transaction per batch), counts them
   (`FlowMetrics.records`), hands them to the forwarder (never blocks), to the denied-flow Events
@@ -38,7 +39,7 @@ StoreRecords = Callable[[Sequence[FlowRecord]], None]
 Subscriber = Callable[[Sequence[FlowRecord]], None]
 Prune = Callable[[datetime], None]
 
-MAX_PENDING_LINES = 100_000
+MAX_PENDING_LINES = 20_000
 MAX_BATCH_LINES = 5_000
 PRUNE_EVERY = 300.0
 EVENTS_EVERY = 5.0

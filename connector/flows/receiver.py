@@ -18,7 +18,8 @@ A TCP connection beyond `max_connections` is closed at once (logged, not counted
 is logged (without the lines) and the receiver goes on. Raw lines are logged only at DEBUG, cut to
 200 characters.
 
-Memory is bounded: at most `max_pending_lines` raw messages of at most `max_line_bytes` each wait,
+Memory is bounded: at most `max_pending_lines` raw messages (default `MAX_PENDING_LINES`, 20,000:
+about 16 MB of 700-byte lines, a few seconds of a busy firewall) of at most `max_line_bytes` each wait,
 plus per TCP connection one read and a framing buffer of about `max_line_bytes`. Under overload the
 worker (which holds the GIL while parsing) hands it to the I/O thread every 64 lines when datagrams
 wait in the kernel, so that excess lines are shed and counted here rather than lost unseen when
@@ -51,6 +52,7 @@ UNKNOWN = "unknown"
 _READ_BYTES = 65536
 _UDP_BURST = 1024  # datagrams read per readiness before looking at the other sockets
 _BATCH = 1000
+MAX_PENDING_LINES = 20_000  # like the pipeline's queue (connector/flows/pipeline.py), which follows
 _DEBUG_CHARS = 200
 _RECEIVE_BUFFER = 4 * 1024 * 1024  # asked for; Linux caps it at net.core.rmem_max
 _YIELD_EVERY = 64  # lines the worker parses between offering the GIL to the I/O thread
@@ -142,7 +144,7 @@ class SyslogReceiver:
     def __init__(self, listen: tuple[str, int], senders: Sequence[Sender],
                  sink: Callable[[list[FlowLine]], None], *,
                  count: Callable[[str, str, int], None],
-                 max_line_bytes: int = 8192, max_pending_lines: int = 100_000,
+                 max_line_bytes: int = 8192, max_pending_lines: int = MAX_PENDING_LINES,
                  max_connections: int = 256, batch_size: int = _BATCH) -> None:
         if max_line_bytes < 1 or max_pending_lines < 1 or max_connections < 1 or batch_size < 1:
             raise ValueError("max_line_bytes, max_pending_lines, max_connections and batch_size "

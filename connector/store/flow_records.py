@@ -19,6 +19,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, delete, select
@@ -69,8 +70,9 @@ class FlowRecordRepository:
         """Store `records`, adding each to its bucket's identical record (see the module docstring):
         one statement for the whole batch."""
         rows: dict[str, dict[str, Any]] = {}
+        memo = _Memo()
         for record in records:
-            values = self._values(record)
+            values = self._values(record, memo)
             found = rows.get(values["key"])
             if found is None:
                 rows[values["key"]] = values
@@ -130,20 +132,22 @@ class FlowRecordRepository:
             FlowRecordRow.cluster == self.cluster, FlowRecordRow.last_seen < before))
         return int(getattr(result, "rowcount", 0) or 0)
 
-    def _values(self, record: FlowRecord) -> dict[str, Any]:
+    def _values(self, record: FlowRecord, memo: _Memo) -> dict[str, Any]:
         line = record.line
         identity = record.identity
         rule = record.rule
         device_rule = line.device_rule if line.device_rule is not None else line.device_rule_id
-        bucket = bucket_of(line.time, self.bucket_seconds)
-        candidates = [candidate.to_json() for candidate in record.candidates]
-        identity_json = identity.to_json() if identity else None
-        key_fields = [rfc3339(bucket), line.device, line.action, line.src, line.dst, line.dst_port,
-                      line.protocol, identity_json, record.ambiguous, candidates,
-                      rule.to_json() if rule else None, device_rule]
-        key = hashlib.sha256(json.dumps(key_fields, sort_keys=True, separators=(",", ":"))
-                             .encode()).hexdigest()
-        services = list(identity.services) if identity else []
+        bucket = memo.bucket(line.time, self.bucket_seconds)
+        identity_text, services = memo.identity(identity)
+        candidates, candidates_text = memo.candidates(record.candidates)
+        # the JSON of [bucket, device, action, src, dst, dstPort, protocol, identity, ambiguous,
+        # candidates, rule, deviceRule] (sorted keys, no spaces), its parts remembered per batch
+        key_text = "[" + ",".join((
+            memo.text(rfc3339(bucket)), memo.text(line.device), memo.text(line.action), _dumps(line.src),
+            _dumps(line.dst), _dumps(line.dst_port), memo.text(line.protocol), identity_text,
+            "true" if record.ambiguous else "false", candidates_text, memo.rule(rule),
+            memo.text(device_rule))) + "]"
+        key = hashlib.sha256(key_text.encode()).hexdigest()
         return {
             "cluster": self.cluster, "key": key, "bucket": bucket, "device": line.device,
             "action": line.action, "src": line.src, "src_port": line.src_port, "dst": line.dst,
@@ -174,6 +178,63 @@ class FlowRecordRepository:
             if row.rule_kind is not None else None
         return FlowRecord(line=line, identity=identity, rule=rule, ambiguous=row.ambiguous,
                           candidates=tuple(FlowIdentity.from_json(c) for c in row.candidates or ()))
+
+
+def _dumps(value: Any) -> str:
+    """`json.dumps(value, sort_keys=True, separators=(",", ":"))`, quicker for a text or a number."""
+    if isinstance(value, str):
+        return encode_basestring_ascii(value)
+    if value is None:
+        return "null"
+    if type(value) is int:
+        return str(value)
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+class _Memo:
+    """What the records of one batch share (identities, rules, buckets, names), encoded once."""
+
+    def __init__(self) -> None:
+        self._texts: dict[Any, str] = {}
+        self._identities: dict[FlowIdentity | None, tuple[str, list[str]]] = {}
+        self._rules: dict[FlowRule | None, str] = {}
+        self._candidates: dict[tuple[FlowIdentity, ...], tuple[list[dict[str, Any]], str]] = {}
+        self._buckets: dict[int, datetime] = {}
+
+    def text(self, value: Any) -> str:
+        known = self._texts.get(value)
+        if known is None:
+            known = self._texts[value] = _dumps(value)
+        return known
+
+    def bucket(self, moment: datetime, bucket_seconds: int) -> datetime:
+        epoch = int(moment.timestamp())
+        start = epoch - epoch % bucket_seconds
+        known = self._buckets.get(start)
+        if known is None:
+            known = self._buckets[start] = datetime.fromtimestamp(start, UTC)
+        return known
+
+    def identity(self, identity: FlowIdentity | None) -> tuple[str, list[str]]:
+        known = self._identities.get(identity)
+        if known is None:
+            known = self._identities[identity] = (
+                _dumps(identity.to_json() if identity else None),
+                list(identity.services) if identity else [])
+        return known
+
+    def rule(self, rule: FlowRule | None) -> str:
+        known = self._rules.get(rule)
+        if known is None:
+            known = self._rules[rule] = _dumps(rule.to_json() if rule else None)
+        return known
+
+    def candidates(self, candidates: tuple[FlowIdentity, ...]) -> tuple[list[dict[str, Any]], str]:
+        known = self._candidates.get(candidates)
+        if known is None:
+            listed = [candidate.to_json() for candidate in candidates]
+            known = self._candidates[candidates] = (listed, _dumps(listed))
+        return known
 
 
 def _escape(text: str) -> str:
