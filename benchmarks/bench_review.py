@@ -124,7 +124,7 @@ def main() -> int:
         changes = timed(figures, "read and validate the change set", lambda: read_change_set([pr], [gone]))
         after = timed(figures, "apply it and recompile (incremental)",
                       lambda: compiler.apply(changes.apply(view)))
-        memo: Memo = {}
+        memo = Memo()
         found = timed(figures, "decision diff (all devices)", lambda: [
             c for d in settings.device_names
             for c in decision_changes(before.devices[d], after.devices[d], memo)])

@@ -19,7 +19,10 @@ How it stays exact and small:
   a CIDR widened or narrowed adds the part gained or lost, labelled `CIDR except ENTRIES` and
   probed at the first address of each of its pieces;
 - what one address finds depends only on its groups, rules, destinations and ports: a `Memo`
-  shared across devices reuses it.
+  shared across devices reuses it, and a device whose two states equal another's (their rules,
+  groups, destinations and port sets) reuses all that device found;
+- a slice holding no source group of a changed rule is not looked at; what the destinations and
+  port sets of a state hold of each other is worked out once per pair.
 A source is named after the groups holding it: `Service NAME`, `pods of NamespaceEgressRule
 NAME`, or `namespace` (its pods in no Service or pod group of a rule; egress IPs or nodes in
 those source modes).
@@ -34,7 +37,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from connector.evaluate import Probe, evaluate
+from connector.evaluate import Probe, SourceIndex, evaluate
 from connector.model import (
     CompiledRule,
     Destination,
@@ -206,8 +209,13 @@ def _other_port(port_sets: Iterable[PortSet]) -> int:
     return min(port, 65535)
 
 
+# what one destination or port set of a state holds of another's: (id(state), kind, key, other key) ->
+# entries; kept for one `decision_changes` call (its states stay alive, so ids stay theirs)
+Pairs = dict[tuple[int, str, str, str], tuple[Any, ...]]
+
+
 def _destination_points(state: DeviceState, rule: CompiledRule, rules: list[CompiledRule],
-                        version: int) -> list[tuple[str, str, str]]:
+                        version: int, pairs: Pairs | None = None) -> list[tuple[str, str, str]]:
     """(probe destination, label, ExternalService) for `rule`'s destination and what lies in it."""
     if rule.destination is None:
         used = [state.destinations[r.destination] for r in rules if r.destination is not None]
@@ -215,13 +223,18 @@ def _destination_points(state: DeviceState, rule: CompiledRule, rules: list[Comp
         return [*_labelled(entries), (_other_address(version, used), ANY, "")]
     target = state.destinations[rule.destination]
     points = [(n, target) for n in (*target.networks, *target.fqdns)]
+    pairs = {} if pairs is None else pairs
     for other in rules:
         if other.destination is None or other.destination == rule.destination:
             continue
-        inner = state.destinations[other.destination]
-        points.extend((n, inner) for n in inner.networks
-                      if any(_within(n, outer) for outer in target.networks))
-        points.extend((f, inner) for f in inner.fqdns if f in target.fqdns)
+        key = (id(state), "d", rule.destination, other.destination)
+        inside = pairs.get(key)
+        if inside is None:
+            inner = state.destinations[other.destination]
+            inside = pairs[key] = (
+                *((n, inner) for n in inner.networks if any(_within(n, outer) for outer in target.networks)),
+                *((f, inner) for f in inner.fqdns if f in target.fqdns))
+        points.extend(inside)
     return _labelled(points)
 
 
@@ -236,8 +249,8 @@ def _labelled(points: list[tuple[str, Destination]]) -> list[tuple[str, str, str
     return out
 
 
-def _port_points(state: DeviceState, rule: CompiledRule,
-                 rules: list[CompiledRule]) -> list[tuple[int, Protocol, str]]:
+def _port_points(state: DeviceState, rule: CompiledRule, rules: list[CompiledRule],
+                 pairs: Pairs | None = None) -> list[tuple[int, Protocol, str]]:
     """(port, protocol, label) for `rule`'s ports and the ranges of the other rules inside them."""
     if rule.ports is None:
         used = [state.port_sets[r.ports] for r in rules if r.ports is not None]
@@ -245,9 +258,14 @@ def _port_points(state: DeviceState, rule: CompiledRule,
         return [*((r.start, r.protocol, str(r)) for r in ranges), (_other_port(used), Protocol.TCP, ANY)]
     own = state.port_sets[rule.ports].ranges
     inside = set(own)
-    for other in rules:
-        if other.ports is not None and other.ports != rule.ports:
-            inside.update(r for r in state.port_sets[other.ports].ranges if any(_overlaps(r, o) for o in own))
+    pairs = {} if pairs is None else pairs
+    for other in {r.ports for r in rules if r.ports is not None and r.ports != rule.ports}:
+        key = (id(state), "p", rule.ports, other)
+        found = pairs.get(key)
+        if found is None:
+            found = pairs[key] = tuple(r for r in state.port_sets[other].ranges
+                                       if any(_overlaps(r, o) for o in own))
+        inside.update(found)
     return [(r.start, r.protocol, str(r)) for r in sorted(inside)]
 
 
@@ -292,13 +310,15 @@ def _changed_parts(before: DeviceState, after: DeviceState, rule: CompiledRule) 
 
 
 def _points(before: DeviceState, after: DeviceState, changed: Iterable[tuple[DeviceState, CompiledRule]],
-            rules_before: list[CompiledRule], rules_after: list[CompiledRule], version: int) -> list[_Point]:
+            rules_before: list[CompiledRule], rules_after: list[CompiledRule], version: int,
+            pairs: Pairs | None = None) -> list[_Point]:
     seen: dict[tuple[str, int, Protocol], _Point] = {}
     for state, rule in changed:
         rules = rules_before if state is before else rules_after
-        destinations = _destination_points(state, rule, rules, version)
+        destinations = _destination_points(state, rule, rules, version, pairs)
+        ports = _port_points(state, rule, rules, pairs)
         for destination, label, service in [*destinations, *_changed_parts(before, after, rule)]:
-            for port, protocol, port_label in _port_points(state, rule, rules):
+            for port, protocol, port_label in ports:
                 key = (destination, port, protocol)
                 if key not in seen:
                     seen[key] = _Point(destination, port, protocol, label, port_label, service)
@@ -326,6 +346,7 @@ class StatePair:
         self._direct: tuple[dict[str, list[str]], dict[str, list[str]]] | None = None
         self._by_source = (_rules_by_source(before), _rules_by_source(after))
         self._held: dict[tuple[tuple[str, ...], tuple[str, ...]], tuple[frozenset[str], frozenset[str]]] = {}
+        self.pairs: Pairs = {}
 
     def _index(self, addresses: set[str] | None) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
         if addresses is not None:
@@ -364,16 +385,44 @@ def source_namespaces(groups: Iterable[SourceGroup]) -> list[str]:
     return sorted({g.namespace for g in groups if g.purpose != "union" and g.namespace})
 
 
-Memo = dict[tuple[Any, ...], list[DecisionChange]]
+class Memo:
+    """What the devices of one review found so far: per slice (`slices`: what an address with the
+    same groups and rules found), and per device (`devices`: a device whose two states equal
+    another's, as they usually do, finds the same changes)."""
+
+    def __init__(self) -> None:
+        self.slices: dict[tuple[Any, ...], list[DecisionChange]] = {}
+        self.devices: list[tuple[DeviceState, DeviceState, list[DecisionChange]]] = []
+
+    def device(self, before: DeviceState, after: DeviceState) -> list[DecisionChange] | None:
+        """The changes found for states equal to `before` and `after` (their rules, groups,
+        destinations and port sets: what decides), or None."""
+        for old, new, found in self.devices:
+            if _deciding(old) == _deciding(before) and _deciding(new) == _deciding(after):
+                return found
+        return None
+
+
+def _deciding(state: DeviceState) -> tuple[Any, ...]:
+    return state.rules, state.groups, state.destinations, state.port_sets
 
 
 def decision_changes(before: DeviceState, after: DeviceState,
                      memo: Memo | None = None) -> list[DecisionChange]:
     """Every decision that differs between `before` and `after` (module docstring), sorted.
-    `memo`, shared across the devices of one review, reuses what an address with the same groups
-    and rules found on another device (devices usually hold the same rules)."""
+    `memo`, shared across the devices of one review, reuses what another device found (`Memo`)."""
     if before is after:
         return []
+    memo = Memo() if memo is None else memo
+    known = memo.device(before, after)
+    if known is not None:
+        return [dataclasses.replace(c, device=before.device) for c in known]  # sorted: one device
+    found = _device_changes(before, after, memo)
+    memo.devices.append((before, after, found))
+    return found
+
+
+def _device_changes(before: DeviceState, after: DeviceState, memo: Memo) -> list[DecisionChange]:
     changed_before, changed_after = _changed_rules(before, after)
     if not changed_before and not changed_after:
         return []
@@ -384,10 +433,12 @@ def decision_changes(before: DeviceState, after: DeviceState,
     pair = StatePair(before, after)
     index = pair._index(affected)
     changed_keys = {r.key for r in changed_before} | {r.key for r in changed_after}
+    # the groups a changed rule applies to: a slice holding none of them has no change to find
+    changed_sources = ({r.source for r in before.rules if r.key in changed_keys},
+                       {r.source for r in after.rules if r.key in changed_keys})
     results: dict[tuple[Any, ...], DecisionChange] = {}
     seen: set[tuple[frozenset[str], frozenset[str]]] = set()
     directs: set[tuple[tuple[str, ...], tuple[str, ...]]] = set()
-    memo = {} if memo is None else memo
     for address in sorted(affected):
         direct = pair.direct(address, index)
         if direct in directs:  # held by the same groups as an address already looked at
@@ -397,6 +448,8 @@ def decision_changes(before: DeviceState, after: DeviceState,
         if held in seen:
             continue
         seen.add(held)
+        if held[0].isdisjoint(changed_sources[0]) and held[1].isdisjoint(changed_sources[1]):
+            continue
         for change in _address_changes(pair, address, held, changed_keys, memo):
             results.setdefault(change.key, change)
     return sorted(results.values())
@@ -420,9 +473,9 @@ def _address_changes(pair: StatePair, address: str, held: tuple[frozenset[str], 
     old, new = pair.slices(address, held)
     version = ipaddress.ip_address(address).version
     key = _slice_key(old, new, held, changed_keys, version)
-    known = memo.get(key)
+    known = memo.slices.get(key)
     if known is None:
-        known = memo[key] = list(_slice_changes(pair, old, new, address, held, changed_keys, version))
+        known = memo.slices[key] = list(_slice_changes(pair, old, new, address, held, changed_keys, version))
     for change in known:
         yield dataclasses.replace(change, device=device) if change.device != device else change
 
@@ -435,14 +488,15 @@ def _slice_changes(pair: StatePair, old: DeviceState, new: DeviceState, address:
     changed += [(after, r) for r in new.rules if r.key in changed_keys]
     if not changed:
         return
-    points = _points(before, after, changed, list(old.rules), list(new.rules), version)
+    points = _points(before, after, changed, list(old.rules), list(new.rules), version, pair.pairs)
     groups = pair.groups(held)
     namespaces = source_namespaces(groups)
     label = source_label(groups)
+    indexes = SourceIndex(old), SourceIndex(new)
     for point in points:
         probe = Probe(address, point.destination, point.port, point.protocol)
-        was = Verdict.of(evaluate(old, probe).decision)
-        becomes = Verdict.of(evaluate(new, probe).decision)
+        was = Verdict.of(evaluate(old, probe, index=indexes[0]).decision)
+        becomes = Verdict.of(evaluate(new, probe, index=indexes[1]).decision)
         if was == becomes:
             continue
         for namespace in namespaces:

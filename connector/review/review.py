@@ -217,7 +217,7 @@ def run_review(view: StaticView, settings: CompileSettings, change_set: ChangeSe
     devices = settings.device_names
     found: list[DecisionChange] = []
     pairs: dict[str, StatePair] = {}
-    memo: Memo = {}
+    memo = Memo()
     for device in devices:
         old, new = before.devices[device], after.devices[device]
         pairs[device] = StatePair(old, new)

@@ -4,6 +4,7 @@ destination and port hold it, and every reported change has such a witness."""
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 from typing import Any
 
@@ -13,7 +14,7 @@ from connector.cluster import Kind, StaticView
 from connector.compiler import Compiler, CompileSettings
 from connector.evaluate import Probe, evaluate
 from connector.model import Capabilities, DeviceState, Protocol
-from connector.review.decisions import DecisionChange, Verdict, decision_changes
+from connector.review.decisions import DecisionChange, Memo, Verdict, decision_changes
 from connector.review.manifests import ChangeSet, Entry
 from tests.connector.review.scenario import cluster_view
 
@@ -108,3 +109,21 @@ def test_the_diff_reports_exactly_the_decisions_the_full_walk_changes(name: str)
 def test_the_same_state_has_no_change() -> None:
     before, _ = _compile([], [])
     assert decision_changes(before, before) == []
+
+
+def _renamed(state: DeviceState, device: str) -> DeviceState:
+    return DeviceState(device, state.cluster, dict(state.groups), dict(state.destinations),
+                       dict(state.port_sets), state.rules)
+
+
+@pytest.mark.parametrize("name", ["new service rule", "widened external service"])
+def test_a_shared_memo_finds_for_each_device_what_it_finds_alone(name: str) -> None:
+    before, after = _compile(*CHANGE_SETS[name])
+    other_before, other_after = _compile(*CHANGE_SETS["cluster deny before everything"])
+    memo = Memo()
+    first = decision_changes(before, after, memo)
+    twin = decision_changes(_renamed(before, "twin"), _renamed(after, "twin"), memo)
+    other = decision_changes(_renamed(other_before, "other"), _renamed(other_after, "other"), memo)
+    assert twin == [dataclasses.replace(c, device="twin") for c in first] and twin
+    assert other == decision_changes(_renamed(other_before, "other"), _renamed(other_after, "other"))
+    assert other != [dataclasses.replace(c, device="other") for c in first]
