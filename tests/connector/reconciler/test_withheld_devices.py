@@ -71,18 +71,30 @@ class Family:
                                           "auth": {"tokenEnv": "T"}})
         return RestAdapter(rest, cluster, Secrets({"T": TOKEN}), retry=FAST_RETRY)
 
-    def decide(self, adapter: Adapter, probe: Probe) -> tuple[str | None, str | None]:
+    def decider(self, adapter: Adapter) -> Callable[[Probe], tuple[str | None, str | None]]:
+        """The device's decision for a probe, over its tables as they are now (read once)."""
         if isinstance(adapter, FortiOSAdapter):
-            found = FortiGateEvaluator(fetch_tables(self.url, TOKEN)).decide(probe)
-            return {"accept": "Allow", "deny": "Deny", None: None}[found.action], found.policy
+            evaluator = FortiGateEvaluator(fetch_tables(self.url, TOKEN))
+
+            def fortigate(probe: Probe) -> tuple[str | None, str | None]:
+                found = evaluator.decide(probe)
+                return {"accept": "Allow", "deny": "Deny", None: None}[found.action], found.policy
+            return fortigate
         if isinstance(adapter, AS3Adapter):
             body = adapter.client.get_tenant(adapter.tenant)
-            rule = Declaration(adapter.tenant, body).decide(probe) if body is not None else None
-            return verdict(rule), rule["name"] if rule is not None else None
+            declaration = Declaration(adapter.tenant, body) if body is not None else None
+
+            def bigip(probe: Probe) -> tuple[str | None, str | None]:
+                rule = declaration.decide(probe) if declaration is not None else None
+                return verdict(rule), rule["name"] if rule is not None else None
+            return bigip
         assert isinstance(adapter, RestAdapter)
-        document = adapter.http.request("GET", "/state").json()
-        found = rest_evaluator.decide(resolved(document), probe)
-        return (found["action"].capitalize(), found["name"]) if found is not None else (None, None)
+        document = resolved(adapter.http.request("GET", "/state").json())
+
+        def rest(probe: Probe) -> tuple[str | None, str | None]:
+            found = rest_evaluator.decide(document, probe)
+            return (found["action"].capitalize(), found["name"]) if found is not None else (None, None)
+        return rest
 
 
 @pytest.fixture(scope="module", params=["fortios", "f5-as3", "rest"])
@@ -132,9 +144,10 @@ def assert_nothing_left_holds_an_address(adapter: Adapter, state: DeviceState,
 
 def assert_decides_like(family: Family, adapter: Adapter, state: DeviceState, probes: list[Probe],
                         withheld: set[str]) -> None:
+    device_decides = family.decider(adapter)
     for probe in probes:
         expected = decide(state, probe)
-        action, rule = family.decide(adapter, probe)
+        action, rule = device_decides(probe)
         if not adapter.capabilities.ipv6 and (_v6(probe.source) or _v6(probe.destination)):
             assert action is None, (probe, rule)  # a family without IPv6 never widens to it
             continue
