@@ -1,8 +1,9 @@
 """`FlowService`: flow visibility inside the controller, built from the `flows` configuration.
 
 It owns the syslog receiver (when `flows.syslog` is set), the pipeline (attribution against the
-store, one transaction per batch of records, metrics, SIEM forwarding, EgressDenied Events,
-retention), and the `POST /v1/flows` endpoint (`answer`). Every replica runs it: any replica
+store through the Attributor's in-memory index of the recent timeline and rule histories, checked
+against the store every batch; one transaction per batch of records, metrics, SIEM forwarding,
+EgressDenied Events, retention), and the `POST /v1/flows` endpoint (`answer`). Every replica runs it: any replica
 receives and stores records (the store is shared); only the leader writes the address timeline
 (elsewhere), and the timeline and rule map are pruned by the leader only, the records by every
 replica (deleting expired rows twice is harmless).
