@@ -3,10 +3,10 @@
 It owns the syslog receiver (when `flows.syslog` is set), the pipeline (attribution against the
 store through the Attributor's in-memory index of the recent timeline and rule histories, checked
 against the store every batch; one transaction per batch of records, metrics, SIEM forwarding,
-EgressDenied Events, retention), and the `POST /v1/flows` endpoint (`answer`). Every replica runs it: any replica
-receives and stores records (the store is shared); only the leader writes the address timeline
-(elsewhere), and the timeline and rule map are pruned by the leader only, the records by every
-replica (deleting expired rows twice is harmless).
+EgressDenied Events, retention), and the `POST /v1/flows` endpoint (`answer`). Every replica
+runs it: any replica receives and stores records (the store is shared); only the leader writes
+the address timeline (elsewhere), and the timeline and rule map are pruned by the leader only, the
+records by every replica (deleting expired rows twice is harmless).
 
 `start()` binds the syslog port (OSError when it cannot); `stop()` stops receiving, processes what
 waits for a few seconds, and stops forwarding.
