@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Select, delete, func, insert, select, union_all, update
+from sqlalchemy import Select, bindparam, delete, func, insert, select, union_all, update
 from sqlalchemy.orm import Session
 
 from connector.flows.record import FlowIdentity
@@ -273,12 +273,10 @@ class AddressTimeline:
     def open_ids(self, addresses: Iterable[str]) -> dict[str, int]:
         """The id of each address's open interval, for those with one (one narrow statement per
         500 addresses, through the open-interval index)."""
-        row = AddressIntervalRow
         out: dict[str, int] = {}
         for chunk in chunks(sorted(set(addresses)), IN_CHUNK):
-            statement = select(row.address, row.id).where(
-                row.cluster == self.cluster, row.address.in_(list(chunk)), row.valid_to.is_(None))
-            for address, row_id in self.session.execute(statement):
+            for address, row_id in self.session.execute(
+                    _OPEN_IDS, {"cluster": self.cluster, "addresses": list(chunk)}):
                 out[address] = row_id
         return out
 
@@ -316,6 +314,12 @@ def _columns(identity: FlowIdentity) -> dict[str, Any]:
     return {"namespace": identity.namespace, "pod": identity.pod, "pod_uid": identity.pod_uid,
             "services": list(identity.services), "node": identity.node,
             "source_mode": identity.source_mode}
+
+
+_OPEN_IDS = select(AddressIntervalRow.address, AddressIntervalRow.id).where(
+    AddressIntervalRow.cluster == bindparam("cluster"),
+    AddressIntervalRow.address.in_(bindparam("addresses", expanding=True)),
+    AddressIntervalRow.valid_to.is_(None))  # built once: an IN list of literals costs per element
 
 
 def _by_start(rows: list[tuple[datetime, int, Interval]]) -> list[Interval]:
