@@ -4,9 +4,10 @@ Synthesizes the cluster of bench_compile.py (at --scale 1.0: 1,000 namespaces, 1
 100,000 pods, 2,000 rules), writes it as a snapshot file, writes a change set (a new
 ServiceEgressRule, a widened ExternalService, a deleted NamespaceEgressRule, an invalid
 manifest; with --cluster-wide also a ClusterEgressRule change that reaches every selected
-namespace) and prints the seconds of each phase of a review (read the snapshot, full compile,
-apply the change set and recompile, decision diff, capacity per device, render) and of the whole
-`fusion-connector review` command run as a process.
+namespace) and prints the seconds (wall and CPU) of each phase of a review (read the snapshot,
+full compile, apply the change set and recompile, decision diff, the capacity figures: render the
+state before in full, the state after reusing what did not change, count the tables; render the
+review) and of the whole `fusion-connector review` command run as a process.
 
     python benchmarks/bench_review.py [--scale 1.0] [--cluster-wide]
 """
@@ -33,7 +34,6 @@ from bench_compile import synthesize
 
 from connector.cluster import StaticView
 from connector.compiler import Compiler
-from connector.review.capacity import device_capacity
 from connector.review.decisions import Memo, decision_changes
 from connector.review.manifests import read_change_set
 from connector.review.render import to_json, to_markdown, to_text
@@ -129,8 +129,13 @@ def main() -> int:
             c for d in settings.device_names
             for c in decision_changes(before.devices[d], after.devices[d], memo)])
         adapters = offline_adapters(config)
-        timed(figures, "capacity (render before and after, all devices)", lambda: [
-            device_capacity(adapters[d], before.devices[d], after.devices[d]) for d in settings.device_names])
+        devices = settings.device_names
+        old = timed(figures, "capacity: render before (full, all devices)", lambda: {
+            d: adapters[d].render(before.devices[d]) for d in devices})
+        new = timed(figures, "capacity: render after (what changed, all devices)", lambda: {
+            d: adapters[d].render(after.devices[d]) for d in devices})
+        timed(figures, "capacity: count the tables before and after", lambda: [
+            adapters[d].capacity(objects[d]) for objects in (old, new) for d in devices])
         gc.enable()
         for label, seconds, cpu in figures:
             print(f"  {label}: {seconds:.2f} s (CPU {cpu:.2f} s)")
@@ -154,8 +159,8 @@ def main() -> int:
         started = time.perf_counter()
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
         finished = subprocess.run(command, capture_output=True, text=True, check=False)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu = (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (usage.ru_utime + usage.ru_stime) - (children.ru_utime + children.ru_stime)
         print(f"`fusion-connector review --snapshot ... --output markdown` as a process: "
               f"{time.perf_counter() - started:.2f} s (CPU {cpu:.2f} s), exit {finished.returncode}, "
               f"{len(finished.stdout.splitlines())} lines of output")
