@@ -66,6 +66,7 @@ def parse_listen(text: str) -> tuple[str, int]:
 READ_TIMEOUT = 10.0
 MAX_WORKERS = 8
 MAX_IDLE = 256
+STOP_POLL = 0.05  # seconds: how soon the accept loop notices `stop()` (the standard library waits 0.5)
 
 
 class _BoundedServer(HTTPServer):
@@ -186,7 +187,8 @@ class HealthServer:
         handler = _handler(probes, read_timeout)
         self._server = _BoundedServer((host, port), handler, read_timeout=read_timeout,
                                       max_workers=max_workers, max_idle=max_idle)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="http", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(STOP_POLL,), name="http",
+                                        daemon=True)
 
     @property
     def address(self) -> tuple[str, int]:
