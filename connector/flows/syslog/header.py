@@ -230,23 +230,44 @@ def _read_iso_time(text: str) -> datetime | None:
     return moment.astimezone(UTC)
 
 
+_BSD_CACHE: dict[tuple[str, int], tuple[datetime | None, ...]] = {}
+_BSD_CACHE_SIZE = 4096
+_DAY = timedelta(days=1)
+
+
 def _bsd_time(match: re.Match[str], now: datetime | None) -> datetime | None:
+    """The time of a BSD stamp; without a year, the latest of the years around `now`'s that is at
+    most a day ahead of `now`. The candidate times are remembered per stamp and year of `now`."""
+    reference = None if match.group(3) else now or datetime.now(UTC)
+    key = (match.group(0), reference.year if reference is not None else 0)
+    candidates = _BSD_CACHE.get(key)
+    if candidates is None:
+        candidates = _bsd_candidates(match, reference)
+        if len(_BSD_CACHE) >= _BSD_CACHE_SIZE:
+            _BSD_CACHE.clear()
+        _BSD_CACHE[key] = candidates
+    if reference is None:
+        return candidates[0]
+    for moment in candidates:  # the latest that fits
+        if moment is not None and moment - reference <= _DAY:
+            return moment
+    return None
+
+
+def _bsd_candidates(match: re.Match[str], reference: datetime | None) -> tuple[datetime | None, ...]:
+    """The stamp's time in its own year (no `reference`), else in the year after, of and before
+    `reference`'s (None where the date does not exist, Feb 29 outside a leap year)."""
     month = MONTHS[match.group(1)]
     day = int(match.group(2))
     fraction = match.group(7) or ""
     micro = int(fraction[:_MAX_FRACTION_DIGITS].ljust(_MAX_FRACTION_DIGITS, "0")) if fraction else 0
     hour, minute, second = int(match.group(4)), int(match.group(5)), int(match.group(6))
-    if match.group(3):
+    years = (int(match.group(3)),) if reference is None else (
+        reference.year + 1, reference.year, reference.year - 1)
+    out: list[datetime | None] = []
+    for year in years:
         try:
-            return datetime(int(match.group(3)), month, day, hour, minute, second, micro, tzinfo=UTC)
+            out.append(datetime(year, month, day, hour, minute, second, micro, tzinfo=UTC))
         except ValueError:
-            return None
-    reference = now or datetime.now(UTC)
-    for year in (reference.year + 1, reference.year, reference.year - 1):  # the latest that fits
-        try:
-            moment = datetime(year, month, day, hour, minute, second, micro, tzinfo=UTC)
-        except ValueError:  # Feb 29 outside a leap year
-            continue
-        if moment - reference <= timedelta(days=1):
-            return moment
-    return None
+            out.append(None)
+    return tuple(out)
