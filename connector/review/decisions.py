@@ -209,9 +209,10 @@ def _other_port(port_sets: Iterable[PortSet]) -> int:
     return min(port, 65535)
 
 
-# what one destination or port set of a state holds of another's: (id(state), kind, key, other key) ->
-# entries; kept for one `decision_changes` call (its states stay alive, so ids stay theirs)
-Pairs = dict[tuple[int, str, str, str], tuple[Any, ...]]
+# what one destination or port set of a state holds of another's ((id(state), kind, key, other key)
+# -> entries) and the points of a rule among others ((id(state), KIND, key, other keys) -> points);
+# kept for one `decision_changes` call (its states stay alive, so ids stay theirs)
+Pairs = dict[tuple[Any, ...], tuple[Any, ...]]
 
 
 def _destination_points(state: DeviceState, rule: CompiledRule, rules: list[CompiledRule],
@@ -221,9 +222,15 @@ def _destination_points(state: DeviceState, rule: CompiledRule, rules: list[Comp
         used = [state.destinations[r.destination] for r in rules if r.destination is not None]
         entries = [(n, d) for d in used for n in (*d.networks, *d.fqdns)]
         return [*_labelled(entries), (_other_address(version, used), ANY, "")]
+    pairs = {} if pairs is None else pairs
+    others = tuple(r.destination for r in rules
+                   if r.destination is not None and r.destination != rule.destination)
+    whole = (id(state), "D", rule.destination, others)
+    known = pairs.get(whole)
+    if known is not None:
+        return list(known)
     target = state.destinations[rule.destination]
     points = [(n, target) for n in (*target.networks, *target.fqdns)]
-    pairs = {} if pairs is None else pairs
     for other in rules:
         if other.destination is None or other.destination == rule.destination:
             continue
@@ -235,7 +242,9 @@ def _destination_points(state: DeviceState, rule: CompiledRule, rules: list[Comp
                 *((n, inner) for n in inner.networks if any(_within(n, outer) for outer in target.networks)),
                 *((f, inner) for f in inner.fqdns if f in target.fqdns))
         points.extend(inside)
-    return _labelled(points)
+    labelled = _labelled(points)
+    pairs[whole] = tuple(labelled)
+    return labelled
 
 
 def _labelled(points: list[tuple[str, Destination]]) -> list[tuple[str, str, str]]:
@@ -256,17 +265,24 @@ def _port_points(state: DeviceState, rule: CompiledRule, rules: list[CompiledRul
         used = [state.port_sets[r.ports] for r in rules if r.ports is not None]
         ranges = sorted({r for s in used for r in s.ranges})
         return [*((r.start, r.protocol, str(r)) for r in ranges), (_other_port(used), Protocol.TCP, ANY)]
+    pairs = {} if pairs is None else pairs
+    others = frozenset(r.ports for r in rules if r.ports is not None and r.ports != rule.ports)
+    whole = (id(state), "P", rule.ports, others)
+    known = pairs.get(whole)
+    if known is not None:
+        return list(known)
     own = state.port_sets[rule.ports].ranges
     inside = set(own)
-    pairs = {} if pairs is None else pairs
-    for other in {r.ports for r in rules if r.ports is not None and r.ports != rule.ports}:
+    for other in others:
         key = (id(state), "p", rule.ports, other)
         found = pairs.get(key)
         if found is None:
             found = pairs[key] = tuple(r for r in state.port_sets[other].ranges
                                        if any(_overlaps(r, o) for o in own))
         inside.update(found)
-    return [(r.start, r.protocol, str(r)) for r in sorted(inside)]
+    points = [(r.start, r.protocol, str(r)) for r in sorted(inside)]
+    pairs[whole] = tuple(points)
+    return points
 
 
 def _difference(networks: Iterable[str], minus: Iterable[str]) -> list[str]:
@@ -480,6 +496,26 @@ def _address_changes(pair: StatePair, address: str, held: tuple[frozenset[str], 
         yield dataclasses.replace(change, device=device) if change.device != device else change
 
 
+class _SliceIndex(SourceIndex):
+    """The `SourceIndex` of a slice: its one address is held by every group of it, so what holds
+    it and the positions of their rules are worked out once, not per probe."""
+
+    def __init__(self, state: DeviceState) -> None:
+        super().__init__(state)
+        self._holding: set[str] | None = None
+        self._found: list[int] | None = None
+
+    def holding(self, source: str) -> set[str]:
+        if self._holding is None:
+            self._holding = super().holding(source)
+        return self._holding
+
+    def positions(self, holding: set[str]) -> list[int]:
+        if self._found is None or holding is not self._holding:
+            self._found = super().positions(holding)
+        return self._found
+
+
 def _slice_changes(pair: StatePair, old: DeviceState, new: DeviceState, address: str,
                    held: tuple[frozenset[str], frozenset[str]], changed_keys: set[str],
                    version: int) -> Iterator[DecisionChange]:
@@ -492,7 +528,7 @@ def _slice_changes(pair: StatePair, old: DeviceState, new: DeviceState, address:
     groups = pair.groups(held)
     namespaces = source_namespaces(groups)
     label = source_label(groups)
-    indexes = SourceIndex(old), SourceIndex(new)
+    indexes = _SliceIndex(old), _SliceIndex(new)
     for point in points:
         probe = Probe(address, point.destination, point.port, point.protocol)
         was = Verdict.of(evaluate(old, probe, index=indexes[0]).decision)
