@@ -77,7 +77,7 @@ class AddressChange:
     since: datetime | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Pod:
     uid: str
     node: str
