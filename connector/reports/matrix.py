@@ -13,6 +13,10 @@ destination's addresses on the ports the namespace's rules name for it:
   part of it is left to the device's own rulebase;
 - `none`: no entry applies; the device's own rulebase decides.
 
+Names are matched as `connector.evaluate` matches them (`name_matches`): an entry's
+`*.example.com` covers a row's `api.example.com`; a row's wildcard is only partly covered by an
+entry naming one of its names.
+
 The last row, "other destinations", is traffic to addresses no ExternalService of the rules
 names. Rows are capped at `MAX_ROWS` (the destinations most entries name), sources at
 `MAX_SOURCES` and devices at `MAX_DEVICES`, each with a "+N more" note: the egress tables and
@@ -29,6 +33,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from connector.evaluate import name_matches
 from connector.reports.svg import clip, esc, num
 
 MAX_ROWS = 12
@@ -148,14 +153,15 @@ def _destination_relation(entry: Mapping[str, Any] | None, row: Row) -> _Rel:
     all4, all6 = _everything(networks)
     if row.key is None:
         return _Rel.COVERS if all4 and all6 else _Rel.OVERLAPS if all4 or all6 else _Rel.DISJOINT
-    fqdns = set(entry.get("fqdns") or ())
+    fqdns = tuple(entry.get("fqdns") or ())
     nets_covered = all(any(_within(n, e) for e in networks) for n in row.networks)
-    names_covered = (all4 and all6) or row.fqdns <= fqdns
+    names_covered = (all4 and all6) or all(any(name_matches(e, n) for e in fqdns) for n in row.fqdns)
     if (row.networks or row.fqdns) and nets_covered and names_covered:
         return _Rel.COVERS
     if any(n.version == e.version and n.overlaps(e) for n in row.networks for e in networks):
         return _Rel.OVERLAPS
-    if row.fqdns & fqdns or (row.fqdns and (all4 or all6)):
+    if any(name_matches(e, n) or name_matches(n, e) for n in row.fqdns for e in fqdns) \
+            or (row.fqdns and (all4 or all6)):
         return _Rel.OVERLAPS
     return _Rel.DISJOINT
 

@@ -68,6 +68,19 @@ def test_first_covering_entry_decides() -> None:
     assert decide(entries, other).state == "deny"
 
 
+def test_names_match_as_the_evaluation_matches_them() -> None:
+    """A wildcard entry covers a name it matches (as `connector.evaluate.name_matches` says), never
+    the bare domain; a row's wildcard is only partly decided by an entry naming one name in it."""
+    wildcard = _dst("stripe-all", [], ["*.stripe.com"])
+    entries = [_entry(1, "Deny", wildcard, None), _entry(2, "Allow", None, None)]
+    assert decide(entries, STRIPE_ROW).state == "deny"
+    bare = Row(("shop", "bare"), (), frozenset({"stripe.com"}), None)
+    assert decide(entries, bare).state == "allow"  # *.stripe.com does not match stripe.com
+    wide = Row(("shop", "stripe-all"), (), frozenset({"*.stripe.com"}), None)
+    cell = decide([_entry(1, "Deny", STRIPE, None), _entry(2, "Allow", None, None)], wide)
+    assert cell.state == "mixed"
+
+
 def test_an_earlier_entry_on_some_ports_makes_the_cell_mixed() -> None:
     row = Row(("shop", "stripe"), (), frozenset({"api.stripe.com"}), parse_ports(["80/TCP", "443/TCP"]))
     entries = [_entry(1, "Deny", ANY_HTTP, ["80/TCP", "8080/TCP"]), _entry(2, "Allow", STRIPE, None)]
