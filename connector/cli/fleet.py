@@ -4,13 +4,13 @@ invalid input."""
 
 from __future__ import annotations
 
-import sys
 from typing import NoReturn
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from connector.cli.common import EXIT_ERROR, EXIT_INVALID, EXIT_OK, database_problem, fail, load
+from connector.cli.output import write_document
 from connector.reports.fleet import build_fleet_report, render_fleet
 from connector.store import create_engine, session_factory
 
@@ -32,15 +32,8 @@ def write_fleet_report(config_path: str, fmt: str, output: str, device: str | No
     except SQLAlchemyError as exc:
         fail(f"database: {database_problem(exc)}", EXIT_ERROR)
     body = render_fleet(report, fmt)
-    if output == "-":
-        sys.stdout.buffer.write(body)
-        sys.stdout.flush()
-    else:
-        try:
-            with open(output, "wb") as handle:
-                handle.write(body)
-        except OSError as exc:
-            fail(f"cannot write {output}: {exc.strerror or exc}", EXIT_INVALID)
+    write_document(body, output)
+    if output != "-":
         devices = sum(len(c.devices) for c in report.clusters)
         in_sync = sum(1 for c in report.clusters for d in c.devices if d.in_sync)
         click.echo(f"fleet report written to {output}: {len(report.clusters)} clusters, "

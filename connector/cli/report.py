@@ -9,7 +9,6 @@ invalid input.
 
 from __future__ import annotations
 
-import sys
 from datetime import timedelta
 
 import click
@@ -17,13 +16,13 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from connector.cli.common import (
     EXIT_ERROR,
-    EXIT_INVALID,
     EXIT_OK,
     config_option,
     database_problem,
     fail,
 )
 from connector.cli.fleet import write_fleet_report
+from connector.cli.output import write_document
 from connector.cli.passes import run_pass
 from connector.config import Config, Secrets
 from connector.kube import KubernetesConfigError, build_configuration, kubeconfig_skips_tls_verify
@@ -89,15 +88,8 @@ def command(config_path: str, fmt: str, output: str, window: timedelta, device: 
     except SQLAlchemyError as exc:
         fail(f"database: {database_problem(exc)}", EXIT_ERROR)
     body = render(report, fmt)
-    if output == "-":
-        sys.stdout.buffer.write(body)
-        sys.stdout.flush()
-    else:
-        try:
-            with open(output, "wb") as handle:
-                handle.write(body)
-        except OSError as exc:
-            fail(f"cannot write {output}: {exc.strerror or exc}", EXIT_INVALID)
+    write_document(body, output)
+    if output != "-":
         summary = report.summary()
         click.echo(f"report written to {output}: {summary['devicesInSync']}/{summary['devices']} devices in "
                    f"sync, {summary['openFindings']} open and {summary['resolvedFindings']} resolved "
