@@ -10,11 +10,11 @@ sorted). The tenant itself is one more object, kind `tenant`, carrying the owner
 from __future__ import annotations
 
 import functools
-import ipaddress
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from adapters.base.addresses import network
 from adapters.f5.names import APPLICATION, stable_hash
 from connector.planner.types import DeviceObject
 
@@ -59,21 +59,18 @@ def address_text(value: str) -> str:
     if "-" in value:
         return value
     try:
-        network = ipaddress.ip_network(value, strict=False)
+        return network(value).text
     except ValueError:
         return value
-    if network.prefixlen == network.max_prefixlen:
-        return str(network.network_address)
-    return str(network)
 
 
 @functools.lru_cache(maxsize=1 << 17)
 def _address_sort_key(value: str) -> tuple[int, int, int, str]:
     try:
-        network = ipaddress.ip_network(value, strict=False)
+        net = network(value)
     except ValueError:
         return (9, 0, 0, value)
-    return (network.version, int(network.network_address), network.prefixlen, value)
+    return (net.version, net.address, net.prefixlen, value)
 
 
 def sorted_addresses(values: Iterable[str]) -> list[str]:

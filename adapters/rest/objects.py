@@ -19,6 +19,7 @@ import ipaddress
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from adapters.base.addresses import network
 from adapters.base.memo import RenderMemo
 from adapters.base.naming import NameRules, UniqueNames, object_name
 from connector.model import CompiledRule, Destination, DeviceState, PortSet, SourceGroup
@@ -81,11 +82,10 @@ def canonical_members(values: Iterable[str]) -> list[str]:
 
 
 @functools.lru_cache(maxsize=1 << 17)  # pure; pod addresses repeat across renders and reads
-def _member(value: str) -> tuple[tuple[int, bytes, int], str]:
-    """(sort key, canonical text) of one member."""
-    net = ipaddress.ip_network(value.strip(), strict=False)
-    text = str(net.network_address) if net.num_addresses == 1 else str(net)
-    return _address_key(text), text
+def _member(value: str) -> tuple[tuple[int, int, int], str]:
+    """(sort key, canonical text) of one member; ValueError when it is no address or network."""
+    net = network(value.strip())
+    return net.key, net.text
 
 
 def canonical_networks(values: Iterable[str]) -> list[str]:
