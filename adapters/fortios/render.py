@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from typing import Protocol as Interface
 
+from adapters.base.addresses import ipv4_int, ipv4_text
 from adapters.base.naming import PREFIX, NameRules, keyed_name, make_name, object_name, stable_hash
 from adapters.fortios.known import KnownPieces, Piece, collapse
 from connector.model import Action, CompiledRule, Destination, PortSet, Protocol, SourceGroup
@@ -136,7 +137,7 @@ def address_name(cluster: str, content: str) -> str:
 @functools.lru_cache(maxsize=MEMO_SIZE)
 def _piece_address(cluster: str, piece: Piece) -> tuple[str, str, str, str]:
     """(identity, preferred name, first address, last address) of the address covering `piece`."""
-    start, end = (str(ipaddress.IPv4Address(v)) for v in piece)
+    start, end = (ipv4_text(v) for v in piece)
     content = start if start == end else f"{start}-{end}"
     return "ip:" + content, address_name(cluster, content), start, end
 
@@ -144,6 +145,9 @@ def _piece_address(cluster: str, piece: Piece) -> tuple[str, str, str, str]:
 @functools.lru_cache(maxsize=MEMO_SIZE)
 def _ipv4(address: str) -> int | None:
     """The integer of an IPv4 address text; None for IPv6."""
+    fast = ipv4_int(address)
+    if fast is not None:
+        return fast
     ip = ipaddress.ip_address(address)
     return int(ip) if ip.version == 4 else None
 
@@ -224,6 +228,8 @@ def source_hosts(group: SourceGroup) -> dict[int, tuple[str, ...]]:
 @functools.lru_cache(maxsize=MEMO_SIZE)
 def _ipv6(address: str) -> str | None:
     """The compressed text of an IPv6 address; None for IPv4."""
+    if ipv4_int(address) is not None:
+        return None
     ip = ipaddress.ip_address(address)
     return ip.compressed if ip.version == 6 else None
 
