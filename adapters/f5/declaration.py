@@ -73,9 +73,22 @@ def _address_sort_key(value: str) -> tuple[int, int, int, str]:
     return (net.version, net.address, net.prefixlen, value)
 
 
+@functools.lru_cache(maxsize=1 << 17)
+def _sorted_entry(value: str) -> tuple[int, int, int, str]:
+    """The sort key of `address_text(value)`, whose last item is that text (one parse)."""
+    if "-" not in value:
+        try:
+            net = network(value)
+        except ValueError:
+            pass
+        else:
+            return (net.version, net.address, net.prefixlen, net.text)
+    return _address_sort_key(value)  # a range or an unreadable value is its own text
+
+
 def sorted_addresses(values: Iterable[str]) -> list[str]:
     """Canonical, de-duplicated and sorted addresses (IPv4 before IPv6, numerically)."""
-    return sorted({address_text(v) for v in values}, key=_address_sort_key)
+    return [entry[3] for entry in sorted({_sorted_entry(v) for v in values})]
 
 
 def port_value(value: Any) -> int | str:
