@@ -14,8 +14,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from adapters.base.addresses import network
 from adapters.f5.names import APPLICATION, stable_hash
+from connector.netaddr import network
 from connector.planner.types import DeviceObject
 
 TENANT = "tenant"

@@ -50,10 +50,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from typing import Protocol as Interface
 
-from adapters.base.addresses import ipv4_int, ipv4_text
 from adapters.base.naming import PREFIX, NameRules, keyed_name, make_name, object_name, stable_hash
 from adapters.fortios.known import KnownPieces, Piece, collapse
 from connector.model import Action, CompiledRule, Destination, PortSet, Protocol, SourceGroup
+from connector.netaddr import ipv4_int, ipv4_text
 from connector.planner.types import DeviceObject
 
 ADDRESS = "address"

@@ -19,10 +19,10 @@ import ipaddress
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from adapters.base.addresses import network
 from adapters.base.memo import RenderMemo
 from adapters.base.naming import NameRules, UniqueNames, object_name
 from connector.model import CompiledRule, Destination, DeviceState, PortSet, SourceGroup
+from connector.netaddr import network
 from connector.planner.types import Change, DeviceObject, Op
 
 NAME_RULES = NameRules(max_length=255, allowed="A-Za-z0-9._:/-", separator=".", replacement="_")

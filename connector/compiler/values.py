@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 from connector.model import PortRange, Protocol
+from connector.netaddr import ip_address_text, ip_network_text
 
 _FQDN_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
@@ -62,7 +63,7 @@ def parse_address(text: object) -> ParsedAddress:
     if "%" in value:
         raise scoped_problem(value)
     try:
-        return ParsedAddress(network=str(ipaddress.ip_network(value, strict=False)))
+        return ParsedAddress(network=ip_network_text(value))
     except ValueError:
         pass
     name = value.lower().rstrip(".")
@@ -123,7 +124,7 @@ def parse_source_ip(text: object) -> str:
 @lru_cache(maxsize=1 << 18)
 def _canonical_ip(text: str) -> str:
     try:
-        return str(ipaddress.ip_address(text.strip()))
+        return ip_address_text(text.strip())
     except ValueError as exc:
         raise ValueProblem(f"{text!r} is not an IP address") from exc
 

@@ -3,7 +3,8 @@
 The core (every `connector` module but the wiring module, `connector/wiring.py`) imports no
 `adapters` module: device families plug in through the wiring module only. The planner and the
 adapter contract take plain numbers, not the configuration models. Adapters import only the core
-modules meant for them: the model, the planner, the adapter contract and the configuration kit.
+modules meant for them: the model, the planner, the adapter contract, the configuration kit and
+the address parsing shared with the compiler.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 WIRING = ROOT / "connector" / "wiring.py"
-FOR_ADAPTERS = ("connector.model", "connector.planner", "connector.adapter", "connector.config")
+FOR_ADAPTERS = ("connector.model", "connector.planner", "connector.adapter", "connector.config",
+                "connector.netaddr")
 
 
 def modules(package: str) -> list[Path]:

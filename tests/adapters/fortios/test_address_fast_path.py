@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adapters.fortios.render import _ipv4, _ipv6, _piece_address
-from tests.adapters.base.test_addresses import anything
+from tests.connector.test_netaddr import anything
 
 
 def outcome(func: Callable[[], object]) -> object:

@@ -1,11 +1,13 @@
 """Canonical text and sort keys of IP addresses and networks, with a fast path for plain IPv4.
 
-Pod addresses are nearly all canonical IPv4 dotted quads, and parsing them with `ipaddress` is
-most of the cost of rendering a large state. `ipv4_int` recognises exactly the canonical quads
-(`a.b.c.d`: four ASCII-decimal octets of at most 255 with no leading zeros) and computes their
-integer directly; `network` also takes `a.b.c.d/32` that way. Everything else (IPv6, other
-prefixes, ranges, leading zeros, whitespace, out-of-range octets) goes to `ipaddress`, so every
-result, and every error, is the one `ipaddress` gives.
+A pure module shared by the compiler and the adapters. Pod addresses are nearly all canonical
+IPv4 dotted quads, and parsing them with `ipaddress` is most of the cost of compiling and
+rendering a large state. `ipv4_int` recognises exactly the canonical quads (`a.b.c.d`: four
+ASCII-decimal octets of at most 255 with no leading zeros) and computes their integer directly;
+`network` and `ip_network_text` also take `a.b.c.d/32` that way, and `ip_address_text` returns a
+canonical quad as it is. Everything else (IPv6, other prefixes, ranges, leading zeros,
+whitespace, out-of-range octets) goes to `ipaddress`, so every result, and every error, is the
+one `ipaddress` gives.
 """
 
 from __future__ import annotations
@@ -48,6 +50,22 @@ def ipv4_int(text: str) -> int | None:
 def ipv4_text(value: int) -> str:
     """The dotted quad of an IPv4 address integer (0 <= value < 2**32), as `ipaddress` writes it."""
     return f"{value >> 24}.{value >> 16 & 255}.{value >> 8 & 255}.{value & 255}"
+
+
+def ip_address_text(text: str) -> str:
+    """`str(ipaddress.ip_address(text))`; raises ValueError exactly when (and as) it does."""
+    if _QUAD.fullmatch(text) is not None:
+        return text
+    return str(ipaddress.ip_address(text))
+
+
+def ip_network_text(text: str) -> str:
+    """`str(ipaddress.ip_network(text, strict=False))` (a host network keeps its `/32` or
+    `/128`); raises ValueError exactly when (and as) it does."""
+    match = _QUAD_HOST.fullmatch(text)
+    if match is None:
+        return str(ipaddress.ip_network(text, strict=False))
+    return text if match.group(5) else f"{text}/32"
 
 
 def network(text: str) -> Network:
