@@ -31,6 +31,8 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from connector.flows.parsers.common import (
+    KNOWN_ADDRESSES,
+    PROTOCOL_NUMBERS,
     KeyValues,
     MalformedLine,
     Parser,
@@ -43,10 +45,15 @@ from connector.flows.parsers.common import (
     protocol,
     shown,
 )
-from connector.flows.record import FlowLine
+from connector.flows.record import FlowAction, FlowLine
 
 ALLOW = frozenset({"accept", "accept decisively", "allow", "accept-decisively"})
 DENY = frozenset({"drop", "reject", "deny"})
+_ACTIONS: dict[str | None, FlowAction] = {
+    **{word.title(): "Allow" for word in ALLOW}, **{word.title(): "Deny" for word in DENY},
+    **dict.fromkeys(ALLOW, "Allow"), **dict.fromkeys(DENY, "Deny")}
+_PROTOCOLS: dict[str | None, str] = {"TCP": "TCP", "UDP": "UDP", "ICMP": "ICMP", "SCTP": "SCTP"}
+_PROTOCOLS.update(PROTOCOL_NUMBERS)
 
 FIELD_ORDER = (
     "acl_policy_name", "acl_policy_type", "acl_rule_name", "action", "hostname", "bigip_mgmt_ip",
@@ -66,8 +73,10 @@ _FIELDS = KeyValues(_WANTED)
 def parse_bigip_afm(message: str, device: str, header_time: datetime | None) -> FlowLine:
     """One AFM network firewall log message (key="value" pairs or the field list) as a FlowLine."""
     if '="' in message:
-        values = _FIELDS.read(message)
-        return _flow([values.get(name) for name in _WANTED], device, header_time)
+        get = _FIELDS.read(message).get
+        return _flow((get("source_ip"), get("dest_ip"), get("action"), get("ip_protocol"),
+                      get("source_port"), get("dest_port"), get("acl_rule_name"), get("date_time"),
+                      get("acl_policy_type")), device, header_time)
     return _FIELD_LIST(message, device, header_time)
 
 
@@ -101,10 +110,15 @@ def _flow(values: Sequence[str | None], device: str, header_time: datetime | Non
     src, dst, verb, proto, src_port, dst_port, rule, stamp, policy_type = values
     if policy_type and policy_type.lower() == "staged":
         raise StagedMatch(f"acl_policy_type {shown(policy_type)}: a staged policy's match, not enforced")
-    # keyword arguments run in order: the required fields are checked first
+    # the common values take one lookup each; the checking functions handle the rest and the errors
+    if src not in KNOWN_ADDRESSES:
+        src = address(src, "source_ip")
+    if dst not in KNOWN_ADDRESSES:
+        dst = address(dst, "dest_ip")
+    decision = _ACTIONS.get(verb) or action(verb, "action", ALLOW, DENY)
+    proto = _PROTOCOLS.get(proto) or protocol(proto, "ip_protocol")
     return FlowLine(
-        src=address(src, "source_ip"), dst=address(dst, "dest_ip"),
-        action=action(verb, "action", ALLOW, DENY), protocol=protocol(proto, "ip_protocol"),
+        src=src, dst=dst, action=decision, protocol=proto,  # type: ignore[arg-type]
         src_port=port(src_port, "source_port"), dst_port=port(dst_port, "dest_port"),
         time=_time(stamp, header_time), device=device, device_rule=rule or None)
 

@@ -21,6 +21,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from connector.flows.parsers.common import (
+    KNOWN_ADDRESSES,
+    PROTOCOL_NUMBERS,
     KeyValues,
     MalformedLine,
     NotAFlow,
@@ -33,10 +35,11 @@ from connector.flows.parsers.common import (
     shown,
     zone_offset,
 )
-from connector.flows.record import FlowLine
+from connector.flows.record import FlowAction, FlowLine
 
 ALLOW = frozenset({"accept", "start", "close", "timeout", "client-rst", "server-rst", "ip-conn", "dns"})
 DENY = frozenset({"deny", "block", "blocked"})
+_ACTIONS: dict[str | None, FlowAction] = {**dict.fromkeys(ALLOW, "Allow"), **dict.fromkeys(DENY, "Deny")}
 
 _FIELDS = KeyValues(("type", "srcip", "dstip", "action", "proto", "service", "srcport", "dstport",
                      "policyid", "policyname", "eventtime", "date", "time", "tz"))
@@ -52,14 +55,21 @@ def parse_fortios(message: str, device: str, header_time: datetime | None) -> Fl
     kind = get("type")
     if kind is not None and kind != "traffic":
         raise NotAFlow(f"type {shown(kind)} is not a traffic log")
-    source = address(get("srcip"), "srcip")
-    destination = address(get("dstip"), "dstip")
-    decision = action(get("action"), "action", ALLOW, DENY)
+    # the common values take one lookup each; the checking functions handle the rest and the errors
+    source = get("srcip")
+    if source not in KNOWN_ADDRESSES:
+        source = address(source, "srcip")
+    destination = get("dstip")
+    if destination not in KNOWN_ADDRESSES:
+        destination = address(destination, "dstip")
+    verb = get("action")
+    decision = _ACTIONS.get(verb) or action(verb, "action", ALLOW, DENY)
     proto = get("proto") or _service_protocol(get("service"))
     policy_id = get("policyid") or None
     return FlowLine(
         time=_time(get("eventtime"), get("date"), get("time"), get("tz"), header_time), device=device,
-        action=decision, src=source, dst=destination, protocol=protocol(proto, "proto"),
+        action=decision, src=source, dst=destination,  # type: ignore[arg-type]
+        protocol=PROTOCOL_NUMBERS.get(proto) or protocol(proto, "proto"),
         src_port=port(get("srcport"), "srcport"), dst_port=port(get("dstport"), "dstport"),
         device_rule=get("policyname") or policy_id, device_rule_id=policy_id)
 

@@ -70,16 +70,17 @@ def _parse(line: str, now: datetime | None, depth: int) -> SyslogMessage:
     if match and int(match.group(1)) <= 191:
         priority = int(match.group(1))
         pos = match.end()
-    match = _RFC5424.match(line, pos)
+    head = line[pos:pos + 4]  # what each header shape starts with, checked before its regex
+    match = _RFC5424.match(line, pos) if head[:2] == "1 " else None
     if match:
         parsed = _rfc5424(line, match, priority)
         if parsed is not None:
             return parsed
     when: datetime | None = None
-    match = _BSD_TIME.match(line, pos)
+    match = _BSD_TIME.match(line, pos) if head[:3] in MONTHS else None
     if match:
         when = _bsd_time(match, now)
-    else:
+    elif head.isdigit():
         match = _ISO_TIME.match(line, pos)
         if match:
             when = _iso_time(match.group(1))
