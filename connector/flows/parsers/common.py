@@ -209,22 +209,25 @@ _ZONE = re.compile(r"[+-]\d\d:?\d\d")
 def epoch_time(value: str, field: str) -> datetime:
     """A Unix time in seconds, milliseconds, microseconds or nanoseconds, told apart by its number
     of digits (<= 11 s, 12-15 ms, 16-18 us, >= 19 ns)."""
+    try:
+        return EPOCH + timedelta(microseconds=epoch_micros(value, field))
+    except OverflowError:
+        raise MalformedLine(f"{field} {shown(value)} is out of range") from None
+
+
+def epoch_micros(value: str, field: str) -> int:
+    """`epoch_time`'s Unix time as whole microseconds (not checked for range)."""
     if not value.isdigit():
         raise MalformedLine(f"{field} {shown(value)} is not a Unix time")
     digits = len(value)
     number = int(value)
     if digits >= 19:
-        micro = number // 1000
-    elif digits >= 16:
-        micro = number
-    elif digits >= 12:
-        micro = number * 1000
-    else:
-        micro = number * 1_000_000
-    try:
-        return EPOCH + timedelta(microseconds=micro)
-    except OverflowError:
-        raise MalformedLine(f"{field} {shown(value)} is out of range") from None
+        return number // 1000
+    if digits >= 16:
+        return number
+    if digits >= 12:
+        return number * 1000
+    return number * 1_000_000
 
 
 def zone_offset(text: str) -> timedelta | None:

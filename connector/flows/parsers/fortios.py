@@ -18,9 +18,10 @@ values in double quotes (`\\"` escapes a quote), in any order. Read:
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from connector.flows.parsers.common import (
+    EPOCH,
     KNOWN_ADDRESSES,
     PROTOCOL_NUMBERS,
     KeyValues,
@@ -28,6 +29,7 @@ from connector.flows.parsers.common import (
     NotAFlow,
     action,
     address,
+    epoch_micros,
     epoch_time,
     local_time,
     port,
@@ -46,6 +48,8 @@ _FIELDS = KeyValues(("type", "srcip", "dstip", "action", "proto", "service", "sr
 _SERVICE_PROTOCOLS = {"tcp": "TCP", "udp": "UDP", "sctp": "SCTP", "icmp": "ICMP"}
 _clock_cache: dict[tuple[str, str, str | None], datetime] = {}
 _CLOCK_CACHE_SIZE = 4096
+_zoned_cache: dict[tuple[str, str, str], tuple[datetime, int]] = {}
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def parse_fortios(message: str, device: str, header_time: datetime | None) -> FlowLine:
@@ -89,14 +93,23 @@ def _time(eventtime: str | None, date: str | None, clock: str | None, tz: str | 
     """`date` `time` `tz` when the zone is given (`eventtime` refines it to the sub-second when
     both agree within a second: some builds write a shifted `eventtime`); else `eventtime`; else
     the wall clock without zone (header time, else UTC)."""
-    if eventtime and not (tz and date and clock):
+    if not eventtime:
+        return _clock(date, clock, tz, header_time)
+    if not (tz and date and clock):
         return epoch_time(eventtime, "eventtime")
-    wall = _clock(date, clock, tz, header_time)
-    if eventtime:
-        precise = epoch_time(eventtime, "eventtime")
-        if abs((precise - wall).total_seconds()) < 1:
-            return precise
-    return wall
+    key = (date, clock, tz)
+    zoned = _zoned_cache.get(key)  # the wall clock with its zone, and as Unix microseconds
+    if zoned is None:
+        wall = _clock(date, clock, tz, header_time)  # a zone is given: the header time is not used
+        zoned = (wall, (wall - EPOCH) // _MICROSECOND)
+        if len(_zoned_cache) >= _CLOCK_CACHE_SIZE:
+            _zoned_cache.clear()
+        _zoned_cache[key] = zoned
+    micros = epoch_micros(eventtime, "eventtime")
+    if abs(micros - zoned[1]) < 1_000_000:
+        return EPOCH + timedelta(microseconds=micros)
+    epoch_time(eventtime, "eventtime")  # still a Unix time in range, or the line is refused
+    return zoned[0]
 
 
 def _clock(date: str | None, clock: str | None, tz: str | None,

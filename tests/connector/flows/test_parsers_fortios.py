@@ -145,3 +145,24 @@ def test_the_error_never_holds_the_whole_line() -> None:
     with pytest.raises(MalformedLine) as caught:
         parse_fortios(body, "fgt", NOW)
     assert len(str(caught.value)) < 120
+
+
+@pytest.mark.parametrize(("eventtime", "expected"), [
+    ("1767319445999999000", datetime(2026, 1, 2, 2, 4, 5, 999999, tzinfo=UTC)),  # within a second
+    ("1767319444000001000", datetime(2026, 1, 2, 2, 4, 4, 1, tzinfo=UTC)),
+    ("1767319446000000000", datetime(2026, 1, 2, 2, 4, 5, tzinfo=UTC)),  # a second off: the wall clock
+    ("1767319444000000000", datetime(2026, 1, 2, 2, 4, 5, tzinfo=UTC)),
+])
+def test_eventtime_refines_a_zoned_wall_clock_within_a_second(eventtime: str, expected: datetime) -> None:
+    body = (f'date=2026-01-02 time=03:04:05 eventtime={eventtime} tz="+0100" type="traffic" '
+            'srcip=10.0.0.1 dstip=10.0.0.2 proto=6 action="deny"')
+    for _ in range(2):  # the second time from the remembered wall clock
+        assert parse_fortios(body, "fgt", None).time == expected
+
+
+@pytest.mark.parametrize(("eventtime", "message"), [("99" * 20, "out of range"), ("12x", "not a Unix time")])
+def test_a_bad_eventtime_is_refused_beside_a_zoned_wall_clock(eventtime: str, message: str) -> None:
+    body = (f'date=2026-01-02 time=03:04:05 eventtime={eventtime} tz="+0100" type="traffic" '
+            'srcip=10.0.0.1 dstip=10.0.0.2 proto=6 action="deny"')
+    with pytest.raises(MalformedLine, match=message):
+        parse_fortios(body, "fgt", None)
