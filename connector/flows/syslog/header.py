@@ -63,10 +63,11 @@ def parse_syslog(line: str, *, now: datetime | None = None) -> SyslogMessage:
     return _parse(line.rstrip("\r\n\0"), now, depth=0)
 
 
-def _parse(line: str, now: datetime | None, depth: int) -> SyslogMessage:
+def _parse(line: str, now: datetime | None, depth: int, start: int = 0) -> SyslogMessage:
+    """The message of `line[start:]` (a relayed one is read in place, not copied)."""
     priority: int | None = None
-    pos = 0
-    match = _PRI.match(line)
+    pos = start
+    match = _PRI.match(line, pos)
     if match and int(match.group(1)) <= 191:
         priority = int(match.group(1))
         pos = match.end()
@@ -104,7 +105,7 @@ def _relayed(line: str, pos: int, now: datetime | None) -> SyslogMessage | None:
         candidates.append(host.end())
     for start in candidates:
         if line.startswith("1 ", start) or (line.startswith("<", start) and _PRI.match(line, start)):
-            inner = _parse(line[start:], now, depth=1)
+            inner = _parse(line, now, depth=1, start=start)
             if inner.time is not None:
                 return inner
     return None
