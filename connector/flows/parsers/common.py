@@ -162,7 +162,7 @@ def port(value: str | None, field: str) -> int | None:
     known = _PORTS.get(value)
     if known is not None:
         return known
-    if value.isdigit() and len(value) <= 5:
+    if value.isdigit() and value.isascii() and len(value) <= 5:  # "²" is a digit int() refuses
         number = int(value)
         if number <= 65535:
             if len(_PORTS) < _PORTS_SIZE:
@@ -227,7 +227,7 @@ def epoch_time(value: str, field: str) -> datetime:
 
 def epoch_micros(value: str, field: str) -> int:
     """`epoch_time`'s Unix time as whole microseconds (not checked for range)."""
-    if not value.isdigit():
+    if not (value.isdigit() and value.isascii()):
         raise MalformedLine(f"{field} {shown(value)} is not a Unix time")
     digits = len(value)
     number = int(value)

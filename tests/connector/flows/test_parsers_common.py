@@ -15,6 +15,7 @@ from connector.flows.parsers.common import (
     address,
     epoch_time,
     month_day_year_time,
+    port,
     prefix_alternation,
     protocol,
     zone_offset,
@@ -124,3 +125,11 @@ def test_the_fast_path_reads_what_the_every_pair_path_reads() -> None:
         if separator == "," and '"' in pairs[0] and " " in pairs[0]:
             continue  # the first pair decides the separator; covered by the parametrized cases
         assert KEYS.read(text) == _read_every_pair(text, WANTED), text
+
+
+@pytest.mark.parametrize("value", ["\u00b2", "1\u0663"])  # digits to str.isdigit, not to int()
+def test_non_ascii_digits_are_malformed_not_a_crash(value: str) -> None:
+    with pytest.raises(MalformedLine, match="port"):
+        port(value, "port")
+    with pytest.raises(MalformedLine, match="eventtime"):
+        epoch_time(value, "eventtime")
