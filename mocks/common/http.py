@@ -13,7 +13,7 @@ import json
 import socket
 import ssl
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -66,6 +66,23 @@ def json_response(status: int, payload: Any, headers: Mapping[str, str] | None =
     if headers:
         merged.update(headers)
     return Response(status=status, body=body, headers=merged)
+
+
+def settings_endpoint(request: Request, path: str, configure: Callable[[Any], None],
+                      describe: Callable[[], Any]) -> Response | None:
+    """Serve a mock's settings at `path`: GET describes them, POST hands the JSON body to
+    `configure` (a ValueError becomes 400 with its message) and describes the result; another
+    method is 405. None for other paths."""
+    if request.path.rstrip("/") != path:
+        return None
+    if request.method == "POST":
+        try:
+            configure(request.json())
+        except ValueError as exc:
+            return json_response(400, {"error": str(exc)})
+    elif request.method != "GET":
+        return json_response(405, {"error": f"{request.method} is not allowed on {path}"})
+    return json_response(200, describe())
 
 
 class DropConnection(Exception):

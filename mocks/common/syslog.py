@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from mocks.common.http import Request, Response, json_response
+from mocks.common.http import Request, Response, settings_endpoint
 
 TRANSPORTS = ("udp", "tcp")
 MAX_PENDING = 100_000
@@ -245,16 +245,7 @@ class SyslogEndpoint:
 
     def route(self, request: Request) -> Response | None:
         """Serve `/_mock/syslog`; None for other paths."""
-        if request.path.rstrip("/") != "/_mock/syslog":
-            return None
-        if request.method == "POST":
-            try:
-                self._configure(request.json())
-            except ValueError as exc:
-                return json_response(400, {"error": str(exc)})
-        elif request.method != "GET":
-            return json_response(405, {"error": f"{request.method} is not allowed on /_mock/syslog"})
-        return json_response(200, self.describe())
+        return settings_endpoint(request, "/_mock/syslog", self._configure, self.describe)
 
     def _configure(self, body: Any) -> None:
         if not isinstance(body, dict):

@@ -31,6 +31,7 @@ from __future__ import annotations
 import copy
 import ipaddress
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -368,16 +369,9 @@ class Vdom:
         if kind == "ipmask":
             entry["subnet"] = normalize_subnet(body.get("subnet", "0.0.0.0 0.0.0.0"))
         elif kind == "iprange":
-            start = _ipv4(body.get("start-ip"), "start-ip")
-            end = _ipv4(body.get("end-ip"), "end-ip")
-            if ipaddress.IPv4Address(start) > ipaddress.IPv4Address(end):
-                raise _fail(E_END_BEFORE_START, "End IP cannot be smaller than the start IP")
-            entry.update({"start-ip": start, "end-ip": end})
+            entry.update(_ip_range(body, _ipv4, ipaddress.IPv4Address))
         elif kind == "fqdn":
-            fqdn = _check_length(body.get("fqdn", ""), 255, "fqdn")
-            if not fqdn:
-                raise _fail(E_BLANK, "fqdn is required")
-            entry["fqdn"] = fqdn
+            entry["fqdn"] = _fqdn(body)
         else:
             raise _fail(E_INVALID_VALUE, f"address type {kind!r} is not supported by this mock")
         return entry
@@ -390,16 +384,9 @@ class Vdom:
         if kind == "ipprefix":
             entry["ip6"] = normalize_ip6(body.get("ip6", "::/0"))
         elif kind == "iprange":
-            start = _ipv6(body.get("start-ip"), "start-ip")
-            end = _ipv6(body.get("end-ip"), "end-ip")
-            if ipaddress.IPv6Address(start) > ipaddress.IPv6Address(end):
-                raise _fail(E_END_BEFORE_START, "End IP cannot be smaller than the start IP")
-            entry.update({"start-ip": start, "end-ip": end})
+            entry.update(_ip_range(body, _ipv6, ipaddress.IPv6Address))
         elif kind == "fqdn":
-            fqdn = _check_length(body.get("fqdn", ""), 255, "fqdn")
-            if not fqdn:
-                raise _fail(E_BLANK, "fqdn is required")
-            entry["fqdn"] = fqdn
+            entry["fqdn"] = _fqdn(body)
         else:
             raise _fail(E_INVALID_VALUE, f"address6 type {kind!r} is not supported by this mock")
         return entry
@@ -535,3 +522,20 @@ def _check_port_item(item: str, key: str) -> None:
         raise _fail(E_INVALID_PORT_RANGE, f"{key}: invalid port range {item!r}") from exc
     if not (0 <= low <= high <= 65535):
         raise _fail(E_INVALID_PORT_RANGE, f"{key}: invalid port range {item!r}")
+
+
+def _ip_range(body: dict[str, Any], parse: Callable[[Any, str], str],
+              address: Callable[[str], ipaddress.IPv4Address | ipaddress.IPv6Address]) -> dict[str, str]:
+    """`start-ip`/`end-ip` of an iprange address of either family, in order."""
+    start, end = parse(body.get("start-ip"), "start-ip"), parse(body.get("end-ip"), "end-ip")
+    if address(start) > address(end):  # type: ignore[operator]
+        raise _fail(E_END_BEFORE_START, "End IP cannot be smaller than the start IP")
+    return {"start-ip": start, "end-ip": end}
+
+
+def _fqdn(body: dict[str, Any]) -> str:
+    """The `fqdn` of an fqdn address of either family."""
+    fqdn: str = _check_length(body.get("fqdn", ""), 255, "fqdn")
+    if not fqdn:
+        raise _fail(E_BLANK, "fqdn is required")
+    return fqdn

@@ -21,7 +21,7 @@ from collections import deque
 from typing import Any
 from urllib.parse import urlsplit
 
-from mocks.common.http import Request, Response, json_response
+from mocks.common.http import Request, Response, settings_endpoint
 
 MAX_PENDING = 1_000
 RETRYABLE = frozenset({429, 500, 502, 503, 504})
@@ -164,16 +164,8 @@ class FlowsEndpoint:
         return out
 
     def route(self, request: Request) -> Response | None:
-        if request.path.rstrip("/") != "/_mock/flows":
-            return None
-        if request.method == "POST":
-            try:
-                self._configure(request.json())
-            except ValueError as exc:
-                return json_response(400, {"error": str(exc)})
-        elif request.method != "GET":
-            return json_response(405, {"error": f"{request.method} is not allowed on /_mock/flows"})
-        return json_response(200, self.describe())
+        """Serve `/_mock/flows`; None for other paths."""
+        return settings_endpoint(request, "/_mock/flows", self._configure, self.describe)
 
     def _configure(self, body: Any) -> None:
         if not isinstance(body, dict):
