@@ -14,20 +14,33 @@ time, the plan size and the write calls the mock logged:
 With `--fortios-sizes 10000,100000` it prints FortiOS figures instead, per size: a cold apply to an
 empty FortiGate mock with one request in flight and with `--concurrency` (writes, seconds, objects
 per table), then one pod added: the incremental render plus the plan against what the device is
-known to hold (as an event-driven sync does), and the ratio of that time between the sizes.
+known to hold (as an event-driven sync does), and the ratio of that time between the sizes; and
+the memory the FortiOS renderer keeps for the state (tracemalloc, the rendered objects included).
+
+With `--fortios-churn PODS` it prints FortiOS writes per pod change under churn in the layout of
+`bench_e2e.py` (`benchmarks/e2e_layout.py`: `--namespaces`, `--rules`): after a cold apply,
+`--changes` changes alternately delete a random pod and create one with the next free address in
+a random namespace, one sync each (render, plan against the known state, apply to the mock).
 
     python benchmarks/bench_adapters.py [--pods 10000] [--bigip-processing-ms 20]
     python benchmarks/bench_adapters.py --fortios-sizes 10000,100000 [--concurrency 16]
+    python benchmarks/bench_adapters.py --fortios-churn 100000 [--namespaces 100] [--rules 2000]
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
+import ipaddress
+import random
 import resource
+import sys
 import time
+import tracemalloc
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -38,7 +51,7 @@ from adapters.fortios.config import FortiOSDevice
 from connector.adapter import Adapter
 from connector.cluster import ObjectChange, StaticView
 from connector.compiler import Compiler, compile_cluster
-from connector.config import Config, SafetyConfig, Secrets
+from connector.config import Config, Secrets
 from connector.model import DeviceState
 from connector.reconciler.known import held_after
 from connector.wiring import compile_settings, validate_config
@@ -47,6 +60,12 @@ from mocks.common.app import MockApp
 from mocks.common.http import HttpServer
 from mocks.fortigate import FortigateMock
 from mocks.rest import RestMock
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.e2e_layout import SERVICES, WORKLOADS, Layout, pod_manifest  # noqa: E402
 
 CLUSTER = "bench"
 CONNECTOR_NAMESPACE = "fusion-system"
@@ -188,7 +207,7 @@ def sync(adapter: Adapter, device: Device, state: DeviceState) -> Step:
     mark = device.last_seq()
     started = time.perf_counter()
     desired = adapter.render(state)
-    plan = adapter.plan(desired, adapter.read(), safety=SafetyConfig(), force=True)
+    plan = adapter.plan(desired, adapter.read(), force=True)
     planned = time.perf_counter()
     if not plan.empty:
         result = adapter.apply(plan, desired)
@@ -210,7 +229,7 @@ def fortios_cold(state: DeviceState, concurrency: int, latency_ms: int) -> tuple
     adapter = FortiOSAdapter(config, CLUSTER, SECRETS, concurrency=concurrency)
     try:
         desired = adapter.render(state)
-        plan = adapter.plan(desired, adapter.read(), safety=SafetyConfig(), force=True)
+        plan = adapter.plan(desired, adapter.read(), force=True)
         started = time.perf_counter()
         result = adapter.apply(plan, desired)
         seconds = time.perf_counter() - started
@@ -242,7 +261,7 @@ def fortios_one_pod(view: StaticView, settings: Any, pods: int) -> tuple[float, 
     started = time.perf_counter()
     desired = adapter.render(state)
     rendered = time.perf_counter()
-    plan = adapter.plan(desired, held, safety=SafetyConfig(), force=True)
+    plan = adapter.plan(desired, held, force=True)
     planned = time.perf_counter()
     adapter.close()
     return rendered - started, planned - rendered, len(plan.changes)
@@ -261,6 +280,8 @@ def fortios_main(sizes: list[int], concurrency: int, latency_ms: int) -> int:
                   f"{writes} writes in {seconds:.1f}s "
                   f"({writes / seconds:.0f} writes/s)")
         print(f"{pods} pods  objects: " + ", ".join(f"{kind} {count}" for kind, count in counts.items()))
+        kept, count = fortios_memory(state)
+        print(f"{pods} pods  renderer memory: {kept:.1f} MiB for {count} objects")
         render_s, plan_s, changes = fortios_one_pod(view, settings, pods)
         one_pod[pods] = render_s + plan_s
         print(f"{pods} pods  one pod added: render {render_s * 1000:.1f} ms + plan {plan_s * 1000:.1f} ms "
@@ -269,6 +290,120 @@ def fortios_main(sizes: list[int], concurrency: int, latency_ms: int) -> int:
         low, high = min(sizes), max(sizes)
         print(f"one-pod render+plan, {high} vs {low} pods: {one_pod[high] / one_pod[low]:.1f}x "
               f"for {high / low:.0f}x the pods")
+    print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    return 0
+
+
+def fortios_memory(state: DeviceState) -> tuple[float, int]:
+    """MiB the FortiOS renderer keeps after rendering `state` from scratch (its parts, names and
+    the rendered objects, which the controller keeps as the known state anyway; tracemalloc), and
+    the objects rendered."""
+    config = FortiOSDevice.model_validate({"name": "fgt-edge", "type": "fortios", "url": "http://127.0.0.1:9",
+                                           "auth": {"tokenEnv": "FGT_TOKEN"}})
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    adapter = FortiOSAdapter(config, CLUSTER, SECRETS)
+    count = len(adapter.render(state))
+    gc.collect()
+    kept = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    adapter.close()
+    return kept / 2**20, count
+
+
+PodSpec = tuple[str, str, str, str]  # namespace, name, workload, address
+
+
+def churn_cluster(layout: Layout) -> tuple[StaticView, dict[tuple[str, str], list[str]], list[PodSpec]]:
+    """The e2e layout as a view (EndpointSlices made from the pods), the ready addresses of each
+    Service, and the pods (namespace, name, workload, address)."""
+    view = StaticView([*layout.namespace_manifests(), *layout.manifests()])
+    served: dict[tuple[str, str], list[str]] = {}
+    pods = list(layout.pod_specs())
+    for ns, name, workload, address in pods:
+        view.put(pod_manifest(ns, name, workload, address))
+        if workload in SERVICES:
+            served.setdefault((ns, workload), []).append(address)
+    for ns in layout.namespace_names():
+        for app in SERVICES:
+            view.put(endpoint_slice(ns, app, served.setdefault((ns, app), [])))
+    return view, served, pods
+
+
+def fortios_churn(pods: int, namespaces: int, rules: int, changes: int, seed: int = 7) -> int:
+    """Writes per pod change on FortiOS under churn (see the module docstring)."""
+    layout = Layout(pods, namespaces, rules)
+    view, served, alive = churn_cluster(layout)
+    app = FortigateMock(token=TOKEN)
+    server = HttpServer(app).start()
+    namespace = {"connectorNamespace": layout.connector_namespace}
+    config = validate_config({"cluster": CLUSTER, "kubernetes": namespace,
+                              "devices": [{"name": "fgt-edge", "type": "fortios", "url": server.url,
+                                           "auth": {"tokenEnv": "FGT_TOKEN"}}]})
+    adapter = FortiOSAdapter(FortiOSDevice.model_validate(config.devices[0].model_dump(by_alias=True)),
+                             CLUSTER, SECRETS, concurrency=8)
+    compiler = Compiler(compile_settings(config))
+    rng = random.Random(seed)
+    try:
+        state = compiler.full(view).devices["fgt-edge"]
+        desired = adapter.render(state)
+        held = adapter.read()
+        cold = adapter.apply(adapter.plan(desired, held, force=True), desired)
+        if not cold.ok:
+            raise SystemExit(f"fortios: cold apply failed: {cold.error}")
+        held = held_after(desired, adapter.read(), adapter.owner_mark)
+        print(f"{layout.describe()}\nfortios cold: {len(desired)} objects, {cold.writes} writes")
+        next_ip = int(ipaddress.IPv4Address(alive[-1][3])) + 1
+        writes = planned = 0
+        seconds = 0.0
+        per_change: list[int] = []
+        for number in range(changes):
+            made: list[ObjectChange] = []
+            if number % 2 == 0:
+                ns, name, workload, address = alive.pop(rng.randrange(len(alive)))
+                gone = view.delete(StaticView.kind_of({"kind": "Pod"}), ns, name)
+                made += [gone] if gone is not None else []
+            else:
+                ns = rng.choice(layout.namespace_names())
+                workload = rng.choices([w for w, _ in WORKLOADS], [share for _, share in WORKLOADS])[0]
+                name, address = f"{workload}-churn-{number}", str(ipaddress.IPv4Address(next_ip))
+                next_ip += 1
+                alive.append((ns, name, workload, address))
+                made.append(view.put(pod_manifest(ns, name, workload, address)))
+            if workload in SERVICES:
+                addresses = served[(ns, workload)]
+                if number % 2 == 0:
+                    addresses.remove(address)
+                else:
+                    addresses.append(address)
+                made.append(view.put(endpoint_slice(ns, workload, addresses)))
+            state = compiler.apply(made).devices["fgt-edge"]
+            started = time.perf_counter()
+            adapter.observe(held)
+            desired = adapter.render(state)
+            plan = adapter.plan(desired, held, force=True)
+            seconds += time.perf_counter() - started
+            planned += len(plan.changes)
+            if not plan.empty:
+                result = adapter.apply(plan, desired)
+                if not result.ok:
+                    raise SystemExit(f"fortios: apply failed: {result.error}")
+                writes += result.writes
+                per_change.append(result.writes)
+            else:
+                per_change.append(0)
+            held = held_after(desired, held, adapter.owner_mark)
+        per_change.sort()
+        print(f"fortios churn, {changes} pod changes, one sync each: {writes / changes:.2f} writes per "
+              f"change (median {per_change[len(per_change) // 2]}, max {per_change[-1]}), "
+              f"{planned / changes:.2f} plan changes per change, render+plan "
+              f"{seconds / changes * 1000:.1f} ms per change")
+        if adapter.plan(adapter.render(state), adapter.read(), force=True).changes:
+            raise SystemExit("fortios: the device differs from the last render after the churn")
+    finally:
+        adapter.close()
+        server.stop()
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
     return 0
 
@@ -283,7 +418,14 @@ def main() -> int:
                         help="FortiOS requests in flight for the concurrent cold apply (default 16)")
     parser.add_argument("--latency-ms", type=int, default=0,
                         help="FortiGate mock answer time per request for the cold applies (default 0)")
+    parser.add_argument("--fortios-churn", type=int, metavar="PODS",
+                        help="FortiOS writes per pod change under churn at this many pods")
+    parser.add_argument("--namespaces", type=int, default=100, help="churn layout namespaces (default 100)")
+    parser.add_argument("--rules", type=int, default=2000, help="churn layout rules (default 2000)")
+    parser.add_argument("--changes", type=int, default=200, help="churn pod changes (default 200)")
     args = parser.parse_args()
+    if args.fortios_churn:
+        return fortios_churn(args.fortios_churn, args.namespaces, args.rules, args.changes)
     if args.fortios_sizes:
         return fortios_main([int(size) for size in args.fortios_sizes.split(",")], args.concurrency,
                             args.latency_ms)
