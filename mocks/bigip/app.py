@@ -23,8 +23,9 @@ tenant), `POST /_mock/config` (`processingMs`, `processingModel`, `processingSca
 `GET /_mock/tenants`.
 Traffic (`mocks.bigip.traffic`, docs/mocks.md): `POST /_mock/traffic` decides a flow over the
 declared tenants' AFM policies (optional key `routeDomain`) and answers `{"action", "rule",
-"policy", "context", "logged"}`; logged matches are sent as AFM log lines to the syslog target
-(`--syslog`, `GET|POST /_mock/syslog`, `format` rfc5424|splunk).
+"policy", "context", "staged", "logged"}` (`staged`: `{"action", "rule", "policy"}` of the staged
+policy's match, else null; it decides nothing); logged matches, enforced and staged, are sent as
+AFM log lines to the syslog target (`--syslog`, `GET|POST /_mock/syslog`, `format` rfc5424|splunk).
 """
 
 from __future__ import annotations
@@ -149,7 +150,8 @@ class BigIpApp(MockApp):
         return None
 
     def _traffic(self, request: Request) -> Response:
-        """Decide a flow (`mocks.bigip.traffic`) and send a line per logged match and flow."""
+        """Decide a flow (`mocks.bigip.traffic`) and send a line per logged match (enforced or
+        staged) and flow."""
         try:
             flow = parse_flow(traffic_request(request.body), ("routeDomain",))
         except TrafficError as exc:
@@ -158,8 +160,8 @@ class BigIpApp(MockApp):
             decision = decide(self.tenants, flow)
         fmt = self.syslog.format
         lines = [afm_line(hit, flow, hostname=HOSTNAME, mgmt_ip=MGMT_IP, version=DEVICE_VERSION, fmt=fmt)
-                 for hit in decision.hits if hit.logged]
-        logged = self.syslog.emit(line for line in lines for _ in range(flow.count)) if lines else 0
+                 for hit in decision.logged()]
+        logged = self.syslog.emit(line for _ in range(flow.count) for line in lines) if lines else 0
         return json_response(200, {**decision.answer(), "logged": logged})
 
     # --- protocol ---------------------------------------------------------------------------------

@@ -5,6 +5,9 @@ acl_rule_name, action, hostname, bigip_mgmt_ip, context_name, context_type, date
 dest_port, …, ip_protocol, partition_name, route_domain, source_ip, source_port, …, vlan. `action`
 is the rule's action as AFM logs it (Accept, Accept Decisively, Drop, Reject), `date_time` the
 device's local time (`Mar 14 2015 20:24:33`, UTC on the mock), ports empty for ICMP.
+`acl_policy_type` is `Enforced`, or `Staged` for a match of the staged policy: `acl_policy_name` and
+`acl_rule_name` are then the staged policy's and rule's, `action` what that rule would have done,
+and `drop_reason` empty (the staged rule dropped nothing).
 Formats (the log destination's):
 - `rfc5424` (default): `<134>1 TIMESTAMP HOSTNAME tmm PID 23003137 [F5@12276 key="value" …]`, then,
   when the log profile has `storageFormat.fields`, those fields' values joined by its delimiter
@@ -37,9 +40,10 @@ def afm_fields(hit: ContextHit, flow: Flow, *, hostname: str, mgmt_ip: str,
                version: str) -> list[tuple[str, str]]:
     """The event's fields, in BIG-IP's order, as strings."""
     moment = flow.time.astimezone(UTC)
-    denied = hit.action not in ("accept", "accept-decisively")
+    denied = not hit.staged and hit.action not in ("accept", "accept-decisively")
     return [
-        ("acl_policy_name", hit.policy), ("acl_policy_type", "Enforced"), ("acl_rule_name", hit.rule),
+        ("acl_policy_name", hit.policy), ("acl_policy_type", "Staged" if hit.staged else "Enforced"),
+        ("acl_rule_name", hit.rule),
         ("action", LOG_ACTION.get(hit.action, hit.action)), ("hostname", hostname),
         ("bigip_mgmt_ip", mgmt_ip),
         ("context_name", hit.context_name), ("context_type", hit.context_type),

@@ -8,7 +8,9 @@ Contexts, in AFM's order (the global context cannot be declared through AS3 and 
    network), `virtualPort` the destination port or 0 (any), `layer4` the protocol or `any` — and
    its `policyFirewallEnforced` policy; an `[address, source]` entry holds only flows from
    `source`. More specific: longer address prefix, then longer source prefix, then a given port.
-Ties go to the first tenant, application and item in name order.
+Ties go to the first tenant, application and item in name order. A listener counts when it has
+a `policyFirewallEnforced` or a `policyFirewallStaged` policy (a listener with neither is not
+modelled).
 
 In a policy, rules are evaluated in order, a `{use: rule list}` entry standing for the list's rules
 in their order; the first matching rule decides in its context. A rule matches when its `protocol`
@@ -24,6 +26,12 @@ allows and skips the later contexts; `drop` and `reject` deny. When no rule of a
 the device's default applies: the mock runs in AFM's default "ADC mode", where traffic to virtual
 servers is accepted (answered `{"action": "accept", "rule": null}`); when a route-domain rule
 accepted and no virtual-server rule matched, that rule's accept stands.
+
+Staged policy: the listener's `policyFirewallStaged` (where the connector puts `mode: Audit` rules)
+is evaluated beside its enforced policy whenever the flow reaches the virtual-server context, by
+the same first-match semantics; its matching rule decides nothing (the answer's `action` and
+`rule` are the enforced decision's) and is reported as `staged` (`AfmDecision.staged`), logged by
+the same conditions as an enforced match, as a separate line with `acl_policy_type="Staged"`.
 
 Logging: a context's match is logged when a log profile covers it and asks for it: in a virtual
 server context, the listener's `securityLogProfiles` (a `Security_Log_Profile` with `network`) and
@@ -62,19 +70,35 @@ class ContextHit:
     logged: bool
     route_domain: str
     log_profile: Obj | None = None
+    staged: bool = False  # a match of the staged policy: logged, never enforced
 
 
 @dataclass(frozen=True)
 class AfmDecision:
+    """The enforced decision (`action`, `rule`, the enforced `hits` in context order) and the
+    staged policy's match, if any."""
+
     action: str
     rule: str | None
     hits: tuple[ContextHit, ...] = field(default=())
+    staged: ContextHit | None = None
+
+    def logged(self) -> list[ContextHit]:
+        """The matches the device logs, in the order it sends them: the enforced ones by context,
+        then the staged one."""
+        found = [hit for hit in self.hits if hit.logged]
+        if self.staged is not None and self.staged.logged:
+            found.append(self.staged)
+        return found
 
     def answer(self) -> dict[str, Any]:
         last = self.hits[-1] if self.hits else None
+        staged = self.staged
         return {"action": self.action, "rule": self.rule,
                 "policy": last.policy if last else None,
-                "context": last.context_name if last else None}
+                "context": last.context_name if last else None,
+                "staged": {"action": staged.action, "rule": staged.rule, "policy": staged.policy}
+                if staged is not None else None}
 
 
 @dataclass(frozen=True)
@@ -221,19 +245,23 @@ class _Tenants:
                     return ref
         return None
 
-    def virtual_server(self) -> tuple[_Ref, _Ref] | None:
-        """The most specific listener holding the flow that enforces a policy, and the policy."""
-        best: tuple[tuple[int, int, int], _Ref, _Ref] | None = None
+    def virtual_server(self) -> tuple[_Ref, _Ref | None, _Ref | None] | None:
+        """The most specific listener holding the flow that has a firewall policy, with its
+        enforced and its staged policy (each None when absent)."""
+        best: tuple[tuple[int, int, int], _Ref, _Ref | None, _Ref | None] | None = None
         for ref in self.items():
             item = ref.item
-            if not str(item.get("class", "")).startswith("Service_") or "policyFirewallEnforced" not in item:
+            if not str(item.get("class", "")).startswith("Service_"):
+                continue
+            enforced, staged = (self.resolve(item[key], ref) if key in item else None
+                                for key in ("policyFirewallEnforced", "policyFirewallStaged"))
+            if enforced is None and staged is None:
                 continue
             score = self._listener_score(item)
-            policy = self.resolve(item["policyFirewallEnforced"], ref)
-            if score is None or policy is None or (best is not None and score <= best[0]):
+            if score is None or (best is not None and score <= best[0]):
                 continue
-            best = (score, ref, policy)
-        return (best[1], best[2]) if best else None
+            best = (score, ref, enforced, staged)
+        return best[1:] if best else None
 
     def _listener_score(self, item: Obj) -> tuple[int, int, int] | None:
         layer4 = str(item.get("layer4", "tcp")).lower()
@@ -305,19 +333,31 @@ def decide(tenants: Mapping[str, Obj], flow: Flow) -> AfmDecision:
             hits.append(ContextHit("Route Domain", route_domain, policy.tenant, policy.path,
                                    str(rule["name"]), str(rule["action"]), rule.get("loggingEnabled") is True,
                                    route_domain))
+    staged: ContextHit | None = None
     if not hits or hits[-1].action == "accept":
         found = world.virtual_server()
         if found is not None:
-            virtual, vs_policy = found
-            rule = world.first_rule(vs_policy)
-            if rule is not None:
-                action = str(rule["action"])
-                profile = world.log_profile(virtual)
-                network: Obj = profile["network"] if profile else {}
-                logged = profile is not None and (rule.get("loggingEnabled") is True
-                                                  or network.get(PROFILE_FLAG.get(action, "")) is True)
-                hits.append(ContextHit("Virtual Server", virtual.path, virtual.tenant, vs_policy.path,
-                                       str(rule["name"]), action, logged, route_domain, profile))
+            virtual, vs_policy, staged_policy = found
+            hit = _virtual_hit(world, virtual, vs_policy, route_domain, staged=False)
+            if hit is not None:
+                hits.append(hit)
+            staged = _virtual_hit(world, virtual, staged_policy, route_domain, staged=True)
     if not hits:
-        return AfmDecision(ADC_MODE_ACTION, None)
-    return AfmDecision(hits[-1].action, hits[-1].rule, tuple(hits))
+        return AfmDecision(ADC_MODE_ACTION, None, staged=staged)
+    return AfmDecision(hits[-1].action, hits[-1].rule, tuple(hits), staged)
+
+
+def _virtual_hit(world: _Tenants, virtual: _Ref, policy: _Ref | None, route_domain: str, *,
+                 staged: bool) -> ContextHit | None:
+    """The first rule of `policy` matching in the virtual-server context of `virtual`, and whether
+    the device logs it (the listener's log profile, and the rule's or the profile's flag)."""
+    rule = world.first_rule(policy) if policy is not None else None
+    if policy is None or rule is None:
+        return None
+    action = str(rule["action"])
+    profile = world.log_profile(virtual)
+    network: Obj = profile["network"] if profile else {}
+    logged = profile is not None and (rule.get("loggingEnabled") is True
+                                      or network.get(PROFILE_FLAG.get(action, "")) is True)
+    return ContextHit("Virtual Server", virtual.path, virtual.tenant, policy.path, str(rule["name"]), action,
+                      logged, route_domain, profile, staged)
