@@ -14,11 +14,17 @@ Contract:
   controller can fence every adapter it opens without the adapters knowing: a process that lost
   its leadership mid-apply (e.g. resumed after SIGSTOP once a standby took over) sends no further
   write.
+- TLS contexts are built once per process and shared: `ssl_context` caches them by (CA file, its
+  size and modification time), so opening many adapters does not reload a CA bundle each time
+  (~60 ms apiece) while a rotated bundle file is still read afresh. A context is not changed once
+  built (httpx only sets the HTTP/1.1 ALPN on it, the same value for every client here).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
 import random
 import ssl
 import threading
@@ -55,12 +61,34 @@ class WriteFenced(DeviceError):
 
 
 def tls_verify(verify_tls: bool, ca_bundle: str | None) -> ssl.SSLContext | bool:
-    """The httpx `verify` argument for a device's TLS settings."""
+    """The httpx `verify` argument for a device's TLS settings (`True`: the default trust store,
+    which `DeviceHttp` turns into the shared `ssl_context()`)."""
     if not verify_tls:
         return False
     if ca_bundle:
-        return ssl.create_default_context(cafile=ca_bundle)
+        return ssl_context(ca_bundle)
     return True
+
+
+def ssl_context(ca_bundle: str | None = None) -> ssl.SSLContext:
+    """The process's shared verifying TLS context trusting `ca_bundle` (a PEM file), or by default
+    the trust store httpx uses for `verify=True` (certifi, or `SSL_CERT_FILE`/`SSL_CERT_DIR`).
+    Built once per bundle file version (path, size, modification time); never modify it."""
+    if ca_bundle is None:
+        return _default_context()
+    stat = os.stat(ca_bundle)  # a missing file raises here, as loading it would
+    return _bundle_context(os.path.abspath(ca_bundle), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.cache
+def _default_context() -> ssl.SSLContext:
+    return httpx.create_ssl_context(verify=True)
+
+
+@functools.lru_cache(maxsize=64)
+def _bundle_context(path: str, size: int, mtime_ns: int) -> ssl.SSLContext:
+    del size, mtime_ns  # part of the cache key only: a rewritten file is a new context
+    return ssl.create_default_context(cafile=path)
 
 
 class RetryPolicy:
@@ -109,6 +137,8 @@ class DeviceHttp:
         self.retry = retry or RetryPolicy()
         self.fence = fence if fence is not None else current_fence()
         self._auth = auth
+        if verify is True and transport is None:
+            verify = ssl_context()  # shared: building a context loads the whole CA bundle
         self._client = httpx.Client(base_url=base_url, verify=verify, timeout=timeout, transport=transport)
         self._lock = threading.Lock()
         self.writes = 0
