@@ -1,7 +1,7 @@
 """Device states assembled from the tiers, copy on write.
 
 A device's rule list is its Admin tier, the namespace-tier block of every namespace (by name),
-its Baseline tier, then every namespace's default rule. Its groups, destinations and port sets
+its Baseline tier, then the default tier (`default_tier`). Its groups, destinations and port sets
 are those its rules refer to (a union group brings the groups it includes). When no device rule
 list changed, only the groups, destinations and port sets that changed are replaced, in copies
 of the previous mappings; everything unchanged stays the very same object, and a device whose
@@ -18,6 +18,7 @@ from collections.abc import Iterable
 
 from connector.compiler.catalog import Catalog
 from connector.compiler.cluster_tier import ClusterTier
+from connector.compiler.default_tier import DefaultTier
 from connector.compiler.namespace_tier import NamespaceTier
 from connector.compiler.settings import CompileSettings
 from connector.model import CompiledRule, Destination, DeviceState, PortSet, SourceGroup, StagedRules
@@ -32,12 +33,14 @@ class Assembler:
         settings: CompileSettings,
         namespace_tier: NamespaceTier,
         cluster_tier: ClusterTier,
+        default_tier: DefaultTier,
         catalog: Catalog,
     ) -> None:
         self._cluster = settings.cluster
         self._devices = settings.device_names
         self._namespace_tier = namespace_tier
         self._cluster_tier = cluster_tier
+        self._default_tier = default_tier
         self._catalog = catalog
         self.states: dict[str, DeviceState] = {
             d: DeviceState(device=d, cluster=self._cluster) for d in self._devices
@@ -105,12 +108,9 @@ class Assembler:
         """The state of `device` with its rule list rebuilt from the tiers (namespaces in `order`)."""
         admin, baseline = self._cluster_tier.tiers[device]
         middle: list[CompiledRule] = []
-        defaults: list[CompiledRule] = []
         for ns in order:
-            output = self._namespace_tier.outputs[ns]
-            middle.extend(output.blocks.get(device, ()))
-            defaults.extend(output.defaults.get(device, ()))
-        every = admin + tuple(middle) + baseline + tuple(defaults)
+            middle.extend(self._namespace_tier.outputs[ns].blocks.get(device, ()))
+        every = admin + tuple(middle) + baseline + self._default_tier.rules[device]
         rules: list[CompiledRule] = []
         audit: list[CompiledRule] = []
         positions: list[int] = []
@@ -141,11 +141,12 @@ class Assembler:
     ) -> tuple[dict[str, SourceGroup], dict[str, Destination], dict[str, PortSet]]:
         """The groups (a union with the groups it includes), destinations and port sets `rules` use."""
         unions = self._cluster_tier.unions[device]
+        own = self._default_tier.groups[device]
         groups: dict[str, SourceGroup] = {}
         for r in rules:
             if r.source in groups:
                 continue
-            union = unions.get(r.source)
+            union = unions.get(r.source) or own.get(r.source)
             if union is None:
                 groups[r.source] = groups_by_key[r.source]
                 continue

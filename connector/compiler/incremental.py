@@ -4,7 +4,9 @@ every rule and namespace out (docs/architecture.md; what a rule means: docs/reso
 Device rule list, first match: the Admin tier (ClusterEgressRules by (priority, name), each with
 its union group of the selected namespaces' groups as source), the namespace tier of every
 managed namespace (namespaces by name; inside one, by (priority, Service before Namespace,
-name)), the Baseline tier, then every namespace's default action. Sources of different
+name)), the Baseline tier, then the namespaces' default actions grouped per action
+(`DefaultTier`: unions of the namespaces with one default action, after the shared addresses
+whose holders disagree, decided by their first holder by name). Sources of different
 namespaces are disjoint unless they share an address, which is reported as `SharedSource`; so
 the interleaving across namespaces decides like the per-source evaluation of the rule semantics
 (docs/resources.md, "How a rule decides"). A rule whose sources are empty is left off; it is
@@ -20,6 +22,7 @@ never widened to "any".
 | destinations and port sets per device | `Catalog` (catalog) |
 | the namespace tier | `NamespaceTier` (namespace_tier, rule_sources) |
 | cluster-rule selection, Admin and Baseline tiers | `ClusterTier` (cluster_tier) |
+| default actions | `DefaultTier` (default_tier) |
 | rule and namespace statuses | `StatusBoard` (status_board) |
 | device states, copy on write | `Assembler` (assembly) |
 
@@ -38,6 +41,7 @@ from connector.cluster import ClusterView, Kind, ObjectChange, object_key
 from connector.compiler.assembly import Assembler
 from connector.compiler.catalog import Catalog
 from connector.compiler.cluster_tier import ClusterTier
+from connector.compiler.default_tier import DefaultTier
 from connector.compiler.dirty import Dirty
 from connector.compiler.findings import NamespaceStatus, RuleRef, RuleStatus
 from connector.compiler.index import ClusterIndex
@@ -80,10 +84,13 @@ class Compiler:
         self._cluster_tier = ClusterTier(
             settings, self._index, self._namespaces, self._sharing, self._catalog
         )
+        self._default_tier = DefaultTier(settings, self._namespaces, self._sharing)
         self._statuses = StatusBoard(
             settings, self._index, self._namespaces, self._namespace_tier, self._cluster_tier, self._sharing
         )
-        self._assembly = Assembler(settings, self._namespace_tier, self._cluster_tier, self._catalog)
+        self._assembly = Assembler(
+            settings, self._namespace_tier, self._cluster_tier, self._default_tier, self._catalog
+        )
 
     def full(self, view: ClusterView) -> CompileResult:
         """Forget everything and compile the whole view."""
@@ -140,11 +147,15 @@ class Compiler:
             deltas[ns] = None if ns in dirty.rebuilt else delta
 
         flipped: set[str] = set()  # namespaces whose sharing of source addresses changed
+        moved: list[str] = []  # addresses that joined or left a namespace group
         for ns in sorted(touched):
             move = self._namespaces.update(ns, deltas[ns])
             if move is not None:
                 self._cluster_tier.resize(ns, move.size)
                 flipped |= self._sharing.move(ns, move.removed, move.added, self._cluster_tier.selecting)
+                moved.extend(move.removed)
+                moved.extend(move.added)
+        self._assembly.rules_changed(self._default_tier.update(touched, moved))
 
         changed_groups: set[str] = set()
         for ns in sorted(touched):

@@ -3,11 +3,14 @@ built here and nowhere else. Adapters derive device object names from keys, so a
 changes while its object lives.
 
 - source groups: `CLUSTER/NS` (the namespace), `CLUSTER/NS/svc/SERVICE`, `CLUSTER/NS/pods/RULE`,
-  and a ClusterEgressRule's union group `CLUSTER/_cluster/rule/CLUSTERRULE`;
+  a ClusterEgressRule's union group `CLUSTER/_cluster/rule/CLUSTERRULE`, the union of the
+  namespaces with one default action `CLUSTER/_cluster/default/deny|allow`, and the shared
+  addresses that default action decides `CLUSTER/_cluster/shared/deny|allow`;
 - destinations and port sets: `CLUSTER/NS/EXTERNALSERVICE`, `CLUSTER/NS/annotation/PORTS`;
 - compiled rules: `CLUSTER/_cluster/admin|baseline/CLUSTERRULE/PART`, `CLUSTER/NS/svc|ns/RULE/PART`,
-  `CLUSTER/NS/annotation/annotation/PORTS`, `CLUSTER/NS/default`, where PART is the
-  ExternalService name or `any`.
+  `CLUSTER/NS/annotation/annotation/PORTS`, and the grouped default actions
+  `CLUSTER/_cluster/default/deny|allow` and `CLUSTER/_cluster/shared/deny|allow` (each the key of
+  its source group too), where PART is the ExternalService name or `any`.
 
 The third part of a key with more than two is a fixed word for its kind, so keys of different
 kinds never collide; `_cluster` cannot be a namespace name (a leading underscore is not allowed).
@@ -15,7 +18,7 @@ kinds never collide; `_cluster` cannot be a namespace name (a leading underscore
 
 from __future__ import annotations
 
-from connector.model import RuleKind, RuleOrigin, Tier
+from connector.model import Action, RuleKind, RuleOrigin, Tier
 
 # The namespace part of the keys of cluster-wide objects (a ClusterEgressRule's union group and
 # compiled rules).
@@ -69,6 +72,13 @@ def compiled_rule(cluster: str, origin: RuleOrigin, part: str) -> str:
     return join(cluster, origin.namespace, _KIND_WORDS[origin.kind], origin.name, part)
 
 
-def default_rule(cluster: str, namespace: str) -> str:
-    """The key of the namespace's default-action rule: `CLUSTER/NS/default`."""
-    return join(cluster, namespace, "default")
+def default_union(cluster: str, action: Action) -> str:
+    """The source group and rule of the namespaces whose default action is `action`:
+    `CLUSTER/_cluster/default/deny|allow`."""
+    return join(cluster, CLUSTER_SCOPE, "default", action.value.lower())
+
+
+def shared_default(cluster: str, action: Action) -> str:
+    """The source group and rule of the shared addresses whose first holder's default action is
+    `action`: `CLUSTER/_cluster/shared/deny|allow`."""
+    return join(cluster, CLUSTER_SCOPE, "shared", action.value.lower())

@@ -1,6 +1,6 @@
 """The namespace tier: one namespace's rules (NamespaceEgressRules, ServiceEgressRules and the
-`egress-allow` annotation rule) compiled into a block of rules per device, plus the namespace's
-default-action rule per device it targets.
+`egress-allow` annotation rule) compiled into a block of rules per device (the default actions are the
+default tier's, `default_tier`).
 
 Inside a namespace, rules go by (priority, Service before Namespace, name); a rule with several
 ExternalServices becomes consecutive compiled rules, one per `RulePart`. A rule is on a device
@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from connector.compiler import hostnet, keys
+from connector.compiler import hostnet
 from connector.compiler.catalog import Catalog
 from connector.compiler.destinations import (
     ANNOTATION_RULE,
@@ -64,13 +64,12 @@ class _RuleInputs:
 
 @dataclass
 class NamespaceOutput:
-    """One namespace compiled: its source groups by key, its namespace-tier block and default rules
-    per device, the outcome of each of its rules (the annotation rule's go to `warnings`), and its
-    warnings (annotation values, host network pods, the annotation rule's problems)."""
+    """One namespace compiled: its source groups by key, its namespace-tier block per device, the
+    outcome of each of its rules (the annotation rule's go to `warnings`), and its warnings
+    (annotation values, host network pods, the annotation rule's problems)."""
 
     groups: dict[str, SourceGroup] = field(default_factory=dict)
     blocks: dict[str, Rules] = field(default_factory=dict)
-    defaults: dict[str, Rules] = field(default_factory=dict)
     rules: dict[RuleRef, RuleOutcome] = field(default_factory=dict)
     inputs: dict[RuleRef, _RuleInputs] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
@@ -78,7 +77,7 @@ class NamespaceOutput:
 
 class Recompiled(NamedTuple):
     """What recompiling a namespace changed: the keys of source groups whose content changed (or
-    that appeared or went), and the devices whose block or default rules changed."""
+    that appeared or went), and the devices whose block changed."""
 
     groups: set[str]
     devices: set[str]
@@ -103,7 +102,7 @@ class NamespaceTier:
         self.host_network: set[str] = set()
 
     def compile(self, ns: str, delta: WorkloadDelta | None) -> Recompiled:
-        """Recompile namespace `ns`: its groups, blocks, default rules, rule outcomes and warnings."""
+        """Recompile namespace `ns`: its groups, blocks, rule outcomes and warnings."""
         info = self._namespaces.info.get(ns)
         old = self.outputs.get(ns, NamespaceOutput())
         out = NamespaceOutput()
@@ -171,7 +170,6 @@ class NamespaceTier:
                 )
                 out.rules[spec.ref] = RuleOutcome(spec, tuple(problems), sources, presence)
         out.blocks = {d: tuple(rules) for d, rules in blocks.items()}
-        out.defaults = self._defaults(info, ns_group)
         host_warnings = self._host_network_warnings(ns, info)
         out.warnings = info.warnings + host_warnings + tuple(annotation_notes) if info is not None else ()
         self.outputs[ns] = out
@@ -179,12 +177,7 @@ class NamespaceTier:
 
     def _changes(self, old: NamespaceOutput, out: NamespaceOutput) -> Recompiled:
         """What changed from the namespace's `old` output to `out`; keeps `groups` up to date."""
-        devices = {
-            d
-            for d in self._devices
-            if old.blocks.get(d, ()) != out.blocks.get(d, ())
-            or old.defaults.get(d, ()) != out.defaults.get(d, ())
-        }
+        devices = {d for d in self._devices if old.blocks.get(d, ()) != out.blocks.get(d, ())}
         changed: set[str] = set()
         for key in set(old.groups) | set(out.groups):
             new_group = out.groups.get(key)
@@ -203,23 +196,6 @@ class NamespaceTier:
         return external_parts(
             spec.ref, spec.external_services, ns, self._index.external, cluster, self._fqdn_ok
         )
-
-    def _defaults(self, info: NamespaceInfo | None, ns_group: SourceGroup | None) -> dict[str, Rules]:
-        """The namespace's default-action rule on each device it targets (none without sources or
-        with default action None)."""
-        if info is None or not info.managed or info.default_action == "None" or ns_group is None:
-            return {}
-        origin = RuleOrigin(RuleKind.DEFAULT, info.name, "default", Tier.DEFAULT, 0)
-        key = keys.default_rule(self._settings.cluster, info.name)
-        action = Action(info.default_action)
-        return {
-            device: (
-                CompiledRule(
-                    key=key, origin=origin, source=ns_group.key, destination=None, ports=None, action=action
-                ),
-            )
-            for device in info.devices
-        }
 
     def _specs(self, ns: str, info: NamespaceInfo | None) -> list[RuleSpec]:
         """The rules of `ns` in namespace-tier order, the `egress-allow` annotation's included."""

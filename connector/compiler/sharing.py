@@ -29,6 +29,10 @@ class SharedAddresses:
             return ()
         return tuple(a for a in addresses if a in self._shared)
 
+    def holders(self, address: str) -> frozenset[str]:
+        """The namespaces whose source group holds `address`."""
+        return frozenset(self._holders.get(address, ()))
+
     def move(
         self,
         ns: str,

@@ -7,7 +7,7 @@ from typing import Any
 from connector.cluster import StaticView
 from connector.compiler import CompileResult, CompileSettings, Reason, RuleRef, compile_cluster
 from connector.evaluate import Probe, decide
-from connector.model import Protocol, RuleKind
+from connector.model import CompiledRule, DeviceState, Protocol, RuleKind
 from tests.connector.compiler.builders import settings
 
 
@@ -19,10 +19,27 @@ def verdict(
     result: CompileResult, device: str, source: str, destination: str, port: int, protocol: str = "TCP"
 ) -> tuple[str, str, str, str] | None:
     """(kind, namespace, name, action) of the deciding compiled rule, None when none decides."""
-    rule = decide(result.devices[device], Probe(source, destination, port, Protocol(protocol)))
+    state = result.devices[device]
+    return origin_of(state, decide(state, Probe(source, destination, port, Protocol(protocol))), source)
+
+
+def origin_of(state: DeviceState, rule: CompiledRule | None, source: str) -> tuple[str, str, str, str] | None:
+    """(kind, namespace, name, action) of `rule` deciding traffic from `source`; a grouped default
+    rule stands for the namespace whose default decides in the per-namespace form: the first by
+    name of a shared group's holders, else the first by name of the union's namespaces holding
+    `source` ("?" when none does)."""
     if rule is None:
         return None
-    return (rule.origin.kind.value, rule.origin.namespace, rule.origin.name, rule.action.value)
+    origin = rule.origin
+    if origin.kind is not RuleKind.DEFAULT or origin.namespace:
+        return (origin.kind.value, origin.namespace, origin.name, rule.action.value)
+    group = state.groups[rule.source]
+    if group.purpose == "shared":
+        holders = dict(group.members)[source]
+        return (origin.kind.value, holders[0].name, "default", rule.action.value)
+    holding = [state.groups[key].namespace for key in group.includes
+               if source in dict(state.groups[key].members)]
+    return (origin.kind.value, min(holding) if holding else "?", "default", rule.action.value)
 
 
 def status(result: CompileResult, kind: RuleKind, namespace: str, name: str) -> Any:

@@ -42,8 +42,9 @@ def test_annotation_baseline_and_default_keys_in_a_compile() -> None:
     assert [r.key for r in state.rules] == [
         "c1/shop/annotation/annotation/443-TCP",
         "c1/_cluster/baseline/late/tor",
-        "c1/shop/default",
+        "c1/_cluster/default/deny",
     ]
     assert set(state.destinations) == {"c1/shop/annotation/443-TCP", "c1/fusion-system/tor"}
     assert set(state.port_sets) == {"c1/shop/annotation/443-TCP"}
-    assert set(state.groups) == {"c1/shop", "c1/_cluster/rule/late"}
+    assert set(state.groups) == {"c1/shop", "c1/_cluster/rule/late", "c1/_cluster/default/deny"}
+    assert state.groups["c1/_cluster/default/deny"].includes == ("c1/shop",)

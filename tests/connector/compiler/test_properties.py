@@ -13,6 +13,7 @@ from connector.compiler import Compiler, CompileResult
 from connector.evaluate import Probe, decide
 from connector.model import Protocol
 from tests.connector.compiler import builders as b
+from tests.connector.compiler.helpers import origin_of
 from tests.connector.compiler.oracle import Oracle
 
 DEVICES = ("fw1", "fw2", "fw3")
@@ -79,7 +80,11 @@ ALLOW_ANNOTATIONS = (
 
 
 @st.composite
-def clusters(draw: st.DrawFn, modes: tuple[str, ...] = ("pod", "egress-ip")) -> list[dict[str, Any]]:
+def clusters(
+    draw: st.DrawFn, modes: tuple[str, ...] = ("pod", "egress-ip"), shared_egress: bool = False
+) -> list[dict[str, Any]]:
+    """Random clusters; `shared_egress`: egress IPs come from a pool of two, so that namespaces
+    share them (as node mode shares the addresses of the two nodes)."""
     objects: list[dict[str, Any]] = [b.namespace(CNS, managed=False)]
     next_ip = iter(range(1, 250))
     egress_ip = iter(range(1, 250))
@@ -91,7 +96,8 @@ def clusters(draw: st.DrawFn, modes: tuple[str, ...] = ("pod", "egress-ip")) -> 
         if mode != "pod":
             annotations["fusion-connector.io/source-mode"] = mode
         if mode == "egress-ip":
-            annotations["fusion-connector.io/egress-ips"] = f"198.18.0.{next(egress_ip)}"
+            n = draw(st.sampled_from((1, 2))) if shared_egress else next(egress_ip)
+            annotations["fusion-connector.io/egress-ips"] = f"198.18.0.{n}"
         action = draw(st.sampled_from(("", "Deny", "Allow", "None", "bogus")))
         if action:
             annotations["fusion-connector.io/default-action"] = action
@@ -246,12 +252,8 @@ def test_compiled_rulebase_decides_like_section_4(objects: list[dict[str, Any]],
             protocol = data.draw(st.sampled_from(("TCP", "UDP")))
             for device in DEVICES:
                 expected = oracle.decide(ns, pod_name, device, destination, port, protocol)
-                rule = decide(result.devices[device], Probe(source, destination, port, Protocol(protocol)))
-                got = (
-                    None
-                    if rule is None
-                    else (rule.origin.kind.value, rule.origin.namespace, rule.origin.name, rule.action.value)
-                )
+                state = result.devices[device]
+                got = origin_of(state, decide(state, Probe(source, destination, port, Protocol(protocol))), source)
                 want = (
                     None
                     if expected is None

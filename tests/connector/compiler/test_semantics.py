@@ -362,7 +362,8 @@ def test_all_namespaces_mode_with_exclude() -> None:
     ]
     result = compile_objects(objects, settings(all_namespaces=True, exclude=frozenset({"kube-system"})))
     assert result.namespaces["a"].managed and not result.namespaces["kube-system"].managed
-    assert set(result.devices["fw1"].groups) == {"c1/a"}
+    assert set(result.devices["fw1"].groups) == {"c1/a", "c1/_cluster/default/deny"}
+    assert result.devices["fw1"].groups["c1/_cluster/default/deny"].includes == ("c1/a",)
 
 
 def test_ipv6_pod_addresses_and_destinations() -> None:
@@ -517,13 +518,15 @@ def test_keys_are_stable_and_meaningful() -> None:
         cluster_rule("no-tor", "Deny", externalServices=["tor"]),
     )
     state = compile_objects(objects).devices["fw1"]
-    assert set(state.groups) == {"c1/_cluster/rule/no-tor", "c1/shop", "c1/shop/svc/web", "c1/shop/pods/dbs"}
+    assert set(state.groups) == {
+        "c1/_cluster/rule/no-tor", "c1/shop", "c1/shop/svc/web", "c1/shop/pods/dbs", "c1/_cluster/default/deny"
+    }
     assert state.groups["c1/_cluster/rule/no-tor"].includes == ("c1/shop",)
     assert [r.key for r in state.rules] == [
         "c1/_cluster/admin/no-tor/tor",
         "c1/shop/svc/web-gh/github",
         "c1/shop/ns/dbs/any",
-        "c1/shop/default",
+        "c1/_cluster/default/deny",
     ]
     assert state.groups["c1/shop/pods/dbs"].members[0][1][0].name == "db-1"
     assert set(state.destinations) == {"c1/fusion-system/tor", "c1/shop/github"}

@@ -58,7 +58,7 @@ def test_egress_ip_mode_from_annotation_widens_service_and_pod_rules() -> None:
     )
     result = compile_objects(objects)
     state = result.devices["fw1"]
-    assert set(state.groups) == {"c1/shop"}
+    assert set(state.groups) == {"c1/shop", "c1/_cluster/default/deny"}
     group = state.groups["c1/shop"]
     assert group.addresses == ("198.18.0.1", "198.18.0.2") and group.purpose == "egress-ip"
     assert group.members[0][1] == (Identity("Namespace", "", "shop"),)
