@@ -203,15 +203,27 @@ def split_host_port(text: str) -> tuple[str, int]:
 
 
 class SyslogConfig(Strict):
-    """Where traffic logs are received: UDP and TCP on one `HOST:PORT` (port 0: a free port)."""
+    """Where traffic logs are received: UDP and TCP on one `HOST:PORT` (port 0: a free port); at
+    most `maxConnections` TCP connections at a time, each closed after `idleTimeout` without data
+    (`0`: never)."""
 
     listen: str
+    idle_timeout: Duration = Field(default=300.0, alias="idleTimeout")
+    max_connections: int = Field(default=256, ge=1, le=10_000, alias="maxConnections")
 
     @field_validator("listen")
     @classmethod
     def _listen(cls, value: str) -> str:
         split_host_port(value)
         return value
+
+    @field_validator("idle_timeout", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float:
+        seconds = parse_duration(value)
+        if 0 < seconds < 1:
+            raise ValueError("at least 1s (or 0: never close an idle connection)")
+        return seconds
 
     @property
     def address(self) -> tuple[str, int]:

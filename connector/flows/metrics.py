@@ -10,6 +10,9 @@
   `unknown` for an unlisted sender), and `staged` (a staged policy's match the device logged but
   did not enforce, BIG-IP AFM; dropped by the receiver).
 - `fusion_connector_flow_lines_shed_total{device}`: lines dropped under load (receiver or pipeline).
+- `fusion_connector_flow_connections_closed_total{device,reason}`: syslog TCP connections of a
+  listed sender the receiver closed: `limit` (refused while `flows.syslog.maxConnections` were
+  open) or `idle` (silent for `flows.syslog.idleTimeout`).
 - `fusion_connector_flow_errors_total{stage}`: pipeline stages that failed (`attribute`: the
   batch is dropped; `store`, `events`, `subscriber`, `prune`: the other stages go on).
 - `fusion_connector_flow_forwarded_total` and `fusion_connector_flow_forward_dropped_total`:
@@ -47,6 +50,9 @@ class FlowMetrics:
                              registry=registry)
         self.shed = Counter(PREFIX + "flow_lines_shed", "flow lines dropped under load", ["device"],
                             registry=registry)
+        self.connections_closed = Counter(PREFIX + "flow_connections_closed",
+                                          "syslog TCP connections the receiver closed, by reason",
+                                          ["device", "reason"], registry=registry)
         self.errors = Counter(PREFIX + "flow_errors", "flow batches that failed, by stage", ["stage"],
                               registry=registry)
         self.forwarded = Counter(PREFIX + "flow_forwarded", "flow records sent to the SIEM",
@@ -65,6 +71,11 @@ class FlowMetrics:
             self.shed.labels(device).inc(n)
         else:
             self.lines.labels(device, result).inc(n)
+
+    def connection_closed(self, device: str, reason: str, n: int = 1) -> None:
+        """Count `n` syslog connections of `device` closed for `reason` (`limit` or `idle`)."""
+        if n > 0:
+            self.connections_closed.labels(device, reason).inc(n)
 
     def records(self, records: Sequence[FlowRecord]) -> None:
         """Count attributed records: lines by result, flows by label set (bounded)."""

@@ -2,10 +2,11 @@
 
 `SyslogReceiver` runs two background threads. The I/O thread reads UDP datagrams (one message each;
 LF-separated messages in one datagram are split) and TCP streams (RFC 6587 framing, at most
-`max_connections` at a time), accepts a message only from an address of a listed `Sender`, and
-queues it raw; it never parses and never blocks. The worker thread parses each queued message in its
-sender's format (syslog header, then the format's parser) and hands the FlowLines to `sink` in
-batches. `sink` and `count` are only ever called from the worker thread.
+`max_connections` at a time, each closed after `idle_timeout` seconds without data), accepts a
+message only from an address of a listed `Sender`, and queues it raw; it never parses and never
+blocks. The worker thread parses each queued message in its sender's format (syslog header, then
+the format's parser) and hands the FlowLines to `sink` in batches. `sink`, `count` and `closed` are
+only ever called from the worker thread (and by `stop`).
 
 Counted through `count(device, result, n)` (device "unknown" for an unlisted sender):
 - `rejected`: a datagram or a TCP connection from an unlisted address (dropped / closed at once);
@@ -14,7 +15,16 @@ Counted through `count(device, result, n)` (device "unknown" for an unlisted sen
 - `staged`: a match of a staged (audit) policy, which the device logged but did not enforce
   (`StagedMatch`, BIG-IP AFM `acl_policy_type="Staged"`): dropped, never a flow record;
 - `shed`: a message dropped because `max_pending_lines` messages already wait for the worker.
-A TCP connection beyond `max_connections` is closed at once (logged, not counted). A failing `sink`
+Connections of listed senders the receiver closes are counted through `closed(device, reason, n)`:
+- `limit`: a connection accepted while `max_connections` are open, closed at once (the open ones
+  go on);
+- `idle`: a connection that carried no data for `idle_timeout` seconds (None: never closed for
+  that), e.g. a sender gone silent or a peer that vanished without closing; a sender that has more
+  to say connects again. What it had sent is read first, and what is left in its framing buffer is
+  handled as when the peer closes (a last newline frame without its LF is taken).
+The idle check runs on the I/O thread at most every `idle_timeout / 2` seconds (at most 0.5 s
+apart), and costs only the connections it closes: connections are kept in the order of their last
+data. A failing `sink`
 is logged (without the lines) and the receiver goes on. Raw lines are logged only at DEBUG, cut to
 200 characters.
 
@@ -53,6 +63,9 @@ _READ_BYTES = 65536
 _UDP_BURST = 1024  # datagrams read per readiness before looking at the other sockets
 _BATCH = 1000
 MAX_PENDING_LINES = 20_000  # like the pipeline's queue (connector/flows/pipeline.py), which follows
+MAX_CONNECTIONS = 256
+IDLE_TIMEOUT = 300.0  # seconds a TCP connection may stay silent
+_TICK = 0.5  # longest wait on the sockets, and longest gap between idle checks
 _DEBUG_CHARS = 200
 _RECEIVE_BUFFER = 4 * 1024 * 1024  # asked for; Linux caps it at net.core.rmem_max
 _YIELD_EVERY = 64  # lines the worker parses between offering the GIL to the I/O thread
@@ -145,10 +158,14 @@ class SyslogReceiver:
                  sink: Callable[[list[FlowLine]], None], *,
                  count: Callable[[str, str, int], None],
                  max_line_bytes: int = 8192, max_pending_lines: int = MAX_PENDING_LINES,
-                 max_connections: int = 256, batch_size: int = _BATCH) -> None:
+                 max_connections: int = MAX_CONNECTIONS, idle_timeout: float | None = IDLE_TIMEOUT,
+                 closed: Callable[[str, str, int], None] | None = None,
+                 batch_size: int = _BATCH) -> None:
         if max_line_bytes < 1 or max_pending_lines < 1 or max_connections < 1 or batch_size < 1:
             raise ValueError("max_line_bytes, max_pending_lines, max_connections and batch_size "
                              "must be positive")
+        if idle_timeout is not None and not idle_timeout > 0:
+            raise ValueError("idle_timeout must be positive (None: no idle timeout)")
         self._listen = listen
         self._senders = _Senders(senders)
         self._sink = sink
@@ -156,6 +173,10 @@ class SyslogReceiver:
         self._max_line = max_line_bytes
         self._max_pending = max_pending_lines
         self._max_connections = max_connections
+        self._idle = idle_timeout
+        self._tick = _TICK if idle_timeout is None else min(_TICK, idle_timeout / 2)
+        self._closed = closed
+        self._closures = _Tally()
         self._batch = batch_size
         self._pending: deque[tuple[_Source, bytes]] = deque()
         self._pending_lock = threading.Lock()
@@ -168,6 +189,7 @@ class SyslogReceiver:
         self._selector: selectors.BaseSelector | None = None
         self._waker: tuple[socket.socket, socket.socket] | None = None
         self._connections: dict[socket.socket, tuple[_Source, FrameDecoder]] = {}
+        self._last_data: dict[socket.socket, float] = {}  # monotonic time, oldest first
         self._address: tuple[str, int] | None = None
 
     @property
@@ -231,6 +253,7 @@ class SyslogReceiver:
                 with contextlib.suppress(OSError):
                     sock.close()
         self._connections.clear()
+        self._last_data.clear()
         if self._selector is not None:
             self._selector.close()
         self._tcp = self._udp = self._selector = self._waker = None
@@ -246,9 +269,13 @@ class SyslogReceiver:
     def _io_loop(self) -> None:
         selector = self._selector
         assert selector is not None
+        next_check = time.monotonic() + self._tick
         while not self._stopping.is_set():
+            if self._idle is not None and time.monotonic() >= next_check:
+                self._close_idle(time.monotonic() - self._idle)
+                next_check = time.monotonic() + self._tick
             try:
-                events = selector.select(timeout=0.5)
+                events = selector.select(timeout=self._tick)
             except (OSError, ValueError):
                 if self._stopping.is_set():
                     return
@@ -316,10 +343,12 @@ class SyslogReceiver:
             if len(self._connections) >= self._max_connections:
                 log.warning("flows: %s connection refused: %d syslog connections already open",
                             sender.device, self._max_connections)
+                self._closures.add(sender.device, "limit")
                 conn.close()
                 continue
             conn.setblocking(False)
             self._connections[conn] = (sender, FrameDecoder(self._max_line))
+            self._last_data[conn] = time.monotonic()
             assert self._selector is not None
             self._selector.register(conn, selectors.EVENT_READ)
 
@@ -331,7 +360,15 @@ class SyslogReceiver:
             return
         except OSError:
             data = b""
-        frames = decoder.feed(data) if data else decoder.finish()
+        if data:
+            del self._last_data[conn]  # to the end: the order of last data
+            self._last_data[conn] = time.monotonic()
+        self._deliver(sender, decoder, decoder.feed(data) if data else decoder.finish())
+        if not data:
+            self._close(conn)
+
+    def _deliver(self, sender: _Source, decoder: FrameDecoder, frames: list[bytes]) -> None:
+        """Queue a connection's frames and count those its decoder skipped as oversized."""
         if decoder.oversized:
             self._tally.add(sender.device, "malformed", decoder.oversized)
             log.debug("flows: %d frame(s) from %s over the %d-byte limit skipped", decoder.oversized,
@@ -339,11 +376,32 @@ class SyslogReceiver:
             decoder.oversized = 0
         for frame in frames:
             self._offer(sender, frame)
-        if not data:
+
+    def _close_idle(self, deadline: float) -> None:
+        """Close the connections whose last data came before `deadline` (monotonic), after
+        reading what waits on them (which makes them active again)."""
+        expired = []
+        for conn, last in self._last_data.items():
+            if last >= deadline:
+                break
+            expired.append(conn)
+        for conn in expired:
+            try:
+                self._read_tcp(conn)
+            except Exception:  # the peer's trouble ends the connection anyway
+                log.debug("flows: reading an idle syslog connection failed", exc_info=True)
+            seen = self._last_data.get(conn)
+            if seen is None or seen >= deadline:
+                continue  # closed by its peer, or data came
+            sender, decoder = self._connections[conn]
+            self._deliver(sender, decoder, decoder.finish())
+            log.info("flows: closing a syslog connection of %s idle for %gs", sender.device, self._idle)
+            self._closures.add(sender.device, "idle")
             self._close(conn)
 
     def _close(self, conn: socket.socket) -> None:
         self._connections.pop(conn, None)
+        self._last_data.pop(conn, None)
         if self._selector is not None:
             with contextlib.suppress(KeyError, ValueError):
                 self._selector.unregister(conn)
@@ -437,6 +495,13 @@ class SyslogReceiver:
                 self._count(device, result, n)
             except Exception:
                 log.exception("flows: counting %s lines failed", result)
+        for (device, reason), n in self._closures.take().items():
+            if self._closed is None:
+                continue
+            try:
+                self._closed(device, reason, n)
+            except Exception:
+                log.exception("flows: counting connections closed (%s) failed", reason)
 
 
 def _bind_pair(family: socket.AddressFamily, host: str, port: int) -> tuple[socket.socket, socket.socket]:

@@ -69,7 +69,10 @@ class FlowService:
         if flows.syslog is not None:
             senders = [Sender(s.device, tuple(s.addresses), s.format) for s in flows.senders]
             self.receiver = SyslogReceiver(flows.syslog.address, senders, self._received,
-                                           count=self.pipeline.count)
+                                           count=self.pipeline.count,
+                                           max_connections=flows.syslog.max_connections,
+                                           idle_timeout=flows.syslog.idle_timeout or None,
+                                           closed=self.metrics.connection_closed)
         token = secrets.get(flows.token_env, "flows.tokenEnv").get_secret_value() if flows.token_env else None
         self.push = FlowPush(token, [d.name for d in config.devices if d.type == REST_TYPE],
                              self.pipeline.submit, count=self.pipeline.count)

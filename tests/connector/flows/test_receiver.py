@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 
@@ -53,7 +54,7 @@ class Collector:
 
 @contextmanager
 def running(collector: Collector, senders: tuple[Sender, ...] = (FGT,),
-            **options: int) -> Iterator[SyslogReceiver]:
+            **options: Any) -> Iterator[SyslogReceiver]:
     receiver = SyslogReceiver(("127.0.0.1", 0), senders, collector.sink, count=collector.count,
                               **options)
     receiver.start()
