@@ -7,12 +7,16 @@
 - `probes(state)`: probes that mostly hit the state's members, networks, FQDNs and port bounds,
   with some outsiders.
 - `states_with_probes()`: a state and a list of probes for it.
+- `cluster_events()`: sequences of watch events on `initial_cluster()` (raw Kubernetes objects),
+  for the tests that event-driven syncs equal full ones; `event_probes()` probes their states.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
+from dataclasses import dataclass
+from typing import Any
 
 from hypothesis import strategies as st
 
@@ -165,3 +169,180 @@ def probes(draw: st.DrawFn, state: DeviceState) -> Probe:
 def states_with_probes(draw: st.DrawFn, max_probes: int = 30) -> tuple[DeviceState, list[Probe]]:
     state = draw(device_states())
     return state, draw(st.lists(probes(state), min_size=1, max_size=max_probes))
+
+
+# --- cluster event sequences (the delta property tests of each adapter) ---------------------------
+
+EVENT_CNS = "fusion-system"
+EVENT_NAMESPACES = ("a", "b", "c")
+POD_NAMES = ("p0", "p1", "p2", "p3")
+POD_POOL = (*(f"10.0.0.{i}" for i in range(1, 11)), "fd00::a", "fd00::b")
+EXTERNAL_ADDRESSES = (["198.51.100.0/24"], ["198.51.100.7", "api.example.com"], ["2001:db8::/64"],
+                      ["203.0.113.0/30", "db.example.net"], ["0.0.0.0/0"])
+EXTERNAL_PORTS: tuple[list[dict[str, str]] | None, ...] = (
+    None, [{"port": "443"}], [{"protocol": "UDP", "port": "53"}, {"port": "8000-8080"}])
+EVENT_DESTINATIONS = ("198.51.100.7", "203.0.113.1", "2001:db8::5", "api.example.com", "192.0.2.1")
+EVENT_PORTS = ((443, Protocol.TCP), (53, Protocol.UDP))
+_FC = "fusion-connector.io/v1alpha1"
+
+
+@dataclass(frozen=True)
+class ClusterEvent:
+    """One watch event: `obj` added or changed, or (with `deleted`) the object of its kind,
+    namespace and name removed."""
+
+    obj: dict[str, Any]
+    deleted: bool = False
+
+    def __repr__(self) -> str:
+        meta = self.obj["metadata"]
+        where = f"{meta['namespace']}/" if meta.get("namespace") else ""
+        return f"{'delete' if self.deleted else 'put'} {self.obj['kind']} {where}{meta['name']}: {self.obj}"
+
+
+def _meta(name: str, namespace: str | None = None, **extra: Any) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name, **extra}
+    if namespace is not None:
+        meta["namespace"] = namespace
+    return meta
+
+
+def event_namespace(name: str, env: str, managed: bool = True, default_action: str = "") -> dict[str, Any]:
+    labels = {"env": env, **({"fusion-connector.io/managed": "true"} if managed else {})}
+    annotations = {"fusion-connector.io/default-action": default_action} if default_action else {}
+    return {"apiVersion": "v1", "kind": "Namespace",
+            "metadata": _meta(name, labels=labels, annotations=annotations)}
+
+
+def event_pod(namespace: str, name: str, ips: list[str], app: str, phase: str = "Running") -> dict[str, Any]:
+    status: dict[str, Any] = {"phase": phase, "podIPs": [{"ip": ip} for ip in ips]}
+    if ips:
+        status["podIP"] = ips[0]
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": _meta(name, namespace, labels={"app": app}),
+            "spec": {"nodeName": "node1"}, "status": status}
+
+
+def event_slice(namespace: str, addresses: list[str]) -> dict[str, Any]:
+    return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": _meta("web-abc", namespace, labels={"kubernetes.io/service-name": "web"}),
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": [a], "conditions": {"ready": True}} for a in addresses]}
+
+
+def event_service(namespace: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Service", "metadata": _meta("web", namespace),
+            "spec": {"selector": {"app": "web"}}}
+
+
+def event_external(namespace: str, name: str, addresses: list[str],
+                   ports: list[dict[str, str]] | None) -> dict[str, Any]:
+    spec: dict[str, Any] = {"addresses": addresses, **({"ports": ports} if ports is not None else {})}
+    return {"apiVersion": _FC, "kind": "ExternalService", "metadata": _meta(name, namespace, generation=1),
+            "spec": spec}
+
+
+def event_rule(kind: str, name: str, namespace: str | None, spec: dict[str, Any]) -> dict[str, Any]:
+    return {"apiVersion": _FC, "kind": kind, "metadata": _meta(name, namespace, generation=1),
+            "spec": {k: v for k, v in spec.items() if v is not None}}
+
+
+def initial_cluster() -> list[dict[str, Any]]:
+    """The cluster every event sequence starts from: three managed namespaces (two `env: prod`), a
+    few pods, a Service, ExternalServices and one rule of each kind."""
+    return [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": _meta(EVENT_CNS, labels={}, annotations={})},
+        event_namespace("a", "prod"), event_namespace("b", "prod"), event_namespace("c", "dev"),
+        event_pod("a", "p0", ["10.0.0.1"], "web"), event_pod("a", "p1", ["10.0.0.2"], "db"),
+        event_pod("b", "p0", ["10.0.0.3", "fd00::a"], "web"), event_pod("c", "p0", ["10.0.0.4"], "db"),
+        event_service("a"), event_slice("a", ["10.0.0.1"]),
+        event_external(EVENT_CNS, "e1", ["198.51.100.0/24"], [{"port": "443"}]),
+        event_external(EVENT_CNS, "e2", ["198.51.100.7", "api.example.com"], None),
+        event_external("a", "ext", ["203.0.113.0/30", "db.example.net"], [{"port": "443"}]),
+        event_rule("ClusterEgressRule", "c0", None, {
+            "action": "Deny", "tier": "Admin", "priority": 100, "externalServices": ["e1"],
+            "namespaceSelector": {"matchLabels": {"env": "prod"}}}),
+        event_rule("NamespaceEgressRule", "r0", "a", {"action": "Allow", "priority": 300,
+                                                      "externalServices": ["ext"]}),
+        event_rule("ServiceEgressRule", "s0", "a", {"action": "Allow", "priority": 200, "service": "web",
+                                                    "externalServices": ["ext"]}),
+    ]
+
+
+@st.composite
+def _pod_event(draw: st.DrawFn) -> ClusterEvent:
+    namespace, name = draw(st.sampled_from(EVENT_NAMESPACES)), draw(st.sampled_from(POD_NAMES))
+    ips = sorted(draw(st.sets(st.sampled_from(POD_POOL), max_size=2)))
+    phase = draw(st.sampled_from(("Running", "Running", "Running", "Pending", "Succeeded")))
+    obj = event_pod(namespace, name, ips, draw(st.sampled_from(("web", "db"))), phase)
+    return ClusterEvent(obj, deleted=draw(st.integers(0, 3)) == 0)
+
+
+@st.composite
+def _namespace_event(draw: st.DrawFn) -> ClusterEvent:
+    obj = event_namespace(draw(st.sampled_from(EVENT_NAMESPACES)), draw(st.sampled_from(("prod", "dev"))),
+                          managed=draw(st.sampled_from((True, True, True, False))),
+                          default_action=draw(st.sampled_from(("", "", "Allow", "Deny"))))
+    return ClusterEvent(obj)
+
+
+@st.composite
+def _service_event(draw: st.DrawFn) -> ClusterEvent:
+    namespace = draw(st.sampled_from(EVENT_NAMESPACES))
+    if draw(st.integers(0, 2)) == 0:
+        return ClusterEvent(event_service(namespace), deleted=draw(st.booleans()))
+    addresses = sorted(draw(st.sets(st.sampled_from(POD_POOL[:10]), max_size=4)))
+    return ClusterEvent(event_slice(namespace, addresses), deleted=draw(st.integers(0, 4)) == 0)
+
+
+@st.composite
+def _external_event(draw: st.DrawFn) -> ClusterEvent:
+    where = ((EVENT_CNS, "e1"), (EVENT_CNS, "e2"), ("a", "ext"), ("b", "ext"))
+    namespace, name = draw(st.sampled_from(where))
+    obj = event_external(namespace, name, draw(st.sampled_from(EXTERNAL_ADDRESSES)),
+                         draw(st.sampled_from(EXTERNAL_PORTS)))
+    return ClusterEvent(obj, deleted=draw(st.integers(0, 5)) == 0)
+
+
+@st.composite
+def _rule_event(draw: st.DrawFn) -> ClusterEvent:
+    """A rule added, changed (action, priority: reordered, mode: audit flips, ...) or removed."""
+    kind = draw(st.sampled_from(("ClusterEgressRule", "NamespaceEgressRule", "ServiceEgressRule")))
+    spec: dict[str, Any] = {
+        "action": draw(st.sampled_from(("Allow", "Deny"))),
+        "priority": draw(st.sampled_from((100, 200, 300, 500))),
+        "mode": draw(st.sampled_from((None, None, "Audit", "Enforce"))),
+        "logging": draw(st.sampled_from((None, True))),
+    }
+    namespace: str | None = None
+    if kind == "ClusterEgressRule":
+        name = draw(st.sampled_from(("c0", "c1", "c2")))
+        spec["tier"] = draw(st.sampled_from(("Admin", "Baseline")))
+        spec["namespaceSelector"] = draw(st.sampled_from(
+            (None, {"matchLabels": {"env": "prod"}}, {"matchLabels": {"env": "dev"}})))
+        spec["externalServices"] = draw(st.sampled_from((None, ["e1"], ["e2"], ["e1", "e2"])))
+    else:
+        namespace = draw(st.sampled_from(("a", "b")))
+        name = draw(st.sampled_from(("r0", "r1") if kind == "NamespaceEgressRule" else ("s0",)))
+        spec["externalServices"] = draw(st.sampled_from((None, ["ext"])))
+        if kind == "ServiceEgressRule":
+            spec["service"] = "web"
+        else:
+            spec["podSelector"] = draw(st.sampled_from((None, {"matchLabels": {"app": "web"}})))
+    return ClusterEvent(event_rule(kind, name, namespace, spec), deleted=draw(st.integers(0, 3)) == 0)
+
+
+def cluster_events(max_size: int = 8) -> st.SearchStrategy[list[ClusterEvent]]:
+    """Watch events on `initial_cluster()`: pods added, removed or changing IP, namespaces joining
+    or leaving a ClusterEgressRule's selection (or the managed set), Services and their endpoints
+    changing, ExternalServices changing, rules added, removed, reordered or flipping audit mode.
+    A deletion of an absent object is no change."""
+    event = st.one_of(_pod_event(), _pod_event(), _namespace_event(), _service_event(),
+                      _external_event(), _rule_event(), _rule_event())
+    return st.lists(event, min_size=1, max_size=max_size)
+
+
+def event_probes() -> list[Probe]:
+    """Probes from every pod address of the pool (and one outsider) to destinations in and around
+    the ExternalServices of the events."""
+    return [Probe(source, destination, port, protocol) for source in (*POD_POOL, "10.9.9.9")
+            for destination in EVENT_DESTINATIONS for port, protocol in EVENT_PORTS]
