@@ -12,8 +12,9 @@ and one rule-map statement per 200 distinct (device, reference) pairs.
 
 With `cached=True` (what the flow service uses) the Attributor keeps the recent address timeline
 and the rule histories in memory between batches (connector/flows/recent.py): a batch then reads
-the rows written since the previous one, checks the open rows of the addresses and references it
-needs (one narrow statement per 500), and reads only what is missing; the answers are the same as
+the rows written since the previous one, checks that the open rows of the addresses and
+references it needs are still open (one count per 1,000 rows by primary key), and reads only what
+is missing; the answers are the same as
 without the cache (the store's state at the batch's read). Calls are serialised.
 """
 

@@ -12,9 +12,11 @@ Contract (each `at_many` / `rules` call runs in the caller's read transaction, b
 1. the keys of the rows written since the previous call (id above the highest seen) are dropped;
 2. the row with the highest id seen is read again: when it was removed (SQLite may then give its
    id to a new row), every entry is dropped;
-3. for the batch's cached keys, the id of the store's open row is read (one narrow statement per
-   500 keys, through the open-row index); an entry whose open row was ended, removed or replaced,
-   or that has got one, is dropped;
+3. for the batch's cached keys that had an open row, whether that row is still open (one count
+   per 1,000 rows through the primary key; the ids read only when some are not): an entry whose
+   open row was ended or removed is dropped. A key that has got an open row since (new, or
+   replacing an ended one) has a row above the highest seen, dropped in step 1; a removed row's
+   id is given again only when it was the highest (SQLite), which step 2 sees;
 4. what is missing is read from the store, and the answers are computed from the entries exactly as
    the store-backed path computes them (`connector.store.timeline.attribute`, `rule_map.rule_at`).
 An entry is therefore never staler than the store at the batch's read, on every replica (each keeps
@@ -46,7 +48,7 @@ TTL_SECONDS = 300.0
 HORIZON_SECONDS = 900.0
 
 
-Signature = tuple[Any, ...]  # a stored row's id, key, start and content (`top_row`, `open_ids`)
+Signature = tuple[Any, ...]  # a stored row's id, key, start and content (`top_row`)
 
 
 @dataclass(slots=True)
@@ -90,20 +92,19 @@ class _Recent(Generic[K, V]):
             if written:
                 self.top = written[-1]
         expired = self.clock() - self.ttl
-        check: list[K] = []
+        check: dict[K, int] = {}  # key -> the id of its open row, as read
         for key in keys:
             entry = entries.get(key)
             if entry is None:
                 continue
             if entry.read_at < expired:
                 del entries[key]
-            else:
-                check.append(key)
+            elif entry.open_row is not None:
+                check[key] = entry.open_row[0]
         if check:
-            found = store.open_ids(check)
-            for key in check:
-                open_row = entries[key].open_row
-                if found.get(key) != (open_row[0] if open_row is not None else None):
+            still = store.still_open(check.values())
+            for key, row_id in check.items():
+                if row_id not in still:
                     del entries[key]
 
     def keep(self, key: K, entry: _Entry[V]) -> None:
@@ -121,7 +122,7 @@ class _Store(Protocol[K]):
 
     def written_after(self, after_id: int) -> list[Signature]: ...
 
-    def open_ids(self, keys: list[K]) -> dict[K, int]: ...
+    def still_open(self, ids: Iterable[int]) -> set[int]: ...
 
 
 @dataclass(slots=True)

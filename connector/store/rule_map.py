@@ -17,7 +17,7 @@ from sqlalchemy import Select, delete, select, tuple_
 from sqlalchemy.orm import Session
 
 from connector.flows.record import FlowRule
-from connector.store.bulk import chunks, ensure_cluster
+from connector.store.bulk import chunks, ensure_cluster, still_open
 from connector.store.models import DeviceRuleRefRow
 
 
@@ -116,6 +116,11 @@ class DeviceRuleMap:
             for device, reference, row_id in self.session.execute(statement):
                 out[(device, reference)] = row_id
         return out
+
+    def still_open(self, ids: Iterable[int]) -> set[int]:
+        """Which of the rows `ids` are still open (neither ended nor removed); see
+        `connector.store.bulk.still_open`."""
+        return still_open(self.session, DeviceRuleRefRow, ids)
 
     def histories(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], tuple[
             list[tuple[datetime, datetime | None, FlowRule]], tuple[Any, ...] | None]]:

@@ -28,7 +28,7 @@ from sqlalchemy import ARRAY, Select, String, bindparam, delete, func, insert, s
 from sqlalchemy.orm import Session
 
 from connector.flows.record import FlowIdentity
-from connector.store.bulk import IN_CHUNK, chunks, ensure_cluster
+from connector.store.bulk import IN_CHUNK, chunks, ensure_cluster, still_open
 from connector.store.models import AddressIntervalRow
 
 
@@ -288,6 +288,11 @@ class AddressTimeline:
                     _OPEN_IDS, {"cluster": self.cluster, "addresses": list(chunk)}):
                 out[address] = row_id
         return out
+
+    def still_open(self, ids: Iterable[int]) -> set[int]:
+        """Which of the intervals `ids` are still open (neither ended nor removed); see
+        `connector.store.bulk.still_open`."""
+        return still_open(self.session, AddressIntervalRow, ids)
 
     def _signature(self) -> Select[Any]:
         row = AddressIntervalRow
