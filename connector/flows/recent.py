@@ -76,7 +76,7 @@ class _Recent(Generic[K, V]):
         self.hits = 0
         self.misses = 0
 
-    def sync(self, keys: Iterable[K], store: _Store[K]) -> None:
+    def sync(self, keys: Iterable[K], store: _Store) -> None:
         """Drop what the store changed since the last call, for `keys` (the batch's) and all."""
         entries = self.entries
         top = self.top
@@ -115,7 +115,7 @@ class _Recent(Generic[K, V]):
             del entries[next(iter(entries))]
 
 
-class _Store(Protocol[K]):
+class _Store(Protocol):
     def top_row(self) -> Signature | None: ...
 
     def signature_of(self, row_id: int) -> Signature | None: ...
