@@ -7,7 +7,9 @@ thread, so a request handler that emits lines only queues them and never waits o
 - UDP: one datagram per line (the line's UTF-8 bytes, nothing added);
 - TCP: RFC 6587 octet counting (`LEN SP MSG`) on one connection kept open; when connecting or
   sending fails, the connection is closed and opened again (backoff from 0.1 s doubling to 2 s)
-  and the same line is sent again, so nothing queued is lost while the receiver comes back.
+  and the same line is sent again, so nothing queued is lost while the receiver comes back; a
+  connection the receiver has closed (an idle timeout) is opened again before a line is sent on it,
+  since a line written after the receiver's close would be lost without an error.
 At most `max_pending` lines wait; lines beyond are dropped and counted (`stats()`).
 
 `SyslogEndpoint` holds a mock's sender and its settings: `GET /_mock/syslog` shows them with the
@@ -20,6 +22,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ipaddress
+import select
 import socket
 import threading
 from collections import deque
@@ -69,6 +72,16 @@ class SyslogTarget:
             except ValueError:
                 raise ValueError(f"syslog target {text!r}: source {source!r} is not an IP address") from None
         return cls(parts.scheme, parts.hostname, port, source)
+
+
+def _closed_by_peer(sock: socket.socket) -> bool:
+    """Whether the receiver closed (or reset) this TCP connection: it never sends, so a readable
+    socket means an end of stream or an error."""
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+        return bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
+    except (OSError, ValueError):
+        return True
 
 
 def octet_counted(message: bytes) -> bytes:
@@ -162,6 +175,8 @@ class SyslogSender:
         frame = octet_counted(line)
         while not self._closed:
             try:
+                if self._sock is not None and _closed_by_peer(self._sock):
+                    self._disconnect()
                 self._socket().sendall(frame)
                 return True
             except OSError:
