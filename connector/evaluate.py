@@ -26,6 +26,12 @@ Contract:
   evaluation)` lists those that would have decided the probe had each of them been enforced on its
   own: the audit rule matches (as a rule of the walk would), and sits before the rule that decides
   (`Evaluation.position`) or no rule decides.
+- Regions (the report's decision matrix): `evaluate_region(state, region, candidates)` is the
+  same first-match walk for all the traffic to one ExternalService on some ports (`Region`) at
+  once, over the rules of one source (`candidates`: their positions, each with whether its
+  source holds every address of the traffic's source). A rule matching only part of the region
+  (some ports, an overlapping range, some source addresses) does not decide; the first matching
+  all of it does. `RegionEvaluation.verdict` is allow, deny, mixed or none.
 - `SourceIndex(state)` finds the groups holding an address and their rules without scanning
   every group and rule (built once, O(addresses + rules)); `evaluate` and `would_decide` take it
   for many probes of one state, with the same results.
@@ -37,10 +43,10 @@ import functools
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import StrEnum
+from enum import Enum, StrEnum
 from typing import Any
 
-from connector.model import CompiledRule, Destination, DeviceState, Protocol, SourceGroup
+from connector.model import CompiledRule, Destination, DeviceState, PortRange, Protocol, SourceGroup
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -341,3 +347,142 @@ def would_decide(state: DeviceState, probe: Probe, evaluation: Evaluation, names
 def decide(state: DeviceState, probe: Probe) -> CompiledRule | None:
     """The first rule of `state` that matches `probe`, or None (no decision by the connector)."""
     return evaluate(state, probe).decision
+
+
+# --- regions: the first-match walk for a whole destination at once (the report's decision matrix) --
+
+
+class Cover(Enum):
+    """How much of a `Region` a rule's destination and ports match."""
+
+    NONE = 0
+    PART = 1
+    ALL = 2
+
+
+@dataclass(frozen=True)
+class Region:
+    """Traffic to one ExternalService (`service`: namespace, name; `networks` and `fqdns` as the
+    devices hold it) on `ports` (None: any port and protocol); with `service` None, traffic to
+    every address and name no named ExternalService holds ("other destinations": a destination
+    holding every address of a family, such as 0.0.0.0/0, still counts for that family)."""
+
+    service: tuple[str, str] | None
+    networks: tuple[str, ...] = ()
+    fqdns: tuple[str, ...] = ()
+    ports: tuple[PortRange, ...] | None = None
+
+
+@dataclass(frozen=True)
+class RegionEvaluation:
+    """The first-match walk of a source's rules for a `Region`: `decision` (position, rule) is the
+    first rule matching all of it (None: none does), `partial` the earlier rules matching part of
+    it (by port, address or because their source holds only some of the source's addresses)."""
+
+    decision: tuple[int, CompiledRule] | None
+    partial: tuple[tuple[int, CompiledRule], ...]
+
+    @property
+    def verdict(self) -> str:
+        """`allow` / `deny`: every part of the region is decided that way; `mixed`: parts are
+        decided differently, or part is left to the device's own rulebase; `none`: no rule
+        matches any of it (the device's own rulebase decides)."""
+        if self.decision is None:
+            return "mixed" if self.partial else "none"
+        actions = {rule.action for _, rule in self.partial} | {self.decision[1].action}
+        return self.decision[1].action.value.lower() if len(actions) == 1 else "mixed"
+
+
+RegionMemo = dict[tuple[str | None, str | None], Cover]
+
+
+def evaluate_region(state: DeviceState, region: Region, candidates: Iterable[tuple[int, bool]],
+                    memo: RegionMemo | None = None) -> RegionEvaluation:
+    """The first-match walk over the rules of `state` at `candidates` (their positions, in order,
+    each with whether the rule's source holds every address of the traffic's source) for traffic
+    to `region`; `memo` (one per state and region) keeps each destination and port set's cover."""
+    memo = {} if memo is None else memo
+    partial: list[tuple[int, CompiledRule]] = []
+    for position, whole in candidates:
+        rule = state.rules[position]
+        key = (rule.destination, rule.ports)
+        cover = memo.get(key)
+        if cover is None:
+            cover = memo[key] = _rule_cover(state, rule, region)
+        if cover is Cover.NONE:
+            continue
+        if cover is Cover.PART or not whole:
+            partial.append((position, rule))
+            continue
+        return RegionEvaluation((position, rule), tuple(partial))
+    return RegionEvaluation(None, tuple(partial))
+
+
+def _rule_cover(state: DeviceState, rule: CompiledRule, region: Region) -> Cover:
+    target = state.destinations[rule.destination] if rule.destination is not None else None
+    destination = _destination_cover(target, region)
+    if destination is Cover.NONE:
+        return Cover.NONE
+    ports = _ports_cover(state.port_sets[rule.ports].ranges if rule.ports is not None else None, region.ports)
+    return min(destination, ports, key=lambda c: c.value)
+
+
+def _ports_cover(rule: tuple[PortRange, ...] | None, region: tuple[PortRange, ...] | None) -> Cover:
+    if rule is None:
+        return Cover.ALL
+    if region is None:
+        return Cover.PART
+    covered_all, touched = True, False
+    for wanted in region:
+        spans = sorted((r.start, r.end) for r in rule
+                       if r.protocol == wanted.protocol and r.end >= wanted.start and r.start <= wanted.end)
+        touched = touched or bool(spans)
+        cursor = wanted.start
+        for start, end in spans:
+            if start > cursor:
+                break
+            cursor = max(cursor, end + 1)
+        covered_all = covered_all and cursor > wanted.end
+    if covered_all:
+        return Cover.ALL
+    return Cover.PART if touched else Cover.NONE
+
+
+def _families(networks: Iterable[IPNetwork]) -> tuple[bool, bool]:
+    """Whether `networks` hold every IPv4 and every IPv6 address."""
+    found = list(networks)
+    return (_whole_family([n for n in found if n.version == 4]),
+            _whole_family([n for n in found if n.version == 6]))
+
+
+def _within(inner: IPNetwork, outer: IPNetwork) -> bool:
+    if isinstance(inner, ipaddress.IPv4Network) and isinstance(outer, ipaddress.IPv4Network):
+        return inner.subnet_of(outer)
+    if isinstance(inner, ipaddress.IPv6Network) and isinstance(outer, ipaddress.IPv6Network):
+        return inner.subnet_of(outer)
+    return False
+
+
+def _destination_cover(target: Destination | None, region: Region) -> Cover:
+    """Names are compared by name (`name_matches`); a destination holding every address of both
+    families matches any name, one holding a whole family matches part of it."""
+    if target is None:
+        return Cover.ALL
+    if region.service is not None and (target.namespace, target.name) == region.service:
+        return Cover.ALL
+    networks = [_network(n) for n in target.networks]
+    all4, all6 = _families(networks)
+    if region.service is None:
+        return Cover.ALL if all4 and all6 else Cover.PART if all4 or all6 else Cover.NONE
+    wanted = [_network(n) for n in region.networks]
+    nets_covered = all(any(_within(n, e) for e in networks) for n in wanted)
+    names_covered = (all4 and all6) or all(any(name_matches(e, n) for e in target.fqdns)
+                                           for n in region.fqdns)
+    if (wanted or region.fqdns) and nets_covered and names_covered:
+        return Cover.ALL
+    if any(n.version == e.version and n.overlaps(e) for n in wanted for e in networks):
+        return Cover.PART
+    if any(name_matches(e, n) or name_matches(n, e) for n in region.fqdns for e in target.fqdns) \
+            or (region.fqdns and (all4 or all6)):
+        return Cover.PART
+    return Cover.NONE

@@ -7,7 +7,7 @@ the core never imports them (only `connector/wiring.py` does, to assemble the co
 open adapters).
 """
 
-from connector.adapter.base import Adapter, ApplyResult
+from connector.adapter.base import Adapter, ApplyResult, RuleNumbers
 from connector.adapter.errors import (
     DeviceAuthError,
     DeviceError,
@@ -24,6 +24,7 @@ __all__ = [
     "DeviceError",
     "MayWrite",
     "PermanentDeviceError",
+    "RuleNumbers",
     "TransientDeviceError",
     "UnsafePlan",
     "current_fence",

@@ -42,6 +42,20 @@ from connector.planner.types import DeviceObject, Plan, SafetyThresholds
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class RuleNumbers:
+    """A device's own numbering of the rules it holds (`Adapter.rule_numbers`): `scheme` names
+    it (`policyid`: FortiOS policy IDs; `policy-position`: the AFM rule's place, from 1, in the
+    AS3 firewall policy across its rule lists; `rule-position`: the rule's place, from 1, in the
+    REST receiver's rule list, every owner's rules counted), `label` says it for people, and
+    `numbers` maps a `CompiledRule` key to its numbers on the device (several when the device
+    holds the rule as several entries, such as one AFM rule per protocol)."""
+
+    scheme: str
+    label: str
+    numbers: Mapping[str, tuple[str, ...]]
+
+
 @dataclass
 class ApplyResult:
     """What an apply did: write calls made, changes applied, and the error that ended it (None when
@@ -193,6 +207,13 @@ class Adapter(ABC):
         learns ids from the device knows those of the last read and its own writes). Default:
         none (flows through this family are attributed no rule)."""
         return {}
+
+    def rule_numbers(self, state: DeviceState, held: Sequence[DeviceObject]) -> RuleNumbers | None:
+        """The device's own numbers of the rules of `state` it holds, taken from `held` (what the
+        device holds: as just read, or known) and what this adapter learnt from the device, never
+        recomputed from `state` alone. Call it after `read` (or `observe`) and `render` of `state`,
+        on the thread that syncs. Default: None (not known for this family)."""
+        return None
 
     def capacity(self, objects: Sequence[DeviceObject]) -> CapacityReport:
         """The usage of this device's finite tables were it to hold `objects` (what a plan leaves on

@@ -11,6 +11,7 @@ import re
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 
+from connector.adapter.base import RuleNumbers
 from connector.cluster import ClusterView, Kind
 from connector.compiler import CompileResult
 from connector.model import DeviceState, Mode, RuleKind
@@ -64,7 +65,8 @@ def build_report(compiled: CompileResult, store: Store, *, view: ClusterView | N
                  device: str | None = None, read_errors: Mapping[str, str] | None = None,
                  configured: Collection[str] | None = None,
                  capacity: Mapping[str, CapacityReport] | None = None,
-                 transport: Sequence[TransportWarning] = ()) -> Report:
+                 transport: Sequence[TransportWarning] = (),
+                 numbers: Mapping[str, RuleNumbers] | None = None) -> Report:
     """The report of `store.cluster` over [since, until) (default: the last 7 days up to now).
 
     `view` lists the Services of managed namespaces for the egress section (without it, only
@@ -74,10 +76,13 @@ def build_report(compiled: CompileResult, store: Store, *, view: ClusterView | N
     device's table usage as of its latest plan; `transport` the weakenings of transport security of
     the configuration (`connector.security.transport_warnings`; with `device`, those of that
     device and of the Kubernetes API are kept). Every namespace's annotation warnings are listed
-    whatever `device` is. Observed egress sums the flow records of the window (of `device`)."""
+    whatever `device` is. Observed egress sums the flow records of the window (of `device`).
+    `numbers` are each device's own rule numbers as the caller read them (`Adapter.rule_numbers`;
+    a device without them shows the connector's order only)."""
     until = until or utcnow()
     since = since or until - DEFAULT_WINDOW
     read_errors = dict(read_errors or {})
+    numbers = dict(numbers or {})
     names = list(configured if configured is not None else compiled.devices)
     if device is not None:
         names = [n for n in names if n == device]
@@ -103,7 +108,8 @@ def build_report(compiled: CompileResult, store: Store, *, view: ClusterView | N
             read_error=read_errors.get(name),
             open_findings=sum(1 for f in mine if f.resolved_at is None),
             resolved_findings=sum(1 for f in mine if f.resolved_at is not None),
-            capacity=capacity[name].tables if capacity and name in capacity else ()))
+            capacity=capacity[name].tables if capacity and name in capacity else (),
+            rule_numbering=(numbers[name].scheme, numbers[name].label) if name in numbers else None))
     history = tuple(
         HistoryEntry(id=r.id, device=r.device, applied_at=r.applied_at, result=r.result.value,
                      counts=dict(r.counts), duration_seconds=r.duration_seconds, error=r.error,
@@ -115,7 +121,7 @@ def build_report(compiled: CompileResult, store: Store, *, view: ClusterView | N
         for r in store.audit.window(since, until, device=device) if r.device in wanted)
     return Report(
         cluster=store.cluster, generated_at=until, since=since, until=until, devices=tuple(devices),
-        findings=findings, egress=effective_egress(compiled, store.cluster, view, names),
+        findings=findings, egress=effective_egress(compiled, store.cluster, view, names, numbers),
         rules_not_programmed=unprogrammed_rules(compiled, wanted), history=history,
         namespace_warnings=namespace_warnings(compiled),
         transport_warnings=tuple(w for w in transport if device is None or w.device in ("", device)),

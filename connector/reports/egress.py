@@ -6,19 +6,35 @@ addresses of a source are those the firewall sees: for a namespace, its source g
 egress IPs or node IPs by source mode); for a Service in `pod` mode, every IP of the pods behind
 its endpoints, in `egress-ip` mode the namespace's egress IPs, in `node` mode the InternalIPs of
 the nodes hosting those pods.
+
+Each source's device entry also carries the decision matrix's cells (`DeviceEgress.decisions`):
+per ExternalService its namespace's entries name (on any device), with the ports they name for
+it, and for every other destination, what the source's entries on that device decide, by
+`connector.evaluate.evaluate_region` (the first-match walk `explain` uses). Entries carry the
+device's own numbers of their rule when the caller passes what the device holds (`numbers`).
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
+from connector.adapter.base import RuleNumbers
 from connector.cluster import ClusterView, Kind
 from connector.compiler import CompileResult
 from connector.compiler.addresses import PodInfo, node_addresses, read_pod, read_slice
-from connector.model import CompiledRule, DeviceState
-from connector.reports.model import DeviceEgress, EgressDestination, EgressEntry, EgressSource, RuleName
+from connector.evaluate import Region, RegionMemo, evaluate_region
+from connector.model import CompiledRule, DeviceState, PortRange
+from connector.reports.model import (
+    DeviceEgress,
+    EgressDecision,
+    EgressDestination,
+    EgressEntry,
+    EgressSource,
+    RuleName,
+)
 
 
 def _address_key(address: str) -> tuple[int, int]:
@@ -103,8 +119,9 @@ class DeviceIndex:
     """One device's rules indexed by source address, so that a source's entries cost what they
     hold, not the size of the rulebase."""
 
-    def __init__(self, state: DeviceState) -> None:
+    def __init__(self, state: DeviceState, numbers: RuleNumbers | None = None) -> None:
         self.state = state
+        self.numbers = numbers
         self.groups_of: dict[str, set[str]] = {}
         for key, group in state.groups.items():
             for address in group.addresses:
@@ -152,7 +169,80 @@ class DeviceIndex:
             position=position, rule_key=rule.key,
             rule=RuleName(origin.kind.value, origin.namespace, origin.name), tier=origin.tier.value,
             priority=origin.priority, action=rule.action.value, logging=rule.logging,
-            destination=destination, ports=ports, applies_to=applies_to, shadowed=shadowed)
+            destination=destination, ports=ports, applies_to=applies_to, shadowed=shadowed,
+            device_numbers=self.numbers.numbers.get(rule.key, ()) if self.numbers is not None else ())
+
+    def decisions(self, egress: DeviceEgress, regions: Sequence[Region],
+                  memos: Sequence[RegionMemo]) -> tuple[EgressDecision, ...]:
+        """The matrix cells of the source behind `egress` (this device's entries) for `regions`;
+        `memos` (one per region, shared by the sources of a namespace on this device) keep what
+        each destination and port set covers."""
+        by_position = {e.position - 1: e for e in egress.entries}
+        candidates = [(e.position - 1, e.applies_to == "all") for e in egress.entries if not e.shadowed]
+        out = []
+        for region, memo in zip(regions, memos, strict=True):
+            ports = tuple(str(r) for r in region.ports) if region.ports is not None else None
+            if not egress.entries:
+                out.append(EgressDecision(region.service, ports, "none", egress.note))
+                continue
+            found = evaluate_region(self.state, region, candidates, memo)
+            decision = by_position[found.decision[0]] if found.decision is not None else None
+            text = _decision_text(found.verdict, [by_position[p] for p, _ in found.partial], decision,
+                                  self.numbers)
+            out.append(EgressDecision(region.service, ports, found.verdict, text))
+        return tuple(out)
+
+
+def _entry_text(entry: EgressEntry, numbers: RuleNumbers | None) -> str:
+    ports = ", ".join(entry.ports or ()) or "any port"
+    on_device = f", {numbers.label} {', '.join(entry.device_numbers)}" \
+        if numbers is not None and entry.device_numbers else ""
+    return f"{entry.action} ({ports}) by {entry.rule} (order {entry.position}{on_device})"
+
+
+def _decision_text(verdict: str, partial: Sequence[EgressEntry], decision: EgressEntry | None,
+                   numbers: RuleNumbers | None) -> str:
+    if decision is not None and verdict != "mixed":
+        return _entry_text(decision, numbers)
+    if decision is not None:
+        parts = [_entry_text(e, numbers) for e in partial[:3]]
+        return ("depends on port, address or pod: " + "; ".join(parts)
+                + f"; the rest: {_entry_text(decision, numbers)}")
+    if partial:
+        more = f" and {len(partial) - 3} more" if len(partial) > 3 else ""
+        return ("partly decided: " + "; ".join(_entry_text(e, numbers) for e in partial[:3]) + more
+                + "; the rest: the device's own rulebase")
+    return "no compiled rule applies: the device's own rulebase decides"
+
+
+def namespace_regions(sources: Sequence[EgressSource], states: Mapping[str, DeviceState]) -> list[Region]:
+    """The matrix rows of one namespace: each ExternalService its sources' entries name on any
+    device (addresses and FQDNs merged over the devices' variants; the ports those entries name,
+    None when one names any port), by namespace and name, then every other destination."""
+    networks: dict[tuple[str, str], set[str]] = {}
+    fqdns: dict[tuple[str, str], set[str]] = {}
+    ports: dict[tuple[str, str], set[PortRange] | None] = {}
+    for source in sources:
+        for device in source.devices:
+            state = states[device.device]
+            for entry in device.entries:
+                target = entry.destination
+                if target is None:
+                    continue
+                key = (target.namespace, target.name)
+                networks.setdefault(key, set()).update(target.networks)
+                fqdns.setdefault(key, set()).update(target.fqdns)
+                known = ports.get(key, set())
+                rule = state.rules[entry.position - 1]
+                if known is None or rule.ports is None:
+                    ports[key] = None
+                else:
+                    ports[key] = known | set(state.port_sets[rule.ports].ranges)
+    regions = [Region(key, tuple(sorted(networks[key])), tuple(sorted(fqdns[key])),
+                      tuple(sorted(found)) if (found := ports[key]) is not None else None)
+               for key in sorted(networks)]
+    regions.append(Region(None))
+    return regions
 
 
 def device_egress(state: DeviceState, addresses: Sequence[str]) -> DeviceEgress:
@@ -160,25 +250,40 @@ def device_egress(state: DeviceState, addresses: Sequence[str]) -> DeviceEgress:
     return DeviceIndex(state).egress(addresses)
 
 
+def _with_decisions(sources: list[EgressSource], indexes: Sequence[DeviceIndex]) -> list[EgressSource]:
+    """`sources` (one namespace's) with the matrix cells of each device entry."""
+    regions = namespace_regions(sources, {index.state.device: index.state for index in indexes})
+    by_device = {index.state.device: index for index in indexes}
+    memos: dict[str, list[RegionMemo]] = {name: [{} for _ in regions] for name in by_device}
+    return [replace(source, devices=tuple(
+        replace(d, decisions=by_device[d.device].decisions(d, regions, memos[d.device]))
+        for d in source.devices)) for source in sources]
+
+
 def effective_egress(compiled: CompileResult, cluster: str, view: ClusterView | None = None,
-                     devices: Sequence[str] | None = None) -> tuple[EgressSource, ...]:
+                     devices: Sequence[str] | None = None,
+                     numbers: Mapping[str, RuleNumbers] | None = None) -> tuple[EgressSource, ...]:
     """Every managed namespace, then each of its Services (from `view`; without a view, the
     Services that have a source group of their own), with the rules deciding on each device
-    (`devices`: only these)."""
-    indexes = [DeviceIndex(s) for name, s in compiled.devices.items() if devices is None or name in devices]
+    (`devices`: only these) and the decision matrix's cells; `numbers`: each device's own rule
+    numbers as the caller read them."""
+    numbers = numbers or {}
+    indexes = [DeviceIndex(s, numbers.get(name)) for name, s in compiled.devices.items()
+               if devices is None or name in devices]
     workloads = _Workloads(view) if view is not None else None
     grouped = _grouped_services(compiled) if view is None else {}
     out: list[EgressSource] = []
     for ns in sorted(n for n, status in compiled.namespaces.items() if status.managed):
         mode = compiled.namespaces[ns].source_mode
         addresses = _namespace_addresses(compiled, cluster, ns)
-        out.append(EgressSource("Namespace", ns, "", mode, addresses,
-                                tuple(index.egress(addresses) for index in indexes)))
+        mine = [EgressSource("Namespace", ns, "", mode, addresses,
+                             tuple(index.egress(addresses) for index in indexes))]
         if workloads is not None:
             services = workloads.service_addresses(compiled, cluster, ns, mode)
         else:
             services = grouped.get(ns, {})
         for service in sorted(services):
-            out.append(EgressSource("Service", ns, service, mode, services[service],
-                                    tuple(index.egress(services[service]) for index in indexes)))
+            mine.append(EgressSource("Service", ns, service, mode, services[service],
+                                     tuple(index.egress(services[service]) for index in indexes)))
+        out.extend(_with_decisions(mine, indexes))
     return tuple(out)

@@ -4,36 +4,23 @@ Services), one cell per device, coloured by what the connector's rules decide.
 Contract: `namespace_matrix(namespace, sources, devices, chart_id)` takes the namespace's entries
 of the report JSON `egress[]` (the Namespace first, then its Services) and the report's device
 names, and returns `(svg, cells)`: one `<svg>` element (every text escaped) and the number of
-cells drawn. A cell summarises the source's first-match entries on that device for traffic to the
-destination's addresses on the ports the namespace's rules name for it:
+cells drawn. It only lays out the cells the report carries (`egress[].devices[].decisions[]`,
+computed when the report is built by `connector.evaluate.evaluate_region`, the first-match walk
+`explain` uses): `allow`, `deny`, `mixed` or `none` (docs/report.md, "Charts").
 
-- `allow` / `deny`: the first entry covering all of that traffic decides, and no earlier entry
-  decides part of it otherwise;
-- `mixed`: entries decide parts of it differently (by port, address range or a podSelector), or
-  part of it is left to the device's own rulebase;
-- `none`: no entry applies; the device's own rulebase decides.
-
-Names are matched as `connector.evaluate` matches them (`name_matches`): an entry's
-`*.example.com` covers a row's `api.example.com`; a row's wildcard is only partly covered by an
-entry naming one of its names.
-
-The last row, "other destinations", is traffic to addresses no ExternalService of the rules
-names. Rows are capped at `MAX_ROWS` (the destinations most entries name), sources at
-`MAX_SOURCES` and devices at `MAX_DEVICES`, each with a "+N more" note: the egress tables and
-the JSON give everything.
+A row is an ExternalService the namespace's decisions name; the last row, "other destinations",
+is traffic to addresses no such ExternalService holds. Rows are capped at `MAX_ROWS` (the
+destinations most entries name), sources at `MAX_SOURCES` and devices at `MAX_DEVICES`, each
+with a "+N more" note: the egress tables and the JSON give everything.
 """
 
 from __future__ import annotations
 
-import functools
-import ipaddress
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from enum import Enum
 from typing import Any
 
-from connector.evaluate import name_matches
 from connector.reports.svg import clip, esc, num
 
 MAX_ROWS = 12
@@ -49,25 +36,18 @@ _HEAD_CHAR = 7.2  # the same, bold, with room to spare
 _SLANT = 0.6  # sin and cos of the header's 37° slant are about 0.6 and 0.8
 _STATE_GLYPH = {"allow": "A", "deny": "D", "mixed": "±", "none": "·"}
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-PortRange = tuple[str, int, int]  # protocol, first, last
-
-
-class _Rel(Enum):
-    DISJOINT = 0
-    OVERLAPS = 1
-    COVERS = 2
+RowKey = tuple[str, str] | None
 
 
 @dataclass(frozen=True)
 class Row:
     """A destination: an ExternalService (`key` namespace/name) or, with `key` None, every
-    address no ExternalService of the rules names. `ports` None: any port."""
+    address no ExternalService of the rules names; `what` its addresses and FQDNs, `ports` the
+    ports its cells were decided for (None: any), both for the row's tooltip."""
 
-    key: tuple[str, str] | None
-    networks: tuple[Network, ...]
-    fqdns: frozenset[str]
-    ports: tuple[PortRange, ...] | None
+    key: RowKey
+    what: tuple[str, ...] = ()
+    ports: tuple[str, ...] | None = None
 
     @property
     def label(self) -> str:
@@ -80,184 +60,47 @@ class Cell:
     text: str  # what decides, for people
 
 
-def parse_ports(texts: Sequence[str] | None) -> tuple[PortRange, ...] | None:
-    """`["443/TCP", "8000-8080/TCP"]` as ranges; None (any port) stays None."""
-    return None if texts is None else _parse_ports(tuple(texts))
-
-
-@functools.lru_cache(maxsize=4096)
-def _parse_ports(texts: tuple[str, ...]) -> tuple[PortRange, ...]:
-    out = []
-    for text in texts:
-        span, _, protocol = text.partition("/")
-        first, _, last = span.partition("-")
-        out.append((protocol.upper(), int(first), int(last or first)))
-    return tuple(out)
-
-
-def _networks(texts: Sequence[str]) -> tuple[Network, ...]:
-    return _parse_networks(tuple(texts))
-
-
-@functools.lru_cache(maxsize=4096)
-def _parse_networks(texts: tuple[str, ...]) -> tuple[Network, ...]:
-    out = []
-    for text in texts:
-        try:
-            out.append(ipaddress.ip_network(text, strict=False))
-        except ValueError:
-            continue
-    return tuple(out)
-
-
-def _port_relation(entry: tuple[PortRange, ...] | None, row: tuple[PortRange, ...] | None) -> _Rel:
-    if entry is None:
-        return _Rel.COVERS
-    if row is None:
-        return _Rel.OVERLAPS
-    covered_all, touched = True, False
-    for protocol, first, last in row:
-        spans = sorted((a, b) for p, a, b in entry if p == protocol and b >= first and a <= last)
-        touched = touched or bool(spans)
-        cursor = first
-        for a, b in spans:
-            if a > cursor:
-                break
-            cursor = max(cursor, b + 1)
-        covered_all = covered_all and cursor > last
-    if covered_all:
-        return _Rel.COVERS
-    return _Rel.OVERLAPS if touched else _Rel.DISJOINT
-
-
-def _everything(networks: Sequence[Network]) -> tuple[bool, bool]:
-    """Whether `networks` hold every IPv4 and every IPv6 address."""
-    return (any(n.version == 4 and n.prefixlen == 0 for n in networks),
-            any(n.version == 6 and n.prefixlen == 0 for n in networks))
-
-
-def _within(inner: Network, outer: Network) -> bool:
-    if isinstance(inner, ipaddress.IPv4Network) and isinstance(outer, ipaddress.IPv4Network):
-        return inner.subnet_of(outer)
-    if isinstance(inner, ipaddress.IPv6Network) and isinstance(outer, ipaddress.IPv6Network):
-        return inner.subnet_of(outer)
-    return False
-
-
-def _destination_relation(entry: Mapping[str, Any] | None, row: Row) -> _Rel:
-    if entry is None:
-        return _Rel.COVERS
-    if row.key is not None and (entry.get("namespace"), entry.get("name")) == row.key:
-        return _Rel.COVERS
-    networks = _networks(entry.get("networks") or ())
-    all4, all6 = _everything(networks)
-    if row.key is None:
-        return _Rel.COVERS if all4 and all6 else _Rel.OVERLAPS if all4 or all6 else _Rel.DISJOINT
-    fqdns = tuple(entry.get("fqdns") or ())
-    nets_covered = all(any(_within(n, e) for e in networks) for n in row.networks)
-    names_covered = (all4 and all6) or all(any(name_matches(e, n) for e in fqdns) for n in row.fqdns)
-    if (row.networks or row.fqdns) and nets_covered and names_covered:
-        return _Rel.COVERS
-    if any(n.version == e.version and n.overlaps(e) for n in row.networks for e in networks):
-        return _Rel.OVERLAPS
-    if any(name_matches(e, n) or name_matches(n, e) for n in row.fqdns for e in fqdns) \
-            or (row.fqdns and (all4 or all6)):
-        return _Rel.OVERLAPS
-    return _Rel.DISJOINT
-
-
-Memo = dict[tuple[Any, ...], "_Rel"]
-
-
-def _relation(entry: Mapping[str, Any], row: Row, memo: Memo) -> _Rel:
-    target = entry.get("destination")
-    texts = entry.get("ports")
-    key = (id(row), None if target is None else (target.get("namespace"), target.get("name"),
-                                                 tuple(target.get("networks") or ()),
-                                                 tuple(target.get("fqdns") or ())),
-           None if texts is None else tuple(texts))
-    found = memo.get(key)
-    if found is None:
-        destination = _destination_relation(target, row)
-        ports = _port_relation(parse_ports(texts), row.ports)
-        found = memo[key] = _Rel.DISJOINT if _Rel.DISJOINT in (destination, ports) else \
-            _Rel.COVERS if destination is ports is _Rel.COVERS else _Rel.OVERLAPS
-    if found is _Rel.COVERS and entry.get("appliesTo", "all") != "all":
-        return _Rel.OVERLAPS
-    return found
-
-
-def _entry_text(entry: Mapping[str, Any]) -> str:
-    rule = entry.get("rule") or {}
-    where = f"{rule.get('namespace')}/" if rule.get("namespace") else ""
-    ports = ", ".join(entry.get("ports") or ()) or "any port"
-    return (f"{entry.get('action')} ({ports}) by {rule.get('kind')} {where}{rule.get('name')} "
-            f"(order {entry.get('position')})")
-
-
-def decide(entries: Sequence[Mapping[str, Any]], row: Row, note: str = "", memo: Memo | None = None) -> Cell:
-    """The cell for traffic to `row` given one source's entries on one device (first-match order);
-    `memo` keeps relations between destinations and rows across the cells of one matrix."""
-    memo = {} if memo is None else memo
-    partial: list[Mapping[str, Any]] = []
-    for entry in entries:
-        if entry.get("shadowed"):
-            continue
-        relation = _relation(entry, row, memo)
-        if relation is _Rel.DISJOINT:
-            continue
-        if relation is _Rel.OVERLAPS:
-            partial.append(entry)
-            continue
-        actions = {str(e.get("action")) for e in partial} | {str(entry.get("action"))}
-        if len(actions) == 1:
-            return Cell(str(entry.get("action")).lower(), _entry_text(entry))
-        parts = [_entry_text(e) for e in partial[:3]] + [f"the rest: {_entry_text(entry)}"]
-        return Cell("mixed", "depends on port, address or pod: " + "; ".join(parts))
-    if partial:
-        parts = [_entry_text(e) for e in partial[:3]]
-        more = f" and {len(partial) - 3} more" if len(partial) > 3 else ""
-        return Cell("mixed", "partly decided: " + "; ".join(parts) + more
-                    + "; the rest: the device's own rulebase")
-    return Cell("none", note or "no compiled rule applies: the device's own rulebase decides")
+def _key(destination: Mapping[str, Any] | None) -> RowKey:
+    return None if destination is None else (str(destination.get("namespace")), str(destination.get("name")))
 
 
 def destination_rows(sources: Sequence[Mapping[str, Any]], devices: Collection[str],
                      limit: int = MAX_ROWS) -> tuple[list[Row], int]:
-    """The ExternalServices the sources' entries on `devices` name (the `limit` most named, by
-    label), then the "other destinations" row; and how many ExternalServices were left out."""
-    networks: dict[tuple[str, str], set[str]] = {}
-    fqdns: dict[tuple[str, str], set[str]] = {}
-    last: dict[tuple[str, str], Mapping[str, Any]] = {}  # the variant merged last, to skip repeats
-    ports: dict[tuple[str, str], set[str] | None] = {}
+    """The ExternalServices the sources' decisions on `devices` name (the `limit` most named by
+    their entries, by label), then the "other destinations" row; and how many were left out."""
     uses: Counter[tuple[str, str]] = Counter()
+    what: dict[tuple[str, str], set[str]] = {}
+    ports: dict[tuple[str, str], tuple[str, ...] | None] = {}
     for source in sources:
         for device in source.get("devices") or ():
             if device.get("device") not in devices:
                 continue
+            for decision in device.get("decisions") or ():
+                key = _key(decision.get("destination"))
+                if key is not None:
+                    uses.setdefault(key, 0)
+                    found = decision.get("ports")
+                    ports[key] = tuple(found) if found is not None else None
             for entry in device.get("entries") or ():
                 target = entry.get("destination")
                 if target is None:
                     continue
-                key = (str(target.get("namespace")), str(target.get("name")))
+                key = _key(target)
+                assert key is not None
                 uses[key] += 1
-                seen = last.get(key)
-                if seen is None or (seen.get("networks"), seen.get("fqdns")) != (target.get("networks"),
-                                                                                 target.get("fqdns")):
-                    last[key] = target
-                    networks.setdefault(key, set()).update(target.get("networks") or ())
-                    fqdns.setdefault(key, set()).update(target.get("fqdns") or ())
-                known = ports.get(key, set())
-                named = entry.get("ports")
-                if known is not None and (named is None or not known.issuperset(named)):
-                    ports[key] = None if named is None else known | set(named)
-                else:
-                    ports.setdefault(key, known)
+                what.setdefault(key, set()).update(target.get("networks") or ())
+                what[key].update(target.get("fqdns") or ())
     kept = sorted(sorted(uses, key=lambda k: (-uses[k], k))[:limit])
-    rows = [Row(key, _networks(sorted(networks[key])), frozenset(fqdns[key]),
-                parse_ports(sorted(found)) if (found := ports[key]) is not None else None) for key in kept]
-    rows.append(Row(None, (), frozenset(), None))
+    rows = [Row(key, tuple(sorted(what.get(key, ()))), ports.get(key)) for key in kept]
+    rows.append(Row(None))
     return rows, len(uses) - len(kept)
+
+
+def _cells(device: Mapping[str, Any] | None) -> dict[RowKey, Cell]:
+    if device is None:
+        return {}
+    return {_key(d.get("destination")): Cell(str(d.get("decision")), str(d.get("text") or ""))
+            for d in device.get("decisions") or ()}
 
 
 def _source_label(source: Mapping[str, Any]) -> str:
@@ -297,7 +140,6 @@ def namespace_matrix(namespace: str, sources: Sequence[Mapping[str, Any]], devic
              f'<title id="{chart_id}-t">Decision matrix of namespace {esc(namespace)}</title>',
              f'<desc id="{chart_id}-d">{esc(summary)}</desc>']
     cells = 0
-    memo: Memo = {}
     for column, (source, label) in enumerate(zip(shown_sources, labels, strict=True)):
         x = LABEL_W + column * (group + GROUP_GAP)
         full = _source_label(source)
@@ -306,12 +148,12 @@ def namespace_matrix(namespace: str, sources: Sequence[Mapping[str, Any]], devic
         for index in range(len(shown_devices)):
             cx = x + index * (CELL_W + CELL_GAP) + CELL_W / 2
             parts.append(f'<text class="m-device" x="{num(cx)}" y="{num(body_top - 4)}">{index + 1}</text>')
-        by_device = {d.get("device"): d for d in source.get("devices") or ()}
+        by_device = {d.get("device"): _cells(d) for d in source.get("devices") or ()}
         for r, row in enumerate(rows):
             y = body_top + r * (CELL_H + CELL_GAP)
             for index, device in enumerate(shown_devices):
                 found = by_device.get(device)
-                cell = decide(found.get("entries") or (), row, str(found.get("note") or ""), memo) if found \
+                cell = found.get(row.key, Cell("none", "not decided in this report")) if found is not None \
                     else Cell("none", "not in this report")
                 cx = x + index * (CELL_W + CELL_GAP)
                 title = f"{full} → {row.label} on {device}: {cell.text}"
@@ -345,7 +187,6 @@ def namespace_matrix(namespace: str, sources: Sequence[Mapping[str, Any]], devic
 def _row_title(row: Row) -> str:
     if row.key is None:
         return "traffic to addresses no ExternalService of these rules names, any port"
-    what = ", ".join([*(str(n) for n in row.networks), *sorted(row.fqdns)]) or "no address"
-    ports = ", ".join(f"{a}{f'-{b}' if b != a else ''}/{p}" for p, a, b in row.ports) if row.ports \
-        else "any port"
+    what = ", ".join(row.what) or "no address"
+    ports = ", ".join(row.ports) if row.ports else "any port"
     return f"ExternalService {row.label}: {what}; {ports}"

@@ -56,8 +56,10 @@ class IdentityRef:
 
 @dataclass(frozen=True)
 class DeviceSummary:
-    """One device: its sync status from the store, the outcome of this report's read, and its
-    table usage against its capacity as of the latest plan (empty when not known)."""
+    """One device: its sync status from the store, the outcome of this report's read, its
+    table usage against its capacity as of the latest plan (empty when not known), and how it
+    numbers its rules (`rule_numbering`: scheme and label of `RuleNumbers`; None when this report
+    did not read them)."""
 
     name: str
     type: str
@@ -71,6 +73,7 @@ class DeviceSummary:
     open_findings: int
     resolved_findings: int
     capacity: tuple[TableUsage, ...] = ()
+    rule_numbering: tuple[str, str] | None = None  # (scheme, label) of its entries' `device_numbers`
 
     @property
     def capacity_exceeded(self) -> tuple[TableUsage, ...]:
@@ -83,7 +86,9 @@ class DeviceSummary:
                 "lastSyncAt": iso(self.last_sync_at), "inSync": self.in_sync,
                 "lastError": self.last_error, "readError": self.read_error,
                 "openFindings": self.open_findings, "resolvedFindings": self.resolved_findings,
-                "capacity": [{**t.to_json(), "exceeded": t.over} for t in self.capacity]}
+                "capacity": [{**t.to_json(), "exceeded": t.over} for t in self.capacity],
+                "ruleNumbering": None if self.rule_numbering is None else {
+                    "scheme": self.rule_numbering[0], "label": self.rule_numbering[1]}}
 
 
 @dataclass(frozen=True)
@@ -166,7 +171,10 @@ class EgressEntry:
     `destination` None = any destination; `ports` None = any port. `applies_to` is "all" when the
     rule's source group holds every source address, "some" otherwise (e.g. a podSelector).
     `shadowed`: an earlier entry applying to all addresses covers the same destination and ports,
-    so this one never decides."""
+    so this one never decides. `position` is the entry's place in the connector's first-match list
+    for the device (from 1); `device_numbers` the device's own numbers of the rule as this report
+    read them (a FortiOS policy ID, ...; several when the device holds it as several entries; empty
+    when not known)."""
 
     position: int
     rule_key: str
@@ -179,6 +187,7 @@ class EgressEntry:
     ports: tuple[str, ...] | None
     applies_to: str
     shadowed: bool
+    device_numbers: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {"position": self.position, "ruleKey": self.rule_key, "rule": self.rule.to_json(),
@@ -186,20 +195,44 @@ class EgressEntry:
                 "logging": self.logging,
                 "destination": self.destination.to_json() if self.destination is not None else None,
                 "ports": list(self.ports) if self.ports is not None else None,
-                "appliesTo": self.applies_to, "shadowed": self.shadowed}
+                "appliesTo": self.applies_to, "shadowed": self.shadowed,
+                "deviceNumbers": list(self.device_numbers)}
+
+
+@dataclass(frozen=True)
+class EgressDecision:
+    """A cell of the decision matrix: what the source's entries on the device decide for traffic to
+    one ExternalService (`destination` namespace, name; None: every other destination) on `ports`
+    (the ports the namespace's rules name for it; None: any), computed by
+    `connector.evaluate.evaluate_region`: `decision` allow | deny | mixed | none, `text` what
+    decides, for people."""
+
+    destination: tuple[str, str] | None
+    ports: tuple[str, ...] | None
+    decision: str
+    text: str
+
+    def to_json(self) -> dict[str, Any]:
+        where = None if self.destination is None else {"namespace": self.destination[0],
+                                                        "name": self.destination[1]}
+        return {"destination": where, "ports": list(self.ports) if self.ports is not None else None,
+                "decision": self.decision, "text": self.text}
 
 
 @dataclass(frozen=True)
 class DeviceEgress:
     """What decides a source's egress on one device, entries in evaluation order; traffic no entry
-    matches is left to the device's own rulebase. `note` explains an empty list."""
+    matches is left to the device's own rulebase. `note` explains an empty list. `decisions`: one
+    per ExternalService the namespace's entries name on any device, then other destinations."""
 
     device: str
     entries: tuple[EgressEntry, ...]
     note: str
+    decisions: tuple[EgressDecision, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {"device": self.device, "entries": [e.to_json() for e in self.entries], "note": self.note}
+        return {"device": self.device, "entries": [e.to_json() for e in self.entries], "note": self.note,
+                "decisions": [d.to_json() for d in self.decisions]}
 
 
 @dataclass(frozen=True)

@@ -15,15 +15,7 @@ from connector.compiler import compile_cluster
 from connector.planner.types import Change, Op, Plan
 from connector.reports import build_report, render
 from connector.reports.charts import MAX_MATRIX_CELLS, MAX_TIMELINES, device_timelines, namespace_matrices
-from connector.reports.matrix import (
-    MAX_DEVICES,
-    MAX_ROWS,
-    MAX_SOURCES,
-    Row,
-    decide,
-    namespace_matrix,
-    parse_ports,
-)
+from connector.reports.matrix import MAX_DEVICES, MAX_ROWS, MAX_SOURCES, namespace_matrix
 from connector.reports.svg import TimeScale, parse_time
 from connector.reports.timeline import MAX_DRIFT_BARS, MAX_DRIFT_LANES, device_timeline
 from connector.store import DriftObservation, FindingType, PlanResult, Store
@@ -56,73 +48,32 @@ def _dst(name: str, networks: list[str], fqdns: list[str] | None = None,
 
 STRIPE = _dst("stripe", ["198.51.100.0/24"], ["api.stripe.com"])
 ANY_HTTP = _dst("any-http", ["0.0.0.0/0", "::/0"], namespace="fusion-system")
-STRIPE_ROW = Row(("shop", "stripe"), (), frozenset({"api.stripe.com"}), parse_ports(["443/TCP"]))
 
 
-# --- decisions -------------------------------------------------------------------------------------
-def test_first_covering_entry_decides() -> None:
+# --- layout: the cells the report carries -----------------------------------------------------------
+def _cell(destination: dict[str, Any] | None, decision: str, text: str = "",
+          ports: list[str] | None = None) -> dict[str, Any]:
+    where = None if destination is None else {"namespace": destination["namespace"],
+                                              "name": destination["name"]}
+    return {"destination": where, "ports": ports, "decision": decision, "text": text}
+
+
+def test_the_matrix_lays_out_the_reports_cells() -> None:
+    """The matrix decides nothing itself: each cell is the report's decision for that source,
+    device and destination (a cell the report lacks is drawn as not decided)."""
     entries = [_entry(1, "Allow", STRIPE, ["443/TCP"]), _entry(2, "Deny", None, None)]
-    assert decide(entries, STRIPE_ROW).state == "allow"
-    assert "(order 1)" in decide(entries, STRIPE_ROW).text
-    other = Row(None, (), frozenset(), None)
-    assert decide(entries, other).state == "deny"
-
-
-def test_names_match_as_the_evaluation_matches_them() -> None:
-    """A wildcard entry covers a name it matches (as `connector.evaluate.name_matches` says), never
-    the bare domain; a row's wildcard is only partly decided by an entry naming one name in it."""
-    wildcard = _dst("stripe-all", [], ["*.stripe.com"])
-    entries = [_entry(1, "Deny", wildcard, None), _entry(2, "Allow", None, None)]
-    assert decide(entries, STRIPE_ROW).state == "deny"
-    bare = Row(("shop", "bare"), (), frozenset({"stripe.com"}), None)
-    assert decide(entries, bare).state == "allow"  # *.stripe.com does not match stripe.com
-    wide = Row(("shop", "stripe-all"), (), frozenset({"*.stripe.com"}), None)
-    cell = decide([_entry(1, "Deny", STRIPE, None), _entry(2, "Allow", None, None)], wide)
-    assert cell.state == "mixed"
-
-
-def test_an_earlier_entry_on_some_ports_makes_the_cell_mixed() -> None:
-    row = Row(("shop", "stripe"), (), frozenset({"api.stripe.com"}), parse_ports(["80/TCP", "443/TCP"]))
-    entries = [_entry(1, "Deny", ANY_HTTP, ["80/TCP", "8080/TCP"]), _entry(2, "Allow", STRIPE, None)]
-    cell = decide(entries, row)
-    assert cell.state == "mixed" and "Deny" in cell.text and "Allow" in cell.text
-    # the same action on every part is not mixed
-    entries = [_entry(1, "Allow", ANY_HTTP, ["80/TCP"]), _entry(2, "Allow", STRIPE, None)]
-    assert decide(entries, row).state == "allow"
-
-
-def test_a_wide_network_covers_a_named_destination_and_other_traffic() -> None:
-    deny_all = _entry(1, "Deny", ANY_HTTP, None)
-    assert decide([deny_all], STRIPE_ROW).state == "deny"
-    assert decide([deny_all], Row(None, (), frozenset(), None)).state == "deny"
-
-
-def test_disjoint_destinations_and_ports_leave_the_device_rulebase() -> None:
-    elsewhere = _dst("mirror", ["10.30.0.0/24"])
-    cell = decide([_entry(1, "Allow", elsewhere, None), _entry(2, "Allow", STRIPE, ["22/TCP"])], STRIPE_ROW)
-    assert cell.state == "none"
-
-
-def test_partial_sources_and_partial_ports_are_mixed() -> None:
-    some = _entry(1, "Deny", None, None, applies_to="some")
-    assert decide([some], STRIPE_ROW).state == "mixed"
-    assert decide([some, _entry(2, "Deny", None, None)], STRIPE_ROW).state == "deny"
-    only_part = _entry(1, "Allow", STRIPE, ["443/TCP"])
-    wide = Row(("shop", "stripe"), (), frozenset(), parse_ports(["443/TCP", "8000-8080/TCP"]))
-    assert "the device's own rulebase" in decide([only_part], wide).text
-    assert decide([only_part], wide).state == "mixed"
-
-
-def test_shadowed_entries_never_decide() -> None:
-    entries = [_entry(1, "Deny", STRIPE, ["443/TCP"], shadowed=True), _entry(2, "Allow", None, None)]
-    assert decide(entries, STRIPE_ROW).state == "allow"
-
-
-@pytest.mark.parametrize(("entry_ports", "state"), [
-    (["400-450/TCP"], "allow"), (["443/UDP"], "none"), (["100-442/TCP", "443-500/TCP"], "allow"),
-    (["1-442/TCP", "444-500/TCP"], "none")])
-def test_port_ranges(entry_ports: list[str], state: str) -> None:
-    assert decide([_entry(1, "Allow", STRIPE, entry_ports)], STRIPE_ROW).state == state
+    cells = [_cell(STRIPE, "deny", "made up: Deny", ["443/TCP"]), _cell(None, "mixed", "made up: mixed")]
+    source = {"kind": "Namespace", "namespace": "shop", "service": "",
+              "devices": [{"device": "fw1", "note": "", "entries": entries, "decisions": cells},
+                          {"device": "fw2", "note": "", "entries": entries}]}
+    svg, count = namespace_matrix("shop", [source], ["fw1", "fw2"], "m")
+    assert count == 4
+    titles = {t.firstChild.data: t.parentNode.getAttribute("class")
+              for t in _svg(svg).getElementsByTagName("title") if t.parentNode.tagName == "g"}
+    assert titles["shop (namespace) → shop/stripe on fw1: made up: Deny"] == "m-deny"
+    assert titles["shop (namespace) → other destinations on fw1: made up: mixed"] == "m-mixed"
+    assert titles["shop (namespace) → shop/stripe on fw2: not decided in this report"] == "m-none"
+    assert "198.51.100.0/24, api.stripe.com; 443/TCP" in svg  # the row's tooltip
 
 
 # --- the report's charts ---------------------------------------------------------------------------
@@ -206,7 +157,9 @@ def _large_report(devices: int, namespaces: int, services: int, destinations: in
     entries = [_entry(i + 1, "Allow" if i % 2 else "Deny", _dst(f"d{i}", [f"10.{i // 250}.{i % 250}.0/24"]),
                       ["443/TCP"], name=f"rule-{i}") for i in range(destinations)]
     entries.append(_entry(destinations + 1, "Deny", None, None, name="default"))
-    per_device = [{"device": d, "note": "", "entries": entries} for d in names]  # shared: read only
+    cells = [_cell(e["destination"], e["action"].lower(), "decided", e["ports"]) for e in entries]
+    per_device = [{"device": d, "note": "", "entries": entries, "decisions": cells}
+                  for d in names]  # shared: read only
     egress = []
     for n in range(namespaces):
         for s in range(services + 1):
@@ -272,7 +225,8 @@ def test_findings_one_read_found_share_a_bar() -> None:
 def test_matrix_escapes_names() -> None:
     entry = _entry(1, "Allow", _dst(EVIL, ["10.0.0.0/8"]), None, name=EVIL)
     source = {"kind": "Namespace", "namespace": EVIL, "service": "",
-              "devices": [{"device": EVIL, "note": "", "entries": [entry]}]}
+              "devices": [{"device": EVIL, "note": "", "entries": [entry],
+                           "decisions": [_cell(entry["destination"], "allow", EVIL)]}]}
     svg, cells = namespace_matrix(EVIL, [source], [EVIL], "m")
     assert cells == 2 and "<script>" not in svg
     assert EVIL in _svg(svg).toxml().replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"') \
