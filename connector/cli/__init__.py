@@ -1,6 +1,8 @@
 """The `fusion-connector` command line (docs/cli.md). Only this package prints.
 
-Each command lives in its own module exposing `command`; `COMMANDS` lists them. The global
+Each command lives in its own module exposing `command`; `COMMANDS` maps each name to its module,
+imported only when that command runs (or `--help` lists them all), so a process starts with the
+imports of its one command. The global
 options `--log-level` and `--log-json` are accepted before or after the command's name. An
 unexpected error in any command prints one `error:` line (the traceback is logged at debug
 level) and exits 1.
@@ -15,25 +17,24 @@ from typing import Any
 import click
 
 from connector import __version__
-from connector.cli.common import EXIT_ERROR
 from connector.logs import setup_logging
 
 log = logging.getLogger(__name__)
 
-COMMANDS: list[str] = [
-    "connector.cli.db",
-    "connector.cli.import_ces",
-    "connector.cli.plan",
-    "connector.cli.apply",
-    "connector.cli.explain",
-    "connector.cli.run",
-    "connector.cli.demo",
-    "connector.cli.report",
-    "connector.cli.flows",
-    "connector.cli.snapshot",
-    "connector.cli.review",
-    "connector.cli.recommend",
-]
+COMMANDS: dict[str, str] = {
+    "db": "connector.cli.db",
+    "import-ces": "connector.cli.import_ces",
+    "plan": "connector.cli.plan",
+    "apply": "connector.cli.apply",
+    "explain": "connector.cli.explain",
+    "run": "connector.cli.run",
+    "demo": "connector.cli.demo",
+    "report": "connector.cli.report",
+    "flows": "connector.cli.flows",
+    "snapshot": "connector.cli.snapshot",
+    "review": "connector.cli.review",
+    "recommend": "connector.cli.recommend",
+}
 
 _VALUED = ("--log-level",)  # global options taking a value
 _FLAGS = ("--log-json",)
@@ -61,6 +62,14 @@ def hoist_global_options(args: list[str]) -> list[str]:
 
 
 class _Main(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            self.add_command(importlib.import_module(COMMANDS[cmd_name]).command, cmd_name)
+        return super().get_command(ctx, cmd_name)
+
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         return super().parse_args(ctx, hoist_global_options(args))
 
@@ -70,6 +79,8 @@ class _Main(click.Group):
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit, KeyboardInterrupt):
             raise
         except Exception as exc:  # a bug: one line for people, the traceback for --log-level debug
+            from connector.cli.common import EXIT_ERROR  # loaded with every command already
+
             log.debug("unexpected error", exc_info=True)
             click.echo(f"error: unexpected error: {type(exc).__name__}: {exc} "
                        "(--log-level debug shows the traceback)", err=True)
@@ -85,7 +96,3 @@ class _Main(click.Group):
 def main(log_level: str, log_json: bool) -> None:
     """Sync Kubernetes identity and egress rules to perimeter firewalls."""
     setup_logging(log_level, log_json)
-
-
-for _module in COMMANDS:
-    main.add_command(importlib.import_module(_module).command)
