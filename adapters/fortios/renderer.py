@@ -90,6 +90,7 @@ class SharedObjects:
         self._objects: dict[str, DeviceObject] = {}
         self._order: list[str] = []
         self._dirty: set[str] = set()
+        self._listed: list[DeviceObject] | None = None
 
     def put(self, user: str, entries: Mapping[str, Entry]) -> None:
         """`user` now contributes exactly `entries`."""
@@ -110,6 +111,8 @@ class SharedObjects:
             self._by_user.pop(user, None)
 
     def objects(self) -> list[DeviceObject]:
+        if not self._dirty and self._listed is not None:
+            return self._listed
         for name in self._dirty:
             users = self._users.get(name)
             if not users:
@@ -123,7 +126,8 @@ class SharedObjects:
                 bisect.insort(self._order, name)
             self._objects[name] = DeviceObject(self.kind, name, body, self.mark, identities)
         self._dirty.clear()
-        return [self._objects[name] for name in self._order]
+        self._listed = [self._objects[name] for name in self._order]
+        return self._listed
 
 
 class Renderer:
@@ -172,6 +176,20 @@ class Renderer:
         self._destinations6: dict[str, tuple[Destination, Part]] = {}
         self._rules_counted: tuple[CompiledRule, ...] | None = None
         self._referenced: dict[str, int] = {}  # source group -> policies naming it
+        # what the last render's rule-wide steps saw: each is skipped while its inputs are the same
+        self._roots: tuple[tuple[CompiledRule, ...] | None, tuple[str, ...]] = (None, ())
+        self._destinations_seen: tuple[object, object] = (None, None)  # rules, destinations
+        self._destinations6_seen: tuple[object, object] = (None, None)
+        self._ports_seen: tuple[object, object] = (None, None)  # rules, port sets
+        self._presence6_moved = False  # a group's IPv6 references appeared or vanished
+        # what moved since the policies were rendered (their rules are rendered again)
+        self._refs_moved: set[str] = set()  # source groups whose v4 or v6 references changed
+        self._dests_moved: set[str] = set()  # destinations whose v4 or v6 part changed
+        self._ports_moved: set[str] = set()
+        self._rules_rendered: tuple[CompiledRule, ...] | None = None
+        self._users_of: dict[str, list[CompiledRule]] = {}  # source, destination, ports key -> rules
+        self._policy_list: list[DeviceObject] = []
+        self._assembled: list[DeviceObject] | None = None  # the groups part of the output
 
     def render(self, state: DeviceState, known: KnownPieces) -> list[DeviceObject]:
         if state.cluster != self._cluster:
@@ -197,6 +215,13 @@ class Renderer:
         self._render_destinations6(state)
         self._render_ports(state)
         policies = self._render_policies(state)
+        return (self._addresses.objects() + self._addresses6.objects() + self._assemble_groups()
+                + self._services.objects() + policies)
+
+    def _assemble_groups(self) -> list[DeviceObject]:
+        """Every addrgrp and addrgrp6 in output order (kept while no group part changed)."""
+        if self._assembled is not None:
+            return self._assembled
         groups: dict[str, DeviceObject] = {}
         for key in self._sorted_sources():
             for obj in self._sources[key].objects:
@@ -213,12 +238,14 @@ class Renderer:
         for key in sorted(self._destinations6):
             for obj in self._destinations6[key][1].objects:
                 groups6[obj.name] = obj
-        return (self._addresses.objects() + self._addresses6.objects() + list(groups.values())
-                + list(groups6.values()) + self._services.objects() + policies)
+        self._assembled = list(groups.values()) + list(groups6.values())
+        return self._assembled
 
     # --- sources ---------------------------------------------------------------------------------
     def _render_sources(self, state: DeviceState, known: KnownPieces, starts: set[int] | None) -> None:
-        used = _used_sources(state)
+        if self._roots[0] is not state.rules:
+            self._roots = (state.rules, tuple(dict.fromkeys(rule.source for rule in state.rules)))
+        used = _used_sources(state, self._roots[1])
         removed = [key for key in self._groups if key not in used]
         changed = [key for key, group in used.items()
                    if (old := self._groups.get(key)) is not group and old != group]
@@ -334,8 +361,15 @@ class Renderer:
         self._addresses6.put("src6:" + key, part.addresses)
         if bool(old.objects) != bool(part.objects):
             self._source6_order = None
+        if old is not part:
+            self._assembled = None
+        if bool(old.refs) != bool(part.refs):
+            self._presence6_moved = True
         self._sources6[key] = part
-        return old.refs != part.refs
+        if old.refs != part.refs:
+            self._refs_moved.add(key)
+            return True
+        return False
 
     def _order(self, key: str) -> tuple[int, Rank]:
         """Sorts every group after the groups it holds (nesting: fewer hosts, or equal and lower rank)."""
@@ -431,8 +465,13 @@ class Renderer:
                 self._piece_owners.setdefault(host, set()).add(key)
         if bool(old.objects) != bool(part.objects):
             self._source_order = None
+        if old is not part:
+            self._assembled = None
         self._sources[key] = part
-        return old.refs != part.refs
+        if old.refs != part.refs:
+            self._refs_moved.add(key)
+            return True
+        return False
 
     def _sorted_sources(self) -> list[str]:
         if self._source_order is None:
@@ -441,11 +480,16 @@ class Renderer:
 
     # --- destinations, ports, policies -----------------------------------------------------------
     def _render_destinations(self, state: DeviceState) -> None:
+        if self._destinations_seen == (state.rules, state.destinations):  # compared by identity
+            return
+        self._destinations_seen = (state.rules, state.destinations)
         used = {rule.destination for rule in state.rules
                 if rule.destination is not None and rule.destination in state.destinations}
         for key in [key for key in self._destinations if key not in used]:
             self._addresses.put("dst:" + key, {})
             self._release(self._names, self._destinations.pop(key)[1].claims)
+            self._dests_moved.add(key)
+            self._assembled = None
         for key in used:
             destination = state.destinations[key]
             old = self._destinations.get(key)
@@ -457,9 +501,15 @@ class Renderer:
                 self._release(self._names, old[1].claims)
             self._addresses.put("dst:" + key, part.addresses)
             self._destinations[key] = (destination, part)
+            self._dests_moved.add(key)
+            self._assembled = None
 
     def _render_destinations6(self, state: DeviceState) -> None:
         """The IPv6 parts of the destinations that rules with IPv6 sources use."""
+        seen = (state.rules, state.destinations)
+        if self._destinations6_seen == seen and not self._presence6_moved:  # compared by identity
+            return
+        self._destinations6_seen, self._presence6_moved = seen, False
         sources6 = self._sources6
         used = {rule.destination for rule in state.rules
                 if rule.destination is not None and rule.destination in state.destinations
@@ -467,6 +517,8 @@ class Renderer:
         for key in [key for key in self._destinations6 if key not in used]:
             self._addresses6.put("dst6:" + key, {})
             self._release(self._names, self._destinations6.pop(key)[1].claims)
+            self._dests_moved.add(key)
+            self._assembled = None
         for key in used:
             destination = state.destinations[key]
             old = self._destinations6.get(key)
@@ -478,13 +530,19 @@ class Renderer:
                 self._release(self._names, old[1].claims)
             self._addresses6.put("dst6:" + key, part.addresses)
             self._destinations6[key] = (destination, part)
+            self._dests_moved.add(key)
+            self._assembled = None
 
     def _render_ports(self, state: DeviceState) -> None:
+        if self._ports_seen == (state.rules, state.port_sets):  # compared by identity
+            return
+        self._ports_seen = (state.rules, state.port_sets)
         used = {rule.ports for rule in state.rules
                 if rule.ports is not None and rule.ports in state.port_sets}
         for key in [key for key in self._ports if key not in used]:
             self._services.put("ports:" + key, {})
             self._release(self._service_names, (self._ports.pop(key)[2],))
+            self._ports_moved.add(key)
         for key in used:
             port_set = state.port_sets[key]
             old = self._ports.get(key)
@@ -501,6 +559,7 @@ class Renderer:
                 self._ports[key] = (port_set, name, ident)
             if old is not None:
                 self._release(self._service_names, (old[2],))
+            self._ports_moved.add(key)
 
     @staticmethod
     def _release(names: UniqueNames, idents: Iterable[str]) -> None:
@@ -530,44 +589,72 @@ class Renderer:
         self._rules_named = rules
 
     def _render_policies(self, state: DeviceState) -> list[DeviceObject]:
+        """The policies in rule order. With the rule list of the last render, only the rules whose
+        source, destination or port set moved since are rendered again."""
+        moved = (self._refs_moved, self._dests_moved, self._ports_moved)
+        if state.rules is self._rules_rendered:
+            again = {rule.key: rule for keys in moved for key in keys for rule in self._users_of.get(key, ())}
+            for keys in moved:
+                keys.clear()
+            if not again:
+                return self._policy_list
+            for key, rule in again.items():
+                entry = self._policy(rule)
+                if entry is None:
+                    self._policies.pop(key, None)
+                else:
+                    self._policies[key] = entry
+            self._policy_list = [self._policies[rule.key][1] for rule in state.rules
+                                 if rule.key in self._policies]
+            return self._policy_list
+        for keys in moved:
+            keys.clear()
         self._name_policies(state.rules)
-        out: list[DeviceObject] = []
         memo: dict[str, tuple[PolicyInputs, DeviceObject]] = {}
+        users: dict[str, list[CompiledRule]] = {}
         for rule in state.rules:
-            part = self._sources.get(rule.source, EMPTY)
-            part6 = self._sources6.get(rule.source, EMPTY)
-            if rule.destination is None:
-                destinations: tuple[str, ...] = ("all",)
-                destinations6: tuple[str, ...] = ("all",)
-            else:
-                found = self._destinations.get(rule.destination)
-                destinations = found[1].refs if found is not None else ()
-                found6 = self._destinations6.get(rule.destination)
-                destinations6 = found6[1].refs if found6 is not None else ()
-            service = "ALL" if rule.ports is None else (
-                self._ports[rule.ports][1] if rule.ports in self._ports else None)
-            sources = part.refs if destinations else ()
-            sources6 = part6.refs if destinations6 else ()
-            if not (sources or sources6) or service is None:
-                continue
-            inputs = (rule, self._policy_names.name(rule.key), sources, destinations if sources else (),
-                      service, sources6, destinations6 if sources6 else ())
-            old = self._policies.get(rule.key)
-            if old is not None and _same(old[0], inputs):
-                obj = old[1]
-            else:
-                obj = render_policy(rule, inputs[1], inputs[2], inputs[3], service, self.settings,
-                                    self.mark, inputs[5], inputs[6])
-            memo[rule.key] = (inputs, obj)
-            out.append(obj)
-        self._policies = memo
-        return out
+            for key in (rule.source, rule.destination, rule.ports):
+                if key is not None:
+                    users.setdefault(key, []).append(rule)
+            entry = self._policy(rule)
+            if entry is not None:
+                memo[rule.key] = entry
+        self._policies, self._users_of, self._rules_rendered = memo, users, state.rules
+        self._policy_list = [entry[1] for entry in memo.values()]
+        return self._policy_list
+
+    def _policy(self, rule: CompiledRule) -> tuple[PolicyInputs, DeviceObject] | None:
+        """The inputs and policy of `rule` (the previous object when its inputs are the same);
+        None when it is left off."""
+        part = self._sources.get(rule.source, EMPTY)
+        part6 = self._sources6.get(rule.source, EMPTY)
+        if rule.destination is None:
+            destinations: tuple[str, ...] = ("all",)
+            destinations6: tuple[str, ...] = ("all",)
+        else:
+            found = self._destinations.get(rule.destination)
+            destinations = found[1].refs if found is not None else ()
+            found6 = self._destinations6.get(rule.destination)
+            destinations6 = found6[1].refs if found6 is not None else ()
+        service = "ALL" if rule.ports is None else (
+            self._ports[rule.ports][1] if rule.ports in self._ports else None)
+        sources = part.refs if destinations else ()
+        sources6 = part6.refs if destinations6 else ()
+        if not (sources or sources6) or service is None:
+            return None
+        inputs = (rule, self._policy_names.name(rule.key), sources, destinations if sources else (),
+                  service, sources6, destinations6 if sources6 else ())
+        old = self._policies.get(rule.key)
+        if old is not None and _same(old[0], inputs):
+            return old
+        return inputs, render_policy(rule, inputs[1], inputs[2], inputs[3], service, self.settings,
+                                     self.mark, inputs[5], inputs[6])
 
 
-def _used_sources(state: DeviceState) -> dict[str, SourceGroup]:
-    """Every group a rule's source names, with the groups it includes (transitively)."""
+def _used_sources(state: DeviceState, roots: Iterable[str]) -> dict[str, SourceGroup]:
+    """Every group of `roots` (the rules' sources), with the groups it includes (transitively)."""
     used: dict[str, SourceGroup] = {}
-    stack = [rule.source for rule in state.rules if rule.source in state.groups]
+    stack = [key for key in roots if key in state.groups]
     while stack:
         key = stack.pop()
         if key in used:
