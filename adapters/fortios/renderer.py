@@ -613,9 +613,9 @@ class Renderer:
         memo: dict[str, tuple[PolicyInputs, DeviceObject]] = {}
         users: dict[str, list[CompiledRule]] = {}
         for rule in state.rules:
-            for key in (rule.source, rule.destination, rule.ports):
-                if key is not None:
-                    users.setdefault(key, []).append(rule)
+            for used in (rule.source, rule.destination, rule.ports):  # a key shared by kinds: more
+                if used is not None:                                # rules rendered, never fewer
+                    users.setdefault(used, []).append(rule)
             entry = self._policy(rule)
             if entry is not None:
                 memo[rule.key] = entry
