@@ -253,13 +253,26 @@ def test_compiled_rulebase_decides_like_section_4(objects: list[dict[str, Any]],
             for device in DEVICES:
                 expected = oracle.decide(ns, pod_name, device, destination, port, protocol)
                 state = result.devices[device]
-                got = origin_of(state, decide(state, Probe(source, destination, port, Protocol(protocol))), source)
+                probe = Probe(source, destination, port, Protocol(protocol))
+                got = origin_of(state, decide(state, probe), source)
                 want = (
                     None
                     if expected is None
                     else (expected.kind, expected.namespace, expected.name, expected.action)
                 )
                 assert got == want, (device, ns, pod_name, source, destination, port, protocol)
+
+
+def default_action_variants(obj: dict[str, Any]) -> list[dict[str, Any]]:
+    """A managed Namespace with each other default action, and with its devices changed."""
+    if obj["kind"] != "Namespace" or obj["metadata"]["name"] == CNS:
+        return []
+    out = []
+    for key, values in (("default-action", ("Deny", "Allow", "None")), ("devices", ("fw2", "fw1,fw3"))):
+        for value in values:
+            annotations = {**obj["metadata"]["annotations"], f"fusion-connector.io/{key}": value}
+            out.append({**obj, "metadata": {**obj["metadata"], "annotations": annotations}})
+    return out
 
 
 def assert_same(left: CompileResult, right: CompileResult) -> None:
@@ -280,6 +293,7 @@ def test_incremental_equals_full(
     compiler = Compiler(config())
     compiler.full(view)
     pool = first + second + [b.egress_ip("eip", {"matchLabels": {"env": "prod"}}, "198.18.9.9")]
+    pool += [variant for obj in first for variant in default_action_variants(obj)]
     for _ in range(data.draw(st.integers(1, 12))):
         batch = []
         for _ in range(data.draw(st.integers(1, 3))):

@@ -519,7 +519,8 @@ def test_keys_are_stable_and_meaningful() -> None:
     )
     state = compile_objects(objects).devices["fw1"]
     assert set(state.groups) == {
-        "c1/_cluster/rule/no-tor", "c1/shop", "c1/shop/svc/web", "c1/shop/pods/dbs", "c1/_cluster/default/deny"
+        "c1/_cluster/rule/no-tor", "c1/shop", "c1/shop/svc/web", "c1/shop/pods/dbs",
+        "c1/_cluster/default/deny",
     }
     assert state.groups["c1/_cluster/rule/no-tor"].includes == ("c1/shop",)
     assert [r.key for r in state.rules] == [
