@@ -7,11 +7,38 @@ its `to_json()` field names are a public contract and never change.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, fields
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 FlowAction = Literal["Allow", "Deny"]
+_T = TypeVar("_T")
+
+
+def slot_init(cls: type[_T]) -> type[_T]:
+    """Give a frozen, slotted dataclass an `__init__` that sets each field through its slot's
+    descriptor: the same parameters, defaults and result as the generated one (which calls
+    `object.__setattr__` per field), in about half the time. One is made per flow line received."""
+    params: list[str] = []
+    body: list[str] = []
+    namespace: dict[str, Any] = {}
+    for number, item in enumerate(fields(cls)):  # type: ignore[arg-type]
+        if item.default_factory is not MISSING or not item.init:
+            raise TypeError(f"{cls.__name__}.{item.name}: slot_init takes plain fields only")
+        if item.default is MISSING:
+            params.append(item.name)
+        else:
+            namespace[f"_default{number}"] = item.default
+            params.append(f"{item.name}=_default{number}")
+        namespace[f"_set{number}"] = cls.__dict__[item.name].__set__
+        body.append(f"    _set{number}(self, {item.name})")
+    source = f"def __init__(self, {', '.join(params)}) -> None:\n" + "\n".join(body)
+    exec(source, namespace)  # built from the field names only
+    init = namespace["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    init.__doc__ = cls.__init__.__doc__
+    cls.__init__ = init  # type: ignore[method-assign]
+    return cls
 
 
 def rfc3339(moment: datetime) -> str:
@@ -31,6 +58,7 @@ def parse_rfc3339(text: str) -> datetime:
     return moment.astimezone(UTC)
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class FlowLine:
     """One flow as `device` reported it. `device_rule` is the device's own rule reference
@@ -94,6 +122,7 @@ class FlowRule:
                    tier=data["tier"])
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class FlowRecord:
     """An attributed flow (the record of docs/flows.md)."""
@@ -102,7 +131,7 @@ class FlowRecord:
     identity: FlowIdentity | None
     rule: FlowRule | None
     ambiguous: bool = False
-    candidates: tuple[FlowIdentity, ...] = field(default=())
+    candidates: tuple[FlowIdentity, ...] = ()
 
     @property
     def count(self) -> int:
