@@ -39,8 +39,8 @@ from adapters.f5.declaration import (
 )
 from adapters.f5.render import RenderSettings, render_objects
 from adapters.f5.request import RequestWriter
-from adapters.f5.rule_names import afm_rule_names
-from connector.adapter import Adapter, ApplyResult, PermanentDeviceError
+from adapters.f5.rule_names import afm_rule_names, afm_rule_numbers
+from connector.adapter import Adapter, ApplyResult, PermanentDeviceError, RuleNumbers
 from connector.config import Secrets
 from connector.model import Capabilities, DeviceState
 from connector.planner.capacity import TableUsage
@@ -101,6 +101,12 @@ class AS3Adapter(Adapter):
     def rule_references(self, state: DeviceState) -> Mapping[str, str]:
         """Each enforced AFM rule's name (`acl_rule_name`) -> its rule's key (`rule_names`)."""
         return afm_rule_names(state)
+
+    def rule_numbers(self, state: DeviceState, held: Sequence[DeviceObject]) -> RuleNumbers:
+        """Each AFM rule of the enforced firewall policy in `held` (the tenant as read) standing
+        for a rule of `state` -> its place in that policy, from 1, across the policy's rule lists
+        in its order (a rule on several protocols has several)."""
+        return RuleNumbers("policy-position", "AS3 rule", afm_rule_numbers(state, held))
 
     def table_usage(self, objects: Sequence[DeviceObject]) -> Sequence[TableUsage]:
         return as3_tables(objects, self.config.capacity, self.request_body)

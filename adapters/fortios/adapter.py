@@ -54,7 +54,7 @@ from adapters.fortios.known import PieceLedger
 from adapters.fortios.placement import block_moves
 from adapters.fortios.renderer import Renderer
 from adapters.fortios.wire import from_device, owner_of, to_wire
-from connector.adapter import Adapter, ApplyResult, DeviceError, PermanentDeviceError
+from connector.adapter import Adapter, ApplyResult, DeviceError, PermanentDeviceError, RuleNumbers
 from connector.config import Secrets
 from connector.model import Capabilities, DeviceState
 from connector.planner.capacity import TableUsage
@@ -147,6 +147,22 @@ class FortiOSAdapter(Adapter):
             ids = {str(self._policy_ids[name]): key for name, key in names.items()
                    if name in self._policy_ids}
         return {**names, **ids}
+
+    def rule_numbers(self, state: DeviceState, held: Sequence[DeviceObject]) -> RuleNumbers:
+        """Each policy of ours in `held` standing for a rule of `state` -> its `policyid`, as the
+        last read (or our own creates) learnt it from the device; a policy whose id is not known
+        is left out."""
+        if state is not self._rendered:
+            self.render(state)
+        names = self._renderer.policy_keys()
+        with self._lock:
+            ids = dict(self._policy_ids)
+        numbers: dict[str, tuple[str, ...]] = {}
+        mark = self.owner_mark
+        for obj in held:
+            if obj.kind == r.POLICY and obj.owner == mark and obj.name in names and obj.name in ids:
+                numbers[names[obj.name]] = (*numbers.get(names[obj.name], ()), str(ids[obj.name]))
+        return RuleNumbers("policyid", "policy ID", numbers)
 
     def observe(self, objects: Sequence[DeviceObject]) -> None:
         """Remember the address pieces of ours among `objects` (what the device is known to hold),

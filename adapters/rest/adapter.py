@@ -30,6 +30,7 @@ from adapters.base.http import DeviceHttp, RetryPolicy, tls_verify
 from adapters.base.memo import RenderMemo
 from adapters.rest.capacity import table_usage as rest_tables
 from adapters.rest.config import RestDevice
+from adapters.rest.members import GroupMembers
 from adapters.rest.objects import (
     MalformedObject,
     RestNames,
@@ -40,7 +41,7 @@ from adapters.rest.objects import (
     wire_change,
 )
 from adapters.rest.protocol import IDEMPOTENCY_HEADER, KINDS, MEDIA_TYPE, PROTOCOL, SigningTransport
-from connector.adapter import Adapter, ApplyResult, PermanentDeviceError
+from connector.adapter import Adapter, ApplyResult, PermanentDeviceError, RuleNumbers
 from connector.config import Secrets
 from connector.model import Capabilities, DeviceState
 from connector.planner.capacity import TableUsage
@@ -83,6 +84,7 @@ class RestAdapter(Adapter):
         self._device_info: dict[str, Any] | None = None
         self._memo = RenderMemo()
         self._names = RestNames()
+        self._members = GroupMembers()
 
     @classmethod
     def configured_capabilities(cls, config: Any) -> Capabilities:
@@ -105,12 +107,26 @@ class RestAdapter(Adapter):
                     " cannot be sent (set wildcardFqdn: false to leave wildcards off with"
                     " WildcardFQDNUnsupported)")
         return render(state, self.cluster, self.owner_mark, self._memo,
-                      group_references=self.feature("groupReferences"), names=self._names)
+                      group_references=self.feature("groupReferences"), names=self._names,
+                      members=self._members)
 
     def rule_references(self, state: DeviceState) -> Mapping[str, str]:
         """Each rule's object name (the `rule` of a pushed flow record) -> its key."""
         self._names.claim(self.cluster, state)
         return {self._names.name("rule", rule.key): rule.key for rule in state.rules}
+
+    def rule_numbers(self, state: DeviceState, held: Sequence[DeviceObject]) -> RuleNumbers:
+        """Each rule of ours in `held` (as `GET /state` lists them, in evaluation order) standing
+        for a rule of `state` -> its place in the receiver's rule list, from 1, every owner's
+        rules counted."""
+        names = self.rule_references(state)
+        numbers: dict[str, tuple[str, ...]] = {}
+        rules = [obj for obj in held if obj.kind == "rule"]
+        for number, obj in enumerate(rules, 1):
+            key = names.get(obj.name) if obj.owner == self.owner_mark else None
+            if key is not None:
+                numbers[key] = (*numbers.get(key, ()), str(number))
+        return RuleNumbers("rule-position", "rule", numbers)
 
     def arrange(self, plan: Plan) -> Plan:
         """Group changes in reference order (`dependency_order`)."""

@@ -82,7 +82,9 @@ def command(config_path: str, fmt: str, output: str, window: timedelta, device: 
                                       read_errors=read_errors, configured=[d.name for d in config.devices],
                                       capacity={o.device: o.capacity for o in passed.outcomes
                                                 if o.capacity is not None},
-                                      transport=_transport(config))
+                                      transport=_transport(config),
+                                      numbers={o.device: o.numbering for o in passed.outcomes
+                                               if o.numbering is not None})
         finally:
             engine.dispose()
     except SQLAlchemyError as exc:

@@ -25,7 +25,14 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from connector.adapter import Adapter, ApplyResult, DeviceAuthError, DeviceError, TransientDeviceError
+from connector.adapter import (
+    Adapter,
+    ApplyResult,
+    DeviceAuthError,
+    DeviceError,
+    RuleNumbers,
+    TransientDeviceError,
+)
 from connector.model import DeviceState
 from connector.planner import DeviceObject, Op, Plan, SafetyThresholds
 from connector.planner.capacity import CapacityReport, describe
@@ -81,6 +88,7 @@ class DeviceOutcome:
     finished_at: float = 0.0  # monotonic time the sync ended: the device holds what it planned
     desired: list[DeviceObject] = field(default_factory=list)
     withheld: list[DeviceObject] = field(default_factory=list)  # left on the device, emptied
+    numbering: RuleNumbers | None = None  # the device's own rule numbers as read (plan-only syncs)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -172,6 +180,8 @@ def _sync(adapter: Adapter, state: DeviceState, safety: SafetyThresholds, outcom
         outcome.read_seconds = time.monotonic() - started
         desired = adapter.render(state)
         outcome.desired = desired
+        if not apply:  # what the device holds stays as read: its own rule numbers, for reports
+            outcome.numbering = adapter.rule_numbers(state, actual)
         memo = known.memo if known is not None else None
         plan: Plan | None = None
         kept: set[tuple[str, str]] = set()

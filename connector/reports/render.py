@@ -276,7 +276,8 @@ def render_html(report: Report) -> str:
     timelines, timelines_left = device_timelines(data)
     matrices, matrices_left = namespace_matrices(data)
     observed, observed_left = observed_charts(data)
+    numbering = {d["name"]: d["ruleNumbering"]["label"] for d in data["devices"] if d.get("ruleNumbering")}
     return _ENV.get_template("report.html.j2").render(
-        report=data, drift_rows=rows, drift_left_out=left_out, destinations=legend,
+        report=data, drift_rows=rows, drift_left_out=left_out, destinations=legend, numbering=numbering,
         timelines=timelines, timelines_left=timelines_left, matrices=matrices, matrices_left=matrices_left,
         observed_charts=observed, observed_charts_left=observed_left, max_observed_rows=MAX_OBSERVED_ROWS)
