@@ -7,7 +7,8 @@ The choice depends only on subset/disjointness relations and keys, never on size
 shrinking a group changes it only when a relation changes.
 
 `nested_sources` computes the choice for a whole set of groups at once; `Nesting` keeps it up to
-date as groups change, at a cost of O(the changed groups' hosts and the groups related to them).
+date as groups change, at a cost of O(the changed groups' hosts, the groups related to them, and
+one membership test per group); it keeps no per-host index (memory: the host sets only).
 Both give the same choice for the same host sets.
 """
 
@@ -56,7 +57,7 @@ class Nesting:
         self.rank: dict[str, Rank] = {}
         self.chosen: dict[str, list[str]] = {}
         self._low: dict[str, int] = {}
-        self._by_host: dict[int, set[str]] = {}
+        self._by_low: dict[int, set[str]] = {}  # lowest host -> the groups whose lowest host it is
         self._inside: dict[str, set[str]] = {}
         self._containers: dict[str, set[str]] = {}
 
@@ -76,8 +77,7 @@ class Nesting:
             hosts, rank = value
             self.hosts[key], self.rank[key], self._low[key] = hosts, rank, min(hosts)
             self._inside[key], self._containers[key] = set(), set()
-            for host in hosts:
-                self._by_host.setdefault(host, set()).add(key)
+            self._by_low.setdefault(self._low[key], set()).add(key)
         for key in added:
             affected |= self._relate(key)
         present = {key for key in affected if key in self.hosts}
@@ -86,11 +86,10 @@ class Nesting:
         return present
 
     def _remove(self, key: str) -> set[str]:
-        for host in self.hosts[key]:
-            holders = self._by_host[host]
-            holders.discard(key)
-            if not holders:
-                del self._by_host[host]
+        low = self._by_low[self._low[key]]
+        low.discard(key)
+        if not low:
+            del self._by_low[self._low[key]]
         for inner in self._inside.pop(key):
             self._containers[inner].discard(key)
         outers = self._containers.pop(key)
@@ -102,15 +101,17 @@ class Nesting:
 
     def _relate(self, key: str) -> set[str]:
         hosts, rank = self.hosts[key], self.rank[key]
-        for host in hosts:  # groups inside `key`: each is found at its lowest host
-            for inner in self._by_host[host]:
-                if inner != key and self._low[inner] == host and _inside(
-                        self.hosts[inner], hosts, self.rank[inner], rank):
+        by_low = self._by_low
+        found = by_low.keys() & hosts if len(by_low) < len(hosts) else (h for h in hosts if h in by_low)
+        for host in found:  # groups inside `key`: each is found at its lowest host
+            for inner in by_low[host]:
+                if inner != key and _inside(self.hosts[inner], hosts, self.rank[inner], rank):
                     self._inside[key].add(inner)
                     self._containers[inner].add(key)
         outers = {key}
-        for outer in self._by_host[self._low[key]]:  # groups `key` lies inside
-            if outer != key and _inside(hosts, self.hosts[outer], rank, self.rank[outer]):
+        low = self._low[key]
+        for outer, outer_hosts in self.hosts.items():  # groups `key` lies inside
+            if outer != key and low in outer_hosts and _inside(hosts, outer_hosts, rank, self.rank[outer]):
                 self._inside[outer].add(key)
                 self._containers[key].add(outer)
                 outers.add(outer)

@@ -45,14 +45,14 @@ from __future__ import annotations
 import functools
 import ipaddress
 import math
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from typing import Protocol as Interface
 
 from adapters.base.naming import PREFIX, NameRules, keyed_name, make_name, object_name, stable_hash
 from adapters.fortios.known import KnownPieces, Piece, collapse
-from connector.model import Action, CompiledRule, Destination, PortSet, Protocol, SourceGroup
+from connector.model import Action, CompiledRule, Destination, Identity, PortSet, Protocol, SourceGroup
 from connector.netaddr import ipv4_int, ipv4_text
 from connector.planner.types import DeviceObject
 
@@ -76,9 +76,10 @@ POLICY_NAMES = NameRules(max_length=35, allowed="A-Za-z0-9_.-", separator="_", r
 
 MEMO_SIZE = 1 << 16  # entries kept by the memoized (pure) address parsing and naming across renders
 
-# address name -> (body, identities behind it) that one part of the state contributes
-Addresses = dict[str, tuple[dict[str, Any], frozenset[str]]]
+# address name -> (body, identities behind it, sorted and distinct) that one part of the state contributes
+Addresses = dict[str, tuple[dict[str, Any], tuple[str, ...]]]
 Member = tuple[str, str]  # (identity, name) of an addrgrp member
+Behind = tuple[Identity, ...]  # the objects behind a host: the compiler's own tuple when one member holds it
 
 
 class NameSpace(Interface):
@@ -115,7 +116,7 @@ class Part:
     and the identities whose names it claimed (one entry per claim)."""
 
     objects: tuple[DeviceObject, ...] = ()
-    addresses: Mapping[str, tuple[dict[str, Any], frozenset[str]]] = field(default_factory=dict)
+    addresses: Mapping[str, tuple[dict[str, Any], tuple[str, ...]]] = field(default_factory=dict)
     refs: tuple[str, ...] = ()
     pieces_of: frozenset[int] = frozenset()
     ref_ids: tuple[str, ...] = ()
@@ -215,14 +216,44 @@ def is_union(group: SourceGroup) -> bool:
     return bool(group.includes) or group.purpose == "union"
 
 
-def source_hosts(group: SourceGroup) -> dict[int, tuple[str, ...]]:
-    """The group's own IPv4 hosts, each with the identities behind it (IPv6 is left out)."""
-    behind: dict[int, list[str]] = {}
+def source_hosts(group: SourceGroup) -> dict[int, Behind]:
+    """The group's own IPv4 hosts, each with the objects behind it (IPv6 is left out). A host held
+    by one member keeps that member's own tuple (no copy)."""
+    behind: dict[int, Behind] = {}
     for address, identities in group.members:
         host = _ipv4(address)
         if host is not None:
-            behind.setdefault(host, []).extend(str(i) for i in identities)
-    return {host: tuple(found) for host, found in behind.items()}
+            found = behind.get(host)
+            behind[host] = identities if found is None else found + identities
+    return behind
+
+
+def source_hosts_after(old: SourceGroup, behind: dict[int, Behind], new: SourceGroup) -> dict[int, Behind]:
+    """`source_hosts(new)`, given `behind == source_hosts(old)` (updated in place and returned):
+    only the members that are not the very same objects in both are parsed (the compiler keeps
+    an unchanged pod's member tuple), so a change of a few members costs a walk over the member
+    tuples, not a parse of every member."""
+    if old.members is new.members:
+        return behind
+    kept = {id(member) for member in new.members}
+    gone = [member for member in old.members if id(member) not in kept]
+    kept = {id(member) for member in old.members}
+    came = [member for member in new.members if id(member) not in kept]
+    if 2 * (len(gone) + len(came)) > len(new.members):
+        return source_hosts(new)
+    for address, identities in gone:
+        host = _ipv4(address)
+        if host is not None:
+            if behind.get(host) is not identities:  # a host held by several members: parse all
+                return source_hosts(new)
+            del behind[host]
+    for address, identities in came:
+        host = _ipv4(address)
+        if host is not None:
+            if host in behind:
+                return source_hosts(new)
+            behind[host] = identities
+    return behind
 
 
 @functools.lru_cache(maxsize=MEMO_SIZE)
@@ -234,14 +265,20 @@ def _ipv6(address: str) -> str | None:
     return ip.compressed if ip.version == 6 else None
 
 
-def source_hosts6(group: SourceGroup) -> dict[str, tuple[str, ...]]:
-    """The group's own IPv6 hosts (compressed text), each with the identities behind it."""
-    behind: dict[str, list[str]] = {}
+def source_hosts6(group: SourceGroup) -> dict[str, Behind]:
+    """The group's own IPv6 hosts (compressed text), each with the objects behind it."""
+    behind: dict[str, Behind] = {}
     for address, identities in group.members:
         host = _ipv6(address)
         if host is not None:
-            behind.setdefault(host, []).extend(str(i) for i in identities)
-    return {host: tuple(found) for host, found in behind.items()}
+            found = behind.get(host)
+            behind[host] = identities if found is None else found + identities
+    return behind
+
+
+def identity_texts(identities: Iterable[Identity]) -> tuple[str, ...]:
+    """The identities' texts, sorted and distinct (an address's `identities`)."""
+    return tuple(sorted({str(identity) for identity in identities}))
 
 
 def source_rank(group: SourceGroup) -> tuple[int, str]:
@@ -265,15 +302,14 @@ def _source_comment(group: SourceGroup, mark: str) -> tuple[str, tuple[str, ...]
     return _comment(mark, descriptor), (identity,)
 
 
-def render_source(group: SourceGroup, behind: Mapping[int, tuple[str, ...]], held: Iterable[Member],
-                  covered: Collection[int], known: KnownPieces, mark: str, cluster: str,
+def render_source(group: SourceGroup, behind: Mapping[int, Behind], held: Iterable[Member],
+                  remaining: frozenset[int], known: KnownPieces, mark: str, cluster: str,
                   limit: int, names: NameSpace, single: bool = True) -> Part:
-    """A source group holding the references `held` ((identity, name) pairs covering the hosts in
-    `covered`; for a union: the references of its rendered included groups) plus address pieces
-    for its other hosts. EMPTY when it would hold nothing; with `single`, no addrgrp when it would
-    hold one member (referenced by that member); a union split over `limit` is referenced by its
-    sub-groups."""
-    remaining = frozenset(host for host in behind if host not in covered)
+    """A source group holding the references `held` ((identity, name) pairs covering its hosts
+    outside `remaining`; for a union: the references of its rendered included groups) plus address
+    pieces for the hosts in `remaining` (keys of `behind`). EMPTY when it would hold nothing; with
+    `single`, no addrgrp when it would hold one member (referenced by that member); a union split
+    over `limit` is referenced by its sub-groups."""
     claim = _Claims(names)
     addresses: Addresses = {}
     members = dict(held)
@@ -282,7 +318,7 @@ def render_source(group: SourceGroup, behind: Mapping[int, tuple[str, ...]], hel
         name = claim(ident, base)
         body = (ipmask_body(f"{start}/32", mark) if start == end else
                 {"type": "iprange", "start-ip": start, "end-ip": end, "comment": mark})
-        ids = frozenset(i for host in range(piece[0], piece[1] + 1) for i in behind.get(host, ()))
+        ids = identity_texts(i for host in range(piece[0], piece[1] + 1) for i in behind.get(host, ()))
         addresses[name] = (body, ids)
         members[ident] = name
     if not members:
@@ -300,7 +336,7 @@ def render_source(group: SourceGroup, behind: Mapping[int, tuple[str, ...]], hel
     return Part(tuple(objects), addresses, (objects[-1].name,), remaining, (ident,), tuple(claim.idents))
 
 
-def render_source6(group: SourceGroup, behind: Mapping[str, tuple[str, ...]], held: Iterable[Member],
+def render_source6(group: SourceGroup, behind: Mapping[str, Behind], held: Iterable[Member],
                    mark: str, cluster: str, limit: int, names: NameSpace, single: bool = True) -> Part:
     """The IPv6 side of a source group: an addrgrp6 holding `held` (a union's rendered included
     groups' IPv6 references) plus one address6 per own IPv6 host; EMPTY when it would hold nothing;
@@ -311,7 +347,7 @@ def render_source6(group: SourceGroup, behind: Mapping[str, tuple[str, ...]], he
     for host in sorted(behind):
         ident = "ip:" + host
         name = claim(ident, address_name(cluster, host))
-        addresses[name] = (ipprefix_body(f"{host}/128", mark), frozenset(behind[host]))
+        addresses[name] = (ipprefix_body(f"{host}/128", mark), identity_texts(behind[host]))
         members[ident] = name
     if not members:
         return EMPTY
@@ -336,7 +372,7 @@ def render_destination(destination: Destination, mark: str, cluster: str, limit:
     """A destination's addresses of IP `version` (4: address/addrgrp, 6: address6/addrgrp6; FQDNs
     in both), referenced directly when at most `direct`, else through a group."""
     identity = f"ExternalService/{destination.namespace}/{destination.name}"
-    ids = frozenset({identity})
+    ids = (identity,)
     claim = _Claims(names)
     addresses: Addresses = {}
     members: dict[str, str] = {}

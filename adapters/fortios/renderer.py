@@ -51,6 +51,7 @@ from adapters.fortios.render import (
     NAMES,
     POLICY_NAMES,
     SERVICE,
+    Behind,
     Member,
     Part,
     PolicySettings,
@@ -63,12 +64,13 @@ from adapters.fortios.render import (
     render_source6,
     source_hosts,
     source_hosts6,
+    source_hosts_after,
     source_rank,
 )
 from connector.model import CompiledRule, Destination, DeviceState, PortSet, SourceGroup
 from connector.planner.types import DeviceObject
 
-Entry = tuple[dict[str, Any], frozenset[str]]
+Entry = tuple[dict[str, Any], tuple[str, ...]]  # body, identities (sorted, distinct)
 Refs = tuple[str, ...]
 PolicyInputs = tuple[CompiledRule, str, Refs, Refs, str, Refs, Refs]  # rule, name, v4 pair, service, v6 pair
 Pins = tuple[dict[str, str], dict[str, str]]  # the address and service names claimed
@@ -121,7 +123,10 @@ class SharedObjects:
                     del self._order[bisect.bisect_left(self._order, name)]
                 continue
             body = users[min(users)][0]
-            identities = tuple(sorted(frozenset().union(*(entry[1] for entry in users.values()))))
+            if len(users) == 1:
+                identities = next(iter(users.values()))[1]
+            else:
+                identities = tuple(sorted(set().union(*(entry[1] for entry in users.values()))))
             if name not in self._objects:
                 bisect.insort(self._order, name)
             self._objects[name] = DeviceObject(self.kind, name, body, self.mark, identities)
@@ -154,11 +159,12 @@ class Renderer:
         self._known: KnownPieces | None = None
         self._position = 0
         self._groups: dict[str, SourceGroup] = {}  # the used source groups as last rendered
-        self._behind: dict[str, dict[int, tuple[str, ...]]] = {}
+        self._behind: dict[str, dict[int, Behind]] = {}  # group -> its own IPv4 hosts
         self._nesting = Nesting()
         self._sources: dict[str, Part] = {}
-        self._inputs: dict[str, tuple[SourceGroup, tuple[str, ...], frozenset[int], tuple[Member, ...]]] = {}
-        self._piece_owners: dict[int, set[str]] = {}  # host -> groups holding it as an address piece
+        # group -> what its part was rendered from: the group, the groups it holds, their host sets
+        self._inputs: dict[str, tuple[SourceGroup, tuple[str, ...], tuple[frozenset[int], ...],
+                                      tuple[Member, ...]]] = {}
         self._included_by: dict[str, set[str]] = {}
         self._chosen: dict[str, tuple[str, ...]] = {}  # group -> the groups it holds (nesting)
         self._holders: dict[str, set[str]] = {}  # group -> the groups holding it (nesting)
@@ -169,7 +175,7 @@ class Renderer:
         self._ports: dict[str, tuple[PortSet, str | None, str]] = {}  # port set, name, name identity
         self._policies: dict[str, tuple[PolicyInputs, DeviceObject]] = {}
         # IPv6: each used group's own IPv6 hosts and part, destinations' IPv6 parts
-        self._behind6: dict[str, dict[str, tuple[str, ...]]] = {}
+        self._behind6: dict[str, dict[str, Behind]] = {}
         self._sources6: dict[str, Part] = {}
         self._source6_order: list[str] | None = None
         self._addresses6 = SharedObjects(ADDRESS6, self.mark)
@@ -259,8 +265,10 @@ class Renderer:
                 nest[key] = None
         for key in changed:
             self._unlink(key)
+            old_group = self._groups.get(key)
             group = self._groups[key] = used[key]
-            behind = self._behind[key] = source_hosts(group)
+            behind = self._behind[key] = source_hosts(group) if old_group is None else \
+                source_hosts_after(old_group, self._behind[key], group)
             if is_union(group):
                 for inner in group.includes:
                     self._included_by.setdefault(inner, set()).add(key)
@@ -273,8 +281,7 @@ class Renderer:
             elif key in self._nesting.hosts:
                 nest[key] = None
         dirty = set(changed) | self._nesting.update(nest)
-        forced: set[str] = set(used) if starts is None else {
-            key for start in starts for key in self._piece_owners.get(start, ())}
+        forced: set[str] = set(used) if starts is None else self._holding(starts)
         flipped = self._count_references(state)
         forced |= flipped
         self._render_sources6(used, removed, changed, flipped)
@@ -371,6 +378,13 @@ class Renderer:
             return True
         return False
 
+    def _holding(self, starts: set[int]) -> set[str]:
+        """The groups holding a host of `starts` as an address piece (their pieces may change)."""
+        if not starts:
+            return set()
+        return {key for key, part in self._sources.items()
+                if part.pieces_of and not part.pieces_of.isdisjoint(starts)}
+
     def _order(self, key: str) -> tuple[int, Rank]:
         """Sorts every group after the groups it holds (nesting: fewer hosts, or equal and lower rank)."""
         hosts = self._nesting.hosts.get(key)
@@ -427,13 +441,15 @@ class Renderer:
             return EMPTY
         chosen = tuple(self._nesting.chosen[key])
         self._hold(key, chosen)
-        covered = frozenset().union(*(self._nesting.hosts[inner] for inner in chosen))
+        inner_hosts = tuple(self._nesting.hosts[inner] for inner in chosen)
         held = tuple(member for inner in chosen for member in self._sources[inner].members)
-        inputs = (group, chosen, covered, held)
+        inputs = (group, chosen, inner_hosts, held)
         if not forced and key in self._sources and _same(self._inputs.get(key), inputs):
             return self._sources[key]
         self._inputs[key] = inputs
-        return render_source(group, self._behind[key], held, covered, known, self.mark, self._cluster,
+        hosts = self._nesting.hosts[key]  # the host set itself when nothing is held (no copy)
+        remaining = frozenset(hosts.difference(*inner_hosts)) if inner_hosts else hosts
+        return render_source(group, self._behind[key], held, remaining, known, self.mark, self._cluster,
                              self.limit, self._names, self._single(key))
 
     def _visit_union(self, key: str, todo: set[str], done: set[str], known: KnownPieces) -> None:
@@ -446,8 +462,9 @@ class Renderer:
                 self._visit_union(inner, todo, done, known)
         held: list[Member] = sorted({member for inner in group.includes if inner in self._sources
                                      for member in self._sources[inner].members}, key=lambda m: (m[1], m[0]))
-        self._store(key, render_source(group, self._behind[key], held, (), known, self.mark, self._cluster,
-                                       self.limit, self._names, self._single(key)))
+        behind = self._behind[key]
+        self._store(key, render_source(group, behind, held, frozenset(behind), known, self.mark,
+                                       self._cluster, self.limit, self._names, self._single(key)))
 
     def _store(self, key: str, part: Part) -> bool:
         """Record `part` for group `key`; True when the group's references changed."""
@@ -455,14 +472,6 @@ class Renderer:
         if old is not part:
             self._release(self._names, old.claims)
         self._addresses.put("src:" + key, part.addresses)
-        if old.pieces_of is not part.pieces_of:
-            for host in old.pieces_of - part.pieces_of:
-                owners = self._piece_owners[host]
-                owners.discard(key)
-                if not owners:
-                    del self._piece_owners[host]
-            for host in part.pieces_of - old.pieces_of:
-                self._piece_owners.setdefault(host, set()).add(key)
         if bool(old.objects) != bool(part.objects):
             self._source_order = None
         if old is not part:
@@ -555,7 +564,7 @@ class Renderer:
             else:
                 ident, base, body, identity = rendered
                 name = self._service_names.acquire(ident, base)
-                self._services.put("ports:" + key, {name: (body, frozenset({identity}))})
+                self._services.put("ports:" + key, {name: (body, (identity,))})
                 self._ports[key] = (port_set, name, ident)
             if old is not None:
                 self._release(self._service_names, (old[2],))
