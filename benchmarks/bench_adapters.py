@@ -25,6 +25,10 @@ a random namespace, one sync each (render, plan against the known state, apply t
     python benchmarks/bench_adapters.py [--pods 10000] [--bigip-processing-ms 20]
     python benchmarks/bench_adapters.py --fortios-sizes 10000,100000 [--concurrency 16]
     python benchmarks/bench_adapters.py --fortios-churn 100000 [--namespaces 100] [--rules 2000]
+    python benchmarks/bench_adapters.py --rest-sizes 100,1000,10000
+
+With `--rest-sizes` it prints the REST adapter's cost of one pod added to a namespace of each size
+(render, plan against the known state, wire form; `benchmarks/rest_one_pod.py`).
 """
 
 from __future__ import annotations
@@ -66,6 +70,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.e2e_layout import SERVICES, WORKLOADS, Layout, pod_manifest  # noqa: E402
+from benchmarks.rest_one_pod import rest_main  # noqa: E402
 
 CLUSTER = "bench"
 CONNECTOR_NAMESPACE = "fusion-system"
@@ -423,7 +428,10 @@ def main() -> int:
     parser.add_argument("--namespaces", type=int, default=100, help="churn layout namespaces (default 100)")
     parser.add_argument("--rules", type=int, default=2000, help="churn layout rules (default 2000)")
     parser.add_argument("--changes", type=int, default=200, help="churn pod changes (default 200)")
+    parser.add_argument("--rest-sizes", help="comma-separated pods in one namespace: REST one-pod figures")
     args = parser.parse_args()
+    if args.rest_sizes:
+        return rest_main([int(size) for size in args.rest_sizes.split(",")])
     if args.fortios_churn:
         return fortios_churn(args.fortios_churn, args.namespaces, args.rules, args.changes)
     if args.fortios_sizes:

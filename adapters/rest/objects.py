@@ -14,15 +14,14 @@ changes one object and a pod joining a namespace changes only that namespace's g
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from adapters.base.memo import RenderMemo
 from adapters.base.naming import NameRules, UniqueNames, object_name
+from adapters.rest.members import GroupMembers, canonical_member, canonical_members
 from connector.model import CompiledRule, Destination, DeviceState, PortSet, SourceGroup
-from connector.netaddr import network
 from connector.planner.types import Change, DeviceObject, Op
 
 NAME_RULES = NameRules(max_length=255, allowed="A-Za-z0-9._:/-", separator=".", replacement="_")
@@ -75,19 +74,6 @@ def _address_key(value: str) -> tuple[int, bytes, int]:
     return (net.version, net.network_address.packed, net.prefixlen)
 
 
-def canonical_members(values: Iterable[str]) -> list[str]:
-    """Host addresses in compressed form (`/32` and `/128` networks become hosts), CIDRs canonical."""
-    members = {_member(str(value)) for value in values}
-    return [text for _, text in sorted(members)]
-
-
-@functools.lru_cache(maxsize=1 << 17)  # pure; pod addresses repeat across renders and reads
-def _member(value: str) -> tuple[tuple[int, int, int], str]:
-    """(sort key, canonical text) of one member; ValueError when it is no address or network."""
-    net = network(value.strip())
-    return net.key, net.text
-
-
 def canonical_networks(values: Iterable[str]) -> list[str]:
     """Networks in CIDR form (a single IP becomes `/32` or `/128`), sorted."""
     return sorted({str(ipaddress.ip_network(str(v).strip(), strict=False)) for v in values}, key=_address_key)
@@ -108,20 +94,25 @@ def _rule_description(rule: CompiledRule) -> str:
 
 
 def render(state: DeviceState, cluster: str, owner: str, memo: RenderMemo | None = None, *,
-           group_references: bool = False, names: RestNames | None = None) -> list[DeviceObject]:
+           group_references: bool = False, names: RestNames | None = None,
+           members: GroupMembers | None = None) -> list[DeviceObject]:
     """The protocol objects for `state`: addresses, groups, services, then rules in order. Groups
     that include others are rendered by reference with `group_references`, else flattened (see the
     module docstring). With a `memo`, objects whose model objects did not change since its previous
     render are reused: a group is rebuilt only when it changed (flattened: or a group it includes).
-    `names` (kept across renders with the memo) names every object uniquely per kind."""
+    `names` (kept across renders with the memo) names every object uniquely per kind; `members`
+    (kept likewise) rebuilds a changed group's own members in O(members changed)."""
     memo = memo or RenderMemo()
     names = names or RestNames()
+    members = members or GroupMembers()
     names.claim(cluster, state)
+    members.retain(state.groups)
     objects: list[DeviceObject] = []
     for kind, models in (("address", state.destinations), ("group", state.groups),
                          ("service", state.port_sets)):
         for key in sorted(models):
-            objects.append(_rendered(state, memo, names, kind, key, cluster, owner, group_references))
+            objects.append(_rendered(state, memo, names, members, kind, key, cluster, owner,
+                                     group_references))
     for rule in state.rules:
         destination = names.name("address", rule.destination) if rule.destination is not None else None
         service = names.name("service", rule.ports) if rule.ports is not None else None
@@ -131,8 +122,8 @@ def render(state: DeviceState, cluster: str, owner: str, memo: RenderMemo | None
     return objects
 
 
-def _rendered(state: DeviceState, memo: RenderMemo, names: RestNames, kind: str, key: str, cluster: str,
-              owner: str, group_references: bool) -> DeviceObject:
+def _rendered(state: DeviceState, memo: RenderMemo, names: RestNames, members: GroupMembers, kind: str,
+              key: str, cluster: str, owner: str, group_references: bool) -> DeviceObject:
     name = names.name(kind, key)
     if kind == "address":
         return memo.get((kind, key), _destination_object, state.destinations[key], name, owner)
@@ -140,11 +131,11 @@ def _rendered(state: DeviceState, memo: RenderMemo, names: RestNames, kind: str,
         return memo.get((kind, key), _service_object, state.port_sets[key], name, owner)
     group = state.groups[key]
     if not group.includes:
-        return memo.get((kind, key), _group_object, group, name, cluster, owner)
+        return memo.get((kind, key), _group_object, group, name, cluster, owner, members)
     if group_references:
         included = tuple(sorted({names.name("group", inner) for inner in group.includes}))
         return memo.get(("group-references", key), _referencing_group_object, group, name, included, cluster,
-                        owner)
+                        owner, members)
     inner = tuple(state.groups[k] for k in state.group_keys(key))
     return memo.get(("group-flattened", key), _flattened_group_object, inner, name, cluster, owner)
 
@@ -166,22 +157,25 @@ def _identities(groups: Iterable[SourceGroup]) -> tuple[str, ...]:
     return tuple(sorted({str(i) for group in groups for _, ids in group.members for i in ids}))
 
 
-def _group_object(group: SourceGroup, name: str, cluster: str, owner: str) -> DeviceObject:
+def _group_object(group: SourceGroup, name: str, cluster: str, owner: str,
+                  members: GroupMembers) -> DeviceObject:
+    addresses, identities = members.of(group.key, group.members)
     return DeviceObject("group", name, {
-        "members": canonical_members(group.addresses),
+        "members": addresses,
         "description": _group_description(group, cluster),
-    }, owner, _identities((group,)))
+    }, owner, identities)
 
 
 def _referencing_group_object(group: SourceGroup, name: str, included: tuple[str, ...], cluster: str,
-                              owner: str) -> DeviceObject:
+                              owner: str, members: GroupMembers) -> DeviceObject:
     """A group with its own members and the names of the groups it includes (`included`, sorted)."""
     rule = (f"ClusterEgressRule/{group.rule}",) if group.rule and not group.namespace else ()
+    addresses, identities = members.of(group.key, group.members)
     return DeviceObject("group", name, {
-        "members": canonical_members(group.addresses),
+        "members": addresses,
         "groups": list(included),
         "description": _group_description(group, cluster),
-    }, owner, _identities((group,)) + rule)
+    }, owner, identities + rule)
 
 
 def _flattened_group_object(groups: tuple[SourceGroup, ...], name: str, cluster: str,
@@ -290,7 +284,12 @@ def member_delta(change: Change) -> tuple[list[str], list[str]] | None:
         return None
     old, new = before.get("members") or [], after.get("members") or []
     old_set, new_set = set(old), set(new)
-    return [m for m in new if m not in old_set], [m for m in old if m not in new_set]
+    added, removed = new_set - old_set, old_set - new_set
+    try:  # canonical lists: their order is that of the members' keys, O(change) to restore
+        return (sorted(added, key=lambda m: canonical_member(m)[0]),
+                sorted(removed, key=lambda m: canonical_member(m)[0]))
+    except ValueError:
+        return [m for m in new if m in added], [m for m in old if m in removed]
 
 
 def _without_members(body: Mapping[str, Any]) -> dict[str, Any]:
