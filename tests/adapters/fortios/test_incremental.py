@@ -1,7 +1,10 @@
 """Incremental rendering equals rendering from scratch: the nesting kept up to date equals
 `nested_sources`, and a `Renderer` fed random sequences of group (among them flips between one
 member and more), union, rule, destination and known-piece changes returns what a fresh render of
-each state returns. `PieceLedger.sync` parses only what it has not seen."""
+each state returns. The steps keep unchanged objects the very same ones, as the compiler does (a
+pod's member tuple, the rule list, destinations and port sets), so the renderer's shortcuts for
+unchanged inputs are exercised; pod churn drops and adds single members (splitting and extending
+address runs) and gives two pods one address. `PieceLedger.sync` parses only what it has not seen."""
 
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ from connector.model import (
     CompiledRule,
     Destination,
     DeviceState,
+    Identity,
     PortRange,
     PortSet,
     Protocol,
@@ -65,7 +69,7 @@ def _state(groups: dict[str, SourceGroup], destinations: dict[str, Destination],
         port = "es/web" if target else None
         rules.append(rule(f"r-{key}", key, target, port, Action.DENY if len(rules) % 3 == 0 else Action.ALLOW,
                           RuleKind.CLUSTER if key.startswith("cr/") else RuleKind.NAMESPACE, ""))
-    return DeviceState("fgt", "prod", dict(groups), dict(destinations), dict(ports), tuple(rules))
+    return DeviceState("fgt", "prod", dict(groups), destinations, ports, tuple(rules))  # copied on write
 
 
 def _hold(index: KnownPieces, held: set[Piece], objects: list[DeviceObject]) -> set[Piece]:
@@ -96,6 +100,10 @@ def steps(draw: st.DrawFn) -> list[tuple[str, Any]]:
         st.tuples(st.just("big"), st.integers(1, 12)),
         st.tuples(st.just("big6"), st.integers(0, 6)),
         st.tuples(st.just("known"), st.tuples(st.integers(0, 30), st.integers(0, 5))),
+        # pod churn: one member leaves, one joins, or a second pod gets a member's address
+        st.tuples(st.just("drop"), st.tuples(st.sampled_from(KEYS), st.integers(0, 30))),
+        st.tuples(st.just("add"), st.tuples(st.sampled_from(KEYS), st.integers(0, 23))),
+        st.tuples(st.just("share"), st.tuples(st.sampled_from(KEYS), st.integers(0, 30))),
         st.tuples(st.just("apply"), st.none()))
     return draw(st.lists(actions, min_size=1, max_size=12))
 
@@ -115,8 +123,20 @@ def replay(actions: list[tuple[str, Any]], limit: int, cluster: str = "prod",
     index = KnownPieces()
     held: set[Piece] = set()
     objects: list[DeviceObject] = []
+    rules: tuple[CompiledRule, ...] = ()
     for action, value in [("apply", None), *actions]:
-        if action == "hosts":
+        if action in ("drop", "add", "share"):
+            key, at = value
+            members = list(groups[key].members)  # the other members stay the very same tuples
+            if action == "drop" and members:
+                del members[at % len(members)]
+            elif action == "add" and POOL[at] not in groups[key].addresses:
+                members.append(pods(groups[key].namespace, [POOL[at]])[0])
+            elif action == "share" and members:
+                address = members[at % len(members)][0]
+                members.append((address, (Identity("Pod", groups[key].namespace, f"twin-{len(members)}"),)))
+            groups[key] = replace(groups[key], members=tuple(sorted(members, key=lambda m: m[0])))
+        elif action == "hosts":
             key, found = value
             groups[key] = replace(groups[key], members=pods(groups[key].namespace, sorted(found)))
         elif action == "hosts6":
@@ -127,7 +147,7 @@ def replay(actions: list[tuple[str, Any]], limit: int, cluster: str = "prod",
             networks = tuple(n for n in destinations["es/big"].networks if ":" not in n)
             networks += tuple(f"2001:db8:{i}::/48" for i in range(value))
             fqdns = ("b.example",) if value else ()
-            destinations["es/big"] = Destination("es/big", "ops", "big", networks, fqdns)
+            destinations = {**destinations, "es/big": Destination("es/big", "ops", "big", networks, fqdns)}
         elif action == "run":
             key, start, length, apart = value
             end = start + length
@@ -140,7 +160,7 @@ def replay(actions: list[tuple[str, Any]], limit: int, cluster: str = "prod",
             active = value
         elif action == "big":
             networks = tuple(f"198.51.{100 + i}.0/24" for i in range(value))
-            destinations["es/big"] = Destination("es/big", "ops", "big", networks)
+            destinations = {**destinations, "es/big": Destination("es/big", "ops", "big", networks)}
         elif action == "known":
             start = int(ipaddress.IPv4Address("10.1.0.0")) + value[0]
             if (start, start + value[1]) not in held:  # the index counts holders; `held` is a set
@@ -149,6 +169,9 @@ def replay(actions: list[tuple[str, Any]], limit: int, cluster: str = "prod",
         else:
             held = _hold(index, held, objects)
         state = replace(_state(groups, destinations, ports, active), cluster=cluster)
+        if state.rules == rules:  # the same rule list object while it is equal (copy on write)
+            state = replace(state, rules=rules)
+        rules = state.rules
         objects = renderer.render(state, index)
         yield state, objects, render_state(state, mark=MARK, settings=SETTINGS, known=set(held),
                                            group_members=limit, direct_destinations=3)
