@@ -21,12 +21,12 @@ without the cache (the store's state at the batch's read). Calls are serialised.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
-from datetime import timedelta
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from connector.flows.recent import MAX_ENTRIES, RecentRules, RecentTimeline
+from connector.flows.recent import MAX_ENTRIES, RecentRules, RecentTimeline, RuleAnswers
 from connector.flows.record import FlowLine, FlowRecord, FlowRule
 from connector.store.rule_map import DeviceRuleMap, rule_at
 from connector.store.timeline import AddressTimeline
@@ -75,28 +75,61 @@ class Attributor:
     def _attribute_cached(self, lines: Sequence[FlowLine], timeline: RecentTimeline,
                           rules: RecentRules) -> list[FlowRecord]:
         skew = timedelta(seconds=self.clock_skew_seconds)
+        earliest: dict[str, datetime] = {}  # each address's earliest moment in the batch
+        references: set[tuple[str, str | None, str | None]] = set()  # (device, rule, rule id)
+        add = references.add
+        for line in lines:
+            moment = line.time
+            known = earliest.get(line.src)
+            if known is None or moment < known:
+                earliest[line.src] = moment
+            add((line.device, line.device_rule, line.device_rule_id))
+        wanted = {(device, reference) for device, *given in references for reference in given
+                  if reference}
         with self.sessions() as session:
-            attributions = timeline.at_many(AddressTimeline(session, self.cluster),
-                                            [(line.src, line.time) for line in lines], skew)
-            wanted: set[tuple[str, str]] = set()
-            for line in lines:
-                if line.device_rule:
-                    wanted.add((line.device, line.device_rule))
-                if line.device_rule_id:
-                    wanted.add((line.device, line.device_rule_id))
-            rule_at = rules.rule_at(DeviceRuleMap(session, self.cluster), wanted)
+            identities = timeline.prepare(AddressTimeline(session, self.cluster), earliest, skew)
+            answers = rules.prepare(DeviceRuleMap(session, self.cluster), wanted)
             session.rollback()  # read only
+        by_address, identity_at = identities.fast, identities.at
+        by_references = _fast_rules(references, answers)
+        rule_at = answers.at
         records: list[FlowRecord] = []
         append = records.append
-        for line, attribution in zip(lines, attributions, strict=True):
-            rule: FlowRule | None = None
-            if line.device_rule:
-                rule = rule_at(line.device, line.device_rule, line.time)
-            if rule is None and line.device_rule_id:
-                rule = rule_at(line.device, line.device_rule_id, line.time)
+        for line in lines:
+            moment = line.time
+            held = by_address.get(line.src)
+            attribution = held[1] if held is not None and moment >= held[0] else identity_at(
+                line.src, moment)
+            fast = by_references[(line.device, line.device_rule, line.device_rule_id)]
+            if fast is not None and (fast[0] is None or moment >= fast[0]):
+                rule = fast[1]
+            else:
+                rule = None
+                if line.device_rule:
+                    rule = rule_at(line.device, line.device_rule, moment)
+                if rule is None and line.device_rule_id:
+                    rule = rule_at(line.device, line.device_rule_id, moment)
             append(FlowRecord(line, attribution.identity, rule, attribution.ambiguous,
                               attribution.candidates))
         return records
+
+
+def _fast_rules(references: Iterable[tuple[str, str | None, str | None]], answers: RuleAnswers
+                ) -> dict[tuple[str, str | None, str | None], tuple[datetime | None, FlowRule | None] | None]:
+    """Per (device, rule, rule id) of a batch: `(since, rule)`, the answer at every moment at or
+    after `since` (None: every moment), or None when it depends on the moment otherwise. The rule
+    reference is looked up first, then the rule id (as `_references` orders them)."""
+    fast = answers.fast
+    out: dict[tuple[str, str | None, str | None], tuple[datetime | None, FlowRule | None] | None] = {}
+    never: tuple[datetime | None, FlowRule | None] = (None, None)
+    for key in references:
+        device, rule, rule_id = key
+        first = fast.get((device, rule)) if rule else never
+        if first is None or first[1] is not None:  # moment-dependent, or found from `since` on
+            out[key] = first
+        else:  # the rule reference never answers: the rule id decides
+            out[key] = fast.get((device, rule_id)) if rule_id else never
+    return out
 
 
 def _references(line: FlowLine) -> tuple[str, ...]:

@@ -31,7 +31,7 @@ Not thread-safe: the Attributor serialises its calls.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, Protocol, TypeVar
@@ -46,6 +46,7 @@ V = TypeVar("V")
 MAX_ENTRIES = 50_000
 TTL_SECONDS = 300.0
 HORIZON_SECONDS = 900.0
+_LATEST = datetime.max.replace(tzinfo=UTC)
 
 
 Signature = tuple[Any, ...]  # a stored row's id, key, start and content (`top_row`)
@@ -162,6 +163,19 @@ class RecentTimeline:
             known = earliest.get(address)
             if known is None or moment < known:
                 earliest[address] = moment
+        answers = self.prepare(timeline, earliest, skew)
+        fast, at = answers.fast, answers.at
+        out: list[Attribution] = []
+        append = out.append
+        for address, moment in queries:
+            held = fast.get(address)
+            append(held[1] if held is not None and moment >= held[0] else at(address, moment))
+        return out
+
+    def prepare(self, timeline: AddressTimeline, earliest: Mapping[str, datetime],
+                skew: timedelta) -> TimelineAnswers:
+        """Make the entries of the addresses of `earliest` (each address's earliest moment in the
+        batch) current, reading the store as the module docstring says; returns their answers."""
         recent = self._recent
         recent.sync(earliest, timeline)
         batch: dict[str, _Entry[_Timeline]] = {}  # this batch's entries (kept ones may be evicted)
@@ -189,19 +203,37 @@ class RecentTimeline:
                 entry = _Entry(_Timeline(intervals, low, tail), open_row, clear_from, read_at)
                 batch[address] = entry
                 recent.keep(address, entry)
-        out: list[Attribution] = []
-        append = out.append
-        for address, moment in queries:
-            entry = batch[address]
-            value = entry.value
-            if value.tail is not None and entry.open_from is not None and moment - skew >= entry.open_from:
-                append(value.tail)  # the open interval alone is within the skew of the moment
-                # (`open_from`: its start, or the latest end of another interval when later)
-            elif value.intervals:
-                append(attribute(value.intervals, moment, skew))
-            else:
-                append(UNATTRIBUTED)
-        return out
+        return TimelineAnswers(batch, skew)
+
+
+class TimelineAnswers:
+    """Who held each address of a batch at a moment, as `AddressTimeline.at_many` answers.
+    `fast[address]` is `(since, attribution)` for an address whose open interval alone is within
+    the skew of every moment at or after `since` (its start, or the latest end of another
+    interval when later, plus the skew): there the answer is `attribution` (one comparison per
+    line); `at(address, moment)` answers any moment."""
+
+    __slots__ = ("_entries", "_skew", "fast")
+
+    def __init__(self, entries: dict[str, _Entry[_Timeline]], skew: timedelta) -> None:
+        self._entries = entries
+        self._skew = skew
+        self.fast: dict[str, tuple[datetime, Attribution]] = {}
+        latest = _LATEST - skew  # a later start plus the skew is past datetime.max: `at` answers
+        for address, entry in entries.items():
+            tail, open_from = entry.value.tail, entry.open_from
+            if tail is not None and open_from is not None and open_from <= latest:
+                self.fast[address] = (open_from + skew, tail)
+
+    def at(self, address: str, moment: datetime) -> Attribution:
+        entry = self._entries[address]
+        value = entry.value
+        skew = self._skew
+        if value.tail is not None and entry.open_from is not None and moment - skew >= entry.open_from:
+            return value.tail
+        if value.intervals:
+            return attribute(value.intervals, moment, skew)
+        return UNATTRIBUTED
 
 
 RuleHistory = list[tuple[datetime, datetime | None, FlowRule]]
@@ -223,6 +255,10 @@ class RecentRules:
                 ) -> Callable[[str, str, datetime], FlowRule | None]:
         """Make the histories of `wanted` pairs current; returns `(device, reference, moment) ->
         rule` answering as `DeviceRuleMap.at` would in this transaction (for those pairs)."""
+        return self.prepare(rule_map, wanted).at
+
+    def prepare(self, rule_map: DeviceRuleMap, wanted: Iterable[tuple[str, str]]) -> RuleAnswers:
+        """Make the histories of `wanted` (device, reference) pairs current; returns their answers."""
         pairs = set(wanted)
         recent = self._recent
         recent.sync(pairs, rule_map)
@@ -238,12 +274,30 @@ class RecentRules:
                                tail[0] if tail else None, read_at)
                 entries[pair] = entry
                 recent.keep(pair, entry)
+        return RuleAnswers(entries)
 
-        def answer(device: str, reference: str, moment: datetime) -> FlowRule | None:
-            entry = entries[(device, reference)]
+
+class RuleAnswers:
+    """The rule each (device, reference) of a batch stood for at a moment, as `DeviceRuleMap.at`
+    answers. `fast[pair]` is `(since, rule)`: the answer at every moment at or after `since`
+    (`None`: at every moment, a pair never ours); `at(device, reference, moment)` answers any."""
+
+    __slots__ = ("_entries", "fast")
+
+    def __init__(self, entries: dict[tuple[str, str], _Entry[tuple[RuleHistory, FlowRule | None]]]
+                 ) -> None:
+        self._entries = entries
+        self.fast: dict[tuple[str, str], tuple[datetime | None, FlowRule | None]] = {}
+        for pair, entry in entries.items():
             history, tail = entry.value
-            if tail is not None and entry.open_from is not None and moment >= entry.open_from:
-                return tail
-            return rule_at(history, moment)
+            if tail is not None and entry.open_from is not None:
+                self.fast[pair] = (entry.open_from, tail)
+            elif not history:
+                self.fast[pair] = (None, None)
 
-        return answer
+    def at(self, device: str, reference: str, moment: datetime) -> FlowRule | None:
+        entry = self._entries[(device, reference)]
+        history, tail = entry.value
+        if tail is not None and entry.open_from is not None and moment >= entry.open_from:
+            return tail
+        return rule_at(history, moment)
