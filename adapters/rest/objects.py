@@ -20,7 +20,7 @@ from typing import Any
 
 from adapters.base.memo import RenderMemo
 from adapters.base.naming import NameRules, UniqueNames, object_name
-from adapters.rest.members import GroupMembers, canonical_member, canonical_members
+from adapters.rest.members import GroupMembers, canonical_members, common_head, common_tail
 from connector.model import CompiledRule, Destination, DeviceState, PortSet, SourceGroup
 from connector.planner.types import Change, DeviceObject, Op
 
@@ -282,14 +282,13 @@ def member_delta(change: Change) -> tuple[list[str], list[str]] | None:
         return None
     if _without_members(before) != _without_members(after):
         return None
-    old, new = before.get("members") or [], after.get("members") or []
+    old, new = list(before.get("members") or []), list(after.get("members") or [])
+    # members lists hold no address twice: what differs lies between their common head and tail
+    head = common_head(old, new)
+    tail = common_tail(old, new, min(len(old), len(new)) - head)
+    old, new = old[head:len(old) - tail], new[head:len(new) - tail]
     old_set, new_set = set(old), set(new)
-    added, removed = new_set - old_set, old_set - new_set
-    try:  # canonical lists: their order is that of the members' keys, O(change) to restore
-        return (sorted(added, key=lambda m: canonical_member(m)[0]),
-                sorted(removed, key=lambda m: canonical_member(m)[0]))
-    except ValueError:
-        return [m for m in new if m in added], [m for m in old if m in removed]
+    return [m for m in new if m not in old_set], [m for m in old if m not in new_set]
 
 
 def _without_members(body: Mapping[str, Any]) -> dict[str, Any]:
