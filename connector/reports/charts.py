@@ -49,6 +49,7 @@ def namespace_matrices(report: Mapping[str, Any]) -> tuple[dict[str, str], list[
     for source in report["egress"]:
         by_namespace.setdefault(source["namespace"], []).append(source)
     devices = [d["name"] for d in report["devices"]]
+    numbering = {d["name"]: d["ruleNumbering"]["label"] for d in report["devices"] if d.get("ruleNumbering")}
     out: dict[str, str] = {}
     left: list[str] = []
     budget = MAX_MATRIX_CELLS
@@ -57,7 +58,7 @@ def namespace_matrices(report: Mapping[str, Any]) -> tuple[dict[str, str], list[
         if budget <= 0:
             left.append(namespace)
             continue
-        svg, cells = namespace_matrix(namespace, ordered, devices, f"matrix-{index}")
+        svg, cells = namespace_matrix(namespace, ordered, devices, f"matrix-{index}", numbering)
         out[namespace] = svg
         budget -= cells
     return out, left

@@ -177,42 +177,15 @@ class DeviceIndex:
         """The matrix cells of the source behind `egress` (this device's entries) for `regions`;
         `memos` (one per region, shared by the sources of a namespace on this device) keep what
         each destination and port set covers."""
-        by_position = {e.position - 1: e for e in egress.entries}
         candidates = [(e.position - 1, e.applies_to == "all") for e in egress.entries if not e.shadowed]
         out = []
         for region, memo in zip(regions, memos, strict=True):
             ports = tuple(str(r) for r in region.ports) if region.ports is not None else None
-            if not egress.entries:
-                out.append(EgressDecision(region.service, ports, "none", egress.note))
-                continue
             found = evaluate_region(self.state, region, candidates, memo)
-            decision = by_position[found.decision[0]] if found.decision is not None else None
-            text = _decision_text(found.verdict, [by_position[p] for p, _ in found.partial], decision,
-                                  self.numbers)
-            out.append(EgressDecision(region.service, ports, found.verdict, text))
+            out.append(EgressDecision(region.service, ports, found.verdict,
+                                      found.decision[0] + 1 if found.decision is not None else None,
+                                      tuple(p + 1 for p, _ in found.partial)))
         return tuple(out)
-
-
-def _entry_text(entry: EgressEntry, numbers: RuleNumbers | None) -> str:
-    ports = ", ".join(entry.ports or ()) or "any port"
-    on_device = f", {numbers.label} {', '.join(entry.device_numbers)}" \
-        if numbers is not None and entry.device_numbers else ""
-    return f"{entry.action} ({ports}) by {entry.rule} (order {entry.position}{on_device})"
-
-
-def _decision_text(verdict: str, partial: Sequence[EgressEntry], decision: EgressEntry | None,
-                   numbers: RuleNumbers | None) -> str:
-    if decision is not None and verdict != "mixed":
-        return _entry_text(decision, numbers)
-    if decision is not None:
-        parts = [_entry_text(e, numbers) for e in partial[:3]]
-        return ("depends on port, address or pod: " + "; ".join(parts)
-                + f"; the rest: {_entry_text(decision, numbers)}")
-    if partial:
-        more = f" and {len(partial) - 3} more" if len(partial) > 3 else ""
-        return ("partly decided: " + "; ".join(_entry_text(e, numbers) for e in partial[:3]) + more
-                + "; the rest: the device's own rulebase")
-    return "no compiled rule applies: the device's own rulebase decides"
 
 
 def namespace_regions(sources: Sequence[EgressSource], states: Mapping[str, DeviceState]) -> list[Region]:

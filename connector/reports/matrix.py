@@ -6,7 +6,9 @@ of the report JSON `egress[]` (the Namespace first, then its Services) and the r
 names, and returns `(svg, cells)`: one `<svg>` element (every text escaped) and the number of
 cells drawn. It only lays out the cells the report carries (`egress[].devices[].decisions[]`,
 computed when the report is built by `connector.evaluate.evaluate_region`, the first-match walk
-`explain` uses): `allow`, `deny`, `mixed` or `none` (docs/report.md, "Charts").
+`explain` uses): `allow`, `deny`, `mixed` or `none` (docs/report.md, "Charts"), each with a
+tooltip naming the entries the cell names (`decidedBy`, `partly`) by their order and, with
+`numbering` (device -> the label of its `ruleNumbering`), their numbers on the device.
 
 A row is an ExternalService the namespace's decisions name; the last row, "other destinations",
 is traffic to addresses no such ExternalService holds. Rows are capped at `MAX_ROWS` (the
@@ -96,10 +98,36 @@ def destination_rows(sources: Sequence[Mapping[str, Any]], devices: Collection[s
     return rows, len(uses) - len(kept)
 
 
-def _cells(device: Mapping[str, Any] | None) -> dict[RowKey, Cell]:
-    if device is None:
-        return {}
-    return {_key(d.get("destination")): Cell(str(d.get("decision")), str(d.get("text") or ""))
+def _entry_text(entry: Mapping[str, Any], label: str) -> str:
+    rule = entry.get("rule") or {}
+    where = f"{rule.get('namespace')}/" if rule.get("namespace") else ""
+    ports = ", ".join(entry.get("ports") or ()) or "any port"
+    numbers = entry.get("deviceNumbers") or ()
+    on_device = f", {label} {', '.join(numbers)}".rstrip() if numbers and label else ""
+    return (f"{entry.get('action')} ({ports}) by {rule.get('kind')} {where}{rule.get('name')} "
+            f"(order {entry.get('position')}{on_device})")
+
+
+def _cell_text(decision: Mapping[str, Any], device: Mapping[str, Any], label: str) -> str:
+    """What decides the cell, for people: the entries it names, by their order."""
+    entries = {e.get("position"): e for e in device.get("entries") or ()}
+    if not entries:
+        return str(device.get("note") or "no compiled rule applies: the device's own rulebase decides")
+    partial = [_entry_text(entries[p], label) for p in decision.get("partly") or () if p in entries]
+    decided = entries.get(decision.get("decidedBy"))
+    if decided is not None and decision.get("decision") != "mixed":
+        return _entry_text(decided, label)
+    if decided is not None:
+        return ("depends on port, address or pod: " + "; ".join(partial[:3])
+                + f"; the rest: {_entry_text(decided, label)}")
+    if partial:
+        more = f" and {len(partial) - 3} more" if len(partial) > 3 else ""
+        return "partly decided: " + "; ".join(partial[:3]) + more + "; the rest: the device's own rulebase"
+    return "no compiled rule applies: the device's own rulebase decides"
+
+
+def _cells(device: Mapping[str, Any], label: str) -> dict[RowKey, Cell]:
+    return {_key(d.get("destination")): Cell(str(d.get("decision")), _cell_text(d, device, label))
             for d in device.get("decisions") or ()}
 
 
@@ -108,7 +136,7 @@ def _source_label(source: Mapping[str, Any]) -> str:
 
 
 def namespace_matrix(namespace: str, sources: Sequence[Mapping[str, Any]], devices: Sequence[str],
-                     chart_id: str) -> tuple[str, int]:
+                     chart_id: str, numbering: Mapping[str, str] | None = None) -> tuple[str, int]:
     """The SVG decision matrix of `namespace` and the number of cells drawn (see the module)."""
     shown_sources = list(sources[:MAX_SOURCES])
     sources_left = len(sources) - len(shown_sources)
@@ -148,7 +176,8 @@ def namespace_matrix(namespace: str, sources: Sequence[Mapping[str, Any]], devic
         for index in range(len(shown_devices)):
             cx = x + index * (CELL_W + CELL_GAP) + CELL_W / 2
             parts.append(f'<text class="m-device" x="{num(cx)}" y="{num(body_top - 4)}">{index + 1}</text>')
-        by_device = {d.get("device"): _cells(d) for d in source.get("devices") or ()}
+        by_device = {d.get("device"): _cells(d, (numbering or {}).get(str(d.get("device")), ""))
+                     for d in source.get("devices") or ()}
         for r, row in enumerate(rows):
             y = body_top + r * (CELL_H + CELL_GAP)
             for index, device in enumerate(shown_devices):

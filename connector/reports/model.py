@@ -204,19 +204,21 @@ class EgressDecision:
     """A cell of the decision matrix: what the source's entries on the device decide for traffic to
     one ExternalService (`destination` namespace, name; None: every other destination) on `ports`
     (the ports the namespace's rules name for it; None: any), computed by
-    `connector.evaluate.evaluate_region`: `decision` allow | deny | mixed | none, `text` what
-    decides, for people."""
+    `connector.evaluate.evaluate_region`: `decision` allow | deny | mixed | none; `decided_by` the
+    `position` of the entry deciding the rest of it (None: none does), `partly` those of the
+    earlier entries deciding part of it."""
 
     destination: tuple[str, str] | None
     ports: tuple[str, ...] | None
     decision: str
-    text: str
+    decided_by: int | None
+    partly: tuple[int, ...]
 
     def to_json(self) -> dict[str, Any]:
         where = None if self.destination is None else {"namespace": self.destination[0],
                                                         "name": self.destination[1]}
         return {"destination": where, "ports": list(self.ports) if self.ports is not None else None,
-                "decision": self.decision, "text": self.text}
+                "decision": self.decision, "decidedBy": self.decided_by, "partly": list(self.partly)}
 
 
 @dataclass(frozen=True)

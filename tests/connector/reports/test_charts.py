@@ -51,27 +51,33 @@ ANY_HTTP = _dst("any-http", ["0.0.0.0/0", "::/0"], namespace="fusion-system")
 
 
 # --- layout: the cells the report carries -----------------------------------------------------------
-def _cell(destination: dict[str, Any] | None, decision: str, text: str = "",
-          ports: list[str] | None = None) -> dict[str, Any]:
+def _cell(destination: dict[str, Any] | None, decision: str, decided_by: int | None = None,
+          ports: list[str] | None = None, partly: list[int] | None = None) -> dict[str, Any]:
     where = None if destination is None else {"namespace": destination["namespace"],
                                               "name": destination["name"]}
-    return {"destination": where, "ports": ports, "decision": decision, "text": text}
+    return {"destination": where, "ports": ports, "decision": decision, "decidedBy": decided_by,
+            "partly": partly or []}
 
 
 def test_the_matrix_lays_out_the_reports_cells() -> None:
     """The matrix decides nothing itself: each cell is the report's decision for that source,
     device and destination (a cell the report lacks is drawn as not decided)."""
     entries = [_entry(1, "Allow", STRIPE, ["443/TCP"]), _entry(2, "Deny", None, None)]
-    cells = [_cell(STRIPE, "deny", "made up: Deny", ["443/TCP"]), _cell(None, "mixed", "made up: mixed")]
+    entries[0]["deviceNumbers"] = ["1042"]
+    cells = [_cell(STRIPE, "deny", 2, ["443/TCP"]), _cell(None, "mixed", 2, partly=[1])]
     source = {"kind": "Namespace", "namespace": "shop", "service": "",
               "devices": [{"device": "fw1", "note": "", "entries": entries, "decisions": cells},
                           {"device": "fw2", "note": "", "entries": entries}]}
-    svg, count = namespace_matrix("shop", [source], ["fw1", "fw2"], "m")
+    svg, count = namespace_matrix("shop", [source], ["fw1", "fw2"], "m", {"fw1": "policy ID"})
     assert count == 4
     titles = {t.firstChild.data: t.parentNode.getAttribute("class")
               for t in _svg(svg).getElementsByTagName("title") if t.parentNode.tagName == "g"}
-    assert titles["shop (namespace) → shop/stripe on fw1: made up: Deny"] == "m-deny"
-    assert titles["shop (namespace) → other destinations on fw1: made up: mixed"] == "m-mixed"
+    # laid out as the report says, even where the entries would say otherwise
+    assert titles["shop (namespace) → shop/stripe on fw1: Deny (any port) by NamespaceEgressRule shop/r "
+                  "(order 2)"] == "m-deny"
+    assert titles["shop (namespace) → other destinations on fw1: depends on port, address or pod: "
+                  "Allow (443/TCP) by NamespaceEgressRule shop/r (order 1, policy ID 1042); the rest: "
+                  "Deny (any port) by NamespaceEgressRule shop/r (order 2)"] == "m-mixed"
     assert titles["shop (namespace) → shop/stripe on fw2: not decided in this report"] == "m-none"
     assert "198.51.100.0/24, api.stripe.com; 443/TCP" in svg  # the row's tooltip
 
@@ -157,7 +163,7 @@ def _large_report(devices: int, namespaces: int, services: int, destinations: in
     entries = [_entry(i + 1, "Allow" if i % 2 else "Deny", _dst(f"d{i}", [f"10.{i // 250}.{i % 250}.0/24"]),
                       ["443/TCP"], name=f"rule-{i}") for i in range(destinations)]
     entries.append(_entry(destinations + 1, "Deny", None, None, name="default"))
-    cells = [_cell(e["destination"], e["action"].lower(), "decided", e["ports"]) for e in entries]
+    cells = [_cell(e["destination"], e["action"].lower(), e["position"], e["ports"]) for e in entries]
     per_device = [{"device": d, "note": "", "entries": entries, "decisions": cells}
                   for d in names]  # shared: read only
     egress = []
@@ -226,7 +232,7 @@ def test_matrix_escapes_names() -> None:
     entry = _entry(1, "Allow", _dst(EVIL, ["10.0.0.0/8"]), None, name=EVIL)
     source = {"kind": "Namespace", "namespace": EVIL, "service": "",
               "devices": [{"device": EVIL, "note": "", "entries": [entry],
-                           "decisions": [_cell(entry["destination"], "allow", EVIL)]}]}
+                           "decisions": [_cell(entry["destination"], "allow", 1)]}]}
     svg, cells = namespace_matrix(EVIL, [source], [EVIL], "m")
     assert cells == 2 and "<script>" not in svg
     assert EVIL in _svg(svg).toxml().replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"') \
