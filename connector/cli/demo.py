@@ -81,7 +81,7 @@ def _print_run(environment: DemoEnvironment, run: DemoRun) -> None:
             click.echo(f"  cannot read the device: {run.read_errors[device.name]}")
             continue
         for line in holdings_text(device.type, run.holdings.get(device.name, []),
-                                  run.owner_marks.get(device.name, "")):
+                                  run.owner_marks.get(device.name, ""), run.numbers.get(device.name)):
             click.echo(line)
 
     _heading("Sample decisions per device (the first matching rule each device holds)")

@@ -2,7 +2,10 @@
 laid out the way each firewall family organises them (F5: address and port lists, then the
 policy's rule lists in order; FortiOS: addresses, groups, services, then policies in evaluation
 order; REST: groups, addresses, services, then rules in order). Objects without our owner mark
-are shown as left alone. Pure: formatting only."""
+are shown as left alone. Rule numbers are the device's own: the rule's place in the BIG-IP
+policy, the FortiGate policy's place in evaluation order and its policy ID (from `numbers`:
+device object name -> the device's number, `Adapter.rule_numbers`), the rule's place in the REST
+receiver's list. Pure: formatting only."""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from connector.planner import DeviceObject
 MEMBERS_SHOWN = 4
 NOT_OURS = "(not ours: left alone)"
 
-Layout = Callable[[list[DeviceObject], str], list[str]]
+Layout = Callable[[list[DeviceObject], str, Mapping[str, str]], list[str]]
 
 
 def table(rows: Sequence[Sequence[str]], indent: str = "  ") -> list[str]:
@@ -67,7 +70,7 @@ def _f5_rule(number: int, rule: Mapping[str, Any]) -> list[str]:
             "yes" if rule.get("loggingEnabled") else "", str(rule.get("remark", ""))]
 
 
-def _f5(objects: list[DeviceObject], mark: str) -> list[str]:
+def _f5(objects: list[DeviceObject], mark: str, _numbers: Mapping[str, str]) -> list[str]:
     ours = [o for o in objects if o.owner == mark]
     lines = [f"  tenant {o.name} (label {o.body.get('label')})" for o in _of(ours, "tenant")]
     lines += _section("address lists", ["name", "addresses", "remark"], [
@@ -76,10 +79,11 @@ def _f5(objects: list[DeviceObject], mark: str) -> list[str]:
     lines += _section("port lists", ["name", "ports"],
                       [[o.name, members(o.body.get("ports", []), limit=8)] for o in _of(ours, "port_list")])
     rule_lists = {o.name: o for o in _of(ours, "rule_list")}
-    heading = ["#", "action", "proto", "source", "destination", "ports", "log", "from"]
+    heading = ["rule #", "action", "proto", "source", "destination", "ports", "log", "from"]
     for policy in _of(ours, "policy"):
         order = _uses(policy.body.get("rules"))
-        lines.append(f"  policy {policy.name}: rule lists {' → '.join(order)}")
+        lines.append(f"  policy {policy.name}: rule lists {' → '.join(order)} "
+                     "(rule #: the rule's place in the policy, as the BIG-IP evaluates it)")
         number = 0
         for name in order:
             rules = rule_lists[name].body.get("rules", []) if name in rule_lists else []
@@ -113,7 +117,7 @@ def _fortios_ports(body: Mapping[str, Any]) -> str:
     return "; ".join(parts) or str(body.get("protocol", ""))
 
 
-def _fortios(objects: list[DeviceObject], mark: str) -> list[str]:
+def _fortios(objects: list[DeviceObject], mark: str, numbers: Mapping[str, str]) -> list[str]:
     ours = [o for o in objects if o.owner == mark]
     lines = _section("addresses", ["name", "value"],
                      [[o.name, _fortios_address(o.body)] for o in _of(ours, "address")])
@@ -121,12 +125,13 @@ def _fortios(objects: list[DeviceObject], mark: str) -> list[str]:
                       [[o.name, members(o.body.get("member", []))] for o in _of(ours, "addrgrp")])
     lines += _section("services", ["name", "ports"],
                       [[o.name, _fortios_ports(o.body)] for o in _of(ours, "service")])
-    rows = [[str(i), o.name if o.owner == mark else f"{o.name} {NOT_OURS}", str(o.body.get("action")),
+    rows = [[str(i), numbers.get(o.name, "") if o.owner == mark else "",
+             o.name if o.owner == mark else f"{o.name} {NOT_OURS}", str(o.body.get("action")),
              members(o.body.get("srcaddr", [])), members(o.body.get("dstaddr", [])),
              members(o.body.get("service", [])), "yes" if o.body.get("logtraffic") == "all" else ""]
             for i, o in enumerate(_of(objects, "policy"), 1)]
-    lines += _section("policies in evaluation order", ["#", "name", "action", "srcaddr", "dstaddr",
-                                                      "service", "log"], rows)
+    lines += _section("policies in evaluation order (place, and the FortiGate's policy ID)",
+                      ["place", "policy ID", "name", "action", "srcaddr", "dstaddr", "service", "log"], rows)
     return lines + _foreign_note(objects, mark, shown={"policy"})
 
 
@@ -139,7 +144,7 @@ def _rest_ports(body: Mapping[str, Any]) -> str:
     return members(spans, limit=8)
 
 
-def _rest(objects: list[DeviceObject], mark: str) -> list[str]:
+def _rest(objects: list[DeviceObject], mark: str, _numbers: Mapping[str, str]) -> list[str]:
     ours = [o for o in objects if o.owner == mark]
     lines = _section("groups", ["name", "members"],
                      [[o.name, members(o.body.get("members", []))] for o in _of(ours, "group")])
@@ -151,13 +156,13 @@ def _rest(objects: list[DeviceObject], mark: str) -> list[str]:
     rows = [[str(i), str(o.body.get("action")), str(o.body.get("source") or "any"),
              str(o.body.get("destination") or "any"), str(o.body.get("service") or "any"),
              "yes" if o.body.get("log") else "", str(o.body.get("description", ""))]
-            for i, o in enumerate(_of(ours, "rule"), 1)]
-    lines += _section("rules in order",
-                      ["#", "action", "source", "destination", "service", "log", "from"], rows)
+            for i, o in enumerate(_of(objects, "rule"), 1) if o.owner == mark]
+    lines += _section("rules in order (rule #: place in the receiver's list, every owner's rules counted)",
+                      ["rule #", "action", "source", "destination", "service", "log", "from"], rows)
     return lines + _foreign_note(objects, mark)
 
 
-def _generic(objects: list[DeviceObject], mark: str) -> list[str]:
+def _generic(objects: list[DeviceObject], mark: str, _numbers: Mapping[str, str]) -> list[str]:
     rows = [[o.kind, o.name, "ours" if o.owner == mark else "not ours"] for o in objects]
     return _section("objects", ["kind", "name", "owner"], rows)
 
@@ -165,9 +170,10 @@ def _generic(objects: list[DeviceObject], mark: str) -> list[str]:
 _LAYOUTS: dict[str, Layout] = {"f5-as3": _f5, "fortios": _fortios, "rest": _rest}
 
 
-def holdings_text(device_type: str, objects: list[DeviceObject], owner_mark: str) -> list[str]:
+def holdings_text(device_type: str, objects: list[DeviceObject], owner_mark: str,
+                  numbers: Mapping[str, str] | None = None) -> list[str]:
     """Lines describing `objects` (as read from a device of `device_type`) for people; objects
     whose owner is not `owner_mark` are marked as left alone."""
     if not objects:
         return ["  (nothing)"]
-    return _LAYOUTS.get(device_type, _generic)(objects, owner_mark)
+    return _LAYOUTS.get(device_type, _generic)(objects, owner_mark, numbers or {})

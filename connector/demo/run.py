@@ -12,12 +12,14 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from connector.adapter import Adapter
 from connector.cluster import ClusterView
 from connector.demo.environment import DemoEnvironment, DemoError
 from connector.demo.scenario import ExplainQuery, describe, probes, scenario_objects
 from connector.demo.summary import DeviceTally, summarise
 from connector.explain import ExplainInputError, Explanation, explain
 from connector.manifests import ManifestError
+from connector.model import DeviceState
 from connector.planner import DeviceObject
 from connector.reconciler.reconcile_pass import PassReport, reconcile_once
 from connector.wiring import open_adapters
@@ -40,6 +42,7 @@ class DemoRun:
     applied: PassReport
     verified: PassReport
     holdings: dict[str, list[DeviceObject]] = field(default_factory=dict)
+    numbers: dict[str, dict[str, str]] = field(default_factory=dict)  # device -> object name -> its number
     owner_marks: dict[str, str] = field(default_factory=dict)
     read_errors: dict[str, str] = field(default_factory=dict)
     answers: list[Answer] = field(default_factory=list)
@@ -74,6 +77,9 @@ def run_demo(environment: DemoEnvironment, progress: Callable[[str], None] = lam
             run.owner_marks[name] = adapter.owner_mark
             try:
                 run.holdings[name] = adapter.read()
+                state = verified.compiled.devices.get(name)
+                if state is not None:
+                    run.numbers[name] = object_numbers(adapter, state, run.holdings[name])
             except Exception as exc:  # a device fault is shown, not raised
                 run.read_errors[name] = f"{type(exc).__name__}: {exc}"
                 log.error("%s: reading the device back failed: %s", name, run.read_errors[name])
@@ -83,6 +89,16 @@ def run_demo(environment: DemoEnvironment, progress: Callable[[str], None] = lam
     run.answers = [_answer(view, applied, probe) for probe in probes()]
     run.summary = summarise(config)
     return run
+
+
+def object_numbers(adapter: Adapter, state: DeviceState, held: list[DeviceObject]) -> dict[str, str]:
+    """Each device object of ours standing for a rule of `state` (its name) -> the device's own
+    number of that rule, as `held` (just read) gives it (`Adapter.rule_numbers`)."""
+    found = adapter.rule_numbers(state, held)
+    if found is None:
+        return {}
+    return {name: ", ".join(found.numbers[key]) for name, key in adapter.rule_references(state).items()
+            if key in found.numbers}
 
 
 def _answer(view: ClusterView, report: PassReport, probe: ExplainQuery) -> Answer:

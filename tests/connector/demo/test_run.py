@@ -118,3 +118,24 @@ def test_loopback_bypasses_a_configured_proxy_only() -> None:
     assert bypass_proxies("127.0.0.1", environ) == "corp.example,127.0.0.1,localhost"
     assert environ["NO_PROXY"] == environ["no_proxy"] == "corp.example,127.0.0.1,localhost"
     assert bypass_proxies("127.0.0.1", environ) == "corp.example,127.0.0.1,localhost"
+
+
+def test_the_fortigate_table_shows_the_devices_policy_ids(demo: tuple[DemoEnvironment, DemoRun]) -> None:
+    """The demo's policy table gives each policy of ours the FortiGate's own `policyid` (as its
+    API lists it) beside its place in evaluation order."""
+    from connector.demo.holdings import holdings_text
+
+    environment, run = demo
+    token = environment.environment["FGT_TOKEN"]
+    url = f"{environment.url_of(FORTIGATE)}/api/v2/cmdb/firewall/policy"
+    answer = httpx.get(url, params={"vdom": "root"}, headers={"Authorization": f"Bearer {token}"})
+    listed = answer.json()["results"]
+    ids = {p["name"]: str(p["policyid"]) for p in listed if "fusion-connector" in p.get("comments", "")}
+    assert ids and run.numbers[FORTIGATE] and {n: run.numbers[FORTIGATE][n] for n in ids} == ids
+    numbers = run.numbers[FORTIGATE]
+    lines = holdings_text("fortios", run.holdings[FORTIGATE], run.owner_marks[FORTIGATE], numbers)
+    assert any("place" in line and "policy ID" in line for line in lines)
+    for place, policy in enumerate(listed, 1):
+        if policy["name"] in ids:
+            row = [str(place), ids[policy["name"]], policy["name"]]
+            assert any(line.split()[:3] == row for line in lines), row
