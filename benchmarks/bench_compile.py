@@ -4,7 +4,8 @@ Synthesizes (at --scale 1.0) 1,000 namespaces, 10,000 Services with EndpointSlic
 and 2,000 rules (20 ClusterEgressRules, 1,000 NamespaceEgressRules, 980 ServiceEgressRules) in a
 StaticView, then prints: full compile seconds, the time of one incremental recompile after a pod
 change (a pod restarted on a random node with a new IP, together with its EndpointSlice update)
-as median and p99 over 1,000 changes, rarer structural changes, and peak RSS.
+as median and p99 over 1,000 changes, rarer structural changes, a namespace's default-action
+change (its time, and the objects it changes per device family: a union member moved), and peak RSS.
 
     python benchmarks/bench_compile.py [--scale 1.0] [--pods-per-service 10] [--changes 1000] [--gc-freeze]
                                        [--source-mode node]
@@ -209,6 +210,65 @@ def _structural_changes(view: StaticView, compiler: Compiler) -> dict[str, list[
     return out
 
 
+def render_all(result: Any) -> dict[str, list[Any]]:
+    """The objects each device family renders for its bench device."""
+    from adapters.f5.config import Attach, VirtualServerAttach
+    from adapters.f5.render import RenderSettings, render_objects
+    from adapters.fortios.render import PolicySettings
+    from adapters.fortios.renderer import render_state
+    from adapters.rest.objects import render as rest_render
+
+    mark = "fusion-connector:bench"
+    return {
+        "FortiOS": render_state(result.devices["fgt-edge"], mark=mark,
+                                settings=PolicySettings(("any",), ("any",))),
+        "AS3": render_objects(result.devices["bigip-dc1"],
+                              RenderSettings("fc_bench", mark, Attach(virtualServer=VirtualServerAttach()))),
+        "REST": rest_render(result.devices["soc"], "bench", mark, group_references=True),
+    }
+
+
+def object_changes(before: list[Any], after: list[Any]) -> tuple[int, int, int, list[str]]:
+    """(created, updated, deleted, names of the updated) between two renders of one device."""
+    old = {(o.kind, o.name): o.body for o in before}
+    new = {(o.kind, o.name): o.body for o in after}
+    updated = sorted(f"{k[0]} {k[1]}" for k in old.keys() & new.keys() if old[k] != new[k])
+    return len(new.keys() - old.keys()), len(updated), len(old.keys() - new.keys()), updated
+
+
+def _set_default_action(view: StaticView, ns: str, action: str) -> Any:
+    namespace = copy.deepcopy(view.get(StaticView.kind_of({"kind": "Namespace"}), "", ns))
+    assert namespace is not None
+    namespace["metadata"].setdefault("annotations", {})["fusion-connector.io/default-action"] = action
+    return view.put(namespace)
+
+
+def default_action_change(view: StaticView, compiler: Compiler, before: Any) -> list[str]:
+    """Lines: the objects per device family that a namespace's default-action change (Deny to Allow)
+    changes, for the first namespace with Allow and for a second one, and the time of such a change
+    (Deny to Allow and back, 5 times each)."""
+    lines = []
+    renders = [render_all(before)]
+    for ns in ("team-0001", "team-0002"):
+        renders.append(render_all(compiler.apply([_set_default_action(view, ns, "Allow")])))
+    for index, label in ((1, "the first namespace with Allow"), (2, "a second one")):
+        lines.append(f"namespace default-action change Deny -> Allow, {label}: objects changed")
+        for family in renders[0]:
+            created, updated, deleted, names = object_changes(renders[index - 1][family],
+                                                              renders[index][family])
+            lines.append(f"  {family}: {created} created, {updated} updated ({', '.join(names)}),"
+                         f" {deleted} deleted")
+    seconds = []
+    for n in range(10):
+        change = _set_default_action(view, "team-0003", "Allow" if n % 2 == 0 else "Deny")
+        started = time.perf_counter()
+        compiler.apply([change])
+        seconds.append(time.perf_counter() - started)
+    median = statistics.median(seconds) * 1000
+    lines.append(f"incremental namespace default-action change: median {median:.1f} ms over {len(seconds)}")
+    return lines
+
+
 def device_fit(result: Any) -> list[str]:
     """Lines: per device family, the rendered objects per table against the default capacity."""
     from adapters.f5.capacity import table_usage as as3_usage
@@ -312,6 +372,7 @@ def main() -> int:
         compiler.apply(batch)
         timings.append(time.perf_counter() - started)
     structural = _structural_changes(view, compiler)
+    default_lines = default_action_change(view, compiler, compiler.result)
     timings.sort()
     p99 = timings[min(len(timings) - 1, int(len(timings) * 0.99))]
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -333,6 +394,8 @@ def main() -> int:
     )
     for label, seconds in structural.items():
         print(f"{label}: median {statistics.median(seconds) * 1000:.1f} ms over {len(seconds)}")
+    for line in default_lines:
+        print(line)
     print(f"peak RSS: {peak_mb:.0f} MiB")
     return 0
 

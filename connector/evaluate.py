@@ -22,6 +22,12 @@ Contract:
   rule whose addresses cover that whole family matches too (`Evaluation.reason` says so), one
   holding only some of it is `RESOLUTION_DEPENDENT`.
 - `decide(state, probe)` is `evaluate(state, probe).decision` (names `EXACT`).
+- A grouped default action (a rule of kind DefaultAction without a namespace: its source is the
+  union of the namespaces with that default action, or the shared addresses whose first holder
+  has it; docs/architecture.md, "The default tier") decides as the default action of one
+  namespace: the `decision` is that rule (same key) with the origin of that namespace's default
+  action (`DefaultAction NS/default`), NS being the shared address's first holder by name, else
+  the first namespace by name of the union whose group holds the source.
 - Audit rules (`state.staged`) never take part in the walk. `would_decide(state, probe, names,
   evaluation)` lists those that would have decided the probe had each of them been enforced on its
   own: the audit rule matches (as a rule of the walk would), and sits before the rule that decides
@@ -39,6 +45,8 @@ Contract:
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
 import functools
 import ipaddress
 from collections.abc import Iterable
@@ -46,7 +54,16 @@ from dataclasses import dataclass
 from enum import Enum, StrEnum
 from typing import Any
 
-from connector.model import CompiledRule, Destination, DeviceState, PortRange, Protocol, SourceGroup
+from connector.model import (
+    CompiledRule,
+    Destination,
+    DeviceState,
+    PortRange,
+    Protocol,
+    RuleKind,
+    RuleOrigin,
+    SourceGroup,
+)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -217,6 +234,35 @@ def source_groups(state: DeviceState, source: str) -> set[str]:
                            if any(ipaddress.ip_address(a) == address for a in group.addresses))
 
 
+def attributed(state: DeviceState, rule: CompiledRule, source: str, holding: set[str]) -> CompiledRule:
+    """`rule` deciding traffic from `source` (whose groups in `state` are `holding`); a grouped
+    default action with the origin of the namespace default it stands for (module docstring)."""
+    origin = rule.origin
+    if origin.kind is not RuleKind.DEFAULT or origin.namespace:
+        return rule
+    group = state.groups.get(rule.source)
+    if group is None:
+        return rule
+    namespace = ""
+    if group.includes:
+        includes = group.includes  # sorted by key: namespace groups `CLUSTER/NS` in namespace order
+        for key in sorted(holding):
+            at = bisect.bisect_left(includes, key)
+            if at < len(includes) and includes[at] == key:
+                namespace = state.groups[key].namespace
+                break
+    else:
+        address = _canonical(source)
+        for member, identities in group.members:
+            if member == address and identities:
+                namespace = identities[0].name
+                break
+    if not namespace:
+        return rule
+    attributed = RuleOrigin(RuleKind.DEFAULT, namespace, "default", origin.tier, 0)
+    return dataclasses.replace(rule, origin=attributed)
+
+
 class SourceIndex:
     """For many probes of one state: the groups holding each address (includes resolved) and the
     positions of the rules of each group. Built in O(addresses + rules); `update` follows a later
@@ -315,7 +361,8 @@ def evaluate(state: DeviceState, probe: Probe, names: Names = Names.EXACT,
         visited += 1
         verdict = _verdict(state, rule, probe, names, version)
         if verdict.outcome is None:
-            return Evaluation(rule, tuple(steps), position + 1 - visited, True, verdict.reason, position)
+            decision = attributed(state, rule, probe.source, holding)
+            return Evaluation(decision, tuple(steps), position + 1 - visited, True, verdict.reason, position)
         steps.append(Step(rule, verdict.outcome, verdict.reason))
     return Evaluation(None, tuple(steps), len(rules) - visited, bool(holding), position=len(rules))
 

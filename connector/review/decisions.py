@@ -37,7 +37,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from connector.evaluate import Probe, SourceIndex, evaluate
+from connector.evaluate import Probe, SourceIndex, attributed, evaluate
 from connector.model import (
     CompiledRule,
     Destination,
@@ -173,8 +173,9 @@ def _slice(state: DeviceState, address: str, holding: Iterable[str],
     groups = {_ADDRESS_GROUP: SourceGroup(_ADDRESS_GROUP, state.cluster, "", ((address, ()),))}
     groups.update((key, SourceGroup(key, state.cluster, state.groups[key].namespace, (),
                                     includes=(_ADDRESS_GROUP,))) for key in keys)
+    held = set(keys)  # a grouped default action keeps the namespace it stands for, as in `state`
     return DeviceState(state.device, state.cluster, groups, state.destinations, state.port_sets,
-                       tuple(rule for _, rule in rules))
+                       tuple(attributed(state, rule, address, held) for _, rule in rules))
 
 
 def _entry_label(network: str) -> str:
