@@ -63,7 +63,9 @@ def check(state: DeviceState) -> list[DeviceObject]:
 
 
 def test_two_namespaces_whose_default_rules_hashed_alike_get_two_policies() -> None:
-    state = compiled([namespace("t2066"), namespace("t4399"),
+    # different default actions: two grouped default rules (one per action)
+    state = compiled([namespace("t2066"),
+                      namespace("t4399", annotations={"fusion-connector.io/default-action": "Allow"}),
                       pod("t2066", "a", "10.244.0.2"), pod("t4399", "b", "10.244.0.3")])
     assert len(state.rules) == 2
     policies = [o for o in check(state) if o.kind == POLICY]
