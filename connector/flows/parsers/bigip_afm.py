@@ -32,6 +32,7 @@ from datetime import datetime
 
 from connector.flows.parsers.common import (
     KNOWN_ADDRESSES,
+    KNOWN_PORTS,
     PROTOCOL_NUMBERS,
     KeyValues,
     MalformedLine,
@@ -117,10 +118,14 @@ def _flow(values: Sequence[str | None], device: str, header_time: datetime | Non
         dst = address(dst, "dest_ip")
     decision = _ACTIONS.get(verb) or action(verb, "action", ALLOW, DENY)
     proto = _PROTOCOLS.get(proto) or protocol(proto, "ip_protocol")
-    return FlowLine(
-        src=src, dst=dst, action=decision, protocol=proto,  # type: ignore[arg-type]
-        src_port=port(src_port, "source_port"), dst_port=port(dst_port, "dest_port"),
-        time=_time(stamp, header_time), device=device, device_rule=rule or None)
+    source_port = KNOWN_PORTS.get(src_port) if src_port else None
+    if source_port is None and src_port:
+        source_port = port(src_port, "source_port")
+    dest_port = KNOWN_PORTS.get(dst_port) if dst_port else None
+    if dest_port is None and dst_port:
+        dest_port = port(dst_port, "dest_port")
+    return FlowLine(_time(stamp, header_time), device, decision, src, dst,  # type: ignore[arg-type]
+                    proto, source_port, dest_port, rule or None)
 
 
 def _time(stamp: str | None, header_time: datetime | None) -> datetime:

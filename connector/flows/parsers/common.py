@@ -159,19 +159,20 @@ def port(value: str | None, field: str) -> int | None:
     """A port number, None when absent or empty."""
     if not value:
         return None
-    known = _PORTS.get(value)
+    known = KNOWN_PORTS.get(value)
     if known is not None:
         return known
     if value.isdigit() and value.isascii() and len(value) <= 5:  # "²" is a digit int() refuses
         number = int(value)
         if number <= 65535:
-            if len(_PORTS) < _PORTS_SIZE:
-                _PORTS[value] = number
+            if len(KNOWN_PORTS) < _PORTS_SIZE:
+                KNOWN_PORTS[value] = number
             return number
     raise MalformedLine(f"{field} {shown(value)} is not a port number")
 
 
-_PORTS: dict[str, int] = {}  # port texts already read (at most 65536 x 1-5 digits; bounded)
+KNOWN_PORTS: dict[str, int] = {}  # port texts already read -> `port`'s answer (at most 65536 x
+# 1-5 digits; bounded): a parser may take a value found here without calling `port`
 _PORTS_SIZE = 70000
 
 
@@ -262,18 +263,27 @@ def local_time(naive: datetime, offset: timedelta | None, header_time: datetime 
 
 
 _CLOCK_CACHE_SIZE = 4096
-_clocks: dict[str, tuple[datetime, timedelta | None]] = {}
+_clocks: dict[str, tuple[datetime | None, datetime]] = {}
 
 
 def month_day_year_time(value: str, field: str, header_time: datetime | None) -> datetime:
-    """`Mar 14 2015 20:24:33` (optionally `.SSS` and a zone), as BIG-IP and CEF `rt` write it."""
+    """`Mar 14 2015 20:24:33` (optionally `.SSS` and a zone), as BIG-IP and CEF `rt` write it:
+    `local_time` of it."""
     known = _clocks.get(value)  # a device logs many lines per second: remember the last few
     if known is None:
-        known = _month_day_year_time(value, field)
+        naive, offset = _month_day_year_time(value, field)
+        # local_time's answers: with the zone; without one and without a header time
+        known = (local_time(naive, offset, None) if offset is not None else None,
+                 naive.replace(tzinfo=UTC))
         if len(_clocks) >= _CLOCK_CACHE_SIZE:
             _clocks.clear()
         _clocks[value] = known
-    return local_time(known[0], known[1], header_time)
+    zoned, as_utc = known
+    if zoned is not None:
+        return zoned
+    if header_time is not None:
+        return header_time if header_time.tzinfo is UTC else header_time.astimezone(UTC)
+    return as_utc
 
 
 def _month_day_year_time(value: str, field: str) -> tuple[datetime, timedelta | None]:

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from connector.flows.parsers.common import (
     EPOCH,
     KNOWN_ADDRESSES,
+    KNOWN_PORTS,
     PROTOCOL_NUMBERS,
     KeyValues,
     MalformedLine,
@@ -54,12 +55,12 @@ _MICROSECOND = timedelta(microseconds=1)
 
 def parse_fortios(message: str, device: str, header_time: datetime | None) -> FlowLine:
     """One FortiOS traffic log line (the message after the syslog header) as a FlowLine."""
-    values = _FIELDS.read(message)
-    get = values.get
+    get = _FIELDS.read(message).get
     kind = get("type")
     if kind is not None and kind != "traffic":
         raise NotAFlow(f"type {shown(kind)} is not a traffic log")
-    # the common values take one lookup each; the checking functions handle the rest and the errors
+    # the common values take one lookup each; the checking functions handle the rest and the
+    # errors, in this order: srcip, dstip, action, proto/service, the time, proto, the ports
     source = get("srcip")
     if source not in KNOWN_ADDRESSES:
         source = address(source, "srcip")
@@ -70,12 +71,18 @@ def parse_fortios(message: str, device: str, header_time: datetime | None) -> Fl
     decision = _ACTIONS.get(verb) or action(verb, "action", ALLOW, DENY)
     proto = get("proto") or _service_protocol(get("service"))
     policy_id = get("policyid") or None
-    return FlowLine(
-        time=_time(get("eventtime"), get("date"), get("time"), get("tz"), header_time), device=device,
-        action=decision, src=source, dst=destination,  # type: ignore[arg-type]
-        protocol=PROTOCOL_NUMBERS.get(proto) or protocol(proto, "proto"),
-        src_port=port(get("srcport"), "srcport"), dst_port=port(get("dstport"), "dstport"),
-        device_rule=get("policyname") or policy_id, device_rule_id=policy_id)
+    moment = _time(get("eventtime"), get("date"), get("time"), get("tz"), header_time)
+    proto = PROTOCOL_NUMBERS.get(proto) or protocol(proto, "proto")
+    text = get("srcport")
+    src_port = KNOWN_PORTS.get(text) if text else None
+    if src_port is None and text:
+        src_port = port(text, "srcport")
+    text = get("dstport")
+    dst_port = KNOWN_PORTS.get(text) if text else None
+    if dst_port is None and text:
+        dst_port = port(text, "dstport")
+    return FlowLine(moment, device, decision, source, destination,  # type: ignore[arg-type]
+                    proto, src_port, dst_port, get("policyname") or policy_id, policy_id)
 
 
 def _service_protocol(service: str | None) -> str:
@@ -105,9 +112,12 @@ def _time(eventtime: str | None, date: str | None, clock: str | None, tz: str | 
         if len(_zoned_cache) >= _CLOCK_CACHE_SIZE:
             _zoned_cache.clear()
         _zoned_cache[key] = zoned
-    micros = epoch_micros(eventtime, "eventtime")
+    if len(eventtime) == 19 and eventtime.isdigit() and eventtime.isascii():  # ns, the usual
+        micros = int(eventtime) // 1000
+    else:
+        micros = epoch_micros(eventtime, "eventtime")
     if abs(micros - zoned[1]) < 1_000_000:
-        return EPOCH + timedelta(microseconds=micros)
+        return EPOCH + timedelta(0, 0, micros)
     epoch_time(eventtime, "eventtime")  # still a Unix time in range, or the line is refused
     return zoned[0]
 

@@ -67,10 +67,12 @@ def _parse(line: str, now: datetime | None, depth: int, start: int = 0) -> Syslo
     """The message of `line[start:]` (a relayed one is read in place, not copied)."""
     priority: int | None = None
     pos = start
-    match = _PRI.match(line, pos)
-    if match and int(match.group(1)) <= 191:
-        priority = int(match.group(1))
-        pos = match.end()
+    match = _PRI.match(line, pos) if line.startswith("<", pos) else None
+    if match:
+        number = int(match.group(1))
+        if number <= 191:
+            priority = number
+            pos = match.end()
     head = line[pos:pos + 4]  # what each header shape starts with, checked before its regex
     match = _RFC5424.match(line, pos) if head[:2] == "1 " else None
     if match:
@@ -88,22 +90,21 @@ def _parse(line: str, now: datetime | None, depth: int, start: int = 0) -> Syslo
     if match is None or when is None:
         return SyslogMessage(priority, None, None, None, None, _strip_bom(line[pos:]))
     pos = match.end()
-    if depth == 0 and (line.startswith("<", pos) or line.startswith("1 ", pos)
-                       or _HOST.match(line, pos)):
-        inner = _relayed(line, pos, now)
-        if inner is not None:
-            return inner
+    if depth == 0:
+        host = _HOST.match(line, pos)
+        if host or line.startswith(("<", "1 "), pos):
+            inner = _relayed(line, pos, host, now)
+            if inner is not None:
+                return inner
     hostname, app, pos = _host_and_tag(line, pos)
     return SyslogMessage(priority, when, hostname, app, None, _strip_bom(line[pos:]))
 
 
-def _relayed(line: str, pos: int, now: datetime | None) -> SyslogMessage | None:
-    """A whole syslog message behind a relay's prefix (`RELAY 1 TS ...`, `RELAY <PRI>...`)."""
-    candidates = [pos]
-    host = _HOST.match(line, pos)
-    if host:
-        candidates.append(host.end())
-    for start in candidates:
+def _relayed(line: str, pos: int, host: re.Match[str] | None, now: datetime | None
+             ) -> SyslogMessage | None:
+    """A whole syslog message behind a relay's prefix (`RELAY 1 TS ...`, `RELAY <PRI>...`);
+    `host`: `_HOST`'s match at `pos`."""
+    for start in (pos, host.end()) if host else (pos,):
         if line.startswith("1 ", start) or (line.startswith("<", start) and _PRI.match(line, start)):
             inner = _parse(line, now, depth=1, start=start)
             if inner.time is not None:
