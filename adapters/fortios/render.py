@@ -74,7 +74,8 @@ POLICY_COMMENTS_MAX = 1023
 NAMES = NameRules(max_length=79, allowed="A-Za-z0-9_.:/@-", separator="_", replacement="-")
 POLICY_NAMES = NameRules(max_length=35, allowed="A-Za-z0-9_.-", separator="_", replacement="-")
 
-MEMO_SIZE = 1 << 16  # entries kept by the memoized (pure) address parsing and naming across renders
+MEMO_SIZE = 1 << 16  # entries kept by the memoized (pure) piece naming across renders
+SLOW_MEMO_SIZE = 1 << 12  # entries kept by the memoized parsing of addresses other than dotted quads
 
 # address name -> (body, identities behind it, sorted and distinct) that one part of the state contributes
 Addresses = dict[str, tuple[dict[str, Any], tuple[str, ...]]]
@@ -112,13 +113,13 @@ class PolicySettings:
 class Part:
     """What one source group or destination renders to: its addrgrps (children first), the
     addresses it uses, the names a policy references it by (empty: not rendered) and their
-    identities, the hosts it holds as address pieces (whose known pieces its rendering depends on),
-    and the identities whose names it claimed (one entry per claim)."""
+    identities, and the identities whose names it claimed (one entry per claim). (The hosts a
+    source group holds as address pieces, whose known pieces its rendering depends on, are the
+    renderer's to find: they are not kept here.)"""
 
     objects: tuple[DeviceObject, ...] = ()
     addresses: Mapping[str, tuple[dict[str, Any], tuple[str, ...]]] = field(default_factory=dict)
     refs: tuple[str, ...] = ()
-    pieces_of: frozenset[int] = frozenset()
     ref_ids: tuple[str, ...] = ()
     claims: tuple[str, ...] = ()
 
@@ -143,12 +144,15 @@ def _piece_address(cluster: str, piece: Piece) -> tuple[str, str, str, str]:
     return "ip:" + content, address_name(cluster, content), start, end
 
 
-@functools.lru_cache(maxsize=MEMO_SIZE)
 def _ipv4(address: str) -> int | None:
-    """The integer of an IPv4 address text; None for IPv6."""
+    """The integer of an IPv4 address text; None for IPv6. A plain dotted quad is read by the fast
+    path (nothing kept: a cache of every pod address would cost more memory than it saves time)."""
     fast = ipv4_int(address)
-    if fast is not None:
-        return fast
+    return fast if fast is not None else _other_ipv4(address)
+
+
+@functools.lru_cache(maxsize=SLOW_MEMO_SIZE)
+def _other_ipv4(address: str) -> int | None:
     ip = ipaddress.ip_address(address)
     return int(ip) if ip.version == 4 else None
 
@@ -256,11 +260,13 @@ def source_hosts_after(old: SourceGroup, behind: dict[int, Behind], new: SourceG
     return behind
 
 
-@functools.lru_cache(maxsize=MEMO_SIZE)
 def _ipv6(address: str) -> str | None:
     """The compressed text of an IPv6 address; None for IPv4."""
-    if ipv4_int(address) is not None:
-        return None
+    return None if ipv4_int(address) is not None else _other_ipv6(address)
+
+
+@functools.lru_cache(maxsize=SLOW_MEMO_SIZE)
+def _other_ipv6(address: str) -> str | None:
     ip = ipaddress.ip_address(address)
     return ip.compressed if ip.version == 6 else None
 
@@ -324,16 +330,16 @@ def render_source(group: SourceGroup, behind: Mapping[int, Behind], held: Iterab
     if not members:
         return EMPTY
     if len(members) == 1 and single:
-        return Part((), addresses, tuple(members.values()), remaining, tuple(members), tuple(claim.idents))
+        return Part((), addresses, tuple(members.values()), tuple(members), tuple(claim.idents))
     comment, identity = _source_comment(group, mark)
     ident, base = "src:" + group.key, source_group_name(cluster, group.key)
     if is_union(group) and len(members) > limit:  # split: policies and unions list the sub-groups
         objects, children = split_group(ident, base, tuple(members.items()), comment, mark, identity, claim,
                                         limit)
-        return Part(tuple(objects), addresses, tuple(name for _, name in children), remaining,
+        return Part(tuple(objects), addresses, tuple(name for _, name in children),
                     tuple(child for child, _ in children), tuple(claim.idents))
     objects = group_objects(ident, base, tuple(members.items()), comment, mark, identity, claim, limit)
-    return Part(tuple(objects), addresses, (objects[-1].name,), remaining, (ident,), tuple(claim.idents))
+    return Part(tuple(objects), addresses, (objects[-1].name,), (ident,), tuple(claim.idents))
 
 
 def render_source6(group: SourceGroup, behind: Mapping[str, Behind], held: Iterable[Member],

@@ -382,8 +382,19 @@ class Renderer:
         """The groups holding a host of `starts` as an address piece (their pieces may change)."""
         if not starts:
             return set()
-        return {key for key, part in self._sources.items()
-                if part.pieces_of and not part.pieces_of.isdisjoint(starts)}
+        out: set[str] = set()
+        for key, part in self._sources.items():
+            if not part.addresses or key not in self._groups:  # holds no address piece, or is gone
+                continue
+            if is_union(self._groups[key]):  # its own hosts are its pieces
+                if not self._behind[key].keys().isdisjoint(starts):
+                    out.add(key)
+                continue
+            hosts = self._nesting.hosts.get(key, frozenset())
+            inner_hosts = self._inputs[key][2]  # the hosts of the groups it holds are not its pieces
+            if any(all(start not in inner for inner in inner_hosts) for start in hosts.intersection(starts)):
+                out.add(key)
+        return out
 
     def _order(self, key: str) -> tuple[int, Rank]:
         """Sorts every group after the groups it holds (nesting: fewer hosts, or equal and lower rank)."""
