@@ -68,8 +68,8 @@ def _key(destination: Mapping[str, Any] | None) -> RowKey:
 
 def destination_rows(sources: Sequence[Mapping[str, Any]], devices: Collection[str],
                      limit: int = MAX_ROWS) -> tuple[list[Row], int]:
-    """The ExternalServices the sources' decisions on `devices` name (the `limit` most named by
-    their entries, by label), then the "other destinations" row; and how many were left out."""
+    """The ExternalServices the sources' entries on `devices` name (the `limit` most named, by
+    label), then the "other destinations" row; and how many were left out."""
     uses: Counter[tuple[str, str]] = Counter()
     what: dict[tuple[str, str], set[str]] = {}
     ports: dict[tuple[str, str], tuple[str, ...] | None] = {}
@@ -80,7 +80,6 @@ def destination_rows(sources: Sequence[Mapping[str, Any]], devices: Collection[s
             for decision in device.get("decisions") or ():
                 key = _key(decision.get("destination"))
                 if key is not None:
-                    uses.setdefault(key, 0)
                     found = decision.get("ports")
                     ports[key] = tuple(found) if found is not None else None
             for entry in device.get("entries") or ():
