@@ -245,13 +245,13 @@ def _set_default_action(view: StaticView, ns: str, action: str) -> Any:
 
 def default_action_change(view: StaticView, compiler: Compiler, before: Any) -> list[str]:
     """Lines: the objects per device family that a namespace's default-action change (Deny to Allow)
-    changes, for the first namespace with Allow and for a second one, and the time of such a change
+    changes, for the first three namespaces with Allow, and the time of such a change
     (Deny to Allow and back, 5 times each)."""
     lines = []
     renders = [render_all(before)]
-    for ns in ("team-0001", "team-0002"):
+    for ns in ("team-0001", "team-0002", "team-0003"):
         renders.append(render_all(compiler.apply([_set_default_action(view, ns, "Allow")])))
-    for index, label in ((1, "the first namespace with Allow"), (2, "a second one")):
+    for index, label in ((1, "the first namespace with Allow"), (2, "a second one"), (3, "a third one")):
         lines.append(f"namespace default-action change Deny -> Allow, {label}: objects changed")
         for family in renders[0]:
             created, updated, deleted, names = object_changes(renders[index - 1][family],
@@ -260,7 +260,7 @@ def default_action_change(view: StaticView, compiler: Compiler, before: Any) -> 
                          f" {deleted} deleted")
     seconds = []
     for n in range(10):
-        change = _set_default_action(view, "team-0003", "Allow" if n % 2 == 0 else "Deny")
+        change = _set_default_action(view, "team-0004", "Allow" if n % 2 == 0 else "Deny")
         started = time.perf_counter()
         compiler.apply([change])
         seconds.append(time.perf_counter() - started)

@@ -100,7 +100,7 @@ def test_the_names_the_docs_show_are_the_names_the_adapters_make() -> None:
                            r"(?:fc[_.]prod[_.]|(?<![\w/.-])(?:src|dst|allow)_)[A-Za-z0-9_.:/@-]+"),
     }
     assert len(found["fortios"]) >= 10 and len(found["f5"]) >= 4 and len(found["rest"]) >= 2
-    assert len(found["naming"]) == 12
+    assert len(found["naming"]) == 17
     everything = set().union(*names.values())
     missing = {family: sorted(shown - (everything if family == "naming" else names[family]))
                for family, shown in found.items()}

@@ -245,7 +245,9 @@ def test_text_rendering() -> None:
         "from Pod shop/web-1 (namespace shop, source mode pod) [10.0.0.1, fd00::1]"
         " to api.github.com port 80/TCP"
     )
-    assert "fw1: Deny by DefaultAction shop/default (tier Default, priority 0, rule c1/_cluster/default/deny)" in lines
+    decided = ("fw1: Deny by DefaultAction shop/default (tier Default, priority 0,"
+               " rule c1/_cluster/default/deny)")
+    assert decided in lines
     assert (
         "  considered ServiceEgressRule shop/web-github (Allow): no-match: port 80/TCP is not among 443/TCP"
         in lines
