@@ -5,7 +5,9 @@ address; ambiguous within the clock skew, see connector/store/timeline.py), and 
 from the device-rule map at the line's time: the line's `device_rule` is looked up first, then
 its `device_rule_id`. A device rule the connector did not produce (the device's implicit deny,
 someone else's policy) gives rule None; the namespace default-action rule maps to
-`FlowRule("DefaultAction", namespace, "default", "Default")` (the map stores it so).
+`FlowRule("DefaultAction", namespace, "default", "Default")`. The device rule of the grouped
+default actions (docs/architecture.md, "The default tier") is stored without a namespace: a record
+it decided gets the namespace of the source's identity.
 
 A batch costs one read-only transaction: one timeline statement per 500 distinct source addresses
 and one rule-map statement per 200 distinct (device, reference) pairs.
@@ -27,7 +29,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from connector.flows.recent import MAX_ENTRIES, RecentRules, RecentTimeline, RuleAnswers
-from connector.flows.record import FlowLine, FlowRecord, FlowRule
+from connector.flows.record import FlowIdentity, FlowLine, FlowRecord, FlowRule
 from connector.store.rule_map import DeviceRuleMap, rule_at
 from connector.store.timeline import AddressTimeline
 
@@ -66,6 +68,8 @@ class Attributor:
                 rule = rule_at(histories.get((line.device, reference), ()), line.time)
                 if rule is not None:
                     break
+            if rule is not None and not rule.namespace:
+                rule = _standing_for(rule, attribution.identity)
             records.append(FlowRecord(line=line, identity=attribution.identity, rule=rule,
                                       ambiguous=attribution.ambiguous,
                                       candidates=attribution.candidates))
@@ -109,6 +113,8 @@ class Attributor:
                     rule = rule_at(line.device, line.device_rule, moment)
                 if rule is None and line.device_rule_id:
                     rule = rule_at(line.device, line.device_rule_id, moment)
+            if rule is not None and not rule.namespace:
+                rule = _standing_for(rule, attribution.identity)
             append(FlowRecord(line, attribution.identity, rule, attribution.ambiguous,
                               attribution.candidates))
         return records
@@ -136,3 +142,11 @@ def _references(line: FlowLine) -> tuple[str, ...]:
     """The device rule references of `line` to look up, in order."""
     return tuple(reference for reference in (line.device_rule, line.device_rule_id)
                  if reference)
+
+
+def _standing_for(rule: FlowRule, identity: FlowIdentity | None) -> FlowRule:
+    """A grouped default action (`DefaultAction` without a namespace) as the default action of the
+    source's namespace; any other rule as it is."""
+    if rule.kind != "DefaultAction" or identity is None or not identity.namespace:
+        return rule
+    return FlowRule(kind=rule.kind, namespace=identity.namespace, name=rule.name, tier=rule.tier)
