@@ -71,8 +71,16 @@ class KeyValues:
         if (("\\" in text and '\\"' in text)  # one character is found far faster than two
                 or text.count('"') & 1 or _QUOTED_EQUALS.search(text) is not None):
             return _read_every_pair(text, self._keys)
-        if _by_comma(text):
-            return dict(self._by_comma.findall("," + text))
+        # the separator: what ends the first pair (`_by_comma`, inline: it runs for every line)
+        equals = text.find("=")
+        if equals >= 0:
+            if text.startswith('"', equals + 1):
+                by_comma = text.startswith(",", text.find('"', equals + 2) + 1)
+            else:
+                space = text.find(" ", equals)
+                by_comma = text.find(",", equals, space if space >= 0 else len(text)) >= 0
+            if by_comma:
+                return dict(self._by_comma.findall("," + text))
         return dict(self._by_space.findall(" " + text))
 
 

@@ -58,6 +58,9 @@ class SyslogMessage(NamedTuple):
         return self.message
 
 
+_message = tuple.__new__  # a SyslogMessage from its six fields, without NamedTuple's Python __new__
+
+
 def parse_syslog(line: str, *, now: datetime | None = None) -> SyslogMessage:
     """The header fields of one syslog line (trailing CR/LF/NUL ignored); never raises."""
     return _parse(line.rstrip("\r\n\0"), now, depth=0)
@@ -88,7 +91,10 @@ def _parse(line: str, now: datetime | None, depth: int, start: int = 0) -> Syslo
         if match:
             when = _iso_time(match.group(1))
     if match is None or when is None:
-        return SyslogMessage(priority, None, None, None, None, _strip_bom(line[pos:]))
+        body = line[pos:]
+        if body.startswith("\ufeff"):
+            body = body[1:]
+        return _message(SyslogMessage, (priority, None, None, None, None, body))
     pos = match.end()
     if depth == 0:
         host = _HOST.match(line, pos)
@@ -97,7 +103,7 @@ def _parse(line: str, now: datetime | None, depth: int, start: int = 0) -> Syslo
             if inner is not None:
                 return inner
     hostname, app, pos = _host_and_tag(line, pos)
-    return SyslogMessage(priority, when, hostname, app, None, _strip_bom(line[pos:]))
+    return _message(SyslogMessage, (priority, when, hostname, app, None, _strip_bom(line[pos:])))
 
 
 def _relayed(line: str, pos: int, host: re.Match[str] | None, now: datetime | None
@@ -151,8 +157,8 @@ def _rfc5424(line: str, match: re.Match[str], priority: int | None) -> SyslogMes
         pos += 1
     elif pos != len(line):
         return None
-    return SyslogMessage(priority, when, None if host == "-" else host, None if app == "-" else app,
-                         structured, _strip_bom(line[pos:]))
+    return _message(SyslogMessage, (priority, when, None if host == "-" else host,
+                                    None if app == "-" else app, structured, _strip_bom(line[pos:])))
 
 
 def _sd_end(line: str, pos: int) -> int:

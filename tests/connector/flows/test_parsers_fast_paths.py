@@ -12,8 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connector.flows.parsers import MalformedLine, NotAFlow, StagedMatch, bigip_afm, fortios
-from connector.flows.parsers.common import _month_day_year_time as clock_parts
 from connector.flows.parsers.common import (
+    _QUOTED_EQUALS,
+    KeyValues,
+    _by_comma,
+    _read_every_pair,
     action,
     address,
     epoch_time,
@@ -24,6 +27,7 @@ from connector.flows.parsers.common import (
     protocol,
     shown,
 )
+from connector.flows.parsers.common import _month_day_year_time as clock_parts
 from connector.flows.record import FlowLine
 
 HEADER = datetime(2026, 5, 2, 6, 31, 47, tzinfo=UTC)
@@ -185,3 +189,21 @@ def test_the_generated_lines_both_parse_and_fail() -> None:
     test_fortios_agrees_with_the_plain_path()
     test_bigip_afm_agrees_with_the_plain_path()
     assert sum(PARSED) > len(PARSED) // 5 and not all(PARSED)
+
+
+KEYS = KeyValues(("a", "b", "ab"))
+
+
+def read_before(text: str) -> dict[str, str]:
+    """`KeyValues.read` as written before its separator check was inlined."""
+    if ("\\" in text and '\\"' in text) or text.count('"') & 1 or _QUOTED_EQUALS.search(text):
+        return _read_every_pair(text, KEYS._keys)
+    if _by_comma(text):
+        return dict(KEYS._by_comma.findall("," + text))
+    return dict(KEYS._by_space.findall(" " + text))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet='ab=", ][x', max_size=40))
+def test_key_values_decide_the_separator_as_before(text: str) -> None:
+    assert outcome(lambda: KEYS.read(text)) == outcome(lambda: read_before(text))
