@@ -77,8 +77,9 @@ class _Recent(Generic[K, V]):
         self.hits = 0
         self.misses = 0
 
-    def sync(self, keys: Iterable[K], store: _Store) -> None:
-        """Drop what the store changed since the last call, for `keys` (the batch's) and all."""
+    def sync(self, keys: Iterable[K], store: _Store) -> dict[K, _Entry[V]]:
+        """Drop what the store changed since the last call, for `keys` (the batch's) and all;
+        returns the entries of `keys` still there (current)."""
         entries = self.entries
         top = self.top
         if not self.synced or not entries or (
@@ -93,20 +94,26 @@ class _Recent(Generic[K, V]):
             if written:
                 self.top = written[-1]
         expired = self.clock() - self.ttl
+        current: dict[K, _Entry[V]] = {}
         check: dict[K, int] = {}  # key -> the id of its open row, as read
+        get = entries.get
         for key in keys:
-            entry = entries.get(key)
+            entry = get(key)
             if entry is None:
                 continue
             if entry.read_at < expired:
                 del entries[key]
-            elif entry.open_row is not None:
+                continue
+            current[key] = entry
+            if entry.open_row is not None:
                 check[key] = entry.open_row[0]
         if check:
             still = store.still_open(check.values())
-            for key, row_id in check.items():
-                if row_id not in still:
-                    del entries[key]
+            if len(still) < len(check):
+                for key, row_id in check.items():
+                    if row_id not in still:
+                        del entries[key], current[key]
+        return current
 
     def keep(self, key: K, entry: _Entry[V]) -> None:
         entries = self.entries
@@ -177,15 +184,15 @@ class RecentTimeline:
         """Make the entries of the addresses of `earliest` (each address's earliest moment in the
         batch) current, reading the store as the module docstring says; returns their answers."""
         recent = self._recent
-        recent.sync(earliest, timeline)
-        batch: dict[str, _Entry[_Timeline]] = {}  # this batch's entries (kept ones may be evicted)
+        batch = recent.sync(earliest, timeline)  # this batch's entries (kept ones may be evicted)
         missing: list[str] = []
         for address, moment in earliest.items():
-            entry = recent.entries.get(address)
-            if entry is None or moment - skew < entry.value.low:
+            entry = batch.get(address)
+            if entry is None:
                 missing.append(address)
-            else:
-                batch[address] = entry
+            elif moment - skew < entry.value.low:
+                missing.append(address)
+                del batch[address]
         recent.hits += len(batch)
         recent.misses += len(missing)
         if missing:
@@ -261,8 +268,7 @@ class RecentRules:
         """Make the histories of `wanted` (device, reference) pairs current; returns their answers."""
         pairs = set(wanted)
         recent = self._recent
-        recent.sync(pairs, rule_map)
-        entries = {pair: entry for pair in pairs if (entry := recent.entries.get(pair)) is not None}
+        entries = recent.sync(pairs, rule_map)
         missing = [pair for pair in pairs if pair not in entries]
         if missing:
             found = rule_map.histories(missing)
