@@ -25,8 +25,8 @@ from connector.adapter.base import RuleNumbers
 from connector.cluster import ClusterView, Kind
 from connector.compiler import CompileResult
 from connector.compiler.addresses import PodInfo, node_addresses, read_pod, read_slice
-from connector.evaluate import Region, RegionMemo, evaluate_region
-from connector.model import CompiledRule, DeviceState, PortRange
+from connector.evaluate import Region, RegionMemo, attributed, evaluate_region
+from connector.model import CompiledRule, DeviceState, PortRange, RuleKind
 from connector.reports.model import (
     DeviceEgress,
     EgressDecision,
@@ -146,7 +146,7 @@ class DeviceIndex:
         for position in positions:
             rule = state.rules[position]
             applies_to = "all" if held[rule.source] == whole else "some"
-            entries.append(self._entry(position + 1, rule, applies_to,
+            entries.append(self._entry(position + 1, self._attributed(rule, addresses), applies_to,
                                        any(_covers(earlier, rule) for earlier in deciding)))
             if applies_to == "all":
                 deciding.append(rule)
@@ -155,6 +155,18 @@ class DeviceIndex:
                                for e in entries):
             note = "traffic no entry matches is left to the device's own rulebase"
         return DeviceEgress(state.device, tuple(entries), note)
+
+    def _attributed(self, rule: CompiledRule, addresses: Sequence[str]) -> CompiledRule:
+        """`rule`, a grouped default action with the origin of the namespace default it stands for
+        as `explain` gives it (`connector.evaluate.attributed`) for the first of `addresses` (sorted
+        by address, as the sources list them) its source holds."""
+        if rule.origin.kind is not RuleKind.DEFAULT or rule.origin.namespace:
+            return rule
+        for address in addresses:
+            holding = self.state.including(self.groups_of.get(address, ()))
+            if rule.source in holding:
+                return attributed(self.state, rule, address, holding)
+        return rule
 
     def _entry(self, position: int, rule: CompiledRule, applies_to: str, shadowed: bool) -> EgressEntry:
         destination = None
