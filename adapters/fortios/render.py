@@ -45,7 +45,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from typing import Protocol as Interface
@@ -113,7 +113,8 @@ class PolicySettings:
 class Part:
     """What one source group or destination renders to: its addrgrps (children first), the
     addresses it uses, the names a policy references it by (empty: not rendered) and their
-    identities, and the identities whose names it claimed (one entry per claim). (The hosts a
+    identities, the identities whose names it claimed (one entry per claim), and for a source
+    group the piece each of its addresses covers. (The hosts a
     source group holds as address pieces, whose known pieces its rendering depends on, are the
     renderer's to find: they are not kept here.)"""
 
@@ -122,6 +123,7 @@ class Part:
     refs: tuple[str, ...] = ()
     ref_ids: tuple[str, ...] = ()
     claims: tuple[str, ...] = ()
+    pieces: tuple[Piece, ...] = ()  # a source group's address pieces, in the order of `addresses`
 
     @property
     def members(self) -> tuple[Member, ...]:
@@ -232,32 +234,36 @@ def source_hosts(group: SourceGroup) -> dict[int, Behind]:
     return behind
 
 
-def source_hosts_after(old: SourceGroup, behind: dict[int, Behind], new: SourceGroup) -> dict[int, Behind]:
-    """`source_hosts(new)`, given `behind == source_hosts(old)` (updated in place and returned):
-    only the members that are not the very same objects in both are parsed (the compiler keeps
-    an unchanged pod's member tuple), so a change of a few members costs a walk over the member
-    tuples, not a parse of every member."""
+def source_hosts_after(old: SourceGroup, behind: dict[int, Behind],
+                       new: SourceGroup) -> tuple[dict[int, Behind], set[int] | None]:
+    """`source_hosts(new)`, given `behind == source_hosts(old)` (updated in place and returned),
+    and the hosts whose objects changed (None: any may have). Only the members that are not the
+    very same objects in both are parsed (the compiler keeps an unchanged pod's member tuple), so
+    a change of a few members costs a walk over the member tuples, not a parse of every member."""
     if old.members is new.members:
-        return behind
+        return behind, set()
     kept = {id(member) for member in new.members}
     gone = [member for member in old.members if id(member) not in kept]
     kept = {id(member) for member in old.members}
     came = [member for member in new.members if id(member) not in kept]
     if 2 * (len(gone) + len(came)) > len(new.members):
-        return source_hosts(new)
+        return source_hosts(new), None
+    touched: set[int] = set()
     for address, identities in gone:
         host = _ipv4(address)
         if host is not None:
             if behind.get(host) is not identities:  # a host held by several members: parse all
-                return source_hosts(new)
+                return source_hosts(new), None
             del behind[host]
+            touched.add(host)
     for address, identities in came:
         host = _ipv4(address)
         if host is not None:
             if host in behind:
-                return source_hosts(new)
+                return source_hosts(new), None
             behind[host] = identities
-    return behind
+            touched.add(host)
+    return behind, touched
 
 
 def _ipv6(address: str) -> str | None:
@@ -310,36 +316,46 @@ def _source_comment(group: SourceGroup, mark: str) -> tuple[str, tuple[str, ...]
 
 def render_source(group: SourceGroup, behind: Mapping[int, Behind], held: Iterable[Member],
                   remaining: frozenset[int], known: KnownPieces, mark: str, cluster: str,
-                  limit: int, names: NameSpace, single: bool = True) -> Part:
+                  limit: int, names: NameSpace, single: bool = True, previous: Part | None = None,
+                  touched: Collection[int] | None = None) -> Part:
     """A source group holding the references `held` ((identity, name) pairs covering its hosts
     outside `remaining`; for a union: the references of its rendered included groups) plus address
     pieces for the hosts in `remaining` (keys of `behind`). EMPTY when it would hold nothing; with
     `single`, no addrgrp when it would hold one member (referenced by that member); a union split
-    over `limit` is referenced by its sub-groups."""
+    over `limit` is referenced by its sub-groups. `previous`: this group's part as rendered from
+    the same `behind` except at the hosts `touched` (None: anywhere); a piece it had that holds no
+    touched host keeps its body and identities (not made again from every host)."""
     claim = _Claims(names)
     addresses: Addresses = {}
     members = dict(held)
-    for piece in collapse(remaining, known):
+    reuse: dict[Piece, tuple[dict[str, Any], tuple[str, ...]]] = {}
+    if previous is not None and touched is not None:
+        reuse = dict(zip(previous.pieces, previous.addresses.values(), strict=True))
+    pieces = tuple(collapse(remaining, known))
+    for piece in pieces:
         ident, base, start, end = _piece_address(cluster, piece)
         name = claim(ident, base)
-        body = (ipmask_body(f"{start}/32", mark) if start == end else
-                {"type": "iprange", "start-ip": start, "end-ip": end, "comment": mark})
-        ids = identity_texts(i for host in range(piece[0], piece[1] + 1) for i in behind.get(host, ()))
-        addresses[name] = (body, ids)
+        entry = reuse.get(piece)
+        if entry is None or any(piece[0] <= host <= piece[1] for host in touched or ()):
+            body = (ipmask_body(f"{start}/32", mark) if start == end else
+                    {"type": "iprange", "start-ip": start, "end-ip": end, "comment": mark})
+            entry = body, identity_texts(i for host in range(piece[0], piece[1] + 1)
+                                         for i in behind.get(host, ()))
+        addresses[name] = entry
         members[ident] = name
     if not members:
         return EMPTY
     if len(members) == 1 and single:
-        return Part((), addresses, tuple(members.values()), tuple(members), tuple(claim.idents))
+        return Part((), addresses, tuple(members.values()), tuple(members), tuple(claim.idents), pieces)
     comment, identity = _source_comment(group, mark)
     ident, base = "src:" + group.key, source_group_name(cluster, group.key)
     if is_union(group) and len(members) > limit:  # split: policies and unions list the sub-groups
         objects, children = split_group(ident, base, tuple(members.items()), comment, mark, identity, claim,
                                         limit)
         return Part(tuple(objects), addresses, tuple(name for _, name in children),
-                    tuple(child for child, _ in children), tuple(claim.idents))
+                    tuple(child for child, _ in children), tuple(claim.idents), pieces)
     objects = group_objects(ident, base, tuple(members.items()), comment, mark, identity, claim, limit)
-    return Part(tuple(objects), addresses, (objects[-1].name,), (ident,), tuple(claim.idents))
+    return Part(tuple(objects), addresses, (objects[-1].name,), (ident,), tuple(claim.idents), pieces)
 
 
 def render_source6(group: SourceGroup, behind: Mapping[str, Behind], held: Iterable[Member],

@@ -160,6 +160,8 @@ class Renderer:
         self._position = 0
         self._groups: dict[str, SourceGroup] = {}  # the used source groups as last rendered
         self._behind: dict[str, dict[int, Behind]] = {}  # group -> its own IPv4 hosts
+        # group -> the hosts whose objects changed since its part was rendered (None: any)
+        self._touched: dict[str, set[int] | None] = {}
         self._nesting = Nesting()
         self._sources: dict[str, Part] = {}
         # group -> what its part was rendered from: the group, the groups it holds, their host sets
@@ -259,6 +261,7 @@ class Renderer:
         for key in removed:
             self._unlink(key)
             del self._groups[key], self._behind[key]
+            self._touched.pop(key, None)
             self._inputs.pop(key, None)
             self._hold(key, ())
             if key in self._nesting.hosts:
@@ -267,8 +270,12 @@ class Renderer:
             self._unlink(key)
             old_group = self._groups.get(key)
             group = self._groups[key] = used[key]
-            behind = self._behind[key] = source_hosts(group) if old_group is None else \
-                source_hosts_after(old_group, self._behind[key], group)
+            if old_group is None:
+                behind, touched = source_hosts(group), None
+            else:
+                behind, touched = source_hosts_after(old_group, self._behind[key], group)
+            self._behind[key] = behind
+            self._touch(key, touched)
             if is_union(group):
                 for inner in group.includes:
                     self._included_by.setdefault(inner, set()).add(key)
@@ -378,6 +385,13 @@ class Renderer:
             return True
         return False
 
+    def _touch(self, key: str, touched: set[int] | None) -> None:
+        if key not in self._touched:
+            self._touched[key] = touched
+        else:
+            before = self._touched[key]
+            self._touched[key] = None if before is None or touched is None else before | touched
+
     def _holding(self, starts: set[int]) -> set[str]:
         """The groups holding a host of `starts` as an address piece (their pieces may change)."""
         if not starts:
@@ -461,7 +475,8 @@ class Renderer:
         hosts = self._nesting.hosts[key]  # the host set itself when nothing is held (no copy)
         remaining = frozenset(hosts.difference(*inner_hosts)) if inner_hosts else hosts
         return render_source(group, self._behind[key], held, remaining, known, self.mark, self._cluster,
-                             self.limit, self._names, self._single(key))
+                             self.limit, self._names, self._single(key), self._sources.get(key),
+                             self._touched.pop(key, set()))
 
     def _visit_union(self, key: str, todo: set[str], done: set[str], known: KnownPieces) -> None:
         if key in done:
@@ -474,6 +489,7 @@ class Renderer:
         held: list[Member] = sorted({member for inner in group.includes if inner in self._sources
                                      for member in self._sources[inner].members}, key=lambda m: (m[1], m[0]))
         behind = self._behind[key]
+        self._touched.pop(key, None)
         self._store(key, render_source(group, behind, held, frozenset(behind), known, self.mark,
                                        self._cluster, self.limit, self._names, self._single(key)))
 

@@ -4,7 +4,8 @@ member and more), union, rule, destination and known-piece changes returns what 
 each state returns. The steps keep unchanged objects the very same ones, as the compiler does (a
 pod's member tuple, the rule list, destinations and port sets), so the renderer's shortcuts for
 unchanged inputs are exercised; pod churn drops and adds single members (splitting and extending
-address runs) and gives two pods one address. `PieceLedger.sync` parses only what it has not seen."""
+address runs), gives two pods one address and gives a member's address to a new pod.
+`PieceLedger.sync` parses only what it has not seen."""
 
 from __future__ import annotations
 
@@ -100,8 +101,10 @@ def steps(draw: st.DrawFn) -> list[tuple[str, Any]]:
         st.tuples(st.just("big"), st.integers(1, 12)),
         st.tuples(st.just("big6"), st.integers(0, 6)),
         st.tuples(st.just("known"), st.tuples(st.integers(0, 30), st.integers(0, 5))),
-        # pod churn: one member leaves, one joins, or a second pod gets a member's address
+        # pod churn: one member leaves, one joins, a second pod gets a member's address, or a new
+        # pod takes over a member's address
         st.tuples(st.just("drop"), st.tuples(st.sampled_from(KEYS), st.integers(0, 30))),
+        st.tuples(st.just("replace"), st.tuples(st.sampled_from(KEYS), st.integers(0, 30))),
         st.tuples(st.just("add"), st.tuples(st.sampled_from(KEYS), st.integers(0, 23))),
         st.tuples(st.just("share"), st.tuples(st.sampled_from(KEYS), st.integers(0, 30))),
         st.tuples(st.just("apply"), st.none()))
@@ -125,7 +128,7 @@ def replay(actions: list[tuple[str, Any]], limit: int, cluster: str = "prod",
     objects: list[DeviceObject] = []
     rules: tuple[CompiledRule, ...] = ()
     for action, value in [("apply", None), *actions]:
-        if action in ("drop", "add", "share"):
+        if action in ("drop", "add", "share", "replace"):
             key, at = value
             members = list(groups[key].members)  # the other members stay the very same tuples
             if action == "drop" and members:
@@ -135,6 +138,9 @@ def replay(actions: list[tuple[str, Any]], limit: int, cluster: str = "prod",
             elif action == "share" and members:
                 address = members[at % len(members)][0]
                 members.append((address, (Identity("Pod", groups[key].namespace, f"twin-{len(members)}"),)))
+            elif action == "replace" and members:
+                address = members[at % len(members)][0]
+                members[at % len(members)] = (address, (Identity("Pod", groups[key].namespace, f"new-{at}"),))
             groups[key] = replace(groups[key], members=tuple(sorted(members, key=lambda m: m[0])))
         elif action == "hosts":
             key, found = value
