@@ -43,8 +43,8 @@ def canonical_members(values: Iterable[str]) -> list[str]:
 
 
 class _Sorted:
-    """A sorted list of distinct values, each counted by how many members hold it; `sort` gives
-    the position of a value (`keys`, parallel to `values`)."""
+    """Distinct values sorted by their keys (`keys`, parallel to `values`), each counted by how
+    many members hold it: a value leaves the list when its count drops to zero."""
 
     __slots__ = ("counts", "keys", "values")
 

@@ -207,9 +207,14 @@ def _meta(name: str, namespace: str | None = None, **extra: Any) -> dict[str, An
     return meta
 
 
-def event_namespace(name: str, env: str, managed: bool = True, default_action: str = "") -> dict[str, Any]:
+def event_namespace(name: str, env: str, managed: bool = True, default_action: str = "",
+                    egress_ip: str = "") -> dict[str, Any]:
+    """A namespace; with `egress_ip` in egress-ip source mode (its pods leave from that address)."""
     labels = {"env": env, **({"fusion-connector.io/managed": "true"} if managed else {})}
     annotations = {"fusion-connector.io/default-action": default_action} if default_action else {}
+    if egress_ip:
+        annotations.update({"fusion-connector.io/source-mode": "egress-ip",
+                            "fusion-connector.io/egress-ips": egress_ip})
     return {"apiVersion": "v1", "kind": "Namespace",
             "metadata": _meta(name, labels=labels, annotations=annotations)}
 
@@ -281,8 +286,9 @@ def _pod_event(draw: st.DrawFn) -> ClusterEvent:
 def _namespace_event(draw: st.DrawFn) -> ClusterEvent:
     obj = event_namespace(draw(st.sampled_from(EVENT_NAMESPACES)), draw(st.sampled_from(("prod", "dev"))),
                           managed=draw(st.sampled_from((True, True, True, False))),
-                          default_action=draw(st.sampled_from(("", "", "Allow", "Deny"))))
-    return ClusterEvent(obj)
+                          default_action=draw(st.sampled_from(("", "", "Allow", "Deny"))),
+                          egress_ip=draw(st.sampled_from(("", "", "", "10.0.0.9", "198.18.0.1"))))
+    return ClusterEvent(obj, deleted=draw(st.integers(0, 7)) == 0)
 
 
 @st.composite
@@ -333,7 +339,8 @@ def _rule_event(draw: st.DrawFn) -> ClusterEvent:
 
 def cluster_events(max_size: int = 8) -> st.SearchStrategy[list[ClusterEvent]]:
     """Watch events on `initial_cluster()`: pods added, removed or changing IP, namespaces joining
-    or leaving a ClusterEgressRule's selection (or the managed set), Services and their endpoints
+    or leaving a ClusterEgressRule's selection (or the managed set, or the cluster), changing their
+    default action or source mode (egress-ip), Services and their endpoints
     changing, ExternalServices changing, rules added, removed, reordered or flipping audit mode.
     A deletion of an absent object is no change."""
     event = st.one_of(_pod_event(), _pod_event(), _namespace_event(), _service_event(),
