@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -130,3 +131,28 @@ def test_a_window_longer_than_the_calendar_is_a_usage_error(tmp_path: Path) -> N
                                        "--since", "99999999999999d"])
     assert result.exit_code == 2, result.output
     assert "too long" in result.output and "Traceback" not in result.output
+
+
+def test_the_report_numbers_rules_as_the_device_holds_them(setup: Setup, tmp_path: Path) -> None:
+    """After an apply, the report's plan-only read gives each entry the receiver's own number of its
+    rule (its place in `GET /state`'s rules) beside the connector's order."""
+    applied = CliRunner().invoke(main, ["apply", "--config", str(setup.path), "--device", "soc"])
+    assert applied.exit_code == 0, applied.output
+    output = tmp_path / "report.json"
+    code, _, _ = _report(setup.path, "--format", "json", "--output", str(output), "--device", "soc")
+    assert code == 0
+    report = json.loads(output.read_text())
+    validate_report(report)
+    assert report["devices"][0]["ruleNumbering"] == {"scheme": "rule-position", "label": "rule"}
+    url = yaml.safe_load(setup.path.read_text())["devices"][0]["url"]
+    listed = httpx.get(f"{url}/state", headers={"Authorization": "Bearer mock-token"}).json()["rules"]
+    held = [str(r.get("description", "")) for r in listed]
+    entries = [e for s in report["egress"] for d in s["devices"] for e in d["entries"]]
+    assert entries and all(e["deviceNumbers"] for e in entries)
+    for entry in entries:
+        (number,) = entry["deviceNumbers"]
+        rule, text = entry["rule"], held[int(number) - 1]
+        if rule["kind"] == "DefaultAction":  # a namespace default is held as the grouped default action
+            assert text.startswith("DefaultAction ")
+        else:
+            assert text.startswith(f"{rule['kind']} {rule['namespace']}/{rule['name']}")
