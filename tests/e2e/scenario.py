@@ -815,13 +815,16 @@ def judge(lab: Lab, objects: list[Obj], *, config: Mapping[str, Any] | None = No
 def _judge(lab: Lab, objects: list[Obj], oracle: Oracle, flows: list[Traffic], limit: int) -> Judgement:
     all_sources = sources(objects, oracle)
     result = Judgement(0, [], 0, {})
+    # per source, the flows a packet can take: no packet goes from an IPv4 source to an IPv6
+    # destination (names, resolved by the device, go from either family)
+    reachable: dict[bool, list[Traffic]] = {
+        v6: [flow for flow in flows
+             if _is_v6(flow.destination) == v6 or _is_name(flow.destination)] for v6 in (False, True)}
     for name, device in lab.devices.items():
         decide = device.decider()
         counts: dict[str | None, int] = {}
         for source in all_sources:
-            for flow in flows:
-                if _is_v6(source.ip) != _is_v6(flow.destination) and not _is_name(flow.destination):
-                    continue  # no packet goes from an IPv4 source to an IPv6 destination
+            for flow in reachable[_is_v6(source.ip)]:
                 want = expected(oracle, source, name, flow)
                 got = decide(Probe(source.ip, flow.destination, flow.port, flow.protocol))
                 counts[got] = counts.get(got, 0) + 1

@@ -50,7 +50,7 @@ OUTSIDE = ("203.0.113.77", 443)
 FAST_LEASE = ("--lease-duration", "4", "--renew-interval", "1")  # `run` arguments for quick handovers
 
 
-def eventually(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.2,
+def eventually(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.1,
                what: str = "") -> Any:
     """Poll `predicate` until it returns something true (returned); fail after `timeout`. An
     AssertionError raised by the predicate counts as not yet; the last one is reported."""
@@ -136,7 +136,7 @@ class Connector:
             [sys.executable, "-m", "connector", "--log-level", log_level, "run", "--config", str(config),
              "--listen", "127.0.0.1:0", *extra],
             cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=self.log, text=True)
-        self.url = eventually(self._find_url, 30, what="connector health URL")
+        self.url = eventually(self._find_url, 30, interval=0.05, what="connector health URL")
 
     def _find_url(self) -> str | None:
         if self.process.poll() is not None:
