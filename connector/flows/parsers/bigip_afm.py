@@ -33,6 +33,7 @@ from datetime import datetime
 from connector.flows.parsers.common import (
     KNOWN_ADDRESSES,
     KNOWN_PORTS,
+    KNOWN_REFERENCES,
     PROTOCOL_NUMBERS,
     KeyValues,
     MalformedLine,
@@ -44,6 +45,7 @@ from connector.flows.parsers.common import (
     month_day_year_time,
     port,
     protocol,
+    reference,
     shown,
 )
 from connector.flows.record import FlowAction, FlowLine
@@ -112,10 +114,8 @@ def _flow(values: Sequence[str | None], device: str, header_time: datetime | Non
     if policy_type and policy_type.lower() == "staged":
         raise StagedMatch(f"acl_policy_type {shown(policy_type)}: a staged policy's match, not enforced")
     # the common values take one lookup each; the checking functions handle the rest and the errors
-    if src not in KNOWN_ADDRESSES:
-        src = address(src, "source_ip")
-    if dst not in KNOWN_ADDRESSES:
-        dst = address(dst, "dest_ip")
+    src = KNOWN_ADDRESSES.get(src) or address(src, "source_ip")
+    dst = KNOWN_ADDRESSES.get(dst) or address(dst, "dest_ip")
     decision = _ACTIONS.get(verb) or action(verb, "action", ALLOW, DENY)
     proto = _PROTOCOLS.get(proto) or protocol(proto, "ip_protocol")
     source_port = KNOWN_PORTS.get(src_port) if src_port else None
@@ -124,7 +124,9 @@ def _flow(values: Sequence[str | None], device: str, header_time: datetime | Non
     dest_port = KNOWN_PORTS.get(dst_port) if dst_port else None
     if dest_port is None and dst_port:
         dest_port = port(dst_port, "dest_port")
-    return FlowLine(_time(stamp, header_time), device, decision, src, dst,  # type: ignore[arg-type]
+    if rule:
+        rule = KNOWN_REFERENCES.get(rule) or reference(rule)
+    return FlowLine(_time(stamp, header_time), device, decision, src, dst,
                     proto, source_port, dest_port, rule or None)
 
 

@@ -132,8 +132,9 @@ def _read_every_pair(text: str, keys: frozenset[str]) -> dict[str, str]:
 _IPV4 = re.compile(r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}")
 
 
-KNOWN_ADDRESSES: set[str | None] = set()  # IPv4 addresses already checked (bounded); a parser
-# may take a value found here as it is
+KNOWN_ADDRESSES: dict[str | None, str] = {}  # IPv4 addresses already checked -> the one string
+# kept for each (bounded): a parser may take the value found here as it is. The same string object
+# each time: its hash is kept, and the attribution's lookups of it compare by identity.
 KNOWN_ADDRESSES_SIZE = 65536
 
 
@@ -141,12 +142,13 @@ def address(value: str | None, field: str) -> str:
     """An IP address as text (IPv6 compressed; a BIG-IP route domain `%N` dropped)."""
     if not value:
         raise MalformedLine(f"{field} is missing")
-    if value in KNOWN_ADDRESSES:
-        return value
+    known = KNOWN_ADDRESSES.get(value)
+    if known is not None:
+        return known
     if _IPV4.fullmatch(value):
         if len(KNOWN_ADDRESSES) >= KNOWN_ADDRESSES_SIZE:
             KNOWN_ADDRESSES.clear()
-        KNOWN_ADDRESSES.add(value)
+        KNOWN_ADDRESSES[value] = value
         return value
     percent = value.find("%")
     if percent > 0:
@@ -182,6 +184,23 @@ def port(value: str | None, field: str) -> int | None:
 KNOWN_PORTS: dict[str, int] = {}  # port texts already read -> `port`'s answer (at most 65536 x
 # 1-5 digits; bounded): a parser may take a value found here without calling `port`
 _PORTS_SIZE = 70000
+
+
+KNOWN_REFERENCES: dict[str, str] = {}  # device rule references seen -> the one string kept for
+# each (bounded), as KNOWN_ADDRESSES: a device has a few thousand rules at most
+_REFERENCES_SIZE = 65536
+
+
+def reference(value: str) -> str:
+    """`value` (a device rule reference), as the string kept for it: `KNOWN_REFERENCES.get(value)
+    or reference(value)` takes one lookup for a reference seen before."""
+    known = KNOWN_REFERENCES.get(value)
+    if known is not None:
+        return known
+    if len(KNOWN_REFERENCES) >= _REFERENCES_SIZE:
+        KNOWN_REFERENCES.clear()
+    KNOWN_REFERENCES[value] = value
+    return value
 
 
 PROTOCOL_NUMBERS = {"6": "TCP", "17": "UDP", "1": "ICMP", "58": "ICMP", "132": "SCTP"}

@@ -24,6 +24,7 @@ from connector.flows.parsers.common import (
     EPOCH,
     KNOWN_ADDRESSES,
     KNOWN_PORTS,
+    KNOWN_REFERENCES,
     PROTOCOL_NUMBERS,
     KeyValues,
     MalformedLine,
@@ -35,6 +36,7 @@ from connector.flows.parsers.common import (
     local_time,
     port,
     protocol,
+    reference,
     shown,
     zone_offset,
 )
@@ -62,15 +64,15 @@ def parse_fortios(message: str, device: str, header_time: datetime | None) -> Fl
     # the common values take one lookup each; the checking functions handle the rest and the
     # errors, in this order: srcip, dstip, action, proto/service, the time, proto, the ports
     source = get("srcip")
-    if source not in KNOWN_ADDRESSES:
-        source = address(source, "srcip")
+    source = KNOWN_ADDRESSES.get(source) or address(source, "srcip")
     destination = get("dstip")
-    if destination not in KNOWN_ADDRESSES:
-        destination = address(destination, "dstip")
+    destination = KNOWN_ADDRESSES.get(destination) or address(destination, "dstip")
     verb = get("action")
     decision = _ACTIONS.get(verb) or action(verb, "action", ALLOW, DENY)
     proto = get("proto") or _service_protocol(get("service"))
     policy_id = get("policyid") or None
+    if policy_id is not None:
+        policy_id = KNOWN_REFERENCES.get(policy_id) or reference(policy_id)
     moment = _time(get("eventtime"), get("date"), get("time"), get("tz"), header_time)
     proto = PROTOCOL_NUMBERS.get(proto) or protocol(proto, "proto")
     text = get("srcport")
@@ -81,8 +83,11 @@ def parse_fortios(message: str, device: str, header_time: datetime | None) -> Fl
     dst_port = KNOWN_PORTS.get(text) if text else None
     if dst_port is None and text:
         dst_port = port(text, "dstport")
-    return FlowLine(moment, device, decision, source, destination,  # type: ignore[arg-type]
-                    proto, src_port, dst_port, get("policyname") or policy_id, policy_id)
+    name = get("policyname")
+    if name:
+        name = KNOWN_REFERENCES.get(name) or reference(name)
+    return FlowLine(moment, device, decision, source, destination,
+                    proto, src_port, dst_port, name or policy_id, policy_id)
 
 
 def _service_protocol(service: str | None) -> str:
