@@ -74,6 +74,7 @@ Entry = tuple[dict[str, Any], tuple[str, ...]]  # body, identities (sorted, dist
 Refs = tuple[str, ...]
 PolicyInputs = tuple[CompiledRule, str, Refs, Refs, str, Refs, Refs]  # rule, name, v4 pair, service, v6 pair
 Pins = tuple[dict[str, str], dict[str, str]]  # the address and service names claimed
+_ALL = 1 << 32  # above every IPv4 host: (start, _ALL) sorts after every piece beginning at start
 RENDERS = 4  # attempts at a render whose names all stay final (the second always is)
 
 log = logging.getLogger(__name__)
@@ -393,21 +394,21 @@ class Renderer:
             self._touched[key] = None if before is None or touched is None else before | touched
 
     def _holding(self, starts: set[int]) -> set[str]:
-        """The groups holding a host of `starts` as an address piece (their pieces may change)."""
+        """The groups holding a host of `starts` as an address piece (their pieces may change):
+        a group's pieces cover exactly those hosts, in order."""
         if not starts:
             return set()
+        low, high = min(starts), max(starts)
         out: set[str] = set()
         for key, part in self._sources.items():
-            if not part.addresses or key not in self._groups:  # holds no address piece, or is gone
+            pieces = part.pieces
+            if not pieces or pieces[0][0] > high or pieces[-1][1] < low or key not in self._groups:
                 continue
-            if is_union(self._groups[key]):  # its own hosts are its pieces
-                if not self._behind[key].keys().isdisjoint(starts):
+            for start in starts:
+                at = bisect.bisect_right(pieces, (start, _ALL)) - 1
+                if at >= 0 and pieces[at][0] <= start <= pieces[at][1]:
                     out.add(key)
-                continue
-            hosts = self._nesting.hosts.get(key, frozenset())
-            inner_hosts = self._inputs[key][2]  # the hosts of the groups it holds are not its pieces
-            if any(all(start not in inner for inner in inner_hosts) for start in hosts.intersection(starts)):
-                out.add(key)
+                    break
         return out
 
     def _order(self, key: str) -> tuple[int, Rank]:
