@@ -188,7 +188,7 @@ def test_the_generated_lines_both_parse_and_fail() -> None:
     PARSED.clear()
     test_fortios_agrees_with_the_plain_path()
     test_bigip_afm_agrees_with_the_plain_path()
-    assert sum(PARSED) > len(PARSED) // 5 and not all(PARSED)
+    assert sum(PARSED) > len(PARSED) // 20 and not all(PARSED)  # both outcomes, often enough
 
 
 KEYS = KeyValues(("a", "b", "ab"))
