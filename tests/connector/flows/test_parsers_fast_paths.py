@@ -25,6 +25,7 @@ from connector.flows.parsers.common import (
     month_day_year_time,
     port,
     protocol,
+    reference,
     shown,
 )
 from connector.flows.parsers.common import _month_day_year_time as clock_parts
@@ -207,3 +208,10 @@ def read_before(text: str) -> dict[str, str]:
 @given(st.text(alphabet='ab=", ][x', max_size=40))
 def test_key_values_decide_the_separator_as_before(text: str) -> None:
     assert outcome(lambda: KEYS.read(text)) == outcome(lambda: read_before(text))
+
+
+def test_addresses_and_references_are_kept_once() -> None:
+    first, second = "".join(["10.9.8.", "7"]), "".join(["10.9.8", ".7"])
+    assert first is not second
+    assert address(first, "src") is address(second, "src") is first
+    assert reference("".join(["fc.", "a"])) is reference("".join(["fc", ".a"]))
