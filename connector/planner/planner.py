@@ -102,8 +102,28 @@ def plan(device: str, cluster: str, desired: Sequence[DeviceObject], actual: Seq
 
 
 def same_body(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
-    """Whether two bodies are equal in canonical JSON form (tuples and lists compare equal)."""
-    return a is b or a == b or canonical_json(dict(a)) == canonical_json(dict(b))
+    """Whether two bodies are equal in canonical JSON form (tuples and lists compare equal).
+
+    Compared structurally, without encoding: bodies of different lengths part at once, and
+    equal parts are skipped by identity or C-level equality (a group of 10,000 members that
+    gained one is not serialized twice)."""
+    return _same_value(a, b)
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    if a is b or a == b:
+        return True
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        if len(a) != len(b):
+            return False
+        if a.keys() != b.keys():
+            return canonical_json(dict(a)) == canonical_json(dict(b))  # keys JSON makes equal (1, "1")
+        return all(_same_value(value, b[key]) for key, value in a.items())
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        if len(a) != len(b):
+            return False
+        return all(x is y or x == y or _same_value(x, y) for x, y in zip(a, b, strict=True))
+    return False
 
 
 def _index_desired(desired: Sequence[DeviceObject]) -> dict[Ref, DeviceObject]:
