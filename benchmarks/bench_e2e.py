@@ -353,13 +353,13 @@ def print_size(result: SizeResult, args: argparse.Namespace) -> None:
     print(f"\n-- {layout.pods:,} pods: churn {result.changes} pod changes at {args.rate:g}/s for "
           f"{args.seconds:g}s, debounce {args.debounce}")
     print(f"   {'device':10} {'cold s':>8} {'p50 s':>7} {'p99 s':>7} {'samples':>8} {'writes':>7} "
-          f"{'w/change':>9} {'syncs':>6} {'s/sync':>7} {'reads':>6} {'settled s':>10}")
+          f"{'w/change':>9} {'syncs':>6} {'s/sync':>7} {'p50/sync':>9} {'reads':>6} {'settled s':>10}")
     for name in DEVICES:
         f = result.devices[name]
         settled = f.settled.seconds if f.settled is not None else None
         print(f"   {LABELS[name]:10} {fmt(f.cold.seconds, 1):>8} {fmt(f.p50):>7} {fmt(f.p99):>7} "
               f"{f.samples:8.0f} {f.writes:7d} {f.writes / max(result.changes, 1):9.3f} {f.syncs:6.0f} "
-              f"{f.sync_seconds / max(f.syncs, 1):7.2f} {f.reads:6d} {fmt(settled, 1):>10}")
+              f"{f.sync_seconds / max(f.syncs, 1):7.2f} {in_syncs(f):>9} {f.reads:6d} {fmt(settled, 1):>10}")
     for name in DEVICES:
         f = result.devices[name]
         for what, outcome in (("cold start", f.cold), ("after churn", f.settled)):
@@ -377,6 +377,16 @@ def print_size(result: SizeResult, args: argparse.Namespace) -> None:
     print(f"   peak RSS MiB: {rss}")
     print(f"   device errors {result.errors:.0f}, unsafe plans refused {result.refused:.0f}, plans refused "
           f"for capacity {result.capacity_refusals:.0f}", flush=True)
+
+
+def in_syncs(figures: DeviceFigures) -> str:
+    """p50 latency in units of the device's mean sync time: a device that takes one sync at a time
+    under steady churn cannot do better than about 1.5 (a change waits, on average, for half of
+    the sync in flight, then its own)."""
+    per_sync = figures.sync_seconds / figures.syncs if figures.syncs else 0.0
+    if figures.p50 is None or not per_sync:
+        return "-"
+    return f"{'>' if figures.p50.above else ''}{figures.p50.seconds / per_sync:.2f}"
 
 
 def print_ratios(baseline: SizeResult, main: SizeResult) -> None:
