@@ -10,8 +10,8 @@ the store stays exact until a row is inserted for its key or its open row is end
 
 Contract (each `at_many` / `rules` call runs in the caller's read transaction, before answering):
 1. the keys of the rows written since the previous call (id above the highest seen) are dropped;
-2. the row with the highest id seen is read again: when it was removed (SQLite may then give its
-   id to a new row), every entry is dropped;
+2. the row with the highest id seen is read again (in one statement with step 1): when it was
+   removed (SQLite may then give its id to a new row), every entry is dropped;
 3. for the batch's cached keys that had an open row, whether that row is still open (one count
    per 1,000 rows through the primary key; the ids read only when some are not): an entry whose
    open row was ended or removed is dropped. A key that has got an open row since (new, or
@@ -82,13 +82,19 @@ class _Recent(Generic[K, V]):
         returns the entries of `keys` still there (current)."""
         entries = self.entries
         top = self.top
-        if not self.synced or not entries or (
-                top is not None and store.signature_of(top[0]) != top):  # the top row removed
+        removed = False
+        written: list[Signature] = []
+        if self.synced and entries:
+            if top is not None:  # steps 1 and 2 in one statement
+                found, written = store.changed_since(top[0])
+                removed = found != top  # the top row removed
+            else:
+                written = store.written_after(0)
+        if not self.synced or not entries or removed:
             entries.clear()
             self.top = store.top_row()  # before any read: rows written after it are above it
             self.synced = True
         else:
-            written = store.written_after(top[0] if top is not None else 0)
             for row in written:
                 entries.pop(self.key_of(row), None)
             if written:
@@ -127,6 +133,8 @@ class _Store(Protocol):
     def top_row(self) -> Signature | None: ...
 
     def signature_of(self, row_id: int) -> Signature | None: ...
+
+    def changed_since(self, top_id: int) -> tuple[Signature | None, list[Signature]]: ...
 
     def written_after(self, after_id: int) -> list[Signature]: ...
 

@@ -105,6 +105,15 @@ class DeviceRuleMap:
             _signature_columns().add_columns(row.cluster).where(row.id > after_id).order_by(row.id))
             if found.cluster == self.cluster]
 
+    def changed_since(self, top_id: int) -> tuple[tuple[Any, ...] | None, list[tuple[Any, ...]]]:
+        """`(signature_of(top_id), written_after(top_id))` in one statement."""
+        row = DeviceRuleRefRow
+        found = list(self.session.execute(
+            _signature_columns().add_columns(row.cluster).where(row.id >= top_id).order_by(row.id)))
+        top = _signature(found[0]) if found and found[0].id == top_id else None
+        return top, [_signature(item) for item in found
+                     if item.id != top_id and item.cluster == self.cluster]
+
     def open_ids(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
         """The id of the open row of each (device, reference) that has one."""
         row = DeviceRuleRefRow

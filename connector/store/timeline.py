@@ -279,6 +279,15 @@ class AddressTimeline:
             self._signature().add_columns(row.cluster).where(row.id > after_id).order_by(row.id))
             if found.cluster == self.cluster]
 
+    def changed_since(self, top_id: int) -> tuple[tuple[Any, ...] | None, list[tuple[Any, ...]]]:
+        """`(signature_of(top_id), written_after(top_id))` in one statement."""
+        row = AddressIntervalRow
+        found = list(self.session.execute(
+            self._signature().add_columns(row.cluster).where(row.id >= top_id).order_by(row.id)))
+        top = _signature(found[0]) if found and found[0].id == top_id else None
+        return top, [_signature(item) for item in found
+                     if item.id != top_id and item.cluster == self.cluster]
+
     def open_ids(self, addresses: Iterable[str]) -> dict[str, int]:
         """The id of each address's open interval, for those with one (one narrow statement per
         500 addresses, through the open-interval index)."""
