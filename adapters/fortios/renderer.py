@@ -10,11 +10,20 @@ so a render re-renders only:
   object re-collapses every group), and the groups and unions holding a group whose references
   changed (it appeared, vanished, or flipped between one member referenced directly and an
   addrgrp), each after the groups it holds: O(the objects referencing a changed group);
-- destinations and port sets whose model object changed, and policies whose inputs changed;
+- destinations and port sets whose model object changed (none is looked at while the rule list,
+  destinations and port sets are the very same objects as last time), and policies whose inputs
+  changed (with the same rule list: only the rules whose source group's references, destination
+  or port set changed);
 - on the IPv6 side (address6/addrgrp6, no nesting by content, no known pieces): groups whose
   model object changed or whose one-member form flipped, then the unions including a group whose
   IPv6 references changed; the IPv6 part of a destination when it changed or a rule with IPv6
   sources started or stopped using it.
+A changed group's hosts are updated from the members that are not the very same objects as before
+(`render.source_hosts_after`), and its address pieces that hold no changed host keep their bodies
+and identities. State is kept compact: per host only the compiler's own identity tuple (in the
+group's host map) and the host in each group's host set; no per-host index (the groups holding a
+changed known piece are found by bisection in their pieces, the groups containing a group by one
+membership test each).
 Objects shared by content (addresses, services) carry the union of their users' identities,
 updated per changed user. The rest of a render is assembling the output list, O(objects) cheap
 steps. Not thread-safe: an adapter renders for one device at a time.
