@@ -63,7 +63,20 @@ _message = tuple.__new__  # a SyslogMessage from its six fields, without NamedTu
 
 def parse_syslog(line: str, *, now: datetime | None = None) -> SyslogMessage:
     """The header fields of one syslog line (trailing CR/LF/NUL ignored); never raises."""
-    return _parse(line.rstrip("\r\n\0"), now, depth=0)
+    line = line.rstrip("\r\n\0")
+    plain = _PLAIN.get(line[:_PLAIN_PREFIX])
+    if plain is not None:  # a beginning seen before, with no header after the priority
+        return _message(SyslogMessage, (plain[0], None, None, None, None, line[plain[1]:]))
+    return _parse(line, now, depth=0)
+
+
+# Beginnings of lines with no header after the priority (FortiOS `format default`, a BIG-IP
+# "Splunk" line) -> (priority, where the message starts). That is decided by the priority and the
+# four characters after it alone (none of them starts a header), which the first 9 characters
+# hold; a line whose beginning could start a header never gets here (bounded).
+_PLAIN: dict[str, tuple[int | None, int]] = {}
+_PLAIN_PREFIX = 9
+_PLAIN_SIZE = 4096
 
 
 def _parse(line: str, now: datetime | None, depth: int, start: int = 0) -> SyslogMessage:
@@ -91,10 +104,13 @@ def _parse(line: str, now: datetime | None, depth: int, start: int = 0) -> Syslo
         if match:
             when = _iso_time(match.group(1))
     if match is None or when is None:
-        body = line[pos:]
-        if body.startswith("\ufeff"):
-            body = body[1:]
-        return _message(SyslogMessage, (priority, None, None, None, None, body))
+        at = pos + 1 if line.startswith("\ufeff", pos) else pos
+        if (match is None and start == 0 and head[:2] != "1 " and head[:3] not in MONTHS
+                and not head.isdigit()):  # decided by line[:pos + 4] alone: remembered
+            if len(_PLAIN) >= _PLAIN_SIZE:
+                _PLAIN.clear()
+            _PLAIN[line[:_PLAIN_PREFIX]] = (priority, at)
+        return _message(SyslogMessage, (priority, None, None, None, None, line[at:]))
     pos = match.end()
     if depth == 0:
         host = _HOST.match(line, pos)
