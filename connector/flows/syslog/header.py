@@ -96,8 +96,14 @@ def _parse(line: str, now: datetime | None, depth: int, start: int = 0) -> Syslo
         if parsed is not None:
             return parsed
     when: datetime | None = None
+    relay = depth == 0  # a relayed message may follow the time
     match = _BSD_TIME.match(line, pos) if head[:3] in MONTHS else None
     if match:
+        if relay and _a_time_in_any_year(match, now):  # so the time is never None: a relayed
+            inner = _relayed(line, match.end(), now)  # message, whose header wins, is read first
+            if inner is not None:
+                return inner
+            relay = False
         when = _bsd_time(match, now)
     elif head.isdigit():
         match = _ISO_TIME.match(line, pos)
@@ -112,20 +118,19 @@ def _parse(line: str, now: datetime | None, depth: int, start: int = 0) -> Syslo
             _PLAIN[line[:_PLAIN_PREFIX]] = (priority, at)
         return _message(SyslogMessage, (priority, None, None, None, None, line[at:]))
     pos = match.end()
-    if depth == 0:
-        host = _HOST.match(line, pos)
-        if host or line.startswith(("<", "1 "), pos):
-            inner = _relayed(line, pos, host, now)
-            if inner is not None:
-                return inner
+    if relay:
+        inner = _relayed(line, pos, now)
+        if inner is not None:
+            return inner
     hostname, app, pos = _host_and_tag(line, pos)
     return _message(SyslogMessage, (priority, when, hostname, app, None, _strip_bom(line[pos:])))
 
 
-def _relayed(line: str, pos: int, host: re.Match[str] | None, now: datetime | None
-             ) -> SyslogMessage | None:
-    """A whole syslog message behind a relay's prefix (`RELAY 1 TS ...`, `RELAY <PRI>...`);
-    `host`: `_HOST`'s match at `pos`."""
+def _relayed(line: str, pos: int, now: datetime | None) -> SyslogMessage | None:
+    """A whole syslog message behind a relay's prefix (`RELAY 1 TS ...`, `RELAY <PRI>...`)."""
+    host = _HOST.match(line, pos)
+    if host is None and not line.startswith(("<", "1 "), pos):
+        return None
     for start in (pos, host.end()) if host else (pos,):
         if line.startswith("1 ", start) or (line.startswith("<", start) and _PRI.match(line, start)):
             inner = _parse(line, now, depth=1, start=start)
@@ -253,6 +258,18 @@ def _read_iso_time(text: str) -> datetime | None:
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
+
+
+_MONTH_DAYS = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # in every year
+
+
+def _a_time_in_any_year(match: re.Match[str], now: datetime | None) -> bool:
+    """Whether `_bsd_time` of this stamp is a time whatever year `now` is in: its date exists in
+    every year (not Feb 29), and its time of day and its year (when given) are valid."""
+    year = match.group(3)
+    return (1 <= int(match.group(2)) <= _MONTH_DAYS[MONTHS[match.group(1)]]
+            and int(match.group(4)) < 24 and int(match.group(5)) < 60 and int(match.group(6)) < 60
+            and (int(year) >= 1 if year else now is None or 1 < now.year < 9999))
 
 
 _BSD_CACHE: dict[tuple[str, int], tuple[datetime | None, ...]] = {}

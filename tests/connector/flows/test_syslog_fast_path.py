@@ -56,3 +56,33 @@ def test_a_beginning_that_could_start_a_header_is_never_remembered(first: str, t
     assert parse_syslog(first, now=NOW).time is None
     assert parse_syslog(then, now=NOW) == read_in_full(then)
     assert parse_syslog(then, now=NOW).time is not None
+
+
+def time_first(line: str, now: datetime) -> header.SyslogMessage:
+    """A line starting with a BSD time, read in the documented order: the time (a date that does
+    not exist makes the whole line the message), then a relayed message, then host and tag."""
+    match = header._BSD_TIME.match(line)
+    assert match is not None
+    when = header._bsd_time(match, now)
+    if when is None:
+        return header.SyslogMessage(None, None, None, None, None, line)
+    inner = header._relayed(line, match.end(), now)
+    if inner is not None:
+        return inner
+    hostname, app, pos = header._host_and_tag(line, match.end())
+    return header.SyslogMessage(None, when, hostname, app, None, line[pos:])
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.sampled_from(["Jan", "Feb", "Apr", "Dec"]), st.integers(0, 32),
+       st.sampled_from(["", " 0000", " 2024", " 2026"]), st.integers(0, 25), st.sampled_from([0, 59, 60]),
+       st.sampled_from([0, 59, 60, 61]),
+       st.sampled_from(["10.99.5.207 1 2026-12-06T15:59:58Z h a p m - x", "relay <14>1 - h a - - - y",
+                        "relay <14>Dec  6 15:59:58 h2 app: z", "fw1 app: msg", "1 bad"]),
+       st.sampled_from([datetime(2026, 12, 6, tzinfo=UTC), datetime(2024, 2, 28, 23, tzinfo=UTC),
+                        datetime(1, 1, 1, 1, tzinfo=UTC)]))
+def test_a_relayed_message_is_read_as_in_the_documented_order(
+        month: str, day: int, year: str, hour: int, minute: int, second: int, rest: str,
+        now: datetime) -> None:
+    line = f"{month} {day:2d}{year} {hour:02d}:{minute:02d}:{second:02d} {rest}"
+    assert parse_syslog(line, now=now) == time_first(line, now)
