@@ -19,9 +19,9 @@ CPU second of this process, one thread running (other load on the machine does n
   taken by a new pod 5 minutes before the lines) and the devices' rule maps: with the
   Attributor's in-memory index (`cached=True`, as the flow service runs it: the recent
   intervals and rule histories of the addresses and references seen, checked against the store
-  every batch: the top row, the rows written since and the open rows of the batch's addresses,
-  in 3 narrow statements), and the store-backed path alone for comparison; against the targets
-  (50,000 lines/s; a third of the fair bare pass);
+  every batch: the top row with the rows written since in one statement, and a count of the
+  batch's open rows still open, by primary key), and the store-backed path alone for comparison;
+  against the targets (50,000 lines/s; a third of the fair bare pass);
 - the receiver under a UDP flood (a separate sending process, `--flood` datagrams): with a sink
   that only counts (`--max-pending`), without then with tracemalloc, and with a slow sink (50 ms
   per batch, `--flood-pending`) so the queue fills and sheds: lines delivered, shed, lost in the
