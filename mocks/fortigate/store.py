@@ -31,7 +31,8 @@ from __future__ import annotations
 import copy
 import ipaddress
 import uuid
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -149,13 +150,15 @@ def _names(value: Any, what: str) -> list[str]:
     if not isinstance(value, list):
         raise _fail(E_INVALID_VALUE, f"{what} must be a list of {{\"name\": ...}}")
     out: list[str] = []
+    seen: set[str] = set()
     for item in value:
         name = item.get("name") if isinstance(item, dict) else None
         if not isinstance(name, str) or not name:
             raise _fail(E_BLANK, f"{what}: entry without a name")
         _check_length(name, NAME_MAX, f"{what} name")
-        if name in out:
+        if name in seen:
             raise _fail(E_DUPLICATE, f"{what}: duplicate entry {name!r}")
+        seen.add(name)
         out.append(name)
     return out
 
@@ -175,6 +178,13 @@ class Vdom:
     # group table -> group name -> member names
     _members: dict[str, dict[str, frozenset[str]]] = field(default_factory=dict)
     table_sizes: dict[str, int] = field(default_factory=dict)  # table -> most entries; shared, may change
+    # indexes, so a write costs O(its entry) whatever the table sizes (as on a FortiGate):
+    # policyid (text) -> policy, policy name -> policy, and (address table or SERVICE, name) -> how
+    # many group members and policy lists reference it
+    _policy_ids: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _policy_names: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _uses: Counter[tuple[str, str]] = field(default_factory=Counter)
+    _top_policyid: int | None = None  # the highest policyid, None when to be worked out
 
     def __post_init__(self) -> None:
         for table in (ADDRESS, ADDRGRP, ADDRESS6, ADDRGRP6, SERVICE):
@@ -198,8 +208,11 @@ class Vdom:
 
     def get(self, table: str, mkey: str) -> dict[str, Any] | None:
         if table == POLICY:
-            return next((p for p in self.policies if str(p["policyid"]) == mkey), None)
+            return self._policy_ids.get(mkey)
         return self.tables[table].get(mkey)
+
+    def _count(self, table: str) -> int:
+        return len(self.policies) if table == POLICY else len(self.tables[table])
 
     # --- references ----------------------------------------------------------------------------
     def _address_exists(self, name: str, family: str = ADDRESS) -> bool:
@@ -210,6 +223,8 @@ class Vdom:
         """Descriptions of the entries that reference `name` of `table`."""
         out: list[str] = []
         family = ADDRESS_OF.get(table)
+        if not self._uses[(family or table, name)]:
+            return out
         if family is not None:
             group_table, src, dst = FAMILIES[family]
             kind = group_table.rpartition("/")[2]
@@ -227,8 +242,10 @@ class Vdom:
     # --- writing -------------------------------------------------------------------------------
     def _check_room(self, table: str) -> None:
         size = self.table_sizes.get(table)
-        used = len(self.entries(table))
-        if size is not None and used >= size:
+        if size is None:
+            return
+        used = self._count(table)
+        if used >= size:
             raise _fail(E_TABLE_FULL,
                         f"Maximum number of entries has been reached ({table}: {used} of {size})")
 
@@ -257,7 +274,11 @@ class Vdom:
         if table == POLICY:
             merged = {**current, **body, "policyid": current["policyid"]}
             entry = self._policy_entry(merged, current)
-            self.policies[self.policies.index(current)] = entry
+            self._index_policy(current, -1)
+            del self._policy_names[current["name"]]
+            current.clear()  # in place: the list keeps its order without a search
+            current.update(entry)
+            self._index_policy(current, +1)
             return int(current["policyid"])
         if "name" in body and body["name"] != mkey:
             raise _fail(E_INVALID_VALUE, "renaming through PUT is not supported by this mock")
@@ -270,7 +291,7 @@ class Vdom:
         if current is None:
             raise CmdbError(404, None, f"entry {mkey!r} not found")
         if table == POLICY:
-            self.policies.remove(current)
+            self._remove_policy(current)
             return int(current["policyid"])
         users = self.referrers(table, mkey)
         if users:
@@ -282,7 +303,11 @@ class Vdom:
         """DELETE on a collection URL: remove every unreferenced entry (one pass)."""
         if table == POLICY:
             count = len(self.policies)
+            for policy in self.policies:
+                self._index_policy(policy, -1)
             self.policies.clear()
+            self._policy_ids.clear()
+            self._policy_names.clear()
             return count
         kept = PREDEFINED.get(table, frozenset())
         doomed = [name for name in self.tables[table] if name not in kept and not self.referrers(table, name)]
@@ -313,6 +338,7 @@ class Vdom:
             raise _fail(E_BLANK, f"{table} {group!r} cannot be left without members")
         entry["member"] = _name_list(remaining)
         self._members[table][group] = frozenset(remaining)
+        self._uses[(ADDRESS_OF[table], member)] -= 1
         return member
 
     def move(self, policyid: str, before: str | None, after: str | None) -> int:
@@ -333,12 +359,48 @@ class Vdom:
     def _put(self, table: str, name: str, entry: dict[str, Any]) -> None:
         self.tables[table][name] = entry
         if table in GROUPS:
-            self._members[table][name] = frozenset(m["name"] for m in entry["member"])
+            family = ADDRESS_OF[table]
+            self._use(family, self._members[table].get(name, ()), -1)
+            members = frozenset(m["name"] for m in entry["member"])
+            self._members[table][name] = members
+            self._use(family, members, +1)
 
     def _drop(self, table: str, name: str) -> None:
         del self.tables[table][name]
         if table in GROUPS:
-            self._members[table].pop(name, None)
+            self._use(ADDRESS_OF[table], self._members[table].pop(name, ()), -1)
+
+    def _use(self, table: str, names: Iterable[str], step: int) -> None:
+        uses = self._uses
+        for name in names:
+            uses[(table, name)] += step
+
+    def _index_policy(self, policy: dict[str, Any], step: int) -> None:
+        """Count (step +1) or uncount (-1) the references of `policy`; index it by id and name."""
+        for family, (_, src, dst) in FAMILIES.items():
+            self._use(family, (a["name"] for a in policy[src] + policy[dst]), step)
+        self._use(SERVICE, (s["name"] for s in policy["service"]), step)
+        policyid = int(policy["policyid"])
+        if step > 0:
+            if self._top_policyid is not None and policyid > self._top_policyid:
+                self._top_policyid = policyid
+            self._policy_ids[str(policyid)] = policy
+            self._policy_names[policy["name"]] = policy
+        else:
+            if policyid == self._top_policyid:
+                self._top_policyid = None
+            self._policy_ids.pop(str(policyid), None)
+
+    def _max_policyid(self) -> int:
+        """The highest policyid in use (0 when none), remembered until that policy goes."""
+        if self._top_policyid is None:
+            self._top_policyid = max((int(p["policyid"]) for p in self.policies), default=0)
+        return self._top_policyid
+
+    def _remove_policy(self, policy: dict[str, Any]) -> None:
+        self.policies.remove(policy)
+        self._index_policy(policy, -1)
+        self._policy_names.pop(policy["name"], None)
 
     # --- validation ----------------------------------------------------------------------------
     def _build(self, table: str, body: dict[str, Any], current: dict[str, Any] | None) -> dict[str, Any]:
@@ -456,16 +518,18 @@ class Vdom:
         if policyid and self.get(POLICY, str(policyid)) is not None:
             raise _fail(E_DUPLICATE, f"object already exists (mkey='{policyid}')")
         if not policyid:
-            policyid = max((int(p["policyid"]) for p in self.policies), default=0) + 1
+            policyid = self._max_policyid() + 1
         entry = self._policy_entry({**body, "policyid": policyid}, None)
         self.policies.append(entry)
+        self._index_policy(entry, +1)
         return policyid
 
     def _policy_entry(self, body: dict[str, Any], current: dict[str, Any] | None) -> dict[str, Any]:
         name = _check_length(body.get("name", ""), POLICY_NAME_MAX, "name")
         if not name:
             raise _fail(E_BLANK, "policy name is required")
-        if any(p["name"] == name and p is not current for p in self.policies):
+        holder = self._policy_names.get(name)
+        if holder is not None and holder is not current:
             raise _fail(E_DUPLICATE, f"a policy named {name!r} already exists")
         comments = _check_length(body.get("comments", ""), POLICY_COMMENTS_MAX, "comments")
         lists: dict[str, list[str]] = {}
