@@ -194,13 +194,19 @@ class RecentTimeline:
         recent = self._recent
         batch = recent.sync(earliest, timeline)  # this batch's entries (kept ones may be evicted)
         missing: list[str] = []
+        fast: dict[str, tuple[datetime, Attribution]] = {}
+        latest = _LATEST - skew  # a later start plus the skew is past datetime.max: `at` answers
         for address, moment in earliest.items():
             entry = batch.get(address)
             if entry is None:
                 missing.append(address)
-            elif moment - skew < entry.value.low:
+                continue
+            value, open_from = entry.value, entry.open_from
+            if moment - skew < value.low:
                 missing.append(address)
                 del batch[address]
+            elif value.tail is not None and open_from is not None and open_from <= latest:
+                fast[address] = (open_from + skew, value.tail)
         recent.hits += len(batch)
         recent.misses += len(missing)
         if missing:
@@ -218,7 +224,9 @@ class RecentTimeline:
                 entry = _Entry(_Timeline(intervals, low, tail), open_row, clear_from, read_at)
                 batch[address] = entry
                 recent.keep(address, entry)
-        return TimelineAnswers(batch, skew)
+                if tail is not None and clear_from is not None and clear_from <= latest:
+                    fast[address] = (clear_from + skew, tail)
+        return TimelineAnswers(batch, skew, fast)
 
 
 class TimelineAnswers:
@@ -230,15 +238,11 @@ class TimelineAnswers:
 
     __slots__ = ("_entries", "_skew", "fast")
 
-    def __init__(self, entries: dict[str, _Entry[_Timeline]], skew: timedelta) -> None:
+    def __init__(self, entries: dict[str, _Entry[_Timeline]], skew: timedelta,
+                 fast: dict[str, tuple[datetime, Attribution]]) -> None:
         self._entries = entries
         self._skew = skew
-        self.fast: dict[str, tuple[datetime, Attribution]] = {}
-        latest = _LATEST - skew  # a later start plus the skew is past datetime.max: `at` answers
-        for address, entry in entries.items():
-            tail, open_from = entry.value.tail, entry.open_from
-            if tail is not None and open_from is not None and open_from <= latest:
-                self.fast[address] = (open_from + skew, tail)
+        self.fast = fast
 
     def at(self, address: str, moment: datetime) -> Attribution:
         entry = self._entries[address]
