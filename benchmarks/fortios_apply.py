@@ -46,20 +46,20 @@ from mocks.fortigate import FortigateMock  # noqa: E402
 
 
 class TimedTransport(httpx.BaseTransport):
-    """An HTTP transport that records the seconds of every write request (not GETs)."""
+    """An HTTP transport that records the seconds of every request, writes and reads apart."""
 
     def __init__(self) -> None:
         self.inner = httpx.HTTPTransport()
         self.writes: list[float] = []
+        self.reads: list[float] = []
         self._lock = threading.Lock()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         started = time.perf_counter()
         response = self.inner.handle_request(request)
         response.read()
-        if request.method != "GET":
-            with self._lock:
-                self.writes.append(time.perf_counter() - started)
+        with self._lock:
+            (self.writes if request.method != "GET" else self.reads).append(time.perf_counter() - started)
         return response
 
     def close(self) -> None:
@@ -137,6 +137,7 @@ def main() -> int:
         next_ip = int(ipaddress.IPv4Address(alive[-1][3])) + 1
         per_sync: list[tuple[int, float]] = []
         transport.writes.clear()
+        transport.reads.clear()
         app.served.clear()
         app.by_kind.clear()
         number = 0
@@ -183,6 +184,8 @@ def main() -> int:
         print(f"write request: median {statistics.median(writes) * 1000:.2f} ms, "
               f"p99 {percentile(writes, 0.99) * 1000:.2f} ms, max {max(writes) * 1000:.2f} ms "
               f"({len(writes)} requests); served by the mock: {spread(app.served)}")
+        print(f"reads during the applies (policy placement): {len(transport.reads)}, "
+              f"{sum(transport.reads) / args.syncs * 1000:.1f} ms per sync")
         print("served by the mock, per request kind: " + ", ".join(
             f"{kind} {len(times)} x {spread(times)}" for kind, times in sorted(app.by_kind.items())))
         if adapter.plan(adapter.render(state), adapter.read(), force=True).changes:

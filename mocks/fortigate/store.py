@@ -23,6 +23,9 @@ Contract (mirrors FortiOS 6.4 cmdb behaviour, see `docs/adapters.md`):
   unreferenced entries and keeps the predefined ones (`PREDEFINED`).
 - Subnets are stored and returned as `a.b.c.d m.m.m.m` whatever form was written; `ip6` as
   `address/prefix` in compressed lowercase (`2001:db8::/64`; a bare address is `/128`).
+- Cost: a write costs O(its entry) whatever the table sizes (as on a FortiGate): policies are
+  indexed by id and name, references counted (a delete scans for its referrers only when some
+  remain, to name them).
 Failures raise `CmdbError(http_status, error_code, message)`.
 """
 
