@@ -6,9 +6,9 @@ renders for the `bench_e2e.py` layout (`benchmarks/e2e_layout.py`: `--pods`, `--
 the adapter, then runs `--syncs` syncs of `--batch` pod changes each (alternately a random pod
 deleted and one created with the next free address, as `bench_adapters.py --fortios-churn` does):
 render, plan against the known state, and the adapter's apply (`--concurrency` requests in flight).
-Prints per sync the writes and seconds of the apply, and the median / p99 time of one write
-request (client side, over HTTP) and of
-the mock serving it. Ends by checking the device equals the last render.
+Prints per sync the writes and seconds of the apply (and of the observe + render and the plan
+before it), the median / p99 time of one write request (client side, over HTTP) and of the mock
+serving it, per request kind. Ends by checking the device equals the last render.
 
     python benchmarks/fortios_apply.py [--pods 100000] [--rules 2000] [--batch 37] [--syncs 10]
 """
@@ -141,6 +141,7 @@ def main() -> int:
         app.served.clear()
         app.by_kind.clear()
         number = 0
+        render_s = plan_s = 0.0
         for _ in range(args.syncs):
             made: list[ObjectChange] = []
             for _ in range(args.batch):
@@ -164,10 +165,14 @@ def main() -> int:
                     made.append(view.put(endpoint_slice(ns, workload, addresses)))
                 number += 1
             state = compiler.apply(made).devices["fgt-edge"]
+            rendering = time.perf_counter()
             adapter.observe(held)
             desired = adapter.render(state)
+            planning = time.perf_counter()
             plan = adapter.plan(desired, held, force=True)
             applying = time.perf_counter()
+            render_s += planning - rendering
+            plan_s += applying - planning
             result = adapter.apply(plan, desired)
             seconds = time.perf_counter() - applying
             if not result.ok:
@@ -184,6 +189,8 @@ def main() -> int:
         print(f"write request: median {statistics.median(writes) * 1000:.2f} ms, "
               f"p99 {percentile(writes, 0.99) * 1000:.2f} ms, max {max(writes) * 1000:.2f} ms "
               f"({len(writes)} requests); served by the mock: {spread(app.served)}")
+        print(f"before the apply, per sync: observe + render {render_s / args.syncs * 1000:.1f} ms, "
+              f"plan {plan_s / args.syncs * 1000:.1f} ms")
         print(f"reads during the applies (policy placement): {len(transport.reads)}, "
               f"{sum(transport.reads) / args.syncs * 1000:.1f} ms per sync")
         print("served by the mock, per request kind: " + ", ".join(
