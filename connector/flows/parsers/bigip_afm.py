@@ -76,10 +76,7 @@ _FIELDS = KeyValues(_WANTED)
 def parse_bigip_afm(message: str, device: str, header_time: datetime | None) -> FlowLine:
     """One AFM network firewall log message (key="value" pairs or the field list) as a FlowLine."""
     if '="' in message:
-        get = _FIELDS.read(message).get
-        return _flow((get("source_ip"), get("dest_ip"), get("action"), get("ip_protocol"),
-                      get("source_port"), get("dest_port"), get("acl_rule_name"), get("date_time"),
-                      get("acl_policy_type")), device, header_time)
+        return _flow(_FIELDS.values(message), device, header_time)  # in the order of _WANTED
     return _FIELD_LIST(message, device, header_time)
 
 

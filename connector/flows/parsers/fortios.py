@@ -57,33 +57,27 @@ _MICROSECOND = timedelta(microseconds=1)
 
 def parse_fortios(message: str, device: str, header_time: datetime | None) -> FlowLine:
     """One FortiOS traffic log line (the message after the syslog header) as a FlowLine."""
-    get = _FIELDS.read(message).get
-    kind = get("type")
+    (kind, source, destination, verb, proto, service, src_text, dst_text, policy_id, name, eventtime,
+     date, clock, tz) = _FIELDS.values(message)
     if kind is not None and kind != "traffic":
         raise NotAFlow(f"type {shown(kind)} is not a traffic log")
     # the common values take one lookup each; the checking functions handle the rest and the
     # errors, in this order: srcip, dstip, action, proto/service, the time, proto, the ports
-    source = get("srcip")
     source = KNOWN_ADDRESSES.get(source) or address(source, "srcip")
-    destination = get("dstip")
     destination = KNOWN_ADDRESSES.get(destination) or address(destination, "dstip")
-    verb = get("action")
     decision = _ACTIONS.get(verb) or action(verb, "action", ALLOW, DENY)
-    proto = get("proto") or _service_protocol(get("service"))
-    policy_id = get("policyid") or None
+    proto = proto or _service_protocol(service)
+    policy_id = policy_id or None
     if policy_id is not None:
         policy_id = KNOWN_REFERENCES.get(policy_id) or reference(policy_id)
-    moment = _time(get("eventtime"), get("date"), get("time"), get("tz"), header_time)
+    moment = _time(eventtime, date, clock, tz, header_time)
     proto = PROTOCOL_NUMBERS.get(proto) or protocol(proto, "proto")
-    text = get("srcport")
-    src_port = KNOWN_PORTS.get(text) if text else None
-    if src_port is None and text:
-        src_port = port(text, "srcport")
-    text = get("dstport")
-    dst_port = KNOWN_PORTS.get(text) if text else None
-    if dst_port is None and text:
-        dst_port = port(text, "dstport")
-    name = get("policyname")
+    src_port = KNOWN_PORTS.get(src_text) if src_text else None
+    if src_port is None and src_text:
+        src_port = port(src_text, "srcport")
+    dst_port = KNOWN_PORTS.get(dst_text) if dst_text else None
+    if dst_port is None and dst_text:
+        dst_port = port(dst_text, "dstport")
     if name:
         name = KNOWN_REFERENCES.get(name) or reference(name)
     return FlowLine(moment, device, decision, source, destination,

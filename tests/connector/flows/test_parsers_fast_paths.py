@@ -207,7 +207,12 @@ def read_before(text: str) -> dict[str, str]:
 @settings(max_examples=500, deadline=None)
 @given(st.text(alphabet='ab=", ][x', max_size=40))
 def test_key_values_decide_the_separator_as_before(text: str) -> None:
-    assert outcome(lambda: KEYS.read(text)) == outcome(lambda: read_before(text))
+    want = outcome(lambda: read_before(text))
+    assert outcome(lambda: KEYS.read(text)) == want
+    in_order = want if not isinstance(want, dict) else tuple(want.get(key) for key in ("a", "b", "ab"))
+    assert outcome(lambda: KEYS.values(text)) == in_order
+    single = outcome(lambda: KeyValues(["ab"]).values(text))
+    assert single == (want if not isinstance(want, dict) else (want.get("ab"),))
 
 
 def test_addresses_and_references_are_kept_once() -> None:
