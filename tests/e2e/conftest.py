@@ -4,7 +4,8 @@
 waiting for its `listening on http://HOST:PORT` line and yielding `(url, process)`; the process is
 terminated (then killed) on exit. The `launch_mock` fixture does the same and cleans up at teardown:
 `url, process = launch_mock("kube")`. Import the context manager from other test packages with
-`from tests.e2e.conftest import start_mock`.
+`from tests.e2e.conftest import start_mock`; `start_mocks((kind, *args), ...)` starts several side by
+side.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -56,34 +58,61 @@ def _stop(process: subprocess.Popen[str]) -> None:
             process.wait(5)
 
 
+def _launch(kind: str, args: Sequence[str], stderr: IO[str]) -> subprocess.Popen[str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    return subprocess.Popen(
+        [sys.executable, "-m", "mocks", kind, "--host", "127.0.0.1", "--port", "0", *args],
+        cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True)
+
+
+@contextlib.contextmanager
+def _serving(kind: str, process: subprocess.Popen[str], stderr: IO[str], timeout: float
+             ) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """Wait for a launched mock's `listening on` line; yield (url, process); stop it on exit."""
+    drain: threading.Thread | None = None
+    try:
+        line = _read_first_line(process, timeout)
+        match = _LISTENING.search(line or "")
+        if match is None:
+            _stop(process)
+            stderr.seek(0)
+            raise RuntimeError(f"mock {kind} did not start (first line {line!r}): "
+                               f"{stderr.read()[-2000:]}")
+        drain = threading.Thread(target=_drain, args=(process,), daemon=True)
+        drain.start()
+        yield match.group(1), process
+    finally:
+        _stop(process)
+        if drain is not None:
+            drain.join(5)
+        if process.stdout is not None and (drain is None or not drain.is_alive()):
+            process.stdout.close()
+
+
 @contextlib.contextmanager
 def start_mock(kind: str, *args: str, timeout: float = STARTUP_TIMEOUT
                ) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     """Run `python -m mocks <kind> --host 127.0.0.1 --port 0 *args`; yield (url, process)."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
-    with tempfile.TemporaryFile("w+") as stderr:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "mocks", kind, "--host", "127.0.0.1", "--port", "0", *args],
-            cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True)
-        drain: threading.Thread | None = None
-        try:
-            line = _read_first_line(process, timeout)
-            match = _LISTENING.search(line or "")
-            if match is None:
-                _stop(process)
-                stderr.seek(0)
-                raise RuntimeError(f"mock {kind} did not start (first line {line!r}): "
-                                   f"{stderr.read()[-2000:]}")
-            drain = threading.Thread(target=_drain, args=(process,), daemon=True)
-            drain.start()
-            yield match.group(1), process
-        finally:
-            _stop(process)
-            if drain is not None:
-                drain.join(5)
-            if process.stdout is not None and (drain is None or not drain.is_alive()):
-                process.stdout.close()
+    with tempfile.TemporaryFile("w+") as stderr, \
+            _serving(kind, _launch(kind, args, stderr), stderr, timeout) as started:
+        yield started
+
+
+@contextlib.contextmanager
+def start_mocks(*specs: Sequence[str], timeout: float = STARTUP_TIMEOUT
+                ) -> Iterator[list[tuple[str, subprocess.Popen[str]]]]:
+    """Several mocks, each spec `(kind, *args)` as for `start_mock`, started side by side (their
+    start-ups overlap); yields their (url, process) in the order given; all stopped on exit."""
+    with contextlib.ExitStack() as stack:
+        launched = []
+        for kind, *args in specs:
+            stderr = stack.enter_context(tempfile.TemporaryFile("w+"))
+            process = _launch(kind, args, stderr)
+            stack.callback(_stop, process)  # stopped even when another one fails to start
+            launched.append((kind, process, stderr))
+        yield [stack.enter_context(_serving(kind, process, stderr, timeout))
+               for kind, process, stderr in launched]
 
 
 @pytest.fixture

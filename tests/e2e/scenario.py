@@ -49,7 +49,7 @@ from tests.adapters.f5.afm_evaluator import verdict as afm_verdict
 from tests.adapters.fortios.policy_evaluator import FortiGateEvaluator, fetch_tables
 from tests.adapters.rest import evaluator as rest_evaluator
 from tests.connector.compiler.oracle import Oracle
-from tests.e2e.conftest import REPO_ROOT, start_mock
+from tests.e2e.conftest import REPO_ROOT, start_mocks
 
 Obj = dict[str, Any]
 
@@ -303,11 +303,9 @@ class Lab:
     def start(cls, stack: contextlib.ExitStack) -> Lab:
         """Start the four mocks as processes (stopped when `stack` closes)."""
         # pods are deleted at once: the scenarios observe removals, not graceful termination
-        kube_url, _ = stack.enter_context(
-            start_mock("kube", "--bookmark-interval", "1", "--pod-grace-seconds", "0"))
-        bigip_url, _ = stack.enter_context(start_mock("bigip", "--processing-ms", "5"))
-        fortigate_url, _ = stack.enter_context(start_mock("fortigate"))
-        rest_url, _ = stack.enter_context(start_mock("rest"))
+        (kube_url, _), (bigip_url, _), (fortigate_url, _), (rest_url, _) = stack.enter_context(start_mocks(
+            ("kube", "--bookmark-interval", "1", "--pod-grace-seconds", "0"),
+            ("bigip", "--processing-ms", "5"), ("fortigate",), ("rest",)))
         lab = cls(KubeCluster(kube_url), BigIp(bigip_url), FortiGate(fortigate_url), RestReceiver(rest_url))
         stack.callback(lab.close)
         return lab

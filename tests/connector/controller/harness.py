@@ -2,7 +2,7 @@
 the cluster driven through the `kubernetes` client, devices judged by their conformance evaluators
 against the rule-semantics oracle (docs/resources.md, "How a rule decides").
 
-- `Mocks` starts kube, bigip, fortigate and rest (`tests.e2e.conftest.start_mock`).
+- `Mocks` starts kube, bigip, fortigate and rest (`tests.e2e.conftest.start_mocks`).
 - `Cluster` talks to the kube mock: CRDs, manifests, pods, namespaces, rule status, Events.
 - `write_config` writes a connector configuration for the mocks.
 - `Connector` runs `python -m connector run` and finds its health/metrics URL.
@@ -37,7 +37,7 @@ from tests.adapters.f5.afm_evaluator import Declaration, verdict
 from tests.adapters.fortios.policy_evaluator import FortiGateEvaluator, fetch_tables
 from tests.adapters.rest import evaluator as rest_evaluator
 from tests.connector.compiler.oracle import Oracle
-from tests.e2e.conftest import REPO_ROOT, start_mock
+from tests.e2e.conftest import REPO_ROOT, start_mocks
 
 CLUSTER = "e2e"
 TENANT = "fc_e2e"
@@ -72,10 +72,9 @@ class Mocks:
     """The four mock processes."""
 
     def __init__(self, stack: contextlib.ExitStack) -> None:
-        self.kube, self.kube_process = stack.enter_context(start_mock("kube", "--bookmark-interval", "1"))
-        self.bigip, _ = stack.enter_context(start_mock("bigip", "--processing-ms", "5"))
-        self.fgt, _ = stack.enter_context(start_mock("fortigate"))
-        self.soc, _ = stack.enter_context(start_mock("rest"))
+        (self.kube, self.kube_process), (self.bigip, _), (self.fgt, _), (self.soc, _) = stack.enter_context(
+            start_mocks(("kube", "--bookmark-interval", "1"), ("bigip", "--processing-ms", "5"),
+                        ("fortigate",), ("rest",)))
 
     @property
     def devices(self) -> dict[str, str]:
