@@ -190,6 +190,12 @@ def test_sigkill_during_an_apply_then_restart_converges_without_orphans(
     restarted = Connector(config)
     try:
         converged(cluster, mocks, timeout=60)
+        # the probes can agree before the restarted connector's first syncs end (the interrupted
+        # apply may already have put the new namespace in its default action's union)
+        def in_sync() -> bool:
+            return {d.get("state") for d in restarted.ready().get("devices", {}).values()} == {"in-sync"}
+
+        eventually(in_sync, 60, what="every device in sync after the restart")
         report = plan_json(config)
         for device in report["devices"]:
             changes = (device["plan"] or {}).get("changes") or []
