@@ -1,8 +1,10 @@
 """End to end, under adversity: real processes (kube, BIG-IP, FortiGate and REST mocks, the
 connector), judged by what the mocks hold.
 
-- Names that used to collide (`t880` and `t3919`: their default rules' keys shared the six hex
-  digits FortiOS policy names once kept) are both programmed, under distinct names.
+- Namespaces whose default-rule keys share the first six hex digits of their hash (`t880` and
+  `t3919`; FortiOS policy names once kept only six) both get their default action on the device,
+  under unique policy names (default actions are grouped now; names are also covered by
+  tests/adapters/test_unique_names.py).
 - Six of ten namespaces deleted while their pods' addresses go to new pods of another namespace:
   whatever the safety thresholds withhold, no reused address keeps the access of its former
   owner, and the new pods are programmed.
@@ -114,7 +116,7 @@ def test_collisions_withheld_deletions_and_a_failing_device(world: tuple[Mocks, 
     try:
         converged(cluster, mocks, timeout=90)
 
-        # 1. both colliding namespaces have their default policy, under distinct names
+        # 1. both namespaces get their default action; policy names are unique
         names = [p["name"] for p in fortigate_policies(mocks)]
         assert len(names) == len(set(names))
         for ns in COLLIDING:
