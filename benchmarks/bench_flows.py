@@ -288,7 +288,7 @@ def build_store(addresses: int) -> tuple[Any, Any, Path]:
 
 
 def attribution_speed(lines_by_format: dict[str, list[str]], addresses: int, repeat: int,
-                      bare_rates: dict[str, float]) -> None:
+                      bare_rates: dict[str, float], batch_lines: int) -> None:
     attributor_cls = optional("connector.flows.attribute", "Attributor")
     if attributor_cls is None:
         print("attribution: skipped (connector.flows.attribute.Attributor is not there yet)")
@@ -306,9 +306,9 @@ def attribution_speed(lines_by_format: dict[str, list[str]], addresses: int, rep
 
             def run(lines: list[str] = lines, device: str = device, parser: Any = parser,
                     attributor: Any = attributor) -> None:
-                for start in range(0, len(lines), 1000):
+                for start in range(0, len(lines), batch_lines):
                     batch = []
-                    for line in lines[start:start + 1000]:
+                    for line in lines[start:start + batch_lines]:
                         message = parse_syslog(line)
                         batch.append(parser(message.body, device, message.time))
                     attributor.attribute(batch)
@@ -317,8 +317,8 @@ def attribution_speed(lines_by_format: dict[str, list[str]], addresses: int, rep
             parsed = parse()
 
             def attribute_all(attributor: Any = attributor, parsed: list[FlowLine] = parsed) -> None:
-                for start in range(0, len(parsed), 1000):
-                    attributor.attribute(parsed[start:start + 1000])
+                for start in range(0, len(parsed), batch_lines):
+                    attributor.attribute(parsed[start:start + batch_lines])
 
             alone = best_rate(attribute_all, len(parsed), repeat)
             uncached = best_rate(lambda store_only=store_only: attribute_all(store_only), len(parsed), 1)
@@ -466,6 +466,9 @@ def main() -> None:
     parser.add_argument("--flood-pending", type=int, default=10_000,
                         help="max_pending_lines of the receiver with the slow sink")
     parser.add_argument("--store-lines", type=int, default=100_000)
+    parser.add_argument("--batch", type=int, default=1000,
+                        help="lines per attribution batch (the receiver hands 1,000 at a time; the "
+                             "pipeline's worker takes up to 5,000 waiting lines when it falls behind)")
     parser.add_argument("--skip-attribution", action="store_true")
     parser.add_argument("--skip-flood", action="store_true")
     parser.add_argument("--skip-store", action="store_true")
@@ -475,7 +478,7 @@ def main() -> None:
     lines_by_format = {fmt: generate(fmt, args.lines, args.addresses) for fmt in GENERATORS}
     bare_rates = {fmt: parse_speed(fmt, lines, args.repeat) for fmt, lines in lines_by_format.items()}
     if not args.skip_attribution:
-        attribution_speed(lines_by_format, args.addresses, args.repeat, bare_rates)
+        attribution_speed(lines_by_format, args.addresses, args.repeat, bare_rates, args.batch)
     if not args.skip_flood:
         flood(lines_by_format["fortios"], args.flood, args.max_pending, 0.0, traced=False)
         flood(lines_by_format["fortios"], args.flood, args.max_pending, 0.0, traced=True)

@@ -67,7 +67,53 @@ def parse_syslog(line: str, *, now: datetime | None = None) -> SyslogMessage:
     plain = _PLAIN.get(line[:_PLAIN_PREFIX])
     if plain is not None:  # a beginning seen before, with no header after the priority
         return _message(SyslogMessage, (plain[0], None, None, None, None, line[plain[1]:]))
-    return _parse(line, now, depth=0)
+    relayable = line[:3] in MONTHS and (now is None or 1 < now.year < 9999)
+    if relayable:
+        cut = line.find(" [", 0, _RELAYED_PREFIX_MAX)
+        known = _RELAYED.get(line[:cut + 1]) if cut > 0 else None
+        if known is not None:
+            read = _with_structured_data(line, cut + 1, known)
+            if read is not None:
+                return read
+    message = _parse(line, now, depth=0)
+    if relayable and message.structured_data is not None and message.time is not None:
+        _remember_relayed(line, message, now)
+    return message
+
+
+# Relays' prefixes up to the structured data of the RFC 5424 message they carry (`Mmm dd hh:mm:ss
+# RELAY <PRI>1 TIMESTAMP HOST APP PROCID MSGID `) -> (priority, time, host, app) of that message.
+# The header up to its structured data depends on that text alone (its fields cannot hold a space),
+# and a relayed message's header does not depend on `now` when the relay's time is a time in any
+# year; a device stamps many lines with one second (bounded).
+_RELAYED: dict[str, tuple[int | None, datetime | None, str | None, str | None]] = {}
+_RELAYED_PREFIX_MAX = 512
+_RELAYED_SIZE = 4096
+
+
+def _remember_relayed(line: str, message: SyslogMessage, now: datetime | None) -> None:
+    cut = line.find(" [", 0, _RELAYED_PREFIX_MAX)
+    assert message.structured_data is not None
+    if cut <= 0 or not line.startswith(message.structured_data, cut + 1):
+        return
+    stamp = _BSD_TIME.match(line)
+    if stamp is None or not _a_time_in_any_year(stamp, now):
+        return
+    if len(_RELAYED) >= _RELAYED_SIZE:
+        _RELAYED.clear()
+    _RELAYED[line[:cut + 1]] = (message.priority, message.time, message.hostname, message.app)
+
+
+def _with_structured_data(line: str, pos: int, header: tuple[int | None, datetime | None, str | None,
+                                                              str | None]) -> SyslogMessage | None:
+    """The message of a remembered prefix whose structured data starts at `pos`, as `_rfc5424`
+    reads it; None where `_rfc5424` would refuse it (the line is then read in full)."""
+    end = _sd_end(line, pos)
+    if end < 0:
+        return None
+    if not (line.startswith(" ", end) or end == len(line)):
+        return None
+    return _message(SyslogMessage, (*header, line[pos:end], _strip_bom(line[end + 1:])))
 
 
 # Beginnings of lines with no header after the priority (FortiOS `format default`, a BIG-IP

@@ -86,3 +86,37 @@ def test_a_relayed_message_is_read_as_in_the_documented_order(
         now: datetime) -> None:
     line = f"{month} {day:2d}{year} {hour:02d}:{minute:02d}:{second:02d} {rest}"
     assert parse_syslog(line, now=now) == time_first(line, now)
+
+
+RELAY_PREFIXES = st.builds(
+    "{}{} {}{}1 {} {} {} {} {} ".format,
+    st.sampled_from(["Dec  6 15:59:58", "Dec 06 15:59:58", "Feb 29 10:00:00", "Dec  6 2026 15:59:58"]),
+    st.sampled_from(["", ".123"]),
+    st.sampled_from(["10.99.5.207 ", "[::1] ", "relay ", ""]),
+    st.sampled_from(["", "<134>", "<999>"]),
+    st.sampled_from(["2026-12-06T15:59:58.000Z", "-", "2026-12-06T15:59:5x"]),
+    st.sampled_from(["bigip-dc1.example", "-", "h[1"]),
+    st.sampled_from(["tmm", "-"]), st.sampled_from(["14807", "-"]), st.sampled_from(["23003137", "-"]))
+RELAY_TAILS = st.lists(st.sampled_from([
+    '[F5@12276 acl_policy_type="Enforced" action="Accept"]', '[F5@12276 a="b]"]', "[x@1 a=\"\\\"\"]",
+    "[open", " msg", "msg", "", "\ufeffmsg", "[a][b] rest", "[a]x"]), max_size=3).map("".join)
+
+
+@settings(max_examples=800, deadline=None)
+@given(RELAY_PREFIXES, RELAY_TAILS, RELAY_TAILS,
+       st.sampled_from([NOW, None, datetime(9999, 1, 1, tzinfo=UTC)]))
+def test_a_remembered_relay_prefix_reads_as_the_whole_line(prefix: str, tail: str, other: str,
+                                                           now: datetime | None) -> None:
+    header._RELAYED.clear()
+    for text in (prefix + tail, prefix + other, prefix + tail):  # later ones may be remembered
+        assert parse_syslog(text, now=now) == header._parse(text.rstrip("\r\n\0"), now, depth=0)
+
+
+def test_a_relayed_bigip_line_is_remembered_by_its_prefix() -> None:
+    header._RELAYED.clear()
+    prefix = "Dec 06 15:59:58 10.99.5.207 1 2026-12-06T15:59:58.000Z bigip-dc1.example tmm 14807 23003137 "
+    first = parse_syslog(prefix + '[F5@12276 action="Accept"] tail', now=NOW)
+    assert header._RELAYED.get(prefix) == (None, first.time, "bigip-dc1.example", "tmm")
+    again = parse_syslog(prefix + '[F5@12276 action="Drop"]', now=NOW)
+    assert again.structured_data == '[F5@12276 action="Drop"]' and again.message == ""
+    assert again.time == first.time
