@@ -97,10 +97,11 @@ def test_failure_is_retried_with_backoff_keeping_the_triggers(workers: list[Devi
 
 def test_a_newer_state_submitted_during_backoff_is_the_one_retried(workers: list[DeviceWorker]) -> None:
     sync = Recorder(results=[False, True])
-    worker = start(workers, sync, backoff_base=0.3, backoff_cap=0.3)
+    worker = start(workers, sync, backoff_base=2.0, backoff_cap=2.0)  # room to submit in the backoff
     worker.submit(state(1), ["a"])
     eventually(lambda: len(sync.jobs) == 1, 5)
     worker.submit(state(2), ["b"])
+    assert len(sync.jobs) == 1, "the retry came before the newer state was submitted"
     eventually(lambda: len(sync.jobs) == 2 and not worker.busy, 10)
     assert sync.jobs[1].state.device == "d2"
     assert sorted(sync.jobs[1].triggers) == ["a", "b"]
