@@ -166,5 +166,11 @@ class Plan:
                 "summary": self.summary()}
 
     def checksum(self) -> str:
-        return checksum({"device": self.device, "cluster": self.cluster,
-                         "changes": [c.to_json() for c in self.changes]})
+        """SHA-256 of the device, cluster and changes; computed once per plan (plans are immutable:
+        the REST idempotency key and the audit log ask for it on every sync)."""
+        known: str | None = self.__dict__.get("_checksum")
+        if known is None:
+            known = checksum({"device": self.device, "cluster": self.cluster,
+                              "changes": [c.to_json() for c in self.changes]})
+            object.__setattr__(self, "_checksum", known)
+        return known

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 
 import pytest
@@ -307,3 +308,13 @@ def test_applying_the_plan_yields_the_desired_objects(
     # a second plan against the result has nothing left to do
     assert make_plan(desired, result).empty
     assert make_plan(desired, actual).checksum() == p.checksum()
+
+
+def test_a_plan_checksum_is_computed_once_and_follows_replace() -> None:
+    first = Plan("d", "c", (Change(Op.CREATE, "group", "a", None, {"members": ["10.0.0.1"]}),))
+    assert first.checksum() == first.checksum()
+    assert first.__dict__["_checksum"] == first.checksum()
+    assert first == dataclasses.replace(first)
+    other = dataclasses.replace(first, changes=(Change(Op.DELETE, "group", "a", {"members": []}, None),))
+    assert other.checksum() != first.checksum()
+    assert dataclasses.replace(first, changes=()).checksum() == Plan("d", "c").checksum()
