@@ -336,6 +336,39 @@ def churn_cluster(layout: Layout) -> tuple[StaticView, dict[tuple[str, str], lis
     return view, served, pods
 
 
+class PodChurn:
+    """The end-to-end benchmark's churn on a view: step `number` deletes a random pod when it is
+    even, else creates one in a random namespace (a fresh address), keeping the EndpointSlice of
+    the pod's Service in step; returns the view's changes."""
+
+    def __init__(self, layout: Layout, view: StaticView, served: dict[tuple[str, str], list[str]],
+                 alive: list[PodSpec], rng: random.Random) -> None:
+        self.layout, self.view, self.served, self.alive, self.rng = layout, view, served, alive, rng
+        self.next_ip = int(ipaddress.IPv4Address(alive[-1][3])) + 1
+
+    def step(self, number: int) -> list[ObjectChange]:
+        made: list[ObjectChange] = []
+        if number % 2 == 0:
+            ns, name, workload, address = self.alive.pop(self.rng.randrange(len(self.alive)))
+            gone = self.view.delete(StaticView.kind_of({"kind": "Pod"}), ns, name)
+            made += [gone] if gone is not None else []
+        else:
+            ns = self.rng.choice(self.layout.namespace_names())
+            workload = self.rng.choices([w for w, _ in WORKLOADS], [share for _, share in WORKLOADS])[0]
+            name, address = f"{workload}-churn-{number}", str(ipaddress.IPv4Address(self.next_ip))
+            self.next_ip += 1
+            self.alive.append((ns, name, workload, address))
+            made.append(self.view.put(pod_manifest(ns, name, workload, address)))
+        if workload in SERVICES:
+            addresses = self.served[(ns, workload)]
+            if number % 2 == 0:
+                addresses.remove(address)
+            else:
+                addresses.append(address)
+            made.append(self.view.put(endpoint_slice(ns, workload, addresses)))
+        return made
+
+
 def fortios_churn(pods: int, namespaces: int, rules: int, changes: int, seed: int = 7) -> int:
     """Writes per pod change on FortiOS under churn (see the module docstring)."""
     layout = Layout(pods, namespaces, rules)
@@ -359,31 +392,12 @@ def fortios_churn(pods: int, namespaces: int, rules: int, changes: int, seed: in
             raise SystemExit(f"fortios: cold apply failed: {cold.error}")
         held = held_after(desired, adapter.read(), adapter.owner_mark)
         print(f"{layout.describe()}\nfortios cold: {len(desired)} objects, {cold.writes} writes")
-        next_ip = int(ipaddress.IPv4Address(alive[-1][3])) + 1
+        churn = PodChurn(layout, view, served, alive, rng)
         writes = planned = 0
         render_s = plan_s = 0.0
         per_change: list[int] = []
         for number in range(changes):
-            made: list[ObjectChange] = []
-            if number % 2 == 0:
-                ns, name, workload, address = alive.pop(rng.randrange(len(alive)))
-                gone = view.delete(StaticView.kind_of({"kind": "Pod"}), ns, name)
-                made += [gone] if gone is not None else []
-            else:
-                ns = rng.choice(layout.namespace_names())
-                workload = rng.choices([w for w, _ in WORKLOADS], [share for _, share in WORKLOADS])[0]
-                name, address = f"{workload}-churn-{number}", str(ipaddress.IPv4Address(next_ip))
-                next_ip += 1
-                alive.append((ns, name, workload, address))
-                made.append(view.put(pod_manifest(ns, name, workload, address)))
-            if workload in SERVICES:
-                addresses = served[(ns, workload)]
-                if number % 2 == 0:
-                    addresses.remove(address)
-                else:
-                    addresses.append(address)
-                made.append(view.put(endpoint_slice(ns, workload, addresses)))
-            state = compiler.apply(made).devices["fgt-edge"]
+            state = compiler.apply(churn.step(number)).devices["fgt-edge"]
             adapter.observe(held)
             started = time.perf_counter()
             desired = adapter.render(state)

@@ -16,7 +16,6 @@ serving it, per request kind. Ends by checking the device equals the last render
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import random
 import statistics
 import sys
@@ -35,9 +34,9 @@ from adapters.fortios.adapter import apply_levels  # noqa: E402
 from adapters.fortios.client import TABLES  # noqa: E402
 from adapters.fortios.config import FortiOSDevice  # noqa: E402
 from adapters.fortios.wire import to_wire  # noqa: E402
-from benchmarks.bench_adapters import CLUSTER, SECRETS, TOKEN, churn_cluster, endpoint_slice  # noqa: E402
-from benchmarks.e2e_layout import SERVICES, WORKLOADS, Layout, pod_manifest  # noqa: E402
-from connector.cluster import ObjectChange, StaticView  # noqa: E402
+from benchmarks.bench_adapters import CLUSTER, SECRETS, TOKEN, PodChurn, churn_cluster  # noqa: E402
+from benchmarks.e2e_layout import Layout  # noqa: E402
+from connector.cluster import ObjectChange  # noqa: E402
 from connector.compiler import Compiler  # noqa: E402
 from connector.reconciler.known import held_after  # noqa: E402
 from connector.wiring import compile_settings, validate_config  # noqa: E402
@@ -134,7 +133,7 @@ def main() -> int:
         print(f"{layout.describe()}\nloaded {len(desired)} objects "
               f"({', '.join(f'{k} {n}' for k, n in counts.items() if n)}) in "
               f"{time.perf_counter() - loaded:.1f} s; setup {time.perf_counter() - started:.1f} s")
-        next_ip = int(ipaddress.IPv4Address(alive[-1][3])) + 1
+        churn = PodChurn(layout, view, served, alive, rng)
         per_sync: list[tuple[int, float]] = []
         transport.writes.clear()
         transport.reads.clear()
@@ -145,24 +144,7 @@ def main() -> int:
         for _ in range(args.syncs):
             made: list[ObjectChange] = []
             for _ in range(args.batch):
-                if number % 2 == 0:
-                    ns, name, workload, address = alive.pop(rng.randrange(len(alive)))
-                    gone = view.delete(StaticView.kind_of({"kind": "Pod"}), ns, name)
-                    made += [gone] if gone is not None else []
-                else:
-                    ns = rng.choice(layout.namespace_names())
-                    workload = rng.choices([w for w, _ in WORKLOADS], [s for _, s in WORKLOADS])[0]
-                    name, address = f"{workload}-churn-{number}", str(ipaddress.IPv4Address(next_ip))
-                    next_ip += 1
-                    alive.append((ns, name, workload, address))
-                    made.append(view.put(pod_manifest(ns, name, workload, address)))
-                if workload in SERVICES:
-                    addresses = served[(ns, workload)]
-                    if number % 2 == 0:
-                        addresses.remove(address)
-                    else:
-                        addresses.append(address)
-                    made.append(view.put(endpoint_slice(ns, workload, addresses)))
+                made += churn.step(number)
                 number += 1
             state = compiler.apply(made).devices["fgt-edge"]
             rendering = time.perf_counter()
