@@ -30,7 +30,8 @@ from tests.helm.test_chart import (
 
 SENDERS = [{"device": "fgt-edge", "addresses": ["192.0.2.10", "192.0.2.11"], "format": "fortios"},
            {"device": "bigip-dc1", "addresses": ["2001:db8::20"], "format": "bigip-afm"}]
-FLOWS = {"enabled": True, "syslogPort": 6514, "senders": SENDERS, "senderCidrs": ["198.51.100.0/24"],
+FLOWS = {"enabled": True, "syslogPort": 6514, "syslogIdleTimeout": "90s", "syslogMaxConnections": 64,
+         "senders": SENDERS, "senderCidrs": ["198.51.100.0/24"],
          "retention": "14d", "clockSkew": "3s", "tokenSecret": {"name": "fc-flows", "key": "push-token"},
          "forward": {"url": "tcp://203.0.113.50:6515", "format": "cef"}}
 METRICS_FROM = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
@@ -77,6 +78,7 @@ def test_the_configuration_has_the_flows_section_of_the_values(value_set: str) -
     flows = rendered_config(docs).flows
     assert flows is not None and flows.syslog is not None
     assert flows.syslog.address == ("0.0.0.0", 6514)
+    assert (flows.syslog.idle_timeout, flows.syslog.max_connections) == (90.0, 64)
     assert [(s.device, s.addresses, s.format) for s in flows.senders] == [
         (s["device"], s["addresses"], s["format"]) for s in SENDERS]
     assert (flows.retention, flows.clock_skew) == (14 * 86400.0, 3.0)

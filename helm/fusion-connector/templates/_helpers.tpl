@@ -156,6 +156,8 @@ token: token
 {{- $flows := .Values.flows }}
 syslog:
   listen: {{ printf "0.0.0.0:%d" (int $flows.syslogPort) | quote }}
+  idleTimeout: {{ $flows.syslogIdleTimeout | default "5m" | quote }}
+  maxConnections: {{ $flows.syslogMaxConnections | default 256 | int }}
 senders:
   {{- toYaml $flows.senders | nindent 2 }}
 retention: {{ $flows.retention | quote }}
