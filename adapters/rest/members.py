@@ -103,12 +103,9 @@ class _Group:
     def update(self, source: tuple[Member, ...]) -> bool:
         """Move to `source` by the members that changed; False (nothing done) when more than a
         quarter did: rebuilding is then cheaper."""
-        old = self.source
-        head = common_head(old, source)
-        tail = common_tail(old, source, min(len(old), len(source)) - head)
-        before = dict(zip(map(id, old[head:len(old) - tail]), old[head:len(old) - tail], strict=True))
-        after = dict(zip(map(id, source[head:len(source) - tail]), source[head:len(source) - tail],
-                         strict=True))
+        left, joined = changed_window(self.source, source)
+        before = {id(member): member for member in left}
+        after = {id(member): member for member in joined}
         gone, came = before.keys() - after.keys(), after.keys() - before.keys()
         if len(gone) + len(came) > len(source) // 4 + 8:
             return False
@@ -152,6 +149,13 @@ def common_tail(a: Sequence[Any], b: Sequence[Any], limit: int) -> int:
         else:
             high = middle
     return low
+
+
+def changed_window(a: Sequence[Any], b: Sequence[Any]) -> tuple[Sequence[Any], Sequence[Any]]:
+    """`a` and `b` without their longest common head and tail: where they differ."""
+    head = common_head(a, b)
+    tail = common_tail(a, b, min(len(a), len(b)) - head)
+    return a[head:len(a) - tail], b[head:len(b) - tail]
 
 
 class GroupMembers:

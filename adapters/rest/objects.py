@@ -20,7 +20,7 @@ from typing import Any
 
 from adapters.base.memo import RenderMemo
 from adapters.base.naming import NameRules, UniqueNames, object_name
-from adapters.rest.members import GroupMembers, canonical_members, common_head, common_tail
+from adapters.rest.members import GroupMembers, canonical_members, changed_window
 from connector.model import CompiledRule, Destination, DeviceState, PortSet, SourceGroup
 from connector.planner.types import Change, DeviceObject, Op
 
@@ -282,11 +282,8 @@ def member_delta(change: Change) -> tuple[list[str], list[str]] | None:
         return None
     if _without_members(before) != _without_members(after):
         return None
-    old, new = list(before.get("members") or []), list(after.get("members") or [])
     # members lists hold no address twice: what differs lies between their common head and tail
-    head = common_head(old, new)
-    tail = common_tail(old, new, min(len(old), len(new)) - head)
-    old, new = old[head:len(old) - tail], new[head:len(new) - tail]
+    old, new = changed_window(list(before.get("members") or []), list(after.get("members") or []))
     old_set, new_set = set(old), set(new)
     return [m for m in new if m not in old_set], [m for m in old if m not in new_set]
 
