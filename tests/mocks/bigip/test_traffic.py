@@ -4,6 +4,7 @@ and the AFM log lines it sends to a real syslog socket."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -92,15 +93,22 @@ class Device:
         return answer["action"], answer["rule"]
 
 
-@pytest.fixture
-def device() -> Iterator[Device]:
+@contextlib.contextmanager
+def declared_device(document: dict[str, Any]) -> Iterator[Device]:
+    """A served mock holding `document`, logging to a UDP listener."""
     with udp_listener() as syslog:
         app = BigIpApp(processing_ms=0, syslog=SyslogTarget.parse(syslog.url))
         with HttpServer(app) as server, httpx.Client(base_url=server.url, auth=("admin", "admin")) as api:
-            response = api.post(DECLARE, json=declaration())
+            response = api.post(DECLARE, json=document)
             assert response.status_code == 200, response.text
             yield Device(app, api, syslog)
         app.syslog.close()
+
+
+@pytest.fixture
+def device() -> Iterator[Device]:
+    with declared_device(declaration()) as found:
+        yield found
 
 
 def parse_rfc5424(line: str) -> tuple[dict[str, str], str | None]:

@@ -16,9 +16,15 @@ from connector.flows.parsers import PARSERS, StagedMatch
 from connector.flows.syslog import parse_syslog
 from mocks.bigip import BigIpApp
 from mocks.common.http import HttpServer
-from mocks.common.syslog import SyslogTarget
-from tests.mocks.bigip.test_traffic import DECLARE, Device, declaration, parse_rfc5424, rule, use
-from tests.mocks.common.listeners import udp_listener
+from tests.mocks.bigip.test_traffic import (
+    DECLARE,
+    Device,
+    declaration,
+    declared_device,
+    parse_rfc5424,
+    rule,
+    use,
+)
 
 STAGED_POLICY = "/T1/Shared/audit_policy"
 
@@ -44,13 +50,8 @@ def staged_declaration() -> dict[str, Any]:
 
 @pytest.fixture
 def staged() -> Iterator[Device]:
-    with udp_listener() as syslog:
-        app = BigIpApp(processing_ms=0, syslog=SyslogTarget.parse(syslog.url))
-        with HttpServer(app) as server, httpx.Client(base_url=server.url, auth=("admin", "admin")) as api:
-            response = api.post(DECLARE, json=staged_declaration())
-            assert response.status_code == 200, response.text
-            yield Device(app, api, syslog)
-        app.syslog.close()
+    with declared_device(staged_declaration()) as found:
+        yield found
 
 
 def enforced_only(flow: dict[str, Any]) -> dict[str, Any]:
