@@ -278,7 +278,6 @@ class Vdom:
             merged = {**current, **body, "policyid": current["policyid"]}
             entry = self._policy_entry(merged, current)
             self._index_policy(current, -1)
-            del self._policy_names[current["name"]]
             current.clear()  # in place: the list keeps its order without a search
             current.update(entry)
             self._index_policy(current, +1)
@@ -309,8 +308,6 @@ class Vdom:
             for policy in self.policies:
                 self._index_policy(policy, -1)
             self.policies.clear()
-            self._policy_ids.clear()
-            self._policy_names.clear()
             return count
         kept = PREDEFINED.get(table, frozenset())
         doomed = [name for name in self.tables[table] if name not in kept and not self.referrers(table, name)]
@@ -340,8 +337,7 @@ class Vdom:
         if not remaining:
             raise _fail(E_BLANK, f"{table} {group!r} cannot be left without members")
         entry["member"] = _name_list(remaining)
-        self._members[table][group] = frozenset(remaining)
-        self._uses[(ADDRESS_OF[table], member)] -= 1
+        self._put(table, group, entry)  # member sets and reference counts in step
         return member
 
     def move(self, policyid: str, before: str | None, after: str | None) -> int:
@@ -379,7 +375,8 @@ class Vdom:
             uses[(table, name)] += step
 
     def _index_policy(self, policy: dict[str, Any], step: int) -> None:
-        """Count (step +1) or uncount (-1) the references of `policy`; index it by id and name."""
+        """Count (step +1) or uncount (-1) the references of `policy`; index (or unindex) it by id
+        and name."""
         for family, (_, src, dst) in FAMILIES.items():
             self._use(family, (a["name"] for a in policy[src] + policy[dst]), step)
         self._use(SERVICE, (s["name"] for s in policy["service"]), step)
@@ -393,6 +390,7 @@ class Vdom:
             if policyid == self._top_policyid:
                 self._top_policyid = None
             self._policy_ids.pop(str(policyid), None)
+            self._policy_names.pop(policy["name"], None)
 
     def _max_policyid(self) -> int:
         """The highest policyid in use (0 when none), remembered until that policy goes."""
@@ -403,7 +401,6 @@ class Vdom:
     def _remove_policy(self, policy: dict[str, Any]) -> None:
         self.policies.remove(policy)
         self._index_policy(policy, -1)
-        self._policy_names.pop(policy["name"], None)
 
     # --- validation ----------------------------------------------------------------------------
     def _build(self, table: str, body: dict[str, Any], current: dict[str, Any] | None) -> dict[str, Any]:
