@@ -132,9 +132,11 @@ class PassRun:
     report: PassReport
 
 
-def run_pass(config_path: str, device: str | None, *, apply: bool, force: bool, quiet: bool) -> PassRun:
+def run_pass(config_path: str, device: str | None, *, apply: bool, force: bool, quiet: bool,
+             numbers: bool = False) -> PassRun:
     """Load the configuration, read the cluster once and run one pass over the devices (or only
-    `device`); exits with the CLI's codes on invalid input and database errors."""
+    `device`; `numbers`: as `reconcile_once`); exits with the CLI's codes on invalid input and
+    database errors."""
     config = load(config_path)
     secrets = Secrets()
     devices = chosen_devices(config, device)
@@ -146,7 +148,7 @@ def run_pass(config_path: str, device: str | None, *, apply: bool, force: bool, 
     with adapters_for(config, devices, secrets) as adapters:
         progress.step(("applying to " if apply else "planning ") + ", ".join(adapters))
         try:
-            report = reconcile_once(config, view, adapters, apply=apply, force=force)
+            report = reconcile_once(config, view, adapters, apply=apply, force=force, numbers=numbers)
         except SQLAlchemyError as exc:
             fail(f"database: {database_problem(exc)}", EXIT_ERROR)
     progress.done()

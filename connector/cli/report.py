@@ -69,7 +69,7 @@ def command(config_path: str, fmt: str, output: str, window: timedelta, device: 
     rules not programmed, applied changes."""
     if all_clusters:
         write_fleet_report(config_path, fmt, output, device)
-    run = run_pass(config_path, device, apply=False, force=False, quiet=quiet)
+    run = run_pass(config_path, device, apply=False, force=False, quiet=quiet, numbers=True)
     config, passed = run.config, run.report
     read_errors = {o.device: o.error for o in passed.outcomes if o.error is not None}
     until = utcnow()

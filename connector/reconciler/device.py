@@ -88,7 +88,7 @@ class DeviceOutcome:
     finished_at: float = 0.0  # monotonic time the sync ended: the device holds what it planned
     desired: list[DeviceObject] = field(default_factory=list)
     withheld: list[DeviceObject] = field(default_factory=list)  # left on the device, emptied
-    numbering: RuleNumbers | None = None  # the device's own rule numbers as read (plan-only syncs)
+    numbering: RuleNumbers | None = None  # the device's own rule numbers as read (`numbers`)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -132,7 +132,8 @@ class DeviceOutcome:
 
 def sync_device(adapter: Adapter, state: DeviceState, safety: SafetyThresholds, *, apply: bool,
                 force: bool = False, may_write: Callable[[], bool] | None = None,
-                known: KnownState | None = None, read: bool = True, vanished: int = 0) -> DeviceOutcome:
+                known: KnownState | None = None, read: bool = True, vanished: int = 0,
+                numbers: bool = False) -> DeviceOutcome:
     """Plan `state` against what `adapter`'s device holds; apply the plan when `apply`, within the
     device's capacity, and free of name conflicts with foreign objects (a conflict is an error:
     nothing is written). A plan over the safety thresholds has its unconfirmed deletions withheld
@@ -152,20 +153,23 @@ def sync_device(adapter: Adapter, state: DeviceState, safety: SafetyThresholds, 
 
     `vanished`: how many of the cluster changes behind this sync were deletions no watch event
     reported (a relist found the objects gone); with any, no deletion counts as confirmed until a
-    sync leaves the device as planned."""
+    sync leaves the device as planned.
+
+    `numbers` (plan only): `outcome.numbering` holds the device's own rule numbers as read
+    (`Adapter.rule_numbers`), for reports; syncs that do not ask do not pay for them."""
     outcome = DeviceOutcome(device=adapter.name)
     if known is not None and vanished:
         known.unconfirm()
     try:
         return _sync(adapter, state, safety, outcome, apply=apply, force=force, may_write=may_write,
-                     known=known, read=read)
+                     known=known, read=read, numbers=numbers)
     finally:
         outcome.finished_at = time.monotonic()
 
 
 def _sync(adapter: Adapter, state: DeviceState, safety: SafetyThresholds, outcome: DeviceOutcome, *,
           apply: bool, force: bool, may_write: Callable[[], bool] | None, known: KnownState | None,
-          read: bool) -> DeviceOutcome:
+          read: bool, numbers: bool) -> DeviceOutcome:
     holdings, token = known.take_holdings() if known is not None else (None, 0)
     if read:
         holdings = None
@@ -180,7 +184,7 @@ def _sync(adapter: Adapter, state: DeviceState, safety: SafetyThresholds, outcom
         outcome.read_seconds = time.monotonic() - started
         desired = adapter.render(state)
         outcome.desired = desired
-        if not apply:  # what the device holds stays as read: its own rule numbers, for reports
+        if numbers and not apply:  # what the device holds stays as read: its own rule numbers
             outcome.numbering = adapter.rule_numbers(state, actual)
         memo = known.memo if known is not None else None
         plan: Plan | None = None

@@ -45,8 +45,10 @@ class PassReport:
 
 
 def reconcile_once(config: Config, view: ClusterView, adapters: Mapping[str, Adapter], *,
-                   apply: bool, force: bool = False, record: bool = True) -> PassReport:
-    """Compile `view` and sync each adapter's device (plan only unless `apply`)."""
+                   apply: bool, force: bool = False, record: bool = True,
+                   numbers: bool = False) -> PassReport:
+    """Compile `view` and sync each adapter's device (plan only unless `apply`; with `numbers`, a
+    plan's outcomes hold each device's own rule numbers, `sync_device`)."""
     started = time.monotonic()
     compiled = compile_cluster(view, compile_settings(config))
     report = PassReport(compiled)
@@ -55,7 +57,7 @@ def reconcile_once(config: Config, view: ClusterView, adapters: Mapping[str, Ada
         adapter = adapters[name]
         try:
             return sync_device(adapter, compiled.devices[name], config.safety.thresholds, apply=apply,
-                               force=force)
+                               force=force, numbers=numbers)
         except Exception as exc:  # a bug met on one device must not cost the others their outcome
             log.debug("%s: unexpected error", name, exc_info=True)
             return DeviceOutcome(device=name, error=f"{name}: unexpected error: {type(exc).__name__}: {exc}",

@@ -26,7 +26,7 @@ def test_a_plan_only_sync_gives_each_afm_rules_place_in_the_policy(adapter: AS3A
                                                                     device: Device) -> None:
     state = payments_state()
     sync(adapter, state)
-    outcome = sync_device(adapter, state, SafetyThresholds(), apply=False)
+    outcome = sync_device(adapter, state, SafetyThresholds(), apply=False, numbers=True)
     assert outcome.numbering is not None and outcome.numbering.scheme == "policy-position"
     held = _afm_rules_in_policy_order(device, adapter.tenant)
     names = adapter.rule_references(state)

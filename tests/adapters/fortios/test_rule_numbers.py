@@ -28,7 +28,7 @@ def test_a_plan_only_sync_gives_the_policy_ids_the_device_holds(device: Device,
     sync(make_adapter(), payments_state())
     state = payments_state(reverse=True)  # deny-internal moves first: its policy keeps its id
     sync(make_adapter(), state)
-    outcome = sync_device(make_adapter(), state, SafetyThresholds(), apply=False)
+    outcome = sync_device(make_adapter(), state, SafetyThresholds(), apply=False, numbers=True)
     assert outcome.numbering is not None and outcome.numbering.scheme == "policyid"
     numbers = outcome.numbering.numbers
     decided = 0

@@ -16,7 +16,7 @@ def test_a_plan_only_sync_gives_each_rules_place_in_the_receivers_list(adapter: 
     state = payments_state()
     receiver.seed(**FOREIGN)  # a rule of another owner first: ours start at 2
     sync(adapter, state)
-    outcome = sync_device(adapter, state, SafetyThresholds(), apply=False)
+    outcome = sync_device(adapter, state, SafetyThresholds(), apply=False, numbers=True)
     assert outcome.numbering is not None and outcome.numbering.scheme == "rule-position"
     listed = [rule["name"] for rule in receiver.client.get("/state").json()["rules"]]
     names = adapter.rule_references(state)
