@@ -32,7 +32,6 @@ from datetime import datetime
 
 from connector.flows.parsers.common import (
     KNOWN_ADDRESSES,
-    KNOWN_PORTS,
     KNOWN_REFERENCES,
     PROTOCOL_NUMBERS,
     KeyValues,
@@ -115,12 +114,8 @@ def _flow(values: Sequence[str | None], device: str, header_time: datetime | Non
     dst = KNOWN_ADDRESSES.get(dst) or address(dst, "dest_ip")
     decision = _ACTIONS.get(verb) or action(verb, "action", ALLOW, DENY)
     proto = _PROTOCOLS.get(proto) or protocol(proto, "ip_protocol")
-    source_port = KNOWN_PORTS.get(src_port) if src_port else None
-    if source_port is None and src_port:
-        source_port = port(src_port, "source_port")
-    dest_port = KNOWN_PORTS.get(dst_port) if dst_port else None
-    if dest_port is None and dst_port:
-        dest_port = port(dst_port, "dest_port")
+    source_port = port(src_port, "source_port")
+    dest_port = port(dst_port, "dest_port")
     if rule:
         rule = KNOWN_REFERENCES.get(rule) or reference(rule)
     return FlowLine(_time(stamp, header_time), device, decision, src, dst,

@@ -184,20 +184,20 @@ def port(value: str | None, field: str) -> int | None:
     """A port number, None when absent or empty."""
     if not value:
         return None
-    known = KNOWN_PORTS.get(value)
+    known = _KNOWN_PORTS.get(value)
     if known is not None:
         return known
     if value.isdigit() and value.isascii() and len(value) <= 5:  # "²" is a digit int() refuses
         number = int(value)
         if number <= 65535:
-            if len(KNOWN_PORTS) < _PORTS_SIZE:
-                KNOWN_PORTS[value] = number
+            if len(_KNOWN_PORTS) < _PORTS_SIZE:
+                _KNOWN_PORTS[value] = number
             return number
     raise MalformedLine(f"{field} {shown(value)} is not a port number")
 
 
-KNOWN_PORTS: dict[str, int] = {}  # port texts already read -> `port`'s answer (at most 65536 x
-# 1-5 digits; bounded): a parser may take a value found here without calling `port`
+_KNOWN_PORTS: dict[str, int] = {}  # port texts already read -> `port`'s answer (at most 65536 x
+# 1-5 digits; bounded)
 _PORTS_SIZE = 70000
 
 

@@ -23,7 +23,6 @@ from datetime import datetime, timedelta
 from connector.flows.parsers.common import (
     EPOCH,
     KNOWN_ADDRESSES,
-    KNOWN_PORTS,
     KNOWN_REFERENCES,
     PROTOCOL_NUMBERS,
     KeyValues,
@@ -72,12 +71,8 @@ def parse_fortios(message: str, device: str, header_time: datetime | None) -> Fl
         policy_id = KNOWN_REFERENCES.get(policy_id) or reference(policy_id)
     moment = _time(eventtime, date, clock, tz, header_time)
     proto = PROTOCOL_NUMBERS.get(proto) or protocol(proto, "proto")
-    src_port = KNOWN_PORTS.get(src_text) if src_text else None
-    if src_port is None and src_text:
-        src_port = port(src_text, "srcport")
-    dst_port = KNOWN_PORTS.get(dst_text) if dst_text else None
-    if dst_port is None and dst_text:
-        dst_port = port(dst_text, "dstport")
+    src_port = port(src_text, "srcport")
+    dst_port = port(dst_text, "dstport")
     if name:
         name = KNOWN_REFERENCES.get(name) or reference(name)
     return FlowLine(moment, device, decision, source, destination,
