@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from connector.cluster import StaticView
+from hypothesis import strategies as st
+
+from connector.cluster import ObjectChange, StaticView
 from connector.compiler import CompileResult, CompileSettings, Reason, RuleRef, compile_cluster
 from connector.evaluate import Probe, decide
 from connector.model import CompiledRule, DeviceState, Protocol, RuleKind
@@ -48,3 +50,11 @@ def status(result: CompileResult, kind: RuleKind, namespace: str, name: str) -> 
 
 def reasons(result: CompileResult, kind: RuleKind, namespace: str, name: str) -> set[Reason]:
     return {p.reason for p in status(result, kind, namespace, name).problems}
+
+
+def drawn_change(data: st.DataObject, view: StaticView, obj: dict[str, Any]) -> ObjectChange | None:
+    """`obj` deleted from `view` (one draw in four) or put there: the change, None if none."""
+    if data.draw(st.integers(0, 3)) == 0:
+        meta = obj["metadata"]
+        return view.delete(StaticView.kind_of(obj), meta.get("namespace") or "", meta["name"])
+    return view.put(obj)

@@ -24,7 +24,7 @@ from connector.model import (
     Tier,
 )
 from tests.connector.compiler import builders as b
-from tests.connector.compiler.helpers import compile_objects, origin_of, verdict
+from tests.connector.compiler.helpers import compile_objects, drawn_change, origin_of, verdict
 from tests.connector.compiler.test_properties import (
     DESTINATIONS,
     DEVICES,
@@ -208,12 +208,7 @@ def test_incremental_equals_full_with_shared_addresses(
     for _ in range(data.draw(st.integers(1, 10))):
         batch = []
         for obj in data.draw(st.lists(st.sampled_from(pool), min_size=1, max_size=3)):
-            if data.draw(st.integers(0, 3)) == 0:
-                change = view.delete(
-                    StaticView.kind_of(obj), obj["metadata"].get("namespace") or "", obj["metadata"]["name"]
-                )
-            else:
-                change = view.put(obj)
+            change = drawn_change(data, view, obj)
             if change is not None:
                 batch.append(change)
         assert_same(compiler.apply(batch), Compiler(config()).full(view))

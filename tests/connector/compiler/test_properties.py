@@ -13,7 +13,7 @@ from connector.compiler import Compiler, CompileResult
 from connector.evaluate import Probe, decide
 from connector.model import Protocol
 from tests.connector.compiler import builders as b
-from tests.connector.compiler.helpers import origin_of
+from tests.connector.compiler.helpers import drawn_change, origin_of
 from tests.connector.compiler.oracle import Oracle
 
 DEVICES = ("fw1", "fw2", "fw3")
@@ -297,13 +297,7 @@ def test_incremental_equals_full(
     for _ in range(data.draw(st.integers(1, 12))):
         batch = []
         for _ in range(data.draw(st.integers(1, 3))):
-            obj = data.draw(st.sampled_from(pool))
-            if data.draw(st.integers(0, 3)) == 0:
-                change = view.delete(
-                    StaticView.kind_of(obj), obj["metadata"].get("namespace") or "", obj["metadata"]["name"]
-                )
-            else:
-                change = view.put(obj)
+            change = drawn_change(data, view, data.draw(st.sampled_from(pool)))
             if change is not None:
                 batch.append(change)
         incremental = compiler.apply(batch)
