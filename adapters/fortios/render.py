@@ -47,7 +47,7 @@ import ipaddress
 import math
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from typing import Protocol as Interface
 
 from adapters.base.naming import PREFIX, NameRules, keyed_name, make_name, object_name, stable_hash
@@ -81,6 +81,7 @@ SLOW_MEMO_SIZE = 1 << 12  # entries kept by the memoized parsing of addresses ot
 Addresses = dict[str, tuple[dict[str, Any], tuple[str, ...]]]
 Member = tuple[str, str]  # (identity, name) of an addrgrp member
 Behind = tuple[Identity, ...]  # the objects behind a host: the compiler's own tuple when one member holds it
+_Host = TypeVar("_Host", int, str)  # an IPv4 host (integer) or an IPv6 one (compressed text)
 
 
 class NameSpace(Interface):
@@ -222,16 +223,22 @@ def is_union(group: SourceGroup) -> bool:
     return bool(group.includes) or group.purpose == "union"
 
 
-def source_hosts(group: SourceGroup) -> dict[int, Behind]:
-    """The group's own IPv4 hosts, each with the objects behind it (IPv6 is left out). A host held
-    by one member keeps that member's own tuple (no copy)."""
-    behind: dict[int, Behind] = {}
+def _hosts(group: SourceGroup, host_of: Callable[[str], _Host | None]) -> dict[_Host, Behind]:
+    """The group's own hosts that `host_of` reads (None: another family), each with the objects
+    behind it. A host held by one member keeps that member's own tuple (no copy)."""
+    behind: dict[_Host, Behind] = {}
     for address, identities in group.members:
-        host = _ipv4(address)
+        host = host_of(address)
         if host is not None:
             found = behind.get(host)
             behind[host] = identities if found is None else found + identities
     return behind
+
+
+def source_hosts(group: SourceGroup) -> dict[int, Behind]:
+    """The group's own IPv4 hosts, each with the objects behind it (IPv6 is left out). A host held
+    by one member keeps that member's own tuple (no copy)."""
+    return _hosts(group, _ipv4)
 
 
 def source_hosts_after(old: SourceGroup, behind: dict[int, Behind],
@@ -279,13 +286,7 @@ def _other_ipv6(address: str) -> str | None:
 
 def source_hosts6(group: SourceGroup) -> dict[str, Behind]:
     """The group's own IPv6 hosts (compressed text), each with the objects behind it."""
-    behind: dict[str, Behind] = {}
-    for address, identities in group.members:
-        host = _ipv6(address)
-        if host is not None:
-            found = behind.get(host)
-            behind[host] = identities if found is None else found + identities
-    return behind
+    return _hosts(group, _ipv6)
 
 
 def identity_texts(identities: Iterable[Identity]) -> tuple[str, ...]:
