@@ -51,6 +51,7 @@ from tests.connector.controller.harness import (
     pod_ipv4,
     rule,
     service,
+    stops_cleanly,
     write_config,
 )
 from tests.e2e.conftest import REPO_ROOT, start_mock
@@ -166,15 +167,9 @@ def world() -> Iterator[World]:
         cluster.apply(namespace(CONNECTOR_NS, managed=False))
         cluster.apply(*objects())
         config = flows_config(Path(tmp), mocks, syslog_port)
-        connector = Connector(config, "--listen", f"127.0.0.1:{listen_port}")
-        try:
+        with stops_cleanly(Connector(config, "--listen", f"127.0.0.1:{listen_port}")) as connector:
             converged(cluster, mocks, timeout=60)
             yield World(mocks, cluster, connector, config, syslog_port)
-        finally:
-            code = connector.stop()
-            output = connector.output()
-            connector.close()
-            assert code == 0, output[-3000:]
 
 
 def now() -> datetime:

@@ -43,6 +43,7 @@ from tests.connector.controller.harness import (
     pod_ipv4,
     rule,
     service,
+    stops_cleanly,
     write_config,
 )
 from tests.e2e.conftest import start_mock
@@ -132,14 +133,8 @@ def world() -> Iterator[World]:
         sender = {"device": "bigip", "addresses": [BIGIP_SOURCE], "format": "bigip-afm"}
         document["flows"] = {"syslog": {"listen": f"127.0.0.1:{syslog_port}"}, "senders": [sender]}
         path.write_text(yaml.safe_dump(document))
-        connector = Connector(path)
-        try:
+        with stops_cleanly(Connector(path)) as connector:
             yield World(mocks, cluster, connector, path)
-        finally:
-            code = connector.stop()
-            output = connector.output()
-            connector.close()
-            assert code == 0, output[-3000:]
 
 
 def staged_and_recorded(world: World) -> bool:

@@ -33,6 +33,7 @@ from tests.connector.controller.harness import (
     pod_ipv4,
     rule,
     service,
+    stops_cleanly,
     write_config,
 )
 
@@ -61,14 +62,8 @@ def world() -> Iterator[World]:
         cluster.apply(*baseline())
         database = f"sqlite:///{Path(tmp) / 'store.db'}"
         config = write_config(Path(tmp), mocks, database=database)
-        connector = Connector(config)
-        try:
+        with stops_cleanly(Connector(config)) as connector:
             yield World(mocks, cluster, connector, database)
-        finally:
-            code = connector.stop()
-            output = connector.output()
-            connector.close()
-            assert code == 0, output[-3000:]
 
 
 def test_initial_convergence_status_and_readiness(world: World) -> None:

@@ -5,7 +5,8 @@ against the rule-semantics oracle (docs/resources.md, "How a rule decides").
 - `Mocks` starts kube, bigip, fortigate and rest (`tests.e2e.conftest.start_mocks`).
 - `Cluster` talks to the kube mock: CRDs, manifests, pods, namespaces, rule status, Events.
 - `write_config` writes a connector configuration for the mocks.
-- `Connector` runs `python -m connector run` and finds its health/metrics URL.
+- `Connector` runs `python -m connector run` and finds its health/metrics URL; `stops_cleanly`
+  stops it at the end of a `with` block, asserting it exited 0.
 - `judge` compares every device's first-match decision with the oracle over probes from every
   pod of every managed namespace; `eventually` polls with a deadline.
 """
@@ -193,6 +194,18 @@ class Connector:
         self.kill()
         self.log.close()
         os.unlink(self.log.name)
+
+
+@contextlib.contextmanager
+def stops_cleanly(connector: Connector) -> Iterator[Connector]:
+    """Yield `connector`; then stop it and assert it exited 0 (the tail of its log as the message)."""
+    try:
+        yield connector
+    finally:
+        code = connector.stop()
+        output = connector.output()
+        connector.close()
+        assert code == 0, output[-3000:]
 
 
 # ---------------------------------------------------------------------------------------- cluster
