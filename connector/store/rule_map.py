@@ -94,10 +94,6 @@ class DeviceRuleMap:
         found = self.session.execute(_signature_columns().order_by(row.id.desc()).limit(1)).first()
         return _signature(found) if found is not None else None
 
-    def signature_of(self, row_id: int) -> tuple[Any, ...] | None:
-        found = self.session.execute(_signature_columns().where(DeviceRuleRefRow.id == row_id)).first()
-        return _signature(found) if found is not None else None
-
     def written_after(self, after_id: int) -> list[tuple[Any, ...]]:
         """The signatures of the rows with an id above `after_id`, by id."""
         row = DeviceRuleRefRow  # by the primary key alone: an index on the cluster would read them all
@@ -106,25 +102,14 @@ class DeviceRuleMap:
             if found.cluster == self.cluster]
 
     def changed_since(self, top_id: int) -> tuple[tuple[Any, ...] | None, list[tuple[Any, ...]]]:
-        """`(signature_of(top_id), written_after(top_id))` in one statement."""
+        """The signature of the row `top_id` (None when it is gone) and `written_after(top_id)`,
+        in one statement."""
         row = DeviceRuleRefRow
         found = list(self.session.execute(
             _signature_columns().add_columns(row.cluster).where(row.id >= top_id).order_by(row.id)))
         top = _signature(found[0]) if found and found[0].id == top_id else None
         return top, [_signature(item) for item in found
                      if item.id != top_id and item.cluster == self.cluster]
-
-    def open_ids(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
-        """The id of the open row of each (device, reference) that has one."""
-        row = DeviceRuleRefRow
-        out: dict[tuple[str, str], int] = {}
-        for chunk in chunks(sorted(set(pairs)), 200):
-            statement = select(row.device, row.reference, row.id).where(
-                row.cluster == self.cluster, tuple_(row.device, row.reference).in_(list(chunk)),
-                row.valid_to.is_(None))
-            for device, reference, row_id in self.session.execute(statement):
-                out[(device, reference)] = row_id
-        return out
 
     def still_open(self, ids: Iterable[int]) -> set[int]:
         """Which of the rows `ids` are still open (neither ended nor removed); see

@@ -267,11 +267,6 @@ class AddressTimeline:
         found = self.session.execute(self._signature().order_by(row.id.desc()).limit(1)).first()
         return _signature(found) if found is not None else None
 
-    def signature_of(self, row_id: int) -> tuple[Any, ...] | None:
-        """The `signature` of the interval `row_id`, None when there is none."""
-        found = self.session.execute(self._signature().where(AddressIntervalRow.id == row_id)).first()
-        return _signature(found) if found is not None else None
-
     def written_after(self, after_id: int) -> list[tuple[Any, ...]]:
         """The signatures of the intervals with an id above `after_id`, by id."""
         row = AddressIntervalRow  # by the primary key alone: an index on the cluster would read them all
@@ -280,23 +275,14 @@ class AddressTimeline:
             if found.cluster == self.cluster]
 
     def changed_since(self, top_id: int) -> tuple[tuple[Any, ...] | None, list[tuple[Any, ...]]]:
-        """`(signature_of(top_id), written_after(top_id))` in one statement."""
+        """The signature of the interval `top_id` (None when it is gone) and
+        `written_after(top_id)`, in one statement."""
         row = AddressIntervalRow
         found = list(self.session.execute(
             self._signature().add_columns(row.cluster).where(row.id >= top_id).order_by(row.id)))
         top = _signature(found[0]) if found and found[0].id == top_id else None
         return top, [_signature(item) for item in found
                      if item.id != top_id and item.cluster == self.cluster]
-
-    def open_ids(self, addresses: Iterable[str]) -> dict[str, int]:
-        """The id of each address's open interval, for those with one (one narrow statement per
-        500 addresses, through the open-interval index)."""
-        out: dict[str, int] = {}
-        for chunk in chunks(sorted(set(addresses)), IN_CHUNK):
-            for address, row_id in self.session.execute(
-                    _OPEN_IDS, {"cluster": self.cluster, "addresses": list(chunk)}):
-                out[address] = row_id
-        return out
 
     def still_open(self, ids: Iterable[int]) -> set[int]:
         """Which of the intervals `ids` are still open (neither ended nor removed); see
@@ -337,12 +323,6 @@ def _columns(identity: FlowIdentity) -> dict[str, Any]:
     return {"namespace": identity.namespace, "pod": identity.pod, "pod_uid": identity.pod_uid,
             "services": list(identity.services), "node": identity.node,
             "source_mode": identity.source_mode}
-
-
-_OPEN_IDS = select(AddressIntervalRow.address, AddressIntervalRow.id).where(
-    AddressIntervalRow.cluster == bindparam("cluster"),
-    AddressIntervalRow.address.in_(bindparam("addresses", expanding=True)),
-    AddressIntervalRow.valid_to.is_(None))  # built once: an IN list of literals costs per element
 
 
 def _by_start(rows: list[tuple[datetime, int, Interval]]) -> list[Interval]:
