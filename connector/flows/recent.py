@@ -8,7 +8,7 @@ set, or it is removed when ended at or before its start. A closed interval never
 (retention pruning removes it long after any flow still being attributed). So an entry read from
 the store stays exact until a row is inserted for its key or its open row is ended or removed.
 
-Contract (each `at_many` / `rules` call runs in the caller's read transaction, before answering):
+Contract (each `prepare` call runs in the caller's read transaction, before answering):
 1. the keys of the rows written since the previous call (id above the highest seen) are dropped;
 2. the row with the highest id seen is read again (in one statement with step 1): when it was
    removed (SQLite may then give its id to a new row), every entry is dropped;
@@ -31,7 +31,7 @@ Not thread-safe: the Attributor serialises its calls.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, Protocol, TypeVar
@@ -168,23 +168,6 @@ class RecentTimeline:
     def misses(self) -> int:
         return self._recent.misses
 
-    def at_many(self, timeline: AddressTimeline, queries: Sequence[tuple[str, datetime]],
-                skew: timedelta) -> list[Attribution]:
-        """`AddressTimeline.at_many(queries, skew)`, answered from the entries (module docstring)."""
-        earliest: dict[str, datetime] = {}
-        for address, moment in queries:
-            known = earliest.get(address)
-            if known is None or moment < known:
-                earliest[address] = moment
-        answers = self.prepare(timeline, earliest, skew)
-        fast, at = answers.fast, answers.at
-        out: list[Attribution] = []
-        append = out.append
-        for address, moment in queries:
-            held = fast.get(address)
-            append(held[1] if held is not None and moment >= held[0] else at(address, moment))
-        return out
-
     def prepare(self, timeline: AddressTimeline, earliest: Mapping[str, datetime],
                 skew: timedelta) -> TimelineAnswers:
         """Make the entries of the addresses of `earliest` (each address's earliest moment in the
@@ -267,12 +250,6 @@ class RecentRules:
     @property
     def entries(self) -> int:
         return len(self._recent.entries)
-
-    def rule_at(self, rule_map: DeviceRuleMap, wanted: Iterable[tuple[str, str]]
-                ) -> Callable[[str, str, datetime], FlowRule | None]:
-        """Make the histories of `wanted` pairs current; returns `(device, reference, moment) ->
-        rule` answering as `DeviceRuleMap.at` would in this transaction (for those pairs)."""
-        return self.prepare(rule_map, wanted).at
 
     def prepare(self, rule_map: DeviceRuleMap, wanted: Iterable[tuple[str, str]]) -> RuleAnswers:
         """Make the histories of `wanted` (device, reference) pairs current; returns their answers."""
